@@ -1,0 +1,179 @@
+//! The stored enterprise connection and its protocol configuration.
+
+use crate::domain::Domain;
+use crate::ids::ConnectionId;
+use crate::provider::{Protocol, Provider};
+use crate::secret::ClientSecret;
+
+/// An enterprise SSO connection (Clerk's `EnterpriseConnection`, WorkOS's `Connection`).
+///
+/// The protocol is not stored: it follows from [`ProtocolConfig`], which holds exactly one
+/// of the SAML or OIDC configurations, so a connection can never carry both. The WorkOS
+/// state is derived as well ([`EnterpriseConnection::state`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnterpriseConnection {
+    /// Unique id, `ent_` + ULID.
+    pub id: ConnectionId,
+    /// Label shown to people.
+    pub name: String,
+    /// Identity provider; its protocol always matches `config`.
+    pub provider: Provider,
+    /// Whether sign-ins may use the connection.
+    pub active: bool,
+    /// Organization the connection is scoped to, if any.
+    pub organization_id: Option<String>,
+    /// Email domains routed to this connection, normalised and unique across connections.
+    pub domains: Vec<Domain>,
+    /// Whether users with an email address on a subdomain of `domains` may use it
+    /// (set through `saml.allow_subdomains`).
+    pub allow_subdomains: bool,
+    /// Whether additional identifications are disabled for users of this connection.
+    pub disable_additional_identifications: bool,
+    /// Whether user attributes are synced from the IdP on every sign-in.
+    pub sync_user_attributes: bool,
+    /// The protocol configuration.
+    pub config: ProtocolConfig,
+    /// When the first successful authentication through this connection happened (Unix ms).
+    pub first_authenticated_at: Option<i64>,
+    /// Creation time, Unix ms.
+    pub created_at: i64,
+    /// Last update time, Unix ms.
+    pub updated_at: i64,
+    /// Optimistic-concurrency version: 1 on create, +1 on every write.
+    pub version: u64,
+}
+
+/// Whether a connection can authenticate users (WorkOS `state`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ConnectionState {
+    /// Not active: cannot authenticate users.
+    Inactive,
+    /// Active, but no successful authentication has been recorded yet.
+    Validating,
+    /// Active, and at least one user has authenticated through it.
+    Active,
+}
+
+impl ConnectionState {
+    /// The lowercase WorkOS spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectionState::Inactive => "inactive",
+            ConnectionState::Validating => "validating",
+            ConnectionState::Active => "active",
+        }
+    }
+}
+
+impl EnterpriseConnection {
+    /// The protocol, derived from the configuration present.
+    pub fn protocol(&self) -> Protocol {
+        self.config.protocol()
+    }
+
+    /// The WorkOS state, derived from `active` and `first_authenticated_at`.
+    pub fn state(&self) -> ConnectionState {
+        match (self.active, self.first_authenticated_at) {
+            (false, _) => ConnectionState::Inactive,
+            (true, None) => ConnectionState::Validating,
+            (true, Some(_)) => ConnectionState::Active,
+        }
+    }
+
+    /// The SAML configuration, if this is a SAML connection.
+    pub fn saml(&self) -> Option<&SamlConfig> {
+        match &self.config {
+            ProtocolConfig::Saml(c) => Some(c),
+            ProtocolConfig::Oidc(_) => None,
+        }
+    }
+
+    /// The OIDC configuration, if this is an OIDC connection.
+    pub fn oidc(&self) -> Option<&OidcConfig> {
+        match &self.config {
+            ProtocolConfig::Oidc(c) => Some(c),
+            ProtocolConfig::Saml(_) => None,
+        }
+    }
+}
+
+/// Exactly one protocol configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProtocolConfig {
+    /// SAML 2.0 settings.
+    Saml(SamlConfig),
+    /// OAuth / OIDC settings.
+    Oidc(OidcConfig),
+}
+
+impl ProtocolConfig {
+    /// The protocol of this configuration.
+    pub fn protocol(&self) -> Protocol {
+        match self {
+            ProtocolConfig::Saml(_) => Protocol::Saml,
+            ProtocolConfig::Oidc(_) => Protocol::Oauth,
+        }
+    }
+
+    /// An empty configuration for `protocol`.
+    pub fn empty(protocol: Protocol) -> Self {
+        match protocol {
+            Protocol::Saml => ProtocolConfig::Saml(SamlConfig::default()),
+            Protocol::Oauth => ProtocolConfig::Oidc(OidcConfig::default()),
+        }
+    }
+}
+
+/// OAuth (OIDC) configuration (Clerk's `oauth_config`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct OidcConfig {
+    /// Authorization endpoint.
+    pub auth_url: Option<String>,
+    /// Client id registered at the provider.
+    pub client_id: Option<String>,
+    /// Client secret; `None` for a public client, which then must use PKCE.
+    pub client_secret: Option<ClientSecret>,
+    /// OpenID discovery document URL.
+    pub discovery_url: Option<String>,
+    /// Whether PKCE is used. Must be true when there is no client secret.
+    pub requires_pkce: bool,
+    /// Token endpoint.
+    pub token_url: Option<String>,
+    /// User-info endpoint.
+    pub user_info_url: Option<String>,
+}
+
+/// SAML configuration (Clerk's `saml_connection`). `allow_subdomains` lives on the
+/// connection itself ([`EnterpriseConnection::allow_subdomains`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SamlConfig {
+    /// Whether IdP-initiated flows are allowed.
+    pub allow_idp_initiated: bool,
+    /// Which IdP attributes hold the user's fields.
+    pub attribute_mapping: AttributeMapping,
+    /// Whether the IdP must re-authenticate the user on every sign-in.
+    pub force_authn: bool,
+    /// IdP signing certificate (PEM).
+    pub idp_certificate: Option<String>,
+    /// IdP entity id.
+    pub idp_entity_id: Option<String>,
+    /// Raw IdP metadata XML.
+    pub idp_metadata: Option<String>,
+    /// Where the IdP metadata can be fetched.
+    pub idp_metadata_url: Option<String>,
+    /// IdP single-sign-on URL.
+    pub idp_sso_url: Option<String>,
+}
+
+/// SAML attribute names for the user's fields; `None` uses the default.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AttributeMapping {
+    /// Attribute holding the email address.
+    pub email_address: Option<String>,
+    /// Attribute holding the first name.
+    pub first_name: Option<String>,
+    /// Attribute holding the last name.
+    pub last_name: Option<String>,
+    /// Attribute holding the user id.
+    pub user_id: Option<String>,
+}

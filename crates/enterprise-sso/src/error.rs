@@ -1,0 +1,88 @@
+//! The error type of every fallible operation.
+
+use crate::domain::Domain;
+use crate::ids::ConnectionId;
+use crate::validate::ValidationErrors;
+
+/// Boxed source error of a storage backend.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Why an operation failed. Messages never contain secrets.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The parameters, merged with the stored connection, break one or more rules.
+    #[error("invalid connection: {0}")]
+    Validation(#[from] ValidationErrors),
+    /// No connection has this id.
+    #[error("connection {id} not found")]
+    NotFound {
+        /// The id asked for.
+        id: String,
+    },
+    /// A domain is already claimed by another connection.
+    #[error("domain {domain} is already claimed by connection {owner}")]
+    DomainConflict {
+        /// The domain asked for.
+        domain: Domain,
+        /// The connection that owns it.
+        owner: ConnectionId,
+    },
+    /// The stored version was not the expected one (another writer got there first).
+    #[error(
+        "connection {id} was modified concurrently (expected version {expected}, found {actual})"
+    )]
+    VersionConflict {
+        /// The connection.
+        id: ConnectionId,
+        /// The version the writer read.
+        expected: u64,
+        /// The version stored now.
+        actual: u64,
+    },
+    /// A connection with this id exists already.
+    #[error("connection {id} already exists")]
+    AlreadyExists {
+        /// The id.
+        id: ConnectionId,
+    },
+    /// An email address given for routing is malformed.
+    #[error("invalid email address: {reason}")]
+    InvalidEmail {
+        /// What is wrong (the address itself is not repeated).
+        reason: &'static str,
+    },
+    /// A stored record could not be decoded.
+    #[error("stored record is corrupt: {reason}")]
+    Corrupt {
+        /// What is wrong.
+        reason: String,
+    },
+    /// The storage backend failed.
+    #[error("storage error: {source}")]
+    Storage {
+        /// The backend's error.
+        #[source]
+        source: BoxError,
+    },
+}
+
+impl Error {
+    /// Wraps a backend error.
+    pub fn storage(source: impl Into<BoxError>) -> Self {
+        Error::Storage {
+            source: source.into(),
+        }
+    }
+
+    /// The validation problems, if this is a validation error.
+    pub fn validation(&self) -> Option<&ValidationErrors> {
+        match self {
+            Error::Validation(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+/// Shorthand result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,110 @@
+//! Prefixed, time-sortable, unguessable identifiers.
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Mutex;
+
+/// Prefix of every connection id.
+pub const CONNECTION_ID_PREFIX: &str = "ent_";
+
+/// Identifier of an enterprise connection: `ent_` followed by a ULID.
+///
+/// ULIDs start with a millisecond timestamp and carry 80 random bits, so ids sort by
+/// creation time (ids order pagination) and cannot be guessed. Ids made in one process are
+/// strictly increasing, even within one millisecond.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ConnectionId(String);
+
+static GENERATOR: Mutex<ulid::Generator> = Mutex::new(ulid::Generator::new());
+
+impl ConnectionId {
+    /// Makes a new id, greater than every id made before it in this process.
+    pub fn generate() -> Self {
+        let ulid = {
+            let mut generator = GENERATOR.lock().unwrap_or_else(|e| e.into_inner());
+            // Overflow of the random part within one millisecond is astronomically
+            // unlikely; a fresh random ULID is still unique, only not monotonic.
+            generator.generate().unwrap_or_else(|_| ulid::Ulid::new())
+        };
+        Self(format!("{CONNECTION_ID_PREFIX}{ulid}"))
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Milliseconds since the Unix epoch encoded in the id.
+    pub fn timestamp_ms(&self) -> u64 {
+        self.0
+            .strip_prefix(CONNECTION_ID_PREFIX)
+            .and_then(|s| ulid::Ulid::from_string(s).ok())
+            .map(|u| u.timestamp_ms())
+            .unwrap_or(0)
+    }
+}
+
+/// Text that is not a connection id.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a connection id (expected `ent_` followed by a 26-character ULID)")]
+pub struct InvalidId;
+
+impl FromStr for ConnectionId {
+    type Err = InvalidId;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let rest = s.strip_prefix(CONNECTION_ID_PREFIX).ok_or(InvalidId)?;
+        let ulid = ulid::Ulid::from_string(rest).map_err(|_| InvalidId)?;
+        // Canonical (upper-case) form so that byte order equals time order.
+        Ok(Self(format!("{CONNECTION_ID_PREFIX}{ulid}")))
+    }
+}
+
+impl fmt::Display for ConnectionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for ConnectionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ConnectionId({})", self.0)
+    }
+}
+
+impl AsRef<str> for ConnectionId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_prefixed_monotonic_and_parse_back() {
+        let ids: Vec<_> = (0..1000).map(|_| ConnectionId::generate()).collect();
+        for w in ids.windows(2) {
+            assert!(w[0] < w[1], "{:?} !< {:?}", w[0], w[1]);
+        }
+        let id = &ids[0];
+        assert!(id.as_str().starts_with("ent_"));
+        assert_eq!(id.as_str().len(), 4 + 26);
+        assert_eq!(&id.as_str().parse::<ConnectionId>().unwrap(), id);
+        assert!(id.timestamp_ms() > 1_600_000_000_000);
+    }
+
+    #[test]
+    fn bad_ids_are_refused() {
+        for bad in [
+            "",
+            "ent_",
+            "conn_01E4ZCR3C56J083X43JQXF3JK5",
+            "ent_xyz",
+            "ent_01E4ZCR3C56J083X43JQXF3JK5X",
+        ] {
+            assert_eq!(bad.parse::<ConnectionId>(), Err(InvalidId), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,63 @@
+//! # enterprise-sso
+//!
+//! The data and rules layer for enterprise SSO connections (SAML and OIDC), storage
+//! agnostic: the domain model ([`EnterpriseConnection`]), partial-update merge rules
+//! ([`merge`]), validation ([`validate()`]), routing of emails to connections, and the
+//! [`ConnectionRepo`] trait that storage adapters implement. [`MemoryRepo`] is the
+//! in-memory reference implementation; SQLite and sled adapters live in their own crates.
+//!
+//! ```
+//! use enterprise_sso::{Connections, CreateConnection, MemoryRepo, OidcPatch, Patch, Provider, UpdateConnection};
+//! # futures_executor::block_on(async {
+//! let svc = Connections::new(MemoryRepo::new());
+//! let mut params = CreateConnection::new(Provider::OidcCustom, "Acme");
+//! params.domains = Some(vec!["Acme.com".into()]);
+//! params.oidc = Some(OidcPatch {
+//!     client_id: Patch::Value("client-123".into()),
+//!     discovery_url: Patch::Value("https://idp.acme.com/.well-known/openid-configuration".into()),
+//!     requires_pkce: Patch::Value(true),
+//!     ..Default::default()
+//! });
+//! let conn = svc.create(&params).await.unwrap();
+//! let conn = svc
+//!     .update(&conn.id, &UpdateConnection { active: Patch::Value(true), ..Default::default() })
+//!     .await
+//!     .unwrap();
+//! let routed = svc.route_email("jane@acme.com").await.unwrap();
+//! assert_eq!(routed.map(|c| c.id), Some(conn.id));
+//! # });
+//! ```
+
+pub mod codec;
+pub mod connection;
+pub mod domain;
+pub mod error;
+pub mod ids;
+pub mod memory;
+pub mod merge;
+pub mod patch;
+pub mod provider;
+pub mod repo;
+pub mod secret;
+pub mod service;
+pub mod validate;
+
+#[cfg(feature = "testing")]
+pub mod conformance;
+
+pub use connection::{
+    AttributeMapping, ConnectionState, EnterpriseConnection, OidcConfig, ProtocolConfig, SamlConfig,
+};
+pub use domain::{Domain, DomainError};
+pub use error::{Error, Result};
+pub use ids::ConnectionId;
+pub use memory::MemoryRepo;
+pub use merge::{build, merge};
+pub use patch::{
+    AttributeMappingPatch, Compose, CreateConnection, OidcPatch, Patch, SamlPatch, UpdateConnection,
+};
+pub use provider::{Protocol, Provider, WorkosConnectionType};
+pub use repo::{ConnectionRepo, ListQuery, Order, Page};
+pub use secret::ClientSecret;
+pub use service::Connections;
+pub use validate::{validate, FieldError, FieldErrorKind, ValidationErrors};

@@ -1,0 +1,221 @@
+//! The one place where create and update parameters become a connection.
+
+use crate::connection::{
+    AttributeMapping, EnterpriseConnection, OidcConfig, ProtocolConfig, SamlConfig,
+};
+use crate::domain::Domain;
+use crate::ids::ConnectionId;
+use crate::patch::{
+    AttributeMappingPatch, CreateConnection, OidcPatch, Patch, SamlPatch, UpdateConnection,
+};
+use crate::provider::Protocol;
+use crate::validate::{validate, FieldError, FieldErrorKind, ValidationErrors};
+
+/// Applies `patch` to `current` and validates the result.
+///
+/// Rules: an absent field keeps its value, `null` clears a nullable field (and is an error
+/// on the others), a value sets it; `oidc` and `saml` merge field by field; `domains`
+/// replaces the list (normalised, duplicates dropped). A provider of the other protocol
+/// needs that protocol's block in the same patch and drops the old configuration.
+///
+/// On success the result has `version + 1` and `updated_at = max(now, current.updated_at)`.
+/// On failure every problem is returned, each with its field path. Pure: no I/O.
+///
+/// ```
+/// use enterprise_sso::{merge, build, CreateConnection, ConnectionId, Provider, UpdateConnection, Patch};
+/// let conn = build(&CreateConnection::new(Provider::SamlCustom, "Acme"), ConnectionId::generate(), 1_000).unwrap();
+/// let patch = UpdateConnection { name: Patch::Value("Acme Corp".into()), ..Default::default() };
+/// let next = merge(&conn, &patch, 2_000).unwrap();
+/// assert_eq!((next.name.as_str(), next.version, next.updated_at), ("Acme Corp", 2, 2_000));
+/// ```
+pub fn merge(
+    current: &EnterpriseConnection,
+    patch: &UpdateConnection,
+    now: i64,
+) -> Result<EnterpriseConnection, ValidationErrors> {
+    let mut errs = Vec::new();
+    let mut next = current.clone();
+
+    set_required(&mut next.name, &patch.name, "name", &mut errs);
+    set_required(&mut next.active, &patch.active, "active", &mut errs);
+    set_required(
+        &mut next.sync_user_attributes,
+        &patch.sync_user_attributes,
+        "sync_user_attributes",
+        &mut errs,
+    );
+    set_required(
+        &mut next.disable_additional_identifications,
+        &patch.disable_additional_identifications,
+        "disable_additional_identifications",
+        &mut errs,
+    );
+    set_optional(&mut next.organization_id, &patch.organization_id);
+
+    match &patch.provider {
+        Patch::Absent => {}
+        Patch::Null => errs.push(FieldError::new("provider", FieldErrorKind::NotNullable)),
+        Patch::Value(p) => {
+            let protocol = p.protocol();
+            if protocol != current.protocol() {
+                let (block, given) = match protocol {
+                    Protocol::Saml => ("saml", !patch.saml.is_absent()),
+                    Protocol::Oauth => ("oidc", !patch.oidc.is_absent()),
+                };
+                if !given {
+                    errs.push(FieldError::new(block, FieldErrorKind::Required));
+                }
+                next.config = ProtocolConfig::empty(protocol);
+            }
+            next.provider = *p;
+        }
+    }
+
+    match &patch.domains {
+        Patch::Absent => {}
+        Patch::Null => errs.push(FieldError::new("domains", FieldErrorKind::NotNullable)),
+        Patch::Value(list) => next.domains = normalize_domains(list, &mut errs),
+    }
+
+    match (&patch.oidc, &mut next.config) {
+        (Patch::Absent, _) => {}
+        (Patch::Null, _) => errs.push(FieldError::new("oidc", FieldErrorKind::NotNullable)),
+        (Patch::Value(p), ProtocolConfig::Oidc(c)) => apply_oidc(c, p, &mut errs),
+        (Patch::Value(_), ProtocolConfig::Saml(_)) => errs.push(FieldError::new(
+            "oidc",
+            FieldErrorKind::NotAllowedForProvider(next.provider),
+        )),
+    }
+    match (&patch.saml, &mut next.config) {
+        (Patch::Absent, _) => {}
+        (Patch::Null, _) => errs.push(FieldError::new("saml", FieldErrorKind::NotNullable)),
+        (Patch::Value(p), ProtocolConfig::Saml(c)) => {
+            apply_saml(c, p, &mut errs);
+            set_required(
+                &mut next.allow_subdomains,
+                &p.allow_subdomains,
+                "saml.allow_subdomains",
+                &mut errs,
+            );
+        }
+        (Patch::Value(_), ProtocolConfig::Oidc(_)) => errs.push(FieldError::new(
+            "saml",
+            FieldErrorKind::NotAllowedForProvider(next.provider),
+        )),
+    }
+
+    if let Err(v) = validate(&next) {
+        for e in v.errors() {
+            if !errs.contains(e) {
+                errs.push(e.clone());
+            }
+        }
+    }
+    if let Some(v) = ValidationErrors::from_vec(errs) {
+        return Err(v);
+    }
+    next.version = current.version + 1;
+    next.updated_at = now.max(current.updated_at);
+    Ok(next)
+}
+
+/// Builds a new connection from create parameters: the parameters are applied as a patch
+/// to a blank connection of the provider (inactive, empty configuration), through
+/// [`merge`], so create and update share every rule. The result has version 1.
+pub fn build(
+    params: &CreateConnection,
+    id: ConnectionId,
+    now: i64,
+) -> Result<EnterpriseConnection, ValidationErrors> {
+    let blank = EnterpriseConnection {
+        id,
+        name: String::new(),
+        provider: params.provider,
+        active: false,
+        organization_id: None,
+        domains: Vec::new(),
+        allow_subdomains: false,
+        disable_additional_identifications: false,
+        sync_user_attributes: false,
+        config: ProtocolConfig::empty(params.provider.protocol()),
+        first_authenticated_at: None,
+        created_at: now,
+        updated_at: now,
+        version: 0,
+    };
+    merge(&blank, &params.to_patch(), now)
+}
+
+fn set_required<T: Clone>(field: &mut T, p: &Patch<T>, path: &str, errs: &mut Vec<FieldError>) {
+    match p {
+        Patch::Absent => {}
+        Patch::Null => errs.push(FieldError::new(path, FieldErrorKind::NotNullable)),
+        Patch::Value(v) => *field = v.clone(),
+    }
+}
+
+fn set_optional<T: Clone>(field: &mut Option<T>, p: &Patch<T>) {
+    match p {
+        Patch::Absent => {}
+        Patch::Null => *field = None,
+        Patch::Value(v) => *field = Some(v.clone()),
+    }
+}
+
+/// Normalises a domain list; bad entries are reported as `domains[i]`, repeats dropped.
+fn normalize_domains(list: &[String], errs: &mut Vec<FieldError>) -> Vec<Domain> {
+    let mut out: Vec<Domain> = Vec::with_capacity(list.len());
+    for (i, raw) in list.iter().enumerate() {
+        match Domain::parse(raw) {
+            Ok(d) if out.contains(&d) => {}
+            Ok(d) => out.push(d),
+            Err(e) => errs.push(FieldError::new(
+                format!("domains[{i}]"),
+                FieldErrorKind::InvalidDomain(e),
+            )),
+        }
+    }
+    out
+}
+
+fn apply_oidc(c: &mut OidcConfig, p: &OidcPatch, errs: &mut Vec<FieldError>) {
+    set_optional(&mut c.auth_url, &p.auth_url);
+    set_optional(&mut c.client_id, &p.client_id);
+    set_optional(&mut c.client_secret, &p.client_secret);
+    set_optional(&mut c.discovery_url, &p.discovery_url);
+    set_required(
+        &mut c.requires_pkce,
+        &p.requires_pkce,
+        "oidc.requires_pkce",
+        errs,
+    );
+    set_optional(&mut c.token_url, &p.token_url);
+    set_optional(&mut c.user_info_url, &p.user_info_url);
+}
+
+fn apply_saml(c: &mut SamlConfig, p: &SamlPatch, errs: &mut Vec<FieldError>) {
+    set_required(
+        &mut c.allow_idp_initiated,
+        &p.allow_idp_initiated,
+        "saml.allow_idp_initiated",
+        errs,
+    );
+    match &p.attribute_mapping {
+        Patch::Absent => {}
+        Patch::Null => c.attribute_mapping = AttributeMapping::default(),
+        Patch::Value(m) => apply_mapping(&mut c.attribute_mapping, m),
+    }
+    set_required(&mut c.force_authn, &p.force_authn, "saml.force_authn", errs);
+    set_optional(&mut c.idp_certificate, &p.idp_certificate);
+    set_optional(&mut c.idp_entity_id, &p.idp_entity_id);
+    set_optional(&mut c.idp_metadata, &p.idp_metadata);
+    set_optional(&mut c.idp_metadata_url, &p.idp_metadata_url);
+    set_optional(&mut c.idp_sso_url, &p.idp_sso_url);
+}
+
+fn apply_mapping(m: &mut AttributeMapping, p: &AttributeMappingPatch) {
+    set_optional(&mut m.email_address, &p.email_address);
+    set_optional(&mut m.first_name, &p.first_name);
+    set_optional(&mut m.last_name, &p.last_name);
+    set_optional(&mut m.user_id, &p.user_id);
+}

@@ -1,0 +1,379 @@
+//! Create and partial-update (PATCH) parameters, and the three-state [`Patch`] field.
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::provider::Provider;
+use crate::secret::ClientSecret;
+
+/// One field of a partial update: absent (keep), `null` (clear) or a value (set).
+///
+/// Deserialising needs `#[serde(default)]` on the field so that a missing key becomes
+/// [`Patch::Absent`]; a JSON `null` becomes [`Patch::Null`] and anything else
+/// [`Patch::Value`].
+///
+/// ```
+/// use enterprise_sso::Patch;
+/// #[derive(serde::Deserialize)]
+/// struct P { #[serde(default)] a: Patch<u32>, #[serde(default)] b: Patch<u32>, #[serde(default)] c: Patch<u32> }
+/// let p: P = serde_json::from_str(r#"{"b": null, "c": 7}"#).unwrap();
+/// assert_eq!((p.a, p.b, p.c), (Patch::Absent, Patch::Null, Patch::Value(7)));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Patch<T> {
+    /// Not given: keep the current value.
+    #[default]
+    Absent,
+    /// Explicit `null`: clear the value (only for nullable fields).
+    Null,
+    /// Set to this value.
+    Value(T),
+}
+
+impl<T> Patch<T> {
+    /// True for [`Patch::Absent`].
+    pub fn is_absent(&self) -> bool {
+        matches!(self, Patch::Absent)
+    }
+
+    /// The value, if one is set.
+    pub fn as_value(&self) -> Option<&T> {
+        match self {
+            Patch::Value(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+impl<T> From<Option<T>> for Patch<T> {
+    /// `None` becomes [`Patch::Absent`] (not `Null`): used to turn create parameters into
+    /// a patch over a blank connection.
+    fn from(o: Option<T>) -> Self {
+        o.map_or(Patch::Absent, Patch::Value)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Patch<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Option::<T>::deserialize(d).map(|o| o.map_or(Patch::Null, Patch::Value))
+    }
+}
+
+impl<T: Serialize> Serialize for Patch<T> {
+    /// `Null` and `Absent` both serialise as `null`; skip absent fields with
+    /// `#[serde(skip_serializing_if = "Patch::is_absent")]`.
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Patch::Value(v) => v.serialize(s),
+            Patch::Absent | Patch::Null => s.serialize_none(),
+        }
+    }
+}
+
+/// Sequential composition of patches: `a.then(&b)` applied once equals applying `a`, then
+/// `b` (for patches that do not switch the provider's protocol; see [`UpdateConnection::then`]).
+pub trait Compose: Clone {
+    /// The patch equal to `self` followed by `next`.
+    fn then(&self, next: &Self) -> Self {
+        next.clone()
+    }
+
+    /// The patch equal to clearing the field (`null`) followed by `next`.
+    fn after_clear(next: &Self) -> Self {
+        next.clone()
+    }
+}
+
+impl Compose for String {}
+impl Compose for bool {}
+impl Compose for Provider {}
+impl Compose for Vec<String> {}
+impl Compose for ClientSecret {}
+
+impl<T: Compose> Patch<T> {
+    /// `self` followed by `next`.
+    pub fn then(&self, next: &Patch<T>) -> Patch<T> {
+        match (self, next) {
+            (_, Patch::Absent) => self.clone(),
+            (Patch::Value(a), Patch::Value(b)) => Patch::Value(a.then(b)),
+            (Patch::Null, Patch::Value(b)) => Patch::Value(T::after_clear(b)),
+            (_, n) => n.clone(),
+        }
+    }
+}
+
+/// Partial update of a connection (seed 004, plus `disable_additional_identifications`).
+///
+/// `domains` replaces the whole list; `oidc` and `saml` merge field by field into the
+/// existing configuration. Unknown fields are refused when decoding.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UpdateConnection {
+    /// New label.
+    pub name: Patch<String>,
+    /// New provider; switching to the other protocol needs that protocol's block and
+    /// drops the old configuration.
+    pub provider: Patch<Provider>,
+    /// Activate or deactivate.
+    pub active: Patch<bool>,
+    /// Organization scope; `null` makes the connection instance-wide.
+    pub organization_id: Patch<String>,
+    /// Replacement domain list.
+    pub domains: Patch<Vec<String>>,
+    /// Whether to sync user attributes on every sign-in.
+    pub sync_user_attributes: Patch<bool>,
+    /// Whether additional identifications are disabled.
+    pub disable_additional_identifications: Patch<bool>,
+    /// OIDC changes (only for OIDC providers).
+    pub oidc: Patch<OidcPatch>,
+    /// SAML changes (only for SAML providers).
+    pub saml: Patch<SamlPatch>,
+}
+
+/// Changes to the OIDC configuration. The URL fields, `client_id` and `client_secret` are
+/// nullable; `requires_pkce` is not.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OidcPatch {
+    /// Authorization endpoint.
+    pub auth_url: Patch<String>,
+    /// Client id.
+    pub client_id: Patch<String>,
+    /// Client secret (write-only; `null` makes a public client).
+    pub client_secret: Patch<ClientSecret>,
+    /// Discovery document URL.
+    pub discovery_url: Patch<String>,
+    /// Whether PKCE is required.
+    pub requires_pkce: Patch<bool>,
+    /// Token endpoint.
+    pub token_url: Patch<String>,
+    /// User-info endpoint.
+    pub user_info_url: Patch<String>,
+}
+
+/// Changes to the SAML configuration. The IdP fields are nullable; the booleans are not.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SamlPatch {
+    /// Allow IdP-initiated flows.
+    pub allow_idp_initiated: Patch<bool>,
+    /// Allow email subdomains (stored on the connection).
+    pub allow_subdomains: Patch<bool>,
+    /// Attribute mapping changes; `null` resets every mapping to its default.
+    pub attribute_mapping: Patch<AttributeMappingPatch>,
+    /// Force re-authentication.
+    pub force_authn: Patch<bool>,
+    /// IdP certificate (PEM).
+    pub idp_certificate: Patch<String>,
+    /// IdP entity id.
+    pub idp_entity_id: Patch<String>,
+    /// Raw IdP metadata XML.
+    pub idp_metadata: Patch<String>,
+    /// IdP metadata URL.
+    pub idp_metadata_url: Patch<String>,
+    /// IdP SSO URL.
+    pub idp_sso_url: Patch<String>,
+}
+
+/// Changes to the SAML attribute mapping; every field is nullable.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AttributeMappingPatch {
+    /// Attribute for the email address.
+    #[serde(skip_serializing_if = "Patch::is_absent")]
+    pub email_address: Patch<String>,
+    /// Attribute for the first name.
+    #[serde(skip_serializing_if = "Patch::is_absent")]
+    pub first_name: Patch<String>,
+    /// Attribute for the last name.
+    #[serde(skip_serializing_if = "Patch::is_absent")]
+    pub last_name: Patch<String>,
+    /// Attribute for the user id.
+    #[serde(skip_serializing_if = "Patch::is_absent")]
+    pub user_id: Patch<String>,
+}
+
+impl Compose for UpdateConnection {
+    /// Field-wise composition. Exact for patches that keep the protocol; a patch that
+    /// switches protocol drops the old configuration, which a composed patch cannot express.
+    fn then(&self, n: &Self) -> Self {
+        UpdateConnection {
+            name: self.name.then(&n.name),
+            provider: self.provider.then(&n.provider),
+            active: self.active.then(&n.active),
+            organization_id: self.organization_id.then(&n.organization_id),
+            domains: self.domains.then(&n.domains),
+            sync_user_attributes: self.sync_user_attributes.then(&n.sync_user_attributes),
+            disable_additional_identifications: self
+                .disable_additional_identifications
+                .then(&n.disable_additional_identifications),
+            oidc: self.oidc.then(&n.oidc),
+            saml: self.saml.then(&n.saml),
+        }
+    }
+}
+
+impl Compose for OidcPatch {
+    fn then(&self, n: &Self) -> Self {
+        OidcPatch {
+            auth_url: self.auth_url.then(&n.auth_url),
+            client_id: self.client_id.then(&n.client_id),
+            client_secret: self.client_secret.then(&n.client_secret),
+            discovery_url: self.discovery_url.then(&n.discovery_url),
+            requires_pkce: self.requires_pkce.then(&n.requires_pkce),
+            token_url: self.token_url.then(&n.token_url),
+            user_info_url: self.user_info_url.then(&n.user_info_url),
+        }
+    }
+}
+
+impl Compose for SamlPatch {
+    fn then(&self, n: &Self) -> Self {
+        SamlPatch {
+            allow_idp_initiated: self.allow_idp_initiated.then(&n.allow_idp_initiated),
+            allow_subdomains: self.allow_subdomains.then(&n.allow_subdomains),
+            attribute_mapping: self.attribute_mapping.then(&n.attribute_mapping),
+            force_authn: self.force_authn.then(&n.force_authn),
+            idp_certificate: self.idp_certificate.then(&n.idp_certificate),
+            idp_entity_id: self.idp_entity_id.then(&n.idp_entity_id),
+            idp_metadata: self.idp_metadata.then(&n.idp_metadata),
+            idp_metadata_url: self.idp_metadata_url.then(&n.idp_metadata_url),
+            idp_sso_url: self.idp_sso_url.then(&n.idp_sso_url),
+        }
+    }
+}
+
+impl Compose for AttributeMappingPatch {
+    fn then(&self, n: &Self) -> Self {
+        AttributeMappingPatch {
+            email_address: self.email_address.then(&n.email_address),
+            first_name: self.first_name.then(&n.first_name),
+            last_name: self.last_name.then(&n.last_name),
+            user_id: self.user_id.then(&n.user_id),
+        }
+    }
+
+    /// Clearing the mapping, then `next`: every field `next` leaves absent is cleared.
+    fn after_clear(next: &Self) -> Self {
+        let cleared = AttributeMappingPatch {
+            email_address: Patch::Null,
+            first_name: Patch::Null,
+            last_name: Patch::Null,
+            user_id: Patch::Null,
+        };
+        cleared.then(next)
+    }
+}
+
+/// Parameters of a new connection (seed 001, plus `provider` and
+/// `disable_additional_identifications`). Only `provider` is required here; `name` is
+/// required by validation.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateConnection {
+    /// Identity provider.
+    pub provider: Provider,
+    /// Label (required, non-empty).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Active on creation (default `false`).
+    #[serde(default)]
+    pub active: Option<bool>,
+    /// Domains to claim.
+    #[serde(default)]
+    pub domains: Option<Vec<String>>,
+    /// Organization scope.
+    #[serde(default)]
+    pub organization_id: Option<String>,
+    /// OIDC settings (OIDC providers only).
+    #[serde(default)]
+    pub oidc: Option<OidcPatch>,
+    /// SAML settings (SAML providers only).
+    #[serde(default)]
+    pub saml: Option<SamlPatch>,
+    /// Sync user attributes on every sign-in (default `false`).
+    #[serde(default)]
+    pub sync_user_attributes: Option<bool>,
+    /// Disable additional identifications (default `false`).
+    #[serde(default)]
+    pub disable_additional_identifications: Option<bool>,
+}
+
+impl CreateConnection {
+    /// Minimal parameters: a provider and a name.
+    pub fn new(provider: Provider, name: impl Into<String>) -> Self {
+        CreateConnection {
+            provider,
+            name: Some(name.into()),
+            active: None,
+            domains: None,
+            organization_id: None,
+            oidc: None,
+            saml: None,
+            sync_user_attributes: None,
+            disable_additional_identifications: None,
+        }
+    }
+
+    /// The same parameters as a patch over a blank connection of this provider.
+    pub fn to_patch(&self) -> UpdateConnection {
+        UpdateConnection {
+            name: self.name.clone().into(),
+            provider: Patch::Absent,
+            active: self.active.into(),
+            organization_id: self.organization_id.clone().into(),
+            domains: self.domains.clone().into(),
+            sync_user_attributes: self.sync_user_attributes.into(),
+            disable_additional_identifications: self.disable_additional_identifications.into(),
+            oidc: self.oidc.clone().into(),
+            saml: self.saml.clone().into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_absent_null_value() {
+        let p: UpdateConnection = serde_json::from_str(
+            r#"{"name":"Acme","organization_id":null,"saml":{"attribute_mapping":{"first_name":null,"email_address":"mail"}}}"#,
+        )
+        .unwrap();
+        assert_eq!(p.name, Patch::Value("Acme".into()));
+        assert_eq!(p.organization_id, Patch::Null);
+        assert_eq!(p.active, Patch::Absent);
+        let am = p
+            .saml
+            .as_value()
+            .unwrap()
+            .attribute_mapping
+            .as_value()
+            .unwrap();
+        assert_eq!(am.first_name, Patch::Null);
+        assert_eq!(am.email_address, Patch::Value("mail".into()));
+        assert_eq!(am.user_id, Patch::Absent);
+    }
+
+    #[test]
+    fn unknown_fields_are_refused_by_name() {
+        let err = serde_json::from_str::<UpdateConnection>(r#"{"nmae":"x"}"#).unwrap_err();
+        assert!(err.to_string().contains("nmae"), "{err}");
+        let err =
+            serde_json::from_str::<UpdateConnection>(r#"{"oidc":{"secret":"x"}}"#).unwrap_err();
+        assert!(err.to_string().contains("secret"), "{err}");
+    }
+
+    #[test]
+    fn compose_after_null_clears_unset_mapping_fields() {
+        let a = Patch::<AttributeMappingPatch>::Null;
+        let b = Patch::Value(AttributeMappingPatch {
+            user_id: Patch::Value("uid".into()),
+            ..Default::default()
+        });
+        let c = a.then(&b);
+        let m = c.as_value().unwrap();
+        assert_eq!(m.user_id, Patch::Value("uid".into()));
+        assert_eq!(m.email_address, Patch::Null);
+    }
+}

@@ -1,0 +1,164 @@
+//! The storage boundary: what every adapter implements.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::connection::EnterpriseConnection;
+use crate::domain::Domain;
+use crate::error::Result;
+use crate::ids::ConnectionId;
+use crate::provider::Provider;
+
+/// Sort order of a listing, by id (which is creation order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Order {
+    /// Oldest first.
+    Asc,
+    /// Newest first (the default, as in Clerk and WorkOS).
+    #[default]
+    Desc,
+}
+
+/// Default page size.
+pub const DEFAULT_LIMIT: usize = 10;
+/// Largest page size.
+pub const MAX_LIMIT: usize = 500;
+
+/// A listing: filters (all optional, combined with AND), a cursor and a page size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListQuery {
+    /// Only connections of this organization.
+    pub organization_id: Option<String>,
+    /// Only active (or inactive) connections.
+    pub active: Option<bool>,
+    /// Only connections of this provider.
+    pub provider: Option<Provider>,
+    /// Only the connection that claims this domain.
+    pub domain: Option<Domain>,
+    /// Exclusive cursor: start after this id in the chosen order.
+    pub after: Option<ConnectionId>,
+    /// Page size, 1..=[`MAX_LIMIT`] (the service clamps it).
+    pub limit: usize,
+    /// Sort order by id.
+    pub order: Order,
+}
+
+impl Default for ListQuery {
+    fn default() -> Self {
+        ListQuery {
+            organization_id: None,
+            active: None,
+            provider: None,
+            domain: None,
+            after: None,
+            limit: DEFAULT_LIMIT,
+            order: Order::Desc,
+        }
+    }
+}
+
+impl ListQuery {
+    /// Whether `c` passes every filter (the cursor is not checked).
+    pub fn matches(&self, c: &EnterpriseConnection) -> bool {
+        self.organization_id
+            .as_ref()
+            .is_none_or(|o| c.organization_id.as_ref() == Some(o))
+            && self.active.is_none_or(|a| c.active == a)
+            && self.provider.is_none_or(|p| c.provider == p)
+            && self.domain.as_ref().is_none_or(|d| c.domains.contains(d))
+    }
+
+    /// Whether `id` lies after the cursor in the chosen order.
+    pub fn after_cursor(&self, id: &ConnectionId) -> bool {
+        match (&self.after, self.order) {
+            (None, _) => true,
+            (Some(a), Order::Asc) => id > a,
+            (Some(a), Order::Desc) => id < a,
+        }
+    }
+}
+
+/// One page of a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    /// The connections, in the query's order.
+    pub items: Vec<EnterpriseConnection>,
+    /// Cursor of the next page, `None` at the end.
+    pub next_cursor: Option<ConnectionId>,
+}
+
+impl Page {
+    /// Builds a page from up to `limit + 1` matching items fetched in order: the extra
+    /// item only tells that a next page exists.
+    pub fn from_overfetch(mut items: Vec<EnterpriseConnection>, limit: usize) -> Page {
+        let more = items.len() > limit;
+        items.truncate(limit);
+        let next_cursor = if more {
+            items.last().map(|c| c.id.clone())
+        } else {
+            None
+        };
+        Page { items, next_cursor }
+    }
+}
+
+/// Storage of connections. Adapters only store: merge and validation live in the core
+/// ([`crate::Connections`]); an adapter must never change a record it is given.
+///
+/// Every write is atomic: the record, its version check and its domain claims commit
+/// together or not at all.
+#[async_trait]
+pub trait ConnectionRepo: Send + Sync {
+    /// Stores a new connection and claims its domains.
+    ///
+    /// Errors: [`crate::Error::AlreadyExists`], [`crate::Error::DomainConflict`].
+    async fn insert(&self, conn: &EnterpriseConnection) -> Result<()>;
+
+    /// The connection with this id, if any.
+    async fn get(&self, id: &ConnectionId) -> Result<Option<EnterpriseConnection>>;
+
+    /// Replaces the stored connection `conn.id` if its version is `expected_version`
+    /// (compare-and-swap), claiming new domains and releasing dropped ones.
+    ///
+    /// Errors: [`crate::Error::NotFound`], [`crate::Error::VersionConflict`],
+    /// [`crate::Error::DomainConflict`].
+    async fn update(&self, conn: &EnterpriseConnection, expected_version: u64) -> Result<()>;
+
+    /// Deletes a connection and releases its domains; `false` when there was none.
+    async fn delete(&self, id: &ConnectionId) -> Result<bool>;
+
+    /// One page of connections matching the query.
+    async fn list(&self, query: &ListQuery) -> Result<Page>;
+
+    /// The connection that claims exactly this domain, if any (active or not).
+    async fn find_by_domain(&self, domain: &Domain) -> Result<Option<EnterpriseConnection>>;
+}
+
+macro_rules! forward_repo {
+    ($($ty:ty),*) => {$(
+        #[async_trait]
+        impl<R: ConnectionRepo + ?Sized> ConnectionRepo for $ty {
+            async fn insert(&self, conn: &EnterpriseConnection) -> Result<()> {
+                (**self).insert(conn).await
+            }
+            async fn get(&self, id: &ConnectionId) -> Result<Option<EnterpriseConnection>> {
+                (**self).get(id).await
+            }
+            async fn update(&self, conn: &EnterpriseConnection, expected_version: u64) -> Result<()> {
+                (**self).update(conn, expected_version).await
+            }
+            async fn delete(&self, id: &ConnectionId) -> Result<bool> {
+                (**self).delete(id).await
+            }
+            async fn list(&self, query: &ListQuery) -> Result<Page> {
+                (**self).list(query).await
+            }
+            async fn find_by_domain(&self, domain: &Domain) -> Result<Option<EnterpriseConnection>> {
+                (**self).find_by_domain(domain).await
+            }
+        }
+    )*};
+}
+
+forward_repo!(Arc<R>, Box<R>, &R);

@@ -1,0 +1,217 @@
+//! The service every host calls: it owns merge, validation, retries and routing.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::connection::EnterpriseConnection;
+use crate::domain::{normalize_host, Domain};
+use crate::error::{Error, Result};
+use crate::ids::ConnectionId;
+use crate::merge::{build, merge};
+use crate::patch::{CreateConnection, UpdateConnection};
+use crate::repo::{ConnectionRepo, ListQuery, Page, MAX_LIMIT};
+
+/// Source of the current time, Unix milliseconds.
+pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
+/// How many times [`Connections::update`] re-reads and re-merges after a version conflict
+/// before giving the conflict to the caller.
+pub const DEFAULT_MAX_RETRIES: usize = 8;
+
+/// The current time in Unix milliseconds.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// Enterprise connections on a storage backend `R`.
+///
+/// ```
+/// use enterprise_sso::{Connections, CreateConnection, MemoryRepo, Provider};
+/// # futures_executor::block_on(async {
+/// let svc = Connections::new(MemoryRepo::new());
+/// let mut params = CreateConnection::new(Provider::SamlOkta, "Acme");
+/// params.domains = Some(vec!["acme.com".into()]);
+/// let conn = svc.create(&params).await.unwrap();
+/// assert_eq!(svc.get(&conn.id).await.unwrap(), conn);
+/// # });
+/// ```
+pub struct Connections<R> {
+    repo: R,
+    clock: Clock,
+    max_retries: usize,
+}
+
+impl<R: ConnectionRepo> Connections<R> {
+    /// A service on `repo` with the system clock.
+    pub fn new(repo: R) -> Self {
+        Connections {
+            repo,
+            clock: Arc::new(now_ms),
+            max_retries: DEFAULT_MAX_RETRIES,
+        }
+    }
+
+    /// Uses `clock` for timestamps (tests, simulations).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Sets how often an update is retried after a version conflict.
+    pub fn with_max_retries(mut self, retries: usize) -> Self {
+        self.max_retries = retries;
+        self
+    }
+
+    /// The storage backend.
+    pub fn repo(&self) -> &R {
+        &self.repo
+    }
+
+    /// Validates and stores a new connection (version 1, inactive unless `active` is set).
+    pub async fn create(&self, params: &CreateConnection) -> Result<EnterpriseConnection> {
+        let conn = build(params, ConnectionId::generate(), (self.clock)())?;
+        self.repo.insert(&conn).await?;
+        Ok(conn)
+    }
+
+    /// The connection with this id, or [`Error::NotFound`].
+    pub async fn get(&self, id: &ConnectionId) -> Result<EnterpriseConnection> {
+        self.repo
+            .get(id)
+            .await?
+            .ok_or_else(|| Error::NotFound { id: id.to_string() })
+    }
+
+    /// One page of connections; `limit` is clamped to 1..=500.
+    pub async fn list(&self, query: &ListQuery) -> Result<Page> {
+        let mut q = query.clone();
+        q.limit = q.limit.clamp(1, MAX_LIMIT);
+        self.repo.list(&q).await
+    }
+
+    /// Applies a partial update: read, merge, validate, compare-and-swap write; on a
+    /// version conflict it starts again from a fresh read, up to the retry limit.
+    /// A failed update writes nothing.
+    pub async fn update(
+        &self,
+        id: &ConnectionId,
+        patch: &UpdateConnection,
+    ) -> Result<EnterpriseConnection> {
+        self.modify(id, |current, now| Ok(merge(current, patch, now)?))
+            .await
+    }
+
+    /// Like [`Connections::update`], but only if the stored version is `expected_version`
+    /// (for hosts that expose `If-Match`); no retry.
+    pub async fn update_if_version(
+        &self,
+        id: &ConnectionId,
+        expected_version: u64,
+        patch: &UpdateConnection,
+    ) -> Result<EnterpriseConnection> {
+        let current = self.get(id).await?;
+        if current.version != expected_version {
+            return Err(Error::VersionConflict {
+                id: id.clone(),
+                expected: expected_version,
+                actual: current.version,
+            });
+        }
+        let next = merge(&current, patch, (self.clock)())?;
+        self.repo.update(&next, expected_version).await?;
+        Ok(next)
+    }
+
+    /// Records a successful authentication: the first one moves the connection from
+    /// `validating` to `active` state. Later calls change nothing and write nothing.
+    pub async fn mark_authenticated(&self, id: &ConnectionId) -> Result<EnterpriseConnection> {
+        self.modify(id, |current, now| {
+            let mut next = current.clone();
+            if current.first_authenticated_at.is_none() {
+                next.first_authenticated_at = Some(now);
+                next.version += 1;
+                next.updated_at = now.max(current.updated_at);
+            }
+            Ok(next)
+        })
+        .await
+    }
+
+    /// Read-modify-CAS loop shared by every update. `f` returning the record unchanged
+    /// (same version) skips the write.
+    async fn modify<F>(&self, id: &ConnectionId, f: F) -> Result<EnterpriseConnection>
+    where
+        F: Fn(&EnterpriseConnection, i64) -> Result<EnterpriseConnection> + Send + Sync,
+    {
+        let mut attempt = 0;
+        loop {
+            let current = self.get(id).await?;
+            let next = f(&current, (self.clock)())?;
+            if next.version == current.version {
+                return Ok(next);
+            }
+            match self.repo.update(&next, current.version).await {
+                Err(Error::VersionConflict { .. }) if attempt < self.max_retries => attempt += 1,
+                Err(e) => return Err(e),
+                Ok(()) => return Ok(next),
+            }
+        }
+    }
+
+    /// Deletes a connection and frees its domains; [`Error::NotFound`] when absent.
+    pub async fn delete(&self, id: &ConnectionId) -> Result<()> {
+        if self.repo.delete(id).await? {
+            Ok(())
+        } else {
+            Err(Error::NotFound { id: id.to_string() })
+        }
+    }
+
+    /// The active connection a user with this email address should sign in with.
+    ///
+    /// The email's domain is normalised like a claimed domain. An active connection that
+    /// claims exactly that domain wins; otherwise the nearest parent domain (never a
+    /// public suffix) whose active connection has `allow_subdomains`. `Ok(None)` when no
+    /// connection applies; [`Error::InvalidEmail`] for a malformed address.
+    pub async fn route_email(&self, email: &str) -> Result<Option<EnterpriseConnection>> {
+        let domain = email_domain(email)?;
+        if let Some(c) = self.repo.find_by_domain(&domain).await? {
+            if c.active {
+                return Ok(Some(c));
+            }
+        }
+        for parent in domain.parents() {
+            if let Some(c) = self.repo.find_by_domain(&parent).await? {
+                if c.active && c.allow_subdomains {
+                    return Ok(Some(c));
+                }
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// The normalised domain of an email address.
+fn email_domain(email: &str) -> Result<Domain> {
+    let bad = |reason| Error::InvalidEmail { reason };
+    let email = email.trim();
+    if email.len() > 320 {
+        return Err(bad("longer than 320 bytes"));
+    }
+    let (local, host) = email.rsplit_once('@').ok_or(bad("missing @"))?;
+    if local.is_empty() {
+        return Err(bad("empty local part"));
+    }
+    if local.len() > 64 {
+        return Err(bad("local part longer than 64 bytes"));
+    }
+    if local.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(bad("local part has white space or control characters"));
+    }
+    let host = normalize_host(host).map_err(|_| bad("domain is not a valid host name"))?;
+    Ok(Domain::from_normalized(host))
+}

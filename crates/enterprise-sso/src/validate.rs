@@ -1,0 +1,396 @@
+//! Validation of a (merged) connection: every rule, every problem, each with its field path.
+
+use std::collections::HashSet;
+use std::fmt;
+
+use crate::connection::{EnterpriseConnection, OidcConfig, ProtocolConfig, SamlConfig};
+use crate::domain::DomainError;
+use crate::provider::Provider;
+
+/// Longest connection name, in characters.
+pub const MAX_NAME_CHARS: usize = 256;
+/// Most domains one connection may claim.
+pub const MAX_DOMAINS: usize = 100;
+/// Longest URL, in bytes.
+pub const MAX_URL_LEN: usize = 2048;
+/// Longest short text (ids, client id, secret, entity id, attribute names), in bytes.
+pub const MAX_TEXT_LEN: usize = 1024;
+/// Longest IdP certificate, in bytes.
+pub const MAX_CERTIFICATE_LEN: usize = 64 * 1024;
+/// Longest raw IdP metadata, in bytes.
+pub const MAX_METADATA_LEN: usize = 1024 * 1024;
+
+/// What is wrong with one field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FieldErrorKind {
+    /// A value is needed here.
+    Required,
+    /// The field may not be `null`.
+    NotNullable,
+    /// Empty or only white space.
+    Empty,
+    /// Longer than `max` (characters for names, bytes otherwise).
+    TooLong {
+        /// The limit.
+        max: usize,
+    },
+    /// More than `max` items.
+    TooMany {
+        /// The limit.
+        max: usize,
+    },
+    /// Contains control characters.
+    ControlCharacters,
+    /// Not an absolute URL with a host.
+    InvalidUrl,
+    /// Not `https` (plain `http` is only allowed for loopback hosts).
+    InsecureUrl,
+    /// The URL carries a user name or password.
+    UrlWithCredentials,
+    /// Not an acceptable domain.
+    InvalidDomain(DomainError),
+    /// The same domain twice.
+    DuplicateDomain,
+    /// A public client (no secret) must use PKCE.
+    PublicClientRequiresPkce,
+    /// The block does not belong to the provider's protocol.
+    NotAllowedForProvider(Provider),
+    /// The provider's protocol does not match the configuration.
+    ProviderMismatch,
+    /// Needed for the connection to be active.
+    RequiredWhenActive,
+}
+
+impl fmt::Display for FieldErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Required => f.write_str("is required"),
+            Self::NotNullable => f.write_str("cannot be null"),
+            Self::Empty => f.write_str("must not be empty"),
+            Self::TooLong { max } => write!(f, "is longer than {max}"),
+            Self::TooMany { max } => write!(f, "has more than {max} items"),
+            Self::ControlCharacters => f.write_str("must not contain control characters"),
+            Self::InvalidUrl => f.write_str("is not an absolute URL with a host"),
+            Self::InsecureUrl => f.write_str("must use https (http only for loopback hosts)"),
+            Self::UrlWithCredentials => f.write_str("must not contain credentials"),
+            Self::InvalidDomain(e) => write!(f, "is not a valid domain: {e}"),
+            Self::DuplicateDomain => f.write_str("is listed twice"),
+            Self::PublicClientRequiresPkce => {
+                f.write_str("must be true for OAuth clients without a client secret")
+            }
+            Self::NotAllowedForProvider(p) => write!(
+                f,
+                "is not allowed for provider {p} (protocol {})",
+                p.protocol()
+            ),
+            Self::ProviderMismatch => f.write_str("does not match the configured protocol"),
+            Self::RequiredWhenActive => f.write_str("is required for an active connection"),
+        }
+    }
+}
+
+/// One problem with one field, e.g. `oidc.requires_pkce`, `domains[2]`.
+///
+/// Messages never contain the field's value, so secrets cannot leak through them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    /// Path of the field in the create/update parameters (snake_case, `[i]` for items).
+    pub path: String,
+    /// What is wrong.
+    pub kind: FieldErrorKind,
+}
+
+impl FieldError {
+    /// A new field error.
+    pub fn new(path: impl Into<String>, kind: FieldErrorKind) -> Self {
+        FieldError {
+            path: path.into(),
+            kind,
+        }
+    }
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.path, self.kind)
+    }
+}
+
+/// Every problem found in one create or update; never empty.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidationErrors(Vec<FieldError>);
+
+impl ValidationErrors {
+    /// Wraps a list of problems; `None` when the list is empty.
+    pub fn from_vec(errors: Vec<FieldError>) -> Option<Self> {
+        (!errors.is_empty()).then_some(ValidationErrors(errors))
+    }
+
+    /// The problems, in the order found.
+    pub fn errors(&self) -> &[FieldError] {
+        &self.0
+    }
+
+    /// Whether some problem is at `path`.
+    pub fn has(&self, path: &str) -> bool {
+        self.0.iter().any(|e| e.path == path)
+    }
+
+    /// The problem kinds at `path`.
+    pub fn at(&self, path: &str) -> Vec<&FieldErrorKind> {
+        self.0
+            .iter()
+            .filter(|e| e.path == path)
+            .map(|e| &e.kind)
+            .collect()
+    }
+}
+
+impl fmt::Display for ValidationErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ValidationErrors {}
+
+/// Checks every rule on a connection and returns every problem found.
+pub fn validate(conn: &EnterpriseConnection) -> Result<(), ValidationErrors> {
+    let mut errs = Vec::new();
+    check_name(&conn.name, &mut errs);
+    if let Some(org) = &conn.organization_id {
+        check_text("organization_id", org, MAX_TEXT_LEN, &mut errs);
+    }
+    if conn.domains.len() > MAX_DOMAINS {
+        errs.push(FieldError::new(
+            "domains",
+            FieldErrorKind::TooMany { max: MAX_DOMAINS },
+        ));
+    }
+    let mut seen = HashSet::new();
+    for (i, d) in conn.domains.iter().enumerate() {
+        if !seen.insert(d) {
+            errs.push(FieldError::new(
+                format!("domains[{i}]"),
+                FieldErrorKind::DuplicateDomain,
+            ));
+        }
+    }
+    if conn.provider.protocol() != conn.config.protocol() {
+        errs.push(FieldError::new(
+            "provider",
+            FieldErrorKind::ProviderMismatch,
+        ));
+    }
+    match &conn.config {
+        ProtocolConfig::Oidc(c) => check_oidc(c, conn.active, &mut errs),
+        ProtocolConfig::Saml(c) => check_saml(c, conn.active, &mut errs),
+    }
+    ValidationErrors::from_vec(errs).map_or(Ok(()), Err)
+}
+
+fn check_name(name: &str, errs: &mut Vec<FieldError>) {
+    if name.trim().is_empty() {
+        errs.push(FieldError::new("name", FieldErrorKind::Required));
+    } else if name.chars().count() > MAX_NAME_CHARS {
+        errs.push(FieldError::new(
+            "name",
+            FieldErrorKind::TooLong {
+                max: MAX_NAME_CHARS,
+            },
+        ));
+    } else if name.chars().any(char::is_control) {
+        errs.push(FieldError::new("name", FieldErrorKind::ControlCharacters));
+    }
+}
+
+/// Non-empty, bounded, no control characters.
+fn check_text(path: &str, value: &str, max: usize, errs: &mut Vec<FieldError>) {
+    if value.trim().is_empty() {
+        errs.push(FieldError::new(path, FieldErrorKind::Empty));
+    } else if value.len() > max {
+        errs.push(FieldError::new(path, FieldErrorKind::TooLong { max }));
+    } else if value.chars().any(char::is_control) {
+        errs.push(FieldError::new(path, FieldErrorKind::ControlCharacters));
+    }
+}
+
+/// Non-empty and bounded; line breaks allowed (PEM, XML).
+fn check_blob(path: &str, value: &str, max: usize, errs: &mut Vec<FieldError>) {
+    if value.trim().is_empty() {
+        errs.push(FieldError::new(path, FieldErrorKind::Empty));
+    } else if value.len() > max {
+        errs.push(FieldError::new(path, FieldErrorKind::TooLong { max }));
+    }
+}
+
+fn check_url(path: &str, value: &str, errs: &mut Vec<FieldError>) {
+    if let Err(kind) = check_url_kind(value) {
+        errs.push(FieldError::new(path, kind));
+    }
+}
+
+/// The URL rule: absolute, with a host, `https` (or `http` to a loopback host), no
+/// credentials, at most [`MAX_URL_LEN`] bytes.
+pub fn check_url_kind(value: &str) -> Result<(), FieldErrorKind> {
+    if value.len() > MAX_URL_LEN {
+        return Err(FieldErrorKind::TooLong { max: MAX_URL_LEN });
+    }
+    if value.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(FieldErrorKind::InvalidUrl);
+    }
+    let url = url::Url::parse(value).map_err(|_| FieldErrorKind::InvalidUrl)?;
+    let host = url.host().ok_or(FieldErrorKind::InvalidUrl)?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(FieldErrorKind::UrlWithCredentials);
+    }
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if is_loopback(&host) => Ok(()),
+        "http" => Err(FieldErrorKind::InsecureUrl),
+        _ => Err(FieldErrorKind::InvalidUrl),
+    }
+}
+
+fn is_loopback(host: &url::Host<&str>) -> bool {
+    match host {
+        url::Host::Domain(d) => *d == "localhost" || d.ends_with(".localhost"),
+        url::Host::Ipv4(ip) => ip.is_loopback(),
+        url::Host::Ipv6(ip) => ip.is_loopback(),
+    }
+}
+
+fn check_oidc(c: &OidcConfig, active: bool, errs: &mut Vec<FieldError>) {
+    for (path, url) in [
+        ("oidc.auth_url", &c.auth_url),
+        ("oidc.discovery_url", &c.discovery_url),
+        ("oidc.token_url", &c.token_url),
+        ("oidc.user_info_url", &c.user_info_url),
+    ] {
+        if let Some(u) = url {
+            check_url(path, u, errs);
+        }
+    }
+    if let Some(id) = &c.client_id {
+        check_text("oidc.client_id", id, MAX_TEXT_LEN, errs);
+    }
+    match &c.client_secret {
+        Some(s) if s.expose_secret().trim().is_empty() => {
+            errs.push(FieldError::new("oidc.client_secret", FieldErrorKind::Empty))
+        }
+        Some(s) if s.len() > MAX_TEXT_LEN => errs.push(FieldError::new(
+            "oidc.client_secret",
+            FieldErrorKind::TooLong { max: MAX_TEXT_LEN },
+        )),
+        Some(_) => {}
+        None if !c.requires_pkce => errs.push(FieldError::new(
+            "oidc.requires_pkce",
+            FieldErrorKind::PublicClientRequiresPkce,
+        )),
+        None => {}
+    }
+    if active {
+        if c.client_id.is_none() {
+            errs.push(FieldError::new(
+                "oidc.client_id",
+                FieldErrorKind::RequiredWhenActive,
+            ));
+        }
+        if c.discovery_url.is_none() {
+            for (path, url) in [
+                ("oidc.auth_url", &c.auth_url),
+                ("oidc.token_url", &c.token_url),
+            ] {
+                if url.is_none() {
+                    // Either a discovery URL, or both endpoints.
+                    errs.push(FieldError::new(path, FieldErrorKind::RequiredWhenActive));
+                }
+            }
+        }
+    }
+}
+
+fn check_saml(c: &SamlConfig, active: bool, errs: &mut Vec<FieldError>) {
+    for (path, url) in [
+        ("saml.idp_metadata_url", &c.idp_metadata_url),
+        ("saml.idp_sso_url", &c.idp_sso_url),
+    ] {
+        if let Some(u) = url {
+            check_url(path, u, errs);
+        }
+    }
+    if let Some(v) = &c.idp_entity_id {
+        check_text("saml.idp_entity_id", v, MAX_TEXT_LEN, errs);
+    }
+    if let Some(v) = &c.idp_certificate {
+        check_blob("saml.idp_certificate", v, MAX_CERTIFICATE_LEN, errs);
+    }
+    if let Some(v) = &c.idp_metadata {
+        check_blob("saml.idp_metadata", v, MAX_METADATA_LEN, errs);
+    }
+    let m = &c.attribute_mapping;
+    for (path, v) in [
+        ("saml.attribute_mapping.email_address", &m.email_address),
+        ("saml.attribute_mapping.first_name", &m.first_name),
+        ("saml.attribute_mapping.last_name", &m.last_name),
+        ("saml.attribute_mapping.user_id", &m.user_id),
+    ] {
+        if let Some(v) = v {
+            check_text(path, v, MAX_TEXT_LEN, errs);
+        }
+    }
+    if active && c.idp_metadata.is_none() {
+        for (path, present) in [
+            ("saml.idp_entity_id", c.idp_entity_id.is_some()),
+            ("saml.idp_sso_url", c.idp_sso_url.is_some()),
+            ("saml.idp_certificate", c.idp_certificate.is_some()),
+        ] {
+            if !present {
+                errs.push(FieldError::new(path, FieldErrorKind::RequiredWhenActive));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_rule() {
+        for ok in [
+            "https://idp.example.com/sso",
+            "http://localhost:8080/x",
+            "http://127.0.0.1/x",
+            "http://[::1]/x",
+        ] {
+            assert_eq!(check_url_kind(ok), Ok(()), "{ok}");
+        }
+        for (bad, kind) in [
+            ("http://idp.example.com", FieldErrorKind::InsecureUrl),
+            ("ftp://idp.example.com", FieldErrorKind::InvalidUrl),
+            ("/relative", FieldErrorKind::InvalidUrl),
+            ("https://", FieldErrorKind::InvalidUrl),
+            (
+                "https://u:p@idp.example.com",
+                FieldErrorKind::UrlWithCredentials,
+            ),
+            ("https://idp.example.com/a b", FieldErrorKind::InvalidUrl),
+            ("javascript:alert(1)", FieldErrorKind::InvalidUrl),
+        ] {
+            assert_eq!(check_url_kind(bad), Err(kind), "{bad}");
+        }
+        let long = format!("https://example.com/{}", "a".repeat(MAX_URL_LEN));
+        assert!(matches!(
+            check_url_kind(&long),
+            Err(FieldErrorKind::TooLong { .. })
+        ));
+    }
+}

@@ -1,0 +1,107 @@
+//! Quickstart: create a SAML and an OIDC connection, list them, patch one, route emails.
+
+use enterprise_sso::{
+    ClientSecret, Connections, CreateConnection, ListQuery, MemoryRepo, OidcPatch, Order, Patch,
+    Provider, SamlPatch, UpdateConnection,
+};
+
+fn main() -> Result<(), enterprise_sso::Error> {
+    futures_executor::block_on(run())
+}
+
+async fn run() -> Result<(), enterprise_sso::Error> {
+    let svc = Connections::new(MemoryRepo::new());
+
+    let mut saml = CreateConnection::new(Provider::SamlOkta, "Acme (Okta)");
+    saml.domains = Some(vec!["acme.com".into()]);
+    saml.active = Some(true);
+    saml.saml = Some(SamlPatch {
+        idp_entity_id: Patch::Value("http://www.okta.com/exk123".into()),
+        idp_sso_url: Patch::Value("https://acme.okta.com/app/sso/saml".into()),
+        idp_certificate: Patch::Value(
+            "-----BEGIN CERTIFICATE-----\nMIIB...\n-----END CERTIFICATE-----".into(),
+        ),
+        allow_subdomains: Patch::Value(true),
+        ..Default::default()
+    });
+    let saml = svc.create(&saml).await?;
+    println!(
+        "created {} {:?} state={}",
+        saml.id,
+        saml.name,
+        saml.state().as_str()
+    );
+
+    let mut oidc = CreateConnection::new(Provider::OidcCustom, "Globex (OIDC)");
+    oidc.domains = Some(vec!["Globex.example".into()]);
+    oidc.oidc = Some(OidcPatch {
+        client_id: Patch::Value("globex-client".into()),
+        client_secret: Patch::Value(ClientSecret::new("do-not-print-me")),
+        discovery_url: Patch::Value(
+            "https://login.globex.example/.well-known/openid-configuration".into(),
+        ),
+        ..Default::default()
+    });
+    let oidc = svc.create(&oidc).await?;
+    println!(
+        "created {} {:?} state={} config={:?}",
+        oidc.id,
+        oidc.name,
+        oidc.state().as_str(),
+        oidc.oidc()
+    );
+
+    let page = svc
+        .list(&ListQuery {
+            order: Order::Asc,
+            ..Default::default()
+        })
+        .await?;
+    for c in &page.items {
+        let domains: Vec<_> = c.domains.iter().map(|d| d.as_str()).collect();
+        println!(
+            "listed {} provider={} protocol={} domains={domains:?}",
+            c.id,
+            c.provider,
+            c.protocol()
+        );
+    }
+
+    // Activate the OIDC connection; clearing its secret without PKCE would be refused.
+    let bad = UpdateConnection {
+        oidc: Patch::Value(OidcPatch {
+            client_secret: Patch::Null,
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    match svc.update(&oidc.id, &bad).await {
+        Err(e) => println!("refused patch: {e}"),
+        Ok(_) => println!("unexpected: patch accepted"),
+    }
+    let on = UpdateConnection {
+        active: Patch::Value(true),
+        ..Default::default()
+    };
+    let oidc = svc.update(&oidc.id, &on).await?;
+    println!(
+        "patched {} active={} version={} state={}",
+        oidc.id,
+        oidc.active,
+        oidc.version,
+        oidc.state().as_str()
+    );
+
+    for email in [
+        "jane@acme.com",
+        "joe@eu.acme.com",
+        "ann@globex.example",
+        "bob@unknown.example",
+    ] {
+        match svc.route_email(email).await? {
+            Some(c) => println!("route {email} -> {} ({})", c.id, c.name),
+            None => println!("route {email} -> no enterprise connection"),
+        }
+    }
+    Ok(())
+}
