@@ -1,17 +1,23 @@
-//! Quickstart: create a SAML and an OIDC connection, list them, patch one, route emails.
+//! Quickstart: on a SQLite file in a temporary directory, create a SAML and an OIDC
+//! connection, list them, patch one, route emails.
 
 use enterprise_sso::{
-    ClientSecret, Connections, CreateConnection, ListQuery, MemoryRepo, OidcPatch, Order, Patch,
-    Provider, SamlPatch, UpdateConnection,
+    ClientSecret, Connections, CreateConnection, ListQuery, OidcPatch, Order, Patch, Provider,
+    SamlPatch, UpdateConnection,
 };
 
-fn main() -> Result<(), enterprise_sso::Error> {
-    futures_executor::block_on(run())
+use enterprise_sso_sqlite::SqliteRepo;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("quickstart.db");
+    println!("database: {}", path.display());
+    let repo = SqliteRepo::open(&path)?;
+    futures_executor::block_on(run(Connections::new(repo)))?;
+    Ok(())
 }
 
-async fn run() -> Result<(), enterprise_sso::Error> {
-    let svc = Connections::new(MemoryRepo::new());
-
+async fn run(svc: Connections<SqliteRepo>) -> Result<(), enterprise_sso::Error> {
     let mut saml = CreateConnection::new(Provider::SamlOkta, "Acme (Okta)");
     saml.domains = Some(vec!["acme.com".into()]);
     saml.active = Some(true);

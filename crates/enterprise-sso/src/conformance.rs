@@ -838,37 +838,74 @@ pub async fn failed_writes_change_nothing(repo: &dyn ConnectionRepo) {
     );
 }
 
-/// Several threads updating the same connections through the service lose no update.
+/// Several threads update the same connections through the service: no update is lost,
+/// and the final state equals a serial replay of the accepted patches in version order.
 pub async fn concurrent_updates_lose_nothing(repo: &dyn ConnectionRepo) {
-    let svc = Connections::new(repo).with_max_retries(10_000);
+    use std::sync::Arc;
+    let svc = Connections::new(repo)
+        .with_max_retries(10_000)
+        .with_clock(Arc::new(|| 4_102_444_800_000));
+    let tag = unique_tag();
     let targets: Vec<_> = (0..3)
         .map(|i| saml_connection(&format!("conc{i}"), &[], false))
         .collect();
     insert_all(repo, &targets).await;
     const THREADS: usize = 4;
     const UPDATES: usize = 15;
-    std::thread::scope(|s| {
-        for t in 0..THREADS {
-            let svc = &svc;
-            let targets = &targets;
-            s.spawn(move || {
-                for u in 0..UPDATES {
-                    let target = &targets[(t + u) % targets.len()];
-                    let patch = UpdateConnection {
-                        name: Patch::Value(format!("t{t}-u{u}")),
-                        ..Default::default()
-                    };
-                    block_on(svc.update(&target.id, &patch)).expect("update");
-                }
-            });
-        }
+    let accepted = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let (svc, targets, tag) = (&svc, &targets, &tag);
+                s.spawn(move || {
+                    let mut out = Vec::new();
+                    for u in 0..UPDATES {
+                        let target = &targets[(t + u) % targets.len()];
+                        let mut patch = UpdateConnection {
+                            name: Patch::Value(format!("t{t}-u{u}")),
+                            ..Default::default()
+                        };
+                        match u % 3 {
+                            0 => patch.domains = Patch::Value(vec![format!("t{t}-u{u}-{tag}.com")]),
+                            1 => patch.active = Patch::Value(u % 2 == 0),
+                            _ => {
+                                patch.organization_id = if u % 2 == 0 {
+                                    Patch::Null
+                                } else {
+                                    Patch::Value(format!("org_{t}"))
+                                }
+                            }
+                        }
+                        let next = block_on(svc.update(&target.id, &patch)).expect("update");
+                        out.push((target.id.clone(), next.version, patch));
+                    }
+                    out
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("updater thread"))
+            .collect::<Vec<_>>()
     });
-    let mut total = 0;
+    assert_eq!(accepted.len(), THREADS * UPDATES);
     for t in &targets {
-        let got = must_get(repo, &t.id).await;
-        total += got.version - 1;
+        let mut mine: Vec<_> = accepted.iter().filter(|(id, _, _)| *id == t.id).collect();
+        mine.sort_by_key(|(_, v, _)| *v);
+        let mut replay = t.clone();
+        for (_, version, patch) in mine {
+            replay =
+                crate::merge::merge(&replay, patch, 4_102_444_800_000).expect("replayed patch");
+            assert_eq!(
+                replay.version, *version,
+                "versions are dense: no update lost"
+            );
+        }
+        assert_eq!(
+            must_get(repo, &t.id).await,
+            replay,
+            "final state equals the serial replay"
+        );
     }
-    assert_eq!(total as usize, THREADS * UPDATES, "an update was lost");
 }
 
 /// WorkOS state: inactive, validating after activation, active after the first sign-in

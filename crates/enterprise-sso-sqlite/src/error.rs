@@ -1,0 +1,58 @@
+//! Errors of opening and using a SQLite store.
+
+/// Why a SQLite store could not be opened or used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SqliteError {
+    /// The file is not a SQLite database (random bytes, truncated, encrypted).
+    #[error("not a SQLite database (corrupt or foreign file)")]
+    NotADatabase,
+    /// A SQLite database that belongs to something else (other tables, other application id).
+    #[error("the database belongs to another application ({reason})")]
+    ForeignDatabase {
+        /// What gave it away.
+        reason: String,
+    },
+    /// Written by a newer version of this crate; refusing to touch it.
+    #[error("database schema version {found} is newer than this library supports ({supported})")]
+    SchemaTooNew {
+        /// Version found in the file.
+        found: i64,
+        /// Newest version this build knows.
+        supported: i64,
+    },
+    /// The journal mode could not be switched to WAL.
+    #[error("could not enable WAL journal mode (got {0})")]
+    NoWal(String),
+    /// The worker threads have stopped.
+    #[error("the SQLite worker threads have stopped")]
+    WorkerStopped,
+    /// Any other SQLite error.
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A worker thread could not be started.
+    #[error("could not start a worker thread: {0}")]
+    Thread(#[from] std::io::Error),
+}
+
+impl SqliteError {
+    pub(crate) fn classify(e: rusqlite::Error) -> SqliteError {
+        match &e {
+            rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::NotADatabase => {
+                SqliteError::NotADatabase
+            }
+            _ => SqliteError::Sqlite(e),
+        }
+    }
+}
+
+impl From<SqliteError> for enterprise_sso::Error {
+    fn from(e: SqliteError) -> Self {
+        enterprise_sso::Error::storage(e)
+    }
+}
+
+/// Shorthand for a rusqlite error inside a repository operation.
+pub(crate) fn storage(e: rusqlite::Error) -> enterprise_sso::Error {
+    SqliteError::classify(e).into()
+}

@@ -1,0 +1,146 @@
+//! Connection settings and versioned schema migrations (`PRAGMA user_version` steps).
+
+use std::time::Duration;
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::error::SqliteError;
+
+/// `PRAGMA application_id` of our databases: "ESSO".
+pub const APPLICATION_ID: i64 = 0x4553_534F;
+
+/// Migrations in order; `MIGRATIONS[n]` takes the schema from version `n` to `n + 1`.
+const MIGRATIONS: &[&str] = &[
+    // 1: connections, with the columns every listing filter needs, and claimed domains.
+    "CREATE TABLE connections (
+        id              TEXT PRIMARY KEY NOT NULL,
+        organization_id TEXT,
+        active          INTEGER NOT NULL,
+        provider        TEXT NOT NULL,
+        version         INTEGER NOT NULL,
+        record          BLOB NOT NULL
+     ) WITHOUT ROWID;
+     CREATE INDEX connections_by_org ON connections (organization_id, id);
+     CREATE INDEX connections_by_active ON connections (active, id);
+     CREATE INDEX connections_by_provider ON connections (provider, id);
+     CREATE TABLE connection_domains (
+        domain        TEXT PRIMARY KEY NOT NULL,
+        connection_id TEXT NOT NULL REFERENCES connections (id) ON DELETE CASCADE
+     ) WITHOUT ROWID;
+     CREATE INDEX connection_domains_by_connection ON connection_domains (connection_id);",
+];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// How much SQLite syncs to disk on commit (`PRAGMA synchronous`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// `synchronous = FULL` (default): a write that returned survives a process crash and
+    /// power loss.
+    #[default]
+    Full,
+    /// `synchronous = NORMAL`: a write that returned survives a process crash; the last
+    /// writes before a power loss or OS crash may be rolled back (never corrupted).
+    Normal,
+}
+
+/// Options for [`crate::SqliteRepo::open_with`].
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    /// How long a connection waits for a lock held by another process.
+    pub busy_timeout: Duration,
+    /// Number of read connections (threads); 0 sends reads to the writer.
+    pub readers: usize,
+    /// Sync setting.
+    pub durability: Durability,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        SqliteOptions {
+            busy_timeout: Duration::from_secs(5),
+            readers: 2,
+            durability: Durability::Full,
+        }
+    }
+}
+
+/// Per-connection settings: busy timeout, WAL, foreign keys, sync level, statement cache.
+pub(crate) fn configure(
+    conn: &Connection,
+    opts: &SqliteOptions,
+    wal: bool,
+) -> Result<(), SqliteError> {
+    conn.busy_timeout(opts.busy_timeout)
+        .map_err(SqliteError::classify)?;
+    if wal {
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .map_err(SqliteError::classify)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(SqliteError::NoWal(mode));
+        }
+    }
+    let sync = match opts.durability {
+        Durability::Full => "FULL",
+        Durability::Normal => "NORMAL",
+    };
+    conn.execute_batch(&format!(
+        "PRAGMA foreign_keys = ON; PRAGMA synchronous = {sync};"
+    ))
+    .map_err(SqliteError::classify)?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(())
+}
+
+/// Brings the schema up to [`SCHEMA_VERSION`]; a no-op when it is there already. Refuses
+/// foreign databases and newer schemas before changing anything.
+pub(crate) fn migrate(conn: &mut Connection) -> Result<(), SqliteError> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(SqliteError::classify)?;
+    let app_id: i64 = tx
+        .query_row("PRAGMA application_id", [], |r| r.get(0))
+        .map_err(SqliteError::classify)?;
+    let version: i64 = tx
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(SqliteError::classify)?;
+    if app_id != 0 && app_id != APPLICATION_ID {
+        return Err(SqliteError::ForeignDatabase {
+            reason: format!("application_id {app_id:#x}"),
+        });
+    }
+    if app_id == 0 {
+        let objects: i64 = tx
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(SqliteError::classify)?;
+        if objects > 0 || version != 0 {
+            return Err(SqliteError::ForeignDatabase {
+                reason: format!("{objects} unrelated schema objects, user_version {version}"),
+            });
+        }
+    }
+    if version > SCHEMA_VERSION {
+        return Err(SqliteError::SchemaTooNew {
+            found: version,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    if version == SCHEMA_VERSION {
+        return Ok(());
+    }
+    for step in &MIGRATIONS[usize::try_from(version).unwrap_or(0)..] {
+        tx.execute_batch(step).map_err(SqliteError::classify)?;
+    }
+    tx.execute_batch(&format!(
+        "PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {SCHEMA_VERSION};"
+    ))
+    .map_err(SqliteError::classify)?;
+    tx.commit().map_err(SqliteError::classify)?;
+    Ok(())
+}

@@ -1,0 +1,33 @@
+//! The core conformance suite on a temp-file database and on an in-memory one.
+#![allow(clippy::unwrap_used)]
+
+use enterprise_sso_sqlite::SqliteRepo;
+
+mod file {
+    use super::*;
+    enterprise_sso::conformance_tests!(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = SqliteRepo::open(dir.path().join("conformance.db")).unwrap();
+        (repo, dir)
+    });
+}
+
+mod file_single_reader {
+    use super::*;
+    use enterprise_sso_sqlite::{Durability, SqliteOptions};
+    enterprise_sso::conformance_tests!(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = SqliteOptions {
+            readers: 1,
+            durability: Durability::Normal,
+            ..Default::default()
+        };
+        let repo = SqliteRepo::open_with(dir.path().join("conformance.db"), opts).unwrap();
+        (repo, dir)
+    });
+}
+
+mod in_memory {
+    use super::*;
+    enterprise_sso::conformance_tests!(|| (SqliteRepo::open_in_memory().unwrap(), ()));
+}

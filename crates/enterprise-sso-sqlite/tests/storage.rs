@@ -1,0 +1,190 @@
+//! Persistence, refusal of files that are not ours, and sharing across threads.
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+
+use enterprise_sso::conformance::{block_on, oidc_connection, saml_connection};
+use enterprise_sso::{
+    ClientSecret, ConnectionRepo, Connections, Domain, ListQuery, Order, Patch, ProtocolConfig,
+    UpdateConnection,
+};
+use enterprise_sso_sqlite::{SqliteError, SqliteRepo, APPLICATION_ID, SCHEMA_VERSION};
+
+#[test]
+fn everything_survives_drop_and_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("persist.db");
+    let mut o = oidc_connection("persist-oidc", &["persist.example.com"], true);
+    if let ProtocolConfig::Oidc(c) = &mut o.config {
+        c.client_secret = Some(ClientSecret::new("keep-me-secret"));
+        c.token_url = Some("https://idp.example.com/token".into());
+    }
+    o.organization_id = Some("org_p".into());
+    let mut s = saml_connection("persist-saml", &["saml.persist.example.com"], false);
+    if let ProtocolConfig::Saml(c) = &mut s.config {
+        c.attribute_mapping.first_name = Some("givenName".into());
+        c.idp_metadata = Some("<EntityDescriptor/>".into());
+    }
+    let s2 = {
+        let repo = SqliteRepo::open(&path).unwrap();
+        block_on(repo.insert(&o)).unwrap();
+        block_on(repo.insert(&s)).unwrap();
+        let svc = Connections::new(&repo);
+        let patch = UpdateConnection {
+            name: Patch::Value("renamed".into()),
+            ..Default::default()
+        };
+        block_on(svc.update(&s.id, &patch)).unwrap()
+    };
+    for _ in 0..2 {
+        let repo = SqliteRepo::open(&path).unwrap();
+        assert_eq!(block_on(repo.get(&o.id)).unwrap(), Some(o.clone()));
+        assert_eq!(block_on(repo.get(&s.id)).unwrap(), Some(s2.clone()));
+        let got = block_on(repo.get(&o.id)).unwrap().unwrap();
+        let secret = got
+            .oidc()
+            .unwrap()
+            .client_secret
+            .as_ref()
+            .unwrap()
+            .expose_secret()
+            .to_owned();
+        assert_eq!(secret, "keep-me-secret");
+        let by_domain =
+            block_on(repo.find_by_domain(&Domain::parse("saml.persist.example.com").unwrap()))
+                .unwrap();
+        assert_eq!(by_domain, Some(s2.clone()));
+        let page = block_on(repo.list(&ListQuery {
+            order: Order::Asc,
+            ..Default::default()
+        }))
+        .unwrap();
+        assert_eq!(page.items, vec![o.clone(), s2.clone()]);
+    }
+}
+
+#[test]
+fn random_bytes_are_not_a_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("garbage.db");
+    let bytes: Vec<u8> = (0..8192u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    std::fs::write(&path, &bytes).unwrap();
+    let err = SqliteRepo::open(&path)
+        .err()
+        .expect("garbage must be refused");
+    assert!(matches!(err, SqliteError::NotADatabase), "{err:?}");
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        bytes,
+        "the file is left untouched"
+    );
+}
+
+#[test]
+fn a_foreign_sqlite_database_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("foreign.db");
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO users VALUES (1, 'x');").unwrap();
+    }
+    let err = SqliteRepo::open(&path)
+        .err()
+        .expect("foreign db must be refused");
+    assert!(
+        matches!(err, SqliteError::ForeignDatabase { .. }),
+        "{err:?}"
+    );
+    let c = rusqlite::Connection::open(&path).unwrap();
+    let n: i64 = c
+        .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 1, "nothing was added to the foreign database");
+
+    let other_app = dir.path().join("other-app.db");
+    rusqlite::Connection::open(&other_app)
+        .unwrap()
+        .execute_batch("PRAGMA application_id = 42;")
+        .unwrap();
+    let err = SqliteRepo::open(&other_app)
+        .err()
+        .expect("other application id");
+    assert!(
+        matches!(err, SqliteError::ForeignDatabase { .. }),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn a_newer_schema_is_refused_and_reopen_is_a_noop() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("newer.db");
+    drop(SqliteRepo::open(&path).unwrap());
+    let schema = |p: &std::path::Path| {
+        let c = rusqlite::Connection::open(p).unwrap();
+        let v: i64 = c
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        let a: i64 = c
+            .query_row("PRAGMA application_id", [], |r| r.get(0))
+            .unwrap();
+        let objs: i64 = c
+            .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+            .unwrap();
+        (v, a, objs)
+    };
+    let first = schema(&path);
+    assert_eq!((first.0, first.1), (SCHEMA_VERSION, APPLICATION_ID));
+    drop(SqliteRepo::open(&path).unwrap());
+    assert_eq!(schema(&path), first, "re-opening changes nothing");
+
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch(&format!("PRAGMA user_version = {}", SCHEMA_VERSION + 1))
+        .unwrap();
+    match SqliteRepo::open(&path) {
+        Err(SqliteError::SchemaTooNew { found, supported }) => {
+            assert_eq!((found, supported), (SCHEMA_VERSION + 1, SCHEMA_VERSION));
+        }
+        other => panic!("expected SchemaTooNew, got {:?}", other.err()),
+    }
+}
+
+#[test]
+fn shared_across_threads_as_dyn_repo() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo: Arc<dyn ConnectionRepo> =
+        Arc::new(SqliteRepo::open(dir.path().join("shared.db")).unwrap());
+    let conns: Vec<_> = (0..8)
+        .map(|i| saml_connection(&format!("sh{i}"), &[], false))
+        .collect();
+    for c in &conns {
+        block_on(repo.insert(c)).unwrap();
+    }
+    let svc = Arc::new(Connections::new(Arc::clone(&repo)).with_max_retries(1000));
+    let handles: Vec<_> = (0..4)
+        .map(|t| {
+            let svc = Arc::clone(&svc);
+            let ids: Vec<_> = conns.iter().map(|c| c.id.clone()).collect();
+            std::thread::spawn(move || {
+                for (i, id) in ids.iter().enumerate() {
+                    let patch = UpdateConnection {
+                        name: Patch::Value(format!("t{t}-{i}")),
+                        ..Default::default()
+                    };
+                    block_on(svc.update(id, &patch)).unwrap();
+                    // Reads interleave with the writes on the reader pool.
+                    assert!(block_on(svc.get(id)).unwrap().version >= 2);
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    for c in &conns {
+        assert_eq!(block_on(repo.get(&c.id)).unwrap().unwrap().version, 5);
+    }
+}
