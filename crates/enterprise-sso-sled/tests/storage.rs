@@ -1,0 +1,320 @@
+//! Persistence, durability, host-owned databases, record format tags and index integrity.
+#![allow(clippy::unwrap_used)]
+
+use enterprise_sso::conformance::{block_on, oidc_connection, saml_connection};
+use enterprise_sso::{
+    ClientSecret, ConnectionId, ConnectionRepo, Connections, CreateConnection, Domain, Error,
+    ListQuery, Order, Patch, ProtocolConfig, Provider, SamlPatch, UpdateConnection,
+};
+use enterprise_sso_sled::{SledOptions, SledRepo};
+use proptest::prelude::*;
+
+#[test]
+fn everything_survives_drop_and_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let mut o = oidc_connection("p-oidc", &["p.example.com"], true);
+    if let ProtocolConfig::Oidc(c) = &mut o.config {
+        c.client_secret = Some(ClientSecret::new("sled-secret"));
+    }
+    o.organization_id = Some("org_x".into());
+    let s = saml_connection("p-saml", &["q.example.com"], false);
+    let s2 = {
+        let repo = SledRepo::open(&path).unwrap();
+        block_on(repo.insert(&o)).unwrap();
+        block_on(repo.insert(&s)).unwrap();
+        let patch = UpdateConnection {
+            name: Patch::Value("renamed".into()),
+            ..Default::default()
+        };
+        block_on(Connections::new(&repo).update(&s.id, &patch)).unwrap()
+    };
+    let repo = SledRepo::open(&path).unwrap();
+    assert_eq!(block_on(repo.get(&o.id)).unwrap(), Some(o.clone()));
+    assert_eq!(block_on(repo.get(&s.id)).unwrap(), Some(s2.clone()));
+    let d = Domain::parse("p.example.com").unwrap();
+    assert_eq!(block_on(repo.find_by_domain(&d)).unwrap(), Some(o.clone()));
+    let q = ListQuery {
+        organization_id: Some("org_x".into()),
+        ..Default::default()
+    };
+    assert_eq!(block_on(repo.list(&q)).unwrap().items, vec![o.clone()]);
+    let all = block_on(repo.list(&ListQuery {
+        order: Order::Asc,
+        ..Default::default()
+    }))
+    .unwrap();
+    assert_eq!(all.items, vec![o, s2]);
+    repo.verify_indexes().unwrap();
+}
+
+#[test]
+fn host_owned_db_keeps_its_own_trees() {
+    let db = sled::Config::new().temporary(true).open().unwrap();
+    let host = db.open_tree("records").unwrap();
+    host.insert("k", "host value").unwrap();
+    let repo = SledRepo::from_db(db.clone()).unwrap();
+    let c = saml_connection("host", &["host.example.com"], false);
+    block_on(repo.insert(&c)).unwrap();
+    assert_eq!(host.len(), 1);
+    assert_eq!(host.get("k").unwrap().unwrap().as_ref(), b"host value");
+    let names: Vec<_> = db
+        .tree_names()
+        .iter()
+        .map(|n| String::from_utf8_lossy(n).into_owned())
+        .collect();
+    assert!(
+        names.contains(&"enterprise_sso/records".to_string()),
+        "{names:?}"
+    );
+    // A second repo under another prefix is a separate store.
+    let other = SledRepo::from_db_with(db, "tenant2/", SledOptions::default()).unwrap();
+    assert_eq!(block_on(other.get(&c.id)).unwrap(), None);
+    block_on(other.insert(&c)).unwrap();
+}
+
+#[test]
+fn unknown_record_format_is_a_clear_error() {
+    let db = sled::Config::new().temporary(true).open().unwrap();
+    let repo = SledRepo::from_db(db.clone()).unwrap();
+    let c = saml_connection("tag", &[], false);
+    block_on(repo.insert(&c)).unwrap();
+    let records = db.open_tree("enterprise_sso/records").unwrap();
+    let mut bytes = records.get(c.id.as_str()).unwrap().unwrap().to_vec();
+    bytes[0] = 99;
+    records.insert(c.id.as_str(), bytes).unwrap();
+    match block_on(repo.get(&c.id)) {
+        Err(Error::Corrupt { reason }) => assert!(reason.contains("99"), "{reason}"),
+        other => panic!("expected a corrupt-record error, got {other:?}"),
+    }
+}
+
+/// Child half of the durability test: writes, then dies without running destructors.
+#[test]
+fn durability_child() {
+    let Ok(dir) = std::env::var("SSO_SLED_CHILD_DIR") else {
+        return;
+    };
+    let flush = std::env::var("SSO_SLED_CHILD_FLUSH").as_deref() == Ok("1");
+    let db = sled::Config::new()
+        .path(&dir)
+        .flush_every_ms(None)
+        .open()
+        .unwrap();
+    let repo = SledRepo::from_db_with(
+        db,
+        enterprise_sso_sled::DEFAULT_PREFIX,
+        SledOptions {
+            flush_on_write: flush,
+        },
+    )
+    .unwrap();
+    let c = saml_connection("durable", &["durable.example.com"], false);
+    block_on(repo.insert(&c)).unwrap();
+    println!("ACK {}", c.id);
+    std::process::abort();
+}
+
+fn run_child(flush: bool) -> (tempfile::TempDir, ConnectionId) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "durability_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("SSO_SLED_CHILD_DIR", dir.path())
+        .env("SSO_SLED_CHILD_FLUSH", if flush { "1" } else { "0" })
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let id = stdout
+        .lines()
+        .find_map(|l| l.split_once("ACK ").map(|(_, id)| id.trim()))
+        .unwrap_or_else(|| panic!("child did not acknowledge: {stdout}"))
+        .parse()
+        .unwrap();
+    assert!(!out.status.success(), "the child must die abruptly");
+    (dir, id)
+}
+
+#[test]
+fn flush_on_write_survives_an_abort() {
+    let (dir, id) = run_child(true);
+    let repo = SledRepo::open(dir.path()).unwrap();
+    assert!(
+        block_on(repo.get(&id)).unwrap().is_some(),
+        "acknowledged write lost"
+    );
+    repo.verify_indexes().unwrap();
+}
+
+#[test]
+fn without_flush_an_abort_loses_the_unflushed_write() {
+    // The other side of the setting: with background flushing off and no flush on write,
+    // the acknowledged write is still in memory when the process dies.
+    let (dir, id) = run_child(false);
+    let repo = SledRepo::open(dir.path()).unwrap();
+    assert!(
+        block_on(repo.get(&id)).unwrap().is_none(),
+        "expected the unflushed write to be lost"
+    );
+    repo.verify_indexes().unwrap();
+}
+
+// ---- index integrity under random operation sequences -----------------------------------
+
+#[derive(Debug, Clone)]
+enum Op {
+    Create {
+        saml: bool,
+        domains: Vec<usize>,
+        org: Option<usize>,
+        active: bool,
+    },
+    SetDomains {
+        target: usize,
+        domains: Vec<usize>,
+    },
+    SetOrg {
+        target: usize,
+        org: Option<usize>,
+    },
+    SetActive {
+        target: usize,
+        active: bool,
+    },
+    SetProvider {
+        target: usize,
+        okta: bool,
+    },
+    Delete {
+        target: usize,
+    },
+}
+
+const DOMAINS: &[&str] = &["a.com", "b.com", "c.com", "d.com", "e.org", "f.org"];
+
+fn op() -> impl Strategy<Value = Op> {
+    let doms = proptest::collection::vec(0..DOMAINS.len(), 0..3);
+    let org = proptest::option::of(0..3usize);
+    prop_oneof![
+        3 => (any::<bool>(), doms.clone(), org.clone(), any::<bool>())
+            .prop_map(|(saml, domains, org, active)| Op::Create { saml, domains, org, active }),
+        2 => (any::<usize>(), doms).prop_map(|(target, domains)| Op::SetDomains { target, domains }),
+        1 => (any::<usize>(), org).prop_map(|(target, org)| Op::SetOrg { target, org }),
+        1 => (any::<usize>(), any::<bool>()).prop_map(|(target, active)| Op::SetActive { target, active }),
+        1 => (any::<usize>(), any::<bool>()).prop_map(|(target, okta)| Op::SetProvider { target, okta }),
+        1 => any::<usize>().prop_map(|target| Op::Delete { target }),
+    ]
+}
+
+fn names(ix: &[usize]) -> Vec<String> {
+    ix.iter().map(|i| DOMAINS[*i].to_string()).collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(64), ..ProptestConfig::default() })]
+    #[test]
+    fn indexes_stay_consistent(ops in proptest::collection::vec(op(), 1..40)) {
+        let repo = SledRepo::temporary().unwrap();
+        let svc = Connections::new(&repo);
+        let mut ids: Vec<ConnectionId> = Vec::new();
+        for op in ops {
+            let pick = |t: usize| ids.get(t % ids.len().max(1)).cloned();
+            let result = match op {
+                Op::Create { saml, domains, org, active } => {
+                    let mut p = if saml {
+                        let mut p = CreateConnection::new(Provider::SamlCustom, "c");
+                        p.saml = Some(SamlPatch { idp_metadata: Patch::Value("<md/>".into()), ..Default::default() });
+                        p
+                    } else {
+                        let mut p = CreateConnection::new(Provider::OidcCustom, "c");
+                        p.oidc = Some(enterprise_sso::OidcPatch {
+                            client_id: Patch::Value("c".into()),
+                            requires_pkce: Patch::Value(true),
+                            discovery_url: Patch::Value("https://idp.example.com/d".into()),
+                            ..Default::default()
+                        });
+                        p
+                    };
+                    p.domains = Some(names(&domains));
+                    p.organization_id = org.map(|o| format!("org_{o}"));
+                    p.active = Some(active);
+                    block_on(svc.create(&p)).map(|c| ids.push(c.id))
+                }
+                Op::SetDomains { target, domains } => match pick(target) {
+                    Some(id) => block_on(svc.update(&id, &UpdateConnection { domains: Patch::Value(names(&domains)), ..Default::default() })).map(drop),
+                    None => Ok(()),
+                },
+                Op::SetOrg { target, org } => match pick(target) {
+                    Some(id) => {
+                        let org = org.map_or(Patch::Null, |o| Patch::Value(format!("org_{o}")));
+                        block_on(svc.update(&id, &UpdateConnection { organization_id: org, ..Default::default() })).map(drop)
+                    }
+                    None => Ok(()),
+                },
+                Op::SetActive { target, active } => match pick(target) {
+                    Some(id) => block_on(svc.update(&id, &UpdateConnection { active: Patch::Value(active), ..Default::default() })).map(drop),
+                    None => Ok(()),
+                },
+                Op::SetProvider { target, okta } => match pick(target) {
+                    Some(id) => {
+                        let current = block_on(svc.get(&id)).unwrap();
+                        let p = match (current.protocol(), okta) {
+                            (enterprise_sso::Protocol::Saml, true) => Provider::SamlOkta,
+                            (enterprise_sso::Protocol::Saml, false) => Provider::SamlCustom,
+                            (_, true) => Provider::OidcGitlab,
+                            (_, false) => Provider::OidcCustom,
+                        };
+                        block_on(svc.update(&id, &UpdateConnection { provider: Patch::Value(p), ..Default::default() })).map(drop)
+                    }
+                    None => Ok(()),
+                },
+                Op::Delete { target } => match pick(target) {
+                    Some(id) => {
+                        ids.retain(|x| *x != id);
+                        block_on(svc.delete(&id))
+                    }
+                    None => Ok(()),
+                },
+            };
+            match result {
+                Ok(()) | Err(Error::DomainConflict { .. }) => {}
+                Err(e) => prop_assert!(false, "unexpected error {e}"),
+            }
+            prop_assert_eq!(repo.verify_indexes(), Ok(()));
+        }
+        // Every listing path agrees with a full walk of the records.
+        let everything = block_on(repo.list(&ListQuery { limit: 1000, order: Order::Asc, ..Default::default() })).unwrap().items;
+        prop_assert_eq!(everything.len(), ids.len());
+        for org in 0..3 {
+            for active in [None, Some(true), Some(false)] {
+                let q = ListQuery { organization_id: Some(format!("org_{org}")), active, limit: 1000, order: Order::Asc, ..Default::default() };
+                let got = block_on(repo.list(&q)).unwrap().items;
+                let want: Vec<_> = everything.iter().filter(|c| q.matches(c)).cloned().collect();
+                prop_assert_eq!(got, want);
+            }
+        }
+        for d in DOMAINS {
+            let d = Domain::parse(d).unwrap();
+            let via_index = block_on(repo.find_by_domain(&d)).unwrap().map(|c| c.id);
+            let via_scan = everything.iter().find(|c| c.domains.contains(&d)).map(|c| c.id.clone());
+            prop_assert_eq!(via_index, via_scan);
+        }
+    }
+}
+
+#[test]
+fn verify_indexes_notices_a_stale_entry() {
+    let db = sled::Config::new().temporary(true).open().unwrap();
+    let repo = SledRepo::from_db(db.clone()).unwrap();
+    block_on(repo.insert(&saml_connection("v", &["v.example.com"], false))).unwrap();
+    repo.verify_indexes().unwrap();
+    db.open_tree("enterprise_sso/domains")
+        .unwrap()
+        .insert("ghost.example.com", "ent_01M84YGM3F1WT40JCGJQM038DA")
+        .unwrap();
+    assert!(repo.verify_indexes().is_err());
+}
