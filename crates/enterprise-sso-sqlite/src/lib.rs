@@ -155,4 +155,9 @@ impl ConnectionRepo for SqliteRepo {
         let d = domain.as_str().to_owned();
         self.reader().run(move |c| ops::find_by_domain(c, &d)).await
     }
+
+    async fn count(&self, query: &ListQuery) -> Result<u64> {
+        let q = query.clone();
+        self.reader().run(move |c| ops::count(c, &q)).await
+    }
 }

@@ -94,7 +94,16 @@ pub(crate) fn find_by_domain(
 /// unfiltered first page is a primary-key range, and each filter has an `(x, id)` index
 /// that also gives the order.
 pub(crate) fn list_sql(q: &ListQuery) -> (String, Vec<Value>) {
-    let mut sql = String::from("SELECT c.record FROM ");
+    select_sql("SELECT c.record FROM ", q, true)
+}
+
+/// `SELECT count(*)` with the listing's filters; the cursor and limit are ignored.
+pub(crate) fn count_sql(q: &ListQuery) -> (String, Vec<Value>) {
+    select_sql("SELECT count(*) FROM ", q, false)
+}
+
+fn select_sql(head: &str, q: &ListQuery, paged: bool) -> (String, Vec<Value>) {
+    let mut sql = String::from(head);
     let mut args = Vec::new();
     if let Some(d) = &q.domain {
         sql.push_str(
@@ -115,6 +124,9 @@ pub(crate) fn list_sql(q: &ListQuery) -> (String, Vec<Value>) {
     if let Some(p) = q.provider {
         sql.push_str(" AND c.provider = ?");
         args.push(Value::Text(p.as_str().to_owned()));
+    }
+    if !paged {
+        return (sql, args);
     }
     let cursor = q.after.as_ref().map(|a| a.as_str().to_owned());
     match q.order {
@@ -144,6 +156,15 @@ pub(crate) fn list(conn: &Connection, q: &ListQuery) -> Result<Page> {
         items.push(decode(bytes.map_err(storage)?)?);
     }
     Ok(Page::from_overfetch(items, q.limit))
+}
+
+pub(crate) fn count(conn: &Connection, q: &ListQuery) -> Result<u64> {
+    let (sql, args) = count_sql(q);
+    let mut st = conn.prepare_cached(&sql).map_err(storage)?;
+    let n: i64 = st
+        .query_row(rusqlite::params_from_iter(args), |r| r.get(0))
+        .map_err(storage)?;
+    Ok(u64::try_from(n).unwrap_or(0))
 }
 
 /// Claims `domains` for `id` inside the open transaction; the UNIQUE primary key on
@@ -346,6 +367,18 @@ mod tests {
                                 };
                                 let (sql, args) = list_sql(&q);
                                 assert_indexed(&format!("list {q:?}"), &plan(&conn, &sql, args));
+                                if q.organization_id.is_some()
+                                    || q.domain.is_some()
+                                    || q.provider.is_some()
+                                    || q.active.is_some()
+                                {
+                                    // An unfiltered count reads a whole (covering) index by nature.
+                                    let (sql, args) = count_sql(&q);
+                                    assert_indexed(
+                                        &format!("count {q:?}"),
+                                        &plan(&conn, &sql, args),
+                                    );
+                                }
                                 n += 1;
                             }
                         }

@@ -455,6 +455,16 @@ pub async fn filters(repo: &dyn ConnectionRepo) {
         let page = repo.list(&q).await.expect("list");
         let got: Vec<_> = page.items.iter().map(|c| c.id.clone()).collect();
         assert_eq!(got, expected, "query {q:?}");
+        let small = ListQuery {
+            limit: 1,
+            after: Some(ConnectionId::generate()),
+            ..q.clone()
+        };
+        assert_eq!(
+            repo.count(&small).await.expect("count"),
+            expected.len() as u64,
+            "count {q:?}"
+        );
         assert_eq!(page.next_cursor, None);
         for c in &page.items {
             let original = all

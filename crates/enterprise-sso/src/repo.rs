@@ -133,6 +133,25 @@ pub trait ConnectionRepo: Send + Sync {
 
     /// The connection that claims exactly this domain, if any (active or not).
     async fn find_by_domain(&self, domain: &Domain) -> Result<Option<EnterpriseConnection>>;
+
+    /// How many connections match the query's filters (cursor and limit are ignored).
+    ///
+    /// The default walks [`ConnectionRepo::list`] page by page; adapters with a cheaper
+    /// way (an indexed `COUNT(*)`) override it.
+    async fn count(&self, query: &ListQuery) -> Result<u64> {
+        let mut q = query.clone();
+        q.after = None;
+        q.limit = MAX_LIMIT;
+        let mut n = 0u64;
+        loop {
+            let page = self.list(&q).await?;
+            n += page.items.len() as u64;
+            match page.next_cursor {
+                Some(c) => q.after = Some(c),
+                None => return Ok(n),
+            }
+        }
+    }
 }
 
 macro_rules! forward_repo {
@@ -156,6 +175,9 @@ macro_rules! forward_repo {
             }
             async fn find_by_domain(&self, domain: &Domain) -> Result<Option<EnterpriseConnection>> {
                 (**self).find_by_domain(domain).await
+            }
+            async fn count(&self, query: &ListQuery) -> Result<u64> {
+                (**self).count(query).await
             }
         }
     )*};
