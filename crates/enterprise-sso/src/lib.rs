@@ -41,6 +41,7 @@ pub mod repo;
 pub mod secret;
 pub mod service;
 pub mod validate;
+pub mod wire;
 
 #[cfg(feature = "testing")]
 pub mod conformance;
@@ -61,3 +62,8 @@ pub use repo::{ConnectionRepo, ListQuery, Order, Page};
 pub use secret::ClientSecret;
 pub use service::Connections;
 pub use validate::{validate, FieldError, FieldErrorKind, ValidationErrors};
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;

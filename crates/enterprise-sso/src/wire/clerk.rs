@@ -1,0 +1,420 @@
+//! Clerk Backend API shapes: `EnterpriseConnection`, list, deleted object, requests,
+//! `EnterpriseAccount`.
+
+use serde::Serialize;
+
+use crate::connection::{ConnectionState, EnterpriseConnection, ProtocolConfig};
+use crate::patch::{CreateConnection, Patch, UpdateConnection};
+use crate::wire::errors::{codes, decode_error, ApiErrors};
+
+/// The parameters whose value must be a JSON object. serde would also accept an array
+/// and fill the fields by position, which this API does not allow.
+const OBJECTS: &[&[&str]] = &[&[], &["oidc"], &["saml"], &["saml", "attribute_mapping"]];
+
+fn decode<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiErrors> {
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| decode_error(String::new(), e))?;
+    for path in OBJECTS {
+        let mut v = Some(&value);
+        for key in *path {
+            v = v.and_then(|v| v.get(key));
+        }
+        if let Some(v) = v.filter(|v| !v.is_object() && !v.is_null()) {
+            let param = if path.is_empty() {
+                "body".to_owned()
+            } else {
+                path.join(".")
+            };
+            let kind = if v.is_array() { "array" } else { "scalar" };
+            return Err(ApiErrors::param(
+                codes::PARAM_FORMAT_INVALID,
+                "is invalid",
+                &param,
+                format!("{param}: expected an object, got {kind}"),
+            ));
+        }
+    }
+    serde_path_to_error::deserialize(value)
+        .map_err(|e| decode_error(e.path().to_string(), e.into_inner()))
+}
+
+/// Decodes a `POST /enterprise_connections` body.
+///
+/// As in the spec, `name`, `provider` and `domains` (at least one) are required and
+/// unknown fields are refused. `null` on a nullable field means "not given".
+pub fn decode_create(body: &[u8]) -> Result<CreateConnection, ApiErrors> {
+    let params: CreateConnection = decode(body)?;
+    if params.name.is_none() {
+        return Err(ApiErrors::param(
+            codes::PARAM_MISSING,
+            "is missing",
+            "name",
+            "name is required".into(),
+        ));
+    }
+    match &params.domains {
+        None => Err(ApiErrors::param(
+            codes::PARAM_MISSING,
+            "is missing",
+            "domains",
+            "domains is required".into(),
+        )),
+        Some(d) if d.is_empty() => Err(ApiErrors::param(
+            codes::PARAM_MISSING,
+            "is missing",
+            "domains",
+            "domains needs at least one domain".into(),
+        )),
+        Some(_) => Ok(params),
+    }
+}
+
+/// Decodes a `PATCH /enterprise_connections/{id}` body, keeping absent, `null` and values
+/// apart. As in the spec, `"domains": []` means "no change" (use a non-empty list to
+/// replace the domains).
+pub fn decode_update(body: &[u8]) -> Result<UpdateConnection, ApiErrors> {
+    let mut patch: UpdateConnection = decode(body)?;
+    if matches!(&patch.domains, Patch::Value(d) if d.is_empty()) {
+        patch.domains = Patch::Absent;
+    }
+    Ok(patch)
+}
+
+/// Service-provider endpoints of a SAML connection, which depend on where the host serves
+/// them; `null` in responses unless the host gives them.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SpEndpoints {
+    /// Assertion Consumer Service URL.
+    pub acs_url: Option<String>,
+    /// SP entity id.
+    pub sp_entity_id: Option<String>,
+    /// SP metadata URL.
+    pub sp_metadata_url: Option<String>,
+}
+
+/// The spec's `EnterpriseConnection` response object.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConnectionJson<'a> {
+    /// Always `enterprise_connection`.
+    pub object: &'static str,
+    /// Connection id.
+    pub id: &'a str,
+    /// Display name.
+    pub name: &'a str,
+    /// Provider, e.g. `saml_okta`.
+    pub provider: &'static str,
+    /// No logos are stored: always `null`.
+    pub logo_public_url: Option<&'a str>,
+    /// Whether the connection is active.
+    pub active: bool,
+    /// Whether it can authenticate users now (active; an active connection always has a
+    /// usable configuration).
+    pub authenticatable: bool,
+    /// Claimed domains.
+    pub domains: Vec<&'a str>,
+    /// Organization scope.
+    pub organization_id: Option<&'a str>,
+    /// Sync attributes on sign-in.
+    pub sync_user_attributes: bool,
+    /// Additional identifications disabled.
+    pub disable_additional_identifications: bool,
+    /// Email subdomains allowed (seed 000's top-level `allowSubdomains`).
+    pub allow_subdomains: bool,
+    /// SAML details, `null` for OIDC connections.
+    pub saml_connection: Option<SamlConnectionJson<'a>>,
+    /// OIDC details, `null` for SAML connections. Never contains the client secret.
+    pub oauth_config: Option<OauthConfigJson<'a>>,
+    /// Unix ms.
+    pub created_at: i64,
+    /// Unix ms.
+    pub updated_at: i64,
+}
+
+/// `saml_connection` of a response.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SamlConnectionJson<'a> {
+    /// The connection id (one SAML configuration per connection).
+    pub id: &'a str,
+    /// The connection name.
+    pub name: &'a str,
+    /// IdP entity id.
+    pub idp_entity_id: Option<&'a str>,
+    /// IdP SSO URL.
+    pub idp_sso_url: Option<&'a str>,
+    /// IdP metadata URL.
+    pub idp_metadata_url: Option<&'a str>,
+    /// IdP certificate (PEM; public).
+    pub idp_certificate: Option<&'a str>,
+    /// ACS URL (from [`SpEndpoints`]).
+    pub acs_url: Option<String>,
+    /// SP entity id (from [`SpEndpoints`]).
+    pub sp_entity_id: Option<String>,
+    /// SP metadata URL (from [`SpEndpoints`]).
+    pub sp_metadata_url: Option<String>,
+    /// Whether the connection is active.
+    pub active: bool,
+    /// IdP-initiated flows allowed.
+    pub allow_idp_initiated: bool,
+    /// Email subdomains allowed.
+    pub allow_subdomains: bool,
+    /// Forced re-authentication.
+    pub force_authn: bool,
+    /// Attribute mapping.
+    pub attribute_mapping: AttributeMappingJson<'a>,
+}
+
+/// `attribute_mapping` of a SAML response.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AttributeMappingJson<'a> {
+    /// Attribute for the user id.
+    pub user_id: Option<&'a str>,
+    /// Attribute for the email address.
+    pub email_address: Option<&'a str>,
+    /// Attribute for the first name.
+    pub first_name: Option<&'a str>,
+    /// Attribute for the last name.
+    pub last_name: Option<&'a str>,
+}
+
+/// `oauth_config` of a response (no `client_secret`, by design).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OauthConfigJson<'a> {
+    /// The connection id (one OAuth configuration per connection).
+    pub id: &'a str,
+    /// The connection name.
+    pub name: &'a str,
+    /// Provider key, e.g. `oidc_custom`.
+    pub provider_key: &'static str,
+    /// Client id.
+    pub client_id: Option<&'a str>,
+    /// Discovery URL.
+    pub discovery_url: Option<&'a str>,
+    /// Authorization endpoint.
+    pub auth_url: Option<&'a str>,
+    /// Token endpoint.
+    pub token_url: Option<&'a str>,
+    /// User-info endpoint.
+    pub user_info_url: Option<&'a str>,
+    /// PKCE required.
+    pub requires_pkce: bool,
+    /// Always `null`.
+    pub logo_public_url: Option<&'a str>,
+    /// Unix ms (the connection's).
+    pub created_at: i64,
+    /// Unix ms (the connection's).
+    pub updated_at: i64,
+}
+
+impl<'a> ConnectionJson<'a> {
+    /// The response view of a connection.
+    pub fn new(c: &'a EnterpriseConnection) -> Self {
+        Self::with_sp(c, &SpEndpoints::default())
+    }
+
+    /// The response view, with the host's SAML service-provider endpoints.
+    pub fn with_sp(c: &'a EnterpriseConnection, sp: &SpEndpoints) -> Self {
+        let (saml_connection, oauth_config) = match &c.config {
+            ProtocolConfig::Saml(s) => (
+                Some(SamlConnectionJson {
+                    id: c.id.as_str(),
+                    name: &c.name,
+                    idp_entity_id: s.idp_entity_id.as_deref(),
+                    idp_sso_url: s.idp_sso_url.as_deref(),
+                    idp_metadata_url: s.idp_metadata_url.as_deref(),
+                    idp_certificate: s.idp_certificate.as_deref(),
+                    acs_url: sp.acs_url.clone(),
+                    sp_entity_id: sp.sp_entity_id.clone(),
+                    sp_metadata_url: sp.sp_metadata_url.clone(),
+                    active: c.active,
+                    allow_idp_initiated: s.allow_idp_initiated,
+                    allow_subdomains: c.allow_subdomains,
+                    force_authn: s.force_authn,
+                    attribute_mapping: AttributeMappingJson {
+                        user_id: s.attribute_mapping.user_id.as_deref(),
+                        email_address: s.attribute_mapping.email_address.as_deref(),
+                        first_name: s.attribute_mapping.first_name.as_deref(),
+                        last_name: s.attribute_mapping.last_name.as_deref(),
+                    },
+                }),
+                None,
+            ),
+            ProtocolConfig::Oidc(o) => (
+                None,
+                Some(OauthConfigJson {
+                    id: c.id.as_str(),
+                    name: &c.name,
+                    provider_key: c.provider.as_str(),
+                    client_id: o.client_id.as_deref(),
+                    discovery_url: o.discovery_url.as_deref(),
+                    auth_url: o.auth_url.as_deref(),
+                    token_url: o.token_url.as_deref(),
+                    user_info_url: o.user_info_url.as_deref(),
+                    requires_pkce: o.requires_pkce,
+                    logo_public_url: None,
+                    created_at: c.created_at,
+                    updated_at: c.updated_at,
+                }),
+            ),
+        };
+        ConnectionJson {
+            object: "enterprise_connection",
+            id: c.id.as_str(),
+            name: &c.name,
+            provider: c.provider.as_str(),
+            logo_public_url: None,
+            active: c.active,
+            authenticatable: c.state() != ConnectionState::Inactive,
+            domains: c.domains.iter().map(|d| d.as_str()).collect(),
+            organization_id: c.organization_id.as_deref(),
+            sync_user_attributes: c.sync_user_attributes,
+            disable_additional_identifications: c.disable_additional_identifications,
+            allow_subdomains: c.allow_subdomains,
+            saml_connection,
+            oauth_config,
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+        }
+    }
+}
+
+/// The list envelope `{data, total_count}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConnectionListJson<'a> {
+    /// One page.
+    pub data: Vec<ConnectionJson<'a>>,
+    /// How many connections match the filters in all (see [`crate::ConnectionRepo::count`]).
+    pub total_count: u64,
+}
+
+impl<'a> ConnectionListJson<'a> {
+    /// The envelope of one page.
+    pub fn new(items: &'a [EnterpriseConnection], total_count: u64) -> Self {
+        ConnectionListJson {
+            data: items.iter().map(ConnectionJson::new).collect(),
+            total_count,
+        }
+    }
+}
+
+/// The `DeletedObject` answer of a delete.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeletedObjectJson<'a> {
+    /// Always `enterprise_connection`.
+    pub object: &'static str,
+    /// The deleted id.
+    pub id: &'a str,
+    /// Always `true`.
+    pub deleted: bool,
+}
+
+impl<'a> DeletedObjectJson<'a> {
+    /// The answer for a deleted connection.
+    pub fn new(id: &'a crate::ConnectionId) -> Self {
+        DeletedObjectJson {
+            object: "enterprise_connection",
+            id: id.as_str(),
+            deleted: true,
+        }
+    }
+}
+
+/// The spec's `EnterpriseAccountConnection` (a connection as nested in an account).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EnterpriseAccountConnectionJson<'a> {
+    /// Connection id.
+    pub id: &'a str,
+    /// `saml` or `oauth`.
+    pub protocol: &'static str,
+    /// Provider.
+    pub provider: &'static str,
+    /// Name.
+    pub name: &'a str,
+    /// Always `null`.
+    pub logo_public_url: Option<&'a str>,
+    /// Domains.
+    pub domains: Vec<&'a str>,
+    /// Active.
+    pub active: bool,
+    /// Sync attributes.
+    pub sync_user_attributes: bool,
+    /// Subdomains allowed.
+    pub allow_subdomains: bool,
+    /// IdP-initiated allowed (false for OIDC).
+    pub allow_idp_initiated: bool,
+    /// Additional identifications disabled.
+    pub disable_additional_identifications: bool,
+    /// Unix ms.
+    pub created_at: i64,
+    /// Unix ms.
+    pub updated_at: i64,
+}
+
+impl<'a> EnterpriseAccountConnectionJson<'a> {
+    /// The nested view of a connection.
+    pub fn new(c: &'a EnterpriseConnection) -> Self {
+        EnterpriseAccountConnectionJson {
+            id: c.id.as_str(),
+            protocol: c.protocol().as_str(),
+            provider: c.provider.as_str(),
+            name: &c.name,
+            logo_public_url: None,
+            domains: c.domains.iter().map(|d| d.as_str()).collect(),
+            active: c.active,
+            sync_user_attributes: c.sync_user_attributes,
+            allow_subdomains: c.allow_subdomains,
+            allow_idp_initiated: c.saml().is_some_and(|s| s.allow_idp_initiated),
+            disable_additional_identifications: c.disable_additional_identifications,
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+        }
+    }
+}
+
+/// `verification` of an account: `verification_saml` or `verification_oauth`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VerificationJson {
+    /// `verification_saml` or `verification_oauth`.
+    pub object: &'static str,
+    /// `verified`, `unverified`, `failed`, `expired`, `transferable`.
+    pub status: String,
+    /// `saml`, or for OAuth the provider (e.g. `oidc_custom`).
+    pub strategy: String,
+    /// Attempts, if counted.
+    pub attempts: Option<u32>,
+    /// Expiry, Unix ms.
+    pub expire_at: Option<i64>,
+}
+
+/// The spec's `EnterpriseAccount`: an identity obtained through a connection. Hosts fill
+/// it from their account records until the core stores accounts itself.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EnterpriseAccountJson<'a> {
+    /// Always `enterprise_account`.
+    pub object: &'static str,
+    /// Account id.
+    pub id: &'a str,
+    /// `saml` or `oauth`.
+    pub protocol: &'static str,
+    /// Provider.
+    pub provider: &'static str,
+    /// Active.
+    pub active: bool,
+    /// Email address.
+    pub email_address: &'a str,
+    /// First name from the IdP.
+    pub first_name: Option<&'a str>,
+    /// Last name from the IdP.
+    pub last_name: Option<&'a str>,
+    /// The user's id at the IdP.
+    pub provider_user_id: Option<&'a str>,
+    /// The connection id, `null` once the connection is gone.
+    pub enterprise_connection_id: Option<&'a str>,
+    /// Public metadata (a JSON object).
+    pub public_metadata: &'a serde_json::Map<String, serde_json::Value>,
+    /// Verification.
+    pub verification: Option<VerificationJson>,
+    /// The connection, `null` once it is gone.
+    pub enterprise_connection: Option<EnterpriseAccountConnectionJson<'a>>,
+    /// Unix ms of the last sign-in.
+    pub last_authenticated_at: Option<i64>,
+}

@@ -1,0 +1,291 @@
+//! The Clerk error envelope, with stable codes and HTTP statuses.
+
+use serde::Serialize;
+
+use crate::error::Error;
+use crate::validate::{FieldError, FieldErrorKind};
+use crate::DomainError;
+
+/// The stable error codes this library emits.
+pub mod codes {
+    /// A required parameter is missing (also: needed for an active connection).
+    pub const PARAM_MISSING: &str = "form_param_missing";
+    /// `null` given for a parameter that cannot be null.
+    pub const PARAM_NULL: &str = "form_param_null_not_allowed";
+    /// A parameter the API does not know.
+    pub const PARAM_UNKNOWN: &str = "form_param_unknown";
+    /// Wrong type, wrong shape, bad URL, bad domain, control characters.
+    pub const PARAM_FORMAT_INVALID: &str = "form_param_format_invalid";
+    /// Over a size or count limit.
+    pub const PARAM_TOO_LARGE: &str = "form_param_exceeds_allowed_size";
+    /// The same value twice in a list.
+    pub const PARAM_DUPLICATE: &str = "form_param_duplicate";
+    /// A configuration block for the other protocol.
+    pub const PARAM_NOT_FOR_PROVIDER: &str = "form_param_not_allowed_for_provider";
+    /// A public client (no secret) without PKCE.
+    pub const PUBLIC_CLIENT_REQUIRES_PKCE: &str = "form_public_client_requires_pkce";
+    /// A public suffix (`com`, `co.uk`) given as a domain.
+    pub const DOMAIN_PUBLIC_SUFFIX: &str = "form_domain_public_suffix";
+    /// The body is not JSON.
+    pub const MALFORMED_BODY: &str = "malformed_request_body";
+    /// No such connection.
+    pub const RESOURCE_NOT_FOUND: &str = "resource_not_found";
+    /// A domain already claimed by another connection.
+    pub const DOMAIN_CLAIMED: &str = "domain_already_claimed";
+    /// Another writer changed the connection first.
+    pub const CONFLICT: &str = "resource_conflict";
+    /// A connection with that id exists already.
+    pub const ALREADY_EXISTS: &str = "resource_already_exists";
+    /// Storage failure or corrupt data (details are logged by the host, not sent).
+    pub const INTERNAL: &str = "internal_error";
+}
+
+/// `meta` of one error.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct ApiErrorMeta {
+    /// The parameter at fault, as a dotted path (`oidc.requires_pkce`, `domains[2]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub param_name: Option<String>,
+}
+
+/// One entry of the `errors` array.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApiError {
+    /// Stable machine-readable code (see [`codes`]).
+    pub code: &'static str,
+    /// Short text.
+    pub message: String,
+    /// Full sentence naming the parameter; never contains the value.
+    pub long_message: String,
+    /// Which parameter.
+    pub meta: ApiErrorMeta,
+}
+
+impl ApiError {
+    fn new(code: &'static str, message: &str, long: String, param: Option<String>) -> Self {
+        ApiError {
+            code,
+            message: message.to_owned(),
+            long_message: long,
+            meta: ApiErrorMeta { param_name: param },
+        }
+    }
+}
+
+/// The error envelope `{"errors": [...]}` plus the HTTP status to send it with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApiErrors {
+    /// HTTP status (not serialised).
+    #[serde(skip)]
+    pub status: u16,
+    /// The errors.
+    pub errors: Vec<ApiError>,
+}
+
+impl std::fmt::Display for ApiErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, e) in self.errors.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{}: {}", e.code, e.long_message)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ApiErrors {}
+
+impl ApiErrors {
+    pub(crate) fn one(status: u16, e: ApiError) -> Self {
+        ApiErrors {
+            status,
+            errors: vec![e],
+        }
+    }
+
+    pub(crate) fn param(code: &'static str, message: &str, param: &str, long: String) -> Self {
+        Self::one(
+            422,
+            ApiError::new(code, message, long, Some(param.to_owned())),
+        )
+    }
+}
+
+fn field_error(e: &FieldError) -> ApiError {
+    use FieldErrorKind as K;
+    let (code, message) = match &e.kind {
+        K::Required | K::RequiredWhenActive => (codes::PARAM_MISSING, "is missing"),
+        K::NotNullable => (codes::PARAM_NULL, "cannot be null"),
+        K::PublicClientRequiresPkce => (
+            codes::PUBLIC_CLIENT_REQUIRES_PKCE,
+            "PKCE is required for OAuth clients without a secret",
+        ),
+        K::InvalidDomain(DomainError::PublicSuffix) => {
+            (codes::DOMAIN_PUBLIC_SUFFIX, "is a public suffix")
+        }
+        K::TooLong { .. } | K::TooMany { .. } => (codes::PARAM_TOO_LARGE, "is too large"),
+        K::DuplicateDomain => (codes::PARAM_DUPLICATE, "is a duplicate"),
+        K::NotAllowedForProvider(_) | K::ProviderMismatch => (
+            codes::PARAM_NOT_FOR_PROVIDER,
+            "is not allowed for this provider",
+        ),
+        _ => (codes::PARAM_FORMAT_INVALID, "is invalid"),
+    };
+    ApiError::new(code, message, e.to_string(), Some(e.path.clone()))
+}
+
+impl From<&Error> for ApiErrors {
+    fn from(err: &Error) -> Self {
+        match err {
+            Error::Validation(v) => ApiErrors {
+                status: 422,
+                errors: v.errors().iter().map(field_error).collect(),
+            },
+            Error::NotFound { .. } => ApiErrors::one(
+                404,
+                ApiError::new(
+                    codes::RESOURCE_NOT_FOUND,
+                    "not found",
+                    err.to_string(),
+                    None,
+                ),
+            ),
+            Error::DomainConflict { .. } => ApiErrors::one(
+                409,
+                ApiError::new(
+                    codes::DOMAIN_CLAIMED,
+                    "domain already claimed",
+                    err.to_string(),
+                    Some("domains".into()),
+                ),
+            ),
+            Error::VersionConflict { .. } => ApiErrors::one(
+                409,
+                ApiError::new(
+                    codes::CONFLICT,
+                    "modified concurrently",
+                    err.to_string(),
+                    None,
+                ),
+            ),
+            Error::AlreadyExists { .. } => ApiErrors::one(
+                409,
+                ApiError::new(
+                    codes::ALREADY_EXISTS,
+                    "already exists",
+                    err.to_string(),
+                    None,
+                ),
+            ),
+            Error::InvalidEmail { .. } => ApiErrors::param(
+                codes::PARAM_FORMAT_INVALID,
+                "is invalid",
+                "email_address",
+                err.to_string(),
+            ),
+            // Storage and corruption details stay on the server.
+            _ => ApiErrors::one(
+                500,
+                ApiError::new(
+                    codes::INTERNAL,
+                    "internal error",
+                    "The server could not complete the request.".into(),
+                    None,
+                ),
+            ),
+        }
+    }
+}
+
+impl From<Error> for ApiErrors {
+    fn from(err: Error) -> Self {
+        ApiErrors::from(&err)
+    }
+}
+
+/// Turns a serde decode failure into the envelope, naming the parameter.
+pub(crate) fn decode_error(path: String, inner: serde_json::Error) -> ApiErrors {
+    let path = if path == "." { String::new() } else { path };
+    if matches!(
+        inner.classify(),
+        serde_json::error::Category::Syntax
+            | serde_json::error::Category::Eof
+            | serde_json::error::Category::Io
+    ) {
+        return ApiErrors::one(
+            400,
+            ApiError::new(
+                codes::MALFORMED_BODY,
+                "malformed request body",
+                "The request body is not valid JSON.".into(),
+                None,
+            ),
+        );
+    }
+    let text = inner.to_string();
+    let join = |field: &str| {
+        if path == field || path.ends_with(&format!(".{field}")) {
+            // serde_path_to_error already records an unknown key as the last segment.
+            path.clone()
+        } else if path.is_empty() {
+            field.to_owned()
+        } else {
+            format!("{path}.{field}")
+        }
+    };
+    let quoted = |prefix: &str| {
+        text.strip_prefix(prefix)
+            .and_then(|rest| rest.split('`').next())
+            .map(str::to_owned)
+    };
+    if let Some(field) = quoted("unknown field `") {
+        let param = join(&field);
+        return ApiErrors::param(
+            codes::PARAM_UNKNOWN,
+            "is unknown",
+            &param,
+            format!("{param} is not a known parameter"),
+        );
+    }
+    if let Some(field) = quoted("missing field `") {
+        let param = join(&field);
+        return ApiErrors::param(
+            codes::PARAM_MISSING,
+            "is missing",
+            &param,
+            format!("{param} is required"),
+        );
+    }
+    let param = if path.is_empty() {
+        "body".to_owned()
+    } else {
+        path
+    };
+    let what = describe_without_value(&text);
+    ApiErrors::param(
+        codes::PARAM_FORMAT_INVALID,
+        "is invalid",
+        &param,
+        format!("{param}: {what}"),
+    )
+}
+
+/// serde's "invalid type: string \"…\", expected a boolean" quotes the value it got, which
+/// may be a secret sent in the wrong field. Keep only the kind of value and what was expected.
+fn describe_without_value(text: &str) -> String {
+    let text = text.split(" at line ").next().unwrap_or(text);
+    match text.split_once(", expected ") {
+        Some((head, expected)) => {
+            let kind = head
+                .strip_prefix("invalid type: ")
+                .or_else(|| head.strip_prefix("invalid value: "))
+                .and_then(|h| h.split_whitespace().next())
+                .unwrap_or("value");
+            format!("expected {expected}, got {kind}")
+        }
+        None if text.starts_with("invalid ") => "invalid value".to_owned(),
+        // Our own messages (unknown provider) never contain the value.
+        None => text.to_owned(),
+    }
+}
