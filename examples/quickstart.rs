@@ -8,6 +8,9 @@ use enterprise_sso::{
 
 use enterprise_sso_sqlite::SqliteRepo;
 
+/// A self-signed test certificate (what the IdP's metadata would carry).
+const IDP_CERT: &str = include_str!("../crates/enterprise-sso/src/testdata/idp_cert.pem");
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("quickstart.db");
@@ -24,9 +27,7 @@ async fn run(svc: Connections<SqliteRepo>) -> Result<(), enterprise_sso::Error> 
     saml.saml = Some(SamlPatch {
         idp_entity_id: Patch::Value("http://www.okta.com/exk123".into()),
         idp_sso_url: Patch::Value("https://acme.okta.com/app/sso/saml".into()),
-        idp_certificate: Patch::Value(
-            "-----BEGIN CERTIFICATE-----\nMIIB...\n-----END CERTIFICATE-----".into(),
-        ),
+        idp_certificate: Patch::Value(IDP_CERT.into()),
         allow_subdomains: Patch::Value(true),
         ..Default::default()
     });

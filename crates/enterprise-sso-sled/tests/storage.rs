@@ -227,7 +227,12 @@ proptest! {
                 Op::Create { saml, domains, org, active } => {
                     let mut p = if saml {
                         let mut p = CreateConnection::new(Provider::SamlCustom, "c");
-                        p.saml = Some(SamlPatch { idp_metadata: Patch::Value("<md/>".into()), ..Default::default() });
+                        p.saml = Some(SamlPatch {
+                            idp_entity_id: Patch::Value("urn:idp".into()),
+                            idp_sso_url: Patch::Value("https://idp.example.com/sso".into()),
+                            idp_certificate: Patch::Value(enterprise_sso::conformance::TEST_CERT_PEM.into()),
+                            ..Default::default()
+                        });
                         p
                     } else {
                         let mut p = CreateConnection::new(Provider::OidcCustom, "c");

@@ -23,7 +23,8 @@ fn everything_survives_drop_and_reopen() {
     let mut s = saml_connection("persist-saml", &["saml.persist.example.com"], false);
     if let ProtocolConfig::Saml(c) = &mut s.config {
         c.attribute_mapping.first_name = Some("givenName".into());
-        c.idp_metadata = Some("<EntityDescriptor/>".into());
+        c.idp_metadata =
+            Some(include_str!("../../enterprise-sso/tests/fixtures/saml/okta.metadata.xml").into());
     }
     let s2 = {
         let repo = SqliteRepo::open(&path).unwrap();

@@ -61,6 +61,10 @@ struct StoredSaml {
     map_first_name: Option<String>,
     map_last_name: Option<String>,
     map_user_id: Option<String>,
+    #[serde(default)]
+    cert_issued_at: Option<i64>,
+    #[serde(default)]
+    cert_expires_at: Option<i64>,
 }
 
 /// Encodes a connection for storage.
@@ -95,6 +99,8 @@ pub fn encode_connection(c: &EnterpriseConnection) -> Vec<u8> {
                 map_first_name: s.attribute_mapping.first_name.clone(),
                 map_last_name: s.attribute_mapping.last_name.clone(),
                 map_user_id: s.attribute_mapping.user_id.clone(),
+                cert_issued_at: s.idp_certificate_issued_at,
+                cert_expires_at: s.idp_certificate_expires_at,
             }),
         ),
     };
@@ -154,6 +160,8 @@ pub fn decode_connection(bytes: &[u8]) -> Result<EnterpriseConnection> {
             },
             force_authn: m.force_authn,
             idp_certificate: m.idp_certificate,
+            idp_certificate_issued_at: m.cert_issued_at,
+            idp_certificate_expires_at: m.cert_expires_at,
             idp_entity_id: m.idp_entity_id,
             idp_metadata: m.idp_metadata,
             idp_metadata_url: m.idp_metadata_url,

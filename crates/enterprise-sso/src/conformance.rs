@@ -29,6 +29,9 @@ use crate::service::{now_ms, Connections};
 
 pub use futures_executor::block_on;
 
+/// A self-signed IdP certificate valid from 2024-01-01 to 2124-01-01, for tests.
+pub const TEST_CERT_PEM: &str = include_str!("testdata/idp_cert.pem");
+
 /// The names of every case, in the order the macro stamps them.
 pub const CASES: &[&str] = &[
     "crud",
@@ -76,9 +79,7 @@ pub fn saml_connection(name: &str, domains: &[&str], active: bool) -> Enterprise
     p.saml = Some(SamlPatch {
         idp_entity_id: Patch::Value(format!("https://idp.example.com/{name}")),
         idp_sso_url: Patch::Value("https://idp.example.com/sso".into()),
-        idp_certificate: Patch::Value(
-            "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----".into(),
-        ),
+        idp_certificate: Patch::Value(TEST_CERT_PEM.into()),
         ..Default::default()
     });
     expect_built(&p)

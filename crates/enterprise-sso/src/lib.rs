@@ -35,9 +35,11 @@ pub mod error;
 pub mod ids;
 pub mod memory;
 pub mod merge;
+pub mod oidc;
 pub mod patch;
 pub mod provider;
 pub mod repo;
+pub mod saml;
 pub mod secret;
 pub mod service;
 pub mod validate;
@@ -53,7 +55,7 @@ pub use domain::{Domain, DomainError};
 pub use error::{Error, Result};
 pub use ids::ConnectionId;
 pub use memory::MemoryRepo;
-pub use merge::{build, merge};
+pub use merge::{build, build_with, merge, merge_with};
 pub use patch::{
     AttributeMappingPatch, Compose, CreateConnection, OidcPatch, Patch, SamlPatch, UpdateConnection,
 };
@@ -61,7 +63,7 @@ pub use provider::{Protocol, Provider, WorkosConnectionType};
 pub use repo::{ConnectionRepo, ListQuery, Order, Page};
 pub use secret::ClientSecret;
 pub use service::Connections;
-pub use validate::{validate, FieldError, FieldErrorKind, ValidationErrors};
+pub use validate::{validate, validate_with, FieldError, FieldErrorKind, Policy, ValidationErrors};
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

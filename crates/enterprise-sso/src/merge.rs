@@ -9,7 +9,11 @@ use crate::patch::{
     AttributeMappingPatch, CreateConnection, OidcPatch, Patch, SamlPatch, UpdateConnection,
 };
 use crate::provider::Protocol;
-use crate::validate::{validate, FieldError, FieldErrorKind, ValidationErrors};
+use crate::saml::{parse_certificate, parse_metadata};
+use crate::validate::{
+    validate_with, FieldError, FieldErrorKind, Policy, ValidationErrors, MAX_CERTIFICATE_LEN,
+    MAX_METADATA_LEN,
+};
 
 /// Applies `patch` to `current` and validates the result.
 ///
@@ -18,8 +22,11 @@ use crate::validate::{validate, FieldError, FieldErrorKind, ValidationErrors};
 /// replaces the list (normalised, duplicates dropped). A provider of the other protocol
 /// needs that protocol's block in the same patch and drops the old configuration.
 ///
+/// SAML inputs are read here too (see [`merge_with`] for the rules).
+///
 /// On success the result has `version + 1` and `updated_at = max(now, current.updated_at)`.
 /// On failure every problem is returned, each with its field path. Pure: no I/O.
+/// Uses the default [`Policy`].
 ///
 /// ```
 /// use enterprise_sso::{merge, build, CreateConnection, ConnectionId, Provider, UpdateConnection, Patch};
@@ -32,6 +39,30 @@ pub fn merge(
     current: &EnterpriseConnection,
     patch: &UpdateConnection,
     now: i64,
+) -> Result<EnterpriseConnection, ValidationErrors> {
+    merge_with(current, patch, now, &Policy::default())
+}
+
+/// [`merge`] under a [`Policy`].
+///
+/// SAML inputs, on the merged result:
+/// - `idp_metadata` is parsed ([`crate::saml::parse_metadata`]). `idp_entity_id`,
+///   `idp_sso_url` and `idp_certificate` that the same patch sets explicitly must agree
+///   with it (the entity id equal, the SSO URL one of its locations, the certificate one of
+///   its signing certificates), else `DisagreesWithMetadata`. Those not set explicitly keep
+///   their value when it agrees with the metadata, and are (re)filled from it otherwise:
+///   the entity id, the HTTP-Redirect SSO URL (else HTTP-POST), the first signing
+///   certificate.
+/// - `idp_certificate` is parsed as PEM or base64 DER X.509; its validity window is stored
+///   as `idp_certificate_issued_at` / `idp_certificate_expires_at`.
+/// - A connection that is active after the update, with a certificate expired at `now`, is
+///   refused when the update activates it or changes its certificate (edits of an already
+///   active connection are not blocked, so its owner can still act on a renewal reminder).
+pub fn merge_with(
+    current: &EnterpriseConnection,
+    patch: &UpdateConnection,
+    now: i64,
+    policy: &Policy,
 ) -> Result<EnterpriseConnection, ValidationErrors> {
     let mut errs = Vec::new();
     let mut next = current.clone();
@@ -104,7 +135,22 @@ pub fn merge(
         )),
     }
 
-    if let Err(v) = validate(&next) {
+    if let ProtocolConfig::Saml(c) = &mut next.config {
+        let explicit = patch.saml.as_value();
+        derive_saml(c, explicit, &mut errs);
+        let old = current.saml();
+        let recertified = old.map(|o| &o.idp_certificate) != Some(&c.idp_certificate);
+        if let Some(expired_at) = c.idp_certificate_expires_at.filter(|t| *t < now) {
+            if next.active && (!current.active || recertified) {
+                errs.push(FieldError::new(
+                    "saml.idp_certificate",
+                    FieldErrorKind::CertificateExpired { expired_at },
+                ));
+            }
+        }
+    }
+
+    if let Err(v) = validate_with(&next, policy) {
         for e in v.errors() {
             if !errs.contains(e) {
                 errs.push(e.clone());
@@ -127,6 +173,16 @@ pub fn build(
     id: ConnectionId,
     now: i64,
 ) -> Result<EnterpriseConnection, ValidationErrors> {
+    build_with(params, id, now, &Policy::default())
+}
+
+/// [`build`] under a [`Policy`].
+pub fn build_with(
+    params: &CreateConnection,
+    id: ConnectionId,
+    now: i64,
+    policy: &Policy,
+) -> Result<EnterpriseConnection, ValidationErrors> {
     let blank = EnterpriseConnection {
         id,
         name: String::new(),
@@ -143,7 +199,78 @@ pub fn build(
         updated_at: now,
         version: 0,
     };
-    merge(&blank, &params.to_patch(), now)
+    merge_with(&blank, &params.to_patch(), now, policy)
+}
+
+/// Reads the metadata and the certificate of a merged SAML configuration (rules at
+/// [`merge_with`]).
+fn derive_saml(c: &mut SamlConfig, explicit: Option<&SamlPatch>, errs: &mut Vec<FieldError>) {
+    let set =
+        |f: fn(&SamlPatch) -> &Patch<String>| explicit.is_some_and(|p| f(p).as_value().is_some());
+    // Oversized inputs are reported once, as TooLong, by validation.
+    if let Some(xml) = c
+        .idp_metadata
+        .as_ref()
+        .filter(|x| x.len() <= MAX_METADATA_LEN)
+    {
+        match parse_metadata(xml) {
+            Err(e) => errs.push(FieldError::new(
+                "saml.idp_metadata",
+                FieldErrorKind::InvalidMetadata(e),
+            )),
+            Ok(m) => {
+                let disagree = |path: &str, errs: &mut Vec<FieldError>| {
+                    errs.push(FieldError::new(path, FieldErrorKind::DisagreesWithMetadata))
+                };
+                let entity_ok = c.idp_entity_id.as_deref() == Some(m.entity_id.as_str());
+                if !entity_ok && set(|p| &p.idp_entity_id) {
+                    disagree("saml.idp_entity_id", errs);
+                } else if !entity_ok {
+                    c.idp_entity_id = Some(m.entity_id.clone());
+                }
+                let sso_ok = c.idp_sso_url.as_deref().is_some_and(|u| m.has_sso_url(u));
+                if !sso_ok && set(|p| &p.idp_sso_url) {
+                    disagree("saml.idp_sso_url", errs);
+                } else if !sso_ok {
+                    c.idp_sso_url = m.preferred_sso_url().map(str::to_owned);
+                }
+                let cert_ok = c
+                    .idp_certificate
+                    .as_deref()
+                    .and_then(|t| parse_certificate(t).ok())
+                    .is_some_and(|cert| m.has_certificate(&cert));
+                if !cert_ok && set(|p| &p.idp_certificate) {
+                    // A certificate that does not parse is reported below instead.
+                    if c.idp_certificate
+                        .as_deref()
+                        .is_some_and(|t| parse_certificate(t).is_ok())
+                    {
+                        disagree("saml.idp_certificate", errs);
+                    }
+                } else if !cert_ok {
+                    c.idp_certificate = m.signing_certificates.first().map(|x| x.to_pem());
+                }
+            }
+        }
+    }
+    c.idp_certificate_issued_at = None;
+    c.idp_certificate_expires_at = None;
+    if let Some(text) = c
+        .idp_certificate
+        .as_ref()
+        .filter(|t| t.len() <= MAX_CERTIFICATE_LEN)
+    {
+        match parse_certificate(text) {
+            Ok(cert) => {
+                c.idp_certificate_issued_at = Some(cert.not_before_ms);
+                c.idp_certificate_expires_at = Some(cert.not_after_ms);
+            }
+            Err(e) => errs.push(FieldError::new(
+                "saml.idp_certificate",
+                FieldErrorKind::InvalidCertificate(e),
+            )),
+        }
+    }
 }
 
 fn set_required<T: Clone>(field: &mut T, p: &Patch<T>, path: &str, errs: &mut Vec<FieldError>) {

@@ -3,9 +3,22 @@
 use std::collections::HashSet;
 use std::fmt;
 
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
 use crate::connection::{EnterpriseConnection, OidcConfig, ProtocolConfig, SamlConfig};
 use crate::domain::DomainError;
+use crate::oidc::DiscoveryError;
 use crate::provider::Provider;
+use crate::saml::{CertificateError, MetadataError};
+
+/// Settings of the rules that depend on where the library runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Policy {
+    /// Allow loopback hosts (`localhost`, `127.0.0.0/8`, `::1`) in URLs the host's server
+    /// fetches (metadata, discovery, token, user-info). Off by default: turn it on in tests
+    /// that serve those documents locally.
+    pub allow_loopback_fetch: bool,
+}
 
 /// Longest connection name, in characters.
 pub const MAX_NAME_CHARS: usize = 256;
@@ -60,6 +73,22 @@ pub enum FieldErrorKind {
     ProviderMismatch,
     /// Needed for the connection to be active.
     RequiredWhenActive,
+    /// A URL the server fetches points at a private, loopback, link-local or unique-local
+    /// address (refused so the host cannot be turned against its own network).
+    ForbiddenHost,
+    /// The SAML metadata was refused.
+    InvalidMetadata(MetadataError),
+    /// The certificate was refused.
+    InvalidCertificate(CertificateError),
+    /// The certificate expired before the connection was activated (or re-certified).
+    CertificateExpired {
+        /// End of validity, Unix ms.
+        expired_at: i64,
+    },
+    /// Given explicitly, and different from what the metadata says.
+    DisagreesWithMetadata,
+    /// The OIDC discovery document was refused.
+    InvalidDiscovery(DiscoveryError),
 }
 
 impl fmt::Display for FieldErrorKind {
@@ -86,6 +115,16 @@ impl fmt::Display for FieldErrorKind {
             ),
             Self::ProviderMismatch => f.write_str("does not match the configured protocol"),
             Self::RequiredWhenActive => f.write_str("is required for an active connection"),
+            Self::ForbiddenHost => f.write_str(
+                "must not point at a private, loopback, link-local or unique-local address",
+            ),
+            Self::InvalidMetadata(e) => write!(f, "{e}"),
+            Self::InvalidCertificate(e) => write!(f, "{e}"),
+            Self::CertificateExpired { expired_at } => {
+                write!(f, "expired at {expired_at} (Unix ms)")
+            }
+            Self::DisagreesWithMetadata => f.write_str("disagrees with saml.idp_metadata"),
+            Self::InvalidDiscovery(e) => write!(f, "points at a discovery document that {e}"),
         }
     }
 }
@@ -161,8 +200,13 @@ impl fmt::Display for ValidationErrors {
 
 impl std::error::Error for ValidationErrors {}
 
-/// Checks every rule on a connection and returns every problem found.
+/// Checks every rule on a connection with the default [`Policy`].
 pub fn validate(conn: &EnterpriseConnection) -> Result<(), ValidationErrors> {
+    validate_with(conn, &Policy::default())
+}
+
+/// Checks every rule on a connection and returns every problem found.
+pub fn validate_with(conn: &EnterpriseConnection, policy: &Policy) -> Result<(), ValidationErrors> {
     let mut errs = Vec::new();
     check_name(&conn.name, &mut errs);
     if let Some(org) = &conn.organization_id {
@@ -190,8 +234,8 @@ pub fn validate(conn: &EnterpriseConnection) -> Result<(), ValidationErrors> {
         ));
     }
     match &conn.config {
-        ProtocolConfig::Oidc(c) => check_oidc(c, conn.active, &mut errs),
-        ProtocolConfig::Saml(c) => check_saml(c, conn.active, &mut errs),
+        ProtocolConfig::Oidc(c) => check_oidc(c, conn.active, policy, &mut errs),
+        ProtocolConfig::Saml(c) => check_saml(c, conn.active, policy, &mut errs),
     }
     ValidationErrors::from_vec(errs).map_or(Ok(()), Err)
 }
@@ -267,15 +311,79 @@ fn is_loopback(host: &url::Host<&str>) -> bool {
     }
 }
 
-fn check_oidc(c: &OidcConfig, active: bool, errs: &mut Vec<FieldError>) {
+fn fetch_url(path: &str, value: &str, policy: &Policy, errs: &mut Vec<FieldError>) {
+    if let Err(kind) = check_fetch_url_kind(value, policy) {
+        errs.push(FieldError::new(path, kind));
+    }
+}
+
+/// The rule for URLs the host's server fetches (metadata, discovery, token, user-info):
+/// the URL rule, and no IP literal in a private (10/8, 172.16/12, 192.168/16, 100.64/10),
+/// link-local (169.254/16, fe80::/10), unique-local (fc00::/7), unspecified or broadcast
+/// range; loopback (and `localhost`) only when [`Policy::allow_loopback_fetch`] is on.
+pub fn check_fetch_url_kind(value: &str, policy: &Policy) -> Result<(), FieldErrorKind> {
+    check_url_kind(value)?;
+    let url = url::Url::parse(value).map_err(|_| FieldErrorKind::InvalidUrl)?;
+    let host = url.host().ok_or(FieldErrorKind::InvalidUrl)?;
+    if is_loopback(&host) {
+        return if policy.allow_loopback_fetch {
+            Ok(())
+        } else {
+            Err(FieldErrorKind::ForbiddenHost)
+        };
+    }
+    let forbidden = match host {
+        url::Host::Domain(_) => false,
+        url::Host::Ipv4(ip) => forbidden_v4(ip),
+        url::Host::Ipv6(ip) => forbidden_v6(ip),
+    };
+    if forbidden {
+        Err(FieldErrorKind::ForbiddenHost)
+    } else {
+        Ok(())
+    }
+}
+
+fn forbidden_v4(ip: Ipv4Addr) -> bool {
+    let [a, b, ..] = ip.octets();
+    ip.is_private()
+        || ip.is_link_local()
+        || ip.is_unspecified()
+        || ip.is_broadcast()
+        || a == 0
+        || (a == 100 && (64..128).contains(&b))
+}
+
+fn forbidden_v6(ip: Ipv6Addr) -> bool {
+    if let Some(v4) = ip.to_ipv4_mapped() {
+        return v4.is_loopback() || forbidden_v4(v4);
+    }
+    let first = ip.segments()[0];
+    ip.is_unspecified() || (first & 0xfe00) == 0xfc00 || (first & 0xffc0) == 0xfe80
+}
+
+/// Whether `ip` may be fetched under `policy` (for hosts that resolve names themselves and
+/// want to apply the same rule to the resolved address).
+pub fn ip_allowed(ip: IpAddr, policy: &Policy) -> bool {
+    match ip {
+        IpAddr::V4(v4) if v4.is_loopback() => policy.allow_loopback_fetch,
+        IpAddr::V6(v6) if v6.is_loopback() => policy.allow_loopback_fetch,
+        IpAddr::V4(v4) => !forbidden_v4(v4),
+        IpAddr::V6(v6) => !forbidden_v6(v6),
+    }
+}
+
+fn check_oidc(c: &OidcConfig, active: bool, policy: &Policy, errs: &mut Vec<FieldError>) {
+    if let Some(u) = &c.auth_url {
+        check_url("oidc.auth_url", u, errs);
+    }
     for (path, url) in [
-        ("oidc.auth_url", &c.auth_url),
         ("oidc.discovery_url", &c.discovery_url),
         ("oidc.token_url", &c.token_url),
         ("oidc.user_info_url", &c.user_info_url),
     ] {
         if let Some(u) = url {
-            check_url(path, u, errs);
+            fetch_url(path, u, policy, errs);
         }
     }
     if let Some(id) = &c.client_id {
@@ -317,14 +425,12 @@ fn check_oidc(c: &OidcConfig, active: bool, errs: &mut Vec<FieldError>) {
     }
 }
 
-fn check_saml(c: &SamlConfig, active: bool, errs: &mut Vec<FieldError>) {
-    for (path, url) in [
-        ("saml.idp_metadata_url", &c.idp_metadata_url),
-        ("saml.idp_sso_url", &c.idp_sso_url),
-    ] {
-        if let Some(u) = url {
-            check_url(path, u, errs);
-        }
+fn check_saml(c: &SamlConfig, active: bool, policy: &Policy, errs: &mut Vec<FieldError>) {
+    if let Some(u) = &c.idp_metadata_url {
+        fetch_url("saml.idp_metadata_url", u, policy, errs);
+    }
+    if let Some(u) = &c.idp_sso_url {
+        check_url("saml.idp_sso_url", u, errs);
     }
     if let Some(v) = &c.idp_entity_id {
         check_text("saml.idp_entity_id", v, MAX_TEXT_LEN, errs);
@@ -386,6 +492,39 @@ mod tests {
             ("javascript:alert(1)", FieldErrorKind::InvalidUrl),
         ] {
             assert_eq!(check_url_kind(bad), Err(kind), "{bad}");
+        }
+        let strict = Policy::default();
+        let tests = Policy {
+            allow_loopback_fetch: true,
+        };
+        for (url, strict_ok, tests_ok) in [
+            ("https://idp.example.com/md", true, true),
+            ("https://8.8.8.8/md", true, true),
+            ("http://localhost/md", false, true),
+            ("https://127.0.0.1/md", false, true),
+            ("https://[::1]/md", false, true),
+            ("https://10.1.2.3/md", false, false),
+            ("https://172.20.0.1/md", false, false),
+            ("https://192.168.1.1/md", false, false),
+            ("https://169.254.169.254/latest/meta-data", false, false),
+            ("https://100.64.0.1/md", false, false),
+            ("https://0.0.0.0/md", false, false),
+            ("https://[fd00::1]/md", false, false),
+            ("https://[fe80::1]/md", false, false),
+            ("https://[::ffff:10.0.0.1]/md", false, false),
+            ("https://[::ffff:127.0.0.1]/md", false, false),
+            ("http://10.0.0.1/md", false, false),
+        ] {
+            assert_eq!(
+                check_fetch_url_kind(url, &strict).is_ok(),
+                strict_ok,
+                "{url} strict"
+            );
+            assert_eq!(
+                check_fetch_url_kind(url, &tests).is_ok(),
+                tests_ok,
+                "{url} tests"
+            );
         }
         let long = format!("https://example.com/{}", "a".repeat(MAX_URL_LEN));
         assert!(matches!(

@@ -49,6 +49,11 @@ const DOMAINS: &[&str] = &[
 ];
 const TEXT: &[&str] = &["alpha", "beta", "urn:acme:idp"];
 const SECRETS: &[&str] = &["s3cr3t-one", "s3cr3t-two"];
+const CERTS: &[&str] = &[
+    enterprise_sso::conformance::TEST_CERT_PEM,
+    "not a certificate",
+];
+const METADATA: &[&str] = &[include_str!("fixtures/saml/okta.metadata.xml"), "<md/>"];
 
 fn domains() -> impl Strategy<Value = Vec<String>> {
     proptest::collection::vec(pick(DOMAINS), 0..4)
@@ -96,9 +101,9 @@ fn saml_patch() -> impl Strategy<Value = SamlPatch> {
         patch(any::<bool>(), false),
         patch(mapping_patch(), true),
         patch(any::<bool>(), false),
+        patch(pick(CERTS), true),
         patch(pick(TEXT), true),
-        patch(pick(TEXT), true),
-        patch(pick(&["<md/>", "<EntityDescriptor/>"]), true),
+        patch(pick(METADATA), true),
         patch(pick(URLS), true),
         patch(pick(URLS), true),
     )
@@ -188,6 +193,19 @@ fn connection_and_patches(
         let p = c.protocol();
         (Just(c), proptest::collection::vec(update_patch(p), n))
     })
+}
+
+/// Whether SAML metadata takes part: then the entity id, SSO URL and certificate are
+/// derived from it, by design depending on which patch set them explicitly, so the
+/// field-by-field properties do not apply to those three fields (merge_rules.rs and
+/// saml_inputs.rs test the metadata rules instead).
+fn metadata_in_play(c: &EnterpriseConnection, ps: &[UpdateConnection]) -> bool {
+    c.saml().is_some_and(|s| s.idp_metadata.is_some())
+        || ps.iter().any(|p| {
+            p.saml
+                .as_value()
+                .is_some_and(|s| !s.idp_metadata.is_absent())
+        })
 }
 
 /// Equal but for the bookkeeping fields every write changes.
@@ -326,8 +344,10 @@ proptest! {
                     Patch::Value(v) => prop_assert_eq!(new.attribute_mapping.user_id.as_ref(), Some(v)),
                 },
             }
-            if sp.idp_entity_id.is_absent() { prop_assert_eq!(&new.idp_entity_id, &old.idp_entity_id); }
-            if sp.idp_sso_url.is_absent() { prop_assert_eq!(&new.idp_sso_url, &old.idp_sso_url); }
+            if new.idp_metadata.is_none() {
+                if sp.idp_entity_id.is_absent() { prop_assert_eq!(&new.idp_entity_id, &old.idp_entity_id); }
+                if sp.idp_sso_url.is_absent() { prop_assert_eq!(&new.idp_sso_url, &old.idp_sso_url); }
+            }
         }
         if p.saml.is_absent() { prop_assert_eq!(n.saml(), c.saml()); }
     }
@@ -335,6 +355,7 @@ proptest! {
     #[test]
     fn composition_equals_sequence((c, ps) in connection_and_patches(2)) {
         let (p1, p2) = (&ps[0], &ps[1]);
+        if metadata_in_play(&c, &ps) { return Ok(()); }
         if let Ok(a) = merge(&c, p1, 10).and_then(|m| merge(&m, p2, 20)) {
             let composed = merge(&c, &p1.then(p2), 20);
             prop_assert!(composed.is_ok(), "sequence succeeded, composition failed: {:?}", composed);

@@ -25,7 +25,7 @@ fn saml_base() -> EnterpriseConnection {
     p.saml = Some(SamlPatch {
         idp_entity_id: Patch::Value("urn:acme".into()),
         idp_sso_url: Patch::Value("https://idp.acme.com/sso".into()),
-        idp_certificate: Patch::Value("PEM".into()),
+        idp_certificate: Patch::Value(enterprise_sso::conformance::TEST_CERT_PEM.into()),
         attribute_mapping: Patch::Value(AttributeMappingPatch {
             email_address: Patch::Value("mail".into()),
             first_name: Patch::Value("givenName".into()),
@@ -258,13 +258,16 @@ fn active_connections_must_be_usable() {
         );
     }
     p.saml = Some(SamlPatch {
-        idp_metadata: Patch::Value("<md/>".into()),
+        idp_metadata: Patch::Value(include_str!("fixtures/saml/google.metadata.xml").into()),
         ..Default::default()
     });
-    assert!(
-        build(&p, ConnectionId::generate(), 1).is_ok(),
-        "metadata is enough"
+    let c = build(&p, ConnectionId::generate(), 1).expect("metadata is enough");
+    let s = c.saml().unwrap();
+    assert_eq!(
+        s.idp_entity_id.as_deref(),
+        Some("https://accounts.google.com/o/saml2?idpid=C01abc2de")
     );
+    assert!(s.idp_certificate.is_some() && s.idp_sso_url.is_some());
 
     let mut o = CreateConnection::new(Provider::OidcCustom, "o");
     o.active = Some(true);

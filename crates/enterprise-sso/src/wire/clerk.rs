@@ -145,6 +145,10 @@ pub struct SamlConnectionJson<'a> {
     pub idp_metadata_url: Option<&'a str>,
     /// IdP certificate (PEM; public).
     pub idp_certificate: Option<&'a str>,
+    /// Start of the certificate's validity, Unix ms.
+    pub idp_certificate_issued_at: Option<i64>,
+    /// End of the certificate's validity, Unix ms.
+    pub idp_certificate_expires_at: Option<i64>,
     /// ACS URL (from [`SpEndpoints`]).
     pub acs_url: Option<String>,
     /// SP entity id (from [`SpEndpoints`]).
@@ -222,6 +226,8 @@ impl<'a> ConnectionJson<'a> {
                     idp_sso_url: s.idp_sso_url.as_deref(),
                     idp_metadata_url: s.idp_metadata_url.as_deref(),
                     idp_certificate: s.idp_certificate.as_deref(),
+                    idp_certificate_issued_at: s.idp_certificate_issued_at,
+                    idp_certificate_expires_at: s.idp_certificate_expires_at,
                     acs_url: sp.acs_url.clone(),
                     sp_entity_id: sp.sp_entity_id.clone(),
                     sp_metadata_url: sp.sp_metadata_url.clone(),

@@ -1,0 +1,328 @@
+//! SAML inputs: IdP metadata (XML) and IdP certificates (X.509), parsed defensively.
+//!
+//! Metadata is parsed with `roxmltree` with DTDs refused: a `<!DOCTYPE` is an error, so no
+//! entity can be declared, expanded (billion laughs) or fetched (XXE); roxmltree never
+//! resolves external resources anyway. Input size ([`MAX_METADATA_BYTES`]), node count
+//! ([`MAX_XML_NODES`]) and element depth ([`MAX_XML_DEPTH`]) are bounded, and the tree is
+//! walked without recursion.
+
+use base64::Engine;
+
+/// Largest metadata document accepted, in bytes.
+pub const MAX_METADATA_BYTES: usize = crate::validate::MAX_METADATA_LEN;
+/// Most XML nodes in one metadata document.
+pub const MAX_XML_NODES: u32 = 100_000;
+/// Deepest element nesting in one metadata document.
+pub const MAX_XML_DEPTH: usize = 64;
+
+const MD_NS: &str = "urn:oasis:names:tc:SAML:2.0:metadata";
+const DS_NS: &str = "http://www.w3.org/2000/09/xmldsig#";
+/// The HTTP-Redirect binding.
+pub const BINDING_REDIRECT: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
+/// The HTTP-POST binding.
+pub const BINDING_POST: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
+
+/// Why a certificate was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CertificateError {
+    /// Neither a PEM block nor base64.
+    #[error("is neither a PEM certificate nor base64 DER")]
+    NotEncoded,
+    /// A PEM block of another kind (a key, a certificate request).
+    #[error("is a PEM `{label}` block, not a CERTIFICATE")]
+    WrongType {
+        /// The PEM label (sanitised).
+        label: String,
+    },
+    /// Decoded, but not a DER X.509 certificate.
+    #[error("is not a valid X.509 certificate")]
+    NotX509,
+}
+
+/// A parsed X.509 certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Certificate {
+    /// DER bytes.
+    pub der: Vec<u8>,
+    /// Start of validity, Unix ms.
+    pub not_before_ms: i64,
+    /// End of validity, Unix ms.
+    pub not_after_ms: i64,
+}
+
+impl Certificate {
+    /// The certificate as PEM text.
+    pub fn to_pem(&self) -> String {
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&self.der);
+        let mut out = String::with_capacity(b64.len() + 64);
+        out.push_str("-----BEGIN CERTIFICATE-----\n");
+        for chunk in b64.as_bytes().chunks(64) {
+            out.push_str(std::str::from_utf8(chunk).unwrap_or_default());
+            out.push('\n');
+        }
+        out.push_str("-----END CERTIFICATE-----\n");
+        out
+    }
+
+    /// Whether it has expired at `now_ms`.
+    pub fn is_expired_at(&self, now_ms: i64) -> bool {
+        self.not_after_ms < now_ms
+    }
+}
+
+/// Parses a PEM (`-----BEGIN CERTIFICATE-----`) or bare base64 DER certificate.
+pub fn parse_certificate(text: &str) -> Result<Certificate, CertificateError> {
+    let text = text.trim();
+    let der = if text.starts_with("-----BEGIN") {
+        let (_, pem) = x509_parser::pem::parse_x509_pem(text.as_bytes())
+            .map_err(|_| CertificateError::NotEncoded)?;
+        if pem.label != "CERTIFICATE" {
+            let label: String = pem
+                .label
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric() || *c == ' ')
+                .take(40)
+                .collect();
+            return Err(CertificateError::WrongType { label });
+        }
+        pem.contents
+    } else {
+        let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+        base64::engine::general_purpose::STANDARD
+            .decode(compact.as_bytes())
+            .map_err(|_| CertificateError::NotEncoded)?
+    };
+    certificate_from_der(der)
+}
+
+fn certificate_from_der(der: Vec<u8>) -> Result<Certificate, CertificateError> {
+    let (not_before_ms, not_after_ms) = {
+        let (rest, cert) =
+            x509_parser::parse_x509_certificate(&der).map_err(|_| CertificateError::NotX509)?;
+        if !rest.is_empty() {
+            return Err(CertificateError::NotX509);
+        }
+        let v = cert.validity();
+        (
+            v.not_before.timestamp().saturating_mul(1000),
+            v.not_after.timestamp().saturating_mul(1000),
+        )
+    };
+    Ok(Certificate {
+        der,
+        not_before_ms,
+        not_after_ms,
+    })
+}
+
+/// Why IdP metadata was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum MetadataError {
+    /// Larger than [`MAX_METADATA_BYTES`].
+    #[error("is larger than {max} bytes")]
+    TooLarge {
+        /// The limit.
+        max: usize,
+    },
+    /// Has a DOCTYPE (refused: no entities, no external references).
+    #[error("has a DOCTYPE, which is not allowed")]
+    Doctype,
+    /// More than [`MAX_XML_NODES`] nodes.
+    #[error("has more than {max} XML nodes")]
+    TooManyNodes {
+        /// The limit.
+        max: u32,
+    },
+    /// Nested deeper than [`MAX_XML_DEPTH`].
+    #[error("nests elements deeper than {max}")]
+    TooDeep {
+        /// The limit.
+        max: usize,
+    },
+    /// Not well-formed XML.
+    #[error("is not well-formed XML ({reason})")]
+    Malformed {
+        /// The parser's reason (position and kind).
+        reason: String,
+    },
+    /// No `EntityDescriptor`.
+    #[error("has no EntityDescriptor")]
+    NoEntityDescriptor,
+    /// More than one `EntityDescriptor`.
+    #[error("has {count} EntityDescriptors; exactly one is needed")]
+    MultipleEntityDescriptors {
+        /// How many.
+        count: usize,
+    },
+    /// Required parts are missing (named, like Clerk's `saml_metadata_missing_fields`).
+    #[error("is missing {}", .0.join(", "))]
+    MissingFields(Vec<&'static str>),
+    /// A signing certificate in the metadata is not a valid certificate.
+    #[error("has a signing certificate that {0}")]
+    InvalidCertificate(CertificateError),
+}
+
+/// One `SingleSignOnService`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SsoService {
+    /// Binding URI.
+    pub binding: String,
+    /// Location URL.
+    pub location: String,
+}
+
+/// What the library needs from IdP metadata.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdpMetadata {
+    /// `entityID`.
+    pub entity_id: String,
+    /// SSO services with the HTTP-Redirect or HTTP-POST binding, in document order.
+    pub sso_services: Vec<SsoService>,
+    /// Signing certificates (`KeyDescriptor` with `use="signing"` or no `use`), in order.
+    pub signing_certificates: Vec<Certificate>,
+}
+
+impl IdpMetadata {
+    /// The SSO URL to use: the HTTP-Redirect service if there is one, else HTTP-POST.
+    pub fn preferred_sso_url(&self) -> Option<&str> {
+        self.sso_services
+            .iter()
+            .find(|s| s.binding == BINDING_REDIRECT)
+            .or_else(|| self.sso_services.first())
+            .map(|s| s.location.as_str())
+    }
+
+    /// Whether `url` is one of the metadata's SSO locations.
+    pub fn has_sso_url(&self, url: &str) -> bool {
+        self.sso_services.iter().any(|s| s.location == url)
+    }
+
+    /// Whether `cert` is one of the metadata's signing certificates.
+    pub fn has_certificate(&self, cert: &Certificate) -> bool {
+        self.signing_certificates.iter().any(|c| c.der == cert.der)
+    }
+}
+
+fn is_md(node: &roxmltree::Node<'_, '_>, name: &str) -> bool {
+    node.is_element()
+        && node.tag_name().name() == name
+        && node.tag_name().namespace() == Some(MD_NS)
+}
+
+/// Parses and checks IdP metadata.
+pub fn parse_metadata(xml: &str) -> Result<IdpMetadata, MetadataError> {
+    if xml.len() > MAX_METADATA_BYTES {
+        return Err(MetadataError::TooLarge {
+            max: MAX_METADATA_BYTES,
+        });
+    }
+    let opts = roxmltree::ParsingOptions {
+        allow_dtd: false,
+        nodes_limit: MAX_XML_NODES,
+        ..roxmltree::ParsingOptions::default()
+    };
+    let doc = roxmltree::Document::parse_with_options(xml, opts).map_err(|e| match e {
+        roxmltree::Error::DtdDetected => MetadataError::Doctype,
+        roxmltree::Error::NodesLimitReached => MetadataError::TooManyNodes { max: MAX_XML_NODES },
+        other => MetadataError::Malformed {
+            reason: other.to_string().chars().take(200).collect(),
+        },
+    })?;
+
+    // Depth check and EntityDescriptor search in one iterative walk.
+    let mut entities = Vec::new();
+    let mut stack = vec![(doc.root(), 0usize)];
+    while let Some((node, depth)) = stack.pop() {
+        if depth > MAX_XML_DEPTH {
+            return Err(MetadataError::TooDeep { max: MAX_XML_DEPTH });
+        }
+        if is_md(&node, "EntityDescriptor") {
+            entities.push(node);
+        }
+        stack.extend(
+            node.children()
+                .filter(|c| c.is_element())
+                .map(|c| (c, depth + 1)),
+        );
+    }
+    let entity = match entities.as_slice() {
+        [] => return Err(MetadataError::NoEntityDescriptor),
+        [one] => *one,
+        many => return Err(MetadataError::MultipleEntityDescriptors { count: many.len() }),
+    };
+
+    let mut missing = Vec::new();
+    let entity_id = entity
+        .attribute("entityID")
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned);
+    if entity_id.is_none() {
+        missing.push("entityID");
+    }
+    let idp = entity.children().find(|c| is_md(c, "IDPSSODescriptor"));
+    let mut sso_services = Vec::new();
+    let mut signing_certificates = Vec::new();
+    match idp {
+        None => missing.extend([
+            "IDPSSODescriptor",
+            "SingleSignOnService",
+            "signing certificate",
+        ]),
+        Some(idp) => {
+            for s in idp.children().filter(|c| is_md(c, "SingleSignOnService")) {
+                let binding = s.attribute("Binding").unwrap_or_default();
+                let location = s.attribute("Location").map(str::trim).unwrap_or_default();
+                if (binding == BINDING_REDIRECT || binding == BINDING_POST) && !location.is_empty()
+                {
+                    sso_services.push(SsoService {
+                        binding: binding.to_owned(),
+                        location: location.to_owned(),
+                    });
+                }
+            }
+            if sso_services.is_empty() {
+                missing.push("SingleSignOnService (HTTP-Redirect or HTTP-POST)");
+            }
+            for kd in idp.children().filter(|c| is_md(c, "KeyDescriptor")) {
+                if !matches!(kd.attribute("use"), None | Some("signing")) {
+                    continue;
+                }
+                let certs = kd.descendants().filter(|n| {
+                    n.is_element()
+                        && n.tag_name().name() == "X509Certificate"
+                        && n.tag_name().namespace() == Some(DS_NS)
+                });
+                for c in certs {
+                    let text: String = c
+                        .text()
+                        .unwrap_or_default()
+                        .chars()
+                        .filter(|c| !c.is_whitespace())
+                        .collect();
+                    let der = base64::engine::general_purpose::STANDARD
+                        .decode(text.as_bytes())
+                        .map_err(|_| {
+                            MetadataError::InvalidCertificate(CertificateError::NotEncoded)
+                        })?;
+                    signing_certificates.push(
+                        certificate_from_der(der).map_err(MetadataError::InvalidCertificate)?,
+                    );
+                }
+            }
+            if signing_certificates.is_empty() {
+                missing.push("signing certificate");
+            }
+        }
+    }
+    match entity_id {
+        Some(entity_id) if missing.is_empty() => Ok(IdpMetadata {
+            entity_id,
+            sso_services,
+            signing_certificates,
+        }),
+        _ => Err(MetadataError::MissingFields(missing)),
+    }
+}
