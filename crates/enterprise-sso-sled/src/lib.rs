@@ -26,6 +26,11 @@
 //! | `by_org` | organization id, `0x00`, connection id | empty |
 //! | `by_active` | `0`/`1`, connection id | empty |
 //! | `by_provider` | provider name, `0x00`, connection id | empty |
+//! | `by_cert_expiry` | certificate expiry (8 bytes, order-preserving), connection id | empty |
+//! | `meta` | `index_version` | version of the index layout (2) |
+//!
+//! Opening a store written before an index existed builds that index from the records
+//! (index version 1 had no `by_cert_expiry`).
 //!
 //! Ids sort by creation time, so a range scan over `records` or over one prefix of an index
 //! tree yields connections in list order, from the cursor on; no query walks every record.
@@ -55,6 +60,9 @@ use enterprise_sso::{
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 use sled::{Transactional, Tree};
 
+/// Version of the index layout this build writes.
+pub const INDEX_VERSION: u64 = 2;
+
 /// The default tree-name prefix.
 pub const DEFAULT_PREFIX: &str = "enterprise_sso/";
 
@@ -73,6 +81,8 @@ pub struct SledRepo {
     by_org: Tree,
     by_active: Tree,
     by_provider: Tree,
+    by_cert_expiry: Tree,
+    meta: Tree,
     opts: SledOptions,
 }
 
@@ -98,6 +108,12 @@ struct IndexKeys {
     org: Option<Vec<u8>>,
     active: Vec<u8>,
     provider: Vec<u8>,
+    cert_expiry: Option<Vec<u8>>,
+}
+
+/// Big-endian with the sign bit flipped: byte order equals numeric order for all i64.
+fn ordered_i64(v: i64) -> [u8; 8] {
+    ((v as u64) ^ (1 << 63)).to_be_bytes()
 }
 
 fn prefixed(prefix: &[u8], id: &str) -> Vec<u8> {
@@ -119,6 +135,11 @@ fn index_keys(c: &EnterpriseConnection) -> IndexKeys {
             .map(|o| prefixed(o.as_bytes(), id)),
         active,
         provider: prefixed(c.provider.as_str().as_bytes(), id),
+        cert_expiry: enterprise_sso::repo::certificate_expires_at(c).map(|t| {
+            let mut k = ordered_i64(t).to_vec();
+            k.extend_from_slice(id.as_bytes());
+            k
+        }),
     }
 }
 
@@ -129,6 +150,7 @@ struct Tx<'a> {
     by_org: &'a TransactionalTree,
     by_active: &'a TransactionalTree,
     by_provider: &'a TransactionalTree,
+    by_cert_expiry: &'a TransactionalTree,
 }
 
 impl Tx<'_> {
@@ -172,6 +194,9 @@ impl Tx<'_> {
         }
         self.by_active.insert(k.active, &[])?;
         self.by_provider.insert(k.provider, &[])?;
+        if let Some(e) = k.cert_expiry {
+            self.by_cert_expiry.insert(e, &[])?;
+        }
         Ok(())
     }
 
@@ -184,6 +209,9 @@ impl Tx<'_> {
         }
         self.by_active.remove(k.active)?;
         self.by_provider.remove(k.provider)?;
+        if let Some(e) = k.cert_expiry {
+            self.by_cert_expiry.remove(e)?;
+        }
         for d in old.domains.iter().filter(|d| !keep.contains(d)) {
             self.domains.remove(d.as_str())?;
         }
@@ -221,15 +249,54 @@ impl SledRepo {
     /// Uses a database the host already owns, with a tree-name prefix of its choice.
     pub fn from_db_with(db: sled::Db, prefix: &str, opts: SledOptions) -> Result<Self> {
         let tree = |name: &str| db.open_tree(format!("{prefix}{name}")).map_err(storage);
-        Ok(SledRepo {
+        let repo = SledRepo {
             records: tree("records")?,
             domains: tree("domains")?,
             by_org: tree("by_org")?,
             by_active: tree("by_active")?,
             by_provider: tree("by_provider")?,
+            by_cert_expiry: tree("by_cert_expiry")?,
+            meta: tree("meta")?,
             db,
             opts,
-        })
+        };
+        repo.upgrade_indexes()?;
+        Ok(repo)
+    }
+
+    /// Builds the indexes a store written by an older layout lacks. Refuses a store
+    /// written by a newer layout.
+    fn upgrade_indexes(&self) -> Result<()> {
+        let found = match self.meta.get("index_version").map_err(storage)? {
+            Some(v) => {
+                let bytes: [u8; 8] = v.as_ref().try_into().map_err(|_| Error::Corrupt {
+                    reason: "bad index_version".into(),
+                })?;
+                u64::from_be_bytes(bytes)
+            }
+            // A store with records but no version was written by layout 1.
+            None if !self.records.is_empty() => 1,
+            None => INDEX_VERSION,
+        };
+        if found > INDEX_VERSION {
+            return Err(Error::Corrupt {
+                reason: format!(
+                    "index layout {found} is newer than this library ({INDEX_VERSION})"
+                ),
+            });
+        }
+        if found < 2 {
+            for item in self.records.iter() {
+                let (_, v) = item.map_err(storage)?;
+                if let Some(e) = index_keys(&decode_connection(&v)?).cert_expiry {
+                    self.by_cert_expiry.insert(e, &[]).map_err(storage)?;
+                }
+            }
+        }
+        self.meta
+            .insert("index_version", &INDEX_VERSION.to_be_bytes())
+            .map_err(storage)?;
+        Ok(())
     }
 
     /// The underlying database.
@@ -249,16 +316,20 @@ impl SledRepo {
             &self.by_org,
             &self.by_active,
             &self.by_provider,
+            &self.by_cert_expiry,
         )
-            .transaction(|(records, domains, by_org, by_active, by_provider)| {
-                f(&Tx {
-                    records,
-                    domains,
-                    by_org,
-                    by_active,
-                    by_provider,
-                })
-            })
+            .transaction(
+                |(records, domains, by_org, by_active, by_provider, by_cert_expiry)| {
+                    f(&Tx {
+                        records,
+                        domains,
+                        by_org,
+                        by_active,
+                        by_provider,
+                        by_cert_expiry,
+                    })
+                },
+            )
             .map_err(tx_error)
     }
 
@@ -326,6 +397,7 @@ impl SledRepo {
                 let want = match name {
                     "by_org" => keys.org,
                     "by_active" => Some(keys.active),
+                    "by_cert_expiry" => keys.cert_expiry,
                     _ => Some(keys.provider),
                 };
                 if want.as_deref() != Some(k.as_ref()) {
@@ -505,6 +577,20 @@ impl ConnectionRepo for SledRepo {
             }
         }
         Ok(Page::from_overfetch(items, q.limit))
+    }
+
+    async fn certificates_expiring_before(
+        &self,
+        before_ms: i64,
+    ) -> Result<Vec<EnterpriseConnection>> {
+        let mut out = Vec::new();
+        for entry in self.by_cert_expiry.range(..ordered_i64(before_ms).to_vec()) {
+            let (k, _) = entry.map_err(storage)?;
+            if let Some(c) = self.load(&k[8..])? {
+                out.push(c);
+            }
+        }
+        Ok(out)
     }
 
     async fn find_by_domain(&self, domain: &Domain) -> Result<Option<EnterpriseConnection>> {

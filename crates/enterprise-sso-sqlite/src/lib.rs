@@ -156,6 +156,15 @@ impl ConnectionRepo for SqliteRepo {
         self.reader().run(move |c| ops::find_by_domain(c, &d)).await
     }
 
+    async fn certificates_expiring_before(
+        &self,
+        before_ms: i64,
+    ) -> Result<Vec<EnterpriseConnection>> {
+        self.reader()
+            .run(move |c| ops::certificates_expiring_before(c, before_ms))
+            .await
+    }
+
     async fn count(&self, query: &ListQuery) -> Result<u64> {
         let q = query.clone();
         self.reader().run(move |c| ops::count(c, &q)).await

@@ -18,6 +18,7 @@ pub(crate) struct Row {
     version: i64,
     record: Vec<u8>,
     domains: Vec<String>,
+    cert_expires_at: Option<i64>,
 }
 
 impl Row {
@@ -30,6 +31,7 @@ impl Row {
             version: to_i64(c.version)?,
             record: encode_connection(c),
             domains: c.domains.iter().map(|d| d.as_str().to_owned()).collect(),
+            cert_expires_at: enterprise_sso::repo::certificate_expires_at(c),
         })
     }
 }
@@ -50,9 +52,12 @@ pub(crate) const BY_DOMAIN_SQL: &str = "SELECT c.record FROM connection_domains 
 pub(crate) const OWNER_SQL: &str = "SELECT connection_id FROM connection_domains WHERE domain = ?1";
 pub(crate) const VERSION_SQL: &str = "SELECT version FROM connections WHERE id = ?1";
 pub(crate) const INSERT_SQL: &str = "INSERT INTO connections \
-     (id, organization_id, active, provider, version, record) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+     (id, organization_id, active, provider, version, record, cert_expires_at) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 pub(crate) const UPDATE_SQL: &str = "UPDATE connections SET organization_id = ?2, active = ?3, \
-     provider = ?4, version = ?5, record = ?6 WHERE id = ?1 AND version = ?7";
+     provider = ?4, version = ?5, record = ?6, cert_expires_at = ?8 WHERE id = ?1 AND version = ?7";
+pub(crate) const EXPIRING_SQL: &str = "SELECT record FROM connections \
+     WHERE cert_expires_at < ?1 ORDER BY cert_expires_at, id";
 pub(crate) const DOMAINS_OF_SQL: &str =
     "SELECT domain FROM connection_domains WHERE connection_id = ?1";
 pub(crate) const CLAIM_SQL: &str =
@@ -158,6 +163,21 @@ pub(crate) fn list(conn: &Connection, q: &ListQuery) -> Result<Page> {
     Ok(Page::from_overfetch(items, q.limit))
 }
 
+pub(crate) fn certificates_expiring_before(
+    conn: &Connection,
+    before_ms: i64,
+) -> Result<Vec<EnterpriseConnection>> {
+    let mut st = conn.prepare_cached(EXPIRING_SQL).map_err(storage)?;
+    let rows = st
+        .query_map([before_ms], |r| r.get::<_, Vec<u8>>(0))
+        .map_err(storage)?;
+    let mut out = Vec::new();
+    for bytes in rows {
+        out.push(decode(bytes.map_err(storage)?)?);
+    }
+    Ok(out)
+}
+
 pub(crate) fn count(conn: &Connection, q: &ListQuery) -> Result<u64> {
     let (sql, args) = count_sql(q);
     let mut st = conn.prepare_cached(&sql).map_err(storage)?;
@@ -205,7 +225,8 @@ pub(crate) fn insert(conn: &mut Connection, row: &Row) -> Result<()> {
             row.active,
             row.provider,
             row.version,
-            row.record
+            row.record,
+            row.cert_expires_at
         ]);
     match inserted {
         Ok(_) => {}
@@ -256,7 +277,8 @@ pub(crate) fn update(conn: &mut Connection, row: &Row, expected: u64) -> Result<
                 row.provider,
                 row.version,
                 row.record,
-                expected_i
+                expected_i,
+                row.cert_expires_at
             ])
         })
         .map_err(storage)?;
@@ -338,8 +360,10 @@ mod tests {
                     Value::Integer(2),
                     Value::Null,
                     Value::Integer(1),
+                    Value::Null,
                 ],
             ),
+            ("expiring", EXPIRING_SQL, vec![Value::Integer(5)]),
             ("domains of", DOMAINS_OF_SQL, vec![t("x")]),
             ("release", RELEASE_SQL, vec![t("x"), t("y")]),
             ("delete", DELETE_SQL, vec![t("x")]),

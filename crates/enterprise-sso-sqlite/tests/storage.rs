@@ -189,3 +189,54 @@ fn shared_across_threads_as_dyn_repo() {
         assert_eq!(block_on(repo.get(&c.id)).unwrap().unwrap().version, 5);
     }
 }
+
+#[test]
+fn a_version_1_database_is_migrated_and_back_filled() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v1.db");
+    // A database as version 1 of this crate wrote it (no cert_expires_at column).
+    let c = saml_connection("v1", &["v1.example.com"], true);
+    let expires = c.saml().unwrap().idp_certificate_expires_at.unwrap();
+    {
+        let db = rusqlite::Connection::open(&path).unwrap();
+        db.execute_batch(
+            "CREATE TABLE connections (id TEXT PRIMARY KEY NOT NULL, organization_id TEXT,
+                active INTEGER NOT NULL, provider TEXT NOT NULL, version INTEGER NOT NULL,
+                record BLOB NOT NULL) WITHOUT ROWID;
+             CREATE INDEX connections_by_org ON connections (organization_id, id);
+             CREATE INDEX connections_by_active ON connections (active, id);
+             CREATE INDEX connections_by_provider ON connections (provider, id);
+             CREATE TABLE connection_domains (domain TEXT PRIMARY KEY NOT NULL,
+                connection_id TEXT NOT NULL REFERENCES connections (id) ON DELETE CASCADE) WITHOUT ROWID;
+             CREATE INDEX connection_domains_by_connection ON connection_domains (connection_id);",
+        )
+        .unwrap();
+        db.execute_batch(&format!(
+            "PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = 1;"
+        ))
+        .unwrap();
+        db.execute(
+            "INSERT INTO connections VALUES (?1, NULL, 1, 'saml_okta', 1, ?2)",
+            rusqlite::params![c.id.as_str(), enterprise_sso::codec::encode_connection(&c)],
+        )
+        .unwrap();
+        db.execute(
+            "INSERT INTO connection_domains VALUES ('v1.example.com', ?1)",
+            [c.id.as_str()],
+        )
+        .unwrap();
+    }
+    let repo = SqliteRepo::open(&path).unwrap();
+    assert_eq!(block_on(repo.get(&c.id)).unwrap(), Some(c.clone()));
+    let due = block_on(repo.certificates_expiring_before(expires + 1)).unwrap();
+    assert_eq!(due, vec![c.clone()], "back-filled from the stored record");
+    assert!(block_on(repo.certificates_expiring_before(expires))
+        .unwrap()
+        .is_empty());
+    drop(repo);
+    let v: i64 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(v, SCHEMA_VERSION);
+}

@@ -47,6 +47,7 @@ pub const CASES: &[&str] = &[
     "failed_writes_change_nothing",
     "concurrent_updates_lose_nothing",
     "state_transitions",
+    "certificate_expiry_query",
 ];
 
 /// Stamps every conformance case into a `#[test]`. The argument is an expression that,
@@ -58,7 +59,8 @@ macro_rules! conformance_tests {
             crud, insert_duplicate_id, cas_conflict, domain_conflicts,
             domains_released_on_change_and_delete, nested_config_and_secret_round_trip,
             filters, pagination, pagination_under_concurrent_inserts, routing,
-            failed_writes_change_nothing, concurrent_updates_lose_nothing, state_transitions);
+            failed_writes_change_nothing, concurrent_updates_lose_nothing, state_transitions,
+            certificate_expiry_query);
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
         $(
@@ -941,4 +943,64 @@ pub async fn state_transitions(repo: &dyn ConnectionRepo) {
     let c2 = svc.mark_authenticated(&c.id).await.expect("second sign-in");
     assert_eq!(c2, c1, "only the first authentication is recorded");
     assert_eq!(must_get(repo, &c.id).await, c1);
+}
+
+/// Connections whose certificate expires before a time, soonest first, all of them; kept
+/// current through updates and deletes.
+pub async fn certificate_expiry_query(repo: &dyn ConnectionRepo) {
+    let with_expiry = |name: &str, t: Option<i64>| {
+        let mut c = saml_connection(name, &[], false);
+        if let ProtocolConfig::Saml(s) = &mut c.config {
+            s.idp_certificate_expires_at = t;
+        }
+        c
+    };
+    // Far in the past, so other cases' connections (which expire in 2124) never match.
+    let base = -1_000_000_000_000i64;
+    let late = with_expiry("late", Some(base + 300));
+    let early = with_expiry("early", Some(base + 100));
+    let mid = with_expiry("mid", Some(base + 200));
+    let none = with_expiry("none", None);
+    let oidc = oidc_connection("oidc-exp", &[], false);
+    insert_all(
+        repo,
+        &[late.clone(), early.clone(), mid.clone(), none.clone(), oidc],
+    )
+    .await;
+    let ids = |v: Vec<EnterpriseConnection>| v.into_iter().map(|c| c.id).collect::<Vec<_>>();
+    let got = ids(repo
+        .certificates_expiring_before(base + 250)
+        .await
+        .expect("query"));
+    assert_eq!(got, vec![early.id.clone(), mid.id.clone()]);
+    let got = ids(repo
+        .certificates_expiring_before(base + 100)
+        .await
+        .expect("query"));
+    assert!(got.is_empty(), "strictly before: {got:?}");
+    // Renewing a certificate moves it out; deleting removes it.
+    let mut renewed = early.clone();
+    if let ProtocolConfig::Saml(s) = &mut renewed.config {
+        s.idp_certificate_expires_at = Some(base + 1_000);
+    }
+    renewed.version = 2;
+    repo.update(&renewed, 1).await.expect("renew");
+    assert!(repo.delete(&mid.id).await.expect("delete"));
+    let got = ids(repo
+        .certificates_expiring_before(base + 2_000)
+        .await
+        .expect("query"));
+    assert_eq!(got, vec![late.id.clone(), renewed.id.clone()]);
+    // Many at once: no silent cap.
+    let many: Vec<_> = (0..60)
+        .map(|i| with_expiry(&format!("m{i}"), Some(base + 10 + i)))
+        .collect();
+    insert_all(repo, &many).await;
+    assert_eq!(
+        repo.certificates_expiring_before(base + 70)
+            .await
+            .expect("query")
+            .len(),
+        60
+    );
 }

@@ -79,6 +79,11 @@ impl ListQuery {
     }
 }
 
+/// When the connection's IdP certificate expires (SAML connections with a certificate).
+pub fn certificate_expires_at(c: &EnterpriseConnection) -> Option<i64> {
+    c.saml().and_then(|s| s.idp_certificate_expires_at)
+}
+
 /// One page of a listing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page {
@@ -134,6 +139,39 @@ pub trait ConnectionRepo: Send + Sync {
     /// The connection that claims exactly this domain, if any (active or not).
     async fn find_by_domain(&self, domain: &Domain) -> Result<Option<EnterpriseConnection>>;
 
+    /// Every connection whose IdP certificate expires before `before_ms` (Unix ms),
+    /// soonest first (ties by id). All matches, not a page: renewal reminders must not be
+    /// silently capped.
+    ///
+    /// The default walks [`ConnectionRepo::list`]; adapters override it with an index.
+    async fn certificates_expiring_before(
+        &self,
+        before_ms: i64,
+    ) -> Result<Vec<EnterpriseConnection>> {
+        let mut q = ListQuery {
+            limit: MAX_LIMIT,
+            order: Order::Asc,
+            ..ListQuery::default()
+        };
+        let mut out = Vec::new();
+        loop {
+            let page = self.list(&q).await?;
+            out.extend(
+                page.items
+                    .into_iter()
+                    .filter(|c| certificate_expires_at(c).is_some_and(|t| t < before_ms)),
+            );
+            match page.next_cursor {
+                Some(c) => q.after = Some(c),
+                None => break,
+            }
+        }
+        out.sort_by(|a, b| {
+            (certificate_expires_at(a), &a.id).cmp(&(certificate_expires_at(b), &b.id))
+        });
+        Ok(out)
+    }
+
     /// How many connections match the query's filters (cursor and limit are ignored).
     ///
     /// The default walks [`ConnectionRepo::list`] page by page; adapters with a cheaper
@@ -178,6 +216,9 @@ macro_rules! forward_repo {
             }
             async fn count(&self, query: &ListQuery) -> Result<u64> {
                 (**self).count(query).await
+            }
+            async fn certificates_expiring_before(&self, before_ms: i64) -> Result<Vec<EnterpriseConnection>> {
+                (**self).certificates_expiring_before(before_ms).await
             }
         }
     )*};
