@@ -334,12 +334,24 @@ fn a_layout_1_store_gets_its_expiry_index_built_on_open() {
         block_on(repo.insert(&c)).unwrap();
     }
     // Make it look like layout 1: no version marker, no expiry index.
-    db.open_tree("enterprise_sso/meta").unwrap().clear().unwrap();
-    db.open_tree("enterprise_sso/by_cert_expiry").unwrap().clear().unwrap();
+    db.open_tree("enterprise_sso/meta")
+        .unwrap()
+        .clear()
+        .unwrap();
+    db.open_tree("enterprise_sso/by_cert_expiry")
+        .unwrap()
+        .clear()
+        .unwrap();
     let repo = SledRepo::from_db(db.clone()).unwrap();
     repo.verify_indexes().unwrap();
-    assert_eq!(block_on(repo.certificates_expiring_before(expires + 1)).unwrap(), vec![c]);
+    assert_eq!(
+        block_on(repo.certificates_expiring_before(expires + 1)).unwrap(),
+        vec![c]
+    );
     // A newer layout is refused.
-    db.open_tree("enterprise_sso/meta").unwrap().insert("index_version", &99u64.to_be_bytes()).unwrap();
+    db.open_tree("enterprise_sso/meta")
+        .unwrap()
+        .insert("index_version", &99u64.to_be_bytes())
+        .unwrap();
     assert!(matches!(SledRepo::from_db(db), Err(Error::Corrupt { .. })));
 }

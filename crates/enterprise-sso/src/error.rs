@@ -52,6 +52,15 @@ pub enum Error {
         /// What is wrong (the address itself is not repeated).
         reason: &'static str,
     },
+    /// A [`crate::MetadataSource`] could not fetch a document.
+    #[error("fetching {what} failed: {source}")]
+    Fetch {
+        /// What was being fetched (`saml.idp_metadata_url`, `oidc.discovery_url`).
+        what: &'static str,
+        /// The source's error.
+        #[source]
+        source: BoxError,
+    },
     /// A stored record could not be decoded.
     #[error("stored record is corrupt: {reason}")]
     Corrupt {

@@ -62,7 +62,7 @@ pub use patch::{
 pub use provider::{Protocol, Provider, WorkosConnectionType};
 pub use repo::{ConnectionRepo, ListQuery, Order, Page};
 pub use secret::ClientSecret;
-pub use service::Connections;
+pub use service::{Connections, MetadataSource};
 pub use validate::{validate, validate_with, FieldError, FieldErrorKind, Policy, ValidationErrors};
 
 /// The README's examples, compiled and run as doctests.

@@ -3,13 +3,37 @@
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::connection::EnterpriseConnection;
+use async_trait::async_trait;
+
+use crate::connection::{EnterpriseConnection, ProtocolConfig};
 use crate::domain::{normalize_host, Domain};
-use crate::error::{Error, Result};
+use crate::error::{BoxError, Error, Result};
 use crate::ids::ConnectionId;
-use crate::merge::{build, merge};
-use crate::patch::{CreateConnection, UpdateConnection};
+use crate::merge::{build_with, merge_with};
+use crate::oidc::{parse_discovery, MAX_DISCOVERY_BYTES};
+use crate::patch::{CreateConnection, OidcPatch, Patch, SamlPatch, UpdateConnection};
 use crate::repo::{ConnectionRepo, ListQuery, Page, MAX_LIMIT};
+use crate::saml::MAX_METADATA_BYTES;
+use crate::validate::{FieldError, FieldErrorKind, Policy, ValidationErrors};
+
+/// Fetches documents for [`Connections::refresh`]. The library does no network I/O: the
+/// host implements this with its HTTP client (and should apply
+/// [`crate::validate::ip_allowed`] to the addresses it resolves).
+#[async_trait]
+pub trait MetadataSource: Send + Sync {
+    /// The body at `url`. Implementations should stop reading after `max_bytes + 1`
+    /// bytes; a longer body is refused by the caller anyway.
+    async fn fetch(&self, url: &str, max_bytes: usize) -> std::result::Result<Vec<u8>, BoxError>;
+}
+
+fn invalid(path: &str, kind: FieldErrorKind) -> Error {
+    match ValidationErrors::from_vec(vec![FieldError::new(path, kind)]) {
+        Some(v) => Error::Validation(v),
+        None => Error::Corrupt {
+            reason: "empty validation error".into(),
+        },
+    }
+}
 
 /// Source of the current time, Unix milliseconds.
 pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
@@ -42,6 +66,7 @@ pub struct Connections<R> {
     repo: R,
     clock: Clock,
     max_retries: usize,
+    policy: Policy,
 }
 
 impl<R: ConnectionRepo> Connections<R> {
@@ -51,7 +76,14 @@ impl<R: ConnectionRepo> Connections<R> {
             repo,
             clock: Arc::new(now_ms),
             max_retries: DEFAULT_MAX_RETRIES,
+            policy: Policy::default(),
         }
+    }
+
+    /// Uses `policy` for validation (e.g. to allow loopback metadata URLs in tests).
+    pub fn with_policy(mut self, policy: Policy) -> Self {
+        self.policy = policy;
+        self
     }
 
     /// Uses `clock` for timestamps (tests, simulations).
@@ -73,7 +105,12 @@ impl<R: ConnectionRepo> Connections<R> {
 
     /// Validates and stores a new connection (version 1, inactive unless `active` is set).
     pub async fn create(&self, params: &CreateConnection) -> Result<EnterpriseConnection> {
-        let conn = build(params, ConnectionId::generate(), (self.clock)())?;
+        let conn = build_with(
+            params,
+            ConnectionId::generate(),
+            (self.clock)(),
+            &self.policy,
+        )?;
         self.repo.insert(&conn).await?;
         Ok(conn)
     }
@@ -101,8 +138,10 @@ impl<R: ConnectionRepo> Connections<R> {
         id: &ConnectionId,
         patch: &UpdateConnection,
     ) -> Result<EnterpriseConnection> {
-        self.modify(id, |current, now| Ok(merge(current, patch, now)?))
-            .await
+        self.modify(id, |current, now| {
+            Ok(merge_with(current, patch, now, &self.policy)?)
+        })
+        .await
     }
 
     /// Like [`Connections::update`], but only if the stored version is `expected_version`
@@ -121,7 +160,7 @@ impl<R: ConnectionRepo> Connections<R> {
                 actual: current.version,
             });
         }
-        let next = merge(&current, patch, (self.clock)())?;
+        let next = merge_with(&current, patch, (self.clock)(), &self.policy)?;
         self.repo.update(&next, expected_version).await?;
         Ok(next)
     }
@@ -158,6 +197,115 @@ impl<R: ConnectionRepo> Connections<R> {
                 Err(Error::VersionConflict { .. }) if attempt < self.max_retries => attempt += 1,
                 Err(e) => return Err(e),
                 Ok(()) => return Ok(next),
+            }
+        }
+    }
+
+    /// Every connection whose IdP certificate expires within `days` days from now (or has
+    /// expired already), soonest first: the basis for renewal reminders.
+    pub async fn certificates_expiring_within(
+        &self,
+        days: u32,
+    ) -> Result<Vec<EnterpriseConnection>> {
+        let before = (self.clock)().saturating_add(i64::from(days) * 86_400_000);
+        self.repo.certificates_expiring_before(before).await
+    }
+
+    /// Re-reads a connection's documents through `source` and stores the result through the
+    /// normal merge/validate/CAS path:
+    ///
+    /// - SAML: fetches `saml.idp_metadata_url` and stores it as `saml.idp_metadata`
+    ///   (which re-derives entity id, SSO URL and certificate, see [`crate::merge_with`]);
+    /// - OIDC: fetches `oidc.discovery_url`, checks the document
+    ///   ([`crate::oidc::parse_discovery`]) and fills `auth_url`, `token_url` and
+    ///   `user_info_url` where they are not set (set values, explicit or discovered
+    ///   earlier, are kept; `null` them to re-discover).
+    ///
+    /// A failed fetch ([`Error::Fetch`]), an oversized or invalid document
+    /// ([`Error::Validation`]) writes nothing.
+    pub async fn refresh(
+        &self,
+        id: &ConnectionId,
+        source: &dyn MetadataSource,
+    ) -> Result<EnterpriseConnection> {
+        let current = self.get(id).await?;
+        match &current.config {
+            ProtocolConfig::Saml(s) => {
+                let url = s
+                    .idp_metadata_url
+                    .clone()
+                    .ok_or_else(|| invalid("saml.idp_metadata_url", FieldErrorKind::Required))?;
+                let body = source
+                    .fetch(&url, MAX_METADATA_BYTES)
+                    .await
+                    .map_err(|source| Error::Fetch {
+                        what: "saml.idp_metadata_url",
+                        source,
+                    })?;
+                if body.len() > MAX_METADATA_BYTES {
+                    return Err(invalid(
+                        "saml.idp_metadata",
+                        FieldErrorKind::TooLong {
+                            max: MAX_METADATA_BYTES,
+                        },
+                    ));
+                }
+                let xml = String::from_utf8(body).map_err(|_| {
+                    invalid(
+                        "saml.idp_metadata",
+                        FieldErrorKind::InvalidMetadata(crate::saml::MetadataError::Malformed {
+                            reason: "not UTF-8".into(),
+                        }),
+                    )
+                })?;
+                let patch = UpdateConnection {
+                    saml: Patch::Value(SamlPatch {
+                        idp_metadata: Patch::Value(xml),
+                        ..SamlPatch::default()
+                    }),
+                    ..UpdateConnection::default()
+                };
+                self.update(id, &patch).await
+            }
+            ProtocolConfig::Oidc(o) => {
+                let url = o
+                    .discovery_url
+                    .clone()
+                    .ok_or_else(|| invalid("oidc.discovery_url", FieldErrorKind::Required))?;
+                let body = source
+                    .fetch(&url, MAX_DISCOVERY_BYTES)
+                    .await
+                    .map_err(|source| Error::Fetch {
+                        what: "oidc.discovery_url",
+                        source,
+                    })?;
+                let d = parse_discovery(&body, &url, &self.policy).map_err(|e| {
+                    invalid("oidc.discovery_url", FieldErrorKind::InvalidDiscovery(e))
+                })?;
+                self.modify(id, |current, now| {
+                    let Some(o) = current.oidc() else {
+                        // The connection switched protocol meanwhile: nothing to fill.
+                        return Ok(current.clone());
+                    };
+                    let fill = |have: &Option<String>, found: &str| {
+                        if have.is_none() {
+                            Patch::Value(found.to_owned())
+                        } else {
+                            Patch::Absent
+                        }
+                    };
+                    let patch = UpdateConnection {
+                        oidc: Patch::Value(OidcPatch {
+                            auth_url: fill(&o.auth_url, &d.authorization_endpoint),
+                            token_url: fill(&o.token_url, &d.token_endpoint),
+                            user_info_url: fill(&o.user_info_url, &d.userinfo_endpoint),
+                            ..OidcPatch::default()
+                        }),
+                        ..UpdateConnection::default()
+                    };
+                    Ok(merge_with(current, &patch, now, &self.policy)?)
+                })
+                .await
             }
         }
     }

@@ -26,6 +26,22 @@ pub mod codes {
     pub const PUBLIC_CLIENT_REQUIRES_PKCE: &str = "form_public_client_requires_pkce";
     /// A public suffix (`com`, `co.uk`) given as a domain.
     pub const DOMAIN_PUBLIC_SUFFIX: &str = "form_domain_public_suffix";
+    /// IdP metadata that could not be parsed (DOCTYPE, malformed, too large or deep...).
+    pub const SAML_METADATA_INVALID: &str = "saml_failed_to_parse_idp_metadata";
+    /// IdP metadata without entityID, IDPSSODescriptor, SSO service or signing certificate.
+    pub const SAML_METADATA_MISSING_FIELDS: &str = "saml_metadata_missing_fields";
+    /// An explicit IdP field that contradicts the metadata.
+    pub const SAML_METADATA_MISMATCH: &str = "saml_metadata_mismatch";
+    /// A certificate that is not an X.509 certificate.
+    pub const SAML_CERTIFICATE_INVALID: &str = "saml_certificate_invalid";
+    /// Activating (or re-certifying) with an expired certificate.
+    pub const SAML_CERTIFICATE_EXPIRED: &str = "saml_certificate_expired";
+    /// A fetched URL pointing at a private, loopback, link-local or unique-local address.
+    pub const URL_NOT_ALLOWED: &str = "form_param_url_not_allowed";
+    /// An OIDC discovery document that failed its checks.
+    pub const OIDC_DISCOVERY_INVALID: &str = "oidc_discovery_invalid";
+    /// The metadata source could not fetch a document.
+    pub const FETCH_FAILED: &str = "metadata_fetch_failed";
     /// The body is not JSON.
     pub const MALFORMED_BODY: &str = "malformed_request_body";
     /// No such connection.
@@ -183,6 +199,15 @@ impl From<&Error> for ApiErrors {
                 "is invalid",
                 "email_address",
                 err.to_string(),
+            ),
+            Error::Fetch { what, .. } => ApiErrors::one(
+                502,
+                ApiError::new(
+                    codes::FETCH_FAILED,
+                    "fetch failed",
+                    format!("Fetching {what} failed."),
+                    Some((*what).to_owned()),
+                ),
             ),
             // Storage and corruption details stay on the server.
             _ => ApiErrors::one(
