@@ -208,6 +208,11 @@ fn derive_saml(c: &mut SamlConfig, explicit: Option<&SamlPatch>, errs: &mut Vec<
     let set =
         |f: fn(&SamlPatch) -> &Patch<String>| explicit.is_some_and(|p| f(p).as_value().is_some());
     // Oversized inputs are reported once, as TooLong, by validation.
+    let mut cert = c
+        .idp_certificate
+        .as_deref()
+        .filter(|t| t.len() <= MAX_CERTIFICATE_LEN)
+        .map(parse_certificate);
     if let Some(xml) = c
         .idp_metadata
         .as_ref()
@@ -234,115 +239,31 @@ fn derive_saml(c: &mut SamlConfig, explicit: Option<&SamlPatch>, errs: &mut Vec<
                 } else if !sso_ok {
                     c.idp_sso_url = m.preferred_sso_url().map(str::to_owned);
                 }
-                let cert_ok = c
-                    .idp_certificate
-                    .as_deref()
-                    .and_then(|t| parse_certificate(t).ok())
-                    .is_some_and(|cert| m.has_certificate(&cert));
+                let cert_ok = matches!(&cert, Some(Ok(x)) if m.has_certificate(x));
                 if !cert_ok && set(|p| &p.idp_certificate) {
                     // A certificate that does not parse is reported below instead.
-                    if c.idp_certificate
-                        .as_deref()
-                        .is_some_and(|t| parse_certificate(t).is_ok())
-                    {
+                    if matches!(cert, Some(Ok(_))) {
                         disagree("saml.idp_certificate", errs);
                     }
                 } else if !cert_ok {
-                    c.idp_certificate = m.signing_certificates.first().map(|x| x.to_pem());
+                    let first = m.signing_certificates.first();
+                    c.idp_certificate = first.map(|x| x.to_pem());
+                    cert = first.cloned().map(Ok);
                 }
             }
         }
     }
     c.idp_certificate_issued_at = None;
     c.idp_certificate_expires_at = None;
-    if let Some(text) = c
-        .idp_certificate
-        .as_ref()
-        .filter(|t| t.len() <= MAX_CERTIFICATE_LEN)
-    {
-        match parse_certificate(text) {
-            Ok(cert) => {
-                c.idp_certificate_issued_at = Some(cert.not_before_ms);
-                c.idp_certificate_expires_at = Some(cert.not_after_ms);
-            }
-            Err(e) => errs.push(FieldError::new(
-                "saml.idp_certificate",
-                FieldErrorKind::InvalidCertificate(e),
-            )),
+    match cert {
+        Some(Ok(x)) => {
+            c.idp_certificate_issued_at = Some(x.not_before_ms);
+            c.idp_certificate_expires_at = Some(x.not_after_ms);
         }
+        Some(Err(e)) => errs.push(FieldError::new(
+            "saml.idp_certificate",
+            FieldErrorKind::InvalidCertificate(e),
+        )),
+        None => {}
     }
-}
-
-fn set_required<T: Clone>(field: &mut T, p: &Patch<T>, path: &str, errs: &mut Vec<FieldError>) {
-    match p {
-        Patch::Absent => {}
-        Patch::Null => errs.push(FieldError::new(path, FieldErrorKind::NotNullable)),
-        Patch::Value(v) => *field = v.clone(),
-    }
-}
-
-fn set_optional<T: Clone>(field: &mut Option<T>, p: &Patch<T>) {
-    match p {
-        Patch::Absent => {}
-        Patch::Null => *field = None,
-        Patch::Value(v) => *field = Some(v.clone()),
-    }
-}
-
-/// Normalises a domain list; bad entries are reported as `domains[i]`, repeats dropped.
-fn normalize_domains(list: &[String], errs: &mut Vec<FieldError>) -> Vec<Domain> {
-    let mut out: Vec<Domain> = Vec::with_capacity(list.len());
-    for (i, raw) in list.iter().enumerate() {
-        match Domain::parse(raw) {
-            Ok(d) if out.contains(&d) => {}
-            Ok(d) => out.push(d),
-            Err(e) => errs.push(FieldError::new(
-                format!("domains[{i}]"),
-                FieldErrorKind::InvalidDomain(e),
-            )),
-        }
-    }
-    out
-}
-
-fn apply_oidc(c: &mut OidcConfig, p: &OidcPatch, errs: &mut Vec<FieldError>) {
-    set_optional(&mut c.auth_url, &p.auth_url);
-    set_optional(&mut c.client_id, &p.client_id);
-    set_optional(&mut c.client_secret, &p.client_secret);
-    set_optional(&mut c.discovery_url, &p.discovery_url);
-    set_required(
-        &mut c.requires_pkce,
-        &p.requires_pkce,
-        "oidc.requires_pkce",
-        errs,
-    );
-    set_optional(&mut c.token_url, &p.token_url);
-    set_optional(&mut c.user_info_url, &p.user_info_url);
-}
-
-fn apply_saml(c: &mut SamlConfig, p: &SamlPatch, errs: &mut Vec<FieldError>) {
-    set_required(
-        &mut c.allow_idp_initiated,
-        &p.allow_idp_initiated,
-        "saml.allow_idp_initiated",
-        errs,
-    );
-    match &p.attribute_mapping {
-        Patch::Absent => {}
-        Patch::Null => c.attribute_mapping = AttributeMapping::default(),
-        Patch::Value(m) => apply_mapping(&mut c.attribute_mapping, m),
-    }
-    set_required(&mut c.force_authn, &p.force_authn, "saml.force_authn", errs);
-    set_optional(&mut c.idp_certificate, &p.idp_certificate);
-    set_optional(&mut c.idp_entity_id, &p.idp_entity_id);
-    set_optional(&mut c.idp_metadata, &p.idp_metadata);
-    set_optional(&mut c.idp_metadata_url, &p.idp_metadata_url);
-    set_optional(&mut c.idp_sso_url, &p.idp_sso_url);
-}
-
-fn apply_mapping(m: &mut AttributeMapping, p: &AttributeMappingPatch) {
-    set_optional(&mut m.email_address, &p.email_address);
-    set_optional(&mut m.first_name, &p.first_name);
-    set_optional(&mut m.last_name, &p.last_name);
-    set_optional(&mut m.user_id, &p.user_id);
 }
