@@ -67,10 +67,27 @@ pub const INDEX_VERSION: u64 = 2;
 pub const DEFAULT_PREFIX: &str = "enterprise_sso/";
 
 /// Options of a [`SledRepo`].
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct SledOptions {
     /// Flush to disk before every write returns (see the crate docs).
     pub flush_on_write: bool,
+    /// How long [`SledRepo::open_with`] waits for the database's file lock. sled releases
+    /// the lock of a dropped handle from a background thread, so re-opening a path right
+    /// after dropping it can briefly find it still locked.
+    pub lock_timeout: std::time::Duration,
+}
+
+impl Default for SledOptions {
+    fn default() -> Self {
+        SledOptions {
+            flush_on_write: false,
+            lock_timeout: std::time::Duration::from_secs(2),
+        }
+    }
+}
+
+fn is_lock_error(e: &sled::Error) -> bool {
+    matches!(e, sled::Error::Io(io) if io.to_string().contains("could not acquire lock"))
 }
 
 /// [`ConnectionRepo`] on a sled database.
@@ -227,7 +244,16 @@ impl SledRepo {
 
     /// Opens a sled database at `path` with options.
     pub fn open_with(path: impl AsRef<std::path::Path>, opts: SledOptions) -> Result<Self> {
-        let db = sled::open(path).map_err(storage)?;
+        let deadline = std::time::Instant::now() + opts.lock_timeout;
+        let db = loop {
+            match sled::open(path.as_ref()) {
+                Ok(db) => break db,
+                Err(e) if is_lock_error(&e) && std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err(e) => return Err(storage(e)),
+            }
+        };
         Self::from_db_with(db, DEFAULT_PREFIX, opts)
     }
 

@@ -15,6 +15,7 @@ mod on_disk_flush_on_write {
         let dir = tempfile::tempdir().unwrap();
         let opts = SledOptions {
             flush_on_write: true,
+            ..Default::default()
         };
         (
             SledRepo::open_with(dir.path().join("db"), opts).unwrap(),

@@ -106,6 +106,7 @@ fn durability_child() {
         enterprise_sso_sled::DEFAULT_PREFIX,
         SledOptions {
             flush_on_write: flush,
+            ..Default::default()
         },
     )
     .unwrap();
@@ -354,4 +355,30 @@ fn a_layout_1_store_gets_its_expiry_index_built_on_open() {
         .insert("index_version", &99u64.to_be_bytes())
         .unwrap();
     assert!(matches!(SledRepo::from_db(db), Err(Error::Corrupt { .. })));
+}
+
+#[test]
+fn open_waits_for_a_lock_being_released() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let first = SledRepo::open(&path).unwrap();
+    let dropper = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(150));
+        drop(first);
+    });
+    // Without waiting this fails at once: the first handle still holds the lock.
+    let second = SledRepo::open(&path);
+    dropper.join().unwrap();
+    assert!(second.is_ok(), "{:?}", second.err());
+    // A lock that is never released is an error after the timeout, not a hang.
+    let held = sled::open(dir.path().join("held")).unwrap();
+    let opts = SledOptions {
+        lock_timeout: std::time::Duration::from_millis(50),
+        ..Default::default()
+    };
+    assert!(matches!(
+        SledRepo::open_with(dir.path().join("held"), opts),
+        Err(Error::Storage { .. })
+    ));
+    drop(held);
 }

@@ -267,3 +267,77 @@ fn derive_saml(c: &mut SamlConfig, explicit: Option<&SamlPatch>, errs: &mut Vec<
         None => {}
     }
 }
+
+fn set_required<T: Clone>(field: &mut T, p: &Patch<T>, path: &str, errs: &mut Vec<FieldError>) {
+    match p {
+        Patch::Absent => {}
+        Patch::Null => errs.push(FieldError::new(path, FieldErrorKind::NotNullable)),
+        Patch::Value(v) => *field = v.clone(),
+    }
+}
+
+fn set_optional<T: Clone>(field: &mut Option<T>, p: &Patch<T>) {
+    match p {
+        Patch::Absent => {}
+        Patch::Null => *field = None,
+        Patch::Value(v) => *field = Some(v.clone()),
+    }
+}
+
+/// Normalises a domain list; bad entries are reported as `domains[i]`, repeats dropped.
+fn normalize_domains(list: &[String], errs: &mut Vec<FieldError>) -> Vec<Domain> {
+    let mut out: Vec<Domain> = Vec::with_capacity(list.len());
+    for (i, raw) in list.iter().enumerate() {
+        match Domain::parse(raw) {
+            Ok(d) if out.contains(&d) => {}
+            Ok(d) => out.push(d),
+            Err(e) => errs.push(FieldError::new(
+                format!("domains[{i}]"),
+                FieldErrorKind::InvalidDomain(e),
+            )),
+        }
+    }
+    out
+}
+
+fn apply_oidc(c: &mut OidcConfig, p: &OidcPatch, errs: &mut Vec<FieldError>) {
+    set_optional(&mut c.auth_url, &p.auth_url);
+    set_optional(&mut c.client_id, &p.client_id);
+    set_optional(&mut c.client_secret, &p.client_secret);
+    set_optional(&mut c.discovery_url, &p.discovery_url);
+    set_required(
+        &mut c.requires_pkce,
+        &p.requires_pkce,
+        "oidc.requires_pkce",
+        errs,
+    );
+    set_optional(&mut c.token_url, &p.token_url);
+    set_optional(&mut c.user_info_url, &p.user_info_url);
+}
+
+fn apply_saml(c: &mut SamlConfig, p: &SamlPatch, errs: &mut Vec<FieldError>) {
+    set_required(
+        &mut c.allow_idp_initiated,
+        &p.allow_idp_initiated,
+        "saml.allow_idp_initiated",
+        errs,
+    );
+    match &p.attribute_mapping {
+        Patch::Absent => {}
+        Patch::Null => c.attribute_mapping = AttributeMapping::default(),
+        Patch::Value(m) => apply_mapping(&mut c.attribute_mapping, m),
+    }
+    set_required(&mut c.force_authn, &p.force_authn, "saml.force_authn", errs);
+    set_optional(&mut c.idp_certificate, &p.idp_certificate);
+    set_optional(&mut c.idp_entity_id, &p.idp_entity_id);
+    set_optional(&mut c.idp_metadata, &p.idp_metadata);
+    set_optional(&mut c.idp_metadata_url, &p.idp_metadata_url);
+    set_optional(&mut c.idp_sso_url, &p.idp_sso_url);
+}
+
+fn apply_mapping(m: &mut AttributeMapping, p: &AttributeMappingPatch) {
+    set_optional(&mut m.email_address, &p.email_address);
+    set_optional(&mut m.first_name, &p.first_name);
+    set_optional(&mut m.last_name, &p.last_name);
+    set_optional(&mut m.user_id, &p.user_id);
+}
