@@ -28,6 +28,15 @@
 //! | `by_provider` | provider name, `0x00`, connection id | empty |
 //! | `by_cert_expiry` | certificate expiry (8 bytes, order-preserving), connection id | empty |
 //! | `meta` | `index_version` | version of the index layout (2) |
+//! | `accounts` | account id | the core codec's account record |
+//! | `acc_by_subject` | connection id, `0x00`, provider user id | account id |
+//! | `acc_by_email` | email key, `0x00`, account id | empty |
+//! | `acc_by_conn` | connection id, account id | empty |
+//! | `acc_gen` | connection id | how many accounts were ever linked to it (u64) |
+//!
+//! Deleting a connection unlinks its accounts in the same transaction. sled transactions
+//! cannot range-scan, so the accounts are listed first and the transaction checks that the
+//! connection's `acc_gen` did not move meanwhile (else it starts again).
 //!
 //! Opening a store written before an index existed builds that index from the records
 //! (index version 1 had no `by_cert_expiry`).
@@ -52,10 +61,11 @@
 use std::ops::Bound;
 
 use async_trait::async_trait;
-use enterprise_sso::codec::{decode_connection, encode_connection};
+use enterprise_sso::account::email_key;
+use enterprise_sso::codec::{decode_account, decode_connection, encode_account, encode_connection};
 use enterprise_sso::{
-    ConnectionId, ConnectionRepo, Domain, EnterpriseConnection, Error, ListQuery, Order, Page,
-    Result,
+    AccountId, AccountPage, AccountQuery, AccountRepo, ConnectionId, ConnectionRepo, Domain,
+    EnterpriseAccount, EnterpriseConnection, Error, ListQuery, Order, Page, Result,
 };
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 use sled::{Transactional, Tree};
@@ -100,6 +110,11 @@ pub struct SledRepo {
     by_provider: Tree,
     by_cert_expiry: Tree,
     meta: Tree,
+    accounts: Tree,
+    acc_by_subject: Tree,
+    acc_by_email: Tree,
+    acc_by_conn: Tree,
+    acc_gen: Tree,
     opts: SledOptions,
 }
 
@@ -160,7 +175,7 @@ fn index_keys(c: &EnterpriseConnection) -> IndexKeys {
     }
 }
 
-/// The five trees inside a transaction.
+/// Every tree inside one transaction.
 struct Tx<'a> {
     records: &'a TransactionalTree,
     domains: &'a TransactionalTree,
@@ -168,6 +183,84 @@ struct Tx<'a> {
     by_active: &'a TransactionalTree,
     by_provider: &'a TransactionalTree,
     by_cert_expiry: &'a TransactionalTree,
+    accounts: &'a TransactionalTree,
+    acc_by_subject: &'a TransactionalTree,
+    acc_by_email: &'a TransactionalTree,
+    acc_by_conn: &'a TransactionalTree,
+    acc_gen: &'a TransactionalTree,
+}
+
+/// Keys of an account's index entries.
+struct AccountKeys {
+    subject: Option<Vec<u8>>,
+    email: Vec<u8>,
+    conn: Option<Vec<u8>>,
+}
+
+fn account_keys(a: &EnterpriseAccount) -> AccountKeys {
+    let id = a.id.as_str().as_bytes();
+    let conn = a.enterprise_connection_id.as_ref();
+    AccountKeys {
+        subject: conn
+            .zip(a.provider_user_id.as_ref())
+            .map(|(c, s)| prefixed(c.as_str().as_bytes(), s)),
+        email: {
+            let mut k = email_key(&a.email_address).into_bytes();
+            k.push(0);
+            k.extend_from_slice(id);
+            k
+        },
+        conn: conn.map(|c| {
+            let mut k = c.as_str().as_bytes().to_vec();
+            k.extend_from_slice(id);
+            k
+        }),
+    }
+}
+
+impl Tx<'_> {
+    fn old_account(&self, id: &str) -> TxResult<Option<EnterpriseAccount>> {
+        match self.accounts.get(id)? {
+            None => Ok(None),
+            Some(bytes) => match decode_account(&bytes) {
+                Ok(a) => Ok(Some(a)),
+                Err(e) => abort(e),
+            },
+        }
+    }
+
+    fn put_account(&self, a: &EnterpriseAccount) -> TxResult<()> {
+        let k = account_keys(a);
+        if let Some(s) = k.subject {
+            self.acc_by_subject.insert(s, a.id.as_str())?;
+        }
+        self.acc_by_email.insert(k.email, &[])?;
+        if let Some(c) = k.conn {
+            self.acc_by_conn.insert(c, &[])?;
+        }
+        self.accounts.insert(a.id.as_str(), encode_account(a))?;
+        Ok(())
+    }
+
+    fn drop_account_indexes(&self, a: &EnterpriseAccount) -> TxResult<()> {
+        let k = account_keys(a);
+        if let Some(s) = k.subject {
+            self.acc_by_subject.remove(s)?;
+        }
+        self.acc_by_email.remove(k.email)?;
+        if let Some(c) = k.conn {
+            self.acc_by_conn.remove(c)?;
+        }
+        Ok(())
+    }
+
+    fn generation(&self, conn: &ConnectionId) -> TxResult<u64> {
+        Ok(self
+            .acc_gen
+            .get(conn.as_str())?
+            .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+            .map_or(0, u64::from_be_bytes))
+    }
 }
 
 impl Tx<'_> {
@@ -283,6 +376,11 @@ impl SledRepo {
             by_provider: tree("by_provider")?,
             by_cert_expiry: tree("by_cert_expiry")?,
             meta: tree("meta")?,
+            accounts: tree("accounts")?,
+            acc_by_subject: tree("acc_by_subject")?,
+            acc_by_email: tree("acc_by_email")?,
+            acc_by_conn: tree("acc_by_conn")?,
+            acc_gen: tree("acc_gen")?,
             db,
             opts,
         };
@@ -336,26 +434,36 @@ impl SledRepo {
     }
 
     fn transact<T>(&self, f: impl Fn(&Tx<'_>) -> TxResult<T>) -> Result<T> {
-        (
+        let trees = [
             &self.records,
             &self.domains,
             &self.by_org,
             &self.by_active,
             &self.by_provider,
             &self.by_cert_expiry,
-        )
-            .transaction(
-                |(records, domains, by_org, by_active, by_provider, by_cert_expiry)| {
-                    f(&Tx {
-                        records,
-                        domains,
-                        by_org,
-                        by_active,
-                        by_provider,
-                        by_cert_expiry,
-                    })
-                },
-            )
+            &self.accounts,
+            &self.acc_by_subject,
+            &self.acc_by_email,
+            &self.acc_by_conn,
+            &self.acc_gen,
+        ];
+        trees
+            .as_slice()
+            .transaction(|v: &Vec<TransactionalTree>| {
+                f(&Tx {
+                    records: &v[0],
+                    domains: &v[1],
+                    by_org: &v[2],
+                    by_active: &v[3],
+                    by_provider: &v[4],
+                    by_cert_expiry: &v[5],
+                    accounts: &v[6],
+                    acc_by_subject: &v[7],
+                    acc_by_email: &v[8],
+                    acc_by_conn: &v[9],
+                    acc_gen: &v[10],
+                })
+            })
             .map_err(tx_error)
     }
 
@@ -442,6 +550,69 @@ impl SledRepo {
                 return Err(format!("{name}: {count} entries for {expected} records"));
             }
         }
+        let mut accounts = Vec::new();
+        for item in self.accounts.iter() {
+            let (k, v) = item.map_err(|e| e.to_string())?;
+            let a = decode_account(&v).map_err(err)?;
+            if k.as_ref() != a.id.as_str().as_bytes() {
+                return Err(format!("account under key {k:?} has id {}", a.id));
+            }
+            if let Some(c) = &a.enterprise_connection_id {
+                if !records.iter().any(|r| &r.id == c) {
+                    return Err(format!(
+                        "account {} is linked to missing connection {c}",
+                        a.id
+                    ));
+                }
+            }
+            accounts.push(a);
+        }
+        for (name, tree, expected) in [
+            (
+                "acc_by_subject",
+                &self.acc_by_subject,
+                accounts
+                    .iter()
+                    .filter(|a| account_keys(a).subject.is_some())
+                    .count(),
+            ),
+            ("acc_by_email", &self.acc_by_email, accounts.len()),
+            (
+                "acc_by_conn",
+                &self.acc_by_conn,
+                accounts
+                    .iter()
+                    .filter(|a| a.enterprise_connection_id.is_some())
+                    .count(),
+            ),
+        ] {
+            let mut count = 0usize;
+            for item in tree.iter() {
+                let (k, v) = item.map_err(|e| e.to_string())?;
+                let owner = match name {
+                    "acc_by_subject" => accounts
+                        .iter()
+                        .find(|a| a.id.as_str().as_bytes() == v.as_ref()),
+                    _ => accounts
+                        .iter()
+                        .find(|a| k.ends_with(a.id.as_str().as_bytes())),
+                };
+                let a = owner.ok_or_else(|| format!("{name}: entry {k:?} points at no account"))?;
+                let keys = account_keys(a);
+                let want = match name {
+                    "acc_by_subject" => keys.subject,
+                    "acc_by_email" => Some(keys.email),
+                    _ => keys.conn,
+                };
+                if want.as_deref() != Some(k.as_ref()) {
+                    return Err(format!("{name}: stale entry {k:?} for {}", a.id));
+                }
+                count += 1;
+            }
+            if count != expected {
+                return Err(format!("{name}: {count} entries for {expected} accounts"));
+            }
+        }
         for c in &records {
             for d in &c.domains {
                 let owner = self.domains.get(d.as_str()).map_err(|e| e.to_string())?;
@@ -454,6 +625,34 @@ impl SledRepo {
             }
         }
         Ok(())
+    }
+
+    fn account_generation(&self, id: &ConnectionId) -> Result<u64> {
+        Ok(self
+            .acc_gen
+            .get(id.as_str())
+            .map_err(storage)?
+            .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+            .map_or(0, u64::from_be_bytes))
+    }
+
+    /// Ids of the accounts linked to a connection (outside any transaction).
+    fn linked_accounts(&self, id: &ConnectionId) -> Result<Vec<String>> {
+        let prefix = id.as_str().as_bytes();
+        self.acc_by_conn
+            .scan_prefix(prefix)
+            .map(|e| {
+                let (k, _) = e.map_err(storage)?;
+                Ok(String::from_utf8_lossy(&k[prefix.len()..]).into_owned())
+            })
+            .collect()
+    }
+
+    fn load_account(&self, id: &[u8]) -> Result<Option<EnterpriseAccount>> {
+        match self.accounts.get(id).map_err(storage)? {
+            Some(bytes) => decode_account(&bytes).map(Some),
+            None => Ok(None),
+        }
     }
 
     /// Picks the index for a listing: (tree, key prefix). `None` scans `records`.
@@ -509,7 +708,7 @@ impl ConnectionRepo for SledRepo {
         self.transact(|tx| {
             if tx.records.get(conn.id.as_str())?.is_some() {
                 return abort(Error::AlreadyExists {
-                    id: conn.id.clone(),
+                    id: conn.id.to_string(),
                 });
             }
             tx.claim(conn)?;
@@ -534,7 +733,7 @@ impl ConnectionRepo for SledRepo {
             };
             if old.version != expected_version {
                 return abort(Error::VersionConflict {
-                    id: conn.id.clone(),
+                    id: conn.id.to_string(),
                     expected: expected_version,
                     actual: old.version,
                 });
@@ -548,19 +747,36 @@ impl ConnectionRepo for SledRepo {
         self.after_write().await
     }
 
-    async fn delete(&self, id: &ConnectionId) -> Result<bool> {
-        let deleted = self.transact(|tx| {
-            let Some(old) = tx.old(id)? else {
-                return Ok(false);
-            };
-            tx.drop_indexes(&old, &[])?;
-            tx.records.remove(id.as_str())?;
-            Ok(true)
-        })?;
-        if deleted {
-            self.after_write().await?;
+    async fn delete(&self, id: &ConnectionId, now: i64) -> Result<bool> {
+        loop {
+            let generation = self.account_generation(id)?;
+            let linked = self.linked_accounts(id)?;
+            let outcome = self.transact(|tx| {
+                if tx.generation(id)? != generation {
+                    return Ok(None); // an account was linked meanwhile: list again
+                }
+                let Some(old) = tx.old(id)? else {
+                    return Ok(Some(false));
+                };
+                for account_id in &linked {
+                    if let Some(a) = tx.old_account(account_id)? {
+                        if a.enterprise_connection_id.as_ref() == Some(id) {
+                            tx.drop_account_indexes(&a)?;
+                            tx.put_account(&a.unlinked(now))?;
+                        }
+                    }
+                }
+                tx.drop_indexes(&old, &[])?;
+                tx.records.remove(id.as_str())?;
+                Ok(Some(true))
+            })?;
+            if let Some(deleted) = outcome {
+                if deleted {
+                    self.after_write().await?;
+                }
+                return Ok(deleted);
+            }
         }
-        Ok(deleted)
     }
 
     async fn list(&self, q: &ListQuery) -> Result<Page> {
@@ -624,5 +840,148 @@ impl ConnectionRepo for SledRepo {
             Some(id) => self.load(&id),
             None => Ok(None),
         }
+    }
+}
+
+#[async_trait]
+impl AccountRepo for SledRepo {
+    async fn insert_account(&self, a: &EnterpriseAccount) -> Result<()> {
+        self.transact(|tx| {
+            if tx.accounts.get(a.id.as_str())?.is_some() {
+                return abort(Error::AlreadyExists {
+                    id: a.id.to_string(),
+                });
+            }
+            if let Some(c) = &a.enterprise_connection_id {
+                if tx.records.get(c.as_str())?.is_none() {
+                    return abort(Error::NotFound { id: c.to_string() });
+                }
+                if let Some(s) = account_keys(a).subject {
+                    if let Some(existing) = tx.acc_by_subject.get(s)? {
+                        let id = std::str::from_utf8(&existing)
+                            .ok()
+                            .and_then(|s| s.parse().ok());
+                        return match id {
+                            Some(id) => abort(Error::AccountExists { id }),
+                            None => abort(Error::Corrupt {
+                                reason: "bad account id in subject index".into(),
+                            }),
+                        };
+                    }
+                }
+                let next = tx.generation(c)? + 1;
+                tx.acc_gen.insert(c.as_str(), &next.to_be_bytes())?;
+            }
+            tx.put_account(a)
+        })?;
+        self.after_write().await
+    }
+
+    async fn get_account(&self, id: &AccountId) -> Result<Option<EnterpriseAccount>> {
+        self.load_account(id.as_str().as_bytes())
+    }
+
+    async fn update_account(&self, a: &EnterpriseAccount, expected_version: u64) -> Result<()> {
+        self.transact(|tx| {
+            let Some(old) = tx.old_account(a.id.as_str())? else {
+                return abort(Error::NotFound {
+                    id: a.id.to_string(),
+                });
+            };
+            if old.version != expected_version {
+                return abort(Error::VersionConflict {
+                    id: a.id.to_string(),
+                    expected: expected_version,
+                    actual: old.version,
+                });
+            }
+            if old.enterprise_connection_id != a.enterprise_connection_id
+                || old.provider_user_id != a.provider_user_id
+            {
+                return abort(Error::Corrupt {
+                    reason: "an account's connection and provider user id cannot change".into(),
+                });
+            }
+            tx.drop_account_indexes(&old)?;
+            tx.put_account(a)
+        })?;
+        self.after_write().await
+    }
+
+    async fn find_account_by_subject(
+        &self,
+        connection: &ConnectionId,
+        provider_user_id: &str,
+    ) -> Result<Option<EnterpriseAccount>> {
+        let key = prefixed(connection.as_str().as_bytes(), provider_user_id);
+        match self.acc_by_subject.get(key).map_err(storage)? {
+            Some(id) => self.load_account(&id),
+            None => Ok(None),
+        }
+    }
+
+    async fn find_accounts_by_email(&self, email: &str) -> Result<Vec<EnterpriseAccount>> {
+        let mut prefix = email_key(email).into_bytes();
+        prefix.push(0);
+        let mut out = Vec::new();
+        for entry in self.acc_by_email.scan_prefix(&prefix) {
+            let (k, _) = entry.map_err(storage)?;
+            if let Some(a) = self.load_account(&k[prefix.len()..])? {
+                out.push(a);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn list_accounts(
+        &self,
+        connection: &ConnectionId,
+        q: &AccountQuery,
+    ) -> Result<AccountPage> {
+        let prefix = connection.as_str().as_bytes().to_vec();
+        // Keys are connection id + account id: the prefix's range, narrowed by the cursor.
+        let with = |id: &AccountId| {
+            let mut k = prefix.clone();
+            k.extend_from_slice(id.as_str().as_bytes());
+            k
+        };
+        let (lower, upper) = range_of(&prefix, &ListQuery::default());
+        let (lower, upper) = match (&q.after, q.order) {
+            (None, _) => (lower, upper),
+            (Some(a), Order::Asc) => (Bound::Excluded(with(a)), upper),
+            (Some(a), Order::Desc) => (lower, Bound::Excluded(with(a))),
+        };
+        let iter = self.acc_by_conn.range((lower, upper));
+        let iter: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> = match q.order {
+            Order::Asc => Box::new(iter),
+            Order::Desc => Box::new(iter.rev()),
+        };
+        let want = q.limit.saturating_add(1);
+        let mut items = Vec::new();
+        for entry in iter {
+            let (k, _) = entry.map_err(storage)?;
+            if let Some(a) = self.load_account(&k[prefix.len()..])? {
+                items.push(a);
+                if items.len() >= want {
+                    break;
+                }
+            }
+        }
+        Ok(AccountPage::from_overfetch(items, q.limit))
+    }
+
+    async fn delete_account(&self, id: &AccountId) -> Result<bool> {
+        let deleted = self.transact(|tx| {
+            let Some(old) = tx.old_account(id.as_str())? else {
+                return Ok(false);
+            };
+            tx.drop_account_indexes(&old)?;
+            tx.accounts.remove(id.as_str())?;
+            Ok(true)
+        })?;
+        if deleted {
+            self.after_write().await?;
+        }
+        Ok(deleted)
     }
 }

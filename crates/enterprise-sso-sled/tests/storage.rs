@@ -193,6 +193,11 @@ enum Op {
     Delete {
         target: usize,
     },
+    SignIn {
+        target: usize,
+        subject: usize,
+        domain: usize,
+    },
 }
 
 const DOMAINS: &[&str] = &["a.com", "b.com", "c.com", "d.com", "e.org", "f.org"];
@@ -208,6 +213,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (any::<usize>(), any::<bool>()).prop_map(|(target, active)| Op::SetActive { target, active }),
         1 => (any::<usize>(), any::<bool>()).prop_map(|(target, okta)| Op::SetProvider { target, okta }),
         1 => any::<usize>().prop_map(|target| Op::Delete { target }),
+        3 => (any::<usize>(), 0..3usize, 0..DOMAINS.len()).prop_map(|(target, subject, domain)| Op::SignIn { target, subject, domain }),
     ]
 }
 
@@ -278,6 +284,14 @@ proptest! {
                     }
                     None => Ok(()),
                 },
+                Op::SignIn { target, subject, domain } => match pick(target) {
+                    Some(id) => {
+                        let a = enterprise_sso::Assertion::new(&format!("user-{subject}"), [("sub", format!("user-{subject}").as_str())])
+                            .with_email(&format!("u{subject}@{}", DOMAINS[domain]));
+                        block_on(svc.record_sign_in(&id, &a)).map(drop)
+                    }
+                    None => Ok(()),
+                },
                 Op::Delete { target } => match pick(target) {
                     Some(id) => {
                         ids.retain(|x| *x != id);
@@ -287,7 +301,7 @@ proptest! {
                 },
             };
             match result {
-                Ok(()) | Err(Error::DomainConflict { .. }) => {}
+                Ok(()) | Err(Error::DomainConflict { .. }) | Err(Error::SignInRefused(_)) => {}
                 Err(e) => prop_assert!(false, "unexpected error {e}"),
             }
             prop_assert_eq!(repo.verify_indexes(), Ok(()));

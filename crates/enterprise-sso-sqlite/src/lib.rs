@@ -38,6 +38,7 @@
 //! storage codec; the columns beside them exist for the indexes: every query is an index
 //! search (a test checks `EXPLAIN QUERY PLAN` for each).
 
+mod accounts;
 mod error;
 mod ops;
 mod schema;
@@ -47,7 +48,8 @@ use std::path::Path;
 
 use async_trait::async_trait;
 use enterprise_sso::{
-    ConnectionId, ConnectionRepo, Domain, EnterpriseConnection, ListQuery, Page, Result,
+    AccountId, AccountPage, AccountQuery, AccountRepo, ConnectionId, ConnectionRepo, Domain,
+    EnterpriseAccount, EnterpriseConnection, ListQuery, Page, Result,
 };
 use rusqlite::{Connection, OpenFlags};
 
@@ -141,9 +143,9 @@ impl ConnectionRepo for SqliteRepo {
             .await
     }
 
-    async fn delete(&self, id: &ConnectionId) -> Result<bool> {
+    async fn delete(&self, id: &ConnectionId, now: i64) -> Result<bool> {
         let id = id.to_string();
-        self.writer.run(move |c| ops::delete(c, &id)).await
+        self.writer.run(move |c| ops::delete(c, &id, now)).await
     }
 
     async fn list(&self, query: &ListQuery) -> Result<Page> {
@@ -168,5 +170,63 @@ impl ConnectionRepo for SqliteRepo {
     async fn count(&self, query: &ListQuery) -> Result<u64> {
         let q = query.clone();
         self.reader().run(move |c| ops::count(c, &q)).await
+    }
+}
+
+#[async_trait]
+impl AccountRepo for SqliteRepo {
+    async fn insert_account(&self, account: &EnterpriseAccount) -> Result<()> {
+        let a = account.clone();
+        self.writer.run(move |c| accounts::insert(c, &a)).await
+    }
+
+    async fn get_account(&self, id: &AccountId) -> Result<Option<EnterpriseAccount>> {
+        let id = id.to_string();
+        self.reader().run(move |c| accounts::get(c, &id)).await
+    }
+
+    async fn update_account(
+        &self,
+        account: &EnterpriseAccount,
+        expected_version: u64,
+    ) -> Result<()> {
+        let a = account.clone();
+        self.writer
+            .run(move |c| accounts::update(c, &a, expected_version))
+            .await
+    }
+
+    async fn find_account_by_subject(
+        &self,
+        connection: &ConnectionId,
+        provider_user_id: &str,
+    ) -> Result<Option<EnterpriseAccount>> {
+        let (conn_id, subject) = (connection.to_string(), provider_user_id.to_owned());
+        self.reader()
+            .run(move |c| accounts::by_subject(c, &conn_id, &subject))
+            .await
+    }
+
+    async fn find_accounts_by_email(&self, email: &str) -> Result<Vec<EnterpriseAccount>> {
+        let email = email.to_owned();
+        self.reader()
+            .run(move |c| accounts::by_email(c, &email))
+            .await
+    }
+
+    async fn list_accounts(
+        &self,
+        connection: &ConnectionId,
+        query: &AccountQuery,
+    ) -> Result<AccountPage> {
+        let (conn_id, q) = (connection.to_string(), query.clone());
+        self.reader()
+            .run(move |c| accounts::list(c, &conn_id, &q))
+            .await
+    }
+
+    async fn delete_account(&self, id: &AccountId) -> Result<bool> {
+        let id = id.to_string();
+        self.writer.run(move |c| accounts::delete(c, &id)).await
     }
 }

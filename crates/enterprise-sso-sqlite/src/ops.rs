@@ -1,9 +1,7 @@
 //! The SQL behind every repository operation (synchronous; run on worker threads).
 
 use enterprise_sso::codec::{decode_connection, encode_connection};
-use enterprise_sso::{
-    ConnectionId, Domain, EnterpriseConnection, Error, ListQuery, Order, Page, Result,
-};
+use enterprise_sso::{Domain, EnterpriseConnection, Error, ListQuery, Order, Page, Result};
 use rusqlite::types::Value;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
@@ -230,21 +228,11 @@ pub(crate) fn insert(conn: &mut Connection, row: &Row) -> Result<()> {
         ]);
     match inserted {
         Ok(_) => {}
-        Err(e) if is_constraint(&e) => {
-            return Err(Error::AlreadyExists {
-                id: parse_id(&row.id)?,
-            })
-        }
+        Err(e) if is_constraint(&e) => return Err(Error::AlreadyExists { id: row.id.clone() }),
         Err(e) => return Err(storage(e)),
     }
     claim(&tx, &row.id, &row.domains)?;
     tx.commit().map_err(storage)
-}
-
-fn parse_id(id: &str) -> Result<ConnectionId> {
-    id.parse().map_err(|_| Error::Corrupt {
-        reason: "bad connection id".into(),
-    })
 }
 
 /// Compare-and-swap write: version check, record, and the domain changes in one transaction.
@@ -261,7 +249,7 @@ pub(crate) fn update(conn: &mut Connection, row: &Row, expected: u64) -> Result<
         None => return Err(Error::NotFound { id: row.id.clone() }),
         Some(v) if v != expected_i => {
             return Err(Error::VersionConflict {
-                id: parse_id(&row.id)?,
+                id: row.id.clone(),
                 expected,
                 actual: u64::try_from(v).unwrap_or(0),
             })
@@ -303,12 +291,18 @@ pub(crate) fn update(conn: &mut Connection, row: &Row, expected: u64) -> Result<
     tx.commit().map_err(storage)
 }
 
-pub(crate) fn delete(conn: &mut Connection, id: &str) -> Result<bool> {
-    // One statement; ON DELETE CASCADE releases the domains in the same implicit transaction.
-    let n = conn
+/// Deletes a connection: its accounts are unlinked and ON DELETE CASCADE releases its
+/// domains, all in one transaction.
+pub(crate) fn delete(conn: &mut Connection, id: &str, now: i64) -> Result<bool> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(storage)?;
+    crate::accounts::unlink_all(&tx, id, now)?;
+    let n = tx
         .prepare_cached(DELETE_SQL)
         .and_then(|mut st| st.execute([id]))
         .map_err(storage)?;
+    tx.commit().map_err(storage)?;
     Ok(n > 0)
 }
 
@@ -367,12 +361,55 @@ mod tests {
             ("domains of", DOMAINS_OF_SQL, vec![t("x")]),
             ("release", RELEASE_SQL, vec![t("x"), t("y")]),
             ("delete", DELETE_SQL, vec![t("x")]),
+            ("account get", crate::accounts::GET_SQL, vec![t("x")]),
+            (
+                "account by subject",
+                crate::accounts::BY_SUBJECT_SQL,
+                vec![t("c"), t("s")],
+            ),
+            (
+                "account id by subject",
+                crate::accounts::ID_BY_SUBJECT_SQL,
+                vec![t("c"), t("s")],
+            ),
+            (
+                "account by email",
+                crate::accounts::BY_EMAIL_SQL,
+                vec![t("e")],
+            ),
+            (
+                "account list asc",
+                crate::accounts::LIST_ASC_SQL,
+                vec![t("c"), t(""), Value::Integer(5)],
+            ),
+            (
+                "account list desc",
+                crate::accounts::LIST_DESC_SQL,
+                vec![t("c"), t("~"), Value::Integer(5)],
+            ),
+            ("account keys", crate::accounts::KEYS_SQL, vec![t("x")]),
+            (
+                "account update",
+                crate::accounts::UPDATE_SQL,
+                vec![t("x"), t("c"), t("e"), Value::Integer(2), Value::Null],
+            ),
+            ("account delete", crate::accounts::DELETE_SQL, vec![t("x")]),
+            (
+                "accounts of connection",
+                crate::accounts::OF_CONNECTION_SQL,
+                vec![t("c")],
+            ),
+            (
+                "connection exists",
+                crate::accounts::CONNECTION_EXISTS_SQL,
+                vec![t("c")],
+            ),
         ] {
             assert_indexed(what, &plan(&conn, sql, args));
         }
         let org = Some("org_1".to_string());
         let domain = Some(Domain::parse("acme.com").unwrap());
-        let cursor = Some(ConnectionId::generate());
+        let cursor = Some(enterprise_sso::ConnectionId::generate());
         let mut n = 0;
         for order in [Order::Asc, Order::Desc] {
             for after in [None, cursor.clone()] {

@@ -36,6 +36,21 @@ const MIGRATIONS: &[&str] = &[
         WHERE substr(record, 1, 1) = X'01';
      CREATE INDEX connections_by_cert_expiry ON connections (cert_expires_at, id)
         WHERE cert_expires_at IS NOT NULL;",
+    // 3: enterprise accounts. (connection, provider user id) is unique among linked
+    // accounts; unlinked accounts keep their record but leave the per-connection indexes.
+    "CREATE TABLE accounts (
+        id               TEXT PRIMARY KEY NOT NULL,
+        connection_id    TEXT,
+        provider_user_id TEXT,
+        email_key        TEXT NOT NULL,
+        version          INTEGER NOT NULL,
+        record           BLOB NOT NULL
+     ) WITHOUT ROWID;
+     CREATE UNIQUE INDEX accounts_by_subject ON accounts (connection_id, provider_user_id)
+        WHERE connection_id IS NOT NULL AND provider_user_id IS NOT NULL;
+     CREATE INDEX accounts_by_connection ON accounts (connection_id, id)
+        WHERE connection_id IS NOT NULL;
+     CREATE INDEX accounts_by_email ON accounts (email_key, id);",
 ];
 
 /// The schema version this build writes.

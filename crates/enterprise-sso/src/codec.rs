@@ -7,6 +7,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::account::{EnterpriseAccount, Verification, VerificationStatus};
+use crate::provider::Protocol;
+
 use crate::connection::{
     AttributeMapping, EnterpriseConnection, OidcConfig, ProtocolConfig, SamlConfig,
 };
@@ -14,6 +17,106 @@ use crate::domain::Domain;
 use crate::error::{Error, Result};
 use crate::provider::Provider;
 use crate::secret::ClientSecret;
+
+/// Format tag of the current account encoding.
+pub const ACCOUNT_FORMAT_V1: u8 = 1;
+
+#[derive(Serialize, Deserialize)]
+struct StoredAccountV1 {
+    id: String,
+    active: bool,
+    email_address: String,
+    enterprise_connection_id: Option<String>,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    protocol: String,
+    provider: Provider,
+    provider_user_id: Option<String>,
+    public_metadata: serde_json::Map<String, serde_json::Value>,
+    verification_status: Option<String>,
+    verification_strategy: Option<String>,
+    last_authenticated_at: Option<i64>,
+    created_at: i64,
+    updated_at: i64,
+    version: u64,
+}
+
+/// Encodes an account for storage (format tag, then JSON).
+pub fn encode_account(a: &EnterpriseAccount) -> Vec<u8> {
+    let stored = StoredAccountV1 {
+        id: a.id.to_string(),
+        active: a.active,
+        email_address: a.email_address.clone(),
+        enterprise_connection_id: a.enterprise_connection_id.as_ref().map(|c| c.to_string()),
+        first_name: a.first_name.clone(),
+        last_name: a.last_name.clone(),
+        protocol: a.protocol.as_str().to_owned(),
+        provider: a.provider,
+        provider_user_id: a.provider_user_id.clone(),
+        public_metadata: a.public_metadata.clone(),
+        verification_status: a
+            .verification
+            .as_ref()
+            .map(|v| v.status.as_str().to_owned()),
+        verification_strategy: a.verification.as_ref().map(|v| v.strategy.clone()),
+        last_authenticated_at: a.last_authenticated_at,
+        created_at: a.created_at,
+        updated_at: a.updated_at,
+        version: a.version,
+    };
+    let mut out = vec![ACCOUNT_FORMAT_V1];
+    if serde_json::to_writer(&mut out, &stored).is_err() {
+        out.truncate(1);
+    }
+    out
+}
+
+/// Decodes a stored account.
+pub fn decode_account(bytes: &[u8]) -> Result<EnterpriseAccount> {
+    let corrupt = |reason: String| Error::Corrupt { reason };
+    let (&tag, payload) = bytes
+        .split_first()
+        .ok_or_else(|| corrupt("empty account record".into()))?;
+    if tag != ACCOUNT_FORMAT_V1 {
+        return Err(corrupt(format!("unknown account format tag {tag}")));
+    }
+    let s: StoredAccountV1 =
+        serde_json::from_slice(payload).map_err(|e| corrupt(format!("bad v1 account: {e}")))?;
+    let verification = match (s.verification_status, s.verification_strategy) {
+        (Some(status), Some(strategy)) => Some(Verification {
+            status: VerificationStatus::parse(&status)
+                .ok_or_else(|| corrupt("bad verification status".into()))?,
+            strategy,
+        }),
+        (None, None) => None,
+        _ => return Err(corrupt("half a verification".into())),
+    };
+    Ok(EnterpriseAccount {
+        id: s.id.parse().map_err(|_| corrupt("bad account id".into()))?,
+        active: s.active,
+        email_address: s.email_address,
+        enterprise_connection_id: s
+            .enterprise_connection_id
+            .map(|c| c.parse())
+            .transpose()
+            .map_err(|_| corrupt("bad connection id".into()))?,
+        first_name: s.first_name,
+        last_name: s.last_name,
+        protocol: match s.protocol.as_str() {
+            "saml" => Protocol::Saml,
+            "oauth" => Protocol::Oauth,
+            _ => return Err(corrupt("bad protocol".into())),
+        },
+        provider: s.provider,
+        provider_user_id: s.provider_user_id,
+        public_metadata: s.public_metadata,
+        verification,
+        last_authenticated_at: s.last_authenticated_at,
+        created_at: s.created_at,
+        updated_at: s.updated_at,
+        version: s.version,
+    })
+}
 
 /// Format tag of the current encoding.
 pub const FORMAT_V1: u8 = 1;

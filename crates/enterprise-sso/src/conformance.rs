@@ -16,14 +16,15 @@
 
 use std::collections::HashSet;
 
+use crate::account::{Assertion, EnterpriseAccount, Verification};
 use crate::connection::{EnterpriseConnection, ProtocolConfig};
 use crate::domain::Domain;
 use crate::error::Error;
-use crate::ids::ConnectionId;
+use crate::ids::{AccountId, ConnectionId};
 use crate::merge::build;
 use crate::patch::{CreateConnection, OidcPatch, Patch, SamlPatch, UpdateConnection};
 use crate::provider::Provider;
-use crate::repo::{ConnectionRepo, ListQuery, Order};
+use crate::repo::{AccountQuery, ListQuery, Order, Store};
 use crate::secret::ClientSecret;
 use crate::service::{now_ms, Connections};
 
@@ -48,10 +49,17 @@ pub const CASES: &[&str] = &[
     "concurrent_updates_lose_nothing",
     "state_transitions",
     "certificate_expiry_query",
+    "account_crud",
+    "account_lookups_and_pagination",
+    "deleting_a_connection_unlinks_its_accounts",
+    "sign_in_creates_then_finds_the_account",
+    "refused_sign_ins_write_nothing",
+    "concurrent_first_sign_ins_make_one_account",
 ];
 
 /// Stamps every conformance case into a `#[test]`. The argument is an expression that,
-/// called with no arguments, returns `(repo, guard)` with `repo: impl ConnectionRepo`.
+/// called with no arguments, returns `(repo, guard)` where `repo` implements both
+/// [`ConnectionRepo`] and [`crate::AccountRepo`].
 #[macro_export]
 macro_rules! conformance_tests {
     ($make:expr) => {
@@ -60,7 +68,9 @@ macro_rules! conformance_tests {
             domains_released_on_change_and_delete, nested_config_and_secret_round_trip,
             filters, pagination, pagination_under_concurrent_inserts, routing,
             failed_writes_change_nothing, concurrent_updates_lose_nothing, state_transitions,
-            certificate_expiry_query);
+            certificate_expiry_query, account_crud, account_lookups_and_pagination,
+            deleting_a_connection_unlinks_its_accounts, sign_in_creates_then_finds_the_account,
+            refused_sign_ins_write_nothing, concurrent_first_sign_ins_make_one_account);
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
         $(
@@ -119,14 +129,14 @@ fn domain(s: &str) -> Domain {
     Domain::parse(s).unwrap_or_else(|e| panic!("bad fixture domain {s}: {e}"))
 }
 
-async fn must_get(repo: &dyn ConnectionRepo, id: &ConnectionId) -> EnterpriseConnection {
+async fn must_get(repo: &dyn Store, id: &ConnectionId) -> EnterpriseConnection {
     match repo.get(id).await {
         Ok(Some(c)) => c,
         other => panic!("get({id}) = {other:?}"),
     }
 }
 
-async fn insert_all(repo: &dyn ConnectionRepo, conns: &[EnterpriseConnection]) {
+async fn insert_all(repo: &dyn Store, conns: &[EnterpriseConnection]) {
     for c in conns {
         if let Err(e) = repo.insert(c).await {
             panic!("insert {}: {e}", c.id);
@@ -135,7 +145,7 @@ async fn insert_all(repo: &dyn ConnectionRepo, conns: &[EnterpriseConnection]) {
 }
 
 /// Walks every page of `query` and returns the ids in the order seen.
-async fn walk(repo: &dyn ConnectionRepo, query: &ListQuery) -> Vec<ConnectionId> {
+async fn walk(repo: &dyn Store, query: &ListQuery) -> Vec<ConnectionId> {
     let mut q = query.clone();
     let mut seen = Vec::new();
     for _ in 0..10_000 {
@@ -158,7 +168,7 @@ async fn walk(repo: &dyn ConnectionRepo, query: &ListQuery) -> Vec<ConnectionId>
 }
 
 /// Insert, get, update with the right version, delete.
-pub async fn crud(repo: &dyn ConnectionRepo) {
+pub async fn crud(repo: &dyn Store) {
     let a = saml_connection("crud-a", &["crud-a.example.com"], false);
     let b = oidc_connection("crud-b", &[], true);
     insert_all(repo, &[a.clone(), b.clone()]).await;
@@ -176,16 +186,16 @@ pub async fn crud(repo: &dyn ConnectionRepo) {
     repo.update(&a2, 1).await.expect("update");
     assert_eq!(must_get(repo, &a.id).await, a2);
 
-    assert!(repo.delete(&a.id).await.expect("delete"));
+    assert!(repo.delete(&a.id, now_ms()).await.expect("delete"));
     assert_eq!(repo.get(&a.id).await.expect("get"), None);
-    assert!(!repo.delete(&a.id).await.expect("delete twice"));
+    assert!(!repo.delete(&a.id, now_ms()).await.expect("delete twice"));
     let err = repo.update(&a2, 2).await.expect_err("update deleted");
     assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
     assert_eq!(must_get(repo, &b.id).await, b);
 }
 
 /// A second insert with the same id is refused and changes nothing.
-pub async fn insert_duplicate_id(repo: &dyn ConnectionRepo) {
+pub async fn insert_duplicate_id(repo: &dyn Store) {
     let a = saml_connection("dup", &["dup-1.example.com"], false);
     insert_all(repo, std::slice::from_ref(&a)).await;
     let mut again = oidc_connection("dup-2", &["dup-2.example.com"], false);
@@ -202,7 +212,7 @@ pub async fn insert_duplicate_id(repo: &dyn ConnectionRepo) {
 }
 
 /// A stale version is refused with the stored version, and nothing changes.
-pub async fn cas_conflict(repo: &dyn ConnectionRepo) {
+pub async fn cas_conflict(repo: &dyn Store) {
     let a = oidc_connection("cas", &["cas.example.com"], false);
     insert_all(repo, std::slice::from_ref(&a)).await;
     let mut v2 = a.clone();
@@ -218,7 +228,7 @@ pub async fn cas_conflict(repo: &dyn ConnectionRepo) {
             expected: 1,
             actual: 2,
             id,
-        }) => assert_eq!(id, a.id),
+        }) => assert_eq!(id, a.id.to_string()),
         other => panic!("expected a version conflict, got {other:?}"),
     }
     assert_eq!(must_get(repo, &a.id).await, v2);
@@ -232,7 +242,7 @@ pub async fn cas_conflict(repo: &dyn ConnectionRepo) {
 
 /// A domain belongs to one connection; a conflicting write names domain and owner and
 /// writes nothing at all (not even its other domains).
-pub async fn domain_conflicts(repo: &dyn ConnectionRepo) {
+pub async fn domain_conflicts(repo: &dyn Store) {
     let a = saml_connection("owner", &["owned.example.com", "also.example.com"], true);
     insert_all(repo, std::slice::from_ref(&a)).await;
     let b = oidc_connection(
@@ -293,7 +303,7 @@ pub async fn domain_conflicts(repo: &dyn ConnectionRepo) {
 }
 
 /// Dropping a domain or deleting its connection frees it for others.
-pub async fn domains_released_on_change_and_delete(repo: &dyn ConnectionRepo) {
+pub async fn domains_released_on_change_and_delete(repo: &dyn Store) {
     let a = saml_connection("rel-a", &["rel-1.example.com", "rel-2.example.com"], false);
     insert_all(repo, std::slice::from_ref(&a)).await;
     let mut a2 = a.clone();
@@ -319,7 +329,7 @@ pub async fn domains_released_on_change_and_delete(repo: &dyn ConnectionRepo) {
         repo.insert(&c).await,
         Err(Error::DomainConflict { .. })
     ));
-    assert!(repo.delete(&a.id).await.expect("delete"));
+    assert!(repo.delete(&a.id, now_ms()).await.expect("delete"));
     assert_eq!(
         repo.find_by_domain(&domain("rel-3.example.com"))
             .await
@@ -336,7 +346,7 @@ pub async fn domains_released_on_change_and_delete(repo: &dyn ConnectionRepo) {
 
 /// Every field, including the client secret and the SAML attribute mapping, is stored and
 /// read back exactly.
-pub async fn nested_config_and_secret_round_trip(repo: &dyn ConnectionRepo) {
+pub async fn nested_config_and_secret_round_trip(repo: &dyn Store) {
     let mut o = oidc_connection(
         "rt-oidc",
         &["rt-oidc.example.com", "b.rt-oidc.example.com"],
@@ -376,7 +386,7 @@ pub async fn nested_config_and_secret_round_trip(repo: &dyn ConnectionRepo) {
 }
 
 /// Filters combine with AND, in both orders.
-pub async fn filters(repo: &dyn ConnectionRepo) {
+pub async fn filters(repo: &dyn Store) {
     let tag = unique_tag();
     let org_a = format!("org_a_{tag}");
     let org_b = format!("org_b_{tag}");
@@ -496,7 +506,7 @@ pub async fn filters(repo: &dyn ConnectionRepo) {
 }
 
 /// Cursor pagination visits every match once, in order, in both directions.
-pub async fn pagination(repo: &dyn ConnectionRepo) {
+pub async fn pagination(repo: &dyn Store) {
     let org = format!("org_pg_{}", ConnectionId::generate());
     let mut conns = Vec::new();
     for i in 0..23 {
@@ -564,7 +574,7 @@ pub async fn pagination(repo: &dyn ConnectionRepo) {
 }
 
 /// Paging while another thread inserts neither skips nor repeats an existing record.
-pub async fn pagination_under_concurrent_inserts(repo: &dyn ConnectionRepo) {
+pub async fn pagination_under_concurrent_inserts(repo: &dyn Store) {
     let org = format!("org_cc_{}", ConnectionId::generate());
     let make = |i: usize| {
         let mut c = oidc_connection(&format!("cc{i}"), &[], false);
@@ -617,7 +627,7 @@ pub async fn pagination_under_concurrent_inserts(repo: &dyn ConnectionRepo) {
 
 /// Email routing through the service: exact domain, then the nearest parent that allows
 /// subdomains; inactive connections are skipped.
-pub async fn routing(repo: &dyn ConnectionRepo) {
+pub async fn routing(repo: &dyn Store) {
     let svc = Connections::new(repo);
     let tag = unique_tag();
     let d = |s: &str| format!("{s}.rt-{tag}.com");
@@ -704,7 +714,7 @@ pub async fn routing(repo: &dyn ConnectionRepo) {
 }
 
 /// Failed creates and updates return typed errors and leave the store exactly as it was.
-pub async fn failed_writes_change_nothing(repo: &dyn ConnectionRepo) {
+pub async fn failed_writes_change_nothing(repo: &dyn Store) {
     let svc = Connections::new(repo);
     let tag = unique_tag();
     let mut p = CreateConnection::new(Provider::OidcCustom, "keeper");
@@ -853,7 +863,7 @@ pub async fn failed_writes_change_nothing(repo: &dyn ConnectionRepo) {
 
 /// Several threads update the same connections through the service: no update is lost,
 /// and the final state equals a serial replay of the accepted patches in version order.
-pub async fn concurrent_updates_lose_nothing(repo: &dyn ConnectionRepo) {
+pub async fn concurrent_updates_lose_nothing(repo: &dyn Store) {
     use std::sync::Arc;
     let svc = Connections::new(repo)
         .with_max_retries(10_000)
@@ -923,7 +933,7 @@ pub async fn concurrent_updates_lose_nothing(repo: &dyn ConnectionRepo) {
 
 /// WorkOS state: inactive, validating after activation, active after the first sign-in
 /// (recorded once).
-pub async fn state_transitions(repo: &dyn ConnectionRepo) {
+pub async fn state_transitions(repo: &dyn Store) {
     use crate::connection::ConnectionState;
     let svc = Connections::new(repo);
     let c = saml_connection("state", &[], false);
@@ -947,7 +957,7 @@ pub async fn state_transitions(repo: &dyn ConnectionRepo) {
 
 /// Connections whose certificate expires before a time, soonest first, all of them; kept
 /// current through updates and deletes.
-pub async fn certificate_expiry_query(repo: &dyn ConnectionRepo) {
+pub async fn certificate_expiry_query(repo: &dyn Store) {
     let with_expiry = |name: &str, t: Option<i64>| {
         let mut c = saml_connection(name, &[], false);
         if let ProtocolConfig::Saml(s) = &mut c.config {
@@ -985,7 +995,7 @@ pub async fn certificate_expiry_query(repo: &dyn ConnectionRepo) {
     }
     renewed.version = 2;
     repo.update(&renewed, 1).await.expect("renew");
-    assert!(repo.delete(&mid.id).await.expect("delete"));
+    assert!(repo.delete(&mid.id, now_ms()).await.expect("delete"));
     let got = ids(repo
         .certificates_expiring_before(base + 2_000)
         .await
@@ -1002,5 +1012,403 @@ pub async fn certificate_expiry_query(repo: &dyn ConnectionRepo) {
             .expect("query")
             .len(),
         60
+    );
+}
+
+// ---- accounts -----------------------------------------------------------------------------
+
+/// A fresh account linked to `conn`.
+pub fn account_for(conn: &EnterpriseConnection, subject: &str, email: &str) -> EnterpriseAccount {
+    let now = now_ms();
+    EnterpriseAccount {
+        id: AccountId::generate(),
+        active: true,
+        email_address: email.to_owned(),
+        enterprise_connection_id: Some(conn.id.clone()),
+        first_name: Some("Jane".into()),
+        last_name: None,
+        protocol: conn.protocol(),
+        provider: conn.provider,
+        provider_user_id: Some(subject.to_owned()),
+        public_metadata: serde_json::Map::from_iter([(
+            "team".to_owned(),
+            serde_json::json!(["a", 1]),
+        )]),
+        verification: Some(Verification::verified_by(conn)),
+        last_authenticated_at: Some(now),
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    }
+}
+
+async fn must_get_account(repo: &dyn Store, id: &AccountId) -> EnterpriseAccount {
+    match repo.get_account(id).await {
+        Ok(Some(a)) => a,
+        other => panic!("get_account({id}) = {other:?}"),
+    }
+}
+
+/// Insert, get, CAS update, delete; unique (connection, provider user id).
+pub async fn account_crud(repo: &dyn Store) {
+    let c = saml_connection("acc-crud", &[], true);
+    insert_all(repo, std::slice::from_ref(&c)).await;
+    let a = account_for(&c, "subject-1", "Jane@Acme.com");
+    repo.insert_account(&a).await.expect("insert account");
+    assert_eq!(must_get_account(repo, &a.id).await, a);
+    assert_eq!(
+        repo.get_account(&AccountId::generate()).await.expect("get"),
+        None
+    );
+    assert!(matches!(
+        repo.insert_account(&a).await,
+        Err(Error::AlreadyExists { .. })
+    ));
+    let mut twin = account_for(&c, "subject-1", "other@acme.com");
+    match repo.insert_account(&twin).await {
+        Err(Error::AccountExists { id }) => assert_eq!(id, a.id),
+        other => panic!("expected AccountExists, got {other:?}"),
+    }
+    twin.provider_user_id = Some("subject-2".into());
+    repo.insert_account(&twin).await.expect("another subject");
+    let orphan = account_for(&oidc_connection("never-stored", &[], true), "s", "x@y.com");
+    assert!(matches!(
+        repo.insert_account(&orphan).await,
+        Err(Error::NotFound { .. })
+    ));
+
+    let mut a2 = a.clone();
+    a2.first_name = Some("Janet".into());
+    a2.version = 2;
+    repo.update_account(&a2, 1).await.expect("update");
+    assert_eq!(must_get_account(repo, &a.id).await, a2);
+    let mut stale = a.clone();
+    stale.version = 2;
+    stale.last_name = Some("Stale".into());
+    match repo.update_account(&stale, 1).await {
+        Err(Error::VersionConflict {
+            expected: 1,
+            actual: 2,
+            ..
+        }) => {}
+        other => panic!("expected a version conflict, got {other:?}"),
+    }
+    assert_eq!(must_get_account(repo, &a.id).await, a2);
+    assert!(repo.delete_account(&a.id).await.expect("delete"));
+    assert!(!repo.delete_account(&a.id).await.expect("delete twice"));
+    assert_eq!(
+        repo.find_account_by_subject(&c.id, "subject-1")
+            .await
+            .expect("find"),
+        None
+    );
+    let mut again = account_for(&c, "subject-1", "jane@acme.com");
+    again.id = AccountId::generate();
+    repo.insert_account(&again)
+        .await
+        .expect("subject free again after delete");
+}
+
+/// By subject, by email (case-insensitive, across connections), and cursor pages per
+/// connection in both orders.
+pub async fn account_lookups_and_pagination(repo: &dyn Store) {
+    let c1 = saml_connection("acc-l1", &[], true);
+    let c2 = oidc_connection("acc-l2", &[], true);
+    insert_all(repo, &[c1.clone(), c2.clone()]).await;
+    let tag = unique_tag();
+    let mut mine = Vec::new();
+    for i in 0..13 {
+        let a = account_for(&c1, &format!("s{i}"), &format!("user{i}@{tag}.com"));
+        repo.insert_account(&a).await.expect("insert");
+        mine.push(a);
+    }
+    let shared = account_for(&c2, "s0", &format!("USER0@{tag}.COM"));
+    repo.insert_account(&shared)
+        .await
+        .expect("same subject, other connection");
+    let found = repo
+        .find_account_by_subject(&c1.id, "s3")
+        .await
+        .expect("find");
+    assert_eq!(found.as_ref(), Some(&mine[3]));
+    assert_eq!(
+        repo.find_account_by_subject(&c1.id, "nope")
+            .await
+            .expect("find"),
+        None
+    );
+    let by_email = repo
+        .find_accounts_by_email(&format!(" User0@{tag}.com "))
+        .await
+        .expect("email");
+    assert_eq!(by_email, vec![mine[0].clone(), shared.clone()]);
+    for (order, limit) in [
+        (Order::Asc, 4),
+        (Order::Desc, 5),
+        (Order::Asc, 13),
+        (Order::Desc, 100),
+    ] {
+        let mut q = AccountQuery {
+            limit,
+            order,
+            ..Default::default()
+        };
+        let mut seen = Vec::new();
+        loop {
+            let page = repo.list_accounts(&c1.id, &q).await.expect("list");
+            assert!(page.items.len() <= limit);
+            seen.extend(page.items.iter().map(|a| a.id.clone()));
+            match page.next_cursor {
+                Some(c) => q.after = Some(c),
+                None => break,
+            }
+        }
+        let mut want: Vec<_> = mine.iter().map(|a| a.id.clone()).collect();
+        if order == Order::Desc {
+            want.reverse();
+        }
+        assert_eq!(seen, want, "{order:?} limit {limit}");
+    }
+    let other = repo
+        .list_accounts(&c2.id, &AccountQuery::default())
+        .await
+        .expect("list");
+    assert_eq!(other.items, vec![shared]);
+}
+
+/// Deleting a connection keeps its accounts, deactivated and unlinked, in the same write.
+pub async fn deleting_a_connection_unlinks_its_accounts(repo: &dyn Store) {
+    let c = oidc_connection("acc-del", &[], true);
+    let keep = saml_connection("acc-keep", &[], true);
+    insert_all(repo, &[c.clone(), keep.clone()]).await;
+    let a = account_for(&c, "u1", "u1@del.example.com");
+    let b = account_for(&c, "u2", "u2@del.example.com");
+    let k = account_for(&keep, "u1", "u1@keep.example.com");
+    for x in [&a, &b, &k] {
+        repo.insert_account(x).await.expect("insert");
+    }
+    let at = now_ms() + 5_000;
+    assert!(repo.delete(&c.id, at).await.expect("delete connection"));
+    for x in [&a, &b] {
+        let got = must_get_account(repo, &x.id).await;
+        assert_eq!(got, x.unlinked(at));
+        assert!(!got.active && got.enterprise_connection_id.is_none() && got.updated_at == at);
+    }
+    assert_eq!(
+        must_get_account(repo, &k.id).await,
+        k,
+        "other connections' accounts untouched"
+    );
+    assert_eq!(
+        repo.find_account_by_subject(&c.id, "u1")
+            .await
+            .expect("find"),
+        None
+    );
+    assert!(repo
+        .list_accounts(&c.id, &AccountQuery::default())
+        .await
+        .expect("list")
+        .items
+        .is_empty());
+    let by_email = repo
+        .find_accounts_by_email("u1@del.example.com")
+        .await
+        .expect("email");
+    assert_eq!(
+        by_email,
+        vec![a.unlinked(at)],
+        "unlinked accounts are still found by email"
+    );
+}
+
+fn sign_in_connection(name: &str, tag: &str, sync: bool) -> EnterpriseConnection {
+    let mut c = saml_connection(name, &[&format!("{tag}.com")], true);
+    c.allow_subdomains = true;
+    c.sync_user_attributes = sync;
+    c
+}
+
+/// The first sign-in creates the account and activates the connection; later ones find
+/// it again, refreshing attributes only with sync on.
+pub async fn sign_in_creates_then_finds_the_account(repo: &dyn Store) {
+    use crate::connection::ConnectionState;
+    let tag = unique_tag();
+    for sync in [false, true] {
+        let svc = Connections::new(repo);
+        let c = sign_in_connection(&format!("si-{sync}"), &format!("{tag}{sync}"), sync);
+        insert_all(repo, std::slice::from_ref(&c)).await;
+        assert_eq!(c.state(), ConnectionState::Validating);
+        let first = Assertion::new("nameid-1", [("firstName", "Ann")])
+            .with_email(&format!("Ann@EU.{tag}{sync}.COM"));
+        let s1 = svc
+            .record_sign_in(&c.id, &first)
+            .await
+            .expect("first sign-in");
+        assert!(s1.created);
+        assert_eq!(s1.connection.state(), ConnectionState::Active);
+        assert_eq!(
+            s1.account.email_address,
+            format!("Ann@eu.{tag}{sync}.com"),
+            "domain normalised"
+        );
+        assert_eq!(s1.account.first_name.as_deref(), Some("Ann"));
+        assert_eq!(s1.account.enterprise_connection_id.as_ref(), Some(&c.id));
+        let second = Assertion::new("nameid-1", [("firstName", "Annie")])
+            .with_email(&format!("ann.new@{tag}{sync}.com"));
+        let s2 = svc
+            .record_sign_in(&c.id, &second)
+            .await
+            .expect("second sign-in");
+        assert!(!s2.created);
+        assert_eq!(s2.account.id, s1.account.id);
+        assert_eq!(s2.account.version, 2);
+        assert_eq!(
+            s2.connection.version, s1.connection.version,
+            "activated only once"
+        );
+        if sync {
+            assert_eq!(s2.account.first_name.as_deref(), Some("Annie"));
+            assert_eq!(s2.account.email_address, format!("ann.new@{tag}{sync}.com"));
+        } else {
+            assert_eq!(s2.account.first_name.as_deref(), Some("Ann"));
+            assert_eq!(s2.account.email_address, s1.account.email_address);
+        }
+        assert_eq!(must_get_account(repo, &s1.account.id).await, s2.account);
+        assert_eq!(must_get(repo, &c.id).await, s2.connection);
+    }
+}
+
+/// Inactive or unknown connection, email outside the domains, missing subject or email:
+/// typed refusals, and nothing written.
+pub async fn refused_sign_ins_write_nothing(repo: &dyn Store) {
+    use crate::account::SignInRefusal as R;
+    let tag = unique_tag();
+    let svc = Connections::new(repo);
+    let c = sign_in_connection("refuse", &tag, false);
+    let mut strict = saml_connection("refuse-strict", &[&format!("strict-{tag}.com")], true);
+    strict.allow_subdomains = false;
+    let mut off = sign_in_connection("refuse-off", &format!("off-{tag}"), false);
+    off.active = false;
+    insert_all(repo, &[c.clone(), strict.clone(), off.clone()]).await;
+    let ok_email = format!("a@{tag}.com");
+    let cases: Vec<(&EnterpriseConnection, Assertion, R)> = vec![
+        (
+            &off,
+            Assertion::new("s", []).with_email(&format!("a@off-{tag}.com")),
+            R::ConnectionInactive,
+        ),
+        (
+            &c,
+            Assertion::new("s", []).with_email(&format!("a@{tag}.org")),
+            R::EmailOutsideDomains,
+        ),
+        (
+            &c,
+            Assertion::new("s", []).with_email(&format!("a@not{tag}.com")),
+            R::EmailOutsideDomains,
+        ),
+        (
+            &strict,
+            Assertion::new("s", []).with_email(&format!("a@sub.strict-{tag}.com")),
+            R::EmailOutsideDomains,
+        ),
+        (
+            &c,
+            Assertion {
+                subject: None,
+                ..Assertion::new("x", []).with_email(&ok_email)
+            },
+            R::MissingSubject,
+        ),
+        (
+            &c,
+            Assertion {
+                subject: Some("  ".into()),
+                ..Assertion::new("x", []).with_email(&ok_email)
+            },
+            R::MissingSubject,
+        ),
+        (
+            &c,
+            Assertion::new("no-email-subject", [("firstName", "X")]),
+            R::MissingEmail,
+        ),
+        (
+            &c,
+            Assertion::new("s", []).with_email("not-an-email"),
+            R::InvalidEmail,
+        ),
+    ];
+    for (conn, assertion, want) in cases {
+        match svc.record_sign_in(&conn.id, &assertion).await {
+            Err(Error::SignInRefused(r)) => assert_eq!(r, want, "{assertion:?}"),
+            other => panic!("{assertion:?}: expected {want:?}, got {other:?}"),
+        }
+        assert_eq!(
+            must_get(repo, &conn.id).await,
+            *conn,
+            "connection unchanged"
+        );
+        let page = repo
+            .list_accounts(&conn.id, &AccountQuery::default())
+            .await
+            .expect("list");
+        assert!(page.items.is_empty(), "no account written");
+    }
+    let unknown = svc
+        .record_sign_in(
+            &ConnectionId::generate(),
+            &Assertion::new("s", []).with_email(&ok_email),
+        )
+        .await;
+    assert!(
+        matches!(unknown, Err(Error::NotFound { .. })),
+        "{unknown:?}"
+    );
+}
+
+/// Many threads signing in the same new user make one account, and the connection turns
+/// active exactly once.
+pub async fn concurrent_first_sign_ins_make_one_account(repo: &dyn Store) {
+    let tag = unique_tag();
+    let svc = Connections::new(repo).with_max_retries(1_000);
+    let c = sign_in_connection("race", &tag, true);
+    insert_all(repo, std::slice::from_ref(&c)).await;
+    const THREADS: usize = 6;
+    let results: Vec<_> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let (svc, c, tag) = (&svc, &c, &tag);
+                s.spawn(move || {
+                    let a = Assertion::new("same-user", [("firstName", "T")])
+                        .with_email(&format!("u{t}@{tag}.com"));
+                    block_on(svc.record_sign_in(&c.id, &a)).expect("sign-in")
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("thread"))
+            .collect()
+    });
+    let ids: HashSet<_> = results.iter().map(|r| r.account.id.clone()).collect();
+    assert_eq!(ids.len(), 1, "exactly one account");
+    assert_eq!(
+        results.iter().filter(|r| r.created).count(),
+        1,
+        "created once"
+    );
+    let stored = must_get(repo, &c.id).await;
+    assert!(stored.first_authenticated_at.is_some());
+    assert_eq!(stored.version, c.version + 1, "activated exactly once");
+    let page = repo
+        .list_accounts(&c.id, &AccountQuery::default())
+        .await
+        .expect("list");
+    assert_eq!(page.items.len(), 1);
+    assert_eq!(
+        page.items[0].version as usize, THREADS,
+        "every sign-in recorded"
     );
 }

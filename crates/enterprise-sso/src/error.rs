@@ -1,7 +1,7 @@
 //! The error type of every fallible operation.
 
 use crate::domain::Domain;
-use crate::ids::ConnectionId;
+use crate::ids::{AccountId, ConnectionId};
 use crate::validate::ValidationErrors;
 
 /// Boxed source error of a storage backend.
@@ -15,9 +15,9 @@ pub enum Error {
     #[error("invalid connection: {0}")]
     Validation(#[from] ValidationErrors),
     /// No connection has this id.
-    #[error("connection {id} not found")]
+    #[error("{id} not found")]
     NotFound {
-        /// The id asked for.
+        /// The connection or account id asked for.
         id: String,
     },
     /// A domain is already claimed by another connection.
@@ -29,23 +29,30 @@ pub enum Error {
         owner: ConnectionId,
     },
     /// The stored version was not the expected one (another writer got there first).
-    #[error(
-        "connection {id} was modified concurrently (expected version {expected}, found {actual})"
-    )]
+    #[error("{id} was modified concurrently (expected version {expected}, found {actual})")]
     VersionConflict {
-        /// The connection.
-        id: ConnectionId,
+        /// The connection or account id.
+        id: String,
         /// The version the writer read.
         expected: u64,
         /// The version stored now.
         actual: u64,
     },
-    /// A connection with this id exists already.
-    #[error("connection {id} already exists")]
+    /// A record with this id exists already.
+    #[error("{id} already exists")]
     AlreadyExists {
-        /// The id.
-        id: ConnectionId,
+        /// The connection or account id.
+        id: String,
     },
+    /// An account for this (connection, provider user id) exists already.
+    #[error("an account for this user and connection exists already: {id}")]
+    AccountExists {
+        /// The existing account.
+        id: AccountId,
+    },
+    /// A sign-in was refused; nothing was written.
+    #[error("sign-in refused: {0}")]
+    SignInRefused(crate::account::SignInRefusal),
     /// An email address given for routing is malformed.
     #[error("invalid email address: {reason}")]
     InvalidEmail {

@@ -28,6 +28,7 @@
 //! # });
 //! ```
 
+pub mod account;
 pub mod codec;
 pub mod connection;
 pub mod domain;
@@ -48,21 +49,24 @@ pub mod wire;
 #[cfg(feature = "testing")]
 pub mod conformance;
 
+pub use account::{Assertion, EnterpriseAccount, SignInRefusal, Verification, VerificationStatus};
 pub use connection::{
     AttributeMapping, ConnectionState, EnterpriseConnection, OidcConfig, ProtocolConfig, SamlConfig,
 };
 pub use domain::{Domain, DomainError};
 pub use error::{Error, Result};
-pub use ids::ConnectionId;
+pub use ids::{AccountId, ConnectionId};
 pub use memory::MemoryRepo;
 pub use merge::{build, build_with, merge, merge_with};
 pub use patch::{
     AttributeMappingPatch, Compose, CreateConnection, OidcPatch, Patch, SamlPatch, UpdateConnection,
 };
 pub use provider::{Protocol, Provider, WorkosConnectionType};
-pub use repo::{ConnectionRepo, ListQuery, Order, Page};
+pub use repo::{
+    AccountPage, AccountQuery, AccountRepo, ConnectionRepo, ListQuery, Order, Page, Store,
+};
 pub use secret::ClientSecret;
-pub use service::{Connections, MetadataSource};
+pub use service::{Connections, MetadataSource, SignIn};
 pub use validate::{validate, validate_with, FieldError, FieldErrorKind, Policy, ValidationErrors};
 
 /// The README's examples, compiled and run as doctests.

@@ -1,18 +1,19 @@
-//! The in-memory reference implementation of [`ConnectionRepo`].
+//! The in-memory reference implementation of [`ConnectionRepo`] and [`AccountRepo`].
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::RwLock;
 
 use async_trait::async_trait;
 
+use crate::account::{email_key, EnterpriseAccount};
 use crate::connection::EnterpriseConnection;
 use crate::domain::Domain;
 use crate::error::{Error, Result};
-use crate::ids::ConnectionId;
-use crate::repo::{ConnectionRepo, ListQuery, Order, Page};
+use crate::ids::{AccountId, ConnectionId};
+use crate::repo::{AccountPage, AccountQuery, AccountRepo, ConnectionRepo, ListQuery, Order, Page};
 
-/// A thread-safe, in-memory [`ConnectionRepo`]: the reference every adapter is measured
-/// against by the conformance suite. Nothing is persisted.
+/// A thread-safe, in-memory store of connections and accounts: the reference every adapter
+/// is measured against by the conformance suite. Nothing is persisted.
 #[derive(Debug, Default)]
 pub struct MemoryRepo {
     state: RwLock<State>,
@@ -22,6 +23,10 @@ pub struct MemoryRepo {
 struct State {
     by_id: BTreeMap<ConnectionId, EnterpriseConnection>,
     domains: HashMap<Domain, ConnectionId>,
+    accounts: BTreeMap<AccountId, EnterpriseAccount>,
+    by_subject: HashMap<(ConnectionId, String), AccountId>,
+    by_email: HashMap<String, BTreeSet<AccountId>>,
+    by_connection: BTreeSet<(ConnectionId, AccountId)>,
 }
 
 impl MemoryRepo {
@@ -37,6 +42,13 @@ impl MemoryRepo {
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, State> {
         self.state.write().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+fn subject_key(a: &EnterpriseAccount) -> Option<(ConnectionId, String)> {
+    Some((
+        a.enterprise_connection_id.clone()?,
+        a.provider_user_id.clone()?,
+    ))
 }
 
 impl State {
@@ -65,6 +77,43 @@ impl State {
             self.domains.insert(d.clone(), conn.id.clone());
         }
     }
+
+    fn unindex_account(&mut self, a: &EnterpriseAccount) {
+        if let Some(k) = subject_key(a) {
+            self.by_subject.remove(&k);
+        }
+        let key = email_key(&a.email_address);
+        if let Some(set) = self.by_email.get_mut(&key) {
+            set.remove(&a.id);
+            if set.is_empty() {
+                self.by_email.remove(&key);
+            }
+        }
+        if let Some(c) = &a.enterprise_connection_id {
+            self.by_connection.remove(&(c.clone(), a.id.clone()));
+        }
+    }
+
+    fn index_account(&mut self, a: &EnterpriseAccount) {
+        if let Some(k) = subject_key(a) {
+            self.by_subject.insert(k, a.id.clone());
+        }
+        self.by_email
+            .entry(email_key(&a.email_address))
+            .or_default()
+            .insert(a.id.clone());
+        if let Some(c) = &a.enterprise_connection_id {
+            self.by_connection.insert((c.clone(), a.id.clone()));
+        }
+    }
+
+    fn put_account(&mut self, a: &EnterpriseAccount) {
+        if let Some(old) = self.accounts.get(&a.id).cloned() {
+            self.unindex_account(&old);
+        }
+        self.index_account(a);
+        self.accounts.insert(a.id.clone(), a.clone());
+    }
 }
 
 #[async_trait]
@@ -73,7 +122,7 @@ impl ConnectionRepo for MemoryRepo {
         let mut s = self.write();
         if s.by_id.contains_key(&conn.id) {
             return Err(Error::AlreadyExists {
-                id: conn.id.clone(),
+                id: conn.id.to_string(),
             });
         }
         s.check_domains(conn)?;
@@ -97,7 +146,7 @@ impl ConnectionRepo for MemoryRepo {
             })?;
         if old.version != expected_version {
             return Err(Error::VersionConflict {
-                id: conn.id.clone(),
+                id: conn.id.to_string(),
                 expected: expected_version,
                 actual: old.version,
             });
@@ -109,15 +158,24 @@ impl ConnectionRepo for MemoryRepo {
         Ok(())
     }
 
-    async fn delete(&self, id: &ConnectionId) -> Result<bool> {
+    async fn delete(&self, id: &ConnectionId, now: i64) -> Result<bool> {
         let mut s = self.write();
-        match s.by_id.remove(id) {
-            Some(old) => {
-                s.release(&old);
-                Ok(true)
+        let Some(old) = s.by_id.remove(id) else {
+            return Ok(false);
+        };
+        s.release(&old);
+        let linked: Vec<AccountId> = s
+            .by_connection
+            .range((id.clone(), AccountId::min())..)
+            .take_while(|(c, _)| c == id)
+            .map(|(_, a)| a.clone())
+            .collect();
+        for a in linked {
+            if let Some(acc) = s.accounts.get(&a).cloned() {
+                s.put_account(&acc.unlinked(now));
             }
-            None => Ok(false),
         }
+        Ok(true)
     }
 
     async fn list(&self, query: &ListQuery) -> Result<Page> {
@@ -144,5 +202,121 @@ impl ConnectionRepo for MemoryRepo {
             .get(domain)
             .and_then(|id| s.by_id.get(id))
             .cloned())
+    }
+}
+
+#[async_trait]
+impl AccountRepo for MemoryRepo {
+    async fn insert_account(&self, a: &EnterpriseAccount) -> Result<()> {
+        let mut s = self.write();
+        if s.accounts.contains_key(&a.id) {
+            return Err(Error::AlreadyExists {
+                id: a.id.to_string(),
+            });
+        }
+        if let Some(c) = &a.enterprise_connection_id {
+            if !s.by_id.contains_key(c) {
+                return Err(Error::NotFound { id: c.to_string() });
+            }
+        }
+        if let Some(existing) = subject_key(a).and_then(|k| s.by_subject.get(&k)) {
+            return Err(Error::AccountExists {
+                id: existing.clone(),
+            });
+        }
+        s.put_account(a);
+        Ok(())
+    }
+
+    async fn get_account(&self, id: &AccountId) -> Result<Option<EnterpriseAccount>> {
+        Ok(self.read().accounts.get(id).cloned())
+    }
+
+    async fn update_account(&self, a: &EnterpriseAccount, expected_version: u64) -> Result<()> {
+        let mut s = self.write();
+        let old = s.accounts.get(&a.id).ok_or_else(|| Error::NotFound {
+            id: a.id.to_string(),
+        })?;
+        if old.version != expected_version {
+            return Err(Error::VersionConflict {
+                id: a.id.to_string(),
+                expected: expected_version,
+                actual: old.version,
+            });
+        }
+        if subject_key(old) != subject_key(a) {
+            return Err(Error::Corrupt {
+                reason: "an account's connection and provider user id cannot change".into(),
+            });
+        }
+        s.put_account(a);
+        Ok(())
+    }
+
+    async fn find_account_by_subject(
+        &self,
+        connection: &ConnectionId,
+        provider_user_id: &str,
+    ) -> Result<Option<EnterpriseAccount>> {
+        let s = self.read();
+        let key = (connection.clone(), provider_user_id.to_owned());
+        Ok(s.by_subject
+            .get(&key)
+            .and_then(|id| s.accounts.get(id))
+            .cloned())
+    }
+
+    async fn find_accounts_by_email(&self, email: &str) -> Result<Vec<EnterpriseAccount>> {
+        let s = self.read();
+        Ok(s.by_email
+            .get(&email_key(email))
+            .map(|ids| {
+                ids.iter()
+                    .filter_map(|id| s.accounts.get(id))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    async fn list_accounts(
+        &self,
+        connection: &ConnectionId,
+        q: &AccountQuery,
+    ) -> Result<AccountPage> {
+        let s = self.read();
+        let want = q.limit.saturating_add(1);
+        let ids = s
+            .by_connection
+            .range((connection.clone(), AccountId::min())..)
+            .take_while(|(c, _)| c == connection)
+            .map(|(_, a)| a);
+        let pick = |id: &AccountId| {
+            q.after_cursor(id)
+                .then(|| s.accounts.get(id).cloned())
+                .flatten()
+        };
+        let items: Vec<_> = match q.order {
+            Order::Asc => ids.filter_map(pick).take(want).collect(),
+            Order::Desc => ids
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .filter_map(pick)
+                .take(want)
+                .collect(),
+        };
+        Ok(AccountPage::from_overfetch(items, q.limit))
+    }
+
+    async fn delete_account(&self, id: &AccountId) -> Result<bool> {
+        let mut s = self.write();
+        match s.accounts.remove(id) {
+            Some(old) => {
+                s.unindex_account(&old);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
     }
 }

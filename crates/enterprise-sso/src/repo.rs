@@ -4,10 +4,11 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use crate::account::EnterpriseAccount;
 use crate::connection::EnterpriseConnection;
 use crate::domain::Domain;
 use crate::error::Result;
-use crate::ids::ConnectionId;
+use crate::ids::{AccountId, ConnectionId};
 use crate::provider::Provider;
 
 /// Sort order of a listing, by id (which is creation order).
@@ -131,7 +132,11 @@ pub trait ConnectionRepo: Send + Sync {
     async fn update(&self, conn: &EnterpriseConnection, expected_version: u64) -> Result<()>;
 
     /// Deletes a connection and releases its domains; `false` when there was none.
-    async fn delete(&self, id: &ConnectionId) -> Result<bool>;
+    ///
+    /// A store that also holds accounts ([`AccountRepo`]) keeps the connection's accounts
+    /// but deactivates and unlinks them ([`EnterpriseAccount::unlinked`] at `now`) in the
+    /// same atomic write.
+    async fn delete(&self, id: &ConnectionId, now: i64) -> Result<bool>;
 
     /// One page of connections matching the query.
     async fn list(&self, query: &ListQuery) -> Result<Page>;
@@ -205,8 +210,8 @@ macro_rules! forward_repo {
             async fn update(&self, conn: &EnterpriseConnection, expected_version: u64) -> Result<()> {
                 (**self).update(conn, expected_version).await
             }
-            async fn delete(&self, id: &ConnectionId) -> Result<bool> {
-                (**self).delete(id).await
+            async fn delete(&self, id: &ConnectionId, now: i64) -> Result<bool> {
+                (**self).delete(id, now).await
             }
             async fn list(&self, query: &ListQuery) -> Result<Page> {
                 (**self).list(query).await
@@ -225,3 +230,142 @@ macro_rules! forward_repo {
 }
 
 forward_repo!(Arc<R>, Box<R>, &R);
+
+/// A listing of one connection's accounts: a cursor and a page size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountQuery {
+    /// Exclusive cursor: start after this id in the chosen order.
+    pub after: Option<AccountId>,
+    /// Page size, 1..=[`MAX_LIMIT`] (the service clamps it).
+    pub limit: usize,
+    /// Sort order by id.
+    pub order: Order,
+}
+
+impl Default for AccountQuery {
+    fn default() -> Self {
+        AccountQuery {
+            after: None,
+            limit: DEFAULT_LIMIT,
+            order: Order::Desc,
+        }
+    }
+}
+
+impl AccountQuery {
+    /// Whether `id` lies after the cursor in the chosen order.
+    pub fn after_cursor(&self, id: &AccountId) -> bool {
+        match (&self.after, self.order) {
+            (None, _) => true,
+            (Some(a), Order::Asc) => id > a,
+            (Some(a), Order::Desc) => id < a,
+        }
+    }
+}
+
+/// One page of accounts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccountPage {
+    /// The accounts, in the query's order.
+    pub items: Vec<EnterpriseAccount>,
+    /// Cursor of the next page, `None` at the end.
+    pub next_cursor: Option<AccountId>,
+}
+
+impl AccountPage {
+    /// Builds a page from up to `limit + 1` items fetched in order.
+    pub fn from_overfetch(mut items: Vec<EnterpriseAccount>, limit: usize) -> AccountPage {
+        let more = items.len() > limit;
+        items.truncate(limit);
+        let next_cursor = if more {
+            items.last().map(|a| a.id.clone())
+        } else {
+            None
+        };
+        AccountPage { items, next_cursor }
+    }
+}
+
+/// Storage of enterprise accounts. A separate trait from [`ConnectionRepo`] so that each
+/// stays small, but every adapter implements both on one store: deleting a connection must
+/// deactivate and unlink its accounts in the same write. (connection id, provider user id)
+/// is unique among linked accounts.
+#[async_trait]
+pub trait AccountRepo: Send + Sync {
+    /// Stores a new account.
+    ///
+    /// Errors: [`crate::Error::AlreadyExists`] (id), [`crate::Error::AccountExists`]
+    /// ((connection, provider user id) taken), [`crate::Error::NotFound`] (the linked
+    /// connection does not exist).
+    async fn insert_account(&self, account: &EnterpriseAccount) -> Result<()>;
+
+    /// The account with this id, if any.
+    async fn get_account(&self, id: &AccountId) -> Result<Option<EnterpriseAccount>>;
+
+    /// Replaces the stored account if its version is `expected_version` (compare-and-swap).
+    /// Its connection and provider user id must not change.
+    ///
+    /// Errors: [`crate::Error::NotFound`], [`crate::Error::VersionConflict`].
+    async fn update_account(
+        &self,
+        account: &EnterpriseAccount,
+        expected_version: u64,
+    ) -> Result<()>;
+
+    /// The account linked to `connection` with this provider user id.
+    async fn find_account_by_subject(
+        &self,
+        connection: &ConnectionId,
+        provider_user_id: &str,
+    ) -> Result<Option<EnterpriseAccount>>;
+
+    /// Every account with this email address ([`crate::account::email_key`]), by id.
+    async fn find_accounts_by_email(&self, email: &str) -> Result<Vec<EnterpriseAccount>>;
+
+    /// One page of the accounts linked to `connection`.
+    async fn list_accounts(
+        &self,
+        connection: &ConnectionId,
+        query: &AccountQuery,
+    ) -> Result<AccountPage>;
+
+    /// Deletes an account; `false` when there was none.
+    async fn delete_account(&self, id: &AccountId) -> Result<bool>;
+}
+
+macro_rules! forward_account_repo {
+    ($($ty:ty),*) => {$(
+        #[async_trait]
+        impl<R: AccountRepo + ?Sized> AccountRepo for $ty {
+            async fn insert_account(&self, a: &EnterpriseAccount) -> Result<()> {
+                (**self).insert_account(a).await
+            }
+            async fn get_account(&self, id: &AccountId) -> Result<Option<EnterpriseAccount>> {
+                (**self).get_account(id).await
+            }
+            async fn update_account(&self, a: &EnterpriseAccount, expected_version: u64) -> Result<()> {
+                (**self).update_account(a, expected_version).await
+            }
+            async fn find_account_by_subject(&self, c: &ConnectionId, s: &str) -> Result<Option<EnterpriseAccount>> {
+                (**self).find_account_by_subject(c, s).await
+            }
+            async fn find_accounts_by_email(&self, email: &str) -> Result<Vec<EnterpriseAccount>> {
+                (**self).find_accounts_by_email(email).await
+            }
+            async fn list_accounts(&self, c: &ConnectionId, q: &AccountQuery) -> Result<AccountPage> {
+                (**self).list_accounts(c, q).await
+            }
+            async fn delete_account(&self, id: &AccountId) -> Result<bool> {
+                (**self).delete_account(id).await
+            }
+        }
+    )*};
+}
+
+forward_account_repo!(Arc<R>, Box<R>, &R);
+
+/// A store of both connections and accounts, as [`crate::Connections`]' account
+/// operations need. Every type implementing both traits is one.
+pub trait Store: ConnectionRepo + AccountRepo {}
+
+impl<T: ConnectionRepo + AccountRepo + ?Sized> Store for T {}

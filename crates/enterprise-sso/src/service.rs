@@ -5,14 +5,15 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 
+use crate::account::{map_assertion, Assertion, EnterpriseAccount, SignInRefusal, Verification};
 use crate::connection::{EnterpriseConnection, ProtocolConfig};
 use crate::domain::{normalize_host, Domain};
 use crate::error::{BoxError, Error, Result};
-use crate::ids::ConnectionId;
+use crate::ids::{AccountId, ConnectionId};
 use crate::merge::{build_with, merge_with};
 use crate::oidc::{parse_discovery, MAX_DISCOVERY_BYTES};
 use crate::patch::{CreateConnection, OidcPatch, Patch, SamlPatch, UpdateConnection};
-use crate::repo::{ConnectionRepo, ListQuery, Page, MAX_LIMIT};
+use crate::repo::{AccountPage, AccountQuery, ConnectionRepo, ListQuery, Page, Store, MAX_LIMIT};
 use crate::saml::MAX_METADATA_BYTES;
 use crate::validate::{FieldError, FieldErrorKind, Policy, ValidationErrors};
 
@@ -155,7 +156,7 @@ impl<R: ConnectionRepo> Connections<R> {
         let current = self.get(id).await?;
         if current.version != expected_version {
             return Err(Error::VersionConflict {
-                id: id.clone(),
+                id: id.to_string(),
                 expected: expected_version,
                 actual: current.version,
             });
@@ -310,9 +311,11 @@ impl<R: ConnectionRepo> Connections<R> {
         }
     }
 
-    /// Deletes a connection and frees its domains; [`Error::NotFound`] when absent.
+    /// Deletes a connection and frees its domains; [`Error::NotFound`] when absent. A store
+    /// that holds accounts keeps the connection's accounts, deactivated and unlinked, in
+    /// the same write.
     pub async fn delete(&self, id: &ConnectionId) -> Result<()> {
-        if self.repo.delete(id).await? {
+        if self.repo.delete(id, (self.clock)()).await? {
             Ok(())
         } else {
             Err(Error::NotFound { id: id.to_string() })
@@ -340,6 +343,164 @@ impl<R: ConnectionRepo> Connections<R> {
             }
         }
         Ok(None)
+    }
+}
+
+/// The outcome of [`Connections::record_sign_in`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct SignIn {
+    /// The account, as stored after this sign-in.
+    pub account: EnterpriseAccount,
+    /// Whether this sign-in created the account.
+    pub created: bool,
+    /// The connection, as stored after this sign-in (state `active`).
+    pub connection: EnterpriseConnection,
+}
+
+impl<R: Store> Connections<R> {
+    /// Records that the IdP behind `connection_id` vouched for a user.
+    ///
+    /// The connection must exist and be active; the assertion is mapped with
+    /// [`crate::account::map_assertion`] (which also checks the email's domain). The account
+    /// is created on the first sign-in and found again by (connection, provider user id)
+    /// afterwards; with `sync_user_attributes` on, email and names are refreshed from the
+    /// IdP on every sign-in, with it off they keep their first values.
+    /// `last_authenticated_at` is set, and the connection's first sign-in moves it from
+    /// `validating` to `active` (once, through the CAS path). A refused sign-in
+    /// ([`Error::SignInRefused`]) writes nothing.
+    pub async fn record_sign_in(
+        &self,
+        connection_id: &ConnectionId,
+        assertion: &Assertion,
+    ) -> Result<SignIn> {
+        let conn = self.get(connection_id).await?;
+        if !conn.active {
+            return Err(Error::SignInRefused(SignInRefusal::ConnectionInactive));
+        }
+        let who = map_assertion(&conn, assertion).map_err(Error::SignInRefused)?;
+        let mut attempt = 0;
+        let (account, created) = loop {
+            let now = (self.clock)();
+            let found = self
+                .repo
+                .find_account_by_subject(&conn.id, &who.provider_user_id)
+                .await?;
+            let (result, created) = match &found {
+                None => {
+                    let a = EnterpriseAccount {
+                        id: AccountId::generate(),
+                        active: true,
+                        email_address: who.email_address.clone(),
+                        enterprise_connection_id: Some(conn.id.clone()),
+                        first_name: who.first_name.clone(),
+                        last_name: who.last_name.clone(),
+                        protocol: conn.protocol(),
+                        provider: conn.provider,
+                        provider_user_id: Some(who.provider_user_id.clone()),
+                        public_metadata: serde_json::Map::new(),
+                        verification: Some(Verification::verified_by(&conn)),
+                        last_authenticated_at: Some(now),
+                        created_at: now,
+                        updated_at: now,
+                        version: 1,
+                    };
+                    (self.repo.insert_account(&a).await.map(|()| a), true)
+                }
+                Some(old) if !old.active => {
+                    return Err(Error::SignInRefused(SignInRefusal::AccountInactive))
+                }
+                Some(old) => {
+                    let mut a = old.clone();
+                    a.last_authenticated_at =
+                        Some(now.max(old.last_authenticated_at.unwrap_or(now)));
+                    if conn.sync_user_attributes {
+                        a.email_address = who.email_address.clone();
+                        a.first_name = who.first_name.clone();
+                        a.last_name = who.last_name.clone();
+                    }
+                    a.version = old.version + 1;
+                    a.updated_at = now.max(old.updated_at);
+                    (
+                        self.repo.update_account(&a, old.version).await.map(|()| a),
+                        false,
+                    )
+                }
+            };
+            match result {
+                Ok(a) => break (a, created),
+                // Another sign-in of the same user got there first: start again.
+                Err(Error::AccountExists { .. } | Error::VersionConflict { .. })
+                    if attempt < self.max_retries =>
+                {
+                    attempt += 1
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        let connection = if conn.first_authenticated_at.is_none() {
+            self.mark_authenticated(&conn.id).await?
+        } else {
+            conn
+        };
+        Ok(SignIn {
+            account,
+            created,
+            connection,
+        })
+    }
+
+    /// The account with this id, or [`Error::NotFound`].
+    pub async fn get_account(&self, id: &AccountId) -> Result<EnterpriseAccount> {
+        self.repo
+            .get_account(id)
+            .await?
+            .ok_or_else(|| Error::NotFound { id: id.to_string() })
+    }
+
+    /// One page of a connection's accounts; `limit` is clamped to 1..=500.
+    pub async fn list_accounts(
+        &self,
+        connection: &ConnectionId,
+        query: &AccountQuery,
+    ) -> Result<AccountPage> {
+        let mut q = query.clone();
+        q.limit = q.limit.clamp(1, MAX_LIMIT);
+        self.repo.list_accounts(connection, &q).await
+    }
+
+    /// Every account with this email address (case-insensitive).
+    pub async fn find_accounts_by_email(&self, email: &str) -> Result<Vec<EnterpriseAccount>> {
+        self.repo.find_accounts_by_email(email).await
+    }
+
+    /// Replaces an account's public metadata (a JSON object), with CAS retries.
+    pub async fn set_account_metadata(
+        &self,
+        id: &AccountId,
+        metadata: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<EnterpriseAccount> {
+        let mut attempt = 0;
+        loop {
+            let old = self.get_account(id).await?;
+            let mut a = old.clone();
+            a.public_metadata = metadata.clone();
+            a.version += 1;
+            a.updated_at = (self.clock)().max(old.updated_at);
+            match self.repo.update_account(&a, old.version).await {
+                Ok(()) => return Ok(a),
+                Err(Error::VersionConflict { .. }) if attempt < self.max_retries => attempt += 1,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Deletes an account; [`Error::NotFound`] when absent.
+    pub async fn delete_account(&self, id: &AccountId) -> Result<()> {
+        if self.repo.delete_account(id).await? {
+            Ok(())
+        } else {
+            Err(Error::NotFound { id: id.to_string() })
+        }
     }
 }
 

@@ -514,3 +514,86 @@ proptest! {
         prop_assert!(!serde_json::to_string(&api).unwrap().contains(&secret));
     }
 }
+
+#[test]
+fn stored_accounts_encode_like_the_golden_account() {
+    use enterprise_sso::Assertion;
+    futures_executor::block_on(async {
+        let svc = Connections::new(MemoryRepo::new());
+        let params = decode_create(&fixture_bytes("create_saml.request.json")).unwrap();
+        let conn = svc.create(&params).await.unwrap();
+        // The connection maps email to `mail` and the first name to `givenName`.
+        let a = Assertion::new(
+            "00u1abcd",
+            [("givenName", "Jane"), ("mail", "jane@acme.com")],
+        );
+        let signed = svc.record_sign_in(&conn.id, &a).await.unwrap();
+        let v = to_value(&EnterpriseAccountJson::new(
+            &signed.account,
+            Some(&signed.connection),
+        ));
+        let golden = fixture("account.json");
+        let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+        assert_eq!(keys(&v), keys(&golden));
+        assert_eq!(
+            keys(&v["enterprise_connection"]),
+            keys(&golden["enterprise_connection"])
+        );
+        assert_eq!(keys(&v["verification"]), keys(&golden["verification"]));
+        for k in [
+            "object",
+            "protocol",
+            "provider",
+            "active",
+            "email_address",
+            "first_name",
+            "last_name",
+            "provider_user_id",
+        ] {
+            assert_eq!(v[k], golden[k], "{k}");
+        }
+        assert_eq!(v["verification"], golden["verification"]);
+        assert_eq!(v["enterprise_connection_id"], json!(conn.id.as_str()));
+        // Unlinked after the connection is deleted.
+        svc.delete(&conn.id).await.unwrap();
+        let gone = svc.get_account(&signed.account.id).await.unwrap();
+        let v = to_value(&EnterpriseAccountJson::new(&gone, None));
+        assert_eq!(
+            (
+                v["active"].clone(),
+                v["enterprise_connection_id"].clone(),
+                v["enterprise_connection"].clone()
+            ),
+            (json!(false), Value::Null, Value::Null)
+        );
+    });
+}
+
+#[test]
+fn sign_in_refusals_map_to_statuses() {
+    use enterprise_sso::Assertion;
+    futures_executor::block_on(async {
+        let svc = Connections::new(MemoryRepo::new());
+        let conn = svc
+            .create(&decode_create(&fixture_bytes("create_saml.request.json")).unwrap())
+            .await
+            .unwrap();
+        let outside = svc
+            .record_sign_in(&conn.id, &Assertion::new("s", [("mail", "x@evil.com")]))
+            .await
+            .unwrap_err();
+        let api = ApiErrors::from(&outside);
+        assert_eq!(
+            (api.status, api.errors[0].code),
+            (403, "email_outside_organization_domains")
+        );
+        let missing = svc
+            .record_sign_in(&conn.id, &Assertion::new("s", []))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            ApiErrors::from(&missing).errors[0].code,
+            "sign_in_missing_email"
+        );
+    });
+}

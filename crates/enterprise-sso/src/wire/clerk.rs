@@ -391,8 +391,8 @@ pub struct VerificationJson {
     pub expire_at: Option<i64>,
 }
 
-/// The spec's `EnterpriseAccount`: an identity obtained through a connection. Hosts fill
-/// it from their account records until the core stores accounts itself.
+/// The spec's `EnterpriseAccount`: an identity obtained through a connection
+/// ([`EnterpriseAccountJson::new`] builds it from a stored account).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EnterpriseAccountJson<'a> {
     /// Always `enterprise_account`.
@@ -423,4 +423,48 @@ pub struct EnterpriseAccountJson<'a> {
     pub enterprise_connection: Option<EnterpriseAccountConnectionJson<'a>>,
     /// Unix ms of the last sign-in.
     pub last_authenticated_at: Option<i64>,
+}
+
+impl VerificationJson {
+    /// The view of a stored verification for an account of `protocol`.
+    pub fn new(v: &crate::account::Verification, protocol: crate::Protocol) -> Self {
+        VerificationJson {
+            object: match protocol {
+                crate::Protocol::Saml => "verification_saml",
+                crate::Protocol::Oauth => "verification_oauth",
+            },
+            status: v.status.as_str().to_owned(),
+            strategy: v.strategy.clone(),
+            attempts: None,
+            expire_at: None,
+        }
+    }
+}
+
+impl<'a> EnterpriseAccountJson<'a> {
+    /// The view of a stored account; `connection` is its connection when it still exists.
+    pub fn new(
+        a: &'a crate::EnterpriseAccount,
+        connection: Option<&'a EnterpriseConnection>,
+    ) -> Self {
+        EnterpriseAccountJson {
+            object: "enterprise_account",
+            id: a.id.as_str(),
+            protocol: a.protocol.as_str(),
+            provider: a.provider.as_str(),
+            active: a.active,
+            email_address: &a.email_address,
+            first_name: a.first_name.as_deref(),
+            last_name: a.last_name.as_deref(),
+            provider_user_id: a.provider_user_id.as_deref(),
+            enterprise_connection_id: a.enterprise_connection_id.as_ref().map(|c| c.as_str()),
+            public_metadata: &a.public_metadata,
+            verification: a
+                .verification
+                .as_ref()
+                .map(|v| VerificationJson::new(v, a.protocol)),
+            enterprise_connection: connection.map(EnterpriseAccountConnectionJson::new),
+            last_authenticated_at: a.last_authenticated_at,
+        }
+    }
 }

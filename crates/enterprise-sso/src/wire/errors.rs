@@ -42,6 +42,18 @@ pub mod codes {
     pub const OIDC_DISCOVERY_INVALID: &str = "oidc_discovery_invalid";
     /// The metadata source could not fetch a document.
     pub const FETCH_FAILED: &str = "metadata_fetch_failed";
+    /// An account for this user and connection exists already.
+    pub const ACCOUNT_EXISTS: &str = "account_exists";
+    /// Sign-in through an inactive connection.
+    pub const CONNECTION_INACTIVE: &str = "connection_inactive";
+    /// Sign-in to a deactivated account.
+    pub const ACCOUNT_INACTIVE: &str = "account_inactive";
+    /// The assertion carried no subject.
+    pub const SIGN_IN_MISSING_SUBJECT: &str = "sign_in_missing_subject";
+    /// The assertion carried no email address.
+    pub const SIGN_IN_MISSING_EMAIL: &str = "sign_in_missing_email";
+    /// The email's domain is not one of the connection's (SSOReady's code).
+    pub const EMAIL_OUTSIDE_DOMAINS: &str = "email_outside_organization_domains";
     /// The body is not JSON.
     pub const MALFORMED_BODY: &str = "malformed_request_body";
     /// No such connection.
@@ -194,6 +206,37 @@ impl From<&Error> for ApiErrors {
                     None,
                 ),
             ),
+            Error::AccountExists { .. } => ApiErrors::one(
+                409,
+                ApiError::new(
+                    codes::ACCOUNT_EXISTS,
+                    "account exists",
+                    err.to_string(),
+                    None,
+                ),
+            ),
+            Error::SignInRefused(r) => {
+                use crate::account::SignInRefusal as R;
+                let (status, code, param) = match r {
+                    R::ConnectionInactive => (403, codes::CONNECTION_INACTIVE, None),
+                    R::AccountInactive => (403, codes::ACCOUNT_INACTIVE, None),
+                    R::MissingSubject => (422, codes::SIGN_IN_MISSING_SUBJECT, Some("subject")),
+                    R::MissingEmail => (422, codes::SIGN_IN_MISSING_EMAIL, Some("email_address")),
+                    R::InvalidEmail => (422, codes::PARAM_FORMAT_INVALID, Some("email_address")),
+                    R::EmailOutsideDomains => {
+                        (403, codes::EMAIL_OUTSIDE_DOMAINS, Some("email_address"))
+                    }
+                };
+                ApiErrors::one(
+                    status,
+                    ApiError::new(
+                        code,
+                        "sign-in refused",
+                        err.to_string(),
+                        param.map(str::to_owned),
+                    ),
+                )
+            }
             Error::InvalidEmail { .. } => ApiErrors::param(
                 codes::PARAM_FORMAT_INVALID,
                 "is invalid",

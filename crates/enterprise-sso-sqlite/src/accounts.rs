@@ -1,0 +1,215 @@
+//! The SQL behind the account operations (synchronous; run on worker threads).
+
+use enterprise_sso::account::email_key;
+use enterprise_sso::codec::{decode_account, encode_account};
+use enterprise_sso::{AccountPage, AccountQuery, EnterpriseAccount, Error, Order, Result};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+
+use crate::error::storage;
+
+pub(crate) const GET_SQL: &str = "SELECT record FROM accounts WHERE id = ?1";
+pub(crate) const BY_SUBJECT_SQL: &str =
+    "SELECT record FROM accounts WHERE connection_id = ?1 AND provider_user_id = ?2";
+pub(crate) const ID_BY_SUBJECT_SQL: &str =
+    "SELECT id FROM accounts WHERE connection_id = ?1 AND provider_user_id = ?2";
+pub(crate) const BY_EMAIL_SQL: &str =
+    "SELECT record FROM accounts WHERE email_key = ?1 ORDER BY id";
+pub(crate) const LIST_ASC_SQL: &str = "SELECT record FROM accounts \
+     WHERE connection_id = ?1 AND id > ?2 ORDER BY id ASC LIMIT ?3";
+pub(crate) const LIST_DESC_SQL: &str = "SELECT record FROM accounts \
+     WHERE connection_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3";
+pub(crate) const KEYS_SQL: &str =
+    "SELECT version, connection_id, provider_user_id FROM accounts WHERE id = ?1";
+pub(crate) const INSERT_SQL: &str = "INSERT INTO accounts \
+     (id, connection_id, provider_user_id, email_key, version, record) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+pub(crate) const UPDATE_SQL: &str = "UPDATE accounts SET connection_id = ?2, email_key = ?3, \
+     version = ?4, record = ?5 WHERE id = ?1";
+pub(crate) const DELETE_SQL: &str = "DELETE FROM accounts WHERE id = ?1";
+pub(crate) const OF_CONNECTION_SQL: &str = "SELECT record FROM accounts WHERE connection_id = ?1";
+pub(crate) const CONNECTION_EXISTS_SQL: &str = "SELECT 1 FROM connections WHERE id = ?1";
+
+fn version_i64(v: u64) -> Result<i64> {
+    i64::try_from(v).map_err(|_| Error::Corrupt {
+        reason: "version out of range".into(),
+    })
+}
+
+fn one(
+    conn: &Connection,
+    sql: &str,
+    args: impl rusqlite::Params,
+) -> Result<Option<EnterpriseAccount>> {
+    let mut st = conn.prepare_cached(sql).map_err(storage)?;
+    let bytes: Option<Vec<u8>> = st
+        .query_row(args, |r| r.get(0))
+        .optional()
+        .map_err(storage)?;
+    bytes.map(|b| decode_account(&b)).transpose()
+}
+
+fn many(
+    conn: &Connection,
+    sql: &str,
+    args: impl rusqlite::Params,
+) -> Result<Vec<EnterpriseAccount>> {
+    let mut st = conn.prepare_cached(sql).map_err(storage)?;
+    let rows = st
+        .query_map(args, |r| r.get::<_, Vec<u8>>(0))
+        .map_err(storage)?;
+    let mut out = Vec::new();
+    for bytes in rows {
+        out.push(decode_account(&bytes.map_err(storage)?)?);
+    }
+    Ok(out)
+}
+
+pub(crate) fn get(conn: &Connection, id: &str) -> Result<Option<EnterpriseAccount>> {
+    one(conn, GET_SQL, [id])
+}
+
+pub(crate) fn by_subject(
+    conn: &Connection,
+    connection: &str,
+    subject: &str,
+) -> Result<Option<EnterpriseAccount>> {
+    one(conn, BY_SUBJECT_SQL, [connection, subject])
+}
+
+pub(crate) fn by_email(conn: &Connection, email: &str) -> Result<Vec<EnterpriseAccount>> {
+    many(conn, BY_EMAIL_SQL, [email_key(email)])
+}
+
+pub(crate) fn list(conn: &Connection, connection: &str, q: &AccountQuery) -> Result<AccountPage> {
+    let limit = i64::try_from(q.limit.saturating_add(1)).unwrap_or(i64::MAX);
+    let cursor = q.after.as_ref().map(|a| a.as_str().to_owned());
+    let items = match q.order {
+        Order::Asc => many(
+            conn,
+            LIST_ASC_SQL,
+            params![connection, cursor.unwrap_or_default(), limit],
+        )?,
+        Order::Desc => many(
+            conn,
+            LIST_DESC_SQL,
+            params![connection, cursor.unwrap_or_else(|| "~".into()), limit],
+        )?,
+    };
+    Ok(AccountPage::from_overfetch(items, q.limit))
+}
+
+pub(crate) fn insert(conn: &mut Connection, a: &EnterpriseAccount) -> Result<()> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(storage)?;
+    if get(&tx, a.id.as_str())?.is_some() {
+        return Err(Error::AlreadyExists {
+            id: a.id.to_string(),
+        });
+    }
+    let linked = a.enterprise_connection_id.as_ref().map(|c| c.as_str());
+    if let Some(c) = linked {
+        let exists: Option<i64> = tx
+            .prepare_cached(CONNECTION_EXISTS_SQL)
+            .and_then(|mut st| st.query_row([c], |r| r.get(0)).optional())
+            .map_err(storage)?;
+        if exists.is_none() {
+            return Err(Error::NotFound { id: c.to_owned() });
+        }
+    }
+    let inserted = tx
+        .prepare_cached(INSERT_SQL)
+        .map_err(storage)?
+        .execute(params![
+            a.id.as_str(),
+            linked,
+            a.provider_user_id,
+            email_key(&a.email_address),
+            version_i64(a.version)?,
+            encode_account(a)
+        ]);
+    match inserted {
+        Ok(_) => {}
+        Err(rusqlite::Error::SqliteFailure(f, _))
+            if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
+            let existing: String = tx
+                .prepare_cached(ID_BY_SUBJECT_SQL)
+                .and_then(|mut st| st.query_row(params![linked, a.provider_user_id], |r| r.get(0)))
+                .map_err(storage)?;
+            return Err(Error::AccountExists {
+                id: existing.parse().map_err(|_| Error::Corrupt {
+                    reason: "bad account id".into(),
+                })?,
+            });
+        }
+        Err(e) => return Err(storage(e)),
+    }
+    tx.commit().map_err(storage)
+}
+
+/// Writes `a` over the stored row (inside the caller's transaction).
+fn overwrite(tx: &Connection, a: &EnterpriseAccount) -> Result<()> {
+    tx.prepare_cached(UPDATE_SQL)
+        .and_then(|mut st| {
+            st.execute(params![
+                a.id.as_str(),
+                a.enterprise_connection_id.as_ref().map(|c| c.as_str()),
+                email_key(&a.email_address),
+                version_i64(a.version).unwrap_or(i64::MAX),
+                encode_account(a)
+            ])
+        })
+        .map(drop)
+        .map_err(storage)
+}
+
+pub(crate) fn update(conn: &mut Connection, a: &EnterpriseAccount, expected: u64) -> Result<()> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(storage)?;
+    let keys: Option<(i64, Option<String>, Option<String>)> = tx
+        .prepare_cached(KEYS_SQL)
+        .and_then(|mut st| {
+            st.query_row([a.id.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .optional()
+        })
+        .map_err(storage)?;
+    let Some((version, connection, subject)) = keys else {
+        return Err(Error::NotFound {
+            id: a.id.to_string(),
+        });
+    };
+    if version != version_i64(expected)? {
+        return Err(Error::VersionConflict {
+            id: a.id.to_string(),
+            expected,
+            actual: u64::try_from(version).unwrap_or(0),
+        });
+    }
+    if connection.as_deref() != a.enterprise_connection_id.as_ref().map(|c| c.as_str())
+        || subject != a.provider_user_id
+    {
+        return Err(Error::Corrupt {
+            reason: "an account's connection and provider user id cannot change".into(),
+        });
+    }
+    overwrite(&tx, a)?;
+    tx.commit().map_err(storage)
+}
+
+pub(crate) fn delete(conn: &mut Connection, id: &str) -> Result<bool> {
+    let n = conn
+        .prepare_cached(DELETE_SQL)
+        .and_then(|mut st| st.execute([id]))
+        .map_err(storage)?;
+    Ok(n > 0)
+}
+
+/// Deactivates and unlinks the accounts of a connection being deleted, inside the
+/// caller's transaction.
+pub(crate) fn unlink_all(tx: &Connection, connection: &str, now: i64) -> Result<()> {
+    for a in many(tx, OF_CONNECTION_SQL, [connection])? {
+        overwrite(tx, &a.unlinked(now))?;
+    }
+    Ok(())
+}
