@@ -390,6 +390,26 @@ fn rule_violations_get_codes_and_parameter_names() {
             "form_param_missing",
             "name",
         ),
+        (
+            r#"{"name":"a","provider":"saml_custom","domains":["a.com"],"saml":{"idp_metadata":"<md:EntityDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\"/>"}}"#,
+            "saml_metadata_missing_fields",
+            "saml.idp_metadata",
+        ),
+        (
+            r#"{"name":"a","provider":"saml_custom","domains":["a.com"],"saml":{"idp_metadata":"<!DOCTYPE x><x/>"}}"#,
+            "saml_failed_to_parse_idp_metadata",
+            "saml.idp_metadata",
+        ),
+        (
+            r#"{"name":"a","provider":"saml_custom","domains":["a.com"],"saml":{"idp_certificate":"nope"}}"#,
+            "saml_certificate_invalid",
+            "saml.idp_certificate",
+        ),
+        (
+            r#"{"name":"a","provider":"saml_custom","domains":["a.com"],"saml":{"idp_metadata_url":"https://10.0.0.1/md"}}"#,
+            "form_param_url_not_allowed",
+            "saml.idp_metadata_url",
+        ),
     ];
     for (body, code, param) in cases {
         let params = decode_create(body.as_bytes()).unwrap_or_else(|e| panic!("{body}: {e}"));

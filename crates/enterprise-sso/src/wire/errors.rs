@@ -158,6 +158,24 @@ fn field_error(e: &FieldError) -> ApiError {
             codes::PARAM_NOT_FOR_PROVIDER,
             "is not allowed for this provider",
         ),
+        K::InvalidMetadata(crate::saml::MetadataError::MissingFields(_)) => (
+            codes::SAML_METADATA_MISSING_FIELDS,
+            "metadata is missing fields",
+        ),
+        K::InvalidMetadata(_) => (codes::SAML_METADATA_INVALID, "metadata is invalid"),
+        K::DisagreesWithMetadata => (codes::SAML_METADATA_MISMATCH, "disagrees with the metadata"),
+        K::InvalidCertificate(_) => (
+            codes::SAML_CERTIFICATE_INVALID,
+            "is not a valid certificate",
+        ),
+        K::CertificateExpired { .. } => {
+            (codes::SAML_CERTIFICATE_EXPIRED, "certificate has expired")
+        }
+        K::ForbiddenHost => (codes::URL_NOT_ALLOWED, "is not an allowed address"),
+        K::InvalidDiscovery(_) => (
+            codes::OIDC_DISCOVERY_INVALID,
+            "discovery document is invalid",
+        ),
         _ => (codes::PARAM_FORMAT_INVALID, "is invalid"),
     };
     ApiError::new(code, message, e.to_string(), Some(e.path.clone()))
