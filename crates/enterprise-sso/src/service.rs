@@ -41,7 +41,7 @@ pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
 
 /// How many times [`Connections::update`] re-reads and re-merges after a version conflict
 /// before giving the conflict to the caller.
-pub const DEFAULT_MAX_RETRIES: usize = 8;
+pub const DEFAULT_MAX_RETRIES: usize = 32;
 
 /// The current time in Unix milliseconds.
 pub fn now_ms() -> i64 {
