@@ -428,6 +428,28 @@ impl SledRepo {
         &self.db
     }
 
+    /// Stores many new connections, one transaction per chunk of 1,000 (each chunk all or
+    /// nothing); for imports and benchmarks.
+    pub async fn bulk_insert(&self, conns: &[EnterpriseConnection]) -> Result<()> {
+        for chunk in conns.chunks(1000) {
+            let encoded: Vec<_> = chunk.iter().map(|c| (c, encode_connection(c))).collect();
+            self.transact(|tx| {
+                for (conn, bytes) in &encoded {
+                    if tx.records.get(conn.id.as_str())?.is_some() {
+                        return abort(Error::AlreadyExists {
+                            id: conn.id.to_string(),
+                        });
+                    }
+                    tx.claim(conn)?;
+                    tx.put_indexes(conn)?;
+                    tx.records.insert(conn.id.as_str(), bytes.as_slice())?;
+                }
+                Ok(())
+            })?;
+        }
+        self.after_write().await
+    }
+
     /// Writes everything to disk now.
     pub async fn flush(&self) -> Result<()> {
         self.db.flush_async().await.map(|_| ()).map_err(storage)

@@ -396,3 +396,35 @@ fn open_waits_for_a_lock_being_released() {
     ));
     drop(held);
 }
+
+#[test]
+fn bulk_insert_stores_and_indexes_everything() {
+    let repo = SledRepo::temporary().unwrap();
+    let conns: Vec<_> = (0..2500)
+        .map(|i| {
+            saml_connection(
+                &format!("b{i}"),
+                &[&format!("b{i}.bulk.example.com")],
+                false,
+            )
+        })
+        .collect();
+    block_on(repo.bulk_insert(&conns)).unwrap();
+    repo.verify_indexes().unwrap();
+    assert_eq!(block_on(repo.count(&ListQuery::default())).unwrap(), 2500);
+    let d = Domain::parse("b1234.bulk.example.com").unwrap();
+    assert_eq!(
+        block_on(repo.find_by_domain(&d)).unwrap().map(|c| c.id),
+        Some(conns[1234].id.clone())
+    );
+    // A chunk with a taken domain is refused whole.
+    let clash = vec![
+        saml_connection("x", &["x.bulk.example.com"], false),
+        saml_connection("y", &["b0.bulk.example.com"], false),
+    ];
+    assert!(matches!(
+        block_on(repo.bulk_insert(&clash)),
+        Err(Error::DomainConflict { .. })
+    ));
+    assert_eq!(block_on(repo.get(&clash[0].id)).unwrap(), None);
+}

@@ -16,11 +16,13 @@
 //!
 //! ## Threads and async
 //!
-//! SQLite calls block. Each connection lives on its own OS thread: one writer, and a small
-//! pool of readers (2 by default). Async methods send a job to the right thread and await a
-//! oneshot reply, so no executor thread ever blocks on SQLite and the crate works under any
-//! async runtime. In WAL mode readers are never blocked behind the writer: they see the last
-//! committed state.
+//! SQLite calls block. By default ([`Execution::Threads`]) each connection lives on its
+//! own OS thread: one writer, and a small pool of readers (2 by default). Async methods send
+//! a job to the right thread and await a oneshot reply, so no executor thread ever blocks on
+//! SQLite and the crate works under any async runtime. In WAL mode readers are never blocked
+//! behind the writer: they see the last committed state. The hand-off costs tens of
+//! microseconds per call on a small machine (see BENCHMARKS.md); [`Execution::Inline`] runs
+//! calls on the caller's thread instead, for hosts that accept blocking briefly.
 //!
 //! ## Durability
 //!
@@ -54,17 +56,17 @@ use enterprise_sso::{
 use rusqlite::{Connection, OpenFlags};
 
 pub use error::SqliteError;
-pub use schema::{Durability, SqliteOptions, APPLICATION_ID, SCHEMA_VERSION};
+pub use schema::{Durability, Execution, SqliteOptions, APPLICATION_ID, SCHEMA_VERSION};
 
-use worker::Worker;
+use worker::{InlinePool, Runner, Worker};
 
 /// [`ConnectionRepo`] on a SQLite database. Share it as `Arc<SqliteRepo>` or
 /// `Arc<dyn ConnectionRepo>`; dropping the last handle closes the database.
 pub struct SqliteRepo {
     // Field order matters: readers close before the writer, so the writer's close is the
     // last and checkpoints the WAL.
-    readers: Option<Worker>,
-    writer: Worker,
+    readers: Option<Runner>,
+    writer: Runner,
 }
 
 impl SqliteRepo {
@@ -97,14 +99,21 @@ impl SqliteRepo {
                 .map_err(SqliteError::classify)?;
             readers.push(r);
         }
-        Ok(SqliteRepo {
-            readers: if readers.is_empty() {
-                None
-            } else {
-                Some(Worker::spawn("sso-sqlite-read", readers)?)
-            },
-            writer: Worker::spawn("sso-sqlite-write", vec![writer])?,
-        })
+        let (readers, writer) = match opts.execution {
+            Execution::Threads => (
+                if readers.is_empty() {
+                    None
+                } else {
+                    Some(Runner::Threads(Worker::spawn("sso-sqlite-read", readers)?))
+                },
+                Runner::Threads(Worker::spawn("sso-sqlite-write", vec![writer])?),
+            ),
+            Execution::Inline => (
+                (!readers.is_empty()).then(|| Runner::Inline(InlinePool::new(readers))),
+                Runner::Inline(InlinePool::new(vec![writer])),
+            ),
+        };
+        Ok(SqliteRepo { readers, writer })
     }
 
     /// A private in-memory database (for tests). It has a single connection, so reads and
@@ -115,11 +124,21 @@ impl SqliteRepo {
         schema::migrate(&mut conn)?;
         Ok(SqliteRepo {
             readers: None,
-            writer: Worker::spawn("sso-sqlite-mem", vec![conn])?,
+            writer: Runner::Threads(Worker::spawn("sso-sqlite-mem", vec![conn])?),
         })
     }
 
-    fn reader(&self) -> &Worker {
+    /// Stores many new connections in one transaction: all of them or none (for imports
+    /// and benchmarks; the records must come from the core, e.g. [`enterprise_sso::build`]).
+    pub async fn bulk_insert(&self, conns: &[EnterpriseConnection]) -> Result<()> {
+        let rows = conns
+            .iter()
+            .map(ops::Row::new)
+            .collect::<Result<Vec<_>>>()?;
+        self.writer.run(move |c| ops::insert_many(c, &rows)).await
+    }
+
+    fn reader(&self) -> &Runner {
         self.readers.as_ref().unwrap_or(&self.writer)
     }
 }

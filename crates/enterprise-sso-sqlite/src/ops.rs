@@ -235,28 +235,45 @@ pub(crate) fn insert(conn: &mut Connection, row: &Row) -> Result<()> {
     tx.commit().map_err(storage)
 }
 
+/// Inserts many new connections in one transaction (all or nothing).
+pub(crate) fn insert_many(conn: &mut Connection, rows: &[Row]) -> Result<()> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(storage)?;
+    for row in rows {
+        tx.prepare_cached(INSERT_SQL)
+            .and_then(|mut st| {
+                st.execute(params![
+                    row.id,
+                    row.organization_id,
+                    row.active,
+                    row.provider,
+                    row.version,
+                    row.record,
+                    row.cert_expires_at
+                ])
+            })
+            .map_err(|e| {
+                if is_constraint(&e) {
+                    Error::AlreadyExists { id: row.id.clone() }
+                } else {
+                    storage(e)
+                }
+            })?;
+        claim(&tx, &row.id, &row.domains)?;
+    }
+    tx.commit().map_err(storage)
+}
+
 /// Compare-and-swap write: version check, record, and the domain changes in one transaction.
 pub(crate) fn update(conn: &mut Connection, row: &Row, expected: u64) -> Result<()> {
     let expected_i = to_i64(expected)?;
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(storage)?;
-    let actual: Option<i64> = tx
-        .prepare_cached(VERSION_SQL)
-        .and_then(|mut st| st.query_row([&row.id], |r| r.get(0)).optional())
-        .map_err(storage)?;
-    match actual {
-        None => return Err(Error::NotFound { id: row.id.clone() }),
-        Some(v) if v != expected_i => {
-            return Err(Error::VersionConflict {
-                id: row.id.clone(),
-                expected,
-                actual: u64::try_from(v).unwrap_or(0),
-            })
-        }
-        Some(_) => {}
-    }
-    tx.prepare_cached(UPDATE_SQL)
+    // The version check is part of the UPDATE; only a miss needs a second look.
+    let changed = tx
+        .prepare_cached(UPDATE_SQL)
         .and_then(|mut st| {
             st.execute(params![
                 row.id,
@@ -270,6 +287,20 @@ pub(crate) fn update(conn: &mut Connection, row: &Row, expected: u64) -> Result<
             ])
         })
         .map_err(storage)?;
+    if changed == 0 {
+        let actual: Option<i64> = tx
+            .prepare_cached(VERSION_SQL)
+            .and_then(|mut st| st.query_row([&row.id], |r| r.get(0)).optional())
+            .map_err(storage)?;
+        return Err(match actual {
+            None => Error::NotFound { id: row.id.clone() },
+            Some(v) => Error::VersionConflict {
+                id: row.id.clone(),
+                expected,
+                actual: u64::try_from(v).unwrap_or(0),
+            },
+        });
+    }
     let current: Vec<String> = {
         let mut st = tx.prepare_cached(DOMAINS_OF_SQL).map_err(storage)?;
         let rows = st.query_map([&row.id], |r| r.get(0)).map_err(storage)?;

@@ -82,3 +82,55 @@ impl Drop for Worker {
         }
     }
 }
+
+/// Connections used on the caller's thread, each behind a mutex.
+pub(crate) struct InlinePool {
+    conns: Vec<Mutex<Connection>>,
+    next: std::sync::atomic::AtomicUsize,
+}
+
+impl InlinePool {
+    pub(crate) fn new(conns: Vec<Connection>) -> Self {
+        InlinePool {
+            conns: conns.into_iter().map(Mutex::new).collect(),
+            next: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+
+    fn run<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> enterprise_sso::Result<T>,
+    ) -> enterprise_sso::Result<T> {
+        let n = self.conns.len();
+        if n == 0 {
+            return Err(SqliteError::WorkerStopped.into());
+        }
+        let start = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % n;
+        for i in 0..n {
+            if let Ok(mut conn) = self.conns[(start + i) % n].try_lock() {
+                return f(&mut conn);
+            }
+        }
+        let mut conn = self.conns[start].lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut conn)
+    }
+}
+
+/// Where SQLite calls run: on worker threads, or inline on the caller's thread.
+pub(crate) enum Runner {
+    Threads(Worker),
+    Inline(InlinePool),
+}
+
+impl Runner {
+    pub(crate) async fn run<T, F>(&self, f: F) -> enterprise_sso::Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> enterprise_sso::Result<T> + Send + 'static,
+    {
+        match self {
+            Runner::Threads(w) => w.run(f).await,
+            Runner::Inline(p) => p.run(f),
+        }
+    }
+}

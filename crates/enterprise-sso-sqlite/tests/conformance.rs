@@ -27,6 +27,20 @@ mod file_single_reader {
     });
 }
 
+mod file_inline_execution {
+    use super::*;
+    use enterprise_sso_sqlite::{Execution, SqliteOptions};
+    enterprise_sso::conformance_tests!(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = SqliteOptions {
+            execution: Execution::Inline,
+            ..Default::default()
+        };
+        let repo = SqliteRepo::open_with(dir.path().join("conformance.db"), opts).unwrap();
+        (repo, dir)
+    });
+}
+
 mod in_memory {
     use super::*;
     enterprise_sso::conformance_tests!(|| (SqliteRepo::open_in_memory().unwrap(), ()));

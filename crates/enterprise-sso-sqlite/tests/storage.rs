@@ -240,3 +240,21 @@ fn a_version_1_database_is_migrated_and_back_filled() {
         .unwrap();
     assert_eq!(v, SCHEMA_VERSION);
 }
+
+#[test]
+fn bulk_insert_is_all_or_nothing() {
+    let repo = SqliteRepo::open_in_memory().unwrap();
+    let a = saml_connection("bulk-a", &["bulk-a.example.com"], false);
+    let b = oidc_connection("bulk-b", &["bulk-b.example.com"], false);
+    block_on(repo.bulk_insert(&[a.clone(), b.clone()])).unwrap();
+    assert_eq!(block_on(repo.get(&a.id)).unwrap(), Some(a.clone()));
+    assert_eq!(block_on(repo.get(&b.id)).unwrap(), Some(b));
+    // A batch with a taken domain writes nothing.
+    let c = saml_connection("bulk-c", &["bulk-c.example.com"], false);
+    let clash = oidc_connection("bulk-d", &["bulk-a.example.com"], false);
+    assert!(matches!(
+        block_on(repo.bulk_insert(&[c.clone(), clash])),
+        Err(enterprise_sso::Error::DomainConflict { .. })
+    ));
+    assert_eq!(block_on(repo.get(&c.id)).unwrap(), None);
+}

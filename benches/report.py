@@ -1,0 +1,58 @@
+#!/usr/bin/env python3
+"""Reads criterion's results (target/criterion) and prints the BENCHMARKS.md tables:
+medians per operation, adapter and size, and ratios measured in the same run."""
+import json, os, sys, glob
+
+root = os.path.join(os.path.dirname(__file__), "..", "target", "criterion")
+med = {}  # (op, adapter, n) -> median ns
+for est in glob.glob(os.path.join(root, "*", "*", "new", "estimates.json")):
+    parts = est.split(os.sep)
+    group, n = parts[-4], parts[-3]
+    if "_" not in group or not n.isdigit():
+        continue
+    bench = json.load(open(os.path.join(os.path.dirname(est), "benchmark.json")))
+    fid = bench.get("function_id") or bench.get("group_id")
+    op, _, adapter = bench["group_id"].partition("/") if "/" in bench["group_id"] else (None, None, None)
+    if op is None:
+        continue
+    med[(op, adapter, int(n))] = json.load(open(est))["median"]["point_estimate"]
+
+def us(ns):
+    return f"{ns/1000:.1f} µs" if ns < 1e6 else f"{ns/1e6:.2f} ms"
+
+sizes = sorted({k[2] for k in med})
+ops = ["get", "route_exact", "route_subdomain", "list_org_page", "update", "create", "sign_in"]
+adapters = ["memory", "sqlite", "sled"]
+print("### Medians\n")
+print("| operation | " + " | ".join(f"{a} {n:,}" for n in sizes for a in adapters) + " |")
+print("| --- | " + " | ".join("---" for _ in sizes for _ in adapters) + " |")
+for op in ops:
+    cells = [us(med[(op, a, n)]) if (op, a, n) in med else "–" for n in sizes for a in adapters]
+    print(f"| {op} | " + " | ".join(cells) + " |")
+for floor in ["get/raw_sqlite", "write/raw_sqlite", "get/raw_sled", "write/raw_sled"]:
+    op, a = floor.split("/")
+    cells = []
+    for n in sizes:
+        cells += ["–", us(med[(op, a, n)]) if (op, a, n) in med and a.endswith("sqlite") else "–",
+                  us(med[(op, a, n)]) if (op, a, n) in med and a.endswith("sled") else "–"]
+    print(f"| floor: {floor} | " + " | ".join(cells) + " |")
+
+print("\n### Ratios (same run)\n")
+print("| ratio | target | " + " | ".join(f"{n:,}" for n in sizes) + " |")
+print("| --- | --- | " + " | ".join("---" for _ in sizes) + " |")
+def row(label, target, f):
+    vals = []
+    for n in sizes:
+        try:
+            vals.append(f"{f(n):.2f}×")
+        except KeyError:
+            vals.append("–")
+    print(f"| {label} | {target} | " + " | ".join(vals) + " |")
+row("SqliteRepo get / raw rusqlite get", "≤ 1.3×", lambda n: med[("get", "sqlite", n)] / med[("get", "raw_sqlite", n)])
+row("SledRepo get / raw sled get", "≤ 1.3×", lambda n: med[("get", "sled", n)] / med[("get", "raw_sled", n)])
+row("SqliteRepo update / raw rusqlite write", "≤ 1.5×", lambda n: med[("update", "sqlite", n)] / med[("write", "raw_sqlite", n)])
+row("SledRepo update / raw sled write", "≤ 1.5×", lambda n: med[("update", "sled", n)] / med[("write", "raw_sled", n)])
+small = min(sizes)
+for a in adapters:
+    for op in ["route_exact", "route_subdomain", "get"]:
+        row(f"{a} {op}: n / {small:,}", "≤ 1.5×", lambda n, a=a, op=op: med[(op, a, n)] / med[(op, a, small)])

@@ -1,0 +1,207 @@
+//! Shared setup for the benchmarks and the footprint report: deterministic data sets,
+//! stores built once per size and reused, and the raw-engine floors.
+
+use std::path::{Path, PathBuf};
+
+use enterprise_sso::codec::encode_connection;
+use enterprise_sso::conformance::saml_connection;
+use enterprise_sso::{ConnectionId, ConnectionRepo, Domain, EnterpriseConnection, MemoryRepo};
+use enterprise_sso_sled::SledRepo;
+use enterprise_sso_sqlite::SqliteRepo;
+use futures_executor::block_on;
+
+/// Connections per organization in the data sets.
+pub const PER_ORG: usize = 20;
+
+/// The domain claimed by connection `i`.
+pub fn domain_of(i: usize) -> String {
+    format!("d{i}.bench.example.com")
+}
+
+/// The organization of connection `i`.
+pub fn org_of(i: usize) -> String {
+    format!("org_{}", i / PER_ORG)
+}
+
+/// Connection `i` of a data set: active SAML, one domain, subdomains allowed, already
+/// authenticated once (so sign-ins do not also activate it).
+pub fn connection(template: &EnterpriseConnection, i: usize) -> EnterpriseConnection {
+    let mut c = template.clone();
+    c.id = ConnectionId::generate();
+    c.name = format!("bench {i}");
+    c.organization_id = Some(org_of(i));
+    c.domains = vec![Domain::from_normalized(domain_of(i))];
+    c.allow_subdomains = true;
+    c.first_authenticated_at = Some(1);
+    c
+}
+
+/// A template connection (validated through the core once).
+pub fn template() -> EnterpriseConnection {
+    saml_connection("bench", &[], true)
+}
+
+/// Where built stores are kept between runs.
+pub fn data_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    target.join("bench-data")
+}
+
+fn complete_marker(path: &Path) -> PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(".complete");
+    PathBuf::from(p)
+}
+
+/// Builds (or reuses) a store of `n` connections with `build`, which receives the path and
+/// the connections in chunks.
+fn build_once(path: &Path, n: usize, mut fill: impl FnMut(&[EnterpriseConnection])) {
+    if complete_marker(path).exists() {
+        return;
+    }
+    let t = template();
+    let mut i = 0;
+    while i < n {
+        let chunk: Vec<_> = (i..(i + 10_000).min(n))
+            .map(|k| connection(&t, k))
+            .collect();
+        fill(&chunk);
+        i += chunk.len();
+    }
+    let _ = std::fs::write(complete_marker(path), b"ok");
+}
+
+/// The SQLite store of `n` connections (built once, then reused).
+pub fn sqlite(n: usize) -> SqliteRepo {
+    let path = data_dir().join(format!("sqlite-{n}.db"));
+    if !complete_marker(&path).exists() {
+        let _ = std::fs::remove_file(path.with_extension("db-wal"));
+        let _ = std::fs::remove_file(path.with_extension("db-shm"));
+        let _ = std::fs::remove_file(&path);
+        let _ = std::fs::create_dir_all(data_dir());
+        let repo = SqliteRepo::open(&path).expect("open sqlite");
+        build_once(&path, n, |chunk| {
+            block_on(repo.bulk_insert(chunk)).expect("bulk insert")
+        });
+    }
+    SqliteRepo::open(&path).expect("open sqlite")
+}
+
+/// The sled store of `n` connections (built once, then reused).
+pub fn sled_store(n: usize) -> SledRepo {
+    let path = data_dir().join(format!("sled-{n}"));
+    if !complete_marker(&path).exists() {
+        let _ = std::fs::remove_dir_all(&path);
+        let repo = SledRepo::open(&path).expect("open sled");
+        build_once(&path, n, |chunk| {
+            block_on(repo.bulk_insert(chunk)).expect("bulk insert")
+        });
+        block_on(repo.flush()).expect("flush");
+    }
+    SledRepo::open(&path).expect("open sled")
+}
+
+/// A memory store of `n` connections.
+pub fn memory(n: usize) -> MemoryRepo {
+    let repo = MemoryRepo::new();
+    let t = template();
+    for i in 0..n {
+        block_on(repo.insert(&connection(&t, i))).expect("insert");
+    }
+    repo
+}
+
+/// The raw SQLite floor: `raw(id TEXT PRIMARY KEY, record BLOB) WITHOUT ROWID` with the same
+/// encoded records, same journal and sync settings as the adapter (WAL, FULL).
+pub fn raw_sqlite(n: usize) -> rusqlite::Connection {
+    let path = data_dir().join(format!("raw-sqlite-{n}.db"));
+    let open = || {
+        let c = rusqlite::Connection::open(&path).expect("open raw sqlite");
+        c.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")
+            .expect("pragmas");
+        c
+    };
+    if !complete_marker(&path).exists() {
+        let _ = std::fs::create_dir_all(data_dir());
+        let _ = std::fs::remove_file(&path);
+        let mut c = open();
+        c.execute_batch(
+            "CREATE TABLE raw (id TEXT PRIMARY KEY NOT NULL, record BLOB NOT NULL) WITHOUT ROWID",
+        )
+        .expect("create");
+        build_once(&path, n, |chunk| {
+            let tx = c.transaction().expect("tx");
+            for conn in chunk {
+                tx.execute(
+                    "INSERT INTO raw VALUES (?1, ?2)",
+                    rusqlite::params![conn.id.as_str(), encode_connection(conn)],
+                )
+                .expect("insert");
+            }
+            tx.commit().expect("commit");
+        });
+    }
+    open()
+}
+
+/// The raw sled floor: one tree, id -> the same encoded record.
+pub fn raw_sled(n: usize) -> (sled::Db, sled::Tree) {
+    let path = data_dir().join(format!("raw-sled-{n}"));
+    if !complete_marker(&path).exists() {
+        let _ = std::fs::remove_dir_all(&path);
+    }
+    let open = || {
+        let db = sled::open(&path).expect("open raw sled");
+        let tree = db.open_tree("raw").expect("tree");
+        (db, tree)
+    };
+    if !complete_marker(&path).exists() {
+        let (db, tree) = open();
+        build_once(&path, n, |chunk| {
+            for conn in chunk {
+                tree.insert(conn.id.as_str(), encode_connection(conn))
+                    .expect("insert");
+            }
+        });
+        db.flush().expect("flush");
+    }
+    open()
+}
+
+/// Up to `k` ids of a store, spread over it (looked up by their domains).
+pub fn sample_ids(repo: &dyn ConnectionRepo, n: usize, k: usize) -> Vec<ConnectionId> {
+    let step = (n / k).max(1);
+    (0..n)
+        .step_by(step)
+        .take(k)
+        .filter_map(|i| {
+            let d = Domain::from_normalized(domain_of(i));
+            block_on(repo.find_by_domain(&d))
+                .ok()
+                .flatten()
+                .map(|c| c.id)
+        })
+        .collect()
+}
+
+/// On-disk size of a file (with its WAL) or folder, in bytes.
+pub fn disk_size(path: &Path) -> u64 {
+    fn walk(p: &Path) -> u64 {
+        match std::fs::metadata(p) {
+            Ok(m) if m.is_dir() => std::fs::read_dir(p)
+                .map(|rd| rd.flatten().map(|e| walk(&e.path())).sum())
+                .unwrap_or(0),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        }
+    }
+    let mut total = walk(path);
+    for ext in ["-wal", "-shm"] {
+        let mut p = path.as_os_str().to_owned();
+        p.push(ext);
+        total += walk(Path::new(&p));
+    }
+    total
+}
