@@ -22,7 +22,7 @@ def us(ns):
 
 sizes = sorted({k[2] for k in med})
 ops = ["get", "route_exact", "route_subdomain", "list_org_page", "update", "create", "sign_in"]
-adapters = ["memory", "sqlite", "sled"]
+adapters = ["memory", "sqlite", "sqlite_inline", "sled"]
 print("### Medians\n")
 print("| operation | " + " | ".join(f"{a} {n:,}" for n in sizes for a in adapters) + " |")
 print("| --- | " + " | ".join("---" for _ in sizes for _ in adapters) + " |")
@@ -49,8 +49,10 @@ def row(label, target, f):
             vals.append("–")
     print(f"| {label} | {target} | " + " | ".join(vals) + " |")
 row("SqliteRepo get / raw rusqlite get", "≤ 1.3×", lambda n: med[("get", "sqlite", n)] / med[("get", "raw_sqlite", n)])
+row("SqliteRepo (inline) get / raw rusqlite get", "≤ 1.3×", lambda n: med[("get", "sqlite_inline", n)] / med[("get", "raw_sqlite", n)])
 row("SledRepo get / raw sled get", "≤ 1.3×", lambda n: med[("get", "sled", n)] / med[("get", "raw_sled", n)])
 row("SqliteRepo update / raw rusqlite write", "≤ 1.5×", lambda n: med[("update", "sqlite", n)] / med[("write", "raw_sqlite", n)])
+row("SqliteRepo (inline) update / raw rusqlite write", "≤ 1.5×", lambda n: med[("update", "sqlite_inline", n)] / med[("write", "raw_sqlite", n)])
 row("SledRepo update / raw sled write", "≤ 1.5×", lambda n: med[("update", "sled", n)] / med[("write", "raw_sled", n)])
 small = min(sizes)
 for a in adapters:

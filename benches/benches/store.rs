@@ -215,6 +215,9 @@ fn benches(c: &mut Criterion) {
         let sqlite = b::sqlite(n);
         adapter_ops(c, "sqlite", n, &sqlite);
         drop(sqlite);
+        let inline = b::sqlite_with(n, enterprise_sso_sqlite::Execution::Inline);
+        adapter_ops(c, "sqlite_inline", n, &inline);
+        drop(inline);
         let sled = b::sled_store(n);
         adapter_ops(c, "sled", n, &sled);
         drop(sled);

@@ -73,8 +73,13 @@ fn build_once(path: &Path, n: usize, mut fill: impl FnMut(&[EnterpriseConnection
     let _ = std::fs::write(complete_marker(path), b"ok");
 }
 
-/// The SQLite store of `n` connections (built once, then reused).
+/// The SQLite store of `n` connections (built once, then reused), default options.
 pub fn sqlite(n: usize) -> SqliteRepo {
+    sqlite_with(n, enterprise_sso_sqlite::Execution::Threads)
+}
+
+/// The SQLite store of `n` connections with the given execution mode.
+pub fn sqlite_with(n: usize, execution: enterprise_sso_sqlite::Execution) -> SqliteRepo {
     let path = data_dir().join(format!("sqlite-{n}.db"));
     if !complete_marker(&path).exists() {
         let _ = std::fs::remove_file(path.with_extension("db-wal"));
@@ -86,7 +91,11 @@ pub fn sqlite(n: usize) -> SqliteRepo {
             block_on(repo.bulk_insert(chunk)).expect("bulk insert")
         });
     }
-    SqliteRepo::open(&path).expect("open sqlite")
+    let opts = enterprise_sso_sqlite::SqliteOptions {
+        execution,
+        ..Default::default()
+    };
+    SqliteRepo::open_with(&path, opts).expect("open sqlite")
 }
 
 /// The sled store of `n` connections (built once, then reused).

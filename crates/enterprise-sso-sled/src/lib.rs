@@ -175,14 +175,20 @@ fn index_keys(c: &EnterpriseConnection) -> IndexKeys {
     }
 }
 
-/// Every tree inside one transaction.
-struct Tx<'a> {
+/// The connection trees inside one transaction. sled's transaction cost grows with the
+/// number of trees, so connection writes take only these six.
+struct ConnTx<'a> {
     records: &'a TransactionalTree,
     domains: &'a TransactionalTree,
     by_org: &'a TransactionalTree,
     by_active: &'a TransactionalTree,
     by_provider: &'a TransactionalTree,
     by_cert_expiry: &'a TransactionalTree,
+}
+
+/// Every tree inside one transaction (account writes and connection deletes).
+struct Tx<'a> {
+    conn: ConnTx<'a>,
     accounts: &'a TransactionalTree,
     acc_by_subject: &'a TransactionalTree,
     acc_by_email: &'a TransactionalTree,
@@ -263,7 +269,14 @@ impl Tx<'_> {
     }
 }
 
-impl Tx<'_> {
+impl<'a> std::ops::Deref for Tx<'a> {
+    type Target = ConnTx<'a>;
+    fn deref(&self) -> &ConnTx<'a> {
+        &self.conn
+    }
+}
+
+impl ConnTx<'_> {
     fn old(&self, id: &ConnectionId) -> TxResult<Option<EnterpriseConnection>> {
         match self.records.get(id.as_str())? {
             None => Ok(None),
@@ -433,7 +446,7 @@ impl SledRepo {
     pub async fn bulk_insert(&self, conns: &[EnterpriseConnection]) -> Result<()> {
         for chunk in conns.chunks(1000) {
             let encoded: Vec<_> = chunk.iter().map(|c| (c, encode_connection(c))).collect();
-            self.transact(|tx| {
+            self.transact_connections(|tx| {
                 for (conn, bytes) in &encoded {
                     if tx.records.get(conn.id.as_str())?.is_some() {
                         return abort(Error::AlreadyExists {
@@ -473,12 +486,14 @@ impl SledRepo {
             .as_slice()
             .transaction(|v: &Vec<TransactionalTree>| {
                 f(&Tx {
-                    records: &v[0],
-                    domains: &v[1],
-                    by_org: &v[2],
-                    by_active: &v[3],
-                    by_provider: &v[4],
-                    by_cert_expiry: &v[5],
+                    conn: ConnTx {
+                        records: &v[0],
+                        domains: &v[1],
+                        by_org: &v[2],
+                        by_active: &v[3],
+                        by_provider: &v[4],
+                        by_cert_expiry: &v[5],
+                    },
                     accounts: &v[6],
                     acc_by_subject: &v[7],
                     acc_by_email: &v[8],
@@ -486,6 +501,30 @@ impl SledRepo {
                     acc_gen: &v[10],
                 })
             })
+            .map_err(tx_error)
+    }
+
+    fn transact_connections<T>(&self, f: impl Fn(&ConnTx<'_>) -> TxResult<T>) -> Result<T> {
+        (
+            &self.records,
+            &self.domains,
+            &self.by_org,
+            &self.by_active,
+            &self.by_provider,
+            &self.by_cert_expiry,
+        )
+            .transaction(
+                |(records, domains, by_org, by_active, by_provider, by_cert_expiry)| {
+                    f(&ConnTx {
+                        records,
+                        domains,
+                        by_org,
+                        by_active,
+                        by_provider,
+                        by_cert_expiry,
+                    })
+                },
+            )
             .map_err(tx_error)
     }
 
@@ -727,7 +766,7 @@ fn range_of(prefix: &[u8], q: &ListQuery) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
 impl ConnectionRepo for SledRepo {
     async fn insert(&self, conn: &EnterpriseConnection) -> Result<()> {
         let bytes = encode_connection(conn);
-        self.transact(|tx| {
+        self.transact_connections(|tx| {
             if tx.records.get(conn.id.as_str())?.is_some() {
                 return abort(Error::AlreadyExists {
                     id: conn.id.to_string(),
@@ -747,7 +786,7 @@ impl ConnectionRepo for SledRepo {
 
     async fn update(&self, conn: &EnterpriseConnection, expected_version: u64) -> Result<()> {
         let bytes = encode_connection(conn);
-        self.transact(|tx| {
+        self.transact_connections(|tx| {
             let Some(old) = tx.old(&conn.id)? else {
                 return abort(Error::NotFound {
                     id: conn.id.to_string(),

@@ -23,6 +23,7 @@ pub struct MemoryRepo {
 struct State {
     by_id: BTreeMap<ConnectionId, EnterpriseConnection>,
     domains: HashMap<Domain, ConnectionId>,
+    by_org: BTreeSet<(String, ConnectionId)>,
     accounts: BTreeMap<AccountId, EnterpriseAccount>,
     by_subject: HashMap<(ConnectionId, String), AccountId>,
     by_email: HashMap<String, BTreeSet<AccountId>>,
@@ -70,11 +71,17 @@ impl State {
         for d in &conn.domains {
             self.domains.remove(d);
         }
+        if let Some(o) = &conn.organization_id {
+            self.by_org.remove(&(o.clone(), conn.id.clone()));
+        }
     }
 
     fn claim(&mut self, conn: &EnterpriseConnection) {
         for d in &conn.domains {
             self.domains.insert(d.clone(), conn.id.clone());
+        }
+        if let Some(o) = &conn.organization_id {
+            self.by_org.insert((o.clone(), conn.id.clone()));
         }
     }
 
@@ -182,6 +189,26 @@ impl ConnectionRepo for MemoryRepo {
         let s = self.read();
         let want = query.limit.saturating_add(1);
         let pass = |c: &&EnterpriseConnection| query.after_cursor(&c.id) && query.matches(c);
+        if let Some(org) = &query.organization_id {
+            // The organization index gives the order; the other filters are checked.
+            let ids = s
+                .by_org
+                .range((org.clone(), ConnectionId::min())..)
+                .take_while(|(o, _)| o == org)
+                .filter_map(|(_, id)| s.by_id.get(id));
+            let items: Vec<_> = match query.order {
+                Order::Asc => ids.filter(pass).take(want).cloned().collect(),
+                Order::Desc => ids
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .filter(pass)
+                    .take(want)
+                    .cloned()
+                    .collect(),
+            };
+            return Ok(Page::from_overfetch(items, query.limit));
+        }
         let items: Vec<_> = match query.order {
             Order::Asc => s.by_id.values().filter(pass).take(want).cloned().collect(),
             Order::Desc => s
