@@ -29,13 +29,13 @@ print("| --- | " + " | ".join("---" for _ in sizes for _ in adapters) + " |")
 for op in ops:
     cells = [us(med[(op, a, n)]) if (op, a, n) in med else "–" for n in sizes for a in adapters]
     print(f"| {op} | " + " | ".join(cells) + " |")
-for floor in ["get/raw_sqlite", "write/raw_sqlite", "get/raw_sled", "write/raw_sled"]:
+print("\n### Floors (raw engine, same run)\n")
+print("| floor | " + " | ".join(f"{n:,}" for n in sizes) + " |")
+print("| --- | " + " | ".join("---" for _ in sizes) + " |")
+for floor in ["get/raw_sqlite", "get/raw_sqlite_same_file", "write/raw_sqlite", "write/raw_sqlite_same_file",
+              "get/raw_sled", "get/raw_sled_same_tree", "write/raw_sled", "write/raw_sled_same_tree"]:
     op, a = floor.split("/")
-    cells = []
-    for n in sizes:
-        cells += ["–", us(med[(op, a, n)]) if (op, a, n) in med and a.endswith("sqlite") else "–",
-                  us(med[(op, a, n)]) if (op, a, n) in med and a.endswith("sled") else "–"]
-    print(f"| floor: {floor} | " + " | ".join(cells) + " |")
+    print(f"| {floor} | " + " | ".join(us(med[(op, a, n)]) if (op, a, n) in med else "–" for n in sizes) + " |")
 
 print("\n### Ratios (same run)\n")
 print("| ratio | target | " + " | ".join(f"{n:,}" for n in sizes) + " |")
@@ -53,6 +53,9 @@ row("SqliteRepo (inline) get / raw rusqlite get", "≤ 1.3×", lambda n: med[("g
 row("SledRepo get / raw sled get", "≤ 1.3×", lambda n: med[("get", "sled", n)] / med[("get", "raw_sled", n)])
 row("SqliteRepo update / raw rusqlite write", "≤ 1.5×", lambda n: med[("update", "sqlite", n)] / med[("write", "raw_sqlite", n)])
 row("SqliteRepo (inline) update / raw rusqlite write", "≤ 1.5×", lambda n: med[("update", "sqlite_inline", n)] / med[("write", "raw_sqlite", n)])
+row("SqliteRepo update / raw write on its own file", "≤ 1.5×", lambda n: med[("update", "sqlite", n)] / med[("write", "raw_sqlite_same_file", n)])
+row("SqliteRepo (inline) update / raw write on its own file", "≤ 1.5×", lambda n: med[("update", "sqlite_inline", n)] / med[("write", "raw_sqlite_same_file", n)])
+row("SledRepo update / raw write on its own tree", "≤ 1.5×", lambda n: med[("update", "sled", n)] / med[("write", "raw_sled_same_tree", n)])
 row("SledRepo update / raw sled write", "≤ 1.5×", lambda n: med[("update", "sled", n)] / med[("write", "raw_sled", n)])
 small = min(sizes)
 for a in adapters:

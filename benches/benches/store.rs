@@ -205,6 +205,87 @@ fn floors(c: &mut Criterion, n: usize) {
     });
 }
 
+/// Floors on the adapter's own storage (same file, same WAL or log state): a raw read of the
+/// record plus decode, and a raw single-row transactional write of the same bytes back.
+fn same_store_floors_sqlite(c: &mut Criterion, n: usize) {
+    let path = b::data_dir().join(format!("sqlite-{n}.db"));
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    raw.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
+        .unwrap();
+    let rows: Vec<(String, Vec<u8>)> = {
+        let step = (n / 1000).max(1);
+        let mut st = raw
+            .prepare("SELECT id, record FROM connections ORDER BY id")
+            .unwrap();
+        let all: Vec<(String, Vec<u8>)> = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(|x| x.unwrap())
+            .collect();
+        all.into_iter().step_by(step).take(1000).collect()
+    };
+    let rows = Cycle::new(rows);
+    c.bench_with_input(
+        BenchmarkId::new("get/raw_sqlite_same_file", n),
+        &n,
+        |bn, _| {
+            bn.iter(|| {
+                let mut st = raw
+                    .prepare_cached("SELECT record FROM connections WHERE id = ?1")
+                    .unwrap();
+                let bytes: Vec<u8> = st.query_row([&rows.next().0], |r| r.get(0)).unwrap();
+                decode_connection(&bytes).unwrap()
+            })
+        },
+    );
+    c.bench_with_input(
+        BenchmarkId::new("write/raw_sqlite_same_file", n),
+        &n,
+        |bn, _| {
+            bn.iter(|| {
+                let (id, record) = rows.next();
+                let tx = raw.unchecked_transaction().unwrap();
+                tx.prepare_cached("UPDATE connections SET record = ?2 WHERE id = ?1")
+                    .unwrap()
+                    .execute(rusqlite::params![id, record])
+                    .unwrap();
+                tx.commit().unwrap()
+            })
+        },
+    );
+}
+
+fn same_store_floors_sled(c: &mut Criterion, n: usize, repo: &enterprise_sso_sled::SledRepo) {
+    let tree = repo.db().open_tree("enterprise_sso/records").unwrap();
+    let step = (n / 1000).max(1);
+    let rows = Cycle::new(
+        tree.iter()
+            .map(|e| e.unwrap())
+            .step_by(step)
+            .take(1000)
+            .collect::<Vec<_>>(),
+    );
+    c.bench_with_input(
+        BenchmarkId::new("get/raw_sled_same_tree", n),
+        &n,
+        |bn, _| bn.iter(|| decode_connection(&tree.get(&rows.next().0).unwrap().unwrap()).unwrap()),
+    );
+    c.bench_with_input(
+        BenchmarkId::new("write/raw_sled_same_tree", n),
+        &n,
+        |bn, _| {
+            bn.iter(|| {
+                let (k, v) = rows.next();
+                tree.transaction(|t| {
+                    t.insert(k, v)?;
+                    Ok::<_, sled::transaction::ConflictableTransactionError<()>>(())
+                })
+                .unwrap()
+            })
+        },
+    );
+}
+
 fn benches(c: &mut Criterion) {
     for n in sizes() {
         let mem = b::memory(n.min(100_000));
@@ -214,12 +295,14 @@ fn benches(c: &mut Criterion) {
         drop(mem);
         let sqlite = b::sqlite(n);
         adapter_ops(c, "sqlite", n, &sqlite);
+        same_store_floors_sqlite(c, n);
         drop(sqlite);
         let inline = b::sqlite_with(n, enterprise_sso_sqlite::Execution::Inline);
         adapter_ops(c, "sqlite_inline", n, &inline);
         drop(inline);
         let sled = b::sled_store(n);
         adapter_ops(c, "sled", n, &sled);
+        same_store_floors_sled(c, n, &sled);
         drop(sled);
         floors(c, n);
     }

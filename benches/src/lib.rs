@@ -41,8 +41,11 @@ pub fn template() -> EnterpriseConnection {
     saml_connection("bench", &[], true)
 }
 
-/// Where built stores are kept between runs.
+/// Where built stores are kept between runs (`SSO_BENCH_DATA` overrides it).
 pub fn data_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("SSO_BENCH_DATA") {
+        return PathBuf::from(dir);
+    }
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));

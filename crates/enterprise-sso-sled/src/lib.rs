@@ -323,6 +323,43 @@ impl ConnTx<'_> {
         Ok(())
     }
 
+    /// Moves the index entries and domain claims from `old` to `new`, touching only the
+    /// entries whose keys differ (most updates change none of them).
+    fn reindex(&self, old: &EnterpriseConnection, new: &EnterpriseConnection) -> TxResult<()> {
+        let (o, n) = (index_keys(old), index_keys(new));
+        for (tree, before, after) in [
+            (self.by_org, o.org, n.org),
+            (self.by_active, Some(o.active), Some(n.active)),
+            (self.by_provider, Some(o.provider), Some(n.provider)),
+            (self.by_cert_expiry, o.cert_expiry, n.cert_expiry),
+        ] {
+            if before != after {
+                if let Some(k) = before {
+                    tree.remove(k)?;
+                }
+                if let Some(k) = after {
+                    tree.insert(k, &[])?;
+                }
+            }
+        }
+        for d in old.domains.iter().filter(|d| !new.domains.contains(d)) {
+            self.domains.remove(d.as_str())?;
+        }
+        let added: Vec<Domain> = new
+            .domains
+            .iter()
+            .filter(|d| !old.domains.contains(d))
+            .cloned()
+            .collect();
+        if !added.is_empty() {
+            self.claim(&EnterpriseConnection {
+                domains: added,
+                ..new.clone()
+            })?;
+        }
+        Ok(())
+    }
+
     /// Removes every index entry and domain claim of `old` except the domains `keep` still
     /// claims (their entries are rewritten by `claim`).
     fn drop_indexes(&self, old: &EnterpriseConnection, keep: &[Domain]) -> TxResult<()> {
@@ -799,9 +836,7 @@ impl ConnectionRepo for SledRepo {
                     actual: old.version,
                 });
             }
-            tx.drop_indexes(&old, &conn.domains)?;
-            tx.claim(conn)?;
-            tx.put_indexes(conn)?;
+            tx.reindex(&old, conn)?;
             tx.records.insert(conn.id.as_str(), bytes.as_slice())?;
             Ok(())
         })?;
