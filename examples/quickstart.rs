@@ -1,9 +1,9 @@
 //! Quickstart: on a SQLite file in a temporary directory, create a SAML and an OIDC
-//! connection, list them, patch one, route emails.
+//! connection, list them, patch one, record a sign-in, route emails.
 
 use enterprise_sso::{
-    ClientSecret, Connections, CreateConnection, ListQuery, OidcPatch, Order, Patch, Provider,
-    SamlPatch, UpdateConnection,
+    Assertion, ClientSecret, Connections, CreateConnection, ListQuery, OidcPatch, Order, Patch,
+    Provider, SamlPatch, UpdateConnection,
 };
 
 use enterprise_sso_sqlite::SqliteRepo;
@@ -98,6 +98,23 @@ async fn run(svc: Connections<SqliteRepo>) -> Result<(), enterprise_sso::Error> 
         oidc.version,
         oidc.state().as_str()
     );
+
+    // The host's SAML handler validated a response from Acme's IdP for jane@acme.com.
+    let assertion = Assertion::new("00u1jane", [("firstName", "Jane"), ("lastName", "Doe")])
+        .with_email("jane@acme.com");
+    let signed = svc.record_sign_in(&saml.id, &assertion).await?;
+    println!(
+        "sign-in {} -> account {} created={} connection state={}",
+        signed.account.email_address,
+        signed.account.id,
+        signed.created,
+        signed.connection.state().as_str()
+    );
+    let stranger = Assertion::new("x", []).with_email("mallory@evil.example");
+    match svc.record_sign_in(&saml.id, &stranger).await {
+        Err(e) => println!("refused sign-in: {e}"),
+        Ok(_) => println!("unexpected: sign-in accepted"),
+    }
 
     for email in [
         "jane@acme.com",

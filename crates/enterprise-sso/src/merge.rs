@@ -137,8 +137,19 @@ pub fn merge_with(
 
     if let ProtocolConfig::Saml(c) = &mut next.config {
         let explicit = patch.saml.as_value();
-        derive_saml(c, explicit, &mut errs);
         let old = current.saml();
+        // The stored configuration was derived and checked under these same rules; when no
+        // IdP input changed, deriving again would give the same result, so keep it.
+        let unchanged = old.is_some_and(|o| {
+            o.idp_metadata == c.idp_metadata
+                && o.idp_certificate == c.idp_certificate
+                && o.idp_entity_id == c.idp_entity_id
+                && o.idp_sso_url == c.idp_sso_url
+                && (o.idp_certificate.is_none() || o.idp_certificate_expires_at.is_some())
+        });
+        if !unchanged {
+            derive_saml(c, explicit, &mut errs);
+        }
         let recertified = old.map(|o| &o.idp_certificate) != Some(&c.idp_certificate);
         if let Some(expired_at) = c.idp_certificate_expires_at.filter(|t| *t < now) {
             if next.active && (!current.active || recertified) {
