@@ -167,14 +167,26 @@ fn floors(c: &mut Criterion, n: usize) {
             decode_connection(&bytes).unwrap()
         })
     });
-    // Raw rusqlite single-row transactional write (the same record re-encoded).
-    let record = encode_connection(&b::template());
+    // Raw rusqlite single-row transactional write of a changed record: 1,001 distinct
+    // encodings cycled over 1,000 ids, so no write repeats the stored bytes (SQLite skips
+    // writing pages whose content does not change).
+    let template = b::template();
+    let records = Cycle::new(
+        (0..1001)
+            .map(|k| {
+                encode_connection(&enterprise_sso::EnterpriseConnection {
+                    name: format!("raw {k}"),
+                    ..template.clone()
+                })
+            })
+            .collect::<Vec<_>>(),
+    );
     c.bench_with_input(BenchmarkId::new("write/raw_sqlite", n), &n, |bn, _| {
         bn.iter(|| {
             let tx = raw.unchecked_transaction().unwrap();
             tx.prepare_cached("UPDATE raw SET record = ?2 WHERE id = ?1")
                 .unwrap()
-                .execute(rusqlite::params![ids.next(), record])
+                .execute(rusqlite::params![ids.next(), records.next()])
                 .unwrap();
             tx.commit().unwrap()
         })
@@ -195,7 +207,7 @@ fn floors(c: &mut Criterion, n: usize) {
     });
     c.bench_with_input(BenchmarkId::new("write/raw_sled", n), &n, |bn, _| {
         bn.iter(|| {
-            let id = ids.next();
+            let (id, record) = (ids.next(), records.next());
             tree.transaction(|t| {
                 t.insert(id, record.as_slice())?;
                 Ok::<_, sled::transaction::ConflictableTransactionError<()>>(())
@@ -224,7 +236,20 @@ fn same_store_floors_sqlite(c: &mut Criterion, n: usize) {
             .collect();
         all.into_iter().step_by(step).take(1000).collect()
     };
-    let rows = Cycle::new(rows);
+    // Two valid, renamed versions of each record, alternated, so every write changes the
+    // row while keeping it a consistent connection (its indexed columns do not change).
+    let rows = Cycle::new(
+        rows.into_iter()
+            .flat_map(|(id, bytes)| {
+                let c = decode_connection(&bytes).unwrap();
+                let renamed = enterprise_sso::EnterpriseConnection {
+                    name: format!("{} a", c.name),
+                    ..c
+                };
+                [(id.clone(), encode_connection(&renamed)), (id, bytes)]
+            })
+            .collect::<Vec<_>>(),
+    );
     c.bench_with_input(
         BenchmarkId::new("get/raw_sqlite_same_file", n),
         &n,
@@ -263,6 +288,17 @@ fn same_store_floors_sled(c: &mut Criterion, n: usize, repo: &enterprise_sso_sle
             .map(|e| e.unwrap())
             .step_by(step)
             .take(1000)
+            .flat_map(|(k, v)| {
+                let c = decode_connection(&v).unwrap();
+                let renamed = enterprise_sso::EnterpriseConnection {
+                    name: format!("{} a", c.name),
+                    ..c
+                };
+                [
+                    (k.clone(), sled::IVec::from(encode_connection(&renamed))),
+                    (k, v),
+                ]
+            })
             .collect::<Vec<_>>(),
     );
     c.bench_with_input(
