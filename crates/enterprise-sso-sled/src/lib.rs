@@ -323,6 +323,19 @@ impl ConnTx<'_> {
         Ok(())
     }
 
+    /// Stores a new connection (encoded as `bytes`) with its domain claims and index entries.
+    fn insert_new(&self, conn: &EnterpriseConnection, bytes: &[u8]) -> TxResult<()> {
+        if self.records.get(conn.id.as_str())?.is_some() {
+            return abort(Error::AlreadyExists {
+                id: conn.id.to_string(),
+            });
+        }
+        self.claim(conn)?;
+        self.put_indexes(conn)?;
+        self.records.insert(conn.id.as_str(), bytes)?;
+        Ok(())
+    }
+
     /// Moves the index entries and domain claims from `old` to `new`, touching only the
     /// entries whose keys differ (most updates change none of them).
     fn reindex(&self, old: &EnterpriseConnection, new: &EnterpriseConnection) -> TxResult<()> {
@@ -485,14 +498,7 @@ impl SledRepo {
             let encoded: Vec<_> = chunk.iter().map(|c| (c, encode_connection(c))).collect();
             self.transact_connections(|tx| {
                 for (conn, bytes) in &encoded {
-                    if tx.records.get(conn.id.as_str())?.is_some() {
-                        return abort(Error::AlreadyExists {
-                            id: conn.id.to_string(),
-                        });
-                    }
-                    tx.claim(conn)?;
-                    tx.put_indexes(conn)?;
-                    tx.records.insert(conn.id.as_str(), bytes.as_slice())?;
+                    tx.insert_new(conn, bytes)?;
                 }
                 Ok(())
             })?;
@@ -803,17 +809,7 @@ fn range_of(prefix: &[u8], q: &ListQuery) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
 impl ConnectionRepo for SledRepo {
     async fn insert(&self, conn: &EnterpriseConnection) -> Result<()> {
         let bytes = encode_connection(conn);
-        self.transact_connections(|tx| {
-            if tx.records.get(conn.id.as_str())?.is_some() {
-                return abort(Error::AlreadyExists {
-                    id: conn.id.to_string(),
-                });
-            }
-            tx.claim(conn)?;
-            tx.put_indexes(conn)?;
-            tx.records.insert(conn.id.as_str(), bytes.as_slice())?;
-            Ok(())
-        })?;
+        self.transact_connections(|tx| tx.insert_new(conn, &bytes))?;
         self.after_write().await
     }
 

@@ -213,28 +213,7 @@ fn claim(tx: &rusqlite::Transaction<'_>, id: &str, domains: &[String]) -> Result
 }
 
 pub(crate) fn insert(conn: &mut Connection, row: &Row) -> Result<()> {
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(storage)?;
-    let inserted = tx
-        .prepare_cached(INSERT_SQL)
-        .map_err(storage)?
-        .execute(params![
-            row.id,
-            row.organization_id,
-            row.active,
-            row.provider,
-            row.version,
-            row.record,
-            row.cert_expires_at
-        ]);
-    match inserted {
-        Ok(_) => {}
-        Err(e) if is_constraint(&e) => return Err(Error::AlreadyExists { id: row.id.clone() }),
-        Err(e) => return Err(storage(e)),
-    }
-    claim(&tx, &row.id, &row.domains)?;
-    tx.commit().map_err(storage)
+    insert_many(conn, std::slice::from_ref(row))
 }
 
 /// Inserts many new connections in one transaction (all or nothing).
