@@ -63,6 +63,7 @@ use std::ops::Bound;
 use async_trait::async_trait;
 use enterprise_sso::account::email_key;
 use enterprise_sso::codec::{decode_account, decode_connection, encode_account, encode_connection};
+use enterprise_sso::repo::expect_version;
 use enterprise_sso::{
     AccountId, AccountPage, AccountQuery, AccountRepo, ConnectionId, ConnectionRepo, Domain,
     EnterpriseAccount, EnterpriseConnection, Error, ListQuery, Order, Page, Result,
@@ -820,18 +821,12 @@ impl ConnectionRepo for SledRepo {
     async fn update(&self, conn: &EnterpriseConnection, expected_version: u64) -> Result<()> {
         let bytes = encode_connection(conn);
         self.transact_connections(|tx| {
-            let Some(old) = tx.old(&conn.id)? else {
-                return abort(Error::NotFound {
-                    id: conn.id.to_string(),
-                });
-            };
-            if old.version != expected_version {
-                return abort(Error::VersionConflict {
-                    id: conn.id.to_string(),
-                    expected: expected_version,
-                    actual: old.version,
-                });
-            }
+            let stored = tx.old(&conn.id)?;
+            let old =
+                match expect_version(conn.id.as_str(), expected_version, stored, |c| c.version) {
+                    Ok(old) => old,
+                    Err(e) => return abort(e),
+                };
             tx.reindex(&old, conn)?;
             tx.records.insert(conn.id.as_str(), bytes.as_slice())?;
             Ok(())
@@ -975,18 +970,11 @@ impl AccountRepo for SledRepo {
 
     async fn update_account(&self, a: &EnterpriseAccount, expected_version: u64) -> Result<()> {
         self.transact(|tx| {
-            let Some(old) = tx.old_account(a.id.as_str())? else {
-                return abort(Error::NotFound {
-                    id: a.id.to_string(),
-                });
+            let stored = tx.old_account(a.id.as_str())?;
+            let old = match expect_version(a.id.as_str(), expected_version, stored, |a| a.version) {
+                Ok(old) => old,
+                Err(e) => return abort(e),
             };
-            if old.version != expected_version {
-                return abort(Error::VersionConflict {
-                    id: a.id.to_string(),
-                    expected: expected_version,
-                    actual: old.version,
-                });
-            }
             if old.enterprise_connection_id != a.enterprise_connection_id
                 || old.provider_user_id != a.provider_user_id
             {

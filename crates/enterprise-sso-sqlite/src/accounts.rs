@@ -2,6 +2,7 @@
 
 use enterprise_sso::account::email_key;
 use enterprise_sso::codec::{decode_account, encode_account};
+use enterprise_sso::repo::expect_version;
 use enterprise_sso::{AccountPage, AccountQuery, EnterpriseAccount, Error, Order, Result};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
@@ -174,18 +175,9 @@ pub(crate) fn update(conn: &mut Connection, a: &EnterpriseAccount, expected: u64
                 .optional()
         })
         .map_err(storage)?;
-    let Some((version, connection, subject)) = keys else {
-        return Err(Error::NotFound {
-            id: a.id.to_string(),
-        });
-    };
-    if version != version_i64(expected)? {
-        return Err(Error::VersionConflict {
-            id: a.id.to_string(),
-            expected,
-            actual: u64::try_from(version).unwrap_or(0),
-        });
-    }
+    let (_, connection, subject) = expect_version(a.id.as_str(), expected, keys, |k| {
+        u64::try_from(k.0).unwrap_or(0)
+    })?;
     if connection.as_deref() != a.enterprise_connection_id.as_ref().map(|c| c.as_str())
         || subject != a.provider_user_id
     {

@@ -1,6 +1,7 @@
 //! The SQL behind every repository operation (synchronous; run on worker threads).
 
 use enterprise_sso::codec::{decode_connection, encode_connection};
+use enterprise_sso::repo::expect_version;
 use enterprise_sso::{Domain, EnterpriseConnection, Error, ListQuery, Order, Page, Result};
 use rusqlite::types::Value;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
@@ -266,16 +267,8 @@ pub(crate) fn update(conn: &mut Connection, row: &Row, expected: u64) -> Result<
             .optional()
         })
         .map_err(storage)?;
-    let Some((version, org, active, provider, cert)) = old else {
-        return Err(Error::NotFound { id: row.id.clone() });
-    };
-    if version != to_i64(expected)? {
-        return Err(Error::VersionConflict {
-            id: row.id.clone(),
-            expected,
-            actual: u64::try_from(version).unwrap_or(0),
-        });
-    }
+    let (_, org, active, provider, cert) =
+        expect_version(&row.id, expected, old, |o| u64::try_from(o.0).unwrap_or(0))?;
     // Only the indexed columns whose value changes are set: SQLite rewrites the index
     // entries of every column named in SET, which costs more pages per commit.
     let mut sql = String::from("UPDATE connections SET version = ?2, record = ?3");

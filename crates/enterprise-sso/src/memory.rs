@@ -10,7 +10,9 @@ use crate::connection::EnterpriseConnection;
 use crate::domain::Domain;
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, ConnectionId};
-use crate::repo::{AccountPage, AccountQuery, AccountRepo, ConnectionRepo, ListQuery, Order, Page};
+use crate::repo::{
+    expect_version, AccountPage, AccountQuery, AccountRepo, ConnectionRepo, ListQuery, Order, Page,
+};
 
 /// A thread-safe, in-memory store of connections and accounts: the reference every adapter
 /// is measured against by the conformance suite. Nothing is persisted.
@@ -144,20 +146,8 @@ impl ConnectionRepo for MemoryRepo {
 
     async fn update(&self, conn: &EnterpriseConnection, expected_version: u64) -> Result<()> {
         let mut s = self.write();
-        let old = s
-            .by_id
-            .get(&conn.id)
-            .cloned()
-            .ok_or_else(|| Error::NotFound {
-                id: conn.id.to_string(),
-            })?;
-        if old.version != expected_version {
-            return Err(Error::VersionConflict {
-                id: conn.id.to_string(),
-                expected: expected_version,
-                actual: old.version,
-            });
-        }
+        let old = s.by_id.get(&conn.id).cloned();
+        let old = expect_version(conn.id.as_str(), expected_version, old, |c| c.version)?;
         s.check_domains(conn)?;
         s.release(&old);
         s.claim(conn);
@@ -261,16 +251,12 @@ impl AccountRepo for MemoryRepo {
 
     async fn update_account(&self, a: &EnterpriseAccount, expected_version: u64) -> Result<()> {
         let mut s = self.write();
-        let old = s.accounts.get(&a.id).ok_or_else(|| Error::NotFound {
-            id: a.id.to_string(),
-        })?;
-        if old.version != expected_version {
-            return Err(Error::VersionConflict {
-                id: a.id.to_string(),
-                expected: expected_version,
-                actual: old.version,
-            });
-        }
+        let old = expect_version(
+            a.id.as_str(),
+            expected_version,
+            s.accounts.get(&a.id),
+            |a| a.version,
+        )?;
         if subject_key(old) != subject_key(a) {
             return Err(Error::Corrupt {
                 reason: "an account's connection and provider user id cannot change".into(),

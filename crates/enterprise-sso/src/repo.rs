@@ -80,6 +80,27 @@ impl ListQuery {
     }
 }
 
+/// The compare-and-swap rule every adapter applies before replacing a record: it must exist
+/// ([`crate::Error::NotFound`]) and carry the `expected` version
+/// ([`crate::Error::VersionConflict`], naming the stored one). Returns the stored record.
+pub fn expect_version<T>(
+    id: &str,
+    expected: u64,
+    stored: Option<T>,
+    version_of: impl Fn(&T) -> u64,
+) -> Result<T> {
+    let old = stored.ok_or_else(|| crate::Error::NotFound { id: id.to_owned() })?;
+    let actual = version_of(&old);
+    if actual != expected {
+        return Err(crate::Error::VersionConflict {
+            id: id.to_owned(),
+            expected,
+            actual,
+        });
+    }
+    Ok(old)
+}
+
 /// When the connection's IdP certificate expires (SAML connections with a certificate).
 pub fn certificate_expires_at(c: &EnterpriseConnection) -> Option<i64> {
     c.saml().and_then(|s| s.idp_certificate_expires_at)
