@@ -27,6 +27,24 @@ pub trait MetadataSource: Send + Sync {
     async fn fetch(&self, url: &str, max_bytes: usize) -> std::result::Result<Vec<u8>, BoxError>;
 }
 
+/// Fetches the document at the configured URL `url` (named `what`), reading at most
+/// `max_bytes`.
+async fn fetch(
+    source: &dyn MetadataSource,
+    url: &Option<String>,
+    what: &'static str,
+    max_bytes: usize,
+) -> Result<(String, Vec<u8>)> {
+    let url = url
+        .clone()
+        .ok_or_else(|| invalid(what, FieldErrorKind::Required))?;
+    let body = source
+        .fetch(&url, max_bytes)
+        .await
+        .map_err(|source| Error::Fetch { what, source })?;
+    Ok((url, body))
+}
+
 fn invalid(path: &str, kind: FieldErrorKind) -> Error {
     match ValidationErrors::from_vec(vec![FieldError::new(path, kind)]) {
         Some(v) => Error::Validation(v),
@@ -232,17 +250,13 @@ impl<R: ConnectionRepo> Connections<R> {
         let current = self.get(id).await?;
         match &current.config {
             ProtocolConfig::Saml(s) => {
-                let url = s
-                    .idp_metadata_url
-                    .clone()
-                    .ok_or_else(|| invalid("saml.idp_metadata_url", FieldErrorKind::Required))?;
-                let body = source
-                    .fetch(&url, MAX_METADATA_BYTES)
-                    .await
-                    .map_err(|source| Error::Fetch {
-                        what: "saml.idp_metadata_url",
-                        source,
-                    })?;
+                let (_, body) = fetch(
+                    source,
+                    &s.idp_metadata_url,
+                    "saml.idp_metadata_url",
+                    MAX_METADATA_BYTES,
+                )
+                .await?;
                 if body.len() > MAX_METADATA_BYTES {
                     return Err(invalid(
                         "saml.idp_metadata",
@@ -269,17 +283,13 @@ impl<R: ConnectionRepo> Connections<R> {
                 self.update(id, &patch).await
             }
             ProtocolConfig::Oidc(o) => {
-                let url = o
-                    .discovery_url
-                    .clone()
-                    .ok_or_else(|| invalid("oidc.discovery_url", FieldErrorKind::Required))?;
-                let body = source
-                    .fetch(&url, MAX_DISCOVERY_BYTES)
-                    .await
-                    .map_err(|source| Error::Fetch {
-                        what: "oidc.discovery_url",
-                        source,
-                    })?;
+                let (url, body) = fetch(
+                    source,
+                    &o.discovery_url,
+                    "oidc.discovery_url",
+                    MAX_DISCOVERY_BYTES,
+                )
+                .await?;
                 let d = parse_discovery(&body, &url, &self.policy).map_err(|e| {
                     invalid("oidc.discovery_url", FieldErrorKind::InvalidDiscovery(e))
                 })?;
