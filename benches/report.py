@@ -57,6 +57,10 @@ row("SqliteRepo update / raw write on its own file", "≤ 1.5×", lambda n: med[
 row("SqliteRepo (inline) update / raw write on its own file", "≤ 1.5×", lambda n: med[("update", "sqlite_inline", n)] / med[("write", "raw_sqlite_same_file", n)])
 row("SledRepo update / raw write on its own tree", "≤ 1.5×", lambda n: med[("update", "sled", n)] / med[("write", "raw_sled_same_tree", n)])
 row("SledRepo update / raw sled write", "≤ 1.5×", lambda n: med[("update", "sled", n)] / med[("write", "raw_sled", n)])
+for a, floor in [("sqlite", "raw_sqlite"), ("sqlite_inline", "raw_sqlite"), ("sled", "raw_sled")]:
+    row(f"{a} route_exact / raw get at the same size", "flat", lambda n, a=a, f=floor: med[("route_exact", a, n)] / med[("get", f, n)])
+for f in ["raw_sqlite", "raw_sled"]:
+    row(f"{f} get: n / {min(sizes):,} (the engine's own growth)", "–", lambda n, f=f: med[("get", f, n)] / med[("get", f, min(sizes))])
 small = min(sizes)
 for a in adapters:
     for op in ["route_exact", "route_subdomain", "get"]:
