@@ -197,6 +197,13 @@ struct Tx<'a> {
     acc_gen: &'a TransactionalTree,
 }
 
+/// A connection's account generation as stored in `acc_gen` (0 when absent).
+fn generation_of(stored: Option<sled::IVec>) -> u64 {
+    stored
+        .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+        .map_or(0, u64::from_be_bytes)
+}
+
 /// Keys of an account's index entries.
 struct AccountKeys {
     subject: Option<Vec<u8>>,
@@ -262,11 +269,7 @@ impl Tx<'_> {
     }
 
     fn generation(&self, conn: &ConnectionId) -> TxResult<u64> {
-        Ok(self
-            .acc_gen
-            .get(conn.as_str())?
-            .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
-            .map_or(0, u64::from_be_bytes))
+        Ok(generation_of(self.acc_gen.get(conn.as_str())?))
     }
 }
 
@@ -733,12 +736,9 @@ impl SledRepo {
     }
 
     fn account_generation(&self, id: &ConnectionId) -> Result<u64> {
-        Ok(self
-            .acc_gen
-            .get(id.as_str())
-            .map_err(storage)?
-            .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
-            .map_or(0, u64::from_be_bytes))
+        Ok(generation_of(
+            self.acc_gen.get(id.as_str()).map_err(storage)?,
+        ))
     }
 
     /// Ids of the accounts linked to a connection (outside any transaction).

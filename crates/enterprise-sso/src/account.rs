@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::connection::{EnterpriseConnection, ProtocolConfig};
-use crate::domain::normalize_host;
+use crate::domain::{normalize_host, Domain};
 use crate::ids::{AccountId, ConnectionId};
 use crate::provider::{Protocol, Provider};
 
@@ -290,13 +290,11 @@ pub fn map_assertion(
         return Err(SignInRefusal::InvalidEmail);
     }
     let host = normalize_host(host).map_err(|_| SignInRefusal::InvalidEmail)?;
-    let inside = conn.domains.iter().any(|d| {
-        host == d.as_str()
-            || (conn.allow_subdomains
-                && host.len() > d.as_str().len()
-                && host.ends_with(d.as_str())
-                && host.as_bytes()[host.len() - d.as_str().len() - 1] == b'.')
-    });
+    let host = Domain::from_normalized(host);
+    let inside = conn
+        .domains
+        .iter()
+        .any(|d| host == *d || (conn.allow_subdomains && host.is_same_or_subdomain_of(d)));
     if !inside {
         return Err(SignInRefusal::EmailOutsideDomains);
     }

@@ -80,6 +80,28 @@ impl ListQuery {
     }
 }
 
+/// Every connection matching the query's filters, in its order, walking all pages (the
+/// query's cursor and limit are ignored).
+pub async fn list_all<R: ConnectionRepo + ?Sized>(
+    repo: &R,
+    query: &ListQuery,
+) -> Result<Vec<EnterpriseConnection>> {
+    let mut q = ListQuery {
+        after: None,
+        limit: MAX_LIMIT,
+        ..query.clone()
+    };
+    let mut out = Vec::new();
+    loop {
+        let page = repo.list(&q).await?;
+        out.extend(page.items);
+        match page.next_cursor {
+            Some(c) => q.after = Some(c),
+            None => return Ok(out),
+        }
+    }
+}
+
 /// The compare-and-swap rule every adapter applies before replacing a record: it must exist
 /// ([`crate::Error::NotFound`]) and carry the `expected` version
 /// ([`crate::Error::VersionConflict`], naming the stored one). Returns the stored record.
@@ -174,24 +196,17 @@ pub trait ConnectionRepo: Send + Sync {
         &self,
         before_ms: i64,
     ) -> Result<Vec<EnterpriseConnection>> {
-        let mut q = ListQuery {
-            limit: MAX_LIMIT,
-            order: Order::Asc,
-            ..ListQuery::default()
-        };
-        let mut out = Vec::new();
-        loop {
-            let page = self.list(&q).await?;
-            out.extend(
-                page.items
-                    .into_iter()
-                    .filter(|c| certificate_expires_at(c).is_some_and(|t| t < before_ms)),
-            );
-            match page.next_cursor {
-                Some(c) => q.after = Some(c),
-                None => break,
-            }
-        }
+        let mut out: Vec<_> = list_all(
+            self,
+            &ListQuery {
+                order: Order::Asc,
+                ..ListQuery::default()
+            },
+        )
+        .await?
+        .into_iter()
+        .filter(|c| certificate_expires_at(c).is_some_and(|t| t < before_ms))
+        .collect();
         out.sort_by(|a, b| {
             (certificate_expires_at(a), &a.id).cmp(&(certificate_expires_at(b), &b.id))
         });

@@ -60,20 +60,11 @@ impl Kind {
 pub async fn all_connections(
     repo: &dyn Store,
 ) -> Result<Vec<enterprise_sso::EnterpriseConnection>> {
-    let mut q = enterprise_sso::ListQuery {
-        limit: 500,
+    let q = enterprise_sso::ListQuery {
         order: enterprise_sso::Order::Asc,
         ..Default::default()
     };
-    let mut out = Vec::new();
-    loop {
-        let page = repo.list(&q).await?;
-        out.extend(page.items);
-        match page.next_cursor {
-            Some(c) => q.after = Some(c),
-            None => return Ok(out),
-        }
-    }
+    enterprise_sso::repo::list_all(repo, &q).await
 }
 
 /// A small deterministic generator (xorshift64*), so runs can be replayed from a seed.
