@@ -45,6 +45,7 @@ pub mod secret;
 pub mod service;
 pub mod validate;
 pub mod wire;
+pub mod xml_limits;
 
 #[cfg(feature = "testing")]
 pub mod conformance;

@@ -12,7 +12,7 @@ use crate::provider::Protocol;
 use crate::saml::{parse_certificate, parse_metadata};
 use crate::validate::{
     validate_with, FieldError, FieldErrorKind, Policy, ValidationErrors, MAX_CERTIFICATE_LEN,
-    MAX_METADATA_LEN,
+    MAX_DOMAINS, MAX_METADATA_LEN,
 };
 
 /// Applies `patch` to `current` and validates the result.
@@ -268,6 +268,9 @@ fn derive_saml(c: &mut SamlConfig, explicit: Option<&SamlPatch>, errs: &mut Vec<
     c.idp_certificate_expires_at = None;
     match cert {
         Some(Ok(x)) => {
+            // Stored and served as re-encoded from the parsed DER, never as given: text
+            // around the block is gone.
+            c.idp_certificate = Some(x.to_pem());
             c.idp_certificate_issued_at = Some(x.not_before_ms);
             c.idp_certificate_expires_at = Some(x.not_after_ms);
         }
@@ -296,11 +299,21 @@ fn set_optional<T: Clone>(field: &mut Option<T>, p: &Patch<T>) {
 }
 
 /// Normalises a domain list; bad entries are reported as `domains[i]`, repeats dropped.
+/// The count limit is checked before any entry is parsed, and repeats are found with a
+/// hash set, so the cost is linear in the input.
 fn normalize_domains(list: &[String], errs: &mut Vec<FieldError>) -> Vec<Domain> {
+    if list.len() > MAX_DOMAINS {
+        errs.push(FieldError::new(
+            "domains",
+            FieldErrorKind::TooMany { max: MAX_DOMAINS },
+        ));
+        return Vec::new();
+    }
+    let mut seen = std::collections::HashSet::with_capacity(list.len());
     let mut out: Vec<Domain> = Vec::with_capacity(list.len());
     for (i, raw) in list.iter().enumerate() {
         match Domain::parse(raw) {
-            Ok(d) if out.contains(&d) => {}
+            Ok(d) if !seen.insert(d.clone()) => {}
             Ok(d) => out.push(d),
             Err(e) => errs.push(FieldError::new(
                 format!("domains[{i}]"),

@@ -4,7 +4,9 @@
 //! entity can be declared, expanded (billion laughs) or fetched (XXE); roxmltree never
 //! resolves external resources anyway. Input size ([`MAX_METADATA_BYTES`]), node count
 //! ([`MAX_XML_NODES`]) and element depth ([`MAX_XML_DEPTH`]) are bounded, and the tree is
-//! walked without recursion.
+//! walked without recursion. Before the tree is built, a linear streaming pre-pass
+//! ([`crate::xml_limits`]) bounds depth, attributes and namespace declarations, so the
+//! cost of any input up to the size limit is linear in its size.
 
 use base64::Engine;
 
@@ -12,8 +14,10 @@ use base64::Engine;
 pub const MAX_METADATA_BYTES: usize = crate::validate::MAX_METADATA_LEN;
 /// Most XML nodes in one metadata document.
 pub const MAX_XML_NODES: u32 = 100_000;
-/// Deepest element nesting in one metadata document.
-pub const MAX_XML_DEPTH: usize = 64;
+pub use crate::xml_limits::{
+    XmlLimit, MAX_XML_ATTRIBUTES, MAX_XML_DEPTH, MAX_XML_NAMESPACES_IN_SCOPE,
+    MAX_XML_NAMESPACES_PER_ELEMENT, MAX_XML_NAMESPACE_DECLARATIONS,
+};
 
 const MD_NS: &str = "urn:oasis:names:tc:SAML:2.0:metadata";
 const DS_NS: &str = "http://www.w3.org/2000/09/xmldsig#";
@@ -38,6 +42,21 @@ pub enum CertificateError {
     /// Decoded, but not a DER X.509 certificate.
     #[error("is not a valid X.509 certificate")]
     NotX509,
+    /// Text outside the PEM blocks.
+    #[error("has text outside its PEM blocks")]
+    TrailingData,
+    /// More PEM blocks than [`MAX_CERTIFICATES_PER_FIELD`].
+    #[error("has more than {max} PEM blocks")]
+    TooMany {
+        /// The limit.
+        max: usize,
+    },
+    /// A field that takes one certificate holds several.
+    #[error("holds {count} certificates; give exactly one")]
+    NotOne {
+        /// How many it holds.
+        count: usize,
+    },
 }
 
 /// A parsed X.509 certificate.
@@ -71,29 +90,84 @@ impl Certificate {
     }
 }
 
-/// Parses a PEM (`-----BEGIN CERTIFICATE-----`) or bare base64 DER certificate.
+/// Most certificates one certificate field may hold; counted before any is decoded.
+pub const MAX_CERTIFICATES_PER_FIELD: usize = 16;
+
+/// Parses a field that holds exactly one certificate: one PEM `CERTIFICATE` block or bare
+/// base64 DER (rules at [`parse_certificates`]).
 pub fn parse_certificate(text: &str) -> Result<Certificate, CertificateError> {
+    let mut certs = parse_certificates(text)?;
+    match certs.len() {
+        1 => Ok(certs.remove(0)),
+        count => Err(CertificateError::NotOne { count }),
+    }
+}
+
+/// Parses PEM text (one or more `CERTIFICATE` blocks, lines may be indented) or bare
+/// base64 DER. Any other PEM block (a private key, a request) makes the whole text
+/// invalid, as does text outside the blocks; the error names the block's label, never
+/// its contents. At most [`MAX_CERTIFICATES_PER_FIELD`] blocks; time is linear in the
+/// input.
+pub fn parse_certificates(text: &str) -> Result<Vec<Certificate>, CertificateError> {
+    const BEGIN: &str = "-----BEGIN ";
     let text = text.trim();
-    let der = if text.starts_with("-----BEGIN") {
-        let (_, pem) = x509_parser::pem::parse_x509_pem(text.as_bytes())
-            .map_err(|_| CertificateError::NotEncoded)?;
-        if pem.label != "CERTIFICATE" {
-            let label: String = pem
-                .label
-                .chars()
-                .filter(|c| c.is_ascii_alphanumeric() || *c == ' ')
-                .take(40)
-                .collect();
-            return Err(CertificateError::WrongType { label });
-        }
-        pem.contents
-    } else {
+    if !text.starts_with("-----BEGIN") {
         let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
-        base64::engine::general_purpose::STANDARD
+        let der = base64::engine::general_purpose::STANDARD
             .decode(compact.as_bytes())
-            .map_err(|_| CertificateError::NotEncoded)?
-    };
-    certificate_from_der(der)
+            .map_err(|_| CertificateError::NotEncoded)?;
+        return certificate_from_der(der).map(|c| vec![c]);
+    }
+    let blocks = text.matches("-----BEGIN").count();
+    if blocks > MAX_CERTIFICATES_PER_FIELD {
+        return Err(CertificateError::TooMany {
+            max: MAX_CERTIFICATES_PER_FIELD,
+        });
+    }
+    // Every block's label first: a key anywhere refuses the field before anything is
+    // decoded.
+    let mut spans = Vec::with_capacity(blocks);
+    let mut rest = text;
+    loop {
+        rest = rest.trim_start();
+        if rest.is_empty() {
+            break;
+        }
+        let after = rest
+            .strip_prefix(BEGIN)
+            .ok_or(CertificateError::TrailingData)?;
+        let (label, after) = after
+            .split_once("-----")
+            .ok_or(CertificateError::NotEncoded)?;
+        if label != "CERTIFICATE" {
+            return Err(CertificateError::WrongType {
+                label: sanitize_label(label),
+            });
+        }
+        let end = after
+            .find("-----END CERTIFICATE-----")
+            .ok_or(CertificateError::NotEncoded)?;
+        spans.push(&after[..end]);
+        rest = &after[end + "-----END CERTIFICATE-----".len()..];
+    }
+    spans
+        .into_iter()
+        .map(|body| {
+            let compact: String = body.chars().filter(|c| !c.is_whitespace()).collect();
+            let der = base64::engine::general_purpose::STANDARD
+                .decode(compact.as_bytes())
+                .map_err(|_| CertificateError::NotEncoded)?;
+            certificate_from_der(der)
+        })
+        .collect()
+}
+
+fn sanitize_label(label: &str) -> String {
+    label
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == ' ')
+        .take(40)
+        .collect()
 }
 
 fn certificate_from_der(der: Vec<u8>) -> Result<Certificate, CertificateError> {
@@ -141,6 +215,10 @@ pub enum MetadataError {
         /// The limit.
         max: usize,
     },
+    /// Passed a structural limit of [`crate::xml_limits`] (attributes or namespace
+    /// declarations per element, in scope or in total).
+    #[error("has more {} than the limit of {}", .0.what(), .0.max())]
+    LimitExceeded(XmlLimit),
     /// Not well-formed XML.
     #[error("is not well-formed XML ({reason})")]
     Malformed {
@@ -218,6 +296,16 @@ pub fn parse_metadata(xml: &str) -> Result<IdpMetadata, MetadataError> {
             max: MAX_METADATA_BYTES,
         });
     }
+    // Linear pre-pass: refuses shapes the tree builder would spend super-linear time on,
+    // and checks depth before any tree exists.
+    crate::xml_limits::check(xml).map_err(|e| match e {
+        crate::xml_limits::PrepassError::Doctype => MetadataError::Doctype,
+        crate::xml_limits::PrepassError::Limit(XmlLimit::Depth) => {
+            MetadataError::TooDeep { max: MAX_XML_DEPTH }
+        }
+        crate::xml_limits::PrepassError::Limit(limit) => MetadataError::LimitExceeded(limit),
+        crate::xml_limits::PrepassError::Malformed(reason) => MetadataError::Malformed { reason },
+    })?;
     let opts = roxmltree::ParsingOptions {
         allow_dtd: false,
         nodes_limit: MAX_XML_NODES,
