@@ -295,18 +295,7 @@ impl ConnTx<'_> {
         for d in &c.domains {
             if let Some(owner) = self.domains.get(d.as_str())? {
                 if owner.as_ref() != c.id.as_str().as_bytes() {
-                    let owner = std::str::from_utf8(&owner)
-                        .ok()
-                        .and_then(|s| s.parse().ok());
-                    return match owner {
-                        Some(owner) => abort(Error::DomainConflict {
-                            domain: d.clone(),
-                            owner,
-                        }),
-                        None => abort(Error::Corrupt {
-                            reason: "bad owner id in domain index".into(),
-                        }),
-                    };
+                    return abort(Error::DomainConflict { domain: d.clone() });
                 }
             }
             self.domains.insert(d.as_str(), c.id.as_str())?;

@@ -48,7 +48,6 @@ fn is_constraint(e: &rusqlite::Error) -> bool {
 pub(crate) const GET_SQL: &str = "SELECT record FROM connections WHERE id = ?1";
 pub(crate) const BY_DOMAIN_SQL: &str = "SELECT c.record FROM connection_domains d \
      JOIN connections c ON c.id = d.connection_id WHERE d.domain = ?1";
-pub(crate) const OWNER_SQL: &str = "SELECT connection_id FROM connection_domains WHERE domain = ?1";
 pub(crate) const INSERT_SQL: &str = "INSERT INTO connections \
      (id, organization_id, active, provider, version, record, cert_expires_at) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
@@ -189,22 +188,15 @@ pub(crate) fn count(conn: &Connection, q: &ListQuery) -> Result<u64> {
 }
 
 /// Claims `domains` for `id` inside the open transaction; the UNIQUE primary key on
-/// `domain` turns a taken domain into [`Error::DomainConflict`] naming its owner.
+/// `domain` turns a taken domain into [`Error::DomainConflict`] (naming the domain only).
 fn claim(tx: &rusqlite::Transaction<'_>, id: &str, domains: &[String]) -> Result<()> {
     let mut st = tx.prepare_cached(CLAIM_SQL).map_err(storage)?;
     for d in domains {
         match st.execute(params![d, id]) {
             Ok(_) => {}
             Err(e) if is_constraint(&e) => {
-                let owner: String = tx
-                    .prepare_cached(OWNER_SQL)
-                    .and_then(|mut o| o.query_row([d], |r| r.get(0)))
-                    .map_err(storage)?;
                 return Err(Error::DomainConflict {
                     domain: Domain::from_normalized(d.clone()),
-                    owner: owner.parse().map_err(|_| Error::Corrupt {
-                        reason: "bad owner id in domain index".into(),
-                    })?,
                 });
             }
             Err(e) => return Err(storage(e)),
@@ -368,7 +360,6 @@ mod tests {
         for (what, sql, args) in [
             ("get", GET_SQL, vec![t("x")]),
             ("by domain", BY_DOMAIN_SQL, vec![t("x")]),
-            ("owner", OWNER_SQL, vec![t("x")]),
             ("indexed columns", INDEXED_SQL, vec![t("x")]),
             (
                 "update",

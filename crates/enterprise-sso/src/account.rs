@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::connection::{EnterpriseConnection, ProtocolConfig};
-use crate::domain::{normalize_host, Domain};
+use crate::email::EmailAddress;
 use crate::ids::{AccountId, ConnectionId};
 use crate::provider::{Protocol, Provider};
 
@@ -187,6 +187,15 @@ pub enum SignInRefusal {
     /// The email address is malformed.
     #[error("the email address is malformed")]
     InvalidEmail,
+    /// A field taken from the assertion is over its size limit or holds control
+    /// characters (the value is not repeated).
+    #[error("the assertion's {field} {kind}")]
+    InvalidField {
+        /// Which field: `subject`, `first_name`, `last_name`.
+        field: &'static str,
+        /// What is wrong.
+        kind: crate::validate::FieldErrorKind,
+    },
     /// The email's domain is not one of the connection's (SSOReady's
     /// `email_outside_organization_domains`).
     #[error("the email's domain is not one of the connection's domains")]
@@ -219,13 +228,19 @@ pub const DEFAULT_SAML_LAST_NAME: &[&str] = &[
     "urn:oid:2.5.4.4",
 ];
 
+/// Longest provider user id (NameID, `sub` or mapped attribute) stored on an account, in
+/// bytes.
+pub const MAX_SUBJECT_LEN: usize = crate::validate::MAX_TEXT_LEN;
+/// Longest first or last name stored on an account, in characters.
+pub const MAX_PERSON_NAME_CHARS: usize = crate::validate::MAX_NAME_CHARS;
+
 /// Account fields taken from an assertion.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MappedIdentity {
     /// The user's id at the IdP.
     pub provider_user_id: String,
     /// Email address, domain normalised.
-    pub email_address: String,
+    pub email: EmailAddress,
     /// First name, if sent.
     pub first_name: Option<String>,
     /// Last name, if sent.
@@ -284,24 +299,53 @@ pub fn map_assertion(
         ),
     };
     let user_id = user_id.ok_or(SignInRefusal::MissingSubject)?;
-    let email = email.ok_or(SignInRefusal::MissingEmail)?;
-    let (local, host) = email.rsplit_once('@').ok_or(SignInRefusal::InvalidEmail)?;
-    if local.is_empty() || local.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(SignInRefusal::InvalidEmail);
+    check_stored("subject", &user_id, MAX_SUBJECT_LEN, false)?;
+    for (field, v) in [("first_name", &first), ("last_name", &last)] {
+        if let Some(v) = v {
+            check_stored(field, v, MAX_PERSON_NAME_CHARS, true)?;
+        }
     }
-    let host = normalize_host(host).map_err(|_| SignInRefusal::InvalidEmail)?;
-    let host = Domain::from_normalized(host);
+    let email = email.ok_or(SignInRefusal::MissingEmail)?;
+    let email = EmailAddress::parse(&email).map_err(|_| SignInRefusal::InvalidEmail)?;
+    let host = email.domain();
     let inside = conn
         .domains
         .iter()
-        .any(|d| host == *d || (conn.allow_subdomains && host.is_same_or_subdomain_of(d)));
+        .any(|d| host == d || (conn.allow_subdomains && host.is_same_or_subdomain_of(d)));
     if !inside {
         return Err(SignInRefusal::EmailOutsideDomains);
     }
     Ok(MappedIdentity {
         provider_user_id: user_id,
-        email_address: format!("{local}@{host}"),
+        email,
         first_name: first,
         last_name: last,
     })
+}
+
+/// A value taken from an assertion that will be stored: bounded (bytes, or characters for
+/// names) and free of control characters.
+fn check_stored(
+    field: &'static str,
+    value: &str,
+    max: usize,
+    chars: bool,
+) -> Result<(), SignInRefusal> {
+    use crate::validate::FieldErrorKind;
+    // Bytes bound characters from above: a cheap check before counting.
+    let too_long =
+        value.len() > max && (!chars || value.len() > 4 * max || value.chars().count() > max);
+    if too_long {
+        return Err(SignInRefusal::InvalidField {
+            field,
+            kind: FieldErrorKind::TooLong { max },
+        });
+    }
+    if value.chars().any(char::is_control) {
+        return Err(SignInRefusal::InvalidField {
+            field,
+            kind: FieldErrorKind::ControlCharacters,
+        });
+    }
+    Ok(())
 }

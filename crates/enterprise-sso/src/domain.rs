@@ -37,6 +37,9 @@ pub enum DomainError {
     /// A public suffix such as `com` or `co.uk`, which nobody can claim.
     #[error("a public suffix cannot be claimed")]
     PublicSuffix,
+    /// An IP address (`127.0.0.1`, `0x7f.1`): not a domain.
+    #[error("an IP address is not a domain")]
+    IpAddress,
 }
 
 impl Domain {
@@ -52,6 +55,9 @@ impl Domain {
         }
         if suffix.is_some_and(|s| s.as_bytes() == host.as_bytes()) {
             return Err(DomainError::PublicSuffix);
+        }
+        if is_ip_literal(&host) {
+            return Err(DomainError::IpAddress);
         }
         Ok(Domain(host))
     }
@@ -89,6 +95,18 @@ impl Domain {
     pub fn from_normalized(s: String) -> Self {
         Domain(s)
     }
+}
+
+/// Whether a normalised host is an IPv4 address in any of the spellings URL parsers
+/// accept: the WHATWG rule, a host whose last label is a number (decimal, or `0x` hex) is
+/// read as IPv4. No top-level domain is numeric, so such a host is never a domain name.
+pub fn is_ip_literal(host: &str) -> bool {
+    let host = host.strip_suffix('.').unwrap_or(host);
+    let last = host.rsplit('.').next().unwrap_or(host);
+    let hex = last
+        .strip_prefix("0x")
+        .is_some_and(|h| h.bytes().all(|b| b.is_ascii_hexdigit()));
+    (!last.is_empty() && last.bytes().all(|b| b.is_ascii_digit())) || hex
 }
 
 /// Normalises a host name (the part after `@` of an email, or a domain) without the
@@ -168,6 +186,10 @@ mod tests {
             ("user@acme.com", DomainError::InvalidHostName),
             ("https://acme.com", DomainError::InvalidHostName),
             ("acme.com\u{0}", DomainError::InvalidHostName),
+            ("127.0.0.1", DomainError::IpAddress),
+            ("10.0.0.1", DomainError::IpAddress),
+            ("0x7f.0x1", DomainError::IpAddress),
+            ("acme.0x1f", DomainError::IpAddress),
         ] {
             assert_eq!(Domain::parse(input), Err(want), "{input:?}");
         }

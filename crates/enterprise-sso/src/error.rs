@@ -1,7 +1,7 @@
 //! The error type of every fallible operation.
 
 use crate::domain::Domain;
-use crate::ids::{AccountId, ConnectionId};
+use crate::ids::AccountId;
 use crate::validate::ValidationErrors;
 
 /// Boxed source error of a storage backend.
@@ -20,13 +20,12 @@ pub enum Error {
         /// The connection or account id asked for.
         id: String,
     },
-    /// A domain is already claimed by another connection.
-    #[error("domain {domain} is already claimed by connection {owner}")]
+    /// A domain is already claimed by another connection. The error names the domain
+    /// only: which connection (another tenant's, perhaps) holds it is not disclosed.
+    #[error("domain {domain} is already claimed by another connection")]
     DomainConflict {
         /// The domain asked for.
         domain: Domain,
-        /// The connection that owns it.
-        owner: ConnectionId,
     },
     /// The stored version was not the expected one (another writer got there first).
     #[error("{id} was modified concurrently (expected version {expected}, found {actual})")]

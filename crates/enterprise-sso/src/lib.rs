@@ -32,6 +32,7 @@ pub mod account;
 pub mod codec;
 pub mod connection;
 pub mod domain;
+pub mod email;
 pub mod error;
 pub mod ids;
 pub mod memory;
@@ -43,6 +44,7 @@ pub mod repo;
 pub mod saml;
 pub mod secret;
 pub mod service;
+pub mod url_policy;
 pub mod validate;
 pub mod wire;
 pub mod xml_limits;
@@ -55,6 +57,7 @@ pub use connection::{
     AttributeMapping, ConnectionState, EnterpriseConnection, OidcConfig, ProtocolConfig, SamlConfig,
 };
 pub use domain::{Domain, DomainError};
+pub use email::{EmailAddress, EmailError};
 pub use error::{Error, Result};
 pub use ids::{AccountId, ConnectionId};
 pub use memory::MemoryRepo;

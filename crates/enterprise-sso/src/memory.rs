@@ -59,10 +59,7 @@ impl State {
         for d in &conn.domains {
             if let Some(owner) = self.domains.get(d) {
                 if *owner != conn.id {
-                    return Err(Error::DomainConflict {
-                        domain: d.clone(),
-                        owner: owner.clone(),
-                    });
+                    return Err(Error::DomainConflict { domain: d.clone() });
                 }
             }
         }

@@ -10,6 +10,7 @@ use crate::patch::{
 };
 use crate::provider::Protocol;
 use crate::saml::{parse_certificate, parse_metadata};
+use crate::url_policy::canonical_url;
 use crate::validate::{
     validate_with, FieldError, FieldErrorKind, Policy, ValidationErrors, MAX_CERTIFICATE_LEN,
     MAX_DOMAINS, MAX_METADATA_LEN,
@@ -161,6 +162,7 @@ pub fn merge_with(
         }
     }
 
+    canonicalize_urls(&mut next.config);
     if let Err(v) = validate_with(&next, policy) {
         for e in v.errors() {
             if !errs.contains(e) {
@@ -322,6 +324,26 @@ fn normalize_domains(list: &[String], errs: &mut Vec<FieldError>) -> Vec<Domain>
         }
     }
     out
+}
+
+/// Stores every acceptable URL in its canonical form ([`canonical_url`]), so that what
+/// validation checked is what the host fetches; unacceptable ones stay as given and are
+/// reported by validation.
+fn canonicalize_urls(config: &mut ProtocolConfig) {
+    let urls: Vec<&mut Option<String>> = match config {
+        ProtocolConfig::Oidc(c) => vec![
+            &mut c.auth_url,
+            &mut c.discovery_url,
+            &mut c.token_url,
+            &mut c.user_info_url,
+        ],
+        ProtocolConfig::Saml(c) => vec![&mut c.idp_metadata_url, &mut c.idp_sso_url],
+    };
+    for u in urls {
+        if let Some(canonical) = u.as_deref().and_then(canonical_url) {
+            *u = Some(canonical);
+        }
+    }
 }
 
 fn apply_oidc(c: &mut OidcConfig, p: &OidcPatch, errs: &mut Vec<FieldError>) {

@@ -272,9 +272,15 @@ impl IdpMetadata {
             .map(|s| s.location.as_str())
     }
 
-    /// Whether `url` is one of the metadata's SSO locations.
+    /// Whether `url` is one of the metadata's SSO locations (compared in the URL policy's
+    /// canonical form, so `https://IdP.example.com` matches `https://idp.example.com/`).
     pub fn has_sso_url(&self, url: &str) -> bool {
-        self.sso_services.iter().any(|s| s.location == url)
+        let canonical = crate::url_policy::canonical_url(url);
+        self.sso_services.iter().any(|s| {
+            s.location == url
+                || (canonical.is_some()
+                    && crate::url_policy::canonical_url(&s.location) == canonical)
+        })
     }
 
     /// Whether `cert` is one of the metadata's signing certificates.

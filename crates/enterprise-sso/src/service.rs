@@ -7,7 +7,8 @@ use async_trait::async_trait;
 
 use crate::account::{map_assertion, Assertion, EnterpriseAccount, SignInRefusal, Verification};
 use crate::connection::{EnterpriseConnection, ProtocolConfig};
-use crate::domain::{normalize_host, Domain};
+use crate::domain::Domain;
+use crate::email::EmailAddress;
 use crate::error::{BoxError, Error, Result};
 use crate::ids::{AccountId, ConnectionId};
 use crate::merge::{build_with, merge_with};
@@ -339,7 +340,11 @@ impl<R: ConnectionRepo> Connections<R> {
     /// public suffix) whose active connection has `allow_subdomains`. `Ok(None)` when no
     /// connection applies; [`Error::InvalidEmail`] for a malformed address.
     pub async fn route_email(&self, email: &str) -> Result<Option<EnterpriseConnection>> {
-        let domain = email_domain(email)?;
+        self.route_domain(&email_domain(email)?).await
+    }
+
+    /// [`Connections::route_email`] for an already-parsed domain.
+    async fn route_domain(&self, domain: &Domain) -> Result<Option<EnterpriseConnection>> {
         if let Some(c) = self.repo.find_by_domain(&domain).await? {
             if c.active {
                 return Ok(Some(c));
@@ -388,6 +393,13 @@ impl<R: Store> Connections<R> {
             return Err(Error::SignInRefused(SignInRefusal::ConnectionInactive));
         }
         let who = map_assertion(&conn, assertion).map_err(Error::SignInRefused)?;
+        // Tenant boundary: the connection may vouch only for emails that routing sends to
+        // it. A more specific claim by another connection (`eng.corp.com` beside a
+        // `corp.com` that allows subdomains) takes those emails away from it.
+        let routed = self.route_domain(who.email.domain()).await?;
+        if routed.map(|c| c.id) != Some(conn.id.clone()) {
+            return Err(Error::SignInRefused(SignInRefusal::EmailOutsideDomains));
+        }
         let mut attempt = 0;
         let (account, created) = loop {
             let now = (self.clock)();
@@ -400,7 +412,7 @@ impl<R: Store> Connections<R> {
                     let a = EnterpriseAccount {
                         id: AccountId::generate(),
                         active: true,
-                        email_address: who.email_address.clone(),
+                        email_address: who.email.to_string(),
                         enterprise_connection_id: Some(conn.id.clone()),
                         first_name: who.first_name.clone(),
                         last_name: who.last_name.clone(),
@@ -424,7 +436,7 @@ impl<R: Store> Connections<R> {
                     a.last_authenticated_at =
                         Some(now.max(old.last_authenticated_at.unwrap_or(now)));
                     if conn.sync_user_attributes {
-                        a.email_address = who.email_address.clone();
+                        a.email_address = who.email.to_string();
                         a.first_name = who.first_name.clone();
                         a.last_name = who.last_name.clone();
                     }
@@ -514,23 +526,9 @@ impl<R: Store> Connections<R> {
     }
 }
 
-/// The normalised domain of an email address.
+/// The normalised domain of an email address ([`EmailAddress::parse`]).
 fn email_domain(email: &str) -> Result<Domain> {
-    let bad = |reason| Error::InvalidEmail { reason };
-    let email = email.trim();
-    if email.len() > 320 {
-        return Err(bad("longer than 320 bytes"));
-    }
-    let (local, host) = email.rsplit_once('@').ok_or(bad("missing @"))?;
-    if local.is_empty() {
-        return Err(bad("empty local part"));
-    }
-    if local.len() > 64 {
-        return Err(bad("local part longer than 64 bytes"));
-    }
-    if local.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        return Err(bad("local part has white space or control characters"));
-    }
-    let host = normalize_host(host).map_err(|_| bad("domain is not a valid host name"))?;
-    Ok(Domain::from_normalized(host))
+    EmailAddress::parse(email)
+        .map(|e| e.domain().clone())
+        .map_err(|e| Error::InvalidEmail { reason: e.reason() })
 }

@@ -454,7 +454,9 @@ fn service_errors_map_to_statuses() {
             (409, "domain_already_claimed")
         );
         assert_eq!(api.errors[0].meta.param_name.as_deref(), Some("domains"));
-        assert!(api.errors[0].long_message.contains(a.id.as_str()));
+        // Names the domain, never the other tenant's connection.
+        assert!(api.errors[0].long_message.contains("a.com"));
+        assert!(!api.errors[0].long_message.contains(a.id.as_str()));
         let missing = svc.get(&ConnectionId::generate()).await.unwrap_err();
         assert_eq!(ApiErrors::from(&missing).status, 404);
         assert_eq!(

@@ -244,6 +244,13 @@ impl From<&Error> for ApiErrors {
                     R::EmailOutsideDomains => {
                         (403, codes::EMAIL_OUTSIDE_DOMAINS, Some("email_address"))
                     }
+                    R::InvalidField {
+                        field,
+                        kind: FieldErrorKind::TooLong { .. },
+                    } => (422, codes::PARAM_TOO_LARGE, Some(*field)),
+                    R::InvalidField { field, .. } => {
+                        (422, codes::PARAM_FORMAT_INVALID, Some(*field))
+                    }
                 };
                 ApiErrors::one(
                     status,
