@@ -55,6 +55,7 @@ pub const CASES: &[&str] = &[
     "sign_in_creates_then_finds_the_account",
     "refused_sign_ins_write_nothing",
     "concurrent_first_sign_ins_make_one_account",
+    "sign_in_honours_routing",
     "bad_inputs_change_nothing",
 ];
 
@@ -72,7 +73,7 @@ macro_rules! conformance_tests {
             certificate_expiry_query, account_crud, account_lookups_and_pagination,
             deleting_a_connection_unlinks_its_accounts, sign_in_creates_then_finds_the_account,
             refused_sign_ins_write_nothing, concurrent_first_sign_ins_make_one_account,
-            bad_inputs_change_nothing);
+            sign_in_honours_routing, bad_inputs_change_nothing);
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
         $(
@@ -1351,6 +1352,42 @@ pub async fn refused_sign_ins_write_nothing(repo: &dyn Store) {
             Assertion::new("s", []).with_email("not-an-email"),
             R::InvalidEmail,
         ),
+        // Two `@`: routing and sign-in share one parser, so this is no email of `{tag}`.
+        (
+            &c,
+            Assertion::new("s", []).with_email(&format!("jane@evil.org@{tag}.com")),
+            R::InvalidEmail,
+        ),
+        (
+            &c,
+            Assertion::new("s", []).with_email(&format!("{}@{tag}.com", "j".repeat(10_000))),
+            R::InvalidEmail,
+        ),
+        (
+            &c,
+            Assertion::new(&"s".repeat(1025), []).with_email(&ok_email),
+            R::InvalidField {
+                field: "subject",
+                kind: crate::validate::FieldErrorKind::TooLong { max: 1024 },
+            },
+        ),
+        (
+            &c,
+            Assertion::new("s", [("firstName", "x".repeat(2 * 1024 * 1024).as_str())])
+                .with_email(&ok_email),
+            R::InvalidField {
+                field: "first_name",
+                kind: crate::validate::FieldErrorKind::TooLong { max: 256 },
+            },
+        ),
+        (
+            &c,
+            Assertion::new("s", [("lastName", "Doe\u{0}")]).with_email(&ok_email),
+            R::InvalidField {
+                field: "last_name",
+                kind: crate::validate::FieldErrorKind::ControlCharacters,
+            },
+        ),
     ];
     for (conn, assertion, want) in cases {
         match svc.record_sign_in(&conn.id, &assertion).await {
@@ -1378,6 +1415,56 @@ pub async fn refused_sign_ins_write_nothing(repo: &dyn Store) {
         matches!(unknown, Err(Error::NotFound { .. })),
         "{unknown:?}"
     );
+}
+
+/// Sign-in honours routing: a connection that claims `corp` with subdomains allowed may not
+/// vouch for an email that routing sends to another connection's more specific claim
+/// (another tenant's users), and nothing is written; through the owner it works, and once
+/// the owner is inactive routing (and so sign-in) falls back to the parent claim.
+pub async fn sign_in_honours_routing(repo: &dyn Store) {
+    use crate::account::SignInRefusal as R;
+    let tag = unique_tag();
+    let svc = Connections::new(repo);
+    let a = sign_in_connection("tenant-a", &tag, false);
+    let b = saml_connection("tenant-b", &[&format!("eng.{tag}.com")], true);
+    insert_all(repo, &[a.clone(), b.clone()]).await;
+    let sales = Assertion::new("sales-1", []).with_email(&format!("x@sales.{tag}.com"));
+    svc.record_sign_in(&a.id, &sales)
+        .await
+        .expect("a subdomain nobody else claims");
+    let ceo = Assertion::new("ceo", []).with_email(&format!("ceo@eng.{tag}.com"));
+    let a_before = must_get(repo, &a.id).await;
+    match svc.record_sign_in(&a.id, &ceo).await {
+        Err(Error::SignInRefused(R::EmailOutsideDomains)) => {}
+        other => panic!("tenant A signed in tenant B's user: {other:?}"),
+    }
+    assert_eq!(must_get(repo, &a.id).await, a_before, "nothing written");
+    assert_eq!(
+        repo.find_account_by_subject(&a.id, "ceo")
+            .await
+            .expect("find"),
+        None
+    );
+    let routed = svc
+        .route_email(&format!("ceo@eng.{tag}.com"))
+        .await
+        .expect("route")
+        .map(|c| c.id);
+    assert_eq!(routed.as_ref(), Some(&b.id));
+    let through_b = svc.record_sign_in(&b.id, &ceo).await.expect("through B");
+    assert_eq!(
+        through_b.account.enterprise_connection_id.as_ref(),
+        Some(&b.id)
+    );
+    // B deactivated: routing sends eng.{tag}.com to A again, and A may vouch for it.
+    let mut b_off = must_get(repo, &b.id).await;
+    let b_version = b_off.version;
+    b_off.active = false;
+    b_off.version += 1;
+    repo.update(&b_off, b_version).await.expect("deactivate B");
+    svc.record_sign_in(&a.id, &ceo)
+        .await
+        .expect("routing falls back to A");
 }
 
 /// Many threads signing in the same new user make one account, and the connection turns
@@ -1704,9 +1791,86 @@ pub fn bad_create_inputs() -> Vec<(String, &'static str)> {
             saml(json!({"idp_certificate": "aGVsbG8="})),
             "saml_certificate_invalid",
         ),
+        // Hostile input (the outside attack's findings).
+        (
+            ok(
+                json!({"domains": (0..80_000).map(|i| format!("d{i}.example.com")).collect::<Vec<_>>()}),
+            ),
+            "form_param_exceeds_allowed_size",
+        ),
+        (
+            ok(json!({"domains": ["127.0.0.1"]})),
+            "form_param_format_invalid",
+        ),
+        (
+            ok(json!({"domains": ["0x7f.1"]})),
+            "form_param_format_invalid",
+        ),
+        (
+            saml(json!({"idp_certificate": format!("{TEST_CERT_PEM}{KEY_PEM}")})),
+            "saml_certificate_invalid",
+        ),
+        (
+            saml(json!({"idp_certificate": format!("{KEY_PEM}{TEST_CERT_PEM}")})),
+            "saml_certificate_invalid",
+        ),
+        (
+            saml(json!({"idp_certificate": format!("{TEST_CERT_PEM}trailing garbage")})),
+            "saml_certificate_invalid",
+        ),
+        (
+            saml(json!({"idp_certificate": format!("{TEST_CERT_PEM}{TEST_CERT_PEM}")})),
+            "saml_certificate_invalid",
+        ),
+        (
+            saml(json!({"idp_metadata_url": "https://good.com\\@127.0.0.1/md"})),
+            "form_param_format_invalid",
+        ),
+        (
+            oidc(
+                json!({"discovery_url": "https://good.com\\@127.0.0.1/.well-known/openid-configuration", "client_id": "c", "requires_pkce": true}),
+            ),
+            "form_param_format_invalid",
+        ),
+        (
+            saml(json!({"idp_metadata_url": "https://localhost%2e/md"})),
+            "form_param_format_invalid",
+        ),
+        (
+            saml(json!({"idp_metadata_url": "https://localhost./md"})),
+            "form_param_url_not_allowed",
+        ),
+        (
+            saml(json!({"idp_metadata_url": "https://[::127.0.0.1]/md"})),
+            "form_param_url_not_allowed",
+        ),
+        (
+            saml(json!({"idp_metadata_url": "https://[::ffff:0:7f00:1]/md"})),
+            "form_param_url_not_allowed",
+        ),
+        (
+            saml(json!({"idp_metadata_url": "https://[64:ff9b::a9fe:a9fe]/md"})),
+            "form_param_url_not_allowed",
+        ),
+        (
+            saml(json!({"idp_metadata_url": "https://[2002:a9fe:a9fe::]/md"})),
+            "form_param_url_not_allowed",
+        ),
     ];
+    let mut v = v;
+    for (name, build) in crate::xml_limits::hostile::SHAPES {
+        if *name != "widest_allowed" {
+            v.push((
+                saml(json!({"idp_metadata": build(usize::MAX)})),
+                "saml_failed_to_parse_idp_metadata",
+            ));
+        }
+    }
     v
 }
+
+/// A PEM private key block (a throwaway value with a valid shape), for the table above.
+const KEY_PEM: &str = "-----BEGIN PRIVATE KEY-----\nMIIBVgIBADANBgkqhkiG9w0BAQEFAASCAUAwggE8AgEAAkEAq7BFUpkGp3+LQmlQ\n-----END PRIVATE KEY-----\n";
 
 /// Each bad input gets its error code, and the store is exactly as it was afterwards.
 pub async fn bad_inputs_change_nothing(repo: &dyn Store) {

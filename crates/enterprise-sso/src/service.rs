@@ -345,7 +345,7 @@ impl<R: ConnectionRepo> Connections<R> {
 
     /// [`Connections::route_email`] for an already-parsed domain.
     async fn route_domain(&self, domain: &Domain) -> Result<Option<EnterpriseConnection>> {
-        if let Some(c) = self.repo.find_by_domain(&domain).await? {
+        if let Some(c) = self.repo.find_by_domain(domain).await? {
             if c.active {
                 return Ok(Some(c));
             }

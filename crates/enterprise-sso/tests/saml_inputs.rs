@@ -732,3 +732,36 @@ proptest! {
         let _ = parse_certificate(&pem);
     }
 }
+
+#[test]
+fn certificates_are_stored_in_canonical_form() {
+    use enterprise_sso::conformance::TEST_CERT_PEM;
+    let canonical = enterprise_sso::saml::parse_certificate(TEST_CERT_PEM)
+        .unwrap()
+        .to_pem();
+    // Indented lines, CRLF, surrounding white space: stored re-encoded from the DER.
+    let messy = format!(
+        "\r\n  {}\r\n",
+        TEST_CERT_PEM.replace('\n', "\r\n    ").trim_end()
+    );
+    let base64_only: String = TEST_CERT_PEM
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
+    for given in [messy.as_str(), base64_only.as_str()] {
+        let c = block_on(svc().create(&saml_params(
+            SamlPatch {
+                idp_certificate: Patch::Value(given.to_owned()),
+                ..SamlPatch::default()
+            },
+            false,
+        )))
+        .unwrap();
+        assert_eq!(
+            c.saml().unwrap().idp_certificate.as_deref(),
+            Some(canonical.as_str())
+        );
+        let json = serde_json::to_string(&enterprise_sso::wire::ConnectionJson::new(&c)).unwrap();
+        assert!(!json.contains("    "), "served as stored: {json}");
+    }
+}

@@ -22,8 +22,9 @@ pub mod hostile;
 
 /// Deepest element nesting in one document.
 pub const MAX_XML_DEPTH: usize = 64;
-/// Most attributes on one element, namespace declarations included.
-pub const MAX_XML_ATTRIBUTES: usize = 64;
+/// Most attributes on one element, namespace declarations included (real metadata uses
+/// under a dozen; each one more costs the tree builder's duplicate check on every element).
+pub const MAX_XML_ATTRIBUTES: usize = 32;
 /// Most namespace declarations (`xmlns`, `xmlns:p`) on one element.
 pub const MAX_XML_NAMESPACES_PER_ELEMENT: usize = 32;
 /// Most namespace declarations in scope at one element (its own and its ancestors').
@@ -114,16 +115,16 @@ pub fn check(xml: &str) -> Result<(), PrepassError> {
         attrs.with_checks(false);
         for attr in attrs {
             let attr = attr.map_err(|e| malformed(&e))?;
-            attributes += 1;
-            if attributes > MAX_XML_ATTRIBUTES {
-                return Err(PrepassError::Limit(XmlLimit::AttributesPerElement));
-            }
             let key = attr.key.as_ref();
             if key == "xmlns" || key.starts_with("xmlns:") {
                 declarations += 1;
                 if declarations > MAX_XML_NAMESPACES_PER_ELEMENT {
                     return Err(PrepassError::Limit(XmlLimit::NamespacesPerElement));
                 }
+            }
+            attributes += 1;
+            if attributes > MAX_XML_ATTRIBUTES {
+                return Err(PrepassError::Limit(XmlLimit::AttributesPerElement));
             }
         }
         total_declarations += declarations;
