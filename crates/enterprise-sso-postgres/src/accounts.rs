@@ -1,0 +1,220 @@
+//! Account operations.
+
+use enterprise_sso::account::email_key;
+use enterprise_sso::codec::{decode_account, encode_account};
+use enterprise_sso::repo::expect_version;
+use enterprise_sso::{AccountPage, AccountQuery, EnterpriseAccount, Error, Order, Result};
+
+use crate::error::{storage, unique_violation, version_out_of_range};
+use crate::Inner;
+
+fn to_i64(v: u64) -> Result<i64> {
+    i64::try_from(v).map_err(|_| version_out_of_range())
+}
+
+fn decode_rows(rows: &[tokio_postgres::Row]) -> Result<Vec<EnterpriseAccount>> {
+    rows.iter()
+        .map(|r| decode_account(r.try_get::<_, &[u8]>(0).map_err(storage)?))
+        .collect()
+}
+
+async fn one(
+    inner: &Inner,
+    sql: &str,
+    args: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> Result<Option<EnterpriseAccount>> {
+    let client = inner.client().await?;
+    let st = client.prepare_cached(sql).await.map_err(storage)?;
+    let row = client.query_opt(&st, args).await.map_err(storage)?;
+    row.map(|r| decode_account(r.try_get::<_, &[u8]>(0).map_err(storage)?))
+        .transpose()
+}
+
+async fn many(
+    inner: &Inner,
+    sql: &str,
+    args: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> Result<Vec<EnterpriseAccount>> {
+    let client = inner.client().await?;
+    let st = client.prepare_cached(sql).await.map_err(storage)?;
+    decode_rows(&client.query(&st, args).await.map_err(storage)?)
+}
+
+pub(crate) async fn get(inner: &Inner, id: &str) -> Result<Option<EnterpriseAccount>> {
+    one(inner, &inner.sql.account_get, &[&id]).await
+}
+
+pub(crate) async fn by_subject(
+    inner: &Inner,
+    connection: &str,
+    subject: &str,
+) -> Result<Option<EnterpriseAccount>> {
+    one(
+        inner,
+        &inner.sql.account_by_subject,
+        &[&connection, &subject],
+    )
+    .await
+}
+
+pub(crate) async fn by_email(inner: &Inner, email: &str) -> Result<Vec<EnterpriseAccount>> {
+    many(inner, &inner.sql.account_by_email, &[&email_key(email)]).await
+}
+
+pub(crate) async fn list(inner: &Inner, connection: &str, q: &AccountQuery) -> Result<AccountPage> {
+    let limit = i64::try_from(q.limit.saturating_add(1)).unwrap_or(i64::MAX);
+    let cursor = q.after.as_ref().map(|a| a.as_str().to_owned());
+    let items = match q.order {
+        Order::Asc => {
+            let c = cursor.unwrap_or_default();
+            many(
+                inner,
+                &inner.sql.account_list_asc,
+                &[&connection, &c, &limit],
+            )
+            .await?
+        }
+        Order::Desc => {
+            let c = cursor.unwrap_or_else(|| "~".into());
+            many(
+                inner,
+                &inner.sql.account_list_desc,
+                &[&connection, &c, &limit],
+            )
+            .await?
+        }
+    };
+    Ok(AccountPage::from_overfetch(items, q.limit))
+}
+
+/// Inserts an account. A linked account takes a share lock on its connection's row in the
+/// same transaction, so it cannot be linked to a connection being deleted.
+pub(crate) async fn insert(inner: &Inner, a: &EnterpriseAccount) -> Result<()> {
+    let id = a.id.to_string();
+    let linked = a.enterprise_connection_id.as_ref().map(|c| c.to_string());
+    let version = to_i64(a.version)?;
+    let record = encode_account(a);
+    let key = email_key(&a.email_address);
+    let outcome = inner
+        .retrying(|| async {
+            let mut client = inner.client().await?;
+            let tx = client.transaction().await.map_err(storage)?;
+            if let Some(c) = &linked {
+                let st = tx
+                    .prepare_cached(&inner.sql.connection_for_share)
+                    .await
+                    .map_err(storage)?;
+                if tx.query_opt(&st, &[c]).await.map_err(storage)?.is_none() {
+                    return Err(Error::NotFound { id: c.clone() });
+                }
+            }
+            let st = tx
+                .prepare_cached(&inner.sql.account_insert)
+                .await
+                .map_err(storage)?;
+            let inserted = tx
+                .execute(
+                    &st,
+                    &[&id, &linked, &a.provider_user_id, &key, &version, &record],
+                )
+                .await;
+            match inserted {
+                Ok(_) => tx.commit().await.map(|()| None).map_err(storage),
+                Err(e) => match unique_violation(&e) {
+                    Some("accounts_pkey") => Err(Error::AlreadyExists { id: id.clone() }),
+                    Some("accounts_by_subject") => Ok(Some(())),
+                    _ => Err(storage(e)),
+                },
+            }
+        })
+        .await?;
+    if outcome.is_none() {
+        return Ok(());
+    }
+    // Another account has this (connection, provider user id): name it.
+    let client = inner.client().await?;
+    let st = client
+        .prepare_cached(&inner.sql.account_id_by_subject)
+        .await
+        .map_err(storage)?;
+    let existing: String = client
+        .query_one(&st, &[&linked, &a.provider_user_id])
+        .await
+        .map_err(storage)?
+        .try_get(0)
+        .map_err(storage)?;
+    Err(Error::AccountExists {
+        id: existing.parse().map_err(|_| Error::Corrupt {
+            reason: "bad account id in the accounts table".into(),
+        })?,
+    })
+}
+
+/// Compare-and-swap on the version; connection and provider user id cannot change.
+pub(crate) async fn update(inner: &Inner, a: &EnterpriseAccount, expected: u64) -> Result<()> {
+    let id = a.id.to_string();
+    let linked = a.enterprise_connection_id.as_ref().map(|c| c.to_string());
+    let version = to_i64(a.version)?;
+    let expected_i = to_i64(expected)?;
+    let record = encode_account(a);
+    let key = email_key(&a.email_address);
+    let client = inner.client().await?;
+    let st = client
+        .prepare_cached(&inner.sql.account_update)
+        .await
+        .map_err(storage)?;
+    let n = client
+        .execute(
+            &st,
+            &[
+                &id,
+                &expected_i,
+                &key,
+                &version,
+                &record,
+                &linked,
+                &a.provider_user_id,
+            ],
+        )
+        .await
+        .map_err(storage)?;
+    if n == 1 {
+        return Ok(());
+    }
+    let keys = client
+        .prepare_cached(&inner.sql.account_keys)
+        .await
+        .map_err(storage)?;
+    let row = client.query_opt(&keys, &[&id]).await.map_err(storage)?;
+    let stored = row
+        .map(|r| -> Result<(u64, Option<String>, Option<String>)> {
+            let v: i64 = r.try_get(0).map_err(storage)?;
+            Ok((
+                u64::try_from(v).map_err(|_| version_out_of_range())?,
+                r.try_get(1).map_err(storage)?,
+                r.try_get(2).map_err(storage)?,
+            ))
+        })
+        .transpose()?;
+    let (_, connection, subject) = expect_version(&id, expected, stored, |k| k.0)?;
+    if connection != linked || subject != a.provider_user_id {
+        return Err(Error::Corrupt {
+            reason: "an account's connection and provider user id cannot change".into(),
+        });
+    }
+    // Matched on every key just now, but not in the statement: a concurrent write.
+    Err(Error::VersionConflict {
+        id,
+        expected,
+        actual: expected.saturating_add(1),
+    })
+}
+
+pub(crate) async fn delete(inner: &Inner, id: &str) -> Result<bool> {
+    let client = inner.client().await?;
+    let st = client
+        .prepare_cached(&inner.sql.account_delete)
+        .await
+        .map_err(storage)?;
+    Ok(client.execute(&st, &[&id]).await.map_err(storage)? > 0)
+}

@@ -1,0 +1,340 @@
+//! Connection operations: one statement or one transaction each.
+
+use enterprise_sso::codec::{decode_connection, encode_connection};
+use enterprise_sso::repo::{certificate_expires_at, expect_version};
+use enterprise_sso::{
+    ConnectionId, Domain, EnterpriseConnection, Error, ListQuery, Order, Page, Result,
+};
+use tokio_postgres::types::ToSql;
+
+use crate::error::{storage, version_out_of_range};
+use crate::Inner;
+
+fn to_i64(v: u64) -> Result<i64> {
+    i64::try_from(v).map_err(|_| version_out_of_range())
+}
+
+fn decode_rows(rows: Vec<tokio_postgres::Row>) -> Result<Vec<EnterpriseConnection>> {
+    rows.iter()
+        .map(|r| decode_connection(r.try_get::<_, &[u8]>(0).map_err(storage)?))
+        .collect()
+}
+
+pub(crate) async fn get(inner: &Inner, id: &str) -> Result<Option<EnterpriseConnection>> {
+    let client = inner.client().await?;
+    let st = client
+        .prepare_cached(&inner.sql.get)
+        .await
+        .map_err(storage)?;
+    let row = client.query_opt(&st, &[&id]).await.map_err(storage)?;
+    row.map(|r| decode_connection(r.try_get::<_, &[u8]>(0).map_err(storage)?))
+        .transpose()
+}
+
+pub(crate) async fn find_by_domain(
+    inner: &Inner,
+    domain: &str,
+) -> Result<Option<EnterpriseConnection>> {
+    let client = inner.client().await?;
+    let st = client
+        .prepare_cached(&inner.sql.by_domain)
+        .await
+        .map_err(storage)?;
+    let row = client.query_opt(&st, &[&domain]).await.map_err(storage)?;
+    row.map(|r| decode_connection(r.try_get::<_, &[u8]>(0).map_err(storage)?))
+        .transpose()
+}
+
+/// The values a write stores beside the record.
+struct Row {
+    id: String,
+    organization_id: Option<String>,
+    active: bool,
+    provider: &'static str,
+    version: i64,
+    cert_expires_at: Option<i64>,
+    record: Vec<u8>,
+    domains: Vec<String>,
+}
+
+impl Row {
+    fn new(c: &EnterpriseConnection) -> Result<Row> {
+        Ok(Row {
+            id: c.id.to_string(),
+            organization_id: c.organization_id.clone(),
+            active: c.active,
+            provider: c.provider.as_str(),
+            version: to_i64(c.version)?,
+            cert_expires_at: certificate_expires_at(c),
+            record: encode_connection(c),
+            domains: c.domains.iter().map(|d| d.as_str().to_owned()).collect(),
+        })
+    }
+
+    /// The first domain asked for that `claimed` lacks.
+    fn unclaimed(&self, claimed: &[String]) -> Option<Domain> {
+        self.domains
+            .iter()
+            .find(|d| !claimed.contains(d))
+            .map(|d| Domain::from_normalized(d.clone()))
+    }
+}
+
+pub(crate) async fn insert(inner: &Inner, c: &EnterpriseConnection) -> Result<()> {
+    let row = Row::new(c)?;
+    inner
+        .retrying(|| async {
+            let mut client = inner.client().await?;
+            let tx = client.transaction().await.map_err(storage)?;
+            let st = tx
+                .prepare_cached(&inner.sql.insert)
+                .await
+                .map_err(storage)?;
+            let r = tx
+                .query_one(
+                    &st,
+                    &[
+                        &row.id,
+                        &row.organization_id,
+                        &row.active,
+                        &row.provider,
+                        &row.version,
+                        &row.cert_expires_at,
+                        &row.record,
+                        &row.domains,
+                    ],
+                )
+                .await
+                .map_err(storage)?;
+            let inserted: i64 = r.try_get(0).map_err(storage)?;
+            if inserted == 0 {
+                return Err(Error::AlreadyExists { id: row.id.clone() });
+            }
+            let claimed: Vec<String> = r.try_get(1).map_err(storage)?;
+            if let Some(domain) = row.unclaimed(&claimed) {
+                // Dropping the transaction rolls it back.
+                return Err(Error::DomainConflict { domain });
+            }
+            tx.commit().await.map_err(storage)
+        })
+        .await
+}
+
+pub(crate) async fn update(inner: &Inner, c: &EnterpriseConnection, expected: u64) -> Result<()> {
+    let row = Row::new(c)?;
+    let expected_i = to_i64(expected)?;
+    inner
+        .retrying(|| async {
+            let mut client = inner.client().await?;
+            let tx = client.transaction().await.map_err(storage)?;
+            let st = tx
+                .prepare_cached(&inner.sql.update)
+                .await
+                .map_err(storage)?;
+            let r = tx
+                .query_one(
+                    &st,
+                    &[
+                        &row.id,
+                        &expected_i,
+                        &row.version,
+                        &row.record,
+                        &row.organization_id,
+                        &row.active,
+                        &row.provider,
+                        &row.cert_expires_at,
+                        &row.domains,
+                    ],
+                )
+                .await
+                .map_err(storage)?;
+            let updated: i64 = r.try_get(0).map_err(storage)?;
+            if updated == 0 {
+                drop(tx);
+                let stored = stored_version(inner, &row.id).await?;
+                expect_version(&row.id, expected, stored, |v| *v)?;
+                // The row changed between the statement and this read: report the race.
+                return Err(Error::VersionConflict {
+                    id: row.id.clone(),
+                    expected,
+                    actual: expected.saturating_add(1),
+                });
+            }
+            let claimed: Vec<String> = r.try_get(1).map_err(storage)?;
+            if let Some(domain) = row.unclaimed(&claimed) {
+                return Err(Error::DomainConflict { domain });
+            }
+            tx.commit().await.map_err(storage)
+        })
+        .await
+}
+
+async fn stored_version(inner: &Inner, id: &str) -> Result<Option<u64>> {
+    let client = inner.client().await?;
+    let st = client
+        .prepare_cached(&inner.sql.version_of)
+        .await
+        .map_err(storage)?;
+    let row = client.query_opt(&st, &[&id]).await.map_err(storage)?;
+    row.map(|r| {
+        let v: i64 = r.try_get(0).map_err(storage)?;
+        u64::try_from(v).map_err(|_| version_out_of_range())
+    })
+    .transpose()
+}
+
+/// Deletes a connection; its accounts are deactivated and unlinked in the same
+/// transaction. The connection row is locked first, so a sign-in that links a new account
+/// (which takes a share lock on the row) either commits before and is unlinked here, or
+/// waits and then finds the connection gone.
+pub(crate) async fn delete(inner: &Inner, id: &str, now: i64) -> Result<bool> {
+    inner
+        .retrying(|| async {
+            let mut client = inner.client().await?;
+            let tx = client.transaction().await.map_err(storage)?;
+            let lock = tx
+                .prepare_cached(&inner.sql.lock_for_delete)
+                .await
+                .map_err(storage)?;
+            if tx
+                .query_opt(&lock, &[&id])
+                .await
+                .map_err(storage)?
+                .is_none()
+            {
+                return Ok(false);
+            }
+            let of = tx
+                .prepare_cached(&inner.sql.accounts_of_connection)
+                .await
+                .map_err(storage)?;
+            let linked = tx.query(&of, &[&id]).await.map_err(storage)?;
+            if !linked.is_empty() {
+                let mut ids = Vec::with_capacity(linked.len());
+                let mut versions = Vec::with_capacity(linked.len());
+                let mut records = Vec::with_capacity(linked.len());
+                for r in &linked {
+                    let a = enterprise_sso::codec::decode_account(
+                        r.try_get::<_, &[u8]>(0).map_err(storage)?,
+                    )?
+                    .unlinked(now);
+                    ids.push(a.id.to_string());
+                    versions.push(to_i64(a.version)?);
+                    records.push(enterprise_sso::codec::encode_account(&a));
+                }
+                let unlink = tx
+                    .prepare_cached(&inner.sql.unlink_accounts)
+                    .await
+                    .map_err(storage)?;
+                tx.execute(&unlink, &[&ids, &versions, &records])
+                    .await
+                    .map_err(storage)?;
+            }
+            let del = tx
+                .prepare_cached(&inner.sql.delete)
+                .await
+                .map_err(storage)?;
+            tx.execute(&del, &[&id]).await.map_err(storage)?;
+            tx.commit().await.map_err(storage)?;
+            Ok(true)
+        })
+        .await
+}
+
+/// The SQL and arguments of a listing (`count` without cursor, order and limit). Every
+/// shape is an index search: the cursor bound is always present, so even an unfiltered
+/// first page is a primary-key range, and each filter has an `(x, id)` index that also
+/// gives the order.
+pub(crate) fn select_sql(
+    schema: &str,
+    q: &ListQuery,
+    paged: bool,
+) -> (String, Vec<Box<dyn ToSql + Sync + Send>>) {
+    let mut args: Vec<Box<dyn ToSql + Sync + Send>> = Vec::new();
+    let head = if paged {
+        "SELECT c.record FROM"
+    } else {
+        "SELECT count(*) FROM"
+    };
+    let mut sql = if let Some(d) = &q.domain {
+        args.push(Box::new(d.as_str().to_owned()));
+        format!(
+            "{head} {schema}.connection_domains d JOIN {schema}.connections c \
+             ON c.id = d.connection_id WHERE d.domain = $1"
+        )
+    } else {
+        format!("{head} {schema}.connections c WHERE true")
+    };
+    let mut push = |sql: &mut String, cond: &str, v: Box<dyn ToSql + Sync + Send>| {
+        args.push(v);
+        sql.push_str(&format!(" AND {cond} ${}", args.len()));
+    };
+    if let Some(o) = &q.organization_id {
+        push(&mut sql, "c.organization_id =", Box::new(o.clone()));
+    }
+    if let Some(a) = q.active {
+        push(&mut sql, "c.active =", Box::new(a));
+    }
+    if let Some(p) = q.provider {
+        push(&mut sql, "c.provider =", Box::new(p.as_str()));
+    }
+    if !paged {
+        return (sql, args);
+    }
+    let cursor = q.after.as_ref().map(ConnectionId::to_string);
+    match q.order {
+        Order::Asc => push(&mut sql, "c.id >", Box::new(cursor.unwrap_or_default())),
+        Order::Desc => push(
+            &mut sql,
+            "c.id <",
+            Box::new(cursor.unwrap_or_else(|| "~".to_owned())),
+        ),
+    }
+    let limit = i64::try_from(q.limit.saturating_add(1)).unwrap_or(i64::MAX);
+    args.push(Box::new(limit));
+    let dir = match q.order {
+        Order::Asc => "ASC",
+        Order::Desc => "DESC",
+    };
+    sql.push_str(&format!(" ORDER BY c.id {dir} LIMIT ${}", args.len()));
+    (sql, args)
+}
+
+fn params(args: &[Box<dyn ToSql + Sync + Send>]) -> Vec<&(dyn ToSql + Sync)> {
+    args.iter()
+        .map(|a| a.as_ref() as &(dyn ToSql + Sync))
+        .collect()
+}
+
+pub(crate) async fn list(inner: &Inner, q: &ListQuery) -> Result<Page> {
+    let (sql, args) = select_sql(&inner.sql.schema, q, true);
+    let client = inner.client().await?;
+    let st = client.prepare_cached(&sql).await.map_err(storage)?;
+    let rows = client.query(&st, &params(&args)).await.map_err(storage)?;
+    Ok(Page::from_overfetch(decode_rows(rows)?, q.limit))
+}
+
+pub(crate) async fn count(inner: &Inner, q: &ListQuery) -> Result<u64> {
+    let (sql, args) = select_sql(&inner.sql.schema, q, false);
+    let client = inner.client().await?;
+    let st = client.prepare_cached(&sql).await.map_err(storage)?;
+    let n: i64 = client
+        .query_one(&st, &params(&args))
+        .await
+        .map_err(storage)?
+        .try_get(0)
+        .map_err(storage)?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+pub(crate) async fn certificates_expiring_before(
+    inner: &Inner,
+    before_ms: i64,
+) -> Result<Vec<EnterpriseConnection>> {
+    let client = inner.client().await?;
+    let st = client
+        .prepare_cached(&inner.sql.expiring)
+        .await
+        .map_err(storage)?;
+    decode_rows(client.query(&st, &[&before_ms]).await.map_err(storage)?)
+}

@@ -1,0 +1,126 @@
+//! Versioned migrations: each in its own transaction, under a transaction-scoped advisory
+//! lock, so replicas that start at the same moment apply each step once; a schema newer
+//! than this build is refused before anything is written.
+
+use deadpool_postgres::Client;
+
+use crate::error::PostgresError;
+
+/// Migrations in order; `MIGRATIONS[n]` takes the schema from version `n` to `n + 1`.
+/// `{s}` stands for the schema name. Ids and keys use the "C" collation, so that their
+/// order is byte order (ULIDs sort by time) whatever the database's locale.
+const MIGRATIONS: &[&str] = &[
+    // 1: connections, claimed domains, accounts.
+    r#"CREATE TABLE {s}.connections (
+        id              text COLLATE "C" NOT NULL,
+        organization_id text COLLATE "C",
+        active          boolean NOT NULL,
+        provider        text COLLATE "C" NOT NULL,
+        version         bigint NOT NULL,
+        cert_expires_at bigint,
+        record          bytea NOT NULL,
+        CONSTRAINT connections_pkey PRIMARY KEY (id)
+     );
+     CREATE INDEX connections_by_org ON {s}.connections (organization_id, id);
+     CREATE INDEX connections_by_active ON {s}.connections (active, id);
+     CREATE INDEX connections_by_provider ON {s}.connections (provider, id);
+     CREATE INDEX connections_by_cert_expiry ON {s}.connections (cert_expires_at, id)
+        WHERE cert_expires_at IS NOT NULL;
+     CREATE TABLE {s}.connection_domains (
+        domain        text COLLATE "C" NOT NULL,
+        connection_id text COLLATE "C" NOT NULL
+            REFERENCES {s}.connections (id) ON DELETE CASCADE,
+        CONSTRAINT connection_domains_pkey PRIMARY KEY (domain)
+     );
+     CREATE INDEX connection_domains_by_connection ON {s}.connection_domains (connection_id);
+     CREATE TABLE {s}.accounts (
+        id               text COLLATE "C" NOT NULL,
+        connection_id    text COLLATE "C",
+        provider_user_id text COLLATE "C",
+        email_key        text COLLATE "C" NOT NULL,
+        version          bigint NOT NULL,
+        record           bytea NOT NULL,
+        CONSTRAINT accounts_pkey PRIMARY KEY (id)
+     );
+     CREATE UNIQUE INDEX accounts_by_subject ON {s}.accounts (connection_id, provider_user_id)
+        WHERE connection_id IS NOT NULL AND provider_user_id IS NOT NULL;
+     CREATE INDEX accounts_by_connection ON {s}.accounts (connection_id, id)
+        WHERE connection_id IS NOT NULL;
+     CREATE INDEX accounts_by_email ON {s}.accounts (email_key, id);"#,
+];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// A stable 64-bit key for the advisory lock of one schema (FNV-1a).
+fn lock_key(schema: &str) -> i64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in "enterprise_sso:migrate:".bytes().chain(schema.bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    i64::from_ne_bytes(h.to_ne_bytes())
+}
+
+/// The schema's version, read inside the caller's transaction (0 when there is none).
+async fn version(
+    tx: &deadpool_postgres::Transaction<'_>,
+    schema: &str,
+) -> Result<i64, PostgresError> {
+    let table = format!("{schema}.schema_migrations");
+    let exists: Option<String> = tx
+        .query_one("SELECT to_regclass($1)::text", &[&table])
+        .await?
+        .get(0);
+    if exists.is_none() {
+        return Ok(0);
+    }
+    let v: Option<i64> = tx
+        .query_one(
+            &format!("SELECT max(version)::bigint FROM {schema}.schema_migrations"),
+            &[],
+        )
+        .await?
+        .get(0);
+    Ok(v.unwrap_or(0))
+}
+
+/// Brings `schema` to [`SCHEMA_VERSION`], one migration per transaction.
+pub(crate) async fn migrate(client: &mut Client, schema: &str) -> Result<(), PostgresError> {
+    loop {
+        let tx = client.transaction().await?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&lock_key(schema)])
+            .await?;
+        let found = version(&tx, schema).await?;
+        if found > SCHEMA_VERSION {
+            // Dropping the transaction rolls it back: nothing was written.
+            return Err(PostgresError::SchemaTooNew {
+                found,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        if found == SCHEMA_VERSION {
+            tx.commit().await?;
+            return Ok(());
+        }
+        if found == 0 {
+            tx.batch_execute(&format!(
+                "CREATE SCHEMA IF NOT EXISTS {schema};
+                 CREATE TABLE IF NOT EXISTS {schema}.schema_migrations (
+                    version    bigint PRIMARY KEY,
+                    applied_at timestamptz NOT NULL DEFAULT now()
+                 );"
+            ))
+            .await?;
+        }
+        let step = usize::try_from(found).unwrap_or(0);
+        tx.batch_execute(&MIGRATIONS[step].replace("{s}", schema))
+            .await?;
+        tx.execute(
+            &format!("INSERT INTO {schema}.schema_migrations (version) VALUES ($1)"),
+            &[&(found + 1)],
+        )
+        .await?;
+        tx.commit().await?;
+    }
+}

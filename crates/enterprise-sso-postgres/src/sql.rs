@@ -1,0 +1,131 @@
+//! The SQL text of every statement, with the schema name spliced in once at open (the
+//! name is checked to be a plain identifier first). Every statement is an index search;
+//! `tests/plans.rs` checks each with `EXPLAIN` on a filled store.
+
+/// Statements of one store.
+#[derive(Debug, Clone)]
+pub(crate) struct Sql {
+    pub schema: String,
+    pub get: String,
+    pub by_domain: String,
+    pub insert: String,
+    pub update: String,
+    pub version_of: String,
+    pub lock_for_delete: String,
+    pub delete: String,
+    pub expiring: String,
+    pub account_get: String,
+    pub account_by_subject: String,
+    pub account_id_by_subject: String,
+    pub account_by_email: String,
+    pub account_list_asc: String,
+    pub account_list_desc: String,
+    pub account_insert: String,
+    pub account_update: String,
+    pub account_keys: String,
+    pub account_delete: String,
+    pub accounts_of_connection: String,
+    pub unlink_accounts: String,
+    pub connection_for_share: String,
+}
+
+impl Sql {
+    pub(crate) fn new(s: &str) -> Sql {
+        Sql {
+            schema: s.to_owned(),
+            get: format!("SELECT record FROM {s}.connections WHERE id = $1"),
+            by_domain: format!(
+                "SELECT c.record FROM {s}.connection_domains d \
+                 JOIN {s}.connections c ON c.id = d.connection_id WHERE d.domain = $1"
+            ),
+            // One statement: the connection row and its domain claims. A claim that is
+            // already taken is not returned, and the caller rolls the transaction back.
+            insert: format!(
+                "WITH ins AS (
+                    INSERT INTO {s}.connections
+                        (id, organization_id, active, provider, version, cert_expires_at, record)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7)
+                    ON CONFLICT (id) DO NOTHING RETURNING id),
+                 claimed AS (
+                    INSERT INTO {s}.connection_domains (domain, connection_id)
+                    SELECT d, $1 FROM unnest($8::text[]) AS d WHERE EXISTS (SELECT 1 FROM ins)
+                    ON CONFLICT (domain) DO NOTHING RETURNING domain)
+                 SELECT (SELECT count(*) FROM ins), ARRAY(SELECT domain FROM claimed)"
+            ),
+            // Compare-and-swap on the version, the released claims and the new ones, in one
+            // statement. Claims this connection already holds are returned by the no-op
+            // DO UPDATE; another connection's are not.
+            update: format!(
+                "WITH upd AS (
+                    UPDATE {s}.connections SET version = $3, record = $4, organization_id = $5,
+                        active = $6, provider = $7, cert_expires_at = $8
+                    WHERE id = $1 AND version = $2 RETURNING id),
+                 released AS (
+                    DELETE FROM {s}.connection_domains
+                    WHERE connection_id = $1 AND EXISTS (SELECT 1 FROM upd)
+                      AND NOT (domain = ANY ($9::text[]))
+                    RETURNING domain),
+                 claimed AS (
+                    INSERT INTO {s}.connection_domains AS cd (domain, connection_id)
+                    SELECT d, $1 FROM unnest($9::text[]) AS d WHERE EXISTS (SELECT 1 FROM upd)
+                    ON CONFLICT (domain) DO UPDATE SET connection_id = EXCLUDED.connection_id
+                        WHERE cd.connection_id = EXCLUDED.connection_id
+                    RETURNING domain)
+                 SELECT (SELECT count(*) FROM upd), ARRAY(SELECT domain FROM claimed),
+                        (SELECT count(*) FROM released)"
+            ),
+            version_of: format!("SELECT version FROM {s}.connections WHERE id = $1"),
+            lock_for_delete: format!("SELECT 1 FROM {s}.connections WHERE id = $1 FOR UPDATE"),
+            delete: format!("DELETE FROM {s}.connections WHERE id = $1"),
+            expiring: format!(
+                "SELECT record FROM {s}.connections \
+                 WHERE cert_expires_at < $1 ORDER BY cert_expires_at, id"
+            ),
+            account_get: format!("SELECT record FROM {s}.accounts WHERE id = $1"),
+            account_by_subject: format!(
+                "SELECT record FROM {s}.accounts \
+                 WHERE connection_id = $1 AND provider_user_id = $2"
+            ),
+            account_id_by_subject: format!(
+                "SELECT id FROM {s}.accounts WHERE connection_id = $1 AND provider_user_id = $2"
+            ),
+            account_by_email: format!(
+                "SELECT record FROM {s}.accounts WHERE email_key = $1 ORDER BY id"
+            ),
+            account_list_asc: format!(
+                "SELECT record FROM {s}.accounts \
+                 WHERE connection_id = $1 AND id > $2 ORDER BY id ASC LIMIT $3"
+            ),
+            account_list_desc: format!(
+                "SELECT record FROM {s}.accounts \
+                 WHERE connection_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3"
+            ),
+            account_insert: format!(
+                "INSERT INTO {s}.accounts \
+                 (id, connection_id, provider_user_id, email_key, version, record) \
+                 VALUES ($1, $2, $3, $4, $5, $6)"
+            ),
+            // Compare-and-swap; connection and provider user id must be the stored ones.
+            account_update: format!(
+                "UPDATE {s}.accounts SET email_key = $3, version = $4, record = $5 \
+                 WHERE id = $1 AND version = $2 \
+                   AND connection_id IS NOT DISTINCT FROM $6 \
+                   AND provider_user_id IS NOT DISTINCT FROM $7"
+            ),
+            account_keys: format!(
+                "SELECT version, connection_id, provider_user_id FROM {s}.accounts WHERE id = $1"
+            ),
+            account_delete: format!("DELETE FROM {s}.accounts WHERE id = $1"),
+            accounts_of_connection: format!(
+                "SELECT record FROM {s}.accounts WHERE connection_id = $1 FOR UPDATE"
+            ),
+            unlink_accounts: format!(
+                "UPDATE {s}.accounts AS a SET connection_id = NULL, version = u.version, \
+                    record = u.record \
+                 FROM unnest($1::text[], $2::bigint[], $3::bytea[]) AS u(id, version, record) \
+                 WHERE a.id = u.id"
+            ),
+            connection_for_share: format!("SELECT 1 FROM {s}.connections WHERE id = $1 FOR SHARE"),
+        }
+    }
+}
