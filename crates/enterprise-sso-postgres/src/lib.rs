@@ -36,6 +36,8 @@ mod accounts;
 mod connections;
 mod error;
 mod options;
+#[cfg(test)]
+mod plan_tests;
 pub mod runtime;
 mod schema;
 mod sql;

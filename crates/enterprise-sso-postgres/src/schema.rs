@@ -24,6 +24,7 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX connections_by_org ON {s}.connections (organization_id, id);
      CREATE INDEX connections_by_active ON {s}.connections (active, id);
      CREATE INDEX connections_by_provider ON {s}.connections (provider, id);
+     CREATE INDEX connections_by_active_provider ON {s}.connections (active, provider, id);
      CREATE INDEX connections_by_cert_expiry ON {s}.connections (cert_expires_at, id)
         WHERE cert_expires_at IS NOT NULL;
      CREATE TABLE {s}.connection_domains (

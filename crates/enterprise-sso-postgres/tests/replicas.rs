@@ -1,0 +1,305 @@
+//! Two replicas on one database: two `PostgresRepo`s with their own pools, and in one test
+//! two OS processes.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use enterprise_sso::conformance::saml_connection;
+use enterprise_sso::{
+    merge, AccountRepo, Assertion, ConnectionRepo, Connections, Domain, EnterpriseConnection,
+    Error, Patch, SamlPatch, UpdateConnection,
+};
+use enterprise_sso_postgres::PostgresRepo;
+
+async fn two_replicas(prefix: &str) -> (PostgresRepo, PostgresRepo, String) {
+    let url = common::url().unwrap();
+    let schema = common::unique_schema(prefix);
+    let a = PostgresRepo::connect_with(&url, common::options(&schema))
+        .await
+        .unwrap();
+    let b = PostgresRepo::connect_with(&url, common::options(&schema))
+        .await
+        .unwrap();
+    (a, b, schema)
+}
+
+/// Tries to claim `domain` with a new connection; true when this call won it.
+async fn claim(repo: &PostgresRepo, domain: &str, name: &str) -> Option<EnterpriseConnection> {
+    let c = saml_connection(name, &[domain], false);
+    match repo.insert(&c).await {
+        Ok(()) => Some(c),
+        Err(Error::DomainConflict { domain: d }) => {
+            assert_eq!(d.as_str(), domain);
+            None
+        }
+        Err(e) => panic!("{e:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn eight_tasks_on_two_replicas_claim_one_domain_once() {
+    if !common::available() {
+        return;
+    }
+    for round in 0..5 {
+        let (a, b, _) = two_replicas("claim").await;
+        let domain = format!("race{round}.claim.example.com");
+        let mut tasks = Vec::new();
+        for i in 0..8 {
+            let repo = if i % 2 == 0 { a.clone() } else { b.clone() };
+            let domain = domain.clone();
+            tasks.push(tokio::spawn(async move {
+                claim(&repo, &domain, &format!("claimer-{i}")).await
+            }));
+        }
+        let mut winners = Vec::new();
+        for t in tasks {
+            winners.extend(t.await.unwrap());
+        }
+        assert_eq!(winners.len(), 1, "round {round}: {} winners", winners.len());
+        let owner = a
+            .find_by_domain(&Domain::parse(&domain).unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(owner.id, winners[0].id);
+    }
+}
+
+/// The child half of [`two_processes_claim_one_domain_once`]; a no-op unless started by it.
+#[tokio::test]
+async fn child_process_claimer() {
+    let Ok(schema) = std::env::var("SSO_CHILD_SCHEMA") else {
+        return;
+    };
+    let domain = std::env::var("SSO_CHILD_DOMAIN").unwrap();
+    let start_at: u128 = std::env::var("SSO_CHILD_START_AT")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let repo = PostgresRepo::connect_with(&common::url().unwrap(), common::options(&schema))
+        .await
+        .unwrap();
+    wait_until(start_at).await;
+    let mut tasks = Vec::new();
+    for i in 0..4 {
+        let (repo, domain) = (repo.clone(), domain.clone());
+        tasks.push(tokio::spawn(async move {
+            claim(&repo, &domain, &format!("child-{i}")).await
+        }));
+    }
+    for t in tasks {
+        if let Some(c) = t.await.unwrap() {
+            println!("WON {}", c.id);
+        }
+    }
+}
+
+fn now_ms() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+}
+
+async fn wait_until(at_ms: u128) {
+    let now = now_ms();
+    if at_ms > now {
+        tokio::time::sleep(Duration::from_millis((at_ms - now) as u64)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_processes_claim_one_domain_once() {
+    let Some(url) = common::url() else { return };
+    for round in 0..3 {
+        let schema = common::unique_schema("procs");
+        let repo = PostgresRepo::connect_with(&url, common::options(&schema))
+            .await
+            .unwrap();
+        let domain = format!("race{round}.procs.example.com");
+        let start_at = now_ms() + 1500;
+        let child = tokio::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "child_process_claimer",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env("SSO_CHILD_SCHEMA", &schema)
+            .env("SSO_CHILD_DOMAIN", &domain)
+            .env("SSO_CHILD_START_AT", start_at.to_string())
+            .output();
+        let child = tokio::spawn(child);
+        wait_until(start_at).await;
+        let mut tasks = Vec::new();
+        for i in 0..4 {
+            let (repo, domain) = (repo.clone(), domain.clone());
+            tasks.push(tokio::spawn(async move {
+                claim(&repo, &domain, &format!("parent-{i}")).await
+            }));
+        }
+        let mut winners: Vec<String> = Vec::new();
+        for t in tasks {
+            winners.extend(t.await.unwrap().map(|c| c.id.to_string()));
+        }
+        let out = child.await.unwrap().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        assert!(stdout.contains("1 passed"), "the child ran: {stdout}");
+        winners.extend(
+            stdout
+                .lines()
+                .filter_map(|l| l.strip_prefix("WON "))
+                .map(str::to_owned),
+        );
+        assert_eq!(winners.len(), 1, "round {round}: winners {winners:?}");
+        let owner = repo
+            .find_by_domain(&Domain::parse(&domain).unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(owner.id.to_string(), winners[0]);
+    }
+}
+
+/// One of a few kinds of PATCH, with values that depend on the task and step.
+fn patch(task: usize, step: usize) -> UpdateConnection {
+    let tag = format!("t{task}s{step}");
+    match (task + step) % 5 {
+        0 => UpdateConnection {
+            name: Patch::Value(tag),
+            ..Default::default()
+        },
+        1 => UpdateConnection {
+            organization_id: if step.is_multiple_of(2) {
+                Patch::Value(format!("org_{tag}"))
+            } else {
+                Patch::Null
+            },
+            ..Default::default()
+        },
+        2 => UpdateConnection {
+            domains: Patch::Value(vec![format!("{tag}.patch.example.com")]),
+            ..Default::default()
+        },
+        3 => UpdateConnection {
+            sync_user_attributes: Patch::Value(step.is_multiple_of(2)),
+            ..Default::default()
+        },
+        _ => UpdateConnection {
+            saml: Patch::Value(SamlPatch {
+                force_authn: Patch::Value(task.is_multiple_of(2)),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_patches_on_two_replicas_equal_a_serial_replay() {
+    if !common::available() {
+        return;
+    }
+    let (a, b, _) = two_replicas("patch").await;
+    let initial = saml_connection("patched", &["start.patch.example.com"], true);
+    a.insert(&initial).await.unwrap();
+    let mut tasks = Vec::new();
+    for task in 0..8usize {
+        let repo = if task.is_multiple_of(2) {
+            a.clone()
+        } else {
+            b.clone()
+        };
+        let id = initial.id.clone();
+        tasks.push(tokio::spawn(async move {
+            let svc = Connections::new(repo).with_max_retries(10_000);
+            let mut accepted = Vec::new();
+            for step in 0..15 {
+                let p = patch(task, step);
+                let done = svc.update(&id, &p).await.unwrap();
+                accepted.push((done.version, p));
+            }
+            accepted
+        }));
+    }
+    let mut by_version = BTreeMap::new();
+    for t in tasks {
+        for (v, p) in t.await.unwrap() {
+            assert!(by_version.insert(v, p).is_none(), "version {v} given twice");
+        }
+    }
+    assert_eq!(by_version.len(), 8 * 15, "every PATCH accepted once");
+    let mut replay = initial.clone();
+    for (v, p) in &by_version {
+        replay = merge(&replay, p, replay.updated_at).unwrap();
+        assert_eq!(replay.version, *v, "versions are consecutive");
+    }
+    let stored = a.get(&initial.id).await.unwrap().unwrap();
+    let strip = |c: &EnterpriseConnection| EnterpriseConnection {
+        updated_at: 0,
+        ..c.clone()
+    };
+    assert_eq!(strip(&stored), strip(&replay));
+    // The domain index agrees with the record on both replicas.
+    for d in &stored.domains {
+        let owner = b.find_by_domain(d).await.unwrap().unwrap();
+        assert_eq!(owner.id, stored.id);
+    }
+    let start = Domain::parse("start.patch.example.com").unwrap();
+    if !stored.domains.contains(&start) {
+        assert_eq!(a.find_by_domain(&start).await.unwrap(), None);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_delete_on_one_replica_while_the_other_signs_users_in() {
+    if !common::available() {
+        return;
+    }
+    for round in 0..4 {
+        let (a, b, _) = two_replicas("delsign").await;
+        let domain = format!("r{round}.delsign.example.com");
+        let c = saml_connection("doomed", &[&domain], true);
+        a.insert(&c).await.unwrap();
+        let signer = {
+            let (b, id, domain) = (b.clone(), c.id.clone(), domain.clone());
+            tokio::spawn(async move {
+                let svc = Connections::new(b);
+                let mut ok = Vec::new();
+                for i in 0..60 {
+                    let who = Assertion::new(&format!("user-{i}"), [])
+                        .with_email(&format!("u{i}@{domain}"));
+                    match svc.record_sign_in(&id, &who).await {
+                        Ok(s) => ok.push(s.account.id),
+                        Err(Error::NotFound { .. }) => break,
+                        Err(e) => panic!("{e:?}"),
+                    }
+                }
+                ok
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(5 + 10 * round)).await;
+        assert!(a.delete(&c.id, 1).await.unwrap());
+        let signed_in = signer.await.unwrap();
+        // No account stays linked to the deleted connection.
+        let linked = b
+            .list_accounts(&c.id, &enterprise_sso::AccountQuery::default())
+            .await
+            .unwrap();
+        assert!(linked.items.is_empty(), "{:?}", linked.items);
+        for id in &signed_in {
+            let acct = a.get_account(id).await.unwrap().unwrap();
+            assert_eq!(acct.enterprise_connection_id, None);
+            assert!(!acct.active);
+        }
+    }
+}
