@@ -70,27 +70,18 @@ impl Row {
             domains: c.domains.iter().map(|d| d.as_str().to_owned()).collect(),
         })
     }
-
-    /// The first domain asked for that `claimed` lacks.
-    fn unclaimed(&self, claimed: &[String]) -> Option<Domain> {
-        self.domains
-            .iter()
-            .find(|d| !claimed.contains(d))
-            .map(|d| Domain::from_normalized(d.clone()))
-    }
 }
 
 pub(crate) async fn insert(inner: &Inner, c: &EnterpriseConnection) -> Result<()> {
     let row = Row::new(c)?;
     inner
         .retrying(|| async {
-            let mut client = inner.client().await?;
-            let tx = client.transaction().await.map_err(storage)?;
-            let st = tx
+            let client = inner.client().await?;
+            let st = client
                 .prepare_cached(&inner.sql.insert)
                 .await
                 .map_err(storage)?;
-            let r = tx
+            let r = client
                 .query_one(
                     &st,
                     &[
@@ -106,16 +97,16 @@ pub(crate) async fn insert(inner: &Inner, c: &EnterpriseConnection) -> Result<()
                 )
                 .await
                 .map_err(storage)?;
+            if let Some(domain) = r.try_get::<_, Option<String>>(1).map_err(storage)? {
+                return Err(Error::DomainConflict {
+                    domain: Domain::from_normalized(domain),
+                });
+            }
             let inserted: i64 = r.try_get(0).map_err(storage)?;
             if inserted == 0 {
                 return Err(Error::AlreadyExists { id: row.id.clone() });
             }
-            let claimed: Vec<String> = r.try_get(1).map_err(storage)?;
-            if let Some(domain) = row.unclaimed(&claimed) {
-                // Dropping the transaction rolls it back.
-                return Err(Error::DomainConflict { domain });
-            }
-            tx.commit().await.map_err(storage)
+            Ok(())
         })
         .await
 }
@@ -125,13 +116,12 @@ pub(crate) async fn update(inner: &Inner, c: &EnterpriseConnection, expected: u6
     let expected_i = to_i64(expected)?;
     inner
         .retrying(|| async {
-            let mut client = inner.client().await?;
-            let tx = client.transaction().await.map_err(storage)?;
-            let st = tx
+            let client = inner.client().await?;
+            let st = client
                 .prepare_cached(&inner.sql.update)
                 .await
                 .map_err(storage)?;
-            let r = tx
+            let r = client
                 .query_one(
                     &st,
                     &[
@@ -149,22 +139,22 @@ pub(crate) async fn update(inner: &Inner, c: &EnterpriseConnection, expected: u6
                 .await
                 .map_err(storage)?;
             let updated: i64 = r.try_get(0).map_err(storage)?;
-            if updated == 0 {
-                drop(tx);
-                let stored = stored_version(inner, &row.id).await?;
-                expect_version(&row.id, expected, stored, |v| *v)?;
-                // The row changed between the statement and this read: report the race.
-                return Err(Error::VersionConflict {
-                    id: row.id.clone(),
-                    expected,
-                    actual: expected.saturating_add(1),
+            if updated == 1 {
+                return Ok(());
+            }
+            let stored = stored_version(inner, &row.id).await?;
+            expect_version(&row.id, expected, stored, |v| *v)?;
+            if let Some(domain) = r.try_get::<_, Option<String>>(1).map_err(storage)? {
+                return Err(Error::DomainConflict {
+                    domain: Domain::from_normalized(domain),
                 });
             }
-            let claimed: Vec<String> = r.try_get(1).map_err(storage)?;
-            if let Some(domain) = row.unclaimed(&claimed) {
-                return Err(Error::DomainConflict { domain });
-            }
-            tx.commit().await.map_err(storage)
+            // The version matched in the read just now, not in the statement: a race.
+            Err(Error::VersionConflict {
+                id: row.id.clone(),
+                expected,
+                actual: expected.saturating_add(1),
+            })
         })
         .await
 }

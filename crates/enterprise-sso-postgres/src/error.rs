@@ -100,18 +100,20 @@ pub(crate) fn pool(e: deadpool_postgres::PoolError) -> enterprise_sso::Error {
     enterprise_sso::Error::storage(PostgresError::pool(e))
 }
 
-/// Whether an operation's error is a serialization failure or a deadlock, which the
-/// adapter retries.
+/// Whether an operation's error is one the adapter runs the operation again for: a
+/// serialization failure, a deadlock, or a domain claim committed by another writer after
+/// the statement's snapshot (the next run sees the claim and reports it as
+/// `DomainConflict`).
 pub(crate) fn is_retryable(e: &enterprise_sso::Error) -> bool {
     let enterprise_sso::Error::Storage { source } = e else {
         return false;
     };
-    source
-        .downcast_ref::<tokio_postgres::Error>()
-        .and_then(tokio_postgres::Error::code)
-        .is_some_and(|c| {
-            *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED
-        })
+    let Some(pg) = source.downcast_ref::<tokio_postgres::Error>() else {
+        return false;
+    };
+    pg.code().is_some_and(|c| {
+        *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED
+    }) || unique_violation(pg) == Some("connection_domains_pkey")
 }
 
 /// The constraint a unique violation broke, if that is what `e` is.

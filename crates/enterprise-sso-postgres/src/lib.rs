@@ -82,7 +82,7 @@ impl Inner {
         self.pool.get().await.map_err(error::pool)
     }
 
-    /// Runs `op` again while it fails with a serialization failure or a deadlock, at most
+    /// Runs `op` again while it fails with an error [`error::is_retryable`] names, at most
     /// `max_retries` more times.
     async fn retrying<T, F, Fut>(&self, mut op: F) -> Result<T>
     where

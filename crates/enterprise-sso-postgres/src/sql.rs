@@ -38,41 +38,47 @@ impl Sql {
                 "SELECT c.record FROM {s}.connection_domains d \
                  JOIN {s}.connections c ON c.id = d.connection_id WHERE d.domain = $1"
             ),
-            // One statement: the connection row and its domain claims. A claim that is
-            // already taken is not returned, and the caller rolls the transaction back.
+            // One statement (so one implicit transaction, one round trip): a claim held by
+            // another connection stops the write and is named; the connection row and its
+            // claims otherwise. A claim committed by another writer after this statement's
+            // snapshot makes the INSERT fail with a unique violation, which the adapter
+            // retries: the retry sees that claim and names it.
             insert: format!(
-                "WITH ins AS (
+                "WITH conflict AS (
+                    SELECT domain FROM {s}.connection_domains
+                    WHERE domain = ANY ($8::text[]) LIMIT 1),
+                 ins AS (
                     INSERT INTO {s}.connections
                         (id, organization_id, active, provider, version, cert_expires_at, record)
-                    VALUES ($1, $2, $3, $4, $5, $6, $7)
+                    SELECT $1, $2, $3, $4, $5, $6, $7 WHERE NOT EXISTS (SELECT 1 FROM conflict)
                     ON CONFLICT (id) DO NOTHING RETURNING id),
                  claimed AS (
                     INSERT INTO {s}.connection_domains (domain, connection_id)
-                    SELECT d, $1 FROM unnest($8::text[]) AS d WHERE EXISTS (SELECT 1 FROM ins)
-                    ON CONFLICT (domain) DO NOTHING RETURNING domain)
-                 SELECT (SELECT count(*) FROM ins), ARRAY(SELECT domain FROM claimed)"
+                    SELECT d, $1 FROM unnest($8::text[]) AS d WHERE EXISTS (SELECT 1 FROM ins))
+                 SELECT (SELECT count(*) FROM ins), (SELECT domain FROM conflict)"
             ),
             // Compare-and-swap on the version, the released claims and the new ones, in one
-            // statement. Claims this connection already holds are returned by the no-op
-            // DO UPDATE; another connection's are not.
+            // statement, under the same rules as `insert`.
             update: format!(
-                "WITH upd AS (
+                "WITH conflict AS (
+                    SELECT domain FROM {s}.connection_domains
+                    WHERE domain = ANY ($9::text[]) AND connection_id <> $1 LIMIT 1),
+                 upd AS (
                     UPDATE {s}.connections SET version = $3, record = $4, organization_id = $5,
                         active = $6, provider = $7, cert_expires_at = $8
-                    WHERE id = $1 AND version = $2 RETURNING id),
+                    WHERE id = $1 AND version = $2 AND NOT EXISTS (SELECT 1 FROM conflict)
+                    RETURNING id),
                  released AS (
                     DELETE FROM {s}.connection_domains
                     WHERE connection_id = $1 AND EXISTS (SELECT 1 FROM upd)
-                      AND NOT (domain = ANY ($9::text[]))
-                    RETURNING domain),
-                 claimed AS (
-                    INSERT INTO {s}.connection_domains AS cd (domain, connection_id)
-                    SELECT d, $1 FROM unnest($9::text[]) AS d WHERE EXISTS (SELECT 1 FROM upd)
-                    ON CONFLICT (domain) DO UPDATE SET connection_id = EXCLUDED.connection_id
-                        WHERE cd.connection_id = EXCLUDED.connection_id
-                    RETURNING domain)
-                 SELECT (SELECT count(*) FROM upd), ARRAY(SELECT domain FROM claimed),
-                        (SELECT count(*) FROM released)"
+                      AND NOT (domain = ANY ($9::text[])))
+                 , claimed AS (
+                    INSERT INTO {s}.connection_domains (domain, connection_id)
+                    SELECT d, $1 FROM unnest($9::text[]) AS d
+                    WHERE EXISTS (SELECT 1 FROM upd) AND NOT EXISTS (
+                        SELECT 1 FROM {s}.connection_domains o
+                        WHERE o.domain = d AND o.connection_id = $1))
+                 SELECT (SELECT count(*) FROM upd), (SELECT domain FROM conflict)"
             ),
             version_of: format!("SELECT version FROM {s}.connections WHERE id = $1"),
             lock_for_delete: format!("SELECT 1 FROM {s}.connections WHERE id = $1 FOR UPDATE"),

@@ -157,8 +157,8 @@ async fn two_processes_claim_one_domain_once() {
         winners.extend(
             stdout
                 .lines()
-                .filter_map(|l| l.strip_prefix("WON "))
-                .map(str::to_owned),
+                .filter_map(|l| l.split("WON ").nth(1))
+                .map(|s| s.split_whitespace().next().unwrap_or_default().to_owned()),
         );
         assert_eq!(winners.len(), 1, "round {round}: winners {winners:?}");
         let owner = repo
