@@ -1,17 +1,36 @@
-//! Quickstart: on a SQLite file in a temporary directory, create a SAML and an OIDC
-//! connection, list them, patch one, record a sign-in, route emails.
+//! Quickstart: create a SAML and an OIDC connection, list them, patch one, record a
+//! sign-in, route emails. On a SQLite file in a temporary directory; on PostgreSQL when
+//! `SSO_DATABASE_URL=postgres://…` is set (in a new schema `quickstart_<time>`, so runs do
+//! not collide).
 
 use enterprise_sso::{
     Assertion, ClientSecret, Connections, CreateConnection, ListQuery, OidcPatch, Order, Patch,
-    Provider, SamlPatch, UpdateConnection,
+    Provider, SamlPatch, Store, UpdateConnection,
 };
 
+use enterprise_sso_postgres::{PostgresOptions, PostgresRepo};
 use enterprise_sso_sqlite::SqliteRepo;
 
 /// A self-signed test certificate (what the IdP's metadata would carry).
 const IDP_CERT: &str = include_str!("../crates/enterprise-sso/src/testdata/idp_cert.pem");
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    if let Ok(url) = std::env::var("SSO_DATABASE_URL") {
+        let schema = format!(
+            "quickstart_{}",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)?
+                .as_millis()
+        );
+        println!("database: PostgreSQL, schema {schema}");
+        let opts = PostgresOptions {
+            schema,
+            ..PostgresOptions::default()
+        };
+        let repo = futures_executor::block_on(PostgresRepo::connect_with(&url, opts))?;
+        futures_executor::block_on(run(Connections::new(repo)))?;
+        return Ok(());
+    }
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("quickstart.db");
     println!("database: {}", path.display());
@@ -20,7 +39,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-async fn run(svc: Connections<SqliteRepo>) -> Result<(), enterprise_sso::Error> {
+async fn run<S: Store>(svc: Connections<S>) -> Result<(), enterprise_sso::Error> {
     let mut saml = CreateConnection::new(Provider::SamlOkta, "Acme (Okta)");
     saml.domains = Some(vec!["acme.com".into()]);
     saml.active = Some(true);

@@ -10,6 +10,8 @@ use enterprise_sso_sled::SledRepo;
 use enterprise_sso_sqlite::SqliteRepo;
 use futures_executor::block_on;
 
+pub mod pg;
+
 /// Connections per organization in the data sets.
 pub const PER_ORG: usize = 20;
 
