@@ -428,3 +428,59 @@ fn bulk_insert_stores_and_indexes_everything() {
     ));
     assert_eq!(block_on(repo.get(&clash[0].id)).unwrap(), None);
 }
+
+/// Runs `writers` OS threads that each create `each` connections on a flush-on-write store;
+/// false if they have not all finished within `limit` (a deadlock).
+fn concurrent_creates_finish(flush_on_write: bool, writers: usize, each: usize) -> bool {
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = SledRepo::open_with(
+            dir.path().join("db"),
+            SledOptions {
+                flush_on_write,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        std::thread::scope(|s| {
+            for w in 0..writers {
+                let repo = &repo;
+                s.spawn(move || {
+                    for i in 0..each {
+                        let c = enterprise_sso::conformance::saml_connection(
+                            &format!("w{w}-{i}"),
+                            &[&format!("w{w}-{i}.deadlock.example.com")],
+                            false,
+                        );
+                        block_on(repo.insert(&c)).unwrap();
+                    }
+                });
+            }
+        });
+        let n = block_on(repo.count(&enterprise_sso::ListQuery::default())).unwrap();
+        let _ = done_tx.send(n);
+    });
+    match done_rx.recv_timeout(std::time::Duration::from_secs(90)) {
+        Ok(n) => {
+            assert_eq!(n, (writers * each) as u64);
+            true
+        }
+        Err(_) => false,
+    }
+}
+
+#[test]
+fn sixty_four_writers_never_deadlock_in_either_mode() {
+    // The reported shape (8 writers × 20 stalled at 37 of 160), then 64 writers.
+    for flush in [true, false] {
+        assert!(
+            concurrent_creates_finish(flush, 8, 20),
+            "8 writers, flush {flush}: deadlock"
+        );
+        assert!(
+            concurrent_creates_finish(flush, 64, 10),
+            "64 writers, flush {flush}: deadlock"
+        );
+    }
+}

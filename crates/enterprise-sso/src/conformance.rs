@@ -47,6 +47,7 @@ pub const CASES: &[&str] = &[
     "routing",
     "failed_writes_change_nothing",
     "concurrent_updates_lose_nothing",
+    "in_process_writers_never_conflict",
     "state_transitions",
     "certificate_expiry_query",
     "account_crud",
@@ -71,7 +72,8 @@ macro_rules! conformance_tests {
             crud, insert_duplicate_id, cas_conflict, domain_conflicts,
             domains_released_on_change_and_delete, nested_config_and_secret_round_trip,
             filters, pagination, pagination_under_concurrent_inserts, routing,
-            failed_writes_change_nothing, concurrent_updates_lose_nothing, state_transitions,
+            failed_writes_change_nothing, concurrent_updates_lose_nothing,
+            in_process_writers_never_conflict, state_transitions,
             certificate_expiry_query, account_crud, account_lookups_and_pagination,
             deleting_a_connection_unlinks_its_accounts, sign_in_creates_then_finds_the_account,
             refused_sign_ins_write_nothing, concurrent_first_sign_ins_make_one_account,
@@ -82,7 +84,8 @@ macro_rules! conformance_tests {
             crud, insert_duplicate_id, cas_conflict, domain_conflicts,
             domains_released_on_change_and_delete, nested_config_and_secret_round_trip,
             filters, pagination, pagination_under_concurrent_inserts, routing,
-            failed_writes_change_nothing, concurrent_updates_lose_nothing, state_transitions,
+            failed_writes_change_nothing, concurrent_updates_lose_nothing,
+            in_process_writers_never_conflict, state_transitions,
             certificate_expiry_query, account_crud, account_lookups_and_pagination,
             deleting_a_connection_unlinks_its_accounts, sign_in_creates_then_finds_the_account,
             refused_sign_ins_write_nothing, concurrent_first_sign_ins_make_one_account,
@@ -958,6 +961,43 @@ pub async fn concurrent_updates_lose_nothing(repo: &dyn Store) {
             "final state equals the serial replay"
         );
     }
+}
+
+/// 64 writers in this process (OS threads, each with its own `Connections`) × 50 PATCHes
+/// of one connection, with no retries allowed: none fails with a version conflict, because
+/// in-process writers take turns; a conflict can only come from another process.
+pub async fn in_process_writers_never_conflict(repo: &dyn Store) {
+    const THREADS: usize = 64;
+    const PATCHES: usize = 50;
+    let target = saml_connection("contended", &[], false);
+    insert_all(repo, std::slice::from_ref(&target)).await;
+    let conflicts = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for t in 0..THREADS {
+            let (target, conflicts) = (&target, &conflicts);
+            s.spawn(move || {
+                let svc = Connections::new(repo).with_max_retries(0);
+                for p in 0..PATCHES {
+                    let patch = UpdateConnection {
+                        name: Patch::Value(format!("t{t}-p{p}")),
+                        ..Default::default()
+                    };
+                    match block_on(svc.update(&target.id, &patch)) {
+                        Ok(_) => {}
+                        Err(Error::VersionConflict { .. }) => {
+                            conflicts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        }
+                        Err(e) => panic!("{e:?}"),
+                    }
+                }
+            });
+        }
+    });
+    assert_eq!(conflicts.into_inner(), 0, "in-process writers conflicted");
+    assert_eq!(
+        must_get(repo, &target.id).await.version,
+        1 + (THREADS * PATCHES) as u64
+    );
 }
 
 /// WorkOS state: inactive, validating after activation, active after the first sign-in

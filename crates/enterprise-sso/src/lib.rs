@@ -47,6 +47,7 @@ pub mod service;
 pub mod url_policy;
 pub mod validate;
 pub mod wire;
+mod write_lock;
 pub mod xml_limits;
 
 #[cfg(feature = "testing")]

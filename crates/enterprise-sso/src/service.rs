@@ -172,6 +172,7 @@ impl<R: ConnectionRepo> Connections<R> {
         expected_version: u64,
         patch: &UpdateConnection,
     ) -> Result<EnterpriseConnection> {
+        let _writing = crate::write_lock::lock(id.as_str()).await;
         let current = self.get(id).await?;
         if current.version != expected_version {
             return Err(Error::VersionConflict {
@@ -206,6 +207,9 @@ impl<R: ConnectionRepo> Connections<R> {
     where
         F: Fn(&EnterpriseConnection, i64) -> Result<EnterpriseConnection> + Send + Sync,
     {
+        // In-process writers of this connection take turns (see `write_lock`), so a conflict
+        // below comes from another process or replica.
+        let _writing = crate::write_lock::lock(id.as_str()).await;
         let mut attempt = 0;
         loop {
             let current = self.get(id).await?;
@@ -400,6 +404,8 @@ impl<R: Store> Connections<R> {
         if routed.map(|c| c.id) != Some(conn.id.clone()) {
             return Err(Error::SignInRefused(SignInRefusal::EmailOutsideDomains));
         }
+        let subject_key = format!("{}\u{0}{}", conn.id, who.provider_user_id);
+        let writing = crate::write_lock::lock(&subject_key).await;
         let mut attempt = 0;
         let (account, created) = loop {
             let now = (self.clock)();
@@ -459,6 +465,7 @@ impl<R: Store> Connections<R> {
                 Err(e) => return Err(e),
             }
         };
+        drop(writing);
         let connection = if conn.first_authenticated_at.is_none() {
             self.mark_authenticated(&conn.id).await?
         } else {
@@ -501,6 +508,7 @@ impl<R: Store> Connections<R> {
         id: &AccountId,
         metadata: serde_json::Map<String, serde_json::Value>,
     ) -> Result<EnterpriseAccount> {
+        let _writing = crate::write_lock::lock(id.as_str()).await;
         let mut attempt = 0;
         loop {
             let old = self.get_account(id).await?;
