@@ -45,7 +45,12 @@ impl FlushGate {
 
     /// Returns once everything committed before the call is on disk, flushing it or
     /// waiting for a flush that covers it.
-    pub(crate) fn flush_committed(&self, db: &sled::Db) -> Result<()> {
+    /// `durable` runs right after a successful flush, still on the exclusive side.
+    pub(crate) fn flush_committed(
+        &self,
+        db: &sled::Db,
+        durable: impl Fn() -> Result<()>,
+    ) -> Result<()> {
         let mut s = self.state.lock().map_err(|_| poisoned())?;
         let mine = s.committed;
         loop {
@@ -61,7 +66,7 @@ impl FlushGate {
             drop(s);
             let result = {
                 let _exclusive = self.gate.write().map_err(|_| poisoned())?;
-                db.flush()
+                db.flush().map_err(Error::storage).and_then(|_| durable())
             };
             s = self.state.lock().map_err(|_| poisoned())?;
             s.flushing = false;
@@ -69,7 +74,7 @@ impl FlushGate {
                 s.flushed = s.flushed.max(target);
             }
             self.done.notify_all();
-            result.map_err(Error::storage)?;
+            result?;
         }
     }
 }

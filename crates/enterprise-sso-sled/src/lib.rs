@@ -63,12 +63,16 @@
 //! gated.
 
 mod flush_gate;
+mod sidecar;
+
+pub use sidecar::FILE_NAME as COMMIT_SIDECAR;
 
 use std::ops::Bound;
 
 use async_trait::async_trait;
 use enterprise_sso::account::email_key;
 use enterprise_sso::codec::{decode_account, decode_connection, encode_account, encode_connection};
+use enterprise_sso::integrity::IntegrityError;
 use enterprise_sso::repo::expect_version;
 use enterprise_sso::{
     AccountId, AccountPage, AccountQuery, AccountRepo, ConnectionId, ConnectionRepo, Domain,
@@ -124,11 +128,36 @@ pub struct SledRepo {
     acc_gen: Tree,
     opts: SledOptions,
     gate: flush_gate::FlushGate,
+    sidecar: Option<sidecar::Sidecar>,
+}
+
+/// The `meta` key of the commit counter (see `sidecar`).
+const COMMIT_SEQ: &str = "commit_seq";
+
+fn read_seq(v: Option<sled::IVec>) -> u64 {
+    v.and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+        .map(u64::from_be_bytes)
+        .unwrap_or(0)
+}
+
+/// Counts one more commit, inside the transaction.
+fn bump_commit_seq(meta: &TransactionalTree) -> TxResult<()> {
+    let n = read_seq(meta.get(COMMIT_SEQ)?);
+    meta.insert(COMMIT_SEQ, &(n + 1).to_be_bytes())?;
+    Ok(())
 }
 
 type TxResult<T> = std::result::Result<T, ConflictableTransactionError<Error>>;
 
 fn storage(e: sled::Error) -> Error {
+    Error::storage(e)
+}
+
+fn storage_io(e: std::io::Error) -> Error {
+    Error::storage(e)
+}
+
+fn storage_integrity(e: IntegrityError) -> Error {
     Error::storage(e)
 }
 
@@ -392,6 +421,20 @@ impl ConnTx<'_> {
     }
 }
 
+impl Drop for SledRepo {
+    /// A clean close records everything as durable in the commit sidecar (best effort: a
+    /// failure here only weakens the next open's check).
+    fn drop(&mut self) {
+        if self.sidecar.is_some() {
+            if let Ok(seq) = self.commit_seq() {
+                if self.db.flush().is_ok() {
+                    let _ = self.record_durable(seq);
+                }
+            }
+        }
+    }
+}
+
 impl SledRepo {
     /// Opens (creating if needed) a sled database at `path`.
     pub fn open(path: impl AsRef<std::path::Path>) -> Result<Self> {
@@ -410,7 +453,34 @@ impl SledRepo {
                 Err(e) => return Err(storage(e)),
             }
         };
-        Self::from_db_with(db, DEFAULT_PREFIX, opts)
+        let mut repo = Self::from_db_with(db, DEFAULT_PREFIX, opts)?;
+        let sidecar = sidecar::Sidecar::new(path.as_ref());
+        let durable = sidecar.read().map_err(|e| {
+            storage_integrity(IntegrityError::Engine(format!("commit sidecar: {e}")))
+        })?;
+        let found = repo.commit_seq()?;
+        if let Some(acknowledged) = durable.filter(|d| *d > found) {
+            return Err(storage_integrity(IntegrityError::WritesLost {
+                acknowledged,
+                found,
+            }));
+        }
+        repo.sidecar = Some(sidecar);
+        Ok(repo)
+    }
+
+    /// The number of transactions this store holds (its commit counter).
+    fn commit_seq(&self) -> Result<u64> {
+        Ok(read_seq(self.meta.get(COMMIT_SEQ).map_err(storage)?))
+    }
+
+    /// Records everything committed so far as durable in the sidecar; call only once that
+    /// is true (after a flush, with no transaction in between).
+    fn record_durable(&self, seq: u64) -> Result<()> {
+        match &self.sidecar {
+            Some(s) => s.write(seq).map_err(storage_io),
+            None => Ok(()),
+        }
     }
 
     /// A temporary database, deleted when dropped (for tests).
@@ -447,6 +517,7 @@ impl SledRepo {
             db,
             opts,
             gate: flush_gate::FlushGate::default(),
+            sidecar: None,
         };
         repo.upgrade_indexes()?;
         Ok(repo)
@@ -507,9 +578,11 @@ impl SledRepo {
         self.after_write().await
     }
 
-    /// Writes everything to disk now.
+    /// Writes everything to disk now (and records it in the commit sidecar).
     pub async fn flush(&self) -> Result<()> {
-        self.db.flush_async().await.map(|_| ()).map_err(storage)
+        let seq = self.commit_seq()?;
+        self.db.flush_async().await.map_err(storage)?;
+        self.record_durable(seq)
     }
 
     /// Runs a sled transaction; in flush-on-write mode under the flush gate.
@@ -538,10 +611,12 @@ impl SledRepo {
             &self.acc_by_email,
             &self.acc_by_conn,
             &self.acc_gen,
+            &self.meta,
         ];
         trees
             .as_slice()
             .transaction(|v: &Vec<TransactionalTree>| {
+                bump_commit_seq(&v[11])?;
                 f(&Tx {
                     conn: ConnTx {
                         records: &v[0],
@@ -573,9 +648,11 @@ impl SledRepo {
             &self.by_active,
             &self.by_provider,
             &self.by_cert_expiry,
+            &self.meta,
         )
             .transaction(
-                |(records, domains, by_org, by_active, by_provider, by_cert_expiry)| {
+                |(records, domains, by_org, by_active, by_provider, by_cert_expiry, meta)| {
+                    bump_commit_seq(meta)?;
                     f(&ConnTx {
                         records,
                         domains,
@@ -591,7 +668,10 @@ impl SledRepo {
 
     async fn after_write(&self) -> Result<()> {
         if self.opts.flush_on_write {
-            self.gate.flush_committed(&self.db)?;
+            self.gate.flush_committed(&self.db, || {
+                // Exclusive side of the gate: no transaction since the flush.
+                self.record_durable(self.commit_seq()?)
+            })?;
         }
         Ok(())
     }

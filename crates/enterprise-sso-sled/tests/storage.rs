@@ -484,3 +484,85 @@ fn sixty_four_writers_never_deadlock_in_either_mode() {
         );
     }
 }
+
+/// Writes 30 connections, closes the store, damages the `db` file with `damage`, and
+/// returns what opening it again gives.
+fn open_after_damage(flush_on_write: bool, damage: impl Fn(&mut Vec<u8>)) -> Result<usize, String> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    {
+        let repo = SledRepo::open_with(
+            &path,
+            SledOptions {
+                flush_on_write,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        for i in 0..30 {
+            let c = saml_connection(
+                &format!("c{i}"),
+                &[&format!("d{i}.damage.example.com")],
+                false,
+            );
+            block_on(repo.insert(&c)).unwrap();
+        }
+    }
+    let file = path.join("db");
+    let mut bytes = std::fs::read(&file).unwrap();
+    damage(&mut bytes);
+    std::fs::write(&file, &bytes).unwrap();
+    match SledRepo::open(&path) {
+        Ok(repo) => {
+            let all = block_on(enterprise_sso::repo::list_all(
+                &repo,
+                &enterprise_sso::ListQuery::default(),
+            ))
+            .map_err(|e| e.to_string())?;
+            Ok(all.len())
+        }
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+#[test]
+fn a_damaged_store_is_refused_never_opened_with_records_missing() {
+    for flush in [true, false] {
+        for (what, damage) in [
+            (
+                "bit at 1/4",
+                Box::new(|b: &mut Vec<u8>| {
+                    let i = b.len() / 4;
+                    b[i] ^= 0x10;
+                }) as Box<dyn Fn(&mut Vec<u8>)>,
+            ),
+            (
+                "bit at 1/2",
+                Box::new(|b: &mut Vec<u8>| {
+                    let i = b.len() / 2;
+                    b[i] ^= 0x01;
+                }),
+            ),
+            (
+                "ten bytes",
+                Box::new(|b: &mut Vec<u8>| {
+                    for k in 1..=10 {
+                        let i = b.len() * k / 11;
+                        b[i] = !b[i];
+                    }
+                }),
+            ),
+        ] {
+            match open_after_damage(flush, damage) {
+                Ok(30) => {} // damage in a part sled never reads again
+                Ok(n) => panic!("flush {flush}, {what}: opened with {n} of 30 connections"),
+                Err(e) => assert!(
+                    e.contains("acknowledged writes are missing")
+                        || e.contains("corrupt")
+                        || e.contains("storage"),
+                    "flush {flush}, {what}: {e}"
+                ),
+            }
+        }
+    }
+}

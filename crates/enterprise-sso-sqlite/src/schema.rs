@@ -29,11 +29,14 @@ const MIGRATIONS: &[&str] = &[
      ) WITHOUT ROWID;
      CREATE INDEX connection_domains_by_connection ON connection_domains (connection_id);",
     // 2: certificate expiry, for renewal reminders; back-filled from the stored records
-    // (format tag 1 is followed by JSON).
+    // (format tag 1 is followed by JSON; tag 2 by a 4-byte checksum, then JSON).
     "ALTER TABLE connections ADD COLUMN cert_expires_at INTEGER;
      UPDATE connections SET cert_expires_at =
         json_extract(CAST(substr(record, 2) AS TEXT), '$.saml.cert_expires_at')
         WHERE substr(record, 1, 1) = X'01';
+     UPDATE connections SET cert_expires_at =
+        json_extract(CAST(substr(record, 6) AS TEXT), '$.saml.cert_expires_at')
+        WHERE substr(record, 1, 1) = X'02';
      CREATE INDEX connections_by_cert_expiry ON connections (cert_expires_at, id)
         WHERE cert_expires_at IS NOT NULL;",
     // 3: enterprise accounts. (connection, provider user id) is unique among linked

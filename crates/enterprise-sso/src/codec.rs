@@ -2,8 +2,11 @@
 //!
 //! A record is one format-tag byte followed by the payload. Tag `1` is JSON of a private
 //! mirror struct (field names are stable; the client secret is stored in clear, so the
-//! store itself must be protected as a secret store). A future format gets a new tag;
-//! decoders keep reading old tags, and an unknown tag is a [`Error::Corrupt`], not a panic.
+//! store itself must be protected as a secret store). Tag `2`, what is written now, is the
+//! same JSON behind a CRC-32 of it (4 bytes, big-endian): every read checks it, so a record
+//! damaged on disk is an [`Error::Corrupt`] naming the checksum, never a silently different
+//! record. A future format gets a new tag; decoders keep reading old tags (tag `1` records
+//! are read without a checksum), and an unknown tag is a [`Error::Corrupt`], not a panic.
 
 use serde::{Deserialize, Serialize};
 
@@ -64,22 +67,49 @@ pub fn encode_account(a: &EnterpriseAccount) -> Vec<u8> {
         updated_at: a.updated_at,
         version: a.version,
     };
-    let mut out = vec![ACCOUNT_FORMAT_V1];
-    if serde_json::to_writer(&mut out, &stored).is_err() {
-        out.truncate(1);
+    seal(&stored)
+}
+
+/// Format tag of checksummed records (connections and accounts).
+pub const FORMAT_CHECKSUMMED: u8 = 2;
+
+/// Tag 2: the tag, the CRC-32 of the JSON, the JSON.
+fn seal(stored: &impl Serialize) -> Vec<u8> {
+    let mut out = vec![FORMAT_CHECKSUMMED, 0, 0, 0, 0];
+    // Serialising plain strings, numbers and enums to JSON cannot fail.
+    if serde_json::to_writer(&mut out, stored).is_err() {
+        out.truncate(5);
     }
+    let crc = crc32fast::hash(&out[5..]).to_be_bytes();
+    out[1..5].copy_from_slice(&crc);
     out
+}
+
+/// The JSON payload of a record of tag 1 or 2 (checksum checked).
+fn open_record<'a>(bytes: &'a [u8], what: &str) -> Result<&'a [u8]> {
+    let corrupt = |reason: String| Error::Corrupt { reason };
+    let (&tag, payload) = bytes
+        .split_first()
+        .ok_or_else(|| corrupt(format!("empty {what} record")))?;
+    match tag {
+        FORMAT_V1 => Ok(payload),
+        FORMAT_CHECKSUMMED => {
+            let (crc, json) = payload
+                .split_first_chunk::<4>()
+                .ok_or_else(|| corrupt(format!("truncated {what} record")))?;
+            if crc32fast::hash(json).to_be_bytes() != *crc {
+                return Err(corrupt(format!("{what} record fails its checksum")));
+            }
+            Ok(json)
+        }
+        other => Err(corrupt(format!("unknown {what} format tag {other}"))),
+    }
 }
 
 /// Decodes a stored account.
 pub fn decode_account(bytes: &[u8]) -> Result<EnterpriseAccount> {
     let corrupt = |reason: String| Error::Corrupt { reason };
-    let (&tag, payload) = bytes
-        .split_first()
-        .ok_or_else(|| corrupt("empty account record".into()))?;
-    if tag != ACCOUNT_FORMAT_V1 {
-        return Err(corrupt(format!("unknown account format tag {tag}")));
-    }
+    let payload = open_record(bytes, "account")?;
     let s: StoredAccountV1 =
         serde_json::from_slice(payload).map_err(|e| corrupt(format!("bad v1 account: {e}")))?;
     let verification = match (s.verification_status, s.verification_strategy) {
@@ -224,23 +254,13 @@ pub fn encode_connection(c: &EnterpriseConnection) -> Vec<u8> {
         updated_at: c.updated_at,
         version: c.version,
     };
-    let mut out = vec![FORMAT_V1];
-    // Serialising plain strings, numbers and enums to JSON cannot fail.
-    if serde_json::to_writer(&mut out, &stored).is_err() {
-        out.truncate(1);
-    }
-    out
+    seal(&stored)
 }
 
 /// Decodes a stored connection.
 pub fn decode_connection(bytes: &[u8]) -> Result<EnterpriseConnection> {
     let corrupt = |reason: String| Error::Corrupt { reason };
-    let (&tag, payload) = bytes
-        .split_first()
-        .ok_or_else(|| corrupt("empty record".into()))?;
-    if tag != FORMAT_V1 {
-        return Err(corrupt(format!("unknown record format tag {tag}")));
-    }
+    let payload = open_record(bytes, "connection")?;
     let s: StoredV1 =
         serde_json::from_slice(payload).map_err(|e| corrupt(format!("bad v1 record: {e}")))?;
     let config = match (s.oidc, s.saml) {

@@ -35,6 +35,7 @@ pub mod domain;
 pub mod email;
 pub mod error;
 pub mod ids;
+pub mod integrity;
 pub mod memory;
 pub mod merge;
 pub mod oidc;
