@@ -64,6 +64,7 @@
 
 mod flush_gate;
 mod sidecar;
+mod verify;
 
 pub use sidecar::FILE_NAME as COMMIT_SIDECAR;
 
@@ -683,150 +684,9 @@ impl SledRepo {
         }
     }
 
-    /// Checks that every index entry points at a live record that has that value, and
-    /// that every record is reachable through each of its entries. Returns the first
-    /// inconsistency found, in words.
+    /// [`SledRepo::verify`] with the problem in words (kept for existing callers).
     pub fn verify_indexes(&self) -> std::result::Result<(), String> {
-        let err = |e: Error| e.to_string();
-        let mut records = Vec::new();
-        for item in self.records.iter() {
-            let (k, v) = item.map_err(|e| e.to_string())?;
-            let c = decode_connection(&v).map_err(err)?;
-            if k.as_ref() != c.id.as_str().as_bytes() {
-                return Err(format!("record under key {k:?} has id {}", c.id));
-            }
-            records.push(c);
-        }
-        let by_id = |id: &[u8]| -> std::result::Result<EnterpriseConnection, String> {
-            self.load(id)
-                .map_err(err)?
-                .ok_or_else(|| format!("index entry points at missing record {id:?}"))
-        };
-        for item in self.domains.iter() {
-            let (d, id) = item.map_err(|e| e.to_string())?;
-            let c = by_id(&id)?;
-            if !c
-                .domains
-                .iter()
-                .any(|x| x.as_str().as_bytes() == d.as_ref())
-            {
-                return Err(format!(
-                    "domain entry {d:?} -> {} but the record lacks it",
-                    c.id
-                ));
-            }
-        }
-        for (name, tree) in [
-            ("by_org", &self.by_org),
-            ("by_active", &self.by_active),
-            ("by_provider", &self.by_provider),
-        ] {
-            let mut count = 0usize;
-            for item in tree.iter() {
-                let (k, _) = item.map_err(|e| e.to_string())?;
-                let id_start = k
-                    .len()
-                    .checked_sub(30)
-                    .ok_or_else(|| format!("{name}: short key"))?;
-                let c = by_id(&k[id_start..])?;
-                let keys = index_keys(&c);
-                let want = match name {
-                    "by_org" => keys.org,
-                    "by_active" => Some(keys.active),
-                    "by_cert_expiry" => keys.cert_expiry,
-                    _ => Some(keys.provider),
-                };
-                if want.as_deref() != Some(k.as_ref()) {
-                    return Err(format!("{name}: stale entry {k:?} for {}", c.id));
-                }
-                count += 1;
-            }
-            let expected = match name {
-                "by_org" => records
-                    .iter()
-                    .filter(|c| c.organization_id.is_some())
-                    .count(),
-                _ => records.len(),
-            };
-            if count != expected {
-                return Err(format!("{name}: {count} entries for {expected} records"));
-            }
-        }
-        let mut accounts = Vec::new();
-        for item in self.accounts.iter() {
-            let (k, v) = item.map_err(|e| e.to_string())?;
-            let a = decode_account(&v).map_err(err)?;
-            if k.as_ref() != a.id.as_str().as_bytes() {
-                return Err(format!("account under key {k:?} has id {}", a.id));
-            }
-            if let Some(c) = &a.enterprise_connection_id {
-                if !records.iter().any(|r| &r.id == c) {
-                    return Err(format!(
-                        "account {} is linked to missing connection {c}",
-                        a.id
-                    ));
-                }
-            }
-            accounts.push(a);
-        }
-        for (name, tree, expected) in [
-            (
-                "acc_by_subject",
-                &self.acc_by_subject,
-                accounts
-                    .iter()
-                    .filter(|a| account_keys(a).subject.is_some())
-                    .count(),
-            ),
-            ("acc_by_email", &self.acc_by_email, accounts.len()),
-            (
-                "acc_by_conn",
-                &self.acc_by_conn,
-                accounts
-                    .iter()
-                    .filter(|a| a.enterprise_connection_id.is_some())
-                    .count(),
-            ),
-        ] {
-            let mut count = 0usize;
-            for item in tree.iter() {
-                let (k, v) = item.map_err(|e| e.to_string())?;
-                let owner = match name {
-                    "acc_by_subject" => accounts
-                        .iter()
-                        .find(|a| a.id.as_str().as_bytes() == v.as_ref()),
-                    _ => accounts
-                        .iter()
-                        .find(|a| k.ends_with(a.id.as_str().as_bytes())),
-                };
-                let a = owner.ok_or_else(|| format!("{name}: entry {k:?} points at no account"))?;
-                let keys = account_keys(a);
-                let want = match name {
-                    "acc_by_subject" => keys.subject,
-                    "acc_by_email" => Some(keys.email),
-                    _ => keys.conn,
-                };
-                if want.as_deref() != Some(k.as_ref()) {
-                    return Err(format!("{name}: stale entry {k:?} for {}", a.id));
-                }
-                count += 1;
-            }
-            if count != expected {
-                return Err(format!("{name}: {count} entries for {expected} accounts"));
-            }
-        }
-        for c in &records {
-            for d in &c.domains {
-                let owner = self.domains.get(d.as_str()).map_err(|e| e.to_string())?;
-                if owner.as_deref() != Some(c.id.as_str().as_bytes()) {
-                    return Err(format!(
-                        "{} claims {d} but the domain index says {owner:?}",
-                        c.id
-                    ));
-                }
-            }
-        }
-        Ok(())
+        self.verify().map_err(|e| e.to_string())
     }
 
     fn account_generation(&self, id: &ConnectionId) -> Result<u64> {

@@ -566,3 +566,67 @@ fn a_damaged_store_is_refused_never_opened_with_records_missing() {
         }
     }
 }
+
+#[test]
+fn verify_catches_each_broken_index_in_turn() {
+    use enterprise_sso::integrity::IntegrityError;
+    use enterprise_sso::AccountRepo;
+    let fresh = || {
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        let repo = SledRepo::from_db(db.clone()).unwrap();
+        let mut c = saml_connection("v", &["v.example.com"], true);
+        c.organization_id = Some("org_v".into());
+        block_on(repo.insert(&c)).unwrap();
+        let a = enterprise_sso::conformance::account_for(&c, "subj", "a@v.example.com");
+        block_on(repo.insert_account(&a)).unwrap();
+        assert_eq!(repo.verify(), Ok(()));
+        (db, repo)
+    };
+    let trees = [
+        "domains",
+        "by_org",
+        "by_active",
+        "by_provider",
+        "by_cert_expiry",
+        "acc_by_subject",
+        "acc_by_email",
+        "acc_by_conn",
+    ];
+    for name in trees {
+        // An entry removed.
+        let (db, repo) = fresh();
+        let tree = db.open_tree(format!("enterprise_sso/{name}")).unwrap();
+        let (k, _) = tree.iter().next().unwrap().unwrap();
+        tree.remove(k).unwrap();
+        match repo.verify() {
+            Err(IntegrityError::Index { index, .. }) => assert_eq!(index, name),
+            other => panic!("{name}: removed entry not caught: {other:?}"),
+        }
+        // A stale entry added.
+        let (db, repo) = fresh();
+        let tree = db.open_tree(format!("enterprise_sso/{name}")).unwrap();
+        let (k, v) = tree.iter().next().unwrap().unwrap();
+        let mut stale = k.to_vec();
+        stale.insert(0, b'z');
+        tree.insert(stale, v).unwrap();
+        match repo.verify() {
+            Err(IntegrityError::Index { index, .. }) => assert_eq!(index, name),
+            other => panic!("{name}: stale entry not caught: {other:?}"),
+        }
+    }
+    // A damaged record.
+    let (db, repo) = fresh();
+    let records = db.open_tree("enterprise_sso/records").unwrap();
+    let (k, v) = records.iter().next().unwrap().unwrap();
+    let mut bad = v.to_vec();
+    let last = bad.len() - 2;
+    bad[last] ^= 0x01;
+    records.insert(k, bad).unwrap();
+    assert!(matches!(
+        repo.verify(),
+        Err(IntegrityError::Record {
+            table: "records",
+            ..
+        })
+    ));
+}

@@ -44,11 +44,13 @@ mod accounts;
 mod error;
 mod ops;
 mod schema;
+mod verify;
 mod worker;
 
 use std::path::Path;
 
 use async_trait::async_trait;
+use enterprise_sso::integrity::IntegrityError;
 use enterprise_sso::{
     AccountId, AccountPage, AccountQuery, AccountRepo, ConnectionId, ConnectionRepo, Domain,
     EnterpriseAccount, EnterpriseConnection, ListQuery, Page, Result,
@@ -136,6 +138,16 @@ impl SqliteRepo {
             .map(ops::Row::new)
             .collect::<Result<Vec<_>>>()?;
         self.writer.run(move |c| ops::insert_many(c, &rows)).await
+    }
+
+    /// Checks the whole database: SQLite's `PRAGMA integrity_check`, every record's
+    /// checksum and key, the indexed columns and the domain table against the records, and
+    /// that every linked account's connection exists. Returns the first problem found.
+    pub async fn verify(&self) -> std::result::Result<(), IntegrityError> {
+        self.reader()
+            .run(|c| Ok(verify::verify(c)))
+            .await
+            .map_err(|e| IntegrityError::Engine(e.to_string()))?
     }
 
     fn reader(&self) -> &Runner {

@@ -258,3 +258,50 @@ fn bulk_insert_is_all_or_nothing() {
     ));
     assert_eq!(block_on(repo.get(&c.id)).unwrap(), None);
 }
+
+#[test]
+fn verify_catches_damaged_records_and_stale_indexes() {
+    use enterprise_sso::integrity::IntegrityError;
+    use enterprise_sso::AccountRepo;
+    let fresh = || {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.db");
+        let repo = SqliteRepo::open(&path).unwrap();
+        let mut c = enterprise_sso::conformance::saml_connection("v", &["v.example.com"], true);
+        c.organization_id = Some("org_v".into());
+        futures_executor::block_on(repo.insert(&c)).unwrap();
+        let a = enterprise_sso::conformance::account_for(&c, "subj", "a@v.example.com");
+        futures_executor::block_on(repo.insert_account(&a)).unwrap();
+        assert_eq!(futures_executor::block_on(repo.verify()), Ok(()));
+        (dir, path, repo, c)
+    };
+    for (what, sql, want) in [
+        ("stale domain", "INSERT INTO connection_domains VALUES ('ghost.example.com', (SELECT id FROM connections))", "connection_domains"),
+        ("missing domain", "DELETE FROM connection_domains", "connection_domains"),
+        ("wrong org column", "UPDATE connections SET organization_id = 'org_other'", "connections"),
+        ("wrong active column", "UPDATE connections SET active = 0", "connections"),
+        ("wrong expiry column", "UPDATE connections SET cert_expires_at = 1", "connections"),
+        ("wrong email key", "UPDATE accounts SET email_key = 'x@y.com'", "accounts"),
+    ] {
+        let (_dir, path, repo, _) = fresh();
+        let raw = rusqlite::Connection::open(&path).unwrap();
+        raw.execute_batch(sql).unwrap();
+        match futures_executor::block_on(repo.verify()) {
+            Err(IntegrityError::Index { index, .. }) => assert_eq!(index, want, "{what}"),
+            other => panic!("{what}: not caught: {other:?}"),
+        }
+    }
+    let (_dir, path, repo, _) = fresh();
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    raw.execute_batch(
+        "UPDATE connections SET record = CAST(substr(record, 1, length(record) - 2) || X'2020' AS BLOB)",
+    )
+    .unwrap();
+    assert!(matches!(
+        futures_executor::block_on(repo.verify()),
+        Err(IntegrityError::Record {
+            table: "connections",
+            ..
+        })
+    ));
+}
