@@ -56,6 +56,58 @@ impl Kind {
     }
 }
 
+/// A durable store opened by kind, with its integrity check.
+pub enum Opened {
+    /// SQLite.
+    Sqlite(SqliteRepo),
+    /// sled.
+    Sled(SledRepo),
+}
+
+impl Opened {
+    /// The store.
+    pub fn store(&self) -> &dyn Store {
+        match self {
+            Opened::Sqlite(r) => r,
+            Opened::Sled(r) => r,
+        }
+    }
+
+    /// The adapter's full integrity check (`verify`).
+    pub fn verify(&self) -> std::result::Result<(), enterprise_sso::integrity::IntegrityError> {
+        match self {
+            Opened::Sqlite(r) => futures_executor::block_on(r.verify()),
+            Opened::Sled(r) => r.verify(),
+        }
+    }
+}
+
+impl Kind {
+    /// Opens the durable store of this kind at `path`, keeping its concrete type.
+    pub fn open_checked(self, path: &std::path::Path) -> std::result::Result<Opened, String> {
+        match self {
+            Kind::Sqlite => SqliteRepo::open_with(
+                path,
+                SqliteOptions {
+                    durability: Durability::Full,
+                    ..SqliteOptions::default()
+                },
+            )
+            .map(Opened::Sqlite)
+            .map_err(|e| e.to_string()),
+            Kind::Sled => SledRepo::open_with(
+                path,
+                SledOptions {
+                    flush_on_write: true,
+                    ..SledOptions::default()
+                },
+            )
+            .map(Opened::Sled)
+            .map_err(|e| e.to_string()),
+        }
+    }
+}
+
 /// Every connection in a store, oldest first.
 pub async fn all_connections(
     repo: &dyn Store,
