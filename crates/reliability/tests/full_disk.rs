@@ -1,0 +1,109 @@
+//! A full disk: on a small tmpfs, writes go on until the disk is full; the write that
+//! cannot be made returns `Error::Storage` (no panic, no other error), what was
+//! acknowledged stays readable, and once space returns the store opens, passes its
+//! integrity check and holds every acknowledged write. Needs root (to mount the tmpfs):
+//! elsewhere it is skipped with a notice; with `CI=true` it must run.
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+use std::process::Command;
+
+use enterprise_sso::conformance::saml_connection;
+use enterprise_sso::Error;
+use enterprise_sso_reliability::Kind;
+
+fn mount(dir: &Path, size: &str, remount: bool) -> bool {
+    let mut opts = format!("size={size}");
+    if remount {
+        opts = format!("remount,{opts}");
+    }
+    Command::new("mount")
+        .args(["-t", "tmpfs", "-o", &opts, "tmpfs", dir.to_str().unwrap()])
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+struct Unmount<'a>(&'a Path);
+
+impl Drop for Unmount<'_> {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.0).status();
+    }
+}
+
+fn fill_until_full(kind: Kind) {
+    let dir = tempfile::tempdir().unwrap();
+    let mnt = dir.path().join("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    if !mount(&mnt, "12m", false) {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "could not mount a tmpfs on CI (the full-disk test needs root)"
+        );
+        eprintln!("full-disk test skipped: mounting a tmpfs needs root");
+        return;
+    }
+    let _unmount = Unmount(&mnt);
+    let path = mnt.join("store");
+    let mut acked = Vec::new();
+    let mut refused = None;
+    {
+        let opened = kind.open_checked(&path).unwrap();
+        let store = opened.store();
+        for i in 0..200_000 {
+            let mut c = saml_connection(
+                &format!("{}{i}", "n".repeat(200)),
+                &[&format!("d{i}.full.example.com")],
+                false,
+            );
+            c.organization_id = Some(format!("org_{}", "o".repeat(200)));
+            match futures_executor::block_on(store.insert(&c)) {
+                Ok(()) => acked.push(c),
+                Err(e @ Error::Storage { .. }) => {
+                    refused = Some(e);
+                    break;
+                }
+                Err(e) => panic!("{}: a full disk gave an untyped error: {e:?}", kind.name()),
+            }
+        }
+        let e = refused.expect("the disk never filled");
+        eprintln!("{}: full after {} writes: {e}", kind.name(), acked.len());
+        assert!(acked.len() > 100, "too few writes to mean anything");
+        // What was acknowledged stays readable while the disk is full.
+        for c in acked.iter().rev().take(20) {
+            assert_eq!(
+                futures_executor::block_on(store.get(&c.id))
+                    .unwrap()
+                    .as_ref(),
+                Some(c)
+            );
+        }
+    }
+    // Space returns; the store opens and holds every acknowledged write.
+    assert!(mount(&mnt, "256m", true), "remount with more space");
+    let opened = kind.open_checked(&path).unwrap();
+    opened.verify().unwrap();
+    for c in &acked {
+        assert_eq!(
+            futures_executor::block_on(opened.store().get(&c.id))
+                .unwrap()
+                .as_ref(),
+            Some(c),
+            "{}: acknowledged write lost",
+            kind.name()
+        );
+    }
+    // And takes writes again.
+    let c = saml_connection("after", &["after.full.example.com"], false);
+    futures_executor::block_on(opened.store().insert(&c)).unwrap();
+}
+
+#[test]
+fn sqlite_on_a_full_disk() {
+    fill_until_full(Kind::Sqlite);
+}
+
+#[test]
+fn sled_on_a_full_disk() {
+    fill_until_full(Kind::Sled);
+}
