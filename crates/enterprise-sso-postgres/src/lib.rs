@@ -41,6 +41,7 @@ mod plan_tests;
 pub mod runtime;
 mod schema;
 mod sql;
+mod verify;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -158,6 +159,18 @@ impl PostgresRepo {
                 max_retries: opts.max_retries,
             }),
         })
+    }
+
+    /// Checks the whole store: every record's checksum and key, the indexed columns and
+    /// the domain table against the records, and that every linked account's connection
+    /// exists (one read-only snapshot). Returns the first problem found. The server's own
+    /// page checks are PostgreSQL's (`data_checksums`, `amcheck`).
+    pub async fn verify(
+        &self,
+    ) -> std::result::Result<(), enterprise_sso::integrity::IntegrityError> {
+        runtime::run(verify::verify_owned(self.inner.clone()))
+            .await
+            .map_err(|e| enterprise_sso::integrity::IntegrityError::Engine(e.to_string()))?
     }
 
     /// The pool (for the host's own statements, health checks, metrics).

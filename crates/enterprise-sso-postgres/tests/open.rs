@@ -205,3 +205,41 @@ async fn dump(c: &deadpool_postgres::Object, schema: &str) -> (Vec<String>, Vec<
         .collect();
     (tables, versions)
 }
+
+#[tokio::test]
+async fn verify_names_a_broken_index() {
+    use enterprise_sso::integrity::IntegrityError;
+    let Some(url) = common::url() else { return };
+    let schema = common::unique_schema("verify");
+    let repo = PostgresRepo::connect_with(&url, common::options(&schema))
+        .await
+        .unwrap();
+    let c = enterprise_sso::conformance::saml_connection("v", &["v.verify.example.com"], true);
+    repo.insert(&c).await.unwrap();
+    assert_eq!(repo.verify().await, Ok(()));
+    let client = repo.pool().get().await.unwrap();
+    client
+        .batch_execute(&format!("UPDATE {schema}.connections SET active = false"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        repo.verify().await,
+        Err(IntegrityError::Index {
+            index: "connections",
+            ..
+        })
+    ));
+    client
+        .batch_execute(&format!(
+            "UPDATE {schema}.connections SET active = true; DELETE FROM {schema}.connection_domains"
+        ))
+        .await
+        .unwrap();
+    assert!(matches!(
+        repo.verify().await,
+        Err(IntegrityError::Index {
+            index: "connection_domains",
+            ..
+        })
+    ));
+}

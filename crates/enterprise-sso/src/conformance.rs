@@ -1,4 +1,4 @@
-//! The conformance suite every [`ConnectionRepo`] runs (feature `testing`).
+//! The conformance suite every [`ConnectionRepo`](crate::ConnectionRepo) runs (feature `testing`).
 //!
 //! Each case is a plain async function taking the repository under test; they panic on
 //! failure. [`conformance_tests!`](crate::conformance_tests) stamps all of them into
@@ -62,7 +62,7 @@ pub const CASES: &[&str] = &[
 
 /// Stamps every conformance case into a `#[test]`. The argument is an expression that,
 /// called with no arguments, returns `(repo, guard)` where `repo` implements both
-/// [`ConnectionRepo`] and [`crate::AccountRepo`]. With `if available, make`, each test
+/// [`ConnectionRepo`](crate::ConnectionRepo) and [`crate::AccountRepo`]. With `if available, make`, each test
 /// first calls `available()` and returns at once when it is false (for stores that need a
 /// server the machine may not have; the caller decides whether that is allowed).
 #[macro_export]

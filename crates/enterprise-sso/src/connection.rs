@@ -153,11 +153,11 @@ pub struct SamlConfig {
     pub attribute_mapping: AttributeMapping,
     /// Whether the IdP must re-authenticate the user on every sign-in.
     pub force_authn: bool,
-    /// IdP signing certificate (PEM, or base64 DER as given).
+    /// IdP signing certificate (stored as canonical PEM re-encoded from the parsed DER).
     pub idp_certificate: Option<String>,
-    /// Start of the certificate's validity (Unix ms), derived from it by [`crate::merge`].
+    /// Start of the certificate's validity (Unix ms), derived from it by [`crate::merge()`].
     pub idp_certificate_issued_at: Option<i64>,
-    /// End of the certificate's validity (Unix ms), derived from it by [`crate::merge`].
+    /// End of the certificate's validity (Unix ms), derived from it by [`crate::merge()`].
     pub idp_certificate_expires_at: Option<i64>,
     /// IdP entity id.
     pub idp_entity_id: Option<String>,

@@ -2,7 +2,7 @@
 //!
 //! The data and rules layer for enterprise SSO connections (SAML and OIDC), storage
 //! agnostic: the domain model ([`EnterpriseConnection`]), partial-update merge rules
-//! ([`merge`]), validation ([`validate()`]), routing of emails to connections, and the
+//! ([`merge()`]), validation ([`validate()`]), routing of emails to connections, and the
 //! [`ConnectionRepo`] trait that storage adapters implement. [`MemoryRepo`] is the
 //! in-memory reference implementation; SQLite and sled adapters live in their own crates.
 //!
