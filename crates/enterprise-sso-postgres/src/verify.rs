@@ -4,9 +4,10 @@
 
 use std::collections::BTreeSet;
 
-use enterprise_sso::account::email_key;
 use enterprise_sso::codec::{decode_account, decode_connection};
-use enterprise_sso::integrity::IntegrityError;
+use enterprise_sso::integrity::{
+    account_columns, connection_columns, AccountColumns, ConnectionColumns, IntegrityError,
+};
 
 use crate::Inner;
 
@@ -48,17 +49,8 @@ pub(crate) async fn verify(inner: &Inner) -> Result<(), IntegrityError> {
             reason: e.to_string(),
         })?;
         let version: i64 = r.get(5);
-        let columns = (
-            c.id.to_string(),
-            c.organization_id.clone(),
-            c.active,
-            c.provider.as_str().to_owned(),
-            enterprise_sso::repo::certificate_expires_at(&c),
-            i64::try_from(c.version).unwrap_or(-1),
-        );
-        let stored: (String, Option<String>, bool, String, Option<i64>, i64) =
-            (id.clone(), r.get(1), r.get(2), r.get(3), r.get(4), version);
-        if columns != stored {
+        let stored: ConnectionColumns = (id.clone(), r.get(1), r.get(2), r.get(3), r.get(4));
+        if connection_columns(&c) != stored || i64::try_from(c.version).ok() != Some(version) {
             return Err(index(
                 "connections",
                 format!("the indexed columns of {id} disagree with its record"),
@@ -102,15 +94,8 @@ pub(crate) async fn verify(inner: &Inner) -> Result<(), IntegrityError> {
             reason: e.to_string(),
         })?;
         let linked = a.enterprise_connection_id.as_ref().map(|c| c.to_string());
-        let stored: (String, Option<String>, Option<String>, String) =
-            (id.clone(), r.get(1), r.get(2), r.get(3));
-        if (
-            a.id.to_string(),
-            linked.clone(),
-            a.provider_user_id.clone(),
-            email_key(&a.email_address),
-        ) != stored
-        {
+        let stored: AccountColumns = (id.clone(), r.get(1), r.get(2), r.get(3));
+        if account_columns(&a) != stored {
             return Err(index(
                 "accounts",
                 format!("the indexed columns of {id} disagree with its record"),

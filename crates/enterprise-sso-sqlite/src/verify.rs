@@ -4,9 +4,8 @@
 
 use std::collections::BTreeSet;
 
-use enterprise_sso::account::email_key;
 use enterprise_sso::codec::{decode_account, decode_connection};
-use enterprise_sso::integrity::IntegrityError;
+use enterprise_sso::integrity::{account_columns, connection_columns, IntegrityError};
 use rusqlite::Connection;
 
 fn engine(e: rusqlite::Error) -> IntegrityError {
@@ -60,14 +59,7 @@ pub(crate) fn verify(conn: &mut Connection) -> Result<(), IntegrityError> {
             key: id.clone(),
             reason: e.to_string(),
         })?;
-        let columns = (
-            c.id.to_string(),
-            c.organization_id.clone(),
-            c.active,
-            c.provider.as_str().to_owned(),
-            enterprise_sso::repo::certificate_expires_at(&c),
-        );
-        if columns != (id.clone(), org, active, provider, cert) {
+        if connection_columns(&c) != (id.clone(), org, active, provider, cert) {
             return Err(index(
                 "connections",
                 format!("the indexed columns of {id} disagree with its record"),
@@ -117,13 +109,7 @@ pub(crate) fn verify(conn: &mut Connection) -> Result<(), IntegrityError> {
             reason: e.to_string(),
         })?;
         let linked = a.enterprise_connection_id.as_ref().map(|c| c.to_string());
-        if (
-            a.id.to_string(),
-            linked.clone(),
-            a.provider_user_id.clone(),
-            email_key(&a.email_address),
-        ) != (id.clone(), connection, subject, key)
-        {
+        if account_columns(&a) != (id.clone(), connection, subject, key) {
             return Err(index(
                 "accounts",
                 format!("the indexed columns of {id} disagree with its record"),

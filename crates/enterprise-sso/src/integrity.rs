@@ -1,4 +1,38 @@
-//! What an adapter's integrity check (`verify()`) or open-time check found wrong.
+//! What an adapter's integrity check (`verify()`) or open-time check found wrong, and the
+//! values an adapter's indexed columns must hold for a record (one definition for every
+//! adapter that keeps such columns).
+
+use crate::account::{email_key, EnterpriseAccount};
+use crate::connection::EnterpriseConnection;
+
+/// The indexed columns of a stored connection: id, organization id, active, provider,
+/// certificate expiry (Unix ms).
+pub type ConnectionColumns = (String, Option<String>, bool, String, Option<i64>);
+
+/// The indexed columns of a stored account: id, linked connection, provider user id,
+/// email key.
+pub type AccountColumns = (String, Option<String>, Option<String>, String);
+
+/// What the indexed columns of `c` must hold.
+pub fn connection_columns(c: &EnterpriseConnection) -> ConnectionColumns {
+    (
+        c.id.to_string(),
+        c.organization_id.clone(),
+        c.active,
+        c.provider.as_str().to_owned(),
+        crate::repo::certificate_expires_at(c),
+    )
+}
+
+/// What the indexed columns of `a` must hold.
+pub fn account_columns(a: &EnterpriseAccount) -> AccountColumns {
+    (
+        a.id.to_string(),
+        a.enterprise_connection_id.as_ref().map(|c| c.to_string()),
+        a.provider_user_id.clone(),
+        email_key(&a.email_address),
+    )
+}
 
 /// One integrity problem, named precisely enough to act on. Adapters return it from
 /// `verify()`, and wrap it in [`crate::Error::Storage`] when a store is refused on open.

@@ -33,26 +33,7 @@ impl Kind {
 
     /// Opens the durable store of this kind at `path` (a file for SQLite, a folder for sled).
     pub fn open(self, path: &std::path::Path) -> std::result::Result<Box<dyn Store>, String> {
-        match self {
-            Kind::Sqlite => SqliteRepo::open_with(
-                path,
-                SqliteOptions {
-                    durability: Durability::Full,
-                    ..SqliteOptions::default()
-                },
-            )
-            .map(|r| Box::new(r) as Box<dyn Store>)
-            .map_err(|e| e.to_string()),
-            Kind::Sled => SledRepo::open_with(
-                path,
-                SledOptions {
-                    flush_on_write: true,
-                    ..SledOptions::default()
-                },
-            )
-            .map(|r| Box::new(r) as Box<dyn Store>)
-            .map_err(|e| e.to_string()),
-        }
+        self.open_checked(path).map(Opened::into_store)
     }
 }
 
@@ -70,6 +51,14 @@ impl Opened {
         match self {
             Opened::Sqlite(r) => r,
             Opened::Sled(r) => r,
+        }
+    }
+
+    /// The store, boxed.
+    pub fn into_store(self) -> Box<dyn Store> {
+        match self {
+            Opened::Sqlite(r) => Box::new(r),
+            Opened::Sled(r) => Box::new(r),
         }
     }
 
