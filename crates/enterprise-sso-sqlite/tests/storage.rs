@@ -281,6 +281,7 @@ fn verify_catches_damaged_records_and_stale_indexes() {
         ("wrong org column", "UPDATE connections SET organization_id = 'org_other'", "connections"),
         ("wrong active column", "UPDATE connections SET active = 0", "connections"),
         ("wrong expiry column", "UPDATE connections SET cert_expires_at = 1", "connections"),
+        ("wrong version column", "UPDATE connections SET version = 99", "connections"),
         ("wrong email key", "UPDATE accounts SET email_key = 'x@y.com'", "accounts"),
     ] {
         let (_dir, path, repo, _) = fresh();

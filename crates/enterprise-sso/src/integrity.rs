@@ -2,12 +2,15 @@
 //! values an adapter's indexed columns must hold for a record (one definition for every
 //! adapter that keeps such columns).
 
+use std::collections::BTreeSet;
+
 use crate::account::{email_key, EnterpriseAccount};
+use crate::codec::{decode_account, decode_connection};
 use crate::connection::EnterpriseConnection;
 
 /// The indexed columns of a stored connection: id, organization id, active, provider,
-/// certificate expiry (Unix ms).
-pub type ConnectionColumns = (String, Option<String>, bool, String, Option<i64>);
+/// certificate expiry (Unix ms), version.
+pub type ConnectionColumns = (String, Option<String>, bool, String, Option<i64>, i64);
 
 /// The indexed columns of a stored account: id, linked connection, provider user id,
 /// email key.
@@ -21,6 +24,7 @@ pub fn connection_columns(c: &EnterpriseConnection) -> ConnectionColumns {
         c.active,
         c.provider.as_str().to_owned(),
         crate::repo::certificate_expires_at(c),
+        i64::try_from(c.version).unwrap_or(-1),
     )
 }
 
@@ -72,4 +76,75 @@ pub enum IntegrityError {
         /// Commits the store holds now.
         found: u64,
     },
+}
+
+fn index(index: &'static str, detail: String) -> IntegrityError {
+    IntegrityError::Index { index, detail }
+}
+
+/// The cross-check of a store that keeps records beside indexed columns and a domain
+/// table (SQLite, PostgreSQL): every record decodes (checksum included) and its columns as
+/// stored are the ones it calls for, the `(domain, connection id)` pairs are exactly the
+/// records' claims, and every linked account's connection exists. The adapter only reads
+/// the rows; table names in errors are `connections`, `connection_domains`, `accounts`.
+pub fn cross_check(
+    connections: impl IntoIterator<Item = (ConnectionColumns, Vec<u8>)>,
+    domains: &BTreeSet<(String, String)>,
+    accounts: impl IntoIterator<Item = (AccountColumns, Vec<u8>)>,
+) -> Result<(), IntegrityError> {
+    let mut claims = BTreeSet::new();
+    let mut ids = BTreeSet::new();
+    for (stored, record) in connections {
+        let id = stored.0.clone();
+        let c = decode_connection(&record).map_err(|e| IntegrityError::Record {
+            table: "connections",
+            key: id.clone(),
+            reason: e.to_string(),
+        })?;
+        if connection_columns(&c) != stored {
+            return Err(index(
+                "connections",
+                format!("the indexed columns of {id} disagree with its record"),
+            ));
+        }
+        for d in &c.domains {
+            claims.insert((d.as_str().to_owned(), id.clone()));
+        }
+        ids.insert(id);
+    }
+    if let Some((d, c)) = domains.difference(&claims).next() {
+        return Err(index(
+            "connection_domains",
+            format!("{d} -> {c} has no record that claims it"),
+        ));
+    }
+    if let Some((d, c)) = claims.difference(domains).next() {
+        return Err(index(
+            "connection_domains",
+            format!("{c} claims {d}, which is missing"),
+        ));
+    }
+    for (stored, record) in accounts {
+        let id = stored.0.clone();
+        let a = decode_account(&record).map_err(|e| IntegrityError::Record {
+            table: "accounts",
+            key: id.clone(),
+            reason: e.to_string(),
+        })?;
+        let columns = account_columns(&a);
+        if columns != stored {
+            return Err(index(
+                "accounts",
+                format!("the indexed columns of {id} disagree with its record"),
+            ));
+        }
+        if let Some(c) = columns.1.filter(|c| !ids.contains(c)) {
+            return Err(IntegrityError::Record {
+                table: "accounts",
+                key: id,
+                reason: format!("is linked to missing connection {c}"),
+            });
+        }
+    }
+    Ok(())
 }
