@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use enterprise_sso::conformance::saml_connection;
 use enterprise_sso::{
-    merge, AccountRepo, Assertion, ConnectionRepo, Connections, Domain, EnterpriseConnection,
-    Error, Patch, SamlPatch, UpdateConnection,
+    merge, AccountRepo, Assertion, ConnectionId, ConnectionRepo, Connections, Domain,
+    EnterpriseConnection, Error, Patch, SamlPatch, UpdateConnection,
 };
 use enterprise_sso_postgres::PostgresRepo;
 
@@ -204,37 +204,109 @@ fn patch(task: usize, step: usize) -> UpdateConnection {
     }
 }
 
+/// 15 PATCHes of writer `task`: (version given, task, step) of each.
+async fn patch_steps(
+    repo: PostgresRepo,
+    id: ConnectionId,
+    task: usize,
+) -> Vec<(u64, usize, usize)> {
+    let svc = Connections::new(repo).with_max_retries(10_000);
+    let mut accepted = Vec::new();
+    for step in 0..15 {
+        let done = svc.update(&id, &patch(task, step)).await.unwrap();
+        accepted.push((done.version, task, step));
+    }
+    accepted
+}
+
+/// The child half of [`concurrent_patches_on_two_replicas_equal_a_serial_replay`]: the odd
+/// writers; a no-op unless started by it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn child_process_patcher() {
+    let Ok(schema) = std::env::var("SSO_CHILD_PATCH_SCHEMA") else {
+        return;
+    };
+    let id: ConnectionId = std::env::var("SSO_CHILD_PATCH_ID")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let start_at: u128 = std::env::var("SSO_CHILD_START_AT")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let repo = PostgresRepo::connect_with(&common::url().unwrap(), common::options(&schema))
+        .await
+        .unwrap();
+    wait_until(start_at).await;
+    let tasks: Vec<_> = (1..8usize)
+        .step_by(2)
+        .map(|task| tokio::spawn(patch_steps(repo.clone(), id.clone(), task)))
+        .collect();
+    for t in tasks {
+        for (v, task, step) in t.await.unwrap() {
+            println!("ACCEPTED {v} {task} {step}");
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_patches_on_two_replicas_equal_a_serial_replay() {
     if !common::available() {
         return;
     }
-    let (a, b, _) = two_replicas("patch").await;
+    let (a, b, schema) = two_replicas("patch").await;
     let initial = saml_connection("patched", &["start.patch.example.com"], true);
     a.insert(&initial).await.unwrap();
+    // Half the writers in this process (on two pools), half in a child process: the
+    // in-process write lock cannot order them, only the store's compare-and-swap can.
+    let start_at = now_ms() + 1500;
+    let child = tokio::spawn(
+        tokio::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "child_process_patcher",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env("SSO_CHILD_PATCH_SCHEMA", &schema)
+            .env("SSO_CHILD_PATCH_ID", initial.id.to_string())
+            .env("SSO_CHILD_START_AT", start_at.to_string())
+            .output(),
+    );
+    wait_until(start_at).await;
     let mut tasks = Vec::new();
-    for task in 0..8usize {
-        let repo = if task.is_multiple_of(2) {
-            a.clone()
-        } else {
-            b.clone()
-        };
-        let id = initial.id.clone();
-        tasks.push(tokio::spawn(async move {
-            let svc = Connections::new(repo).with_max_retries(10_000);
-            let mut accepted = Vec::new();
-            for step in 0..15 {
-                let p = patch(task, step);
-                let done = svc.update(&id, &p).await.unwrap();
-                accepted.push((done.version, p));
-            }
-            accepted
-        }));
+    for task in (0..8usize).step_by(2) {
+        let repo = if task % 4 == 0 { a.clone() } else { b.clone() };
+        tasks.push(tokio::spawn(patch_steps(repo, initial.id.clone(), task)));
     }
     let mut by_version = BTreeMap::new();
+    let mut accept = |v: u64, task: usize, step: usize| {
+        assert!(
+            by_version.insert(v, patch(task, step)).is_none(),
+            "version {v} given twice"
+        );
+    };
     for t in tasks {
-        for (v, p) in t.await.unwrap() {
-            assert!(by_version.insert(v, p).is_none(), "version {v} given twice");
+        for (v, task, step) in t.await.unwrap() {
+            accept(v, task, step);
+        }
+    }
+    let out = child.await.unwrap().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains("1 passed"), "the child ran: {stdout}");
+    for line in stdout.lines() {
+        if let Some(rest) = line.split("ACCEPTED ").nth(1) {
+            let f: Vec<usize> = rest
+                .split_whitespace()
+                .take(3)
+                .map(|x| x.parse().unwrap())
+                .collect();
+            accept(f[0] as u64, f[1], f[2]);
         }
     }
     assert_eq!(by_version.len(), 8 * 15, "every PATCH accepted once");
