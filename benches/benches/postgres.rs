@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion};
-use enterprise_sso::codec::{decode_connection, encode_connection};
+use enterprise_sso::storage::codec::{decode_connection, encode_connection};
 use enterprise_sso::{
     Assertion, ConnectionId, ConnectionRepo, Connections, CreateConnection, Patch, Provider,
     SamlPatch, UpdateConnection,

@@ -7,7 +7,7 @@ use std::cell::Cell;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use enterprise_sso::codec::{decode_connection, encode_connection};
+use enterprise_sso::storage::codec::{decode_connection, encode_connection};
 use enterprise_sso::{
     Assertion, ConnectionId, Connections, CreateConnection, ListQuery, Patch, Provider, SamlPatch,
     Store, UpdateConnection,

@@ -3,7 +3,7 @@
 //! both filled once per server with the same deterministic connections and reused.
 //! The server is `SSO_BENCH_POSTGRES_URL`, else `SSO_TEST_POSTGRES_URL`.
 
-use enterprise_sso::codec::encode_connection;
+use enterprise_sso::storage::codec::encode_connection;
 use enterprise_sso::ConnectionRepo;
 use enterprise_sso_postgres::{PostgresOptions, PostgresRepo};
 

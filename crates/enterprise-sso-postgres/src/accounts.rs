@@ -1,8 +1,8 @@
 //! Account operations.
 
 use enterprise_sso::account::email_key;
-use enterprise_sso::codec::{decode_account, encode_account};
-use enterprise_sso::repo::expect_version;
+use enterprise_sso::storage::codec::{decode_account, encode_account};
+use enterprise_sso::storage::{check_account_keys_unchanged, expect_version, stored_id};
 use enterprise_sso::{AccountPage, AccountQuery, EnterpriseAccount, Error, Order, Result};
 
 use crate::error::{storage, unique_violation, version_out_of_range};
@@ -99,13 +99,14 @@ pub(crate) async fn insert(inner: &Inner, a: &EnterpriseAccount) -> Result<()> {
         .retrying(|| async {
             let mut client = inner.client().await?;
             let tx = client.transaction().await.map_err(storage)?;
-            if let Some(c) = &linked {
+            if let Some(cid) = &a.enterprise_connection_id {
+                let c = cid.as_str();
                 let st = tx
                     .prepare_cached(&inner.sql.connection_for_share)
                     .await
                     .map_err(storage)?;
-                if tx.query_opt(&st, &[c]).await.map_err(storage)?.is_none() {
-                    return Err(Error::NotFound { id: c.clone() });
+                if tx.query_opt(&st, &[&c]).await.map_err(storage)?.is_none() {
+                    return Err(Error::not_found(cid));
                 }
             }
             let st = tx
@@ -121,7 +122,7 @@ pub(crate) async fn insert(inner: &Inner, a: &EnterpriseAccount) -> Result<()> {
             match inserted {
                 Ok(_) => tx.commit().await.map(|()| None).map_err(storage),
                 Err(e) => match unique_violation(&e) {
-                    Some("accounts_pkey") => Err(Error::AlreadyExists { id: id.clone() }),
+                    Some("accounts_pkey") => Err(Error::AlreadyExists { id: (&a.id).into() }),
                     Some("accounts_by_subject") => Ok(Some(())),
                     _ => Err(storage(e)),
                 },
@@ -144,9 +145,7 @@ pub(crate) async fn insert(inner: &Inner, a: &EnterpriseAccount) -> Result<()> {
         .try_get(0)
         .map_err(storage)?;
     Err(Error::AccountExists {
-        id: existing.parse().map_err(|_| Error::Corrupt {
-            reason: "bad account id in the accounts table".into(),
-        })?,
+        id: stored_id(&existing, "accounts")?,
     })
 }
 
@@ -196,15 +195,14 @@ pub(crate) async fn update(inner: &Inner, a: &EnterpriseAccount, expected: u64) 
             ))
         })
         .transpose()?;
-    let (_, connection, subject) = expect_version(&id, expected, stored, |k| k.0)?;
-    if connection != linked || subject != a.provider_user_id {
-        return Err(Error::Corrupt {
-            reason: "an account's connection and provider user id cannot change".into(),
-        });
-    }
+    let (_, connection, subject) = expect_version(&a.id, expected, stored, |k| k.0)?;
+    let connection = connection
+        .map(|c| stored_id(&c, "accounts.connection_id"))
+        .transpose()?;
+    check_account_keys_unchanged(connection.as_ref(), subject.as_deref(), a)?;
     // Matched on every key just now, but not in the statement: a concurrent write.
     Err(Error::VersionConflict {
-        id,
+        id: (&a.id).into(),
         expected,
         actual: expected.saturating_add(1),
     })

@@ -1,7 +1,7 @@
 //! Connection operations: one statement or one transaction each.
 
-use enterprise_sso::codec::{decode_connection, encode_connection};
-use enterprise_sso::repo::{certificate_expires_at, expect_version};
+use enterprise_sso::storage::codec::{decode_connection, encode_connection};
+use enterprise_sso::storage::{certificate_expires_at, expect_version};
 use enterprise_sso::{
     ConnectionId, Domain, EnterpriseConnection, Error, ListQuery, Order, Page, Result,
 };
@@ -104,7 +104,7 @@ pub(crate) async fn insert(inner: &Inner, c: &EnterpriseConnection) -> Result<()
             }
             let inserted: i64 = r.try_get(0).map_err(storage)?;
             if inserted == 0 {
-                return Err(Error::AlreadyExists { id: row.id.clone() });
+                return Err(Error::AlreadyExists { id: (&c.id).into() });
             }
             Ok(())
         })
@@ -143,7 +143,7 @@ pub(crate) async fn update(inner: &Inner, c: &EnterpriseConnection, expected: u6
                 return Ok(());
             }
             let stored = stored_version(inner, &row.id).await?;
-            expect_version(&row.id, expected, stored, |v| *v)?;
+            expect_version(&c.id, expected, stored, |v| *v)?;
             if let Some(domain) = r.try_get::<_, Option<String>>(1).map_err(storage)? {
                 return Err(Error::DomainConflict {
                     domain: Domain::from_normalized(domain),
@@ -151,7 +151,7 @@ pub(crate) async fn update(inner: &Inner, c: &EnterpriseConnection, expected: u6
             }
             // The version matched in the read just now, not in the statement: a race.
             Err(Error::VersionConflict {
-                id: row.id.clone(),
+                id: (&c.id).into(),
                 expected,
                 actual: expected.saturating_add(1),
             })
@@ -204,13 +204,13 @@ pub(crate) async fn delete(inner: &Inner, id: &str, now: i64) -> Result<bool> {
                 let mut versions = Vec::with_capacity(linked.len());
                 let mut records = Vec::with_capacity(linked.len());
                 for r in &linked {
-                    let a = enterprise_sso::codec::decode_account(
+                    let a = enterprise_sso::storage::codec::decode_account(
                         r.try_get::<_, &[u8]>(0).map_err(storage)?,
                     )?
                     .unlinked(now);
                     ids.push(a.id.to_string());
                     versions.push(to_i64(a.version)?);
-                    records.push(enterprise_sso::codec::encode_account(&a));
+                    records.push(enterprise_sso::storage::codec::encode_account(&a));
                 }
                 let unlink = tx
                     .prepare_cached(&inner.sql.unlink_accounts)

@@ -124,7 +124,5 @@ pub(crate) fn unique_violation(e: &tokio_postgres::Error) -> Option<&str> {
 
 /// A stored version that does not fit in `u64`, or one that does not fit in `i64`.
 pub(crate) fn version_out_of_range() -> enterprise_sso::Error {
-    enterprise_sso::Error::Corrupt {
-        reason: "version out of range".into(),
-    }
+    enterprise_sso::Error::corrupt("version out of range")
 }

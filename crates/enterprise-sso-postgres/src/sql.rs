@@ -42,11 +42,15 @@ impl Sql {
             // another connection stops the write and is named; the connection row and its
             // claims otherwise. A claim committed by another writer after this statement's
             // snapshot makes the INSERT fail with a unique violation, which the adapter
-            // retries: the retry sees that claim and names it.
+            // retries: the retry sees that claim and names it. An id that exists already is
+            // reported as such before any domain (as every store does), so a domain it
+            // claims itself is no conflict.
             insert: format!(
                 "WITH conflict AS (
                     SELECT domain FROM {s}.connection_domains
-                    WHERE domain = ANY ($8::text[]) LIMIT 1),
+                    WHERE domain = ANY ($8::text[])
+                      AND NOT EXISTS (SELECT 1 FROM {s}.connections WHERE id = $1)
+                    LIMIT 1),
                  ins AS (
                     INSERT INTO {s}.connections
                         (id, organization_id, active, provider, version, cert_expires_at, record)

@@ -5,11 +5,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use enterprise_sso::codec::{decode_account, decode_connection};
 use enterprise_sso::integrity::IntegrityError;
+use enterprise_sso::storage::codec::{decode_account, decode_connection};
 use sled::Tree;
 
-use crate::{account_keys, index_keys, SledRepo};
+use crate::keys::{account_keys, index_keys};
+use crate::SledRepo;
 
 type Entries = BTreeMap<Vec<u8>, Vec<u8>>;
 

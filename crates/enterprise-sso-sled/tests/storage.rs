@@ -84,7 +84,7 @@ fn unknown_record_format_is_a_clear_error() {
     bytes[0] = 99;
     records.insert(c.id.as_str(), bytes).unwrap();
     match block_on(repo.get(&c.id)) {
-        Err(Error::Corrupt { reason }) => assert!(reason.contains("99"), "{reason}"),
+        Err(Error::Corrupt { reason, .. }) => assert!(reason.contains("99"), "{reason}"),
         other => panic!("expected a corrupt-record error, got {other:?}"),
     }
 }

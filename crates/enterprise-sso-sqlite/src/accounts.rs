@@ -1,8 +1,11 @@
 //! The SQL behind the account operations (synchronous; run on worker threads).
 
 use enterprise_sso::account::email_key;
-use enterprise_sso::codec::{decode_account, encode_account};
-use enterprise_sso::repo::expect_version;
+use enterprise_sso::storage::codec::{decode_account, encode_account};
+use enterprise_sso::storage::{
+    account_keys, check_account_keys_unchanged, expect_version, stored_id, version_from_i64,
+    version_to_i64,
+};
 use enterprise_sso::{AccountPage, AccountQuery, EnterpriseAccount, Error, Order, Result};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
@@ -28,12 +31,6 @@ pub(crate) const UPDATE_SQL: &str = "UPDATE accounts SET connection_id = ?2, ema
 pub(crate) const DELETE_SQL: &str = "DELETE FROM accounts WHERE id = ?1";
 pub(crate) const OF_CONNECTION_SQL: &str = "SELECT record FROM accounts WHERE connection_id = ?1";
 pub(crate) const CONNECTION_EXISTS_SQL: &str = "SELECT 1 FROM connections WHERE id = ?1";
-
-fn version_i64(v: u64) -> Result<i64> {
-    i64::try_from(v).map_err(|_| Error::Corrupt {
-        reason: "version out of range".into(),
-    })
-}
 
 fn one(
     conn: &Connection,
@@ -103,18 +100,16 @@ pub(crate) fn insert(conn: &mut Connection, a: &EnterpriseAccount) -> Result<()>
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(storage)?;
     if get(&tx, a.id.as_str())?.is_some() {
-        return Err(Error::AlreadyExists {
-            id: a.id.to_string(),
-        });
+        return Err(Error::AlreadyExists { id: (&a.id).into() });
     }
     let linked = a.enterprise_connection_id.as_ref().map(|c| c.as_str());
-    if let Some(c) = linked {
+    if let Some(c) = &a.enterprise_connection_id {
         let exists: Option<i64> = tx
             .prepare_cached(CONNECTION_EXISTS_SQL)
-            .and_then(|mut st| st.query_row([c], |r| r.get(0)).optional())
+            .and_then(|mut st| st.query_row([c.as_str()], |r| r.get(0)).optional())
             .map_err(storage)?;
         if exists.is_none() {
-            return Err(Error::NotFound { id: c.to_owned() });
+            return Err(Error::not_found(c));
         }
     }
     let inserted = tx
@@ -124,8 +119,8 @@ pub(crate) fn insert(conn: &mut Connection, a: &EnterpriseAccount) -> Result<()>
             a.id.as_str(),
             linked,
             a.provider_user_id,
-            email_key(&a.email_address),
-            version_i64(a.version)?,
+            account_keys(a).email,
+            version_to_i64(a.version)?,
             encode_account(a)
         ]);
     match inserted {
@@ -138,9 +133,7 @@ pub(crate) fn insert(conn: &mut Connection, a: &EnterpriseAccount) -> Result<()>
                 .and_then(|mut st| st.query_row(params![linked, a.provider_user_id], |r| r.get(0)))
                 .map_err(storage)?;
             return Err(Error::AccountExists {
-                id: existing.parse().map_err(|_| Error::Corrupt {
-                    reason: "bad account id".into(),
-                })?,
+                id: stored_id(&existing, "accounts")?,
             });
         }
         Err(e) => return Err(storage(e)),
@@ -155,8 +148,8 @@ fn overwrite(tx: &Connection, a: &EnterpriseAccount) -> Result<()> {
             st.execute(params![
                 a.id.as_str(),
                 a.enterprise_connection_id.as_ref().map(|c| c.as_str()),
-                email_key(&a.email_address),
-                version_i64(a.version).unwrap_or(i64::MAX),
+                account_keys(a).email,
+                version_to_i64(a.version).unwrap_or(i64::MAX),
                 encode_account(a)
             ])
         })
@@ -175,16 +168,13 @@ pub(crate) fn update(conn: &mut Connection, a: &EnterpriseAccount, expected: u64
                 .optional()
         })
         .map_err(storage)?;
-    let (_, connection, subject) = expect_version(a.id.as_str(), expected, keys, |k| {
-        u64::try_from(k.0).unwrap_or(0)
+    let (_, connection, subject) = expect_version(&a.id, expected, keys, |k| {
+        version_from_i64(k.0).unwrap_or(0)
     })?;
-    if connection.as_deref() != a.enterprise_connection_id.as_ref().map(|c| c.as_str())
-        || subject != a.provider_user_id
-    {
-        return Err(Error::Corrupt {
-            reason: "an account's connection and provider user id cannot change".into(),
-        });
-    }
+    let connection = connection
+        .map(|c| stored_id(&c, "accounts.connection_id"))
+        .transpose()?;
+    check_account_keys_unchanged(connection.as_ref(), subject.as_deref(), a)?;
     overwrite(&tx, a)?;
     tx.commit().map_err(storage)
 }

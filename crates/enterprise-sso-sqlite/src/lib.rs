@@ -41,8 +41,8 @@
 //! search (a test checks `EXPLAIN QUERY PLAN` for each).
 
 mod accounts;
+mod connections;
 mod error;
-mod ops;
 mod schema;
 mod verify;
 mod worker;
@@ -135,9 +135,11 @@ impl SqliteRepo {
     pub async fn bulk_insert(&self, conns: &[EnterpriseConnection]) -> Result<()> {
         let rows = conns
             .iter()
-            .map(ops::Row::new)
+            .map(connections::Row::new)
             .collect::<Result<Vec<_>>>()?;
-        self.writer.run(move |c| ops::insert_many(c, &rows)).await
+        self.writer
+            .run(move |c| connections::insert_many(c, &rows))
+            .await
     }
 
     /// Checks the whole database: SQLite's `PRAGMA integrity_check`, every record's
@@ -158,35 +160,39 @@ impl SqliteRepo {
 #[async_trait]
 impl ConnectionRepo for SqliteRepo {
     async fn insert(&self, conn: &EnterpriseConnection) -> Result<()> {
-        let row = ops::Row::new(conn)?;
-        self.writer.run(move |c| ops::insert(c, &row)).await
+        let row = connections::Row::new(conn)?;
+        self.writer.run(move |c| connections::insert(c, &row)).await
     }
 
     async fn get(&self, id: &ConnectionId) -> Result<Option<EnterpriseConnection>> {
         let id = id.to_string();
-        self.reader().run(move |c| ops::get(c, &id)).await
+        self.reader().run(move |c| connections::get(c, &id)).await
     }
 
     async fn update(&self, conn: &EnterpriseConnection, expected_version: u64) -> Result<()> {
-        let row = ops::Row::new(conn)?;
+        let row = connections::Row::new(conn)?;
         self.writer
-            .run(move |c| ops::update(c, &row, expected_version))
+            .run(move |c| connections::update(c, &row, expected_version))
             .await
     }
 
     async fn delete(&self, id: &ConnectionId, now: i64) -> Result<bool> {
         let id = id.to_string();
-        self.writer.run(move |c| ops::delete(c, &id, now)).await
+        self.writer
+            .run(move |c| connections::delete(c, &id, now))
+            .await
     }
 
     async fn list(&self, query: &ListQuery) -> Result<Page> {
         let q = query.clone();
-        self.reader().run(move |c| ops::list(c, &q)).await
+        self.reader().run(move |c| connections::list(c, &q)).await
     }
 
     async fn find_by_domain(&self, domain: &Domain) -> Result<Option<EnterpriseConnection>> {
         let d = domain.as_str().to_owned();
-        self.reader().run(move |c| ops::find_by_domain(c, &d)).await
+        self.reader()
+            .run(move |c| connections::find_by_domain(c, &d))
+            .await
     }
 
     async fn certificates_expiring_before(
@@ -194,13 +200,13 @@ impl ConnectionRepo for SqliteRepo {
         before_ms: i64,
     ) -> Result<Vec<EnterpriseConnection>> {
         self.reader()
-            .run(move |c| ops::certificates_expiring_before(c, before_ms))
+            .run(move |c| connections::certificates_expiring_before(c, before_ms))
             .await
     }
 
     async fn count(&self, query: &ListQuery) -> Result<u64> {
         let q = query.clone();
-        self.reader().run(move |c| ops::count(c, &q)).await
+        self.reader().run(move |c| connections::count(c, &q)).await
     }
 }
 

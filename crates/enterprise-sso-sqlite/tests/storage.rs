@@ -217,7 +217,10 @@ fn a_version_1_database_is_migrated_and_back_filled() {
         .unwrap();
         db.execute(
             "INSERT INTO connections VALUES (?1, NULL, 1, 'saml_okta', 1, ?2)",
-            rusqlite::params![c.id.as_str(), enterprise_sso::codec::encode_connection(&c)],
+            rusqlite::params![
+                c.id.as_str(),
+                enterprise_sso::storage::codec::encode_connection(&c)
+            ],
         )
         .unwrap();
         db.execute(

@@ -125,7 +125,9 @@ impl ProtocolConfig {
 }
 
 /// OAuth (OIDC) configuration (Clerk's `oauth_config`).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+///
+/// Equality compares the client secret in constant time ([`ClientSecret::ct_eq`]).
+#[derive(Debug, Clone, Default)]
 pub struct OidcConfig {
     /// Authorization endpoint.
     pub auth_url: Option<String>,
@@ -142,6 +144,25 @@ pub struct OidcConfig {
     /// User-info endpoint.
     pub user_info_url: Option<String>,
 }
+
+impl PartialEq for OidcConfig {
+    fn eq(&self, other: &Self) -> bool {
+        let secrets_equal = match (&self.client_secret, &other.client_secret) {
+            (Some(a), Some(b)) => a.ct_eq(b),
+            (None, None) => true,
+            _ => false,
+        };
+        secrets_equal
+            && self.auth_url == other.auth_url
+            && self.client_id == other.client_id
+            && self.discovery_url == other.discovery_url
+            && self.requires_pkce == other.requires_pkce
+            && self.token_url == other.token_url
+            && self.user_info_url == other.user_info_url
+    }
+}
+
+impl Eq for OidcConfig {}
 
 /// SAML configuration (Clerk's `saml_connection`). `allow_subdomains` lives on the
 /// connection itself ([`EnterpriseConnection::allow_subdomains`]).

@@ -1,7 +1,7 @@
 //! The error type of every fallible operation.
 
 use crate::domain::Domain;
-use crate::ids::AccountId;
+use crate::ids::{AccountId, RecordId};
 use crate::validate::ValidationErrors;
 
 /// Boxed source error of a storage backend.
@@ -14,11 +14,11 @@ pub enum Error {
     /// The parameters, merged with the stored connection, break one or more rules.
     #[error("invalid connection: {0}")]
     Validation(#[from] ValidationErrors),
-    /// No connection has this id.
+    /// No record has this id.
     #[error("{id} not found")]
     NotFound {
         /// The connection or account id asked for.
-        id: String,
+        id: RecordId,
     },
     /// A domain is already claimed by another connection. The error names the domain
     /// only: which connection (another tenant's, perhaps) holds it is not disclosed.
@@ -31,7 +31,7 @@ pub enum Error {
     #[error("{id} was modified concurrently (expected version {expected}, found {actual})")]
     VersionConflict {
         /// The connection or account id.
-        id: String,
+        id: RecordId,
         /// The version the writer read.
         expected: u64,
         /// The version stored now.
@@ -41,7 +41,7 @@ pub enum Error {
     #[error("{id} already exists")]
     AlreadyExists {
         /// The connection or account id.
-        id: String,
+        id: RecordId,
     },
     /// An account for this (connection, provider user id) exists already.
     #[error("an account for this user and connection exists already: {id}")]
@@ -67,11 +67,24 @@ pub enum Error {
         #[source]
         source: BoxError,
     },
-    /// A stored record could not be decoded.
+    /// The caller broke a rule of the API itself (not a rule of the data it sent): for
+    /// example an adapter asked to change an account's connection, which never changes.
+    #[error("invalid argument `{argument}`: {reason}")]
+    InvalidArgument {
+        /// Which argument.
+        argument: &'static str,
+        /// What is wrong with it (never its value).
+        reason: &'static str,
+    },
+    /// A stored record or index entry could not be decoded: the store holds something it
+    /// never wrote.
     #[error("stored record is corrupt: {reason}")]
     Corrupt {
         /// What is wrong.
         reason: String,
+        /// The decoder's error, where there is one.
+        #[source]
+        source: Option<BoxError>,
     },
     /// The storage backend failed.
     #[error("storage error: {source}")]
@@ -88,6 +101,27 @@ impl Error {
         Error::Storage {
             source: source.into(),
         }
+    }
+
+    /// A stored value that cannot be decoded, with no underlying error.
+    pub fn corrupt(reason: impl Into<String>) -> Self {
+        Error::Corrupt {
+            reason: reason.into(),
+            source: None,
+        }
+    }
+
+    /// A stored value that cannot be decoded, keeping the decoder's error.
+    pub fn corrupt_with(reason: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        Error::Corrupt {
+            reason: reason.into(),
+            source: Some(source.into()),
+        }
+    }
+
+    /// No record with this id.
+    pub fn not_found(id: impl Into<RecordId>) -> Self {
+        Error::NotFound { id: id.into() }
     }
 
     /// The validation problems, if this is a validation error.

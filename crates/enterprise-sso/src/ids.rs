@@ -105,6 +105,66 @@ prefixed_id!(
     ACCOUNT_ID_PREFIX
 );
 
+/// The id of a stored record of either kind, as errors name it: which kind of record was
+/// missing or raced is kept, not only its text.
+#[derive(Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RecordId {
+    /// An enterprise connection.
+    Connection(ConnectionId),
+    /// An enterprise account.
+    Account(AccountId),
+}
+
+impl RecordId {
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        match self {
+            RecordId::Connection(id) => id.as_str(),
+            RecordId::Account(id) => id.as_str(),
+        }
+    }
+}
+
+impl fmt::Display for RecordId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for RecordId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RecordId::Connection(id) => fmt::Debug::fmt(id, f),
+            RecordId::Account(id) => fmt::Debug::fmt(id, f),
+        }
+    }
+}
+
+impl From<ConnectionId> for RecordId {
+    fn from(id: ConnectionId) -> Self {
+        RecordId::Connection(id)
+    }
+}
+
+impl From<&ConnectionId> for RecordId {
+    fn from(id: &ConnectionId) -> Self {
+        RecordId::Connection(id.clone())
+    }
+}
+
+impl From<AccountId> for RecordId {
+    fn from(id: AccountId) -> Self {
+        RecordId::Account(id)
+    }
+}
+
+impl From<&AccountId> for RecordId {
+    fn from(id: &AccountId) -> Self {
+        RecordId::Account(id.clone())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,9 +4,10 @@
 
 use std::collections::BTreeSet;
 
-use crate::account::{email_key, EnterpriseAccount};
-use crate::codec::{decode_account, decode_connection};
+use crate::account::EnterpriseAccount;
 use crate::connection::EnterpriseConnection;
+use crate::storage::codec::{decode_account, decode_connection};
+use crate::storage::{account_keys, connection_keys};
 
 /// The indexed columns of a stored connection: id, organization id, active, provider,
 /// certificate expiry (Unix ms), version.
@@ -18,23 +19,25 @@ pub type AccountColumns = (String, Option<String>, Option<String>, String);
 
 /// What the indexed columns of `c` must hold.
 pub fn connection_columns(c: &EnterpriseConnection) -> ConnectionColumns {
+    let k = connection_keys(c);
     (
-        c.id.to_string(),
-        c.organization_id.clone(),
-        c.active,
-        c.provider.as_str().to_owned(),
-        crate::repo::certificate_expires_at(c),
+        k.id.to_string(),
+        k.organization_id.map(str::to_owned),
+        k.active,
+        k.provider.as_str().to_owned(),
+        k.certificate_expires_at,
         i64::try_from(c.version).unwrap_or(-1),
     )
 }
 
 /// What the indexed columns of `a` must hold.
 pub fn account_columns(a: &EnterpriseAccount) -> AccountColumns {
+    let k = account_keys(a);
     (
         a.id.to_string(),
-        a.enterprise_connection_id.as_ref().map(|c| c.to_string()),
+        k.connection.map(|c| c.to_string()),
         a.provider_user_id.clone(),
-        email_key(&a.email_address),
+        k.email,
     )
 }
 

@@ -29,15 +29,15 @@
 //! ```
 
 pub mod account;
-pub mod codec;
 pub mod connection;
 pub mod domain;
 pub mod email;
 pub mod error;
 pub mod ids;
 pub mod integrity;
+pub mod limits;
 pub mod memory;
-pub mod merge;
+mod merge;
 pub mod oidc;
 pub mod patch;
 pub mod provider;
@@ -45,6 +45,7 @@ pub mod repo;
 pub mod saml;
 pub mod secret;
 pub mod service;
+pub mod storage;
 pub mod url_policy;
 pub mod validate;
 pub mod wire;
@@ -61,21 +62,26 @@ pub use connection::{
 pub use domain::{Domain, DomainError};
 pub use email::{EmailAddress, EmailError};
 pub use error::{Error, Result};
-pub use ids::{AccountId, ConnectionId};
+pub use ids::{AccountId, ConnectionId, RecordId};
 pub use memory::MemoryRepo;
 pub use merge::{build, build_with, merge, merge_with};
+#[cfg(feature = "testing")]
+pub use patch::Compose;
 pub use patch::{
-    AttributeMappingPatch, Compose, CreateConnection, OidcPatch, Patch, SamlPatch, UpdateConnection,
+    AttributeMappingPatch, CreateConnection, OidcPatch, Patch, SamlPatch, UpdateConnection,
 };
 pub use provider::{Protocol, Provider, WorkosConnectionType};
 pub use repo::{
-    AccountPage, AccountQuery, AccountRepo, ConnectionRepo, ListQuery, Order, Page, Store,
+    AccountPage, AccountQuery, AccountRepo, ConnectionRepo, DynStore, ListQuery, Order, Page,
+    Record, Store,
 };
 pub use secret::ClientSecret;
 pub use service::{Connections, MetadataSource, SignIn};
 pub use validate::{validate, validate_with, FieldError, FieldErrorKind, Policy, ValidationErrors};
 
-/// The README's examples, compiled and run as doctests.
-#[cfg(doctest)]
+/// The guide: the project README, with every rule the library applies (merge semantics,
+/// validation, SAML and OIDC inputs, accounts, sign-in, routing, concurrency, storage
+/// adapters), so that the rules are on docs.rs beside the API. Its examples run as
+/// doctests.
 #[doc = include_str!("../../../README.md")]
-pub struct ReadmeDoctests;
+pub mod guide {}

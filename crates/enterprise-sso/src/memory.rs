@@ -10,9 +10,8 @@ use crate::connection::EnterpriseConnection;
 use crate::domain::Domain;
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, ConnectionId};
-use crate::repo::{
-    expect_version, AccountPage, AccountQuery, AccountRepo, ConnectionRepo, ListQuery, Order, Page,
-};
+use crate::repo::{AccountPage, AccountQuery, AccountRepo, ConnectionRepo, ListQuery, Order, Page};
+use crate::storage::{account_keys, check_account_keys_unchanged, expect_version};
 
 /// A thread-safe, in-memory store of connections and accounts: the reference every adapter
 /// is measured against by the conformance suite. Nothing is persisted.
@@ -48,10 +47,9 @@ impl MemoryRepo {
 }
 
 fn subject_key(a: &EnterpriseAccount) -> Option<(ConnectionId, String)> {
-    Some((
-        a.enterprise_connection_id.clone()?,
-        a.provider_user_id.clone()?,
-    ))
+    account_keys(a)
+        .subject
+        .map(|(c, s)| (c.clone(), s.to_owned()))
 }
 
 impl State {
@@ -88,7 +86,7 @@ impl State {
         if let Some(k) = subject_key(a) {
             self.by_subject.remove(&k);
         }
-        let key = email_key(&a.email_address);
+        let key = account_keys(a).email;
         if let Some(set) = self.by_email.get_mut(&key) {
             set.remove(&a.id);
             if set.is_empty() {
@@ -105,7 +103,7 @@ impl State {
             self.by_subject.insert(k, a.id.clone());
         }
         self.by_email
-            .entry(email_key(&a.email_address))
+            .entry(account_keys(a).email)
             .or_default()
             .insert(a.id.clone());
         if let Some(c) = &a.enterprise_connection_id {
@@ -128,7 +126,7 @@ impl ConnectionRepo for MemoryRepo {
         let mut s = self.write();
         if s.by_id.contains_key(&conn.id) {
             return Err(Error::AlreadyExists {
-                id: conn.id.to_string(),
+                id: (&conn.id).into(),
             });
         }
         s.check_domains(conn)?;
@@ -144,7 +142,7 @@ impl ConnectionRepo for MemoryRepo {
     async fn update(&self, conn: &EnterpriseConnection, expected_version: u64) -> Result<()> {
         let mut s = self.write();
         let old = s.by_id.get(&conn.id).cloned();
-        let old = expect_version(conn.id.as_str(), expected_version, old, |c| c.version)?;
+        let old = expect_version(&conn.id, expected_version, old, |c| c.version)?;
         s.check_domains(conn)?;
         s.release(&old);
         s.claim(conn);
@@ -224,13 +222,11 @@ impl AccountRepo for MemoryRepo {
     async fn insert_account(&self, a: &EnterpriseAccount) -> Result<()> {
         let mut s = self.write();
         if s.accounts.contains_key(&a.id) {
-            return Err(Error::AlreadyExists {
-                id: a.id.to_string(),
-            });
+            return Err(Error::AlreadyExists { id: (&a.id).into() });
         }
         if let Some(c) = &a.enterprise_connection_id {
             if !s.by_id.contains_key(c) {
-                return Err(Error::NotFound { id: c.to_string() });
+                return Err(Error::not_found(c));
             }
         }
         if let Some(existing) = subject_key(a).and_then(|k| s.by_subject.get(&k)) {
@@ -248,17 +244,14 @@ impl AccountRepo for MemoryRepo {
 
     async fn update_account(&self, a: &EnterpriseAccount, expected_version: u64) -> Result<()> {
         let mut s = self.write();
-        let old = expect_version(
-            a.id.as_str(),
-            expected_version,
-            s.accounts.get(&a.id),
-            |a| a.version,
+        let old = expect_version(&a.id, expected_version, s.accounts.get(&a.id), |a| {
+            a.version
+        })?;
+        check_account_keys_unchanged(
+            old.enterprise_connection_id.as_ref(),
+            old.provider_user_id.as_deref(),
+            a,
         )?;
-        if subject_key(old) != subject_key(a) {
-            return Err(Error::Corrupt {
-                reason: "an account's connection and provider user id cannot change".into(),
-            });
-        }
         s.put_account(a);
         Ok(())
     }

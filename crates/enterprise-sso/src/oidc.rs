@@ -2,7 +2,8 @@
 
 use serde::Deserialize;
 
-use crate::validate::{check_fetch_url_kind, check_url_kind, Policy};
+use crate::limits::Policy;
+use crate::url_policy::{check_fetch_url_kind, check_url_kind};
 
 /// Largest discovery document accepted, in bytes.
 pub const MAX_DISCOVERY_BYTES: usize = 256 * 1024;

@@ -10,6 +10,7 @@ use crate::domain::Domain;
 use crate::error::Result;
 use crate::ids::{AccountId, ConnectionId};
 use crate::provider::Provider;
+use crate::storage::certificate_expires_at;
 
 /// Sort order of a listing, by id (which is creation order).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -72,11 +73,7 @@ impl ListQuery {
 
     /// Whether `id` lies after the cursor in the chosen order.
     pub fn after_cursor(&self, id: &ConnectionId) -> bool {
-        match (&self.after, self.order) {
-            (None, _) => true,
-            (Some(a), Order::Asc) => id > a,
-            (Some(a), Order::Desc) => id < a,
-        }
+        self.order.is_after(self.after.as_ref(), id)
     }
 }
 
@@ -102,53 +99,67 @@ pub async fn list_all<R: ConnectionRepo + ?Sized>(
     }
 }
 
-/// The compare-and-swap rule every adapter applies before replacing a record: it must exist
-/// ([`crate::Error::NotFound`]) and carry the `expected` version
-/// ([`crate::Error::VersionConflict`], naming the stored one). Returns the stored record.
-pub fn expect_version<T>(
-    id: &str,
-    expected: u64,
-    stored: Option<T>,
-    version_of: impl Fn(&T) -> u64,
-) -> Result<T> {
-    let old = stored.ok_or_else(|| crate::Error::NotFound { id: id.to_owned() })?;
-    let actual = version_of(&old);
-    if actual != expected {
-        return Err(crate::Error::VersionConflict {
-            id: id.to_owned(),
-            expected,
-            actual,
-        });
+/// A stored record kind that listings page through: it has an id, and ids order pages.
+pub trait Record {
+    /// The record's id type (also the cursor type of its listings).
+    type Id: Clone + Ord + std::fmt::Debug + std::hash::Hash;
+
+    /// The record's id.
+    fn record_id(&self) -> &Self::Id;
+}
+
+impl Record for EnterpriseConnection {
+    type Id = ConnectionId;
+
+    fn record_id(&self) -> &ConnectionId {
+        &self.id
     }
-    Ok(old)
 }
 
-/// When the connection's IdP certificate expires (SAML connections with a certificate).
-pub fn certificate_expires_at(c: &EnterpriseConnection) -> Option<i64> {
-    c.saml().and_then(|s| s.idp_certificate_expires_at)
+impl Record for EnterpriseAccount {
+    type Id = AccountId;
+
+    fn record_id(&self) -> &AccountId {
+        &self.id
+    }
 }
 
-/// One page of a listing.
+/// One page of a listing of connections (or, as [`AccountPage`], of accounts).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Page {
-    /// The connections, in the query's order.
-    pub items: Vec<EnterpriseConnection>,
-    /// Cursor of the next page, `None` at the end.
-    pub next_cursor: Option<ConnectionId>,
+pub struct Page<T: Record = EnterpriseConnection> {
+    /// The records, in the query's order.
+    pub items: Vec<T>,
+    /// Cursor of the next page (the last item's id), `None` at the end.
+    pub next_cursor: Option<T::Id>,
 }
 
-impl Page {
+/// One page of accounts.
+pub type AccountPage = Page<EnterpriseAccount>;
+
+impl<T: Record> Page<T> {
     /// Builds a page from up to `limit + 1` matching items fetched in order: the extra
     /// item only tells that a next page exists.
-    pub fn from_overfetch(mut items: Vec<EnterpriseConnection>, limit: usize) -> Page {
+    pub fn from_overfetch(mut items: Vec<T>, limit: usize) -> Self {
         let more = items.len() > limit;
         items.truncate(limit);
         let next_cursor = if more {
-            items.last().map(|c| c.id.clone())
+            items.last().map(|c| c.record_id().clone())
         } else {
             None
         };
         Page { items, next_cursor }
+    }
+}
+
+impl Order {
+    /// Whether `id` lies after the exclusive cursor `after` in this order (every id does
+    /// when there is no cursor).
+    pub fn is_after<I: Ord>(self, after: Option<&I>, id: &I) -> bool {
+        match (after, self) {
+            (None, _) => true,
+            (Some(a), Order::Asc) => id > a,
+            (Some(a), Order::Desc) => id < a,
+        }
     }
 }
 
@@ -291,34 +302,7 @@ impl Default for AccountQuery {
 impl AccountQuery {
     /// Whether `id` lies after the cursor in the chosen order.
     pub fn after_cursor(&self, id: &AccountId) -> bool {
-        match (&self.after, self.order) {
-            (None, _) => true,
-            (Some(a), Order::Asc) => id > a,
-            (Some(a), Order::Desc) => id < a,
-        }
-    }
-}
-
-/// One page of accounts.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AccountPage {
-    /// The accounts, in the query's order.
-    pub items: Vec<EnterpriseAccount>,
-    /// Cursor of the next page, `None` at the end.
-    pub next_cursor: Option<AccountId>,
-}
-
-impl AccountPage {
-    /// Builds a page from up to `limit + 1` items fetched in order.
-    pub fn from_overfetch(mut items: Vec<EnterpriseAccount>, limit: usize) -> AccountPage {
-        let more = items.len() > limit;
-        items.truncate(limit);
-        let next_cursor = if more {
-            items.last().map(|a| a.id.clone())
-        } else {
-            None
-        };
-        AccountPage { items, next_cursor }
+        self.order.is_after(self.after.as_ref(), id)
     }
 }
 
@@ -405,3 +389,7 @@ forward_account_repo!(Arc<R>, Box<R>, &R);
 pub trait Store: ConnectionRepo + AccountRepo {}
 
 impl<T: ConnectionRepo + AccountRepo + ?Sized> Store for T {}
+
+/// A shared, type-erased store: what a host that picks its storage at run time (from a
+/// URL, a config file) holds. `Connections<DynStore>` works like any other.
+pub type DynStore = Arc<dyn Store>;

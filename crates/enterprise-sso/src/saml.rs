@@ -11,7 +11,7 @@
 use base64::Engine;
 
 /// Largest metadata document accepted, in bytes.
-pub const MAX_METADATA_BYTES: usize = crate::validate::MAX_METADATA_LEN;
+pub const MAX_METADATA_BYTES: usize = crate::limits::MAX_METADATA_LEN;
 /// Most XML nodes in one metadata document.
 pub const MAX_XML_NODES: u32 = 100_000;
 pub use crate::xml_limits::{

@@ -4,9 +4,12 @@ use std::fmt;
 
 /// An OIDC client secret.
 ///
-/// Its `Debug` and `Display` print `[redacted]`; the value is only reachable through
-/// [`ClientSecret::expose_secret`]. It deliberately implements no `Serialize`: the only
-/// place it is written out is the storage codec ([`crate::codec`]).
+/// Its `Debug` prints `[redacted]`; the value is only reachable through
+/// [`ClientSecret::expose_secret`]. As oauth2-rs does for its secret types, it implements
+/// neither `Display` (so it cannot end up in a formatted message by accident) nor
+/// `PartialEq` (whose early exit leaks timing): compare with [`ClientSecret::ct_eq`]. It
+/// deliberately implements no `Serialize`: the only place it is written out is the storage
+/// codec ([`crate::storage::codec`]).
 ///
 /// ```
 /// use enterprise_sso::ClientSecret;
@@ -14,7 +17,7 @@ use std::fmt;
 /// assert_eq!(format!("{s:?}"), "[redacted]");
 /// assert_eq!(s.expose_secret(), "hunter2");
 /// ```
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct ClientSecret(String);
 
 impl ClientSecret {
@@ -33,6 +36,16 @@ impl ClientSecret {
         self.0.len()
     }
 
+    /// Compares two secrets in time that depends only on their lengths, not on where
+    /// they first differ.
+    pub fn ct_eq(&self, other: &ClientSecret) -> bool {
+        let (a, b) = (self.0.as_bytes(), other.0.as_bytes());
+        if a.len() != b.len() {
+            return false;
+        }
+        a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    }
+
     /// True when the secret is the empty string.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
@@ -45,9 +58,15 @@ impl fmt::Debug for ClientSecret {
     }
 }
 
-impl fmt::Display for ClientSecret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
+impl From<&str> for ClientSecret {
+    fn from(s: &str) -> Self {
+        ClientSecret::new(s)
+    }
+}
+
+impl From<String> for ClientSecret {
+    fn from(s: String) -> Self {
+        ClientSecret::new(s)
     }
 }
 
@@ -62,11 +81,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn debug_and_display_are_redacted() {
+    fn debug_is_redacted() {
         let s = ClientSecret::new("s3cr3t-value");
         assert_eq!(format!("{s:?}"), "[redacted]");
         assert_eq!(format!("{s:#?}"), "[redacted]");
-        assert_eq!(s.to_string(), "[redacted]");
         assert!(!format!("{:?}", Some(&s)).contains("s3cr3t"));
+    }
+
+    #[test]
+    fn constant_time_comparison() {
+        let s = ClientSecret::new("s3cr3t-value");
+        assert!(s.ct_eq(&ClientSecret::new("s3cr3t-value")));
+        assert!(!s.ct_eq(&ClientSecret::new("s3cr3t-valuf")));
+        assert!(!s.ct_eq(&ClientSecret::new("s3cr3t-valu")));
+        assert!(!s.ct_eq(&ClientSecret::new("")));
     }
 }

@@ -19,11 +19,35 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use crate::validate::{FieldErrorKind, Policy, MAX_URL_LEN};
+use crate::limits::{Policy, MAX_URL_LEN};
+
+/// Why a URL was refused (the validator reports each as its own field error kind).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum UrlError {
+    /// Longer than `max` bytes.
+    #[error("is longer than {max} bytes")]
+    TooLong {
+        /// The limit.
+        max: usize,
+    },
+    /// Not an absolute URL with a host, or one spelled in a way parsers disagree on.
+    #[error("is not an acceptable absolute URL")]
+    Invalid,
+    /// Not `https` (plain `http` only to a loopback host).
+    #[error("must use https")]
+    Insecure,
+    /// Carries a user name or password.
+    #[error("must not carry credentials")]
+    Credentials,
+    /// Points at an address the server must not fetch.
+    #[error("points at a forbidden address")]
+    ForbiddenHost,
+}
 
 /// The URL rule: absolute, with a host, `https` (or `http` to a loopback host), no
 /// credentials, at most [`MAX_URL_LEN`] bytes, none of the characters parsers disagree on.
-pub fn check_url_kind(value: &str) -> Result<(), FieldErrorKind> {
+pub fn check_url_kind(value: &str) -> Result<(), UrlError> {
     parse_checked(value).map(|_| ())
 }
 
@@ -32,9 +56,9 @@ pub fn check_url_kind(value: &str) -> Result<(), FieldErrorKind> {
 /// link-local (169.254/16, fe80::/10), unique-local (fc00::/7), unspecified or broadcast
 /// range, also when embedded in an IPv6 address; loopback (and `localhost`) only when
 /// [`Policy::allow_loopback_fetch`] is on.
-pub fn check_fetch_url_kind(value: &str, policy: &Policy) -> Result<(), FieldErrorKind> {
+pub fn check_fetch_url_kind(value: &str, policy: &Policy) -> Result<(), UrlError> {
     let url = parse_checked(value)?;
-    let allowed = match url.host().ok_or(FieldErrorKind::InvalidUrl)? {
+    let allowed = match url.host().ok_or(UrlError::Invalid)? {
         url::Host::Domain(d) => !is_localhost(d) || policy.allow_loopback_fetch,
         url::Host::Ipv4(ip) => ip_allowed(IpAddr::V4(ip), policy),
         url::Host::Ipv6(ip) => ip_allowed(IpAddr::V6(ip), policy),
@@ -42,7 +66,7 @@ pub fn check_fetch_url_kind(value: &str, policy: &Policy) -> Result<(), FieldErr
     if allowed {
         Ok(())
     } else {
-        Err(FieldErrorKind::ForbiddenHost)
+        Err(UrlError::ForbiddenHost)
     }
 }
 
@@ -104,32 +128,32 @@ pub fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
 }
 
 /// Parses under the URL rule.
-fn parse_checked(value: &str) -> Result<url::Url, FieldErrorKind> {
+fn parse_checked(value: &str) -> Result<url::Url, UrlError> {
     if value.len() > MAX_URL_LEN {
-        return Err(FieldErrorKind::TooLong { max: MAX_URL_LEN });
+        return Err(UrlError::TooLong { max: MAX_URL_LEN });
     }
     if value
         .chars()
         .any(|c| c == '\\' || c.is_control() || c.is_whitespace())
     {
-        return Err(FieldErrorKind::InvalidUrl);
+        return Err(UrlError::Invalid);
     }
     // `scheme://authority` spelled out: WHATWG also accepts `https:host` and
     // `https:///host`, which RFC 3986 parsers read as having no host at all.
-    let authority = raw_authority(value).ok_or(FieldErrorKind::InvalidUrl)?;
+    let authority = raw_authority(value).ok_or(UrlError::Invalid)?;
     if authority.is_empty() || authority.contains('%') || !authority.is_ascii() {
-        return Err(FieldErrorKind::InvalidUrl);
+        return Err(UrlError::Invalid);
     }
-    let url = url::Url::parse(value).map_err(|_| FieldErrorKind::InvalidUrl)?;
-    let host = url.host().ok_or(FieldErrorKind::InvalidUrl)?;
+    let url = url::Url::parse(value).map_err(|_| UrlError::Invalid)?;
+    let host = url.host().ok_or(UrlError::Invalid)?;
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(FieldErrorKind::UrlWithCredentials);
+        return Err(UrlError::Credentials);
     }
     match url.scheme() {
         "https" => Ok(url),
         "http" if is_loopback(&host) => Ok(url),
-        "http" => Err(FieldErrorKind::InsecureUrl),
-        _ => Err(FieldErrorKind::InvalidUrl),
+        "http" => Err(UrlError::Insecure),
+        _ => Err(UrlError::Invalid),
     }
 }
 

@@ -5,32 +5,26 @@ use std::fmt;
 
 use crate::connection::{EnterpriseConnection, OidcConfig, ProtocolConfig, SamlConfig};
 use crate::domain::DomainError;
+pub use crate::limits::{
+    Policy, MAX_CERTIFICATE_LEN, MAX_DOMAINS, MAX_METADATA_LEN, MAX_NAME_CHARS, MAX_TEXT_LEN,
+    MAX_URL_LEN,
+};
 use crate::oidc::DiscoveryError;
 use crate::provider::Provider;
 use crate::saml::{CertificateError, MetadataError};
-pub use crate::url_policy::{check_fetch_url_kind, check_url_kind, ip_allowed};
+pub use crate::url_policy::{check_fetch_url_kind, check_url_kind, ip_allowed, UrlError};
 
-/// Settings of the rules that depend on where the library runs.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Policy {
-    /// Allow loopback hosts (`localhost`, `127.0.0.0/8`, `::1`) in URLs the host's server
-    /// fetches (metadata, discovery, token, user-info). Off by default: turn it on in tests
-    /// that serve those documents locally.
-    pub allow_loopback_fetch: bool,
+impl From<UrlError> for FieldErrorKind {
+    fn from(e: UrlError) -> Self {
+        match e {
+            UrlError::TooLong { max } => FieldErrorKind::TooLong { max },
+            UrlError::Invalid => FieldErrorKind::InvalidUrl,
+            UrlError::Insecure => FieldErrorKind::InsecureUrl,
+            UrlError::Credentials => FieldErrorKind::UrlWithCredentials,
+            UrlError::ForbiddenHost => FieldErrorKind::ForbiddenHost,
+        }
+    }
 }
-
-/// Longest connection name, in characters.
-pub const MAX_NAME_CHARS: usize = 256;
-/// Most domains one connection may claim.
-pub const MAX_DOMAINS: usize = 100;
-/// Longest URL, in bytes.
-pub const MAX_URL_LEN: usize = 2048;
-/// Longest short text (ids, client id, secret, entity id, attribute names), in bytes.
-pub const MAX_TEXT_LEN: usize = 1024;
-/// Longest IdP certificate, in bytes.
-pub const MAX_CERTIFICATE_LEN: usize = 64 * 1024;
-/// Longest raw IdP metadata, in bytes.
-pub const MAX_METADATA_LEN: usize = 1024 * 1024;
 
 /// What is wrong with one field.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -165,6 +159,11 @@ impl ValidationErrors {
         (!errors.is_empty()).then_some(ValidationErrors(errors))
     }
 
+    /// One problem.
+    pub fn single(error: FieldError) -> Self {
+        ValidationErrors(vec![error])
+    }
+
     /// The problems, in the order found.
     pub fn errors(&self) -> &[FieldError] {
         &self.0
@@ -182,6 +181,12 @@ impl ValidationErrors {
             .filter(|e| e.path == path)
             .map(|e| &e.kind)
             .collect()
+    }
+}
+
+impl From<FieldError> for ValidationErrors {
+    fn from(error: FieldError) -> Self {
+        ValidationErrors::single(error)
     }
 }
 
@@ -275,13 +280,13 @@ fn check_blob(path: &str, value: &str, max: usize, errs: &mut Vec<FieldError>) {
 }
 
 fn check_url(path: &str, value: &str, errs: &mut Vec<FieldError>) {
-    if let Err(kind) = check_url_kind(value) {
+    if let Err(kind) = check_url_kind(value).map_err(FieldErrorKind::from) {
         errs.push(FieldError::new(path, kind));
     }
 }
 
 fn fetch_url(path: &str, value: &str, policy: &Policy, errs: &mut Vec<FieldError>) {
-    if let Err(kind) = check_fetch_url_kind(value, policy) {
+    if let Err(kind) = check_fetch_url_kind(value, policy).map_err(FieldErrorKind::from) {
         errs.push(FieldError::new(path, kind));
     }
 }
@@ -404,7 +409,11 @@ mod tests {
             ("https://idp.example.com/a b", FieldErrorKind::InvalidUrl),
             ("javascript:alert(1)", FieldErrorKind::InvalidUrl),
         ] {
-            assert_eq!(check_url_kind(bad), Err(kind), "{bad}");
+            assert_eq!(
+                check_url_kind(bad).map_err(FieldErrorKind::from),
+                Err(kind),
+                "{bad}"
+            );
         }
         let strict = Policy::default();
         let tests = Policy {
@@ -441,7 +450,7 @@ mod tests {
         }
         let long = format!("https://example.com/{}", "a".repeat(MAX_URL_LEN));
         assert!(matches!(
-            check_url_kind(&long),
+            check_url_kind(&long).map_err(FieldErrorKind::from),
             Err(FieldErrorKind::TooLong { .. })
         ));
     }

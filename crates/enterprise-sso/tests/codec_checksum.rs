@@ -3,8 +3,10 @@
 //! written before checksums existed still read.
 #![allow(clippy::unwrap_used)]
 
-use enterprise_sso::codec::{decode_account, decode_connection, encode_account, encode_connection};
 use enterprise_sso::conformance::{account_for, oidc_connection, saml_connection};
+use enterprise_sso::storage::codec::{
+    decode_account, decode_connection, encode_account, encode_connection,
+};
 use enterprise_sso::Error;
 
 #[test]

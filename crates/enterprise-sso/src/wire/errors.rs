@@ -277,6 +277,12 @@ impl From<&Error> for ApiErrors {
                     Some((*what).to_owned()),
                 ),
             ),
+            Error::InvalidArgument { argument, .. } => ApiErrors::param(
+                codes::PARAM_FORMAT_INVALID,
+                "is invalid",
+                argument,
+                err.to_string(),
+            ),
             // Storage and corruption details stay on the server.
             _ => ApiErrors::one(
                 500,

@@ -1,8 +1,10 @@
 //! The SQL behind every repository operation (synchronous; run on worker threads).
 
-use enterprise_sso::codec::{decode_connection, encode_connection};
-use enterprise_sso::repo::expect_version;
-use enterprise_sso::{Domain, EnterpriseConnection, Error, ListQuery, Order, Page, Result};
+use enterprise_sso::storage::codec::{decode_connection, encode_connection};
+use enterprise_sso::storage::{connection_keys, expect_version, version_from_i64, version_to_i64};
+use enterprise_sso::{
+    ConnectionId, Domain, EnterpriseConnection, Error, ListQuery, Order, Page, Result,
+};
 use rusqlite::types::Value;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
@@ -10,6 +12,7 @@ use crate::error::storage;
 
 /// What a write stores: the encoded record plus the columns the indexes need.
 pub(crate) struct Row {
+    key: ConnectionId,
     id: String,
     organization_id: Option<String>,
     active: bool,
@@ -22,23 +25,19 @@ pub(crate) struct Row {
 
 impl Row {
     pub(crate) fn new(c: &EnterpriseConnection) -> Result<Row> {
+        let keys = connection_keys(c);
         Ok(Row {
+            key: c.id.clone(),
             id: c.id.to_string(),
-            organization_id: c.organization_id.clone(),
-            active: c.active,
-            provider: c.provider.as_str(),
-            version: to_i64(c.version)?,
+            organization_id: keys.organization_id.map(str::to_owned),
+            active: keys.active,
+            provider: keys.provider.as_str(),
+            version: version_to_i64(c.version)?,
             record: encode_connection(c),
-            domains: c.domains.iter().map(|d| d.as_str().to_owned()).collect(),
-            cert_expires_at: enterprise_sso::repo::certificate_expires_at(c),
+            domains: keys.domains.iter().map(|d| d.as_str().to_owned()).collect(),
+            cert_expires_at: keys.certificate_expires_at,
         })
     }
-}
-
-fn to_i64(v: u64) -> Result<i64> {
-    i64::try_from(v).map_err(|_| Error::Corrupt {
-        reason: "version out of range".into(),
-    })
 }
 
 fn is_constraint(e: &rusqlite::Error) -> bool {
@@ -229,7 +228,9 @@ pub(crate) fn insert_many(conn: &mut Connection, rows: &[Row]) -> Result<()> {
             })
             .map_err(|e| {
                 if is_constraint(&e) {
-                    Error::AlreadyExists { id: row.id.clone() }
+                    Error::AlreadyExists {
+                        id: (&row.key).into(),
+                    }
                 } else {
                     storage(e)
                 }
@@ -259,8 +260,9 @@ pub(crate) fn update(conn: &mut Connection, row: &Row, expected: u64) -> Result<
             .optional()
         })
         .map_err(storage)?;
-    let (_, org, active, provider, cert) =
-        expect_version(&row.id, expected, old, |o| u64::try_from(o.0).unwrap_or(0))?;
+    let (_, org, active, provider, cert) = expect_version(&row.key, expected, old, |o| {
+        version_from_i64(o.0).unwrap_or(0)
+    })?;
     // Only the indexed columns whose value changes are set: SQLite rewrites the index
     // entries of every column named in SET, which costs more pages per commit.
     let mut sql = String::from("UPDATE connections SET version = ?2, record = ?3");

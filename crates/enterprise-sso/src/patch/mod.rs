@@ -1,4 +1,40 @@
 //! Create and partial-update (PATCH) parameters, and the three-state [`Patch`] field.
+//!
+//! Parameters can be written as struct literals or with fluent setters
+//! ([`setters`](self#fluent-setters)); both give the same value:
+//!
+//! ```
+//! use enterprise_sso::{OidcPatch, Patch, UpdateConnection};
+//! let fluent = UpdateConnection::default()
+//!     .name("Acme")
+//!     .clear_organization_id()
+//!     .oidc(OidcPatch::default().client_id("client-1").requires_pkce(true));
+//! let literal = UpdateConnection {
+//!     name: Patch::Value("Acme".into()),
+//!     organization_id: Patch::Null,
+//!     oidc: Patch::Value(OidcPatch {
+//!         client_id: Patch::Value("client-1".into()),
+//!         requires_pkce: Patch::Value(true),
+//!         ..Default::default()
+//!     }),
+//!     ..Default::default()
+//! };
+//! assert_eq!(fluent, literal);
+//! ```
+//!
+//! # Fluent setters
+//!
+//! Every field `f` of [`UpdateConnection`], [`OidcPatch`], [`SamlPatch`] and
+//! [`AttributeMappingPatch`] has a setter `f(value)` (sets [`Patch::Value`]); every nullable
+//! field also has `clear_f()` (sets [`Patch::Null`]). [`CreateConnection`] has a setter per
+//! optional field.
+
+#[cfg(feature = "testing")]
+mod compose;
+mod setters;
+
+#[cfg(feature = "testing")]
+pub use compose::Compose;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -69,38 +105,6 @@ impl<T: Serialize> Serialize for Patch<T> {
     }
 }
 
-/// Sequential composition of patches: `a.then(&b)` applied once equals applying `a`, then
-/// `b` (for patches that do not switch the provider's protocol; see [`UpdateConnection::then`]).
-pub trait Compose: Clone {
-    /// The patch equal to `self` followed by `next`.
-    fn then(&self, next: &Self) -> Self {
-        next.clone()
-    }
-
-    /// The patch equal to clearing the field (`null`) followed by `next`.
-    fn after_clear(next: &Self) -> Self {
-        next.clone()
-    }
-}
-
-impl Compose for String {}
-impl Compose for bool {}
-impl Compose for Provider {}
-impl Compose for Vec<String> {}
-impl Compose for ClientSecret {}
-
-impl<T: Compose> Patch<T> {
-    /// `self` followed by `next`.
-    pub fn then(&self, next: &Patch<T>) -> Patch<T> {
-        match (self, next) {
-            (_, Patch::Absent) => self.clone(),
-            (Patch::Value(a), Patch::Value(b)) => Patch::Value(a.then(b)),
-            (Patch::Null, Patch::Value(b)) => Patch::Value(T::after_clear(b)),
-            (_, n) => n.clone(),
-        }
-    }
-}
-
 /// Partial update of a connection (seed 004, plus `disable_additional_identifications`).
 ///
 /// `domains` replaces the whole list; `oidc` and `saml` merge field by field into the
@@ -130,8 +134,8 @@ pub struct UpdateConnection {
 }
 
 /// Changes to the OIDC configuration. The URL fields, `client_id` and `client_secret` are
-/// nullable; `requires_pkce` is not.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+/// nullable; `requires_pkce` is not. Equality compares the secret in constant time.
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct OidcPatch {
     /// Authorization endpoint.
@@ -149,6 +153,25 @@ pub struct OidcPatch {
     /// User-info endpoint.
     pub user_info_url: Patch<String>,
 }
+
+impl PartialEq for OidcPatch {
+    fn eq(&self, o: &Self) -> bool {
+        let secrets_equal = match (&self.client_secret, &o.client_secret) {
+            (Patch::Value(a), Patch::Value(b)) => a.ct_eq(b),
+            (Patch::Absent, Patch::Absent) | (Patch::Null, Patch::Null) => true,
+            _ => false,
+        };
+        secrets_equal
+            && self.auth_url == o.auth_url
+            && self.client_id == o.client_id
+            && self.discovery_url == o.discovery_url
+            && self.requires_pkce == o.requires_pkce
+            && self.token_url == o.token_url
+            && self.user_info_url == o.user_info_url
+    }
+}
+
+impl Eq for OidcPatch {}
 
 /// Changes to the SAML configuration. The IdP fields are nullable; the booleans are not.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -190,78 +213,6 @@ pub struct AttributeMappingPatch {
     /// Attribute for the user id.
     #[serde(skip_serializing_if = "Patch::is_absent")]
     pub user_id: Patch<String>,
-}
-
-impl Compose for UpdateConnection {
-    /// Field-wise composition. Exact for patches that keep the protocol; a patch that
-    /// switches protocol drops the old configuration, which a composed patch cannot express.
-    fn then(&self, n: &Self) -> Self {
-        UpdateConnection {
-            name: self.name.then(&n.name),
-            provider: self.provider.then(&n.provider),
-            active: self.active.then(&n.active),
-            organization_id: self.organization_id.then(&n.organization_id),
-            domains: self.domains.then(&n.domains),
-            sync_user_attributes: self.sync_user_attributes.then(&n.sync_user_attributes),
-            disable_additional_identifications: self
-                .disable_additional_identifications
-                .then(&n.disable_additional_identifications),
-            oidc: self.oidc.then(&n.oidc),
-            saml: self.saml.then(&n.saml),
-        }
-    }
-}
-
-impl Compose for OidcPatch {
-    fn then(&self, n: &Self) -> Self {
-        OidcPatch {
-            auth_url: self.auth_url.then(&n.auth_url),
-            client_id: self.client_id.then(&n.client_id),
-            client_secret: self.client_secret.then(&n.client_secret),
-            discovery_url: self.discovery_url.then(&n.discovery_url),
-            requires_pkce: self.requires_pkce.then(&n.requires_pkce),
-            token_url: self.token_url.then(&n.token_url),
-            user_info_url: self.user_info_url.then(&n.user_info_url),
-        }
-    }
-}
-
-impl Compose for SamlPatch {
-    fn then(&self, n: &Self) -> Self {
-        SamlPatch {
-            allow_idp_initiated: self.allow_idp_initiated.then(&n.allow_idp_initiated),
-            allow_subdomains: self.allow_subdomains.then(&n.allow_subdomains),
-            attribute_mapping: self.attribute_mapping.then(&n.attribute_mapping),
-            force_authn: self.force_authn.then(&n.force_authn),
-            idp_certificate: self.idp_certificate.then(&n.idp_certificate),
-            idp_entity_id: self.idp_entity_id.then(&n.idp_entity_id),
-            idp_metadata: self.idp_metadata.then(&n.idp_metadata),
-            idp_metadata_url: self.idp_metadata_url.then(&n.idp_metadata_url),
-            idp_sso_url: self.idp_sso_url.then(&n.idp_sso_url),
-        }
-    }
-}
-
-impl Compose for AttributeMappingPatch {
-    fn then(&self, n: &Self) -> Self {
-        AttributeMappingPatch {
-            email_address: self.email_address.then(&n.email_address),
-            first_name: self.first_name.then(&n.first_name),
-            last_name: self.last_name.then(&n.last_name),
-            user_id: self.user_id.then(&n.user_id),
-        }
-    }
-
-    /// Clearing the mapping, then `next`: every field `next` leaves absent is cleared.
-    fn after_clear(next: &Self) -> Self {
-        let cleared = AttributeMappingPatch {
-            email_address: Patch::Null,
-            first_name: Patch::Null,
-            last_name: Patch::Null,
-            user_id: Patch::Null,
-        };
-        cleared.then(next)
-    }
 }
 
 /// Parameters of a new connection (seed 001, plus `provider` and
@@ -362,18 +313,5 @@ mod tests {
         let err =
             serde_json::from_str::<UpdateConnection>(r#"{"oidc":{"secret":"x"}}"#).unwrap_err();
         assert!(err.to_string().contains("secret"), "{err}");
-    }
-
-    #[test]
-    fn compose_after_null_clears_unset_mapping_fields() {
-        let a = Patch::<AttributeMappingPatch>::Null;
-        let b = Patch::Value(AttributeMappingPatch {
-            user_id: Patch::Value("uid".into()),
-            ..Default::default()
-        });
-        let c = a.then(&b);
-        let m = c.as_value().unwrap();
-        assert_eq!(m.user_id, Patch::Value("uid".into()));
-        assert_eq!(m.email_address, Patch::Null);
     }
 }

@@ -87,7 +87,7 @@ fn seal(stored: &impl Serialize) -> Vec<u8> {
 
 /// The JSON payload of a record of tag 1 or 2 (checksum checked).
 fn open_record<'a>(bytes: &'a [u8], what: &str) -> Result<&'a [u8]> {
-    let corrupt = |reason: String| Error::Corrupt { reason };
+    let corrupt = |reason: String| Error::corrupt(reason);
     let (&tag, payload) = bytes
         .split_first()
         .ok_or_else(|| corrupt(format!("empty {what} record")))?;
@@ -108,10 +108,10 @@ fn open_record<'a>(bytes: &'a [u8], what: &str) -> Result<&'a [u8]> {
 
 /// Decodes a stored account.
 pub fn decode_account(bytes: &[u8]) -> Result<EnterpriseAccount> {
-    let corrupt = |reason: String| Error::Corrupt { reason };
+    let corrupt = |reason: String| Error::corrupt(reason);
     let payload = open_record(bytes, "account")?;
-    let s: StoredAccountV1 =
-        serde_json::from_slice(payload).map_err(|e| corrupt(format!("bad v1 account: {e}")))?;
+    let s: StoredAccountV1 = serde_json::from_slice(payload)
+        .map_err(|e| Error::corrupt_with("bad account record", e))?;
     let verification = match (s.verification_status, s.verification_strategy) {
         (Some(status), Some(strategy)) => Some(Verification {
             status: VerificationStatus::parse(&status)
@@ -259,10 +259,10 @@ pub fn encode_connection(c: &EnterpriseConnection) -> Vec<u8> {
 
 /// Decodes a stored connection.
 pub fn decode_connection(bytes: &[u8]) -> Result<EnterpriseConnection> {
-    let corrupt = |reason: String| Error::Corrupt { reason };
+    let corrupt = |reason: String| Error::corrupt(reason);
     let payload = open_record(bytes, "connection")?;
-    let s: StoredV1 =
-        serde_json::from_slice(payload).map_err(|e| corrupt(format!("bad v1 record: {e}")))?;
+    let s: StoredV1 = serde_json::from_slice(payload)
+        .map_err(|e| Error::corrupt_with("bad connection record", e))?;
     let config = match (s.oidc, s.saml) {
         (Some(o), None) => ProtocolConfig::Oidc(OidcConfig {
             auth_url: o.auth_url,

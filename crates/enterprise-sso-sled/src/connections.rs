@@ -1,0 +1,180 @@
+//! Connections: reads, listings (index selection and key ranges) and the
+//! [`ConnectionRepo`] implementation.
+
+use async_trait::async_trait;
+use enterprise_sso::storage::codec::{decode_connection, encode_connection};
+use enterprise_sso::storage::expect_version;
+use enterprise_sso::{
+    ConnectionId, ConnectionRepo, Domain, EnterpriseConnection, ListQuery, Order, Page, Result,
+};
+use sled::Tree;
+
+use crate::keys::{ordered_i64, range_of};
+use crate::tx::{abort, storage};
+use crate::SledRepo;
+
+impl SledRepo {
+    /// Stores many new connections, one transaction per chunk of 1,000 (each chunk all or
+    /// nothing); for imports and benchmarks.
+    pub async fn bulk_insert(&self, conns: &[EnterpriseConnection]) -> Result<()> {
+        for chunk in conns.chunks(1000) {
+            let encoded: Vec<_> = chunk.iter().map(|c| (c, encode_connection(c))).collect();
+            self.transact_connections(|tx| {
+                for (conn, bytes) in &encoded {
+                    tx.insert_new(conn, bytes)?;
+                }
+                Ok(())
+            })?;
+        }
+        self.after_write().await
+    }
+
+    pub(crate) fn load(&self, id: &[u8]) -> Result<Option<EnterpriseConnection>> {
+        match self.records.get(id).map_err(storage)? {
+            Some(bytes) => decode_connection(&bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Picks the index for a listing: (tree, key prefix). `None` scans `records`.
+    pub(crate) fn plan(&self, q: &ListQuery) -> Option<(&Tree, Vec<u8>)> {
+        if let Some(o) = &q.organization_id {
+            let mut p = o.as_bytes().to_vec();
+            p.push(0);
+            return Some((&self.by_org, p));
+        }
+        if let Some(pr) = q.provider {
+            let mut p = pr.as_str().as_bytes().to_vec();
+            p.push(0);
+            return Some((&self.by_provider, p));
+        }
+        q.active.map(|a| (&self.by_active, vec![u8::from(a)]))
+    }
+}
+
+#[async_trait]
+impl ConnectionRepo for SledRepo {
+    async fn insert(&self, conn: &EnterpriseConnection) -> Result<()> {
+        let bytes = encode_connection(conn);
+        self.transact_connections(|tx| tx.insert_new(conn, &bytes))?;
+        self.after_write().await
+    }
+
+    async fn get(&self, id: &ConnectionId) -> Result<Option<EnterpriseConnection>> {
+        self.load(id.as_str().as_bytes())
+    }
+
+    async fn update(&self, conn: &EnterpriseConnection, expected_version: u64) -> Result<()> {
+        let bytes = encode_connection(conn);
+        self.transact_connections(|tx| {
+            let stored = tx.old(&conn.id)?;
+            let old = match expect_version(&conn.id, expected_version, stored, |c| c.version) {
+                Ok(old) => old,
+                Err(e) => return abort(e),
+            };
+            tx.reindex(&old, conn)?;
+            tx.records.insert(conn.id.as_str(), bytes.as_slice())?;
+            Ok(())
+        })?;
+        self.after_write().await
+    }
+
+    async fn delete(&self, id: &ConnectionId, now: i64) -> Result<bool> {
+        loop {
+            let generation = self.account_generation(id)?;
+            let linked = self.linked_accounts(id)?;
+            let outcome = self.transact(|tx| {
+                if tx.generation(id)? != generation {
+                    return Ok(None); // an account was linked meanwhile: list again
+                }
+                let Some(old) = tx.old(id)? else {
+                    return Ok(Some(false));
+                };
+                for account_id in &linked {
+                    if let Some(a) = tx.old_account(account_id)? {
+                        if a.enterprise_connection_id.as_ref() == Some(id) {
+                            tx.drop_account_indexes(&a)?;
+                            tx.put_account(&a.unlinked(now))?;
+                        }
+                    }
+                }
+                tx.drop_indexes(&old, &[])?;
+                tx.records.remove(id.as_str())?;
+                Ok(Some(true))
+            })?;
+            if let Some(deleted) = outcome {
+                if deleted {
+                    self.after_write().await?;
+                }
+                return Ok(deleted);
+            }
+        }
+    }
+
+    async fn list(&self, q: &ListQuery) -> Result<Page> {
+        let want = q.limit.saturating_add(1);
+        let mut items = Vec::with_capacity(want.min(64));
+        if let Some(d) = &q.domain {
+            // At most one connection claims a domain.
+            if let Some(c) = self.find_by_domain(d).await? {
+                if q.matches(&c) && q.after_cursor(&c.id) {
+                    items.push(c);
+                }
+            }
+            return Ok(Page::from_overfetch(items, q.limit));
+        }
+        let (tree, prefix) = match self.plan(q) {
+            Some((t, p)) => (t, p),
+            None => (&self.records, Vec::new()),
+        };
+        let iter = tree.range(range_of(
+            &prefix,
+            q.after.as_ref().map(|a| a.as_str()),
+            q.order,
+        ));
+        let iter: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> = match q.order {
+            Order::Asc => Box::new(iter),
+            Order::Desc => Box::new(iter.rev()),
+        };
+        for entry in iter {
+            let (k, v) = entry.map_err(storage)?;
+            let c = if prefix.is_empty() {
+                decode_connection(&v)?
+            } else {
+                match self.load(&k[prefix.len()..])? {
+                    Some(c) => c,
+                    // Unreachable with transactional writes; skip rather than fail a read.
+                    None => continue,
+                }
+            };
+            if q.matches(&c) {
+                items.push(c);
+                if items.len() >= want {
+                    break;
+                }
+            }
+        }
+        Ok(Page::from_overfetch(items, q.limit))
+    }
+
+    async fn certificates_expiring_before(
+        &self,
+        before_ms: i64,
+    ) -> Result<Vec<EnterpriseConnection>> {
+        let mut out = Vec::new();
+        for entry in self.by_cert_expiry.range(..ordered_i64(before_ms).to_vec()) {
+            let (k, _) = entry.map_err(storage)?;
+            if let Some(c) = self.load(&k[8..])? {
+                out.push(c);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn find_by_domain(&self, domain: &Domain) -> Result<Option<EnterpriseConnection>> {
+        match self.domains.get(domain.as_str()).map_err(storage)? {
+            Some(id) => self.load(&id),
+            None => Ok(None),
+        }
+    }
+}

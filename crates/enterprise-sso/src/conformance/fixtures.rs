@@ -1,0 +1,139 @@
+//! Fixtures and helpers the cases share: valid connections and accounts, unique tags, and
+//! reads that panic with the store's answer when they fail.
+
+use crate::account::{EnterpriseAccount, Verification};
+use crate::connection::EnterpriseConnection;
+use crate::domain::Domain;
+use crate::ids::{AccountId, ConnectionId};
+use crate::merge::build;
+use crate::patch::{CreateConnection, OidcPatch, Patch, SamlPatch};
+use crate::provider::Provider;
+use crate::repo::{ListQuery, Store};
+use crate::secret::ClientSecret;
+use crate::service::now_ms;
+
+/// A self-signed IdP certificate valid from 2024-01-01 to 2124-01-01, for tests.
+pub const TEST_CERT_PEM: &str = include_str!("../testdata/idp_cert.pem");
+
+/// A valid SAML connection (inactive unless `active`), claiming `domains`.
+pub fn saml_connection(name: &str, domains: &[&str], active: bool) -> EnterpriseConnection {
+    let mut p = CreateConnection::new(Provider::SamlOkta, name);
+    p.domains = Some(domains.iter().map(|d| d.to_string()).collect());
+    p.active = Some(active);
+    p.saml = Some(SamlPatch {
+        idp_entity_id: Patch::Value(format!("https://idp.example.com/{name}")),
+        idp_sso_url: Patch::Value("https://idp.example.com/sso".into()),
+        idp_certificate: Patch::Value(TEST_CERT_PEM.into()),
+        ..Default::default()
+    });
+    expect_built(&p)
+}
+
+/// A valid confidential OIDC client (inactive unless `active`), claiming `domains`.
+pub fn oidc_connection(name: &str, domains: &[&str], active: bool) -> EnterpriseConnection {
+    let mut p = CreateConnection::new(Provider::OidcCustom, name);
+    p.domains = Some(domains.iter().map(|d| d.to_string()).collect());
+    p.active = Some(active);
+    p.oidc = Some(OidcPatch {
+        client_id: Patch::Value(format!("client-{name}")),
+        client_secret: Patch::Value(ClientSecret::new(format!("secret-{name}"))),
+        discovery_url: Patch::Value(
+            "https://idp.example.com/.well-known/openid-configuration".into(),
+        ),
+        ..Default::default()
+    });
+    expect_built(&p)
+}
+
+pub(super) fn expect_built(p: &CreateConnection) -> EnterpriseConnection {
+    match build(p, ConnectionId::generate(), now_ms()) {
+        Ok(c) => c,
+        Err(e) => panic!("fixture does not validate: {e}"),
+    }
+}
+
+/// A fresh lower-case tag usable inside domain names, so cases never collide.
+pub(super) fn unique_tag() -> String {
+    ConnectionId::generate().as_str()[4..].to_lowercase()
+}
+
+pub(super) fn domain(s: &str) -> Domain {
+    Domain::parse(s).unwrap_or_else(|e| panic!("bad fixture domain {s}: {e}"))
+}
+
+pub(super) async fn must_get(repo: &dyn Store, id: &ConnectionId) -> EnterpriseConnection {
+    match repo.get(id).await {
+        Ok(Some(c)) => c,
+        other => panic!("get({id}) = {other:?}"),
+    }
+}
+
+pub(super) async fn insert_all(repo: &dyn Store, conns: &[EnterpriseConnection]) {
+    for c in conns {
+        if let Err(e) = repo.insert(c).await {
+            panic!("insert {}: {e}", c.id);
+        }
+    }
+}
+
+/// Walks every page of `query` and returns the ids in the order seen.
+pub(super) async fn walk(repo: &dyn Store, query: &ListQuery) -> Vec<ConnectionId> {
+    let mut q = query.clone();
+    let mut seen = Vec::new();
+    for _ in 0..10_000 {
+        let page = repo.list(&q).await.expect("list");
+        assert!(page.items.len() <= q.limit, "page larger than limit");
+        seen.extend(page.items.iter().map(|c| c.id.clone()));
+        match page.next_cursor {
+            Some(c) => {
+                assert_eq!(
+                    Some(&c),
+                    page.items.last().map(|c| &c.id),
+                    "cursor is the last item"
+                );
+                q.after = Some(c)
+            }
+            None => return seen,
+        }
+    }
+    panic!("pagination did not end");
+}
+
+/// A fresh account linked to `conn`.
+pub fn account_for(conn: &EnterpriseConnection, subject: &str, email: &str) -> EnterpriseAccount {
+    let now = now_ms();
+    EnterpriseAccount {
+        id: AccountId::generate(),
+        active: true,
+        email_address: email.to_owned(),
+        enterprise_connection_id: Some(conn.id.clone()),
+        first_name: Some("Jane".into()),
+        last_name: None,
+        protocol: conn.protocol(),
+        provider: conn.provider,
+        provider_user_id: Some(subject.to_owned()),
+        public_metadata: serde_json::Map::from_iter([(
+            "team".to_owned(),
+            serde_json::json!(["a", 1]),
+        )]),
+        verification: Some(Verification::verified_by(conn)),
+        last_authenticated_at: Some(now),
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    }
+}
+
+pub(super) async fn must_get_account(repo: &dyn Store, id: &AccountId) -> EnterpriseAccount {
+    match repo.get_account(id).await {
+        Ok(Some(a)) => a,
+        other => panic!("get_account({id}) = {other:?}"),
+    }
+}
+
+pub(super) fn sign_in_connection(name: &str, tag: &str, sync: bool) -> EnterpriseConnection {
+    let mut c = saml_connection(name, &[&format!("{tag}.com")], true);
+    c.allow_subdomains = true;
+    c.sync_user_attributes = sync;
+    c
+}

@@ -1,0 +1,111 @@
+//! The conformance suite every [`ConnectionRepo`](crate::ConnectionRepo) runs (feature `testing`).
+//!
+//! Each case is a plain async function taking the repository under test; they panic on
+//! failure. [`conformance_tests!`](crate::conformance_tests) stamps all of them into
+//! `#[test]` functions given a constructor returning `(repo, guard)`, where `guard` keeps
+//! whatever the repository needs alive (a temporary directory, or `()`):
+//!
+//! ```
+//! mod conformance {
+//!     enterprise_sso::conformance_tests!(|| (enterprise_sso::MemoryRepo::new(), ()));
+//! }
+//! ```
+//!
+//! Cases run their futures with a small executor ([`block_on`]) and use OS threads for
+//! concurrency, so the suite needs no async runtime.
+//!
+//! As in object_store's `integration` module, each case is a `pub async fn(&dyn Store)`
+//! a backend can also call by hand. The cases live by concern: [`connections`],
+//! [`accounts`], [`sign_in`] and [`refusals`] (storage-level refusals that must leave the
+//! store byte for byte as it was); [`fixtures`] holds what they share. The list of cases
+//! is written once (`__conformance_case_list!`), and both [`CASES`] and the macro are made
+//! from it.
+
+pub mod accounts;
+pub mod connections;
+pub mod fixtures;
+pub mod refusals;
+pub mod sign_in;
+
+pub use accounts::*;
+pub use connections::*;
+pub use fixtures::{account_for, oidc_connection, saml_connection, TEST_CERT_PEM};
+pub use refusals::*;
+pub use sign_in::*;
+
+pub use futures_executor::block_on;
+
+/// The names of every case, in the order the macro stamps them (from the one case list).
+pub const CASES: &[&str] = crate::__conformance_case_list!(names);
+
+/// The one list of conformance cases. Both [`CASES`] and
+/// [`conformance_tests!`](crate::conformance_tests) are made from it, so a case cannot be
+/// in one and missing from the other; a test checks that every `pub async fn` case in
+/// this folder is on it.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_case_list {
+    ($($mode:tt)*) => {
+        $crate::__conformance_apply! { [$($mode)*]
+            crud,
+            insert_duplicate_id,
+            cas_conflict,
+            domain_conflicts,
+            domains_released_on_change_and_delete,
+            nested_config_and_secret_round_trip,
+            filters,
+            pagination,
+            pagination_under_concurrent_inserts,
+            routing,
+            failed_writes_change_nothing,
+            concurrent_updates_lose_nothing,
+            in_process_writers_never_conflict,
+            state_transitions,
+            certificate_expiry_query,
+            storage_refusals_change_nothing,
+            account_crud,
+            account_lookups_and_pagination,
+            deleting_a_connection_unlinks_its_accounts,
+            sign_in_creates_then_finds_the_account,
+            refused_sign_ins_write_nothing,
+            concurrent_first_sign_ins_make_one_account,
+            sign_in_honours_routing
+        }
+    };
+}
+
+/// Applies the case list: `names` gives the names, `stamp` one `#[test]` per case.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_apply {
+    ([names] $($case:ident),* $(,)?) => {
+        &[$(stringify!($case)),*]
+    };
+    ([stamp $available:expr, $make:expr] $($case:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $case() {
+                if !($available)() {
+                    return;
+                }
+                let fixture = ($make)();
+                $crate::conformance::block_on($crate::conformance::$case(&fixture.0));
+            }
+        )*
+    };
+}
+
+/// Stamps every conformance case into a `#[test]`. The argument is an expression that,
+/// called with no arguments, returns `(repo, guard)` where `repo` implements both
+/// [`ConnectionRepo`](crate::ConnectionRepo) and [`crate::AccountRepo`]. With `if available, make`, each test
+/// first calls `available()` and returns at once when it is false (for stores that need a
+/// server the machine may not have; the caller decides whether that is allowed).
+#[macro_export]
+macro_rules! conformance_tests {
+    (if $available:expr, $make:expr) => {
+        $crate::__conformance_case_list!(stamp $available, $make);
+    };
+    ($make:expr) => {
+        $crate::conformance_tests!(if || true, $make);
+    };
+}

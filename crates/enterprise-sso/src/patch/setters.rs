@@ -1,0 +1,158 @@
+//! Fluent setters on the parameter types, so a patch reads as what it changes:
+//! `UpdateConnection::default().name("Acme").clear_organization_id()`.
+
+use super::{
+    AttributeMappingPatch, CreateConnection, OidcPatch, Patch, SamlPatch, UpdateConnection,
+};
+use crate::provider::Provider;
+use crate::secret::ClientSecret;
+
+/// `set` methods for `Patch` fields: `field(value)` and, for nullable fields, `clear_field()`.
+macro_rules! patch_setters {
+    ($ty:ty { $($field:ident: $val:ty $(, clear $clear:ident)?;)* }) => {
+        impl $ty {
+            $(
+                #[doc = concat!("Sets `", stringify!($field), "`.")]
+                #[must_use]
+                pub fn $field(mut self, value: impl Into<$val>) -> Self {
+                    self.$field = Patch::Value(value.into());
+                    self
+                }
+                $(
+                    #[doc = concat!("Clears `", stringify!($field), "` (`null`).")]
+                    #[must_use]
+                    pub fn $clear(mut self) -> Self {
+                        self.$field = Patch::Null;
+                        self
+                    }
+                )?
+            )*
+        }
+    };
+}
+
+patch_setters!(UpdateConnection {
+    name: String;
+    provider: Provider;
+    active: bool;
+    organization_id: String, clear clear_organization_id;
+    domains: Vec<String>;
+    sync_user_attributes: bool;
+    disable_additional_identifications: bool;
+    oidc: OidcPatch;
+    saml: SamlPatch;
+});
+
+patch_setters!(OidcPatch {
+    auth_url: String, clear clear_auth_url;
+    client_id: String, clear clear_client_id;
+    client_secret: ClientSecret, clear clear_client_secret;
+    discovery_url: String, clear clear_discovery_url;
+    requires_pkce: bool;
+    token_url: String, clear clear_token_url;
+    user_info_url: String, clear clear_user_info_url;
+});
+
+patch_setters!(SamlPatch {
+    allow_idp_initiated: bool;
+    allow_subdomains: bool;
+    attribute_mapping: AttributeMappingPatch, clear clear_attribute_mapping;
+    force_authn: bool;
+    idp_certificate: String, clear clear_idp_certificate;
+    idp_entity_id: String, clear clear_idp_entity_id;
+    idp_metadata: String, clear clear_idp_metadata;
+    idp_metadata_url: String, clear clear_idp_metadata_url;
+    idp_sso_url: String, clear clear_idp_sso_url;
+});
+
+patch_setters!(AttributeMappingPatch {
+    email_address: String, clear clear_email_address;
+    first_name: String, clear clear_first_name;
+    last_name: String, clear clear_last_name;
+    user_id: String, clear clear_user_id;
+});
+
+/// Setters for the optional fields of [`CreateConnection`].
+macro_rules! option_setters {
+    ($ty:ty { $($field:ident: $val:ty;)* }) => {
+        impl $ty {
+            $(
+                #[doc = concat!("Sets `", stringify!($field), "`.")]
+                #[must_use]
+                pub fn $field(mut self, value: impl Into<$val>) -> Self {
+                    self.$field = Some(value.into());
+                    self
+                }
+            )*
+        }
+    };
+}
+
+option_setters!(CreateConnection {
+    active: bool;
+    organization_id: String;
+    oidc: OidcPatch;
+    saml: SamlPatch;
+    sync_user_attributes: bool;
+    disable_additional_identifications: bool;
+});
+
+impl CreateConnection {
+    /// Sets the domains to claim.
+    #[must_use]
+    pub fn domains<I, S>(mut self, domains: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.domains = Some(domains.into_iter().map(Into::into).collect());
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn setters_equal_struct_literals() {
+        let fluent = UpdateConnection::default()
+            .active(true)
+            .clear_organization_id()
+            .domains(vec!["a.com".to_owned()])
+            .saml(
+                SamlPatch::default()
+                    .idp_entity_id("urn:idp")
+                    .clear_idp_metadata_url()
+                    .attribute_mapping(AttributeMappingPatch::default().clear_user_id()),
+            );
+        let literal = UpdateConnection {
+            active: Patch::Value(true),
+            organization_id: Patch::Null,
+            domains: Patch::Value(vec!["a.com".into()]),
+            saml: Patch::Value(SamlPatch {
+                idp_entity_id: Patch::Value("urn:idp".into()),
+                idp_metadata_url: Patch::Null,
+                attribute_mapping: Patch::Value(AttributeMappingPatch {
+                    user_id: Patch::Null,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert_eq!(fluent, literal);
+
+        let create = CreateConnection::new(Provider::OidcCustom, "Acme")
+            .domains(["acme.com"])
+            .active(true)
+            .oidc(OidcPatch::default().client_secret("s").clear_auth_url());
+        assert_eq!(create.domains, Some(vec!["acme.com".to_owned()]));
+        assert_eq!(create.active, Some(true));
+        let oidc = create
+            .oidc
+            .as_ref()
+            .map(|o| (&o.client_secret, &o.auth_url));
+        assert!(matches!(oidc, Some((Patch::Value(s), Patch::Null)) if s.expose_secret() == "s"));
+    }
+}

@@ -1,0 +1,161 @@
+//! Connections: create, read, list, update (with compare-and-swap retries), delete, and
+//! email routing.
+
+use super::retry::{is_version_conflict, retry_on_conflict};
+use super::{email_domain, Connections};
+use crate::connection::EnterpriseConnection;
+use crate::domain::Domain;
+use crate::error::{Error, Result};
+use crate::ids::ConnectionId;
+use crate::merge::{build_with, merge_with};
+use crate::patch::{CreateConnection, UpdateConnection};
+use crate::repo::{ConnectionRepo, ListQuery, Page, MAX_LIMIT};
+
+impl<R: ConnectionRepo> Connections<R> {
+    /// Validates and stores a new connection (version 1, inactive unless `active` is set).
+    pub async fn create(&self, params: &CreateConnection) -> Result<EnterpriseConnection> {
+        let conn = build_with(
+            params,
+            ConnectionId::generate(),
+            (self.clock)(),
+            &self.policy,
+        )?;
+        self.repo.insert(&conn).await?;
+        Ok(conn)
+    }
+
+    /// The connection with this id, or [`Error::NotFound`].
+    pub async fn get(&self, id: &ConnectionId) -> Result<EnterpriseConnection> {
+        self.repo.get(id).await?.ok_or_else(|| Error::not_found(id))
+    }
+
+    /// One page of connections; `limit` is clamped to 1..=500.
+    pub async fn list(&self, query: &ListQuery) -> Result<Page> {
+        let mut q = query.clone();
+        q.limit = q.limit.clamp(1, MAX_LIMIT);
+        self.repo.list(&q).await
+    }
+
+    /// Applies a partial update: read, merge, validate, compare-and-swap write; on a
+    /// version conflict it starts again from a fresh read, up to the retry limit.
+    /// A failed update writes nothing.
+    pub async fn update(
+        &self,
+        id: &ConnectionId,
+        patch: &UpdateConnection,
+    ) -> Result<EnterpriseConnection> {
+        self.modify(id, |current, now| {
+            Ok(merge_with(current, patch, now, &self.policy)?)
+        })
+        .await
+    }
+
+    /// Like [`Connections::update`], but only if the stored version is `expected_version`
+    /// (for hosts that expose `If-Match`); no retry.
+    pub async fn update_if_version(
+        &self,
+        id: &ConnectionId,
+        expected_version: u64,
+        patch: &UpdateConnection,
+    ) -> Result<EnterpriseConnection> {
+        let _writing = crate::write_lock::lock(id.as_str()).await;
+        let current = self.get(id).await?;
+        if current.version != expected_version {
+            return Err(Error::VersionConflict {
+                id: id.into(),
+                expected: expected_version,
+                actual: current.version,
+            });
+        }
+        let next = merge_with(&current, patch, (self.clock)(), &self.policy)?;
+        self.repo.update(&next, expected_version).await?;
+        Ok(next)
+    }
+
+    /// Records a successful authentication: the first one moves the connection from
+    /// `validating` to `active` state. Later calls change nothing and write nothing.
+    pub async fn mark_authenticated(&self, id: &ConnectionId) -> Result<EnterpriseConnection> {
+        self.modify(id, |current, now| {
+            let mut next = current.clone();
+            if current.first_authenticated_at.is_none() {
+                next.first_authenticated_at = Some(now);
+                next.version += 1;
+                next.updated_at = now.max(current.updated_at);
+            }
+            Ok(next)
+        })
+        .await
+    }
+
+    /// Read-modify-CAS loop shared by every update. `f` returning the record unchanged
+    /// (same version) skips the write.
+    pub(super) async fn modify<F>(&self, id: &ConnectionId, f: F) -> Result<EnterpriseConnection>
+    where
+        F: Fn(&EnterpriseConnection, i64) -> Result<EnterpriseConnection> + Send + Sync,
+    {
+        // In-process writers of this connection take turns (see `write_lock`), so a conflict
+        // below comes from another process or replica.
+        let _writing = crate::write_lock::lock(id.as_str()).await;
+        let f = &f;
+        retry_on_conflict(self.max_retries, is_version_conflict, || async move {
+            let current = self.get(id).await?;
+            let next = f(&current, (self.clock)())?;
+            if next.version != current.version {
+                self.repo.update(&next, current.version).await?;
+            }
+            Ok(next)
+        })
+        .await
+    }
+
+    /// Every connection whose IdP certificate expires within `days` days from now (or has
+    /// expired already), soonest first: the basis for renewal reminders.
+    pub async fn certificates_expiring_within(
+        &self,
+        days: u32,
+    ) -> Result<Vec<EnterpriseConnection>> {
+        let before = (self.clock)().saturating_add(i64::from(days) * 86_400_000);
+        self.repo.certificates_expiring_before(before).await
+    }
+
+    /// Deletes a connection and frees its domains; [`Error::NotFound`] when absent. A store
+    /// that holds accounts keeps the connection's accounts, deactivated and unlinked, in
+    /// the same write.
+    pub async fn delete(&self, id: &ConnectionId) -> Result<()> {
+        if self.repo.delete(id, (self.clock)()).await? {
+            Ok(())
+        } else {
+            Err(Error::not_found(id))
+        }
+    }
+
+    /// The active connection a user with this email address should sign in with.
+    ///
+    /// The email's domain is normalised like a claimed domain. An active connection that
+    /// claims exactly that domain wins; otherwise the nearest parent domain (never a
+    /// public suffix) whose active connection has `allow_subdomains`. `Ok(None)` when no
+    /// connection applies; [`Error::InvalidEmail`] for a malformed address.
+    pub async fn route_email(&self, email: &str) -> Result<Option<EnterpriseConnection>> {
+        self.route_domain(&email_domain(email)?).await
+    }
+
+    /// [`Connections::route_email`] for an already-parsed domain.
+    pub(super) async fn route_domain(
+        &self,
+        domain: &Domain,
+    ) -> Result<Option<EnterpriseConnection>> {
+        if let Some(c) = self.repo.find_by_domain(domain).await? {
+            if c.active {
+                return Ok(Some(c));
+            }
+        }
+        for parent in domain.parents() {
+            if let Some(c) = self.repo.find_by_domain(&parent).await? {
+                if c.active && c.allow_subdomains {
+                    return Ok(Some(c));
+                }
+            }
+        }
+        Ok(None)
+    }
+}

@@ -1,0 +1,104 @@
+//! The service every host calls: it owns merge, validation, retries and routing.
+//!
+//! One file a concern: `connections` (create, read, update, delete, routing), `refresh`
+//! (re-reading IdP documents), `sign_in` (recording a sign-in), `accounts` (account
+//! reads and writes), and `retry` (the one compare-and-swap retry loop every write uses).
+
+mod accounts;
+mod connections;
+mod refresh;
+mod retry;
+mod sign_in;
+
+pub use refresh::MetadataSource;
+pub use sign_in::SignIn;
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::domain::Domain;
+use crate::email::EmailAddress;
+use crate::error::{Error, Result};
+use crate::repo::ConnectionRepo;
+use crate::validate::{FieldError, FieldErrorKind, Policy, ValidationErrors};
+
+/// Source of the current time, Unix milliseconds.
+pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
+/// How many times [`Connections::update`] re-reads and re-merges after a version conflict
+/// before giving the conflict to the caller.
+pub const DEFAULT_MAX_RETRIES: usize = 32;
+
+/// The current time in Unix milliseconds.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// Enterprise connections on a storage backend `R`.
+///
+/// ```
+/// use enterprise_sso::{Connections, CreateConnection, MemoryRepo, Provider};
+/// # futures_executor::block_on(async {
+/// let svc = Connections::new(MemoryRepo::new());
+/// let mut params = CreateConnection::new(Provider::SamlOkta, "Acme");
+/// params.domains = Some(vec!["acme.com".into()]);
+/// let conn = svc.create(&params).await.unwrap();
+/// assert_eq!(svc.get(&conn.id).await.unwrap(), conn);
+/// # });
+/// ```
+pub struct Connections<R> {
+    repo: R,
+    clock: Clock,
+    max_retries: usize,
+    policy: Policy,
+}
+
+impl<R: ConnectionRepo> Connections<R> {
+    /// A service on `repo` with the system clock.
+    pub fn new(repo: R) -> Self {
+        Connections {
+            repo,
+            clock: Arc::new(now_ms),
+            max_retries: DEFAULT_MAX_RETRIES,
+            policy: Policy::default(),
+        }
+    }
+
+    /// Uses `policy` for validation (e.g. to allow loopback metadata URLs in tests).
+    pub fn with_policy(mut self, policy: Policy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Uses `clock` for timestamps (tests, simulations).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Sets how often an update is retried after a version conflict.
+    pub fn with_max_retries(mut self, retries: usize) -> Self {
+        self.max_retries = retries;
+        self
+    }
+
+    /// The storage backend.
+    pub fn repo(&self) -> &R {
+        &self.repo
+    }
+}
+
+/// A validation error with one problem at `path`.
+fn invalid(path: &str, kind: FieldErrorKind) -> Error {
+    Error::Validation(ValidationErrors::single(FieldError::new(path, kind)))
+}
+
+/// The normalised domain of an email address ([`EmailAddress::parse`]).
+fn email_domain(email: &str) -> Result<Domain> {
+    EmailAddress::parse(email)
+        .map(|e| e.domain().clone())
+        .map_err(|e| Error::InvalidEmail { reason: e.reason() })
+}

@@ -1,0 +1,136 @@
+//! Sign-in: recording that a connection's IdP vouched for a user, creating or finding the
+//! enterprise account.
+
+use super::retry::retry_on_conflict;
+use super::Connections;
+use crate::account::{
+    map_assertion, Assertion, EnterpriseAccount, MappedIdentity, SignInRefusal, Verification,
+};
+use crate::connection::EnterpriseConnection;
+use crate::error::{Error, Result};
+use crate::ids::{AccountId, ConnectionId};
+use crate::repo::Store;
+
+/// The outcome of [`Connections::record_sign_in`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct SignIn {
+    /// The account, as stored after this sign-in.
+    pub account: EnterpriseAccount,
+    /// Whether this sign-in created the account.
+    pub created: bool,
+    /// The connection, as stored after this sign-in (state `active`).
+    pub connection: EnterpriseConnection,
+}
+
+impl<R: Store> Connections<R> {
+    /// Records that the IdP behind `connection_id` vouched for a user.
+    ///
+    /// The connection must exist and be active; the assertion is mapped with
+    /// [`crate::account::map_assertion`] (which also checks the email's domain). The account
+    /// is created on the first sign-in and found again by (connection, provider user id)
+    /// afterwards; with `sync_user_attributes` on, email and names are refreshed from the
+    /// IdP on every sign-in, with it off they keep their first values.
+    /// `last_authenticated_at` is set, and the connection's first sign-in moves it from
+    /// `validating` to `active` (once, through the CAS path). A refused sign-in
+    /// ([`Error::SignInRefused`]) writes nothing.
+    pub async fn record_sign_in(
+        &self,
+        connection_id: &ConnectionId,
+        assertion: &Assertion,
+    ) -> Result<SignIn> {
+        let conn = self.get(connection_id).await?;
+        if !conn.active {
+            return Err(Error::SignInRefused(SignInRefusal::ConnectionInactive));
+        }
+        let who = map_assertion(&conn, assertion).map_err(Error::SignInRefused)?;
+        // Tenant boundary: the connection may vouch only for emails that routing sends to
+        // it. A more specific claim by another connection (`eng.corp.com` beside a
+        // `corp.com` that allows subdomains) takes those emails away from it.
+        let routed = self.route_domain(who.email.domain()).await?;
+        if routed.map(|c| c.id) != Some(conn.id.clone()) {
+            return Err(Error::SignInRefused(SignInRefusal::EmailOutsideDomains));
+        }
+        let subject_key = format!("{}\u{0}{}", conn.id, who.provider_user_id);
+        let writing = crate::write_lock::lock(&subject_key).await;
+        let who = &who;
+        let conn_ref = &conn;
+        let (account, created) = retry_on_conflict(
+            self.max_retries,
+            // Another sign-in of the same user got there first: start again.
+            |e| {
+                matches!(
+                    e,
+                    Error::AccountExists { .. } | Error::VersionConflict { .. }
+                )
+            },
+            || async move { self.sign_in_once(conn_ref, who).await },
+        )
+        .await?;
+        drop(writing);
+        let connection = if conn.first_authenticated_at.is_none() {
+            self.mark_authenticated(&conn.id).await?
+        } else {
+            conn
+        };
+        Ok(SignIn {
+            account,
+            created,
+            connection,
+        })
+    }
+
+    /// One attempt of the account write of a sign-in: create the account, or update the
+    /// one found by (connection, provider user id).
+    async fn sign_in_once(
+        &self,
+        conn: &EnterpriseConnection,
+        who: &MappedIdentity,
+    ) -> Result<(EnterpriseAccount, bool)> {
+        let now = (self.clock)();
+        let found = self
+            .repo
+            .find_account_by_subject(&conn.id, &who.provider_user_id)
+            .await?;
+        let (result, created) = match &found {
+            None => {
+                let a = EnterpriseAccount {
+                    id: AccountId::generate(),
+                    active: true,
+                    email_address: who.email.to_string(),
+                    enterprise_connection_id: Some(conn.id.clone()),
+                    first_name: who.first_name.clone(),
+                    last_name: who.last_name.clone(),
+                    protocol: conn.protocol(),
+                    provider: conn.provider,
+                    provider_user_id: Some(who.provider_user_id.clone()),
+                    public_metadata: serde_json::Map::new(),
+                    verification: Some(Verification::verified_by(conn)),
+                    last_authenticated_at: Some(now),
+                    created_at: now,
+                    updated_at: now,
+                    version: 1,
+                };
+                (self.repo.insert_account(&a).await.map(|()| a), true)
+            }
+            Some(old) if !old.active => {
+                return Err(Error::SignInRefused(SignInRefusal::AccountInactive));
+            }
+            Some(old) => {
+                let mut a = old.clone();
+                a.last_authenticated_at = Some(now.max(old.last_authenticated_at.unwrap_or(now)));
+                if conn.sync_user_attributes {
+                    a.email_address = who.email.to_string();
+                    a.first_name = who.first_name.clone();
+                    a.last_name = who.last_name.clone();
+                }
+                a.version = old.version + 1;
+                a.updated_at = now.max(old.updated_at);
+                (
+                    self.repo.update_account(&a, old.version).await.map(|()| a),
+                    false,
+                )
+            }
+        };
+        result.map(|a| (a, created))
+    }
+}

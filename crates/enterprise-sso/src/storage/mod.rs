@@ -1,0 +1,30 @@
+//! The adapter kit: everything a storage adapter needs from the core, so that an adapter
+//! only maps these onto its engine and holds no rule of its own.
+//!
+//! - [`codec`]: the byte encoding of connections and accounts (format tag, checksum).
+//! - [`connection_keys`] / [`account_keys`]: what each record is indexed by.
+//! - [`expect_version`]: the compare-and-swap rule; [`check_account_keys_unchanged`]: the
+//!   account immutability rule.
+//! - [`stored_id`], [`stored_domain`], [`version_to_i64`], [`version_from_i64`]: values
+//!   read back from an index, checked, with a typed [`crate::Error::Corrupt`].
+//! - [`crate::repo::Page::from_overfetch`]: one page from `limit + 1` rows;
+//!   [`crate::repo::Order::is_after`]: the cursor rule.
+//! - [`crate::integrity`]: the typed errors of an adapter's `verify()` and the
+//!   cross-check of indexed columns against records.
+//!
+//! Writing an adapter: implement [`crate::ConnectionRepo`] and [`crate::AccountRepo`] on
+//! one store, make every write atomic (record, version check, domain claims, index
+//! entries, and on connection delete the unlinking of its accounts), and run the shared
+//! conformance suite (`enterprise_sso::conformance_tests!`, feature `testing`).
+
+pub mod codec;
+mod keys;
+mod rules;
+
+pub use keys::{
+    account_keys, certificate_expires_at, connection_keys, AccountKeys, ConnectionKeys,
+};
+pub use rules::{
+    check_account_keys_unchanged, expect_version, stored_domain, stored_id, version_from_i64,
+    version_to_i64,
+};
