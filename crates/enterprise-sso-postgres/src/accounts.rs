@@ -2,15 +2,14 @@
 
 use enterprise_sso::account::email_key;
 use enterprise_sso::storage::codec::{decode_account, encode_account};
-use enterprise_sso::storage::{check_account_keys_unchanged, expect_version, stored_id};
+use enterprise_sso::storage::{
+    account_keys, check_account_keys_unchanged, expect_version, stored_id, version_from_i64,
+    version_to_i64,
+};
 use enterprise_sso::{AccountPage, AccountQuery, EnterpriseAccount, Error, Order, Result};
 
-use crate::error::{storage, unique_violation, version_out_of_range};
+use crate::error::{storage, unique_violation};
 use crate::Inner;
-
-fn to_i64(v: u64) -> Result<i64> {
-    i64::try_from(v).map_err(|_| version_out_of_range())
-}
 
 fn decode_rows(rows: &[tokio_postgres::Row]) -> Result<Vec<EnterpriseAccount>> {
     rows.iter()
@@ -91,10 +90,11 @@ pub(crate) async fn list(inner: &Inner, connection: &str, q: &AccountQuery) -> R
 /// same transaction, so it cannot be linked to a connection being deleted.
 pub(crate) async fn insert(inner: &Inner, a: &EnterpriseAccount) -> Result<()> {
     let id = a.id.to_string();
-    let linked = a.enterprise_connection_id.as_ref().map(|c| c.to_string());
-    let version = to_i64(a.version)?;
+    let keys = account_keys(a);
+    let linked = keys.connection.map(|c| c.to_string());
+    let version = version_to_i64(a.version)?;
     let record = encode_account(a);
-    let key = email_key(&a.email_address);
+    let key = keys.email;
     let outcome = inner
         .retrying(|| async {
             let mut client = inner.client().await?;
@@ -152,11 +152,12 @@ pub(crate) async fn insert(inner: &Inner, a: &EnterpriseAccount) -> Result<()> {
 /// Compare-and-swap on the version; connection and provider user id cannot change.
 pub(crate) async fn update(inner: &Inner, a: &EnterpriseAccount, expected: u64) -> Result<()> {
     let id = a.id.to_string();
-    let linked = a.enterprise_connection_id.as_ref().map(|c| c.to_string());
-    let version = to_i64(a.version)?;
-    let expected_i = to_i64(expected)?;
+    let keys = account_keys(a);
+    let linked = keys.connection.map(|c| c.to_string());
+    let version = version_to_i64(a.version)?;
+    let expected_i = version_to_i64(expected)?;
     let record = encode_account(a);
-    let key = email_key(&a.email_address);
+    let key = keys.email;
     let client = inner.client().await?;
     let st = client
         .prepare_cached(&inner.sql.account_update)
@@ -189,7 +190,7 @@ pub(crate) async fn update(inner: &Inner, a: &EnterpriseAccount, expected: u64) 
         .map(|r| -> Result<(u64, Option<String>, Option<String>)> {
             let v: i64 = r.try_get(0).map_err(storage)?;
             Ok((
-                u64::try_from(v).map_err(|_| version_out_of_range())?,
+                version_from_i64(v)?,
                 r.try_get(1).map_err(storage)?,
                 r.try_get(2).map_err(storage)?,
             ))

@@ -1,18 +1,14 @@
 //! Connection operations: one statement or one transaction each.
 
 use enterprise_sso::storage::codec::{decode_connection, encode_connection};
-use enterprise_sso::storage::{certificate_expires_at, expect_version};
+use enterprise_sso::storage::{connection_keys, expect_version, version_from_i64, version_to_i64};
 use enterprise_sso::{
     ConnectionId, Domain, EnterpriseConnection, Error, ListQuery, Order, Page, Result,
 };
 use tokio_postgres::types::ToSql;
 
-use crate::error::{storage, version_out_of_range};
+use crate::error::storage;
 use crate::Inner;
-
-fn to_i64(v: u64) -> Result<i64> {
-    i64::try_from(v).map_err(|_| version_out_of_range())
-}
 
 fn decode_rows(rows: Vec<tokio_postgres::Row>) -> Result<Vec<EnterpriseConnection>> {
     rows.iter()
@@ -59,15 +55,16 @@ struct Row {
 
 impl Row {
     fn new(c: &EnterpriseConnection) -> Result<Row> {
+        let keys = connection_keys(c);
         Ok(Row {
-            id: c.id.to_string(),
-            organization_id: c.organization_id.clone(),
-            active: c.active,
-            provider: c.provider.as_str(),
-            version: to_i64(c.version)?,
-            cert_expires_at: certificate_expires_at(c),
+            id: keys.id.to_string(),
+            organization_id: keys.organization_id.map(str::to_owned),
+            active: keys.active,
+            provider: keys.provider.as_str(),
+            version: version_to_i64(c.version)?,
+            cert_expires_at: keys.certificate_expires_at,
             record: encode_connection(c),
-            domains: c.domains.iter().map(|d| d.as_str().to_owned()).collect(),
+            domains: keys.domains.iter().map(|d| d.as_str().to_owned()).collect(),
         })
     }
 }
@@ -113,7 +110,7 @@ pub(crate) async fn insert(inner: &Inner, c: &EnterpriseConnection) -> Result<()
 
 pub(crate) async fn update(inner: &Inner, c: &EnterpriseConnection, expected: u64) -> Result<()> {
     let row = Row::new(c)?;
-    let expected_i = to_i64(expected)?;
+    let expected_i = version_to_i64(expected)?;
     inner
         .retrying(|| async {
             let client = inner.client().await?;
@@ -168,7 +165,7 @@ async fn stored_version(inner: &Inner, id: &str) -> Result<Option<u64>> {
     let row = client.query_opt(&st, &[&id]).await.map_err(storage)?;
     row.map(|r| {
         let v: i64 = r.try_get(0).map_err(storage)?;
-        u64::try_from(v).map_err(|_| version_out_of_range())
+        version_from_i64(v)
     })
     .transpose()
 }
@@ -209,7 +206,7 @@ pub(crate) async fn delete(inner: &Inner, id: &str, now: i64) -> Result<bool> {
                     )?
                     .unlinked(now);
                     ids.push(a.id.to_string());
-                    versions.push(to_i64(a.version)?);
+                    versions.push(version_to_i64(a.version)?);
                     records.push(enterprise_sso::storage::codec::encode_account(&a));
                 }
                 let unlink = tx

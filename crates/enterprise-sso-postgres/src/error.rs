@@ -121,8 +121,3 @@ pub(crate) fn unique_violation(e: &tokio_postgres::Error) -> Option<&str> {
     let db = e.as_db_error()?;
     (*db.code() == SqlState::UNIQUE_VIOLATION).then(|| db.constraint().unwrap_or_default())
 }
-
-/// A stored version that does not fit in `u64`, or one that does not fit in `i64`.
-pub(crate) fn version_out_of_range() -> enterprise_sso::Error {
-    enterprise_sso::Error::corrupt("version out of range")
-}
