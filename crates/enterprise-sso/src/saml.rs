@@ -295,6 +295,44 @@ fn is_md(node: &roxmltree::Node<'_, '_>, name: &str) -> bool {
         && node.tag_name().namespace() == Some(MD_NS)
 }
 
+/// Decodes a metadata document as fetched (bytes) into text, as an XML 1.0 parser must:
+/// UTF-8 (a byte-order mark is dropped), or UTF-16 little- or big-endian when the document
+/// starts with that byte-order mark. Anything else that is not UTF-8 is refused.
+pub fn decode_metadata_bytes(bytes: Vec<u8>) -> Result<String, MetadataError> {
+    let utf16 = |le: bool| -> Result<String, MetadataError> {
+        let body = &bytes[2..];
+        if !body.len().is_multiple_of(2) {
+            return Err(MetadataError::Malformed {
+                reason: "UTF-16 document with an odd number of bytes".into(),
+            });
+        }
+        let units = body.chunks_exact(2).map(|p| {
+            if le {
+                u16::from_le_bytes([p[0], p[1]])
+            } else {
+                u16::from_be_bytes([p[0], p[1]])
+            }
+        });
+        char::decode_utf16(units)
+            .collect::<Result<String, _>>()
+            .map_err(|_| MetadataError::Malformed {
+                reason: "invalid UTF-16".into(),
+            })
+    };
+    match bytes.get(..3) {
+        Some([0xEF, 0xBB, 0xBF]) => {
+            String::from_utf8(bytes[3..].to_vec()).map_err(|_| MetadataError::Malformed {
+                reason: "not UTF-8".into(),
+            })
+        }
+        Some([0xFF, 0xFE, _]) => utf16(true),
+        Some([0xFE, 0xFF, _]) => utf16(false),
+        _ => String::from_utf8(bytes).map_err(|_| MetadataError::Malformed {
+            reason: "not UTF-8 (nor UTF-16 with a byte-order mark)".into(),
+        }),
+    }
+}
+
 /// Parses and checks IdP metadata.
 pub fn parse_metadata(xml: &str) -> Result<IdpMetadata, MetadataError> {
     if xml.len() > MAX_METADATA_BYTES {
@@ -302,6 +340,9 @@ pub fn parse_metadata(xml: &str) -> Result<IdpMetadata, MetadataError> {
             max: MAX_METADATA_BYTES,
         });
     }
+    // A byte-order mark and white space before the XML declaration are common in
+    // downloaded metadata (Entra ID's carries a BOM); XML parsers read past them.
+    let xml = xml.trim_start_matches(['\u{feff}', ' ', '\t', '\r', '\n']);
     // Linear pre-pass: refuses shapes the tree builder would spend super-linear time on,
     // and checks depth before any tree exists.
     crate::xml_limits::check(xml).map_err(|e| match e {

@@ -765,3 +765,87 @@ fn certificates_are_stored_in_canonical_form() {
         assert!(!json.contains("    "), "served as stored: {json}");
     }
 }
+
+#[test]
+fn white_space_and_a_byte_order_mark_before_the_declaration_are_accepted() {
+    block_on(async {
+        let s = svc();
+        let plain = s.create(&saml_params(metadata(ENTRA), true)).await.unwrap();
+        for prefix in ["\u{feff}", "\n", "  \r\n\t", "\u{feff}\n  "] {
+            let xml = format!("{prefix}{ENTRA}");
+            let c = s.create(&saml_params(metadata(&xml), true)).await;
+            let c = c.unwrap_or_else(|e| panic!("prefix {prefix:?}: {e}"));
+            let (a, b) = (c.saml().unwrap(), plain.saml().unwrap());
+            assert_eq!(a.idp_entity_id, b.idp_entity_id, "{prefix:?}");
+            assert_eq!(a.idp_sso_url, b.idp_sso_url, "{prefix:?}");
+            assert_eq!(a.idp_certificate, b.idp_certificate, "{prefix:?}");
+        }
+        // Text that is not white space before the declaration is still refused.
+        let bad = format!("x{ENTRA}");
+        assert!(s.create(&saml_params(metadata(&bad), true)).await.is_err());
+    });
+}
+
+#[test]
+fn refresh_decodes_utf16_and_utf8_with_a_byte_order_mark() {
+    block_on(async {
+        let s = svc().with_policy(Policy {
+            allow_loopback_fetch: true,
+        });
+        let url = "http://localhost:9999/app/metadata";
+        let c = s
+            .create(&saml_params(
+                SamlPatch {
+                    idp_metadata_url: Patch::Value(url.into()),
+                    ..Default::default()
+                },
+                false,
+            ))
+            .await
+            .unwrap();
+        let utf16 = |le: bool| {
+            let mut out = if le {
+                vec![0xFF, 0xFE]
+            } else {
+                vec![0xFE, 0xFF]
+            };
+            for unit in ENTRA.encode_utf16() {
+                out.extend(if le {
+                    unit.to_le_bytes()
+                } else {
+                    unit.to_be_bytes()
+                });
+            }
+            out
+        };
+        let utf8_bom = [&[0xEF, 0xBB, 0xBF][..], ENTRA.as_bytes()].concat();
+        for (name, body) in [
+            ("UTF-16LE", utf16(true)),
+            ("UTF-16BE", utf16(false)),
+            ("UTF-8 with BOM", utf8_bom),
+        ] {
+            let source = FakeSource::new(move || Ok(body.clone()));
+            let r = s
+                .refresh(&c.id, &source)
+                .await
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(
+                r.saml().unwrap().idp_entity_id.as_deref(),
+                Some("https://sts.windows.net/72f988bf-86f1-41af-91ab-2d7cd011db47/"),
+                "{name}"
+            );
+        }
+        // A UTF-16 document cut in the middle of a code unit, or with an unpaired
+        // surrogate, is refused and writes nothing.
+        let before = s.get(&c.id).await.unwrap();
+        let mut odd = utf16(true);
+        odd.pop();
+        let lone_surrogate = vec![0xFF, 0xFE, 0x00, 0xD8, b'<', 0x00];
+        for body in [odd, lone_surrogate] {
+            let source = FakeSource::new(move || Ok(body.clone()));
+            let err = s.refresh(&c.id, &source).await.unwrap_err();
+            assert!(err.validation().unwrap().has("saml.idp_metadata"), "{err}");
+        }
+        assert_eq!(s.get(&c.id).await.unwrap(), before);
+    });
+}

@@ -78,13 +78,8 @@ impl<R: ConnectionRepo> Connections<R> {
                         },
                     ));
                 }
-                let xml = String::from_utf8(body).map_err(|_| {
-                    invalid(
-                        "saml.idp_metadata",
-                        FieldErrorKind::InvalidMetadata(crate::saml::MetadataError::Malformed {
-                            reason: "not UTF-8".into(),
-                        }),
-                    )
+                let xml = crate::saml::decode_metadata_bytes(body).map_err(|e| {
+                    invalid("saml.idp_metadata", FieldErrorKind::InvalidMetadata(e))
                 })?;
                 let patch = UpdateConnection {
                     saml: Patch::Value(SamlPatch {
