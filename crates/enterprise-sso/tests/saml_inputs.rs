@@ -548,23 +548,34 @@ impl MetadataSource for FakeSource {
     }
 }
 
+/// Where the refresh tests' connection fetches its metadata (a loopback URL, allowed by
+/// the policy [`refreshable`] sets).
+const METADATA_URL: &str = "http://localhost:9999/app/metadata";
+
+/// A service that may fetch from loopback, and an inactive SAML connection with only a
+/// metadata URL, ready to be refreshed.
+async fn refreshable() -> (Connections<MemoryRepo>, EnterpriseConnection) {
+    let s = svc().with_policy(Policy {
+        allow_loopback_fetch: true,
+    });
+    let c = s
+        .create(&saml_params(
+            SamlPatch {
+                idp_metadata_url: Patch::Value(METADATA_URL.into()),
+                ..Default::default()
+            },
+            false,
+        ))
+        .await
+        .unwrap();
+    (s, c)
+}
+
 #[test]
 fn refresh_saml_metadata_through_the_merge_path() {
     block_on(async {
-        let s = svc().with_policy(Policy {
-            allow_loopback_fetch: true,
-        });
-        let url = "http://localhost:9999/app/metadata";
-        let c = s
-            .create(&saml_params(
-                SamlPatch {
-                    idp_metadata_url: Patch::Value(url.into()),
-                    ..Default::default()
-                },
-                false,
-            ))
-            .await
-            .unwrap();
+        let (s, c) = refreshable().await;
+        let url = METADATA_URL;
         let ok = FakeSource::new(|| Ok(ENTRA.as_bytes().to_vec()));
         let r = s.refresh(&c.id, &ok).await.unwrap();
         assert_eq!(ok.asked.lock().unwrap()[0], (url.to_owned(), 1024 * 1024));
@@ -789,20 +800,7 @@ fn white_space_and_a_byte_order_mark_before_the_declaration_are_accepted() {
 #[test]
 fn refresh_decodes_utf16_and_utf8_with_a_byte_order_mark() {
     block_on(async {
-        let s = svc().with_policy(Policy {
-            allow_loopback_fetch: true,
-        });
-        let url = "http://localhost:9999/app/metadata";
-        let c = s
-            .create(&saml_params(
-                SamlPatch {
-                    idp_metadata_url: Patch::Value(url.into()),
-                    ..Default::default()
-                },
-                false,
-            ))
-            .await
-            .unwrap();
+        let (s, c) = refreshable().await;
         let utf16 = |le: bool| {
             let mut out = if le {
                 vec![0xFF, 0xFE]
