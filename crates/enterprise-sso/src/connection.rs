@@ -1,5 +1,6 @@
 //! The stored enterprise connection and its protocol configuration.
 
+use crate::cert_set::IdpCertificate;
 use crate::domain::Domain;
 use crate::ids::ConnectionId;
 use crate::provider::{Protocol, Provider};
@@ -174,12 +175,17 @@ pub struct SamlConfig {
     pub attribute_mapping: AttributeMapping,
     /// Whether the IdP must re-authenticate the user on every sign-in.
     pub force_authn: bool,
-    /// IdP signing certificate (stored as canonical PEM re-encoded from the parsed DER).
+    /// The primary IdP signing certificate ([`crate::cert_set::primary`] of
+    /// [`Self::idp_certificates`] at the time of the write), as canonical PEM.
     pub idp_certificate: Option<String>,
-    /// Start of the certificate's validity (Unix ms), derived from it by [`crate::merge()`].
+    /// Start of the primary certificate's validity (Unix ms), derived by [`crate::merge()`].
     pub idp_certificate_issued_at: Option<i64>,
-    /// End of the certificate's validity (Unix ms), derived from it by [`crate::merge()`].
+    /// End of the primary certificate's validity (Unix ms), derived by [`crate::merge()`].
     pub idp_certificate_expires_at: Option<i64>,
+    /// Every signing certificate of the IdP (given, or read from the metadata's signing
+    /// `KeyDescriptor`s), in order, each with its validity window. Rules in
+    /// [`crate::cert_set`].
+    pub idp_certificates: Vec<IdpCertificate>,
     /// IdP entity id.
     pub idp_entity_id: Option<String>,
     /// Raw IdP metadata XML.
@@ -188,6 +194,21 @@ pub struct SamlConfig {
     pub idp_metadata_url: Option<String>,
     /// IdP single-sign-on URL.
     pub idp_sso_url: Option<String>,
+}
+
+impl SamlConfig {
+    /// The certificates valid at `now_ms`: a SAML response signed by any of them is the
+    /// IdP's (during a rotation, both the old and the new one).
+    pub fn valid_certificates(&self, now_ms: i64) -> impl Iterator<Item = &IdpCertificate> {
+        self.idp_certificates
+            .iter()
+            .filter(move |c| c.is_valid_at(now_ms))
+    }
+
+    /// The latest expiry among the certificates ([`crate::cert_set::latest_expiry`]).
+    pub fn latest_certificate_expiry(&self) -> Option<i64> {
+        crate::cert_set::latest_expiry(&self.idp_certificates)
+    }
 }
 
 /// SAML attribute names for the user's fields; `None` uses the default.

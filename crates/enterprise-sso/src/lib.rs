@@ -29,6 +29,7 @@
 //! ```
 
 pub mod account;
+pub mod cert_set;
 pub mod connection;
 pub mod domain;
 pub mod email;
@@ -56,6 +57,7 @@ pub mod xml_limits;
 pub mod conformance;
 
 pub use account::{Assertion, EnterpriseAccount, SignInRefusal, Verification, VerificationStatus};
+pub use cert_set::IdpCertificate;
 pub use connection::{
     AttributeMapping, ConnectionState, EnterpriseConnection, OidcConfig, ProtocolConfig, SamlConfig,
 };

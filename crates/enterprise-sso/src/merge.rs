@@ -1,5 +1,6 @@
 //! The one place where create and update parameters become a connection.
 
+use crate::cert_set::{none_valid, primary, IdpCertificate, NoneValid};
 use crate::connection::{
     AttributeMapping, EnterpriseConnection, OidcConfig, ProtocolConfig, SamlConfig,
 };
@@ -9,7 +10,9 @@ use crate::patch::{
     AttributeMappingPatch, CreateConnection, OidcPatch, Patch, SamlPatch, UpdateConnection,
 };
 use crate::provider::Protocol;
-use crate::saml::{parse_certificate, parse_metadata};
+use crate::saml::{
+    parse_certificates, parse_metadata_for, Certificate, MAX_CERTIFICATES_PER_FIELD,
+};
 use crate::url_policy::canonical_url;
 use crate::validate::{
     validate_with, FieldError, FieldErrorKind, Policy, ValidationErrors, MAX_CERTIFICATE_LEN,
@@ -47,18 +50,23 @@ pub fn merge(
 /// [`merge`] under a [`Policy`].
 ///
 /// SAML inputs, on the merged result:
-/// - `idp_metadata` is parsed ([`crate::saml::parse_metadata`]). `idp_entity_id`,
-///   `idp_sso_url` and `idp_certificate` that the same patch sets explicitly must agree
-///   with it (the entity id equal, the SSO URL one of its locations, the certificate one of
-///   its signing certificates), else `DisagreesWithMetadata`. Those not set explicitly keep
-///   their value when it agrees with the metadata, and are (re)filled from it otherwise:
-///   the entity id, the HTTP-Redirect SSO URL (else HTTP-POST), the first signing
-///   certificate.
-/// - `idp_certificate` is parsed as PEM or base64 DER X.509; its validity window is stored
-///   as `idp_certificate_issued_at` / `idp_certificate_expires_at`.
-/// - A connection that is active after the update, with a certificate expired at `now`, is
-///   refused when the update activates it or changes its certificate (edits of an already
-///   active connection are not blocked, so its owner can still act on a renewal reminder).
+/// - `idp_metadata` is parsed ([`crate::saml::parse_metadata_for`], an aggregate's IdP
+///   entity chosen by `idp_entity_id`). `idp_entity_id`, `idp_sso_url` and certificates
+///   that the same patch sets explicitly must agree with it (the entity id equal, the SSO
+///   URL one of its locations, each certificate one of its signing certificates), else
+///   `DisagreesWithMetadata`. The entity id and SSO URL not set explicitly keep their value
+///   when it agrees with the metadata, and are (re)filled from it otherwise (the
+///   HTTP-Redirect SSO URL, else HTTP-POST). The certificate set is the metadata's signing
+///   certificates, every one of them.
+/// - Without metadata, `idp_certificate` (one or more PEM blocks, or base64 DER) and
+///   `idp_certificates` (a list of such) set the certificate set, both together when both
+///   are given; each is parsed as X.509 and stored as canonical PEM with its window.
+/// - `idp_certificate` and its `_issued_at` / `_expires_at` show the set's primary
+///   certificate at `now` ([`crate::cert_set`]).
+/// - A connection that is active after the update is refused when no certificate of its
+///   set is valid at `now` (`CertificateExpired`, or `CertificateNotYetValid`) and the
+///   update activates it or changes its set (edits of an already active connection are not
+///   blocked, so its owner can still act on a renewal reminder).
 pub fn merge_with(
     current: &EnterpriseConnection,
     patch: &UpdateConnection,
@@ -138,26 +146,34 @@ pub fn merge_with(
 
     if let ProtocolConfig::Saml(c) = &mut next.config {
         let explicit = patch.saml.as_value();
+        let certs_given = explicit
+            .is_some_and(|p| !p.idp_certificate.is_absent() || !p.idp_certificates.is_absent());
         let old = current.saml();
         // The stored configuration was derived and checked under these same rules; when no
         // IdP input changed, deriving again would give the same result, so keep it.
         let unchanged = old.is_some_and(|o| {
-            o.idp_metadata == c.idp_metadata
-                && o.idp_certificate == c.idp_certificate
+            !certs_given
+                && o.idp_metadata == c.idp_metadata
                 && o.idp_entity_id == c.idp_entity_id
                 && o.idp_sso_url == c.idp_sso_url
-                && (o.idp_certificate.is_none() || o.idp_certificate_expires_at.is_some())
         });
         if !unchanged {
             derive_saml(c, explicit, &mut errs);
         }
-        let recertified = old.map(|o| &o.idp_certificate) != Some(&c.idp_certificate);
-        if let Some(expired_at) = c.idp_certificate_expires_at.filter(|t| *t < now) {
-            if next.active && (!current.active || recertified) {
-                errs.push(FieldError::new(
-                    "saml.idp_certificate",
-                    FieldErrorKind::CertificateExpired { expired_at },
-                ));
+        set_primary_certificate(c, now);
+        let recertified = old.map(|o| &o.idp_certificates) != Some(&c.idp_certificates);
+        if next.active && (!current.active || recertified) {
+            let kind = match none_valid(&c.idp_certificates, now) {
+                Some(NoneValid::Expired(expired_at)) => {
+                    Some(FieldErrorKind::CertificateExpired { expired_at })
+                }
+                Some(NoneValid::NotYetValid(valid_from)) => {
+                    Some(FieldErrorKind::CertificateNotYetValid { valid_from })
+                }
+                None => None,
+            };
+            if let Some(kind) = kind {
+                errs.push(FieldError::new("saml.idp_certificate", kind));
             }
         }
     }
@@ -215,73 +231,141 @@ pub fn build_with(
     merge_with(&blank, &params.to_patch(), now, policy)
 }
 
-/// Reads the metadata and the certificate of a merged SAML configuration (rules at
+/// Reads the metadata and the certificates of a merged SAML configuration (rules at
 /// [`merge_with`]).
 fn derive_saml(c: &mut SamlConfig, explicit: Option<&SamlPatch>, errs: &mut Vec<FieldError>) {
     let set =
         |f: fn(&SamlPatch) -> &Patch<String>| explicit.is_some_and(|p| f(p).as_value().is_some());
-    // Oversized inputs are reported once, as TooLong, by validation.
-    let mut cert = c
-        .idp_certificate
-        .as_deref()
-        .filter(|t| t.len() <= MAX_CERTIFICATE_LEN)
-        .map(parse_certificate);
-    if let Some(xml) = c
+    let given = explicit.and_then(|p| given_certificates(p, errs));
+    if let Some(given) = &given {
+        c.idp_certificates = given.iter().map(|(_, x)| IdpCertificate::from(x)).collect();
+    }
+    let Some(xml) = c
         .idp_metadata
         .as_ref()
         .filter(|x| x.len() <= MAX_METADATA_LEN)
-    {
-        match parse_metadata(xml) {
-            Err(e) => errs.push(FieldError::new(
+    else {
+        // Oversized metadata is reported once, as TooLong, by validation.
+        return;
+    };
+    let m = match parse_metadata_for(xml, c.idp_entity_id.as_deref()) {
+        Ok(m) => m,
+        Err(e) => {
+            return errs.push(FieldError::new(
                 "saml.idp_metadata",
                 FieldErrorKind::InvalidMetadata(e),
-            )),
-            Ok(m) => {
-                let disagree = |path: &str, errs: &mut Vec<FieldError>| {
-                    errs.push(FieldError::new(path, FieldErrorKind::DisagreesWithMetadata))
-                };
-                let entity_ok = c.idp_entity_id.as_deref() == Some(m.entity_id.as_str());
-                if !entity_ok && set(|p| &p.idp_entity_id) {
-                    disagree("saml.idp_entity_id", errs);
-                } else if !entity_ok {
-                    c.idp_entity_id = Some(m.entity_id.clone());
-                }
-                let sso_ok = c.idp_sso_url.as_deref().is_some_and(|u| m.has_sso_url(u));
-                if !sso_ok && set(|p| &p.idp_sso_url) {
-                    disagree("saml.idp_sso_url", errs);
-                } else if !sso_ok {
-                    c.idp_sso_url = m.preferred_sso_url().map(str::to_owned);
-                }
-                let cert_ok = matches!(&cert, Some(Ok(x)) if m.has_certificate(x));
-                if !cert_ok && set(|p| &p.idp_certificate) {
-                    // A certificate that does not parse is reported below instead.
-                    if matches!(cert, Some(Ok(_))) {
-                        disagree("saml.idp_certificate", errs);
+            ))
+        }
+    };
+    let disagree = |path: &str, errs: &mut Vec<FieldError>| {
+        errs.push(FieldError::new(path, FieldErrorKind::DisagreesWithMetadata))
+    };
+    let entity_ok = c.idp_entity_id.as_deref() == Some(m.entity_id.as_str());
+    if !entity_ok && set(|p| &p.idp_entity_id) {
+        disagree("saml.idp_entity_id", errs);
+    } else if !entity_ok {
+        c.idp_entity_id = Some(m.entity_id.clone());
+    }
+    let sso_ok = c.idp_sso_url.as_deref().is_some_and(|u| m.has_sso_url(u));
+    if !sso_ok && set(|p| &p.idp_sso_url) {
+        disagree("saml.idp_sso_url", errs);
+    } else if !sso_ok {
+        c.idp_sso_url = m.preferred_sso_url().map(str::to_owned);
+    }
+    // Certificates given beside the metadata are a check: each must be one of its signing
+    // certificates. The set is the metadata's, so a rotation it publishes is taken whole.
+    let mut all_agree = true;
+    for (path, x) in given.iter().flatten() {
+        if !m.has_certificate(x) {
+            all_agree = false;
+            disagree(path, errs);
+        }
+    }
+    if !all_agree {
+        // Refused anyway; the given set stays so its own problems (expiry) are reported.
+        return;
+    }
+    c.idp_certificates = m
+        .signing_certificates
+        .iter()
+        .map(IdpCertificate::from)
+        .collect();
+}
+
+/// The certificates a patch gives (`idp_certificate` and `idp_certificates` together),
+/// each with the path it came from, repeats dropped; `None` when it gives neither.
+/// Refused entries are reported and left out.
+fn given_certificates(
+    p: &SamlPatch,
+    errs: &mut Vec<FieldError>,
+) -> Option<Vec<(String, Certificate)>> {
+    if p.idp_certificate.is_absent() && p.idp_certificates.is_absent() {
+        return None;
+    }
+    let mut texts: Vec<(String, &str)> = Vec::new();
+    if let Some(text) = p.idp_certificate.as_value() {
+        texts.push(("saml.idp_certificate".to_owned(), text));
+    }
+    if let Some(list) = p.idp_certificates.as_value() {
+        if list.len() > MAX_CERTIFICATES_PER_FIELD {
+            errs.push(FieldError::new(
+                "saml.idp_certificates",
+                FieldErrorKind::TooMany {
+                    max: MAX_CERTIFICATES_PER_FIELD,
+                },
+            ));
+            return Some(Vec::new());
+        }
+        texts.extend(
+            list.iter()
+                .enumerate()
+                .map(|(i, t)| (format!("saml.idp_certificates[{i}]"), t.as_str())),
+        );
+    }
+    let mut out: Vec<(String, Certificate)> = Vec::new();
+    for (path, text) in texts {
+        if text.trim().is_empty() {
+            errs.push(FieldError::new(path, FieldErrorKind::Empty));
+            continue;
+        }
+        if text.len() > MAX_CERTIFICATE_LEN {
+            errs.push(FieldError::new(
+                path,
+                FieldErrorKind::TooLong {
+                    max: MAX_CERTIFICATE_LEN,
+                },
+            ));
+            continue;
+        }
+        match parse_certificates(text) {
+            Err(e) => errs.push(FieldError::new(path, FieldErrorKind::InvalidCertificate(e))),
+            Ok(certs) => {
+                for x in certs {
+                    if !out.iter().any(|(_, y)| y.der == x.der) {
+                        out.push((path.clone(), x));
                     }
-                } else if !cert_ok {
-                    let first = m.signing_certificates.first();
-                    c.idp_certificate = first.map(|x| x.to_pem());
-                    cert = first.cloned().map(Ok);
                 }
             }
         }
     }
-    c.idp_certificate_issued_at = None;
-    c.idp_certificate_expires_at = None;
-    match cert {
-        Some(Ok(x)) => {
-            // Stored and served as re-encoded from the parsed DER, never as given: text
-            // around the block is gone.
-            c.idp_certificate = Some(x.to_pem());
-            c.idp_certificate_issued_at = Some(x.not_before_ms);
-            c.idp_certificate_expires_at = Some(x.not_after_ms);
-        }
-        Some(Err(e)) => errs.push(FieldError::new(
-            "saml.idp_certificate",
-            FieldErrorKind::InvalidCertificate(e),
-        )),
-        None => {}
+    if out.len() > MAX_CERTIFICATES_PER_FIELD {
+        errs.push(FieldError::new(
+            "saml.idp_certificates",
+            FieldErrorKind::TooMany {
+                max: MAX_CERTIFICATES_PER_FIELD,
+            },
+        ));
     }
+    Some(out)
+}
+
+/// Shows the set's primary certificate at `now` ([`crate::cert_set::primary`]) as
+/// `idp_certificate` and its window.
+fn set_primary_certificate(c: &mut SamlConfig, now: i64) {
+    let p = primary(&c.idp_certificates, now);
+    c.idp_certificate = p.map(|x| x.pem.clone());
+    c.idp_certificate_issued_at = p.map(|x| x.issued_at);
+    c.idp_certificate_expires_at = p.map(|x| x.expires_at);
 }
 
 fn set_required<T: Clone>(field: &mut T, p: &Patch<T>, path: &str, errs: &mut Vec<FieldError>) {
@@ -374,7 +458,6 @@ fn apply_saml(c: &mut SamlConfig, p: &SamlPatch, errs: &mut Vec<FieldError>) {
         Patch::Value(m) => apply_mapping(&mut c.attribute_mapping, m),
     }
     set_required(&mut c.force_authn, &p.force_authn, "saml.force_authn", errs);
-    set_optional(&mut c.idp_certificate, &p.idp_certificate);
     set_optional(&mut c.idp_entity_id, &p.idp_entity_id);
     set_optional(&mut c.idp_metadata, &p.idp_metadata);
     set_optional(&mut c.idp_metadata_url, &p.idp_metadata_url);

@@ -225,14 +225,23 @@ pub enum MetadataError {
         /// The parser's reason (position and kind).
         reason: String,
     },
-    /// No `EntityDescriptor`.
+    /// No `EntityDescriptor` (well-formed XML without what is needed).
     #[error("has no EntityDescriptor")]
     NoEntityDescriptor,
-    /// More than one `EntityDescriptor`.
-    #[error("has {count} EntityDescriptors; exactly one is needed")]
-    MultipleEntityDescriptors {
-        /// How many.
+    /// An `EntitiesDescriptor` aggregate with several IdP entities, and no `idp_entity_id`
+    /// naming one of them.
+    #[error("holds {count} IdP entities ({}); set idp_entity_id to choose one", .entity_ids.join(", "))]
+    AmbiguousEntity {
+        /// How many IdP entities.
         count: usize,
+        /// The first few entity ids (each cut to 200 characters).
+        entity_ids: Vec<String>,
+    },
+    /// More signing certificates than [`MAX_CERTIFICATES_PER_FIELD`].
+    #[error("has more than {max} signing certificates")]
+    TooManyCertificates {
+        /// The limit.
+        max: usize,
     },
     /// Required parts are missing (named, like Clerk's `saml_metadata_missing_fields`).
     #[error("is missing {}", .0.join(", "))]
@@ -283,9 +292,43 @@ impl IdpMetadata {
         })
     }
 
-    /// Whether `cert` is one of the metadata's signing certificates.
+    /// Whether `cert` is one of the metadata's signing certificates (same DER).
     pub fn has_certificate(&self, cert: &Certificate) -> bool {
         self.signing_certificates.iter().any(|c| c.der == cert.der)
+    }
+}
+
+/// The entity to read among every `EntityDescriptor` of the document (rules at
+/// [`parse_metadata_for`]). Without any IdP entity, a lone entity is read (and reported as
+/// missing its `IDPSSODescriptor`).
+fn choose_entity<'a, 'i>(
+    entities: &[roxmltree::Node<'a, 'i>],
+    want: Option<&str>,
+) -> Result<roxmltree::Node<'a, 'i>, MetadataError> {
+    let idps: Vec<_> = entities
+        .iter()
+        .filter(|e| e.children().any(|c| is_md(&c, "IDPSSODescriptor")))
+        .copied()
+        .collect();
+    fn id<'a>(e: &roxmltree::Node<'a, '_>) -> Option<&'a str> {
+        e.attribute("entityID").map(str::trim)
+    }
+    if let Some(found) = want.and_then(|w| idps.iter().find(|e| id(e) == Some(w.trim()))) {
+        return Ok(*found);
+    }
+    match (idps.as_slice(), entities) {
+        ([one], _) => Ok(*one),
+        ([], []) => Err(MetadataError::NoEntityDescriptor),
+        ([], [lone]) => Ok(*lone),
+        ([], _) => Err(MetadataError::MissingFields(vec!["IDPSSODescriptor"])),
+        (many, _) => Err(MetadataError::AmbiguousEntity {
+            count: many.len(),
+            entity_ids: many
+                .iter()
+                .take(5)
+                .map(|e| id(e).unwrap_or_default().chars().take(200).collect())
+                .collect(),
+        }),
     }
 }
 
@@ -333,8 +376,19 @@ pub fn decode_metadata_bytes(bytes: Vec<u8>) -> Result<String, MetadataError> {
     }
 }
 
-/// Parses and checks IdP metadata.
+/// Parses and checks IdP metadata: one `EntityDescriptor`, or an `EntitiesDescriptor`
+/// aggregate holding exactly one IdP entity (one with an `IDPSSODescriptor`; SP entities
+/// beside it are ignored). An aggregate with several IdP entities needs
+/// [`parse_metadata_for`].
 pub fn parse_metadata(xml: &str) -> Result<IdpMetadata, MetadataError> {
+    parse_metadata_for(xml, None)
+}
+
+/// [`parse_metadata`], choosing the IdP entity whose `entityID` is `want` when the
+/// document holds several. When `want` names none of them and there are several,
+/// [`MetadataError::AmbiguousEntity`] lists them; with exactly one IdP entity, that one is
+/// returned whatever `want` says (the caller compares the ids).
+pub fn parse_metadata_for(xml: &str, want: Option<&str>) -> Result<IdpMetadata, MetadataError> {
     if xml.len() > MAX_METADATA_BYTES {
         return Err(MetadataError::TooLarge {
             max: MAX_METADATA_BYTES,
@@ -382,11 +436,7 @@ pub fn parse_metadata(xml: &str) -> Result<IdpMetadata, MetadataError> {
                 .map(|c| (c, depth + 1)),
         );
     }
-    let entity = match entities.as_slice() {
-        [] => return Err(MetadataError::NoEntityDescriptor),
-        [one] => *one,
-        many => return Err(MetadataError::MultipleEntityDescriptors { count: many.len() }),
-    };
+    let entity = choose_entity(&entities, want)?;
 
     let mut missing = Vec::new();
     let entity_id = entity
@@ -442,9 +492,20 @@ pub fn parse_metadata(xml: &str) -> Result<IdpMetadata, MetadataError> {
                         .map_err(|_| {
                             MetadataError::InvalidCertificate(CertificateError::NotEncoded)
                         })?;
-                    signing_certificates.push(
-                        certificate_from_der(der).map_err(MetadataError::InvalidCertificate)?,
-                    );
+                    let cert =
+                        certificate_from_der(der).map_err(MetadataError::InvalidCertificate)?;
+                    // ADFS and others list one certificate under several KeyDescriptors.
+                    if !signing_certificates
+                        .iter()
+                        .any(|x: &Certificate| x.der == cert.der)
+                    {
+                        if signing_certificates.len() == MAX_CERTIFICATES_PER_FIELD {
+                            return Err(MetadataError::TooManyCertificates {
+                                max: MAX_CERTIFICATES_PER_FIELD,
+                            });
+                        }
+                        signing_certificates.push(cert);
+                    }
                 }
             }
             if signing_certificates.is_empty() {

@@ -78,6 +78,12 @@ pub enum FieldErrorKind {
         /// End of validity, Unix ms.
         expired_at: i64,
     },
+    /// No certificate of the set is valid yet at activation (or re-certification); the
+    /// earliest start among them.
+    CertificateNotYetValid {
+        /// Start of the earliest validity window, Unix ms.
+        valid_from: i64,
+    },
     /// Given explicitly, and different from what the metadata says.
     DisagreesWithMetadata,
     /// The OIDC discovery document was refused.
@@ -115,6 +121,12 @@ impl fmt::Display for FieldErrorKind {
             Self::InvalidCertificate(e) => write!(f, "{e}"),
             Self::CertificateExpired { expired_at } => {
                 write!(f, "expired at {expired_at} (Unix ms)")
+            }
+            Self::CertificateNotYetValid { valid_from } => {
+                write!(
+                    f,
+                    "holds no certificate valid before {valid_from} (Unix ms)"
+                )
             }
             Self::DisagreesWithMetadata => f.write_str("disagrees with saml.idp_metadata"),
             Self::InvalidDiscovery(e) => write!(f, "points at a discovery document that {e}"),
@@ -355,6 +367,14 @@ fn check_saml(c: &SamlConfig, active: bool, policy: &Policy, errs: &mut Vec<Fiel
     }
     if let Some(v) = &c.idp_certificate {
         check_blob("saml.idp_certificate", v, MAX_CERTIFICATE_LEN, errs);
+    }
+    if c.idp_certificates.len() > crate::saml::MAX_CERTIFICATES_PER_FIELD {
+        errs.push(FieldError::new(
+            "saml.idp_certificates",
+            FieldErrorKind::TooMany {
+                max: crate::saml::MAX_CERTIFICATES_PER_FIELD,
+            },
+        ));
     }
     if let Some(v) = &c.idp_metadata {
         check_blob("saml.idp_metadata", v, MAX_METADATA_LEN, errs);

@@ -339,8 +339,12 @@ fn bad_create_inputs() -> Vec<(String, &'static str)> {
             "saml_certificate_invalid",
         ),
         (
-            saml(json!({"idp_certificate": format!("{TEST_CERT_PEM}{TEST_CERT_PEM}")})),
+            saml(json!({"idp_certificates": [TEST_CERT_PEM, "not a certificate"]})),
             "saml_certificate_invalid",
+        ),
+        (
+            saml(json!({"idp_certificates": vec![TEST_CERT_PEM; 17]})),
+            "form_param_exceeds_allowed_size",
         ),
         (
             saml(json!({"idp_metadata_url": "https://good.com\\@127.0.0.1/md"})),

@@ -106,8 +106,9 @@ fn saml_patch() -> impl Strategy<Value = SamlPatch> {
         patch(pick(METADATA), true),
         patch(pick(URLS), true),
         patch(pick(URLS), true),
+        patch(proptest::collection::vec(pick(CERTS), 0..3), true),
     )
-        .prop_map(|(a, b, c, d, e, f, g, h, i)| SamlPatch {
+        .prop_map(|(a, b, c, d, e, f, g, h, i, j)| SamlPatch {
             allow_idp_initiated: a,
             allow_subdomains: b,
             attribute_mapping: c,
@@ -117,6 +118,7 @@ fn saml_patch() -> impl Strategy<Value = SamlPatch> {
             idp_metadata: g,
             idp_metadata_url: h,
             idp_sso_url: i,
+            idp_certificates: j,
         })
 }
 
@@ -279,6 +281,7 @@ fn patch_json(p: &UpdateConnection) -> Value {
         });
         put(&mut m, "force_authn", &x.force_authn, b);
         put(&mut m, "idp_certificate", &x.idp_certificate, s);
+        put(&mut m, "idp_certificates", &x.idp_certificates, |v| json!(v));
         put(&mut m, "idp_entity_id", &x.idp_entity_id, s);
         put(&mut m, "idp_metadata", &x.idp_metadata, s);
         put(&mut m, "idp_metadata_url", &x.idp_metadata_url, s);

@@ -7,6 +7,9 @@ use enterprise_sso::{
     UpdateConnection,
 };
 
+
+/// 2026-01-01, inside the test certificates' validity.
+const NOW: i64 = 1_767_225_600_000;
 fn oidc_base(secret: Option<&str>, pkce: bool) -> EnterpriseConnection {
     let mut p = CreateConnection::new(Provider::OidcCustom, "Acme");
     p.oidc = Some(OidcPatch {
@@ -261,7 +264,7 @@ fn active_connections_must_be_usable() {
         idp_metadata: Patch::Value(include_str!("fixtures/saml/google.metadata.xml").into()),
         ..Default::default()
     });
-    let c = build(&p, ConnectionId::generate(), 1).expect("metadata is enough");
+    let c = build(&p, ConnectionId::generate(), NOW).expect("metadata is enough");
     let s = c.saml().unwrap();
     assert_eq!(
         s.idp_entity_id.as_deref(),

@@ -199,7 +199,8 @@ fn hostile_and_broken_inputs_are_refused_and_nothing_is_written() {
     );
     let two = format!(
         "<md:EntitiesDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\">{}{}</md:EntitiesDescriptor>",
-        OKTA.trim_start_matches("<?xml version=\"1.0\" encoding=\"UTF-8\"?>").trim(),
+        // Neither is the entity the connection under update holds, so neither is chosen.
+        OKTA.trim_start_matches("<?xml version=\"1.0\" encoding=\"UTF-8\"?>").trim().replace("exk1abcd", "exk3third"),
         OKTA.trim_start_matches("<?xml version=\"1.0\" encoding=\"UTF-8\"?>").trim().replace("exk1abcd", "exk2other")
     );
     let no_signing = ADFS.replace("use=\"signing\"", "use=\"encryption\"");
@@ -235,12 +236,10 @@ fn hostile_and_broken_inputs_are_refused_and_nothing_is_written() {
                 FieldErrorKind::InvalidMetadata(MetadataError::TooDeep { .. })
             )
         }),
-        ("two entities", two, |k| {
+        ("two IdP entities", two, |k| {
             matches!(
                 k,
-                FieldErrorKind::InvalidMetadata(MetadataError::MultipleEntityDescriptors {
-                    count: 2
-                })
+                FieldErrorKind::InvalidMetadata(MetadataError::AmbiguousEntity { count: 2, .. })
             )
         }),
         (

@@ -16,8 +16,8 @@ use serde_json::{json, Value};
 
 const SAML_ID: &str = "ent_01HF8Q5X6ZJ0Y4C7N9T2W3V5KM";
 const OIDC_ID: &str = "ent_01HF8Q5X6ZJ0Y4C7N9T2W3V5KN";
-const T0: i64 = 1_700_000_000_000;
-const T1: i64 = 1_700_000_100_000;
+const T0: i64 = 1_750_000_000_000;
+const T1: i64 = 1_750_000_100_000;
 
 fn fixture(name: &str) -> Value {
     let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -156,7 +156,7 @@ fn deleted_object_list_and_account_envelopes() {
             expire_at: None,
         }),
         enterprise_connection: Some(EnterpriseAccountConnectionJson::new(&saml)),
-        last_authenticated_at: Some(1_700_000_200_000),
+        last_authenticated_at: Some(1_750_000_200_000),
     };
     assert_eq!(to_value(&account), fixture("account.json"));
 }
@@ -206,7 +206,7 @@ fn workos_list_envelope_follows_the_cursor() {
 fn iso_timestamps() {
     assert_eq!(iso8601_ms(0), "1970-01-01T00:00:00.000Z");
     assert_eq!(iso8601_ms(1_624_648_053_155), "2021-06-25T19:07:33.155Z");
-    assert_eq!(iso8601_ms(T0), "2023-11-14T22:13:20.000Z");
+    assert_eq!(iso8601_ms(1_700_000_000_000), "2023-11-14T22:13:20.000Z");
 }
 
 /// (body, status, code, param_name)

@@ -72,13 +72,21 @@ impl Compose for OidcPatch {
 }
 
 impl Compose for SamlPatch {
+    /// The two certificate fields are one input (the set): when `n` gives either, `n`'s
+    /// pair replaces `self`'s.
     fn then(&self, n: &Self) -> Self {
+        let certs = if n.idp_certificate.is_absent() && n.idp_certificates.is_absent() {
+            self
+        } else {
+            n
+        };
         SamlPatch {
             allow_idp_initiated: self.allow_idp_initiated.then(&n.allow_idp_initiated),
             allow_subdomains: self.allow_subdomains.then(&n.allow_subdomains),
             attribute_mapping: self.attribute_mapping.then(&n.attribute_mapping),
             force_authn: self.force_authn.then(&n.force_authn),
-            idp_certificate: self.idp_certificate.then(&n.idp_certificate),
+            idp_certificate: certs.idp_certificate.clone(),
+            idp_certificates: certs.idp_certificates.clone(),
             idp_entity_id: self.idp_entity_id.then(&n.idp_entity_id),
             idp_metadata: self.idp_metadata.then(&n.idp_metadata),
             idp_metadata_url: self.idp_metadata_url.then(&n.idp_metadata_url),

@@ -185,8 +185,12 @@ pub struct SamlPatch {
     pub attribute_mapping: Patch<AttributeMappingPatch>,
     /// Force re-authentication.
     pub force_authn: Patch<bool>,
-    /// IdP certificate (PEM).
+    /// IdP certificate(s): PEM (one or more `CERTIFICATE` blocks) or base64 DER. Sets the
+    /// certificate set to these; `null` clears it (see [`crate::cert_set`]).
     pub idp_certificate: Patch<String>,
+    /// IdP certificates, each PEM or base64 DER: sets the certificate set. Given beside
+    /// `idp_certificate`, the set is both together; `null` clears it.
+    pub idp_certificates: Patch<Vec<String>>,
     /// IdP entity id.
     pub idp_entity_id: Patch<String>,
     /// Raw IdP metadata XML.

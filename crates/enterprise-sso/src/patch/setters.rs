@@ -59,6 +59,7 @@ patch_setters!(SamlPatch {
     attribute_mapping: AttributeMappingPatch, clear clear_attribute_mapping;
     force_authn: bool;
     idp_certificate: String, clear clear_idp_certificate;
+    idp_certificates: Vec<String>, clear clear_idp_certificates;
     idp_entity_id: String, clear clear_idp_entity_id;
     idp_metadata: String, clear clear_idp_metadata;
     idp_metadata_url: String, clear clear_idp_metadata_url;

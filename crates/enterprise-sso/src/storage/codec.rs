@@ -11,6 +11,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::account::{EnterpriseAccount, Verification, VerificationStatus};
+use crate::cert_set::IdpCertificate;
 use crate::provider::Protocol;
 
 use crate::connection::{
@@ -198,6 +199,17 @@ struct StoredSaml {
     cert_issued_at: Option<i64>,
     #[serde(default)]
     cert_expires_at: Option<i64>,
+    /// The certificate set; absent in records written before sets existed, whose one
+    /// certificate (with its window) becomes a set of one on decode.
+    #[serde(default)]
+    certs: Option<Vec<StoredCertificate>>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredCertificate {
+    pem: String,
+    issued_at: i64,
+    expires_at: i64,
 }
 
 /// Encodes a connection for storage.
@@ -234,6 +246,16 @@ pub fn encode_connection(c: &EnterpriseConnection) -> Vec<u8> {
                 map_user_id: s.attribute_mapping.user_id.clone(),
                 cert_issued_at: s.idp_certificate_issued_at,
                 cert_expires_at: s.idp_certificate_expires_at,
+                certs: Some(
+                    s.idp_certificates
+                        .iter()
+                        .map(|c| StoredCertificate {
+                            pem: c.pem.clone(),
+                            issued_at: c.issued_at,
+                            expires_at: c.expires_at,
+                        })
+                        .collect(),
+                ),
             }),
         ),
     };
@@ -274,6 +296,28 @@ pub fn decode_connection(bytes: &[u8]) -> Result<EnterpriseConnection> {
             user_info_url: o.user_info_url,
         }),
         (None, Some(m)) => ProtocolConfig::Saml(SamlConfig {
+            idp_certificates: match (m.certs, &m.idp_certificate) {
+                (Some(set), _) => set
+                    .into_iter()
+                    .map(|c| IdpCertificate {
+                        pem: c.pem,
+                        issued_at: c.issued_at,
+                        expires_at: c.expires_at,
+                    })
+                    .collect(),
+                (None, Some(pem)) => match (m.cert_issued_at, m.cert_expires_at) {
+                    (Some(issued_at), Some(expires_at)) => vec![IdpCertificate {
+                        pem: pem.clone(),
+                        issued_at,
+                        expires_at,
+                    }],
+                    // Written before windows were stored: read them from the certificate.
+                    _ => vec![crate::saml::parse_certificate(pem)
+                        .map(|c| IdpCertificate::from(&c))
+                        .map_err(|e| Error::corrupt_with("bad stored certificate", e))?],
+                },
+                (None, None) => Vec::new(),
+            },
             allow_idp_initiated: m.allow_idp_initiated,
             attribute_mapping: AttributeMapping {
                 email_address: m.map_email_address,

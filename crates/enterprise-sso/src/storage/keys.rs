@@ -8,9 +8,11 @@ use crate::domain::Domain;
 use crate::ids::ConnectionId;
 use crate::provider::Provider;
 
-/// When the connection's IdP certificate expires (SAML connections with a certificate).
+/// When the connection's IdP certificates run out: the latest expiry in its set
+/// ([`crate::cert_set::latest_expiry`]; SAML connections with a certificate). A connection
+/// needs renewal only when every certificate is about to expire.
 pub fn certificate_expires_at(c: &EnterpriseConnection) -> Option<i64> {
-    c.saml().and_then(|s| s.idp_certificate_expires_at)
+    c.saml().and_then(|s| s.latest_certificate_expiry())
 }
 
 /// What a connection is found by: its domains (each claimed by one connection), its

@@ -149,6 +149,9 @@ pub struct SamlConnectionJson<'a> {
     pub idp_certificate_issued_at: Option<i64>,
     /// End of the certificate's validity, Unix ms.
     pub idp_certificate_expires_at: Option<i64>,
+    /// Every IdP signing certificate, with its window (the primary one is
+    /// `idp_certificate`).
+    pub idp_certificates: Vec<IdpCertificateJson<'a>>,
     /// ACS URL (from [`SpEndpoints`]).
     pub acs_url: Option<String>,
     /// SP entity id (from [`SpEndpoints`]).
@@ -165,6 +168,17 @@ pub struct SamlConnectionJson<'a> {
     pub force_authn: bool,
     /// Attribute mapping.
     pub attribute_mapping: AttributeMappingJson<'a>,
+}
+
+/// One entry of `idp_certificates`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IdpCertificateJson<'a> {
+    /// The certificate (PEM; public).
+    pub certificate: &'a str,
+    /// Start of validity, Unix ms.
+    pub issued_at: i64,
+    /// End of validity, Unix ms.
+    pub expires_at: i64,
 }
 
 /// `attribute_mapping` of a SAML response.
@@ -228,6 +242,15 @@ impl<'a> ConnectionJson<'a> {
                     idp_certificate: s.idp_certificate.as_deref(),
                     idp_certificate_issued_at: s.idp_certificate_issued_at,
                     idp_certificate_expires_at: s.idp_certificate_expires_at,
+                    idp_certificates: s
+                        .idp_certificates
+                        .iter()
+                        .map(|x| IdpCertificateJson {
+                            certificate: &x.pem,
+                            issued_at: x.issued_at,
+                            expires_at: x.expires_at,
+                        })
+                        .collect(),
                     acs_url: sp.acs_url.clone(),
                     sp_entity_id: sp.sp_entity_id.clone(),
                     sp_metadata_url: sp.sp_metadata_url.clone(),

@@ -30,6 +30,10 @@ pub mod codes {
     pub const SAML_METADATA_INVALID: &str = "saml_failed_to_parse_idp_metadata";
     /// IdP metadata without entityID, IDPSSODescriptor, SSO service or signing certificate.
     pub const SAML_METADATA_MISSING_FIELDS: &str = "saml_metadata_missing_fields";
+    /// A metadata aggregate with several IdP entities and no `idp_entity_id` naming one.
+    pub const SAML_METADATA_AMBIGUOUS_ENTITY: &str = "saml_metadata_ambiguous_entity";
+    /// Activating (or re-certifying) with certificates none of which is valid yet.
+    pub const SAML_CERTIFICATE_NOT_YET_VALID: &str = "saml_certificate_not_yet_valid";
     /// An explicit IdP field that contradicts the metadata.
     pub const SAML_METADATA_MISMATCH: &str = "saml_metadata_mismatch";
     /// A certificate that is not an X.509 certificate.
@@ -158,9 +162,24 @@ fn field_error(e: &FieldError) -> ApiError {
             codes::PARAM_NOT_FOR_PROVIDER,
             "is not allowed for this provider",
         ),
-        K::InvalidMetadata(crate::saml::MetadataError::MissingFields(_)) => (
+        K::InvalidMetadata(
+            crate::saml::MetadataError::MissingFields(_)
+            | crate::saml::MetadataError::NoEntityDescriptor,
+        ) => (
             codes::SAML_METADATA_MISSING_FIELDS,
             "metadata is missing fields",
+        ),
+        K::InvalidMetadata(crate::saml::MetadataError::AmbiguousEntity { .. }) => (
+            codes::SAML_METADATA_AMBIGUOUS_ENTITY,
+            "metadata holds several IdP entities",
+        ),
+        K::InvalidMetadata(crate::saml::MetadataError::InvalidCertificate(_)) => (
+            codes::SAML_CERTIFICATE_INVALID,
+            "metadata holds an invalid certificate",
+        ),
+        K::InvalidMetadata(crate::saml::MetadataError::TooManyCertificates { .. }) => (
+            codes::PARAM_TOO_LARGE,
+            "metadata holds too many certificates",
         ),
         K::InvalidMetadata(_) => (codes::SAML_METADATA_INVALID, "metadata is invalid"),
         K::DisagreesWithMetadata => (codes::SAML_METADATA_MISMATCH, "disagrees with the metadata"),
@@ -171,6 +190,10 @@ fn field_error(e: &FieldError) -> ApiError {
         K::CertificateExpired { .. } => {
             (codes::SAML_CERTIFICATE_EXPIRED, "certificate has expired")
         }
+        K::CertificateNotYetValid { .. } => (
+            codes::SAML_CERTIFICATE_NOT_YET_VALID,
+            "no certificate is valid yet",
+        ),
         K::ForbiddenHost => (codes::URL_NOT_ALLOWED, "is not an allowed address"),
         K::InvalidDiscovery(_) => (
             codes::OIDC_DISCOVERY_INVALID,

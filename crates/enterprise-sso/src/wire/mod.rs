@@ -37,8 +37,8 @@ mod workos;
 
 pub use clerk::{
     decode_create, decode_update, AttributeMappingJson, ConnectionJson, ConnectionListJson,
-    DeletedObjectJson, EnterpriseAccountConnectionJson, EnterpriseAccountJson, OauthConfigJson,
-    SamlConnectionJson, SpEndpoints, VerificationJson,
+    DeletedObjectJson, EnterpriseAccountConnectionJson, EnterpriseAccountJson, IdpCertificateJson,
+    OauthConfigJson, SamlConnectionJson, SpEndpoints, VerificationJson,
 };
 pub use errors::{codes, ApiError, ApiErrorMeta, ApiErrors};
 pub use workos::{
