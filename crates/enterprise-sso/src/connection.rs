@@ -144,6 +144,11 @@ pub struct OidcConfig {
     pub token_url: Option<String>,
     /// User-info endpoint.
     pub user_info_url: Option<String>,
+    /// The issuer named by the discovery document, as given (Entra's `common` endpoint
+    /// gives the `{tenantid}` template), so the host's ID-token check can use it. Set by
+    /// [`crate::Connections::refresh`], cleared when `discovery_url` changes; not settable
+    /// through create or update.
+    pub issuer: Option<String>,
 }
 
 impl PartialEq for OidcConfig {
@@ -160,6 +165,7 @@ impl PartialEq for OidcConfig {
             && self.requires_pkce == other.requires_pkce
             && self.token_url == other.token_url
             && self.user_info_url == other.user_info_url
+            && self.issuer == other.issuer
     }
 }
 

@@ -14,7 +14,9 @@
 //! params.domains = Some(vec!["Acme.com".into()]);
 //! params.oidc = Some(OidcPatch {
 //!     client_id: Patch::Value("client-123".into()),
-//!     discovery_url: Patch::Value("https://idp.acme.com/.well-known/openid-configuration".into()),
+//!     // Activation needs the endpoints: set here, or filled by `refresh` from discovery.
+//!     auth_url: Patch::Value("https://idp.acme.com/authorize".into()),
+//!     token_url: Patch::Value("https://idp.acme.com/token".into()),
 //!     requires_pkce: Patch::Value(true),
 //!     ..Default::default()
 //! });

@@ -178,6 +178,22 @@ pub fn merge_with(
         }
     }
 
+    if let ProtocolConfig::Oidc(c) = &next.config {
+        // Activation needs the endpoints themselves: set, or discovered by a refresh whose
+        // document passed its checks. A discovery URL alone is not enough (the library
+        // does no I/O, so it cannot know the document is acceptable).
+        if next.active && !current.active {
+            for (path, url) in [
+                ("oidc.auth_url", &c.auth_url),
+                ("oidc.token_url", &c.token_url),
+            ] {
+                if url.is_none() {
+                    errs.push(FieldError::new(path, FieldErrorKind::RequiredWhenActive));
+                }
+            }
+        }
+    }
+
     canonicalize_urls(&mut next.config);
     if let Err(v) = validate_with(&next, policy) {
         for e in v.errors() {
@@ -434,7 +450,12 @@ fn apply_oidc(c: &mut OidcConfig, p: &OidcPatch, errs: &mut Vec<FieldError>) {
     set_optional(&mut c.auth_url, &p.auth_url);
     set_optional(&mut c.client_id, &p.client_id);
     set_optional(&mut c.client_secret, &p.client_secret);
+    let discovery_before = c.discovery_url.clone();
     set_optional(&mut c.discovery_url, &p.discovery_url);
+    if c.discovery_url != discovery_before {
+        // The issuer was the old document's.
+        c.issuer = None;
+    }
     set_required(
         &mut c.requires_pkce,
         &p.requires_pkce,

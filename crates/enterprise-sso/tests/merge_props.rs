@@ -281,7 +281,9 @@ fn patch_json(p: &UpdateConnection) -> Value {
         });
         put(&mut m, "force_authn", &x.force_authn, b);
         put(&mut m, "idp_certificate", &x.idp_certificate, s);
-        put(&mut m, "idp_certificates", &x.idp_certificates, |v| json!(v));
+        put(&mut m, "idp_certificates", &x.idp_certificates, |v| {
+            json!(v)
+        });
         put(&mut m, "idp_entity_id", &x.idp_entity_id, s);
         put(&mut m, "idp_metadata", &x.idp_metadata, s);
         put(&mut m, "idp_metadata_url", &x.idp_metadata_url, s);

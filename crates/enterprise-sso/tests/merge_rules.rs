@@ -7,7 +7,6 @@ use enterprise_sso::{
     UpdateConnection,
 };
 
-
 /// 2026-01-01, inside the test certificates' validity.
 const NOW: i64 = 1_767_225_600_000;
 fn oidc_base(secret: Option<&str>, pkce: bool) -> EnterpriseConnection {
@@ -288,7 +287,27 @@ fn active_connections_must_be_usable() {
         discovery_url: Patch::Value("https://idp/.well-known/openid-configuration".into()),
         ..Default::default()
     });
-    assert!(build(&o, ConnectionId::generate(), 1).is_ok());
+    // A discovery URL alone does not activate: the endpoints must be known (set, or
+    // discovered by a refresh whose document passed its checks).
+    let err = build(&o, ConnectionId::generate(), 1).unwrap_err();
+    assert!(err.has("oidc.auth_url") && err.has("oidc.token_url"), "{err}");
+    o.active = Some(false);
+    let inactive = build(&o, ConnectionId::generate(), 1).expect("inactive is fine");
+    let activate = UpdateConnection {
+        active: Patch::Value(true),
+        ..Default::default()
+    };
+    assert!(merge(&inactive, &activate, 2).is_err());
+    let with_endpoints = UpdateConnection {
+        active: Patch::Value(true),
+        oidc: Patch::Value(OidcPatch {
+            auth_url: Patch::Value("https://idp.example.com/authorize".into()),
+            token_url: Patch::Value("https://idp.example.com/token".into()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    assert!(merge(&inactive, &with_endpoints, 2).is_ok());
 }
 
 #[test]

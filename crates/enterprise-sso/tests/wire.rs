@@ -510,6 +510,8 @@ proptest! {
         } else {
             oidc["discovery_url"] = json!("https://idp.example.com/.well-known/openid-configuration");
         }
+        // Activation needs the endpoints (set, or discovered by a refresh).
+        let active = active && with_urls;
         let body = json!({"name": "n", "provider": provider, "domains": ["sec.example.com"], "active": active, "oidc": oidc});
         let params = decode_create(body.to_string().as_bytes()).unwrap();
         let c = build(&params, ConnectionId::generate(), T0).unwrap();

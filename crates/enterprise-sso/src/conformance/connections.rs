@@ -897,7 +897,11 @@ pub async fn certificate_expiry_query(repo: &dyn Store) {
         ],
     )
     .await;
-    assert_eq!(must_get(repo, &rotating.id).await, rotating, "the set round-trips");
+    assert_eq!(
+        must_get(repo, &rotating.id).await,
+        rotating,
+        "the set round-trips"
+    );
     let ids = |v: Vec<EnterpriseConnection>| v.into_iter().map(|c| c.id).collect::<Vec<_>>();
     let got = ids(repo
         .certificates_expiring_before(base + 250)

@@ -40,6 +40,9 @@ pub fn oidc_connection(name: &str, domains: &[&str], active: bool) -> Enterprise
         discovery_url: Patch::Value(
             "https://idp.example.com/.well-known/openid-configuration".into(),
         ),
+        // What a successful discovery fills in (activation needs them).
+        auth_url: Patch::Value("https://idp.example.com/authorize".into()),
+        token_url: Patch::Value("https://idp.example.com/token".into()),
         ..Default::default()
     });
     expect_built(&p)

@@ -49,9 +49,12 @@ impl<R: ConnectionRepo> Connections<R> {
     /// - SAML: fetches `saml.idp_metadata_url` and stores it as `saml.idp_metadata`
     ///   (which re-derives entity id, SSO URL and certificate, see [`crate::merge_with`]);
     /// - OIDC: fetches `oidc.discovery_url`, checks the document
-    ///   ([`crate::oidc::parse_discovery`]) and fills `auth_url`, `token_url` and
-    ///   `user_info_url` where they are not set (set values, explicit or discovered
-    ///   earlier, are kept; `null` them to re-discover).
+    ///   ([`crate::oidc::parse_discovery`]), stores its issuer (`oidc.issuer`, as given)
+    ///   and fills `auth_url`, `token_url` and `user_info_url` where they are not set and
+    ///   the document has them (set values, explicit or discovered earlier, are kept;
+    ///   `null` them to re-discover). An OIDC connection is activated only once it has
+    ///   `auth_url` and `token_url`, so a connection whose discovery document was refused
+    ///   cannot be activated until a refresh succeeds or both are set explicitly.
     ///
     /// A failed fetch ([`Error::Fetch`]), an oversized or invalid document
     /// ([`Error::Validation`]) writes nothing.
@@ -106,23 +109,28 @@ impl<R: ConnectionRepo> Connections<R> {
                         // The connection switched protocol meanwhile: nothing to fill.
                         return Ok(current.clone());
                     };
-                    let fill = |have: &Option<String>, found: &str| {
-                        if have.is_none() {
-                            Patch::Value(found.to_owned())
-                        } else {
-                            Patch::Absent
-                        }
+                    if o.discovery_url.as_deref() != Some(url.as_str()) {
+                        // Its discovery URL changed meanwhile: this document is not its own.
+                        return Ok(current.clone());
+                    }
+                    let fill = |have: &Option<String>, found: Option<&String>| match (have, found) {
+                        (None, Some(found)) => Patch::Value(found.clone()),
+                        _ => Patch::Absent,
                     };
                     let patch = UpdateConnection {
                         oidc: Patch::Value(OidcPatch {
-                            auth_url: fill(&o.auth_url, &d.authorization_endpoint),
-                            token_url: fill(&o.token_url, &d.token_endpoint),
-                            user_info_url: fill(&o.user_info_url, &d.userinfo_endpoint),
+                            auth_url: fill(&o.auth_url, Some(&d.authorization_endpoint)),
+                            token_url: fill(&o.token_url, d.token_endpoint.as_ref()),
+                            user_info_url: fill(&o.user_info_url, d.userinfo_endpoint.as_ref()),
                             ..OidcPatch::default()
                         }),
                         ..UpdateConnection::default()
                     };
-                    Ok(merge_with(current, &patch, now, &self.policy)?)
+                    let mut next = merge_with(current, &patch, now, &self.policy)?;
+                    if let ProtocolConfig::Oidc(o) = &mut next.config {
+                        o.issuer = Some(d.issuer.clone());
+                    }
+                    Ok(next)
                 })
                 .await
             }

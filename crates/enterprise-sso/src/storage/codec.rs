@@ -180,6 +180,8 @@ struct StoredOidc {
     requires_pkce: bool,
     token_url: Option<String>,
     user_info_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    issuer: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -227,6 +229,7 @@ pub fn encode_connection(c: &EnterpriseConnection) -> Vec<u8> {
                 requires_pkce: o.requires_pkce,
                 token_url: o.token_url.clone(),
                 user_info_url: o.user_info_url.clone(),
+                issuer: o.issuer.clone(),
             }),
             None,
         ),
@@ -294,6 +297,7 @@ pub fn decode_connection(bytes: &[u8]) -> Result<EnterpriseConnection> {
             requires_pkce: o.requires_pkce,
             token_url: o.token_url,
             user_info_url: o.user_info_url,
+            issuer: o.issuer,
         }),
         (None, Some(m)) => ProtocolConfig::Saml(SamlConfig {
             idp_certificates: match (m.certs, &m.idp_certificate) {
