@@ -290,7 +290,10 @@ fn active_connections_must_be_usable() {
     // A discovery URL alone does not activate: the endpoints must be known (set, or
     // discovered by a refresh whose document passed its checks).
     let err = build(&o, ConnectionId::generate(), 1).unwrap_err();
-    assert!(err.has("oidc.auth_url") && err.has("oidc.token_url"), "{err}");
+    assert!(
+        err.has("oidc.auth_url") && err.has("oidc.token_url"),
+        "{err}"
+    );
     o.active = Some(false);
     let inactive = build(&o, ConnectionId::generate(), 1).expect("inactive is fine");
     let activate = UpdateConnection {
