@@ -338,6 +338,11 @@ fn bad_create_inputs() -> Vec<(String, &'static str)> {
             saml(json!({"idp_certificate": format!("{TEST_CERT_PEM}trailing garbage")})),
             "saml_certificate_invalid",
         ),
+        // Well-formed XML without what is needed is not "failed to parse".
+        (
+            saml(json!({"idp_metadata": "<?xml version=\"1.0\"?><root/>"})),
+            "saml_metadata_missing_fields",
+        ),
         (
             saml(json!({"idp_certificates": [TEST_CERT_PEM, "not a certificate"]})),
             "saml_certificate_invalid",

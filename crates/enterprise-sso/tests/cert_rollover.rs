@@ -302,3 +302,41 @@ proptest! {
         prop_assert_eq!(got, want);
     }
 }
+
+#[test]
+fn several_pem_blocks_in_one_field_are_several_certificates() {
+    block_on(async {
+        let s = svc();
+        let pem = |c: &(String, i64, i64)| {
+            let body: Vec<String> =
+                c.0.as_bytes()
+                    .chunks(64)
+                    .map(|l| format!("    {}", std::str::from_utf8(l).unwrap()))
+                    .collect();
+            format!(
+                "  -----BEGIN CERTIFICATE-----\n{}\n  -----END CERTIFICATE-----\n",
+                body.join("\n")
+            )
+        };
+        let mut p = with_certs(&[], true);
+        if let Some(saml) = &mut p.saml {
+            saml.idp_certificates = Patch::Absent;
+            // Indented lines, two blocks, one field.
+            saml.idp_certificate = Patch::Value(format!("{}\n{}", pem(&okta()), pem(&auth0())));
+        }
+        let c = s.create(&p).await.unwrap();
+        let set: Vec<_> = c.saml().unwrap().idp_certificates.iter().map(der).collect();
+        assert_eq!(set, vec![okta().0, auth0().0]);
+        // Text after the blocks is refused, not ignored.
+        if let Some(saml) = &mut p.saml {
+            saml.idp_certificate = Patch::Value(format!("{}trailing", pem(&okta())));
+        }
+        let err = s.create(&p).await.unwrap_err();
+        let codes: Vec<_> = ApiErrors::from(&err)
+            .errors
+            .iter()
+            .map(|e| e.code)
+            .collect();
+        assert!(codes.contains(&"saml_certificate_invalid"), "{codes:?}");
+    });
+}
