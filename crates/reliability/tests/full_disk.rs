@@ -69,14 +69,15 @@ fn fill_until_full(kind: Kind) {
         let e = refused.expect("the disk never filled");
         eprintln!("{}: full after {} writes: {e}", kind.name(), acked.len());
         assert!(acked.len() > 100, "too few writes to mean anything");
-        // What was acknowledged stays readable while the disk is full.
+        // While the disk is full, a read gives what was acknowledged or a typed storage
+        // error (sled reports a background flush's failed write on the next operation,
+        // reads included; seen in about one run of four), never other data.
         for c in acked.iter().rev().take(20) {
-            assert_eq!(
-                futures_executor::block_on(store.get(&c.id))
-                    .unwrap()
-                    .as_ref(),
-                Some(c)
-            );
+            match futures_executor::block_on(store.get(&c.id)) {
+                Ok(got) => assert_eq!(got.as_ref(), Some(c)),
+                Err(Error::Storage { .. }) => {}
+                Err(e) => panic!("{}: a read on a full disk gave {e:?}", kind.name()),
+            }
         }
     }
     // Space returns; the store opens and holds every acknowledged write.
