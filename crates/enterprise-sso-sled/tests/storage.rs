@@ -247,6 +247,9 @@ proptest! {
                             client_id: Patch::Value("c".into()),
                             requires_pkce: Patch::Value(true),
                             discovery_url: Patch::Value("https://idp.example.com/d".into()),
+                            // Activation needs the endpoints (explicit or discovered).
+                            auth_url: Patch::Value("https://idp.example.com/authorize".into()),
+                            token_url: Patch::Value("https://idp.example.com/token".into()),
                             ..Default::default()
                         });
                         p
