@@ -284,6 +284,8 @@ pub(crate) fn select_sql(
         Order::Desc => "DESC",
     };
     sql.push_str(&format!(" ORDER BY c.id {dir} LIMIT ${}", args.len()));
+    args.push(Box::new(i64::try_from(q.offset).unwrap_or(i64::MAX)));
+    sql.push_str(&format!(" OFFSET ${}", args.len()));
     (sql, args)
 }
 

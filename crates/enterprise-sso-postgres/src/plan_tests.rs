@@ -238,6 +238,8 @@ async fn every_statement_is_an_index_search() {
                                 after,
                                 limit: 10,
                                 order,
+                                offset: 20,
+                                ..Default::default()
                             };
                             let (sql, args) = crate::connections::select_sql(&schema, &q, true);
                             cases.push((format!("list {q:?}"), sql, args));

@@ -36,6 +36,15 @@ impl SledRepo {
         }
     }
 
+    /// Whether the index [`Self::plan`] picks decides every filter of `q` by itself (so
+    /// skipping and counting need not read records).
+    pub(crate) fn plan_covers(&self, q: &ListQuery) -> bool {
+        let filters = usize::from(q.organization_id.is_some())
+            + usize::from(q.provider.is_some())
+            + usize::from(q.active.is_some());
+        q.domain.is_none() && filters <= 1
+    }
+
     /// Picks the index for a listing: (tree, key prefix). `None` scans `records`.
     pub(crate) fn plan(&self, q: &ListQuery) -> Option<(&Tree, Vec<u8>)> {
         if let Some(o) = &q.organization_id {
@@ -113,11 +122,12 @@ impl ConnectionRepo for SledRepo {
 
     async fn list(&self, q: &ListQuery) -> Result<Page> {
         let want = q.limit.saturating_add(1);
+        let mut skip = q.offset;
         let mut items = Vec::with_capacity(want.min(64));
         if let Some(d) = &q.domain {
             // At most one connection claims a domain.
             if let Some(c) = self.find_by_domain(d).await? {
-                if q.matches(&c) && q.after_cursor(&c.id) {
+                if q.matches(&c) && q.after_cursor(&c.id) && q.offset == 0 {
                     items.push(c);
                 }
             }
@@ -136,8 +146,14 @@ impl ConnectionRepo for SledRepo {
             Order::Asc => Box::new(iter),
             Order::Desc => Box::new(iter.rev()),
         };
+        let covered = self.plan_covers(q);
         for entry in iter {
             let (k, v) = entry.map_err(storage)?;
+            if covered && skip > 0 {
+                // The index alone decides the match: skip without reading the record.
+                skip -= 1;
+                continue;
+            }
             let c = if prefix.is_empty() {
                 decode_connection(&v)?
             } else {
@@ -148,6 +164,10 @@ impl ConnectionRepo for SledRepo {
                 }
             };
             if q.matches(&c) {
+                if skip > 0 {
+                    skip -= 1;
+                    continue;
+                }
                 items.push(c);
                 if items.len() >= want {
                     break;
@@ -155,6 +175,31 @@ impl ConnectionRepo for SledRepo {
             }
         }
         Ok(Page::from_overfetch(items, q.limit))
+    }
+
+    /// Counts along the listing's index: keys only when the index decides every filter,
+    /// else the records it points at.
+    async fn count(&self, q: &ListQuery) -> Result<u64> {
+        if let Some(d) = &q.domain {
+            let found = self.find_by_domain(d).await?;
+            return Ok(u64::from(found.is_some_and(|c| q.matches(&c))));
+        }
+        let (tree, prefix) = self.plan(q).unwrap_or((&self.records, Vec::new()));
+        let covered = self.plan_covers(q);
+        let mut n = 0u64;
+        for entry in tree.scan_prefix(&prefix) {
+            let (k, v) = entry.map_err(storage)?;
+            let hit = if covered {
+                true
+            } else if prefix.is_empty() {
+                q.matches(&decode_connection(&v)?)
+            } else {
+                self.load(&k[prefix.len()..])?
+                    .is_some_and(|c| q.matches(&c))
+            };
+            n += u64::from(hit);
+        }
+        Ok(n)
     }
 
     async fn certificates_expiring_before(

@@ -135,17 +135,18 @@ fn select_sql(head: &str, q: &ListQuery, paged: bool) -> (String, Vec<Value>) {
     let cursor = q.after.as_ref().map(|a| a.as_str().to_owned());
     match q.order {
         Order::Asc => {
-            sql.push_str(" AND c.id > ? ORDER BY c.id ASC LIMIT ?");
+            sql.push_str(" AND c.id > ? ORDER BY c.id ASC LIMIT ? OFFSET ?");
             args.push(Value::Text(cursor.unwrap_or_default()));
         }
         Order::Desc => {
-            sql.push_str(" AND c.id < ? ORDER BY c.id DESC LIMIT ?");
+            sql.push_str(" AND c.id < ? ORDER BY c.id DESC LIMIT ? OFFSET ?");
             args.push(Value::Text(cursor.unwrap_or_else(|| ID_MAX.to_owned())));
         }
     }
     args.push(Value::Integer(
         i64::try_from(q.limit.saturating_add(1)).unwrap_or(i64::MAX),
     ));
+    args.push(Value::Integer(i64::try_from(q.offset).unwrap_or(i64::MAX)));
     (sql, args)
 }
 
@@ -444,6 +445,8 @@ mod tests {
                                     after: after.clone(),
                                     limit: 10,
                                     order,
+                                    offset: 20,
+                                    ..Default::default()
                                 };
                                 let (sql, args) = list_sql(&q);
                                 assert_indexed(&format!("list {q:?}"), &plan(&conn, &sql, args));

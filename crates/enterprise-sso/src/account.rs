@@ -200,6 +200,13 @@ pub enum SignInRefusal {
     /// `email_outside_organization_domains`).
     #[error("the email's domain is not one of the connection's domains")]
     EmailOutsideDomains,
+    /// The connection is active but not `authenticatable`.
+    #[error("the connection may not be used for sign-in")]
+    NotAuthenticatable,
+    /// The sign-in would create a new account, and the connection has just-in-time
+    /// provisioning disabled.
+    #[error("just-in-time provisioning is disabled for this connection")]
+    JitProvisioningDisabled,
 }
 
 /// SAML attribute names tried for the email address when no mapping is set.

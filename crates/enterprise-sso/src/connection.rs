@@ -32,6 +32,17 @@ pub struct EnterpriseConnection {
     pub disable_additional_identifications: bool,
     /// Whether user attributes are synced from the IdP on every sign-in.
     pub sync_user_attributes: bool,
+    /// Whether the connection may be used for sign-in and sign-up at all (default
+    /// `true`); `false` keeps it configured but refuses every sign-in through it
+    /// ([`crate::SignInRefusal::NotAuthenticatable`]).
+    pub authenticatable: bool,
+    /// Whether just-in-time provisioning is off: a sign-in that would create a new
+    /// enterprise account is refused ([`crate::SignInRefusal::JitProvisioningDisabled`]);
+    /// existing accounts still sign in (default `false`).
+    pub disable_jit_provisioning: bool,
+    /// Whether existing members of the organization may link their account to their
+    /// enterprise identity (stored and returned; the host's user store acts on it).
+    pub allow_organization_account_linking: bool,
     /// The protocol configuration.
     pub config: ProtocolConfig,
     /// When the first successful authentication through this connection happened (Unix ms).
@@ -200,6 +211,8 @@ pub struct SamlConfig {
     pub idp_metadata_url: Option<String>,
     /// IdP single-sign-on URL.
     pub idp_sso_url: Option<String>,
+    /// The `login_hint` sent to the IdP.
+    pub login_hint: crate::login_hint::LoginHint,
 }
 
 impl SamlConfig {

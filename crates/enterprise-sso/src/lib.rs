@@ -39,6 +39,7 @@ pub mod error;
 pub mod ids;
 pub mod integrity;
 pub mod limits;
+pub mod login_hint;
 pub mod memory;
 mod merge;
 pub mod oidc;
@@ -67,6 +68,7 @@ pub use domain::{Domain, DomainError};
 pub use email::{EmailAddress, EmailError};
 pub use error::{Error, Result};
 pub use ids::{AccountId, ConnectionId, RecordId};
+pub use login_hint::LoginHint;
 pub use memory::MemoryRepo;
 pub use merge::{build, build_with, merge, merge_with};
 #[cfg(feature = "testing")]

@@ -182,12 +182,18 @@ impl ConnectionRepo for MemoryRepo {
                 .take_while(|(o, _)| o == org)
                 .filter_map(|(_, id)| s.by_id.get(id));
             let items: Vec<_> = match query.order {
-                Order::Asc => ids.filter(pass).take(want).cloned().collect(),
+                Order::Asc => ids
+                    .filter(pass)
+                    .skip(query.offset)
+                    .take(want)
+                    .cloned()
+                    .collect(),
                 Order::Desc => ids
                     .collect::<Vec<_>>()
                     .into_iter()
                     .rev()
                     .filter(pass)
+                    .skip(query.offset)
                     .take(want)
                     .cloned()
                     .collect(),
@@ -195,12 +201,20 @@ impl ConnectionRepo for MemoryRepo {
             return Ok(Page::from_overfetch(items, query.limit));
         }
         let items: Vec<_> = match query.order {
-            Order::Asc => s.by_id.values().filter(pass).take(want).cloned().collect(),
+            Order::Asc => s
+                .by_id
+                .values()
+                .filter(pass)
+                .skip(query.offset)
+                .take(want)
+                .cloned()
+                .collect(),
             Order::Desc => s
                 .by_id
                 .values()
                 .rev()
                 .filter(pass)
+                .skip(query.offset)
                 .take(want)
                 .cloned()
                 .collect(),

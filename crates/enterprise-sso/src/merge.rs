@@ -6,6 +6,7 @@ use crate::connection::{
 };
 use crate::domain::Domain;
 use crate::ids::ConnectionId;
+use crate::login_hint::LoginHint;
 use crate::patch::{
     AttributeMappingPatch, CreateConnection, OidcPatch, Patch, SamlPatch, UpdateConnection,
 };
@@ -90,6 +91,25 @@ pub fn merge_with(
         "disable_additional_identifications",
         &mut errs,
     );
+    for (field, p, path) in [
+        (
+            &mut next.authenticatable,
+            &patch.authenticatable,
+            "authenticatable",
+        ),
+        (
+            &mut next.disable_jit_provisioning,
+            &patch.disable_jit_provisioning,
+            "disable_jit_provisioning",
+        ),
+        (
+            &mut next.allow_organization_account_linking,
+            &patch.allow_organization_account_linking,
+            "allow_organization_account_linking",
+        ),
+    ] {
+        set_required(field, p, path, &mut errs);
+    }
     set_optional(&mut next.organization_id, &patch.organization_id);
 
     match &patch.provider {
@@ -238,6 +258,9 @@ pub fn build_with(
         allow_subdomains: false,
         disable_additional_identifications: false,
         sync_user_attributes: false,
+        authenticatable: true,
+        disable_jit_provisioning: false,
+        allow_organization_account_linking: false,
         config: ProtocolConfig::empty(params.provider.protocol()),
         first_authenticated_at: None,
         created_at: now,
@@ -479,6 +502,11 @@ fn apply_saml(c: &mut SamlConfig, p: &SamlPatch, errs: &mut Vec<FieldError>) {
         Patch::Value(m) => apply_mapping(&mut c.attribute_mapping, m),
     }
     set_required(&mut c.force_authn, &p.force_authn, "saml.force_authn", errs);
+    match &p.login_hint {
+        Patch::Absent => {}
+        Patch::Null => c.login_hint = LoginHint::default(),
+        Patch::Value(h) => c.login_hint = h.clone(),
+    }
     set_optional(&mut c.idp_entity_id, &p.idp_entity_id);
     set_optional(&mut c.idp_metadata, &p.idp_metadata);
     set_optional(&mut c.idp_metadata_url, &p.idp_metadata_url);

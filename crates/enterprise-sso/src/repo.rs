@@ -40,6 +40,13 @@ pub struct ListQuery {
     pub domain: Option<Domain>,
     /// Exclusive cursor: start after this id in the chosen order.
     pub after: Option<ConnectionId>,
+    /// Exclusive cursor the other way: the page that ends just before this id in the
+    /// chosen order (WorkOS `before`). Stores never see it: [`crate::Connections::list`]
+    /// turns it into an `after` cursor in the reverse order. Not combined with `after`.
+    pub before: Option<ConnectionId>,
+    /// How many matching connections to skip first (Clerk `offset`), after the cursor.
+    /// Stores skip along their index (the cost grows with the offset, not the store).
+    pub offset: usize,
     /// Page size, 1..=[`MAX_LIMIT`] (the service clamps it).
     pub limit: usize,
     /// Sort order by id.
@@ -54,6 +61,8 @@ impl Default for ListQuery {
             provider: None,
             domain: None,
             after: None,
+            before: None,
+            offset: 0,
             limit: DEFAULT_LIMIT,
             order: Order::Desc,
         }
@@ -85,6 +94,8 @@ pub async fn list_all<R: ConnectionRepo + ?Sized>(
 ) -> Result<Vec<EnterpriseConnection>> {
     let mut q = ListQuery {
         after: None,
+        before: None,
+        offset: 0,
         limit: MAX_LIMIT,
         ..query.clone()
     };
@@ -131,6 +142,9 @@ pub struct Page<T: Record = EnterpriseConnection> {
     pub items: Vec<T>,
     /// Cursor of the next page (the last item's id), `None` at the end.
     pub next_cursor: Option<T::Id>,
+    /// Cursor of the page before (the first item's id) when this page does not start at
+    /// the beginning (set by [`crate::Connections::list`]; adapters leave it `None`).
+    pub prev_cursor: Option<T::Id>,
 }
 
 /// One page of accounts.
@@ -147,11 +161,23 @@ impl<T: Record> Page<T> {
         } else {
             None
         };
-        Page { items, next_cursor }
+        Page {
+            items,
+            next_cursor,
+            prev_cursor: None,
+        }
     }
 }
 
 impl Order {
+    /// The other order.
+    pub fn reverse(self) -> Order {
+        match self {
+            Order::Asc => Order::Desc,
+            Order::Desc => Order::Asc,
+        }
+    }
+
     /// Whether `id` lies after the exclusive cursor `after` in this order (every id does
     /// when there is no cursor).
     pub fn is_after<I: Ord>(self, after: Option<&I>, id: &I) -> bool {
@@ -231,6 +257,8 @@ pub trait ConnectionRepo: Send + Sync {
     async fn count(&self, query: &ListQuery) -> Result<u64> {
         let mut q = query.clone();
         q.after = None;
+        q.before = None;
+        q.offset = 0;
         q.limit = MAX_LIMIT;
         let mut n = 0u64;
         loop {

@@ -390,6 +390,14 @@ fn check_saml(c: &SamlConfig, active: bool, policy: &Policy, errs: &mut Vec<Fiel
             check_text(path, v, MAX_TEXT_LEN, errs);
         }
     }
+    if let Some(source) = c.login_hint.source() {
+        check_text(
+            "saml.login_hint.source",
+            source,
+            crate::login_hint::MAX_LOGIN_HINT_SOURCE_LEN,
+            errs,
+        );
+    }
     if active && c.idp_metadata.is_none() {
         for (path, present) in [
             ("saml.idp_entity_id", c.idp_entity_id.is_some()),

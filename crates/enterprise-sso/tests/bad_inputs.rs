@@ -96,8 +96,24 @@ fn bad_create_inputs() -> Vec<(String, &'static str)> {
         (ok(json!({"custom_attributes": []})), "form_param_unknown"),
         (oidc(json!({"secret": "s"})), "form_param_unknown"),
         (
-            saml(json!({"login_hint": {"mode": "off"}})),
+            saml(json!({"login_hint": {"mode": "off", "extra": 1}})),
             "form_param_unknown",
+        ),
+        (
+            saml(json!({"login_hint": {"mode": "custom_attribute"}})),
+            "form_param_missing",
+        ),
+        (
+            saml(json!({"login_hint": {"mode": "off", "source": "upn"}})),
+            "form_param_format_invalid",
+        ),
+        (
+            saml(json!({"login_hint": {"mode": "sms"}})),
+            "form_param_format_invalid",
+        ),
+        (
+            saml(json!({"login_hint": {"mode": "custom_attribute", "source": "  "}})),
+            "form_param_format_invalid",
         ),
         (
             r#"{"provider":"saml_custom","domains":["a.com"]}"#.into(),

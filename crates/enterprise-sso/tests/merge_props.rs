@@ -5,8 +5,8 @@
 use enterprise_sso::storage::codec::{decode_connection, encode_connection};
 use enterprise_sso::{
     build, merge, validate, AttributeMappingPatch, ClientSecret, Compose, ConnectionId,
-    CreateConnection, EnterpriseConnection, OidcPatch, Patch, Protocol, Provider, SamlPatch,
-    UpdateConnection,
+    CreateConnection, EnterpriseConnection, LoginHint, OidcPatch, Patch, Protocol, Provider,
+    SamlPatch, UpdateConnection,
 };
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
@@ -107,8 +107,9 @@ fn saml_patch() -> impl Strategy<Value = SamlPatch> {
         patch(pick(URLS), true),
         patch(pick(URLS), true),
         patch(proptest::collection::vec(pick(CERTS), 0..3), true),
+        patch(login_hint(), true),
     )
-        .prop_map(|(a, b, c, d, e, f, g, h, i, j)| SamlPatch {
+        .prop_map(|(a, b, c, d, e, f, g, h, i, j, k)| SamlPatch {
             allow_idp_initiated: a,
             allow_subdomains: b,
             attribute_mapping: c,
@@ -119,7 +120,17 @@ fn saml_patch() -> impl Strategy<Value = SamlPatch> {
             idp_metadata_url: h,
             idp_sso_url: i,
             idp_certificates: j,
+            login_hint: k,
         })
+}
+
+/// Login hints, including an invalid (empty) source.
+fn login_hint() -> impl Strategy<Value = LoginHint> {
+    prop_oneof![
+        Just(LoginHint::EmailAddress),
+        Just(LoginHint::Off),
+        pick(&["upn", "employee_id", " "]).prop_map(|source| LoginHint::CustomAttribute { source }),
+    ]
 }
 
 fn providers_of(protocol: Protocol) -> Vec<Provider> {
@@ -145,18 +156,28 @@ fn update_patch(protocol: Protocol) -> BoxedStrategy<UpdateConnection> {
         patch(any::<bool>(), false),
         oidc,
         saml,
+        (
+            patch(any::<bool>(), false),
+            patch(any::<bool>(), false),
+            patch(any::<bool>(), false),
+        ),
     )
         .prop_map(
-            |(name, provider, active, org, domains, sync, dai, oidc, saml)| UpdateConnection {
-                name,
-                provider,
-                active,
-                organization_id: org,
-                domains,
-                sync_user_attributes: sync,
-                disable_additional_identifications: dai,
-                oidc,
-                saml,
+            |(name, provider, active, org, domains, sync, dai, oidc, saml, (auth, jit, link))| {
+                UpdateConnection {
+                    name,
+                    provider,
+                    active,
+                    organization_id: org,
+                    domains,
+                    sync_user_attributes: sync,
+                    disable_additional_identifications: dai,
+                    authenticatable: auth,
+                    disable_jit_provisioning: jit,
+                    allow_organization_account_linking: link,
+                    oidc,
+                    saml,
+                }
             },
         )
         .boxed()
@@ -181,6 +202,12 @@ fn connection() -> impl Strategy<Value = EnterpriseConnection> {
                 sync_user_attributes: p.sync_user_attributes.as_value().copied(),
                 disable_additional_identifications: p
                     .disable_additional_identifications
+                    .as_value()
+                    .copied(),
+                authenticatable: p.authenticatable.as_value().copied(),
+                disable_jit_provisioning: p.disable_jit_provisioning.as_value().copied(),
+                allow_organization_account_linking: p
+                    .allow_organization_account_linking
                     .as_value()
                     .copied(),
             };
@@ -254,6 +281,19 @@ fn patch_json(p: &UpdateConnection) -> Value {
         &p.disable_additional_identifications,
         b,
     );
+    put(&mut o, "authenticatable", &p.authenticatable, b);
+    put(
+        &mut o,
+        "disable_jit_provisioning",
+        &p.disable_jit_provisioning,
+        b,
+    );
+    put(
+        &mut o,
+        "allow_organization_account_linking",
+        &p.allow_organization_account_linking,
+        b,
+    );
     put(&mut o, "oidc", &p.oidc, |x| {
         let mut m = Map::new();
         put(&mut m, "auth_url", &x.auth_url, s);
@@ -288,6 +328,13 @@ fn patch_json(p: &UpdateConnection) -> Value {
         put(&mut m, "idp_metadata", &x.idp_metadata, s);
         put(&mut m, "idp_metadata_url", &x.idp_metadata_url, s);
         put(&mut m, "idp_sso_url", &x.idp_sso_url, s);
+        put(&mut m, "login_hint", &x.login_hint, |h| match h {
+            LoginHint::EmailAddress => json!({"mode": "email_address"}),
+            LoginHint::Off => json!({"mode": "off"}),
+            LoginHint::CustomAttribute { source } => {
+                json!({"mode": "custom_attribute", "source": source})
+            }
+        });
         Value::Object(m)
     });
     Value::Object(o)
@@ -321,6 +368,16 @@ proptest! {
         if p.provider.is_absent() { prop_assert_eq!(n.provider, c.provider); }
         if p.domains.is_absent() { prop_assert_eq!(&n.domains, &c.domains); }
         if p.sync_user_attributes.is_absent() { prop_assert_eq!(n.sync_user_attributes, c.sync_user_attributes); }
+        for (given, new, old) in [
+            (&p.authenticatable, n.authenticatable, c.authenticatable),
+            (&p.disable_jit_provisioning, n.disable_jit_provisioning, c.disable_jit_provisioning),
+            (&p.allow_organization_account_linking, n.allow_organization_account_linking, c.allow_organization_account_linking),
+        ] {
+            match given {
+                Patch::Value(v) => prop_assert_eq!(new, *v),
+                _ => prop_assert_eq!(new, old),
+            }
+        }
         match &p.organization_id {
             Patch::Absent => prop_assert_eq!(&n.organization_id, &c.organization_id),
             Patch::Null => prop_assert_eq!(&n.organization_id, &None),
@@ -348,6 +405,11 @@ proptest! {
                     Patch::Null => prop_assert_eq!(&new.attribute_mapping.user_id, &None),
                     Patch::Value(v) => prop_assert_eq!(new.attribute_mapping.user_id.as_ref(), Some(v)),
                 },
+            }
+            match &sp.login_hint {
+                Patch::Absent => prop_assert_eq!(&new.login_hint, &old.login_hint),
+                Patch::Null => prop_assert_eq!(&new.login_hint, &LoginHint::EmailAddress),
+                Patch::Value(h) => prop_assert_eq!(&new.login_hint, h),
             }
             if new.idp_metadata.is_none() {
                 if sp.idp_entity_id.is_absent() { prop_assert_eq!(&new.idp_entity_id, &old.idp_entity_id); }

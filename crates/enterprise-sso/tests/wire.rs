@@ -153,7 +153,7 @@ fn deleted_object_list_and_account_envelopes() {
             status: "verified".into(),
             strategy: "saml".into(),
             attempts: None,
-            expire_at: None,
+            expire_at: Some(1_750_000_800_000),
         }),
         enterprise_connection: Some(EnterpriseAccountConnectionJson::new(&saml)),
         last_authenticated_at: Some(1_750_000_200_000),
@@ -263,9 +263,15 @@ fn bad_create_bodies() -> Vec<(&'static str, u16, &'static str, Option<&'static 
             Some("custom_attributes"),
         ),
         (
-            r#"{"name":"a","provider":"saml_custom","domains":["a.com"],"saml":{"login_hint":{"mode":"off"}}}"#,
+            r#"{"name":"a","provider":"saml_custom","domains":["a.com"],"saml":{"login_hint":{"mode":"custom_attribute"}}}"#,
             422,
-            "form_param_unknown",
+            "form_param_missing",
+            Some("saml.login_hint.source"),
+        ),
+        (
+            r#"{"name":"a","provider":"saml_custom","domains":["a.com"],"saml":{"login_hint":{"mode":"off","source":"upn"}}}"#,
+            422,
+            "form_param_format_invalid",
             Some("saml.login_hint"),
         ),
         (
@@ -384,6 +390,11 @@ fn rule_violations_get_codes_and_parameter_names() {
             r#"{"name":"a","provider":"saml_custom","domains":["a.com"],"saml":{"force_authn":null}}"#,
             "form_param_null_not_allowed",
             "saml.force_authn",
+        ),
+        (
+            r#"{"name":"a","provider":"saml_custom","domains":["a.com"],"saml":{"login_hint":{"mode":"custom_attribute","source":"a\u0007b"}}}"#,
+            "form_param_format_invalid",
+            "saml.login_hint.source",
         ),
         (
             r#"{"name":"","provider":"saml_custom","domains":["a.com"]}"#,
@@ -576,7 +587,17 @@ fn stored_accounts_encode_like_the_golden_account() {
         ] {
             assert_eq!(v[k], golden[k], "{k}");
         }
-        assert_eq!(v["verification"], golden["verification"]);
+        for k in ["object", "status", "strategy", "attempts"] {
+            assert_eq!(v["verification"][k], golden["verification"][k], "{k}");
+        }
+        // Golden: last sign-in 1750000200000 + the 10-minute window.
+        assert_eq!(
+            v["verification"]["expire_at"],
+            json!(
+                signed.account.last_authenticated_at.unwrap()
+                    + enterprise_sso::wire::VERIFICATION_WINDOW_MS
+            )
+        );
         assert_eq!(v["enterprise_connection_id"], json!(conn.id.as_str()));
         // Unlinked after the connection is deleted.
         svc.delete(&conn.id).await.unwrap();

@@ -214,6 +214,9 @@ pub async fn nested_config_and_secret_round_trip(repo: &dyn Store) {
     o.organization_id = Some("org_123".into());
     o.sync_user_attributes = true;
     o.disable_additional_identifications = true;
+    o.authenticatable = false;
+    o.disable_jit_provisioning = true;
+    o.allow_organization_account_linking = true;
     o.first_authenticated_at = Some(1_700_000_000_123);
     if let ProtocolConfig::Oidc(c) = &mut o.config {
         c.auth_url = Some("https://idp.example.com/auth".into());
@@ -232,6 +235,9 @@ pub async fn nested_config_and_secret_round_trip(repo: &dyn Store) {
         c.attribute_mapping.email_address = Some("mail".into());
         c.attribute_mapping.first_name = Some("givenName".into());
         c.attribute_mapping.user_id = Some("uid".into());
+        c.login_hint = crate::LoginHint::CustomAttribute {
+            source: "upn \"quoted\" \u{e9}".into(),
+        };
     }
     insert_all(repo, &[o.clone(), s.clone()]).await;
     assert_eq!(must_get(repo, &o.id).await, o);
@@ -430,6 +436,113 @@ pub async fn pagination(repo: &dyn Store) {
         .await
         .expect("list");
     assert!(page.items.is_empty() && page.next_cursor.is_none());
+}
+
+/// Offset paging (Clerk) and `before` cursors (WorkOS) visit the same order as `after`
+/// cursors, and `count` matches the filters exactly.
+pub async fn offset_paging_and_counts(repo: &dyn Store) {
+    let org = format!("org_off_{}", ConnectionId::generate());
+    let mut conns = Vec::new();
+    for i in 0..17 {
+        let mut c = oidc_connection(&format!("off{i}"), &[], i % 3 == 0);
+        c.organization_id = Some(org.clone());
+        conns.push(c);
+    }
+    insert_all(repo, &conns).await;
+    let svc = Connections::new(repo);
+    let mut newest_first: Vec<_> = conns.iter().map(|c| c.id.clone()).collect();
+    newest_first.reverse();
+    let active_first: Vec<_> = newest_first
+        .iter()
+        .filter(|id| conns.iter().any(|c| &c.id == *id && c.active))
+        .cloned()
+        .collect();
+    for (active, want) in [(None, newest_first.clone()), (Some(true), active_first)] {
+        let q = ListQuery {
+            organization_id: Some(org.clone()),
+            active,
+            ..Default::default()
+        };
+        assert_eq!(
+            svc.count(&q).await.expect("count"),
+            want.len() as u64,
+            "count, active {active:?}"
+        );
+        for limit in [1, 4, 17, 40] {
+            let mut seen = Vec::new();
+            let mut offset = 0;
+            loop {
+                let page = svc
+                    .list(&ListQuery {
+                        offset,
+                        limit,
+                        ..q.clone()
+                    })
+                    .await
+                    .expect("list");
+                seen.extend(page.items.into_iter().map(|c| c.id));
+                offset += limit;
+                assert_eq!(page.next_cursor.is_some(), offset < want.len());
+                if page.next_cursor.is_none() {
+                    break;
+                }
+            }
+            assert_eq!(
+                seen, want,
+                "offset paging, limit {limit}, active {active:?}"
+            );
+        }
+        // Offset past the end: an empty page.
+        let page = svc
+            .list(&ListQuery {
+                offset: want.len() + 3,
+                ..q.clone()
+            })
+            .await
+            .expect("list");
+        assert!(page.items.is_empty() && page.next_cursor.is_none());
+        // `before` walks back from the end to the start: each page is the one just
+        // before its cursor, in the query's order.
+        for order in [Order::Desc, Order::Asc] {
+            let in_order: Vec<_> = match order {
+                Order::Desc => want.clone(),
+                Order::Asc => want.iter().rev().cloned().collect(),
+            };
+            let mut back = Vec::new();
+            let mut before = in_order.last().cloned();
+            back.extend(before.clone());
+            while let Some(b) = before.take() {
+                let page = svc
+                    .list(&ListQuery {
+                        before: Some(b),
+                        limit: 3,
+                        order,
+                        ..q.clone()
+                    })
+                    .await
+                    .expect("list before");
+                assert!(page.items.len() <= 3);
+                back.extend(page.items.iter().rev().map(|c| c.id.clone()));
+                before = page.prev_cursor;
+            }
+            back.reverse();
+            assert_eq!(
+                back, in_order,
+                "before paging, {order:?}, active {active:?}"
+            );
+        }
+    }
+    let both = svc
+        .list(&ListQuery {
+            after: Some(newest_first[0].clone()),
+            before: Some(newest_first[1].clone()),
+            ..Default::default()
+        })
+        .await;
+    assert!(
+        matches!(both, Err(Error::InvalidArgument { .. })),
+        "{both:?}"
+    );
 }
 
 /// Paging while another thread inserts neither skips nor repeats an existing record.

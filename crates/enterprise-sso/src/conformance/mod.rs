@@ -55,6 +55,7 @@ macro_rules! __conformance_case_list {
             nested_config_and_secret_round_trip,
             filters,
             pagination,
+            offset_paging_and_counts,
             pagination_under_concurrent_inserts,
             routing,
             failed_writes_change_nothing,

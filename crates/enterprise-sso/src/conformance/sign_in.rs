@@ -59,6 +59,30 @@ pub async fn sign_in_creates_then_finds_the_account(repo: &dyn Store) {
         }
         assert_eq!(must_get_account(repo, &s1.account.id).await, s2.account);
         assert_eq!(must_get(repo, &c.id).await, s2.connection);
+        // With just-in-time provisioning turned off, the existing user still signs in and
+        // a new one is refused.
+        svc.update(
+            &c.id,
+            &crate::patch::UpdateConnection::default().disable_jit_provisioning(true),
+        )
+        .await
+        .expect("disable jit");
+        let s3 = svc
+            .record_sign_in(&c.id, &second)
+            .await
+            .expect("existing user");
+        assert_eq!(s3.account.id, s1.account.id);
+        let newcomer = Assertion::new("nameid-2", []).with_email(&format!("bo@{tag}{sync}.com"));
+        let refused = svc.record_sign_in(&c.id, &newcomer).await;
+        assert!(
+            matches!(
+                refused,
+                Err(Error::SignInRefused(
+                    crate::account::SignInRefusal::JitProvisioningDisabled
+                ))
+            ),
+            "{refused:?}"
+        );
     }
 }
 
@@ -73,13 +97,37 @@ pub async fn refused_sign_ins_write_nothing(repo: &dyn Store) {
     strict.allow_subdomains = false;
     let mut off = sign_in_connection("refuse-off", &format!("off-{tag}"), false);
     off.active = false;
-    insert_all(repo, &[c.clone(), strict.clone(), off.clone()]).await;
+    let mut closed = sign_in_connection("refuse-closed", &format!("closed-{tag}"), false);
+    closed.authenticatable = false;
+    let mut no_jit = sign_in_connection("refuse-jit", &format!("jit-{tag}"), false);
+    no_jit.disable_jit_provisioning = true;
+    insert_all(
+        repo,
+        &[
+            c.clone(),
+            strict.clone(),
+            off.clone(),
+            closed.clone(),
+            no_jit.clone(),
+        ],
+    )
+    .await;
     let ok_email = format!("a@{tag}.com");
     let cases: Vec<(&EnterpriseConnection, Assertion, R)> = vec![
         (
             &off,
             Assertion::new("s", []).with_email(&format!("a@off-{tag}.com")),
             R::ConnectionInactive,
+        ),
+        (
+            &closed,
+            Assertion::new("s", []).with_email(&format!("a@closed-{tag}.com")),
+            R::NotAuthenticatable,
+        ),
+        (
+            &no_jit,
+            Assertion::new("new-user", []).with_email(&format!("a@jit-{tag}.com")),
+            R::JitProvisioningDisabled,
         ),
         (
             &c,

@@ -24,6 +24,7 @@ impl Compose for bool {}
 impl Compose for Provider {}
 impl Compose for Vec<String> {}
 impl Compose for ClientSecret {}
+impl Compose for crate::login_hint::LoginHint {}
 
 impl<T: Compose> Patch<T> {
     /// `self` followed by `next`.
@@ -51,6 +52,13 @@ impl Compose for UpdateConnection {
             disable_additional_identifications: self
                 .disable_additional_identifications
                 .then(&n.disable_additional_identifications),
+            authenticatable: self.authenticatable.then(&n.authenticatable),
+            disable_jit_provisioning: self
+                .disable_jit_provisioning
+                .then(&n.disable_jit_provisioning),
+            allow_organization_account_linking: self
+                .allow_organization_account_linking
+                .then(&n.allow_organization_account_linking),
             oidc: self.oidc.then(&n.oidc),
             saml: self.saml.then(&n.saml),
         }
@@ -91,6 +99,7 @@ impl Compose for SamlPatch {
             idp_metadata: self.idp_metadata.then(&n.idp_metadata),
             idp_metadata_url: self.idp_metadata_url.then(&n.idp_metadata_url),
             idp_sso_url: self.idp_sso_url.then(&n.idp_sso_url),
+            login_hint: self.login_hint.then(&n.login_hint),
         }
     }
 }

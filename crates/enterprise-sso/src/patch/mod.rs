@@ -38,6 +38,7 @@ pub use compose::Compose;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::login_hint::LoginHint;
 use crate::provider::Provider;
 use crate::secret::ClientSecret;
 
@@ -127,6 +128,12 @@ pub struct UpdateConnection {
     pub sync_user_attributes: Patch<bool>,
     /// Whether additional identifications are disabled.
     pub disable_additional_identifications: Patch<bool>,
+    /// Whether the connection may be used for sign-in and sign-up.
+    pub authenticatable: Patch<bool>,
+    /// Whether just-in-time provisioning is disabled.
+    pub disable_jit_provisioning: Patch<bool>,
+    /// Whether organization members may link their accounts.
+    pub allow_organization_account_linking: Patch<bool>,
     /// OIDC changes (only for OIDC providers).
     pub oidc: Patch<OidcPatch>,
     /// SAML changes (only for SAML providers).
@@ -199,6 +206,8 @@ pub struct SamlPatch {
     pub idp_metadata_url: Patch<String>,
     /// IdP SSO URL.
     pub idp_sso_url: Patch<String>,
+    /// The `login_hint` sent to the IdP; `null` restores the default (`email_address`).
+    pub login_hint: Patch<LoginHint>,
 }
 
 /// Changes to the SAML attribute mapping; every field is nullable.
@@ -251,6 +260,15 @@ pub struct CreateConnection {
     /// Disable additional identifications (default `false`).
     #[serde(default)]
     pub disable_additional_identifications: Option<bool>,
+    /// May be used for sign-in and sign-up (default `true`).
+    #[serde(default)]
+    pub authenticatable: Option<bool>,
+    /// Just-in-time provisioning disabled (default `false`).
+    #[serde(default)]
+    pub disable_jit_provisioning: Option<bool>,
+    /// Organization members may link their accounts (default `false`).
+    #[serde(default)]
+    pub allow_organization_account_linking: Option<bool>,
 }
 
 impl CreateConnection {
@@ -266,6 +284,9 @@ impl CreateConnection {
             saml: None,
             sync_user_attributes: None,
             disable_additional_identifications: None,
+            authenticatable: None,
+            disable_jit_provisioning: None,
+            allow_organization_account_linking: None,
         }
     }
 
@@ -279,6 +300,9 @@ impl CreateConnection {
             domains: self.domains.clone().into(),
             sync_user_attributes: self.sync_user_attributes.into(),
             disable_additional_identifications: self.disable_additional_identifications.into(),
+            authenticatable: self.authenticatable.into(),
+            disable_jit_provisioning: self.disable_jit_provisioning.into(),
+            allow_organization_account_linking: self.allow_organization_account_linking.into(),
             oidc: self.oidc.clone().into(),
             saml: self.saml.clone().into(),
         }

@@ -4,6 +4,7 @@
 use super::{
     AttributeMappingPatch, CreateConnection, OidcPatch, Patch, SamlPatch, UpdateConnection,
 };
+use crate::login_hint::LoginHint;
 use crate::provider::Provider;
 use crate::secret::ClientSecret;
 
@@ -39,6 +40,9 @@ patch_setters!(UpdateConnection {
     domains: Vec<String>;
     sync_user_attributes: bool;
     disable_additional_identifications: bool;
+    authenticatable: bool;
+    disable_jit_provisioning: bool;
+    allow_organization_account_linking: bool;
     oidc: OidcPatch;
     saml: SamlPatch;
 });
@@ -64,6 +68,7 @@ patch_setters!(SamlPatch {
     idp_metadata: String, clear clear_idp_metadata;
     idp_metadata_url: String, clear clear_idp_metadata_url;
     idp_sso_url: String, clear clear_idp_sso_url;
+    login_hint: LoginHint, clear clear_login_hint;
 });
 
 patch_setters!(AttributeMappingPatch {
@@ -96,6 +101,9 @@ option_setters!(CreateConnection {
     saml: SamlPatch;
     sync_user_attributes: bool;
     disable_additional_identifications: bool;
+    authenticatable: bool;
+    disable_jit_provisioning: bool;
+    allow_organization_account_linking: bool;
 });
 
 impl CreateConnection {

@@ -30,10 +30,47 @@ impl<R: ConnectionRepo> Connections<R> {
     }
 
     /// One page of connections; `limit` is clamped to 1..=500.
+    ///
+    /// With `before`, the page is the `limit` matching connections just before that id in
+    /// the query's order (read from the store as an `after` page in the reverse order);
+    /// `after` and `before` together are refused. The page's `prev_cursor` is its first id
+    /// when it does not start at the beginning (a cursor or offset was given and, for
+    /// `before`, more connections lie before it); `next_cursor` is its last id when more
+    /// follow.
     pub async fn list(&self, query: &ListQuery) -> Result<Page> {
         let mut q = query.clone();
         q.limit = q.limit.clamp(1, MAX_LIMIT);
-        self.repo.list(&q).await
+        let Some(before) = q.before.take() else {
+            let mut page = self.repo.list(&q).await?;
+            if q.after.is_some() || q.offset > 0 {
+                page.prev_cursor = page.items.first().map(|c| c.id.clone());
+            }
+            return Ok(page);
+        };
+        if q.after.is_some() {
+            return Err(Error::InvalidArgument {
+                argument: "before",
+                reason: "cannot be combined with after",
+            });
+        }
+        q.after = Some(before);
+        q.order = q.order.reverse();
+        let page = self.repo.list(&q).await?;
+        let more_before = page.next_cursor.is_some();
+        let mut items = page.items;
+        items.reverse();
+        Ok(Page {
+            prev_cursor: items.first().filter(|_| more_before).map(|c| c.id.clone()),
+            // The `before` connection itself follows this page.
+            next_cursor: items.last().map(|c| c.id.clone()),
+            items,
+        })
+    }
+
+    /// How many connections match the query's filters (cursors, offset and limit are
+    /// ignored), from the store's index.
+    pub async fn count(&self, query: &ListQuery) -> Result<u64> {
+        self.repo.count(query).await
     }
 
     /// Applies a partial update: read, merge, validate, compare-and-swap write; on a

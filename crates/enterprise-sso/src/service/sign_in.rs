@@ -31,7 +31,9 @@ impl<R: Store> Connections<R> {
     /// afterwards; with `sync_user_attributes` on, email and names are refreshed from the
     /// IdP on every sign-in, with it off they keep their first values.
     /// `last_authenticated_at` is set, and the connection's first sign-in moves it from
-    /// `validating` to `active` (once, through the CAS path). A refused sign-in
+    /// `validating` to `active` (once, through the CAS path). A connection that is not
+    /// `authenticatable` refuses every sign-in; with `disable_jit_provisioning` only users
+    /// who already have an account sign in. A refused sign-in
     /// ([`Error::SignInRefused`]) writes nothing.
     pub async fn record_sign_in(
         &self,
@@ -41,6 +43,9 @@ impl<R: Store> Connections<R> {
         let conn = self.get(connection_id).await?;
         if !conn.active {
             return Err(Error::SignInRefused(SignInRefusal::ConnectionInactive));
+        }
+        if !conn.authenticatable {
+            return Err(Error::SignInRefused(SignInRefusal::NotAuthenticatable));
         }
         let who = map_assertion(&conn, assertion).map_err(Error::SignInRefused)?;
         // Tenant boundary: the connection may vouch only for emails that routing sends to
@@ -92,6 +97,9 @@ impl<R: Store> Connections<R> {
             .find_account_by_subject(&conn.id, &who.provider_user_id)
             .await?;
         let (result, created) = match &found {
+            None if conn.disable_jit_provisioning => {
+                return Err(Error::SignInRefused(SignInRefusal::JitProvisioningDisabled));
+            }
             None => {
                 let a = EnterpriseAccount {
                     id: AccountId::generate(),

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::account::{EnterpriseAccount, Verification, VerificationStatus};
 use crate::cert_set::IdpCertificate;
+use crate::login_hint::LoginHint;
 use crate::provider::Protocol;
 
 use crate::connection::{
@@ -163,6 +164,13 @@ struct StoredV1 {
     allow_subdomains: bool,
     disable_additional_identifications: bool,
     sync_user_attributes: bool,
+    /// Absent in records written before the field existed: `true`.
+    #[serde(default = "yes")]
+    authenticatable: bool,
+    #[serde(default)]
+    disable_jit_provisioning: bool,
+    #[serde(default)]
+    allow_organization_account_linking: bool,
     oidc: Option<StoredOidc>,
     saml: Option<StoredSaml>,
     first_authenticated_at: Option<i64>,
@@ -205,6 +213,13 @@ struct StoredSaml {
     /// certificate (with its window) becomes a set of one on decode.
     #[serde(default)]
     certs: Option<Vec<StoredCertificate>>,
+    /// Absent in records written before the field existed: the default (email address).
+    #[serde(default)]
+    login_hint: LoginHint,
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Serialize, Deserialize)]
@@ -259,6 +274,7 @@ pub fn encode_connection(c: &EnterpriseConnection) -> Vec<u8> {
                         })
                         .collect(),
                 ),
+                login_hint: s.login_hint.clone(),
             }),
         ),
     };
@@ -272,6 +288,9 @@ pub fn encode_connection(c: &EnterpriseConnection) -> Vec<u8> {
         allow_subdomains: c.allow_subdomains,
         disable_additional_identifications: c.disable_additional_identifications,
         sync_user_attributes: c.sync_user_attributes,
+        authenticatable: c.authenticatable,
+        disable_jit_provisioning: c.disable_jit_provisioning,
+        allow_organization_account_linking: c.allow_organization_account_linking,
         oidc,
         saml,
         first_authenticated_at: c.first_authenticated_at,
@@ -337,6 +356,7 @@ pub fn decode_connection(bytes: &[u8]) -> Result<EnterpriseConnection> {
             idp_metadata: m.idp_metadata,
             idp_metadata_url: m.idp_metadata_url,
             idp_sso_url: m.idp_sso_url,
+            login_hint: m.login_hint,
         }),
         _ => return Err(corrupt("record must hold exactly one of oidc, saml".into())),
     };
@@ -353,6 +373,9 @@ pub fn decode_connection(bytes: &[u8]) -> Result<EnterpriseConnection> {
         allow_subdomains: s.allow_subdomains,
         disable_additional_identifications: s.disable_additional_identifications,
         sync_user_attributes: s.sync_user_attributes,
+        authenticatable: s.authenticatable,
+        disable_jit_provisioning: s.disable_jit_provisioning,
+        allow_organization_account_linking: s.allow_organization_account_linking,
         config,
         first_authenticated_at: s.first_authenticated_at,
         created_at: s.created_at,

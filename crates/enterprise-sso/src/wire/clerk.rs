@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::connection::{ConnectionState, EnterpriseConnection, ProtocolConfig};
+use crate::connection::{EnterpriseConnection, ProtocolConfig};
 use crate::patch::{CreateConnection, Patch, UpdateConnection};
 use crate::wire::errors::{codes, decode_error, ApiErrors};
 
@@ -107,9 +107,13 @@ pub struct ConnectionJson<'a> {
     pub logo_public_url: Option<&'a str>,
     /// Whether the connection is active.
     pub active: bool,
-    /// Whether it can authenticate users now (active; an active connection always has a
-    /// usable configuration).
+    /// Whether the connection may be used for sign-in and sign-up (stored; see
+    /// [`EnterpriseConnection::authenticatable`]).
     pub authenticatable: bool,
+    /// Whether just-in-time provisioning is disabled.
+    pub disable_jit_provisioning: bool,
+    /// Whether organization members may link their accounts.
+    pub allow_organization_account_linking: bool,
     /// Claimed domains.
     pub domains: Vec<&'a str>,
     /// Organization scope.
@@ -168,6 +172,8 @@ pub struct SamlConnectionJson<'a> {
     pub force_authn: bool,
     /// Attribute mapping.
     pub attribute_mapping: AttributeMappingJson<'a>,
+    /// The `login_hint` sent to the IdP.
+    pub login_hint: &'a crate::LoginHint,
 }
 
 /// One entry of `idp_certificates`.
@@ -264,6 +270,7 @@ impl<'a> ConnectionJson<'a> {
                         first_name: s.attribute_mapping.first_name.as_deref(),
                         last_name: s.attribute_mapping.last_name.as_deref(),
                     },
+                    login_hint: &s.login_hint,
                 }),
                 None,
             ),
@@ -292,7 +299,9 @@ impl<'a> ConnectionJson<'a> {
             provider: c.provider.as_str(),
             logo_public_url: None,
             active: c.active,
-            authenticatable: c.state() != ConnectionState::Inactive,
+            authenticatable: c.authenticatable,
+            disable_jit_provisioning: c.disable_jit_provisioning,
+            allow_organization_account_linking: c.allow_organization_account_linking,
             domains: c.domains.iter().map(|d| d.as_str()).collect(),
             organization_id: c.organization_id.as_deref(),
             sync_user_attributes: c.sync_user_attributes,
@@ -406,12 +415,29 @@ pub struct VerificationJson {
     pub object: &'static str,
     /// `verified`, `unverified`, `failed`, `expired`, `transferable`.
     pub status: String,
-    /// `saml`, or for OAuth the provider (e.g. `oidc_custom`).
+    /// `saml`, or for OAuth `oauth_custom_` + the provider's short name
+    /// ([`oauth_strategy`]).
     pub strategy: String,
-    /// Attempts, if counted.
+    /// Attempts (not counted: always `null`).
     pub attempts: Option<u32>,
-    /// Expiry, Unix ms.
+    /// Until when the verification's IdP response was accepted, Unix ms: the account's
+    /// last sign-in (else its creation) plus [`VERIFICATION_WINDOW_MS`].
     pub expire_at: Option<i64>,
+}
+
+/// How long an IdP response is accepted after the sign-in started, as shown in
+/// `verification.expire_at` (10 minutes, Clerk's verification window).
+pub const VERIFICATION_WINDOW_MS: i64 = 10 * 60 * 1000;
+
+/// The Clerk verification strategy of an OAuth (OIDC) enterprise account:
+/// `oauth_custom_oidc`, `oauth_custom_github` or `oauth_custom_gitlab` (Clerk's schema wants
+/// `oauth_[custom_]<letters>`). SAML accounts use `saml`.
+pub fn oauth_strategy(provider: crate::Provider) -> &'static str {
+    match provider {
+        crate::Provider::OidcGithubEnterprise => "oauth_custom_github",
+        crate::Provider::OidcGitlab => "oauth_custom_gitlab",
+        _ => "oauth_custom_oidc",
+    }
 }
 
 /// The spec's `EnterpriseAccount`: an identity obtained through a connection
@@ -449,17 +475,22 @@ pub struct EnterpriseAccountJson<'a> {
 }
 
 impl VerificationJson {
-    /// The view of a stored verification for an account of `protocol`.
-    pub fn new(v: &crate::account::Verification, protocol: crate::Protocol) -> Self {
+    /// The view of the stored verification of account `a`.
+    pub fn new(v: &crate::account::Verification, a: &crate::EnterpriseAccount) -> Self {
+        let (object, strategy) = match a.protocol {
+            crate::Protocol::Saml => ("verification_saml", "saml"),
+            crate::Protocol::Oauth => ("verification_oauth", oauth_strategy(a.provider)),
+        };
         VerificationJson {
-            object: match protocol {
-                crate::Protocol::Saml => "verification_saml",
-                crate::Protocol::Oauth => "verification_oauth",
-            },
+            object,
             status: v.status.as_str().to_owned(),
-            strategy: v.strategy.clone(),
+            strategy: strategy.to_owned(),
             attempts: None,
-            expire_at: None,
+            expire_at: Some(
+                a.last_authenticated_at
+                    .unwrap_or(a.created_at)
+                    .saturating_add(VERIFICATION_WINDOW_MS),
+            ),
         }
     }
 }
@@ -482,10 +513,7 @@ impl<'a> EnterpriseAccountJson<'a> {
             provider_user_id: a.provider_user_id.as_deref(),
             enterprise_connection_id: a.enterprise_connection_id.as_ref().map(|c| c.as_str()),
             public_metadata: &a.public_metadata,
-            verification: a
-                .verification
-                .as_ref()
-                .map(|v| VerificationJson::new(v, a.protocol)),
+            verification: a.verification.as_ref().map(|v| VerificationJson::new(v, a)),
             enterprise_connection: connection.map(EnterpriseAccountConnectionJson::new),
             last_authenticated_at: a.last_authenticated_at,
         }

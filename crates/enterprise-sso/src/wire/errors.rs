@@ -50,6 +50,10 @@ pub mod codes {
     pub const ACCOUNT_EXISTS: &str = "account_exists";
     /// Sign-in through an inactive connection.
     pub const CONNECTION_INACTIVE: &str = "connection_inactive";
+    /// Sign-in through a connection that is not `authenticatable`.
+    pub const CONNECTION_NOT_AUTHENTICATABLE: &str = "connection_not_authenticatable";
+    /// A sign-in that would create an account with just-in-time provisioning disabled.
+    pub const JIT_PROVISIONING_DISABLED: &str = "jit_provisioning_disabled";
     /// Sign-in to a deactivated account.
     pub const ACCOUNT_INACTIVE: &str = "account_inactive";
     /// The assertion carried no subject.
@@ -261,6 +265,8 @@ impl From<&Error> for ApiErrors {
                 let (status, code, param) = match r {
                     R::ConnectionInactive => (403, codes::CONNECTION_INACTIVE, None),
                     R::AccountInactive => (403, codes::ACCOUNT_INACTIVE, None),
+                    R::NotAuthenticatable => (403, codes::CONNECTION_NOT_AUTHENTICATABLE, None),
+                    R::JitProvisioningDisabled => (403, codes::JIT_PROVISIONING_DISABLED, None),
                     R::MissingSubject => (422, codes::SIGN_IN_MISSING_SUBJECT, Some("subject")),
                     R::MissingEmail => (422, codes::SIGN_IN_MISSING_EMAIL, Some("email_address")),
                     R::InvalidEmail => (422, codes::PARAM_FORMAT_INVALID, Some("email_address")),

@@ -36,9 +36,10 @@ mod errors;
 mod workos;
 
 pub use clerk::{
-    decode_create, decode_update, AttributeMappingJson, ConnectionJson, ConnectionListJson,
-    DeletedObjectJson, EnterpriseAccountConnectionJson, EnterpriseAccountJson, IdpCertificateJson,
-    OauthConfigJson, SamlConnectionJson, SpEndpoints, VerificationJson,
+    decode_create, decode_update, oauth_strategy, AttributeMappingJson, ConnectionJson,
+    ConnectionListJson, DeletedObjectJson, EnterpriseAccountConnectionJson, EnterpriseAccountJson,
+    IdpCertificateJson, OauthConfigJson, SamlConnectionJson, SpEndpoints, VerificationJson,
+    VERIFICATION_WINDOW_MS,
 };
 pub use errors::{codes, ApiError, ApiErrorMeta, ApiErrors};
 pub use workos::{
