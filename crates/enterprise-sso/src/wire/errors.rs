@@ -74,6 +74,18 @@ pub mod codes {
     pub const ALREADY_EXISTS: &str = "resource_already_exists";
     /// Storage failure or corrupt data (details are logged by the host, not sent).
     pub const INTERNAL: &str = "internal_error";
+    /// HTTP: no `Authorization: Bearer` key was sent.
+    pub const AUTHORIZATION_MISSING: &str = "authorization_header_missing";
+    /// HTTP: the key sent is not one of the configured keys.
+    pub const API_KEY_INVALID: &str = "api_key_invalid";
+    /// HTTP: no such route.
+    pub const ROUTE_NOT_FOUND: &str = "route_not_found";
+    /// HTTP: the route exists, the method does not.
+    pub const METHOD_NOT_ALLOWED: &str = "method_not_allowed";
+    /// HTTP: the request body is over the server's limit (refused before parsing).
+    pub const BODY_TOO_LARGE: &str = "request_body_too_large";
+    /// HTTP: `If-Match` named a version that is not the stored one.
+    pub const PRECONDITION_FAILED: &str = "precondition_failed";
 }
 
 /// `meta` of one error.
@@ -133,6 +145,22 @@ impl std::fmt::Display for ApiErrors {
 impl std::error::Error for ApiErrors {}
 
 impl ApiErrors {
+    /// One error: `status`, a stable `code` (see [`codes`]), a short `message`, a full
+    /// sentence, and the parameter at fault if any. For hosts' own refusals (auth, routing,
+    /// query strings) so they share the envelope and codes.
+    pub fn single(
+        status: u16,
+        code: &'static str,
+        message: &str,
+        long_message: impl Into<String>,
+        param: Option<&str>,
+    ) -> Self {
+        Self::one(
+            status,
+            ApiError::new(code, message, long_message.into(), param.map(str::to_owned)),
+        )
+    }
+
     pub(crate) fn one(status: u16, e: ApiError) -> Self {
         ApiErrors {
             status,

@@ -104,18 +104,17 @@ pub struct WorkosListJson<'a> {
 }
 
 impl<'a> WorkosListJson<'a> {
-    /// The envelope of a page fetched with `query`: `after` is the page's next cursor;
-    /// `before` is the first item's id when the query started from a cursor.
+    /// The envelope of a page from [`crate::Connections::list`]: `after` is the page's
+    /// next cursor, `before` its previous one (`null` on the first page and at the end).
+    /// `query` is the query the page answers (kept for callers; the cursors come from
+    /// the page).
     pub fn new(query: &ListQuery, page: &'a Page) -> Self {
+        let _ = query;
         WorkosListJson {
             object: "list",
             data: page.items.iter().map(WorkosConnectionJson::new).collect(),
             list_metadata: WorkosListMetadata {
-                before: query
-                    .after
-                    .as_ref()
-                    .and(page.items.first())
-                    .map(|c| c.id.to_string()),
+                before: page.prev_cursor.as_ref().map(|c| c.to_string()),
                 after: page.next_cursor.as_ref().map(|c| c.to_string()),
             },
         }

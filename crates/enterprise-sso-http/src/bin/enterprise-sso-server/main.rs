@@ -1,0 +1,119 @@
+//! `enterprise-sso-server`: the HTTP API over a store chosen by URL.
+//!
+//! ```text
+//! ENTERPRISE_SSO_API_KEYS=sk_live_… enterprise-sso-server [--listen 127.0.0.1:8080]
+//!     [--store sqlite:enterprise-sso.db | sled:DIR | postgres://…] [--sp-base-url URL]
+//!     [--dev-no-auth-loopback-only]
+//! ```
+//!
+//! Prints `listening on http://ADDR` on stdout once bound (port 0 picks a free port), logs
+//! one line per request to stderr (`RUST_LOG` filters), and on SIGTERM or ctrl-c stops
+//! accepting and finishes the requests in flight before exiting.
+
+mod config;
+mod store;
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use enterprise_sso::Connections;
+use enterprise_sso_http::{router_with, Auth, HttpOptions};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let cfg = match config::Config::from_env_and_args(std::env::args().skip(1)) {
+        Ok(config::Parsed::Run(cfg)) => cfg,
+        Ok(config::Parsed::Help) => {
+            println!("{}", config::USAGE);
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("enterprise-sso-server: {e}\n\n{}", config::USAGE);
+            return ExitCode::from(2);
+        }
+    };
+    let repo = match store::open(&cfg.store).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("enterprise-sso-server: cannot open the store: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    if matches!(cfg.auth, Auth::DevelopmentOnlyNoAuth) {
+        tracing::warn!("AUTHENTICATION IS OFF (--dev-no-auth-loopback-only): development use only");
+    }
+    let app = router_with(
+        Arc::new(Connections::new(repo)),
+        cfg.auth,
+        HttpOptions {
+            sp_base_url: cfg.sp_base_url,
+            ..HttpOptions::default()
+        },
+    );
+    let listener = match tokio::net::TcpListener::bind(cfg.listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!(
+                "enterprise-sso-server: cannot listen on {}: {e}",
+                cfg.listen
+            );
+            return ExitCode::from(1);
+        }
+    };
+    match listener.local_addr() {
+        Ok(addr) => {
+            println!("listening on http://{addr}");
+            let _ = std::io::stdout().flush();
+            tracing::info!(%addr, store = %cfg.store.kind(), "listening");
+        }
+        Err(e) => {
+            eprintln!("enterprise-sso-server: {e}");
+            return ExitCode::from(1);
+        }
+    }
+    match axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+    {
+        Ok(()) => {
+            tracing::info!("stopped");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("enterprise-sso-server: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// SIGTERM or ctrl-c.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

@@ -1,0 +1,63 @@
+//! The store named by `--store`.
+
+use std::fmt;
+use std::sync::Arc;
+
+use enterprise_sso::repo::DynStore;
+
+/// A parsed store URL. Its `Display` never shows a PostgreSQL password.
+pub enum StoreUrl {
+    Sqlite(String),
+    Sled(String),
+    Postgres(String),
+}
+
+impl StoreUrl {
+    pub fn parse(url: &str) -> Result<StoreUrl, String> {
+        if let Some(p) = url.strip_prefix("sqlite:") {
+            Ok(StoreUrl::Sqlite(p.trim_start_matches("//").to_owned()))
+        } else if let Some(p) = url.strip_prefix("sled:") {
+            Ok(StoreUrl::Sled(p.trim_start_matches("//").to_owned()))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(StoreUrl::Postgres(url.to_owned()))
+        } else {
+            Err("--store must be sqlite:PATH, sled:DIR or postgres://…".into())
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            StoreUrl::Sqlite(_) => "sqlite",
+            StoreUrl::Sled(_) => "sled",
+            StoreUrl::Postgres(_) => "postgres",
+        }
+    }
+}
+
+impl fmt::Display for StoreUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreUrl::Sqlite(p) => write!(f, "sqlite:{p}"),
+            StoreUrl::Sled(p) => write!(f, "sled:{p}"),
+            StoreUrl::Postgres(_) => f.write_str("postgres://…"),
+        }
+    }
+}
+
+pub async fn open(url: &StoreUrl) -> Result<DynStore, String> {
+    if url.to_string().ends_with(':') {
+        return Err(format!("{url}: the path is empty"));
+    }
+    match url {
+        StoreUrl::Sqlite(path) => enterprise_sso_sqlite::SqliteRepo::open(path)
+            .map(|r| Arc::new(r) as DynStore)
+            .map_err(|e| e.to_string()),
+        StoreUrl::Sled(path) => enterprise_sso_sled::SledRepo::open(path)
+            .map(|r| Arc::new(r) as DynStore)
+            .map_err(|e| e.to_string()),
+        StoreUrl::Postgres(u) => enterprise_sso_postgres::PostgresRepo::connect(u)
+            .await
+            .map(|r| Arc::new(r) as DynStore)
+            .map_err(|e| e.to_string()),
+    }
+}

@@ -1,0 +1,142 @@
+//! HTTP API for enterprise-sso, on axum: the Clerk Backend API's enterprise-connection
+//! routes and the WorkOS connection routes, so the official Clerk and WorkOS SDKs can
+//! manage connections stored by any adapter.
+//!
+//! [`router`] returns a [`Router`] a host mounts under any prefix (`Router::nest`):
+//!
+//! | Route | Answer |
+//! |---|---|
+//! | `POST /v1/enterprise_connections` | 201, `EnterpriseConnection` |
+//! | `GET /v1/enterprise_connections` | `{data, total_count}`; `limit` 1..=500 (10), `offset`, `organization_id`, `active`; newest first |
+//! | `GET /v1/enterprise_connections/{id}` | `EnterpriseConnection`, with `ETag` |
+//! | `PATCH /v1/enterprise_connections/{id}` | `EnterpriseConnection`; `If-Match` → 412 on a stale version |
+//! | `DELETE /v1/enterprise_connections/{id}` | `DeletedObject` |
+//! | `GET /connections` | WorkOS list; `connection_type`, `domain`, `organization_id`, `limit` 1..=100 (10), `before`, `after`, `order` |
+//! | `GET /connections/{id}` | WorkOS `Connection` |
+//! | `DELETE /connections/{id}` | 202, no body |
+//!
+//! Every error, including auth (401), unknown routes (404), wrong methods (405) and bodies
+//! over the limit (413, refused before parsing), is in the vendor's own envelope with the
+//! stable codes of [`enterprise_sso::wire::codes`]. Responses are `application/json`.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use enterprise_sso::{Connections, MemoryRepo};
+//! use enterprise_sso_http::{router, ApiKeys, Auth};
+//! # async fn run() -> std::io::Result<()> {
+//! let keys = ApiKeys::from_list("sk_live_example").unwrap().unwrap();
+//! let app = router(Arc::new(Connections::new(MemoryRepo::new())), Auth::Keys(keys));
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! axum::serve(listener, app).await
+//! # }
+//! ```
+
+mod access_log;
+mod auth;
+mod body;
+mod clerk;
+mod envelope;
+mod etag;
+mod query;
+mod state;
+mod workos;
+
+use std::sync::Arc;
+
+use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, MethodRouter};
+use axum::Router;
+use enterprise_sso::wire::{codes, ApiErrors};
+use enterprise_sso::{Connections, Store};
+
+pub use auth::{ApiKey, ApiKeys, Auth, InvalidApiKey};
+pub use body::DEFAULT_MAX_BODY_BYTES;
+pub use envelope::Vendor;
+pub use query::MAX_OFFSET;
+pub use state::HttpOptions;
+pub use workos::WORKOS_MAX_LIMIT;
+
+/// The API over `connections`, authenticated by `auth`, with default [`HttpOptions`].
+pub fn router<S: Store + 'static>(connections: Arc<Connections<S>>, auth: Auth) -> Router {
+    router_with(connections, auth, HttpOptions::default())
+}
+
+/// The API with explicit options.
+pub fn router_with<S: Store + 'static>(
+    connections: Arc<Connections<S>>,
+    auth: Auth,
+    opts: HttpOptions,
+) -> Router {
+    let st = Arc::new(state::AppState {
+        svc: connections,
+        opts,
+    });
+    let routes = Router::new()
+        .route(
+            "/v1/enterprise_connections",
+            with_405(get(clerk::list::<S>).post(clerk::create::<S>), "GET, POST"),
+        )
+        .route(
+            "/v1/enterprise_connections/{id}",
+            with_405(
+                get(clerk::get::<S>)
+                    .patch(clerk::update::<S>)
+                    .delete(clerk::delete::<S>),
+                "GET, PATCH, DELETE",
+            ),
+        )
+        .route("/connections", with_405(get(workos::list::<S>), "GET"))
+        .route(
+            "/connections/{id}",
+            with_405(
+                get(workos::get::<S>).delete(workos::delete::<S>),
+                "GET, DELETE",
+            ),
+        )
+        .with_state(st)
+        .route_layer(axum::middleware::from_fn_with_state(
+            auth,
+            auth::require_key,
+        ));
+    routes
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn(access_log::log))
+}
+
+/// A route's other methods: 405 in the vendor's envelope, with `Allow`.
+fn with_405<St: Clone + Send + Sync + 'static>(
+    r: MethodRouter<St>,
+    allow: &'static str,
+) -> MethodRouter<St> {
+    r.fallback(move |method: Method, uri: Uri| async move {
+        let mut res = envelope::HttpError::new(
+            Vendor::of_path(uri.path()),
+            ApiErrors::single(
+                405,
+                codes::METHOD_NOT_ALLOWED,
+                "method not allowed",
+                format!("{method} is not allowed here; allowed: {allow}."),
+                None,
+            ),
+        )
+        .into_response();
+        res.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static(allow));
+        res
+    })
+}
+
+async fn not_found(uri: Uri) -> Response {
+    envelope::HttpError::new(
+        Vendor::of_path(uri.path()),
+        ApiErrors::single(
+            StatusCode::NOT_FOUND.as_u16(),
+            codes::ROUTE_NOT_FOUND,
+            "not found",
+            "No such route.",
+            None,
+        ),
+    )
+    .into_response()
+}

@@ -1,0 +1,74 @@
+//! What every handler shares: the service, the options, and the mapping of core errors.
+
+use std::sync::Arc;
+
+use enterprise_sso::wire::{ApiErrors, SpEndpoints};
+use enterprise_sso::{ConnectionId, Connections, Error, Store};
+
+use crate::envelope::{HttpError, Vendor};
+
+/// Router settings beyond the service and the keys.
+#[derive(Debug, Clone)]
+pub struct HttpOptions {
+    /// Largest request body accepted, in bytes ([`crate::DEFAULT_MAX_BODY_BYTES`]).
+    pub max_body_bytes: usize,
+    /// Base URL under which the host serves its SAML service-provider endpoints, e.g.
+    /// `https://sso.example.com/saml`: responses then show `acs_url` =
+    /// `{base}/{id}/acs`, `sp_entity_id` = `{base}/{id}` and `sp_metadata_url` =
+    /// `{base}/{id}/metadata`. `None`: those fields are `null`.
+    pub sp_base_url: Option<String>,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        HttpOptions {
+            max_body_bytes: crate::body::DEFAULT_MAX_BODY_BYTES,
+            sp_base_url: None,
+        }
+    }
+}
+
+pub(crate) struct AppState<S> {
+    pub(crate) svc: Arc<Connections<S>>,
+    pub(crate) opts: HttpOptions,
+}
+
+impl<S: Store> AppState<S> {
+    pub(crate) fn sp(&self, id: &ConnectionId) -> SpEndpoints {
+        match &self.opts.sp_base_url {
+            None => SpEndpoints::default(),
+            Some(base) => {
+                let base = base.trim_end_matches('/');
+                SpEndpoints {
+                    acs_url: Some(format!("{base}/{id}/acs")),
+                    sp_entity_id: Some(format!("{base}/{id}")),
+                    sp_metadata_url: Some(format!("{base}/{id}/metadata")),
+                }
+            }
+        }
+    }
+}
+
+/// A core error for the client; storage and corruption details go to the log (at error
+/// level, without secrets: core errors never carry them), not to the client.
+pub(crate) fn core(vendor: Vendor, e: &Error) -> HttpError {
+    let errors = ApiErrors::from(e);
+    if errors.status >= 500 {
+        tracing::error!(error = %e, "request failed");
+    }
+    HttpError::new(vendor, errors)
+}
+
+/// An id from the path. One that does not parse names no connection: 404, without
+/// repeating the text sent.
+pub(crate) fn parse_id(raw: &str) -> Result<ConnectionId, ApiErrors> {
+    raw.parse::<ConnectionId>().map_err(|_| {
+        ApiErrors::single(
+            404,
+            enterprise_sso::wire::codes::RESOURCE_NOT_FOUND,
+            "not found",
+            "No enterprise connection has this id.",
+            None,
+        )
+    })
+}
