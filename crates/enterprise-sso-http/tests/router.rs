@@ -290,7 +290,8 @@ async fn refused_writes_answer_in_the_clerk_envelope_and_change_nothing() {
         None,
     )
     .await;
-    let cases: Vec<(Method, String, Value, (u16, &str, Option<&str>))> = vec![
+    type Want = (u16, &'static str, Option<&'static str>);
+    let cases: Vec<(Method, String, Value, Want)> = vec![
         (
             Method::POST,
             "/v1/enterprise_connections".into(),
