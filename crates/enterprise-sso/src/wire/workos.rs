@@ -42,7 +42,9 @@ pub struct WorkosConnectionJson<'a> {
     pub object: &'static str,
     /// Connection id.
     pub id: &'a str,
-    /// Organization, if any.
+    /// Organization, if any; left out when there is none (the WorkOS SDK types it as an
+    /// optional string, not a nullable one).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub organization_id: Option<&'a str>,
     /// WorkOS type, e.g. `OktaSAML`.
     pub connection_type: &'static str,

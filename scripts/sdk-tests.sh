@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The official Clerk and WorkOS Node SDKs against enterprise-sso-server: builds the server
+# binary, installs the pinned npm packages from sdk-tests/package-lock.json (npm ci), and
+# runs sdk-tests/test/*.test.mjs with Node's test runner. Needs Node.js >= 20 and npm.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  echo "sdk-tests: Node.js (>= 20) and npm are required" >&2
+  exit 1
+fi
+cargo build -p enterprise-sso-http --bin enterprise-sso-server
+export SSO_SERVER_BIN="$PWD/target/debug/enterprise-sso-server"
+cd sdk-tests
+npm ci --no-audit --no-fund
+npm test

@@ -1,0 +1,70 @@
+// Starts enterprise-sso-server on a free loopback port over a temporary SQLite store, and
+// records every JSON body it answers with (so tests can check raw responses).
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+export const KEY = 'sk_test_sdk_suite_3f9c2a';
+
+export function serverBinary() {
+  const bin = process.env.SSO_SERVER_BIN ?? path.join(here, '..', '..', 'target', 'debug', 'enterprise-sso-server');
+  if (!fs.existsSync(bin)) {
+    throw new Error(`${bin} not found: run \`cargo build -p enterprise-sso-http --bin enterprise-sso-server\` first (or set SSO_SERVER_BIN)`);
+  }
+  return bin;
+}
+
+export async function startServer() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sso-sdk-'));
+  const child = spawn(serverBinary(), ['--listen', '127.0.0.1:0', '--store', `sqlite:${path.join(dir, 'sso.db')}`, '--sp-base-url', 'https://sso.example.com/saml'], {
+    env: { ...process.env, ENTERPRISE_SSO_API_KEYS: KEY, RUST_LOG: 'warn' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d) => { stderr += d; });
+  const url = await new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`server did not start: ${stderr}`)), 15000);
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = out.match(/listening on (http:\/\/[^\s]+)/);
+      if (m) { clearTimeout(timer); resolve(m[1]); }
+    });
+    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`server exited ${code}: ${stderr}`)); });
+  });
+  return {
+    url,
+    port: Number(new URL(url).port),
+    stderr: () => stderr,
+    async stop() {
+      const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+      child.kill('SIGTERM');
+      const status = await exited;
+      fs.rmSync(dir, { recursive: true, force: true });
+      return status;
+    },
+  };
+}
+
+/**
+ * Wraps global fetch to keep the JSON body of every response from a loopback server.
+ * Install it before importing an SDK that captures `fetch` when it loads.
+ */
+export function recordResponses(baseUrl = 'http://127.0.0.1:') {
+  const seen = [];
+  const original = globalThis.fetch;
+  globalThis.fetch = async (input, init) => {
+    const res = await original(input, init);
+    const url = typeof input === 'string' ? input : input.url ?? String(input);
+    if (url.startsWith(baseUrl)) {
+      const text = await res.clone().text();
+      seen.push({ method: init?.method ?? 'GET', url, status: res.status, contentType: res.headers.get('content-type'), body: text ? JSON.parse(text) : null });
+    }
+    return res;
+  };
+  return { seen, restore: () => { globalThis.fetch = original; } };
+}
