@@ -1,0 +1,149 @@
+//! The `enterprise-sso-server` binary as a process: start-up refusals, the store URL, the
+//! access log (without the key), and a SIGTERM that lets an in-flight request finish.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_enterprise-sso-server");
+const KEY: &str = "sk_test_server_process_key";
+
+fn start(args: &[&str], key: Option<&str>) -> (Child, String) {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
+        .env_remove("ENTERPRISE_SSO_API_KEYS")
+        .env_remove("ENTERPRISE_SSO_STORE")
+        .env_remove("ENTERPRISE_SSO_LISTEN")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(k) = key {
+        cmd.env("ENTERPRISE_SSO_API_KEYS", k);
+    }
+    let mut child = cmd.spawn().expect("spawn server");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("read");
+    let addr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_owned();
+    (child, addr)
+}
+
+fn request(addr: &str, method: &str, path: &str, body: &str) -> String {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {KEY}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("write");
+    let mut out = String::new();
+    s.read_to_string(&mut out).expect("read");
+    out
+}
+
+fn sigterm(child: &Child) {
+    let ok = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(ok.success());
+}
+
+fn stderr_of(mut child: Child) -> (Option<i32>, String) {
+    let status = child.wait().expect("wait");
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut err)
+        .expect("read");
+    (status.code(), err)
+}
+
+#[test]
+fn refuses_to_start_without_keys_or_with_dev_mode_off_loopback() {
+    let out = Command::new(BIN)
+        .args(["--listen", "127.0.0.1:0", "--store", "sqlite::memory:"])
+        .env_remove("ENTERPRISE_SSO_API_KEYS")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ENTERPRISE_SSO_API_KEYS"));
+    let out = Command::new(BIN)
+        .args(["--listen", "0.0.0.0:0", "--dev-no-auth-loopback-only"])
+        .env_remove("ENTERPRISE_SSO_API_KEYS")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a loopback address"));
+    let out = Command::new(BIN)
+        .args(["--store", "mysql://x"])
+        .env("ENTERPRISE_SSO_API_KEYS", KEY)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn serves_a_sled_store_and_logs_each_request_without_the_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = format!("sled:{}", dir.path().join("db").display());
+    let (child, addr) = start(&["--listen", "127.0.0.1:0", "--store", &store], Some(KEY));
+    let created = request(
+        &addr,
+        "POST",
+        "/v1/enterprise_connections",
+        r#"{"name":"Sled","provider":"oidc_custom","domains":["sled-server.example.com"],"oidc":{"client_id":"c","client_secret":"s3cr3t-in-body"}}"#,
+    );
+    assert!(created.starts_with("HTTP/1.1 201"), "{created}");
+    let listed = request(&addr, "GET", "/v1/enterprise_connections", "");
+    assert!(listed.contains("\"total_count\":1"), "{listed}");
+    sigterm(&child);
+    let (code, log) = stderr_of(child);
+    assert_eq!(code, Some(0), "{log}");
+    assert!(
+        log.contains("route=/v1/enterprise_connections") && log.contains("status=201"),
+        "{log}"
+    );
+    assert!(
+        !log.contains(KEY) && !log.contains("s3cr3t-in-body"),
+        "{log}"
+    );
+}
+
+#[test]
+fn sigterm_lets_the_request_in_flight_finish() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = format!("sqlite:{}", dir.path().join("s.db").display());
+    let (child, addr) = start(&["--listen", "127.0.0.1:0", "--store", &store], Some(KEY));
+    let body = r#"{"name":"Slow","provider":"oidc_custom","domains":["slow.example.com"],"oidc":{"client_id":"c","client_secret":"s"}}"#;
+    let (first, rest) = body.split_at(20);
+    let mut s = TcpStream::connect(&addr).expect("connect");
+    write!(
+        s,
+        "POST /v1/enterprise_connections HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {KEY}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{first}",
+        body.len()
+    )
+    .expect("write head");
+    s.flush().expect("flush");
+    std::thread::sleep(Duration::from_millis(300));
+    sigterm(&child);
+    std::thread::sleep(Duration::from_millis(300));
+    s.write_all(rest.as_bytes()).expect("write rest");
+    let mut out = String::new();
+    s.read_to_string(&mut out).expect("read");
+    assert!(
+        out.starts_with("HTTP/1.1 201"),
+        "the request in flight completed: {out}"
+    );
+    let (code, log) = stderr_of(child);
+    assert_eq!(code, Some(0), "{log}");
+    assert!(log.contains("shutting down"), "{log}");
+}
