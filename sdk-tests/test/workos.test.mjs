@@ -89,6 +89,11 @@ test('listConnections with cursors both ways', async () => {
 test('listConnections filters', async () => {
   const okta = await workos.sso.listConnections({ connectionType: 'OktaSAML' });
   assert.deepEqual(okta.data.map((c) => c.id), [ids[6], ids[3], ids[0]]);
+  const oidc = await workos.sso.listConnections({ connectionType: 'GenericOIDC', limit: 3 });
+  assert.deepEqual(oidc.data.map((c) => c.id), [ids[5], ids[4], ids[2]]);
+  const oidcRest = await workos.sso.listConnections({ connectionType: 'GenericOIDC', limit: 3, after: oidc.listMetadata.after });
+  assert.deepEqual(oidcRest.data.map((c) => c.id), [ids[1]]);
+  assert.equal(oidcRest.listMetadata.after, null);
   const byOrg = await workos.sso.listConnections({ organizationId: 'org_w', limit: 2 });
   assert.deepEqual(byOrg.data.map((c) => c.id), [ids[6], ids[3]]);
   const byDomain = await workos.sso.listConnections({ domain: 'W4.Example.ORG' });

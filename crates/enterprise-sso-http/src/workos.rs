@@ -53,34 +53,39 @@ const LIST_PARAMS: &[&str] = &[
 ];
 
 pub(crate) async fn list<S: Store>(State(st): St<S>, RawQuery(raw): RawQuery) -> Answer {
-    let q = list_query(raw.as_deref()).map_err(refuse)?;
-    let page = st.svc.list(&q).await.map_err(fail)?;
+    let (q, providers) = list_query(raw.as_deref()).map_err(refuse)?;
+    let page = match &providers {
+        Some(ps) => st.svc.list_any_provider(&q, ps).await,
+        None => st.svc.list(&q).await,
+    }
+    .map_err(fail)?;
     Ok(json(StatusCode::OK, &WorkosListJson::new(&q, &page)))
 }
 
-/// The provider a WorkOS `connection_type` filter selects. `GenericOIDC` selects
-/// `oidc_custom`: GitHub Enterprise and GitLab connections are shown as `GenericOIDC`
-/// too, but a listing filters on one provider (see the README).
-fn provider_of(workos_type: &str) -> Option<Provider> {
-    Provider::ALL
+/// The providers a WorkOS `connection_type` filter selects (every provider shown with that
+/// type: `GenericOIDC` is all three OIDC providers).
+fn providers_of(workos_type: &str) -> Option<Vec<Provider>> {
+    let ps: Vec<Provider> = Provider::ALL
         .into_iter()
-        .find(|p| p.workos_connection_type().as_str() == workos_type)
+        .filter(|p| p.workos_connection_type().as_str() == workos_type)
+        .collect();
+    (!ps.is_empty()).then_some(ps)
 }
 
-fn list_query(raw: Option<&str>) -> Result<ListQuery, ApiErrors> {
+fn list_query(raw: Option<&str>) -> Result<(ListQuery, Option<Vec<Provider>>), ApiErrors> {
     let p = Query::parse(raw, LIST_PARAMS)?;
     let cursor = |name| {
         p.parsed(name, "is not a connection id", |v| {
             v.parse::<ConnectionId>().ok()
         })
     };
+    let providers = p.parsed(
+        "connection_type",
+        "must be one of GenericSAML, OktaSAML, GoogleSAML, AzureSAML, GenericOIDC",
+        providers_of,
+    )?;
     let q = ListQuery {
         organization_id: p.text("organization_id").map(str::to_owned),
-        provider: p.parsed(
-            "connection_type",
-            "must be one of GenericSAML, OktaSAML, GoogleSAML, AzureSAML, GenericOIDC",
-            provider_of,
-        )?,
         domain: p.parsed("domain", "is not a valid domain", |v| Domain::parse(v).ok())?,
         limit: p.int(
             "limit",
@@ -108,5 +113,5 @@ fn list_query(raw: Option<&str>) -> Result<ListQuery, ApiErrors> {
             Some("before"),
         ));
     }
-    Ok(q)
+    Ok((q, providers))
 }

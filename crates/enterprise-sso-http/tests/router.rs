@@ -709,6 +709,40 @@ async fn workos_routes_get_list_with_cursors_both_ways_and_delete() {
     )
     .await;
     assert_eq!(r.body["data"][0]["id"], json!(ids[4]));
+    // GenericOIDC is every OIDC provider, GitLab included, paged across them.
+    let mut gitlab = oidc_body("GitLab", "gitlab-w.example.com");
+    gitlab["provider"] = json!("oidc_gitlab");
+    let r = call(
+        &app,
+        Method::POST,
+        "/v1/enterprise_connections",
+        Some(gitlab),
+    )
+    .await;
+    let gitlab_id = r.body["id"].as_str().expect("id").to_owned();
+    let mut generic = Vec::new();
+    let mut uri = "/connections?connection_type=GenericOIDC&limit=2".to_owned();
+    loop {
+        let r = call(&app, Method::GET, &uri, None).await;
+        for c in r.body["data"].as_array().expect("data") {
+            assert_eq!(c["connection_type"], json!("GenericOIDC"));
+            generic.push(c["id"].as_str().expect("id").to_owned());
+        }
+        match r.body["list_metadata"]["after"].as_str() {
+            Some(a) => uri = format!("/connections?connection_type=GenericOIDC&limit=2&after={a}"),
+            None => break,
+        }
+    }
+    assert_eq!(
+        generic,
+        vec![
+            gitlab_id,
+            ids[6].clone(),
+            ids[4].clone(),
+            ids[2].clone(),
+            ids[0].clone()
+        ]
+    );
 
     let r = call(
         &app,

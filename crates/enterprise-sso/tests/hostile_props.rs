@@ -68,7 +68,12 @@ proptest! {
                 theirs.host().unwrap().trim_matches(['[', ']']),
                 url.host_str().unwrap().trim_matches(['[', ']'])
             );
-            prop_assert!(!u.contains('\\') && !u.contains('%') && !u.contains('\t'));
+            // `%` is refused in the authority only (a percent-encoded host); in a path it
+            // is ordinary URL syntax (found by this property: `https://https://%2e`).
+            let authority = u
+                .split_once("://")
+                .map_or("", |(_, rest)| rest.split(['/', '?', '#']).next().unwrap_or(""));
+            prop_assert!(!u.contains('\\') && !authority.contains('%') && !u.contains('\t'));
         }
     }
 

@@ -545,6 +545,101 @@ pub async fn offset_paging_and_counts(repo: &dyn Store) {
     );
 }
 
+/// A listing over several providers (WorkOS `GenericOIDC`) pages through exactly the
+/// union, in order, forwards with `after` and backwards with `before`.
+pub async fn listing_several_providers(repo: &dyn Store) {
+    let org = format!("org_multi_{}", ConnectionId::generate());
+    let providers = [
+        Provider::OidcCustom,
+        Provider::SamlOkta,
+        Provider::OidcGitlab,
+        Provider::OidcGithubEnterprise,
+    ];
+    let mut conns = Vec::new();
+    for i in 0..14 {
+        let p = providers[i % providers.len()];
+        let mut c = if p.protocol() == crate::Protocol::Saml {
+            saml_connection(&format!("multi{i}"), &[], false)
+        } else {
+            oidc_connection(&format!("multi{i}"), &[], false)
+        };
+        c.provider = p;
+        c.organization_id = Some(org.clone());
+        conns.push(c);
+    }
+    insert_all(repo, &conns).await;
+    let svc = Connections::new(repo);
+    let wanted = [
+        Provider::OidcCustom,
+        Provider::OidcGithubEnterprise,
+        Provider::OidcGitlab,
+    ];
+    for order in [Order::Desc, Order::Asc] {
+        let mut want: Vec<_> = conns
+            .iter()
+            .filter(|c| wanted.contains(&c.provider))
+            .map(|c| c.id.clone())
+            .collect();
+        if order == Order::Desc {
+            want.reverse();
+        }
+        for limit in [1, 3, 4, 50] {
+            let q = ListQuery {
+                organization_id: Some(org.clone()),
+                limit,
+                order,
+                ..Default::default()
+            };
+            let mut forward = Vec::new();
+            let mut after = None;
+            let last = loop {
+                let page = svc
+                    .list_any_provider(&ListQuery { after, ..q.clone() }, &wanted)
+                    .await
+                    .expect("list");
+                assert!(page.items.len() <= limit);
+                forward.extend(page.items.iter().map(|c| c.id.clone()));
+                after = page.next_cursor.clone();
+                if after.is_none() {
+                    break page;
+                }
+            };
+            assert_eq!(forward, want, "forward, {order:?}, limit {limit}");
+            let mut back: Vec<_> = last.items.iter().map(|c| c.id.clone()).collect();
+            let mut before = last.prev_cursor;
+            while let Some(b) = before.take() {
+                let page = svc
+                    .list_any_provider(
+                        &ListQuery {
+                            before: Some(b),
+                            ..q.clone()
+                        },
+                        &wanted,
+                    )
+                    .await
+                    .expect("list before");
+                assert!(page.items.len() <= limit);
+                back.splice(0..0, page.items.iter().map(|c| c.id.clone()));
+                before = page.prev_cursor;
+            }
+            assert_eq!(back, want, "backward, {order:?}, limit {limit}");
+        }
+    }
+    let offset = svc
+        .list_any_provider(
+            &ListQuery {
+                offset: 1,
+                ..Default::default()
+            },
+            &wanted,
+        )
+        .await;
+    assert!(
+        matches!(offset, Err(Error::InvalidArgument { .. })),
+        "{offset:?}"
+    );
+}
+
 /// Paging while another thread inserts neither skips nor repeats an existing record.
 pub async fn pagination_under_concurrent_inserts(repo: &dyn Store) {
     let org = format!("org_cc_{}", ConnectionId::generate());

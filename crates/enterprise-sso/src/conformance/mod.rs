@@ -56,6 +56,7 @@ macro_rules! __conformance_case_list {
             filters,
             pagination,
             offset_paging_and_counts,
+            listing_several_providers,
             pagination_under_concurrent_inserts,
             routing,
             failed_writes_change_nothing,

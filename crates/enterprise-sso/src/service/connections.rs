@@ -67,6 +67,76 @@ impl<R: ConnectionRepo> Connections<R> {
         })
     }
 
+    /// One page over the union of several providers (the query's own `provider` is
+    /// ignored): WorkOS's `GenericOIDC` is `oidc_custom`, `oidc_github_enterprise` and
+    /// `oidc_gitlab` together. One store page per provider, merged in the query's order:
+    /// the next `limit` connections of the union are among the next `limit` of each
+    /// provider. Cursors work as in [`Connections::list`]; `offset` cannot be split
+    /// between providers and is refused when more than one is given.
+    pub async fn list_any_provider(
+        &self,
+        query: &ListQuery,
+        providers: &[crate::Provider],
+    ) -> Result<Page> {
+        if let [only] = providers {
+            return self
+                .list(&ListQuery {
+                    provider: Some(*only),
+                    ..query.clone()
+                })
+                .await;
+        }
+        if query.offset > 0 {
+            return Err(Error::InvalidArgument {
+                argument: "offset",
+                reason: "cannot be combined with a filter on several providers",
+            });
+        }
+        let limit = query.limit.clamp(1, MAX_LIMIT);
+        let (mut items, mut more_after, mut more_before) = (Vec::new(), false, false);
+        for p in providers {
+            let page = self
+                .list(&ListQuery {
+                    provider: Some(*p),
+                    ..query.clone()
+                })
+                .await?;
+            more_after |= page.next_cursor.is_some();
+            more_before |= page.prev_cursor.is_some();
+            items.extend(page.items);
+        }
+        items.sort_by(|a, b| match query.order {
+            crate::repo::Order::Asc => a.id.cmp(&b.id),
+            crate::repo::Order::Desc => b.id.cmp(&a.id),
+        });
+        let extra = items.len().saturating_sub(limit);
+        if query.before.is_some() {
+            // Each provider's page ends just before the cursor: keep the last `limit`.
+            items.drain(..extra);
+            Ok(Page {
+                prev_cursor: items
+                    .first()
+                    .filter(|_| extra > 0 || more_before)
+                    .map(|c| c.id.clone()),
+                next_cursor: items.last().map(|c| c.id.clone()),
+                items,
+            })
+        } else {
+            items.truncate(limit);
+            Ok(Page {
+                prev_cursor: items
+                    .first()
+                    .filter(|_| query.after.is_some())
+                    .map(|c| c.id.clone()),
+                next_cursor: items
+                    .last()
+                    .filter(|_| extra > 0 || more_after)
+                    .map(|c| c.id.clone()),
+                items,
+            })
+        }
+    }
+
     /// How many connections match the query's filters (cursors, offset and limit are
     /// ignored), from the store's index.
     pub async fn count(&self, query: &ListQuery) -> Result<u64> {

@@ -53,6 +53,12 @@ impl<R: Store> Connections<R> {
         // `corp.com` that allows subdomains) takes those emails away from it.
         let routed = self.route_domain(who.email.domain()).await?;
         if routed.map(|c| c.id) != Some(conn.id.clone()) {
+            // A connection deleted (or deactivated) since it was read routes nothing: say
+            // so, rather than blame the email.
+            let now = self.get(connection_id).await?;
+            if !now.active {
+                return Err(Error::SignInRefused(SignInRefusal::ConnectionInactive));
+            }
             return Err(Error::SignInRefused(SignInRefusal::EmailOutsideDomains));
         }
         let subject_key = format!("{}\u{0}{}", conn.id, who.provider_user_id);
