@@ -10,3 +10,14 @@ mod conformance {
         ()
     ));
 }
+
+/// The suite with every secret sealed by a key ring.
+mod encrypted {
+    use super::common;
+    use enterprise_sso::conformance::test_keyring;
+    use enterprise_sso::crypto::Encrypted;
+    enterprise_sso::conformance_tests!(if common::available, || (
+        Encrypted::new(common::fresh("confenc"), test_keyring()),
+        ()
+    ));
+}

@@ -9,6 +9,17 @@ mod temporary {
     enterprise_sso::conformance_tests!(|| (SledRepo::temporary().unwrap(), ()));
 }
 
+/// The suite with every secret sealed by a key ring.
+mod temporary_encrypted {
+    use super::*;
+    use enterprise_sso::conformance::test_keyring;
+    use enterprise_sso::crypto::Encrypted;
+    enterprise_sso::conformance_tests!(|| (
+        Encrypted::new(SledRepo::temporary().unwrap(), test_keyring()),
+        ()
+    ));
+}
+
 mod on_disk_flush_on_write {
     use super::*;
     enterprise_sso::conformance_tests!(|| {

@@ -45,3 +45,15 @@ mod in_memory {
     use super::*;
     enterprise_sso::conformance_tests!(|| (SqliteRepo::open_in_memory().unwrap(), ()));
 }
+
+/// The suite with every secret sealed by a key ring, on a file database.
+mod file_encrypted {
+    use super::*;
+    use enterprise_sso::conformance::test_keyring;
+    use enterprise_sso::crypto::Encrypted;
+    enterprise_sso::conformance_tests!(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = SqliteRepo::open(dir.path().join("conformance.db")).unwrap();
+        (Encrypted::new(repo, test_keyring()), dir)
+    });
+}

@@ -76,6 +76,10 @@ pub enum Error {
         /// What is wrong with it (never its value).
         reason: &'static str,
     },
+    /// A secret field could not be sealed or opened (see [`crate::crypto`]): sealed with a
+    /// key that is not in the ring, or not decrypting for its record and field.
+    #[error("secret encryption: {0}")]
+    Crypto(#[from] crate::crypto::CryptoError),
     /// A stored record or index entry could not be decoded: the store holds something it
     /// never wrote.
     #[error("stored record is corrupt: {reason}")]

@@ -33,6 +33,7 @@
 pub mod account;
 pub mod cert_set;
 pub mod connection;
+pub mod crypto;
 pub mod domain;
 pub mod email;
 pub mod error;

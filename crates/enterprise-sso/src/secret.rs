@@ -17,13 +17,15 @@ use std::fmt;
 /// assert_eq!(format!("{s:?}"), "[redacted]");
 /// assert_eq!(s.expose_secret(), "hunter2");
 /// ```
+///
+/// The text is zeroized when the value is dropped (`zeroize`).
 #[derive(Clone)]
-pub struct ClientSecret(String);
+pub struct ClientSecret(zeroize::Zeroizing<String>);
 
 impl ClientSecret {
     /// Wraps a secret value.
     pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
+        Self(zeroize::Zeroizing::new(value.into()))
     }
 
     /// The secret itself. Call this only where the value is really needed.
@@ -72,7 +74,7 @@ impl From<String> for ClientSecret {
 
 impl<'de> serde::Deserialize<'de> for ClientSecret {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d).map(ClientSecret)
+        String::deserialize(d).map(ClientSecret::new)
     }
 }
 

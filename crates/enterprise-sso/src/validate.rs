@@ -327,6 +327,11 @@ fn check_oidc(c: &OidcConfig, active: bool, policy: &Policy, errs: &mut Vec<Fiel
             "oidc.client_secret",
             FieldErrorKind::TooLong { max: MAX_TEXT_LEN },
         )),
+        // Also what keeps a plain secret from ever looking like a sealed one (`crypto`).
+        Some(s) if s.expose_secret().chars().any(char::is_control) => errs.push(FieldError::new(
+            "oidc.client_secret",
+            FieldErrorKind::ControlCharacters,
+        )),
         Some(_) => {}
         None if !c.requires_pkce => errs.push(FieldError::new(
             "oidc.requires_pkce",

@@ -5,6 +5,17 @@ mod conformance {
     enterprise_sso::conformance_tests!(|| (enterprise_sso::MemoryRepo::new(), ()));
 }
 
+/// The same suite with every secret sealed by a key ring.
+mod encrypted {
+    enterprise_sso::conformance_tests!(|| (
+        enterprise_sso::crypto::Encrypted::new(
+            enterprise_sso::MemoryRepo::new(),
+            enterprise_sso::conformance::test_keyring()
+        ),
+        ()
+    ));
+}
+
 /// Every case function in the suite's sources: `pub async fn NAME(repo: &dyn Store)`.
 fn case_functions() -> Vec<String> {
     let sources = [

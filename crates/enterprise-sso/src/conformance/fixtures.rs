@@ -140,3 +140,11 @@ pub(super) fn sign_in_connection(name: &str, tag: &str, sync: bool) -> Enterpris
     c.sync_user_attributes = sync;
     c
 }
+
+/// A key ring for running the suite over [`crate::crypto::Encrypted`]: an active key and
+/// an older one (fixed test keys; never use them for real data).
+pub fn test_keyring() -> crate::crypto::Keyring {
+    crate::crypto::Keyring::new("conformance-2", [0x5Au8; 32])
+        .and_then(|r| r.with_old_key("conformance-1", [0xA5u8; 32]))
+        .unwrap_or_else(|e| panic!("test keyring: {e}"))
+}

@@ -29,7 +29,7 @@ pub mod sign_in;
 
 pub use accounts::*;
 pub use connections::*;
-pub use fixtures::{account_for, oidc_connection, saml_connection, TEST_CERT_PEM};
+pub use fixtures::{account_for, oidc_connection, saml_connection, test_keyring, TEST_CERT_PEM};
 pub use refusals::*;
 pub use sign_in::*;
 

@@ -1,0 +1,298 @@
+//! [`Encrypted`]: any store, with its secret fields sealed at rest.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::keyring::Keyring;
+use super::seal::{key_id_of, open, seal, CryptoError};
+use crate::account::EnterpriseAccount;
+use crate::connection::{EnterpriseConnection, ProtocolConfig};
+use crate::domain::Domain;
+use crate::error::{Error, Result};
+use crate::ids::{AccountId, ConnectionId};
+use crate::repo::{
+    AccountPage, AccountQuery, AccountRepo, ConnectionRepo, ListQuery, Order, Page, MAX_LIMIT,
+};
+use crate::secret::ClientSecret;
+
+const KIND: &str = "connection";
+const CLIENT_SECRET: &str = "oidc.client_secret";
+
+/// A store whose secret fields are sealed with a [`Keyring`] before the inner store sees
+/// them, and opened on the way back. Everything else passes through unchanged, so every
+/// rule and every index of the inner store still applies.
+///
+/// ```
+/// use enterprise_sso::crypto::{Encrypted, Keyring};
+/// use enterprise_sso::{Connections, ConnectionRepo, MemoryRepo, CreateConnection, OidcPatch, Provider};
+/// # futures_executor::block_on(async {
+/// let store = Encrypted::new(MemoryRepo::new(), Keyring::new("k1", [7u8; 32]).unwrap());
+/// let svc = Connections::new(store);
+/// let params = CreateConnection::new(Provider::OidcCustom, "Acme").domains(["acme.com"])
+///     .oidc(OidcPatch::default().client_id("c").client_secret("s3cr3t"));
+/// let c = svc.create(&params).await.unwrap();
+/// // The service sees the secret; the inner store holds only ciphertext.
+/// let mine = svc.get(&c.id).await.unwrap();
+/// assert_eq!(mine.oidc().unwrap().client_secret.as_ref().unwrap().expose_secret(), "s3cr3t");
+/// let raw = svc.repo().inner().get(&c.id).await.unwrap().unwrap();
+/// assert!(!raw.oidc().unwrap().client_secret.as_ref().unwrap().expose_secret().contains("s3cr3t"));
+/// # });
+/// ```
+#[derive(Debug, Clone)]
+pub struct Encrypted<S> {
+    inner: S,
+    ring: Arc<Keyring>,
+}
+
+/// What [`Encrypted::reencrypt_all`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ReencryptReport {
+    /// Connections read.
+    pub examined: u64,
+    /// Connections rewritten under the active key (their secret was plain text or under an
+    /// older key).
+    pub rewritten: u64,
+}
+
+impl<S> Encrypted<S> {
+    /// `inner`, sealed with `ring`. Reads of values sealed with a key that is not in the
+    /// ring fail with [`CryptoError::UnknownKey`]; use [`Encrypted::check_keys`] to find
+    /// them all at start-up.
+    pub fn new(inner: S, ring: Keyring) -> Self {
+        Encrypted {
+            inner,
+            ring: Arc::new(ring),
+        }
+    }
+
+    /// The inner store (which holds sealed values).
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+
+    /// The key ring.
+    pub fn keyring(&self) -> &Keyring {
+        &self.ring
+    }
+
+    fn seal_conn(&self, c: &EnterpriseConnection) -> Result<EnterpriseConnection> {
+        let mut out = c.clone();
+        if let ProtocolConfig::Oidc(o) = &mut out.config {
+            if let Some(s) = &o.client_secret {
+                let sealed = seal(
+                    &self.ring,
+                    KIND,
+                    c.id.as_str(),
+                    CLIENT_SECRET,
+                    s.expose_secret(),
+                )
+                .map_err(Error::Crypto)?;
+                o.client_secret = Some(ClientSecret::new(sealed));
+            }
+        }
+        Ok(out)
+    }
+
+    fn open_conn(&self, mut c: EnterpriseConnection) -> Result<EnterpriseConnection> {
+        let id = c.id.clone();
+        if let ProtocolConfig::Oidc(o) = &mut c.config {
+            if let Some(s) = &o.client_secret {
+                let plain = open(
+                    Some(&self.ring),
+                    KIND,
+                    id.as_str(),
+                    CLIENT_SECRET,
+                    s.expose_secret(),
+                )
+                .map_err(Error::Crypto)?;
+                o.client_secret = Some(ClientSecret::new(plain.as_str()));
+            }
+        }
+        Ok(c)
+    }
+
+    fn open_all(&self, items: Vec<EnterpriseConnection>) -> Result<Vec<EnterpriseConnection>> {
+        items.into_iter().map(|c| self.open_conn(c)).collect()
+    }
+}
+
+/// The key id a stored connection's secret is sealed with (`None`: plain, or no secret).
+fn stored_key_id(c: &EnterpriseConnection) -> Option<Option<String>> {
+    c.oidc()
+        .and_then(|o| o.client_secret.as_ref())
+        .map(|s| key_id_of(s.expose_secret()).map(str::to_owned))
+}
+
+impl<S: ConnectionRepo> Encrypted<S> {
+    /// Walks the whole store (in pages of at most 500) and fails with
+    /// [`CryptoError::UnknownKey`] naming the first key id that is not in the ring, so a
+    /// host can refuse to start rather than fail on the first read of such a record.
+    pub async fn check_keys(&self) -> Result<u64> {
+        let mut n = 0;
+        self.walk(MAX_LIMIT, |c| {
+            n += 1;
+            match stored_key_id(c) {
+                Some(Some(k)) if self.ring.key(&k).is_none() => {
+                    Err(Error::Crypto(CryptoError::UnknownKey { key_id: k }))
+                }
+                _ => Ok(()),
+            }
+        })
+        .await?;
+        Ok(n)
+    }
+
+    async fn walk(
+        &self,
+        batch: usize,
+        mut each: impl FnMut(&EnterpriseConnection) -> Result<()>,
+    ) -> Result<()> {
+        let mut q = ListQuery {
+            order: Order::Asc,
+            limit: batch.clamp(1, MAX_LIMIT),
+            ..ListQuery::default()
+        };
+        loop {
+            let page = self.inner.list(&q).await?;
+            for c in &page.items {
+                each(c)?;
+            }
+            match page.next_cursor {
+                Some(next) => q.after = Some(next),
+                None => return Ok(()),
+            }
+        }
+    }
+
+    /// Moves every secret to the active key: connections whose secret is plain text or
+    /// sealed with an older key are rewritten (compare-and-swap, `version + 1`,
+    /// `updated_at` kept), `batch` connections per page read (1..=500). A connection
+    /// changed meanwhile is read again. Safe to run while the store is in use, and again
+    /// after an interruption.
+    pub async fn reencrypt_all(&self, batch: usize) -> Result<ReencryptReport> {
+        let mut report = ReencryptReport::default();
+        let mut q = ListQuery {
+            order: Order::Asc,
+            limit: batch.clamp(1, MAX_LIMIT),
+            ..ListQuery::default()
+        };
+        let active = self.ring.active_id().as_str().to_owned();
+        loop {
+            let page = self.inner.list(&q).await?;
+            for c in page.items {
+                report.examined += 1;
+                let mut stored = c;
+                loop {
+                    match stored_key_id(&stored) {
+                        None => break,
+                        Some(Some(k)) if k == active => break,
+                        Some(_) => {}
+                    }
+                    let mut next = self.seal_conn(&self.open_conn(stored.clone())?)?;
+                    next.version = stored.version + 1;
+                    match self.inner.update(&next, stored.version).await {
+                        Ok(()) => {
+                            report.rewritten += 1;
+                            break;
+                        }
+                        Err(Error::VersionConflict { .. }) => {
+                            match self.inner.get(&stored.id).await? {
+                                Some(now) => stored = now,
+                                None => break,
+                            }
+                        }
+                        Err(Error::NotFound { .. }) => break,
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+            match page.next_cursor {
+                Some(next) => q.after = Some(next),
+                None => return Ok(report),
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl<S: ConnectionRepo> ConnectionRepo for Encrypted<S> {
+    async fn insert(&self, conn: &EnterpriseConnection) -> Result<()> {
+        self.inner.insert(&self.seal_conn(conn)?).await
+    }
+
+    async fn get(&self, id: &ConnectionId) -> Result<Option<EnterpriseConnection>> {
+        self.inner
+            .get(id)
+            .await?
+            .map(|c| self.open_conn(c))
+            .transpose()
+    }
+
+    async fn update(&self, conn: &EnterpriseConnection, expected_version: u64) -> Result<()> {
+        self.inner
+            .update(&self.seal_conn(conn)?, expected_version)
+            .await
+    }
+
+    async fn delete(&self, id: &ConnectionId, now: i64) -> Result<bool> {
+        self.inner.delete(id, now).await
+    }
+
+    async fn list(&self, query: &ListQuery) -> Result<Page> {
+        let page = self.inner.list(query).await?;
+        Ok(Page {
+            items: self.open_all(page.items)?,
+            next_cursor: page.next_cursor,
+            prev_cursor: page.prev_cursor,
+        })
+    }
+
+    async fn find_by_domain(&self, domain: &Domain) -> Result<Option<EnterpriseConnection>> {
+        self.inner
+            .find_by_domain(domain)
+            .await?
+            .map(|c| self.open_conn(c))
+            .transpose()
+    }
+
+    async fn certificates_expiring_before(
+        &self,
+        before_ms: i64,
+    ) -> Result<Vec<EnterpriseConnection>> {
+        self.open_all(self.inner.certificates_expiring_before(before_ms).await?)
+    }
+
+    async fn count(&self, query: &ListQuery) -> Result<u64> {
+        self.inner.count(query).await
+    }
+}
+
+#[async_trait]
+impl<S: AccountRepo> AccountRepo for Encrypted<S> {
+    async fn insert_account(&self, a: &EnterpriseAccount) -> Result<()> {
+        self.inner.insert_account(a).await
+    }
+    async fn get_account(&self, id: &AccountId) -> Result<Option<EnterpriseAccount>> {
+        self.inner.get_account(id).await
+    }
+    async fn update_account(&self, a: &EnterpriseAccount, expected_version: u64) -> Result<()> {
+        self.inner.update_account(a, expected_version).await
+    }
+    async fn find_account_by_subject(
+        &self,
+        c: &ConnectionId,
+        s: &str,
+    ) -> Result<Option<EnterpriseAccount>> {
+        self.inner.find_account_by_subject(c, s).await
+    }
+    async fn find_accounts_by_email(&self, email: &str) -> Result<Vec<EnterpriseAccount>> {
+        self.inner.find_accounts_by_email(email).await
+    }
+    async fn list_accounts(&self, c: &ConnectionId, q: &AccountQuery) -> Result<AccountPage> {
+        self.inner.list_accounts(c, q).await
+    }
+    async fn delete_account(&self, id: &AccountId) -> Result<bool> {
+        self.inner.delete_account(id).await
+    }
+}

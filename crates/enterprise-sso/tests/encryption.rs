@@ -1,0 +1,187 @@
+//! Secrets sealed at rest through `crypto::Encrypted`: bound to record and field, typed
+//! errors for missing keys, rotation with `reencrypt_all`, plain values from before.
+#![allow(clippy::unwrap_used)]
+
+use enterprise_sso::conformance::oidc_connection;
+use enterprise_sso::crypto::{is_sealed, CryptoError, Encrypted, Keyring};
+use enterprise_sso::{
+    ClientSecret, ConnectionRepo, Connections, CreateConnection, EnterpriseConnection, Error,
+    MemoryRepo, OidcPatch, ProtocolConfig, Provider,
+};
+use futures_executor::block_on;
+
+fn ring_v1() -> Keyring {
+    Keyring::new("v1", [1u8; 32]).unwrap()
+}
+
+fn ring_v2() -> Keyring {
+    Keyring::new("v2", [2u8; 32])
+        .unwrap()
+        .with_old_key("v1", [1u8; 32])
+        .unwrap()
+}
+
+fn secret_of(c: &EnterpriseConnection) -> String {
+    c.oidc()
+        .and_then(|o| o.client_secret.as_ref())
+        .map(|s| s.expose_secret().to_owned())
+        .unwrap_or_default()
+}
+
+fn with_secret(name: &str, domain: &str, secret: &str) -> EnterpriseConnection {
+    let mut c = oidc_connection(name, &[domain], true);
+    if let ProtocolConfig::Oidc(o) = &mut c.config {
+        o.client_secret = Some(ClientSecret::new(secret));
+    }
+    c
+}
+
+#[test]
+fn the_inner_store_holds_only_ciphertext_and_the_service_sees_the_secret() {
+    block_on(async {
+        let svc = Connections::new(Encrypted::new(MemoryRepo::new(), ring_v1()));
+        let params = CreateConnection::new(Provider::OidcCustom, "Acme")
+            .domains(["acme.com"])
+            .oidc(
+                OidcPatch::default()
+                    .client_id("c")
+                    .client_secret("hunter2-secret"),
+            );
+        let c = svc.create(&params).await.unwrap();
+        assert_eq!(secret_of(&c), "hunter2-secret");
+        assert_eq!(secret_of(&svc.get(&c.id).await.unwrap()), "hunter2-secret");
+        let raw = svc.repo().inner().get(&c.id).await.unwrap().unwrap();
+        assert!(is_sealed(&secret_of(&raw)), "{:?}", secret_of(&raw).len());
+        assert!(!secret_of(&raw).contains("hunter2"));
+        // Updates re-seal with a fresh nonce; the secret survives other edits.
+        let n = svc
+            .update(
+                &c.id,
+                &enterprise_sso::UpdateConnection::default().name("Acme 2"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(secret_of(&n), "hunter2-secret");
+        let raw2 = svc.repo().inner().get(&c.id).await.unwrap().unwrap();
+        assert_ne!(secret_of(&raw2), secret_of(&raw));
+    });
+}
+
+#[test]
+fn a_ciphertext_moved_to_another_record_does_not_open() {
+    block_on(async {
+        let store = Encrypted::new(MemoryRepo::new(), ring_v1());
+        let a = with_secret("a", "a.example.com", "secret-of-a");
+        let b = with_secret("b", "b.example.com", "secret-of-b");
+        store.insert(&a).await.unwrap();
+        store.insert(&b).await.unwrap();
+        // An attacker with write access to the raw store copies A's ciphertext into B.
+        let raw_a = store.inner().get(&a.id).await.unwrap().unwrap();
+        let mut raw_b = store.inner().get(&b.id).await.unwrap().unwrap();
+        if let ProtocolConfig::Oidc(o) = &mut raw_b.config {
+            o.client_secret = Some(ClientSecret::new(secret_of(&raw_a)));
+        }
+        raw_b.version += 1;
+        store
+            .inner()
+            .update(&raw_b, raw_b.version - 1)
+            .await
+            .unwrap();
+        let got = store.get(&b.id).await;
+        assert!(
+            matches!(got, Err(Error::Crypto(CryptoError::Decrypt { ref key_id })) if key_id == "v1"),
+            "{got:?}"
+        );
+        // A still opens.
+        assert_eq!(
+            secret_of(&store.get(&a.id).await.unwrap().unwrap()),
+            "secret-of-a"
+        );
+    });
+}
+
+#[test]
+fn a_key_missing_from_the_ring_is_a_typed_error_naming_it() {
+    block_on(async {
+        let inner = MemoryRepo::new();
+        let c = with_secret("a", "a.example.com", "s");
+        Encrypted::new(&inner, ring_v1()).insert(&c).await.unwrap();
+        let wrong = Encrypted::new(&inner, Keyring::new("v9", [9u8; 32]).unwrap());
+        fn names_v1(e: &Error) -> bool {
+            matches!(e, Error::Crypto(CryptoError::UnknownKey { key_id }) if key_id == "v1")
+        }
+        let got = wrong.get(&c.id).await;
+        assert!(got.as_ref().is_err_and(names_v1), "{got:?}");
+        let checked = wrong.check_keys().await;
+        assert!(checked.as_ref().is_err_and(names_v1), "{checked:?}");
+        let text = format!("{:?} {}", got.unwrap_err(), checked.unwrap_err());
+        assert!(!text.contains("\u{1}\u{1}\u{1}"), "no key bytes in errors");
+        // Without any ring, the sealed value is not silently handed out as the secret.
+        let raw = inner.get(&c.id).await.unwrap().unwrap();
+        assert_ne!(secret_of(&raw), "s");
+    });
+}
+
+#[test]
+fn rotation_moves_every_value_to_the_active_key_in_batches() {
+    block_on(async {
+        let inner = MemoryRepo::new();
+        // Written before encryption was turned on: plain text.
+        let legacy = with_secret("legacy", "legacy.example.com", "plain-legacy");
+        inner.insert(&legacy).await.unwrap();
+        // Written under v1.
+        let old = Encrypted::new(&inner, ring_v1());
+        let mut ids = vec![legacy.id.clone()];
+        for i in 0..23 {
+            let c = with_secret(
+                &format!("c{i}"),
+                &format!("c{i}.example.com"),
+                &format!("secret-{i}"),
+            );
+            old.insert(&c).await.unwrap();
+            ids.push(c.id);
+        }
+        // A SAML connection has no secret: read, not rewritten.
+        let saml =
+            enterprise_sso::conformance::saml_connection("saml", &["saml.example.com"], false);
+        inner.insert(&saml).await.unwrap();
+
+        let new = Encrypted::new(&inner, ring_v2());
+        assert_eq!(new.check_keys().await.unwrap(), 25);
+        let report = new.reencrypt_all(5).await.unwrap();
+        assert_eq!((report.examined, report.rewritten), (25, 24));
+        for (i, id) in ids.iter().enumerate() {
+            let raw = inner.get(id).await.unwrap().unwrap();
+            assert!(
+                secret_of(&raw).starts_with("\u{0}esso-sealed:v1:v2:"),
+                "{i}"
+            );
+        }
+        // Idempotent; and v1 can now leave the ring.
+        assert_eq!(new.reencrypt_all(500).await.unwrap().rewritten, 0);
+        let only_v2 = Encrypted::new(&inner, Keyring::new("v2", [2u8; 32]).unwrap());
+        for (i, id) in ids.iter().enumerate() {
+            let c = only_v2.get(id).await.unwrap().unwrap();
+            let want = if i == 0 {
+                "plain-legacy".to_owned()
+            } else {
+                format!("secret-{}", i - 1)
+            };
+            assert_eq!(secret_of(&c), want);
+        }
+    });
+}
+
+#[test]
+fn a_secret_with_control_characters_is_refused_so_it_never_looks_sealed() {
+    let params = CreateConnection::new(Provider::OidcCustom, "Acme")
+        .domains(["acme.com"])
+        .oidc(
+            OidcPatch::default()
+                .client_id("c")
+                .client_secret("\u{0}esso-sealed:v1:x:y:z"),
+        );
+    let err =
+        enterprise_sso::build(&params, enterprise_sso::ConnectionId::generate(), 1).unwrap_err();
+    assert_eq!(err.errors()[0].path, "oidc.client_secret");
+}
