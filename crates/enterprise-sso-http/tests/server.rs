@@ -10,8 +10,13 @@ const BIN: &str = env!("CARGO_BIN_EXE_enterprise-sso-server");
 const KEY: &str = "sk_test_server_process_key";
 
 fn start(args: &[&str], key: Option<&str>) -> (Child, String) {
+    start_with(args, key, &[])
+}
+
+fn start_with(args: &[&str], key: Option<&str>, env: &[(&str, &str)]) -> (Child, String) {
     let mut cmd = Command::new(BIN);
     cmd.args(args)
+        .envs(env.iter().copied())
         .env_remove("ENTERPRISE_SSO_API_KEYS")
         .env_remove("ENTERPRISE_SSO_STORE")
         .env_remove("ENTERPRISE_SSO_LISTEN")
@@ -146,4 +151,43 @@ fn sigterm_lets_the_request_in_flight_finish() {
     let (code, log) = stderr_of(child);
     assert_eq!(code, Some(0), "{log}");
     assert!(log.contains("shutting down"), "{log}");
+}
+
+#[test]
+fn a_key_ring_seals_secrets_and_a_ring_without_their_key_stops_the_start() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = format!("sqlite:{}", dir.path().join("s.db").display());
+    let ring = "k2026:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
+    let (child, addr) = start_with(
+        &["--listen", "127.0.0.1:0", "--store", &store],
+        Some(KEY),
+        &[("ENTERPRISE_SSO_KEYRING", ring)],
+    );
+    let created = request(
+        &addr,
+        "POST",
+        "/v1/enterprise_connections",
+        r#"{"name":"Enc","provider":"oidc_custom","domains":["enc-server.example.com"],"oidc":{"client_id":"c","client_secret":"MARKER-server-secret-91ab"}}"#,
+    );
+    assert!(created.starts_with("HTTP/1.1 201"), "{created}");
+    sigterm(&child);
+    assert_eq!(stderr_of(child).0, Some(0));
+    let bytes = std::fs::read(dir.path().join("s.db")).expect("db");
+    assert!(!bytes.windows(25).any(|w| w == b"MARKER-server-secret-91ab"));
+    // A ring that lacks k2026: refuses to start, naming the key.
+    let out = Command::new(BIN)
+        .args(["--listen", "127.0.0.1:0", "--store", &store])
+        .env("ENTERPRISE_SSO_API_KEYS", KEY)
+        .env(
+            "ENTERPRISE_SSO_KEYRING",
+            "k2027:AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=",
+        )
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("k2026"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -91,6 +91,10 @@ pub const DEFAULT_PREFIX: &str = "enterprise_sso/";
 pub struct SledOptions {
     /// Flush to disk before every write returns (see the crate docs).
     pub flush_on_write: bool,
+    /// Create a new database directory accessible to its owner only (0700 on Unix), so
+    /// the files sled writes in it cannot be read by other users whatever their own mode.
+    /// `true` by default; an existing directory keeps its mode.
+    pub owner_only_files: bool,
     /// How long [`SledRepo::open_with`] waits for the database's file lock. sled releases
     /// the lock of a dropped handle from a background thread, so re-opening a path right
     /// after dropping it can briefly find it still locked.
@@ -101,9 +105,22 @@ impl Default for SledOptions {
     fn default() -> Self {
         SledOptions {
             flush_on_write: false,
+            owner_only_files: true,
             lock_timeout: std::time::Duration::from_secs(2),
         }
     }
+}
+
+/// Creates `dir` (and missing parents) with mode 0700 if it does not exist (Unix).
+fn create_owner_only_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    if dir.exists() {
+        return Ok(());
+    }
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+    b.create(dir)
 }
 
 fn is_lock_error(e: &sled::Error) -> bool {
@@ -152,6 +169,9 @@ impl SledRepo {
 
     /// Opens a sled database at `path` with options.
     pub fn open_with(path: impl AsRef<std::path::Path>, opts: SledOptions) -> Result<Self> {
+        if opts.owner_only_files {
+            create_owner_only_dir(path.as_ref()).map_err(storage_io)?;
+        }
         let deadline = std::time::Instant::now() + opts.lock_timeout;
         let db = loop {
             match sled::open(path.as_ref()) {

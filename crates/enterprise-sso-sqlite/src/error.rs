@@ -33,6 +33,9 @@ pub enum SqliteError {
     /// A worker thread could not be started.
     #[error("could not start a worker thread: {0}")]
     Thread(#[from] std::io::Error),
+    /// The database file could not be created (owner-only mode).
+    #[error("could not create the database file: {0}")]
+    CreateFile(#[source] std::io::Error),
 }
 
 impl SqliteError {

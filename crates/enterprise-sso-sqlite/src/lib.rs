@@ -83,6 +83,9 @@ impl SqliteRepo {
         opts: SqliteOptions,
     ) -> std::result::Result<Self, SqliteError> {
         let path = path.as_ref();
+        if opts.owner_only_files {
+            schema::create_owner_only(path).map_err(SqliteError::CreateFile)?;
+        }
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;

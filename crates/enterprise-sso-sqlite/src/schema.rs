@@ -97,6 +97,11 @@ pub struct SqliteOptions {
     pub durability: Durability,
     /// Where calls run.
     pub execution: Execution,
+    /// Create a new database file readable and writable by its owner only (0600 on Unix;
+    /// SQLite gives its `-wal` and `-shm` files the database file's mode). `true` by
+    /// default: the file holds IdP configuration and, without a key ring, client secrets.
+    /// An existing file keeps its mode.
+    pub owner_only_files: bool,
 }
 
 impl Default for SqliteOptions {
@@ -106,7 +111,38 @@ impl Default for SqliteOptions {
             readers: 2,
             durability: Durability::Full,
             execution: Execution::Threads,
+            owner_only_files: true,
         }
+    }
+}
+
+/// Creates `path` empty with mode 0600 if it does not exist yet (Unix), so SQLite opens a
+/// file no other user can read, and creates its WAL and shared-memory files alike.
+pub(crate) fn create_owner_only(path: &std::path::Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        let special = path
+            .to_str()
+            .is_some_and(|p| p.is_empty() || p == ":memory:" || p.starts_with("file:"));
+        if special || path.exists() {
+            return Ok(());
+        }
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        Ok(())
     }
 }
 

@@ -18,7 +18,9 @@ usage: enterprise-sso-server [--listen ADDR] [--store URL] [--sp-base-url URL]
                        serve WITHOUT authentication, only on a loopback address
 
 API keys: ENTERPRISE_SSO_API_KEYS, a comma-separated list (required unless
---dev-no-auth-loopback-only). Clients send one as `Authorization: Bearer <key>`.";
+--dev-no-auth-loopback-only). Clients send one as `Authorization: Bearer <key>`.
+Encryption at rest: ENTERPRISE_SSO_KEYRING, `id:base64key` entries (32-byte keys),
+comma-separated, the first one active; without it client secrets are stored in plain text.";
 
 /// What `main` runs.
 pub struct Config {
@@ -26,6 +28,7 @@ pub struct Config {
     pub store: StoreUrl,
     pub sp_base_url: Option<String>,
     pub auth: Auth,
+    pub keyring: Option<enterprise_sso::crypto::Keyring>,
 }
 
 pub enum Parsed {
@@ -73,11 +76,16 @@ impl Config {
                 return Err("no API keys: set ENTERPRISE_SSO_API_KEYS (or, for local development only, pass --dev-no-auth-loopback-only)".into())
             }
         };
+        let keyring = env("ENTERPRISE_SSO_KEYRING")
+            .map(|spec| enterprise_sso::crypto::Keyring::from_spec(&spec))
+            .transpose()
+            .map_err(|e| format!("ENTERPRISE_SSO_KEYRING: {e}"))?;
         Ok(Parsed::Run(Config {
             listen,
             store: StoreUrl::parse(&store)?,
             sp_base_url,
             auth,
+            keyring,
         }))
     }
 }

@@ -48,6 +48,19 @@ async fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let repo = match cfg.keyring {
+        None => {
+            tracing::warn!("no ENTERPRISE_SSO_KEYRING: client secrets are stored in plain text");
+            repo
+        }
+        Some(ring) => match store::encrypted(repo, ring).await {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("enterprise-sso-server: {e}");
+                return ExitCode::from(1);
+            }
+        },
+    };
     if matches!(cfg.auth, Auth::DevelopmentOnlyNoAuth) {
         tracing::warn!("AUTHENTICATION IS OFF (--dev-no-auth-loopback-only): development use only");
     }

@@ -61,3 +61,19 @@ pub async fn open(url: &StoreUrl) -> Result<DynStore, String> {
             .map_err(|e| e.to_string()),
     }
 }
+
+/// `repo` with its secrets sealed by `ring`, after checking that every stored value's key
+/// is in the ring (a missing key stops the start, naming it).
+pub async fn encrypted(
+    repo: DynStore,
+    ring: enterprise_sso::crypto::Keyring,
+) -> Result<DynStore, String> {
+    let active = ring.active_id().to_string();
+    let store = enterprise_sso::crypto::Encrypted::new(repo, ring);
+    let n = store
+        .check_keys()
+        .await
+        .map_err(|e| format!("the key ring cannot read the store: {e}"))?;
+    tracing::info!(connections = n, active_key = %active, "secrets encrypted at rest");
+    Ok(Arc::new(store) as DynStore)
+}

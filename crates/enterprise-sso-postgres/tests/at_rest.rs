@@ -1,0 +1,70 @@
+//! What the database's tables reveal: with a key ring, no client secret in any stored
+//! record (read back with plain SQL).
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use enterprise_sso::conformance::test_keyring;
+use enterprise_sso::crypto::Encrypted;
+use enterprise_sso::{Connections, CreateConnection, OidcPatch, Provider, Store};
+use enterprise_sso_postgres::PostgresRepo;
+
+const MARKER: &str = "client-secret-MARKER-3d0c7b55";
+
+async fn write_secrets<S: Store>(svc: &Connections<S>) {
+    for i in 0..5 {
+        let p = CreateConnection::new(Provider::OidcCustom, format!("c{i}"))
+            .domains([format!("c{i}.pg-at-rest.example.com")])
+            .oidc(OidcPatch::default().client_id("c").client_secret(MARKER));
+        svc.create(&p).await.unwrap();
+    }
+}
+
+/// Every column of every row of the schema's tables, as text.
+async fn table_text(url: &str, schema: &str) -> String {
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let mut out = String::new();
+    for table in ["connections", "connection_domains"] {
+        let rows = client
+            .query(&format!("SELECT t::text FROM {schema}.{table} t"), &[])
+            .await
+            .unwrap();
+        for r in rows {
+            out.push_str(r.get::<_, &str>(0));
+        }
+    }
+    // bytea shows as hex in text: decode the records as well.
+    let rows = client
+        .query(&format!("SELECT record FROM {schema}.connections"), &[])
+        .await
+        .unwrap();
+    for r in rows {
+        out.push_str(&String::from_utf8_lossy(r.get::<_, &[u8]>(0)));
+    }
+    out
+}
+
+#[tokio::test]
+async fn with_a_key_ring_no_secret_reaches_the_tables() {
+    let Some(url) = common::url() else { return };
+    let plain_schema = common::unique_schema("atrestplain");
+    let plain = PostgresRepo::connect_with(&url, common::options(&plain_schema))
+        .await
+        .unwrap();
+    write_secrets(&Connections::new(plain)).await;
+    assert!(
+        table_text(&url, &plain_schema).await.contains(MARKER),
+        "control run"
+    );
+
+    let schema = common::unique_schema("atrest");
+    let repo = PostgresRepo::connect_with(&url, common::options(&schema))
+        .await
+        .unwrap();
+    let svc = Connections::new(Encrypted::new(repo, test_keyring()));
+    write_secrets(&svc).await;
+    assert!(!table_text(&url, &schema).await.contains(MARKER));
+}

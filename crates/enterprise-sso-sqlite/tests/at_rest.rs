@@ -1,0 +1,93 @@
+//! What a copied database file reveals: with a key ring, no client secret in the database,
+//! WAL or shared-memory file; files created owner-only.
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+
+use enterprise_sso::conformance::test_keyring;
+use enterprise_sso::crypto::Encrypted;
+use enterprise_sso::{Connections, CreateConnection, OidcPatch, Provider, Store};
+use enterprise_sso_sqlite::SqliteRepo;
+use futures_executor::block_on;
+
+const MARKER: &str = "client-secret-MARKER-7f3c9a1d";
+
+/// Every byte of every file in `dir` (database, WAL, shm).
+fn all_bytes(dir: &Path) -> Vec<u8> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        out.extend(std::fs::read(e.unwrap().path()).unwrap());
+    }
+    out
+}
+
+fn contains(hay: &[u8], needle: &str) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+fn write_secrets<S: Store>(svc: &Connections<S>) {
+    block_on(async {
+        for i in 0..20 {
+            let p = CreateConnection::new(Provider::OidcCustom, format!("c{i}"))
+                .domains([format!("c{i}.at-rest.example.com")])
+                .oidc(OidcPatch::default().client_id("c").client_secret(MARKER));
+            let c = svc.create(&p).await.unwrap();
+            // Rotate the secret too: the old value must not linger either.
+            let u = enterprise_sso::UpdateConnection::default()
+                .oidc(OidcPatch::default().client_secret(format!("{MARKER}-rotated")));
+            svc.update(&c.id, &u).await.unwrap();
+        }
+    });
+}
+
+#[test]
+fn with_a_key_ring_no_secret_reaches_the_files() {
+    // Control: without a ring the secret is in the files, so the scan can see it.
+    let plain = tempfile::tempdir().unwrap();
+    {
+        let svc = Connections::new(SqliteRepo::open(plain.path().join("s.db")).unwrap());
+        write_secrets(&svc);
+        assert!(contains(&all_bytes(plain.path()), MARKER), "control run");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let svc = Connections::new(Encrypted::new(
+        SqliteRepo::open(dir.path().join("s.db")).unwrap(),
+        test_keyring(),
+    ));
+    write_secrets(&svc);
+    // While open (the WAL holds the recent pages) and after close (checkpointed).
+    assert!(!contains(&all_bytes(dir.path()), MARKER));
+    drop(svc);
+    assert!(!contains(&all_bytes(dir.path()), MARKER));
+}
+
+#[cfg(unix)]
+#[test]
+fn new_database_files_are_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let svc = Connections::new(SqliteRepo::open(dir.path().join("s.db")).unwrap());
+    write_secrets(&svc);
+    // Still open: the WAL and shared-memory files exist.
+    let mut seen = 0;
+    for e in std::fs::read_dir(dir.path()).unwrap() {
+        let e = e.unwrap();
+        let mode = e.metadata().unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{:?}", e.file_name());
+        seen += 1;
+    }
+    assert!(seen >= 2, "database and WAL at least");
+    drop(svc);
+    // Opting out leaves the process umask in charge.
+    let other = tempfile::tempdir().unwrap();
+    let opts = enterprise_sso_sqlite::SqliteOptions {
+        owner_only_files: false,
+        ..Default::default()
+    };
+    let _repo = SqliteRepo::open_with(other.path().join("s.db"), opts).unwrap();
+    let mode = std::fs::metadata(other.path().join("s.db"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_ne!(mode & 0o777, 0o600, "umask-derived mode");
+}
