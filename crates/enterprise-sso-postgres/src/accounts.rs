@@ -1,10 +1,10 @@
 //! Account operations.
 
 use enterprise_sso::account::email_key;
+use enterprise_sso::events::account_events;
 use enterprise_sso::storage::codec::{decode_account, encode_account};
 use enterprise_sso::storage::{
-    account_keys, check_account_keys_unchanged, expect_version, stored_id, version_from_i64,
-    version_to_i64,
+    account_keys, check_account_keys_unchanged, expect_version, stored_id, version_to_i64,
 };
 use enterprise_sso::{AccountPage, AccountQuery, EnterpriseAccount, Error, Order, Result};
 
@@ -120,7 +120,11 @@ pub(crate) async fn insert(inner: &Inner, a: &EnterpriseAccount) -> Result<()> {
                 )
                 .await;
             match inserted {
-                Ok(_) => tx.commit().await.map(|()| None).map_err(storage),
+                Ok(_) => {
+                    let events = account_events(None, Some(a), a.updated_at);
+                    crate::events::append(&tx, inner, events).await?;
+                    tx.commit().await.map(|()| None).map_err(storage)
+                }
                 Err(e) => match unique_violation(&e) {
                     Some("accounts_pkey") => Err(Error::AlreadyExists { id: (&a.id).into() }),
                     Some("accounts_by_subject") => Ok(Some(())),
@@ -149,7 +153,8 @@ pub(crate) async fn insert(inner: &Inner, a: &EnterpriseAccount) -> Result<()> {
     })
 }
 
-/// Compare-and-swap on the version; connection and provider user id cannot change.
+/// Compare-and-swap on the version in one transaction (row locked, version and keys
+/// checked, written, events appended); connection and provider user id cannot change.
 pub(crate) async fn update(inner: &Inner, a: &EnterpriseAccount, expected: u64) -> Result<()> {
     let id = a.id.to_string();
     let keys = account_keys(a);
@@ -158,62 +163,81 @@ pub(crate) async fn update(inner: &Inner, a: &EnterpriseAccount, expected: u64) 
     let expected_i = version_to_i64(expected)?;
     let record = encode_account(a);
     let key = keys.email;
-    let client = inner.client().await?;
-    let st = client
-        .prepare_cached(&inner.sql.account_update)
-        .await
-        .map_err(storage)?;
-    let n = client
-        .execute(
-            &st,
-            &[
-                &id,
-                &expected_i,
-                &key,
-                &version,
-                &record,
-                &linked,
-                &a.provider_user_id,
-            ],
-        )
-        .await
-        .map_err(storage)?;
-    if n == 1 {
-        return Ok(());
-    }
-    let keys = client
-        .prepare_cached(&inner.sql.account_keys)
-        .await
-        .map_err(storage)?;
-    let row = client.query_opt(&keys, &[&id]).await.map_err(storage)?;
-    let stored = row
-        .map(|r| -> Result<(u64, Option<String>, Option<String>)> {
-            let v: i64 = r.try_get(0).map_err(storage)?;
-            Ok((
-                version_from_i64(v)?,
-                r.try_get(1).map_err(storage)?,
-                r.try_get(2).map_err(storage)?,
-            ))
+    inner
+        .retrying(|| async {
+            let mut client = inner.client().await?;
+            let tx = client.transaction().await.map_err(storage)?;
+            let lock = tx
+                .prepare_cached(&inner.sql.account_get_for_update)
+                .await
+                .map_err(storage)?;
+            let stored = tx
+                .query_opt(&lock, &[&id])
+                .await
+                .map_err(storage)?
+                .map(|r| decode_account(r.try_get::<_, &[u8]>(0).map_err(storage)?))
+                .transpose()?;
+            let old = expect_version(&a.id, expected, stored, |o| o.version)?;
+            check_account_keys_unchanged(
+                old.enterprise_connection_id.as_ref(),
+                old.provider_user_id.as_deref(),
+                a,
+            )?;
+            let st = tx
+                .prepare_cached(&inner.sql.account_update)
+                .await
+                .map_err(storage)?;
+            let n = tx
+                .execute(
+                    &st,
+                    &[
+                        &id,
+                        &expected_i,
+                        &key,
+                        &version,
+                        &record,
+                        &linked,
+                        &a.provider_user_id,
+                    ],
+                )
+                .await
+                .map_err(storage)?;
+            if n != 1 {
+                return Err(Error::VersionConflict {
+                    id: (&a.id).into(),
+                    expected,
+                    actual: expected.saturating_add(1),
+                });
+            }
+            let events = account_events(Some(&old), Some(a), a.updated_at);
+            crate::events::append(&tx, inner, events).await?;
+            tx.commit().await.map_err(storage)
         })
-        .transpose()?;
-    let (_, connection, subject) = expect_version(&a.id, expected, stored, |k| k.0)?;
-    let connection = connection
-        .map(|c| stored_id(&c, "accounts.connection_id"))
-        .transpose()?;
-    check_account_keys_unchanged(connection.as_ref(), subject.as_deref(), a)?;
-    // Matched on every key just now, but not in the statement: a concurrent write.
-    Err(Error::VersionConflict {
-        id: (&a.id).into(),
-        expected,
-        actual: expected.saturating_add(1),
-    })
+        .await
 }
 
 pub(crate) async fn delete(inner: &Inner, id: &str) -> Result<bool> {
-    let client = inner.client().await?;
-    let st = client
-        .prepare_cached(&inner.sql.account_delete)
+    let now = enterprise_sso::service::now_ms();
+    inner
+        .retrying(|| async {
+            let mut client = inner.client().await?;
+            let tx = client.transaction().await.map_err(storage)?;
+            let lock = tx
+                .prepare_cached(&inner.sql.account_get_for_update)
+                .await
+                .map_err(storage)?;
+            let Some(r) = tx.query_opt(&lock, &[&id]).await.map_err(storage)? else {
+                return Ok(false);
+            };
+            let old = decode_account(r.try_get::<_, &[u8]>(0).map_err(storage)?)?;
+            let st = tx
+                .prepare_cached(&inner.sql.account_delete)
+                .await
+                .map_err(storage)?;
+            tx.execute(&st, &[&id]).await.map_err(storage)?;
+            crate::events::append(&tx, inner, account_events(Some(&old), None, now)).await?;
+            tx.commit().await.map_err(storage)?;
+            Ok(true)
+        })
         .await
-        .map_err(storage)?;
-    Ok(client.execute(&st, &[&id]).await.map_err(storage)? > 0)
 }

@@ -1,7 +1,8 @@
 //! Connection operations: one statement or one transaction each.
 
+use enterprise_sso::events::connection_events;
 use enterprise_sso::storage::codec::{decode_connection, encode_connection};
-use enterprise_sso::storage::{connection_keys, expect_version, version_from_i64, version_to_i64};
+use enterprise_sso::storage::{connection_keys, expect_version, version_to_i64};
 use enterprise_sso::{
     ConnectionId, Domain, EnterpriseConnection, Error, ListQuery, Order, Page, Result,
 };
@@ -51,6 +52,7 @@ struct Row {
     cert_expires_at: Option<i64>,
     record: Vec<u8>,
     domains: Vec<String>,
+    conn: EnterpriseConnection,
 }
 
 impl Row {
@@ -65,6 +67,7 @@ impl Row {
             cert_expires_at: keys.certificate_expires_at,
             record: encode_connection(c),
             domains: keys.domains.iter().map(|d| d.as_str().to_owned()).collect(),
+            conn: c.clone(),
         })
     }
 }
@@ -73,12 +76,13 @@ pub(crate) async fn insert(inner: &Inner, c: &EnterpriseConnection) -> Result<()
     let row = Row::new(c)?;
     inner
         .retrying(|| async {
-            let client = inner.client().await?;
-            let st = client
+            let mut client = inner.client().await?;
+            let tx = client.transaction().await.map_err(storage)?;
+            let st = tx
                 .prepare_cached(&inner.sql.insert)
                 .await
                 .map_err(storage)?;
-            let r = client
+            let r = tx
                 .query_one(
                     &st,
                     &[
@@ -103,22 +107,38 @@ pub(crate) async fn insert(inner: &Inner, c: &EnterpriseConnection) -> Result<()
             if inserted == 0 {
                 return Err(Error::AlreadyExists { id: (&c.id).into() });
             }
-            Ok(())
+            let events = connection_events(None, Some(&row.conn), row.conn.updated_at);
+            crate::events::append(&tx, inner, events).await?;
+            tx.commit().await.map_err(storage)
         })
         .await
 }
 
+/// Compare-and-swap in one transaction: the row is read and locked (`FOR UPDATE`), its
+/// version checked, the write done and its events appended.
 pub(crate) async fn update(inner: &Inner, c: &EnterpriseConnection, expected: u64) -> Result<()> {
     let row = Row::new(c)?;
     let expected_i = version_to_i64(expected)?;
     inner
         .retrying(|| async {
-            let client = inner.client().await?;
-            let st = client
+            let mut client = inner.client().await?;
+            let tx = client.transaction().await.map_err(storage)?;
+            let lock = tx
+                .prepare_cached(&inner.sql.get_for_update)
+                .await
+                .map_err(storage)?;
+            let stored = tx
+                .query_opt(&lock, &[&row.id])
+                .await
+                .map_err(storage)?
+                .map(|r| decode_connection(r.try_get::<_, &[u8]>(0).map_err(storage)?))
+                .transpose()?;
+            let old = expect_version(&c.id, expected, stored, |o| o.version)?;
+            let st = tx
                 .prepare_cached(&inner.sql.update)
                 .await
                 .map_err(storage)?;
-            let r = client
+            let r = tx
                 .query_one(
                     &st,
                     &[
@@ -136,38 +156,24 @@ pub(crate) async fn update(inner: &Inner, c: &EnterpriseConnection, expected: u6
                 .await
                 .map_err(storage)?;
             let updated: i64 = r.try_get(0).map_err(storage)?;
-            if updated == 1 {
-                return Ok(());
-            }
-            let stored = stored_version(inner, &row.id).await?;
-            expect_version(&c.id, expected, stored, |v| *v)?;
-            if let Some(domain) = r.try_get::<_, Option<String>>(1).map_err(storage)? {
-                return Err(Error::DomainConflict {
-                    domain: Domain::from_normalized(domain),
+            if updated != 1 {
+                if let Some(domain) = r.try_get::<_, Option<String>>(1).map_err(storage)? {
+                    return Err(Error::DomainConflict {
+                        domain: Domain::from_normalized(domain),
+                    });
+                }
+                // The row is locked and its version matched: only a claim race is left.
+                return Err(Error::VersionConflict {
+                    id: (&c.id).into(),
+                    expected,
+                    actual: expected.saturating_add(1),
                 });
             }
-            // The version matched in the read just now, not in the statement: a race.
-            Err(Error::VersionConflict {
-                id: (&c.id).into(),
-                expected,
-                actual: expected.saturating_add(1),
-            })
+            let events = connection_events(Some(&old), Some(&row.conn), row.conn.updated_at);
+            crate::events::append(&tx, inner, events).await?;
+            tx.commit().await.map_err(storage)
         })
         .await
-}
-
-async fn stored_version(inner: &Inner, id: &str) -> Result<Option<u64>> {
-    let client = inner.client().await?;
-    let st = client
-        .prepare_cached(&inner.sql.version_of)
-        .await
-        .map_err(storage)?;
-    let row = client.query_opt(&st, &[&id]).await.map_err(storage)?;
-    row.map(|r| {
-        let v: i64 = r.try_get(0).map_err(storage)?;
-        version_from_i64(v)
-    })
-    .transpose()
 }
 
 /// Deletes a connection; its accounts are deactivated and unlinked in the same
@@ -191,6 +197,12 @@ pub(crate) async fn delete(inner: &Inner, id: &str, now: i64) -> Result<bool> {
             {
                 return Ok(false);
             }
+            let get = tx.prepare_cached(&inner.sql.get).await.map_err(storage)?;
+            let old = match tx.query_opt(&get, &[&id]).await.map_err(storage)? {
+                Some(r) => decode_connection(r.try_get::<_, &[u8]>(0).map_err(storage)?)?,
+                None => return Ok(false),
+            };
+            let mut events = connection_events(Some(&old), None, now);
             let of = tx
                 .prepare_cached(&inner.sql.accounts_of_connection)
                 .await
@@ -201,10 +213,15 @@ pub(crate) async fn delete(inner: &Inner, id: &str, now: i64) -> Result<bool> {
                 let mut versions = Vec::with_capacity(linked.len());
                 let mut records = Vec::with_capacity(linked.len());
                 for r in &linked {
-                    let a = enterprise_sso::storage::codec::decode_account(
+                    let before = enterprise_sso::storage::codec::decode_account(
                         r.try_get::<_, &[u8]>(0).map_err(storage)?,
-                    )?
-                    .unlinked(now);
+                    )?;
+                    let a = before.unlinked(now);
+                    events.extend(enterprise_sso::events::account_events(
+                        Some(&before),
+                        Some(&a),
+                        now,
+                    ));
                     ids.push(a.id.to_string());
                     versions.push(version_to_i64(a.version)?);
                     records.push(enterprise_sso::storage::codec::encode_account(&a));
@@ -222,6 +239,7 @@ pub(crate) async fn delete(inner: &Inner, id: &str, now: i64) -> Result<bool> {
                 .await
                 .map_err(storage)?;
             tx.execute(&del, &[&id]).await.map_err(storage)?;
+            crate::events::append(&tx, inner, events).await?;
             tx.commit().await.map_err(storage)?;
             Ok(true)
         })

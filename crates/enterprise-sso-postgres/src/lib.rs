@@ -35,6 +35,7 @@
 mod accounts;
 mod connections;
 mod error;
+mod events;
 mod options;
 #[cfg(test)]
 mod plan_tests;
@@ -245,6 +246,20 @@ impl ConnectionRepo for PostgresRepo {
     async fn count(&self, query: &ListQuery) -> Result<u64> {
         let q = query.clone();
         self.run(|i| async move { connections::count(&i, &q).await })
+            .await
+    }
+
+    async fn events_after(
+        &self,
+        position: u64,
+        limit: usize,
+    ) -> Result<Vec<enterprise_sso::events::Event>> {
+        self.run(|i| async move { events::after(&i, position, limit).await })
+            .await
+    }
+
+    async fn prune_events_before(&self, before_ms: i64) -> Result<u64> {
+        self.run(|i| async move { events::prune(&i, before_ms).await })
             .await
     }
 }

@@ -138,7 +138,16 @@ async fn every_statement_is_an_index_search() {
                 Box::new(vec!["d1.plans.example.com".to_owned()]),
             ],
         ),
-        ("version".into(), sql.version_of.clone(), vec![s(&id)]),
+        (
+            "get for update".into(),
+            sql.get_for_update.clone(),
+            vec![s(&id)],
+        ),
+        (
+            "events after".into(),
+            sql.events_after.clone(),
+            vec![Box::new(0i64), Box::new(10i64)],
+        ),
         (
             "lock for delete".into(),
             sql.lock_for_delete.clone(),
@@ -194,8 +203,8 @@ async fn every_statement_is_an_index_search() {
             ],
         ),
         (
-            "account keys".into(),
-            sql.account_keys.clone(),
+            "account for update".into(),
+            sql.account_get_for_update.clone(),
             vec![s("eac_x")],
         ),
         (

@@ -48,6 +48,20 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX accounts_by_connection ON {s}.accounts (connection_id, id)
         WHERE connection_id IS NOT NULL;
      CREATE INDEX accounts_by_email ON {s}.accounts (email_key, id);"#,
+    // 2: the change feed, positions from one counter row (see `sql::bump_events`).
+    r#"CREATE TABLE {s}.events (
+        position   bigint NOT NULL,
+        created_at bigint NOT NULL,
+        record     bytea NOT NULL,
+        CONSTRAINT events_pkey PRIMARY KEY (position)
+     );
+     CREATE INDEX events_by_time ON {s}.events (created_at);
+     CREATE TABLE {s}.event_counter (
+        id   integer NOT NULL CHECK (id = 0),
+        last bigint NOT NULL,
+        CONSTRAINT event_counter_pkey PRIMARY KEY (id)
+     );
+     INSERT INTO {s}.event_counter (id, last) VALUES (0, 0);"#,
 ];
 
 /// The schema version this build writes.

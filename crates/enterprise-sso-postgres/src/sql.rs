@@ -10,7 +10,6 @@ pub(crate) struct Sql {
     pub by_domain: String,
     pub insert: String,
     pub update: String,
-    pub version_of: String,
     pub lock_for_delete: String,
     pub delete: String,
     pub expiring: String,
@@ -22,11 +21,16 @@ pub(crate) struct Sql {
     pub account_list_desc: String,
     pub account_insert: String,
     pub account_update: String,
-    pub account_keys: String,
     pub account_delete: String,
     pub accounts_of_connection: String,
     pub unlink_accounts: String,
     pub connection_for_share: String,
+    pub get_for_update: String,
+    pub account_get_for_update: String,
+    pub bump_events: String,
+    pub insert_events: String,
+    pub events_after: String,
+    pub prune_events: String,
 }
 
 impl Sql {
@@ -84,7 +88,6 @@ impl Sql {
                         WHERE o.domain = d AND o.connection_id = $1))
                  SELECT (SELECT count(*) FROM upd), (SELECT domain FROM conflict)"
             ),
-            version_of: format!("SELECT version FROM {s}.connections WHERE id = $1"),
             lock_for_delete: format!("SELECT 1 FROM {s}.connections WHERE id = $1 FOR UPDATE"),
             delete: format!("DELETE FROM {s}.connections WHERE id = $1"),
             expiring: format!(
@@ -122,9 +125,6 @@ impl Sql {
                    AND connection_id IS NOT DISTINCT FROM $6 \
                    AND provider_user_id IS NOT DISTINCT FROM $7"
             ),
-            account_keys: format!(
-                "SELECT version, connection_id, provider_user_id FROM {s}.accounts WHERE id = $1"
-            ),
             account_delete: format!("DELETE FROM {s}.accounts WHERE id = $1"),
             accounts_of_connection: format!(
                 "SELECT record FROM {s}.accounts WHERE connection_id = $1 FOR UPDATE"
@@ -136,6 +136,23 @@ impl Sql {
                  WHERE a.id = u.id"
             ),
             connection_for_share: format!("SELECT 1 FROM {s}.connections WHERE id = $1 FOR SHARE"),
+            get_for_update: format!("SELECT record FROM {s}.connections WHERE id = $1 FOR UPDATE"),
+            account_get_for_update: format!(
+                "SELECT record FROM {s}.accounts WHERE id = $1 FOR UPDATE"
+            ),
+            // The one counter row: every writer that appends events updates it, so the row
+            // lock orders their commits and positions are gap-free in commit order.
+            bump_events: format!(
+                "UPDATE {s}.event_counter SET last = last + $1 WHERE id = 0 RETURNING last"
+            ),
+            insert_events: format!(
+                "INSERT INTO {s}.events (position, created_at, record) \
+                 SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bytea[])"
+            ),
+            events_after: format!(
+                "SELECT record FROM {s}.events WHERE position > $1 ORDER BY position LIMIT $2"
+            ),
+            prune_events: format!("DELETE FROM {s}.events WHERE created_at < $1"),
         }
     }
 }

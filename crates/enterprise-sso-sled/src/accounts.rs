@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 use enterprise_sso::account::email_key;
+use enterprise_sso::events::account_events;
 use enterprise_sso::storage::codec::decode_account;
 use enterprise_sso::storage::{check_account_keys_unchanged, expect_version, stored_id};
 use enterprise_sso::{
@@ -64,7 +65,8 @@ impl AccountRepo for SledRepo {
                 let next = tx.generation(c)? + 1;
                 tx.acc_gen.insert(c.as_str(), &next.to_be_bytes())?;
             }
-            tx.put_account(a)
+            tx.put_account(a)?;
+            tx.append(account_events(None, Some(a), a.updated_at))
         })?;
         self.after_write().await
     }
@@ -90,7 +92,8 @@ impl AccountRepo for SledRepo {
                 Err(e) => return abort(e),
             };
             tx.drop_account_indexes(&old)?;
-            tx.put_account(a)
+            tx.put_account(a)?;
+            tx.append(account_events(Some(&old), Some(a), a.updated_at))
         })?;
         self.after_write().await
     }
@@ -148,12 +151,14 @@ impl AccountRepo for SledRepo {
     }
 
     async fn delete_account(&self, id: &AccountId) -> Result<bool> {
+        let now = enterprise_sso::service::now_ms();
         let deleted = self.transact(|tx| {
             let Some(old) = tx.old_account(id.as_str())? else {
                 return Ok(false);
             };
             tx.drop_account_indexes(&old)?;
             tx.accounts.remove(id.as_str())?;
+            tx.append(account_events(Some(&old), None, now))?;
             Ok(true)
         })?;
         if deleted {

@@ -12,6 +12,7 @@ use sled::Tree;
 use crate::keys::{ordered_i64, range_of};
 use crate::tx::{abort, storage};
 use crate::SledRepo;
+use enterprise_sso::events::{account_events, connection_events};
 
 impl SledRepo {
     /// Stores many new connections, one transaction per chunk of 1,000 (each chunk all or
@@ -22,6 +23,7 @@ impl SledRepo {
             self.transact_connections(|tx| {
                 for (conn, bytes) in &encoded {
                     tx.insert_new(conn, bytes)?;
+                    tx.append(connection_events(None, Some(conn), conn.updated_at))?;
                 }
                 Ok(())
             })?;
@@ -65,7 +67,10 @@ impl SledRepo {
 impl ConnectionRepo for SledRepo {
     async fn insert(&self, conn: &EnterpriseConnection) -> Result<()> {
         let bytes = encode_connection(conn);
-        self.transact_connections(|tx| tx.insert_new(conn, &bytes))?;
+        self.transact_connections(|tx| {
+            tx.insert_new(conn, &bytes)?;
+            tx.append(connection_events(None, Some(conn), conn.updated_at))
+        })?;
         self.after_write().await
     }
 
@@ -83,6 +88,7 @@ impl ConnectionRepo for SledRepo {
             };
             tx.reindex(&old, conn)?;
             tx.records.insert(conn.id.as_str(), bytes.as_slice())?;
+            tx.append(connection_events(Some(&old), Some(conn), conn.updated_at))?;
             Ok(())
         })?;
         self.after_write().await
@@ -99,16 +105,20 @@ impl ConnectionRepo for SledRepo {
                 let Some(old) = tx.old(id)? else {
                     return Ok(Some(false));
                 };
+                let mut events = connection_events(Some(&old), None, now);
                 for account_id in &linked {
                     if let Some(a) = tx.old_account(account_id)? {
                         if a.enterprise_connection_id.as_ref() == Some(id) {
+                            let unlinked = a.unlinked(now);
                             tx.drop_account_indexes(&a)?;
-                            tx.put_account(&a.unlinked(now))?;
+                            tx.put_account(&unlinked)?;
+                            events.extend(account_events(Some(&a), Some(&unlinked), now));
                         }
                     }
                 }
                 tx.drop_indexes(&old, &[])?;
                 tx.records.remove(id.as_str())?;
+                tx.append(events)?;
                 Ok(Some(true))
             })?;
             if let Some(deleted) = outcome {
@@ -214,6 +224,39 @@ impl ConnectionRepo for SledRepo {
             }
         }
         Ok(out)
+    }
+
+    async fn events_after(
+        &self,
+        position: u64,
+        limit: usize,
+    ) -> Result<Vec<enterprise_sso::events::Event>> {
+        let start = position.saturating_add(1).to_be_bytes();
+        self.events
+            .range(start..)
+            .take(limit)
+            .map(|e| {
+                let (_, v) = e.map_err(storage)?;
+                enterprise_sso::storage::codec::decode_event(&v)
+            })
+            .collect()
+    }
+
+    /// Walks the feed and removes the events older than `before_ms` (one batch per
+    /// call; events are not records, so no transaction spans them).
+    async fn prune_events_before(&self, before_ms: i64) -> Result<u64> {
+        let mut n = 0;
+        for e in self.events.iter() {
+            let (k, v) = e.map_err(storage)?;
+            if enterprise_sso::storage::codec::decode_event(&v)?.created_at < before_ms {
+                self.events.remove(k).map_err(storage)?;
+                n += 1;
+            }
+        }
+        if n > 0 {
+            self.after_write().await?;
+        }
+        Ok(n)
     }
 
     async fn find_by_domain(&self, domain: &Domain) -> Result<Option<EnterpriseConnection>> {

@@ -2,8 +2,11 @@
 //! flush gate around them, and the record-level steps (claim, index, reindex) a
 //! transaction is made of.
 
+use enterprise_sso::events::Event;
 use enterprise_sso::integrity::IntegrityError;
-use enterprise_sso::storage::codec::{decode_account, decode_connection, encode_account};
+use enterprise_sso::storage::codec::{
+    decode_account, decode_connection, encode_account, encode_event,
+};
 use enterprise_sso::{
     ConnectionId, Domain, EnterpriseAccount, EnterpriseConnection, Error, Result,
 };
@@ -63,7 +66,12 @@ pub(crate) struct ConnTx<'a> {
     pub(crate) by_active: &'a TransactionalTree,
     pub(crate) by_provider: &'a TransactionalTree,
     pub(crate) by_cert_expiry: &'a TransactionalTree,
+    pub(crate) events: &'a TransactionalTree,
+    pub(crate) meta: &'a TransactionalTree,
 }
+
+/// The `meta` key of the last event position.
+pub(crate) const EVENT_SEQ: &str = "event_seq";
 
 /// Every tree inside one transaction (account writes and connection deletes).
 pub(crate) struct Tx<'a> {
@@ -124,6 +132,23 @@ impl<'a> std::ops::Deref for Tx<'a> {
 }
 
 impl ConnTx<'_> {
+    /// Appends events in this transaction: positions continue the `event_seq` counter,
+    /// which every writer reads and writes, so sled's conflict detection serialises them
+    /// and positions are gap-free in commit order.
+    pub(crate) fn append(&self, events: Vec<Event>) -> TxResult<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let mut last = read_seq(self.meta.get(EVENT_SEQ)?);
+        for mut e in events {
+            last += 1;
+            e.position = last;
+            self.events.insert(&last.to_be_bytes(), encode_event(&e))?;
+        }
+        self.meta.insert(EVENT_SEQ, &last.to_be_bytes())?;
+        Ok(())
+    }
+
     pub(crate) fn old(&self, id: &ConnectionId) -> TxResult<Option<EnterpriseConnection>> {
         match self.records.get(id.as_str())? {
             None => Ok(None),
@@ -260,6 +285,7 @@ impl SledRepo {
             &self.acc_by_conn,
             &self.acc_gen,
             &self.meta,
+            &self.events,
         ];
         trees
             .as_slice()
@@ -273,6 +299,8 @@ impl SledRepo {
                         by_active: &v[3],
                         by_provider: &v[4],
                         by_cert_expiry: &v[5],
+                        events: &v[12],
+                        meta: &v[11],
                     },
                     accounts: &v[6],
                     acc_by_subject: &v[7],
@@ -303,9 +331,19 @@ impl SledRepo {
             &self.by_provider,
             &self.by_cert_expiry,
             &self.meta,
+            &self.events,
         )
             .transaction(
-                |(records, domains, by_org, by_active, by_provider, by_cert_expiry, meta)| {
+                |(
+                    records,
+                    domains,
+                    by_org,
+                    by_active,
+                    by_provider,
+                    by_cert_expiry,
+                    meta,
+                    events,
+                )| {
                     bump_commit_seq(meta)?;
                     f(&ConnTx {
                         records,
@@ -314,6 +352,8 @@ impl SledRepo {
                         by_active,
                         by_provider,
                         by_cert_expiry,
+                        events,
+                        meta,
                     })
                 },
             )

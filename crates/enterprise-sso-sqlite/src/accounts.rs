@@ -1,6 +1,7 @@
 //! The SQL behind the account operations (synchronous; run on worker threads).
 
 use enterprise_sso::account::email_key;
+use enterprise_sso::events::{account_events, Event};
 use enterprise_sso::storage::codec::{decode_account, encode_account};
 use enterprise_sso::storage::{
     account_keys, check_account_keys_unchanged, expect_version, stored_id, version_from_i64,
@@ -138,6 +139,7 @@ pub(crate) fn insert(conn: &mut Connection, a: &EnterpriseAccount) -> Result<()>
         }
         Err(e) => return Err(storage(e)),
     }
+    crate::events::append(&tx, account_events(None, Some(a), a.updated_at))?;
     tx.commit().map_err(storage)
 }
 
@@ -175,23 +177,39 @@ pub(crate) fn update(conn: &mut Connection, a: &EnterpriseAccount, expected: u64
         .map(|c| stored_id(&c, "accounts.connection_id"))
         .transpose()?;
     check_account_keys_unchanged(connection.as_ref(), subject.as_deref(), a)?;
+    let old = get(&tx, a.id.as_str())?;
     overwrite(&tx, a)?;
+    crate::events::append(&tx, account_events(old.as_ref(), Some(a), a.updated_at))?;
     tx.commit().map_err(storage)
 }
 
 pub(crate) fn delete(conn: &mut Connection, id: &str) -> Result<bool> {
-    let n = conn
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(storage)?;
+    let Some(old) = get(&tx, id)? else {
+        return Ok(false);
+    };
+    let n = tx
         .prepare_cached(DELETE_SQL)
         .and_then(|mut st| st.execute([id]))
         .map_err(storage)?;
+    crate::events::append(
+        &tx,
+        account_events(Some(&old), None, enterprise_sso::service::now_ms()),
+    )?;
+    tx.commit().map_err(storage)?;
     Ok(n > 0)
 }
 
 /// Deactivates and unlinks the accounts of a connection being deleted, inside the
-/// caller's transaction.
-pub(crate) fn unlink_all(tx: &Connection, connection: &str, now: i64) -> Result<()> {
+/// caller's transaction; the events of those writes.
+pub(crate) fn unlink_all(tx: &Connection, connection: &str, now: i64) -> Result<Vec<Event>> {
+    let mut events = Vec::new();
     for a in many(tx, OF_CONNECTION_SQL, [connection])? {
-        overwrite(tx, &a.unlinked(now))?;
+        let unlinked = a.unlinked(now);
+        overwrite(tx, &unlinked)?;
+        events.extend(account_events(Some(&a), Some(&unlinked), now));
     }
-    Ok(())
+    Ok(events)
 }

@@ -1,5 +1,6 @@
 //! The SQL behind every repository operation (synchronous; run on worker threads).
 
+use enterprise_sso::events::connection_events;
 use enterprise_sso::storage::codec::{decode_connection, encode_connection};
 use enterprise_sso::storage::{connection_keys, expect_version, version_from_i64, version_to_i64};
 use enterprise_sso::{
@@ -21,6 +22,8 @@ pub(crate) struct Row {
     record: Vec<u8>,
     domains: Vec<String>,
     cert_expires_at: Option<i64>,
+    /// The connection itself, for the change feed's events.
+    conn: EnterpriseConnection,
 }
 
 impl Row {
@@ -36,6 +39,7 @@ impl Row {
             record: encode_connection(c),
             domains: keys.domains.iter().map(|d| d.as_str().to_owned()).collect(),
             cert_expires_at: keys.certificate_expires_at,
+            conn: c.clone(),
         })
     }
 }
@@ -237,6 +241,10 @@ pub(crate) fn insert_many(conn: &mut Connection, rows: &[Row]) -> Result<()> {
                 }
             })?;
         claim(&tx, &row.id, &row.domains)?;
+        crate::events::append(
+            &tx,
+            connection_events(None, Some(&row.conn), row.conn.updated_at),
+        )?;
     }
     tx.commit().map_err(storage)
 }
@@ -244,26 +252,35 @@ pub(crate) fn insert_many(conn: &mut Connection, rows: &[Row]) -> Result<()> {
 /// Compare-and-swap write: version check, record, and the domain changes in one transaction.
 /// The indexed columns of a stored row, as read inside the CAS transaction.
 pub(crate) const INDEXED_SQL: &str =
-    "SELECT version, organization_id, active, provider, cert_expires_at \
+    "SELECT version, organization_id, active, provider, cert_expires_at, record \
      FROM connections WHERE id = ?1";
 
 pub(crate) fn update(conn: &mut Connection, row: &Row, expected: u64) -> Result<()> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(storage)?;
-    type Indexed = (i64, Option<String>, bool, String, Option<i64>);
+    type Indexed = (i64, Option<String>, bool, String, Option<i64>, Vec<u8>);
     let old: Option<Indexed> = tx
         .prepare_cached(INDEXED_SQL)
         .and_then(|mut st| {
             st.query_row([&row.id], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
             })
             .optional()
         })
         .map_err(storage)?;
-    let (_, org, active, provider, cert) = expect_version(&row.key, expected, old, |o| {
-        version_from_i64(o.0).unwrap_or(0)
-    })?;
+    let (_, org, active, provider, cert, old_record) =
+        expect_version(&row.key, expected, old, |o| {
+            version_from_i64(o.0).unwrap_or(0)
+        })?;
+    let old_conn = decode_connection(&old_record)?;
     // Only the indexed columns whose value changes are set: SQLite rewrites the index
     // entries of every column named in SET, which costs more pages per commit.
     let mut sql = String::from("UPDATE connections SET version = ?2, record = ?3");
@@ -310,6 +327,10 @@ pub(crate) fn update(conn: &mut Connection, row: &Row, expected: u64) -> Result<
         .cloned()
         .collect();
     claim(&tx, &row.id, &added)?;
+    crate::events::append(
+        &tx,
+        connection_events(Some(&old_conn), Some(&row.conn), row.conn.updated_at),
+    )?;
     tx.commit().map_err(storage)
 }
 
@@ -319,11 +340,16 @@ pub(crate) fn delete(conn: &mut Connection, id: &str, now: i64) -> Result<bool> 
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(storage)?;
-    crate::accounts::unlink_all(&tx, id, now)?;
+    let Some(old) = get(&tx, id)? else {
+        return Ok(false);
+    };
+    let mut events = connection_events(Some(&old), None, now);
+    events.extend(crate::accounts::unlink_all(&tx, id, now)?);
     let n = tx
         .prepare_cached(DELETE_SQL)
         .and_then(|mut st| st.execute([id]))
         .map_err(storage)?;
+    crate::events::append(&tx, events)?;
     tx.commit().map_err(storage)?;
     Ok(n > 0)
 }

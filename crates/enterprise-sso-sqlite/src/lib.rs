@@ -43,6 +43,7 @@
 mod accounts;
 mod connections;
 mod error;
+mod events;
 mod schema;
 mod verify;
 mod worker;
@@ -210,6 +211,20 @@ impl ConnectionRepo for SqliteRepo {
     async fn count(&self, query: &ListQuery) -> Result<u64> {
         let q = query.clone();
         self.reader().run(move |c| connections::count(c, &q)).await
+    }
+
+    async fn events_after(
+        &self,
+        position: u64,
+        limit: usize,
+    ) -> Result<Vec<enterprise_sso::events::Event>> {
+        self.reader()
+            .run(move |c| events::after(c, position, limit))
+            .await
+    }
+
+    async fn prune_events_before(&self, before_ms: i64) -> Result<u64> {
+        self.writer.run(move |c| events::prune(c, before_ms)).await
     }
 }
 

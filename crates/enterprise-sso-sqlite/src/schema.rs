@@ -54,6 +54,19 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX accounts_by_connection ON accounts (connection_id, id)
         WHERE connection_id IS NOT NULL;
      CREATE INDEX accounts_by_email ON accounts (email_key, id);",
+    // 4: the change feed. Positions come from one counter row updated in each write's
+    // transaction, so they are gap-free in commit order and never reused after pruning.
+    "CREATE TABLE events (
+        position   INTEGER PRIMARY KEY NOT NULL,
+        created_at INTEGER NOT NULL,
+        record     BLOB NOT NULL
+     );
+     CREATE INDEX events_by_time ON events (created_at);
+     CREATE TABLE event_counter (
+        id   INTEGER PRIMARY KEY NOT NULL CHECK (id = 0),
+        last INTEGER NOT NULL
+     );
+     INSERT INTO event_counter (id, last) VALUES (0, 0);",
 ];
 
 /// The schema version this build writes.

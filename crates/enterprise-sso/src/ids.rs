@@ -8,6 +8,8 @@ use std::sync::Mutex;
 pub const CONNECTION_ID_PREFIX: &str = "ent_";
 /// Prefix of every enterprise account id.
 pub const ACCOUNT_ID_PREFIX: &str = "eac_";
+/// Prefix of every change-feed event id.
+pub const EVENT_ID_PREFIX: &str = "evt_";
 
 static GENERATOR: Mutex<ulid::Generator> = Mutex::new(ulid::Generator::new());
 
@@ -99,6 +101,12 @@ prefixed_id!(
     ConnectionId,
     CONNECTION_ID_PREFIX
 );
+prefixed_id!(
+    /// Identifier of a change-feed event: `evt_` followed by a ULID.
+    EventId,
+    EVENT_ID_PREFIX
+);
+
 prefixed_id!(
     /// Identifier of an enterprise account: `eac_` followed by a ULID.
     AccountId,

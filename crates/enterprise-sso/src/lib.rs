@@ -37,6 +37,7 @@ pub mod crypto;
 pub mod domain;
 pub mod email;
 pub mod error;
+pub mod events;
 pub mod ids;
 pub mod integrity;
 pub mod limits;
@@ -68,7 +69,7 @@ pub use connection::{
 pub use domain::{Domain, DomainError};
 pub use email::{EmailAddress, EmailError};
 pub use error::{Error, Result};
-pub use ids::{AccountId, ConnectionId, RecordId};
+pub use ids::{AccountId, ConnectionId, EventId, RecordId};
 pub use login_hint::LoginHint;
 pub use memory::MemoryRepo;
 pub use merge::{build, build_with, merge, merge_with};

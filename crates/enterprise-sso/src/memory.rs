@@ -9,6 +9,7 @@ use crate::account::{email_key, EnterpriseAccount};
 use crate::connection::EnterpriseConnection;
 use crate::domain::Domain;
 use crate::error::{Error, Result};
+use crate::events::{account_events, connection_events, Event};
 use crate::ids::{AccountId, ConnectionId};
 use crate::repo::{AccountPage, AccountQuery, AccountRepo, ConnectionRepo, ListQuery, Order, Page};
 use crate::storage::{account_keys, check_account_keys_unchanged, expect_version};
@@ -29,6 +30,8 @@ struct State {
     by_subject: HashMap<(ConnectionId, String), AccountId>,
     by_email: HashMap<String, BTreeSet<AccountId>>,
     by_connection: BTreeSet<(ConnectionId, AccountId)>,
+    events: BTreeMap<u64, Event>,
+    last_position: u64,
 }
 
 impl MemoryRepo {
@@ -111,6 +114,15 @@ impl State {
         }
     }
 
+    /// Appends events under the same lock as the write they describe.
+    fn append(&mut self, events: Vec<Event>) {
+        for mut e in events {
+            self.last_position += 1;
+            e.position = self.last_position;
+            self.events.insert(e.position, e);
+        }
+    }
+
     fn put_account(&mut self, a: &EnterpriseAccount) {
         if let Some(old) = self.accounts.get(&a.id).cloned() {
             self.unindex_account(&old);
@@ -132,6 +144,7 @@ impl ConnectionRepo for MemoryRepo {
         s.check_domains(conn)?;
         s.claim(conn);
         s.by_id.insert(conn.id.clone(), conn.clone());
+        s.append(connection_events(None, Some(conn), conn.updated_at));
         Ok(())
     }
 
@@ -147,6 +160,7 @@ impl ConnectionRepo for MemoryRepo {
         s.release(&old);
         s.claim(conn);
         s.by_id.insert(conn.id.clone(), conn.clone());
+        s.append(connection_events(Some(&old), Some(conn), conn.updated_at));
         Ok(())
     }
 
@@ -162,11 +176,15 @@ impl ConnectionRepo for MemoryRepo {
             .take_while(|(c, _)| c == id)
             .map(|(_, a)| a.clone())
             .collect();
+        let mut events = connection_events(Some(&old), None, now);
         for a in linked {
             if let Some(acc) = s.accounts.get(&a).cloned() {
-                s.put_account(&acc.unlinked(now));
+                let unlinked = acc.unlinked(now);
+                events.extend(account_events(Some(&acc), Some(&unlinked), now));
+                s.put_account(&unlinked);
             }
         }
+        s.append(events);
         Ok(true)
     }
 
@@ -229,6 +247,22 @@ impl ConnectionRepo for MemoryRepo {
             .and_then(|id| s.by_id.get(id))
             .cloned())
     }
+
+    async fn events_after(&self, position: u64, limit: usize) -> Result<Vec<Event>> {
+        let s = self.read();
+        Ok(s.events
+            .range(position.saturating_add(1)..)
+            .take(limit)
+            .map(|(_, e)| e.clone())
+            .collect())
+    }
+
+    async fn prune_events_before(&self, before_ms: i64) -> Result<u64> {
+        let mut s = self.write();
+        let before = s.events.len();
+        s.events.retain(|_, e| e.created_at >= before_ms);
+        Ok((before - s.events.len()) as u64)
+    }
 }
 
 #[async_trait]
@@ -249,6 +283,7 @@ impl AccountRepo for MemoryRepo {
             });
         }
         s.put_account(a);
+        s.append(account_events(None, Some(a), a.updated_at));
         Ok(())
     }
 
@@ -258,15 +293,19 @@ impl AccountRepo for MemoryRepo {
 
     async fn update_account(&self, a: &EnterpriseAccount, expected_version: u64) -> Result<()> {
         let mut s = self.write();
-        let old = expect_version(&a.id, expected_version, s.accounts.get(&a.id), |a| {
-            a.version
-        })?;
+        let old = expect_version(
+            &a.id,
+            expected_version,
+            s.accounts.get(&a.id).cloned(),
+            |a| a.version,
+        )?;
         check_account_keys_unchanged(
             old.enterprise_connection_id.as_ref(),
             old.provider_user_id.as_deref(),
             a,
         )?;
         s.put_account(a);
+        s.append(account_events(Some(&old), Some(a), a.updated_at));
         Ok(())
     }
 
@@ -331,6 +370,7 @@ impl AccountRepo for MemoryRepo {
         match s.accounts.remove(id) {
             Some(old) => {
                 s.unindex_account(&old);
+                s.append(account_events(Some(&old), None, crate::service::now_ms()));
                 Ok(true)
             }
             None => Ok(false),

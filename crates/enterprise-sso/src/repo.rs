@@ -250,6 +250,16 @@ pub trait ConnectionRepo: Send + Sync {
         Ok(out)
     }
 
+    /// The change feed: up to `limit` events with a position greater than `position`, in
+    /// position order (which is commit order). Every write of this trait and of
+    /// [`AccountRepo`] appends the events [`crate::events::connection_events`] /
+    /// [`crate::events::account_events`] give for it, in the same atomic write.
+    async fn events_after(&self, position: u64, limit: usize) -> Result<Vec<crate::events::Event>>;
+
+    /// Deletes the events created before `before_ms` (Unix ms); how many were deleted.
+    /// Positions are never reused.
+    async fn prune_events_before(&self, before_ms: i64) -> Result<u64>;
+
     /// How many connections match the query's filters (cursor and limit are ignored).
     ///
     /// The default walks [`ConnectionRepo::list`] page by page; adapters with a cheaper
@@ -296,6 +306,12 @@ macro_rules! forward_repo {
             }
             async fn count(&self, query: &ListQuery) -> Result<u64> {
                 (**self).count(query).await
+            }
+            async fn events_after(&self, position: u64, limit: usize) -> Result<Vec<crate::events::Event>> {
+                (**self).events_after(position, limit).await
+            }
+            async fn prune_events_before(&self, before_ms: i64) -> Result<u64> {
+                (**self).prune_events_before(before_ms).await
             }
             async fn certificates_expiring_before(&self, before_ms: i64) -> Result<Vec<EnterpriseConnection>> {
                 (**self).certificates_expiring_before(before_ms).await

@@ -20,6 +20,7 @@ mod encrypted {
 fn case_functions() -> Vec<String> {
     let sources = [
         include_str!("../src/conformance/connections.rs"),
+        include_str!("../src/conformance/feed.rs"),
         include_str!("../src/conformance/accounts.rs"),
         include_str!("../src/conformance/sign_in.rs"),
         include_str!("../src/conformance/refusals.rs"),
@@ -65,6 +66,7 @@ fn every_case_is_on_the_case_list() {
         [
             "accounts.rs",
             "connections.rs",
+            "feed.rs",
             "fixtures.rs",
             "mod.rs",
             "refusals.rs",

@@ -62,8 +62,16 @@ fn the_inner_store_holds_only_ciphertext_and_the_service_sees_the_secret() {
             .await
             .unwrap();
         assert_eq!(secret_of(&n), "hunter2-secret");
+        // An update that leaves the secret alone keeps its ciphertext (so the store and its
+        // change feed see no change there); a new secret is sealed with a fresh nonce.
         let raw2 = svc.repo().inner().get(&c.id).await.unwrap().unwrap();
-        assert_ne!(secret_of(&raw2), secret_of(&raw));
+        assert_eq!(secret_of(&raw2), secret_of(&raw));
+        let u = enterprise_sso::UpdateConnection::default()
+            .oidc(OidcPatch::default().client_secret("hunter3-secret"));
+        let n = svc.update(&c.id, &u).await.unwrap();
+        assert_eq!(secret_of(&n), "hunter3-secret");
+        let raw3 = svc.repo().inner().get(&c.id).await.unwrap().unwrap();
+        assert!(is_sealed(&secret_of(&raw3)) && secret_of(&raw3) != secret_of(&raw));
     });
 }
 

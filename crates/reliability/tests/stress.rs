@@ -426,6 +426,16 @@ impl ConnectionRepo for IgnoresVersions {
     async fn find_by_domain(&self, d: &Domain) -> Result<Option<EnterpriseConnection>> {
         self.0.find_by_domain(d).await
     }
+    async fn events_after(
+        &self,
+        position: u64,
+        limit: usize,
+    ) -> Result<Vec<enterprise_sso::events::Event>> {
+        self.0.events_after(position, limit).await
+    }
+    async fn prune_events_before(&self, before_ms: i64) -> Result<u64> {
+        self.0.prune_events_before(before_ms).await
+    }
 }
 
 #[async_trait]

@@ -23,12 +23,14 @@
 
 pub mod accounts;
 pub mod connections;
+pub mod feed;
 pub mod fixtures;
 pub mod refusals;
 pub mod sign_in;
 
 pub use accounts::*;
 pub use connections::*;
+pub use feed::*;
 pub use fixtures::{account_for, oidc_connection, saml_connection, test_keyring, TEST_CERT_PEM};
 pub use refusals::*;
 pub use sign_in::*;
@@ -71,7 +73,12 @@ macro_rules! __conformance_case_list {
             sign_in_creates_then_finds_the_account,
             refused_sign_ins_write_nothing,
             concurrent_first_sign_ins_make_one_account,
-            sign_in_honours_routing
+            sign_in_honours_routing,
+            feed_records_every_write,
+            refused_writes_append_nothing,
+            feed_replay_reproduces_connections,
+            concurrent_writers_get_gap_free_positions,
+            pruning_keeps_positions
         }
     };
 }

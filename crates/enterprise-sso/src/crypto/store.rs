@@ -117,6 +117,10 @@ impl<S> Encrypted<S> {
     }
 }
 
+fn is_sealed_under(stored: &str, key: &str) -> bool {
+    key_id_of(stored) == Some(key)
+}
+
 /// The key id a stored connection's secret is sealed with (`None`: plain, or no secret).
 fn stored_key_id(c: &EnterpriseConnection) -> Option<Option<String>> {
     c.oidc()
@@ -229,10 +233,33 @@ impl<S: ConnectionRepo> ConnectionRepo for Encrypted<S> {
             .transpose()
     }
 
+    /// Seals the secret afresh only when it changed: an unchanged secret keeps its stored
+    /// ciphertext, so the store (and its change feed) sees no change there.
     async fn update(&self, conn: &EnterpriseConnection, expected_version: u64) -> Result<()> {
-        self.inner
-            .update(&self.seal_conn(conn)?, expected_version)
-            .await
+        let mut sealed = self.seal_conn(conn)?;
+        if let (Some(stored), Some(mine)) = (
+            self.inner.get(&conn.id).await?,
+            conn.oidc().and_then(|o| o.client_secret.as_ref()),
+        ) {
+            if stored.version == expected_version {
+                if let Some(s) = stored.oidc().and_then(|o| o.client_secret.as_ref()) {
+                    let same = open(
+                        Some(&self.ring),
+                        KIND,
+                        conn.id.as_str(),
+                        CLIENT_SECRET,
+                        s.expose_secret(),
+                    )
+                    .is_ok_and(|p| ClientSecret::new(p.as_str()).ct_eq(mine));
+                    if same && is_sealed_under(s.expose_secret(), self.ring.active_id().as_str()) {
+                        if let ProtocolConfig::Oidc(o) = &mut sealed.config {
+                            o.client_secret = Some(s.clone());
+                        }
+                    }
+                }
+            }
+        }
+        self.inner.update(&sealed, expected_version).await
     }
 
     async fn delete(&self, id: &ConnectionId, now: i64) -> Result<bool> {
@@ -265,6 +292,14 @@ impl<S: ConnectionRepo> ConnectionRepo for Encrypted<S> {
 
     async fn count(&self, query: &ListQuery) -> Result<u64> {
         self.inner.count(query).await
+    }
+
+    async fn events_after(&self, position: u64, limit: usize) -> Result<Vec<crate::events::Event>> {
+        self.inner.events_after(position, limit).await
+    }
+
+    async fn prune_events_before(&self, before_ms: i64) -> Result<u64> {
+        self.inner.prune_events_before(before_ms).await
     }
 }
 

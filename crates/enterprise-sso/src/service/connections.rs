@@ -137,6 +137,25 @@ impl<R: ConnectionRepo> Connections<R> {
         }
     }
 
+    /// The change feed after `position` (0: from the start), at most `limit` events
+    /// (clamped to 1..=500), in commit order. A consumer keeps the position of the last
+    /// event it handled and asks again from there: delivery is at least once.
+    pub async fn events_after(
+        &self,
+        position: u64,
+        limit: usize,
+    ) -> Result<Vec<crate::events::Event>> {
+        self.repo
+            .events_after(position, limit.clamp(1, MAX_LIMIT))
+            .await
+    }
+
+    /// Deletes the feed's events created before `before_ms` (Unix ms), to bound its size;
+    /// how many were deleted. Positions are never reused.
+    pub async fn prune_events_before(&self, before_ms: i64) -> Result<u64> {
+        self.repo.prune_events_before(before_ms).await
+    }
+
     /// How many connections match the query's filters (cursors, offset and limit are
     /// ignored), from the store's index.
     pub async fn count(&self, query: &ListQuery) -> Result<u64> {

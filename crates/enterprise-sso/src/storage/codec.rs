@@ -76,7 +76,7 @@ pub fn encode_account(a: &EnterpriseAccount) -> Vec<u8> {
 pub const FORMAT_CHECKSUMMED: u8 = 2;
 
 /// Tag 2: the tag, the CRC-32 of the JSON, the JSON.
-fn seal(stored: &impl Serialize) -> Vec<u8> {
+pub(crate) fn seal(stored: &impl Serialize) -> Vec<u8> {
     let mut out = vec![FORMAT_CHECKSUMMED, 0, 0, 0, 0];
     // Serialising plain strings, numbers and enums to JSON cannot fail.
     if serde_json::to_writer(&mut out, stored).is_err() {
@@ -88,7 +88,7 @@ fn seal(stored: &impl Serialize) -> Vec<u8> {
 }
 
 /// The JSON payload of a record of tag 1 or 2 (checksum checked).
-fn open_record<'a>(bytes: &'a [u8], what: &str) -> Result<&'a [u8]> {
+pub(crate) fn open_record<'a>(bytes: &'a [u8], what: &str) -> Result<&'a [u8]> {
     let corrupt = |reason: String| Error::corrupt(reason);
     let (&tag, payload) = bytes
         .split_first()
@@ -397,4 +397,85 @@ mod tests {
             );
         }
     }
+}
+
+/// A change-feed event as stored.
+#[derive(Serialize, Deserialize)]
+struct StoredEvent {
+    pos: u64,
+    id: String,
+    kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    conn_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    acc_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    changed: Vec<String>,
+    /// The snapshot as an encoded connection record (base64).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    conn: Option<String>,
+    /// The snapshot as an encoded account record (base64).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    acc: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    days: Option<i64>,
+    at: i64,
+}
+
+/// Encodes a change-feed event (its position included) for storage.
+pub fn encode_event(e: &crate::events::Event) -> Vec<u8> {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    seal(&StoredEvent {
+        pos: e.position,
+        id: e.id.to_string(),
+        kind: e.kind.as_str().to_owned(),
+        conn_id: e.connection_id.as_ref().map(|c| c.to_string()),
+        acc_id: e.account_id.as_ref().map(|a| a.to_string()),
+        changed: e.changed.clone(),
+        conn: e
+            .connection
+            .as_ref()
+            .map(|c| b64.encode(encode_connection(c))),
+        acc: e.account.as_ref().map(|a| b64.encode(encode_account(a))),
+        days: e.days_until_expiry,
+        at: e.created_at,
+    })
+}
+
+/// Decodes a stored change-feed event.
+pub fn decode_event(bytes: &[u8]) -> Result<crate::events::Event> {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let corrupt = |reason: &str| Error::corrupt(format!("event record: {reason}"));
+    let payload = open_record(bytes, "event")?;
+    let s: StoredEvent =
+        serde_json::from_slice(payload).map_err(|e| Error::corrupt_with("bad event record", e))?;
+    let snapshot = |field: Option<String>| {
+        field
+            .map(|t| b64.decode(t).map_err(|_| corrupt("bad snapshot")))
+            .transpose()
+    };
+    Ok(crate::events::Event {
+        position: s.pos,
+        id: s.id.parse().map_err(|_| corrupt("bad id"))?,
+        kind: crate::events::EventKind::parse(&s.kind).ok_or_else(|| corrupt("bad kind"))?,
+        connection_id: s
+            .conn_id
+            .map(|c| c.parse())
+            .transpose()
+            .map_err(|_| corrupt("bad connection id"))?,
+        account_id: s
+            .acc_id
+            .map(|a| a.parse())
+            .transpose()
+            .map_err(|_| corrupt("bad account id"))?,
+        changed: s.changed,
+        connection: snapshot(s.conn)?
+            .map(|b| decode_connection(&b))
+            .transpose()?,
+        account: snapshot(s.acc)?.map(|b| decode_account(&b)).transpose()?,
+        days_until_expiry: s.days,
+        created_at: s.at,
+    })
 }

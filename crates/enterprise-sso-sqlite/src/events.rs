@@ -1,0 +1,61 @@
+//! The change feed's table: events appended inside each write's transaction.
+
+use enterprise_sso::events::Event;
+use enterprise_sso::storage::codec::{decode_event, encode_event};
+use enterprise_sso::Result;
+use rusqlite::{params, Connection};
+
+use crate::error::storage;
+
+const BUMP_SQL: &str = "UPDATE event_counter SET last = last + ?1 WHERE id = 0 RETURNING last";
+const INSERT_SQL: &str = "INSERT INTO events (position, created_at, record) VALUES (?1, ?2, ?3)";
+const AFTER_SQL: &str = "SELECT record FROM events WHERE position > ?1 ORDER BY position LIMIT ?2";
+const PRUNE_SQL: &str = "DELETE FROM events WHERE created_at < ?1";
+
+/// Appends `events` inside the caller's transaction: positions follow the counter row, so
+/// concurrent writers (serialised by SQLite's write lock) get consecutive positions in
+/// commit order.
+pub(crate) fn append(tx: &Connection, events: Vec<Event>) -> Result<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let n = i64::try_from(events.len()).unwrap_or(i64::MAX);
+    let last: i64 = tx
+        .prepare_cached(BUMP_SQL)
+        .and_then(|mut st| st.query_row([n], |r| r.get(0)))
+        .map_err(storage)?;
+    let mut st = tx.prepare_cached(INSERT_SQL).map_err(storage)?;
+    for (i, mut e) in events.into_iter().enumerate() {
+        let pos = last - n + 1 + i64::try_from(i).unwrap_or(0);
+        e.position = u64::try_from(pos).unwrap_or(0);
+        st.execute(params![pos, e.created_at, encode_event(&e)])
+            .map_err(storage)?;
+    }
+    Ok(())
+}
+
+pub(crate) fn after(conn: &Connection, position: u64, limit: usize) -> Result<Vec<Event>> {
+    let mut st = conn.prepare_cached(AFTER_SQL).map_err(storage)?;
+    let rows = st
+        .query_map(
+            params![
+                i64::try_from(position).unwrap_or(i64::MAX),
+                i64::try_from(limit).unwrap_or(i64::MAX)
+            ],
+            |r| r.get::<_, Vec<u8>>(0),
+        )
+        .map_err(storage)?;
+    let mut out = Vec::new();
+    for bytes in rows {
+        out.push(decode_event(&bytes.map_err(storage)?)?);
+    }
+    Ok(out)
+}
+
+pub(crate) fn prune(conn: &Connection, before_ms: i64) -> Result<u64> {
+    let n = conn
+        .prepare_cached(PRUNE_SQL)
+        .and_then(|mut st| st.execute([before_ms]))
+        .map_err(storage)?;
+    Ok(n as u64)
+}

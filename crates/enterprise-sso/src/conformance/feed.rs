@@ -1,0 +1,297 @@
+//! Change-feed cases: every write appends its events in the same write, in commit order,
+//! gap-free; refused writes append nothing; a replay rebuilds the connections.
+
+use std::collections::{BTreeMap, HashSet};
+
+use crate::account::Assertion;
+use crate::connection::{EnterpriseConnection, ProtocolConfig};
+use crate::error::Error;
+use crate::events::{Event, EventKind as K};
+use crate::ids::ConnectionId;
+use crate::patch::{CreateConnection, OidcPatch, UpdateConnection};
+use crate::provider::Provider;
+use crate::repo::{list_all, ListQuery, Store};
+use crate::service::Connections;
+use futures_executor::block_on;
+
+use super::fixtures::*;
+
+/// Every event of the store after `from`.
+async fn feed(repo: &dyn Store, from: u64) -> Vec<Event> {
+    let mut out: Vec<Event> = Vec::new();
+    let mut at = from;
+    loop {
+        let page = repo.events_after(at, 7).await.expect("events_after");
+        let Some(last) = page.last() else {
+            return out;
+        };
+        at = last.position;
+        out.extend(page);
+    }
+}
+
+async fn last_position(repo: &dyn Store) -> u64 {
+    feed(repo, 0).await.last().map_or(0, |e| e.position)
+}
+
+fn kinds(events: &[Event]) -> Vec<K> {
+    events.iter().map(|e| e.kind).collect()
+}
+
+/// Positions follow `from` one by one, ids are unique.
+fn assert_gap_free(events: &[Event], from: u64) {
+    for (i, e) in events.iter().enumerate() {
+        assert_eq!(e.position, from + 1 + i as u64, "position of {:?}", e.kind);
+    }
+    let ids: HashSet<_> = events.iter().map(|e| e.id.clone()).collect();
+    assert_eq!(ids.len(), events.len(), "event ids are unique");
+}
+
+/// The lifecycle of a connection and an account, event by event.
+pub async fn feed_records_every_write(repo: &dyn Store) {
+    let tag = unique_tag();
+    let svc = Connections::new(repo);
+    let start = last_position(repo).await;
+    let params = CreateConnection::new(Provider::OidcCustom, "Feed")
+        .domains([format!("feed-{tag}.com")])
+        .oidc(
+            OidcPatch::default()
+                .client_id("c")
+                .client_secret("feed-secret-one")
+                .auth_url("https://idp.example.com/a")
+                .token_url("https://idp.example.com/t"),
+        );
+    let c = svc.create(&params).await.expect("create");
+    svc.update(&c.id, &UpdateConnection::default().name("Feed 2"))
+        .await
+        .expect("rename");
+    svc.update(
+        &c.id,
+        &UpdateConnection::default()
+            .active(true)
+            .oidc(OidcPatch::default().client_secret("feed-secret-two")),
+    )
+    .await
+    .expect("activate");
+    // An update that changes nothing but bookkeeping appends nothing.
+    svc.update(&c.id, &UpdateConnection::default())
+        .await
+        .expect("empty update");
+    let email = format!("ann@feed-{tag}.com");
+    let signed = svc
+        .record_sign_in(&c.id, &Assertion::new("ann", []).with_email(&email))
+        .await
+        .expect("sign in");
+    let mut meta = serde_json::Map::new();
+    meta.insert("team".into(), serde_json::json!("blue"));
+    svc.set_account_metadata(&signed.account.id, meta)
+        .await
+        .expect("metadata");
+    svc.update(&c.id, &UpdateConnection::default().active(false))
+        .await
+        .expect("deactivate");
+    svc.delete(&c.id).await.expect("delete");
+    svc.delete_account(&signed.account.id)
+        .await
+        .expect("delete account");
+
+    let events = feed(repo, start).await;
+    assert_gap_free(&events, start);
+    assert_eq!(
+        kinds(&events),
+        [
+            K::ConnectionCreated,
+            K::ConnectionUpdated,
+            K::ConnectionUpdated,
+            K::ConnectionActivated,
+            K::AccountCreated,
+            K::ConnectionStateChanged,
+            K::AccountUpdated,
+            K::ConnectionUpdated,
+            K::ConnectionDeactivated,
+            K::ConnectionDeleted,
+            K::AccountUpdated,
+            K::AccountDeactivated,
+            K::AccountDeleted,
+        ]
+    );
+    assert_eq!(events[1].changed, ["name"]);
+    assert_eq!(events[2].changed, ["active", "oidc.client_secret"]);
+    assert_eq!(events[6].changed, ["public_metadata"]);
+    for e in &events {
+        assert!(e.created_at > 0);
+        if e.kind.as_str().starts_with("connection.") {
+            assert_eq!(e.connection_id.as_ref(), Some(&c.id));
+            let snap = e.connection.as_ref().expect("snapshot");
+            assert!(
+                snap.oidc().is_some_and(|o| o.client_secret.is_none()),
+                "no secret in events"
+            );
+        } else {
+            assert_eq!(e.account_id.as_ref(), Some(&signed.account.id));
+        }
+        let text = format!("{e:?}");
+        assert!(!text.contains("feed-secret"), "no secret in events");
+    }
+}
+
+/// Refused writes (taken domain, stale version, invalid patch, unknown id) append nothing.
+pub async fn refused_writes_append_nothing(repo: &dyn Store) {
+    let tag = unique_tag();
+    let svc = Connections::new(repo);
+    let a = saml_connection("refuse-feed-a", &[&format!("a-{tag}.com")], false);
+    insert_all(repo, std::slice::from_ref(&a)).await;
+    let start = last_position(repo).await;
+    let b = saml_connection("refuse-feed-b", &[&format!("a-{tag}.com")], false);
+    assert!(matches!(
+        repo.insert(&b).await,
+        Err(Error::DomainConflict { .. })
+    ));
+    assert!(matches!(
+        repo.insert(&a).await,
+        Err(Error::AlreadyExists { .. })
+    ));
+    let mut stale = a.clone();
+    stale.name = "stale".into();
+    stale.version = a.version + 1;
+    assert!(matches!(
+        repo.update(&stale, a.version + 5).await,
+        Err(Error::VersionConflict { .. })
+    ));
+    assert!(svc
+        .update(&a.id, &UpdateConnection::default().name(""))
+        .await
+        .is_err());
+    assert!(!repo
+        .delete(&ConnectionId::generate(), 1)
+        .await
+        .expect("delete"));
+    assert!(feed(repo, start).await.is_empty(), "nothing appended");
+}
+
+fn comparable(c: &EnterpriseConnection) -> EnterpriseConnection {
+    let mut c = c.clone();
+    if let ProtocolConfig::Oidc(o) = &mut c.config {
+        o.client_secret = None;
+    }
+    // An update that changes nothing but bookkeeping appends no event.
+    c.version = 0;
+    c.updated_at = 0;
+    c
+}
+
+/// Replaying the feed from the start rebuilds every connection the store holds (secrets
+/// aside: events never carry them).
+pub async fn feed_replay_reproduces_connections(repo: &dyn Store) {
+    let tag = unique_tag();
+    let svc = Connections::new(repo);
+    let mut ids = Vec::new();
+    for i in 0..6 {
+        let p = if i % 2 == 0 {
+            CreateConnection::new(Provider::OidcCustom, format!("r{i}"))
+                .domains([format!("r{i}-{tag}.com")])
+                .oidc(OidcPatch::default().client_id("c").client_secret("s"))
+        } else {
+            CreateConnection::new(Provider::SamlOkta, format!("r{i}"))
+                .domains([format!("r{i}-{tag}.com")])
+        };
+        ids.push(svc.create(&p).await.expect("create").id);
+    }
+    svc.update(&ids[0], &UpdateConnection::default().name("renamed"))
+        .await
+        .expect("rename");
+    svc.update(
+        &ids[1],
+        &UpdateConnection::default().domains(vec![format!("moved-{tag}.com")]),
+    )
+    .await
+    .expect("move");
+    svc.update(&ids[2], &UpdateConnection::default())
+        .await
+        .expect("empty");
+    svc.delete(&ids[3]).await.expect("delete");
+    let mut replayed: BTreeMap<ConnectionId, EnterpriseConnection> = BTreeMap::new();
+    for e in feed(repo, 0).await {
+        let (Some(id), Some(snap)) = (&e.connection_id, &e.connection) else {
+            continue;
+        };
+        if !e.kind.as_str().starts_with("connection.") {
+            continue;
+        }
+        if e.kind == K::ConnectionDeleted {
+            replayed.remove(id);
+        } else {
+            replayed.insert(id.clone(), snap.clone());
+        }
+    }
+    let stored = list_all(repo, &ListQuery::default()).await.expect("list");
+    let stored: BTreeMap<_, _> = stored
+        .iter()
+        .map(|c| (c.id.clone(), comparable(c)))
+        .collect();
+    let replayed: BTreeMap<_, _> = replayed
+        .iter()
+        .map(|(k, c)| (k.clone(), comparable(c)))
+        .collect();
+    assert_eq!(replayed, stored);
+}
+
+/// Concurrent writers get consecutive positions in commit order, one event each.
+pub async fn concurrent_writers_get_gap_free_positions(repo: &dyn Store) {
+    let tag = unique_tag();
+    let start = last_position(repo).await;
+    const THREADS: usize = 8;
+    const EACH: usize = 6;
+    let created: Vec<ConnectionId> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let tag = &tag;
+                s.spawn(move || {
+                    (0..EACH)
+                        .map(|i| {
+                            let c = saml_connection(
+                                &format!("gap{t}-{i}"),
+                                &[&format!("g{t}-{i}-{tag}.com")],
+                                false,
+                            );
+                            block_on(repo.insert(&c)).expect("insert");
+                            c.id
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("thread"))
+            .collect()
+    });
+    let events = feed(repo, start).await;
+    assert_gap_free(&events, start);
+    assert_eq!(events.len(), THREADS * EACH);
+    let seen: HashSet<_> = events
+        .iter()
+        .filter_map(|e| e.connection_id.clone())
+        .collect();
+    assert_eq!(seen, created.into_iter().collect::<HashSet<_>>());
+}
+
+/// Pruning removes old events only; positions are never reused.
+pub async fn pruning_keeps_positions(repo: &dyn Store) {
+    let tag = unique_tag();
+    let mut old = saml_connection("prune-old", &[&format!("p1-{tag}.com")], false);
+    old.created_at = 1_000;
+    old.updated_at = 1_000;
+    insert_all(repo, std::slice::from_ref(&old)).await;
+    let before = last_position(repo).await;
+    let svc = Connections::new(repo);
+    let removed = svc.prune_events_before(2_000).await.expect("prune");
+    assert!(removed >= 1);
+    let rest = feed(repo, 0).await;
+    assert!(rest.iter().all(|e| e.created_at >= 2_000));
+    let young = saml_connection("prune-young", &[&format!("p2-{tag}.com")], false);
+    insert_all(repo, std::slice::from_ref(&young)).await;
+    let after = feed(repo, before).await;
+    assert_eq!(after.len(), 1);
+    assert_eq!(after[0].position, before + 1, "positions are not reused");
+}

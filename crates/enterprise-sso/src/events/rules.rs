@@ -1,0 +1,265 @@
+//! The one rule from a write to its events.
+
+use super::event::{Event, EventKind};
+use crate::account::EnterpriseAccount;
+use crate::connection::{EnterpriseConnection, ProtocolConfig};
+
+/// The connection as events show it: without its client secret.
+fn snapshot(c: &EnterpriseConnection) -> EnterpriseConnection {
+    let mut s = c.clone();
+    if let ProtocolConfig::Oidc(o) = &mut s.config {
+        o.client_secret = None;
+    }
+    s
+}
+
+/// The field paths that differ between two versions of a connection (bookkeeping fields
+/// — version, `updated_at`, `first_authenticated_at` — are not changes of content).
+fn changed_paths(o: &EnterpriseConnection, n: &EnterpriseConnection) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut diff = |path: &str, differs: bool| {
+        if differs {
+            out.push(path.to_owned());
+        }
+    };
+    diff("name", o.name != n.name);
+    diff("provider", o.provider != n.provider);
+    diff("active", o.active != n.active);
+    diff("organization_id", o.organization_id != n.organization_id);
+    diff("domains", o.domains != n.domains);
+    diff("allow_subdomains", o.allow_subdomains != n.allow_subdomains);
+    diff(
+        "disable_additional_identifications",
+        o.disable_additional_identifications != n.disable_additional_identifications,
+    );
+    diff(
+        "sync_user_attributes",
+        o.sync_user_attributes != n.sync_user_attributes,
+    );
+    diff("authenticatable", o.authenticatable != n.authenticatable);
+    diff(
+        "disable_jit_provisioning",
+        o.disable_jit_provisioning != n.disable_jit_provisioning,
+    );
+    diff(
+        "allow_organization_account_linking",
+        o.allow_organization_account_linking != n.allow_organization_account_linking,
+    );
+    match (&o.config, &n.config) {
+        (ProtocolConfig::Oidc(a), ProtocolConfig::Oidc(b)) => {
+            let secret_differs = match (&a.client_secret, &b.client_secret) {
+                (Some(x), Some(y)) => !x.ct_eq(y),
+                (None, None) => false,
+                _ => true,
+            };
+            diff("oidc.auth_url", a.auth_url != b.auth_url);
+            diff("oidc.client_id", a.client_id != b.client_id);
+            diff("oidc.client_secret", secret_differs);
+            diff("oidc.discovery_url", a.discovery_url != b.discovery_url);
+            diff("oidc.issuer", a.issuer != b.issuer);
+            diff("oidc.requires_pkce", a.requires_pkce != b.requires_pkce);
+            diff("oidc.token_url", a.token_url != b.token_url);
+            diff("oidc.user_info_url", a.user_info_url != b.user_info_url);
+        }
+        (ProtocolConfig::Saml(a), ProtocolConfig::Saml(b)) => {
+            diff(
+                "saml.allow_idp_initiated",
+                a.allow_idp_initiated != b.allow_idp_initiated,
+            );
+            diff(
+                "saml.attribute_mapping",
+                a.attribute_mapping != b.attribute_mapping,
+            );
+            diff("saml.force_authn", a.force_authn != b.force_authn);
+            diff(
+                "saml.idp_certificates",
+                a.idp_certificates != b.idp_certificates,
+            );
+            diff("saml.idp_entity_id", a.idp_entity_id != b.idp_entity_id);
+            diff("saml.idp_metadata", a.idp_metadata != b.idp_metadata);
+            diff(
+                "saml.idp_metadata_url",
+                a.idp_metadata_url != b.idp_metadata_url,
+            );
+            diff("saml.idp_sso_url", a.idp_sso_url != b.idp_sso_url);
+            diff("saml.login_hint", a.login_hint != b.login_hint);
+        }
+        (ProtocolConfig::Oidc(_), ProtocolConfig::Saml(_)) => {
+            diff("oidc", true);
+            diff("saml", true);
+        }
+        (ProtocolConfig::Saml(_), ProtocolConfig::Oidc(_)) => {
+            diff("saml", true);
+            diff("oidc", true);
+        }
+    }
+    out
+}
+
+fn for_connection(kind: EventKind, c: &EnterpriseConnection, at: i64) -> Event {
+    let mut e = Event::new(kind, at);
+    e.connection_id = Some(c.id.clone());
+    e.connection = Some(snapshot(c));
+    e
+}
+
+/// The events of a connection write: `old` is the stored connection before it (`None` for
+/// an insert), `new` after it (`None` for a delete); `now` is the delete's time (a write's
+/// time is the new record's `updated_at`).
+///
+/// - insert: `connection.created` (and `connection.activated` when created active);
+/// - update: `connection.updated` with the changed paths when content changed;
+///   `connection.activated` / `connection.deactivated` when `active` flips;
+///   `connection.state_changed` on the first sign-in of an active connection;
+///   `connection.saml_certificate_renewed` when a non-empty certificate set is replaced;
+/// - delete: `connection.deleted`.
+pub fn connection_events(
+    old: Option<&EnterpriseConnection>,
+    new: Option<&EnterpriseConnection>,
+    now: i64,
+) -> Vec<Event> {
+    use EventKind as K;
+    let mut out = Vec::new();
+    match (old, new) {
+        (None, Some(n)) => {
+            out.push(for_connection(K::ConnectionCreated, n, n.updated_at));
+            if n.active {
+                out.push(for_connection(K::ConnectionActivated, n, n.updated_at));
+            }
+        }
+        (Some(o), Some(n)) => {
+            let at = n.updated_at;
+            let changed = changed_paths(o, n);
+            if !changed.is_empty() {
+                let mut e = for_connection(K::ConnectionUpdated, n, at);
+                e.changed = changed;
+                out.push(e);
+            }
+            if !o.active && n.active {
+                out.push(for_connection(K::ConnectionActivated, n, at));
+            }
+            if o.active && !n.active {
+                out.push(for_connection(K::ConnectionDeactivated, n, at));
+            }
+            if n.active && o.first_authenticated_at.is_none() && n.first_authenticated_at.is_some()
+            {
+                out.push(for_connection(K::ConnectionStateChanged, n, at));
+            }
+            if let (Some(a), Some(b)) = (o.saml(), n.saml()) {
+                if !a.idp_certificates.is_empty()
+                    && !b.idp_certificates.is_empty()
+                    && a.idp_certificates != b.idp_certificates
+                {
+                    out.push(for_connection(K::CertificateRenewed, n, at));
+                }
+            }
+        }
+        (Some(o), None) => out.push(for_connection(K::ConnectionDeleted, o, now)),
+        (None, None) => {}
+    }
+    out
+}
+
+fn for_account(kind: EventKind, a: &EnterpriseAccount, at: i64) -> Event {
+    let mut e = Event::new(kind, at);
+    e.account_id = Some(a.id.clone());
+    e.connection_id = a.enterprise_connection_id.clone();
+    e.account = Some(a.clone());
+    e
+}
+
+/// The events of an account write (as [`connection_events`]): `account.created`,
+/// `account.updated` (with changed paths), `account.deactivated` when `active` turns off
+/// (also when its connection's delete unlinks it), `account.deleted`.
+pub fn account_events(
+    old: Option<&EnterpriseAccount>,
+    new: Option<&EnterpriseAccount>,
+    now: i64,
+) -> Vec<Event> {
+    use EventKind as K;
+    let mut out = Vec::new();
+    match (old, new) {
+        (None, Some(n)) => out.push(for_account(K::AccountCreated, n, n.updated_at)),
+        (Some(o), Some(n)) => {
+            let at = n.updated_at;
+            let mut changed = Vec::new();
+            let mut diff = |p: &str, d: bool| {
+                if d {
+                    changed.push(p.to_owned());
+                }
+            };
+            diff("active", o.active != n.active);
+            diff("email_address", o.email_address != n.email_address);
+            diff("first_name", o.first_name != n.first_name);
+            diff("last_name", o.last_name != n.last_name);
+            diff(
+                "enterprise_connection_id",
+                o.enterprise_connection_id != n.enterprise_connection_id,
+            );
+            diff("public_metadata", o.public_metadata != n.public_metadata);
+            diff("verification", o.verification != n.verification);
+            diff(
+                "last_authenticated_at",
+                o.last_authenticated_at != n.last_authenticated_at,
+            );
+            if !changed.is_empty() {
+                let mut e = for_account(K::AccountUpdated, n, at);
+                // The connection id as it was, so an unlinking shows which connection.
+                e.connection_id = o.enterprise_connection_id.clone();
+                e.changed = changed;
+                out.push(e);
+            }
+            if o.active && !n.active {
+                let mut e = for_account(K::AccountDeactivated, n, at);
+                e.connection_id = o.enterprise_connection_id.clone();
+                out.push(e);
+            }
+        }
+        (Some(o), None) => out.push(for_account(K::AccountDeleted, o, now)),
+        (None, None) => {}
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_become_events() {
+        let c = crate::conformance::oidc_connection("a", &[], true);
+        let created = connection_events(None, Some(&c), 0);
+        let kinds: Vec<_> = created.iter().map(|e| e.kind).collect();
+        assert_eq!(
+            kinds,
+            [EventKind::ConnectionCreated, EventKind::ConnectionActivated]
+        );
+        assert!(created[0]
+            .connection
+            .as_ref()
+            .and_then(|s| s.oidc())
+            .is_some_and(|o| o.client_secret.is_none()));
+        let mut n = c.clone();
+        n.name = "b".into();
+        n.active = false;
+        if let ProtocolConfig::Oidc(o) = &mut n.config {
+            o.client_secret = Some(crate::ClientSecret::new("other"));
+        }
+        let ev = connection_events(Some(&c), Some(&n), 0);
+        assert_eq!(ev[0].kind, EventKind::ConnectionUpdated);
+        assert_eq!(ev[0].changed, ["name", "active", "oidc.client_secret"]);
+        assert_eq!(ev[1].kind, EventKind::ConnectionDeactivated);
+        assert!(connection_events(Some(&c), Some(&c), 0).is_empty());
+        let mut authed = c.clone();
+        authed.first_authenticated_at = Some(5);
+        let ev = connection_events(Some(&c), Some(&authed), 0);
+        assert_eq!(
+            ev.iter().map(|e| e.kind).collect::<Vec<_>>(),
+            [EventKind::ConnectionStateChanged]
+        );
+        assert_eq!(
+            connection_events(Some(&c), None, 9)[0].kind,
+            EventKind::ConnectionDeleted
+        );
+    }
+}
