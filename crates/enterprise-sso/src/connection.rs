@@ -213,6 +213,39 @@ pub struct SamlConfig {
     pub idp_sso_url: Option<String>,
     /// The `login_hint` sent to the IdP.
     pub login_hint: crate::login_hint::LoginHint,
+    /// Renewal reminders already sent (one per certificate and threshold), so
+    /// [`crate::Connections::certificate_renewal_check`] appends each
+    /// `connection.saml_certificate_renewal_required` event once. Bookkeeping: not part of
+    /// the configuration, never in `connection.updated`'s changed paths.
+    pub renewal_notices: Vec<RenewalNotice>,
+}
+
+/// One renewal reminder sent for a certificate of a SAML connection.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RenewalNotice {
+    /// End of validity of the certificate concerned, Unix ms.
+    pub certificate_expires_at: i64,
+    /// CRC-32 of the certificate's PEM (with the expiry, it names the certificate).
+    pub certificate_crc: u32,
+    /// The threshold crossed, in days.
+    pub threshold_days: u32,
+    /// When the check noticed it, Unix ms.
+    pub noticed_at: i64,
+}
+
+impl RenewalNotice {
+    /// Whether this notice is for the same certificate and threshold as `other`.
+    pub fn same_as(&self, other: &RenewalNotice) -> bool {
+        (
+            self.certificate_expires_at,
+            self.certificate_crc,
+            self.threshold_days,
+        ) == (
+            other.certificate_expires_at,
+            other.certificate_crc,
+            other.threshold_days,
+        )
+    }
 }
 
 impl SamlConfig {

@@ -193,3 +193,41 @@ fn a_secret_with_control_characters_is_refused_so_it_never_looks_sealed() {
         enterprise_sso::build(&params, enterprise_sso::ConnectionId::generate(), 1).unwrap_err();
     assert_eq!(err.errors()[0].path, "oidc.client_secret");
 }
+
+#[test]
+fn webhook_bodies_follow_the_workos_event_shape_without_secrets() {
+    use enterprise_sso::wire::WorkosEventJson;
+    block_on(async {
+        let svc = Connections::new(Encrypted::new(MemoryRepo::new(), ring_v1()));
+        let params = CreateConnection::new(Provider::OidcCustom, "Hook")
+            .domains(["hook.example.com"])
+            .oidc(
+                OidcPatch::default()
+                    .client_id("c")
+                    .client_secret("webhook-secret-x"),
+            );
+        let c = svc.create(&params).await.unwrap();
+        svc.update(
+            &c.id,
+            &enterprise_sso::UpdateConnection::default().name("Hook 2"),
+        )
+        .await
+        .unwrap();
+        let events = svc.events_after(0, 10).await.unwrap();
+        let bodies: Vec<_> = events
+            .iter()
+            .map(|e| serde_json::to_value(WorkosEventJson::new(e)).unwrap())
+            .collect();
+        assert_eq!(bodies[0]["event"], "connection.created");
+        assert_eq!(bodies[0]["data"]["object"], "connection");
+        assert_eq!(bodies[0]["data"]["id"], c.id.as_str());
+        assert!(bodies[0]["id"].as_str().unwrap().starts_with("evt_"));
+        assert!(bodies[0]["created_at"].as_str().unwrap().ends_with('Z'));
+        assert_eq!(bodies[1]["event"], "connection.updated");
+        assert_eq!(bodies[1]["data"]["changed"], serde_json::json!(["name"]));
+        for b in &bodies {
+            assert_eq!(b.as_object().unwrap().len(), 4, "{b}");
+            assert!(!b.to_string().contains("webhook-secret"));
+        }
+    });
+}

@@ -295,3 +295,61 @@ pub async fn pruning_keeps_positions(repo: &dyn Store) {
     assert_eq!(after.len(), 1);
     assert_eq!(after[0].position, before + 1, "positions are not reused");
 }
+
+/// Certificate renewal reminders: one event per certificate and threshold, however often
+/// the check runs; a replaced certificate set appends `saml_certificate_renewed`.
+pub async fn certificate_renewal_reminders_once(repo: &dyn Store) {
+    let tag = unique_tag();
+    let c = saml_connection("renew", &[&format!("renew-{tag}.com")], true);
+    let expires = c
+        .saml()
+        .and_then(|s| s.latest_certificate_expiry())
+        .expect("fixture has a certificate");
+    insert_all(repo, std::slice::from_ref(&c)).await;
+    let svc = Connections::new(repo);
+    let now = expires - 10 * 86_400_000;
+    let start = last_position(repo).await;
+    let first = svc.certificate_renewal_check(now, 30).await.expect("check");
+    assert_eq!(first.as_slice(), std::slice::from_ref(&c.id));
+    for _ in 0..3 {
+        assert!(svc
+            .certificate_renewal_check(now + 1000, 30)
+            .await
+            .expect("again")
+            .is_empty());
+    }
+    // Not yet within 7 days; within 14 days: a second threshold, a second reminder.
+    assert!(svc
+        .certificate_renewal_check(now, 7)
+        .await
+        .expect("7")
+        .is_empty());
+    assert_eq!(
+        svc.certificate_renewal_check(now, 14)
+            .await
+            .expect("14")
+            .len(),
+        1
+    );
+    let events = feed(repo, start).await;
+    assert_eq!(
+        kinds(&events),
+        [K::CertificateRenewalRequired, K::CertificateRenewalRequired]
+    );
+    assert_eq!(events[0].days_until_expiry, Some(10));
+    assert!(events.iter().all(|e| e.changed.is_empty()));
+    let stored = repo.get(&c.id).await.expect("get").expect("some");
+    assert_eq!(stored.updated_at, c.updated_at, "a reminder is not an edit");
+    // A new certificate set: renewed.
+    let mut next = stored.clone();
+    if let ProtocolConfig::Saml(s) = &mut next.config {
+        for cert in &mut s.idp_certificates {
+            cert.expires_at += 365 * 86_400_000;
+        }
+    }
+    next.version += 1;
+    repo.update(&next, stored.version).await.expect("rotate");
+    let after = feed(repo, start + 2).await;
+    assert_eq!(kinds(&after), [K::ConnectionUpdated, K::CertificateRenewed]);
+    assert_eq!(after[0].changed, ["saml.idp_certificates"]);
+}

@@ -78,7 +78,8 @@ macro_rules! __conformance_case_list {
             refused_writes_append_nothing,
             feed_replay_reproduces_connections,
             concurrent_writers_get_gap_free_positions,
-            pruning_keeps_positions
+            pruning_keeps_positions,
+            certificate_renewal_reminders_once
         }
     };
 }

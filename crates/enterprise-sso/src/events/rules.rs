@@ -146,6 +146,15 @@ pub fn connection_events(
                 out.push(for_connection(K::ConnectionStateChanged, n, at));
             }
             if let (Some(a), Some(b)) = (o.saml(), n.saml()) {
+                for notice in &b.renewal_notices {
+                    if !a.renewal_notices.iter().any(|x| x.same_as(notice)) {
+                        let mut e =
+                            for_connection(K::CertificateRenewalRequired, n, notice.noticed_at);
+                        let left = notice.certificate_expires_at - notice.noticed_at;
+                        e.days_until_expiry = Some((left.max(0) + 86_399_999) / 86_400_000);
+                        out.push(e);
+                    }
+                }
                 if !a.idp_certificates.is_empty()
                     && !b.idp_certificates.is_empty()
                     && a.idp_certificates != b.idp_certificates

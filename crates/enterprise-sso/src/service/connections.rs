@@ -4,6 +4,7 @@
 use super::retry::{is_version_conflict, retry_on_conflict};
 use super::{email_domain, Connections};
 use crate::connection::EnterpriseConnection;
+use crate::connection::ProtocolConfig;
 use crate::domain::Domain;
 use crate::error::{Error, Result};
 use crate::ids::ConnectionId;
@@ -242,6 +243,69 @@ impl<R: ConnectionRepo> Connections<R> {
     ) -> Result<Vec<EnterpriseConnection>> {
         let before = (self.clock)().saturating_add(i64::from(days) * 86_400_000);
         self.repo.certificates_expiring_before(before).await
+    }
+
+    /// Renewal reminders: for every SAML connection whose certificates all expire before
+    /// `now + days` (its latest expiry, from the store's expiry index), records a
+    /// [`crate::connection::RenewalNotice`] for the latest-expiring certificate and this
+    /// threshold, which appends one `connection.saml_certificate_renewal_required` event
+    /// (with `days_until_expiry`) in the same write. A certificate and threshold already
+    /// noticed is skipped, so calling this every hour sends each reminder once; a rotated
+    /// certificate starts afresh (and its replacement appends
+    /// `connection.saml_certificate_renewed`). The write keeps `updated_at`. Returns the
+    /// connections noticed by this call.
+    pub async fn certificate_renewal_check(
+        &self,
+        now: i64,
+        days: u32,
+    ) -> Result<Vec<ConnectionId>> {
+        let before = now.saturating_add(i64::from(days) * 86_400_000);
+        let mut noticed = Vec::new();
+        for c in self.repo.certificates_expiring_before(before).await? {
+            let pushed = std::sync::atomic::AtomicBool::new(false);
+            let wrote = self
+                .modify(&c.id, |current, _| {
+                    pushed.store(false, std::sync::atomic::Ordering::Relaxed);
+                    let mut next = current.clone();
+                    let ProtocolConfig::Saml(s) = &mut next.config else {
+                        return Ok(next);
+                    };
+                    let Some(cert) = s.idp_certificates.iter().max_by_key(|x| x.expires_at) else {
+                        return Ok(next);
+                    };
+                    if cert.expires_at >= before {
+                        return Ok(next);
+                    }
+                    let notice = crate::connection::RenewalNotice {
+                        certificate_expires_at: cert.expires_at,
+                        certificate_crc: crc32fast::hash(cert.pem.as_bytes()),
+                        threshold_days: days,
+                        noticed_at: now,
+                    };
+                    if s.renewal_notices.iter().any(|n| n.same_as(&notice)) {
+                        return Ok(next);
+                    }
+                    // Notices of certificates no longer in the set are dropped.
+                    let set = s.idp_certificates.clone();
+                    s.renewal_notices.retain(|n| {
+                        set.iter().any(|x| {
+                            x.expires_at == n.certificate_expires_at
+                                && crc32fast::hash(x.pem.as_bytes()) == n.certificate_crc
+                        })
+                    });
+                    s.renewal_notices.push(notice);
+                    next.version = current.version + 1;
+                    pushed.store(true, std::sync::atomic::Ordering::Relaxed);
+                    Ok(next)
+                })
+                .await;
+            match wrote {
+                Ok(n) if pushed.load(std::sync::atomic::Ordering::Relaxed) => noticed.push(n.id),
+                Ok(_) | Err(Error::NotFound { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(noticed)
     }
 
     /// Deletes a connection and frees its domains; [`Error::NotFound`] when absent. A store

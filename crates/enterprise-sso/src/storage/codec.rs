@@ -216,6 +216,16 @@ struct StoredSaml {
     /// Absent in records written before the field existed: the default (email address).
     #[serde(default)]
     login_hint: LoginHint,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    notices: Vec<StoredNotice>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredNotice {
+    exp: i64,
+    crc: u32,
+    days: u32,
+    at: i64,
 }
 
 fn yes() -> bool {
@@ -275,6 +285,16 @@ pub fn encode_connection(c: &EnterpriseConnection) -> Vec<u8> {
                         .collect(),
                 ),
                 login_hint: s.login_hint.clone(),
+                notices: s
+                    .renewal_notices
+                    .iter()
+                    .map(|n| StoredNotice {
+                        exp: n.certificate_expires_at,
+                        crc: n.certificate_crc,
+                        days: n.threshold_days,
+                        at: n.noticed_at,
+                    })
+                    .collect(),
             }),
         ),
     };
@@ -357,6 +377,16 @@ pub fn decode_connection(bytes: &[u8]) -> Result<EnterpriseConnection> {
             idp_metadata_url: m.idp_metadata_url,
             idp_sso_url: m.idp_sso_url,
             login_hint: m.login_hint,
+            renewal_notices: m
+                .notices
+                .into_iter()
+                .map(|n| crate::connection::RenewalNotice {
+                    certificate_expires_at: n.exp,
+                    certificate_crc: n.crc,
+                    threshold_days: n.days,
+                    noticed_at: n.at,
+                })
+                .collect(),
         }),
         _ => return Err(corrupt("record must hold exactly one of oidc, saml".into())),
     };

@@ -43,5 +43,6 @@ pub use clerk::{
 };
 pub use errors::{codes, ApiError, ApiErrorMeta, ApiErrors};
 pub use workos::{
-    iso8601_ms, WorkosConnectionJson, WorkosDomainJson, WorkosListJson, WorkosListMetadata,
+    iso8601_ms, WorkosConnectionJson, WorkosDomainJson, WorkosEventJson, WorkosListJson,
+    WorkosListMetadata,
 };

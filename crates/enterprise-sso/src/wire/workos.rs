@@ -122,3 +122,48 @@ impl<'a> WorkosListJson<'a> {
         }
     }
 }
+
+/// A change-feed event as a webhook body, in the WorkOS event style:
+/// `{id, event, data, created_at}`. `data` is the connection's WorkOS view (plus
+/// `changed` for `connection.updated` and `days_until_expiry` for
+/// `connection.saml_certificate_renewal_required`), or for account events the Clerk
+/// `EnterpriseAccount` view. Never a client secret: events carry none.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WorkosEventJson {
+    /// `evt_…`, stable: a consumer that receives it twice can tell.
+    pub id: String,
+    /// e.g. `connection.activated`.
+    pub event: &'static str,
+    /// The record.
+    pub data: serde_json::Value,
+    /// ISO-8601.
+    pub created_at: String,
+}
+
+impl WorkosEventJson {
+    /// The webhook body of `e`.
+    pub fn new(e: &crate::events::Event) -> Self {
+        let mut data = match (&e.connection, &e.account) {
+            (Some(c), _) if e.account.is_none() => {
+                serde_json::to_value(WorkosConnectionJson::new(c)).unwrap_or_default()
+            }
+            (_, Some(a)) => serde_json::to_value(crate::wire::EnterpriseAccountJson::new(a, None))
+                .unwrap_or_default(),
+            _ => serde_json::Value::Object(serde_json::Map::new()),
+        };
+        if let serde_json::Value::Object(m) = &mut data {
+            if !e.changed.is_empty() {
+                m.insert("changed".into(), serde_json::json!(e.changed));
+            }
+            if let Some(d) = e.days_until_expiry {
+                m.insert("days_until_expiry".into(), serde_json::json!(d));
+            }
+        }
+        WorkosEventJson {
+            id: e.id.to_string(),
+            event: e.kind.as_str(),
+            data,
+            created_at: iso8601_ms(e.created_at),
+        }
+    }
+}
