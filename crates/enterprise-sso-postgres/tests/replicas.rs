@@ -375,3 +375,51 @@ async fn a_delete_on_one_replica_while_the_other_signs_users_in() {
         }
     }
 }
+
+/// Two replicas (two pools) writing at once: the feed's positions are 1..N without a gap,
+/// in commit order, with one `connection.created` per insert. The counter row's lock
+/// orders the commits that append events, so a reader never sees a position before the
+/// ones below it have committed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_replicas_share_one_gap_free_feed() {
+    if !common::available() {
+        return;
+    }
+    let (a, b, _) = two_replicas("feedrep").await;
+    let (a, b) = (std::sync::Arc::new(a), std::sync::Arc::new(b));
+    let mut tasks = Vec::new();
+    for t in 0..8 {
+        let repo = if t % 2 == 0 { a.clone() } else { b.clone() };
+        tasks.push(tokio::spawn(async move {
+            let mut ids = Vec::new();
+            for i in 0..10 {
+                let c = saml_connection(
+                    &format!("f{t}-{i}"),
+                    &[&format!("f{t}-{i}.feedrep.example.com")],
+                    false,
+                );
+                repo.insert(&c).await.unwrap();
+                ids.push(c.id);
+            }
+            ids
+        }));
+    }
+    let mut created = std::collections::HashSet::new();
+    for t in tasks {
+        created.extend(t.await.unwrap());
+    }
+    let events = a.events_after(0, 500).await.unwrap();
+    assert_eq!(events.len(), 80);
+    for (i, e) in events.iter().enumerate() {
+        assert_eq!(e.position, i as u64 + 1);
+    }
+    let seen: std::collections::HashSet<_> = events
+        .iter()
+        .filter_map(|e| e.connection_id.clone())
+        .collect();
+    assert_eq!(seen, created);
+    assert_eq!(
+        b.events_after(40, 500).await.unwrap(),
+        events[40..].to_vec()
+    );
+}
