@@ -2,32 +2,13 @@
 //! the directory created owner-only.
 #![allow(clippy::unwrap_used)]
 
-use std::path::Path;
-
-use enterprise_sso::conformance::test_keyring;
+use enterprise_sso::conformance::{contains_bytes, dir_bytes, test_keyring};
 use enterprise_sso::crypto::Encrypted;
 use enterprise_sso::{Connections, CreateConnection, OidcPatch, Provider, Store};
 use enterprise_sso_sled::{SledOptions, SledRepo};
 use futures_executor::block_on;
 
 const MARKER: &str = "client-secret-MARKER-b81e44c2";
-
-fn all_bytes(dir: &Path) -> Vec<u8> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(all_bytes(&p));
-        } else {
-            out.extend(std::fs::read(p).unwrap());
-        }
-    }
-    out
-}
-
-fn contains(hay: &[u8], needle: &str) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle.as_bytes())
-}
 
 fn write_secrets<S: Store>(svc: &Connections<S>) {
     block_on(async {
@@ -54,13 +35,16 @@ fn with_a_key_ring_no_secret_reaches_the_files() {
         let repo = SledRepo::open_with(plain.path().join("db"), flushing()).unwrap();
         write_secrets(&Connections::new(repo));
     }
-    assert!(contains(&all_bytes(plain.path()), MARKER), "control run");
+    assert!(
+        contains_bytes(&dir_bytes(plain.path()), MARKER),
+        "control run"
+    );
     let dir = tempfile::tempdir().unwrap();
     {
         let repo = SledRepo::open_with(dir.path().join("db"), flushing()).unwrap();
         write_secrets(&Connections::new(Encrypted::new(repo, test_keyring())));
     }
-    assert!(!contains(&all_bytes(dir.path()), MARKER));
+    assert!(!contains_bytes(&dir_bytes(dir.path()), MARKER));
 }
 
 #[cfg(unix)]

@@ -2,9 +2,7 @@
 //! WAL or shared-memory file; files created owner-only.
 #![allow(clippy::unwrap_used)]
 
-use std::path::Path;
-
-use enterprise_sso::conformance::test_keyring;
+use enterprise_sso::conformance::{contains_bytes, dir_bytes, test_keyring};
 use enterprise_sso::crypto::Encrypted;
 use enterprise_sso::{Connections, CreateConnection, OidcPatch, Provider, Store};
 use enterprise_sso_sqlite::SqliteRepo;
@@ -13,18 +11,6 @@ use futures_executor::block_on;
 const MARKER: &str = "client-secret-MARKER-7f3c9a1d";
 
 /// Every byte of every file in `dir` (database, WAL, shm).
-fn all_bytes(dir: &Path) -> Vec<u8> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        out.extend(std::fs::read(e.unwrap().path()).unwrap());
-    }
-    out
-}
-
-fn contains(hay: &[u8], needle: &str) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle.as_bytes())
-}
-
 fn write_secrets<S: Store>(svc: &Connections<S>) {
     block_on(async {
         for i in 0..20 {
@@ -47,7 +33,10 @@ fn with_a_key_ring_no_secret_reaches_the_files() {
     {
         let svc = Connections::new(SqliteRepo::open(plain.path().join("s.db")).unwrap());
         write_secrets(&svc);
-        assert!(contains(&all_bytes(plain.path()), MARKER), "control run");
+        assert!(
+            contains_bytes(&dir_bytes(plain.path()), MARKER),
+            "control run"
+        );
     }
     let dir = tempfile::tempdir().unwrap();
     let svc = Connections::new(Encrypted::new(
@@ -56,9 +45,9 @@ fn with_a_key_ring_no_secret_reaches_the_files() {
     ));
     write_secrets(&svc);
     // While open (the WAL holds the recent pages) and after close (checkpointed).
-    assert!(!contains(&all_bytes(dir.path()), MARKER));
+    assert!(!contains_bytes(&dir_bytes(dir.path()), MARKER));
     drop(svc);
-    assert!(!contains(&all_bytes(dir.path()), MARKER));
+    assert!(!contains_bytes(&dir_bytes(dir.path()), MARKER));
 }
 
 #[cfg(unix)]

@@ -148,3 +148,24 @@ pub fn test_keyring() -> crate::crypto::Keyring {
         .and_then(|r| r.with_old_key("conformance-1", [0xA5u8; 32]))
         .unwrap_or_else(|e| panic!("test keyring: {e}"))
 }
+
+/// Every byte of every file under `dir` (recursively): what a copied store directory
+/// reveals, for the at-rest tests of file-based adapters.
+pub fn dir_bytes(dir: &std::path::Path) -> Vec<u8> {
+    let mut out = Vec::new();
+    let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("read {dir:?}: {e}"));
+    for e in entries {
+        let p = e.unwrap_or_else(|e| panic!("entry: {e}")).path();
+        if p.is_dir() {
+            out.extend(dir_bytes(&p));
+        } else {
+            out.extend(std::fs::read(&p).unwrap_or_else(|e| panic!("read {p:?}: {e}")));
+        }
+    }
+    out
+}
+
+/// Whether `needle` occurs in `hay`.
+pub fn contains_bytes(hay: &[u8], needle: &str) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle.as_bytes())
+}

@@ -31,7 +31,10 @@ pub mod sign_in;
 pub use accounts::*;
 pub use connections::*;
 pub use feed::*;
-pub use fixtures::{account_for, oidc_connection, saml_connection, test_keyring, TEST_CERT_PEM};
+pub use fixtures::{
+    account_for, contains_bytes, dir_bytes, oidc_connection, saml_connection, test_keyring,
+    TEST_CERT_PEM,
+};
 pub use refusals::*;
 pub use sign_in::*;
 

@@ -13,15 +13,24 @@ fn snapshot(c: &EnterpriseConnection) -> EnterpriseConnection {
     s
 }
 
-/// The field paths that differ between two versions of a connection (bookkeeping fields
-/// — version, `updated_at`, `first_authenticated_at` — are not changes of content).
-fn changed_paths(o: &EnterpriseConnection, n: &EnterpriseConnection) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut diff = |path: &str, differs: bool| {
+/// The field paths found to differ, in the order they were compared.
+#[derive(Default)]
+struct Changes(Vec<String>);
+
+impl Changes {
+    fn note(&mut self, path: &str, differs: bool) {
         if differs {
-            out.push(path.to_owned());
+            self.0.push(path.to_owned());
         }
-    };
+    }
+}
+
+/// The field paths that differ between two versions of a connection (bookkeeping fields
+/// — version, `updated_at`, `first_authenticated_at`, renewal notices — are not changes
+/// of content).
+fn changed_paths(o: &EnterpriseConnection, n: &EnterpriseConnection) -> Vec<String> {
+    let mut changes = Changes::default();
+    let mut diff = |path: &str, differs: bool| changes.note(path, differs);
     diff("name", o.name != n.name);
     diff("provider", o.provider != n.provider);
     diff("active", o.active != n.active);
@@ -93,7 +102,7 @@ fn changed_paths(o: &EnterpriseConnection, n: &EnterpriseConnection) -> Vec<Stri
             diff("oidc", true);
         }
     }
-    out
+    changes.0
 }
 
 fn for_connection(kind: EventKind, c: &EnterpriseConnection, at: i64) -> Event {
@@ -191,12 +200,8 @@ pub fn account_events(
         (None, Some(n)) => out.push(for_account(K::AccountCreated, n, n.updated_at)),
         (Some(o), Some(n)) => {
             let at = n.updated_at;
-            let mut changed = Vec::new();
-            let mut diff = |p: &str, d: bool| {
-                if d {
-                    changed.push(p.to_owned());
-                }
-            };
+            let mut changes = Changes::default();
+            let mut diff = |p: &str, d: bool| changes.note(p, d);
             diff("active", o.active != n.active);
             diff("email_address", o.email_address != n.email_address);
             diff("first_name", o.first_name != n.first_name);
@@ -211,6 +216,7 @@ pub fn account_events(
                 "last_authenticated_at",
                 o.last_authenticated_at != n.last_authenticated_at,
             );
+            let changed = changes.0;
             if !changed.is_empty() {
                 let mut e = for_account(K::AccountUpdated, n, at);
                 // The connection id as it was, so an unlinking shows which connection.
