@@ -231,9 +231,12 @@ impl ConnectionRepo for SledRepo {
         position: u64,
         limit: usize,
     ) -> Result<Vec<enterprise_sso::events::Event>> {
-        let start = position.saturating_add(1).to_be_bytes();
-        self.events
-            .range(start..)
+        let (start, end) = (
+            crate::tx::event_key(position.saturating_add(1)),
+            crate::tx::event_key(u64::MAX),
+        );
+        self.meta
+            .range(start..=end)
             .take(limit)
             .map(|e| {
                 let (_, v) = e.map_err(storage)?;
@@ -246,10 +249,10 @@ impl ConnectionRepo for SledRepo {
     /// call; events are not records, so no transaction spans them).
     async fn prune_events_before(&self, before_ms: i64) -> Result<u64> {
         let mut n = 0;
-        for e in self.events.iter() {
+        for e in self.meta.scan_prefix(crate::tx::EVENT_PREFIX) {
             let (k, v) = e.map_err(storage)?;
             if enterprise_sso::storage::codec::decode_event(&v)?.created_at < before_ms {
-                self.events.remove(k).map_err(storage)?;
+                self.meta.remove(k).map_err(storage)?;
                 n += 1;
             }
         }

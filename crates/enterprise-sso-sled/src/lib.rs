@@ -142,8 +142,6 @@ pub struct SledRepo {
     acc_by_email: Tree,
     acc_by_conn: Tree,
     acc_gen: Tree,
-    /// The change feed: big-endian position → encoded event.
-    events: Tree,
     opts: SledOptions,
     gate: flush_gate::FlushGate,
     sidecar: Option<sidecar::Sidecar>,
@@ -245,7 +243,6 @@ impl SledRepo {
             acc_by_email: tree("acc_by_email")?,
             acc_by_conn: tree("acc_by_conn")?,
             acc_gen: tree("acc_gen")?,
-            events: tree("events")?,
             db,
             opts,
             gate: flush_gate::FlushGate::default(),

@@ -66,12 +66,23 @@ pub(crate) struct ConnTx<'a> {
     pub(crate) by_active: &'a TransactionalTree,
     pub(crate) by_provider: &'a TransactionalTree,
     pub(crate) by_cert_expiry: &'a TransactionalTree,
-    pub(crate) events: &'a TransactionalTree,
     pub(crate) meta: &'a TransactionalTree,
 }
 
 /// The `meta` key of the last event position.
 pub(crate) const EVENT_SEQ: &str = "event_seq";
+
+/// Events live in the `meta` tree, which every transaction spans already (sled's
+/// transaction cost grows with the number of trees): `ev\0` + big-endian position.
+pub(crate) const EVENT_PREFIX: &[u8] = b"ev\0";
+
+/// The `meta` key of the event at `position`.
+pub(crate) fn event_key(position: u64) -> [u8; 11] {
+    let mut k = [0u8; 11];
+    k[..3].copy_from_slice(EVENT_PREFIX);
+    k[3..].copy_from_slice(&position.to_be_bytes());
+    k
+}
 
 /// Every tree inside one transaction (account writes and connection deletes).
 pub(crate) struct Tx<'a> {
@@ -143,7 +154,7 @@ impl ConnTx<'_> {
         for mut e in events {
             last += 1;
             e.position = last;
-            self.events.insert(&last.to_be_bytes(), encode_event(&e))?;
+            self.meta.insert(&event_key(last), encode_event(&e))?;
         }
         self.meta.insert(EVENT_SEQ, &last.to_be_bytes())?;
         Ok(())
@@ -285,7 +296,6 @@ impl SledRepo {
             &self.acc_by_conn,
             &self.acc_gen,
             &self.meta,
-            &self.events,
         ];
         trees
             .as_slice()
@@ -299,7 +309,6 @@ impl SledRepo {
                         by_active: &v[3],
                         by_provider: &v[4],
                         by_cert_expiry: &v[5],
-                        events: &v[12],
                         meta: &v[11],
                     },
                     accounts: &v[6],
@@ -331,19 +340,9 @@ impl SledRepo {
             &self.by_provider,
             &self.by_cert_expiry,
             &self.meta,
-            &self.events,
         )
             .transaction(
-                |(
-                    records,
-                    domains,
-                    by_org,
-                    by_active,
-                    by_provider,
-                    by_cert_expiry,
-                    meta,
-                    events,
-                )| {
+                |(records, domains, by_org, by_active, by_provider, by_cert_expiry, meta)| {
                     bump_commit_seq(meta)?;
                     f(&ConnTx {
                         records,
@@ -352,7 +351,6 @@ impl SledRepo {
                         by_active,
                         by_provider,
                         by_cert_expiry,
-                        events,
                         meta,
                     })
                 },

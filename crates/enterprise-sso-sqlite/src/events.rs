@@ -7,26 +7,28 @@ use rusqlite::{params, Connection};
 
 use crate::error::storage;
 
-const BUMP_SQL: &str = "UPDATE event_counter SET last = last + ?1 WHERE id = 0 RETURNING last";
+const LAST_SQL: &str = "SELECT max(coalesce((SELECT max(position) FROM events), 0), \
+     (SELECT pruned_to FROM events_pruned WHERE id = 0))";
 const INSERT_SQL: &str = "INSERT INTO events (position, created_at, record) VALUES (?1, ?2, ?3)";
 const AFTER_SQL: &str = "SELECT record FROM events WHERE position > ?1 ORDER BY position LIMIT ?2";
 const PRUNE_SQL: &str = "DELETE FROM events WHERE created_at < ?1";
+const PRUNED_TO_SQL: &str = "UPDATE events_pruned SET pruned_to = \
+     max(pruned_to, coalesce((SELECT max(position) FROM events), 0)) WHERE id = 0";
 
-/// Appends `events` inside the caller's transaction: positions follow the counter row, so
-/// concurrent writers (serialised by SQLite's write lock) get consecutive positions in
-/// commit order.
+/// Appends `events` inside the caller's transaction: positions follow the largest one (or
+/// the pruning floor), and writers are serialised by SQLite's write lock, so positions are
+/// consecutive in commit order.
 pub(crate) fn append(tx: &Connection, events: Vec<Event>) -> Result<()> {
     if events.is_empty() {
         return Ok(());
     }
-    let n = i64::try_from(events.len()).unwrap_or(i64::MAX);
     let last: i64 = tx
-        .prepare_cached(BUMP_SQL)
-        .and_then(|mut st| st.query_row([n], |r| r.get(0)))
+        .prepare_cached(LAST_SQL)
+        .and_then(|mut st| st.query_row([], |r| r.get(0)))
         .map_err(storage)?;
     let mut st = tx.prepare_cached(INSERT_SQL).map_err(storage)?;
     for (i, mut e) in events.into_iter().enumerate() {
-        let pos = last - n + 1 + i64::try_from(i).unwrap_or(0);
+        let pos = last + 1 + i64::try_from(i).unwrap_or(0);
         e.position = u64::try_from(pos).unwrap_or(0);
         st.execute(params![pos, e.created_at, encode_event(&e)])
             .map_err(storage)?;
@@ -52,10 +54,17 @@ pub(crate) fn after(conn: &Connection, position: u64, limit: usize) -> Result<Ve
     Ok(out)
 }
 
-pub(crate) fn prune(conn: &Connection, before_ms: i64) -> Result<u64> {
-    let n = conn
+/// Deletes old events (a scan: pruning is rare, and an index on the time would cost every
+/// write a page), first raising the floor to the largest position so none is reused.
+pub(crate) fn prune(conn: &mut Connection, before_ms: i64) -> Result<u64> {
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(storage)?;
+    tx.execute(PRUNED_TO_SQL, []).map_err(storage)?;
+    let n = tx
         .prepare_cached(PRUNE_SQL)
         .and_then(|mut st| st.execute([before_ms]))
         .map_err(storage)?;
+    tx.commit().map_err(storage)?;
     Ok(n as u64)
 }

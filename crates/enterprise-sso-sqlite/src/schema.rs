@@ -54,19 +54,20 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX accounts_by_connection ON accounts (connection_id, id)
         WHERE connection_id IS NOT NULL;
      CREATE INDEX accounts_by_email ON accounts (email_key, id);",
-    // 4: the change feed. Positions come from one counter row updated in each write's
-    // transaction, so they are gap-free in commit order and never reused after pruning.
+    // 4: the change feed. A write's events take the positions after the table's largest
+    // (the rowid's rightmost entry: no extra page per commit), or after `pruned_to` when
+    // pruning emptied the table, so positions are gap-free in commit order (one writer at
+    // a time) and never reused.
     "CREATE TABLE events (
         position   INTEGER PRIMARY KEY NOT NULL,
         created_at INTEGER NOT NULL,
         record     BLOB NOT NULL
      );
-     CREATE INDEX events_by_time ON events (created_at);
-     CREATE TABLE event_counter (
-        id   INTEGER PRIMARY KEY NOT NULL CHECK (id = 0),
-        last INTEGER NOT NULL
+     CREATE TABLE events_pruned (
+        id        INTEGER PRIMARY KEY NOT NULL CHECK (id = 0),
+        pruned_to INTEGER NOT NULL
      );
-     INSERT INTO event_counter (id, last) VALUES (0, 0);",
+     INSERT INTO events_pruned (id, pruned_to) VALUES (0, 0);",
 ];
 
 /// The schema version this build writes.
