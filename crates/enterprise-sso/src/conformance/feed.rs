@@ -171,8 +171,10 @@ pub async fn refused_writes_append_nothing(repo: &dyn Store) {
 
 fn comparable(c: &EnterpriseConnection) -> EnterpriseConnection {
     let mut c = c.clone();
-    if let ProtocolConfig::Oidc(o) = &mut c.config {
-        o.client_secret = None;
+    // Events carry neither the secret nor the raw metadata XML.
+    match &mut c.config {
+        ProtocolConfig::Oidc(o) => o.client_secret = None,
+        ProtocolConfig::Saml(s) => s.idp_metadata = None,
     }
     // An update that changes nothing but bookkeeping appends no event.
     c.version = 0;

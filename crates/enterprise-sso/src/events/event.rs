@@ -94,7 +94,8 @@ pub struct Event {
     /// `saml.idp_certificates`), never their values.
     pub changed: Vec<String>,
     /// The connection after the write (before it, for `connection.deleted`), without its
-    /// client secret.
+    /// client secret and without the raw IdP metadata XML (`saml.idp_metadata`; the
+    /// values read from it stay).
     pub connection: Option<EnterpriseConnection>,
     /// The account after the write (before it, for `account.deleted`).
     pub account: Option<EnterpriseAccount>,

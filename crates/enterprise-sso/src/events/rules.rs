@@ -4,11 +4,14 @@ use super::event::{Event, EventKind};
 use crate::account::EnterpriseAccount;
 use crate::connection::{EnterpriseConnection, ProtocolConfig};
 
-/// The connection as events show it: without its client secret.
+/// The connection as events show it: without its client secret, and without the raw IdP
+/// metadata XML (up to 1 MiB; what was read from it — entity id, SSO URL, certificates —
+/// stays), so an event stays a few KiB whatever the connection holds.
 fn snapshot(c: &EnterpriseConnection) -> EnterpriseConnection {
     let mut s = c.clone();
-    if let ProtocolConfig::Oidc(o) = &mut s.config {
-        o.client_secret = None;
+    match &mut s.config {
+        ProtocolConfig::Oidc(o) => o.client_secret = None,
+        ProtocolConfig::Saml(m) => m.idp_metadata = None,
     }
     s
 }
@@ -239,6 +242,19 @@ pub fn account_events(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn snapshots_leave_out_the_raw_metadata() {
+        let mut c = crate::conformance::saml_connection("m", &[], false);
+        if let ProtocolConfig::Saml(s) = &mut c.config {
+            s.idp_metadata = Some("<EntityDescriptor/>".repeat(10_000));
+        }
+        let e = &connection_events(None, Some(&c), 0)[0];
+        let snap = e.connection.as_ref().and_then(|s| s.saml()).unwrap();
+        assert!(snap.idp_metadata.is_none());
+        assert_eq!(snap.idp_certificates, c.saml().unwrap().idp_certificates);
+        assert!(crate::storage::codec::encode_event(e).len() < 16 * 1024);
+    }
 
     #[test]
     fn writes_become_events() {
