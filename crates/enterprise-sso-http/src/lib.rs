@@ -39,6 +39,7 @@ mod envelope;
 mod etag;
 mod query;
 mod state;
+pub mod store_url;
 mod workos;
 
 use std::sync::Arc;

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 
 use enterprise_sso_http::{ApiKeys, Auth};
 
-use crate::store::StoreUrl;
+use enterprise_sso_http::store_url::StoreUrl;
 
 pub const USAGE: &str = "\
 usage: enterprise-sso-server [--listen ADDR] [--store URL] [--sp-base-url URL]

@@ -11,7 +11,6 @@
 //! accepting and finishes the requests in flight before exiting.
 
 mod config;
-mod store;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -41,7 +40,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let repo = match store::open(&cfg.store).await {
+    let repo = match enterprise_sso_http::store_url::open(&cfg.store).await {
         Ok(r) => r,
         Err(e) => {
             eprintln!("enterprise-sso-server: cannot open the store: {e}");
@@ -53,7 +52,7 @@ async fn main() -> ExitCode {
             tracing::warn!("no ENTERPRISE_SSO_KEYRING: client secrets are stored in plain text");
             repo
         }
-        Some(ring) => match store::encrypted(repo, ring).await {
+        Some(ring) => match enterprise_sso_http::store_url::encrypted(repo, ring).await {
             Ok(r) => r,
             Err(e) => {
                 eprintln!("enterprise-sso-server: {e}");

@@ -1,4 +1,6 @@
-//! The store named by `--store`.
+//! Opening a store from a URL (what `enterprise-sso-server --store` takes):
+//! `sqlite:PATH`, `sled:DIR` or `postgres://user:password@host:port/db`, optionally with
+//! its secrets sealed by a key ring.
 
 use std::fmt;
 use std::sync::Arc;
@@ -6,13 +8,18 @@ use std::sync::Arc;
 use enterprise_sso::repo::DynStore;
 
 /// A parsed store URL. Its `Display` never shows a PostgreSQL password.
+#[derive(Clone)]
 pub enum StoreUrl {
+    /// A SQLite database file.
     Sqlite(String),
+    /// A sled database directory.
     Sled(String),
+    /// A PostgreSQL server.
     Postgres(String),
 }
 
 impl StoreUrl {
+    /// Parses `sqlite:PATH`, `sled:DIR` or `postgres://…` (`postgresql://` too).
     pub fn parse(url: &str) -> Result<StoreUrl, String> {
         if let Some(p) = url.strip_prefix("sqlite:") {
             Ok(StoreUrl::Sqlite(p.trim_start_matches("//").to_owned()))
@@ -25,6 +32,7 @@ impl StoreUrl {
         }
     }
 
+    /// `sqlite`, `sled` or `postgres`.
     pub fn kind(&self) -> &'static str {
         match self {
             StoreUrl::Sqlite(_) => "sqlite",
@@ -44,6 +52,7 @@ impl fmt::Display for StoreUrl {
     }
 }
 
+/// Opens (creating if needed) the store `url` names, with each adapter's defaults.
 pub async fn open(url: &StoreUrl) -> Result<DynStore, String> {
     if url.to_string().ends_with(':') {
         return Err(format!("{url}: the path is empty"));
