@@ -153,6 +153,23 @@ pub(crate) async fn insert(inner: &Inner, a: &EnterpriseAccount) -> Result<()> {
     })
 }
 
+/// The stored account, read and locked (`FOR UPDATE`) inside `tx`.
+async fn locked(
+    tx: &deadpool_postgres::Transaction<'_>,
+    inner: &Inner,
+    id: &str,
+) -> Result<Option<EnterpriseAccount>> {
+    let lock = tx
+        .prepare_cached(&inner.sql.account_get_for_update)
+        .await
+        .map_err(storage)?;
+    tx.query_opt(&lock, &[&id])
+        .await
+        .map_err(storage)?
+        .map(|r| decode_account(r.try_get::<_, &[u8]>(0).map_err(storage)?))
+        .transpose()
+}
+
 /// Compare-and-swap on the version in one transaction (row locked, version and keys
 /// checked, written, events appended); connection and provider user id cannot change.
 pub(crate) async fn update(inner: &Inner, a: &EnterpriseAccount, expected: u64) -> Result<()> {
@@ -167,16 +184,7 @@ pub(crate) async fn update(inner: &Inner, a: &EnterpriseAccount, expected: u64) 
         .retrying(|| async {
             let mut client = inner.client().await?;
             let tx = client.transaction().await.map_err(storage)?;
-            let lock = tx
-                .prepare_cached(&inner.sql.account_get_for_update)
-                .await
-                .map_err(storage)?;
-            let stored = tx
-                .query_opt(&lock, &[&id])
-                .await
-                .map_err(storage)?
-                .map(|r| decode_account(r.try_get::<_, &[u8]>(0).map_err(storage)?))
-                .transpose()?;
+            let stored = locked(&tx, inner, &id).await?;
             let old = expect_version(&a.id, expected, stored, |o| o.version)?;
             check_account_keys_unchanged(
                 old.enterprise_connection_id.as_ref(),
@@ -222,14 +230,9 @@ pub(crate) async fn delete(inner: &Inner, id: &str) -> Result<bool> {
         .retrying(|| async {
             let mut client = inner.client().await?;
             let tx = client.transaction().await.map_err(storage)?;
-            let lock = tx
-                .prepare_cached(&inner.sql.account_get_for_update)
-                .await
-                .map_err(storage)?;
-            let Some(r) = tx.query_opt(&lock, &[&id]).await.map_err(storage)? else {
+            let Some(old) = locked(&tx, inner, id).await? else {
                 return Ok(false);
             };
-            let old = decode_account(r.try_get::<_, &[u8]>(0).map_err(storage)?)?;
             let st = tx
                 .prepare_cached(&inner.sql.account_delete)
                 .await
