@@ -4,8 +4,7 @@ use enterprise_sso::account::email_key;
 use enterprise_sso::events::{account_events, Event};
 use enterprise_sso::storage::codec::{decode_account, encode_account};
 use enterprise_sso::storage::{
-    account_keys, check_account_keys_unchanged, expect_version, stored_id, version_from_i64,
-    version_to_i64,
+    account_keys, check_account_keys_unchanged, expect_version, stored_id, version_to_i64,
 };
 use enterprise_sso::{AccountPage, AccountQuery, EnterpriseAccount, Error, Order, Result};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
@@ -23,8 +22,6 @@ pub(crate) const LIST_ASC_SQL: &str = "SELECT record FROM accounts \
      WHERE connection_id = ?1 AND id > ?2 ORDER BY id ASC LIMIT ?3";
 pub(crate) const LIST_DESC_SQL: &str = "SELECT record FROM accounts \
      WHERE connection_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3";
-pub(crate) const KEYS_SQL: &str =
-    "SELECT version, connection_id, provider_user_id FROM accounts WHERE id = ?1";
 pub(crate) const INSERT_SQL: &str = "INSERT INTO accounts \
      (id, connection_id, provider_user_id, email_key, version, record) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 pub(crate) const UPDATE_SQL: &str = "UPDATE accounts SET connection_id = ?2, email_key = ?3, \
@@ -163,23 +160,15 @@ pub(crate) fn update(conn: &mut Connection, a: &EnterpriseAccount, expected: u64
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(storage)?;
-    let keys: Option<(i64, Option<String>, Option<String>)> = tx
-        .prepare_cached(KEYS_SQL)
-        .and_then(|mut st| {
-            st.query_row([a.id.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-                .optional()
-        })
-        .map_err(storage)?;
-    let (_, connection, subject) = expect_version(&a.id, expected, keys, |k| {
-        version_from_i64(k.0).unwrap_or(0)
-    })?;
-    let connection = connection
-        .map(|c| stored_id(&c, "accounts.connection_id"))
-        .transpose()?;
-    check_account_keys_unchanged(connection.as_ref(), subject.as_deref(), a)?;
-    let old = get(&tx, a.id.as_str())?;
+    // One read of the stored record gives the version, the keys and the diff's `old`.
+    let old = expect_version(&a.id, expected, get(&tx, a.id.as_str())?, |o| o.version)?;
+    check_account_keys_unchanged(
+        old.enterprise_connection_id.as_ref(),
+        old.provider_user_id.as_deref(),
+        a,
+    )?;
     overwrite(&tx, a)?;
-    crate::events::append(&tx, account_events(old.as_ref(), Some(a), a.updated_at))?;
+    crate::events::append(&tx, account_events(Some(&old), Some(a), a.updated_at))?;
     tx.commit().map_err(storage)
 }
 

@@ -433,7 +433,6 @@ mod tests {
                 crate::accounts::LIST_DESC_SQL,
                 vec![t("c"), t("~"), Value::Integer(5)],
             ),
-            ("account keys", crate::accounts::KEYS_SQL, vec![t("x")]),
             (
                 "account update",
                 crate::accounts::UPDATE_SQL,
