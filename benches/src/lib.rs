@@ -80,7 +80,7 @@ fn build_once(path: &Path, n: usize, mut fill: impl FnMut(&[EnterpriseConnection
 
 /// The SQLite store of `n` connections (built once, then reused), default options.
 pub fn sqlite(n: usize) -> SqliteRepo {
-    sqlite_with(n, enterprise_sso_sqlite::Execution::Threads)
+    sqlite_with(n, enterprise_sso_sqlite::Execution::default())
 }
 
 /// The SQLite store of `n` connections with the given execution mode.

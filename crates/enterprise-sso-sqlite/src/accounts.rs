@@ -7,7 +7,7 @@ use enterprise_sso::storage::{
     account_keys, check_account_keys_unchanged, expect_version, stored_id, version_to_i64,
 };
 use enterprise_sso::{AccountPage, AccountQuery, EnterpriseAccount, Error, Order, Result};
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::error::storage;
 
@@ -94,9 +94,7 @@ pub(crate) fn list(conn: &Connection, connection: &str, q: &AccountQuery) -> Res
 }
 
 pub(crate) fn insert(conn: &mut Connection, a: &EnterpriseAccount) -> Result<()> {
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(storage)?;
+    let tx = conn.savepoint().map_err(storage)?;
     if get(&tx, a.id.as_str())?.is_some() {
         return Err(Error::AlreadyExists { id: (&a.id).into() });
     }
@@ -157,9 +155,7 @@ fn overwrite(tx: &Connection, a: &EnterpriseAccount) -> Result<()> {
 }
 
 pub(crate) fn update(conn: &mut Connection, a: &EnterpriseAccount, expected: u64) -> Result<()> {
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(storage)?;
+    let tx = conn.savepoint().map_err(storage)?;
     // One read of the stored record gives the version, the keys and the diff's `old`.
     let old = expect_version(&a.id, expected, get(&tx, a.id.as_str())?, |o| o.version)?;
     check_account_keys_unchanged(
@@ -173,9 +169,7 @@ pub(crate) fn update(conn: &mut Connection, a: &EnterpriseAccount, expected: u64
 }
 
 pub(crate) fn delete(conn: &mut Connection, id: &str) -> Result<bool> {
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(storage)?;
+    let tx = conn.savepoint().map_err(storage)?;
     let Some(old) = get(&tx, id)? else {
         return Ok(false);
     };

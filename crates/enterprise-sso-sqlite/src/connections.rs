@@ -7,7 +7,7 @@ use enterprise_sso::{
     ConnectionId, Domain, EnterpriseConnection, Error, ListQuery, Order, Page, Result,
 };
 use rusqlite::types::Value;
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::error::storage;
 
@@ -193,7 +193,7 @@ pub(crate) fn count(conn: &Connection, q: &ListQuery) -> Result<u64> {
 
 /// Claims `domains` for `id` inside the open transaction; the UNIQUE primary key on
 /// `domain` turns a taken domain into [`Error::DomainConflict`] (naming the domain only).
-fn claim(tx: &rusqlite::Transaction<'_>, id: &str, domains: &[String]) -> Result<()> {
+fn claim(tx: &Connection, id: &str, domains: &[String]) -> Result<()> {
     let mut st = tx.prepare_cached(CLAIM_SQL).map_err(storage)?;
     for d in domains {
         match st.execute(params![d, id]) {
@@ -215,9 +215,7 @@ pub(crate) fn insert(conn: &mut Connection, row: &Row) -> Result<()> {
 
 /// Inserts many new connections in one transaction (all or nothing).
 pub(crate) fn insert_many(conn: &mut Connection, rows: &[Row]) -> Result<()> {
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(storage)?;
+    let tx = conn.savepoint().map_err(storage)?;
     for row in rows {
         tx.prepare_cached(INSERT_SQL)
             .and_then(|mut st| {
@@ -256,9 +254,7 @@ pub(crate) const INDEXED_SQL: &str =
      FROM connections WHERE id = ?1";
 
 pub(crate) fn update(conn: &mut Connection, row: &Row, expected: u64) -> Result<()> {
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(storage)?;
+    let tx = conn.savepoint().map_err(storage)?;
     type Indexed = (i64, Option<String>, bool, String, Option<i64>, Vec<u8>);
     let old: Option<Indexed> = tx
         .prepare_cached(INDEXED_SQL)
@@ -337,9 +333,7 @@ pub(crate) fn update(conn: &mut Connection, row: &Row, expected: u64) -> Result<
 /// Deletes a connection: its accounts are unlinked and ON DELETE CASCADE releases its
 /// domains, all in one transaction.
 pub(crate) fn delete(conn: &mut Connection, id: &str, now: i64) -> Result<bool> {
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(storage)?;
+    let tx = conn.savepoint().map_err(storage)?;
     let Some(old) = get(&tx, id)? else {
         return Ok(false);
     };

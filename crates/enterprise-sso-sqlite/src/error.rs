@@ -33,6 +33,19 @@ pub enum SqliteError {
     /// A worker thread could not be started.
     #[error("could not start a worker thread: {0}")]
     Thread(#[from] std::io::Error),
+    /// The write transaction could not begin (e.g. another process held the write lock
+    /// past the busy timeout); nothing was written.
+    #[error("could not begin the write transaction: {0}")]
+    Begin(#[source] std::sync::Arc<rusqlite::Error>),
+    /// The write ran, but the transaction it shared with other writes (group commit) did
+    /// not commit; nothing of it was written.
+    #[error("the write transaction did not commit: {0}")]
+    Commit(#[source] std::sync::Arc<rusqlite::Error>),
+    /// The write ran, but a later write of the same group commit failed in a way that made
+    /// SQLite roll the whole transaction back (disk full, I/O error); nothing of it was
+    /// written, and retrying it is safe.
+    #[error("the write transaction was rolled back by a failing write in the same commit")]
+    RolledBack,
     /// The database file could not be created (owner-only mode).
     #[error("could not create the database file: {0}")]
     CreateFile(#[source] std::io::Error),

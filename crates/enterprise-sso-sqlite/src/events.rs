@@ -57,9 +57,7 @@ pub(crate) fn after(conn: &Connection, position: u64, limit: usize) -> Result<Ve
 /// Deletes old events (a scan: pruning is rare, and an index on the time would cost every
 /// write a page), first raising the floor to the largest position so none is reused.
 pub(crate) fn prune(conn: &mut Connection, before_ms: i64) -> Result<u64> {
-    let tx = conn
-        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-        .map_err(storage)?;
+    let tx = conn.savepoint().map_err(storage)?;
     tx.execute(PRUNED_TO_SQL, []).map_err(storage)?;
     let n = tx
         .prepare_cached(PRUNE_SQL)

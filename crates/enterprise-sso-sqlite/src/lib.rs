@@ -16,13 +16,17 @@
 //!
 //! ## Threads and async
 //!
-//! SQLite calls block. By default ([`Execution::Threads`]) each connection lives on its
-//! own OS thread: one writer, and a small pool of readers (2 by default). Async methods send
-//! a job to the right thread and await a oneshot reply, so no executor thread ever blocks on
-//! SQLite and the crate works under any async runtime. In WAL mode readers are never blocked
-//! behind the writer: they see the last committed state. The hand-off costs tens of
-//! microseconds per call on a small machine (see BENCHMARKS.md); [`Execution::Inline`] runs
-//! calls on the caller's thread instead, for hosts that accept blocking briefly.
+//! SQLite calls block; [`Execution`] says where they run. By default
+//! ([`Execution::ReadsInline`]) a read runs on the caller's thread on a read connection of
+//! its own from a pool (WAL: it never waits for the writer; it blocks its thread for one
+//! indexed statement, microseconds when the pages are cached), and a write goes to the
+//! writer thread, which commits every write waiting in its queue in one transaction
+//! (group commit: one fsync per batch, each write in its own savepoint so a refused write
+//! rolls back alone, and no reply before the commit). Calls that complete without waiting
+//! yield to the executor every few calls, so a loop of reads cannot starve a runtime's
+//! timers. [`Execution::Threads`] also hands reads to threads (async callers never block,
+//! a hand-off per read); [`Execution::Inline`] runs writes on the caller's thread too.
+//! The futures work under any executor (tokio, async-std, smol, `block_on`).
 //!
 //! ## Durability
 //!
@@ -61,15 +65,15 @@ use rusqlite::{Connection, OpenFlags};
 pub use error::SqliteError;
 pub use schema::{Durability, Execution, SqliteOptions, APPLICATION_ID, SCHEMA_VERSION};
 
-use worker::{InlinePool, Runner, Worker};
+use worker::{OpenReader, ReadPool, Reads, Worker, Writer, Writes, YieldEvery};
 
 /// [`ConnectionRepo`] on a SQLite database. Share it as `Arc<SqliteRepo>` or
 /// `Arc<dyn ConnectionRepo>`; dropping the last handle closes the database.
 pub struct SqliteRepo {
     // Field order matters: readers close before the writer, so the writer's close is the
     // last and checkpoints the WAL.
-    readers: Option<Runner>,
-    writer: Runner,
+    reads: Reads,
+    writes: Writes,
 }
 
 impl SqliteRepo {
@@ -93,33 +97,40 @@ impl SqliteRepo {
         let mut writer = Connection::open_with_flags(path, flags).map_err(SqliteError::classify)?;
         schema::configure(&writer, &opts, true)?;
         schema::migrate(&mut writer)?;
-        let mut readers = Vec::with_capacity(opts.readers);
-        for _ in 0..opts.readers {
-            let r = Connection::open_with_flags(
-                path,
-                OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-            )
-            .map_err(SqliteError::classify)?;
-            schema::configure(&r, &opts, true)?;
-            r.execute_batch("PRAGMA query_only = ON")
+        let open_reader: OpenReader = {
+            let (path, opts) = (path.to_owned(), opts.clone());
+            Box::new(move || {
+                let r = Connection::open_with_flags(
+                    &path,
+                    OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )
                 .map_err(SqliteError::classify)?;
-            readers.push(r);
-        }
-        let (readers, writer) = match opts.execution {
-            Execution::Threads => (
-                if readers.is_empty() {
-                    None
-                } else {
-                    Some(Runner::Threads(Worker::spawn("sso-sqlite-read", readers)?))
-                },
-                Runner::Threads(Worker::spawn("sso-sqlite-write", vec![writer])?),
-            ),
-            Execution::Inline => (
-                (!readers.is_empty()).then(|| Runner::Inline(InlinePool::new(readers))),
-                Runner::Inline(InlinePool::new(vec![writer])),
-            ),
+                schema::configure(&r, &opts, true)?;
+                r.execute_batch("PRAGMA query_only = ON")
+                    .map_err(SqliteError::classify)?;
+                Ok(r)
+            })
         };
-        Ok(SqliteRepo { readers, writer })
+        let readers = (0..opts.readers)
+            .map(|_| open_reader())
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let reads = match (opts.execution, readers.is_empty()) {
+            (_, true) => Reads::Writer,
+            (Execution::Threads, false) => {
+                Reads::Threads(Worker::spawn("sso-sqlite-read", readers)?)
+            }
+            (Execution::ReadsInline | Execution::Inline, false) => {
+                let keep = readers.len();
+                Reads::Inline(ReadPool::new(readers, open_reader, keep))
+            }
+        };
+        let writes = match opts.execution {
+            Execution::Inline => Writes::Inline(std::sync::Mutex::new(writer)),
+            Execution::ReadsInline | Execution::Threads => {
+                Writes::Thread(Writer::spawn("sso-sqlite-write", writer)?)
+            }
+        };
+        Ok(SqliteRepo { reads, writes })
     }
 
     /// A private in-memory database (for tests). It has a single connection, so reads and
@@ -129,8 +140,8 @@ impl SqliteRepo {
         schema::configure(&conn, &SqliteOptions::default(), false)?;
         schema::migrate(&mut conn)?;
         Ok(SqliteRepo {
-            readers: None,
-            writer: Runner::Threads(Worker::spawn("sso-sqlite-mem", vec![conn])?),
+            reads: Reads::Writer,
+            writes: Writes::Thread(Writer::spawn("sso-sqlite-mem", conn)?),
         })
     }
 
@@ -141,7 +152,7 @@ impl SqliteRepo {
             .iter()
             .map(connections::Row::new)
             .collect::<Result<Vec<_>>>()?;
-        self.writer
+        self.writes
             .run(move |c| connections::insert_many(c, &rows))
             .await
     }
@@ -156,8 +167,30 @@ impl SqliteRepo {
             .map_err(|e| IntegrityError::Engine(e.to_string()))?
     }
 
-    fn reader(&self) -> &Runner {
-        self.readers.as_ref().unwrap_or(&self.writer)
+    /// Runs the read `f` where this repository's reads run.
+    fn reader(&self) -> ReadRunner<'_> {
+        ReadRunner(self)
+    }
+}
+
+/// Runs reads where the options say (see [`Execution`]).
+struct ReadRunner<'a>(&'a SqliteRepo);
+
+impl ReadRunner<'_> {
+    async fn run<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    {
+        match &self.0.reads {
+            Reads::Inline(pool) => {
+                let out = pool.run(f);
+                YieldEvery::tick().await;
+                out
+            }
+            Reads::Threads(w) => w.run(f).await,
+            Reads::Writer => self.0.writes.run(f).await,
+        }
     }
 }
 
@@ -165,7 +198,7 @@ impl SqliteRepo {
 impl ConnectionRepo for SqliteRepo {
     async fn insert(&self, conn: &EnterpriseConnection) -> Result<()> {
         let row = connections::Row::new(conn)?;
-        self.writer.run(move |c| connections::insert(c, &row)).await
+        self.writes.run(move |c| connections::insert(c, &row)).await
     }
 
     async fn get(&self, id: &ConnectionId) -> Result<Option<EnterpriseConnection>> {
@@ -175,14 +208,14 @@ impl ConnectionRepo for SqliteRepo {
 
     async fn update(&self, conn: &EnterpriseConnection, expected_version: u64) -> Result<()> {
         let row = connections::Row::new(conn)?;
-        self.writer
+        self.writes
             .run(move |c| connections::update(c, &row, expected_version))
             .await
     }
 
     async fn delete(&self, id: &ConnectionId, now: i64) -> Result<bool> {
         let id = id.to_string();
-        self.writer
+        self.writes
             .run(move |c| connections::delete(c, &id, now))
             .await
     }
@@ -224,7 +257,7 @@ impl ConnectionRepo for SqliteRepo {
     }
 
     async fn prune_events_before(&self, before_ms: i64) -> Result<u64> {
-        self.writer.run(move |c| events::prune(c, before_ms)).await
+        self.writes.run(move |c| events::prune(c, before_ms)).await
     }
 }
 
@@ -232,7 +265,7 @@ impl ConnectionRepo for SqliteRepo {
 impl AccountRepo for SqliteRepo {
     async fn insert_account(&self, account: &EnterpriseAccount) -> Result<()> {
         let a = account.clone();
-        self.writer.run(move |c| accounts::insert(c, &a)).await
+        self.writes.run(move |c| accounts::insert(c, &a)).await
     }
 
     async fn get_account(&self, id: &AccountId) -> Result<Option<EnterpriseAccount>> {
@@ -246,7 +279,7 @@ impl AccountRepo for SqliteRepo {
         expected_version: u64,
     ) -> Result<()> {
         let a = account.clone();
-        self.writer
+        self.writes
             .run(move |c| accounts::update(c, &a, expected_version))
             .await
     }
@@ -282,6 +315,6 @@ impl AccountRepo for SqliteRepo {
 
     async fn delete_account(&self, id: &AccountId) -> Result<bool> {
         let id = id.to_string();
-        self.writer.run(move |c| accounts::delete(c, &id)).await
+        self.writes.run(move |c| accounts::delete(c, &id)).await
     }
 }

@@ -85,18 +85,28 @@ pub enum Durability {
     Normal,
 }
 
-/// Where SQLite calls run.
+/// Where SQLite calls run. In every mode a read never waits for a write (WAL) and every
+/// write commits before its call returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Execution {
-    /// On the repository's own threads (default): async callers never block, at the cost of
-    /// a thread hand-off per call (tens of microseconds on a small machine).
+    /// Default. Reads run on the caller's thread, each on a read connection of its own
+    /// (an idle one from the pool, or a new one when every pooled one is in use, so a
+    /// reader never waits for another); a read blocks its thread for one indexed
+    /// statement: microseconds from SQLite's page cache, one disk read per uncached page
+    /// otherwise. Writes go to the writer thread, which commits every write waiting in its
+    /// queue in one transaction (group commit, one fsync per batch, each write in its own
+    /// savepoint); the caller awaits the commit without blocking.
     #[default]
+    ReadsInline,
+    /// Reads on reader threads too ([`SqliteOptions::readers`] of them): async callers
+    /// never block on SQLite, at the cost of a thread hand-off per read (tens of
+    /// microseconds on a small machine). Writes as in `ReadsInline`.
     Threads,
-    /// On the caller's thread, each connection behind a mutex: no hand-off, so calls cost
-    /// what SQLite costs, but an async task blocks its executor thread for the duration of
-    /// the statement (microseconds for the indexed reads here; a write can wait up to the
-    /// busy timeout for another process's lock). For synchronous hosts, or async hosts that
-    /// accept that trade.
+    /// Everything on the caller's thread: reads as in `ReadsInline`, writes one
+    /// transaction each behind a mutex, so a write blocks its executor thread for its
+    /// fsync (milliseconds) and can wait up to the busy timeout for another process's
+    /// lock; concurrent writers queue on the mutex and each pays its own fsync. For
+    /// synchronous hosts that call from their own threads.
     Inline,
 }
 
@@ -105,7 +115,8 @@ pub enum Execution {
 pub struct SqliteOptions {
     /// How long a connection waits for a lock held by another process.
     pub busy_timeout: Duration,
-    /// Number of read connections (threads); 0 sends reads to the writer.
+    /// Read connections opened up front and kept idle in the pool (reader threads in
+    /// [`Execution::Threads`]); 0 sends reads to the writer.
     pub readers: usize,
     /// Sync setting.
     pub durability: Durability,
@@ -124,7 +135,7 @@ impl Default for SqliteOptions {
             busy_timeout: Duration::from_secs(5),
             readers: 2,
             durability: Durability::Full,
-            execution: Execution::Threads,
+            execution: Execution::ReadsInline,
             owner_only_files: true,
         }
     }

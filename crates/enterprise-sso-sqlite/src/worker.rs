@@ -1,12 +1,19 @@
-//! Threads that own SQLite connections and run jobs sent to them.
+//! Where SQLite calls run: reader threads, the writer thread (group commit), or the
+//! caller's thread.
 //!
-//! SQLite calls block. Running them on the caller's executor would stall an async
-//! runtime, and `spawn_blocking` would tie this crate to one runtime. Instead each
-//! connection lives on its own OS thread; a call sends a closure over a channel and awaits
-//! a oneshot reply, which works under any executor (tokio, async-std, smol, `block_on`).
+//! SQLite calls block. Reads of this crate are single indexed statements over pages that
+//! are usually cached, so by default they run on the caller's thread, each on a read
+//! connection of its own taken from a pool (WAL: a reader never waits for the writer).
+//! Writes wait for an fsync, so they go to the writer thread, which takes every write
+//! waiting in its queue into one transaction (group commit): each write runs in its own
+//! savepoint, so a refused write rolls back alone, and the batch pays one fsync.
 
+use std::collections::VecDeque;
+use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
 use std::sync::{mpsc, Arc, Mutex};
+use std::task::{Context, Poll};
 use std::thread::JoinHandle;
 
 use futures_channel::oneshot;
@@ -16,7 +23,11 @@ use crate::error::SqliteError;
 
 type Job = Box<dyn FnOnce(&mut Connection) + Send>;
 
-/// A pool of threads, each owning one connection, fed from one queue.
+/// Largest number of writes committed together.
+pub(crate) const MAX_BATCH: usize = 256;
+
+/// A pool of threads, each owning one connection, fed from one queue (reads in
+/// [`crate::Execution::Threads`] mode).
 pub(crate) struct Worker {
     tx: Option<mpsc::Sender<Job>>,
     handles: Vec<JoinHandle<()>>,
@@ -83,54 +94,381 @@ impl Drop for Worker {
     }
 }
 
-/// Connections used on the caller's thread, each behind a mutex.
-pub(crate) struct InlinePool {
-    conns: Vec<Mutex<Connection>>,
-    next: std::sync::atomic::AtomicUsize,
+/// Opens one more read connection (the pool grows to the number of concurrent callers).
+pub(crate) type OpenReader = Box<dyn Fn() -> Result<Connection, SqliteError> + Send + Sync>;
+
+/// Read connections used on the caller's thread: a caller takes an idle one (or opens a
+/// new one when all are in use, so no caller ever waits for another) and gives it back.
+/// At most `keep` idle connections are kept.
+pub(crate) struct ReadPool {
+    idle: Mutex<Vec<Connection>>,
+    open: OpenReader,
+    keep: usize,
 }
 
-impl InlinePool {
-    pub(crate) fn new(conns: Vec<Connection>) -> Self {
-        InlinePool {
-            conns: conns.into_iter().map(Mutex::new).collect(),
-            next: std::sync::atomic::AtomicUsize::new(0),
+impl ReadPool {
+    pub(crate) fn new(conns: Vec<Connection>, open: OpenReader, keep: usize) -> Self {
+        ReadPool {
+            idle: Mutex::new(conns),
+            open,
+            keep: keep.max(1),
         }
     }
 
-    fn run<T>(
+    pub(crate) fn run<T>(
         &self,
         f: impl FnOnce(&mut Connection) -> enterprise_sso::Result<T>,
     ) -> enterprise_sso::Result<T> {
-        let n = self.conns.len();
-        if n == 0 {
-            return Err(SqliteError::WorkerStopped.into());
+        let taken = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let mut conn = match taken {
+            Some(c) => c,
+            None => (self.open)()?,
+        };
+        let out = f(&mut conn);
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < self.keep {
+            idle.push(conn);
         }
-        let start = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % n;
-        for i in 0..n {
-            if let Ok(mut conn) = self.conns[(start + i) % n].try_lock() {
-                return f(&mut conn);
-            }
-        }
-        let mut conn = self.conns[start].lock().unwrap_or_else(|e| e.into_inner());
-        f(&mut conn)
+        out
     }
 }
 
-/// Where SQLite calls run: on worker threads, or inline on the caller's thread.
-pub(crate) enum Runner {
-    Threads(Worker),
-    Inline(InlinePool),
+/// What a write job leaves behind after running in the batch: the reply, sent once the
+/// batch's commit succeeded (or failed).
+type Reply = Box<dyn FnOnce(Option<SqliteError>) + Send>;
+/// A write: runs on the writer's connection inside the batch transaction, or is told the
+/// transaction could not begin.
+type WriteJob = Box<dyn FnOnce(Result<&mut Connection, SqliteError>) -> Reply + Send>;
+
+fn write_job<T, F>(f: F) -> (WriteJob, oneshot::Receiver<enterprise_sso::Result<T>>)
+where
+    T: Send + 'static,
+    F: FnOnce(&mut Connection) -> enterprise_sso::Result<T> + Send + 'static,
+{
+    let (reply, answer) = oneshot::channel();
+    let job: WriteJob = Box::new(move |conn| {
+        let result = match conn {
+            Ok(conn) => f(conn),
+            Err(e) => Err(e.into()),
+        };
+        Box::new(move |commit_failed: Option<SqliteError>| {
+            let result = match (result, commit_failed) {
+                (Ok(_), Some(e)) => Err(e.into()),
+                (r, _) => r,
+            };
+            let _ = reply.send(result);
+        })
+    });
+    (job, answer)
 }
 
-impl Runner {
+/// Runs `jobs` in as few transactions as possible: `BEGIN IMMEDIATE`, each job (its own
+/// savepoint), `COMMIT`, then the replies. When SQLite rolls the transaction back by
+/// itself (disk full, I/O error), the jobs before get [`SqliteError::RolledBack`] and the
+/// rest start a new transaction, so no reply ever claims a write that was lost.
+fn commit_batch(conn: &mut Connection, mut jobs: VecDeque<WriteJob>) {
+    while !jobs.is_empty() {
+        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+            let e = Arc::new(e);
+            for job in jobs.drain(..) {
+                let reply = job(Err(SqliteError::Begin(Arc::clone(&e))));
+                reply(None);
+            }
+            return;
+        }
+        let mut replies: Vec<Reply> = Vec::with_capacity(jobs.len());
+        let mut rolled_back = false;
+        while let Some(job) = jobs.pop_front() {
+            // A panicking job drops its reply (the caller sees `WorkerStopped`); its
+            // savepoint rolled back while unwinding.
+            if let Ok(reply) = catch_unwind(AssertUnwindSafe(|| job(Ok(&mut *conn)))) {
+                if conn.is_autocommit() {
+                    // This job's error made SQLite roll back the whole transaction: its
+                    // reply already carries that error; the earlier ones lost their work.
+                    for r in replies.drain(..) {
+                        r(Some(SqliteError::RolledBack));
+                    }
+                    reply(None);
+                    rolled_back = true;
+                    break;
+                }
+                replies.push(reply);
+            }
+        }
+        if rolled_back {
+            continue;
+        }
+        let outcome = conn.execute_batch("COMMIT").err().map(Arc::new);
+        if outcome.is_some() && !conn.is_autocommit() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        for r in replies {
+            r(outcome.as_ref().map(|e| SqliteError::Commit(Arc::clone(e))));
+        }
+    }
+}
+
+/// The writer thread: owns the write connection and commits what is queued in batches.
+pub(crate) struct Writer {
+    tx: Option<mpsc::Sender<WriteJob>>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl Writer {
+    pub(crate) fn spawn(name: &str, mut conn: Connection) -> Result<Writer, SqliteError> {
+        let (tx, rx) = mpsc::channel::<WriteJob>();
+        let handle = std::thread::Builder::new()
+            .name(name.to_owned())
+            .spawn(move || {
+                while let Ok(first) = rx.recv() {
+                    let mut batch = VecDeque::from([first]);
+                    while batch.len() < MAX_BATCH {
+                        match rx.try_recv() {
+                            Ok(job) => batch.push_back(job),
+                            Err(_) => break,
+                        }
+                    }
+                    commit_batch(&mut conn, batch);
+                }
+            })?;
+        Ok(Writer {
+            tx: Some(tx),
+            handle: Some(handle),
+        })
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        drop(self.tx.take());
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+/// Where writes run.
+pub(crate) enum Writes {
+    /// On the writer thread, group-committed.
+    Thread(Writer),
+    /// On the caller's thread, one transaction per write, behind a mutex.
+    Inline(Mutex<Connection>),
+}
+
+impl Writes {
+    /// Runs the write `f` in its own savepoint of a write transaction and answers once the
+    /// transaction committed.
     pub(crate) async fn run<T, F>(&self, f: F) -> enterprise_sso::Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> enterprise_sso::Result<T> + Send + 'static,
     {
+        let (job, answer) = write_job(f);
         match self {
-            Runner::Threads(w) => w.run(f).await,
-            Runner::Inline(p) => p.run(f),
+            Writes::Thread(w) => {
+                w.tx.as_ref()
+                    .ok_or(SqliteError::WorkerStopped)?
+                    .send(job)
+                    .map_err(|_| SqliteError::WorkerStopped)?;
+            }
+            Writes::Inline(conn) => {
+                {
+                    let mut conn = conn.lock().unwrap_or_else(|e| e.into_inner());
+                    commit_batch(&mut conn, VecDeque::from([job]));
+                }
+                YieldEvery::tick().await;
+            }
         }
+        answer.await.map_err(|_| SqliteError::WorkerStopped)?
+    }
+}
+
+/// Where reads run.
+pub(crate) enum Reads {
+    /// On the caller's thread, from a pool of read connections.
+    Inline(ReadPool),
+    /// On reader threads.
+    Threads(Worker),
+    /// On the writer (an in-memory database, or no read connections configured).
+    Writer,
+}
+
+/// Calls that complete without ever waiting never give the async runtime a turn; a task
+/// looping over them would starve timers and other tasks on its thread. Every
+/// [`YIELD_EVERY`]th inline call on a thread therefore yields once (wakes itself and
+/// returns `Pending`), which works under any executor.
+pub(crate) struct YieldEvery {
+    yielded: bool,
+}
+
+/// How many inline calls a thread runs between two yields.
+pub(crate) const YIELD_EVERY: u32 = 32;
+
+thread_local! {
+    static INLINE_CALLS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+impl YieldEvery {
+    /// Counts one inline call; the returned future yields once if this call is due.
+    pub(crate) fn tick() -> YieldEvery {
+        let due = INLINE_CALLS.with(|n| {
+            let v = n.get().wrapping_add(1);
+            n.set(v);
+            v % YIELD_EVERY == 0
+        });
+        YieldEvery { yielded: !due }
+    }
+}
+
+impl Future for YieldEvery {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.yielded {
+            return Poll::Ready(());
+        }
+        self.yielded = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn db() -> (tempfile::TempDir, std::path::PathBuf, Connection) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("t.db");
+        let c = Connection::open(&path).expect("open");
+        c.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (k TEXT PRIMARY KEY NOT NULL);")
+            .expect("schema");
+        (dir, path, c)
+    }
+
+    fn insert(k: &'static str) -> impl FnOnce(&mut Connection) -> enterprise_sso::Result<()> {
+        move |c| {
+            let sp = c.savepoint().map_err(crate::error::storage)?;
+            sp.execute("INSERT INTO t VALUES (?1)", [k])
+                .map_err(crate::error::storage)?;
+            sp.commit().map_err(crate::error::storage)
+        }
+    }
+
+    fn rows(path: &std::path::Path) -> Vec<String> {
+        let c = Connection::open(path).expect("open");
+        let mut st = c.prepare("SELECT k FROM t ORDER BY k").expect("prepare");
+        let out = st
+            .query_map([], |r| r.get(0))
+            .expect("query")
+            .collect::<rusqlite::Result<Vec<String>>>()
+            .expect("rows");
+        out
+    }
+
+    #[test]
+    fn a_batch_is_one_transaction_and_a_refused_write_rolls_back_alone() {
+        let (_dir, path, mut conn) = db();
+        let seen_before_commit = Arc::new(Mutex::new(None));
+        let seen = Arc::clone(&seen_before_commit);
+        let probe = path.clone();
+        let (a, ra) = write_job(insert("a"));
+        // Writes "b" and then fails: its savepoint must roll back, "a" and "c" stay.
+        let (b, rb) = write_job(|c: &mut Connection| -> enterprise_sso::Result<()> {
+            let sp = c.savepoint().map_err(crate::error::storage)?;
+            sp.execute("INSERT INTO t VALUES ('b')", [])
+                .map_err(crate::error::storage)?;
+            sp.execute("INSERT INTO t VALUES ('a')", [])
+                .map_err(crate::error::storage)?;
+            sp.commit().map_err(crate::error::storage)
+        });
+        let (c, rc) = write_job(move |c: &mut Connection| -> enterprise_sso::Result<()> {
+            insert("c")(c)?;
+            // Another connection does not see "a" yet: the batch has not committed.
+            *seen.lock().expect("lock") = Some(rows(&probe));
+            Ok(())
+        });
+        commit_batch(&mut conn, VecDeque::from([a, b, c]));
+        let block = futures_executor::block_on;
+        assert!(block(ra).expect("reply").is_ok());
+        assert!(block(rb).expect("reply").is_err());
+        assert!(block(rc).expect("reply").is_ok());
+        assert_eq!(
+            seen_before_commit.lock().expect("lock").clone(),
+            Some(vec![])
+        );
+        assert_eq!(rows(&path), ["a", "c"]);
+        assert!(conn.is_autocommit());
+    }
+
+    #[test]
+    fn a_transaction_sqlite_rolled_back_fails_the_writes_before_and_not_after() {
+        let (_dir, path, mut conn) = db();
+        let (a, ra) = write_job(insert("a"));
+        // Stands in for a disk-full error: SQLite ends the transaction on its own.
+        let (b, rb) = write_job(|c: &mut Connection| -> enterprise_sso::Result<()> {
+            c.execute_batch("ROLLBACK").map_err(crate::error::storage)?;
+            Err(SqliteError::WorkerStopped.into())
+        });
+        let (c, rc) = write_job(insert("c"));
+        commit_batch(&mut conn, VecDeque::from([a, b, c]));
+        let block = futures_executor::block_on;
+        let ra = block(ra).expect("reply");
+        assert!(
+            ra.as_ref()
+                .is_err_and(|e| e.to_string().contains("rolled back")),
+            "{ra:?}"
+        );
+        assert!(block(rb).expect("reply").is_err());
+        assert!(block(rc).expect("reply").is_ok());
+        assert_eq!(rows(&path), ["c"]);
+    }
+
+    #[test]
+    fn a_failed_commit_fails_every_write_of_the_batch() {
+        let (_dir, path, mut conn) = db();
+        // A deferred foreign key fails only at COMMIT.
+        conn.execute_batch(
+            "PRAGMA foreign_keys = ON;
+             CREATE TABLE p (id TEXT PRIMARY KEY);
+             CREATE TABLE ch (p TEXT REFERENCES p(id) DEFERRABLE INITIALLY DEFERRED);",
+        )
+        .expect("schema");
+        let (a, ra) = write_job(insert("a"));
+        let (b, rb) = write_job(|c: &mut Connection| -> enterprise_sso::Result<()> {
+            c.execute("INSERT INTO ch VALUES ('missing')", [])
+                .map(drop)
+                .map_err(crate::error::storage)
+        });
+        commit_batch(&mut conn, VecDeque::from([a, b]));
+        let block = futures_executor::block_on;
+        assert!(block(ra).expect("reply").is_err());
+        assert!(block(rb).expect("reply").is_err());
+        assert!(rows(&path).is_empty());
+        assert!(conn.is_autocommit());
+    }
+
+    #[test]
+    fn inline_calls_yield_to_the_executor_now_and_then() {
+        use std::task::Wake;
+        struct Count(std::sync::atomic::AtomicUsize);
+        impl Wake for Count {
+            fn wake(self: Arc<Self>) {
+                self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+        let count = Arc::new(Count(0.into()));
+        let waker = std::task::Waker::from(Arc::clone(&count));
+        let mut cx = Context::from_waker(&waker);
+        let mut pending = 0;
+        for _ in 0..(YIELD_EVERY * 4) {
+            let mut f = YieldEvery::tick();
+            if Pin::new(&mut f).poll(&mut cx).is_pending() {
+                pending += 1;
+                assert!(Pin::new(&mut f).poll(&mut cx).is_ready());
+            }
+        }
+        assert_eq!(pending, 4);
+        assert_eq!(count.0.load(std::sync::atomic::Ordering::SeqCst), 4);
     }
 }

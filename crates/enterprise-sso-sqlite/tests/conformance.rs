@@ -12,7 +12,8 @@ mod file {
     });
 }
 
-mod file_single_reader {
+/// One pooled read connection: concurrent reads open more (the pool's growth path).
+mod file_one_pooled_reader {
     use super::*;
     use enterprise_sso_sqlite::{Durability, SqliteOptions};
     enterprise_sso::conformance_tests!(|| {
@@ -34,6 +35,36 @@ mod file_inline_execution {
         let dir = tempfile::tempdir().unwrap();
         let opts = SqliteOptions {
             execution: Execution::Inline,
+            ..Default::default()
+        };
+        let repo = SqliteRepo::open_with(dir.path().join("conformance.db"), opts).unwrap();
+        (repo, dir)
+    });
+}
+
+/// Reads handed to reader threads.
+mod file_reader_threads {
+    use super::*;
+    use enterprise_sso_sqlite::{Execution, SqliteOptions};
+    enterprise_sso::conformance_tests!(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = SqliteOptions {
+            execution: Execution::Threads,
+            ..Default::default()
+        };
+        let repo = SqliteRepo::open_with(dir.path().join("conformance.db"), opts).unwrap();
+        (repo, dir)
+    });
+}
+
+/// No read connections: reads run on the writer thread, inside its batches.
+mod file_reads_on_writer {
+    use super::*;
+    use enterprise_sso_sqlite::SqliteOptions;
+    enterprise_sso::conformance_tests!(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = SqliteOptions {
+            readers: 0,
             ..Default::default()
         };
         let repo = SqliteRepo::open_with(dir.path().join("conformance.db"), opts).unwrap();
