@@ -21,3 +21,12 @@ mod encrypted {
         ()
     ));
 }
+
+/// The suite through a read cache.
+mod cached {
+    use super::common;
+    enterprise_sso::conformance_tests!(if common::available, || (
+        enterprise_sso::Cached::new(common::fresh("confcache")),
+        ()
+    ));
+}

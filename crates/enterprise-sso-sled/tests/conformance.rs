@@ -34,3 +34,12 @@ mod on_disk_flush_on_write {
         )
     });
 }
+
+/// The suite through a read cache.
+mod temporary_cached {
+    use super::*;
+    enterprise_sso::conformance_tests!(|| (
+        enterprise_sso::Cached::new(SledRepo::temporary().unwrap()),
+        ()
+    ));
+}

@@ -88,3 +88,13 @@ mod file_encrypted {
         (Encrypted::new(repo, test_keyring()), dir)
     });
 }
+
+/// The suite through a read cache, on a file database.
+mod file_cached {
+    use super::*;
+    enterprise_sso::conformance_tests!(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = SqliteRepo::open(dir.path().join("conformance.db")).unwrap();
+        (enterprise_sso::Cached::new(repo), dir)
+    });
+}

@@ -31,6 +31,7 @@
 //! ```
 
 pub mod account;
+pub mod cache;
 pub mod cert_set;
 pub mod connection;
 pub mod crypto;
@@ -62,6 +63,7 @@ pub mod xml_limits;
 pub mod conformance;
 
 pub use account::{Assertion, EnterpriseAccount, SignInRefusal, Verification, VerificationStatus};
+pub use cache::{CacheOptions, CacheStats, Cached};
 pub use cert_set::IdpCertificate;
 pub use connection::{
     AttributeMapping, ConnectionState, EnterpriseConnection, OidcConfig, ProtocolConfig, SamlConfig,

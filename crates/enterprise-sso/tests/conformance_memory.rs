@@ -16,11 +16,24 @@ mod encrypted {
     ));
 }
 
+/// The same suite through a read cache over a key-ring-sealed store (the order a host
+/// stacks them in).
+mod cached {
+    enterprise_sso::conformance_tests!(|| (
+        enterprise_sso::Cached::new(enterprise_sso::crypto::Encrypted::new(
+            enterprise_sso::MemoryRepo::new(),
+            enterprise_sso::conformance::test_keyring()
+        )),
+        ()
+    ));
+}
+
 /// Every case function in the suite's sources: `pub async fn NAME(repo: &dyn Store)`.
 fn case_functions() -> Vec<String> {
     let sources = [
         include_str!("../src/conformance/connections.rs"),
         include_str!("../src/conformance/feed.rs"),
+        include_str!("../src/conformance/cache.rs"),
         include_str!("../src/conformance/accounts.rs"),
         include_str!("../src/conformance/sign_in.rs"),
         include_str!("../src/conformance/refusals.rs"),
@@ -65,6 +78,7 @@ fn every_case_is_on_the_case_list() {
         files,
         [
             "accounts.rs",
+            "cache.rs",
             "connections.rs",
             "feed.rs",
             "fixtures.rs",

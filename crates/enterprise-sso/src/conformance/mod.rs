@@ -22,6 +22,7 @@
 //! from it.
 
 pub mod accounts;
+pub mod cache;
 pub mod connections;
 pub mod feed;
 pub mod fixtures;
@@ -29,6 +30,7 @@ pub mod refusals;
 pub mod sign_in;
 
 pub use accounts::*;
+pub use cache::*;
 pub use connections::*;
 pub use feed::*;
 pub use fixtures::{
@@ -82,7 +84,9 @@ macro_rules! __conformance_case_list {
             feed_replay_reproduces_connections,
             concurrent_writers_get_gap_free_positions,
             pruning_keeps_positions,
-            certificate_renewal_reminders_once
+            certificate_renewal_reminders_once,
+            cache_follows_writes_of_other_replicas,
+            cache_resets_after_the_feed_was_pruned
         }
     };
 }

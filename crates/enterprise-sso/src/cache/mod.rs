@@ -1,0 +1,419 @@
+//! A read cache over any store: [`Cached`].
+//!
+//! `Cached<S>` holds decoded connections by id, and the answer of `find_by_domain` by
+//! domain (including "no connection"), in bounded LRU maps. A hit (`get`,
+//! `find_by_domain`, and so [`crate::Connections::get`] and
+//! [`crate::Connections::route_email`]) never touches the store.
+//!
+//! ## Consistency
+//!
+//! - **Writes through the same `Cached`** update it in the same step as the store write:
+//!   the next read sees the write. Writes to one id are ordered by a lock held across the
+//!   store write and the cache step.
+//! - **Writes by other processes and replicas** reach it through the store's change feed
+//!   ([`crate::ConnectionRepo::events_after`]): the first read after
+//!   [`CacheOptions::sync_interval`] has passed since the last catch-up reads the new
+//!   events before it answers, and each event turns the entry of its connection into a
+//!   miss (a delete into "no such connection"). So **a read never answers from data older
+//!   than `sync_interval`** (default 1 s) plus the time of one feed read; with
+//!   `Duration::ZERO` every read first catches up with the feed (reads then cost one
+//!   indexed feed query; hits still skip the record decode). Hosts may also call
+//!   [`Cached::sync`] themselves, e.g. from a timer.
+//! - A read that raced with a write never puts an older version back: fills carry the
+//!   version they read and lose against any newer entry, against "deleted", and against
+//!   any invalidation that happened while they were reading.
+//! - If the feed was pruned past the cache's position (a gap in positions), the whole
+//!   cache is dropped ([`CacheStats::resets`]).
+//!
+//! ## Memory
+//!
+//! At most [`CacheOptions::capacity`] connections and
+//! [`CacheOptions::domain_capacity`] domain answers are held (least recently used out
+//! first). A connection with a certificate takes a few KiB; one holding raw IdP metadata
+//! can take up to the metadata limit (1 MiB), so size the capacity for the
+//! connections a host serves. Client secrets are held decrypted in memory (wrap the
+//! [`crate::crypto::Encrypted`] store, not the other way round) and zeroized on eviction.
+
+mod repo;
+mod shards;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::connection::EnterpriseConnection;
+use crate::domain::Domain;
+use crate::error::Result;
+use crate::events::{Event, EventKind};
+use crate::ids::ConnectionId;
+use crate::repo::ConnectionRepo;
+
+use shards::{Shards, Slot};
+
+/// Settings of a [`Cached`] store.
+#[derive(Debug, Clone)]
+pub struct CacheOptions {
+    /// Connections held at most (default 4,096).
+    pub capacity: usize,
+    /// Domain answers held at most, positive and negative (default 16,384).
+    pub domain_capacity: usize,
+    /// Longest time a read may answer without having caught up with the change feed
+    /// (default 1 s): the bound on how stale another replica's write can look.
+    pub sync_interval: Duration,
+    /// Events read per feed query while catching up (default 512).
+    pub sync_batch: usize,
+}
+
+impl Default for CacheOptions {
+    fn default() -> Self {
+        CacheOptions {
+            capacity: 4096,
+            domain_capacity: 16_384,
+            sync_interval: Duration::from_secs(1),
+            sync_batch: 512,
+        }
+    }
+}
+
+/// Counters of a [`Cached`] store (since it was built).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CacheStats {
+    /// Reads answered from memory.
+    pub hits: u64,
+    /// Reads that went to the store.
+    pub misses: u64,
+    /// Connections and "no such id" answers held now.
+    pub entries: usize,
+    /// Domain answers held now.
+    pub domain_entries: usize,
+    /// Entries pushed out to stay within the capacities.
+    pub evictions: u64,
+    /// Feed catch-ups run.
+    pub syncs: u64,
+    /// Feed events applied.
+    pub events_applied: u64,
+    /// Times the whole cache was dropped because the feed had been pruned past it.
+    pub resets: u64,
+    /// The feed position the cache has caught up to.
+    pub feed_position: u64,
+}
+
+/// Number of write-order lock stripes.
+const WRITE_STRIPES: usize = 256;
+
+/// A read cache over the store `S` (see the [module docs](self)). It implements the same
+/// traits as `S`, so `Connections::new(Cached::new(store))` is all a host changes.
+pub struct Cached<S> {
+    inner: S,
+    opts: CacheOptions,
+    ids: Shards<ConnectionId, Slot>,
+    domains: Shards<Domain, Option<ConnectionId>>,
+    /// Bumped by every invalidation: a fill of an entry the cache does not hold is kept
+    /// only if no invalidation happened while it was read.
+    epoch: AtomicU64,
+    hits: AtomicU64,
+    misses: AtomicU64,
+    syncs: AtomicU64,
+    events_applied: AtomicU64,
+    resets: AtomicU64,
+    /// Feed position caught up to; the lock is held by the one task catching up.
+    feed: async_lock::Mutex<u64>,
+    position: AtomicU64,
+    /// Whether the first catch-up (which finds the feed's end) has run.
+    ready: AtomicBool,
+    /// When the last catch-up started, as nanoseconds since `born`.
+    synced_at: AtomicU64,
+    born: Instant,
+    writes: Box<[async_lock::Mutex<()>]>,
+}
+
+impl<S: ConnectionRepo> Cached<S> {
+    /// A cache with default options over `inner`.
+    pub fn new(inner: S) -> Self {
+        Self::with_options(inner, CacheOptions::default())
+    }
+
+    /// A cache over `inner`.
+    pub fn with_options(inner: S, opts: CacheOptions) -> Self {
+        Cached {
+            inner,
+            ids: Shards::new(opts.capacity),
+            domains: Shards::new(opts.domain_capacity),
+            opts,
+            epoch: AtomicU64::new(0),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+            syncs: AtomicU64::new(0),
+            events_applied: AtomicU64::new(0),
+            resets: AtomicU64::new(0),
+            feed: async_lock::Mutex::new(0),
+            position: AtomicU64::new(0),
+            ready: AtomicBool::new(false),
+            synced_at: AtomicU64::new(0),
+            born: Instant::now(),
+            writes: (0..WRITE_STRIPES)
+                .map(|_| async_lock::Mutex::new(()))
+                .collect(),
+        }
+    }
+
+    /// The store underneath (reads and writes there bypass the cache; writes made there
+    /// reach the cache through the feed like another replica's).
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> CacheStats {
+        CacheStats {
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+            entries: self.ids.len(),
+            domain_entries: self.domains.len(),
+            evictions: self.ids.evictions() + self.domains.evictions(),
+            syncs: self.syncs.load(Ordering::Relaxed),
+            events_applied: self.events_applied.load(Ordering::Relaxed),
+            resets: self.resets.load(Ordering::Relaxed),
+            feed_position: self.position.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Drops every entry (the next reads go to the store).
+    pub fn clear(&self) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        self.ids.clear();
+        self.domains.clear();
+    }
+
+    /// Catches up with the change feed now: every event since the last catch-up
+    /// invalidates what it changed. Reads do this by themselves once
+    /// [`CacheOptions::sync_interval`] has passed.
+    pub async fn sync(&self) -> Result<()> {
+        let mut position = self.feed.lock().await;
+        self.sync_locked(&mut position).await
+    }
+
+    fn elapsed_nanos(&self) -> u64 {
+        u64::try_from(self.born.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// Whether reads may answer from memory without catching up first.
+    fn fresh(&self) -> bool {
+        if !self.ready.load(Ordering::Acquire) {
+            return false;
+        }
+        let interval = u64::try_from(self.opts.sync_interval.as_nanos()).unwrap_or(u64::MAX);
+        self.elapsed_nanos()
+            .saturating_sub(self.synced_at.load(Ordering::Acquire))
+            < interval
+    }
+
+    /// Catches up with the feed if the last catch-up is older than the interval (one task
+    /// does it; the others wait for it, then answer).
+    async fn ensure_fresh(&self) -> Result<()> {
+        if self.fresh() {
+            return Ok(());
+        }
+        let mut position = self.feed.lock().await;
+        if self.fresh() {
+            return Ok(());
+        }
+        self.sync_locked(&mut position).await
+    }
+
+    async fn sync_locked(&self, position: &mut u64) -> Result<()> {
+        let started = self.elapsed_nanos();
+        let ready = self.ready.load(Ordering::Acquire);
+        let batch = self.opts.sync_batch.max(1);
+        loop {
+            let events = self.inner.events_after(*position, batch).await?;
+            for e in &events {
+                if ready && e.position != position.saturating_add(1) {
+                    // Events between were pruned before this cache read them.
+                    self.resets.fetch_add(1, Ordering::Relaxed);
+                    self.clear();
+                }
+                // Before the first catch-up the cache is empty: events only move it to
+                // the feed's end.
+                if ready {
+                    self.apply(e);
+                }
+                *position = e.position;
+            }
+            if events.len() < batch {
+                break;
+            }
+        }
+        self.position.store(*position, Ordering::Relaxed);
+        self.synced_at.store(started, Ordering::Release);
+        self.ready.store(true, Ordering::Release);
+        self.syncs.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Invalidates what one event of the feed changed.
+    fn apply(&self, e: &Event) {
+        let Some(id) = &e.connection_id else { return };
+        let deleted = match e.kind {
+            EventKind::ConnectionDeleted => true,
+            EventKind::AccountCreated
+            | EventKind::AccountUpdated
+            | EventKind::AccountDeactivated
+            | EventKind::AccountDeleted => return,
+            _ => false,
+        };
+        self.events_applied.fetch_add(1, Ordering::Relaxed);
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        let version = e.connection.as_ref().map_or(u64::MAX, |c| c.version);
+        self.ids.update(id.clone(), |slot| match (deleted, slot) {
+            (true, _) => Some(Slot::Absent),
+            (false, Some(Slot::Present(c))) if c.version >= version => None,
+            (false, _) => Some(Slot::Stale {
+                min_version: version,
+            }),
+        });
+        // Domains the connection claims now (or claimed, for a delete) may have had
+        // another answer; answers for domains it dropped are checked at lookup.
+        if let Some(c) = &e.connection {
+            for d in &c.domains {
+                self.domains.remove(d);
+            }
+        }
+    }
+
+    /// Records a write made through this cache: `conn` is now stored.
+    fn wrote(&self, conn: &EnterpriseConnection) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        let fresh = Arc::new(conn.clone());
+        self.ids.update(conn.id.clone(), |slot| match slot {
+            Some(Slot::Present(c)) if c.version > conn.version => None,
+            _ => Some(Slot::Present(Arc::clone(&fresh))),
+        });
+        for d in &conn.domains {
+            self.domains
+                .update(d.clone(), |_| Some(Some(conn.id.clone())));
+        }
+    }
+
+    /// Forgets `id` (a write through this cache failed: the store may differ from memory).
+    fn forget(&self, id: &ConnectionId) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        self.ids.remove(id);
+    }
+
+    /// Fills the entry of `id` with what a read that started at `epoch` found.
+    fn fill(&self, id: &ConnectionId, found: Option<&EnterpriseConnection>, epoch: u64) {
+        let quiet = || self.epoch.load(Ordering::Acquire) == epoch;
+        self.ids.update(id.clone(), |slot| match (slot, found) {
+            (Some(Slot::Present(c)), Some(f)) if f.version > c.version => {
+                Some(Slot::Present(Arc::new(f.clone())))
+            }
+            (Some(Slot::Stale { min_version }), Some(f)) if f.version >= *min_version => {
+                Some(Slot::Present(Arc::new(f.clone())))
+            }
+            (Some(Slot::Stale { .. }), None) if quiet() => Some(Slot::Absent),
+            (None, Some(f)) if quiet() => Some(Slot::Present(Arc::new(f.clone()))),
+            (None, None) if quiet() => Some(Slot::Absent),
+            _ => None,
+        });
+    }
+
+    /// The lock ordering writes to `id` through this cache.
+    async fn write_lock(&self, id: &ConnectionId) -> async_lock::MutexGuard<'_, ()> {
+        use std::hash::BuildHasher;
+        let h =
+            std::hash::BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
+                .hash_one(id);
+        let stripe = usize::try_from(h % WRITE_STRIPES as u64).unwrap_or(0);
+        self.writes[stripe].lock().await
+    }
+}
+
+impl<S> std::fmt::Debug for Cached<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cached")
+            .field("opts", &self.opts)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::conformance::saml_connection;
+    use crate::memory::MemoryRepo;
+    use futures_executor::block_on;
+
+    fn cache() -> Cached<MemoryRepo> {
+        Cached::with_options(
+            MemoryRepo::new(),
+            CacheOptions {
+                sync_interval: Duration::MAX,
+                ..CacheOptions::default()
+            },
+        )
+    }
+
+    #[test]
+    fn a_read_that_raced_a_delete_does_not_bring_the_connection_back() {
+        let c = cache();
+        let x = saml_connection("x", &["x.race.com"], true);
+        block_on(c.insert(&x)).unwrap();
+        let epoch = c.epoch.load(Ordering::Acquire);
+        // The read saw `x`; the delete lands before the read fills the cache.
+        block_on(c.delete(&x.id, 1)).unwrap();
+        c.fill(&x.id, Some(&x), epoch);
+        assert_eq!(block_on(c.get(&x.id)).unwrap(), None);
+        // Even when the "deleted" answer was evicted meanwhile.
+        c.ids.remove(&x.id);
+        c.fill(&x.id, Some(&x), epoch);
+        assert_eq!(block_on(c.get(&x.id)).unwrap(), None);
+    }
+
+    #[test]
+    fn an_older_version_never_replaces_a_newer_one() {
+        let c = cache();
+        let v1 = saml_connection("x", &["x.versions.com"], true);
+        block_on(c.insert(&v1)).unwrap();
+        let mut v2 = v1.clone();
+        v2.name = "two".into();
+        v2.version += 1;
+        block_on(c.update(&v2, v1.version)).unwrap();
+        c.fill(&v1.id, Some(&v1), c.epoch.load(Ordering::Acquire));
+        assert_eq!(block_on(c.get(&v1.id)).unwrap(), Some(v2.clone()));
+        // A feed event of a newer version than held turns the entry into a miss that
+        // only that version (or newer) fills.
+        let mut v3 = v2.clone();
+        v3.version += 1;
+        let mut e = Event::new(EventKind::ConnectionUpdated, 0);
+        e.connection_id = Some(v3.id.clone());
+        e.connection = Some(v3.clone());
+        c.apply(&e);
+        c.fill(&v1.id, Some(&v2), c.epoch.load(Ordering::Acquire));
+        assert!(
+            matches!(c.ids.get(&v1.id), Some(Slot::Stale { min_version }) if min_version == v3.version)
+        );
+    }
+
+    #[test]
+    fn memory_stays_within_the_capacity() {
+        let c = Cached::with_options(
+            MemoryRepo::new(),
+            CacheOptions {
+                capacity: 32,
+                domain_capacity: 32,
+                ..CacheOptions::default()
+            },
+        );
+        for i in 0..500 {
+            let x = saml_connection("x", &[&format!("d{i}.cap.com")], true);
+            block_on(c.insert(&x)).unwrap();
+            block_on(c.get(&x.id)).unwrap();
+            block_on(c.find_by_domain(&x.domains[0])).unwrap();
+        }
+        let s = c.stats();
+        assert!(s.entries <= 32 && s.domain_entries <= 32, "{s:?}");
+        assert!(s.evictions >= 2 * (500 - 32), "{s:?}");
+    }
+}

@@ -1,0 +1,174 @@
+//! The store traits for [`Cached`]: reads from memory when they can, writes through.
+
+use std::sync::atomic::Ordering;
+
+use async_trait::async_trait;
+
+use super::{Cached, Slot};
+use crate::account::EnterpriseAccount;
+use crate::connection::EnterpriseConnection;
+use crate::domain::Domain;
+use crate::error::Result;
+use crate::events::Event;
+use crate::ids::{AccountId, ConnectionId};
+use crate::repo::{AccountPage, AccountQuery, AccountRepo, ConnectionRepo, ListQuery, Page};
+
+impl<S: ConnectionRepo> Cached<S> {
+    fn hit<T>(&self, v: T) -> Result<T> {
+        self.hits.fetch_add(1, Ordering::Relaxed);
+        Ok(v)
+    }
+
+    /// Runs a write to `id` through the store and records its outcome, under the lock
+    /// that orders this cache's writes to `id`.
+    async fn write_through<T>(
+        &self,
+        id: &ConnectionId,
+        write: impl std::future::Future<Output = Result<T>>,
+        then: impl FnOnce(&Self, &T),
+    ) -> Result<T> {
+        let _ordered = self.write_lock(id).await;
+        match write.await {
+            Ok(v) => {
+                then(self, &v);
+                Ok(v)
+            }
+            Err(e) => {
+                self.forget(id);
+                Err(e)
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl<S: ConnectionRepo> ConnectionRepo for Cached<S> {
+    async fn insert(&self, conn: &EnterpriseConnection) -> Result<()> {
+        self.write_through(&conn.id, self.inner.insert(conn), |c, _| c.wrote(conn))
+            .await
+    }
+
+    async fn get(&self, id: &ConnectionId) -> Result<Option<EnterpriseConnection>> {
+        self.ensure_fresh().await?;
+        match self.ids.get(id) {
+            Some(Slot::Present(c)) => return self.hit(Some((*c).clone())),
+            Some(Slot::Absent) => return self.hit(None),
+            Some(Slot::Stale { .. }) | None => {}
+        }
+        self.misses.fetch_add(1, Ordering::Relaxed);
+        let epoch = self.epoch.load(Ordering::Acquire);
+        let found = self.inner.get(id).await?;
+        self.fill(id, found.as_ref(), epoch);
+        Ok(found)
+    }
+
+    async fn update(&self, conn: &EnterpriseConnection, expected_version: u64) -> Result<()> {
+        self.write_through(
+            &conn.id,
+            self.inner.update(conn, expected_version),
+            |c, _| c.wrote(conn),
+        )
+        .await
+    }
+
+    async fn delete(&self, id: &ConnectionId, now: i64) -> Result<bool> {
+        self.write_through(id, self.inner.delete(id, now), |c, _| {
+            c.epoch.fetch_add(1, Ordering::AcqRel);
+            c.ids.update(id.clone(), |_| Some(Slot::Absent));
+        })
+        .await
+    }
+
+    async fn list(&self, query: &ListQuery) -> Result<Page> {
+        self.inner.list(query).await
+    }
+
+    async fn find_by_domain(&self, domain: &Domain) -> Result<Option<EnterpriseConnection>> {
+        self.ensure_fresh().await?;
+        match self.domains.get(domain) {
+            Some(None) => return self.hit(None),
+            Some(Some(id)) => {
+                // The answer holds only while that connection, as cached, still claims
+                // the domain.
+                if let Some(Slot::Present(c)) = self.ids.get(&id) {
+                    if c.domains.contains(domain) {
+                        return self.hit(Some((*c).clone()));
+                    }
+                }
+            }
+            None => {}
+        }
+        self.misses.fetch_add(1, Ordering::Relaxed);
+        let epoch = self.epoch.load(Ordering::Acquire);
+        let found = self.inner.find_by_domain(domain).await?;
+        if let Some(f) = &found {
+            self.fill(&f.id, Some(f), epoch);
+        }
+        let answer = found.as_ref().map(|f| f.id.clone());
+        self.domains.update(domain.clone(), |_| {
+            (self.epoch.load(Ordering::Acquire) == epoch).then_some(answer)
+        });
+        Ok(found)
+    }
+
+    async fn certificates_expiring_before(
+        &self,
+        before_ms: i64,
+    ) -> Result<Vec<EnterpriseConnection>> {
+        self.inner.certificates_expiring_before(before_ms).await
+    }
+
+    async fn count(&self, query: &ListQuery) -> Result<u64> {
+        self.inner.count(query).await
+    }
+
+    async fn events_after(&self, position: u64, limit: usize) -> Result<Vec<Event>> {
+        self.inner.events_after(position, limit).await
+    }
+
+    async fn prune_events_before(&self, before_ms: i64) -> Result<u64> {
+        self.inner.prune_events_before(before_ms).await
+    }
+}
+
+/// Accounts are not cached: every call goes to the store.
+#[async_trait]
+impl<S: ConnectionRepo + AccountRepo> AccountRepo for Cached<S> {
+    async fn insert_account(&self, a: &EnterpriseAccount) -> Result<()> {
+        self.inner.insert_account(a).await
+    }
+
+    async fn get_account(&self, id: &AccountId) -> Result<Option<EnterpriseAccount>> {
+        self.inner.get_account(id).await
+    }
+
+    async fn update_account(&self, a: &EnterpriseAccount, expected_version: u64) -> Result<()> {
+        self.inner.update_account(a, expected_version).await
+    }
+
+    async fn find_account_by_subject(
+        &self,
+        connection: &ConnectionId,
+        subject: &str,
+    ) -> Result<Option<EnterpriseAccount>> {
+        self.inner
+            .find_account_by_subject(connection, subject)
+            .await
+    }
+
+    async fn find_accounts_by_email(&self, email: &str) -> Result<Vec<EnterpriseAccount>> {
+        self.inner.find_accounts_by_email(email).await
+    }
+
+    async fn list_accounts(
+        &self,
+        connection: &ConnectionId,
+        query: &AccountQuery,
+    ) -> Result<AccountPage> {
+        self.inner.list_accounts(connection, query).await
+    }
+
+    async fn delete_account(&self, id: &AccountId) -> Result<bool> {
+        self.inner.delete_account(id).await
+    }
+}
