@@ -219,3 +219,54 @@ pub fn disk_size(path: &Path) -> u64 {
     }
     total
 }
+
+/// Copies `from` (a file or a folder) to `to`, replacing what was there.
+fn copy_tree(from: &Path, to: &Path) {
+    let _ = std::fs::remove_dir_all(to);
+    let _ = std::fs::remove_file(to);
+    if from.is_dir() {
+        std::fs::create_dir_all(to).expect("mkdir");
+        for e in std::fs::read_dir(from).expect("read dir").flatten() {
+            copy_tree(&e.path(), &to.join(e.file_name()));
+        }
+    } else {
+        std::fs::copy(from, to).expect("copy");
+    }
+}
+
+/// A private copy of the pristine `n`-connection store `name` (`sqlite`, `sled`,
+/// `raw-sqlite`, `raw-sled`) for a benchmark that writes: the pristine store is built once
+/// and never written after that, so every run starts from exactly `n` connections.
+pub fn scratch_copy(name: &str, n: usize) -> PathBuf {
+    let (pristine, ext) = match name {
+        "sqlite" => {
+            drop(sqlite(n));
+            (data_dir().join(format!("sqlite-{n}.db")), ".db")
+        }
+        "sled" => {
+            drop(sled_store(n));
+            (data_dir().join(format!("sled-{n}")), "")
+        }
+        "raw-sqlite" => {
+            drop(raw_sqlite(n));
+            (data_dir().join(format!("raw-sqlite-{n}.db")), ".db")
+        }
+        "raw-sled" => {
+            drop(raw_sled(n));
+            (data_dir().join(format!("raw-sled-{n}")), "")
+        }
+        other => panic!("no pristine store {other}"),
+    };
+    // sled releases its file lock from a background thread after the handle drops.
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let dir = data_dir().join("scratch");
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    let to = dir.join(format!("{name}-{n}{ext}"));
+    for suffix in ["-wal", "-shm"] {
+        let mut p = to.as_os_str().to_owned();
+        p.push(suffix);
+        let _ = std::fs::remove_file(PathBuf::from(p));
+    }
+    copy_tree(&pristine, &to);
+    to
+}

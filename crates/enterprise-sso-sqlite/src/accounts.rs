@@ -16,12 +16,14 @@ pub(crate) const BY_SUBJECT_SQL: &str =
     "SELECT record FROM accounts WHERE connection_id = ?1 AND provider_user_id = ?2";
 pub(crate) const ID_BY_SUBJECT_SQL: &str =
     "SELECT id FROM accounts WHERE connection_id = ?1 AND provider_user_id = ?2";
+/// `CAST`: an equality on a bare parameter beside `ORDER BY`, or a bare `LIMIT ?`, makes
+/// SQLite compile the statement again for every new binding (a test checks).
 pub(crate) const BY_EMAIL_SQL: &str =
-    "SELECT record FROM accounts WHERE email_key = ?1 ORDER BY id";
+    "SELECT record FROM accounts WHERE email_key = CAST(?1 AS TEXT) ORDER BY id";
 pub(crate) const LIST_ASC_SQL: &str = "SELECT record FROM accounts \
-     WHERE connection_id = ?1 AND id > ?2 ORDER BY id ASC LIMIT ?3";
+     WHERE connection_id = CAST(?1 AS TEXT) AND id > ?2 ORDER BY id ASC LIMIT CAST(?3 AS INTEGER)";
 pub(crate) const LIST_DESC_SQL: &str = "SELECT record FROM accounts \
-     WHERE connection_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3";
+     WHERE connection_id = CAST(?1 AS TEXT) AND id < ?2 ORDER BY id DESC LIMIT CAST(?3 AS INTEGER)";
 pub(crate) const INSERT_SQL: &str = "INSERT INTO accounts \
      (id, connection_id, provider_user_id, email_key, version, record) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 pub(crate) const UPDATE_SQL: &str = "UPDATE accounts SET connection_id = ?2, email_key = ?3, \

@@ -10,7 +10,9 @@ use crate::error::storage;
 const LAST_SQL: &str = "SELECT max(coalesce((SELECT max(position) FROM events), 0), \
      (SELECT pruned_to FROM events_pruned WHERE id = 0))";
 const INSERT_SQL: &str = "INSERT INTO events (position, created_at, record) VALUES (?1, ?2, ?3)";
-const AFTER_SQL: &str = "SELECT record FROM events WHERE position > ?1 ORDER BY position LIMIT ?2";
+/// `CAST`: a bare `LIMIT ?` makes SQLite compile the statement again for every binding.
+pub(crate) const AFTER_SQL: &str =
+    "SELECT record FROM events WHERE position > ?1 ORDER BY position LIMIT CAST(?2 AS INTEGER)";
 const PRUNE_SQL: &str = "DELETE FROM events WHERE created_at < ?1";
 const PRUNED_TO_SQL: &str = "UPDATE events_pruned SET pruned_to = \
      max(pruned_to, coalesce((SELECT max(position) FROM events), 0)) WHERE id = 0";
