@@ -400,7 +400,8 @@ mod tests {
                 .unwrap();
         }
         let t = |s: String| Value::Text(s);
-        let statements: Vec<(&str, Box<dyn Fn(usize) -> Vec<Value>>)> = vec![
+        type Args = Box<dyn Fn(usize) -> Vec<Value>>;
+        let statements: Vec<(&str, Args)> = vec![
             (GET_SQL, Box::new(move |i| vec![t(format!("c{i}"))])),
             (
                 BY_DOMAIN_SQL,
