@@ -186,14 +186,37 @@ fn mix(mut x: u64) -> u64 {
     x
 }
 
-async fn open_store(kind: &str, n: usize) -> Option<(DynStore, &'static str)> {
-    let sqlite = |execution| -> DynStore {
+/// Extra figures a store reports after a run (group commit sizes).
+type Note = Box<dyn Fn() -> String>;
+
+async fn open_store(kind: &str, n: usize) -> Option<(DynStore, &'static str, Note)> {
+    let none: Note = Box::new(String::new);
+    let sqlite_repo = |execution| -> Arc<SqliteRepo> {
         let path = b::scratch_copy("sqlite", n);
         let opts = SqliteOptions {
             execution,
             ..Default::default()
         };
         Arc::new(SqliteRepo::open_with(path, opts).expect("open"))
+    };
+    let note = |r: &Arc<SqliteRepo>| -> Note {
+        let r = Arc::clone(r);
+        Box::new(move || {
+            let s = r.group_commit_stats();
+            if s.transactions == 0 {
+                String::new()
+            } else {
+                format!(
+                    "{:.1} writes/commit",
+                    s.writes as f64 / s.transactions as f64
+                )
+            }
+        })
+    };
+    let sqlite = |execution| -> (DynStore, &'static str, Note) {
+        let r = sqlite_repo(execution);
+        let n = note(&r);
+        (r as DynStore, "sqlite", n)
     };
     let sled = |flush_on_write| -> DynStore {
         let path = b::scratch_copy("sled", n);
@@ -204,20 +227,21 @@ async fn open_store(kind: &str, n: usize) -> Option<(DynStore, &'static str)> {
         Arc::new(SledRepo::open_with(path, opts).expect("open"))
     };
     Some(match kind {
-        "sqlite" => (sqlite(Execution::ReadsInline), "sqlite"),
-        "sqlite-threads" => (sqlite(Execution::Threads), "sqlite"),
-        "sqlite-inline" => (sqlite(Execution::Inline), "sqlite"),
-        "cached-sqlite" => (
-            Arc::new(Cached::new(sqlite(Execution::ReadsInline))) as DynStore,
-            "sqlite",
-        ),
-        "sled" => (sled(false), "sled"),
-        "sled-flush" => (sled(true), "sled-flush"),
-        "memory" => (Arc::new(b::memory(n)) as DynStore, "none"),
+        "sqlite" => sqlite(Execution::ReadsInline),
+        "sqlite-threads" => sqlite(Execution::Threads),
+        "sqlite-inline" => sqlite(Execution::Inline),
+        "cached-sqlite" => {
+            let r = sqlite_repo(Execution::ReadsInline);
+            let n = note(&r);
+            (Arc::new(Cached::new(r)) as DynStore, "sqlite", n)
+        }
+        "sled" => (sled(false), "sled", none),
+        "sled-flush" => (sled(true), "sled-flush", none),
+        "memory" => (Arc::new(b::memory(n)) as DynStore, "none", none),
         "postgres" => {
             let url = b::pg::url()?;
             let repo = b::pg::repo(&url, n, 16).await;
-            (Arc::new(repo) as DynStore, "postgres")
+            (Arc::new(repo) as DynStore, "postgres", none)
         }
         _ => panic!("unknown store {kind}"),
     })
@@ -408,7 +432,14 @@ async fn measure(store: DynStore, workload: &str, n: usize, tasks: usize, secs: 
     }
 }
 
-fn print_row(store: &str, workload: &str, tasks: usize, f: &Figure, vs: &[(String, Figure)]) {
+fn print_row(
+    store: &str,
+    workload: &str,
+    tasks: usize,
+    f: &Figure,
+    vs: &[(String, Figure)],
+    note: &str,
+) {
     let ratios: Vec<String> = vs
         .iter()
         .map(|(label, fl)| {
@@ -420,7 +451,7 @@ fn print_row(store: &str, workload: &str, tasks: usize, f: &Figure, vs: &[(Strin
         })
         .collect();
     println!(
-        "| {store} | {workload} | {tasks} | {:.0} | {:.0} | {:.0} | {:.0} | {} |",
+        "| {store} | {workload} | {tasks} | {:.0} | {:.0} | {:.0} | {:.0} | {} | {note} |",
         f.ops_per_s,
         f.p50_us,
         f.p99_us,
@@ -440,19 +471,19 @@ fn main() {
         "size {} connections, {} s per figure, tokio with 2 worker threads; floors measured just before each figure\n",
         a.size, a.secs
     );
-    println!("| store | workload | tasks | ops/s | p50 µs | p99 µs | CPU µs/op | floor (same run): rows/s (ours as % of it) |");
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("| store | workload | tasks | ops/s | p50 µs | p99 µs | CPU µs/op | floor (same run): rows/s (ours as % of it) | note |");
+    println!("|---|---|---|---|---|---|---|---|---|");
     for store in &a.stores {
         for workload in &a.workloads {
             for &tasks in &a.tasks {
                 let opened = rt.block_on(open_store(store, a.size));
-                let Some((repo, engine)) = opened else {
+                let Some((repo, engine, note)) = opened else {
                     eprintln!("skipping {store}: no server configured");
                     break;
                 };
                 let vs = floors(engine, workload, a.size, tasks, a.secs);
                 let f = rt.block_on(measure(repo, workload, a.size, tasks, a.secs));
-                print_row(store, workload, tasks, &f, &vs);
+                print_row(store, workload, tasks, &f, &vs, &note());
             }
         }
     }

@@ -167,10 +167,34 @@ impl SqliteRepo {
             .map_err(|e| IntegrityError::Engine(e.to_string()))?
     }
 
+    /// How the writer thread grouped the writes so far (zeros with
+    /// [`Execution::Inline`], where each write commits alone).
+    pub fn group_commit_stats(&self) -> GroupCommitStats {
+        match &self.writes {
+            Writes::Thread(w) => {
+                let relaxed = std::sync::atomic::Ordering::Relaxed;
+                GroupCommitStats {
+                    transactions: w.stats.batches.load(relaxed),
+                    writes: w.stats.writes.load(relaxed),
+                }
+            }
+            Writes::Inline(_) => GroupCommitStats::default(),
+        }
+    }
+
     /// Runs the read `f` where this repository's reads run.
     fn reader(&self) -> ReadRunner<'_> {
         ReadRunner(self)
     }
+}
+
+/// Counters of the writer thread's group commit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GroupCommitStats {
+    /// Transactions committed (one fsync each with [`Durability::Full`]).
+    pub transactions: u64,
+    /// Writes (and reads sent to the writer) they held.
+    pub writes: u64,
 }
 
 /// Runs reads where the options say (see [`Execution`]).

@@ -212,11 +212,21 @@ fn commit_batch(conn: &mut Connection, mut jobs: VecDeque<WriteJob>) {
 pub(crate) struct Writer {
     tx: Option<mpsc::Sender<WriteJob>>,
     handle: Option<JoinHandle<()>>,
+    pub(crate) stats: Arc<BatchCounters>,
+}
+
+/// How many batches the writer committed and how many writes they held.
+#[derive(Default)]
+pub(crate) struct BatchCounters {
+    pub(crate) batches: std::sync::atomic::AtomicU64,
+    pub(crate) writes: std::sync::atomic::AtomicU64,
 }
 
 impl Writer {
     pub(crate) fn spawn(name: &str, mut conn: Connection) -> Result<Writer, SqliteError> {
         let (tx, rx) = mpsc::channel::<WriteJob>();
+        let stats = Arc::new(BatchCounters::default());
+        let counters = Arc::clone(&stats);
         let handle = std::thread::Builder::new()
             .name(name.to_owned())
             .spawn(move || {
@@ -228,12 +238,16 @@ impl Writer {
                             Err(_) => break,
                         }
                     }
+                    let relaxed = std::sync::atomic::Ordering::Relaxed;
+                    counters.batches.fetch_add(1, relaxed);
+                    counters.writes.fetch_add(batch.len() as u64, relaxed);
                     commit_batch(&mut conn, batch);
                 }
             })?;
         Ok(Writer {
             tx: Some(tx),
             handle: Some(handle),
+            stats,
         })
     }
 }
