@@ -252,8 +252,15 @@ async fn every_statement_is_an_index_search() {
                             };
                             let (sql, args) = crate::connections::select_sql(&schema, &q, true);
                             cases.push((format!("list {q:?}"), sql, args));
-                            let (sql, args) = crate::connections::select_sql(&schema, &q, false);
-                            cases.push((format!("count {q:?}"), sql, args));
+                            // A count that matches a large share of the table (no filter,
+                            // or only `active`/`provider`) reads that share whichever way:
+                            // the planner may rightly prefer the heap to the index (it does
+                            // since records shrank below PostgreSQL's TOAST threshold).
+                            if q.organization_id.is_some() || q.domain.is_some() {
+                                let (sql, args) =
+                                    crate::connections::select_sql(&schema, &q, false);
+                                cases.push((format!("count {q:?}"), sql, args));
+                            }
                         }
                     }
                 }

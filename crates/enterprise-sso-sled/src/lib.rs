@@ -99,6 +99,11 @@ pub struct SledOptions {
     /// the lock of a dropped handle from a background thread, so re-opening a path right
     /// after dropping it can briefly find it still locked.
     pub lock_timeout: std::time::Duration,
+    /// Bytes of sled's page cache (`sled::Config::cache_capacity`). sled's own default is
+    /// 1 GiB, which a long-running host reaches: measured 226 MB resident at 100,000
+    /// connections. Default here: 64 MiB (the hot connections of a large store, a whole
+    /// store of ~20,000 connections); raise it for stores that are read across the board.
+    pub cache_capacity: u64,
 }
 
 impl Default for SledOptions {
@@ -107,6 +112,7 @@ impl Default for SledOptions {
             flush_on_write: false,
             owner_only_files: true,
             lock_timeout: std::time::Duration::from_secs(2),
+            cache_capacity: 64 << 20,
         }
     }
 }
@@ -174,7 +180,10 @@ impl SledRepo {
         }
         let deadline = std::time::Instant::now() + opts.lock_timeout;
         let db = loop {
-            match sled::open(path.as_ref()) {
+            let config = sled::Config::new()
+                .path(path.as_ref())
+                .cache_capacity(opts.cache_capacity);
+            match config.open() {
                 Ok(db) => break db,
                 Err(e) if is_lock_error(&e) && std::time::Instant::now() < deadline => {
                     std::thread::sleep(std::time::Duration::from_millis(10));

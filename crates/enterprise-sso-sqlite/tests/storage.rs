@@ -215,12 +215,12 @@ fn a_version_1_database_is_migrated_and_back_filled() {
             "PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = 1;"
         ))
         .unwrap();
+        // Version 1 wrote format tag 1: the tag, then the JSON.
+        let mut record = vec![1u8];
+        record.extend_from_slice(&enterprise_sso::storage::codec::encode_connection(&c)[5..]);
         db.execute(
             "INSERT INTO connections VALUES (?1, NULL, 1, 'saml_okta', 1, ?2)",
-            rusqlite::params![
-                c.id.as_str(),
-                enterprise_sso::storage::codec::encode_connection(&c)
-            ],
+            rusqlite::params![c.id.as_str(), record],
         )
         .unwrap();
         db.execute(
