@@ -44,9 +44,45 @@ impl<T> Cycle<T> {
     }
 }
 
-fn adapter_ops(c: &mut Criterion, name: &str, n: usize, repo: &dyn Store) {
+/// Floors measured right after the adapter figure they divide (same run, seconds apart).
+#[derive(Default)]
+struct Floors<'a> {
+    get: Option<Bench<'a>>,
+    write: Option<Bench<'a>>,
+}
+
+/// A benchmark to run later.
+type Bench<'a> = Box<dyn FnMut(&mut Criterion) + 'a>;
+
+/// Every id of the store in a scattered order (keys across the whole store).
+fn all_ids_scattered(repo: &dyn Store) -> Vec<ConnectionId> {
+    let mut all: Vec<ConnectionId> =
+        block_on(enterprise_sso::repo::list_all(repo, &ListQuery::default()))
+            .unwrap()
+            .into_iter()
+            .map(|c| c.id)
+            .collect();
+    // A fixed pseudo-random permutation (xorshift keys), so runs compare.
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    let mut keyed: Vec<(u64, ConnectionId)> = all
+        .drain(..)
+        .map(|id| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x, id)
+        })
+        .collect();
+    keyed.sort_unstable_by_key(|(k, _)| *k);
+    keyed.into_iter().map(|(_, id)| id).collect()
+}
+
+fn adapter_ops(c: &mut Criterion, name: &str, n: usize, repo: &dyn Store, mut floors: Floors<'_>) {
     let svc = Connections::new(repo);
+    // The hot set: 1,000 keys spread over the store, cycled (pages stay cached).
     let ids = Cycle::new(b::sample_ids(repo, n, 1000));
+    // Keys across the whole store, each read once per pass.
+    let whole = Cycle::new(all_ids_scattered(repo));
     let step = (n / 1000).max(1);
     let exact = Cycle::new(
         (0..n)
@@ -70,6 +106,14 @@ fn adapter_ops(c: &mut Criterion, name: &str, n: usize, repo: &dyn Store) {
     c.bench_with_input(BenchmarkId::new(format!("get/{name}"), n), &n, |bn, _| {
         bn.iter(|| block_on(repo.get(ids.next())).unwrap())
     });
+    c.bench_with_input(
+        BenchmarkId::new(format!("get_whole/{name}"), n),
+        &n,
+        |bn, _| bn.iter(|| block_on(repo.get(whole.next())).unwrap()),
+    );
+    if let Some(f) = floors.get.as_mut() {
+        f(c);
+    }
     c.bench_with_input(
         BenchmarkId::new(format!("route_exact/{name}"), n),
         &n,
@@ -108,6 +152,9 @@ fn adapter_ops(c: &mut Criterion, name: &str, n: usize, repo: &dyn Store) {
             })
         },
     );
+    if let Some(f) = floors.write.as_mut() {
+        f(c);
+    }
     let template = b::template();
     let cert = template.saml().unwrap().idp_certificate.clone().unwrap();
     c.bench_with_input(
@@ -122,6 +169,27 @@ fn adapter_ops(c: &mut Criterion, name: &str, n: usize, repo: &dyn Store) {
                     idp_entity_id: Patch::Value("urn:bench".into()),
                     idp_sso_url: Patch::Value("https://idp.example.com/sso".into()),
                     idp_certificate: Patch::Value(cert.clone()),
+                    ..Default::default()
+                });
+                block_on(svc.create(&p)).unwrap()
+            })
+        },
+    );
+    let metadata = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../crates/enterprise-sso/tests/fixtures/saml/okta.metadata.xml"
+    ))
+    .unwrap();
+    c.bench_with_input(
+        BenchmarkId::new(format!("create_metadata/{name}"), n),
+        &n,
+        |bn, _| {
+            bn.iter(|| {
+                counter.set(counter.get() + 1);
+                let mut p = CreateConnection::new(Provider::SamlOkta, "new");
+                p.domains = Some(vec![format!("md{}-{tag}.example.com", counter.get())]);
+                p.saml = Some(SamlPatch {
+                    idp_metadata: Patch::Value(metadata.clone()),
                     ..Default::default()
                 });
                 block_on(svc.create(&p)).unwrap()
@@ -147,7 +215,13 @@ fn adapter_ops(c: &mut Criterion, name: &str, n: usize, repo: &dyn Store) {
 
 fn floors(c: &mut Criterion, n: usize) {
     // Raw rusqlite: a prepared (cached) statement by primary key, then the same decode.
-    let raw = b::raw_sqlite(n);
+    // Private copies: the writes below never reach the pristine raw stores.
+    let raw = rusqlite::Connection::open(b::scratch_copy("raw-sqlite", n)).unwrap();
+    raw.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+         PRAGMA mmap_size = 268435456; PRAGMA cache_size = -8192;",
+    )
+    .unwrap();
     let ids: Cycle<String> = Cycle::new({
         let step = (n / 1000).max(1);
         let mut st = raw.prepare("SELECT id FROM raw ORDER BY id").unwrap();
@@ -192,7 +266,8 @@ fn floors(c: &mut Criterion, n: usize) {
         })
     });
     // Raw sled: a get, then the same decode; a single-key transactional write.
-    let (_db, tree) = b::raw_sled(n);
+    let db = sled::open(b::scratch_copy("raw-sled", n)).unwrap();
+    let tree = db.open_tree("raw").unwrap();
     let ids: Cycle<sled::IVec> = Cycle::new({
         let step = (n / 1000).max(1);
         tree.iter()
@@ -217,13 +292,16 @@ fn floors(c: &mut Criterion, n: usize) {
     });
 }
 
-/// Floors on the adapter's own storage (same file, same WAL or log state): a raw read of the
-/// record plus decode, and a raw single-row transactional write of the same bytes back.
-fn same_store_floors_sqlite(c: &mut Criterion, n: usize) {
-    let path = b::data_dir().join(format!("sqlite-{n}.db"));
-    let raw = rusqlite::Connection::open(&path).unwrap();
-    raw.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
-        .unwrap();
+/// Floors on the adapter's own storage (same file, same WAL or log state), run right after
+/// the adapter figure they divide: a raw read of the record plus decode, and a raw
+/// single-row transactional write of a changed record.
+fn sqlite_floors(path: &std::path::Path, n: usize) -> Floors<'static> {
+    let raw = rusqlite::Connection::open(path).unwrap();
+    raw.execute_batch(
+        "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
+         PRAGMA mmap_size = 268435456; PRAGMA cache_size = -8192;",
+    )
+    .unwrap();
     let rows: Vec<(String, Vec<u8>)> = {
         let step = (n / 1000).max(1);
         let mut st = raw
@@ -236,9 +314,49 @@ fn same_store_floors_sqlite(c: &mut Criterion, n: usize) {
             .collect();
         all.into_iter().step_by(step).take(1000).collect()
     };
-    // Two valid, renamed versions of each record, alternated, so every write changes the
-    // row while keeping it a consistent connection (its indexed columns do not change).
-    let rows = Cycle::new(
+    let rows = std::rc::Rc::new(renamed_pairs(rows));
+    let raw = std::rc::Rc::new(raw);
+    let (raw2, rows2) = (raw.clone(), rows.clone());
+    Floors {
+        get: Some(Box::new(move |c: &mut Criterion| {
+            c.bench_with_input(
+                BenchmarkId::new("get/raw_sqlite_same_file", n),
+                &n,
+                |bn, _| {
+                    bn.iter(|| {
+                        let mut st = raw
+                            .prepare_cached("SELECT record FROM connections WHERE id = ?1")
+                            .unwrap();
+                        let bytes: Vec<u8> = st.query_row([&rows.next().0], |r| r.get(0)).unwrap();
+                        decode_connection(&bytes).unwrap()
+                    })
+                },
+            );
+        })),
+        write: Some(Box::new(move |c: &mut Criterion| {
+            c.bench_with_input(
+                BenchmarkId::new("write/raw_sqlite_same_file", n),
+                &n,
+                |bn, _| {
+                    bn.iter(|| {
+                        let (id, record) = rows2.next();
+                        let tx = raw2.unchecked_transaction().unwrap();
+                        tx.prepare_cached("UPDATE connections SET record = ?2 WHERE id = ?1")
+                            .unwrap()
+                            .execute(rusqlite::params![id, record])
+                            .unwrap();
+                        tx.commit().unwrap()
+                    })
+                },
+            );
+        })),
+    }
+}
+
+/// Two valid versions of each record (renamed, and as stored), alternated, so every write
+/// changes the row while keeping it a consistent connection.
+fn renamed_pairs<K: Clone>(rows: Vec<(K, Vec<u8>)>) -> Cycle<(K, Vec<u8>)> {
+    Cycle::new(
         rows.into_iter()
             .flat_map(|(id, bytes)| {
                 let c = decode_connection(&bytes).unwrap();
@@ -249,97 +367,96 @@ fn same_store_floors_sqlite(c: &mut Criterion, n: usize) {
                 [(id.clone(), encode_connection(&renamed)), (id, bytes)]
             })
             .collect::<Vec<_>>(),
-    );
-    c.bench_with_input(
-        BenchmarkId::new("get/raw_sqlite_same_file", n),
-        &n,
-        |bn, _| {
-            bn.iter(|| {
-                let mut st = raw
-                    .prepare_cached("SELECT record FROM connections WHERE id = ?1")
-                    .unwrap();
-                let bytes: Vec<u8> = st.query_row([&rows.next().0], |r| r.get(0)).unwrap();
-                decode_connection(&bytes).unwrap()
-            })
-        },
-    );
-    c.bench_with_input(
-        BenchmarkId::new("write/raw_sqlite_same_file", n),
-        &n,
-        |bn, _| {
-            bn.iter(|| {
-                let (id, record) = rows.next();
-                let tx = raw.unchecked_transaction().unwrap();
-                tx.prepare_cached("UPDATE connections SET record = ?2 WHERE id = ?1")
-                    .unwrap()
-                    .execute(rusqlite::params![id, record])
-                    .unwrap();
-                tx.commit().unwrap()
-            })
-        },
-    );
+    )
 }
 
-fn same_store_floors_sled(c: &mut Criterion, n: usize, repo: &enterprise_sso_sled::SledRepo) {
-    let tree = repo.db().open_tree("enterprise_sso/records").unwrap();
+/// The sled floors on the adapter's own record tree; with `flush`, each write is flushed
+/// (the floor of flush-on-write mode).
+fn sled_floors(repo: &enterprise_sso_sled::SledRepo, n: usize, flush: bool) -> Floors<'static> {
+    let db = repo.db().clone();
+    let tree = db.open_tree("enterprise_sso/records").unwrap();
     let step = (n / 1000).max(1);
-    let rows = Cycle::new(
-        tree.iter()
-            .map(|e| e.unwrap())
-            .step_by(step)
-            .take(1000)
-            .flat_map(|(k, v)| {
-                let c = decode_connection(&v).unwrap();
-                let renamed = enterprise_sso::EnterpriseConnection {
-                    name: format!("{} a", c.name),
-                    ..c
-                };
-                [
-                    (k.clone(), sled::IVec::from(encode_connection(&renamed))),
-                    (k, v),
-                ]
-            })
-            .collect::<Vec<_>>(),
-    );
-    c.bench_with_input(
-        BenchmarkId::new("get/raw_sled_same_tree", n),
-        &n,
-        |bn, _| bn.iter(|| decode_connection(&tree.get(&rows.next().0).unwrap().unwrap()).unwrap()),
-    );
-    c.bench_with_input(
-        BenchmarkId::new("write/raw_sled_same_tree", n),
-        &n,
-        |bn, _| {
-            bn.iter(|| {
-                let (k, v) = rows.next();
-                tree.transaction(|t| {
-                    t.insert(k, v)?;
-                    Ok::<_, sled::transaction::ConflictableTransactionError<()>>(())
-                })
-                .unwrap()
-            })
-        },
-    );
+    let rows: Vec<(sled::IVec, Vec<u8>)> = tree
+        .iter()
+        .map(|e| e.unwrap())
+        .step_by(step)
+        .take(1000)
+        .map(|(k, v)| (k, v.to_vec()))
+        .collect();
+    let rows = std::rc::Rc::new(renamed_pairs(rows));
+    let (tree2, rows2) = (tree.clone(), rows.clone());
+    let label = if flush {
+        "raw_sled_same_tree_flush"
+    } else {
+        "raw_sled_same_tree"
+    };
+    Floors {
+        get: Some(Box::new(move |c: &mut Criterion| {
+            c.bench_with_input(BenchmarkId::new(format!("get/{label}"), n), &n, |bn, _| {
+                bn.iter(|| decode_connection(&tree.get(&rows.next().0).unwrap().unwrap()).unwrap())
+            });
+        })),
+        write: Some(Box::new(move |c: &mut Criterion| {
+            c.bench_with_input(
+                BenchmarkId::new(format!("write/{label}"), n),
+                &n,
+                |bn, _| {
+                    bn.iter(|| {
+                        let (k, v) = rows2.next();
+                        tree2
+                            .transaction(|t| {
+                                t.insert(k, v.as_slice())?;
+                                Ok::<_, sled::transaction::ConflictableTransactionError<()>>(())
+                            })
+                            .unwrap();
+                        if flush {
+                            db.flush().unwrap();
+                        }
+                    })
+                },
+            );
+        })),
+    }
 }
 
+/// Every adapter runs on a private copy of the pristine store of its size, so writes in
+/// one run (creates, updates, sign-ins) never change what a later run reads.
 fn benches(c: &mut Criterion) {
+    use enterprise_sso_sled::{SledOptions, SledRepo};
+    use enterprise_sso_sqlite::{Execution, SqliteOptions, SqliteRepo};
     for n in sizes() {
-        let mem = b::memory(n.min(100_000));
         if n <= 100_000 {
-            adapter_ops(c, "memory", n, &mem);
+            let mem = b::memory(n);
+            adapter_ops(c, "memory", n, &mem, Floors::default());
         }
-        drop(mem);
-        let sqlite = b::sqlite(n);
-        adapter_ops(c, "sqlite", n, &sqlite);
-        same_store_floors_sqlite(c, n);
-        drop(sqlite);
-        let inline = b::sqlite_with(n, enterprise_sso_sqlite::Execution::Inline);
-        adapter_ops(c, "sqlite_inline", n, &inline);
-        drop(inline);
-        let sled = b::sled_store(n);
-        adapter_ops(c, "sled", n, &sled);
-        same_store_floors_sled(c, n, &sled);
-        drop(sled);
+        for (name, execution) in [
+            ("sqlite", Execution::ReadsInline),
+            ("sqlite_threads", Execution::Threads),
+            ("sqlite_inline", Execution::Inline),
+        ] {
+            let path = b::scratch_copy("sqlite", n);
+            let opts = SqliteOptions {
+                execution,
+                ..Default::default()
+            };
+            let repo = SqliteRepo::open_with(&path, opts).unwrap();
+            let floors = if execution == Execution::ReadsInline {
+                sqlite_floors(&path, n)
+            } else {
+                Floors::default()
+            };
+            adapter_ops(c, name, n, &repo, floors);
+        }
+        for (name, flush_on_write) in [("sled", false), ("sled_flush", true)] {
+            let path = b::scratch_copy("sled", n);
+            let opts = SledOptions {
+                flush_on_write,
+                ..Default::default()
+            };
+            let repo = SledRepo::open_with(&path, opts).unwrap();
+            let floors = sled_floors(&repo, n, flush_on_write);
+            adapter_ops(c, name, n, &repo, floors);
+        }
         floors(c, n);
     }
 }

@@ -193,10 +193,13 @@ async fn open_store(kind: &str, n: usize) -> Option<(DynStore, &'static str, Not
     let none: Note = Box::new(String::new);
     let sqlite_repo = |execution| -> Arc<SqliteRepo> {
         let path = b::scratch_copy("sqlite", n);
-        let opts = SqliteOptions {
+        let mut opts = SqliteOptions {
             execution,
             ..Default::default()
         };
+        if let Ok(v) = std::env::var("SSO_BENCH_SQLITE_MMAP") {
+            opts.mmap_size = v.parse().expect("SSO_BENCH_SQLITE_MMAP bytes");
+        }
         Arc::new(SqliteRepo::open_with(path, opts).expect("open"))
     };
     let note = |r: &Arc<SqliteRepo>| -> Note {
@@ -271,10 +274,18 @@ fn floors(
         ("sqlite", "update") => {
             let path = b::scratch_copy("raw-sqlite", n);
             let ids = raw_sqlite_ids(&path);
-            for rows in [1usize, 4, 16] {
+            // The same single-row write with its change-feed row (what every write of the
+            // adapter also appends), then the plain floors.
+            for (rows, with_event) in [(1usize, true), (1, false), (4, false), (16, false)] {
                 let c = rusqlite::Connection::open(&path).unwrap();
                 c.execute_batch(RAW_PRAGMAS).unwrap();
+                c.execute_batch(
+                    "CREATE TABLE IF NOT EXISTS raw_events \
+                     (position INTEGER PRIMARY KEY, record BLOB NOT NULL)",
+                )
+                .unwrap();
                 let c = std::sync::Mutex::new(c);
+                let event = vec![b'e'; 2000];
                 let f = drive_threads(1, secs, |_, k| {
                     let mut c = c.lock().unwrap();
                     let tx = c.transaction().unwrap();
@@ -284,11 +295,22 @@ fn floors(
                             .unwrap()
                             .execute(rusqlite::params![ids[i], records[(k as usize + r) % 64]])
                             .unwrap();
+                        if with_event {
+                            tx.prepare_cached("INSERT INTO raw_events (record) VALUES (?1)")
+                                .unwrap()
+                                .execute([&event])
+                                .unwrap();
+                        }
                     }
                     tx.commit().unwrap();
                     rows as u32
                 });
-                out.push((format!("raw {rows} row/tx"), f));
+                let label = if with_event {
+                    "raw 1 row+event/tx".to_owned()
+                } else {
+                    format!("raw {rows} row/tx")
+                };
+                out.push((label, f));
             }
         }
         ("sqlite", _) => {

@@ -1,6 +1,7 @@
 //! The store traits for [`Cached`]: reads from memory when they can, writes through.
 
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 
@@ -17,6 +18,70 @@ impl<S: ConnectionRepo> Cached<S> {
     fn hit<T>(&self, v: T) -> Result<T> {
         self.hits.fetch_add(1, Ordering::Relaxed);
         Ok(v)
+    }
+
+    /// [`ConnectionRepo::get`] without a copy: the cached connection itself, shared.
+    pub async fn get_shared(&self, id: &ConnectionId) -> Result<Option<Arc<EnterpriseConnection>>> {
+        self.ensure_fresh().await?;
+        match self.ids.get(id) {
+            Some(Slot::Present(c)) => return self.hit(Some(c)),
+            Some(Slot::Absent) => return self.hit(None),
+            Some(Slot::Stale { .. }) | None => {}
+        }
+        self.misses.fetch_add(1, Ordering::Relaxed);
+        let epoch = self.epoch.load(Ordering::Acquire);
+        let found = self.inner.get(id).await?;
+        self.fill(id, found.as_ref(), epoch);
+        Ok(found.map(Arc::new))
+    }
+
+    /// [`ConnectionRepo::find_by_domain`] without a copy.
+    pub async fn find_by_domain_shared(
+        &self,
+        domain: &Domain,
+    ) -> Result<Option<Arc<EnterpriseConnection>>> {
+        self.ensure_fresh().await?;
+        match self.domains.get(domain) {
+            Some(None) => return self.hit(None),
+            Some(Some(id)) => {
+                // The answer holds only while that connection, as cached, still claims
+                // the domain.
+                if let Some(Slot::Present(c)) = self.ids.get(&id) {
+                    if c.domains.contains(domain) {
+                        return self.hit(Some(c));
+                    }
+                }
+            }
+            None => {}
+        }
+        self.misses.fetch_add(1, Ordering::Relaxed);
+        let epoch = self.epoch.load(Ordering::Acquire);
+        let found = self.inner.find_by_domain(domain).await?;
+        if let Some(f) = &found {
+            self.fill(&f.id, Some(f), epoch);
+        }
+        let answer = found.as_ref().map(|f| f.id.clone());
+        self.domains.update(domain.clone(), |_| {
+            (self.epoch.load(Ordering::Acquire) == epoch).then_some(answer)
+        });
+        Ok(found.map(Arc::new))
+    }
+
+    /// [`crate::Connections::route_email`] (the same rule) answered with shared copies: a
+    /// hit allocates nothing. For hosts on the hot path of every sign-in.
+    pub async fn route_email_shared(
+        &self,
+        email: &str,
+    ) -> Result<Option<Arc<EnterpriseConnection>>> {
+        let domain = crate::service::email_domain(email)?;
+        for (d, exact) in crate::service::route_candidates(&domain) {
+            if let Some(c) = self.find_by_domain_shared(&d).await? {
+                if crate::service::routes(&c, exact) {
+                    return Ok(Some(c));
+                }
+            }
+        }
+        Ok(None)
     }
 
     /// Runs a write to `id` through the store and records its outcome, under the lock
@@ -49,17 +114,7 @@ impl<S: ConnectionRepo> ConnectionRepo for Cached<S> {
     }
 
     async fn get(&self, id: &ConnectionId) -> Result<Option<EnterpriseConnection>> {
-        self.ensure_fresh().await?;
-        match self.ids.get(id) {
-            Some(Slot::Present(c)) => return self.hit(Some((*c).clone())),
-            Some(Slot::Absent) => return self.hit(None),
-            Some(Slot::Stale { .. }) | None => {}
-        }
-        self.misses.fetch_add(1, Ordering::Relaxed);
-        let epoch = self.epoch.load(Ordering::Acquire);
-        let found = self.inner.get(id).await?;
-        self.fill(id, found.as_ref(), epoch);
-        Ok(found)
+        Ok(self.get_shared(id).await?.map(unshare))
     }
 
     async fn update(&self, conn: &EnterpriseConnection, expected_version: u64) -> Result<()> {
@@ -84,31 +139,7 @@ impl<S: ConnectionRepo> ConnectionRepo for Cached<S> {
     }
 
     async fn find_by_domain(&self, domain: &Domain) -> Result<Option<EnterpriseConnection>> {
-        self.ensure_fresh().await?;
-        match self.domains.get(domain) {
-            Some(None) => return self.hit(None),
-            Some(Some(id)) => {
-                // The answer holds only while that connection, as cached, still claims
-                // the domain.
-                if let Some(Slot::Present(c)) = self.ids.get(&id) {
-                    if c.domains.contains(domain) {
-                        return self.hit(Some((*c).clone()));
-                    }
-                }
-            }
-            None => {}
-        }
-        self.misses.fetch_add(1, Ordering::Relaxed);
-        let epoch = self.epoch.load(Ordering::Acquire);
-        let found = self.inner.find_by_domain(domain).await?;
-        if let Some(f) = &found {
-            self.fill(&f.id, Some(f), epoch);
-        }
-        let answer = found.as_ref().map(|f| f.id.clone());
-        self.domains.update(domain.clone(), |_| {
-            (self.epoch.load(Ordering::Acquire) == epoch).then_some(answer)
-        });
-        Ok(found)
+        Ok(self.find_by_domain_shared(domain).await?.map(unshare))
     }
 
     async fn certificates_expiring_before(
@@ -129,6 +160,11 @@ impl<S: ConnectionRepo> ConnectionRepo for Cached<S> {
     async fn prune_events_before(&self, before_ms: i64) -> Result<u64> {
         self.inner.prune_events_before(before_ms).await
     }
+}
+
+/// The connection out of its `Arc` (a copy when the cache holds it too).
+fn unshare(c: Arc<EnterpriseConnection>) -> EnterpriseConnection {
+    Arc::try_unwrap(c).unwrap_or_else(|c| (*c).clone())
 }
 
 /// Accounts are not cached: every call goes to the store.

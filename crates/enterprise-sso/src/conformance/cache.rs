@@ -51,6 +51,16 @@ pub async fn cache_follows_writes_of_other_replicas(repo: &dyn Store) {
     let s = b.stats();
     assert_eq!(s.misses, misses + 1, "only the first route misses: {s:?}");
     assert_eq!(s.hits, hits + 2);
+    // The shared answers follow the same rule, from the same entries.
+    assert_eq!(
+        b.route_email_shared(&email)
+            .await
+            .expect("route")
+            .as_deref(),
+        Some(&x)
+    );
+    assert_eq!(b.get_shared(&x.id).await.expect("get").as_deref(), Some(&x));
+    assert_eq!(b.stats().misses, misses + 1);
 
     // A's write shows in A at once; in B only after B catches up.
     let renamed = svc_a

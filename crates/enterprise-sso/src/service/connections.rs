@@ -334,18 +334,35 @@ impl<R: ConnectionRepo> Connections<R> {
         &self,
         domain: &Domain,
     ) -> Result<Option<EnterpriseConnection>> {
-        if let Some(c) = self.repo.find_by_domain(domain).await? {
-            if c.active {
-                return Ok(Some(c));
-            }
-        }
-        for parent in domain.parents() {
-            if let Some(c) = self.repo.find_by_domain(&parent).await? {
-                if c.active && c.allow_subdomains {
+        for (d, exact) in route_candidates(domain) {
+            if let Some(c) = self.repo.find_by_domain(&d).await? {
+                if routes(&c, exact) {
                     return Ok(Some(c));
                 }
             }
         }
         Ok(None)
     }
+}
+
+/// The routing rule, part one: the domains to look up, in order — the domain itself,
+/// then each parent up to (never including) its public suffix — each with whether it is
+/// the exact domain.
+pub(crate) fn route_candidates(
+    domain: &Domain,
+) -> impl Iterator<Item = (std::borrow::Cow<'_, Domain>, bool)> + '_ {
+    use std::borrow::Cow;
+    // The parents (a public-suffix lookup) are worked out only if the exact domain
+    // did not route.
+    std::iter::once((Cow::Borrowed(domain), true)).chain(
+        std::iter::once(())
+            .flat_map(move |()| domain.parents())
+            .map(|p| (Cow::Owned(p), false)),
+    )
+}
+
+/// The routing rule, part two: whether the connection found for a candidate takes the
+/// sign-in (active, and for a parent domain, allowing subdomains).
+pub(crate) fn routes(c: &EnterpriseConnection, exact: bool) -> bool {
+    c.active && (exact || c.allow_subdomains)
 }

@@ -6,6 +6,7 @@
 
 mod accounts;
 mod connections;
+pub(crate) use connections::{route_candidates, routes};
 mod refresh;
 mod retry;
 mod sign_in;
@@ -97,7 +98,7 @@ fn invalid(path: &str, kind: FieldErrorKind) -> Error {
 }
 
 /// The normalised domain of an email address ([`EmailAddress::parse`]).
-fn email_domain(email: &str) -> Result<Domain> {
+pub(crate) fn email_domain(email: &str) -> Result<Domain> {
     EmailAddress::parse(email)
         .map(|e| e.domain().clone())
         .map_err(|e| Error::InvalidEmail { reason: e.reason() })
