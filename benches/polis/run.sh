@@ -33,6 +33,9 @@ for key, label in [("create_us", "create from metadata XML (µs)"),
                    ("lookup_us", "lookup (µs)"),
                    ("update_us", "get then update (µs)")]:
     print(f"| {label} | {ours[key]:.0f} | {polis[key]:.0f} | {polis[key] / ours[key]:.1f}× |")
+    if key == "lookup_us":
+        c = ours["cached_lookup_us"]
+        print(f"| lookup through `Cached` (µs) | {c:.1f} | {polis[key]:.0f} (no cache) | {polis[key] / c:.0f}× |")
 for key, label in [("lookup_concurrent", "lookups/s"), ("update_concurrent", "updates/s")]:
     o, p = ours[key], polis[key]
     fails = f" ({p['failed']} failed)" if p["failed"] else ""

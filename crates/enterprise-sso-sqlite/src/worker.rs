@@ -316,7 +316,7 @@ pub(crate) struct YieldEvery {
 }
 
 /// How many inline calls a thread runs between two yields.
-pub(crate) const YIELD_EVERY: u32 = 32;
+pub(crate) const YIELD_EVERY: u32 = 4;
 
 thread_local! {
     static INLINE_CALLS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
