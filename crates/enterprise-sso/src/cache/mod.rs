@@ -417,3 +417,90 @@ mod tests {
         assert!(s.evictions >= 2 * (500 - 32), "{s:?}");
     }
 }
+
+#[cfg(test)]
+mod hit_tests {
+    #![allow(clippy::unwrap_used)]
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use async_trait::async_trait;
+
+    use super::*;
+    use crate::conformance::saml_connection;
+    use crate::memory::MemoryRepo;
+    use crate::repo::{ListQuery, Page};
+    use crate::service::Connections;
+    use futures_executor::block_on;
+
+    /// A memory store that counts the reads that reach it.
+    #[derive(Default)]
+    struct Counting {
+        inner: MemoryRepo,
+        reads: AtomicUsize,
+    }
+
+    #[async_trait]
+    impl ConnectionRepo for Counting {
+        async fn insert(&self, c: &EnterpriseConnection) -> Result<()> {
+            self.inner.insert(c).await
+        }
+        async fn get(&self, id: &ConnectionId) -> Result<Option<EnterpriseConnection>> {
+            self.reads.fetch_add(1, Ordering::SeqCst);
+            self.inner.get(id).await
+        }
+        async fn update(&self, c: &EnterpriseConnection, v: u64) -> Result<()> {
+            self.inner.update(c, v).await
+        }
+        async fn delete(&self, id: &ConnectionId, now: i64) -> Result<bool> {
+            self.inner.delete(id, now).await
+        }
+        async fn list(&self, q: &ListQuery) -> Result<Page> {
+            self.reads.fetch_add(1, Ordering::SeqCst);
+            self.inner.list(q).await
+        }
+        async fn find_by_domain(&self, d: &Domain) -> Result<Option<EnterpriseConnection>> {
+            self.reads.fetch_add(1, Ordering::SeqCst);
+            self.inner.find_by_domain(d).await
+        }
+        async fn events_after(&self, p: u64, l: usize) -> Result<Vec<Event>> {
+            self.inner.events_after(p, l).await
+        }
+        async fn prune_events_before(&self, t: i64) -> Result<u64> {
+            self.inner.prune_events_before(t).await
+        }
+    }
+
+    #[test]
+    fn hits_never_reach_the_store() {
+        let c = Cached::with_options(
+            Counting::default(),
+            CacheOptions {
+                sync_interval: Duration::MAX,
+                ..CacheOptions::default()
+            },
+        );
+        let mut x = saml_connection("x", &["hit.example.com"], true);
+        x.allow_subdomains = true;
+        block_on(c.insert(&x)).unwrap();
+        let svc = Connections::new(&c);
+        // First calls may fill (the exact domain, the subdomain's own miss, the parent).
+        block_on(svc.route_email("a@hit.example.com")).unwrap();
+        block_on(svc.route_email("a@sub.hit.example.com")).unwrap();
+        block_on(svc.route_email("a@nobody.example.com")).unwrap();
+        block_on(svc.get(&x.id)).unwrap();
+        let before = c.inner().reads.load(Ordering::SeqCst);
+        for _ in 0..10 {
+            let routed = block_on(svc.route_email("a@hit.example.com")).unwrap();
+            assert_eq!(routed.map(|r| r.id), Some(x.id.clone()));
+            let sub = block_on(c.route_email_shared("a@sub.hit.example.com")).unwrap();
+            assert_eq!(sub.map(|r| r.id.clone()), Some(x.id.clone()));
+            assert_eq!(
+                block_on(svc.route_email("a@nobody.example.com")).unwrap(),
+                None
+            );
+            assert_eq!(block_on(svc.get(&x.id)).unwrap(), x);
+            assert_eq!(block_on(c.get_shared(&x.id)).unwrap().as_deref(), Some(&x));
+        }
+        assert_eq!(c.inner().reads.load(Ordering::SeqCst), before);
+    }
+}
