@@ -301,18 +301,19 @@ impl<S: ConnectionRepo> Cached<S> {
         self.ids.remove(id);
     }
 
-    /// Fills the entry of `id` with what a read that started at `epoch` found.
-    fn fill(&self, id: &ConnectionId, found: Option<&EnterpriseConnection>, epoch: u64) {
+    /// Fills the entry of `id` with what a read that started at `epoch` found (the same
+    /// `Arc` the read hands out: a miss copies nothing).
+    fn fill(&self, id: &ConnectionId, found: Option<&Arc<EnterpriseConnection>>, epoch: u64) {
         let quiet = || self.epoch.load(Ordering::Acquire) == epoch;
         self.ids.update(id.clone(), |slot| match (slot, found) {
             (Some(Slot::Present(c)), Some(f)) if f.version > c.version => {
-                Some(Slot::Present(Arc::new(f.clone())))
+                Some(Slot::Present(Arc::clone(f)))
             }
             (Some(Slot::Stale { min_version }), Some(f)) if f.version >= *min_version => {
-                Some(Slot::Present(Arc::new(f.clone())))
+                Some(Slot::Present(Arc::clone(f)))
             }
             (Some(Slot::Stale { .. }), None) if quiet() => Some(Slot::Absent),
-            (None, Some(f)) if quiet() => Some(Slot::Present(Arc::new(f.clone()))),
+            (None, Some(f)) if quiet() => Some(Slot::Present(Arc::clone(f))),
             (None, None) if quiet() => Some(Slot::Absent),
             _ => None,
         });
@@ -363,11 +364,11 @@ mod tests {
         let epoch = c.epoch.load(Ordering::Acquire);
         // The read saw `x`; the delete lands before the read fills the cache.
         block_on(c.delete(&x.id, 1)).unwrap();
-        c.fill(&x.id, Some(&x), epoch);
+        c.fill(&x.id, Some(&Arc::new(x.clone())), epoch);
         assert_eq!(block_on(c.get(&x.id)).unwrap(), None);
         // Even when the "deleted" answer was evicted meanwhile.
         c.ids.remove(&x.id);
-        c.fill(&x.id, Some(&x), epoch);
+        c.fill(&x.id, Some(&Arc::new(x.clone())), epoch);
         assert_eq!(block_on(c.get(&x.id)).unwrap(), None);
     }
 
@@ -380,7 +381,11 @@ mod tests {
         v2.name = "two".into();
         v2.version += 1;
         block_on(c.update(&v2, v1.version)).unwrap();
-        c.fill(&v1.id, Some(&v1), c.epoch.load(Ordering::Acquire));
+        c.fill(
+            &v1.id,
+            Some(&Arc::new(v1.clone())),
+            c.epoch.load(Ordering::Acquire),
+        );
         assert_eq!(block_on(c.get(&v1.id)).unwrap(), Some(v2.clone()));
         // A feed event of a newer version than held turns the entry into a miss that
         // only that version (or newer) fills.
@@ -390,7 +395,11 @@ mod tests {
         e.connection_id = Some(v3.id.clone());
         e.connection = Some(v3.clone());
         c.apply(&e);
-        c.fill(&v1.id, Some(&v2), c.epoch.load(Ordering::Acquire));
+        c.fill(
+            &v1.id,
+            Some(&Arc::new(v2.clone())),
+            c.epoch.load(Ordering::Acquire),
+        );
         assert!(
             matches!(c.ids.get(&v1.id), Some(Slot::Stale { min_version }) if min_version == v3.version)
         );

@@ -30,9 +30,9 @@ impl<S: ConnectionRepo> Cached<S> {
         }
         self.misses.fetch_add(1, Ordering::Relaxed);
         let epoch = self.epoch.load(Ordering::Acquire);
-        let found = self.inner.get(id).await?;
+        let found = self.inner.get(id).await?.map(Arc::new);
         self.fill(id, found.as_ref(), epoch);
-        Ok(found.map(Arc::new))
+        Ok(found)
     }
 
     /// [`ConnectionRepo::find_by_domain`] without a copy.
@@ -56,7 +56,7 @@ impl<S: ConnectionRepo> Cached<S> {
         }
         self.misses.fetch_add(1, Ordering::Relaxed);
         let epoch = self.epoch.load(Ordering::Acquire);
-        let found = self.inner.find_by_domain(domain).await?;
+        let found = self.inner.find_by_domain(domain).await?.map(Arc::new);
         if let Some(f) = &found {
             self.fill(&f.id, Some(f), epoch);
         }
@@ -64,7 +64,7 @@ impl<S: ConnectionRepo> Cached<S> {
         self.domains.update(domain.clone(), |_| {
             (self.epoch.load(Ordering::Acquire) == epoch).then_some(answer)
         });
-        Ok(found.map(Arc::new))
+        Ok(found)
     }
 
     /// [`crate::Connections::route_email`] (the same rule) answered with shared copies: a
