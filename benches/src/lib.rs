@@ -270,3 +270,15 @@ pub fn scratch_copy(name: &str, n: usize) -> PathBuf {
     copy_tree(&pristine, &to);
     to
 }
+
+/// Resident set size of this process, from `/proc/self/statm` (Linux; 0 elsewhere).
+pub fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| {
+            s.split_whitespace()
+                .nth(1)
+                .and_then(|p| p.parse::<u64>().ok())
+        })
+        .map_or(0, |pages| pages * 4096)
+}

@@ -3,27 +3,15 @@
 
 use enterprise_sso_benches as b;
 
-fn rss_bytes() -> u64 {
-    // Resident set size from /proc/self/statm (pages), Linux only.
-    std::fs::read_to_string("/proc/self/statm")
-        .ok()
-        .and_then(|s| {
-            s.split_whitespace()
-                .nth(1)
-                .and_then(|p| p.parse::<u64>().ok())
-        })
-        .map_or(0, |pages| pages * 4096)
-}
-
 fn mib(bytes: u64) -> String {
     format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
 }
 
 fn main() {
     const N: usize = 100_000;
-    let before = rss_bytes();
+    let before = b::rss_bytes();
     let mem = b::memory(N);
-    let memory_rss = rss_bytes().saturating_sub(before);
+    let memory_rss = b::rss_bytes().saturating_sub(before);
     drop(mem);
     drop(b::sqlite(N));
     drop(b::sled_store(N));

@@ -14,17 +14,6 @@ use enterprise_sso_benches as b;
 use enterprise_sso_sled::SledRepo;
 use enterprise_sso_sqlite::SqliteRepo;
 
-fn rss_bytes() -> u64 {
-    std::fs::read_to_string("/proc/self/statm")
-        .ok()
-        .and_then(|s| {
-            s.split_whitespace()
-                .nth(1)
-                .and_then(|p| p.parse::<u64>().ok())
-        })
-        .map_or(0, |pages| pages * 4096)
-}
-
 fn mib(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
 }
@@ -76,7 +65,7 @@ fn main() {
     for kind in ["sqlite", "sled"] {
         let path = b::scratch_copy(kind, n);
         let fresh = b::disk_size(&path);
-        let rss0 = rss_bytes();
+        let rss0 = b::rss_bytes();
         let updates = {
             let store: DynStore = match kind {
                 "sqlite" => Arc::new(SqliteRepo::open(&path).expect("open")),
@@ -84,7 +73,7 @@ fn main() {
             };
             rt.block_on(load(store, rounds))
         };
-        let rss = rss_bytes().saturating_sub(rss0);
+        let rss = b::rss_bytes().saturating_sub(rss0);
         // The store is closed (SQLite checkpointed its WAL, sled flushed).
         std::thread::sleep(std::time::Duration::from_millis(300));
         let after = b::disk_size(&path);
