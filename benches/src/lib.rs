@@ -60,10 +60,24 @@ fn complete_marker(path: &Path) -> PathBuf {
     PathBuf::from(p)
 }
 
+/// What a complete store's marker holds: the record format it was built with, so a store
+/// built by an older encoding is rebuilt rather than measured.
+fn marker_text() -> String {
+    format!(
+        "complete, record format {}",
+        enterprise_sso::storage::codec::FORMAT_V4
+    )
+}
+
+/// Whether the store at `path` was built completely, with the current record format.
+fn is_complete(path: &Path) -> bool {
+    std::fs::read_to_string(complete_marker(path)).is_ok_and(|t| t == marker_text())
+}
+
 /// Builds (or reuses) a store of `n` connections with `build`, which receives the path and
 /// the connections in chunks.
 fn build_once(path: &Path, n: usize, mut fill: impl FnMut(&[EnterpriseConnection])) {
-    if complete_marker(path).exists() {
+    if is_complete(path) {
         return;
     }
     let t = template();
@@ -75,7 +89,7 @@ fn build_once(path: &Path, n: usize, mut fill: impl FnMut(&[EnterpriseConnection
         fill(&chunk);
         i += chunk.len();
     }
-    let _ = std::fs::write(complete_marker(path), b"ok");
+    let _ = std::fs::write(complete_marker(path), marker_text());
 }
 
 /// The SQLite store of `n` connections (built once, then reused), default options.
@@ -86,7 +100,7 @@ pub fn sqlite(n: usize) -> SqliteRepo {
 /// The SQLite store of `n` connections with the given execution mode.
 pub fn sqlite_with(n: usize, execution: enterprise_sso_sqlite::Execution) -> SqliteRepo {
     let path = data_dir().join(format!("sqlite-{n}.db"));
-    if !complete_marker(&path).exists() {
+    if !is_complete(&path) {
         let _ = std::fs::remove_file(path.with_extension("db-wal"));
         let _ = std::fs::remove_file(path.with_extension("db-shm"));
         let _ = std::fs::remove_file(&path);
@@ -106,7 +120,7 @@ pub fn sqlite_with(n: usize, execution: enterprise_sso_sqlite::Execution) -> Sql
 /// The sled store of `n` connections (built once, then reused).
 pub fn sled_store(n: usize) -> SledRepo {
     let path = data_dir().join(format!("sled-{n}"));
-    if !complete_marker(&path).exists() {
+    if !is_complete(&path) {
         let _ = std::fs::remove_dir_all(&path);
         let repo = SledRepo::open(&path).expect("open sled");
         build_once(&path, n, |chunk| {
@@ -137,7 +151,7 @@ pub fn raw_sqlite(n: usize) -> rusqlite::Connection {
             .expect("pragmas");
         c
     };
-    if !complete_marker(&path).exists() {
+    if !is_complete(&path) {
         let _ = std::fs::create_dir_all(data_dir());
         let _ = std::fs::remove_file(&path);
         let mut c = open();
@@ -163,7 +177,7 @@ pub fn raw_sqlite(n: usize) -> rusqlite::Connection {
 /// The raw sled floor: one tree, id -> the same encoded record.
 pub fn raw_sled(n: usize) -> (sled::Db, sled::Tree) {
     let path = data_dir().join(format!("raw-sled-{n}"));
-    if !complete_marker(&path).exists() {
+    if !is_complete(&path) {
         let _ = std::fs::remove_dir_all(&path);
     }
     let open = || {
@@ -171,7 +185,7 @@ pub fn raw_sled(n: usize) -> (sled::Db, sled::Tree) {
         let tree = db.open_tree("raw").expect("tree");
         (db, tree)
     };
-    if !complete_marker(&path).exists() {
+    if !is_complete(&path) {
         let (db, tree) = open();
         build_once(&path, n, |chunk| {
             for conn in chunk {

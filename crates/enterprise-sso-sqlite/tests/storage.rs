@@ -216,8 +216,7 @@ fn a_version_1_database_is_migrated_and_back_filled() {
         ))
         .unwrap();
         // Version 1 wrote format tag 1: the tag, then the JSON.
-        let mut record = vec![1u8];
-        record.extend_from_slice(&enterprise_sso::storage::codec::encode_connection(&c)[5..]);
+        let record = enterprise_sso::storage::codec::encode_connection_tag1(&c);
         db.execute(
             "INSERT INTO connections VALUES (?1, NULL, 1, 'saml_okta', 1, ?2)",
             rusqlite::params![c.id.as_str(), record],
