@@ -370,14 +370,14 @@ fn renamed_pairs<K: Clone>(rows: Vec<(K, Vec<u8>)>) -> Cycle<(K, Vec<u8>)> {
     )
 }
 
-/// The sled floors on the adapter's own record tree; with `flush`, each write is flushed
+/// The sled floors on the adapter's own tree (its record keys); with `flush`, each write is flushed
 /// (the floor of flush-on-write mode).
 fn sled_floors(repo: &enterprise_sso_sled::SledRepo, n: usize, flush: bool) -> Floors<'static> {
     let db = repo.db().clone();
-    let tree = db.open_tree("enterprise_sso/records").unwrap();
+    let tree = repo.tree().clone();
     let step = (n / 1000).max(1);
     let rows: Vec<(sled::IVec, Vec<u8>)> = tree
-        .iter()
+        .scan_prefix([enterprise_sso_sled::Kind::Record.byte()])
         .map(|e| e.unwrap())
         .step_by(step)
         .take(1000)

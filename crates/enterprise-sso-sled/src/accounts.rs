@@ -11,22 +11,24 @@ use enterprise_sso::{
     Order, Result,
 };
 
-use crate::keys::{account_keys, generation_of, prefixed, range_of};
+use crate::keys::{self, account_keys, generation_of, range_of, Kind};
 use crate::tx::{abort, storage};
 use crate::SledRepo;
 
 impl SledRepo {
     pub(crate) fn account_generation(&self, id: &ConnectionId) -> Result<u64> {
         Ok(generation_of(
-            self.acc_gen.get(id.as_str()).map_err(storage)?,
+            self.tree
+                .get(keys::generation(id.as_str()))
+                .map_err(storage)?,
         ))
     }
 
     /// Ids of the accounts linked to a connection (outside any transaction).
     pub(crate) fn linked_accounts(&self, id: &ConnectionId) -> Result<Vec<String>> {
-        let prefix = id.as_str().as_bytes();
-        self.acc_by_conn
-            .scan_prefix(prefix)
+        let prefix = Kind::AccountByConnection.key(&[id.as_str().as_bytes()]);
+        self.tree
+            .scan_prefix(&prefix)
             .map(|e| {
                 let (k, _) = e.map_err(storage)?;
                 Ok(String::from_utf8_lossy(&k[prefix.len()..]).into_owned())
@@ -35,7 +37,7 @@ impl SledRepo {
     }
 
     pub(crate) fn load_account(&self, id: &[u8]) -> Result<Option<EnterpriseAccount>> {
-        match self.accounts.get(id).map_err(storage)? {
+        match self.tree.get(Kind::Account.key(&[id])).map_err(storage)? {
             Some(bytes) => decode_account(&bytes).map(Some),
             None => Ok(None),
         }
@@ -46,15 +48,15 @@ impl SledRepo {
 impl AccountRepo for SledRepo {
     async fn insert_account(&self, a: &EnterpriseAccount) -> Result<()> {
         self.transact(|tx| {
-            if tx.accounts.get(a.id.as_str())?.is_some() {
+            if tx.account_exists(a.id.as_str())? {
                 return abort(Error::AlreadyExists { id: (&a.id).into() });
             }
             if let Some(c) = &a.enterprise_connection_id {
-                if tx.records.get(c.as_str())?.is_none() {
+                if !tx.exists(c)? {
                     return abort(Error::not_found(c));
                 }
                 if let Some(s) = account_keys(a).subject {
-                    if let Some(existing) = tx.acc_by_subject.get(s)? {
+                    if let Some(existing) = tx.subject_owner(&s)? {
                         let id = String::from_utf8_lossy(&existing);
                         return match stored_id(&id, "acc_by_subject") {
                             Ok(id) => abort(Error::AccountExists { id }),
@@ -62,8 +64,7 @@ impl AccountRepo for SledRepo {
                         };
                     }
                 }
-                let next = tx.generation(c)? + 1;
-                tx.acc_gen.insert(c.as_str(), &next.to_be_bytes())?;
+                tx.set_generation(c, tx.generation(c)? + 1)?;
             }
             tx.put_account(a)?;
             tx.append(account_events(None, Some(a), a.updated_at))
@@ -103,18 +104,21 @@ impl AccountRepo for SledRepo {
         connection: &ConnectionId,
         provider_user_id: &str,
     ) -> Result<Option<EnterpriseAccount>> {
-        let key = prefixed(connection.as_str().as_bytes(), provider_user_id);
-        match self.acc_by_subject.get(key).map_err(storage)? {
+        let key = Kind::AccountBySubject.key(&[
+            connection.as_str().as_bytes(),
+            &[0],
+            provider_user_id.as_bytes(),
+        ]);
+        match self.tree.get(key).map_err(storage)? {
             Some(id) => self.load_account(&id),
             None => Ok(None),
         }
     }
 
     async fn find_accounts_by_email(&self, email: &str) -> Result<Vec<EnterpriseAccount>> {
-        let mut prefix = email_key(email).into_bytes();
-        prefix.push(0);
+        let prefix = keys::under(Kind::AccountByEmail, email_key(email).as_bytes());
         let mut out = Vec::new();
-        for entry in self.acc_by_email.scan_prefix(&prefix) {
+        for entry in self.tree.scan_prefix(&prefix) {
             let (k, _) = entry.map_err(storage)?;
             if let Some(a) = self.load_account(&k[prefix.len()..])? {
                 out.push(a);
@@ -128,10 +132,10 @@ impl AccountRepo for SledRepo {
         connection: &ConnectionId,
         q: &AccountQuery,
     ) -> Result<AccountPage> {
-        let prefix = connection.as_str().as_bytes().to_vec();
+        let prefix = Kind::AccountByConnection.key(&[connection.as_str().as_bytes()]);
         // Keys are connection id + account id: the prefix's range, narrowed by the cursor.
         let range = range_of(&prefix, q.after.as_ref().map(|a| a.as_str()), q.order);
-        let iter = self.acc_by_conn.range(range);
+        let iter = self.tree.range(range);
         let iter: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> = match q.order {
             Order::Asc => Box::new(iter),
             Order::Desc => Box::new(iter.rev()),
@@ -157,7 +161,7 @@ impl AccountRepo for SledRepo {
                 return Ok(false);
             };
             tx.drop_account_indexes(&old)?;
-            tx.accounts.remove(id.as_str())?;
+            tx.remove_account(id.as_str())?;
             tx.append(account_events(Some(&old), None, now))?;
             Ok(true)
         })?;

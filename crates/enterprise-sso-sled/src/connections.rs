@@ -1,18 +1,16 @@
 //! Connections: reads, listings (index selection and key ranges) and the
 //! [`ConnectionRepo`] implementation.
 
+use crate::keys::{self, ordered_i64, range_of, Kind};
+use crate::tx::{abort, storage};
+use crate::SledRepo;
 use async_trait::async_trait;
+use enterprise_sso::events::{account_events, connection_events};
 use enterprise_sso::storage::codec::{decode_connection, encode_connection};
 use enterprise_sso::storage::expect_version;
 use enterprise_sso::{
     ConnectionId, ConnectionRepo, Domain, EnterpriseConnection, ListQuery, Order, Page, Result,
 };
-use sled::Tree;
-
-use crate::keys::{ordered_i64, range_of};
-use crate::tx::{abort, storage};
-use crate::SledRepo;
-use enterprise_sso::events::{account_events, connection_events};
 
 impl SledRepo {
     /// Stores many new connections, one transaction per chunk of 1,000 (each chunk all or
@@ -20,7 +18,7 @@ impl SledRepo {
     pub async fn bulk_insert(&self, conns: &[EnterpriseConnection]) -> Result<()> {
         for chunk in conns.chunks(1000) {
             let encoded: Vec<_> = chunk.iter().map(|c| (c, encode_connection(c))).collect();
-            self.transact_connections(|tx| {
+            self.transact(|tx| {
                 for (conn, bytes) in &encoded {
                     tx.insert_new(conn, bytes)?;
                     tx.append(connection_events(None, Some(conn), conn.updated_at))?;
@@ -31,8 +29,9 @@ impl SledRepo {
         self.after_write().await
     }
 
+    /// The connection with id `id` (the bytes of an id, as index keys end with it).
     pub(crate) fn load(&self, id: &[u8]) -> Result<Option<EnterpriseConnection>> {
-        match self.records.get(id).map_err(storage)? {
+        match self.tree.get(Kind::Record.key(&[id])).map_err(storage)? {
             Some(bytes) => decode_connection(&bytes).map(Some),
             None => Ok(None),
         }
@@ -47,19 +46,16 @@ impl SledRepo {
         q.domain.is_none() && filters <= 1
     }
 
-    /// Picks the index for a listing: (tree, key prefix). `None` scans `records`.
-    pub(crate) fn plan(&self, q: &ListQuery) -> Option<(&Tree, Vec<u8>)> {
+    /// Picks the index for a listing: the key prefix of its entries (each followed by a
+    /// connection id). `None` scans the records.
+    pub(crate) fn plan(&self, q: &ListQuery) -> Option<Vec<u8>> {
         if let Some(o) = &q.organization_id {
-            let mut p = o.as_bytes().to_vec();
-            p.push(0);
-            return Some((&self.by_org, p));
+            return Some(keys::under(Kind::ByOrg, o.as_bytes()));
         }
         if let Some(pr) = q.provider {
-            let mut p = pr.as_str().as_bytes().to_vec();
-            p.push(0);
-            return Some((&self.by_provider, p));
+            return Some(keys::under(Kind::ByProvider, pr.as_str().as_bytes()));
         }
-        q.active.map(|a| (&self.by_active, vec![u8::from(a)]))
+        q.active.map(|a| Kind::ByActive.key(&[&[u8::from(a)]]))
     }
 }
 
@@ -67,7 +63,7 @@ impl SledRepo {
 impl ConnectionRepo for SledRepo {
     async fn insert(&self, conn: &EnterpriseConnection) -> Result<()> {
         let bytes = encode_connection(conn);
-        self.transact_connections(|tx| {
+        self.transact(|tx| {
             tx.insert_new(conn, &bytes)?;
             tx.append(connection_events(None, Some(conn), conn.updated_at))
         })?;
@@ -80,14 +76,14 @@ impl ConnectionRepo for SledRepo {
 
     async fn update(&self, conn: &EnterpriseConnection, expected_version: u64) -> Result<()> {
         let bytes = encode_connection(conn);
-        self.transact_connections(|tx| {
+        self.transact(|tx| {
             let stored = tx.old(&conn.id)?;
             let old = match expect_version(&conn.id, expected_version, stored, |c| c.version) {
                 Ok(old) => old,
                 Err(e) => return abort(e),
             };
             tx.reindex(&old, conn)?;
-            tx.records.insert(conn.id.as_str(), bytes.as_slice())?;
+            tx.put_record(&conn.id, &bytes)?;
             tx.append(connection_events(Some(&old), Some(conn), conn.updated_at))?;
             Ok(())
         })?;
@@ -116,8 +112,8 @@ impl ConnectionRepo for SledRepo {
                         }
                     }
                 }
-                tx.drop_indexes(&old, &[])?;
-                tx.records.remove(id.as_str())?;
+                tx.drop_indexes(&old)?;
+                tx.remove_record(id)?;
                 tx.append(events)?;
                 Ok(Some(true))
             })?;
@@ -143,11 +139,11 @@ impl ConnectionRepo for SledRepo {
             }
             return Ok(Page::from_overfetch(items, q.limit));
         }
-        let (tree, prefix) = match self.plan(q) {
-            Some((t, p)) => (t, p),
-            None => (&self.records, Vec::new()),
+        let (scans_records, prefix) = match self.plan(q) {
+            Some(p) => (false, p),
+            None => (true, vec![Kind::Record.byte()]),
         };
-        let iter = tree.range(range_of(
+        let iter = self.tree.range(range_of(
             &prefix,
             q.after.as_ref().map(|a| a.as_str()),
             q.order,
@@ -164,7 +160,7 @@ impl ConnectionRepo for SledRepo {
                 skip -= 1;
                 continue;
             }
-            let c = if prefix.is_empty() {
+            let c = if scans_records {
                 decode_connection(&v)?
             } else {
                 match self.load(&k[prefix.len()..])? {
@@ -194,14 +190,17 @@ impl ConnectionRepo for SledRepo {
             let found = self.find_by_domain(d).await?;
             return Ok(u64::from(found.is_some_and(|c| q.matches(&c))));
         }
-        let (tree, prefix) = self.plan(q).unwrap_or((&self.records, Vec::new()));
+        let (scans_records, prefix) = match self.plan(q) {
+            Some(p) => (false, p),
+            None => (true, vec![Kind::Record.byte()]),
+        };
         let covered = self.plan_covers(q);
         let mut n = 0u64;
-        for entry in tree.scan_prefix(&prefix) {
+        for entry in self.tree.scan_prefix(&prefix) {
             let (k, v) = entry.map_err(storage)?;
             let hit = if covered {
                 true
-            } else if prefix.is_empty() {
+            } else if scans_records {
                 q.matches(&decode_connection(&v)?)
             } else {
                 self.load(&k[prefix.len()..])?
@@ -217,9 +216,11 @@ impl ConnectionRepo for SledRepo {
         before_ms: i64,
     ) -> Result<Vec<EnterpriseConnection>> {
         let mut out = Vec::new();
-        for entry in self.by_cert_expiry.range(..ordered_i64(before_ms).to_vec()) {
+        let start = Kind::ByCertExpiry.key(&[]);
+        let end = Kind::ByCertExpiry.key(&[&ordered_i64(before_ms)]);
+        for entry in self.tree.range(start..end) {
             let (k, _) = entry.map_err(storage)?;
-            if let Some(c) = self.load(&k[8..])? {
+            if let Some(c) = self.load(&k[1 + 8..])? {
                 out.push(c);
             }
         }
@@ -232,10 +233,10 @@ impl ConnectionRepo for SledRepo {
         limit: usize,
     ) -> Result<Vec<enterprise_sso::events::Event>> {
         let (start, end) = (
-            crate::tx::event_key(position.saturating_add(1)),
-            crate::tx::event_key(u64::MAX),
+            keys::event(position.saturating_add(1)),
+            keys::event(u64::MAX),
         );
-        self.meta
+        self.tree
             .range(start..=end)
             .take(limit)
             .map(|e| {
@@ -249,10 +250,10 @@ impl ConnectionRepo for SledRepo {
     /// call; events are not records, so no transaction spans them).
     async fn prune_events_before(&self, before_ms: i64) -> Result<u64> {
         let mut n = 0;
-        for e in self.meta.scan_prefix(crate::tx::EVENT_PREFIX) {
+        for e in self.tree.scan_prefix([Kind::Event.byte()]) {
             let (k, v) = e.map_err(storage)?;
             if enterprise_sso::storage::codec::decode_event(&v)?.created_at < before_ms {
-                self.meta.remove(k).map_err(storage)?;
+                self.tree.remove(k).map_err(storage)?;
                 n += 1;
             }
         }
@@ -263,7 +264,11 @@ impl ConnectionRepo for SledRepo {
     }
 
     async fn find_by_domain(&self, domain: &Domain) -> Result<Option<EnterpriseConnection>> {
-        match self.domains.get(domain.as_str()).map_err(storage)? {
+        match self
+            .tree
+            .get(keys::domain(domain.as_str()))
+            .map_err(storage)?
+        {
             Some(id) => self.load(&id),
             None => Ok(None),
         }

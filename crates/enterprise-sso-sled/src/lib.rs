@@ -16,40 +16,46 @@
 //!
 //! ## Layout
 //!
-//! Trees, all named `<prefix>` + name (default prefix `enterprise_sso/`, so a host's own
-//! trees in the same [`sled::Db`] never collide):
+//! One tree, named `<prefix>store` (default prefix `enterprise_sso/`, so a host's own trees
+//! in the same [`sled::Db`] never collide). Every key starts with a byte naming its
+//! [`Kind`]:
 //!
-//! | tree | key | value |
+//! | kind | key | value |
 //! | --- | --- | --- |
-//! | `records` | connection id | the core codec's record (format tag + payload) |
-//! | `domains` | domain | connection id |
-//! | `by_org` | organization id, `0x00`, connection id | empty |
-//! | `by_active` | `0`/`1`, connection id | empty |
-//! | `by_provider` | provider name, `0x00`, connection id | empty |
-//! | `by_cert_expiry` | certificate expiry (8 bytes, order-preserving), connection id | empty |
-//! | `meta` | `index_version` | version of the index layout (2) |
-//! | `accounts` | account id | the core codec's account record |
-//! | `acc_by_subject` | connection id, `0x00`, provider user id | account id |
-//! | `acc_by_email` | email key, `0x00`, account id | empty |
-//! | `acc_by_conn` | connection id, account id | empty |
-//! | `acc_gen` | connection id | how many accounts were ever linked to it (u64) |
+//! | `r` record | connection id | the core codec's record (format tag + payload) |
+//! | `d` domain | domain | connection id |
+//! | `o` by org | organization id, `0x00`, connection id | empty |
+//! | `a` by active | `0`/`1`, connection id | empty |
+//! | `p` by provider | provider name, `0x00`, connection id | empty |
+//! | `x` by cert expiry | certificate expiry (8 bytes, order-preserving), connection id | empty |
+//! | `A` account | account id | the core codec's account record |
+//! | `S` account by subject | connection id, `0x00`, provider user id | account id |
+//! | `E` account by email | email key, `0x00`, account id | empty |
+//! | `C` account by connection | connection id, account id | empty |
+//! | `G` account generation | connection id | how many accounts were ever linked to it (u64) |
+//! | `m` meta | `commit_seq`, `event_seq`, `index_version` | u64 (big-endian) |
+//! | `e` event | position (u64, big-endian) | the core codec's event |
+//!
+//! So every write — record, version check, domain claims, index entries, feed event and
+//! commit counter — is one transaction over one tree, and no index entry can outlive or
+//! precede its record ([`SledRepo::verify`] checks exactly that).
 //!
 //! Deleting a connection unlinks its accounts in the same transaction. sled transactions
 //! cannot range-scan, so the accounts are listed first and the transaction checks that the
-//! connection's `acc_gen` did not move meanwhile (else it starts again).
+//! connection's account generation did not move meanwhile (else it starts again).
 //!
-//! Opening a store written before an index existed builds that index from the records
-//! (index version 1 had no `by_cert_expiry`).
+//! Ids sort by creation time, so a range scan over the records or over one prefix of an
+//! index yields connections in list order, from the cursor on; no query walks every
+//! record. A listing scans the most selective index its filters allow (domain,
+//! organization, provider, active, then the records) and checks the other filters on the
+//! decoded records.
 //!
-//! Ids sort by creation time, so a range scan over `records` or over one prefix of an index
-//! tree yields connections in list order, from the cursor on; no query walks every record.
-//! A listing scans the most selective index its filters allow (domain, organization,
-//! provider, active, then `records`) and checks the other filters on the decoded records.
-//!
-//! Every write (record, version check, domain claims and every index entry) is one sled
-//! transaction over all five trees, so no index entry can outlive or precede its record.
-//! [`SledRepo::verify_indexes`] checks exactly that.
-//!
+//! Stores written by layouts 1 and 2 (a tree per record kind and index: `records`,
+//! `domains`, `by_org`, …, `meta`) are migrated when opened: the records and accounts are
+//! copied and their index entries built afresh, the generations, counters and events
+//! copied, then `index_version` 3 is written and the old trees are dropped. A migration cut
+//! short (crash, full disk) leaves the old trees whole and runs again on the next open.
+
 //! ## Durability
 //!
 //! By default sled writes its log to disk in the background every 500 ms: a write that
@@ -66,22 +72,25 @@ mod accounts;
 mod connections;
 mod flush_gate;
 mod keys;
+mod migrate;
 mod sidecar;
 mod tx;
 mod verify;
 
+pub use keys::Kind;
 pub use sidecar::FILE_NAME as COMMIT_SIDECAR;
 
 use enterprise_sso::integrity::IntegrityError;
-use enterprise_sso::storage::codec::decode_connection;
-use enterprise_sso::{Error, Result};
+use enterprise_sso::Result;
 use sled::Tree;
 
-use crate::keys::index_keys;
 use crate::tx::{read_seq, storage, storage_integrity, storage_io, COMMIT_SEQ};
 
-/// Version of the index layout this build writes.
-pub const INDEX_VERSION: u64 = 2;
+/// Version of the layout this build writes (3: one tree, keys prefixed by [`Kind`]).
+pub const INDEX_VERSION: u64 = 3;
+
+/// The name of the store's tree after the prefix.
+pub const TREE_NAME: &str = "store";
 
 /// The default tree-name prefix.
 pub const DEFAULT_PREFIX: &str = "enterprise_sso/";
@@ -136,18 +145,7 @@ fn is_lock_error(e: &sled::Error) -> bool {
 /// [`ConnectionRepo`](enterprise_sso::ConnectionRepo) on a sled database.
 pub struct SledRepo {
     db: sled::Db,
-    records: Tree,
-    domains: Tree,
-    by_org: Tree,
-    by_active: Tree,
-    by_provider: Tree,
-    by_cert_expiry: Tree,
-    meta: Tree,
-    accounts: Tree,
-    acc_by_subject: Tree,
-    acc_by_email: Tree,
-    acc_by_conn: Tree,
-    acc_gen: Tree,
+    tree: Tree,
     opts: SledOptions,
     gate: flush_gate::FlushGate,
     sidecar: Option<sidecar::Sidecar>,
@@ -209,7 +207,9 @@ impl SledRepo {
 
     /// The number of transactions this store holds (its commit counter).
     fn commit_seq(&self) -> Result<u64> {
-        Ok(read_seq(self.meta.get(COMMIT_SEQ).map_err(storage)?))
+        Ok(read_seq(
+            self.tree.get(keys::meta(COMMIT_SEQ)).map_err(storage)?,
+        ))
     }
 
     /// Records everything committed so far as durable in the sidecar; call only once that
@@ -237,62 +237,21 @@ impl SledRepo {
     }
 
     /// Uses a database the host already owns, with a tree-name prefix of its choice.
+    /// A store of an older layout under that prefix is migrated first (see the crate docs).
     pub fn from_db_with(db: sled::Db, prefix: &str, opts: SledOptions) -> Result<Self> {
-        let tree = |name: &str| db.open_tree(format!("{prefix}{name}")).map_err(storage);
-        let repo = SledRepo {
-            records: tree("records")?,
-            domains: tree("domains")?,
-            by_org: tree("by_org")?,
-            by_active: tree("by_active")?,
-            by_provider: tree("by_provider")?,
-            by_cert_expiry: tree("by_cert_expiry")?,
-            meta: tree("meta")?,
-            accounts: tree("accounts")?,
-            acc_by_subject: tree("acc_by_subject")?,
-            acc_by_email: tree("acc_by_email")?,
-            acc_by_conn: tree("acc_by_conn")?,
-            acc_gen: tree("acc_gen")?,
+        let tree = migrate::open_store(&db, prefix)?;
+        Ok(SledRepo {
+            tree,
             db,
             opts,
             gate: flush_gate::FlushGate::default(),
             sidecar: None,
-        };
-        repo.upgrade_indexes()?;
-        Ok(repo)
+        })
     }
 
-    /// Builds the indexes a store written by an older layout lacks. Refuses a store
-    /// written by a newer layout.
-    fn upgrade_indexes(&self) -> Result<()> {
-        let found = match self.meta.get("index_version").map_err(storage)? {
-            Some(v) => {
-                let bytes: [u8; 8] = v
-                    .as_ref()
-                    .try_into()
-                    .map_err(|e| Error::corrupt_with("bad index_version", e))?;
-                u64::from_be_bytes(bytes)
-            }
-            // A store with records but no version was written by layout 1.
-            None if !self.records.is_empty() => 1,
-            None => INDEX_VERSION,
-        };
-        if found > INDEX_VERSION {
-            return Err(Error::corrupt(format!(
-                "index layout {found} is newer than this library ({INDEX_VERSION})"
-            )));
-        }
-        if found < 2 {
-            for item in self.records.iter() {
-                let (_, v) = item.map_err(storage)?;
-                if let Some(e) = index_keys(&decode_connection(&v)?).cert_expiry {
-                    self.by_cert_expiry.insert(e, &[]).map_err(storage)?;
-                }
-            }
-        }
-        self.meta
-            .insert("index_version", &INDEX_VERSION.to_be_bytes())
-            .map_err(storage)?;
-        Ok(())
+    /// The store's one tree (see the crate docs for its keys).
+    pub fn tree(&self) -> &Tree {
+        &self.tree
     }
 
     /// The underlying database.

@@ -6,8 +6,13 @@ use enterprise_sso::{
     ClientSecret, ConnectionId, ConnectionRepo, Connections, CreateConnection, Domain, Error,
     ListQuery, Order, Patch, ProtocolConfig, Provider, SamlPatch, UpdateConnection,
 };
-use enterprise_sso_sled::{SledOptions, SledRepo};
+use enterprise_sso_sled::{Kind, SledOptions, SledRepo};
 use proptest::prelude::*;
+
+/// The key of a connection's record in the store's tree.
+fn record_key(id: &ConnectionId) -> Vec<u8> {
+    [&[Kind::Record.byte()], id.as_str().as_bytes()].concat()
+}
 
 #[test]
 fn everything_survives_drop_and_reopen() {
@@ -64,7 +69,7 @@ fn host_owned_db_keeps_its_own_trees() {
         .map(|n| String::from_utf8_lossy(n).into_owned())
         .collect();
     assert!(
-        names.contains(&"enterprise_sso/records".to_string()),
+        names.contains(&"enterprise_sso/store".to_string()),
         "{names:?}"
     );
     // A second repo under another prefix is a separate store.
@@ -79,10 +84,10 @@ fn unknown_record_format_is_a_clear_error() {
     let repo = SledRepo::from_db(db.clone()).unwrap();
     let c = saml_connection("tag", &[], false);
     block_on(repo.insert(&c)).unwrap();
-    let records = db.open_tree("enterprise_sso/records").unwrap();
-    let mut bytes = records.get(c.id.as_str()).unwrap().unwrap().to_vec();
+    let key = record_key(&c.id);
+    let mut bytes = repo.tree().get(&key).unwrap().unwrap().to_vec();
     bytes[0] = 99;
-    records.insert(c.id.as_str(), bytes).unwrap();
+    repo.tree().insert(key, bytes).unwrap();
     match block_on(repo.get(&c.id)) {
         Err(Error::Corrupt { reason, .. }) => assert!(reason.contains("99"), "{reason}"),
         other => panic!("expected a corrupt-record error, got {other:?}"),
@@ -335,43 +340,185 @@ fn verify_indexes_notices_a_stale_entry() {
     let repo = SledRepo::from_db(db.clone()).unwrap();
     block_on(repo.insert(&saml_connection("v", &["v.example.com"], false))).unwrap();
     repo.verify_indexes().unwrap();
-    db.open_tree("enterprise_sso/domains")
+    db.open_tree("enterprise_sso/store")
         .unwrap()
-        .insert("ghost.example.com", "ent_01M84YGM3F1WT40JCGJQM038DA")
+        .insert("dghost.example.com", "ent_01M84YGM3F1WT40JCGJQM038DA")
         .unwrap();
     assert!(repo.verify_indexes().is_err());
 }
 
-#[test]
-fn a_layout_1_store_gets_its_expiry_index_built_on_open() {
-    let db = sled::Config::new().temporary(true).open().unwrap();
-    let c = saml_connection("old", &["old.example.com"], false);
-    let expires = c.saml().unwrap().idp_certificate_expires_at.unwrap();
-    {
-        let repo = SledRepo::from_db(db.clone()).unwrap();
-        block_on(repo.insert(&c)).unwrap();
+/// Writes `conns` and `accounts` the way layouts 1 and 2 did: a tree per record kind and
+/// per index, events in `meta` under `ev\0` + position. Layout 1 had no expiry index and
+/// no version marker.
+fn write_old_layout(
+    db: &sled::Db,
+    layout: u64,
+    conns: &[enterprise_sso::EnterpriseConnection],
+    accounts: &[enterprise_sso::EnterpriseAccount],
+) {
+    use enterprise_sso::storage::codec::{encode_account, encode_connection, encode_event};
+    let tree = |n: &str| db.open_tree(format!("enterprise_sso/{n}")).unwrap();
+    let sep = |a: &str, b: &str| [a.as_bytes(), &[0], b.as_bytes()].concat();
+    let mut position = 0u64;
+    let meta = tree("meta");
+    for c in conns {
+        let id = c.id.as_str();
+        tree("records").insert(id, encode_connection(c)).unwrap();
+        for d in &c.domains {
+            tree("domains").insert(d.as_str(), id).unwrap();
+        }
+        if let Some(o) = &c.organization_id {
+            tree("by_org").insert(sep(o, id), &[]).unwrap();
+        }
+        let active = [&[u8::from(c.active)], id.as_bytes()].concat();
+        tree("by_active").insert(active, &[]).unwrap();
+        tree("by_provider")
+            .insert(sep(c.provider.as_str(), id), &[])
+            .unwrap();
+        if layout >= 2 {
+            if let Some(t) = c.saml().and_then(|s| s.idp_certificate_expires_at) {
+                let k = [&((t as u64) ^ (1 << 63)).to_be_bytes()[..], id.as_bytes()].concat();
+                tree("by_cert_expiry").insert(k, &[]).unwrap();
+            }
+        }
+        for mut e in enterprise_sso::events::connection_events(None, Some(c), c.created_at) {
+            position += 1;
+            e.position = position;
+            let k = [&b"ev\0"[..], &position.to_be_bytes()].concat();
+            meta.insert(k, encode_event(&e)).unwrap();
+        }
     }
-    // Make it look like layout 1: no version marker, no expiry index.
-    db.open_tree("enterprise_sso/meta")
-        .unwrap()
-        .clear()
-        .unwrap();
-    db.open_tree("enterprise_sso/by_cert_expiry")
-        .unwrap()
-        .clear()
-        .unwrap();
+    for a in accounts {
+        let id = a.id.as_str();
+        tree("accounts").insert(id, encode_account(a)).unwrap();
+        let conn = a.enterprise_connection_id.as_ref().unwrap().as_str();
+        let subject = a.provider_user_id.as_deref().unwrap();
+        tree("acc_by_subject")
+            .insert(sep(conn, subject), id)
+            .unwrap();
+        let email = enterprise_sso::account::email_key(&a.email_address);
+        tree("acc_by_email").insert(sep(&email, id), &[]).unwrap();
+        tree("acc_by_conn")
+            .insert([conn.as_bytes(), id.as_bytes()].concat(), &[])
+            .unwrap();
+        tree("acc_gen").insert(conn, &1u64.to_be_bytes()).unwrap();
+    }
+    meta.insert("event_seq", &position.to_be_bytes()).unwrap();
+    meta.insert("commit_seq", &7u64.to_be_bytes()).unwrap();
+    if layout >= 2 {
+        meta.insert("index_version", &layout.to_be_bytes()).unwrap();
+    }
+}
+
+#[test]
+fn layout_1_and_2_stores_are_migrated_to_one_tree_on_open() {
+    use enterprise_sso::AccountRepo;
+    for layout in [1, 2] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let mut a = saml_connection("old-a", &["old-a.example.com"], true);
+        a.organization_id = Some("org_old".into());
+        let b = oidc_connection("old-b", &["old-b.example.com", "old-c.example.com"], false);
+        let expires = a.saml().unwrap().idp_certificate_expires_at.unwrap();
+        let acc = enterprise_sso::conformance::account_for(&a, "subj", "u@old-a.example.com");
+        {
+            let db = sled::open(&path).unwrap();
+            write_old_layout(
+                &db,
+                layout,
+                &[a.clone(), b.clone()],
+                std::slice::from_ref(&acc),
+            );
+            db.flush().unwrap();
+        }
+        let repo = SledRepo::open(&path).unwrap();
+        repo.verify().unwrap();
+        let names: Vec<String> = repo
+            .db()
+            .tree_names()
+            .iter()
+            .map(|n| String::from_utf8_lossy(n).into_owned())
+            .collect();
+        assert!(
+            names
+                .iter()
+                .all(|n| !n.starts_with("enterprise_sso/") || n == "enterprise_sso/store"),
+            "layout {layout}: old trees left: {names:?}"
+        );
+        assert_eq!(block_on(repo.get(&a.id)).unwrap(), Some(a.clone()));
+        let d = Domain::parse("old-c.example.com").unwrap();
+        assert_eq!(block_on(repo.find_by_domain(&d)).unwrap(), Some(b.clone()));
+        let q = ListQuery {
+            organization_id: Some("org_old".into()),
+            ..Default::default()
+        };
+        assert_eq!(block_on(repo.list(&q)).unwrap().items, vec![a.clone()]);
+        assert_eq!(
+            block_on(repo.certificates_expiring_before(expires + 1)).unwrap(),
+            vec![a.clone()],
+            "layout {layout}: expiry index built"
+        );
+        assert_eq!(
+            block_on(repo.find_account_by_subject(&a.id, "subj")).unwrap(),
+            Some(acc.clone())
+        );
+        // The feed continues where layout 2 left it.
+        let events = block_on(repo.events_after(0, 100)).unwrap();
+        let last = events.len() as u64;
+        assert!(last >= 2);
+        assert_eq!(
+            events.iter().map(|e| e.position).collect::<Vec<_>>(),
+            (1..=last).collect::<Vec<_>>()
+        );
+        assert_eq!(events[0].connection_id.as_ref(), Some(&a.id));
+        block_on(repo.delete(&a.id, 1)).unwrap();
+        let events = block_on(repo.events_after(last, 100)).unwrap();
+        assert_eq!(events.first().map(|e| e.position), Some(last + 1));
+        // Deleting unlinked the account through the migrated indexes.
+        let unlinked = block_on(repo.get_account(&acc.id)).unwrap().unwrap();
+        assert_eq!(unlinked.enterprise_connection_id, None);
+        repo.verify().unwrap();
+        drop(repo);
+        // Reopening a migrated store migrates nothing again.
+        let repo = SledRepo::open(&path).unwrap();
+        assert_eq!(block_on(repo.get(&b.id)).unwrap(), Some(b));
+        assert_eq!(block_on(repo.get(&a.id)).unwrap(), None);
+    }
+}
+
+#[test]
+fn a_migration_cut_short_runs_again_and_newer_layouts_are_refused() {
+    let db = sled::Config::new().temporary(true).open().unwrap();
+    let c = saml_connection("cut", &["cut.example.com"], false);
+    write_old_layout(&db, 2, std::slice::from_ref(&c), &[]);
+    // As if a migration died halfway: the new tree holds part of the copy (and something
+    // that must not survive), without the version marker.
+    let store = db.open_tree("enterprise_sso/store").unwrap();
+    store.insert(record_key(&c.id), b"half".to_vec()).unwrap();
+    store.insert(b"dstale.example.com", c.id.as_str()).unwrap();
     let repo = SledRepo::from_db(db.clone()).unwrap();
-    repo.verify_indexes().unwrap();
-    assert_eq!(
-        block_on(repo.certificates_expiring_before(expires + 1)).unwrap(),
-        vec![c]
-    );
-    // A newer layout is refused.
-    db.open_tree("enterprise_sso/meta")
+    assert_eq!(block_on(repo.get(&c.id)).unwrap(), Some(c.clone()));
+    repo.verify().unwrap();
+    drop(repo);
+    // A newer layout is refused, in either shape.
+    store
+        .insert(b"mindex_version", &99u64.to_be_bytes())
+        .unwrap();
+    assert!(matches!(
+        SledRepo::from_db(db.clone()),
+        Err(Error::Corrupt { .. })
+    ));
+    let fresh = sled::Config::new().temporary(true).open().unwrap();
+    write_old_layout(&fresh, 2, &[], &[]);
+    fresh
+        .open_tree("enterprise_sso/meta")
         .unwrap()
         .insert("index_version", &99u64.to_be_bytes())
         .unwrap();
-    assert!(matches!(SledRepo::from_db(db), Err(Error::Corrupt { .. })));
+    assert!(matches!(
+        SledRepo::from_db(fresh),
+        Err(Error::Corrupt { .. })
+    ));
 }
 
 #[test]
@@ -585,46 +732,58 @@ fn verify_catches_each_broken_index_in_turn() {
         assert_eq!(repo.verify(), Ok(()));
         (db, repo)
     };
-    let trees = [
-        "domains",
-        "by_org",
-        "by_active",
-        "by_provider",
-        "by_cert_expiry",
-        "acc_by_subject",
-        "acc_by_email",
-        "acc_by_conn",
+    let indexes = [
+        Kind::Domain,
+        Kind::ByOrg,
+        Kind::ByActive,
+        Kind::ByProvider,
+        Kind::ByCertExpiry,
+        Kind::AccountBySubject,
+        Kind::AccountByEmail,
+        Kind::AccountByConnection,
     ];
-    for name in trees {
+    let first_of = |repo: &SledRepo, kind: Kind| {
+        repo.tree()
+            .scan_prefix([kind.byte()])
+            .next()
+            .unwrap()
+            .unwrap()
+    };
+    for kind in indexes {
+        let name = kind.name();
         // An entry removed.
-        let (db, repo) = fresh();
-        let tree = db.open_tree(format!("enterprise_sso/{name}")).unwrap();
-        let (k, _) = tree.iter().next().unwrap().unwrap();
-        tree.remove(k).unwrap();
+        let (_db, repo) = fresh();
+        let (k, _) = first_of(&repo, kind);
+        repo.tree().remove(k).unwrap();
         match repo.verify() {
             Err(IntegrityError::Index { index, .. }) => assert_eq!(index, name),
             other => panic!("{name}: removed entry not caught: {other:?}"),
         }
         // A stale entry added.
-        let (db, repo) = fresh();
-        let tree = db.open_tree(format!("enterprise_sso/{name}")).unwrap();
-        let (k, v) = tree.iter().next().unwrap().unwrap();
+        let (_db, repo) = fresh();
+        let (k, v) = first_of(&repo, kind);
         let mut stale = k.to_vec();
-        stale.insert(0, b'z');
-        tree.insert(stale, v).unwrap();
+        stale.insert(1, b'z');
+        repo.tree().insert(stale, v).unwrap();
         match repo.verify() {
             Err(IntegrityError::Index { index, .. }) => assert_eq!(index, name),
             other => panic!("{name}: stale entry not caught: {other:?}"),
         }
     }
+    // A key of no known kind.
+    let (_db, repo) = fresh();
+    repo.tree().insert(b"?stray", b"").unwrap();
+    assert!(matches!(
+        repo.verify(),
+        Err(IntegrityError::Index { index: "store", .. })
+    ));
     // A damaged record.
-    let (db, repo) = fresh();
-    let records = db.open_tree("enterprise_sso/records").unwrap();
-    let (k, v) = records.iter().next().unwrap().unwrap();
+    let (_db, repo) = fresh();
+    let (k, v) = first_of(&repo, Kind::Record);
     let mut bad = v.to_vec();
     let last = bad.len() - 2;
     bad[last] ^= 0x01;
-    records.insert(k, bad).unwrap();
+    repo.tree().insert(k, bad).unwrap();
     assert!(matches!(
         repo.verify(),
         Err(IntegrityError::Record {
