@@ -4,7 +4,7 @@ use enterprise_sso::events::connection_events;
 use enterprise_sso::storage::codec::{decode_connection, encode_connection};
 use enterprise_sso::storage::{connection_keys, expect_version, version_from_i64, version_to_i64};
 use enterprise_sso::{
-    ConnectionId, Domain, EnterpriseConnection, Error, ListQuery, Order, Page, Result,
+    Change, ConnectionId, Domain, EnterpriseConnection, Error, ListQuery, Order, Page, Result,
 };
 use rusqlite::types::Value;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -261,6 +261,32 @@ pub(crate) const INDEXED_SQL: &str =
      FROM connections WHERE id = ?1";
 
 pub(crate) fn update(conn: &mut Connection, row: &Row, expected: u64) -> Result<()> {
+    update_from(conn, row, expected, None)
+}
+
+/// [`ConnectionRepo::modify`](enterprise_sso::ConnectionRepo::modify) on the writer: read,
+/// `change`, write, in the writer's transaction (nothing in between can write the row).
+pub(crate) fn modify(
+    conn: &mut Connection,
+    id: &ConnectionId,
+    change: &Change,
+) -> Result<EnterpriseConnection> {
+    let current = get(conn, id.as_str())?.ok_or_else(|| Error::not_found(id))?;
+    let next = change(&current)?;
+    if next.version != current.version {
+        update_from(conn, &Row::new(&next)?, current.version, Some(&current))?;
+    }
+    Ok(next)
+}
+
+/// The compare-and-swap write; `known_old`, when the caller read the stored connection
+/// in this same transaction, spares decoding it again (the version check still runs).
+fn update_from(
+    conn: &mut Connection,
+    row: &Row,
+    expected: u64,
+    known_old: Option<&EnterpriseConnection>,
+) -> Result<()> {
     let tx = conn.savepoint().map_err(storage)?;
     type Indexed = (i64, Option<String>, bool, String, Option<i64>, Vec<u8>);
     let old: Option<Indexed> = tx
@@ -283,7 +309,14 @@ pub(crate) fn update(conn: &mut Connection, row: &Row, expected: u64) -> Result<
         expect_version(&row.key, expected, old, |o| {
             version_from_i64(o.0).unwrap_or(0)
         })?;
-    let old_conn = decode_connection(&old_record)?;
+    let decoded;
+    let old_conn = match known_old {
+        Some(old) => old,
+        None => {
+            decoded = decode_connection(&old_record)?;
+            &decoded
+        }
+    };
     // Only the indexed columns whose value changes are set: SQLite rewrites the index
     // entries of every column named in SET, which costs more pages per commit.
     let mut sql = String::from("UPDATE connections SET version = ?2, record = ?3");
@@ -332,7 +365,7 @@ pub(crate) fn update(conn: &mut Connection, row: &Row, expected: u64) -> Result<
     claim(&tx, &row.id, &added)?;
     crate::events::append(
         &tx,
-        connection_events(Some(&old_conn), Some(&row.conn), row.conn.updated_at),
+        connection_events(Some(old_conn), Some(&row.conn), row.conn.updated_at),
     )?;
     tx.commit().map_err(storage)
 }

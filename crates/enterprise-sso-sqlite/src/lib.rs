@@ -57,8 +57,8 @@ use std::path::Path;
 use async_trait::async_trait;
 use enterprise_sso::integrity::IntegrityError;
 use enterprise_sso::{
-    AccountId, AccountPage, AccountQuery, AccountRepo, ConnectionId, ConnectionRepo, Domain,
-    EnterpriseAccount, EnterpriseConnection, ListQuery, Page, Result,
+    AccountId, AccountPage, AccountQuery, AccountRepo, Change, ConnectionId, ConnectionRepo,
+    Domain, EnterpriseAccount, EnterpriseConnection, ListQuery, Page, Result,
 };
 use rusqlite::{Connection, OpenFlags};
 
@@ -234,6 +234,15 @@ impl ConnectionRepo for SqliteRepo {
         let row = connections::Row::new(conn)?;
         self.writes
             .run(move |c| connections::update(c, &row, expected_version))
+            .await
+    }
+
+    /// Read, change and write on the writer thread, in its batch transaction: no read on
+    /// the caller, no version conflict with writers of this handle.
+    async fn modify(&self, id: &ConnectionId, change: Change) -> Result<EnterpriseConnection> {
+        let id = id.clone();
+        self.writes
+            .run(move |c| connections::modify(c, &id, &change))
             .await
     }
 

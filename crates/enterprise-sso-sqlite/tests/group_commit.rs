@@ -52,3 +52,65 @@ fn concurrent_writes_share_commits_and_keep_their_own_outcome() {
     assert_eq!(writes, 64);
     assert!(txs < writes, "64 concurrent writes took {txs} transactions");
 }
+
+/// `Connections::update` reads, merges and writes on the writer thread (no read on the
+/// caller), and concurrent updates of distinct connections share commits that way too.
+#[test]
+fn updates_read_merge_and_write_on_the_writer() {
+    use enterprise_sso::{Connections, Patch, UpdateConnection};
+    let dir = tempfile::tempdir().unwrap();
+    let repo = Arc::new(SqliteRepo::open(dir.path().join("m.db")).unwrap());
+    let c = saml_connection("m", &["m.group.com"], true);
+    futures_executor::block_on(repo.insert(&c)).unwrap();
+    let ran_on = Arc::new(std::sync::Mutex::new(None));
+    let ran_on_in = Arc::clone(&ran_on);
+    let next = futures_executor::block_on(repo.modify(
+        &c.id,
+        Arc::new(move |current: &enterprise_sso::EnterpriseConnection| {
+            *ran_on_in.lock().unwrap() = std::thread::current().name().map(str::to_owned);
+            let mut next = current.clone();
+            next.name = "on the writer".into();
+            next.version += 1;
+            Ok(next)
+        }),
+    ))
+    .unwrap();
+    assert_eq!(next.name, "on the writer");
+    assert_eq!(
+        ran_on.lock().unwrap().as_deref(),
+        Some("sso-sqlite-write"),
+        "the change ran on the writer thread"
+    );
+    // Through the service: 32 concurrent updates of distinct connections.
+    let ids: Vec<_> = (0..32)
+        .map(|i| {
+            let c = saml_connection("u", &[&format!("u{i}.group.com")], true);
+            futures_executor::block_on(repo.insert(&c)).unwrap();
+            c.id
+        })
+        .collect();
+    let before = repo.group_commit_stats();
+    let threads: Vec<_> = ids
+        .iter()
+        .cloned()
+        .map(|id| {
+            let svc = Connections::new(Arc::clone(&repo));
+            std::thread::spawn(move || {
+                let patch = UpdateConnection {
+                    name: Patch::Value("renamed".into()),
+                    ..Default::default()
+                };
+                futures_executor::block_on(svc.update(&id, &patch))
+            })
+        })
+        .collect();
+    for t in threads {
+        assert_eq!(t.join().unwrap().unwrap().name, "renamed");
+    }
+    let after = repo.group_commit_stats();
+    assert_eq!(after.writes - before.writes, 32);
+    for id in &ids {
+        let stored = futures_executor::block_on(repo.get(id)).unwrap().unwrap();
+        assert_eq!(stored.name, "renamed");
+    }
+}

@@ -82,8 +82,8 @@ pub use patch::{
 };
 pub use provider::{Protocol, Provider, WorkosConnectionType};
 pub use repo::{
-    AccountPage, AccountQuery, AccountRepo, ConnectionRepo, DynStore, ListQuery, Order, Page,
-    Record, Store,
+    modify_by_cas, AccountPage, AccountQuery, AccountRepo, Change, ConnectionRepo, DynStore,
+    ListQuery, Order, Page, Record, Store,
 };
 pub use secret::ClientSecret;
 pub use service::{Connections, MetadataSource, SignIn};

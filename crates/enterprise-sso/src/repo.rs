@@ -189,6 +189,28 @@ impl Order {
     }
 }
 
+/// The change of one [`ConnectionRepo::modify`]: from the stored connection to the next.
+pub type Change = Arc<dyn Fn(&EnterpriseConnection) -> Result<EnterpriseConnection> + Send + Sync>;
+
+/// [`ConnectionRepo::modify`]'s default, on the caller: [`ConnectionRepo::get`], `change`,
+/// then [`ConnectionRepo::update`] with the version read (a concurrent writer makes it a
+/// [`crate::Error::VersionConflict`]).
+pub async fn modify_by_cas<R: ConnectionRepo + ?Sized>(
+    repo: &R,
+    id: &ConnectionId,
+    change: Change,
+) -> Result<EnterpriseConnection> {
+    let current = repo
+        .get(id)
+        .await?
+        .ok_or_else(|| crate::error::Error::not_found(id))?;
+    let next = change(&current)?;
+    if next.version != current.version {
+        repo.update(&next, current.version).await?;
+    }
+    Ok(next)
+}
+
 /// Storage of connections. Adapters only store: merge and validation live in the core
 /// ([`crate::Connections`]); an adapter must never change a record it is given.
 ///
@@ -210,6 +232,23 @@ pub trait ConnectionRepo: Send + Sync {
     /// Errors: [`crate::Error::NotFound`], [`crate::Error::VersionConflict`],
     /// [`crate::Error::DomainConflict`].
     async fn update(&self, conn: &EnterpriseConnection, expected_version: u64) -> Result<()>;
+
+    /// One read-modify-write of the connection `id`: `change` gets the stored connection
+    /// and returns the next one, which is written with a version check (a next of the same
+    /// version is not written); returns the connection as it is after the call.
+    ///
+    /// The default reads with [`ConnectionRepo::get`] and writes with
+    /// [`ConnectionRepo::update`], so a concurrent writer can make it fail with
+    /// [`crate::Error::VersionConflict`] (the caller retries). A store whose writes go
+    /// through one writer overrides it to read, change and write there in one step, which
+    /// saves the caller's read and cannot conflict with writers of the same handle;
+    /// `change` then runs on that writer, so it must be cheap (the core sends only
+    /// patches without metadata XML this way) and may run more than once.
+    ///
+    /// Errors: [`crate::Error::NotFound`], `change`'s own, and [`ConnectionRepo::update`]'s.
+    async fn modify(&self, id: &ConnectionId, change: Change) -> Result<EnterpriseConnection> {
+        modify_by_cas(self, id, change).await
+    }
 
     /// Deletes a connection and releases its domains; `false` when there was none.
     ///
@@ -294,6 +333,9 @@ macro_rules! forward_repo {
             }
             async fn update(&self, conn: &EnterpriseConnection, expected_version: u64) -> Result<()> {
                 (**self).update(conn, expected_version).await
+            }
+            async fn modify(&self, id: &ConnectionId, change: Change) -> Result<EnterpriseConnection> {
+                (**self).modify(id, change).await
             }
             async fn delete(&self, id: &ConnectionId, now: i64) -> Result<bool> {
                 (**self).delete(id, now).await

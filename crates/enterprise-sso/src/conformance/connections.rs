@@ -89,6 +89,105 @@ pub async fn cas_conflict(repo: &dyn Store) {
     );
 }
 
+/// `modify` reads, changes and writes in one step: the change sees the stored connection,
+/// its result is stored with one feed event; a change that keeps the version writes
+/// nothing; a refused change or a taken domain writes nothing; a missing id is `NotFound`
+/// without calling the change.
+pub async fn modify_reads_changes_and_writes_in_one_step(repo: &dyn Store) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let a = oidc_connection("mod-a", &["mod-a.example.com"], false);
+    let b = oidc_connection("mod-b", &["mod-b.example.com"], false);
+    insert_all(repo, &[a.clone(), b.clone()]).await;
+    async fn feed_end(repo: &dyn Store) -> u64 {
+        let events = repo.events_after(0, usize::MAX).await.expect("feed");
+        events.last().map_or(0, |e| e.position)
+    }
+    let before = feed_end(repo).await;
+    let seen = Arc::new(std::sync::Mutex::new(None));
+    let seen_in = Arc::clone(&seen);
+    let next = repo
+        .modify(
+            &a.id,
+            Arc::new(move |current: &EnterpriseConnection| {
+                *seen_in.lock().expect("lock") = Some(current.clone());
+                let mut next = current.clone();
+                next.name = "modified".into();
+                next.version += 1;
+                Ok(next)
+            }),
+        )
+        .await
+        .expect("modify");
+    assert_eq!(
+        seen.lock().expect("lock").as_ref(),
+        Some(&a),
+        "the change saw the store"
+    );
+    assert_eq!(next.name, "modified");
+    assert_eq!(next.version, a.version + 1);
+    assert_eq!(must_get(repo, &a.id).await, next);
+    let events = repo.events_after(before, 10).await.expect("feed");
+    assert_eq!(events.len(), 1, "one event for one write: {events:?}");
+    assert_eq!(events[0].changed, vec!["name".to_string()]);
+    // A change that keeps the version writes nothing and returns the stored connection.
+    let same = repo
+        .modify(&a.id, Arc::new(|c: &EnterpriseConnection| Ok(c.clone())))
+        .await
+        .expect("no-op modify");
+    assert_eq!(same, next);
+    let end = feed_end(repo).await;
+    assert_eq!(end, before + 1, "a kept version appends nothing");
+    // A refused change, and a change that takes another connection's domain, write nothing.
+    let refused = repo
+        .modify(
+            &a.id,
+            Arc::new(|c: &EnterpriseConnection| Err(Error::not_found(&c.id))),
+        )
+        .await;
+    assert!(
+        matches!(refused, Err(Error::NotFound { .. })),
+        "{refused:?}"
+    );
+    let taken = b.domains[0].clone();
+    let clash = repo
+        .modify(
+            &a.id,
+            Arc::new(move |c: &EnterpriseConnection| {
+                let mut next = c.clone();
+                next.domains.push(taken.clone());
+                next.name = "clash".into();
+                next.version += 1;
+                Ok(next)
+            }),
+        )
+        .await;
+    assert!(
+        matches!(clash, Err(Error::DomainConflict { .. })),
+        "{clash:?}"
+    );
+    assert_eq!(must_get(repo, &a.id).await, next);
+    assert_eq!(must_get(repo, &b.id).await, b);
+    assert_eq!(feed_end(repo).await, end, "refused changes append nothing");
+    // A missing id: NotFound, the change never runs.
+    let calls = Arc::new(AtomicUsize::new(0));
+    let calls_in = Arc::clone(&calls);
+    let missing = repo
+        .modify(
+            &ConnectionId::generate(),
+            Arc::new(move |c: &EnterpriseConnection| {
+                calls_in.fetch_add(1, Ordering::SeqCst);
+                Ok(c.clone())
+            }),
+        )
+        .await;
+    assert!(
+        matches!(missing, Err(Error::NotFound { .. })),
+        "{missing:?}"
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+}
+
 /// A domain belongs to one connection; a conflicting write names the domain (never the
 /// owner) and
 /// writes nothing at all (not even its other domains).

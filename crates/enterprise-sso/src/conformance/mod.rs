@@ -57,6 +57,7 @@ macro_rules! __conformance_case_list {
             crud,
             insert_duplicate_id,
             cas_conflict,
+            modify_reads_changes_and_writes_in_one_step,
             domain_conflicts,
             domains_released_on_change_and_delete,
             nested_config_and_secret_round_trip,

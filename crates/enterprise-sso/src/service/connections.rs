@@ -1,6 +1,8 @@
 //! Connections: create, read, list, update (with compare-and-swap retries), delete, and
 //! email routing.
 
+use std::sync::Arc;
+
 use super::retry::{is_version_conflict, retry_on_conflict};
 use super::{email_domain, Connections};
 use crate::connection::EnterpriseConnection;
@@ -9,8 +11,8 @@ use crate::domain::Domain;
 use crate::error::{Error, Result};
 use crate::ids::ConnectionId;
 use crate::merge::{build_with, merge_with};
-use crate::patch::{CreateConnection, UpdateConnection};
-use crate::repo::{ConnectionRepo, ListQuery, Page, MAX_LIMIT};
+use crate::patch::{CreateConnection, Patch, UpdateConnection};
+use crate::repo::{modify_by_cas, Change, ConnectionRepo, ListQuery, Page, MAX_LIMIT};
 
 impl<R: ConnectionRepo> Connections<R> {
     /// Validates and stores a new connection (version 1, inactive unless `active` is set).
@@ -171,8 +173,12 @@ impl<R: ConnectionRepo> Connections<R> {
         id: &ConnectionId,
         patch: &UpdateConnection,
     ) -> Result<EnterpriseConnection> {
-        self.modify(id, |current, now| {
-            Ok(merge_with(current, patch, now, &self.policy)?)
+        // Parsing metadata XML (up to 1 MiB) is kept off a store's single writer.
+        let on_caller =
+            matches!(&patch.saml, Patch::Value(s) if matches!(s.idp_metadata, Patch::Value(_)));
+        let (patch, policy) = (patch.clone(), self.policy.clone());
+        self.modify(id, on_caller, move |current, now| {
+            Ok(merge_with(current, &patch, now, &policy)?)
         })
         .await
     }
@@ -202,7 +208,7 @@ impl<R: ConnectionRepo> Connections<R> {
     /// Records a successful authentication: the first one moves the connection from
     /// `validating` to `active` state. Later calls change nothing and write nothing.
     pub async fn mark_authenticated(&self, id: &ConnectionId) -> Result<EnterpriseConnection> {
-        self.modify(id, |current, now| {
+        self.modify(id, false, |current, now| {
             let mut next = current.clone();
             if current.first_authenticated_at.is_none() {
                 next.first_authenticated_at = Some(now);
@@ -216,21 +222,34 @@ impl<R: ConnectionRepo> Connections<R> {
 
     /// Read-modify-CAS loop shared by every update. `f` returning the record unchanged
     /// (same version) skips the write.
-    pub(super) async fn modify<F>(&self, id: &ConnectionId, f: F) -> Result<EnterpriseConnection>
+    ///
+    /// The step runs through [`ConnectionRepo::modify`], so a store with one writer reads,
+    /// changes and writes there; with `on_caller`, `f` runs on the caller instead
+    /// ([`crate::modify_by_cas`]): for changes too costly to hold that writer with (a patch
+    /// with metadata XML is parsed in `f`).
+    pub(super) async fn modify<F>(
+        &self,
+        id: &ConnectionId,
+        on_caller: bool,
+        f: F,
+    ) -> Result<EnterpriseConnection>
     where
-        F: Fn(&EnterpriseConnection, i64) -> Result<EnterpriseConnection> + Send + Sync,
+        F: Fn(&EnterpriseConnection, i64) -> Result<EnterpriseConnection> + Send + Sync + 'static,
     {
         // In-process writers of this connection take turns (see `write_lock`), so a conflict
         // below comes from another process or replica.
         let _writing = crate::write_lock::lock(id.as_str()).await;
-        let f = &f;
-        retry_on_conflict(self.max_retries, is_version_conflict, || async move {
-            let current = self.get(id).await?;
-            let next = f(&current, (self.clock)())?;
-            if next.version != current.version {
-                self.repo.update(&next, current.version).await?;
+        let clock = Arc::clone(&self.clock);
+        let change: Change = Arc::new(move |current| f(current, clock()));
+        retry_on_conflict(self.max_retries, is_version_conflict, || {
+            let change = Arc::clone(&change);
+            async move {
+                if on_caller {
+                    modify_by_cas(&self.repo, id, change).await
+                } else {
+                    self.repo.modify(id, change).await
+                }
             }
-            Ok(next)
         })
         .await
     }
@@ -262,9 +281,11 @@ impl<R: ConnectionRepo> Connections<R> {
         let before = now.saturating_add(i64::from(days) * 86_400_000);
         let mut noticed = Vec::new();
         for c in self.repo.certificates_expiring_before(before).await? {
-            let pushed = std::sync::atomic::AtomicBool::new(false);
+            let pushed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let pushed_in = Arc::clone(&pushed);
             let wrote = self
-                .modify(&c.id, |current, _| {
+                .modify(&c.id, false, move |current: &EnterpriseConnection, _| {
+                    let pushed = &pushed_in;
                     pushed.store(false, std::sync::atomic::Ordering::Relaxed);
                     let mut next = current.clone();
                     let ProtocolConfig::Saml(s) = &mut next.config else {

@@ -104,7 +104,8 @@ impl<R: ConnectionRepo> Connections<R> {
                 let d = parse_discovery(&body, &url, &self.policy).map_err(|e| {
                     invalid("oidc.discovery_url", FieldErrorKind::InvalidDiscovery(e))
                 })?;
-                self.modify(id, |current, now| {
+                let policy = self.policy.clone();
+                self.modify(id, false, move |current: &EnterpriseConnection, now| {
                     let Some(o) = current.oidc() else {
                         // The connection switched protocol meanwhile: nothing to fill.
                         return Ok(current.clone());
@@ -126,7 +127,7 @@ impl<R: ConnectionRepo> Connections<R> {
                         }),
                         ..UpdateConnection::default()
                     };
-                    let mut next = merge_with(current, &patch, now, &self.policy)?;
+                    let mut next = merge_with(current, &patch, now, &policy)?;
                     if let ProtocolConfig::Oidc(o) = &mut next.config {
                         o.issuer = Some(d.issuer.clone());
                     }
