@@ -64,8 +64,9 @@ fn complete_marker(path: &Path) -> PathBuf {
 /// built by an older encoding is rebuilt rather than measured.
 fn marker_text() -> String {
     format!(
-        "complete, record format {}",
-        enterprise_sso::storage::codec::FORMAT_V4
+        "complete, record format {}, SQLite schema {}",
+        enterprise_sso::storage::codec::FORMAT_V4,
+        enterprise_sso_sqlite::SCHEMA_VERSION
     )
 }
 
@@ -141,7 +142,8 @@ pub fn memory(n: usize) -> MemoryRepo {
     repo
 }
 
-/// The raw SQLite floor: `raw(id TEXT PRIMARY KEY, record BLOB) WITHOUT ROWID` with the same
+/// The raw SQLite floor: `raw(id TEXT UNIQUE, record BLOB)`, a rowid table like the
+/// adapter's `connections` (records stored inline, not in overflow pages), with the same
 /// encoded records, same journal and sync settings as the adapter (WAL, FULL).
 pub fn raw_sqlite(n: usize) -> rusqlite::Connection {
     let path = data_dir().join(format!("raw-sqlite-{n}.db"));
@@ -155,10 +157,8 @@ pub fn raw_sqlite(n: usize) -> rusqlite::Connection {
         let _ = std::fs::create_dir_all(data_dir());
         let _ = std::fs::remove_file(&path);
         let mut c = open();
-        c.execute_batch(
-            "CREATE TABLE raw (id TEXT PRIMARY KEY NOT NULL, record BLOB NOT NULL) WITHOUT ROWID",
-        )
-        .expect("create");
+        c.execute_batch("CREATE TABLE raw (id TEXT NOT NULL UNIQUE, record BLOB NOT NULL)")
+            .expect("create");
         build_once(&path, n, |chunk| {
             let tx = c.transaction().expect("tx");
             for conn in chunk {

@@ -230,6 +230,10 @@ fn a_version_1_database_is_migrated_and_back_filled() {
     }
     let repo = SqliteRepo::open(&path).unwrap();
     assert_eq!(block_on(repo.get(&c.id)).unwrap(), Some(c.clone()));
+    // Rebuilding the connections table (schema 5) kept the domain claims that reference it.
+    let d = enterprise_sso::Domain::parse("v1.example.com").unwrap();
+    assert_eq!(block_on(repo.find_by_domain(&d)).unwrap(), Some(c.clone()));
+    block_on(repo.verify()).unwrap();
     let due = block_on(repo.certificates_expiring_before(expires + 1)).unwrap();
     assert_eq!(due, vec![c.clone()], "back-filled from the stored record");
     assert!(block_on(repo.certificates_expiring_before(expires))
@@ -241,6 +245,22 @@ fn a_version_1_database_is_migrated_and_back_filled() {
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
     assert_eq!(v, SCHEMA_VERSION);
+    // Connections live in a rowid table now (records inline, no overflow pages), and a
+    // delete still cascades into the rebuilt domains table.
+    let db = rusqlite::Connection::open(&path).unwrap();
+    let sql: String = db
+        .query_row(
+            "SELECT sql FROM sqlite_master WHERE name = 'connections'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(!sql.contains("WITHOUT ROWID"), "{sql}");
+    drop(db);
+    let repo = SqliteRepo::open(&path).unwrap();
+    assert!(block_on(repo.delete(&c.id, 1)).unwrap());
+    assert_eq!(block_on(repo.find_by_domain(&d)).unwrap(), None);
+    block_on(repo.verify()).unwrap();
 }
 
 #[test]
