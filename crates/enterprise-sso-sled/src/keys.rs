@@ -42,7 +42,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    /// Every kind, in key order of nothing in particular (for checks that walk them all).
+    /// Every kind (for checks that walk them all).
     pub const ALL: [Kind; 13] = [
         Kind::Record,
         Kind::Domain,
@@ -57,6 +57,19 @@ impl Kind {
         Kind::AccountGeneration,
         Kind::Meta,
         Kind::Event,
+    ];
+
+    /// The index kinds: entries the records alone decide (what [`crate::SledRepo::verify`]
+    /// rebuilds and compares).
+    pub const INDEXES: [Kind; 8] = [
+        Kind::Domain,
+        Kind::ByOrg,
+        Kind::ByActive,
+        Kind::ByProvider,
+        Kind::ByCertExpiry,
+        Kind::AccountBySubject,
+        Kind::AccountByEmail,
+        Kind::AccountByConnection,
     ];
 
     /// The first byte of every key of this kind.

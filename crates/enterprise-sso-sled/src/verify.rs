@@ -42,19 +42,6 @@ fn same(index: &'static str, found: &Entries, expected: &Entries) -> Result<(), 
     Ok(())
 }
 
-/// The index kinds the records decide (every kind but records, accounts, generations,
-/// counters and events).
-const INDEXES: [Kind; 8] = [
-    Kind::Domain,
-    Kind::ByOrg,
-    Kind::ByActive,
-    Kind::ByProvider,
-    Kind::ByCertExpiry,
-    Kind::AccountBySubject,
-    Kind::AccountByEmail,
-    Kind::AccountByConnection,
-];
-
 impl SledRepo {
     /// Checks the whole store (see the module docs); the first problem found is returned.
     /// Reads every key: run it when the store is quiet (concurrent writes can make it
@@ -132,7 +119,7 @@ impl SledRepo {
                 put(Kind::AccountByConnection, c, Vec::new());
             }
         }
-        for kind in INDEXES {
+        for kind in Kind::INDEXES {
             let want = expected.remove(&kind).unwrap_or_default();
             let have = found.remove(&kind).unwrap_or_default();
             same(kind.name(), &have, &want)?;

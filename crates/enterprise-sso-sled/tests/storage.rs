@@ -732,16 +732,6 @@ fn verify_catches_each_broken_index_in_turn() {
         assert_eq!(repo.verify(), Ok(()));
         (db, repo)
     };
-    let indexes = [
-        Kind::Domain,
-        Kind::ByOrg,
-        Kind::ByActive,
-        Kind::ByProvider,
-        Kind::ByCertExpiry,
-        Kind::AccountBySubject,
-        Kind::AccountByEmail,
-        Kind::AccountByConnection,
-    ];
     let first_of = |repo: &SledRepo, kind: Kind| {
         repo.tree()
             .scan_prefix([kind.byte()])
@@ -749,7 +739,7 @@ fn verify_catches_each_broken_index_in_turn() {
             .unwrap()
             .unwrap()
     };
-    for kind in indexes {
+    for kind in Kind::INDEXES {
         let name = kind.name();
         // An entry removed.
         let (_db, repo) = fresh();
