@@ -64,8 +64,6 @@ pub(crate) const UPDATE_SQL: &str = "UPDATE connections SET version = ?2, record
      organization_id = ?4, active = ?5, provider = ?6, cert_expires_at = ?7 WHERE id = ?1";
 pub(crate) const EXPIRING_SQL: &str = "SELECT record FROM connections \
      WHERE cert_expires_at < ?1 ORDER BY cert_expires_at, id";
-pub(crate) const DOMAINS_OF_SQL: &str =
-    "SELECT domain FROM connection_domains WHERE connection_id = ?1";
 pub(crate) const CLAIM_SQL: &str =
     "INSERT INTO connection_domains (domain, connection_id) VALUES (?1, ?2)";
 pub(crate) const RELEASE_SQL: &str =
@@ -256,6 +254,11 @@ pub(crate) fn insert_many(conn: &mut Connection, rows: &[Row]) -> Result<()> {
 
 /// Compare-and-swap write: version check, record, and the domain changes in one transaction.
 /// The indexed columns of a stored row, as read inside the CAS transaction.
+/// [`INDEXED_SQL`] without the record (`NULL` in its place), for a writer that has just
+/// read and decoded it.
+pub(crate) const INDEXED_COLUMNS_SQL: &str =
+    "SELECT version, organization_id, active, provider, cert_expires_at, NULL \
+     FROM connections WHERE id = ?1";
 pub(crate) const INDEXED_SQL: &str =
     "SELECT version, organization_id, active, provider, cert_expires_at, record \
      FROM connections WHERE id = ?1";
@@ -288,9 +291,22 @@ fn update_from(
     known_old: Option<&EnterpriseConnection>,
 ) -> Result<()> {
     let tx = conn.savepoint().map_err(storage)?;
-    type Indexed = (i64, Option<String>, bool, String, Option<i64>, Vec<u8>);
+    type Indexed = (
+        i64,
+        Option<String>,
+        bool,
+        String,
+        Option<i64>,
+        Option<Vec<u8>>,
+    );
+    // With the old connection known, the record itself need not be read again.
+    let sql = if known_old.is_some() {
+        INDEXED_COLUMNS_SQL
+    } else {
+        INDEXED_SQL
+    };
     let old: Option<Indexed> = tx
-        .prepare_cached(INDEXED_SQL)
+        .prepare_cached(sql)
         .and_then(|mut st| {
             st.query_row([&row.id], |r| {
                 Ok((
@@ -310,12 +326,13 @@ fn update_from(
             version_from_i64(o.0).unwrap_or(0)
         })?;
     let decoded;
-    let old_conn = match known_old {
-        Some(old) => old,
-        None => {
-            decoded = decode_connection(&old_record)?;
+    let old_conn = match (known_old, old_record) {
+        (Some(old), _) => old,
+        (None, Some(bytes)) => {
+            decoded = decode_connection(&bytes)?;
             &decoded
         }
+        (None, None) => return Err(Error::corrupt("connection row without a record")),
     };
     // Only the indexed columns whose value changes are set: SQLite rewrites the index
     // entries of every column named in SET, which costs more pages per commit.
@@ -345,11 +362,13 @@ fn update_from(
     tx.prepare_cached(&sql)
         .and_then(|mut st| st.execute(rusqlite::params_from_iter(args)))
         .map_err(storage)?;
-    let current: Vec<String> = {
-        let mut st = tx.prepare_cached(DOMAINS_OF_SQL).map_err(storage)?;
-        let rows = st.query_map([&row.id], |r| r.get(0)).map_err(storage)?;
-        rows.collect::<rusqlite::Result<_>>().map_err(storage)?
-    };
+    // The old record's domains are its claims (written in the same transactions; `verify`
+    // checks it), so they need no query.
+    let current: Vec<String> = old_conn
+        .domains
+        .iter()
+        .map(|d| d.as_str().to_owned())
+        .collect();
     {
         let mut release = tx.prepare_cached(RELEASE_SQL).map_err(storage)?;
         for d in current.iter().filter(|d| !row.domains.contains(d)) {
@@ -442,7 +461,10 @@ mod tests {
             ),
             (INDEXED_SQL, Box::new(move |i| vec![t(format!("c{i}"))])),
             (EXPIRING_SQL, Box::new(|i| vec![Value::Integer(i as i64)])),
-            (DOMAINS_OF_SQL, Box::new(move |i| vec![t(format!("c{i}"))])),
+            (
+                INDEXED_COLUMNS_SQL,
+                Box::new(move |i| vec![t(format!("c{i}"))]),
+            ),
             (
                 crate::accounts::GET_SQL,
                 Box::new(move |i| vec![t(format!("a{i}"))]),
@@ -531,7 +553,7 @@ mod tests {
                 ],
             ),
             ("expiring", EXPIRING_SQL, vec![Value::Integer(5)]),
-            ("domains of", DOMAINS_OF_SQL, vec![t("x")]),
+            ("indexed columns only", INDEXED_COLUMNS_SQL, vec![t("x")]),
             ("release", RELEASE_SQL, vec![t("x"), t("y")]),
             ("delete", DELETE_SQL, vec![t("x")]),
             ("account get", crate::accounts::GET_SQL, vec![t("x")]),
