@@ -4,7 +4,7 @@ use enterprise_sso::events::connection_events;
 use enterprise_sso::storage::codec::{decode_connection, encode_connection};
 use enterprise_sso::storage::{connection_keys, expect_version, version_to_i64};
 use enterprise_sso::{
-    ConnectionId, Domain, EnterpriseConnection, Error, ListQuery, Order, Page, Result,
+    Change, ConnectionId, Domain, EnterpriseConnection, Error, ListQuery, Order, Page, Result,
 };
 use tokio_postgres::types::ToSql;
 
@@ -118,62 +118,109 @@ pub(crate) async fn insert(inner: &Inner, c: &EnterpriseConnection) -> Result<()
 /// version checked, the write done and its events appended.
 pub(crate) async fn update(inner: &Inner, c: &EnterpriseConnection, expected: u64) -> Result<()> {
     let row = Row::new(c)?;
-    let expected_i = version_to_i64(expected)?;
     inner
         .retrying(|| async {
             let mut client = inner.client().await?;
             let tx = client.transaction().await.map_err(storage)?;
-            let lock = tx
-                .prepare_cached(&inner.sql.get_for_update)
-                .await
-                .map_err(storage)?;
-            let stored = tx
-                .query_opt(&lock, &[&row.id])
-                .await
-                .map_err(storage)?
-                .map(|r| decode_connection(r.try_get::<_, &[u8]>(0).map_err(storage)?))
-                .transpose()?;
+            let stored = lock_and_read(&tx, inner, &row.id).await?;
             let old = expect_version(&c.id, expected, stored, |o| o.version)?;
-            let st = tx
-                .prepare_cached(&inner.sql.update)
-                .await
-                .map_err(storage)?;
-            let r = tx
-                .query_one(
-                    &st,
-                    &[
-                        &row.id,
-                        &expected_i,
-                        &row.version,
-                        &row.record,
-                        &row.organization_id,
-                        &row.active,
-                        &row.provider,
-                        &row.cert_expires_at,
-                        &row.domains,
-                    ],
-                )
-                .await
-                .map_err(storage)?;
-            let updated: i64 = r.try_get(0).map_err(storage)?;
-            if updated != 1 {
-                if let Some(domain) = r.try_get::<_, Option<String>>(1).map_err(storage)? {
-                    return Err(Error::DomainConflict {
-                        domain: Domain::from_normalized(domain),
-                    });
-                }
-                // The row is locked and its version matched: only a claim race is left.
-                return Err(Error::VersionConflict {
-                    id: (&c.id).into(),
-                    expected,
-                    actual: expected.saturating_add(1),
-                });
-            }
-            let events = connection_events(Some(&old), Some(&row.conn), row.conn.updated_at);
-            crate::events::append(&tx, inner, events).await?;
+            write_next(&tx, inner, &old, &row, expected).await?;
             tx.commit().await.map_err(storage)
         })
         .await
+}
+
+/// [`ConnectionRepo::modify`](enterprise_sso::ConnectionRepo::modify) in one transaction:
+/// the row is locked and read, changed, and written back, so no other replica can write
+/// it in between (no version conflict, no retry of the change) and the caller's separate
+/// read is saved.
+pub(crate) async fn modify(
+    inner: &Inner,
+    id: &ConnectionId,
+    change: &Change,
+) -> Result<EnterpriseConnection> {
+    inner
+        .retrying(|| async {
+            let mut client = inner.client().await?;
+            let tx = client.transaction().await.map_err(storage)?;
+            let current = lock_and_read(&tx, inner, id.as_str())
+                .await?
+                .ok_or_else(|| Error::not_found(id))?;
+            let next = change(&current)?;
+            if next.version != current.version {
+                let row = Row::new(&next)?;
+                write_next(&tx, inner, &current, &row, current.version).await?;
+                tx.commit().await.map_err(storage)?;
+            }
+            Ok(next)
+        })
+        .await
+}
+
+/// Locks the connection's row for this transaction and decodes it.
+async fn lock_and_read(
+    tx: &deadpool_postgres::Transaction<'_>,
+    inner: &Inner,
+    id: &str,
+) -> Result<Option<EnterpriseConnection>> {
+    let lock = tx
+        .prepare_cached(&inner.sql.get_for_update)
+        .await
+        .map_err(storage)?;
+    tx.query_opt(&lock, &[&id])
+        .await
+        .map_err(storage)?
+        .map(|r| decode_connection(r.try_get::<_, &[u8]>(0).map_err(storage)?))
+        .transpose()
+}
+
+/// The compare-and-swap statement (record, indexed columns, domain claims) for a row
+/// locked at version `expected`, then the write's events.
+async fn write_next(
+    tx: &deadpool_postgres::Transaction<'_>,
+    inner: &Inner,
+    old: &EnterpriseConnection,
+    row: &Row,
+    expected: u64,
+) -> Result<()> {
+    let expected_i = version_to_i64(expected)?;
+    let st = tx
+        .prepare_cached(&inner.sql.update)
+        .await
+        .map_err(storage)?;
+    let r = tx
+        .query_one(
+            &st,
+            &[
+                &row.id,
+                &expected_i,
+                &row.version,
+                &row.record,
+                &row.organization_id,
+                &row.active,
+                &row.provider,
+                &row.cert_expires_at,
+                &row.domains,
+            ],
+        )
+        .await
+        .map_err(storage)?;
+    let updated: i64 = r.try_get(0).map_err(storage)?;
+    if updated != 1 {
+        if let Some(domain) = r.try_get::<_, Option<String>>(1).map_err(storage)? {
+            return Err(Error::DomainConflict {
+                domain: Domain::from_normalized(domain),
+            });
+        }
+        // The row is locked and its version matched: only a claim race is left.
+        return Err(Error::VersionConflict {
+            id: (&row.conn.id).into(),
+            expected,
+            actual: expected.saturating_add(1),
+        });
+    }
+    let events = connection_events(Some(old), Some(&row.conn), row.conn.updated_at);
+    crate::events::append(tx, inner, events).await
 }
 
 /// Deletes a connection; its accounts are deactivated and unlinked in the same

@@ -50,8 +50,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use enterprise_sso::{
-    AccountId, AccountPage, AccountQuery, AccountRepo, ConnectionId, ConnectionRepo, Domain,
-    EnterpriseAccount, EnterpriseConnection, ListQuery, Page, Result,
+    AccountId, AccountPage, AccountQuery, AccountRepo, Change, ConnectionId, ConnectionRepo,
+    Domain, EnterpriseAccount, EnterpriseConnection, ListQuery, Page, Result,
 };
 
 pub use error::PostgresError;
@@ -214,6 +214,13 @@ impl ConnectionRepo for PostgresRepo {
     async fn update(&self, conn: &EnterpriseConnection, expected_version: u64) -> Result<()> {
         let conn = conn.clone();
         self.run(|i| async move { connections::update(&i, &conn, expected_version).await })
+            .await
+    }
+
+    /// Lock, read, change and write in one transaction (see `connections::modify`).
+    async fn modify(&self, id: &ConnectionId, change: Change) -> Result<EnterpriseConnection> {
+        let id = id.clone();
+        self.run(|i| async move { connections::modify(&i, &id, &change).await })
             .await
     }
 
