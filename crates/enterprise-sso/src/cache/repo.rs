@@ -12,7 +12,9 @@ use crate::domain::Domain;
 use crate::error::Result;
 use crate::events::Event;
 use crate::ids::{AccountId, ConnectionId};
-use crate::repo::{AccountPage, AccountQuery, AccountRepo, ConnectionRepo, ListQuery, Page};
+use crate::repo::{
+    AccountPage, AccountQuery, AccountRepo, Change, ConnectionRepo, ListQuery, Page,
+};
 
 impl<S: ConnectionRepo> Cached<S> {
     fn hit<T>(&self, v: T) -> Result<T> {
@@ -124,6 +126,13 @@ impl<S: ConnectionRepo> ConnectionRepo for Cached<S> {
             |c, _| c.wrote(conn),
         )
         .await
+    }
+
+    /// Through the store's own `modify` (SQLite's writer, PostgreSQL's locked row), then
+    /// recorded like an update (a change that wrote nothing records the stored state).
+    async fn modify(&self, id: &ConnectionId, change: Change) -> Result<EnterpriseConnection> {
+        self.write_through(id, self.inner.modify(id, change), |c, next| c.wrote(next))
+            .await
     }
 
     async fn delete(&self, id: &ConnectionId, now: i64) -> Result<bool> {
