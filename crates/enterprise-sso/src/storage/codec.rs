@@ -127,6 +127,11 @@ fn crc_of(tag: u8, payload: &[u8]) -> u32 {
     h.finalize()
 }
 
+/// How deep a tag-4 record may nest: JSON input (account metadata) is refused past
+/// serde_json's 128 levels, the records' own structs add a few. rmp-serde's own limit
+/// (1,024) lets a crafted record overflow the stack before it is reached.
+const MAX_DEPTH: usize = 160;
+
 /// Decodes a record of any known tag into its stored form (checksum checked from tag 2 on).
 fn open_record<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T> {
     let corrupt = |reason: String| Error::corrupt(reason);
@@ -138,8 +143,11 @@ fn open_record<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T> {
         FORMAT_V1 => serde_json::from_slice(payload).map_err(|e| Error::corrupt_with(bad(), e)),
         FORMAT_CHECKSUMMED | FORMAT_V3 => serde_json::from_slice(checked(tag, payload, what)?)
             .map_err(|e| Error::corrupt_with(bad(), e)),
-        FORMAT_V4 => rmp_serde::from_slice(checked(tag, payload, what)?)
-            .map_err(|e| Error::corrupt_with(bad(), e)),
+        FORMAT_V4 => {
+            let mut de = rmp_serde::Deserializer::from_read_ref(checked(tag, payload, what)?);
+            de.set_max_depth(MAX_DEPTH);
+            T::deserialize(&mut de).map_err(|e| Error::corrupt_with(bad(), e))
+        }
         other => Err(corrupt(format!("unknown {what} format tag {other}"))),
     }
 }
@@ -708,6 +716,41 @@ mod event_format_tests {
         let back = decode_account(&bytes).unwrap();
         assert_eq!(back, a);
         assert!(back.public_metadata["whole_float"].is_f64());
+    }
+
+    #[test]
+    fn a_deeply_nested_record_is_corrupt_not_a_stack_overflow() {
+        // A record crafted with a valid checksum (someone who can write the store): the
+        // metadata value nested 100,000 arrays deep. MessagePack decoding stops at depth
+        // 1,024 with an error.
+        let c = saml_connection("deep", &["deep.example.com"], true);
+        let mut a = account_for(&c, "sub", "u@deep.example.com");
+        a.public_metadata = serde_json::json!({"x": null}).as_object().unwrap().clone();
+        let good = encode_account(&a);
+        let payload = &good[5..];
+        let at = payload
+            .windows(3)
+            .position(|w| w == [0xa1, b'x', 0xc0])
+            .unwrap()
+            + 2;
+        let mut deep = payload[..at].to_vec();
+        deep.extend(std::iter::repeat_n(0x91u8, 100_000));
+        deep.extend_from_slice(&payload[at..]);
+        let mut record = vec![FORMAT_V4];
+        record.extend_from_slice(&crc_of(FORMAT_V4, &deep).to_be_bytes());
+        record.extend_from_slice(&deep);
+        assert!(matches!(
+            decode_account(&record),
+            Err(Error::Corrupt { .. })
+        ));
+        // Metadata as deep as JSON input allows still round-trips.
+        let nested: serde_json::Value =
+            serde_json::from_str(&format!("{}1{}", "[".repeat(126), "]".repeat(126))).unwrap();
+        a.public_metadata = serde_json::json!({ "x": nested })
+            .as_object()
+            .unwrap()
+            .clone();
+        assert_eq!(decode_account(&encode_account(&a)).unwrap(), a);
     }
 
     #[test]
