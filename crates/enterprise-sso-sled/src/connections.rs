@@ -46,6 +46,15 @@ impl SledRepo {
         q.domain.is_none() && filters <= 1
     }
 
+    /// What a listing or count walks: (whether it walks the records themselves, the key
+    /// prefix) — the index [`Self::plan`] picks, else every record.
+    fn scan_of(&self, q: &ListQuery) -> (bool, Vec<u8>) {
+        match self.plan(q) {
+            Some(p) => (false, p),
+            None => (true, vec![Kind::Record.byte()]),
+        }
+    }
+
     /// Picks the index for a listing: the key prefix of its entries (each followed by a
     /// connection id). `None` scans the records.
     pub(crate) fn plan(&self, q: &ListQuery) -> Option<Vec<u8>> {
@@ -139,10 +148,7 @@ impl ConnectionRepo for SledRepo {
             }
             return Ok(Page::from_overfetch(items, q.limit));
         }
-        let (scans_records, prefix) = match self.plan(q) {
-            Some(p) => (false, p),
-            None => (true, vec![Kind::Record.byte()]),
-        };
+        let (scans_records, prefix) = self.scan_of(q);
         let iter = self.tree.range(range_of(
             &prefix,
             q.after.as_ref().map(|a| a.as_str()),
@@ -190,10 +196,7 @@ impl ConnectionRepo for SledRepo {
             let found = self.find_by_domain(d).await?;
             return Ok(u64::from(found.is_some_and(|c| q.matches(&c))));
         }
-        let (scans_records, prefix) = match self.plan(q) {
-            Some(p) => (false, p),
-            None => (true, vec![Kind::Record.byte()]),
-        };
+        let (scans_records, prefix) = self.scan_of(q);
         let covered = self.plan_covers(q);
         let mut n = 0u64;
         for entry in self.tree.scan_prefix(&prefix) {

@@ -174,6 +174,20 @@ pub(crate) struct IndexKeys {
     pub(crate) cert_expiry: Option<Vec<u8>>,
 }
 
+impl IndexKeys {
+    /// Every index key of the connection (its empty-valued entries).
+    pub(crate) fn all(self) -> impl Iterator<Item = Vec<u8>> {
+        [
+            self.org,
+            Some(self.active),
+            Some(self.provider),
+            self.cert_expiry,
+        ]
+        .into_iter()
+        .flatten()
+    }
+}
+
 /// Big-endian with the sign bit flipped: byte order equals numeric order for all i64.
 pub(crate) fn ordered_i64(v: i64) -> [u8; 8] {
     ((v as u64) ^ (1 << 63)).to_be_bytes()

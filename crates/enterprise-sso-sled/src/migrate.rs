@@ -132,10 +132,7 @@ fn copy_old_layout(db: &sled::Db, prefix: &str, tree: &Tree) -> Result<()> {
             w.put(keys::domain(d.as_str()), c.id.as_str())?;
         }
         let k = index_keys(&c);
-        for key in [k.org, Some(k.active), Some(k.provider), k.cert_expiry]
-            .into_iter()
-            .flatten()
-        {
+        for key in k.all() {
             w.put(key, &[])?;
         }
         w.put(Kind::Record.key(&[&id]), bytes)?;

@@ -127,10 +127,7 @@ impl Tx<'_> {
 
     pub(crate) fn put_indexes(&self, c: &EnterpriseConnection) -> TxResult<()> {
         let k = index_keys(c);
-        for key in [k.org, Some(k.active), Some(k.provider), k.cert_expiry]
-            .into_iter()
-            .flatten()
-        {
+        for key in k.all() {
             self.t.insert(key, &[])?;
         }
         Ok(())
@@ -186,10 +183,7 @@ impl Tx<'_> {
     /// Removes every index entry and domain claim of `old`.
     pub(crate) fn drop_indexes(&self, old: &EnterpriseConnection) -> TxResult<()> {
         let k = index_keys(old);
-        for key in [k.org, Some(k.active), Some(k.provider), k.cert_expiry]
-            .into_iter()
-            .flatten()
-        {
+        for key in k.all() {
             self.t.remove(key)?;
         }
         for d in &old.domains {

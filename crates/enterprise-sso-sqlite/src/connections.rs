@@ -252,17 +252,17 @@ pub(crate) fn insert_many(conn: &mut Connection, rows: &[Row]) -> Result<()> {
     tx.commit().map_err(storage)
 }
 
-/// Compare-and-swap write: version check, record, and the domain changes in one transaction.
-/// The indexed columns of a stored row, as read inside the CAS transaction.
 /// [`INDEXED_SQL`] without the record (`NULL` in its place), for a writer that has just
 /// read and decoded it.
 pub(crate) const INDEXED_COLUMNS_SQL: &str =
     "SELECT version, organization_id, active, provider, cert_expires_at, NULL \
      FROM connections WHERE id = ?1";
+/// The indexed columns of a stored row and its record, as read inside the CAS transaction.
 pub(crate) const INDEXED_SQL: &str =
     "SELECT version, organization_id, active, provider, cert_expires_at, record \
      FROM connections WHERE id = ?1";
 
+/// Compare-and-swap write: version check, record, and the domain changes in one transaction.
 pub(crate) fn update(conn: &mut Connection, row: &Row, expected: u64) -> Result<()> {
     update_from(conn, row, expected, None)
 }
