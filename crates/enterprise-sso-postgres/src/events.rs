@@ -1,4 +1,16 @@
-//! The change feed's tables: events appended inside each write's transaction.
+//! The change feed's tables: events appended inside each write's transaction, positioned
+//! by the readers.
+//!
+//! A writer inserts its events without a position: each gets a `seq` from a sequence, which
+//! takes no lock, so concurrent writers commit (and share WAL flushes) without waiting for
+//! each other. The first reader that finds events committed but unplaced gives them the
+//! next positions, in `seq` order, under the feed's advisory lock (readers on every replica
+//! take turns; writers never take it). Positions are therefore strictly increasing,
+//! gap-free, never reused, and never appear below one a reader has seen: an event committed
+//! after others were placed is placed after them. Its order is a commit order: a write
+//! appends its events as its last statement, after the row locks it needed, so a write that
+//! waited for another's lock takes a greater `seq` and commits later; whenever a reader sees
+//! it, it sees the earlier one too.
 
 use deadpool_postgres::Transaction;
 use enterprise_sso::events::Event;
@@ -8,46 +20,65 @@ use enterprise_sso::Result;
 use crate::error::storage;
 use crate::Inner;
 
-/// Appends `events` in `tx`: the counter row update takes its lock until commit, so
-/// concurrent writers get consecutive positions in commit order (a reader never sees a
-/// position before the ones below it have committed).
+/// How many events one placing transaction positions at most.
+const PLACE_BATCH: i64 = 4096;
+
+/// Appends `events` in `tx` (as the write's last statement: see the module docs).
 pub(crate) async fn append(tx: &Transaction<'_>, inner: &Inner, events: Vec<Event>) -> Result<()> {
     if events.is_empty() {
         return Ok(());
     }
-    let n = i64::try_from(events.len()).unwrap_or(i64::MAX);
-    let bump = tx
-        .prepare_cached(&inner.sql.bump_events)
-        .await
-        .map_err(storage)?;
-    let last: i64 = tx
-        .query_one(&bump, &[&n])
-        .await
-        .map_err(storage)?
-        .try_get(0)
-        .map_err(storage)?;
-    let mut positions = Vec::with_capacity(events.len());
     let mut times = Vec::with_capacity(events.len());
     let mut records = Vec::with_capacity(events.len());
-    for (i, mut e) in events.into_iter().enumerate() {
-        let pos = last - n + 1 + i64::try_from(i).unwrap_or(0);
-        e.position = u64::try_from(pos).unwrap_or(0);
-        positions.push(pos);
+    for e in &events {
         times.push(e.created_at);
-        records.push(encode_event(&e));
+        records.push(encode_event(e));
     }
     let ins = tx
         .prepare_cached(&inner.sql.insert_events)
         .await
         .map_err(storage)?;
-    tx.execute(&ins, &[&positions, &times, &records])
+    tx.execute(&ins, &[&times, &records])
         .await
         .map_err(storage)?;
     Ok(())
 }
 
+/// Gives every committed event without a position the next positions (module docs).
+async fn place(inner: &Inner, client: &mut deadpool_postgres::Client) -> Result<()> {
+    let has = client
+        .prepare_cached(&inner.sql.has_unplaced)
+        .await
+        .map_err(storage)?;
+    let unplaced: bool = client
+        .query_one(&has, &[])
+        .await
+        .map_err(storage)?
+        .try_get(0)
+        .map_err(storage)?;
+    if !unplaced {
+        return Ok(());
+    }
+    loop {
+        let tx = client.transaction().await.map_err(storage)?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&inner.feed_lock])
+            .await
+            .map_err(storage)?;
+        let st = tx
+            .prepare_cached(&inner.sql.place_events)
+            .await
+            .map_err(storage)?;
+        let placed = tx.execute(&st, &[&PLACE_BATCH]).await.map_err(storage)?;
+        tx.commit().await.map_err(storage)?;
+        if placed < PLACE_BATCH.unsigned_abs() {
+            return Ok(());
+        }
+    }
+}
+
 pub(crate) async fn after(inner: &Inner, position: u64, limit: usize) -> Result<Vec<Event>> {
-    let client = inner.client().await?;
+    let mut client = inner.client().await?;
+    place(inner, &mut client).await?;
     let st = client
         .prepare_cached(&inner.sql.events_after)
         .await
@@ -63,12 +94,20 @@ pub(crate) async fn after(inner: &Inner, position: u64, limit: usize) -> Result<
         .await
         .map_err(storage)?;
     rows.iter()
-        .map(|r| decode_event(r.try_get::<_, &[u8]>(0).map_err(storage)?))
+        .map(|r| {
+            let mut e = decode_event(r.try_get::<_, &[u8]>(1).map_err(storage)?)?;
+            let pos: i64 = r.try_get(0).map_err(storage)?;
+            e.position = u64::try_from(pos).unwrap_or(0);
+            Ok(e)
+        })
         .collect()
 }
 
+/// Deletes the events created before `before_ms`, placing them first: a pruned event leaves
+/// a gap in positions, which tells a reader that was behind it that it missed something.
 pub(crate) async fn prune(inner: &Inner, before_ms: i64) -> Result<u64> {
-    let client = inner.client().await?;
+    let mut client = inner.client().await?;
+    place(inner, &mut client).await?;
     let st = client
         .prepare_cached(&inner.sql.prune_events)
         .await

@@ -36,12 +36,16 @@ mod accounts;
 mod connections;
 mod error;
 mod events;
+#[cfg(test)]
+mod feed_tests;
 mod options;
 #[cfg(test)]
 mod plan_tests;
 pub mod runtime;
 mod schema;
 mod sql;
+#[cfg(test)]
+mod test_server;
 mod verify;
 
 use std::future::Future;
@@ -77,6 +81,8 @@ pub(crate) struct Inner {
     pool: Pool,
     sql: sql::Sql,
     max_retries: usize,
+    /// The advisory lock under which readers place events (see `events`).
+    feed_lock: i64,
 }
 
 impl Inner {
@@ -158,6 +164,7 @@ impl PostgresRepo {
                 pool,
                 sql: sql::Sql::new(&opts.schema),
                 max_retries: opts.max_retries,
+                feed_lock: schema::lock_key("feed", &opts.schema),
             }),
         })
     }

@@ -8,19 +8,10 @@ use enterprise_sso::conformance::{account_for, saml_connection};
 use enterprise_sso::{AccountRepo, ConnectionRepo, Domain, ListQuery, Order, Provider};
 use tokio_postgres::types::ToSql;
 
+use crate::test_server::url;
 use crate::{PostgresOptions, PostgresRepo};
 
 type Args = Vec<Box<dyn ToSql + Sync + Send>>;
-
-fn url() -> Option<String> {
-    match std::env::var("SSO_TEST_POSTGRES_URL") {
-        Ok(u) if !u.is_empty() => Some(u),
-        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("SSO_TEST_POSTGRES_URL is not set: on CI the PostgreSQL tests must run")
-        }
-        _ => None,
-    }
-}
 
 fn seq_scans(plan: &serde_json::Value, out: &mut Vec<String>) {
     match plan {

@@ -48,7 +48,7 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX accounts_by_connection ON {s}.accounts (connection_id, id)
         WHERE connection_id IS NOT NULL;
      CREATE INDEX accounts_by_email ON {s}.accounts (email_key, id);"#,
-    // 2: the change feed, positions from one counter row (see `sql::bump_events`).
+    // 2: the change feed, positions from one counter row.
     r#"CREATE TABLE {s}.events (
         position   bigint NOT NULL,
         created_at bigint NOT NULL,
@@ -62,15 +62,34 @@ const MIGRATIONS: &[&str] = &[
         CONSTRAINT event_counter_pkey PRIMARY KEY (id)
      );
      INSERT INTO {s}.event_counter (id, last) VALUES (0, 0);"#,
+    // 3: writers no longer take positions (see `events`): an event gets a `seq` from a
+    // sequence when it is written and its position when a reader first finds it committed.
+    // Events of schema 2 keep their positions; their `seq` is their position, and the
+    // sequence starts above the counter, so new events sort after them.
+    r#"CREATE SEQUENCE {s}.events_seq AS bigint;
+     SELECT setval('{s}.events_seq', greatest(last, 1), last > 0) FROM {s}.event_counter;
+     ALTER TABLE {s}.events DROP CONSTRAINT events_pkey;
+     ALTER TABLE {s}.events ADD COLUMN seq bigint;
+     UPDATE {s}.events SET seq = position;
+     ALTER TABLE {s}.events
+        ALTER COLUMN seq SET NOT NULL,
+        ALTER COLUMN seq SET DEFAULT nextval('{s}.events_seq'),
+        ALTER COLUMN position DROP NOT NULL,
+        ADD CONSTRAINT events_pkey PRIMARY KEY (seq),
+        ADD CONSTRAINT events_position_key UNIQUE (position);
+     ALTER SEQUENCE {s}.events_seq OWNED BY {s}.events.seq;
+     CREATE INDEX events_unplaced ON {s}.events (seq) WHERE position IS NULL;"#,
 ];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
-/// A stable 64-bit key for the advisory lock of one schema (FNV-1a).
-fn lock_key(schema: &str) -> i64 {
+/// A stable 64-bit key for one advisory lock (`purpose`: `migrate`, `feed`) of one schema
+/// (FNV-1a).
+pub(crate) fn lock_key(purpose: &str, schema: &str) -> i64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in "enterprise_sso:migrate:".bytes().chain(schema.bytes()) {
+    let name = format!("enterprise_sso:{purpose}:{schema}");
+    for b in name.bytes() {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
@@ -102,10 +121,22 @@ async fn version(
 
 /// Brings `schema` to [`SCHEMA_VERSION`], one migration per transaction.
 pub(crate) async fn migrate(client: &mut Client, schema: &str) -> Result<(), PostgresError> {
+    migrate_to(client, schema, SCHEMA_VERSION).await
+}
+
+/// Brings `schema` to version `target` (tests build older schemas with it).
+pub(crate) async fn migrate_to(
+    client: &mut Client,
+    schema: &str,
+    target: i64,
+) -> Result<(), PostgresError> {
     loop {
         let tx = client.transaction().await?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&lock_key(schema)])
-            .await?;
+        tx.execute(
+            "SELECT pg_advisory_xact_lock($1)",
+            &[&lock_key("migrate", schema)],
+        )
+        .await?;
         let found = version(&tx, schema).await?;
         if found > SCHEMA_VERSION {
             // Dropping the transaction rolls it back: nothing was written.
@@ -114,7 +145,7 @@ pub(crate) async fn migrate(client: &mut Client, schema: &str) -> Result<(), Pos
                 supported: SCHEMA_VERSION,
             });
         }
-        if found == SCHEMA_VERSION {
+        if found >= target {
             tx.commit().await?;
             return Ok(());
         }

@@ -27,8 +27,9 @@ pub(crate) struct Sql {
     pub connection_for_share: String,
     pub get_for_update: String,
     pub account_get_for_update: String,
-    pub bump_events: String,
     pub insert_events: String,
+    pub has_unplaced: String,
+    pub place_events: String,
     pub events_after: String,
     pub prune_events: String,
 }
@@ -140,19 +141,39 @@ impl Sql {
             account_get_for_update: format!(
                 "SELECT record FROM {s}.accounts WHERE id = $1 FOR UPDATE"
             ),
-            // The one counter row: every writer that appends events updates it, so the row
-            // lock orders their commits and positions are gap-free in commit order.
-            bump_events: format!(
-                "UPDATE {s}.event_counter SET last = last + $1 WHERE id = 0 RETURNING last"
-            ),
+            // Writers take no position, only a `seq` (the column's default, in the order
+            // given); see `events` for why that keeps position order a commit order.
             insert_events: format!(
-                "INSERT INTO {s}.events (position, created_at, record) \
-                 SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bytea[])"
+                "INSERT INTO {s}.events (created_at, record) \
+                 SELECT t, r FROM unnest($1::bigint[], $2::bytea[]) WITH ORDINALITY AS u(t, r, n) \
+                 ORDER BY n"
+            ),
+            has_unplaced: format!(
+                "SELECT EXISTS (SELECT 1 FROM {s}.events WHERE position IS NULL)"
+            ),
+            // Up to $1 committed events without a position get the next ones, in `seq`
+            // order, continuing the counter row (which only this statement writes, under
+            // the feed's advisory lock).
+            place_events: format!(
+                "WITH todo AS (
+                    SELECT seq, row_number() OVER (ORDER BY seq) AS n FROM (
+                        SELECT seq FROM {s}.events WHERE position IS NULL
+                        ORDER BY seq LIMIT $1) AS t),
+                 base AS (
+                    UPDATE {s}.event_counter SET last = last + (SELECT count(*) FROM todo)
+                    WHERE id = 0 RETURNING last - (SELECT count(*) FROM todo) AS last)
+                 UPDATE {s}.events AS e SET position = base.last + todo.n
+                 FROM todo, base WHERE e.seq = todo.seq"
             ),
             events_after: format!(
-                "SELECT record FROM {s}.events WHERE position > $1 ORDER BY position LIMIT $2"
+                "SELECT position, record FROM {s}.events \
+                 WHERE position > $1 ORDER BY position LIMIT $2"
             ),
-            prune_events: format!("DELETE FROM {s}.events WHERE created_at < $1"),
+            // Only placed events: one pruned before any reader placed it would leave no gap
+            // for a reader to notice (`events::prune` places first).
+            prune_events: format!(
+                "DELETE FROM {s}.events WHERE created_at < $1 AND position IS NOT NULL"
+            ),
         }
     }
 }
