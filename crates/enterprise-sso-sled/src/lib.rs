@@ -259,6 +259,12 @@ impl SledRepo {
         &self.db
     }
 
+    /// How many flushes flush-on-write has made so far. Concurrent writers share flushes
+    /// (group commit), so under load this grows slower than the number of writes.
+    pub fn write_flushes(&self) -> Result<u64> {
+        self.gate.flushes()
+    }
+
     /// Writes everything to disk now (and records it in the commit sidecar).
     pub async fn flush(&self) -> Result<()> {
         let seq = self.commit_seq()?;

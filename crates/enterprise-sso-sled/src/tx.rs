@@ -274,10 +274,12 @@ impl SledRepo {
 
     pub(crate) async fn after_write(&self) -> Result<()> {
         if self.opts.flush_on_write {
-            self.gate.flush_committed(&self.db, || {
-                // Exclusive side of the gate: no transaction since the flush.
-                self.record_durable(self.commit_seq()?)
-            })?;
+            self.gate
+                .flush_committed(&self.db, || {
+                    // Exclusive side of the gate: no transaction since the flush.
+                    self.record_durable(self.commit_seq()?)
+                })
+                .await?;
         }
         Ok(())
     }

@@ -782,3 +782,52 @@ fn verify_catches_each_broken_index_in_turn() {
         })
     ));
 }
+
+/// Flush-on-write under a tokio runtime with two worker threads: writers waiting for a
+/// flush give their thread back, so 64 concurrent writers share flushes (one `fsync` for
+/// many commits) instead of at most one per worker thread, and every write is on disk.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixty_four_tokio_writers_share_flushes() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = std::sync::Arc::new(
+        SledRepo::open_with(
+            dir.path().join("db"),
+            SledOptions {
+                flush_on_write: true,
+                ..Default::default()
+            },
+        )
+        .unwrap(),
+    );
+    let (writers, each) = (64, 4);
+    let tasks: Vec<_> = (0..writers)
+        .map(|w| {
+            let repo = repo.clone();
+            tokio::spawn(async move {
+                for i in 0..each {
+                    let c = enterprise_sso::conformance::saml_connection(
+                        &format!("w{w}-{i}"),
+                        &[&format!("w{w}-{i}.group.example.com")],
+                        false,
+                    );
+                    repo.insert(&c).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let writes = (writers * each) as u64;
+    let flushes = repo.write_flushes().unwrap();
+    assert!(
+        flushes * 16 <= writes,
+        "{flushes} flushes for {writes} writes: concurrent writers did not share them"
+    );
+    assert_eq!(
+        repo.count(&enterprise_sso::ListQuery::default())
+            .await
+            .unwrap(),
+        writes
+    );
+}
