@@ -174,8 +174,8 @@ async fn lock_and_read(
         .transpose()
 }
 
-/// The compare-and-swap statement (record, indexed columns, domain claims) for a row
-/// locked at version `expected`, then the write's events.
+/// The compare-and-swap statement (record, indexed columns, domain claims, and the write's
+/// events, appended by the same statement) for a row locked at version `expected`.
 async fn write_next(
     tx: &deadpool_postgres::Transaction<'_>,
     inner: &Inner,
@@ -184,6 +184,8 @@ async fn write_next(
     expected: u64,
 ) -> Result<()> {
     let expected_i = version_to_i64(expected)?;
+    let events = connection_events(Some(old), Some(&row.conn), row.conn.updated_at);
+    let (times, records) = crate::events::columns(&events);
     let st = tx
         .prepare_cached(&inner.sql.update)
         .await
@@ -201,6 +203,8 @@ async fn write_next(
                 &row.provider,
                 &row.cert_expires_at,
                 &row.domains,
+                &times,
+                &records,
             ],
         )
         .await
@@ -219,8 +223,7 @@ async fn write_next(
             actual: expected.saturating_add(1),
         });
     }
-    let events = connection_events(Some(old), Some(&row.conn), row.conn.updated_at);
-    crate::events::append(tx, inner, events).await
+    Ok(())
 }
 
 /// Deletes a connection; its accounts are deactivated and unlinked in the same

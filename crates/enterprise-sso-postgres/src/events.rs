@@ -28,12 +28,7 @@ pub(crate) async fn append(tx: &Transaction<'_>, inner: &Inner, events: Vec<Even
     if events.is_empty() {
         return Ok(());
     }
-    let mut times = Vec::with_capacity(events.len());
-    let mut records = Vec::with_capacity(events.len());
-    for e in &events {
-        times.push(e.created_at);
-        records.push(encode_event(e));
-    }
+    let (times, records) = columns(&events);
     let ins = tx
         .prepare_cached(&inner.sql.insert_events)
         .await
@@ -42,6 +37,15 @@ pub(crate) async fn append(tx: &Transaction<'_>, inner: &Inner, events: Vec<Even
         .await
         .map_err(storage)?;
     Ok(())
+}
+
+/// The `created_at` and `record` columns of `events`, for an insert of all of them in one
+/// statement (`unnest`).
+pub(crate) fn columns(events: &[Event]) -> (Vec<i64>, Vec<Vec<u8>>) {
+    events
+        .iter()
+        .map(|e| (e.created_at, encode_event(e)))
+        .unzip()
 }
 
 /// Gives every committed event without a position the next positions (module docs).

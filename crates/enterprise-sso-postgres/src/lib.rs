@@ -136,6 +136,10 @@ impl PostgresRepo {
         );
         let pool = Pool::builder(manager)
             .max_size(opts.pool_size.max(1))
+            // The most recently used connection first: its server process and caches are
+            // warm (FIFO, deadpool's default, rotates through every idle connection and
+            // cost ~60 µs per call here; see BENCHMARKS.md).
+            .queue_mode(deadpool_postgres::QueueMode::Lifo)
             .wait_timeout(Some(opts.connect_timeout))
             .create_timeout(Some(opts.connect_timeout))
             .runtime(deadpool_postgres::Runtime::Tokio1)

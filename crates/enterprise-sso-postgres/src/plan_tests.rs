@@ -127,6 +127,8 @@ async fn every_statement_is_an_index_search() {
                 s("saml_custom"),
                 Box::new(None::<i64>),
                 Box::new(vec!["d1.plans.example.com".to_owned()]),
+                Box::new(vec![1i64]),
+                Box::new(vec![vec![1u8]]),
             ],
         ),
         (

@@ -66,8 +66,9 @@ impl Sql {
                     SELECT d, $1 FROM unnest($8::text[]) AS d WHERE EXISTS (SELECT 1 FROM ins))
                  SELECT (SELECT count(*) FROM ins), (SELECT domain FROM conflict)"
             ),
-            // Compare-and-swap on the version, the released claims and the new ones, in one
-            // statement, under the same rules as `insert`.
+            // Compare-and-swap on the version, the released claims and the new ones, and
+            // the write's events ($10, $11: times and records, appended only if the row was
+            // written), in one statement, under the same rules as `insert`.
             update: format!(
                 "WITH conflict AS (
                     SELECT domain FROM {s}.connection_domains
@@ -87,6 +88,11 @@ impl Sql {
                     WHERE EXISTS (SELECT 1 FROM upd) AND NOT EXISTS (
                         SELECT 1 FROM {s}.connection_domains o
                         WHERE o.domain = d AND o.connection_id = $1))
+                 , appended AS (
+                    INSERT INTO {s}.events (created_at, record)
+                    SELECT t, r FROM unnest($10::bigint[], $11::bytea[])
+                        WITH ORDINALITY AS u(t, r, n)
+                    WHERE EXISTS (SELECT 1 FROM upd) ORDER BY n)
                  SELECT (SELECT count(*) FROM upd), (SELECT domain FROM conflict)"
             ),
             lock_for_delete: format!("SELECT 1 FROM {s}.connections WHERE id = $1 FOR UPDATE"),
