@@ -9,6 +9,7 @@ use enterprise_sso::{
 use tokio_postgres::types::ToSql;
 
 use crate::error::storage;
+use crate::pipelined::Pipelined;
 use crate::Inner;
 
 fn decode_rows(rows: Vec<tokio_postgres::Row>) -> Result<Vec<EnterpriseConnection>> {
@@ -133,7 +134,9 @@ pub(crate) async fn update(inner: &Inner, c: &EnterpriseConnection, expected: u6
 /// [`ConnectionRepo::modify`](enterprise_sso::ConnectionRepo::modify) in one transaction:
 /// the row is locked and read, changed, and written back, so no other replica can write
 /// it in between (no version conflict, no retry of the change) and the caller's separate
-/// read is saved.
+/// read is saved. Two round trips: `BEGIN` is pipelined with the locking read, and
+/// `COMMIT` with the write (which appends its events only if it wrote the row, so a
+/// refused write commits nothing); see [`Pipelined`].
 pub(crate) async fn modify(
     inner: &Inner,
     id: &ConnectionId,
@@ -141,20 +144,75 @@ pub(crate) async fn modify(
 ) -> Result<EnterpriseConnection> {
     inner
         .retrying(|| async {
-            let mut client = inner.client().await?;
-            let tx = client.transaction().await.map_err(storage)?;
-            let current = lock_and_read(&tx, inner, id.as_str())
-                .await?
-                .ok_or_else(|| Error::not_found(id))?;
-            let next = change(&current)?;
-            if next.version != current.version {
-                let row = Row::new(&next)?;
-                write_next(&tx, inner, &current, &row, current.version).await?;
-                tx.commit().await.map_err(storage)?;
+            let mut tx = Pipelined::new(inner.client().await?);
+            let lock = tx
+                .client()?
+                .prepare_cached(&inner.sql.get_for_update)
+                .await
+                .map_err(storage)?;
+            let read = tx.begin_with(&lock, &[&id.as_str()]).await;
+            let outcome = match read {
+                Ok(row) => modify_locked(inner, change, row, &mut tx).await,
+                Err(e) => Err(e),
+            };
+            match outcome {
+                Ok(Some(next)) => Ok(next),
+                Ok(None) | Err(_) => {
+                    tx.end("ROLLBACK").await?;
+                    outcome.and_then(|n| n.ok_or_else(|| Error::not_found(id)))
+                }
             }
-            Ok(next)
         })
         .await
+}
+
+/// The part of [`modify`] after the locking read: `Ok(None)` when there is no such
+/// connection, `Ok(Some(next))` once the change is committed (or changed nothing: then
+/// the transaction is still open and the caller ends it).
+async fn modify_locked(
+    inner: &Inner,
+    change: &Change,
+    row: Option<tokio_postgres::Row>,
+    tx: &mut Pipelined,
+) -> Result<Option<EnterpriseConnection>> {
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let current = decode_connection(row.try_get::<_, &[u8]>(0).map_err(storage)?)?;
+    let next = change(&current)?;
+    if next.version == current.version {
+        tx.end("COMMIT").await?;
+        return Ok(Some(next));
+    }
+    let new_row = Row::new(&next)?;
+    let expected = version_to_i64(current.version)?;
+    let events = connection_events(Some(&current), Some(&new_row.conn), new_row.conn.updated_at);
+    let (times, records) = crate::events::columns(&events);
+    let st = tx
+        .client()?
+        .prepare_cached(&inner.sql.update)
+        .await
+        .map_err(storage)?;
+    let written = tx
+        .commit_with(
+            &st,
+            &[
+                &new_row.id,
+                &expected,
+                &new_row.version,
+                &new_row.record,
+                &new_row.organization_id,
+                &new_row.active,
+                &new_row.provider,
+                &new_row.cert_expires_at,
+                &new_row.domains,
+                &times,
+                &records,
+            ],
+        )
+        .await?;
+    check_written(&written, &new_row, current.version)?;
+    Ok(Some(next))
 }
 
 /// Locks the connection's row for this transaction and decodes it.
@@ -209,6 +267,12 @@ async fn write_next(
         )
         .await
         .map_err(storage)?;
+    check_written(&r, row, expected)
+}
+
+/// What the compare-and-swap statement's answer `r` says about the write of `row` over
+/// version `expected`.
+fn check_written(r: &tokio_postgres::Row, row: &Row, expected: u64) -> Result<()> {
     let updated: i64 = r.try_get(0).map_err(storage)?;
     if updated != 1 {
         if let Some(domain) = r.try_get::<_, Option<String>>(1).map_err(storage)? {

@@ -39,6 +39,7 @@ mod events;
 #[cfg(test)]
 mod feed_tests;
 mod options;
+mod pipelined;
 #[cfg(test)]
 mod plan_tests;
 pub mod runtime;

@@ -460,3 +460,55 @@ async fn modify_on_two_replicas_never_conflicts_and_loses_nothing() {
     assert_eq!(stored.name, "32");
     assert_eq!(stored.version, c.version + 32);
 }
+
+/// A `modify` cancelled while its transaction is open must not hand that connection back
+/// to the pool inside the transaction (it would keep the row locked): here it is cancelled
+/// while waiting for a row lock another session holds; once that lock is released, the
+/// other replica's `modify` of the same row goes through, and the cancelled replica's next
+/// call starts clean.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_modify_leaves_no_open_transaction_behind() {
+    if !common::available() {
+        return;
+    }
+    let (a, b, schema) = two_replicas("cancel").await;
+    let c = saml_connection("0", &["cancel.replicas.com"], true);
+    a.insert(&c).await.unwrap();
+    let rename = |to: &'static str| -> enterprise_sso::Change {
+        std::sync::Arc::new(move |current: &EnterpriseConnection| {
+            let mut next = current.clone();
+            next.name = to.into();
+            next.version += 1;
+            Ok(next)
+        })
+    };
+    let (mut raw, conn) = tokio_postgres::connect(&common::url().unwrap(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let holder = raw.transaction().await.unwrap();
+    holder
+        .execute(
+            &format!("SELECT 1 FROM {schema}.connections WHERE id = $1 FOR UPDATE"),
+            &[&c.id.as_str()],
+        )
+        .await
+        .unwrap();
+    let cancelled = tokio::time::timeout(
+        Duration::from_millis(300),
+        a.modify(&c.id, rename("cancelled")),
+    )
+    .await;
+    assert!(
+        cancelled.is_err(),
+        "the modify was expected to wait for the lock"
+    );
+    holder.commit().await.unwrap();
+    tokio::time::timeout(Duration::from_secs(10), b.modify(&c.id, rename("2")))
+        .await
+        .expect("the row stayed locked by a cancelled modify's pooled connection")
+        .unwrap();
+    let after = a.modify(&c.id, rename("3")).await.unwrap();
+    assert_eq!(after.name, "3");
+    assert_eq!(b.get(&c.id).await.unwrap().unwrap().name, "3");
+}
