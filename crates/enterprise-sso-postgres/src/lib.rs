@@ -128,6 +128,15 @@ impl PostgresRepo {
         if config.get_application_name().is_none() {
             config.application_name("enterprise-sso");
         }
+        // Generic plans for the prepared statements: with PostgreSQL's default (`auto`) the
+        // server kept choosing a custom plan for the update statement and planned it again
+        // on every execution (~0.55 ms of each update's ~0.6 ms bind here).
+        let generic = "-c plan_cache_mode=force_generic_plan";
+        let options = match config.get_options() {
+            Some(o) if !o.is_empty() => format!("{o} {generic}"),
+            _ => generic.to_owned(),
+        };
+        config.options(&options);
         let manager = Manager::from_config(
             config,
             tokio_postgres::NoTls,

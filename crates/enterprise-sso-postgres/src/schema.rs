@@ -65,7 +65,9 @@ const MIGRATIONS: &[&str] = &[
     // 3: writers no longer take positions (see `events`): an event gets a `seq` from a
     // sequence when it is written and its position when a reader first finds it committed.
     // Events of schema 2 keep their positions; their `seq` is their position, and the
-    // sequence starts above the counter, so new events sort after them.
+    // sequence starts above the counter, so new events sort after them. A writer's insert
+    // (position NULL) touches only the `seq` key and `events_unplaced`: the position and
+    // time indexes hold placed events only (what `events_after` and pruning read).
     r#"CREATE SEQUENCE {s}.events_seq AS bigint;
      SELECT setval('{s}.events_seq', greatest(last, 1), last > 0) FROM {s}.event_counter;
      ALTER TABLE {s}.events DROP CONSTRAINT events_pkey;
@@ -75,9 +77,12 @@ const MIGRATIONS: &[&str] = &[
         ALTER COLUMN seq SET NOT NULL,
         ALTER COLUMN seq SET DEFAULT nextval('{s}.events_seq'),
         ALTER COLUMN position DROP NOT NULL,
-        ADD CONSTRAINT events_pkey PRIMARY KEY (seq),
-        ADD CONSTRAINT events_position_key UNIQUE (position);
+        ADD CONSTRAINT events_pkey PRIMARY KEY (seq);
      ALTER SEQUENCE {s}.events_seq OWNED BY {s}.events.seq;
+     CREATE UNIQUE INDEX events_by_position ON {s}.events (position)
+        WHERE position IS NOT NULL;
+     DROP INDEX {s}.events_by_time;
+     CREATE INDEX events_by_time ON {s}.events (created_at) WHERE position IS NOT NULL;
      CREATE INDEX events_unplaced ON {s}.events (seq) WHERE position IS NULL;"#,
 ];
 

@@ -243,3 +243,31 @@ async fn verify_names_a_broken_index() {
         })
     ));
 }
+
+/// The adapter's connections use generic plans for its prepared statements (with the
+/// server's default the update statement was planned again on every execution), and
+/// server options already in the URL are kept.
+#[tokio::test]
+async fn connections_use_generic_plans_and_keep_url_options() {
+    let Some(url) = common::url() else { return };
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let with_options = format!("{url}{sep}options=-c%20statement_timeout%3D12345");
+    let repo = PostgresRepo::connect_with(
+        &with_options,
+        common::options(&common::unique_schema("plans")),
+    )
+    .await
+    .unwrap();
+    let c = repo.pool().get().await.unwrap();
+    let show = |name: &'static str| {
+        let c = &c;
+        async move {
+            c.query_one(&format!("SHOW {name}"), &[])
+                .await
+                .unwrap()
+                .get::<_, String>(0)
+        }
+    };
+    assert_eq!(show("plan_cache_mode").await, "force_generic_plan");
+    assert_eq!(show("statement_timeout").await, "12345ms");
+}
