@@ -167,8 +167,9 @@ pub(crate) async fn modify(
 }
 
 /// The part of [`modify`] after the locking read: `Ok(None)` when there is no such
-/// connection, `Ok(Some(next))` once the change is committed (or changed nothing: then
-/// the transaction is still open and the caller ends it).
+/// connection, `Ok(Some(next))` once the change is committed (a change that leaves the
+/// version alone commits the empty transaction). On an error the transaction may still be
+/// open: the caller ends it.
 async fn modify_locked(
     inner: &Inner,
     change: &Change,
@@ -185,32 +186,13 @@ async fn modify_locked(
         return Ok(Some(next));
     }
     let new_row = Row::new(&next)?;
-    let expected = version_to_i64(current.version)?;
-    let events = connection_events(Some(&current), Some(&new_row.conn), new_row.conn.updated_at);
-    let (times, records) = crate::events::columns(&events);
+    let args = UpdateArgs::new(&current, &new_row, current.version)?;
     let st = tx
         .client()?
         .prepare_cached(&inner.sql.update)
         .await
         .map_err(storage)?;
-    let written = tx
-        .commit_with(
-            &st,
-            &[
-                &new_row.id,
-                &expected,
-                &new_row.version,
-                &new_row.record,
-                &new_row.organization_id,
-                &new_row.active,
-                &new_row.provider,
-                &new_row.cert_expires_at,
-                &new_row.domains,
-                &times,
-                &records,
-            ],
-        )
-        .await?;
+    let written = tx.commit_with(&st, &args.params(&new_row)).await?;
     check_written(&written, &new_row, current.version)?;
     Ok(Some(next))
 }
@@ -241,33 +223,53 @@ async fn write_next(
     row: &Row,
     expected: u64,
 ) -> Result<()> {
-    let expected_i = version_to_i64(expected)?;
-    let events = connection_events(Some(old), Some(&row.conn), row.conn.updated_at);
-    let (times, records) = crate::events::columns(&events);
+    let args = UpdateArgs::new(old, row, expected)?;
     let st = tx
         .prepare_cached(&inner.sql.update)
         .await
         .map_err(storage)?;
     let r = tx
-        .query_one(
-            &st,
-            &[
-                &row.id,
-                &expected_i,
-                &row.version,
-                &row.record,
-                &row.organization_id,
-                &row.active,
-                &row.provider,
-                &row.cert_expires_at,
-                &row.domains,
-                &times,
-                &records,
-            ],
-        )
+        .query_one(&st, &args.params(row))
         .await
         .map_err(storage)?;
     check_written(&r, row, expected)
+}
+
+/// The compare-and-swap statement's values besides the row's own: the expected version
+/// and the write's events (`created_at` and `record` columns).
+struct UpdateArgs {
+    expected: i64,
+    times: Vec<i64>,
+    records: Vec<Vec<u8>>,
+}
+
+impl UpdateArgs {
+    fn new(old: &EnterpriseConnection, row: &Row, expected: u64) -> Result<UpdateArgs> {
+        let events = connection_events(Some(old), Some(&row.conn), row.conn.updated_at);
+        let (times, records) = crate::events::columns(&events);
+        Ok(UpdateArgs {
+            expected: version_to_i64(expected)?,
+            times,
+            records,
+        })
+    }
+
+    /// The statement's parameters, `$1` to `$11`, for writing `row`.
+    fn params<'a>(&'a self, row: &'a Row) -> [&'a (dyn ToSql + Sync); 11] {
+        [
+            &row.id,
+            &self.expected,
+            &row.version,
+            &row.record,
+            &row.organization_id,
+            &row.active,
+            &row.provider,
+            &row.cert_expires_at,
+            &row.domains,
+            &self.times,
+            &self.records,
+        ]
+    }
 }
 
 /// What the compare-and-swap statement's answer `r` says about the write of `row` over
