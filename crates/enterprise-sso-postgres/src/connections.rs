@@ -189,7 +189,7 @@ async fn modify_locked(
     let args = UpdateArgs::new(&current, &new_row, current.version)?;
     let st = tx
         .client()?
-        .prepare_cached(&inner.sql.update)
+        .prepare_cached(args.sql(&inner.sql))
         .await
         .map_err(storage)?;
     let written = tx.commit_with(&st, &args.params(&new_row)).await?;
@@ -225,7 +225,7 @@ async fn write_next(
 ) -> Result<()> {
     let args = UpdateArgs::new(old, row, expected)?;
     let st = tx
-        .prepare_cached(&inner.sql.update)
+        .prepare_cached(args.sql(&inner.sql))
         .await
         .map_err(storage)?;
     let r = tx
@@ -241,6 +241,8 @@ struct UpdateArgs {
     expected: i64,
     times: Vec<i64>,
     records: Vec<Vec<u8>>,
+    /// The write keeps the stored domains: `Sql::update_same_domains` does.
+    same_domains: bool,
 }
 
 impl UpdateArgs {
@@ -251,12 +253,22 @@ impl UpdateArgs {
             expected: version_to_i64(expected)?,
             times,
             records,
+            same_domains: old.domains == row.conn.domains,
         })
     }
 
-    /// The statement's parameters, `$1` to `$11`, for writing `row`.
-    fn params<'a>(&'a self, row: &'a Row) -> [&'a (dyn ToSql + Sync); 11] {
-        [
+    /// The statement to run: `update`, or `update_same_domains` when the domains stay.
+    fn sql<'a>(&self, sql: &'a crate::sql::Sql) -> &'a str {
+        if self.same_domains {
+            &sql.update_same_domains
+        } else {
+            &sql.update
+        }
+    }
+
+    /// The parameters of [`UpdateArgs::sql`] for writing `row`.
+    fn params<'a>(&'a self, row: &'a Row) -> Vec<&'a (dyn ToSql + Sync)> {
+        let mut p: Vec<&'a (dyn ToSql + Sync)> = vec![
             &row.id,
             &self.expected,
             &row.version,
@@ -265,10 +277,13 @@ impl UpdateArgs {
             &row.active,
             &row.provider,
             &row.cert_expires_at,
-            &row.domains,
-            &self.times,
-            &self.records,
-        ]
+        ];
+        if !self.same_domains {
+            p.push(&row.domains);
+        }
+        p.push(&self.times);
+        p.push(&self.records);
+        p
     }
 }
 

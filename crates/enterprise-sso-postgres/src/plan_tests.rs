@@ -115,6 +115,22 @@ async fn every_statement_is_an_index_search() {
             ],
         ),
         (
+            "update, same domains".into(),
+            sql.update_same_domains.clone(),
+            vec![
+                s(&id),
+                Box::new(1i64),
+                Box::new(2i64),
+                Box::new(vec![1u8]),
+                Box::new(None::<String>),
+                Box::new(true),
+                s("saml_custom"),
+                Box::new(None::<i64>),
+                Box::new(vec![1i64]),
+                Box::new(vec![vec![1u8]]),
+            ],
+        ),
+        (
             "update".into(),
             sql.update.clone(),
             vec![

@@ -10,6 +10,7 @@ pub(crate) struct Sql {
     pub by_domain: String,
     pub insert: String,
     pub update: String,
+    pub update_same_domains: String,
     pub lock_for_delete: String,
     pub delete: String,
     pub expiring: String,
@@ -94,6 +95,21 @@ impl Sql {
                         WITH ORDINALITY AS u(t, r, n)
                     WHERE EXISTS (SELECT 1 FROM upd) ORDER BY n)
                  SELECT (SELECT count(*) FROM upd), (SELECT domain FROM conflict)"
+            ),
+            // `update` for a write that keeps the connection's domains (most updates):
+            // no claim to check, release or take. $9, $10: the events.
+            update_same_domains: format!(
+                "WITH upd AS (
+                    UPDATE {s}.connections SET version = $3, record = $4, organization_id = $5,
+                        active = $6, provider = $7, cert_expires_at = $8
+                    WHERE id = $1 AND version = $2
+                    RETURNING id),
+                 appended AS (
+                    INSERT INTO {s}.events (created_at, record)
+                    SELECT t, r FROM unnest($9::bigint[], $10::bytea[])
+                        WITH ORDINALITY AS u(t, r, n)
+                    WHERE EXISTS (SELECT 1 FROM upd) ORDER BY n)
+                 SELECT (SELECT count(*) FROM upd), NULL::text"
             ),
             lock_for_delete: format!("SELECT 1 FROM {s}.connections WHERE id = $1 FOR UPDATE"),
             delete: format!("DELETE FROM {s}.connections WHERE id = $1"),
