@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion};
-use enterprise_sso::storage::codec::{decode_connection, encode_connection};
+use enterprise_sso::storage::codec::{decode_connection, encode_connection, encode_event};
 use enterprise_sso::{
     Assertion, ConnectionId, ConnectionRepo, Connections, CreateConnection, Patch, Provider,
     SamlPatch, UpdateConnection,
@@ -116,6 +116,45 @@ fn per_op(c: &mut Criterion, rt: &tokio::runtime::Runtime, url: &str, n: usize) 
             })
         })
     });
+    // The same write plus one feed row of the size an update appends (an event with the
+    // connection's snapshot) in an append-only table: what any write that records its
+    // event in the same transaction pays at least.
+    let events_table = format!("{table}_events");
+    rt.block_on(raw.batch_execute(&format!(
+        "CREATE TABLE IF NOT EXISTS {events_table} \
+         (seq bigserial PRIMARY KEY, created_at bigint NOT NULL, record bytea NOT NULL)"
+    )))
+    .unwrap();
+    let event = {
+        let renamed = enterprise_sso::EnterpriseConnection {
+            name: "raw renamed".into(),
+            ..template.clone()
+        };
+        let events = enterprise_sso::events::connection_events(Some(&template), Some(&renamed), 0);
+        encode_event(&events[0])
+    };
+    let event_sql = format!("INSERT INTO {events_table} (created_at, record) VALUES (0, $1)");
+    c.bench_with_input(
+        BenchmarkId::new("write_event/raw_postgres", n),
+        &n,
+        |bn, _| {
+            bn.iter(|| {
+                rt.block_on(async {
+                    let id = raw_ids.next();
+                    let v = versions.get_mut(id).unwrap();
+                    let mut client = raw_pool.get().await.unwrap();
+                    let tx = client.transaction().await.unwrap();
+                    let st = tx.prepare_cached(&cas_sql).await.unwrap();
+                    let changed = tx.execute(&st, &[id, records.next(), &*v]).await.unwrap();
+                    assert_eq!(changed, 1);
+                    let ev = tx.prepare_cached(&event_sql).await.unwrap();
+                    tx.execute(&ev, &[&event]).await.unwrap();
+                    tx.commit().await.unwrap();
+                    *v += 1;
+                })
+            })
+        },
+    );
     let counter = Cell::new(0u64);
     c.bench_with_input(BenchmarkId::new("update/postgres", n), &n, |bn, _| {
         bn.iter(|| {
