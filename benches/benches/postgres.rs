@@ -47,6 +47,30 @@ fn sizes() -> Vec<usize> {
     }
 }
 
+/// The raw write floor: one compare-and-swap `UPDATE` of `record` over `id` at `*version`
+/// in its own transaction and, with `feed_row` (an `INSERT` and its record), one more row
+/// in the same transaction.
+async fn raw_write(
+    pool: &deadpool_postgres::Pool,
+    cas_sql: &str,
+    id: &String,
+    record: &Vec<u8>,
+    version: &mut i64,
+    feed_row: Option<(&str, &Vec<u8>)>,
+) {
+    let mut client = pool.get().await.unwrap();
+    let tx = client.transaction().await.unwrap();
+    let st = tx.prepare_cached(cas_sql).await.unwrap();
+    let changed = tx.execute(&st, &[id, record, &*version]).await.unwrap();
+    assert_eq!(changed, 1);
+    if let Some((sql, row)) = feed_row {
+        let ev = tx.prepare_cached(sql).await.unwrap();
+        tx.execute(&ev, &[row]).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    *version += 1;
+}
+
 fn per_op(c: &mut Criterion, rt: &tokio::runtime::Runtime, url: &str, n: usize) {
     let repo = rt.block_on(b::pg::repo(url, n, 16));
     let raw_pool = b::pg::raw_pool(url, 16);
@@ -103,17 +127,9 @@ fn per_op(c: &mut Criterion, rt: &tokio::runtime::Runtime, url: &str, n: usize) 
     });
     c.bench_with_input(BenchmarkId::new("write/raw_postgres", n), &n, |bn, _| {
         bn.iter(|| {
-            rt.block_on(async {
-                let id = raw_ids.next();
-                let v = versions.get_mut(id).unwrap();
-                let mut client = raw_pool.get().await.unwrap();
-                let tx = client.transaction().await.unwrap();
-                let st = tx.prepare_cached(&cas_sql).await.unwrap();
-                let changed = tx.execute(&st, &[id, records.next(), &*v]).await.unwrap();
-                assert_eq!(changed, 1);
-                tx.commit().await.unwrap();
-                *v += 1;
-            })
+            let id = raw_ids.next();
+            let v = versions.get_mut(id).unwrap();
+            rt.block_on(raw_write(&raw_pool, &cas_sql, id, records.next(), v, None))
         })
     });
     // The same write plus one feed row of the size an update appends (an event with the
@@ -139,19 +155,17 @@ fn per_op(c: &mut Criterion, rt: &tokio::runtime::Runtime, url: &str, n: usize) 
         &n,
         |bn, _| {
             bn.iter(|| {
-                rt.block_on(async {
-                    let id = raw_ids.next();
-                    let v = versions.get_mut(id).unwrap();
-                    let mut client = raw_pool.get().await.unwrap();
-                    let tx = client.transaction().await.unwrap();
-                    let st = tx.prepare_cached(&cas_sql).await.unwrap();
-                    let changed = tx.execute(&st, &[id, records.next(), &*v]).await.unwrap();
-                    assert_eq!(changed, 1);
-                    let ev = tx.prepare_cached(&event_sql).await.unwrap();
-                    tx.execute(&ev, &[&event]).await.unwrap();
-                    tx.commit().await.unwrap();
-                    *v += 1;
-                })
+                let id = raw_ids.next();
+                let v = versions.get_mut(id).unwrap();
+                let feed_row = Some((event_sql.as_str(), &event));
+                rt.block_on(raw_write(
+                    &raw_pool,
+                    &cas_sql,
+                    id,
+                    records.next(),
+                    v,
+                    feed_row,
+                ))
             })
         },
     );
