@@ -35,6 +35,27 @@ fn s(v: &str) -> Box<dyn ToSql + Sync + Send> {
     Box::new(v.to_owned())
 }
 
+/// Parameters of the compare-and-swap statements: `update` with `domain`,
+/// `update_same_domains` without.
+fn update_args(id: &str, domain: Option<&str>) -> Args {
+    let mut args: Args = vec![
+        s(id),
+        Box::new(1i64),
+        Box::new(2i64),
+        Box::new(vec![1u8]),
+        Box::new(None::<String>),
+        Box::new(true),
+        s("saml_custom"),
+        Box::new(None::<i64>),
+    ];
+    if let Some(d) = domain {
+        args.push(Box::new(vec![d.to_owned()]));
+    }
+    args.push(Box::new(vec![1i64]));
+    args.push(Box::new(vec![vec![1u8]]));
+    args
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_statement_is_an_index_search() {
     let Some(url) = url() else { return };
@@ -117,35 +138,12 @@ async fn every_statement_is_an_index_search() {
         (
             "update, same domains".into(),
             sql.update_same_domains.clone(),
-            vec![
-                s(&id),
-                Box::new(1i64),
-                Box::new(2i64),
-                Box::new(vec![1u8]),
-                Box::new(None::<String>),
-                Box::new(true),
-                s("saml_custom"),
-                Box::new(None::<i64>),
-                Box::new(vec![1i64]),
-                Box::new(vec![vec![1u8]]),
-            ],
+            update_args(&id, None),
         ),
         (
             "update".into(),
             sql.update.clone(),
-            vec![
-                s(&id),
-                Box::new(1i64),
-                Box::new(2i64),
-                Box::new(vec![1u8]),
-                Box::new(None::<String>),
-                Box::new(true),
-                s("saml_custom"),
-                Box::new(None::<i64>),
-                Box::new(vec!["d1.plans.example.com".to_owned()]),
-                Box::new(vec![1i64]),
-                Box::new(vec![vec![1u8]]),
-            ],
+            update_args(&id, Some("d1.plans.example.com")),
         ),
         (
             "get for update".into(),
