@@ -57,14 +57,21 @@ fn poisoned() -> Error {
     Error::storage(std::io::Error::other("a sled writer panicked"))
 }
 
-/// Counts a running transaction; the drop (also on panic or error) uncounts it and wakes
-/// the parked writers when none is left.
-struct Active<'a>(&'a FlushGate);
+/// Counts a running transaction; the drop (also on panic or error) uncounts it, counts
+/// its commit if it made one, and wakes the parked writers when none is left, all under
+/// one lock.
+struct Active<'a> {
+    gate: &'a FlushGate,
+    committed: bool,
+}
 
 impl Drop for Active<'_> {
     fn drop(&mut self) {
-        if let Ok(mut s) = self.0.state.lock() {
+        if let Ok(mut s) = self.gate.state.lock() {
             s.active -= 1;
+            if self.committed {
+                s.committed += 1;
+            }
             if s.active == 0 {
                 s.wake_parked();
             }
@@ -80,12 +87,15 @@ impl FlushGate {
     /// Runs one transaction `f` under the shared side of the gate and counts its commit.
     pub(crate) fn transact<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
         self.state()?.active += 1;
-        let active = Active(self);
+        let mut active = Active {
+            gate: self,
+            committed: false,
+        };
         let out = {
             let _shared = self.gate.read().map_err(|_| poisoned())?;
             f()?
         };
-        self.state()?.committed += 1;
+        active.committed = true;
         drop(active);
         Ok(out)
     }
