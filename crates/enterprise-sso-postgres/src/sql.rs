@@ -37,6 +37,17 @@ pub(crate) struct Sql {
 
 impl Sql {
     pub(crate) fn new(s: &str) -> Sql {
+        // The columns a compare-and-swap writes ($3 to $8), and the insert of a write's
+        // events (times and records as two arrays, in the order given).
+        let set = "version = $3, record = $4, organization_id = $5, active = $6, \
+                   provider = $7, cert_expires_at = $8";
+        let append = |times: u8, records: u8, condition: &str| {
+            format!(
+                "INSERT INTO {s}.events (created_at, record) \
+                 SELECT t, r FROM unnest(${times}::bigint[], ${records}::bytea[]) \
+                 WITH ORDINALITY AS u(t, r, n) {condition} ORDER BY n"
+            )
+        };
         Sql {
             schema: s.to_owned(),
             get: format!("SELECT record FROM {s}.connections WHERE id = $1"),
@@ -75,8 +86,7 @@ impl Sql {
                     SELECT domain FROM {s}.connection_domains
                     WHERE domain = ANY ($9::text[]) AND connection_id <> $1 LIMIT 1),
                  upd AS (
-                    UPDATE {s}.connections SET version = $3, record = $4, organization_id = $5,
-                        active = $6, provider = $7, cert_expires_at = $8
+                    UPDATE {s}.connections SET {set}
                     WHERE id = $1 AND version = $2 AND NOT EXISTS (SELECT 1 FROM conflict)
                     RETURNING id),
                  released AS (
@@ -89,27 +99,19 @@ impl Sql {
                     WHERE EXISTS (SELECT 1 FROM upd) AND NOT EXISTS (
                         SELECT 1 FROM {s}.connection_domains o
                         WHERE o.domain = d AND o.connection_id = $1))
-                 , appended AS (
-                    INSERT INTO {s}.events (created_at, record)
-                    SELECT t, r FROM unnest($10::bigint[], $11::bytea[])
-                        WITH ORDINALITY AS u(t, r, n)
-                    WHERE EXISTS (SELECT 1 FROM upd) ORDER BY n)
-                 SELECT (SELECT count(*) FROM upd), (SELECT domain FROM conflict)"
+                 , appended AS ({})
+                 SELECT (SELECT count(*) FROM upd), (SELECT domain FROM conflict)",
+                append(10, 11, "WHERE EXISTS (SELECT 1 FROM upd)")
             ),
             // `update` for a write that keeps the connection's domains (most updates):
             // no claim to check, release or take. $9, $10: the events.
             update_same_domains: format!(
                 "WITH upd AS (
-                    UPDATE {s}.connections SET version = $3, record = $4, organization_id = $5,
-                        active = $6, provider = $7, cert_expires_at = $8
-                    WHERE id = $1 AND version = $2
+                    UPDATE {s}.connections SET {set} WHERE id = $1 AND version = $2
                     RETURNING id),
-                 appended AS (
-                    INSERT INTO {s}.events (created_at, record)
-                    SELECT t, r FROM unnest($9::bigint[], $10::bytea[])
-                        WITH ORDINALITY AS u(t, r, n)
-                    WHERE EXISTS (SELECT 1 FROM upd) ORDER BY n)
-                 SELECT (SELECT count(*) FROM upd), NULL::text"
+                 appended AS ({})
+                 SELECT (SELECT count(*) FROM upd), NULL::text",
+                append(9, 10, "WHERE EXISTS (SELECT 1 FROM upd)")
             ),
             lock_for_delete: format!("SELECT 1 FROM {s}.connections WHERE id = $1 FOR UPDATE"),
             delete: format!("DELETE FROM {s}.connections WHERE id = $1"),
@@ -165,11 +167,7 @@ impl Sql {
             ),
             // Writers take no position, only a `seq` (the column's default, in the order
             // given); see `events` for why that keeps position order a commit order.
-            insert_events: format!(
-                "INSERT INTO {s}.events (created_at, record) \
-                 SELECT t, r FROM unnest($1::bigint[], $2::bytea[]) WITH ORDINALITY AS u(t, r, n) \
-                 ORDER BY n"
-            ),
+            insert_events: append(1, 2, ""),
             has_unplaced: format!(
                 "SELECT EXISTS (SELECT 1 FROM {s}.events WHERE position IS NULL)"
             ),
