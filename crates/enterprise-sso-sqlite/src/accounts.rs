@@ -10,6 +10,7 @@ use enterprise_sso::{AccountPage, AccountQuery, EnterpriseAccount, Error, Order,
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::error::storage;
+use crate::savepoint::Savepoint;
 
 pub(crate) const GET_SQL: &str = "SELECT record FROM accounts WHERE id = ?1";
 pub(crate) const BY_SUBJECT_SQL: &str =
@@ -96,7 +97,7 @@ pub(crate) fn list(conn: &Connection, connection: &str, q: &AccountQuery) -> Res
 }
 
 pub(crate) fn insert(conn: &mut Connection, a: &EnterpriseAccount) -> Result<()> {
-    let tx = conn.savepoint().map_err(storage)?;
+    let tx = Savepoint::begin(conn)?;
     if get(&tx, a.id.as_str())?.is_some() {
         return Err(Error::AlreadyExists { id: (&a.id).into() });
     }
@@ -137,7 +138,7 @@ pub(crate) fn insert(conn: &mut Connection, a: &EnterpriseAccount) -> Result<()>
         Err(e) => return Err(storage(e)),
     }
     crate::events::append(&tx, account_events(None, Some(a), a.updated_at))?;
-    tx.commit().map_err(storage)
+    tx.commit()
 }
 
 /// Writes `a` over the stored row (inside the caller's transaction).
@@ -157,7 +158,7 @@ fn overwrite(tx: &Connection, a: &EnterpriseAccount) -> Result<()> {
 }
 
 pub(crate) fn update(conn: &mut Connection, a: &EnterpriseAccount, expected: u64) -> Result<()> {
-    let tx = conn.savepoint().map_err(storage)?;
+    let tx = Savepoint::begin(conn)?;
     // One read of the stored record gives the version, the keys and the diff's `old`.
     let old = expect_version(&a.id, expected, get(&tx, a.id.as_str())?, |o| o.version)?;
     check_account_keys_unchanged(
@@ -167,11 +168,11 @@ pub(crate) fn update(conn: &mut Connection, a: &EnterpriseAccount, expected: u64
     )?;
     overwrite(&tx, a)?;
     crate::events::append(&tx, account_events(Some(&old), Some(a), a.updated_at))?;
-    tx.commit().map_err(storage)
+    tx.commit()
 }
 
 pub(crate) fn delete(conn: &mut Connection, id: &str) -> Result<bool> {
-    let tx = conn.savepoint().map_err(storage)?;
+    let tx = Savepoint::begin(conn)?;
     let Some(old) = get(&tx, id)? else {
         return Ok(false);
     };
@@ -183,7 +184,7 @@ pub(crate) fn delete(conn: &mut Connection, id: &str) -> Result<bool> {
         &tx,
         account_events(Some(&old), None, enterprise_sso::service::now_ms()),
     )?;
-    tx.commit().map_err(storage)?;
+    tx.commit()?;
     Ok(n > 0)
 }
 

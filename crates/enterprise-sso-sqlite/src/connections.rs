@@ -10,6 +10,7 @@ use rusqlite::types::Value;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::error::storage;
+use crate::savepoint::Savepoint;
 
 /// What a write stores: the encoded record plus the columns the indexes need.
 pub(crate) struct Row {
@@ -220,7 +221,7 @@ pub(crate) fn insert(conn: &mut Connection, row: &Row) -> Result<()> {
 
 /// Inserts many new connections in one transaction (all or nothing).
 pub(crate) fn insert_many(conn: &mut Connection, rows: &[Row]) -> Result<()> {
-    let tx = conn.savepoint().map_err(storage)?;
+    let tx = Savepoint::begin(conn)?;
     for row in rows {
         tx.prepare_cached(INSERT_SQL)
             .and_then(|mut st| {
@@ -249,7 +250,7 @@ pub(crate) fn insert_many(conn: &mut Connection, rows: &[Row]) -> Result<()> {
             connection_events(None, Some(&row.conn), row.conn.updated_at),
         )?;
     }
-    tx.commit().map_err(storage)
+    tx.commit()
 }
 
 /// [`INDEXED_SQL`] without the record (`NULL` in its place), for a writer that has just
@@ -267,13 +268,51 @@ pub(crate) fn update(conn: &mut Connection, row: &Row, expected: u64) -> Result<
     update_from(conn, row, expected, None)
 }
 
-/// [`ConnectionRepo::modify`](enterprise_sso::ConnectionRepo::modify) on the writer: read,
-/// `change`, write, in the writer's transaction (nothing in between can write the row).
+/// A change computed on the caller's thread from a snapshot, for the writer to apply if
+/// the row still holds the version it was computed from.
+pub(crate) struct Prepared {
+    old: EnterpriseConnection,
+    row: Row,
+}
+
+/// The caller's half of [`ConnectionRepo::modify`](enterprise_sso::ConnectionRepo::modify)
+/// (on a read connection): reads the connection and runs `change` on it. `Err` and
+/// `Ok(Err(next))` are final answers, true of the snapshot read (a missing connection, a
+/// refused change, a change that changes nothing); `Ok(Ok(prepared))` goes to the writer.
+pub(crate) fn prepare_modify(
+    conn: &Connection,
+    id: &ConnectionId,
+    change: &Change,
+) -> Result<std::result::Result<Prepared, EnterpriseConnection>> {
+    let old = get(conn, id.as_str())?.ok_or_else(|| Error::not_found(id))?;
+    let next = change(&old)?;
+    if next.version == old.version {
+        return Ok(Err(next));
+    }
+    Ok(Ok(Prepared {
+        row: Row::new(&next)?,
+        old,
+    }))
+}
+
+/// [`ConnectionRepo::modify`](enterprise_sso::ConnectionRepo::modify) on the writer: writes
+/// `prepared` if the row still holds the version it was computed from; otherwise (or with
+/// nothing prepared) reads, runs `change` and writes, in the writer's transaction (nothing
+/// in between can write the row), so writers of one handle never conflict.
 pub(crate) fn modify(
     conn: &mut Connection,
     id: &ConnectionId,
     change: &Change,
+    prepared: Option<Prepared>,
 ) -> Result<EnterpriseConnection> {
+    if let Some(p) = prepared {
+        match update_from(conn, &p.row, p.old.version, Some(&p.old)) {
+            Ok(()) => return Ok(p.row.conn),
+            // Written since the snapshot: start again from the stored row.
+            Err(Error::VersionConflict { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
     let current = get(conn, id.as_str())?.ok_or_else(|| Error::not_found(id))?;
     let next = change(&current)?;
     if next.version != current.version {
@@ -290,7 +329,7 @@ fn update_from(
     expected: u64,
     known_old: Option<&EnterpriseConnection>,
 ) -> Result<()> {
-    let tx = conn.savepoint().map_err(storage)?;
+    let tx = Savepoint::begin(conn)?;
     type Indexed = (
         i64,
         Option<String>,
@@ -386,13 +425,13 @@ fn update_from(
         &tx,
         connection_events(Some(old_conn), Some(&row.conn), row.conn.updated_at),
     )?;
-    tx.commit().map_err(storage)
+    tx.commit()
 }
 
 /// Deletes a connection: its accounts are unlinked and ON DELETE CASCADE releases its
 /// domains, all in one transaction.
 pub(crate) fn delete(conn: &mut Connection, id: &str, now: i64) -> Result<bool> {
-    let tx = conn.savepoint().map_err(storage)?;
+    let tx = Savepoint::begin(conn)?;
     let Some(old) = get(&tx, id)? else {
         return Ok(false);
     };
@@ -403,7 +442,7 @@ pub(crate) fn delete(conn: &mut Connection, id: &str, now: i64) -> Result<bool> 
         .and_then(|mut st| st.execute([id]))
         .map_err(storage)?;
     crate::events::append(&tx, events)?;
-    tx.commit().map_err(storage)?;
+    tx.commit()?;
     Ok(n > 0)
 }
 

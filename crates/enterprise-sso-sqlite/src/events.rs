@@ -6,6 +6,7 @@ use enterprise_sso::Result;
 use rusqlite::{params, Connection};
 
 use crate::error::storage;
+use crate::savepoint::Savepoint;
 
 const LAST_SQL: &str = "SELECT max(coalesce((SELECT max(position) FROM events), 0), \
      (SELECT pruned_to FROM events_pruned WHERE id = 0))";
@@ -59,12 +60,12 @@ pub(crate) fn after(conn: &Connection, position: u64, limit: usize) -> Result<Ve
 /// Deletes old events (a scan: pruning is rare, and an index on the time would cost every
 /// write a page), first raising the floor to the largest position so none is reused.
 pub(crate) fn prune(conn: &mut Connection, before_ms: i64) -> Result<u64> {
-    let tx = conn.savepoint().map_err(storage)?;
+    let tx = Savepoint::begin(conn)?;
     tx.execute(PRUNED_TO_SQL, []).map_err(storage)?;
     let n = tx
         .prepare_cached(PRUNE_SQL)
         .and_then(|mut st| st.execute([before_ms]))
         .map_err(storage)?;
-    tx.commit().map_err(storage)?;
+    tx.commit()?;
     Ok(n as u64)
 }

@@ -48,6 +48,7 @@ mod accounts;
 mod connections;
 mod error;
 mod events;
+mod savepoint;
 mod schema;
 mod verify;
 mod worker;
@@ -182,6 +183,19 @@ impl SqliteRepo {
         }
     }
 
+    /// The writer's half of `modify` (see [`connections::modify`]).
+    async fn apply(
+        &self,
+        id: &ConnectionId,
+        change: Change,
+        prepared: Option<connections::Prepared>,
+    ) -> Result<EnterpriseConnection> {
+        let id = id.clone();
+        self.writes
+            .run(move |c| connections::modify(c, &id, &change, prepared))
+            .await
+    }
+
     /// Runs the read `f` where this repository's reads run.
     fn reader(&self) -> ReadRunner<'_> {
         ReadRunner(self)
@@ -237,13 +251,25 @@ impl ConnectionRepo for SqliteRepo {
             .await
     }
 
-    /// Read, change and write on the writer thread, in its batch transaction: no read on
-    /// the caller, no version conflict with writers of this handle.
+    /// With reads on the caller's thread (the default), the change is computed there from
+    /// a snapshot read, and the writer thread only checks the version and writes, so the
+    /// merge, validation and encoding of concurrent callers run in parallel, outside the
+    /// writer's serial batch. If the row changed since the snapshot, the writer reads,
+    /// changes and writes again in its batch transaction: writers of one handle never see
+    /// a version conflict.
     async fn modify(&self, id: &ConnectionId, change: Change) -> Result<EnterpriseConnection> {
-        let id = id.clone();
-        self.writes
-            .run(move |c| connections::modify(c, &id, &change))
-            .await
+        match &self.reads {
+            Reads::Inline(pool) => {
+                let answer = match pool.run(|c| connections::prepare_modify(c, id, &change)) {
+                    Ok(Ok(p)) => return self.apply(id, change, Some(p)).await,
+                    Ok(Err(unchanged)) => Ok(unchanged),
+                    Err(e) => Err(e),
+                };
+                YieldEvery::tick().await;
+                answer
+            }
+            Reads::Threads(_) | Reads::Writer => self.apply(id, change, None).await,
+        }
     }
 
     async fn delete(&self, id: &ConnectionId, now: i64) -> Result<bool> {

@@ -53,34 +53,57 @@ fn concurrent_writes_share_commits_and_keep_their_own_outcome() {
     assert!(txs < writes, "64 concurrent writes took {txs} transactions");
 }
 
-/// `Connections::update` reads, merges and writes on the writer thread (no read on the
-/// caller), and concurrent updates of distinct connections share commits that way too.
+/// `modify` runs the change on the caller's thread from a snapshot and the writer only
+/// writes it; when the row was written after the snapshot, the writer runs the change
+/// again on what is stored (no conflict, nothing lost). Concurrent updates of distinct
+/// connections share commits that way too.
 #[test]
-fn updates_read_merge_and_write_on_the_writer() {
-    use enterprise_sso::{Connections, Patch, UpdateConnection};
+fn updates_change_on_the_caller_and_are_redone_on_the_writer_when_stale() {
+    use enterprise_sso::{Connections, EnterpriseConnection, Patch, UpdateConnection};
     let dir = tempfile::tempdir().unwrap();
     let repo = Arc::new(SqliteRepo::open(dir.path().join("m.db")).unwrap());
     let c = saml_connection("m", &["m.group.com"], true);
     futures_executor::block_on(repo.insert(&c)).unwrap();
-    let ran_on = Arc::new(std::sync::Mutex::new(None));
-    let ran_on_in = Arc::clone(&ran_on);
+    let ran_on = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (ran_on_in, repo_in) = (Arc::clone(&ran_on), Arc::clone(&repo));
     let next = futures_executor::block_on(repo.modify(
         &c.id,
-        Arc::new(move |current: &enterprise_sso::EnterpriseConnection| {
-            *ran_on_in.lock().unwrap() = std::thread::current().name().map(str::to_owned);
+        Arc::new(move |current: &EnterpriseConnection| {
+            let mut calls = ran_on_in.lock().unwrap();
+            calls.push(std::thread::current().name().map(str::to_owned));
+            if calls.len() == 1 {
+                // Another write of the same row lands between the snapshot and the write.
+                let mut other = current.clone();
+                other.organization_id = Some("org_between".into());
+                other.version += 1;
+                let (repo, expected) = (Arc::clone(&repo_in), current.version);
+                std::thread::spawn(move || {
+                    futures_executor::block_on(repo.update(&other, expected)).unwrap()
+                })
+                .join()
+                .unwrap();
+            }
             let mut next = current.clone();
-            next.name = "on the writer".into();
+            next.name = "renamed".into();
             next.version += 1;
             Ok(next)
         }),
     ))
     .unwrap();
-    assert_eq!(next.name, "on the writer");
+    let calls = ran_on.lock().unwrap().clone();
+    let me = std::thread::current().name().map(str::to_owned);
     assert_eq!(
-        ran_on.lock().unwrap().as_deref(),
-        Some("sso-sqlite-write"),
-        "the change ran on the writer thread"
+        calls,
+        vec![me, Some("sso-sqlite-write".to_owned())],
+        "first on the caller, then again on the writer after the row changed"
     );
+    assert_eq!(next.name, "renamed");
+    assert_eq!(next.organization_id.as_deref(), Some("org_between"));
+    assert_eq!(next.version, c.version + 2);
+    let stored = futures_executor::block_on(repo.get(&c.id))
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored, next);
     // Through the service: 32 concurrent updates of distinct connections.
     let ids: Vec<_> = (0..32)
         .map(|i| {
