@@ -1,6 +1,6 @@
 //! The SQL behind every repository operation (synchronous; run on worker threads).
 
-use enterprise_sso::events::connection_events;
+use enterprise_sso::events::{connection_events, Event};
 use enterprise_sso::storage::codec::{decode_connection, encode_connection};
 use enterprise_sso::storage::{connection_keys, expect_version, version_from_i64, version_to_i64};
 use enterprise_sso::{
@@ -61,8 +61,9 @@ pub(crate) const INSERT_SQL: &str = "INSERT INTO connections \
 /// The widest form of the CAS write (every indexed column changing); `update` builds the
 /// narrower forms. Kept for the query-plan test.
 #[cfg(test)]
-pub(crate) const UPDATE_SQL: &str = "UPDATE connections SET version = ?2, record = ?3, \
-     organization_id = ?4, active = ?5, provider = ?6, cert_expires_at = ?7 WHERE id = ?1";
+pub(crate) const UPDATE_SQL: &str = "UPDATE connections SET version = ?3, record = ?4, \
+     organization_id = ?5, active = ?6, provider = ?7, cert_expires_at = ?8 \
+     WHERE id = ?1 AND version = ?2";
 pub(crate) const EXPIRING_SQL: &str = "SELECT record FROM connections \
      WHERE cert_expires_at < ?1 ORDER BY cert_expires_at, id";
 pub(crate) const CLAIM_SQL: &str =
@@ -253,19 +254,17 @@ pub(crate) fn insert_many(conn: &mut Connection, rows: &[Row]) -> Result<()> {
     tx.commit()
 }
 
-/// [`INDEXED_SQL`] without the record (`NULL` in its place), for a writer that has just
-/// read and decoded it.
-pub(crate) const INDEXED_COLUMNS_SQL: &str =
-    "SELECT version, organization_id, active, provider, cert_expires_at, NULL \
-     FROM connections WHERE id = ?1";
 /// The indexed columns of a stored row and its record, as read inside the CAS transaction.
 pub(crate) const INDEXED_SQL: &str =
     "SELECT version, organization_id, active, provider, cert_expires_at, record \
      FROM connections WHERE id = ?1";
+/// The stored version, to tell a version conflict from a missing row after a CAS that
+/// wrote nothing.
+pub(crate) const VERSION_SQL: &str = "SELECT version FROM connections WHERE id = ?1";
 
 /// Compare-and-swap write: version check, record, and the domain changes in one transaction.
 pub(crate) fn update(conn: &mut Connection, row: &Row, expected: u64) -> Result<()> {
-    update_from(conn, row, expected, None)
+    update_from(conn, row, expected, None, None)
 }
 
 /// A change computed on the caller's thread from a snapshot, for the writer to apply if
@@ -273,6 +272,7 @@ pub(crate) fn update(conn: &mut Connection, row: &Row, expected: u64) -> Result<
 pub(crate) struct Prepared {
     old: EnterpriseConnection,
     row: Row,
+    events: Vec<Event>,
 }
 
 /// The caller's half of [`ConnectionRepo::modify`](enterprise_sso::ConnectionRepo::modify)
@@ -290,6 +290,7 @@ pub(crate) fn prepare_modify(
         return Ok(Err(next));
     }
     Ok(Ok(Prepared {
+        events: connection_events(Some(&old), Some(&next), next.updated_at),
         row: Row::new(&next)?,
         old,
     }))
@@ -306,7 +307,7 @@ pub(crate) fn modify(
     prepared: Option<Prepared>,
 ) -> Result<EnterpriseConnection> {
     if let Some(p) = prepared {
-        match update_from(conn, &p.row, p.old.version, Some(&p.old)) {
+        match update_from(conn, &p.row, p.old.version, Some(&p.old), Some(p.events)) {
             Ok(()) => return Ok(p.row.conn),
             // Written since the snapshot: start again from the stored row.
             Err(Error::VersionConflict { .. }) => {}
@@ -316,36 +317,42 @@ pub(crate) fn modify(
     let current = get(conn, id.as_str())?.ok_or_else(|| Error::not_found(id))?;
     let next = change(&current)?;
     if next.version != current.version {
-        update_from(conn, &Row::new(&next)?, current.version, Some(&current))?;
+        update_from(
+            conn,
+            &Row::new(&next)?,
+            current.version,
+            Some(&current),
+            None,
+        )?;
     }
     Ok(next)
 }
 
-/// The compare-and-swap write; `known_old`, when the caller read the stored connection
-/// in this same transaction, spares decoding it again (the version check still runs).
-fn update_from(
-    conn: &mut Connection,
-    row: &Row,
-    expected: u64,
-    known_old: Option<&EnterpriseConnection>,
-) -> Result<()> {
-    let tx = Savepoint::begin(conn)?;
-    type Indexed = (
-        i64,
-        Option<String>,
-        bool,
-        String,
-        Option<i64>,
-        Option<Vec<u8>>,
-    );
-    // With the old connection known, the record itself need not be read again.
-    let sql = if known_old.is_some() {
-        INDEXED_COLUMNS_SQL
-    } else {
-        INDEXED_SQL
-    };
-    let old: Option<Indexed> = tx
-        .prepare_cached(sql)
+/// The indexed columns of a row.
+struct Columns {
+    organization_id: Option<String>,
+    active: bool,
+    provider: String,
+    cert_expires_at: Option<i64>,
+}
+
+impl Columns {
+    fn of(c: &EnterpriseConnection) -> Columns {
+        let keys = connection_keys(c);
+        Columns {
+            organization_id: keys.organization_id.map(str::to_owned),
+            active: keys.active,
+            provider: keys.provider.as_str().to_owned(),
+            cert_expires_at: keys.certificate_expires_at,
+        }
+    }
+}
+
+/// Reads the stored row's indexed columns and record, checking its version.
+fn read_indexed(tx: &Connection, row: &Row, expected: u64) -> Result<(Columns, Vec<u8>)> {
+    type Indexed = (i64, Option<String>, bool, String, Option<i64>, Vec<u8>);
+    let stored: Option<Indexed> = tx
+        .prepare_cached(INDEXED_SQL)
         .and_then(|mut st| {
             st.query_row([&row.id], |r| {
                 Ok((
@@ -360,47 +367,78 @@ fn update_from(
             .optional()
         })
         .map_err(storage)?;
-    let (_, org, active, provider, cert, old_record) =
-        expect_version(&row.key, expected, old, |o| {
+    let (_, organization_id, active, provider, cert_expires_at, record) =
+        expect_version(&row.key, expected, stored, |o| {
             version_from_i64(o.0).unwrap_or(0)
         })?;
-    let decoded;
-    let old_conn = match (known_old, old_record) {
-        (Some(old), _) => old,
-        (None, Some(bytes)) => {
-            decoded = decode_connection(&bytes)?;
-            &decoded
-        }
-        (None, None) => return Err(Error::corrupt("connection row without a record")),
+    let columns = Columns {
+        organization_id,
+        active,
+        provider,
+        cert_expires_at,
     };
+    Ok((columns, record))
+}
+
+/// The compare-and-swap write. `known_old` is the stored connection when the caller has
+/// it at version `expected` (read in this transaction, or a snapshot: the `UPDATE` only
+/// matches that version, so a stale one writes nothing and is a conflict); without it
+/// the stored row is read and decoded. `events`, when given, are the write's events
+/// (computed from `known_old`).
+fn update_from<'a>(
+    conn: &Connection,
+    row: &'a Row,
+    expected: u64,
+    known_old: Option<&EnterpriseConnection>,
+    events: Option<Vec<Event>>,
+) -> Result<()> {
+    let tx = Savepoint::begin(conn)?;
+    let decoded;
+    let (old_conn, old) = match known_old {
+        Some(old) => (old, Columns::of(old)),
+        None => {
+            let (columns, record) = read_indexed(&tx, row, expected)?;
+            decoded = decode_connection(&record)?;
+            (&decoded, columns)
+        }
+    };
+    let expected_i64 = version_to_i64(expected)?;
     // Only the indexed columns whose value changes are set: SQLite rewrites the index
     // entries of every column named in SET, which costs more pages per commit.
-    let mut sql = String::from("UPDATE connections SET version = ?2, record = ?3");
-    let mut args: Vec<rusqlite::types::Value> = vec![
-        row.id.clone().into(),
-        row.version.into(),
-        row.record.clone().into(),
-    ];
-    let mut set = |column: &str, value: rusqlite::types::Value| {
+    let mut sql = String::from("UPDATE connections SET version = ?3, record = ?4");
+    let mut args: Vec<&dyn rusqlite::ToSql> =
+        vec![&row.id, &expected_i64, &row.version, &row.record];
+    let mut set = |column: &str, value: &'a dyn rusqlite::ToSql| {
         args.push(value);
         sql.push_str(&format!(", {column} = ?{}", args.len()));
     };
-    if org != row.organization_id {
-        set("organization_id", row.organization_id.clone().into());
+    if old.organization_id != row.organization_id {
+        set("organization_id", &row.organization_id);
     }
-    if active != row.active {
-        set("active", row.active.into());
+    if old.active != row.active {
+        set("active", &row.active);
     }
-    if provider != row.provider {
-        set("provider", row.provider.to_owned().into());
+    if old.provider != row.provider {
+        set("provider", &row.provider);
     }
-    if cert != row.cert_expires_at {
-        set("cert_expires_at", row.cert_expires_at.into());
+    if old.cert_expires_at != row.cert_expires_at {
+        set("cert_expires_at", &row.cert_expires_at);
     }
-    sql.push_str(" WHERE id = ?1");
-    tx.prepare_cached(&sql)
-        .and_then(|mut st| st.execute(rusqlite::params_from_iter(args)))
+    sql.push_str(" WHERE id = ?1 AND version = ?2");
+    let written = tx
+        .prepare_cached(&sql)
+        .and_then(|mut st| st.execute(args.as_slice()))
         .map_err(storage)?;
+    if written == 0 {
+        let stored: Option<i64> = tx
+            .prepare_cached(VERSION_SQL)
+            .and_then(|mut st| st.query_row([&row.id], |r| r.get(0)).optional())
+            .map_err(storage)?;
+        expect_version(&row.key, expected, stored, |v| {
+            version_from_i64(*v).unwrap_or(0)
+        })?;
+        return Err(Error::corrupt("the version matched but no row was written"));
+    }
     // The old record's domains are its claims (written in the same transactions; `verify`
     // checks it), so they need no query.
     let current: Vec<String> = old_conn
@@ -421,10 +459,9 @@ fn update_from(
         .cloned()
         .collect();
     claim(&tx, &row.id, &added)?;
-    crate::events::append(
-        &tx,
-        connection_events(Some(old_conn), Some(&row.conn), row.conn.updated_at),
-    )?;
+    let events = events
+        .unwrap_or_else(|| connection_events(Some(old_conn), Some(&row.conn), row.conn.updated_at));
+    crate::events::append(&tx, events)?;
     tx.commit()
 }
 
@@ -500,10 +537,7 @@ mod tests {
             ),
             (INDEXED_SQL, Box::new(move |i| vec![t(format!("c{i}"))])),
             (EXPIRING_SQL, Box::new(|i| vec![Value::Integer(i as i64)])),
-            (
-                INDEXED_COLUMNS_SQL,
-                Box::new(move |i| vec![t(format!("c{i}"))]),
-            ),
+            (VERSION_SQL, Box::new(move |i| vec![t(format!("c{i}"))])),
             (
                 crate::accounts::GET_SQL,
                 Box::new(move |i| vec![t(format!("a{i}"))]),
@@ -583,6 +617,7 @@ mod tests {
                 UPDATE_SQL,
                 vec![
                     t("x"),
+                    Value::Integer(1),
                     Value::Integer(2),
                     Value::Null,
                     t("o"),
@@ -592,7 +627,7 @@ mod tests {
                 ],
             ),
             ("expiring", EXPIRING_SQL, vec![Value::Integer(5)]),
-            ("indexed columns only", INDEXED_COLUMNS_SQL, vec![t("x")]),
+            ("version", VERSION_SQL, vec![t("x")]),
             ("release", RELEASE_SQL, vec![t("x"), t("y")]),
             ("delete", DELETE_SQL, vec![t("x")]),
             ("account get", crate::accounts::GET_SQL, vec![t("x")]),
