@@ -153,6 +153,25 @@ impl FlushGate {
         .await
     }
 
+    /// Flushes now (a flush the host asked for: also writes made on the `sled::Db`
+    /// outside the gate) on the exclusive side, so it waits for running transactions and
+    /// none starts until it ends; counts every commit before it as flushed.
+    pub(crate) fn flush_now(&self, db: &sled::Db, durable: impl Fn() -> Result<()>) -> Result<()> {
+        let result = {
+            let _exclusive = self.gate.write().map_err(|_| poisoned())?;
+            let target = self.state()?.committed;
+            db.flush()
+                .map_err(Error::storage)
+                .and_then(|_| durable())
+                .map(|()| target)
+        };
+        let mut s = self.state()?;
+        let target = result?;
+        s.flushed = s.flushed.max(target);
+        s.wake_parked();
+        Ok(())
+    }
+
     /// How many flushes writers have made (each covers every commit before it).
     pub(crate) fn flushes(&self) -> Result<u64> {
         Ok(self.state()?.flushes)

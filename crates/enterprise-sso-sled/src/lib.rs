@@ -265,8 +265,16 @@ impl SledRepo {
         self.gate.flushes()
     }
 
-    /// Writes everything to disk now (and records it in the commit sidecar).
+    /// Writes everything to disk now (and records it in the commit sidecar). With
+    /// [`SledOptions::flush_on_write`] the flush waits for running transactions and holds
+    /// new ones back until it ends, as the writers' own flushes do (spacejam/sled#1308).
     pub async fn flush(&self) -> Result<()> {
+        if self.opts.flush_on_write {
+            return self.gate.flush_now(&self.db, || {
+                // Exclusive side of the gate: no transaction since the flush.
+                self.record_durable(self.commit_seq()?)
+            });
+        }
         let seq = self.commit_seq()?;
         self.db.flush_async().await.map_err(storage)?;
         self.record_durable(seq)
@@ -275,5 +283,51 @@ impl SledRepo {
     /// [`SledRepo::verify`] with the problem in words (kept for existing callers).
     pub fn verify_indexes(&self) -> std::result::Result<(), String> {
         self.verify().map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{mpsc, Arc};
+
+    /// sled#1308: in flush-on-write mode no flush may overlap a transaction, the host's
+    /// own `flush` included.
+    #[test]
+    fn a_host_flush_waits_for_a_running_transaction() {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = SledOptions {
+            flush_on_write: true,
+            ..SledOptions::default()
+        };
+        let repo = Arc::new(SledRepo::open_with(dir.path().join("db"), opts).unwrap());
+        let (entered, is_in) = mpsc::channel();
+        let (release, released) = mpsc::channel::<()>();
+        let r = Arc::clone(&repo);
+        let tx = std::thread::spawn(move || {
+            r.gated(|| {
+                entered.send(()).unwrap();
+                released.recv().unwrap();
+                Ok(())
+            })
+        });
+        is_in.recv().unwrap();
+        let flushed = Arc::new(AtomicBool::new(false));
+        let (r, done) = (Arc::clone(&repo), Arc::clone(&flushed));
+        let flush = std::thread::spawn(move || {
+            futures_executor::block_on(r.flush()).unwrap();
+            done.store(true, Ordering::SeqCst);
+        });
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        assert!(
+            !flushed.load(Ordering::SeqCst),
+            "the flush ran while a transaction was running"
+        );
+        release.send(()).unwrap();
+        tx.join().unwrap().unwrap();
+        flush.join().unwrap();
+        assert!(flushed.load(Ordering::SeqCst));
     }
 }
