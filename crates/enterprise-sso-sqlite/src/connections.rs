@@ -6,7 +6,7 @@ use enterprise_sso::storage::{connection_keys, expect_version, version_from_i64,
 use enterprise_sso::{
     Change, ConnectionId, Domain, EnterpriseConnection, Error, ListQuery, Order, Page, Result,
 };
-use rusqlite::types::Value;
+use rusqlite::types::{Value, ValueRef};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::error::storage;
@@ -75,17 +75,20 @@ pub(crate) const DELETE_SQL: &str = "DELETE FROM connections WHERE id = ?1";
 /// Upper bound above every id, for descending listings without a cursor.
 const ID_MAX: &str = "~";
 
-fn decode(bytes: Vec<u8>) -> Result<EnterpriseConnection> {
-    decode_connection(&bytes)
+/// Decodes the record in column 0 where SQLite holds it (no copy of the blob first).
+fn decode_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<EnterpriseConnection>> {
+    Ok(match r.get_ref(0)? {
+        ValueRef::Blob(bytes) => decode_connection(bytes),
+        _ => Err(Error::corrupt("connection record is not a blob")),
+    })
 }
 
 pub(crate) fn get(conn: &Connection, id: &str) -> Result<Option<EnterpriseConnection>> {
     let mut st = conn.prepare_cached(GET_SQL).map_err(storage)?;
-    let bytes: Option<Vec<u8>> = st
-        .query_row([id], |r| r.get(0))
+    st.query_row([id], decode_row)
         .optional()
-        .map_err(storage)?;
-    bytes.map(decode).transpose()
+        .map_err(storage)?
+        .transpose()
 }
 
 pub(crate) fn find_by_domain(
@@ -93,11 +96,10 @@ pub(crate) fn find_by_domain(
     domain: &str,
 ) -> Result<Option<EnterpriseConnection>> {
     let mut st = conn.prepare_cached(BY_DOMAIN_SQL).map_err(storage)?;
-    let bytes: Option<Vec<u8>> = st
-        .query_row([domain], |r| r.get(0))
+    st.query_row([domain], decode_row)
         .optional()
-        .map_err(storage)?;
-    bytes.map(decode).transpose()
+        .map_err(storage)?
+        .transpose()
 }
 
 /// The SQL and parameters of a listing. Every shape is an index search: the cursor bound is
@@ -165,11 +167,11 @@ pub(crate) fn list(conn: &Connection, q: &ListQuery) -> Result<Page> {
     let (sql, args) = list_sql(q);
     let mut st = conn.prepare_cached(&sql).map_err(storage)?;
     let rows = st
-        .query_map(rusqlite::params_from_iter(args), |r| r.get::<_, Vec<u8>>(0))
+        .query_map(rusqlite::params_from_iter(args), decode_row)
         .map_err(storage)?;
     let mut items = Vec::new();
-    for bytes in rows {
-        items.push(decode(bytes.map_err(storage)?)?);
+    for c in rows {
+        items.push(c.map_err(storage)??);
     }
     Ok(Page::from_overfetch(items, q.limit))
 }
@@ -179,12 +181,10 @@ pub(crate) fn certificates_expiring_before(
     before_ms: i64,
 ) -> Result<Vec<EnterpriseConnection>> {
     let mut st = conn.prepare_cached(EXPIRING_SQL).map_err(storage)?;
-    let rows = st
-        .query_map([before_ms], |r| r.get::<_, Vec<u8>>(0))
-        .map_err(storage)?;
+    let rows = st.query_map([before_ms], decode_row).map_err(storage)?;
     let mut out = Vec::new();
-    for bytes in rows {
-        out.push(decode(bytes.map_err(storage)?)?);
+    for c in rows {
+        out.push(c.map_err(storage)??);
     }
     Ok(out)
 }
