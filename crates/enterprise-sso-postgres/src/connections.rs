@@ -75,15 +75,17 @@ impl Row {
 
 pub(crate) async fn insert(inner: &Inner, c: &EnterpriseConnection) -> Result<()> {
     let row = Row::new(c)?;
+    let events = connection_events(None, Some(&row.conn), row.conn.updated_at);
+    let (times, records) = crate::events::columns(&events);
     inner
         .retrying(|| async {
-            let mut client = inner.client().await?;
-            let tx = client.transaction().await.map_err(storage)?;
-            let st = tx
+            // One statement, its own transaction: the row, its claims and its events.
+            let client = inner.client().await?;
+            let st = client
                 .prepare_cached(&inner.sql.insert)
                 .await
                 .map_err(storage)?;
-            let r = tx
+            let r = client
                 .query_one(
                     &st,
                     &[
@@ -95,6 +97,8 @@ pub(crate) async fn insert(inner: &Inner, c: &EnterpriseConnection) -> Result<()
                         &row.cert_expires_at,
                         &row.record,
                         &row.domains,
+                        &times,
+                        &records,
                     ],
                 )
                 .await
@@ -108,9 +112,7 @@ pub(crate) async fn insert(inner: &Inner, c: &EnterpriseConnection) -> Result<()
             if inserted == 0 {
                 return Err(Error::AlreadyExists { id: (&c.id).into() });
             }
-            let events = connection_events(None, Some(&row.conn), row.conn.updated_at);
-            crate::events::append(&tx, inner, events).await?;
-            tx.commit().await.map_err(storage)
+            Ok(())
         })
         .await
 }

@@ -133,6 +133,8 @@ async fn every_statement_is_an_index_search() {
                 Box::new(None::<i64>),
                 Box::new(vec![1u8]),
                 Box::new(vec!["new.plans.example.com".to_owned()]),
+                Box::new(vec![1i64]),
+                Box::new(vec![vec![1u8]]),
             ],
         ),
         (

@@ -56,8 +56,8 @@ impl Sql {
                  JOIN {s}.connections c ON c.id = d.connection_id WHERE d.domain = $1"
             ),
             // One statement (so one implicit transaction, one round trip): a claim held by
-            // another connection stops the write and is named; the connection row and its
-            // claims otherwise. A claim committed by another writer after this statement's
+            // another connection stops the write and is named; the connection row, its
+            // claims and its events ($9, $10: times and records) otherwise. A claim committed by another writer after this statement's
             // snapshot makes the INSERT fail with a unique violation, which the adapter
             // retries: the retry sees that claim and names it. An id that exists already is
             // reported as such before any domain (as every store does), so a domain it
@@ -76,7 +76,9 @@ impl Sql {
                  claimed AS (
                     INSERT INTO {s}.connection_domains (domain, connection_id)
                     SELECT d, $1 FROM unnest($8::text[]) AS d WHERE EXISTS (SELECT 1 FROM ins))
-                 SELECT (SELECT count(*) FROM ins), (SELECT domain FROM conflict)"
+                 , appended AS ({})
+                 SELECT (SELECT count(*) FROM ins), (SELECT domain FROM conflict)",
+                append(9, 10, "WHERE EXISTS (SELECT 1 FROM ins)")
             ),
             // Compare-and-swap on the version, the released claims and the new ones, and
             // the write's events ($10, $11: times and records, appended only if the row was
