@@ -9,7 +9,8 @@ use enterprise_sso::events::{account_events, connection_events};
 use enterprise_sso::storage::codec::{decode_connection, encode_connection};
 use enterprise_sso::storage::expect_version;
 use enterprise_sso::{
-    ConnectionId, ConnectionRepo, Domain, EnterpriseConnection, ListQuery, Order, Page, Result,
+    Change, ConnectionId, ConnectionRepo, Domain, EnterpriseConnection, Error, ListQuery, Order,
+    Page, Result,
 };
 
 impl SledRepo {
@@ -97,6 +98,33 @@ impl ConnectionRepo for SledRepo {
             Ok(())
         })?;
         self.after_write().await
+    }
+
+    /// Reads, changes and writes in one sled transaction (the default reads first in a
+    /// call of its own, then reads the record again inside the write's transaction). sled
+    /// runs a transaction again when a concurrent one touched its keys, so `change` may
+    /// run more than once, as the trait allows.
+    async fn modify(&self, id: &ConnectionId, change: Change) -> Result<EnterpriseConnection> {
+        let (next, wrote) = self.transact(|tx| {
+            let Some(old) = tx.old(id)? else {
+                return abort(Error::not_found(id));
+            };
+            let next = match change(&old) {
+                Ok(next) => next,
+                Err(e) => return abort(e),
+            };
+            if next.version == old.version {
+                return Ok((next, false));
+            }
+            tx.reindex(&old, &next)?;
+            tx.put_record(id, &encode_connection(&next))?;
+            tx.append(connection_events(Some(&old), Some(&next), next.updated_at))?;
+            Ok((next, true))
+        })?;
+        if wrote {
+            self.after_write().await?;
+        }
+        Ok(next)
     }
 
     async fn delete(&self, id: &ConnectionId, now: i64) -> Result<bool> {
