@@ -251,14 +251,16 @@ impl ConnectionRepo for SqliteRepo {
             .await
     }
 
-    /// With reads on the caller's thread (the default), the change is computed there from
-    /// a snapshot read, and the writer thread only checks the version and writes, so the
-    /// merge, validation and encoding of concurrent callers run in parallel, outside the
-    /// writer's serial batch. If the row changed since the snapshot, the writer reads,
-    /// changes and writes again in its batch transaction: writers of one handle never see
-    /// a version conflict.
+    /// With reads on the caller's thread (the default) and other writes waiting or running,
+    /// the change is computed on the caller from a snapshot read, and the writer thread
+    /// only checks the version and writes, so the merge, validation and encoding of
+    /// concurrent callers run in parallel, outside the writer's serial batch. If the row
+    /// changed since the snapshot, the writer reads, changes and writes again in its batch
+    /// transaction: writers of one handle never see a version conflict. With the writer
+    /// idle, the writer does all of it (a snapshot read first would only add latency).
     async fn modify(&self, id: &ConnectionId, change: Change) -> Result<EnterpriseConnection> {
         match &self.reads {
+            Reads::Inline(_) if !self.writes.busy() => self.apply(id, change, None).await,
             Reads::Inline(pool) => {
                 let answer = match pool.run(|c| connections::prepare_modify(c, id, &change)) {
                     Ok(Ok(p)) => return self.apply(id, change, Some(p)).await,

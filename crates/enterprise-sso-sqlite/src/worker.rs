@@ -220,6 +220,10 @@ pub(crate) struct Writer {
 pub(crate) struct BatchCounters {
     pub(crate) batches: std::sync::atomic::AtomicU64,
     pub(crate) writes: std::sync::atomic::AtomicU64,
+    /// Writes sent and not yet answered (queued or in the running batch).
+    pub(crate) pending: std::sync::atomic::AtomicUsize,
+    /// Writes in the latest batch.
+    pub(crate) last_batch: std::sync::atomic::AtomicUsize,
 }
 
 impl Writer {
@@ -241,6 +245,7 @@ impl Writer {
                     let relaxed = std::sync::atomic::Ordering::Relaxed;
                     counters.batches.fetch_add(1, relaxed);
                     counters.writes.fetch_add(batch.len() as u64, relaxed);
+                    counters.last_batch.store(batch.len(), relaxed);
                     commit_batch(&mut conn, batch);
                 }
             })?;
@@ -280,6 +285,16 @@ impl Writes {
         let (job, answer) = write_job(f);
         match self {
             Writes::Thread(w) => {
+                // Counted until just before its reply is sent (or the job is dropped), so a
+                // caller woken by the reply never finds its own write still counted.
+                let pending = Pending::count(&w.stats);
+                let job: WriteJob = Box::new(move |conn| {
+                    let reply = job(conn);
+                    Box::new(move |outcome| {
+                        drop(pending);
+                        reply(outcome)
+                    })
+                });
                 w.tx.as_ref()
                     .ok_or(SqliteError::WorkerStopped)?
                     .send(job)
@@ -294,6 +309,41 @@ impl Writes {
             }
         }
         answer.await.map_err(|_| SqliteError::WorkerStopped)?
+    }
+}
+
+/// One write counted in [`BatchCounters::pending`] while it lives.
+struct Pending(Arc<BatchCounters>);
+
+impl Pending {
+    fn count(stats: &Arc<BatchCounters>) -> Pending {
+        stats
+            .pending
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Pending(Arc::clone(stats))
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        self.0
+            .pending
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+impl Writes {
+    /// Whether writers are concurrent now: the writer thread has writes waiting or running,
+    /// or its latest batch held more than one (between two batches of concurrent writers
+    /// the queue is briefly empty); inline, another caller holds the write connection.
+    pub(crate) fn busy(&self) -> bool {
+        let relaxed = std::sync::atomic::Ordering::Relaxed;
+        match self {
+            Writes::Thread(w) => {
+                w.stats.pending.load(relaxed) > 0 || w.stats.last_batch.load(relaxed) > 1
+            }
+            Writes::Inline(conn) => conn.try_lock().is_err(),
+        }
     }
 }
 

@@ -53,26 +53,87 @@ fn concurrent_writes_share_commits_and_keep_their_own_outcome() {
     assert!(txs < writes, "64 concurrent writes took {txs} transactions");
 }
 
-/// `modify` runs the change on the caller's thread from a snapshot and the writer only
-/// writes it; when the row was written after the snapshot, the writer runs the change
-/// again on what is stored (no conflict, nothing lost). Concurrent updates of distinct
-/// connections share commits that way too.
+/// With other writes waiting or running, `modify` runs the change on the caller's thread
+/// from a snapshot and the writer only writes it; when the row was written after the
+/// snapshot, the writer runs the change again on what is stored (no conflict, nothing
+/// lost). A lone `modify` (writer idle) runs its change on the writer. Concurrent updates
+/// of distinct connections share commits either way.
 #[test]
-fn updates_change_on_the_caller_and_are_redone_on_the_writer_when_stale() {
+fn updates_change_on_the_caller_when_writers_are_busy_and_are_redone_when_stale() {
     use enterprise_sso::{Connections, EnterpriseConnection, Patch, UpdateConnection};
+    use std::sync::mpsc;
     let dir = tempfile::tempdir().unwrap();
     let repo = Arc::new(SqliteRepo::open(dir.path().join("m.db")).unwrap());
     let c = saml_connection("m", &["m.group.com"], true);
+    let busy = saml_connection("busy", &["busy.group.com"], true);
     futures_executor::block_on(repo.insert(&c)).unwrap();
+    futures_executor::block_on(repo.insert(&busy)).unwrap();
+    let thread_name = || std::thread::current().name().map(str::to_owned);
+    let rename = |to: &'static str| {
+        move |current: &EnterpriseConnection| {
+            let mut next = current.clone();
+            next.name = to.into();
+            next.version += 1;
+            Ok(next)
+        }
+    };
+
+    // A lone modify: the writer is idle, so the change runs there.
+    let lone_ran_on = Arc::new(std::sync::Mutex::new(None));
+    let lone_in = Arc::clone(&lone_ran_on);
+    futures_executor::block_on(repo.modify(
+        &busy.id,
+        Arc::new(move |current: &EnterpriseConnection| {
+            *lone_in.lock().unwrap() = thread_name();
+            rename("lone")(current)
+        }),
+    ))
+    .unwrap();
+    assert_eq!(
+        lone_ran_on.lock().unwrap().as_deref(),
+        Some("sso-sqlite-write"),
+        "a lone modify runs its change on the writer"
+    );
+
+    // Keep the writer busy: a modify whose change (on the writer) waits for a signal.
+    let (entered, is_in) = mpsc::channel();
+    let (release, released) = mpsc::channel::<()>();
+    let released = Arc::new(std::sync::Mutex::new(released));
+    let blocker = {
+        let repo = Arc::clone(&repo);
+        let id = busy.id.clone();
+        std::thread::spawn(move || {
+            futures_executor::block_on(repo.modify(
+                &id,
+                Arc::new(move |current: &EnterpriseConnection| {
+                    let _ = entered.send(());
+                    // Bounded: were the next modify queued behind this one instead of
+                    // running its change on the caller, nothing would release it.
+                    let _ = released
+                        .lock()
+                        .unwrap()
+                        .recv_timeout(std::time::Duration::from_secs(3));
+                    rename("held")(current)
+                }),
+            ))
+            .unwrap()
+        })
+    };
+    is_in.recv().unwrap();
+
     let ran_on = Arc::new(std::sync::Mutex::new(Vec::new()));
     let (ran_on_in, repo_in) = (Arc::clone(&ran_on), Arc::clone(&repo));
+    let release = std::sync::Mutex::new(Some(release));
     let next = futures_executor::block_on(repo.modify(
         &c.id,
         Arc::new(move |current: &EnterpriseConnection| {
             let mut calls = ran_on_in.lock().unwrap();
-            calls.push(std::thread::current().name().map(str::to_owned));
-            if calls.len() == 1 {
-                // Another write of the same row lands between the snapshot and the write.
+            calls.push(thread_name());
+            // (On the writer, a write from here would wait for the writer itself.)
+            if calls.len() == 1 && calls[0].as_deref() != Some("sso-sqlite-write") {
+                // Free the writer, then another write of the same row lands between this
+                // snapshot and its write.
+                drop(release.lock().unwrap().take());
                 let mut other = current.clone();
                 other.organization_id = Some("org_between".into());
                 other.version += 1;
@@ -83,19 +144,17 @@ fn updates_change_on_the_caller_and_are_redone_on_the_writer_when_stale() {
                 .join()
                 .unwrap();
             }
-            let mut next = current.clone();
-            next.name = "renamed".into();
-            next.version += 1;
-            Ok(next)
+            rename("renamed")(current)
         }),
     ))
     .unwrap();
+    assert_eq!(blocker.join().unwrap().name, "held");
     let calls = ran_on.lock().unwrap().clone();
-    let me = std::thread::current().name().map(str::to_owned);
     assert_eq!(
         calls,
-        vec![me, Some("sso-sqlite-write".to_owned())],
-        "first on the caller, then again on the writer after the row changed"
+        vec![thread_name(), Some("sso-sqlite-write".to_owned())],
+        "first on the caller (the writer was busy), then again on the writer after the \
+         row changed"
     );
     assert_eq!(next.name, "renamed");
     assert_eq!(next.organization_id.as_deref(), Some("org_between"));
