@@ -1,5 +1,7 @@
 //! The SQL behind every repository operation (synchronous; run on worker threads).
 
+use std::borrow::Cow;
+
 use enterprise_sso::events::{connection_events, Event};
 use enterprise_sso::storage::codec::{decode_connection, encode_connection};
 use enterprise_sso::storage::{connection_keys, expect_version, version_from_i64, version_to_i64};
@@ -16,32 +18,46 @@ use crate::savepoint::Savepoint;
 pub(crate) struct Row {
     key: ConnectionId,
     id: String,
-    organization_id: Option<String>,
-    active: bool,
-    provider: &'static str,
+    columns: Columns,
     version: i64,
     record: Vec<u8>,
     domains: Vec<String>,
-    cert_expires_at: Option<i64>,
     /// The connection itself, for the change feed's events.
     conn: EnterpriseConnection,
 }
 
 impl Row {
     pub(crate) fn new(c: &EnterpriseConnection) -> Result<Row> {
-        let keys = connection_keys(c);
         Ok(Row {
             key: c.id.clone(),
             id: c.id.to_string(),
-            organization_id: keys.organization_id.map(str::to_owned),
-            active: keys.active,
-            provider: keys.provider.as_str(),
+            columns: Columns::of(c),
             version: version_to_i64(c.version)?,
             record: encode_connection(c),
-            domains: keys.domains.iter().map(|d| d.as_str().to_owned()).collect(),
-            cert_expires_at: keys.certificate_expires_at,
+            domains: c.domains.iter().map(|d| d.as_str().to_owned()).collect(),
             conn: c.clone(),
         })
+    }
+}
+
+/// The indexed columns of a row.
+struct Columns {
+    organization_id: Option<String>,
+    active: bool,
+    /// Borrowed from the connection's provider, owned when read back from a row.
+    provider: Cow<'static, str>,
+    cert_expires_at: Option<i64>,
+}
+
+impl Columns {
+    fn of(c: &EnterpriseConnection) -> Columns {
+        let keys = connection_keys(c);
+        Columns {
+            organization_id: keys.organization_id.map(str::to_owned),
+            active: keys.active,
+            provider: Cow::Borrowed(keys.provider.as_str()),
+            cert_expires_at: keys.certificate_expires_at,
+        }
     }
 }
 
@@ -228,12 +244,12 @@ pub(crate) fn insert_many(conn: &mut Connection, rows: &[Row]) -> Result<()> {
             .and_then(|mut st| {
                 st.execute(params![
                     row.id,
-                    row.organization_id,
-                    row.active,
-                    row.provider,
+                    row.columns.organization_id,
+                    row.columns.active,
+                    row.columns.provider,
                     row.version,
                     row.record,
-                    row.cert_expires_at
+                    row.columns.cert_expires_at
                 ])
             })
             .map_err(|e| {
@@ -275,25 +291,33 @@ pub(crate) struct Prepared {
     events: Vec<Event>,
 }
 
+/// What the caller's half of `modify` made of its snapshot.
+pub(crate) enum Snapshot {
+    /// A write for the writer thread.
+    Write(Box<Prepared>),
+    /// The change changed nothing: the answer, with nothing to write.
+    Unchanged(Box<EnterpriseConnection>),
+}
+
 /// The caller's half of [`ConnectionRepo::modify`](enterprise_sso::ConnectionRepo::modify)
-/// (on a read connection): reads the connection and runs `change` on it. `Err` and
-/// `Ok(Err(next))` are final answers, true of the snapshot read (a missing connection, a
-/// refused change, a change that changes nothing); `Ok(Ok(prepared))` goes to the writer.
+/// (on a read connection): reads the connection and runs `change` on it. An error (a
+/// missing connection, a refused change) and [`Snapshot::Unchanged`] are final answers,
+/// true of the snapshot read; [`Snapshot::Write`] goes to the writer.
 pub(crate) fn prepare_modify(
     conn: &Connection,
     id: &ConnectionId,
     change: &Change,
-) -> Result<std::result::Result<Prepared, EnterpriseConnection>> {
+) -> Result<Snapshot> {
     let old = get(conn, id.as_str())?.ok_or_else(|| Error::not_found(id))?;
     let next = change(&old)?;
     if next.version == old.version {
-        return Ok(Err(next));
+        return Ok(Snapshot::Unchanged(Box::new(next)));
     }
-    Ok(Ok(Prepared {
+    Ok(Snapshot::Write(Box::new(Prepared {
         events: connection_events(Some(&old), Some(&next), next.updated_at),
         row: Row::new(&next)?,
         old,
-    }))
+    })))
 }
 
 /// [`ConnectionRepo::modify`](enterprise_sso::ConnectionRepo::modify) on the writer: writes
@@ -328,26 +352,6 @@ pub(crate) fn modify(
     Ok(next)
 }
 
-/// The indexed columns of a row.
-struct Columns {
-    organization_id: Option<String>,
-    active: bool,
-    provider: String,
-    cert_expires_at: Option<i64>,
-}
-
-impl Columns {
-    fn of(c: &EnterpriseConnection) -> Columns {
-        let keys = connection_keys(c);
-        Columns {
-            organization_id: keys.organization_id.map(str::to_owned),
-            active: keys.active,
-            provider: keys.provider.as_str().to_owned(),
-            cert_expires_at: keys.certificate_expires_at,
-        }
-    }
-}
-
 /// Reads the stored row's indexed columns and record, checking its version.
 fn read_indexed(tx: &Connection, row: &Row, expected: u64) -> Result<(Columns, Vec<u8>)> {
     type Indexed = (i64, Option<String>, bool, String, Option<i64>, Vec<u8>);
@@ -374,7 +378,7 @@ fn read_indexed(tx: &Connection, row: &Row, expected: u64) -> Result<(Columns, V
     let columns = Columns {
         organization_id,
         active,
-        provider,
+        provider: Cow::Owned(provider),
         cert_expires_at,
     };
     Ok((columns, record))
@@ -412,17 +416,18 @@ fn update_from<'a>(
         args.push(value);
         sql.push_str(&format!(", {column} = ?{}", args.len()));
     };
-    if old.organization_id != row.organization_id {
-        set("organization_id", &row.organization_id);
+    let new = &row.columns;
+    if old.organization_id != new.organization_id {
+        set("organization_id", &new.organization_id);
     }
-    if old.active != row.active {
-        set("active", &row.active);
+    if old.active != new.active {
+        set("active", &new.active);
     }
-    if old.provider != row.provider {
-        set("provider", &row.provider);
+    if old.provider != new.provider {
+        set("provider", &new.provider);
     }
-    if old.cert_expires_at != row.cert_expires_at {
-        set("cert_expires_at", &row.cert_expires_at);
+    if old.cert_expires_at != new.cert_expires_at {
+        set("cert_expires_at", &new.cert_expires_at);
     }
     sql.push_str(" WHERE id = ?1 AND version = ?2");
     let written = tx

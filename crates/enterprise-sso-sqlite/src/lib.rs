@@ -263,8 +263,10 @@ impl ConnectionRepo for SqliteRepo {
             Reads::Inline(_) if !self.writes.busy() => self.apply(id, change, None).await,
             Reads::Inline(pool) => {
                 let answer = match pool.run(|c| connections::prepare_modify(c, id, &change)) {
-                    Ok(Ok(p)) => return self.apply(id, change, Some(p)).await,
-                    Ok(Err(unchanged)) => Ok(unchanged),
+                    Ok(connections::Snapshot::Write(p)) => {
+                        return self.apply(id, change, Some(*p)).await
+                    }
+                    Ok(connections::Snapshot::Unchanged(next)) => Ok(*next),
                     Err(e) => Err(e),
                 };
                 YieldEvery::tick().await;
