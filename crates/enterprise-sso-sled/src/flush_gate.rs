@@ -157,16 +157,10 @@ impl FlushGate {
     /// outside the gate) on the exclusive side, so it waits for running transactions and
     /// none starts until it ends; counts every commit before it as flushed.
     pub(crate) fn flush_now(&self, db: &sled::Db, durable: impl Fn() -> Result<()>) -> Result<()> {
-        let result = {
-            let _exclusive = self.gate.write().map_err(|_| poisoned())?;
-            let target = self.state()?.committed;
-            db.flush()
-                .map_err(Error::storage)
-                .and_then(|_| durable())
-                .map(|()| target)
-        };
+        // Commits made after this count are flushed too, only not counted as such.
+        let target = self.state()?.committed;
+        self.flush(db, &durable)?;
         let mut s = self.state()?;
-        let target = result?;
         s.flushed = s.flushed.max(target);
         s.wake_parked();
         Ok(())
