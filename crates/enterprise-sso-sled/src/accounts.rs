@@ -47,7 +47,10 @@ impl SledRepo {
 #[async_trait]
 impl AccountRepo for SledRepo {
     async fn insert_account(&self, a: &EnterpriseAccount) -> Result<()> {
-        self.transact(|tx| {
+        let events = account_events(None, Some(a), a.updated_at);
+        let a = a.clone();
+        self.write(move |tx| {
+            let a = &a;
             if tx.account_exists(a.id.as_str())? {
                 return abort(Error::AlreadyExists { id: (&a.id).into() });
             }
@@ -67,9 +70,9 @@ impl AccountRepo for SledRepo {
                 tx.set_generation(c, tx.generation(c)? + 1)?;
             }
             tx.put_account(a)?;
-            tx.append(account_events(None, Some(a), a.updated_at))
-        })?;
-        self.after_write().await
+            tx.append(&events)
+        })
+        .await
     }
 
     async fn get_account(&self, id: &AccountId) -> Result<Option<EnterpriseAccount>> {
@@ -77,7 +80,9 @@ impl AccountRepo for SledRepo {
     }
 
     async fn update_account(&self, a: &EnterpriseAccount, expected_version: u64) -> Result<()> {
-        self.transact(|tx| {
+        let a = a.clone();
+        self.write(move |tx| {
+            let a = &a;
             let stored = tx.old_account(a.id.as_str())?;
             let checked =
                 expect_version(&a.id, expected_version, stored, |a| a.version).and_then(|old| {
@@ -94,9 +99,9 @@ impl AccountRepo for SledRepo {
             };
             tx.drop_account_indexes(&old)?;
             tx.put_account(a)?;
-            tx.append(account_events(Some(&old), Some(a), a.updated_at))
-        })?;
-        self.after_write().await
+            tx.append(&account_events(Some(&old), Some(a), a.updated_at))
+        })
+        .await
     }
 
     async fn find_account_by_subject(
@@ -156,18 +161,16 @@ impl AccountRepo for SledRepo {
 
     async fn delete_account(&self, id: &AccountId) -> Result<bool> {
         let now = enterprise_sso::service::now_ms();
-        let deleted = self.transact(|tx| {
+        let id = id.clone();
+        self.write(move |tx| {
             let Some(old) = tx.old_account(id.as_str())? else {
                 return Ok(false);
             };
             tx.drop_account_indexes(&old)?;
             tx.remove_account(id.as_str())?;
-            tx.append(account_events(Some(&old), None, now))?;
+            tx.append(&account_events(Some(&old), None, now))?;
             Ok(true)
-        })?;
-        if deleted {
-            self.after_write().await?;
-        }
-        Ok(deleted)
+        })
+        .await
     }
 }

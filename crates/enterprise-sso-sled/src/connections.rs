@@ -18,16 +18,23 @@ impl SledRepo {
     /// nothing); for imports and benchmarks.
     pub async fn bulk_insert(&self, conns: &[EnterpriseConnection]) -> Result<()> {
         for chunk in conns.chunks(1000) {
-            let encoded: Vec<_> = chunk.iter().map(|c| (c, encode_connection(c))).collect();
-            self.transact(|tx| {
-                for (conn, bytes) in &encoded {
+            let encoded: Vec<_> = chunk
+                .iter()
+                .map(|c| {
+                    let events = connection_events(None, Some(c), c.updated_at);
+                    (c.clone(), encode_connection(c), events)
+                })
+                .collect();
+            self.write(move |tx| {
+                for (conn, bytes, events) in &encoded {
                     tx.insert_new(conn, bytes)?;
-                    tx.append(connection_events(None, Some(conn), conn.updated_at))?;
+                    tx.append(events)?;
                 }
                 Ok(())
-            })?;
+            })
+            .await?;
         }
-        self.after_write().await
+        Ok(())
     }
 
     /// The connection with id `id` (the bytes of an id, as index keys end with it).
@@ -73,11 +80,13 @@ impl SledRepo {
 impl ConnectionRepo for SledRepo {
     async fn insert(&self, conn: &EnterpriseConnection) -> Result<()> {
         let bytes = encode_connection(conn);
-        self.transact(|tx| {
-            tx.insert_new(conn, &bytes)?;
-            tx.append(connection_events(None, Some(conn), conn.updated_at))
-        })?;
-        self.after_write().await
+        let events = connection_events(None, Some(conn), conn.updated_at);
+        let conn = conn.clone();
+        self.write(move |tx| {
+            tx.insert_new(&conn, &bytes)?;
+            tx.append(&events)
+        })
+        .await
     }
 
     async fn get(&self, id: &ConnectionId) -> Result<Option<EnterpriseConnection>> {
@@ -86,78 +95,91 @@ impl ConnectionRepo for SledRepo {
 
     async fn update(&self, conn: &EnterpriseConnection, expected_version: u64) -> Result<()> {
         let bytes = encode_connection(conn);
-        self.transact(|tx| {
+        let conn = conn.clone();
+        self.write(move |tx| {
             let stored = tx.old(&conn.id)?;
             let old = match expect_version(&conn.id, expected_version, stored, |c| c.version) {
                 Ok(old) => old,
                 Err(e) => return abort(e),
             };
-            tx.reindex(&old, conn)?;
+            tx.reindex(&old, &conn)?;
             tx.put_record(&conn.id, &bytes)?;
-            tx.append(connection_events(Some(&old), Some(conn), conn.updated_at))?;
+            tx.append(&connection_events(Some(&old), Some(&conn), conn.updated_at))?;
             Ok(())
-        })?;
-        self.after_write().await
+        })
+        .await
     }
 
-    /// Reads, changes and writes in one sled transaction (the default reads first in a
-    /// call of its own, then reads the record again inside the write's transaction). sled
-    /// runs a transaction again when a concurrent one touched its keys, so `change` may
-    /// run more than once, as the trait allows.
+    /// Reads the record, runs `change`, encodes the result and computes the events on the
+    /// caller, then writes in a batch (see `group`) only if the stored record is still
+    /// the one read (its bytes compared); else reads and changes again. So `change` may
+    /// run more than once, as the trait allows, and the batch's leader does no more than
+    /// compare and write.
     async fn modify(&self, id: &ConnectionId, change: Change) -> Result<EnterpriseConnection> {
-        let (next, wrote) = self.transact(|tx| {
-            let Some(old) = tx.old(id)? else {
-                return abort(Error::not_found(id));
+        let key = keys::record(id.as_str());
+        loop {
+            let Some(read) = self.tree.get(&key).map_err(storage)? else {
+                return Err(Error::not_found(id));
             };
-            let next = match change(&old) {
-                Ok(next) => next,
-                Err(e) => return abort(e),
-            };
+            let old = decode_connection(&read)?;
+            let next = change(&old)?;
             if next.version == old.version {
-                return Ok((next, false));
+                return Ok(next);
             }
-            tx.reindex(&old, &next)?;
-            tx.put_record(id, &encode_connection(&next))?;
-            tx.append(connection_events(Some(&old), Some(&next), next.updated_at))?;
-            Ok((next, true))
-        })?;
-        if wrote {
-            self.after_write().await?;
+            let bytes = encode_connection(&next);
+            let events = connection_events(Some(&old), Some(&next), next.updated_at);
+            let next = std::sync::Arc::new(next);
+            let written = std::sync::Arc::clone(&next);
+            let id = id.clone();
+            let stored = self
+                .write(move |tx| {
+                    if tx.record_bytes(&id)?.as_ref() != Some(&read) {
+                        return Ok(false); // written meanwhile: read and change again
+                    }
+                    tx.reindex(&old, &written)?;
+                    tx.put_record(&id, &bytes)?;
+                    tx.append(&events)?;
+                    Ok(true)
+                })
+                .await?;
+            if stored {
+                return Ok(std::sync::Arc::try_unwrap(next).unwrap_or_else(|n| (*n).clone()));
+            }
         }
-        Ok(next)
     }
 
     async fn delete(&self, id: &ConnectionId, now: i64) -> Result<bool> {
         loop {
             let generation = self.account_generation(id)?;
             let linked = self.linked_accounts(id)?;
-            let outcome = self.transact(|tx| {
-                if tx.generation(id)? != generation {
-                    return Ok(None); // an account was linked meanwhile: list again
-                }
-                let Some(old) = tx.old(id)? else {
-                    return Ok(Some(false));
-                };
-                let mut events = connection_events(Some(&old), None, now);
-                for account_id in &linked {
-                    if let Some(a) = tx.old_account(account_id)? {
-                        if a.enterprise_connection_id.as_ref() == Some(id) {
-                            let unlinked = a.unlinked(now);
-                            tx.drop_account_indexes(&a)?;
-                            tx.put_account(&unlinked)?;
-                            events.extend(account_events(Some(&a), Some(&unlinked), now));
+            let id = id.clone();
+            let outcome = self
+                .write(move |tx| {
+                    let id = &id;
+                    if tx.generation(id)? != generation {
+                        return Ok(None); // an account was linked meanwhile: list again
+                    }
+                    let Some(old) = tx.old(id)? else {
+                        return Ok(Some(false));
+                    };
+                    let mut events = connection_events(Some(&old), None, now);
+                    for account_id in &linked {
+                        if let Some(a) = tx.old_account(account_id)? {
+                            if a.enterprise_connection_id.as_ref() == Some(id) {
+                                let unlinked = a.unlinked(now);
+                                tx.drop_account_indexes(&a)?;
+                                tx.put_account(&unlinked)?;
+                                events.extend(account_events(Some(&a), Some(&unlinked), now));
+                            }
                         }
                     }
-                }
-                tx.drop_indexes(&old)?;
-                tx.remove_record(id)?;
-                tx.append(events)?;
-                Ok(Some(true))
-            })?;
+                    tx.drop_indexes(&old)?;
+                    tx.remove_record(id)?;
+                    tx.append(&events)?;
+                    Ok(Some(true))
+                })
+                .await?;
             if let Some(deleted) = outcome {
-                if deleted {
-                    self.after_write().await?;
-                }
                 return Ok(deleted);
             }
         }
@@ -303,5 +325,61 @@ impl ConnectionRepo for SledRepo {
             Some(id) => self.load(&id),
             None => Ok(None),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use enterprise_sso::conformance::saml_connection;
+    use futures_executor::block_on;
+
+    use super::*;
+
+    fn renamed(name: &'static str) -> Change {
+        Arc::new(move |old: &EnterpriseConnection| {
+            let mut next = old.clone();
+            next.name = name.to_owned();
+            next.version += 1;
+            Ok(next)
+        })
+    }
+
+    /// `modify` changes what it read on the caller and writes only if the record is still
+    /// that: a write that lands in between makes it read and change again (no lost update).
+    #[test]
+    fn a_modify_whose_read_went_stale_reads_and_changes_again() {
+        let repo = Arc::new(SledRepo::temporary().unwrap());
+        let c = saml_connection("stale", &[], true);
+        block_on(repo.insert(&c)).unwrap();
+        let calls = Arc::new(AtomicUsize::new(0));
+        let (r, id, n) = (Arc::clone(&repo), c.id.clone(), Arc::clone(&calls));
+        let change: Change = Arc::new(move |old: &EnterpriseConnection| {
+            if n.fetch_add(1, Ordering::SeqCst) == 0 {
+                // Another writer changes the record between this read and its write.
+                let (r, id) = (Arc::clone(&r), id.clone());
+                std::thread::spawn(move || block_on(r.modify(&id, renamed("other"))))
+                    .join()
+                    .unwrap()
+                    .unwrap();
+            }
+            let mut next = old.clone();
+            next.active = false;
+            next.version += 1;
+            Ok(next)
+        });
+        let out = block_on(repo.modify(&c.id, change)).unwrap();
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            2,
+            "the stale change ran again"
+        );
+        assert_eq!(out.name, "other", "the concurrent write was kept");
+        assert!(!out.active);
+        assert_eq!(out.version, c.version + 2);
+        assert_eq!(block_on(repo.get(&c.id)).unwrap().unwrap(), out);
     }
 }

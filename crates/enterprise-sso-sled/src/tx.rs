@@ -1,17 +1,25 @@
-//! Transactions: the commit counter every transaction bumps, the flush gate around them,
-//! and the record-level steps (claim, index, reindex, append) a transaction is made of.
-//! Everything lives in one tree, so every write is a one-tree sled transaction.
+//! Transactions: the commit counter every transaction bumps, the savepoint each write of a
+//! batch runs in ([`Tx`]), the batch (see `group`) and the flush gate around it, and the
+//! record-level steps (claim, index, reindex, append) a write is made of. Everything lives
+//! in one tree, so every batch is a one-tree sled transaction.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
 
 use enterprise_sso::events::Event;
 use enterprise_sso::integrity::IntegrityError;
 use enterprise_sso::storage::codec::{
-    decode_account, decode_connection, encode_account, encode_event,
+    decode_account, decode_connection, encode_account, encode_event_at,
 };
 use enterprise_sso::{
     ConnectionId, Domain, EnterpriseAccount, EnterpriseConnection, Error, Result,
 };
-use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
+use sled::transaction::{
+    ConflictableTransactionError, TransactionError, TransactionalTree, UnabortableTransactionError,
+};
+use sled::IVec;
 
+use crate::group::Job;
 use crate::keys::{self, account_keys, generation_of, index_keys};
 use crate::SledRepo;
 
@@ -52,40 +60,81 @@ pub(crate) fn abort<T>(e: Error) -> TxResult<T> {
     Err(ConflictableTransactionError::Abort(e))
 }
 
-/// The store's tree inside one transaction.
+type Unabortable<T> = std::result::Result<T, UnabortableTransactionError>;
+
+/// One write's view of the store's tree inside a batch's transaction: a savepoint. Its
+/// writes are buffered (and read back by its own reads); [`Tx::release`] hands them to
+/// the transaction, and dropping it without that undoes them.
 pub(crate) struct Tx<'a> {
-    pub(crate) t: &'a TransactionalTree,
+    t: &'a TransactionalTree,
+    writes: RefCell<BTreeMap<Vec<u8>, Option<IVec>>>,
 }
 
-impl Tx<'_> {
-    /// Counts one more commit.
-    fn bump_commit_seq(&self) -> TxResult<()> {
-        let key = keys::meta(COMMIT_SEQ);
-        let n = read_seq(self.t.get(&key)?);
-        self.t.insert(key, &(n + 1).to_be_bytes())?;
+/// Counts one more commit (once per batch).
+fn bump_commit_seq(t: &TransactionalTree) -> Unabortable<()> {
+    let key = keys::meta(COMMIT_SEQ);
+    let n = read_seq(t.get(&key)?);
+    t.insert(key, &(n + 1).to_be_bytes())?;
+    Ok(())
+}
+
+impl<'a> Tx<'a> {
+    pub(crate) fn savepoint(t: &'a TransactionalTree) -> Tx<'a> {
+        Tx {
+            t,
+            writes: RefCell::new(BTreeMap::new()),
+        }
+    }
+
+    /// Keeps this write's changes in the transaction.
+    pub(crate) fn release(self) -> Unabortable<()> {
+        for (k, v) in self.writes.into_inner() {
+            match v {
+                Some(v) => self.t.insert(k, v)?,
+                None => self.t.remove(k)?,
+            };
+        }
         Ok(())
     }
 
+    fn get(&self, key: impl AsRef<[u8]>) -> Unabortable<Option<IVec>> {
+        match self.writes.borrow().get(key.as_ref()) {
+            Some(v) => Ok(v.clone()),
+            None => self.t.get(key),
+        }
+    }
+
+    fn put(&self, key: impl AsRef<[u8]>, value: impl Into<IVec>) {
+        self.writes
+            .borrow_mut()
+            .insert(key.as_ref().to_vec(), Some(value.into()));
+    }
+
+    fn del(&self, key: impl AsRef<[u8]>) {
+        self.writes.borrow_mut().insert(key.as_ref().to_vec(), None);
+    }
+}
+
+impl Tx<'_> {
     /// Appends events: positions continue the `event_seq` counter, which every writer
     /// reads and writes, so sled's conflict detection serialises them and positions are
     /// gap-free in commit order.
-    pub(crate) fn append(&self, events: Vec<Event>) -> TxResult<()> {
+    pub(crate) fn append(&self, events: &[Event]) -> TxResult<()> {
         if events.is_empty() {
             return Ok(());
         }
         let seq = keys::meta(EVENT_SEQ);
-        let mut last = read_seq(self.t.get(&seq)?);
-        for mut e in events {
+        let mut last = read_seq(self.get(&seq)?);
+        for e in events {
             last += 1;
-            e.position = last;
-            self.t.insert(&keys::event(last), encode_event(&e))?;
+            self.put(keys::event(last), encode_event_at(e, last));
         }
-        self.t.insert(seq, &last.to_be_bytes())?;
+        self.put(seq, &last.to_be_bytes());
         Ok(())
     }
 
     pub(crate) fn old(&self, id: &ConnectionId) -> TxResult<Option<EnterpriseConnection>> {
-        match self.t.get(keys::record(id.as_str()))? {
+        match self.get(keys::record(id.as_str()))? {
             None => Ok(None),
             Some(bytes) => match decode_connection(&bytes) {
                 Ok(c) => Ok(Some(c)),
@@ -94,17 +143,22 @@ impl Tx<'_> {
         }
     }
 
+    /// The stored bytes of connection `id`'s record.
+    pub(crate) fn record_bytes(&self, id: &ConnectionId) -> TxResult<Option<IVec>> {
+        Ok(self.get(keys::record(id.as_str()))?)
+    }
+
     pub(crate) fn exists(&self, id: &ConnectionId) -> TxResult<bool> {
-        Ok(self.t.get(keys::record(id.as_str()))?.is_some())
+        Ok(self.get(keys::record(id.as_str()))?.is_some())
     }
 
     pub(crate) fn put_record(&self, id: &ConnectionId, bytes: &[u8]) -> TxResult<()> {
-        self.t.insert(keys::record(id.as_str()), bytes)?;
+        self.put(keys::record(id.as_str()), bytes);
         Ok(())
     }
 
     pub(crate) fn remove_record(&self, id: &ConnectionId) -> TxResult<()> {
-        self.t.remove(keys::record(id.as_str()))?;
+        self.del(keys::record(id.as_str()));
         Ok(())
     }
 
@@ -115,12 +169,12 @@ impl Tx<'_> {
     fn claim_domains(&self, id: &ConnectionId, domains: &[Domain]) -> TxResult<()> {
         for d in domains {
             let key = keys::domain(d.as_str());
-            if let Some(owner) = self.t.get(&key)? {
+            if let Some(owner) = self.get(&key)? {
                 if owner.as_ref() != id.as_str().as_bytes() {
                     return abort(Error::DomainConflict { domain: d.clone() });
                 }
             }
-            self.t.insert(key, id.as_str())?;
+            self.put(key, id.as_str());
         }
         Ok(())
     }
@@ -128,7 +182,7 @@ impl Tx<'_> {
     pub(crate) fn put_indexes(&self, c: &EnterpriseConnection) -> TxResult<()> {
         let k = index_keys(c);
         for key in k.all() {
-            self.t.insert(key, &[])?;
+            self.put(key, &[]);
         }
         Ok(())
     }
@@ -161,15 +215,15 @@ impl Tx<'_> {
         ] {
             if before != after {
                 if let Some(k) = before {
-                    self.t.remove(k)?;
+                    self.del(k);
                 }
                 if let Some(k) = after {
-                    self.t.insert(k, &[])?;
+                    self.put(k, &[]);
                 }
             }
         }
         for d in old.domains.iter().filter(|d| !new.domains.contains(d)) {
-            self.t.remove(keys::domain(d.as_str()))?;
+            self.del(keys::domain(d.as_str()));
         }
         let added: Vec<Domain> = new
             .domains
@@ -184,16 +238,16 @@ impl Tx<'_> {
     pub(crate) fn drop_indexes(&self, old: &EnterpriseConnection) -> TxResult<()> {
         let k = index_keys(old);
         for key in k.all() {
-            self.t.remove(key)?;
+            self.del(key);
         }
         for d in &old.domains {
-            self.t.remove(keys::domain(d.as_str()))?;
+            self.del(keys::domain(d.as_str()));
         }
         Ok(())
     }
 
     pub(crate) fn old_account(&self, id: &str) -> TxResult<Option<EnterpriseAccount>> {
-        match self.t.get(keys::account(id))? {
+        match self.get(keys::account(id))? {
             None => Ok(None),
             Some(bytes) => match decode_account(&bytes) {
                 Ok(a) => Ok(Some(a)),
@@ -203,48 +257,46 @@ impl Tx<'_> {
     }
 
     pub(crate) fn account_exists(&self, id: &str) -> TxResult<bool> {
-        Ok(self.t.get(keys::account(id))?.is_some())
+        Ok(self.get(keys::account(id))?.is_some())
     }
 
     /// The account id that holds `subject_key` (an [`keys::AccountKeys::subject`]).
     pub(crate) fn subject_owner(&self, subject_key: &[u8]) -> TxResult<Option<sled::IVec>> {
-        Ok(self.t.get(subject_key)?)
+        Ok(self.get(subject_key)?)
     }
 
     pub(crate) fn put_account(&self, a: &EnterpriseAccount) -> TxResult<()> {
         let k = account_keys(a);
         if let Some(s) = k.subject {
-            self.t.insert(s, a.id.as_str())?;
+            self.put(s, a.id.as_str());
         }
-        self.t.insert(k.email, &[])?;
+        self.put(k.email, &[]);
         if let Some(c) = k.conn {
-            self.t.insert(c, &[])?;
+            self.put(c, &[]);
         }
-        self.t
-            .insert(keys::account(a.id.as_str()), encode_account(a))?;
+        self.put(keys::account(a.id.as_str()), encode_account(a));
         Ok(())
     }
 
     pub(crate) fn remove_account(&self, id: &str) -> TxResult<()> {
-        self.t.remove(keys::account(id))?;
+        self.del(keys::account(id));
         Ok(())
     }
 
     pub(crate) fn drop_account_indexes(&self, a: &EnterpriseAccount) -> TxResult<()> {
         let k = account_keys(a);
         for key in [k.subject, Some(k.email), k.conn].into_iter().flatten() {
-            self.t.remove(key)?;
+            self.del(key);
         }
         Ok(())
     }
 
     pub(crate) fn generation(&self, conn: &ConnectionId) -> TxResult<u64> {
-        Ok(generation_of(self.t.get(keys::generation(conn.as_str()))?))
+        Ok(generation_of(self.get(keys::generation(conn.as_str()))?))
     }
 
     pub(crate) fn set_generation(&self, conn: &ConnectionId, n: u64) -> TxResult<()> {
-        self.t
-            .insert(keys::generation(conn.as_str()), &n.to_be_bytes())?;
+        self.put(keys::generation(conn.as_str()), &n.to_be_bytes());
         Ok(())
     }
 }
@@ -259,27 +311,44 @@ impl SledRepo {
         }
     }
 
-    /// One transaction over the store's tree (the commit counter bumped in it).
-    pub(crate) fn transact<T>(&self, f: impl Fn(&Tx<'_>) -> TxResult<T>) -> Result<T> {
+    /// Writes: `f` runs in its own savepoint inside a batch's transaction (see `group`),
+    /// possibly more than once (sled runs a transaction again after a conflict). Completes
+    /// once the batch committed and, in flush-on-write mode, is on disk.
+    pub(crate) async fn write<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: Fn(&Tx<'_>) -> TxResult<T> + Send + 'static,
+    {
+        self.group.write(f, |jobs| self.batch(jobs)).await
+    }
+
+    /// One batch: one transaction (the commit counter bumped once), then the flush.
+    fn batch(&self, jobs: &[Box<dyn Job>]) -> Result<()> {
         self.gated(|| {
             self.tree
                 .transaction(|t| {
-                    let tx = Tx { t };
-                    tx.bump_commit_seq()?;
-                    f(&tx)
+                    bump_commit_seq(t)?;
+                    for j in jobs {
+                        j.run(t)?;
+                    }
+                    Ok(())
                 })
                 .map_err(tx_error)
-        })
+        })?;
+        if self.opts.flush_on_write {
+            self.gate.flush_batch(&self.db, || {
+                // Exclusive side of the gate: no transaction since the flush.
+                self.record_durable(self.commit_seq()?)
+            })?;
+        }
+        Ok(())
     }
 
+    /// In flush-on-write mode, completes once every write made so far is on disk (for
+    /// writes made outside a batch).
     pub(crate) async fn after_write(&self) -> Result<()> {
         if self.opts.flush_on_write {
-            self.gate
-                .flush_committed(&self.db, || {
-                    // Exclusive side of the gate: no transaction since the flush.
-                    self.record_durable(self.commit_seq()?)
-                })
-                .await?;
+            self.write(|_| Ok(())).await?;
         }
         Ok(())
     }

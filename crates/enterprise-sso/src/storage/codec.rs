@@ -559,12 +559,17 @@ struct StoredEvent {
 /// a CRC-32, MessagePack with the snapshots nested (tag 2 events held them as base64 of
 /// an encoded record: a third larger, and encoded twice).
 pub fn encode_event(e: &crate::events::Event) -> Vec<u8> {
-    seal_as(FORMAT_V4, &stored_event(e))
+    encode_event_at(e, e.position)
 }
 
-fn stored_event(e: &crate::events::Event) -> StoredEvent {
+/// Encodes a change-feed event for storage at `position` (whatever `e.position` says).
+pub fn encode_event_at(e: &crate::events::Event, position: u64) -> Vec<u8> {
+    seal_as(FORMAT_V4, &stored_event(e, position))
+}
+
+fn stored_event(e: &crate::events::Event, position: u64) -> StoredEvent {
     StoredEvent {
-        pos: e.position,
+        pos: position,
         id: e.id.to_string(),
         kind: e.kind.as_str().to_owned(),
         conn_id: e.connection_id.as_ref().map(|c| c.to_string()),
@@ -645,7 +650,7 @@ mod event_format_tests {
         assert_eq!(bytes[0], FORMAT_V4);
         assert_eq!(decode_event(&bytes).unwrap(), e);
         // Tag 3 (the same fields as JSON) stays readable.
-        let v3 = seal_as(FORMAT_V3, &stored_event(&e));
+        let v3 = seal_as(FORMAT_V3, &stored_event(&e, e.position));
         assert_eq!(decode_event(&v3).unwrap(), e);
         // Base64 of an encoded record inside the JSON made events a third larger.
         let mut e = e;
