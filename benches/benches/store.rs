@@ -49,6 +49,9 @@ impl<T> Cycle<T> {
 struct Floors<'a> {
     get: Option<Bench<'a>>,
     write: Option<Bench<'a>>,
+    /// The same write with a ~2 KB change-feed event appended in its transaction (what
+    /// every write of the adapter also stores): the like-for-like floor.
+    write_with_event: Option<Bench<'a>>,
 }
 
 /// A benchmark to run later.
@@ -153,6 +156,9 @@ fn adapter_ops(c: &mut Criterion, name: &str, n: usize, repo: &dyn Store, mut fl
         },
     );
     if let Some(f) = floors.write.as_mut() {
+        f(c);
+    }
+    if let Some(f) = floors.write_with_event.as_mut() {
         f(c);
     }
     let template = b::template();
@@ -314,9 +320,14 @@ fn sqlite_floors(path: &std::path::Path, n: usize) -> Floors<'static> {
             .collect();
         all.into_iter().step_by(step).take(1000).collect()
     };
+    raw.execute_batch(
+        "CREATE TABLE IF NOT EXISTS raw_events (position INTEGER PRIMARY KEY, record BLOB NOT NULL)",
+    )
+    .unwrap();
     let rows = std::rc::Rc::new(renamed_pairs(rows));
     let raw = std::rc::Rc::new(raw);
     let (raw2, rows2) = (raw.clone(), rows.clone());
+    let (raw3, rows3) = (raw.clone(), rows.clone());
     Floors {
         get: Some(Box::new(move |c: &mut Criterion| {
             c.bench_with_input(
@@ -344,6 +355,28 @@ fn sqlite_floors(path: &std::path::Path, n: usize) -> Floors<'static> {
                         tx.prepare_cached("UPDATE connections SET record = ?2 WHERE id = ?1")
                             .unwrap()
                             .execute(rusqlite::params![id, record])
+                            .unwrap();
+                        tx.commit().unwrap()
+                    })
+                },
+            );
+        })),
+        write_with_event: Some(Box::new(move |c: &mut Criterion| {
+            let event = vec![b'e'; 2000];
+            c.bench_with_input(
+                BenchmarkId::new("write/raw_sqlite_same_file_with_event", n),
+                &n,
+                |bn, _| {
+                    bn.iter(|| {
+                        let (id, record) = rows3.next();
+                        let tx = raw3.unchecked_transaction().unwrap();
+                        tx.prepare_cached("UPDATE connections SET record = ?2 WHERE id = ?1")
+                            .unwrap()
+                            .execute(rusqlite::params![id, record])
+                            .unwrap();
+                        tx.prepare_cached("INSERT INTO raw_events (record) VALUES (?1)")
+                            .unwrap()
+                            .execute([&event])
                             .unwrap();
                         tx.commit().unwrap()
                     })
@@ -385,6 +418,7 @@ fn sled_floors(repo: &enterprise_sso_sled::SledRepo, n: usize, flush: bool) -> F
         .collect();
     let rows = std::rc::Rc::new(renamed_pairs(rows));
     let (tree2, rows2) = (tree.clone(), rows.clone());
+    let (db3, tree3, rows3) = (db.clone(), tree.clone(), rows.clone());
     let label = if flush {
         "raw_sled_same_tree_flush"
     } else {
@@ -411,6 +445,32 @@ fn sled_floors(repo: &enterprise_sso_sled::SledRepo, n: usize, flush: bool) -> F
                             .unwrap();
                         if flush {
                             db.flush().unwrap();
+                        }
+                    })
+                },
+            );
+        })),
+        write_with_event: Some(Box::new(move |c: &mut Criterion| {
+            let event = vec![b'e'; 2000];
+            let mut seq = 0u64;
+            c.bench_with_input(
+                BenchmarkId::new(format!("write/{label}_with_event"), n),
+                &n,
+                |bn, _| {
+                    bn.iter(|| {
+                        let (k, v) = rows3.next();
+                        seq += 1;
+                        // Past every key kind of the store: appended at the tree's end.
+                        let e = [[0xff].as_slice(), &seq.to_be_bytes()].concat();
+                        tree3
+                            .transaction(|t| {
+                                t.insert(k, v.as_slice())?;
+                                t.insert(e.as_slice(), event.as_slice())?;
+                                Ok::<_, sled::transaction::ConflictableTransactionError<()>>(())
+                            })
+                            .unwrap();
+                        if flush {
+                            db3.flush().unwrap();
                         }
                     })
                 },

@@ -139,6 +139,36 @@ where
     Figure::from(&mut lat, t0.elapsed(), cpu_time().saturating_sub(cpu0))
 }
 
+/// When the current figure (ours or a floor) started, in seconds since the run began.
+static FIGURE_STARTED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Marks the start of a figure for the watchdog.
+fn figure_starts(run: Instant) {
+    FIGURE_STARTED.store(
+        run.elapsed().as_secs(),
+        std::sync::atomic::Ordering::Relaxed,
+    );
+}
+
+/// Ends the run if one figure takes far longer than asked: sled 0.34 can deadlock inside
+/// its own log (its background GC spinning in `Log::reserve` while writers wait in
+/// `SegmentAccountant::bump_tip`; seen in the raw sled floor), and a benchmark that hangs
+/// reports nothing.
+fn watchdog(run: Instant, secs: f64) {
+    let limit = (secs * 20.0).max(120.0) as u64;
+    std::thread::spawn(move || loop {
+        std::thread::sleep(Duration::from_secs(5));
+        let started = FIGURE_STARTED.load(std::sync::atomic::Ordering::Relaxed);
+        if run.elapsed().as_secs().saturating_sub(started) > limit {
+            eprintln!(
+                "watchdog: one figure has run for over {limit} s; stopping \
+                 (sled 0.34 can deadlock in its own log GC, see BENCHMARKS.md)"
+            );
+            std::process::exit(3);
+        }
+    });
+}
+
 /// Runs a blocking closure on `threads` OS threads for `secs` (raw floors).
 fn drive_threads<F>(threads: usize, secs: f64, op: F) -> Figure
 where
@@ -276,7 +306,13 @@ fn floors(
             let ids = raw_sqlite_ids(&path);
             // The same single-row write with its change-feed row (what every write of the
             // adapter also appends), then the plain floors.
-            for (rows, with_event) in [(1usize, true), (1, false), (4, false), (16, false)] {
+            for (rows, with_event) in [
+                (1usize, true),
+                (1, false),
+                (4, false),
+                (16, false),
+                (16, true),
+            ] {
                 let c = rusqlite::Connection::open(&path).unwrap();
                 c.execute_batch(RAW_PRAGMAS).unwrap();
                 c.execute_batch(
@@ -306,7 +342,7 @@ fn floors(
                     rows as u32
                 });
                 let label = if with_event {
-                    "raw 1 row+event/tx".to_owned()
+                    format!("raw {rows} row+event/tx")
                 } else {
                     format!("raw {rows} row/tx")
                 };
@@ -344,22 +380,30 @@ fn floors(
             let tree = db.open_tree("raw").unwrap();
             let ids: Vec<sled::IVec> = tree.iter().keys().map(|k| k.unwrap()).collect();
             let flush = engine == "sled-flush";
-            for rows in [1usize, 16] {
+            // Plain floors, then the same writes each with a change-feed event appended
+            // (what every write of the adapter also stores), like for like.
+            let event = vec![b'e'; 2000];
+            let seq = std::sync::atomic::AtomicU64::new(0);
+            for (rows, with_event) in [(1usize, false), (16, false), (1, true), (16, true)] {
                 let f = drive_threads(1, secs, |_, k| {
                     for r in 0..rows {
                         let i = (mix(k * 16 + r as u64 + 1) as usize) % ids.len();
                         tree.insert(&ids[i], records[(k as usize + r) % 64].as_slice())
                             .unwrap();
+                        if with_event {
+                            let n = seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let key = [b"e".as_slice(), &n.to_be_bytes()].concat();
+                            tree.insert(key, event.as_slice()).unwrap();
+                        }
                     }
                     if flush {
                         db.flush().unwrap();
                     }
                     rows as u32
                 });
-                out.push((
-                    format!("raw {rows} key/{}", if flush { "flush" } else { "batch" }),
-                    f,
-                ));
+                let what = if with_event { "key+event" } else { "key" };
+                let per = if flush { "flush" } else { "batch" };
+                out.push((format!("raw {rows} {what}/{per}"), f));
             }
         }
         ("sled" | "sled-flush", _) => {
@@ -484,6 +528,8 @@ fn print_row(
 
 fn main() {
     let a = args();
+    let run = Instant::now();
+    watchdog(run, a.secs);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -503,7 +549,9 @@ fn main() {
                     eprintln!("skipping {store}: no server configured");
                     break;
                 };
+                figure_starts(run);
                 let vs = floors(engine, workload, a.size, tasks, a.secs);
+                figure_starts(run);
                 let f = rt.block_on(measure(repo, workload, a.size, tasks, a.secs));
                 print_row(store, workload, tasks, &f, &vs, &note());
             }
