@@ -233,6 +233,15 @@ impl SledRepo {
         }
     }
 
+    /// [`SledRepo::record_durable`] for a batch: the count is written now and `fsync`ed in
+    /// the background (see `sidecar`).
+    fn record_durable_soon(&self, seq: u64) -> Result<()> {
+        match &self.sidecar {
+            Some(s) => s.write_sync_soon(seq).map_err(storage_io),
+            None => Ok(()),
+        }
+    }
+
     /// A temporary database, deleted when dropped (for tests).
     pub fn temporary() -> Result<Self> {
         let db = sled::Config::new()

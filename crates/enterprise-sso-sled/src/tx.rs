@@ -338,7 +338,7 @@ impl SledRepo {
         if self.opts.flush_on_write {
             self.gate.flush_batch(&self.db, || {
                 // Exclusive side of the gate: no transaction since the flush.
-                self.record_durable(self.commit_seq()?)
+                self.record_durable_soon(self.commit_seq()?)
             })?;
         }
         Ok(())
