@@ -40,14 +40,16 @@
 //! commit counter — is atomic over one tree, and no index entry can outlive or precede its
 //! record ([`SledRepo::verify`] checks exactly that).
 //!
-//! Writes are grouped (see `group`): concurrent writes of one `SledRepo` share one sled
-//! transaction, each in its own savepoint (a refused write leaves nothing and does not
-//! undo the others), and the first waiting writer leads the next batch; a lone writer
-//! leads at once. A raw sled transaction writing a record, an event and the counters cost
-//! ~107 µs of CPU alone and ~15–20 µs each 64 to a transaction. `modify` reads, changes
-//! and encodes on the caller and the batch writes only if the stored bytes are still the
-//! ones read (else the caller reads and changes again). A write's future dropped while
-//! the write is queued takes it back; once a batch took it, it commits with the batch.
+//! Each write runs in its own savepoint (a refused write leaves nothing). With
+//! flush-on-write, writes are grouped (see `group`): concurrent writes of one `SledRepo`
+//! share one sled transaction and one flush, and the first waiting writer leads the next
+//! batch; a lone writer leads at once. A raw sled transaction writing a record, an event
+//! and the counters cost ~107 µs of CPU alone and ~15–20 µs each 64 to a transaction. A
+//! write's future dropped while the write is queued takes it back; once a batch took it,
+//! it commits with the batch. Without flush-on-write each write is a transaction of its
+//! own. `modify` reads, changes and encodes on the caller and the write stores the result
+//! only if the stored bytes are still the ones read (else the caller reads and changes
+//! again).
 //!
 //! Deleting a connection unlinks its accounts in the same transaction. sled transactions
 //! cannot range-scan, so the accounts are listed first and the transaction checks that the

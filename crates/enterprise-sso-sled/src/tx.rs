@@ -19,7 +19,7 @@ use sled::transaction::{
 };
 use sled::IVec;
 
-use crate::group::Job;
+use crate::group::{Group, Job};
 use crate::keys::{self, account_keys, generation_of, index_keys};
 use crate::SledRepo;
 
@@ -312,14 +312,19 @@ impl SledRepo {
     }
 
     /// Writes: `f` runs in its own savepoint inside a batch's transaction (see `group`),
-    /// possibly more than once (sled runs a transaction again after a conflict). Completes
-    /// once the batch committed and, in flush-on-write mode, is on disk.
+    /// possibly more than once (sled runs a transaction again after a conflict). In
+    /// flush-on-write mode concurrent writes share batches and this completes once its
+    /// batch is on disk; otherwise the write is a batch of its own, run at once.
     pub(crate) async fn write<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: Fn(&Tx<'_>) -> TxResult<T> + Send + 'static,
     {
-        self.group.write(f, |jobs| self.batch(jobs)).await
+        if self.opts.flush_on_write {
+            self.group.write(f, |jobs| self.batch(jobs)).await
+        } else {
+            Group::write_alone(f, |jobs| self.batch(jobs))
+        }
     }
 
     /// One batch: one transaction (the commit counter bumped once), then the flush.
