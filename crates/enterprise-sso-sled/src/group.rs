@@ -67,6 +67,20 @@ struct Write<T, F> {
 }
 
 impl<T, F> Write<T, F> {
+    /// A job for `f`, and the slot its outcome lands in.
+    fn new(f: F) -> (Box<Self>, Arc<Slot<T>>) {
+        let slot = Arc::new(Slot {
+            state: Mutex::new((None, None)),
+        });
+        let job = Box::new(Write {
+            f,
+            outcome: Mutex::new(None),
+            slot: Arc::clone(&slot),
+            finished: false,
+        });
+        (job, slot)
+    }
+
     fn deliver(&self, outcome: Result<T>) {
         let mut s = self.slot.lock();
         s.0 = Some(outcome);
@@ -209,16 +223,8 @@ impl Group {
         T: Send + 'static,
         F: Fn(&Tx<'_>) -> TxResult<T> + Send + 'static,
     {
-        let slot = Arc::new(Slot {
-            state: Mutex::new((None, None)),
-        });
-        let job: Box<dyn Job> = Box::new(Write {
-            f,
-            outcome: Mutex::new(None),
-            slot: Arc::clone(&slot),
-            finished: false,
-        });
-        let jobs = [job];
+        let (job, slot) = Write::new(f);
+        let jobs: [Box<dyn Job>; 1] = [job];
         let outcome = batch(&jobs).map_err(Arc::new);
         let [job] = jobs;
         job.finish(outcome);
@@ -237,15 +243,7 @@ impl Group {
         T: Send + 'static,
         F: Fn(&Tx<'_>) -> TxResult<T> + Send + 'static,
     {
-        let slot = Arc::new(Slot {
-            state: Mutex::new((None, None)),
-        });
-        let job = Box::new(Write {
-            f,
-            outcome: Mutex::new(None),
-            slot: Arc::clone(&slot),
-            finished: false,
-        });
+        let (job, slot) = Write::new(f);
         let mut queued = Queued {
             group: self,
             slot: job.slot(),
