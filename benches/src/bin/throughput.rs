@@ -306,13 +306,20 @@ fn floors(
             let ids = raw_sqlite_ids(&path);
             // The same single-row write with its change-feed row (what every write of the
             // adapter also appends), then the plain floors.
-            for (rows, with_event) in [
+            // With 64 writers, also 64 writes with their events to a transaction: how far
+            // the engine itself scales from one write per commit to the batch size 64
+            // writers reach.
+            let mut floors = vec![
                 (1usize, true),
                 (1, false),
                 (4, false),
                 (16, false),
                 (16, true),
-            ] {
+            ];
+            if tasks >= 64 {
+                floors.push((64, true));
+            }
+            for (rows, with_event) in floors {
                 let c = rusqlite::Connection::open(&path).unwrap();
                 c.execute_batch(RAW_PRAGMAS).unwrap();
                 c.execute_batch(
@@ -326,7 +333,7 @@ fn floors(
                     let mut c = c.lock().unwrap();
                     let tx = c.transaction().unwrap();
                     for r in 0..rows {
-                        let i = (mix(k * 16 + r as u64 + 1) as usize) % ids.len();
+                        let i = (mix(k * 64 + r as u64 + 1) as usize) % ids.len();
                         tx.prepare_cached("UPDATE raw SET record = ?2 WHERE id = ?1")
                             .unwrap()
                             .execute(rusqlite::params![ids[i], records[(k as usize + r) % 64]])
@@ -384,10 +391,14 @@ fn floors(
             // (what every write of the adapter also stores), like for like.
             let event = vec![b'e'; 2000];
             let seq = std::sync::atomic::AtomicU64::new(0);
-            for (rows, with_event) in [(1usize, false), (16, false), (1, true), (16, true)] {
+            let mut floors = vec![(1usize, false), (16, false), (1, true), (16, true)];
+            if tasks >= 64 {
+                floors.push((64, true));
+            }
+            for (rows, with_event) in floors {
                 let f = drive_threads(1, secs, |_, k| {
                     for r in 0..rows {
-                        let i = (mix(k * 16 + r as u64 + 1) as usize) % ids.len();
+                        let i = (mix(k * 64 + r as u64 + 1) as usize) % ids.len();
                         tree.insert(&ids[i], records[(k as usize + r) % 64].as_slice())
                             .unwrap();
                         if with_event {
