@@ -9,6 +9,7 @@ use enterprise_sso::storage::{
 use enterprise_sso::{AccountPage, AccountQuery, EnterpriseAccount, Error, Order, Result};
 
 use crate::error::{storage, unique_violation};
+use crate::pipelined::Pipelined;
 use crate::Inner;
 
 fn decode_rows(rows: &[tokio_postgres::Row]) -> Result<Vec<EnterpriseAccount>> {
@@ -86,8 +87,9 @@ pub(crate) async fn list(inner: &Inner, connection: &str, q: &AccountQuery) -> R
     Ok(AccountPage::from_overfetch(items, q.limit))
 }
 
-/// Inserts an account. A linked account takes a share lock on its connection's row in the
-/// same transaction, so it cannot be linked to a connection being deleted.
+/// Inserts an account with its events in one statement (one round trip). A linked account
+/// takes a share lock on its connection's row in the same statement, so it cannot be
+/// linked to a connection being deleted.
 pub(crate) async fn insert(inner: &Inner, a: &EnterpriseAccount) -> Result<()> {
     let id = a.id.to_string();
     let keys = account_keys(a);
@@ -95,35 +97,37 @@ pub(crate) async fn insert(inner: &Inner, a: &EnterpriseAccount) -> Result<()> {
     let version = version_to_i64(a.version)?;
     let record = encode_account(a);
     let key = keys.email;
+    let (times, records) = crate::events::columns(&account_events(None, Some(a), a.updated_at));
     let outcome = inner
         .retrying(|| async {
-            let mut client = inner.client().await?;
-            let tx = client.transaction().await.map_err(storage)?;
-            if let Some(cid) = &a.enterprise_connection_id {
-                let c = cid.as_str();
-                let st = tx
-                    .prepare_cached(&inner.sql.connection_for_share)
-                    .await
-                    .map_err(storage)?;
-                if tx.query_opt(&st, &[&c]).await.map_err(storage)?.is_none() {
-                    return Err(Error::not_found(cid));
-                }
-            }
-            let st = tx
+            let client = inner.client().await?;
+            let st = client
                 .prepare_cached(&inner.sql.account_insert)
                 .await
                 .map_err(storage)?;
-            let inserted = tx
-                .execute(
+            let inserted = client
+                .query_one(
                     &st,
-                    &[&id, &linked, &a.provider_user_id, &key, &version, &record],
+                    &[
+                        &id,
+                        &linked,
+                        &a.provider_user_id,
+                        &key,
+                        &version,
+                        &record,
+                        &times,
+                        &records,
+                    ],
                 )
                 .await;
             match inserted {
-                Ok(_) => {
-                    let events = account_events(None, Some(a), a.updated_at);
-                    crate::events::append(&tx, inner, events).await?;
-                    tx.commit().await.map(|()| None).map_err(storage)
+                Ok(row) => {
+                    let n: i64 = row.try_get(0).map_err(storage)?;
+                    match (n, &a.enterprise_connection_id) {
+                        (0, Some(cid)) => Err(Error::not_found(cid)),
+                        (0, None) => Err(Error::corrupt("an unlinked account was not inserted")),
+                        _ => Ok(None),
+                    }
                 }
                 Err(e) => match unique_violation(&e) {
                     Some("accounts_pkey") => Err(Error::AlreadyExists { id: (&a.id).into() }),
@@ -153,25 +157,40 @@ pub(crate) async fn insert(inner: &Inner, a: &EnterpriseAccount) -> Result<()> {
     })
 }
 
-/// The stored account, read and locked (`FOR UPDATE`) inside `tx`.
-async fn locked(
-    tx: &deadpool_postgres::Transaction<'_>,
+/// `BEGIN` and the stored account, read and locked (`FOR UPDATE`): one round trip.
+async fn begin_locked(
+    tx: &mut Pipelined,
     inner: &Inner,
     id: &str,
 ) -> Result<Option<EnterpriseAccount>> {
     let lock = tx
+        .client()?
         .prepare_cached(&inner.sql.account_get_for_update)
         .await
         .map_err(storage)?;
-    tx.query_opt(&lock, &[&id])
-        .await
-        .map_err(storage)?
+    tx.begin_with(&lock, &[&id])
+        .await?
         .map(|r| decode_account(r.try_get::<_, &[u8]>(0).map_err(storage)?))
         .transpose()
 }
 
-/// Compare-and-swap on the version in one transaction (row locked, version and keys
-/// checked, written, events appended); connection and provider user id cannot change.
+/// Runs `op` on a transaction of its own ([`Pipelined`]); rolls it back when `op` fails
+/// (or left it open).
+async fn in_pipelined<T, F, Fut>(inner: &Inner, op: F) -> Result<T>
+where
+    F: FnOnce(Pipelined) -> Fut,
+    Fut: std::future::Future<Output = (Pipelined, Result<T>)>,
+{
+    let (mut tx, out) = op(Pipelined::new(inner.client().await?)).await;
+    if out.is_err() {
+        tx.end("ROLLBACK").await?;
+    }
+    out
+}
+
+/// Compare-and-swap on the version in two round trips (see [`Pipelined`]): `BEGIN` with
+/// the locking read (version and keys checked on the stored row), then the write, its
+/// events and `COMMIT`; connection and provider user id cannot change.
 pub(crate) async fn update(inner: &Inner, a: &EnterpriseAccount, expected: u64) -> Result<()> {
     let id = a.id.to_string();
     let keys = account_keys(a);
@@ -181,66 +200,82 @@ pub(crate) async fn update(inner: &Inner, a: &EnterpriseAccount, expected: u64) 
     let record = encode_account(a);
     let key = keys.email;
     inner
-        .retrying(|| async {
-            let mut client = inner.client().await?;
-            let tx = client.transaction().await.map_err(storage)?;
-            let stored = locked(&tx, inner, &id).await?;
-            let old = expect_version(&a.id, expected, stored, |o| o.version)?;
-            check_account_keys_unchanged(
-                old.enterprise_connection_id.as_ref(),
-                old.provider_user_id.as_deref(),
-                a,
-            )?;
-            let st = tx
-                .prepare_cached(&inner.sql.account_update)
-                .await
-                .map_err(storage)?;
-            let n = tx
-                .execute(
-                    &st,
-                    &[
-                        &id,
-                        &expected_i,
-                        &key,
-                        &version,
-                        &record,
-                        &linked,
-                        &a.provider_user_id,
-                    ],
-                )
-                .await
-                .map_err(storage)?;
-            if n != 1 {
-                return Err(Error::VersionConflict {
-                    id: (&a.id).into(),
-                    expected,
-                    actual: expected.saturating_add(1),
-                });
-            }
-            let events = account_events(Some(&old), Some(a), a.updated_at);
-            crate::events::append(&tx, inner, events).await?;
-            tx.commit().await.map_err(storage)
+        .retrying(|| {
+            in_pipelined(inner, |mut tx| async {
+                let out = async {
+                    let stored = begin_locked(&mut tx, inner, &id).await?;
+                    let old = expect_version(&a.id, expected, stored, |o| o.version)?;
+                    check_account_keys_unchanged(
+                        old.enterprise_connection_id.as_ref(),
+                        old.provider_user_id.as_deref(),
+                        a,
+                    )?;
+                    let (times, records) =
+                        crate::events::columns(&account_events(Some(&old), Some(a), a.updated_at));
+                    let st = tx
+                        .client()?
+                        .prepare_cached(&inner.sql.account_update)
+                        .await
+                        .map_err(storage)?;
+                    let row = tx
+                        .commit_with(
+                            &st,
+                            &[
+                                &id,
+                                &expected_i,
+                                &key,
+                                &version,
+                                &record,
+                                &linked,
+                                &a.provider_user_id,
+                                &times,
+                                &records,
+                            ],
+                        )
+                        .await?;
+                    let n: i64 = row.try_get(0).map_err(storage)?;
+                    if n != 1 {
+                        return Err(Error::VersionConflict {
+                            id: (&a.id).into(),
+                            expected,
+                            actual: expected.saturating_add(1),
+                        });
+                    }
+                    Ok(())
+                }
+                .await;
+                (tx, out)
+            })
         })
         .await
 }
 
+/// Deletes an account in two round trips: `BEGIN` with the locking read (the events need
+/// the stored account), then the delete, its events and `COMMIT`.
 pub(crate) async fn delete(inner: &Inner, id: &str) -> Result<bool> {
     let now = enterprise_sso::service::now_ms();
     inner
-        .retrying(|| async {
-            let mut client = inner.client().await?;
-            let tx = client.transaction().await.map_err(storage)?;
-            let Some(old) = locked(&tx, inner, id).await? else {
-                return Ok(false);
-            };
-            let st = tx
-                .prepare_cached(&inner.sql.account_delete)
-                .await
-                .map_err(storage)?;
-            tx.execute(&st, &[&id]).await.map_err(storage)?;
-            crate::events::append(&tx, inner, account_events(Some(&old), None, now)).await?;
-            tx.commit().await.map_err(storage)?;
-            Ok(true)
+        .retrying(|| {
+            in_pipelined(inner, |mut tx| async {
+                let out = async {
+                    let Some(old) = begin_locked(&mut tx, inner, id).await? else {
+                        tx.end("COMMIT").await?;
+                        return Ok(false);
+                    };
+                    let (times, records) =
+                        crate::events::columns(&account_events(Some(&old), None, now));
+                    let st = tx
+                        .client()?
+                        .prepare_cached(&inner.sql.account_delete)
+                        .await
+                        .map_err(storage)?;
+                    let row = tx.commit_with(&st, &[&id, &times, &records]).await?;
+                    let n: i64 = row.try_get(0).map_err(storage)?;
+                    Ok(n > 0)
+                }
+                .await;
+                (tx, out)
+            })
         })
         .await
 }

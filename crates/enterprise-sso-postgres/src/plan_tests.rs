@@ -209,6 +209,22 @@ async fn every_statement_is_an_index_search() {
                 Box::new(vec![1u8]),
                 Box::new(Some(id.clone())),
                 Box::new(Some("s1".to_owned())),
+                Box::new(vec![1i64]),
+                Box::new(vec![vec![1u8]]),
+            ],
+        ),
+        (
+            "account insert".into(),
+            sql.account_insert.clone(),
+            vec![
+                s("eac_new"),
+                Box::new(Some(id.clone())),
+                Box::new(Some("s-new".to_owned())),
+                s("k"),
+                Box::new(1i64),
+                Box::new(vec![1u8]),
+                Box::new(vec![1i64]),
+                Box::new(vec![vec![1u8]]),
             ],
         ),
         (
@@ -219,7 +235,7 @@ async fn every_statement_is_an_index_search() {
         (
             "account delete".into(),
             sql.account_delete.clone(),
-            vec![s("eac_x")],
+            vec![s("eac_x"), Box::new(vec![1i64]), Box::new(vec![vec![1u8]])],
         ),
         (
             "accounts of connection".into(),
@@ -234,11 +250,6 @@ async fn every_statement_is_an_index_search() {
                 Box::new(vec![2i64]),
                 Box::new(vec![vec![1u8]]),
             ],
-        ),
-        (
-            "connection for share".into(),
-            sql.connection_for_share.clone(),
-            vec![s(&id)],
         ),
     ];
     // Every listing and count shape.

@@ -23,11 +23,10 @@ pub(crate) struct Sql {
     pub account_insert: String,
     pub account_update: String,
     pub account_delete: String,
+    pub account_get_for_update: String,
     pub accounts_of_connection: String,
     pub unlink_accounts: String,
-    pub connection_for_share: String,
     pub get_for_update: String,
-    pub account_get_for_update: String,
     pub insert_events: String,
     pub has_unplaced: String,
     pub place_events: String,
@@ -140,19 +139,47 @@ impl Sql {
                 "SELECT record FROM {s}.accounts \
                  WHERE connection_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3"
             ),
+            // One statement (one implicit transaction, one round trip): a linked account
+            // takes a share lock on its connection's row, so it cannot be linked to a
+            // connection being deleted; the row and its events ($7, $8) are written only if
+            // that connection exists (the count says which). A unique violation (id or
+            // subject taken) fails the whole statement.
             account_insert: format!(
-                "INSERT INTO {s}.accounts \
-                 (id, connection_id, provider_user_id, email_key, version, record) \
-                 VALUES ($1, $2, $3, $4, $5, $6)"
+                "WITH conn AS (
+                    SELECT 1 FROM {s}.connections WHERE id = $2 FOR SHARE),
+                 ins AS (
+                    INSERT INTO {s}.accounts
+                        (id, connection_id, provider_user_id, email_key, version, record)
+                    SELECT $1, $2, $3, $4, $5, $6
+                    WHERE $2::text IS NULL OR EXISTS (SELECT 1 FROM conn)
+                    RETURNING id)
+                 , appended AS ({})
+                 SELECT count(*) FROM ins",
+                append(7, 8, "WHERE EXISTS (SELECT 1 FROM ins)")
             ),
-            // Compare-and-swap; connection and provider user id must be the stored ones.
+            // Compare-and-swap (connection and provider user id must be the stored ones)
+            // and the write's events ($8, $9), appended only if the row was written.
             account_update: format!(
-                "UPDATE {s}.accounts SET email_key = $3, version = $4, record = $5 \
-                 WHERE id = $1 AND version = $2 \
-                   AND connection_id IS NOT DISTINCT FROM $6 \
-                   AND provider_user_id IS NOT DISTINCT FROM $7"
+                "WITH upd AS (
+                    UPDATE {s}.accounts SET email_key = $3, version = $4, record = $5
+                    WHERE id = $1 AND version = $2
+                      AND connection_id IS NOT DISTINCT FROM $6
+                      AND provider_user_id IS NOT DISTINCT FROM $7
+                    RETURNING id)
+                 , appended AS ({})
+                 SELECT count(*) FROM upd",
+                append(8, 9, "WHERE EXISTS (SELECT 1 FROM upd)")
             ),
-            account_delete: format!("DELETE FROM {s}.accounts WHERE id = $1"),
+            // The delete and its events ($2, $3), appended only if a row went.
+            account_delete: format!(
+                "WITH del AS (DELETE FROM {s}.accounts WHERE id = $1 RETURNING id)
+                 , appended AS ({})
+                 SELECT count(*) FROM del",
+                append(2, 3, "WHERE EXISTS (SELECT 1 FROM del)")
+            ),
+            account_get_for_update: format!(
+                "SELECT record FROM {s}.accounts WHERE id = $1 FOR UPDATE"
+            ),
             accounts_of_connection: format!(
                 "SELECT record FROM {s}.accounts WHERE connection_id = $1 FOR UPDATE"
             ),
@@ -162,11 +189,7 @@ impl Sql {
                  FROM unnest($1::text[], $2::bigint[], $3::bytea[]) AS u(id, version, record) \
                  WHERE a.id = u.id"
             ),
-            connection_for_share: format!("SELECT 1 FROM {s}.connections WHERE id = $1 FOR SHARE"),
             get_for_update: format!("SELECT record FROM {s}.connections WHERE id = $1 FOR UPDATE"),
-            account_get_for_update: format!(
-                "SELECT record FROM {s}.accounts WHERE id = $1 FOR UPDATE"
-            ),
             // Writers take no position, only a `seq` (the column's default, in the order
             // given); see `events` for why that keeps position order a commit order.
             insert_events: append(1, 2, ""),
