@@ -439,36 +439,67 @@ pub trait AccountRepo: Send + Sync {
     async fn delete_account(&self, id: &AccountId) -> Result<bool>;
 }
 
+/// Implements [`AccountRepo`] for a type by handing every call to the account store
+/// `$inner` (an expression of `$s`, the receiver): smart pointers, and wrappers that leave
+/// accounts alone ([`crate::Cached`], [`crate::crypto::Encrypted`]).
 macro_rules! forward_account_repo {
-    ($($ty:ty),*) => {$(
-        #[async_trait]
-        impl<R: AccountRepo + ?Sized> AccountRepo for $ty {
-            async fn insert_account(&self, a: &EnterpriseAccount) -> Result<()> {
-                (**self).insert_account(a).await
+    (impl[$($gen:tt)*] for $ty:ty, |$s:ident| $inner:expr) => {
+        #[async_trait::async_trait]
+        impl<$($gen)*> $crate::repo::AccountRepo for $ty {
+            async fn insert_account(&self, a: &$crate::EnterpriseAccount) -> $crate::Result<()> {
+                let $s = self;
+                $inner.insert_account(a).await
             }
-            async fn get_account(&self, id: &AccountId) -> Result<Option<EnterpriseAccount>> {
-                (**self).get_account(id).await
+            async fn get_account(
+                &self,
+                id: &$crate::AccountId,
+            ) -> $crate::Result<Option<$crate::EnterpriseAccount>> {
+                let $s = self;
+                $inner.get_account(id).await
             }
-            async fn update_account(&self, a: &EnterpriseAccount, expected_version: u64) -> Result<()> {
-                (**self).update_account(a, expected_version).await
+            async fn update_account(
+                &self,
+                a: &$crate::EnterpriseAccount,
+                expected_version: u64,
+            ) -> $crate::Result<()> {
+                let $s = self;
+                $inner.update_account(a, expected_version).await
             }
-            async fn find_account_by_subject(&self, c: &ConnectionId, s: &str) -> Result<Option<EnterpriseAccount>> {
-                (**self).find_account_by_subject(c, s).await
+            async fn find_account_by_subject(
+                &self,
+                c: &$crate::ConnectionId,
+                subject: &str,
+            ) -> $crate::Result<Option<$crate::EnterpriseAccount>> {
+                let $s = self;
+                $inner.find_account_by_subject(c, subject).await
             }
-            async fn find_accounts_by_email(&self, email: &str) -> Result<Vec<EnterpriseAccount>> {
-                (**self).find_accounts_by_email(email).await
+            async fn find_accounts_by_email(
+                &self,
+                email: &str,
+            ) -> $crate::Result<Vec<$crate::EnterpriseAccount>> {
+                let $s = self;
+                $inner.find_accounts_by_email(email).await
             }
-            async fn list_accounts(&self, c: &ConnectionId, q: &AccountQuery) -> Result<AccountPage> {
-                (**self).list_accounts(c, q).await
+            async fn list_accounts(
+                &self,
+                c: &$crate::ConnectionId,
+                q: &$crate::repo::AccountQuery,
+            ) -> $crate::Result<$crate::repo::AccountPage> {
+                let $s = self;
+                $inner.list_accounts(c, q).await
             }
-            async fn delete_account(&self, id: &AccountId) -> Result<bool> {
-                (**self).delete_account(id).await
+            async fn delete_account(&self, id: &$crate::AccountId) -> $crate::Result<bool> {
+                let $s = self;
+                $inner.delete_account(id).await
             }
         }
-    )*};
+    };
 }
+pub(crate) use forward_account_repo;
 
-forward_account_repo!(Arc<R>, Box<R>, &R);
+forward_account_repo!(impl[R: AccountRepo + ?Sized] for Arc<R>, |s| (**s));
+forward_account_repo!(impl[R: AccountRepo + ?Sized] for Box<R>, |s| (**s));
+forward_account_repo!(impl['a, R: AccountRepo + ?Sized] for &'a R, |s| (**s));
 
 /// A store of both connections and accounts, as [`crate::Connections`]' account
 /// operations need. Every type implementing both traits is one.

@@ -6,15 +6,12 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::{Cached, Slot};
-use crate::account::EnterpriseAccount;
 use crate::connection::EnterpriseConnection;
 use crate::domain::Domain;
 use crate::error::Result;
 use crate::events::Event;
-use crate::ids::{AccountId, ConnectionId};
-use crate::repo::{
-    AccountPage, AccountQuery, AccountRepo, Change, ConnectionRepo, ListQuery, Page,
-};
+use crate::ids::ConnectionId;
+use crate::repo::{AccountRepo, Change, ConnectionRepo, ListQuery, Page};
 
 impl<S: ConnectionRepo> Cached<S> {
     fn hit<T>(&self, v: T) -> Result<T> {
@@ -176,44 +173,7 @@ fn unshare(c: Arc<EnterpriseConnection>) -> EnterpriseConnection {
     Arc::try_unwrap(c).unwrap_or_else(|c| (*c).clone())
 }
 
-/// Accounts are not cached: every call goes to the store.
-#[async_trait]
-impl<S: ConnectionRepo + AccountRepo> AccountRepo for Cached<S> {
-    async fn insert_account(&self, a: &EnterpriseAccount) -> Result<()> {
-        self.inner.insert_account(a).await
-    }
-
-    async fn get_account(&self, id: &AccountId) -> Result<Option<EnterpriseAccount>> {
-        self.inner.get_account(id).await
-    }
-
-    async fn update_account(&self, a: &EnterpriseAccount, expected_version: u64) -> Result<()> {
-        self.inner.update_account(a, expected_version).await
-    }
-
-    async fn find_account_by_subject(
-        &self,
-        connection: &ConnectionId,
-        subject: &str,
-    ) -> Result<Option<EnterpriseAccount>> {
-        self.inner
-            .find_account_by_subject(connection, subject)
-            .await
-    }
-
-    async fn find_accounts_by_email(&self, email: &str) -> Result<Vec<EnterpriseAccount>> {
-        self.inner.find_accounts_by_email(email).await
-    }
-
-    async fn list_accounts(
-        &self,
-        connection: &ConnectionId,
-        query: &AccountQuery,
-    ) -> Result<AccountPage> {
-        self.inner.list_accounts(connection, query).await
-    }
-
-    async fn delete_account(&self, id: &AccountId) -> Result<bool> {
-        self.inner.delete_account(id).await
-    }
-}
+// Accounts are not cached: every call goes to the store.
+crate::repo::forward_account_repo!(
+    impl[S: ConnectionRepo + AccountRepo] for Cached<S>, |s| s.inner
+);

@@ -6,14 +6,11 @@ use async_trait::async_trait;
 
 use super::keyring::Keyring;
 use super::seal::{key_id_of, open, seal, CryptoError};
-use crate::account::EnterpriseAccount;
 use crate::connection::{EnterpriseConnection, ProtocolConfig};
 use crate::domain::Domain;
 use crate::error::{Error, Result};
-use crate::ids::{AccountId, ConnectionId};
-use crate::repo::{
-    AccountPage, AccountQuery, AccountRepo, ConnectionRepo, ListQuery, Order, Page, MAX_LIMIT,
-};
+use crate::ids::ConnectionId;
+use crate::repo::{AccountRepo, ConnectionRepo, ListQuery, Order, Page, MAX_LIMIT};
 use crate::secret::ClientSecret;
 
 const KIND: &str = "connection";
@@ -303,31 +300,5 @@ impl<S: ConnectionRepo> ConnectionRepo for Encrypted<S> {
     }
 }
 
-#[async_trait]
-impl<S: AccountRepo> AccountRepo for Encrypted<S> {
-    async fn insert_account(&self, a: &EnterpriseAccount) -> Result<()> {
-        self.inner.insert_account(a).await
-    }
-    async fn get_account(&self, id: &AccountId) -> Result<Option<EnterpriseAccount>> {
-        self.inner.get_account(id).await
-    }
-    async fn update_account(&self, a: &EnterpriseAccount, expected_version: u64) -> Result<()> {
-        self.inner.update_account(a, expected_version).await
-    }
-    async fn find_account_by_subject(
-        &self,
-        c: &ConnectionId,
-        s: &str,
-    ) -> Result<Option<EnterpriseAccount>> {
-        self.inner.find_account_by_subject(c, s).await
-    }
-    async fn find_accounts_by_email(&self, email: &str) -> Result<Vec<EnterpriseAccount>> {
-        self.inner.find_accounts_by_email(email).await
-    }
-    async fn list_accounts(&self, c: &ConnectionId, q: &AccountQuery) -> Result<AccountPage> {
-        self.inner.list_accounts(c, q).await
-    }
-    async fn delete_account(&self, id: &AccountId) -> Result<bool> {
-        self.inner.delete_account(id).await
-    }
-}
+// Accounts hold no secret: every call goes to the store as it is.
+crate::repo::forward_account_repo!(impl[S: AccountRepo] for Encrypted<S>, |s| s.inner);
