@@ -175,7 +175,8 @@ async fn begin_locked(
 }
 
 /// Runs `op` on a transaction of its own ([`Pipelined`]); rolls it back when `op` fails
-/// (or left it open).
+/// and may have left it open. The answer is `op`'s own error: if the rollback fails too,
+/// dropping the [`Pipelined`] closes the connection, and the server rolls back.
 async fn in_pipelined<T, F, Fut>(inner: &Inner, op: F) -> Result<T>
 where
     F: FnOnce(Pipelined) -> Fut,
@@ -183,7 +184,7 @@ where
 {
     let (mut tx, out) = op(Pipelined::new(inner.client().await?)).await;
     if out.is_err() {
-        tx.end("ROLLBACK").await?;
+        let _ = tx.end("ROLLBACK").await;
     }
     out
 }
