@@ -512,3 +512,58 @@ async fn a_cancelled_modify_leaves_no_open_transaction_behind() {
     assert_eq!(after.name, "3");
     assert_eq!(b.get(&c.id).await.unwrap().unwrap().name, "3");
 }
+
+/// The same for an account update (two round trips on one transaction): cancelled while
+/// waiting for the account's row lock, it leaves no transaction open on a pooled
+/// connection, so the other replica's update goes through once the lock is released.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_account_update_leaves_no_open_transaction_behind() {
+    if !common::available() {
+        return;
+    }
+    let (a, b, schema) = two_replicas("cancel_acc").await;
+    let c = saml_connection("0", &["cancel-acc.replicas.com"], true);
+    a.insert(&c).await.unwrap();
+    let acc = enterprise_sso::conformance::account_for(&c, "s1", "u1@cancel-acc.replicas.com");
+    a.insert_account(&acc).await.unwrap();
+    let renamed = |from: &enterprise_sso::EnterpriseAccount, to: &str| {
+        let mut next = from.clone();
+        next.first_name = Some(to.into());
+        next.version += 1;
+        next
+    };
+    let (mut raw, conn) = tokio_postgres::connect(&common::url().unwrap(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let holder = raw.transaction().await.unwrap();
+    holder
+        .execute(
+            &format!("SELECT 1 FROM {schema}.accounts WHERE id = $1 FOR UPDATE"),
+            &[&acc.id.to_string()],
+        )
+        .await
+        .unwrap();
+    let cancelled = tokio::time::timeout(
+        Duration::from_millis(300),
+        a.update_account(&renamed(&acc, "cancelled"), acc.version),
+    )
+    .await;
+    assert!(
+        cancelled.is_err(),
+        "the update was expected to wait for the lock"
+    );
+    holder.commit().await.unwrap();
+    let second = renamed(&acc, "2");
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        b.update_account(&second, acc.version),
+    )
+    .await
+    .expect("the row stayed locked by a cancelled update's pooled connection")
+    .unwrap();
+    let third = renamed(&second, "3");
+    a.update_account(&third, second.version).await.unwrap();
+    let stored = b.get_account(&acc.id).await.unwrap().unwrap();
+    assert_eq!(stored.first_name.as_deref(), Some("3"));
+}
