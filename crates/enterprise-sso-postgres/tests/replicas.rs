@@ -26,6 +26,23 @@ async fn two_replicas(prefix: &str) -> (PostgresRepo, PostgresRepo, String) {
     (a, b, schema)
 }
 
+/// A session of its own holding `table`'s row `id` locked (`FOR UPDATE`) in an open
+/// transaction, until the caller runs `COMMIT` on it.
+async fn hold_row_lock(schema: &str, table: &str, id: &str) -> tokio_postgres::Client {
+    let (raw, conn) = tokio_postgres::connect(&common::url().unwrap(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    raw.batch_execute("BEGIN").await.unwrap();
+    raw.execute(
+        &format!("SELECT 1 FROM {schema}.{table} WHERE id = $1 FOR UPDATE"),
+        &[&id],
+    )
+    .await
+    .unwrap();
+    raw
+}
+
 /// Tries to claim `domain` with a new connection; true when this call won it.
 async fn claim(repo: &PostgresRepo, domain: &str, name: &str) -> Option<EnterpriseConnection> {
     let c = saml_connection(name, &[domain], false);
@@ -482,18 +499,7 @@ async fn a_cancelled_modify_leaves_no_open_transaction_behind() {
             Ok(next)
         })
     };
-    let (mut raw, conn) = tokio_postgres::connect(&common::url().unwrap(), tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(conn);
-    let holder = raw.transaction().await.unwrap();
-    holder
-        .execute(
-            &format!("SELECT 1 FROM {schema}.connections WHERE id = $1 FOR UPDATE"),
-            &[&c.id.as_str()],
-        )
-        .await
-        .unwrap();
+    let holder = hold_row_lock(&schema, "connections", c.id.as_str()).await;
     let cancelled = tokio::time::timeout(
         Duration::from_millis(300),
         a.modify(&c.id, rename("cancelled")),
@@ -503,7 +509,7 @@ async fn a_cancelled_modify_leaves_no_open_transaction_behind() {
         cancelled.is_err(),
         "the modify was expected to wait for the lock"
     );
-    holder.commit().await.unwrap();
+    holder.batch_execute("COMMIT").await.unwrap();
     tokio::time::timeout(Duration::from_secs(10), b.modify(&c.id, rename("2")))
         .await
         .expect("the row stayed locked by a cancelled modify's pooled connection")
@@ -532,18 +538,7 @@ async fn a_cancelled_account_update_leaves_no_open_transaction_behind() {
         next.version += 1;
         next
     };
-    let (mut raw, conn) = tokio_postgres::connect(&common::url().unwrap(), tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(conn);
-    let holder = raw.transaction().await.unwrap();
-    holder
-        .execute(
-            &format!("SELECT 1 FROM {schema}.accounts WHERE id = $1 FOR UPDATE"),
-            &[&acc.id.to_string()],
-        )
-        .await
-        .unwrap();
+    let holder = hold_row_lock(&schema, "accounts", acc.id.as_ref()).await;
     let cancelled = tokio::time::timeout(
         Duration::from_millis(300),
         a.update_account(&renamed(&acc, "cancelled"), acc.version),
@@ -553,7 +548,7 @@ async fn a_cancelled_account_update_leaves_no_open_transaction_behind() {
         cancelled.is_err(),
         "the update was expected to wait for the lock"
     );
-    holder.commit().await.unwrap();
+    holder.batch_execute("COMMIT").await.unwrap();
     let second = renamed(&acc, "2");
     tokio::time::timeout(
         Duration::from_secs(10),
