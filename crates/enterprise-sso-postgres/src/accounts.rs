@@ -177,12 +177,12 @@ async fn begin_locked(
 /// Runs `op` on a transaction of its own ([`Pipelined`]); rolls it back when `op` fails
 /// and may have left it open. The answer is `op`'s own error: if the rollback fails too,
 /// dropping the [`Pipelined`] closes the connection, and the server rolls back.
-async fn in_pipelined<T, F, Fut>(inner: &Inner, op: F) -> Result<T>
-where
-    F: FnOnce(Pipelined) -> Fut,
-    Fut: std::future::Future<Output = (Pipelined, Result<T>)>,
-{
-    let (mut tx, out) = op(Pipelined::new(inner.client().await?)).await;
+async fn in_pipelined<T>(
+    inner: &Inner,
+    op: impl AsyncFnOnce(&mut Pipelined) -> Result<T>,
+) -> Result<T> {
+    let mut tx = Pipelined::new(inner.client().await?);
+    let out = op(&mut tx).await;
     if out.is_err() {
         let _ = tx.end("ROLLBACK").await;
     }
@@ -202,50 +202,46 @@ pub(crate) async fn update(inner: &Inner, a: &EnterpriseAccount, expected: u64) 
     let key = keys.email;
     inner
         .retrying(|| {
-            in_pipelined(inner, |mut tx| async {
-                let out = async {
-                    let stored = begin_locked(&mut tx, inner, &id).await?;
-                    let old = expect_version(&a.id, expected, stored, |o| o.version)?;
-                    check_account_keys_unchanged(
-                        old.enterprise_connection_id.as_ref(),
-                        old.provider_user_id.as_deref(),
-                        a,
-                    )?;
-                    let (times, records) =
-                        crate::events::columns(&account_events(Some(&old), Some(a), a.updated_at));
-                    let st = tx
-                        .client()?
-                        .prepare_cached(&inner.sql.account_update)
-                        .await
-                        .map_err(storage)?;
-                    let row = tx
-                        .commit_with(
-                            &st,
-                            &[
-                                &id,
-                                &expected_i,
-                                &key,
-                                &version,
-                                &record,
-                                &linked,
-                                &a.provider_user_id,
-                                &times,
-                                &records,
-                            ],
-                        )
-                        .await?;
-                    let n: i64 = row.try_get(0).map_err(storage)?;
-                    if n != 1 {
-                        return Err(Error::VersionConflict {
-                            id: (&a.id).into(),
-                            expected,
-                            actual: expected.saturating_add(1),
-                        });
-                    }
-                    Ok(())
+            in_pipelined(inner, async |tx| {
+                let stored = begin_locked(tx, inner, &id).await?;
+                let old = expect_version(&a.id, expected, stored, |o| o.version)?;
+                check_account_keys_unchanged(
+                    old.enterprise_connection_id.as_ref(),
+                    old.provider_user_id.as_deref(),
+                    a,
+                )?;
+                let (times, records) =
+                    crate::events::columns(&account_events(Some(&old), Some(a), a.updated_at));
+                let st = tx
+                    .client()?
+                    .prepare_cached(&inner.sql.account_update)
+                    .await
+                    .map_err(storage)?;
+                let row = tx
+                    .commit_with(
+                        &st,
+                        &[
+                            &id,
+                            &expected_i,
+                            &key,
+                            &version,
+                            &record,
+                            &linked,
+                            &a.provider_user_id,
+                            &times,
+                            &records,
+                        ],
+                    )
+                    .await?;
+                let n: i64 = row.try_get(0).map_err(storage)?;
+                if n != 1 {
+                    return Err(Error::VersionConflict {
+                        id: (&a.id).into(),
+                        expected,
+                        actual: expected.saturating_add(1),
+                    });
                 }
-                .await;
-                (tx, out)
+                Ok(())
             })
         })
         .await
@@ -257,25 +253,21 @@ pub(crate) async fn delete(inner: &Inner, id: &str) -> Result<bool> {
     let now = enterprise_sso::service::now_ms();
     inner
         .retrying(|| {
-            in_pipelined(inner, |mut tx| async {
-                let out = async {
-                    let Some(old) = begin_locked(&mut tx, inner, id).await? else {
-                        tx.end("COMMIT").await?;
-                        return Ok(false);
-                    };
-                    let (times, records) =
-                        crate::events::columns(&account_events(Some(&old), None, now));
-                    let st = tx
-                        .client()?
-                        .prepare_cached(&inner.sql.account_delete)
-                        .await
-                        .map_err(storage)?;
-                    let row = tx.commit_with(&st, &[&id, &times, &records]).await?;
-                    let n: i64 = row.try_get(0).map_err(storage)?;
-                    Ok(n > 0)
-                }
-                .await;
-                (tx, out)
+            in_pipelined(inner, async |tx| {
+                let Some(old) = begin_locked(tx, inner, id).await? else {
+                    tx.end("COMMIT").await?;
+                    return Ok(false);
+                };
+                let (times, records) =
+                    crate::events::columns(&account_events(Some(&old), None, now));
+                let st = tx
+                    .client()?
+                    .prepare_cached(&inner.sql.account_delete)
+                    .await
+                    .map_err(storage)?;
+                let row = tx.commit_with(&st, &[&id, &times, &records]).await?;
+                let n: i64 = row.try_get(0).map_err(storage)?;
+                Ok(n > 0)
             })
         })
         .await
