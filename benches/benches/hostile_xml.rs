@@ -4,8 +4,8 @@
 #![allow(missing_docs)]
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use enterprise_sso::saml::parse_metadata;
-use enterprise_sso::xml_limits::hostile;
+use enterprise_sso_protocol::saml::parse_metadata;
+use enterprise_sso_protocol::xml::hostile;
 
 fn shapes(c: &mut Criterion) {
     let mut g = c.benchmark_group("hostile_xml_1mib");

@@ -41,23 +41,21 @@ pub mod error;
 pub mod events;
 pub mod ids;
 pub mod integrity;
-pub mod limits;
 pub mod login_hint;
 pub mod memory;
 mod merge;
-pub mod oidc;
 pub mod patch;
 pub mod provider;
 pub mod repo;
-pub mod saml;
 pub mod secret;
 pub mod service;
 pub mod storage;
-pub mod url_policy;
 pub mod validate;
 pub mod wire;
 mod write_lock;
-pub mod xml_limits;
+
+// The protocol parsers, under the paths the core used before they moved.
+use enterprise_sso_protocol::{limits, oidc, saml, url_policy};
 
 #[cfg(feature = "testing")]
 pub mod conformance;

@@ -22,6 +22,8 @@ impl From<UrlError> for FieldErrorKind {
             UrlError::Insecure => FieldErrorKind::InsecureUrl,
             UrlError::Credentials => FieldErrorKind::UrlWithCredentials,
             UrlError::ForbiddenHost => FieldErrorKind::ForbiddenHost,
+            // A refusal the policy adds later is still a refusal.
+            _ => FieldErrorKind::InvalidUrl,
         }
     }
 }

@@ -403,7 +403,7 @@ fn bad_create_inputs() -> Vec<(String, &'static str)> {
         ),
     ];
     let mut v = v;
-    for (name, build) in enterprise_sso::xml_limits::hostile::SHAPES {
+    for (name, build) in enterprise_sso_protocol::xml::hostile::SHAPES {
         if *name != "widest_allowed" {
             v.push((
                 saml(json!({"idp_metadata": build(usize::MAX)})),

@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 use enterprise_sso::conformance::TEST_CERT_PEM;
-use enterprise_sso::url_policy::{canonical_url, check_fetch_url_kind, ip_allowed};
+use enterprise_sso_protocol::url_policy::{canonical_url, check_fetch_url_kind, ip_allowed};
 use enterprise_sso::validate::Policy;
 use enterprise_sso::{build, ConnectionId, CreateConnection, EmailAddress, Provider};
 use proptest::prelude::*;
@@ -101,7 +101,7 @@ proptest! {
         after in proptest::sample::select(vec!["", "\n\n", "junk", "-----BEGIN RSA PRIVATE KEY-----\nAA==\n-----END RSA PRIVATE KEY-----\n", "-----BEGIN CERTIFICATE REQUEST-----\nAA==\n-----END CERTIFICATE REQUEST-----"]),
     ) {
         let text = format!("{before}{TEST_CERT_PEM}{after}");
-        let r = enterprise_sso::saml::parse_certificate(&text);
+        let r = enterprise_sso_protocol::saml::parse_certificate(&text);
         let clean = before.trim().is_empty() && after.trim().is_empty();
         prop_assert_eq!(r.is_ok(), clean, "{:?}", r);
     }

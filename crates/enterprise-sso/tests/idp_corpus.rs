@@ -135,7 +135,7 @@ fn saml_params(xml: &str, entity: Option<&str>, active: bool) -> CreateConnectio
 /// create (inactive and active), the JSON decode path and refresh.
 async fn run_saml(what: &str, bytes: &[u8], entity: Option<&str>, exp: &Value) {
     let now = 1_717_200_000_000i64;
-    let xml = enterprise_sso::saml::decode_metadata_bytes(bytes.to_vec()).unwrap();
+    let xml = enterprise_sso_protocol::saml::decode_metadata_bytes(bytes.to_vec()).unwrap();
     let s = svc(now);
     let inactive = s.create(&saml_params(&xml, entity, false)).await;
     if let Some(refusal) = exp.get("refusal") {
@@ -231,7 +231,7 @@ fn discovery_corpus() {
             let what = path.file_name().unwrap().to_string_lossy().to_string();
             let body = std::fs::read(path).unwrap();
             let url = exp["discovery_url"].as_str().unwrap();
-            let parsed = enterprise_sso::oidc::parse_discovery(&body, url, &Policy::default());
+            let parsed = enterprise_sso_protocol::oidc::parse_discovery(&body, url, &Policy::default());
             let s = svc(1_717_200_000_000);
             let mut p = CreateConnection::new(Provider::OidcCustom, "corpus");
             p.oidc = Some(OidcPatch {

@@ -5,8 +5,8 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use enterprise_sso::error::BoxError;
-use enterprise_sso::oidc::DiscoveryError;
-use enterprise_sso::saml::{
+use enterprise_sso_protocol::oidc::DiscoveryError;
+use enterprise_sso_protocol::saml::{
     parse_certificate, parse_metadata, CertificateError, MetadataError, BINDING_POST,
     BINDING_REDIRECT, MAX_XML_DEPTH,
 };
@@ -726,7 +726,7 @@ proptest! {
         let text = String::from_utf8_lossy(&bytes);
         let _ = parse_metadata(&text);
         let _ = parse_certificate(&text);
-        let _ = enterprise_sso::oidc::parse_discovery(&bytes, "https://a.example.com/.well-known/openid-configuration", &Policy::default());
+        let _ = enterprise_sso_protocol::oidc::parse_discovery(&bytes, "https://a.example.com/.well-known/openid-configuration", &Policy::default());
     }
 
     #[test]
@@ -746,7 +746,7 @@ proptest! {
 #[test]
 fn certificates_are_stored_in_canonical_form() {
     use enterprise_sso::conformance::TEST_CERT_PEM;
-    let canonical = enterprise_sso::saml::parse_certificate(TEST_CERT_PEM)
+    let canonical = enterprise_sso_protocol::saml::parse_certificate(TEST_CERT_PEM)
         .unwrap()
         .to_pem();
     // Indented lines, CRLF, surrounding white space: stored re-encoded from the DER.

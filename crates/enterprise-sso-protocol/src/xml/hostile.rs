@@ -2,7 +2,7 @@
 //! benchmark. Each builder takes a target size in bytes (`usize::MAX` for the metadata
 //! size limit) and returns a document of about that size.
 
-use crate::saml::MAX_METADATA_BYTES;
+use crate::saml::metadata::MAX_METADATA_BYTES;
 
 /// A shape builder: target size in bytes to document.
 pub type Build = fn(usize) -> String;
@@ -91,10 +91,10 @@ fn declaring(name: &str, count: usize, close: bool) -> String {
 /// Nested elements, each declaring as many prefixes as one element may.
 pub fn nested_scope(size: usize) -> String {
     let size = target(size);
-    let per = crate::xml_limits::MAX_XML_NAMESPACES_PER_ELEMENT;
+    let per = crate::xml::MAX_XML_NAMESPACES_PER_ELEMENT;
     let mut s = String::with_capacity(size + 64);
     let mut depth = 0;
-    while s.len() + 600 < size && depth < crate::xml_limits::MAX_XML_DEPTH - 1 {
+    while s.len() + 600 < size && depth < crate::xml::MAX_XML_DEPTH - 1 {
         s.push_str(&declaring("e", per, false));
         depth += 1;
     }
@@ -107,18 +107,18 @@ pub fn nested_scope(size: usize) -> String {
 /// prefixes; the tree builder runs on all of it.
 pub fn widest_allowed(size: usize) -> String {
     let size = target(size);
-    let max_attrs = crate::xml_limits::MAX_XML_ATTRIBUTES;
+    let max_attrs = crate::xml::MAX_XML_ATTRIBUTES;
     let mut child = String::from("<c");
     for i in 0..max_attrs {
         child.push_str(&format!(" a{i}=\"\""));
     }
     child.push_str("/>");
-    let per = crate::xml_limits::MAX_XML_NAMESPACES_PER_ELEMENT;
+    let per = crate::xml::MAX_XML_NAMESPACES_PER_ELEMENT;
     let mut s = String::with_capacity(size + 64);
     s.push_str(&declaring("r", per, false));
     // Children that declare namespaces too, up to the document total.
     let mut declarations = per;
-    while declarations + per <= crate::xml_limits::MAX_XML_NAMESPACE_DECLARATIONS
+    while declarations + per <= crate::xml::MAX_XML_NAMESPACE_DECLARATIONS
         && s.len() + 2000 < size
     {
         s.push_str(&declaring("d", per, true));

@@ -5,7 +5,7 @@
 //! resolves external resources anyway. Input size ([`MAX_METADATA_BYTES`]), node count
 //! ([`MAX_XML_NODES`]) and element depth ([`MAX_XML_DEPTH`]) are bounded, and the tree is
 //! walked without recursion. Before the tree is built, a linear streaming pre-pass
-//! ([`crate::xml_limits`]) bounds depth, attributes and namespace declarations, so the
+//! ([`crate::xml`]) bounds depth, attributes and namespace declarations, so the
 //! cost of any input up to the size limit is linear in its size.
 
 use base64::Engine;
@@ -14,7 +14,7 @@ use base64::Engine;
 pub const MAX_METADATA_BYTES: usize = crate::limits::MAX_METADATA_LEN;
 /// Most XML nodes in one metadata document.
 pub const MAX_XML_NODES: u32 = 100_000;
-pub use crate::xml_limits::{
+pub use crate::xml::{
     XmlLimit, MAX_XML_ATTRIBUTES, MAX_XML_DEPTH, MAX_XML_NAMESPACES_IN_SCOPE,
     MAX_XML_NAMESPACES_PER_ELEMENT, MAX_XML_NAMESPACE_DECLARATIONS,
 };
@@ -215,7 +215,7 @@ pub enum MetadataError {
         /// The limit.
         max: usize,
     },
-    /// Passed a structural limit of [`crate::xml_limits`] (attributes or namespace
+    /// Passed a structural limit of [`crate::xml`] (attributes or namespace
     /// declarations per element, in scope or in total).
     #[error("has more {} than the limit of {}", .0.what(), .0.max())]
     LimitExceeded(XmlLimit),
@@ -399,13 +399,13 @@ pub fn parse_metadata_for(xml: &str, want: Option<&str>) -> Result<IdpMetadata, 
     let xml = xml.trim_start_matches(['\u{feff}', ' ', '\t', '\r', '\n']);
     // Linear pre-pass: refuses shapes the tree builder would spend super-linear time on,
     // and checks depth before any tree exists.
-    crate::xml_limits::check(xml).map_err(|e| match e {
-        crate::xml_limits::PrepassError::Doctype => MetadataError::Doctype,
-        crate::xml_limits::PrepassError::Limit(XmlLimit::Depth) => {
+    crate::xml::check(xml).map_err(|e| match e {
+        crate::xml::PrepassError::Doctype => MetadataError::Doctype,
+        crate::xml::PrepassError::Limit(XmlLimit::Depth) => {
             MetadataError::TooDeep { max: MAX_XML_DEPTH }
         }
-        crate::xml_limits::PrepassError::Limit(limit) => MetadataError::LimitExceeded(limit),
-        crate::xml_limits::PrepassError::Malformed(reason) => MetadataError::Malformed { reason },
+        crate::xml::PrepassError::Limit(limit) => MetadataError::LimitExceeded(limit),
+        crate::xml::PrepassError::Malformed(reason) => MetadataError::Malformed { reason },
     })?;
     let opts = roxmltree::ParsingOptions {
         allow_dtd: false,

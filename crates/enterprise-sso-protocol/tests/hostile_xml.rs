@@ -8,8 +8,8 @@
 
 use std::time::{Duration, Instant};
 
-use enterprise_sso::saml::{parse_metadata, MetadataError, XmlLimit, MAX_METADATA_BYTES};
-use enterprise_sso::xml_limits::hostile;
+use enterprise_sso_protocol::saml::{parse_metadata, MetadataError, XmlLimit, MAX_METADATA_BYTES};
+use enterprise_sso_protocol::xml::hostile;
 
 fn min_time(xml: &str) -> (Duration, Result<(), MetadataError>) {
     let mut best = Duration::MAX;

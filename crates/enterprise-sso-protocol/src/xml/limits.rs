@@ -17,8 +17,6 @@
 //!
 //! A `<!DOCTYPE` is refused here too.
 
-#[cfg(feature = "testing")]
-pub mod hostile;
 
 /// Deepest element nesting in one document.
 pub const MAX_XML_DEPTH: usize = 64;

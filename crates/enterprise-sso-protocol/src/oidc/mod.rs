@@ -1,0 +1,5 @@
+//! OpenID Connect: discovery documents.
+
+mod discovery;
+
+pub use discovery::*;

@@ -1,0 +1,5 @@
+//! SAML: IdP metadata and certificates as a connection stores them.
+
+pub mod metadata;
+
+pub use metadata::*;

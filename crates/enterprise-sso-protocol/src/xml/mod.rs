@@ -1,0 +1,9 @@
+//! XML shared by the SAML code: the streaming pre-pass that bounds a document's structure
+//! before any tree is built.
+
+mod limits;
+
+#[cfg(feature = "testing")]
+pub mod hostile;
+
+pub use limits::*;
