@@ -39,7 +39,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-async fn run<S: Store>(svc: Connections<S>) -> Result<(), enterprise_sso::Error> {
+async fn run<S: Store>(svc: Connections<S>) -> Result<(), Box<dyn std::error::Error>> {
     let mut saml = CreateConnection::new(Provider::SamlOkta, "Acme (Okta)");
     saml.domains = Some(vec!["acme.com".into()]);
     saml.active = Some(true);
@@ -66,6 +66,11 @@ async fn run<S: Store>(svc: Connections<S>) -> Result<(), enterprise_sso::Error>
         discovery_url: Patch::Value(
             "https://login.globex.example/.well-known/openid-configuration".into(),
         ),
+        // Activation needs the endpoints. A server with a fetcher fills them from the
+        // discovery document (`Connections::refresh`); this example fetches nothing, so it
+        // gives them.
+        auth_url: Patch::Value("https://login.globex.example/oauth2/authorize".into()),
+        token_url: Patch::Value("https://login.globex.example/oauth2/token".into()),
         ..Default::default()
     });
     let oidc = svc.create(&oidc).await?;
@@ -103,7 +108,7 @@ async fn run<S: Store>(svc: Connections<S>) -> Result<(), enterprise_sso::Error>
     };
     match svc.update(&oidc.id, &bad).await {
         Err(e) => println!("refused patch: {e}"),
-        Ok(_) => println!("unexpected: patch accepted"),
+        Ok(_) => return Err("a patch that clears the secret without PKCE was accepted".into()),
     }
     let on = UpdateConnection {
         active: Patch::Value(true),
@@ -132,7 +137,7 @@ async fn run<S: Store>(svc: Connections<S>) -> Result<(), enterprise_sso::Error>
     let stranger = Assertion::new("x", []).with_email("mallory@evil.example");
     match svc.record_sign_in(&saml.id, &stranger).await {
         Err(e) => println!("refused sign-in: {e}"),
-        Ok(_) => println!("unexpected: sign-in accepted"),
+        Ok(_) => return Err("a sign-in from outside the connection's domains was accepted".into()),
     }
 
     for email in [
