@@ -8,12 +8,12 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
-    if let Some(stored) = enterprise_sso::url_policy::canonical_url(text) {
-        assert_eq!(enterprise_sso::url_policy::canonical_url(&stored).as_deref(), Some(stored.as_str()));
-        if enterprise_sso::url_policy::check_fetch_url_kind(text, &Policy::default()).is_ok() {
+    if let Some(stored) = enterprise_sso_protocol::url_policy::canonical_url(text) {
+        assert_eq!(enterprise_sso_protocol::url_policy::canonical_url(&stored).as_deref(), Some(stored.as_str()));
+        if enterprise_sso_protocol::url_policy::check_fetch_url_kind(text, &Policy::default()).is_ok() {
             let url = url::Url::parse(&stored).unwrap();
             if let Some(url::Host::Ipv6(ip)) = url.host() {
-                assert!(enterprise_sso::url_policy::ip_allowed(ip.into(), &Policy::default()));
+                assert!(enterprise_sso_protocol::url_policy::ip_allowed(ip.into(), &Policy::default()));
             }
         }
     }
@@ -21,7 +21,7 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(e.to_string().matches('@').count(), 1);
         assert!(!enterprise_sso::domain::is_ip_literal(e.domain().as_str()));
     }
-    if let Ok(certs) = enterprise_sso::saml::parse_certificates(text) {
+    if let Ok(certs) = enterprise_sso_protocol::saml::parse_certificates(text) {
         assert!(!text.contains("PRIVATE KEY") || certs.is_empty());
     }
 });

@@ -2,11 +2,11 @@
 //! fails with field errors or yields a connection that passes validation.
 #![no_main]
 
-use enterprise_sso::conformance::{oidc_connection, saml_connection};
+use enterprise_sso_conformance::{oidc_connection, saml_connection};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(patch) = enterprise_sso::wire::decode_update(data) else { return };
+    let Ok(patch) = enterprise_sso_wire::decode_update(data) else { return };
     for base in [saml_connection("f", &["fuzz.example.com"], true), oidc_connection("f", &[], false)] {
         match enterprise_sso::merge(&base, &patch, 1) {
             Ok(next) => assert!(enterprise_sso::validate(&next).is_ok()),

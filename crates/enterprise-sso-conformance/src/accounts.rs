@@ -1,11 +1,11 @@
 //! Account cases: CRUD, lookups, paging, and the unlinking of accounts when their connection is deleted.
 
-use crate::error::Error;
-use crate::ids::AccountId;
-use crate::repo::{AccountQuery, Order, Store};
-use crate::service::now_ms;
+use enterprise_sso::error::Error;
+use enterprise_sso::ids::AccountId;
+use enterprise_sso::repo::{AccountQuery, Order, Store};
+use enterprise_sso::service::now_ms;
 
-use super::fixtures::*;
+use crate::fixtures::*;
 
 /// Insert, get, CAS update, delete; unique (connection, provider user id).
 pub async fn account_crud(repo: &dyn Store) {

@@ -3,12 +3,12 @@
 
 use std::time::Duration;
 
-use crate::cache::{CacheOptions, Cached};
-use crate::patch::{Patch, UpdateConnection};
-use crate::repo::{ConnectionRepo, Store};
-use crate::service::Connections;
+use enterprise_sso::cache::{CacheOptions, Cached};
+use enterprise_sso::patch::{Patch, UpdateConnection};
+use enterprise_sso::repo::{ConnectionRepo, Store};
+use enterprise_sso::service::Connections;
 
-use super::fixtures::*;
+use crate::fixtures::*;
 
 fn replica(repo: &dyn Store, sync_interval: Duration) -> Cached<&dyn Store> {
     Cached::with_options(

@@ -3,18 +3,18 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use crate::account::Assertion;
-use crate::connection::{EnterpriseConnection, ProtocolConfig};
-use crate::error::Error;
-use crate::events::{Event, EventKind as K};
-use crate::ids::ConnectionId;
-use crate::patch::{CreateConnection, OidcPatch, UpdateConnection};
-use crate::provider::Provider;
-use crate::repo::{list_all, ListQuery, Store};
-use crate::service::Connections;
+use enterprise_sso::account::Assertion;
+use enterprise_sso::connection::{EnterpriseConnection, ProtocolConfig};
+use enterprise_sso::error::Error;
+use enterprise_sso::events::{Event, EventKind as K};
+use enterprise_sso::ids::ConnectionId;
+use enterprise_sso::patch::{CreateConnection, OidcPatch, UpdateConnection};
+use enterprise_sso::provider::Provider;
+use enterprise_sso::repo::{list_all, ListQuery, Store};
+use enterprise_sso::service::Connections;
 use futures_executor::block_on;
 
-use super::fixtures::*;
+use crate::fixtures::*;
 
 /// Every event of the store after `from`.
 async fn feed(repo: &dyn Store, from: u64) -> Vec<Event> {

@@ -1,4 +1,7 @@
-//! The conformance suite every [`ConnectionRepo`](crate::ConnectionRepo) runs (feature `testing`).
+//! # enterprise-sso-conformance
+//!
+//! The conformance suite every store runs: each adapter crate dev-depends on this crate and
+//! stamps the cases into its own tests.
 //!
 //! Each case is a plain async function taking the repository under test; they panic on
 //! failure. [`conformance_tests!`](crate::conformance_tests) stamps all of them into
@@ -7,7 +10,7 @@
 //!
 //! ```
 //! mod conformance {
-//!     enterprise_sso::conformance_tests!(|| (enterprise_sso::MemoryRepo::new(), ()));
+//!     enterprise_sso_conformance::conformance_tests!(|| (enterprise_sso::MemoryRepo::new(), ()));
 //! }
 //! ```
 //!
@@ -15,28 +18,31 @@
 //! concurrency, so the suite needs no async runtime.
 //!
 //! As in object_store's `integration` module, each case is a `pub async fn(&dyn Store)`
-//! a backend can also call by hand. The cases live by concern: [`connections`],
-//! [`accounts`], [`sign_in`] and [`refusals`] (storage-level refusals that must leave the
-//! store byte for byte as it was); [`fixtures`] holds what they share. The list of cases
+//! a backend can also call by hand. The cases live by concern in private modules
+//! (connections: CRUD, domains, listing, routing, concurrency, certificates; accounts;
+//! sign-in; refusals, the storage-level refusals that must leave the store byte for byte as
+//! it was; the change feed; the read cache); [`fixtures`] holds what they share. The list of cases
 //! is written once (`__conformance_case_list!`), and both [`CASES`] and the macro are made
 //! from it.
 
-pub mod accounts;
-pub mod cache;
-pub mod connections;
-pub mod feed;
-pub mod fixtures;
-pub mod refusals;
-pub mod sign_in;
+mod accounts;
+mod cache;
+mod connections;
+mod feed;
+mod refusals;
+mod sign_in;
+
+/// Fixtures the cases share (the core's `testing` module, feature `testing`).
+pub use enterprise_sso::testing as fixtures;
 
 pub use accounts::*;
 pub use cache::*;
 pub use connections::*;
-pub use feed::*;
-pub use fixtures::{
+pub use enterprise_sso::testing::{
     account_for, contains_bytes, dir_bytes, oidc_connection, saml_connection, test_keyring,
     TEST_CERT_PEM,
 };
+pub use feed::*;
 pub use refusals::*;
 pub use sign_in::*;
 
@@ -107,7 +113,7 @@ macro_rules! __conformance_apply {
                     return;
                 }
                 let fixture = ($make)();
-                $crate::conformance::block_on($crate::conformance::$case(&fixture.0));
+                $crate::block_on($crate::$case(&fixture.0));
             }
         )*
     };
@@ -115,7 +121,7 @@ macro_rules! __conformance_apply {
 
 /// Stamps every conformance case into a `#[test]`. The argument is an expression that,
 /// called with no arguments, returns `(repo, guard)` where `repo` implements both
-/// [`ConnectionRepo`](crate::ConnectionRepo) and [`crate::AccountRepo`]. With `if available, make`, each test
+/// [`ConnectionRepo`](enterprise_sso::ConnectionRepo) and [`enterprise_sso::AccountRepo`]. With `if available, make`, each test
 /// first calls `available()` and returns at once when it is false (for stores that need a
 /// server the machine may not have; the caller decides whether that is allowed).
 #[macro_export]

@@ -3,14 +3,14 @@
 //! a delete of a missing id). Each must leave the store byte for byte as it was, as every
 //! read the traits offer sees it.
 
-use crate::account::EnterpriseAccount;
-use crate::connection::EnterpriseConnection;
-use crate::error::Error;
-use crate::ids::{AccountId, ConnectionId};
-use crate::repo::{AccountQuery, ListQuery, Order, Store, MAX_LIMIT};
-use crate::storage::codec::{encode_account, encode_connection};
+use enterprise_sso::account::EnterpriseAccount;
+use enterprise_sso::connection::EnterpriseConnection;
+use enterprise_sso::error::Error;
+use enterprise_sso::ids::{AccountId, ConnectionId};
+use enterprise_sso::repo::{AccountQuery, ListQuery, Order, Store, MAX_LIMIT};
+use enterprise_sso::storage::codec::{encode_account, encode_connection};
 
-use super::fixtures::*;
+use crate::fixtures::*;
 
 /// Everything the traits can read back about `conns`, `accounts` and `emails`, as stored
 /// bytes (the core codec's encoding): every listed connection in order, the count, the
@@ -218,5 +218,5 @@ pub async fn storage_refusals_change_nothing(repo: &dyn Store) {
 }
 
 fn now() -> i64 {
-    crate::service::now_ms()
+    enterprise_sso::service::now_ms()
 }

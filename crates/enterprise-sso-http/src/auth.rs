@@ -7,7 +7,7 @@ use axum::extract::{Request, State};
 use axum::http::header::AUTHORIZATION;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use enterprise_sso::wire::{codes, ApiErrors};
+use enterprise_sso_wire::{codes, ApiErrors};
 use subtle::ConstantTimeEq;
 
 use crate::envelope::{HttpError, Vendor};

@@ -2,7 +2,7 @@
 
 use axum::body::Body;
 use axum::http::{header::CONTENT_LENGTH, HeaderMap};
-use enterprise_sso::wire::{codes, ApiErrors};
+use enterprise_sso_wire::{codes, ApiErrors};
 
 /// The default limit on a request body: 2 MiB (room for the largest accepted IdP
 /// metadata document, 1 MiB, escaped into JSON).

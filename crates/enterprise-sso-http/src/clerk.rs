@@ -7,8 +7,8 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
 use enterprise_sso::repo::{ListQuery, Order, MAX_LIMIT};
-use enterprise_sso::wire::{decode_create, decode_update, ConnectionJson, DeletedObjectJson};
 use enterprise_sso::{EnterpriseConnection, Error, Store};
+use enterprise_sso_wire::{decode_create, decode_update, ConnectionJson, DeletedObjectJson};
 use serde::Serialize;
 
 use crate::envelope::{json, HttpError, Vendor};
@@ -21,7 +21,7 @@ const V: Vendor = Vendor::Clerk;
 type St<S> = State<Arc<AppState<S>>>;
 type Answer = Result<Response, HttpError>;
 
-fn refuse(e: enterprise_sso::wire::ApiErrors) -> HttpError {
+fn refuse(e: enterprise_sso_wire::ApiErrors) -> HttpError {
     HttpError::new(V, e)
 }
 
@@ -91,7 +91,7 @@ pub(crate) async fn delete<S: Store>(State(st): St<S>, Path(raw): Path<String>) 
 /// The query parameters of the list route (others are ignored).
 const LIST_PARAMS: &[&str] = &["limit", "offset", "organization_id", "active"];
 
-/// [`enterprise_sso::wire::ConnectionListJson`] with the host's SP endpoints in each item.
+/// [`enterprise_sso_wire::ConnectionListJson`] with the host's SP endpoints in each item.
 #[derive(Serialize)]
 struct ListBody<'a> {
     data: Vec<ConnectionJson<'a>>,
@@ -115,7 +115,7 @@ pub(crate) async fn list<S: Store>(State(st): St<S>, RawQuery(raw): RawQuery) ->
     Ok(json(StatusCode::OK, &body))
 }
 
-fn list_query(raw: Option<&str>) -> Result<ListQuery, enterprise_sso::wire::ApiErrors> {
+fn list_query(raw: Option<&str>) -> Result<ListQuery, enterprise_sso_wire::ApiErrors> {
     let p = Query::parse(raw, LIST_PARAMS)?;
     Ok(ListQuery {
         organization_id: p.text("organization_id").map(str::to_owned),

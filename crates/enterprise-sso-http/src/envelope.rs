@@ -3,7 +3,7 @@
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use enterprise_sso::wire::ApiErrors;
+use enterprise_sso_wire::ApiErrors;
 use serde::Serialize;
 
 /// Whose API a route belongs to, and so which error envelope it answers with.

@@ -1,7 +1,7 @@
 //! `ETag` / `If-Match` over the connection's version.
 
 use axum::http::{header, HeaderMap, HeaderValue};
-use enterprise_sso::wire::{codes, ApiErrors};
+use enterprise_sso_wire::{codes, ApiErrors};
 
 /// The entity tag of version `v`: `"v"`, a strong tag.
 pub(crate) fn tag(version: u64) -> HeaderValue {

@@ -17,7 +17,7 @@
 //!
 //! Every error, including auth (401), unknown routes (404), wrong methods (405) and bodies
 //! over the limit (413, refused before parsing), is in the vendor's own envelope with the
-//! stable codes of [`enterprise_sso::wire::codes`]. Responses are `application/json`.
+//! stable codes of [`enterprise_sso_wire::codes`]. Responses are `application/json`.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -48,8 +48,8 @@ use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, MethodRouter};
 use axum::Router;
-use enterprise_sso::wire::{codes, ApiErrors};
 use enterprise_sso::{Connections, Store};
+use enterprise_sso_wire::{codes, ApiErrors};
 
 pub use auth::{ApiKey, ApiKeys, Auth, InvalidApiKey};
 pub use body::DEFAULT_MAX_BODY_BYTES;

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use enterprise_sso::wire::{codes, ApiErrors};
+use enterprise_sso_wire::{codes, ApiErrors};
 
 /// Largest `offset` accepted: skipping costs time in proportion to it.
 pub const MAX_OFFSET: usize = 1_000_000;

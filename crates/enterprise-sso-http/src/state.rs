@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use enterprise_sso::wire::{ApiErrors, SpEndpoints};
 use enterprise_sso::{ConnectionId, Connections, Error, Store};
+use enterprise_sso_wire::{ApiErrors, SpEndpoints};
 
 use crate::envelope::{HttpError, Vendor};
 
@@ -65,7 +65,7 @@ pub(crate) fn parse_id(raw: &str) -> Result<ConnectionId, ApiErrors> {
     raw.parse::<ConnectionId>().map_err(|_| {
         ApiErrors::single(
             404,
-            enterprise_sso::wire::codes::RESOURCE_NOT_FOUND,
+            enterprise_sso_wire::codes::RESOURCE_NOT_FOUND,
             "not found",
             "No enterprise connection has this id.",
             None,

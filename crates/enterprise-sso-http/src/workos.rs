@@ -6,8 +6,8 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use enterprise_sso::repo::{ListQuery, Order};
-use enterprise_sso::wire::{ApiErrors, WorkosConnectionJson, WorkosListJson};
 use enterprise_sso::{ConnectionId, Domain, Provider, Store};
+use enterprise_sso_wire::{ApiErrors, WorkosConnectionJson, WorkosListJson};
 
 use crate::envelope::{json, HttpError, Vendor};
 use crate::query::Query;
@@ -107,7 +107,7 @@ fn list_query(raw: Option<&str>) -> Result<(ListQuery, Option<Vec<Provider>>), A
     if q.after.is_some() && q.before.is_some() {
         return Err(ApiErrors::single(
             422,
-            enterprise_sso::wire::codes::PARAM_FORMAT_INVALID,
+            enterprise_sso_wire::codes::PARAM_FORMAT_INVALID,
             "is invalid",
             "before cannot be combined with after",
             Some("before"),

@@ -3,7 +3,7 @@
 //! `ENTERPRISE_SSO_KEYRING` is set (after its key check).
 #![allow(clippy::unwrap_used)]
 
-use enterprise_sso::conformance::test_keyring;
+use enterprise_sso_conformance::test_keyring;
 use enterprise_sso_http::store_url::{encrypted, open, StoreUrl};
 use futures_executor::block_on;
 
@@ -13,7 +13,7 @@ fn url(scheme: &str, dir: &tempfile::TempDir) -> StoreUrl {
 
 mod sqlite_url {
     use super::*;
-    enterprise_sso::conformance_tests!(|| {
+    enterprise_sso_conformance::conformance_tests!(|| {
         let dir = tempfile::tempdir().unwrap();
         let store = block_on(open(&url("sqlite", &dir))).unwrap();
         (store, dir)
@@ -22,7 +22,7 @@ mod sqlite_url {
 
 mod sled_url_with_keyring {
     use super::*;
-    enterprise_sso::conformance_tests!(|| {
+    enterprise_sso_conformance::conformance_tests!(|| {
         let dir = tempfile::tempdir().unwrap();
         let store = block_on(open(&url("sled", &dir))).unwrap();
         let store = block_on(encrypted(store, test_keyring())).unwrap();

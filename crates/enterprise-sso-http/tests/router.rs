@@ -763,8 +763,8 @@ async fn workos_routes_get_list_with_cursors_both_ways_and_delete() {
 
 #[test]
 fn core_account_json_matches_the_reference_schema() {
-    use enterprise_sso::wire::EnterpriseAccountJson;
     use enterprise_sso::{Assertion, MemoryRepo};
+    use enterprise_sso_wire::EnterpriseAccountJson;
     futures_executor::block_on(async {
         let svc = Connections::new(MemoryRepo::new());
         for (body, email) in [
@@ -780,7 +780,7 @@ fn core_account_json_matches_the_reference_schema() {
             let mut body = body;
             body["active"] = json!(true);
             let params =
-                enterprise_sso::wire::decode_create(body.to_string().as_bytes()).expect("decode");
+                enterprise_sso_wire::decode_create(body.to_string().as_bytes()).expect("decode");
             let c = svc.create(&params).await.expect("create");
             let s = svc
                 .record_sign_in(&c.id, &Assertion::new("user-1", []).with_email(email))

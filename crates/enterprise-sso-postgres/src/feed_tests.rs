@@ -5,9 +5,9 @@
 
 use std::time::Duration;
 
-use enterprise_sso::conformance::saml_connection;
 use enterprise_sso::events::connection_events;
 use enterprise_sso::storage::codec::encode_event;
+use enterprise_sso::testing::saml_connection;
 use enterprise_sso::ConnectionRepo;
 
 use crate::test_server::url;

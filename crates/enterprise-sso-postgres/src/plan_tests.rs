@@ -4,7 +4,7 @@
 //! (`SSO_TEST_POSTGRES_URL`; see `scripts/with-postgres.sh`).
 #![allow(clippy::unwrap_used)]
 
-use enterprise_sso::conformance::{account_for, saml_connection};
+use enterprise_sso::testing::{account_for, saml_connection};
 use enterprise_sso::{AccountRepo, ConnectionRepo, Domain, ListQuery, Order, Provider};
 use tokio_postgres::types::ToSql;
 

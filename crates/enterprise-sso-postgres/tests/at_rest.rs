@@ -4,9 +4,9 @@
 
 mod common;
 
-use enterprise_sso::conformance::test_keyring;
 use enterprise_sso::crypto::Encrypted;
 use enterprise_sso::{Connections, CreateConnection, OidcPatch, Provider, Store};
+use enterprise_sso_conformance::test_keyring;
 use enterprise_sso_postgres::PostgresRepo;
 
 const MARKER: &str = "client-secret-MARKER-3d0c7b55";

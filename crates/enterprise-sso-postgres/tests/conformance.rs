@@ -5,7 +5,7 @@ mod common;
 
 mod conformance {
     use super::common;
-    enterprise_sso::conformance_tests!(if common::available, || (
+    enterprise_sso_conformance::conformance_tests!(if common::available, || (
         common::fresh("conf"),
         ()
     ));
@@ -14,9 +14,9 @@ mod conformance {
 /// The suite with every secret sealed by a key ring.
 mod encrypted {
     use super::common;
-    use enterprise_sso::conformance::test_keyring;
     use enterprise_sso::crypto::Encrypted;
-    enterprise_sso::conformance_tests!(if common::available, || (
+    use enterprise_sso_conformance::test_keyring;
+    enterprise_sso_conformance::conformance_tests!(if common::available, || (
         Encrypted::new(common::fresh("confenc"), test_keyring()),
         ()
     ));
@@ -25,7 +25,7 @@ mod encrypted {
 /// The suite through a read cache.
 mod cached {
     use super::common;
-    enterprise_sso::conformance_tests!(if common::available, || (
+    enterprise_sso_conformance::conformance_tests!(if common::available, || (
         enterprise_sso::Cached::new(common::fresh("confcache")),
         ()
     ));

@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use enterprise_sso::conformance::saml_connection;
 use enterprise_sso::{ConnectionRepo, Error};
+use enterprise_sso_conformance::saml_connection;
 use enterprise_sso_postgres::PostgresRepo;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

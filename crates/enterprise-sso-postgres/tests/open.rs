@@ -169,7 +169,7 @@ async fn a_host_pool_and_its_own_schema() {
     let repo = PostgresRepo::from_pool(pool.clone(), common::options(&schema))
         .await
         .unwrap();
-    let c = enterprise_sso::conformance::saml_connection("hp", &["hostpool.example.com"], true);
+    let c = enterprise_sso_conformance::saml_connection("hp", &["hostpool.example.com"], true);
     repo.insert(&c).await.unwrap();
     let client = pool.get().await.unwrap();
     let n: i64 = client
@@ -214,7 +214,7 @@ async fn verify_names_a_broken_index() {
     let repo = PostgresRepo::connect_with(&url, common::options(&schema))
         .await
         .unwrap();
-    let c = enterprise_sso::conformance::saml_connection("v", &["v.verify.example.com"], true);
+    let c = enterprise_sso_conformance::saml_connection("v", &["v.verify.example.com"], true);
     repo.insert(&c).await.unwrap();
     assert_eq!(repo.verify().await, Ok(()));
     let client = repo.pool().get().await.unwrap();

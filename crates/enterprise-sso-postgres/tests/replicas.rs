@@ -7,11 +7,11 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use enterprise_sso::conformance::saml_connection;
 use enterprise_sso::{
     merge, AccountRepo, Assertion, ConnectionId, ConnectionRepo, Connections, Domain,
     EnterpriseConnection, Error, Patch, SamlPatch, UpdateConnection,
 };
+use enterprise_sso_conformance::saml_connection;
 use enterprise_sso_postgres::PostgresRepo;
 
 async fn two_replicas(prefix: &str) -> (PostgresRepo, PostgresRepo, String) {
@@ -530,7 +530,7 @@ async fn a_cancelled_account_update_leaves_no_open_transaction_behind() {
     let (a, b, schema) = two_replicas("cancel_acc").await;
     let c = saml_connection("0", &["cancel-acc.replicas.com"], true);
     a.insert(&c).await.unwrap();
-    let acc = enterprise_sso::conformance::account_for(&c, "s1", "u1@cancel-acc.replicas.com");
+    let acc = enterprise_sso_conformance::account_for(&c, "s1", "u1@cancel-acc.replicas.com");
     a.insert_account(&acc).await.unwrap();
     let renamed = |from: &enterprise_sso::EnterpriseAccount, to: &str| {
         let mut next = from.clone();

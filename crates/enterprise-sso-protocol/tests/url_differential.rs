@@ -7,8 +7,8 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use enterprise_sso_protocol::url_policy::{canonical_url, check_fetch_url_kind};
 use enterprise_sso_protocol::limits::Policy;
+use enterprise_sso_protocol::url_policy::{canonical_url, check_fetch_url_kind};
 
 /// (URL, accepted under the default policy).
 const TABLE: &[(&str, bool)] = &[

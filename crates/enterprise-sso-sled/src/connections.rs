@@ -334,7 +334,7 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
 
-    use enterprise_sso::conformance::saml_connection;
+    use enterprise_sso::testing::saml_connection;
     use futures_executor::block_on;
 
     use super::*;

@@ -293,7 +293,7 @@ mod tests {
     use std::sync::mpsc;
     use std::time::{Duration, Instant};
 
-    use enterprise_sso::conformance::saml_connection;
+    use enterprise_sso::testing::saml_connection;
     use enterprise_sso::{ConnectionRepo, Domain, Error};
     use futures_executor::block_on;
 

@@ -2,9 +2,9 @@
 //! the directory created owner-only.
 #![allow(clippy::unwrap_used)]
 
-use enterprise_sso::conformance::{contains_bytes, dir_bytes, test_keyring};
 use enterprise_sso::crypto::Encrypted;
 use enterprise_sso::{Connections, CreateConnection, OidcPatch, Provider, Store};
+use enterprise_sso_conformance::{contains_bytes, dir_bytes, test_keyring};
 use enterprise_sso_sled::{SledOptions, SledRepo};
 use futures_executor::block_on;
 

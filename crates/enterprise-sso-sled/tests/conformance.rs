@@ -6,15 +6,15 @@ use enterprise_sso_sled::{SledOptions, SledRepo};
 
 mod temporary {
     use super::*;
-    enterprise_sso::conformance_tests!(|| (SledRepo::temporary().unwrap(), ()));
+    enterprise_sso_conformance::conformance_tests!(|| (SledRepo::temporary().unwrap(), ()));
 }
 
 /// The suite with every secret sealed by a key ring.
 mod temporary_encrypted {
     use super::*;
-    use enterprise_sso::conformance::test_keyring;
     use enterprise_sso::crypto::Encrypted;
-    enterprise_sso::conformance_tests!(|| (
+    use enterprise_sso_conformance::test_keyring;
+    enterprise_sso_conformance::conformance_tests!(|| (
         Encrypted::new(SledRepo::temporary().unwrap(), test_keyring()),
         ()
     ));
@@ -22,7 +22,7 @@ mod temporary_encrypted {
 
 mod on_disk_flush_on_write {
     use super::*;
-    enterprise_sso::conformance_tests!(|| {
+    enterprise_sso_conformance::conformance_tests!(|| {
         let dir = tempfile::tempdir().unwrap();
         let opts = SledOptions {
             flush_on_write: true,
@@ -38,7 +38,7 @@ mod on_disk_flush_on_write {
 /// The suite through a read cache.
 mod temporary_cached {
     use super::*;
-    enterprise_sso::conformance_tests!(|| (
+    enterprise_sso_conformance::conformance_tests!(|| (
         enterprise_sso::Cached::new(SledRepo::temporary().unwrap()),
         ()
     ));

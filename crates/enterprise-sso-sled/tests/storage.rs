@@ -1,11 +1,11 @@
 //! Persistence, durability, host-owned databases, record format tags and index integrity.
 #![allow(clippy::unwrap_used)]
 
-use enterprise_sso::conformance::{block_on, oidc_connection, saml_connection};
 use enterprise_sso::{
     ClientSecret, ConnectionId, ConnectionRepo, Connections, CreateConnection, Domain, Error,
     ListQuery, Order, Patch, ProtocolConfig, Provider, SamlPatch, UpdateConnection,
 };
+use enterprise_sso_conformance::{block_on, oidc_connection, saml_connection};
 use enterprise_sso_sled::{Kind, SledOptions, SledRepo};
 use proptest::prelude::*;
 
@@ -242,7 +242,7 @@ proptest! {
                         p.saml = Some(SamlPatch {
                             idp_entity_id: Patch::Value("urn:idp".into()),
                             idp_sso_url: Patch::Value("https://idp.example.com/sso".into()),
-                            idp_certificate: Patch::Value(enterprise_sso::conformance::TEST_CERT_PEM.into()),
+                            idp_certificate: Patch::Value(enterprise_sso_conformance::TEST_CERT_PEM.into()),
                             ..Default::default()
                         });
                         p
@@ -420,7 +420,7 @@ fn layout_1_and_2_stores_are_migrated_to_one_tree_on_open() {
         a.organization_id = Some("org_old".into());
         let b = oidc_connection("old-b", &["old-b.example.com", "old-c.example.com"], false);
         let expires = a.saml().unwrap().idp_certificate_expires_at.unwrap();
-        let acc = enterprise_sso::conformance::account_for(&a, "subj", "u@old-a.example.com");
+        let acc = enterprise_sso_conformance::account_for(&a, "subj", "u@old-a.example.com");
         {
             let db = sled::open(&path).unwrap();
             write_old_layout(
@@ -598,7 +598,7 @@ fn concurrent_creates_finish(flush_on_write: bool, writers: usize, each: usize) 
                 let repo = &repo;
                 s.spawn(move || {
                     for i in 0..each {
-                        let c = enterprise_sso::conformance::saml_connection(
+                        let c = enterprise_sso_conformance::saml_connection(
                             &format!("w{w}-{i}"),
                             &[&format!("w{w}-{i}.deadlock.example.com")],
                             false,
@@ -727,7 +727,7 @@ fn verify_catches_each_broken_index_in_turn() {
         let mut c = saml_connection("v", &["v.example.com"], true);
         c.organization_id = Some("org_v".into());
         block_on(repo.insert(&c)).unwrap();
-        let a = enterprise_sso::conformance::account_for(&c, "subj", "a@v.example.com");
+        let a = enterprise_sso_conformance::account_for(&c, "subj", "a@v.example.com");
         block_on(repo.insert_account(&a)).unwrap();
         assert_eq!(repo.verify(), Ok(()));
         (db, repo)
@@ -805,7 +805,7 @@ async fn sixty_four_tokio_writers_share_flushes() {
             let repo = repo.clone();
             tokio::spawn(async move {
                 for i in 0..each {
-                    let c = enterprise_sso::conformance::saml_connection(
+                    let c = enterprise_sso_conformance::saml_connection(
                         &format!("w{w}-{i}"),
                         &[&format!("w{w}-{i}.group.example.com")],
                         false,

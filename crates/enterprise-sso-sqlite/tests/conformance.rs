@@ -5,7 +5,7 @@ use enterprise_sso_sqlite::SqliteRepo;
 
 mod file {
     use super::*;
-    enterprise_sso::conformance_tests!(|| {
+    enterprise_sso_conformance::conformance_tests!(|| {
         let dir = tempfile::tempdir().unwrap();
         let repo = SqliteRepo::open(dir.path().join("conformance.db")).unwrap();
         (repo, dir)
@@ -16,7 +16,7 @@ mod file {
 mod file_one_pooled_reader {
     use super::*;
     use enterprise_sso_sqlite::{Durability, SqliteOptions};
-    enterprise_sso::conformance_tests!(|| {
+    enterprise_sso_conformance::conformance_tests!(|| {
         let dir = tempfile::tempdir().unwrap();
         let opts = SqliteOptions {
             readers: 1,
@@ -31,7 +31,7 @@ mod file_one_pooled_reader {
 mod file_inline_execution {
     use super::*;
     use enterprise_sso_sqlite::{Execution, SqliteOptions};
-    enterprise_sso::conformance_tests!(|| {
+    enterprise_sso_conformance::conformance_tests!(|| {
         let dir = tempfile::tempdir().unwrap();
         let opts = SqliteOptions {
             execution: Execution::Inline,
@@ -46,7 +46,7 @@ mod file_inline_execution {
 mod file_reader_threads {
     use super::*;
     use enterprise_sso_sqlite::{Execution, SqliteOptions};
-    enterprise_sso::conformance_tests!(|| {
+    enterprise_sso_conformance::conformance_tests!(|| {
         let dir = tempfile::tempdir().unwrap();
         let opts = SqliteOptions {
             execution: Execution::Threads,
@@ -61,7 +61,7 @@ mod file_reader_threads {
 mod file_reads_on_writer {
     use super::*;
     use enterprise_sso_sqlite::SqliteOptions;
-    enterprise_sso::conformance_tests!(|| {
+    enterprise_sso_conformance::conformance_tests!(|| {
         let dir = tempfile::tempdir().unwrap();
         let opts = SqliteOptions {
             readers: 0,
@@ -74,15 +74,15 @@ mod file_reads_on_writer {
 
 mod in_memory {
     use super::*;
-    enterprise_sso::conformance_tests!(|| (SqliteRepo::open_in_memory().unwrap(), ()));
+    enterprise_sso_conformance::conformance_tests!(|| (SqliteRepo::open_in_memory().unwrap(), ()));
 }
 
 /// The suite with every secret sealed by a key ring, on a file database.
 mod file_encrypted {
     use super::*;
-    use enterprise_sso::conformance::test_keyring;
     use enterprise_sso::crypto::Encrypted;
-    enterprise_sso::conformance_tests!(|| {
+    use enterprise_sso_conformance::test_keyring;
+    enterprise_sso_conformance::conformance_tests!(|| {
         let dir = tempfile::tempdir().unwrap();
         let repo = SqliteRepo::open(dir.path().join("conformance.db")).unwrap();
         (Encrypted::new(repo, test_keyring()), dir)
@@ -92,7 +92,7 @@ mod file_encrypted {
 /// The suite through a read cache, on a file database.
 mod file_cached {
     use super::*;
-    enterprise_sso::conformance_tests!(|| {
+    enterprise_sso_conformance::conformance_tests!(|| {
         let dir = tempfile::tempdir().unwrap();
         let repo = SqliteRepo::open(dir.path().join("conformance.db")).unwrap();
         (enterprise_sso::Cached::new(repo), dir)

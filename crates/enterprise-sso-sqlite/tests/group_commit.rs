@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
-use enterprise_sso::conformance::saml_connection;
 use enterprise_sso::{ConnectionRepo, Error};
+use enterprise_sso_conformance::saml_connection;
 use enterprise_sso_sqlite::SqliteRepo;
 
 #[test]

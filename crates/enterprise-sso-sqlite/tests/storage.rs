@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
-use enterprise_sso::conformance::{block_on, oidc_connection, saml_connection};
 use enterprise_sso::{
     ClientSecret, ConnectionRepo, Connections, Domain, ListQuery, Order, Patch, ProtocolConfig,
     UpdateConnection,
 };
+use enterprise_sso_conformance::{block_on, oidc_connection, saml_connection};
 use enterprise_sso_sqlite::{SqliteError, SqliteRepo, APPLICATION_ID, SCHEMA_VERSION};
 
 #[test]
@@ -289,10 +289,10 @@ fn verify_catches_damaged_records_and_stale_indexes() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("v.db");
         let repo = SqliteRepo::open(&path).unwrap();
-        let mut c = enterprise_sso::conformance::saml_connection("v", &["v.example.com"], true);
+        let mut c = enterprise_sso_conformance::saml_connection("v", &["v.example.com"], true);
         c.organization_id = Some("org_v".into());
         futures_executor::block_on(repo.insert(&c)).unwrap();
-        let a = enterprise_sso::conformance::account_for(&c, "subj", "a@v.example.com");
+        let a = enterprise_sso_conformance::account_for(&c, "subj", "a@v.example.com");
         futures_executor::block_on(repo.insert_account(&a)).unwrap();
         assert_eq!(futures_executor::block_on(repo.verify()), Ok(()));
         (dir, path, repo, c)

@@ -3,9 +3,9 @@
 
 use serde::Serialize;
 
-use crate::connection::{EnterpriseConnection, ProtocolConfig};
-use crate::patch::{CreateConnection, Patch, UpdateConnection};
-use crate::wire::errors::{codes, decode_error, ApiErrors};
+use crate::errors::{codes, decode_error, ApiErrors};
+use enterprise_sso::{CreateConnection, Patch, UpdateConnection};
+use enterprise_sso::{EnterpriseConnection, ProtocolConfig};
 
 /// The parameters whose value must be a JSON object. serde would also accept an array
 /// and fill the fields by position, which this API does not allow.
@@ -173,7 +173,7 @@ pub struct SamlConnectionJson<'a> {
     /// Attribute mapping.
     pub attribute_mapping: AttributeMappingJson<'a>,
     /// The `login_hint` sent to the IdP.
-    pub login_hint: &'a crate::LoginHint,
+    pub login_hint: &'a enterprise_sso::LoginHint,
 }
 
 /// One entry of `idp_certificates`.
@@ -320,7 +320,7 @@ impl<'a> ConnectionJson<'a> {
 pub struct ConnectionListJson<'a> {
     /// One page.
     pub data: Vec<ConnectionJson<'a>>,
-    /// How many connections match the filters in all (see [`crate::ConnectionRepo::count`]).
+    /// How many connections match the filters in all (see [`enterprise_sso::ConnectionRepo::count`]).
     pub total_count: u64,
 }
 
@@ -347,7 +347,7 @@ pub struct DeletedObjectJson<'a> {
 
 impl<'a> DeletedObjectJson<'a> {
     /// The answer for a deleted connection.
-    pub fn new(id: &'a crate::ConnectionId) -> Self {
+    pub fn new(id: &'a enterprise_sso::ConnectionId) -> Self {
         DeletedObjectJson {
             object: "enterprise_connection",
             id: id.as_str(),
@@ -432,10 +432,10 @@ pub const VERIFICATION_WINDOW_MS: i64 = 10 * 60 * 1000;
 /// The Clerk verification strategy of an OAuth (OIDC) enterprise account:
 /// `oauth_custom_oidc`, `oauth_custom_github` or `oauth_custom_gitlab` (Clerk's schema wants
 /// `oauth_[custom_]<letters>`). SAML accounts use `saml`.
-pub fn oauth_strategy(provider: crate::Provider) -> &'static str {
+pub fn oauth_strategy(provider: enterprise_sso::Provider) -> &'static str {
     match provider {
-        crate::Provider::OidcGithubEnterprise => "oauth_custom_github",
-        crate::Provider::OidcGitlab => "oauth_custom_gitlab",
+        enterprise_sso::Provider::OidcGithubEnterprise => "oauth_custom_github",
+        enterprise_sso::Provider::OidcGitlab => "oauth_custom_gitlab",
         _ => "oauth_custom_oidc",
     }
 }
@@ -476,10 +476,10 @@ pub struct EnterpriseAccountJson<'a> {
 
 impl VerificationJson {
     /// The view of the stored verification of account `a`.
-    pub fn new(v: &crate::account::Verification, a: &crate::EnterpriseAccount) -> Self {
+    pub fn new(v: &enterprise_sso::Verification, a: &enterprise_sso::EnterpriseAccount) -> Self {
         let (object, strategy) = match a.protocol {
-            crate::Protocol::Saml => ("verification_saml", "saml"),
-            crate::Protocol::Oauth => ("verification_oauth", oauth_strategy(a.provider)),
+            enterprise_sso::Protocol::Saml => ("verification_saml", "saml"),
+            enterprise_sso::Protocol::Oauth => ("verification_oauth", oauth_strategy(a.provider)),
         };
         VerificationJson {
             object,
@@ -498,7 +498,7 @@ impl VerificationJson {
 impl<'a> EnterpriseAccountJson<'a> {
     /// The view of a stored account; `connection` is its connection when it still exists.
     pub fn new(
-        a: &'a crate::EnterpriseAccount,
+        a: &'a enterprise_sso::EnterpriseAccount,
         connection: Option<&'a EnterpriseConnection>,
     ) -> Self {
         EnterpriseAccountJson {

@@ -2,9 +2,9 @@
 
 use serde::Serialize;
 
-use crate::error::Error;
-use crate::validate::{FieldError, FieldErrorKind};
-use crate::DomainError;
+use enterprise_sso::DomainError;
+use enterprise_sso::Error;
+use enterprise_sso::{FieldError, FieldErrorKind};
 
 /// The stable error codes this library emits.
 pub mod codes {
@@ -62,6 +62,8 @@ pub mod codes {
     pub const SIGN_IN_MISSING_EMAIL: &str = "sign_in_missing_email";
     /// The email's domain is not one of the connection's (SSOReady's code).
     pub const EMAIL_OUTSIDE_DOMAINS: &str = "email_outside_organization_domains";
+    /// A sign-in refused for a reason without a code of its own.
+    pub const SIGN_IN_REFUSED: &str = "sign_in_refused";
     /// The body is not JSON.
     pub const MALFORMED_BODY: &str = "malformed_request_body";
     /// No such connection.
@@ -195,21 +197,27 @@ fn field_error(e: &FieldError) -> ApiError {
             "is not allowed for this provider",
         ),
         K::InvalidMetadata(
-            crate::saml::MetadataError::MissingFields(_)
-            | crate::saml::MetadataError::NoEntityDescriptor,
+            enterprise_sso_protocol::saml::MetadataError::MissingFields(_)
+            | enterprise_sso_protocol::saml::MetadataError::NoEntityDescriptor,
         ) => (
             codes::SAML_METADATA_MISSING_FIELDS,
             "metadata is missing fields",
         ),
-        K::InvalidMetadata(crate::saml::MetadataError::AmbiguousEntity { .. }) => (
+        K::InvalidMetadata(enterprise_sso_protocol::saml::MetadataError::AmbiguousEntity {
+            ..
+        }) => (
             codes::SAML_METADATA_AMBIGUOUS_ENTITY,
             "metadata holds several IdP entities",
         ),
-        K::InvalidMetadata(crate::saml::MetadataError::InvalidCertificate(_)) => (
-            codes::SAML_CERTIFICATE_INVALID,
-            "metadata holds an invalid certificate",
-        ),
-        K::InvalidMetadata(crate::saml::MetadataError::TooManyCertificates { .. }) => (
+        K::InvalidMetadata(enterprise_sso_protocol::saml::MetadataError::InvalidCertificate(_)) => {
+            (
+                codes::SAML_CERTIFICATE_INVALID,
+                "metadata holds an invalid certificate",
+            )
+        }
+        K::InvalidMetadata(enterprise_sso_protocol::saml::MetadataError::TooManyCertificates {
+            ..
+        }) => (
             codes::PARAM_TOO_LARGE,
             "metadata holds too many certificates",
         ),
@@ -289,7 +297,7 @@ impl From<&Error> for ApiErrors {
                 ),
             ),
             Error::SignInRefused(r) => {
-                use crate::account::SignInRefusal as R;
+                use enterprise_sso::SignInRefusal as R;
                 let (status, code, param) = match r {
                     R::ConnectionInactive => (403, codes::CONNECTION_INACTIVE, None),
                     R::AccountInactive => (403, codes::ACCOUNT_INACTIVE, None),
@@ -308,6 +316,8 @@ impl From<&Error> for ApiErrors {
                     R::InvalidField { field, .. } => {
                         (422, codes::PARAM_FORMAT_INVALID, Some(*field))
                     }
+                    // A refusal the core adds later is still a refusal.
+                    _ => (403, codes::SIGN_IN_REFUSED, None),
                 };
                 ApiErrors::one(
                     status,

@@ -1,3 +1,5 @@
+//! # enterprise-sso-wire
+//!
 //! The JSON wire format: Clerk Backend API shapes and the WorkOS `Connection` view.
 //!
 //! Hosts that expose connections over HTTP use these instead of writing their own mapping:
@@ -7,13 +9,13 @@
 //!   and values apart, refusing unknown fields by name;
 //! - responses: [`ConnectionJson`], [`ConnectionListJson`], [`DeletedObjectJson`],
 //!   [`EnterpriseAccountJson`] (Clerk), [`WorkosConnectionJson`], [`WorkosListJson`] (WorkOS);
-//! - errors: [`ApiErrors`], built from a core [`crate::Error`] or a decode failure, with a
+//! - errors: [`ApiErrors`], built from a core [`enterprise_sso::Error`] or a decode failure, with a
 //!   stable `code`, the parameter name, and an HTTP status.
 //!
 //! The OIDC client secret is write-only: no response type has a field for it.
 //!
 //! ```
-//! use enterprise_sso::wire::{decode_create, ApiErrors, ConnectionJson};
+//! use enterprise_sso_wire::{decode_create, ApiErrors, ConnectionJson};
 //! use enterprise_sso::{Connections, MemoryRepo};
 //! # futures_executor::block_on(async {
 //! let svc = Connections::new(MemoryRepo::new());

@@ -2,8 +2,8 @@
 
 use serde::Serialize;
 
-use crate::connection::EnterpriseConnection;
-use crate::repo::{ListQuery, Page};
+use enterprise_sso::EnterpriseConnection;
+use enterprise_sso::{ListQuery, Page};
 
 /// Unix ms as ISO-8601 UTC with milliseconds, e.g. `2021-06-25T19:07:33.155Z`.
 pub fn iso8601_ms(ms: i64) -> String {
@@ -106,7 +106,7 @@ pub struct WorkosListJson<'a> {
 }
 
 impl<'a> WorkosListJson<'a> {
-    /// The envelope of a page from [`crate::Connections::list`]: `after` is the page's
+    /// The envelope of a page from [`enterprise_sso::Connections::list`]: `after` is the page's
     /// next cursor, `before` its previous one (`null` on the first page and at the end).
     /// `query` is the query the page answers (kept for callers; the cursors come from
     /// the page).
@@ -142,13 +142,14 @@ pub struct WorkosEventJson {
 
 impl WorkosEventJson {
     /// The webhook body of `e`.
-    pub fn new(e: &crate::events::Event) -> Self {
+    pub fn new(e: &enterprise_sso::events::Event) -> Self {
         let mut data = match (&e.connection, &e.account) {
             (Some(c), _) if e.account.is_none() => {
                 serde_json::to_value(WorkosConnectionJson::new(c)).unwrap_or_default()
             }
-            (_, Some(a)) => serde_json::to_value(crate::wire::EnterpriseAccountJson::new(a, None))
-                .unwrap_or_default(),
+            (_, Some(a)) => {
+                serde_json::to_value(crate::EnterpriseAccountJson::new(a, None)).unwrap_or_default()
+            }
             _ => serde_json::Value::Object(serde_json::Map::new()),
         };
         if let serde_json::Value::Object(m) = &mut data {

@@ -2,14 +2,14 @@
 //! bad request bodies, and a property: secrets never appear in any encoded output.
 #![allow(clippy::unwrap_used)]
 
-use enterprise_sso::wire::{
-    decode_create, decode_update, iso8601_ms, ApiErrors, ConnectionJson, ConnectionListJson,
-    DeletedObjectJson, EnterpriseAccountConnectionJson, EnterpriseAccountJson, SpEndpoints,
-    VerificationJson, WorkosConnectionJson, WorkosListJson,
-};
 use enterprise_sso::{
     build, merge, ConnectionId, Connections, EnterpriseConnection, Error, ListQuery, MemoryRepo,
     Order, Patch,
+};
+use enterprise_sso_wire::{
+    decode_create, decode_update, iso8601_ms, ApiErrors, ConnectionJson, ConnectionListJson,
+    DeletedObjectJson, EnterpriseAccountConnectionJson, EnterpriseAccountJson, SpEndpoints,
+    VerificationJson, WorkosConnectionJson, WorkosListJson,
 };
 use proptest::prelude::*;
 use serde_json::{json, Value};
@@ -595,7 +595,7 @@ fn stored_accounts_encode_like_the_golden_account() {
             v["verification"]["expire_at"],
             json!(
                 signed.account.last_authenticated_at.unwrap()
-                    + enterprise_sso::wire::VERIFICATION_WINDOW_MS
+                    + enterprise_sso_wire::VERIFICATION_WINDOW_MS
             )
         );
         assert_eq!(v["enterprise_connection_id"], json!(conn.id.as_str()));

@@ -51,14 +51,15 @@ pub mod secret;
 pub mod service;
 pub mod storage;
 pub mod validate;
-pub mod wire;
 mod write_lock;
 
 // The protocol parsers, under the paths the core used before they moved.
 use enterprise_sso_protocol::{limits, oidc, saml, url_policy};
 
+/// Fixtures for tests of stores and hosts (feature `testing`): valid connections and
+/// accounts, a test key ring, byte searches over a store's files.
 #[cfg(feature = "testing")]
-pub mod conformance;
+pub mod testing;
 
 pub use account::{Assertion, EnterpriseAccount, SignInRefusal, Verification, VerificationStatus};
 pub use cache::{CacheOptions, CacheStats, Cached};

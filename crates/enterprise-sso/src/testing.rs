@@ -13,7 +13,7 @@ use crate::secret::ClientSecret;
 use crate::service::now_ms;
 
 /// A self-signed IdP certificate valid from 2024-01-01 to 2124-01-01, for tests.
-pub const TEST_CERT_PEM: &str = include_str!("../testdata/idp_cert.pem");
+pub const TEST_CERT_PEM: &str = include_str!("testdata/idp_cert.pem");
 
 /// A valid SAML connection (inactive unless `active`), claiming `domains`.
 pub fn saml_connection(name: &str, domains: &[&str], active: bool) -> EnterpriseConnection {
@@ -48,7 +48,8 @@ pub fn oidc_connection(name: &str, domains: &[&str], active: bool) -> Enterprise
     expect_built(&p)
 }
 
-pub(super) fn expect_built(p: &CreateConnection) -> EnterpriseConnection {
+/// Builds a connection from create parameters, panicking with the refusal.
+pub fn expect_built(p: &CreateConnection) -> EnterpriseConnection {
     match build(p, ConnectionId::generate(), now_ms()) {
         Ok(c) => c,
         Err(e) => panic!("fixture does not validate: {e}"),
@@ -56,22 +57,25 @@ pub(super) fn expect_built(p: &CreateConnection) -> EnterpriseConnection {
 }
 
 /// A fresh lower-case tag usable inside domain names, so cases never collide.
-pub(super) fn unique_tag() -> String {
+pub fn unique_tag() -> String {
     ConnectionId::generate().as_str()[4..].to_lowercase()
 }
 
-pub(super) fn domain(s: &str) -> Domain {
+/// A domain from text that is known to be valid.
+pub fn domain(s: &str) -> Domain {
     Domain::parse(s).unwrap_or_else(|e| panic!("bad fixture domain {s}: {e}"))
 }
 
-pub(super) async fn must_get(repo: &dyn Store, id: &ConnectionId) -> EnterpriseConnection {
+/// Reads a connection that must exist.
+pub async fn must_get(repo: &dyn Store, id: &ConnectionId) -> EnterpriseConnection {
     match repo.get(id).await {
         Ok(Some(c)) => c,
         other => panic!("get({id}) = {other:?}"),
     }
 }
 
-pub(super) async fn insert_all(repo: &dyn Store, conns: &[EnterpriseConnection]) {
+/// Inserts every connection, panicking on the first refusal.
+pub async fn insert_all(repo: &dyn Store, conns: &[EnterpriseConnection]) {
     for c in conns {
         if let Err(e) = repo.insert(c).await {
             panic!("insert {}: {e}", c.id);
@@ -80,7 +84,7 @@ pub(super) async fn insert_all(repo: &dyn Store, conns: &[EnterpriseConnection])
 }
 
 /// Walks every page of `query` and returns the ids in the order seen.
-pub(super) async fn walk(repo: &dyn Store, query: &ListQuery) -> Vec<ConnectionId> {
+pub async fn walk(repo: &dyn Store, query: &ListQuery) -> Vec<ConnectionId> {
     let mut q = query.clone();
     let mut seen = Vec::new();
     for _ in 0..10_000 {
@@ -127,14 +131,17 @@ pub fn account_for(conn: &EnterpriseConnection, subject: &str, email: &str) -> E
     }
 }
 
-pub(super) async fn must_get_account(repo: &dyn Store, id: &AccountId) -> EnterpriseAccount {
+/// Reads an account that must exist.
+pub async fn must_get_account(repo: &dyn Store, id: &AccountId) -> EnterpriseAccount {
     match repo.get_account(id).await {
         Ok(Some(a)) => a,
         other => panic!("get_account({id}) = {other:?}"),
     }
 }
 
-pub(super) fn sign_in_connection(name: &str, tag: &str, sync: bool) -> EnterpriseConnection {
+/// An active SAML connection for sign-in cases, claiming `{tag}.com` and its subdomains
+/// (with `sync`, sign-ins update the account's attributes).
+pub fn sign_in_connection(name: &str, tag: &str, sync: bool) -> EnterpriseConnection {
     let mut c = saml_connection(name, &[&format!("{tag}.com")], true);
     c.allow_subdomains = true;
     c.sync_user_attributes = sync;

@@ -5,12 +5,12 @@
 //! conformance suite (`conformance::refusals`), which every store runs.
 #![allow(clippy::unwrap_used)]
 
-use enterprise_sso::conformance::{block_on, TEST_CERT_PEM};
-use enterprise_sso::wire::{decode_create, decode_update, ApiErrors};
 use enterprise_sso::{
     ConnectionId, Connections, CreateConnection, EnterpriseConnection, ListQuery, MemoryRepo,
     Provider, Store,
 };
+use enterprise_sso_conformance::{block_on, TEST_CERT_PEM};
+use enterprise_sso_wire::{decode_create, decode_update, ApiErrors};
 
 fn unique_tag() -> String {
     ConnectionId::generate().as_str()[4..].to_lowercase()

@@ -9,11 +9,11 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use enterprise_sso::cert_set::{latest_expiry, primary, IdpCertificate};
-use enterprise_sso::wire::ApiErrors;
 use enterprise_sso::{
     ConnectionId, ConnectionRepo, Connections, CreateConnection, EnterpriseConnection, MemoryRepo,
     MetadataSource, Patch, ProtocolConfig, Provider, SamlPatch, UpdateConnection,
 };
+use enterprise_sso_wire::ApiErrors;
 use futures_executor::block_on;
 use proptest::prelude::*;
 

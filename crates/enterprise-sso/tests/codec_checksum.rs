@@ -3,11 +3,11 @@
 //! tags are tested beside the codec).
 #![allow(clippy::unwrap_used)]
 
-use enterprise_sso::conformance::{account_for, oidc_connection, saml_connection};
 use enterprise_sso::storage::codec::{
     decode_account, decode_connection, encode_account, encode_connection,
 };
 use enterprise_sso::Error;
+use enterprise_sso_conformance::{account_for, oidc_connection, saml_connection};
 
 #[test]
 fn every_flipped_byte_is_caught() {

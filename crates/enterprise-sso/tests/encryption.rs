@@ -2,12 +2,12 @@
 //! errors for missing keys, rotation with `reencrypt_all`, plain values from before.
 #![allow(clippy::unwrap_used)]
 
-use enterprise_sso::conformance::oidc_connection;
 use enterprise_sso::crypto::{is_sealed, CryptoError, Encrypted, Keyring};
 use enterprise_sso::{
     ClientSecret, ConnectionRepo, Connections, CreateConnection, EnterpriseConnection, Error,
     MemoryRepo, OidcPatch, ProtocolConfig, Provider,
 };
+use enterprise_sso_conformance::oidc_connection;
 use futures_executor::block_on;
 
 fn ring_v1() -> Keyring {
@@ -151,7 +151,7 @@ fn rotation_moves_every_value_to_the_active_key_in_batches() {
         }
         // A SAML connection has no secret: read, not rewritten.
         let saml =
-            enterprise_sso::conformance::saml_connection("saml", &["saml.example.com"], false);
+            enterprise_sso_conformance::saml_connection("saml", &["saml.example.com"], false);
         inner.insert(&saml).await.unwrap();
 
         let new = Encrypted::new(&inner, ring_v2());
@@ -196,7 +196,7 @@ fn a_secret_with_control_characters_is_refused_so_it_never_looks_sealed() {
 
 #[test]
 fn webhook_bodies_follow_the_workos_event_shape_without_secrets() {
-    use enterprise_sso::wire::WorkosEventJson;
+    use enterprise_sso_wire::WorkosEventJson;
     block_on(async {
         let svc = Connections::new(Encrypted::new(MemoryRepo::new(), ring_v1()));
         let params = CreateConnection::new(Provider::OidcCustom, "Hook")

@@ -3,9 +3,9 @@
 //! parsers' equivalents are in saml_inputs.rs.)
 #![allow(clippy::unwrap_used)]
 
-use enterprise_sso::conformance::{oidc_connection, saml_connection};
-use enterprise_sso::wire::{decode_create, decode_update};
 use enterprise_sso::{build, merge, validate, ConnectionId};
+use enterprise_sso_conformance::{oidc_connection, saml_connection};
+use enterprise_sso_wire::{decode_create, decode_update};
 use proptest::prelude::*;
 
 const SEEDS: &[&str] = &[

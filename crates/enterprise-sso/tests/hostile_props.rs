@@ -5,10 +5,10 @@
 //! are bounded before per-item work.
 #![allow(clippy::unwrap_used)]
 
-use enterprise_sso::conformance::TEST_CERT_PEM;
-use enterprise_sso_protocol::url_policy::{canonical_url, check_fetch_url_kind, ip_allowed};
 use enterprise_sso::validate::Policy;
 use enterprise_sso::{build, ConnectionId, CreateConnection, EmailAddress, Provider};
+use enterprise_sso_conformance::TEST_CERT_PEM;
+use enterprise_sso_protocol::url_policy::{canonical_url, check_fetch_url_kind, ip_allowed};
 use proptest::prelude::*;
 
 const PIECES: &[&str] = &[

@@ -12,11 +12,11 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use base64::Engine;
-use enterprise_sso::wire::{decode_create, ApiErrors};
 use enterprise_sso::{
     Connections, CreateConnection, EnterpriseConnection, Error, MemoryRepo, MetadataSource,
     OidcPatch, Patch, Policy, Provider, SamlConfig, SamlPatch,
 };
+use enterprise_sso_wire::{decode_create, ApiErrors};
 use futures_executor::block_on;
 use serde_json::{json, Value};
 
@@ -231,7 +231,8 @@ fn discovery_corpus() {
             let what = path.file_name().unwrap().to_string_lossy().to_string();
             let body = std::fs::read(path).unwrap();
             let url = exp["discovery_url"].as_str().unwrap();
-            let parsed = enterprise_sso_protocol::oidc::parse_discovery(&body, url, &Policy::default());
+            let parsed =
+                enterprise_sso_protocol::oidc::parse_discovery(&body, url, &Policy::default());
             let s = svc(1_717_200_000_000);
             let mut p = CreateConnection::new(Provider::OidcCustom, "corpus");
             p.oidc = Some(OidcPatch {

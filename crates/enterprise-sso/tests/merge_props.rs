@@ -50,7 +50,7 @@ const DOMAINS: &[&str] = &[
 const TEXT: &[&str] = &["alpha", "beta", "urn:acme:idp"];
 const SECRETS: &[&str] = &["s3cr3t-one", "s3cr3t-two"];
 const CERTS: &[&str] = &[
-    enterprise_sso::conformance::TEST_CERT_PEM,
+    enterprise_sso_conformance::TEST_CERT_PEM,
     "not a certificate",
 ];
 const METADATA: &[&str] = &[include_str!("fixtures/saml/okta.metadata.xml"), "<md/>"];

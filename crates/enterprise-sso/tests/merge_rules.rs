@@ -27,7 +27,7 @@ fn saml_base() -> EnterpriseConnection {
     p.saml = Some(SamlPatch {
         idp_entity_id: Patch::Value("urn:acme".into()),
         idp_sso_url: Patch::Value("https://idp.acme.com/sso".into()),
-        idp_certificate: Patch::Value(enterprise_sso::conformance::TEST_CERT_PEM.into()),
+        idp_certificate: Patch::Value(enterprise_sso_conformance::TEST_CERT_PEM.into()),
         attribute_mapping: Patch::Value(AttributeMappingPatch {
             email_address: Patch::Value("mail".into()),
             first_name: Patch::Value("givenName".into()),

@@ -5,14 +5,14 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use enterprise_sso::error::BoxError;
+use enterprise_sso::{
+    ConnectionRepo, Connections, CreateConnection, EnterpriseConnection, Error, FieldErrorKind,
+    MemoryRepo, MetadataSource, OidcPatch, Patch, Policy, Provider, SamlPatch, UpdateConnection,
+};
 use enterprise_sso_protocol::oidc::DiscoveryError;
 use enterprise_sso_protocol::saml::{
     parse_certificate, parse_metadata, CertificateError, MetadataError, BINDING_POST,
     BINDING_REDIRECT, MAX_XML_DEPTH,
-};
-use enterprise_sso::{
-    ConnectionRepo, Connections, CreateConnection, EnterpriseConnection, Error, FieldErrorKind,
-    MemoryRepo, MetadataSource, OidcPatch, Patch, Policy, Provider, SamlPatch, UpdateConnection,
 };
 use futures_executor::block_on;
 use proptest::prelude::*;
@@ -745,7 +745,7 @@ proptest! {
 
 #[test]
 fn certificates_are_stored_in_canonical_form() {
-    use enterprise_sso::conformance::TEST_CERT_PEM;
+    use enterprise_sso_conformance::TEST_CERT_PEM;
     let canonical = enterprise_sso_protocol::saml::parse_certificate(TEST_CERT_PEM)
         .unwrap()
         .to_pem();
@@ -771,7 +771,7 @@ fn certificates_are_stored_in_canonical_form() {
             c.saml().unwrap().idp_certificate.as_deref(),
             Some(canonical.as_str())
         );
-        let json = serde_json::to_string(&enterprise_sso::wire::ConnectionJson::new(&c)).unwrap();
+        let json = serde_json::to_string(&enterprise_sso_wire::ConnectionJson::new(&c)).unwrap();
         assert!(!json.contains("    "), "served as stored: {json}");
     }
 }

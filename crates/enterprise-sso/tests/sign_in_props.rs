@@ -6,11 +6,11 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
-use enterprise_sso::conformance::{oidc_connection, saml_connection};
 use enterprise_sso::{
     AccountQuery, Assertion, ConnectionRepo, Connections, Error, MemoryRepo, Order, Protocol,
     SignInRefusal,
 };
+use enterprise_sso_conformance::{oidc_connection, saml_connection};
 use futures_executor::block_on;
 use proptest::prelude::*;
 

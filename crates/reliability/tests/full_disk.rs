@@ -8,8 +8,8 @@
 use std::path::Path;
 use std::process::Command;
 
-use enterprise_sso::conformance::saml_connection;
 use enterprise_sso::Error;
+use enterprise_sso_conformance::saml_connection;
 use enterprise_sso_reliability::Kind;
 
 fn mount(dir: &Path, size: &str, remount: bool) -> bool {

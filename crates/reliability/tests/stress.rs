@@ -13,12 +13,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use enterprise_sso::conformance::saml_connection;
 use enterprise_sso::{
     merge, AccountId, AccountPage, AccountQuery, AccountRepo, Assertion, ConnectionId,
     ConnectionRepo, Connections, Domain, EnterpriseAccount, EnterpriseConnection, Error, ListQuery,
     MemoryRepo, Page, Patch, Result, Store, UpdateConnection,
 };
+use enterprise_sso_conformance::saml_connection;
 use enterprise_sso_reliability::{Kind, Rng};
 use futures_executor::block_on;
 

@@ -118,8 +118,7 @@ pub fn widest_allowed(size: usize) -> String {
     s.push_str(&declaring("r", per, false));
     // Children that declare namespaces too, up to the document total.
     let mut declarations = per;
-    while declarations + per <= crate::xml::MAX_XML_NAMESPACE_DECLARATIONS
-        && s.len() + 2000 < size
+    while declarations + per <= crate::xml::MAX_XML_NAMESPACE_DECLARATIONS && s.len() + 2000 < size
     {
         s.push_str(&declaring("d", per, true));
         declarations += per;

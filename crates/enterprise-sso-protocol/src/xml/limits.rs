@@ -17,7 +17,6 @@
 //!
 //! A `<!DOCTYPE` is refused here too.
 
-
 /// Deepest element nesting in one document.
 pub const MAX_XML_DEPTH: usize = 64;
 /// Most attributes on one element, namespace declarations included (real metadata uses

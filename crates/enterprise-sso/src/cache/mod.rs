@@ -342,8 +342,8 @@ impl<S> std::fmt::Debug for Cached<S> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::conformance::saml_connection;
     use crate::memory::MemoryRepo;
+    use crate::testing::saml_connection;
     use futures_executor::block_on;
 
     fn cache() -> Cached<MemoryRepo> {
@@ -435,10 +435,10 @@ mod hit_tests {
     use async_trait::async_trait;
 
     use super::*;
-    use crate::conformance::saml_connection;
     use crate::memory::MemoryRepo;
     use crate::repo::{ListQuery, Page};
     use crate::service::Connections;
+    use crate::testing::saml_connection;
     use futures_executor::block_on;
 
     /// A memory store that counts the reads that reach it.

@@ -245,7 +245,7 @@ mod tests {
 
     #[test]
     fn snapshots_leave_out_the_raw_metadata() {
-        let mut c = crate::conformance::saml_connection("m", &[], false);
+        let mut c = crate::testing::saml_connection("m", &[], false);
         if let ProtocolConfig::Saml(s) = &mut c.config {
             s.idp_metadata = Some("<EntityDescriptor/>".repeat(10_000));
         }
@@ -258,7 +258,7 @@ mod tests {
 
     #[test]
     fn writes_become_events() {
-        let c = crate::conformance::oidc_connection("a", &[], true);
+        let c = crate::testing::oidc_connection("a", &[], true);
         let created = connection_events(None, Some(&c), 0);
         let kinds: Vec<_> = created.iter().map(|e| e.kind).collect();
         assert_eq!(

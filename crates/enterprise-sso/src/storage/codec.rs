@@ -629,8 +629,8 @@ pub fn decode_event(bytes: &[u8]) -> Result<crate::events::Event> {
 mod event_format_tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::conformance::{account_for, saml_connection};
     use crate::events::{Event, EventKind};
+    use crate::testing::{account_for, saml_connection};
 
     fn event() -> Event {
         let c = saml_connection("x", &["x.events.com"], true);

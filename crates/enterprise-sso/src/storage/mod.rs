@@ -15,7 +15,7 @@
 //! Writing an adapter: implement [`crate::ConnectionRepo`] and [`crate::AccountRepo`] on
 //! one store, make every write atomic (record, version check, domain claims, index
 //! entries, and on connection delete the unlinking of its accounts), and run the shared
-//! conformance suite (`enterprise_sso::conformance_tests!`, feature `testing`).
+//! conformance suite (`enterprise_sso_conformance::conformance_tests!`, feature `testing`).
 
 pub mod codec;
 mod keys;

@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
-use enterprise_sso::conformance::saml_connection;
+use enterprise_sso::testing::saml_connection;
 use enterprise_sso::{Assertion, ConnectionId, Connections, Patch, UpdateConnection};
 use enterprise_sso_reliability::{all_connections, Kind, Rng};
 
