@@ -1,6 +1,7 @@
 //! XML shared by the SAML code: the streaming pre-pass that bounds a document's structure
 //! before any tree is built.
 
+pub mod c14n;
 mod limits;
 
 #[cfg(feature = "testing")]
