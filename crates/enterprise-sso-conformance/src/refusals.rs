@@ -207,7 +207,7 @@ pub async fn storage_refusals_change_nothing(repo: &dyn Store) {
     let gone = ConnectionId::generate();
     assert!(!repo.delete(&gone, now()).await.expect("delete missing"));
     assert!(!repo
-        .delete_account(&AccountId::generate())
+        .delete_account(&AccountId::generate(), now())
         .await
         .expect("delete missing account"));
     assert_eq!(

@@ -249,8 +249,7 @@ pub(crate) async fn update(inner: &Inner, a: &EnterpriseAccount, expected: u64) 
 
 /// Deletes an account in two round trips: `BEGIN` with the locking read (the events need
 /// the stored account), then the delete, its events and `COMMIT`.
-pub(crate) async fn delete(inner: &Inner, id: &str) -> Result<bool> {
-    let now = enterprise_sso::service::now_ms();
+pub(crate) async fn delete(inner: &Inner, id: &str, now: i64) -> Result<bool> {
     inner
         .retrying(|| {
             in_pipelined(inner, async |tx| {

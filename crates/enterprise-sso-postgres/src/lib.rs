@@ -344,9 +344,9 @@ impl AccountRepo for PostgresRepo {
             .await
     }
 
-    async fn delete_account(&self, id: &AccountId) -> Result<bool> {
+    async fn delete_account(&self, id: &AccountId, now: i64) -> Result<bool> {
         let id = id.to_string();
-        self.run(|i| async move { accounts::delete(&i, &id).await })
+        self.run(|i| async move { accounts::delete(&i, &id, now).await })
             .await
     }
 }

@@ -159,8 +159,7 @@ impl AccountRepo for SledRepo {
         Ok(AccountPage::from_overfetch(items, q.limit))
     }
 
-    async fn delete_account(&self, id: &AccountId) -> Result<bool> {
-        let now = enterprise_sso::service::now_ms();
+    async fn delete_account(&self, id: &AccountId, now: i64) -> Result<bool> {
         let id = id.clone();
         self.write(move |tx| {
             let Some(old) = tx.old_account(id.as_str())? else {

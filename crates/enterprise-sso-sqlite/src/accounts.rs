@@ -171,7 +171,7 @@ pub(crate) fn update(conn: &mut Connection, a: &EnterpriseAccount, expected: u64
     tx.commit()
 }
 
-pub(crate) fn delete(conn: &mut Connection, id: &str) -> Result<bool> {
+pub(crate) fn delete(conn: &mut Connection, id: &str, now: i64) -> Result<bool> {
     let tx = Savepoint::begin(conn)?;
     let Some(old) = get(&tx, id)? else {
         return Ok(false);
@@ -182,7 +182,7 @@ pub(crate) fn delete(conn: &mut Connection, id: &str) -> Result<bool> {
         .map_err(storage)?;
     crate::events::append(
         &tx,
-        account_events(Some(&old), None, enterprise_sso::service::now_ms()),
+        account_events(Some(&old), None, now),
     )?;
     tx.commit()?;
     Ok(n > 0)

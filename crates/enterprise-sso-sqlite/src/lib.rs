@@ -376,8 +376,8 @@ impl AccountRepo for SqliteRepo {
             .await
     }
 
-    async fn delete_account(&self, id: &AccountId) -> Result<bool> {
+    async fn delete_account(&self, id: &AccountId, now: i64) -> Result<bool> {
         let id = id.to_string();
-        self.writes.run(move |c| accounts::delete(c, &id)).await
+        self.writes.run(move |c| accounts::delete(c, &id, now)).await
     }
 }

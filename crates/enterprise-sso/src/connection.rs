@@ -92,6 +92,13 @@ impl EnterpriseConnection {
         }
     }
 
+    /// When the connection's IdP certificates run out: the latest expiry in its set (SAML
+    /// connections with a certificate). A connection needs renewal only when every
+    /// certificate is about to expire; this is what the stores' expiry index holds.
+    pub fn certificate_expires_at(&self) -> Option<i64> {
+        self.saml().and_then(|s| s.latest_certificate_expiry())
+    }
+
     /// The SAML configuration, if this is a SAML connection.
     pub fn saml(&self) -> Option<&SamlConfig> {
         match &self.config {

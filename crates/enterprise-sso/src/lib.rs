@@ -44,6 +44,7 @@ pub mod integrity;
 pub mod login_hint;
 pub mod memory;
 mod merge;
+mod routing;
 pub mod patch;
 pub mod provider;
 pub mod repo;
@@ -88,9 +89,4 @@ pub use secret::ClientSecret;
 pub use service::{Connections, MetadataSource, SignIn};
 pub use validate::{validate, validate_with, FieldError, FieldErrorKind, Policy, ValidationErrors};
 
-/// The guide: the project README, with every rule the library applies (merge semantics,
-/// validation, SAML and OIDC inputs, accounts, sign-in, routing, concurrency, storage
-/// adapters), so that the rules are on docs.rs beside the API. Its examples run as
-/// doctests.
-#[doc = include_str!("../../../README.md")]
-pub mod guide {}
+pub mod manual;

@@ -365,12 +365,12 @@ impl AccountRepo for MemoryRepo {
         Ok(AccountPage::from_overfetch(items, q.limit))
     }
 
-    async fn delete_account(&self, id: &AccountId) -> Result<bool> {
+    async fn delete_account(&self, id: &AccountId, now: i64) -> Result<bool> {
         let mut s = self.write();
         match s.accounts.remove(id) {
             Some(old) => {
                 s.unindex_account(&old);
-                s.append(account_events(Some(&old), None, crate::service::now_ms()));
+                s.append(account_events(Some(&old), None, now));
                 Ok(true)
             }
             None => Ok(false),

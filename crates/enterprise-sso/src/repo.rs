@@ -10,7 +10,6 @@ use crate::domain::Domain;
 use crate::error::Result;
 use crate::ids::{AccountId, ConnectionId};
 use crate::provider::Provider;
-use crate::storage::certificate_expires_at;
 
 /// Sort order of a listing, by id (which is creation order).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -281,10 +280,10 @@ pub trait ConnectionRepo: Send + Sync {
         )
         .await?
         .into_iter()
-        .filter(|c| certificate_expires_at(c).is_some_and(|t| t < before_ms))
+        .filter(|c| c.certificate_expires_at().is_some_and(|t| t < before_ms))
         .collect();
         out.sort_by(|a, b| {
-            (certificate_expires_at(a), &a.id).cmp(&(certificate_expires_at(b), &b.id))
+            (a.certificate_expires_at(), &a.id).cmp(&(b.certificate_expires_at(), &b.id))
         });
         Ok(out)
     }
@@ -435,8 +434,9 @@ pub trait AccountRepo: Send + Sync {
         query: &AccountQuery,
     ) -> Result<AccountPage>;
 
-    /// Deletes an account; `false` when there was none.
-    async fn delete_account(&self, id: &AccountId) -> Result<bool>;
+    /// Deletes an account; `false` when there was none. `now` stamps the deletion's
+    /// change-feed event (the caller's clock, as in [`ConnectionRepo::delete`]).
+    async fn delete_account(&self, id: &AccountId, now: i64) -> Result<bool>;
 }
 
 /// Implements [`AccountRepo`] for a type by handing every call to the account store
@@ -488,9 +488,13 @@ macro_rules! forward_account_repo {
                 let $s = self;
                 $inner.list_accounts(c, q).await
             }
-            async fn delete_account(&self, id: &$crate::AccountId) -> $crate::Result<bool> {
+            async fn delete_account(
+                &self,
+                id: &$crate::AccountId,
+                now: i64,
+            ) -> $crate::Result<bool> {
                 let $s = self;
-                $inner.delete_account(id).await
+                $inner.delete_account(id, now).await
             }
         }
     };

@@ -463,8 +463,8 @@ impl AccountRepo for IgnoresVersions {
     async fn list_accounts(&self, c: &ConnectionId, q: &AccountQuery) -> Result<AccountPage> {
         self.0.list_accounts(c, q).await
     }
-    async fn delete_account(&self, id: &AccountId) -> Result<bool> {
-        self.0.delete_account(id).await
+    async fn delete_account(&self, id: &AccountId, now: i64) -> Result<bool> {
+        self.0.delete_account(id, now).await
     }
 }
 

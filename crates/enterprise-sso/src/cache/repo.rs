@@ -72,10 +72,10 @@ impl<S: ConnectionRepo> Cached<S> {
         &self,
         email: &str,
     ) -> Result<Option<Arc<EnterpriseConnection>>> {
-        let domain = crate::service::email_domain(email)?;
-        for (d, exact) in crate::service::route_candidates(&domain) {
+        let domain = crate::routing::email_domain(email)?;
+        for (d, exact) in crate::routing::route_candidates(&domain) {
             if let Some(c) = self.find_by_domain_shared(&d).await? {
-                if crate::service::routes(&c, exact) {
+                if crate::routing::routes(&c, exact) {
                     return Ok(Some(c));
                 }
             }

@@ -54,7 +54,7 @@ impl<R: Store> Connections<R> {
 
     /// Deletes an account; [`Error::NotFound`] when absent.
     pub async fn delete_account(&self, id: &AccountId) -> Result<()> {
-        if self.repo.delete_account(id).await? {
+        if self.repo.delete_account(id, (self.clock)()).await? {
             Ok(())
         } else {
             Err(Error::not_found(id))

@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use super::retry::{is_version_conflict, retry_on_conflict};
-use super::{email_domain, Connections};
+use super::Connections;
+use crate::routing::{email_domain, route_candidates, routes};
 use crate::connection::EnterpriseConnection;
 use crate::connection::ProtocolConfig;
 use crate::domain::Domain;
@@ -364,26 +365,4 @@ impl<R: ConnectionRepo> Connections<R> {
         }
         Ok(None)
     }
-}
-
-/// The routing rule, part one: the domains to look up, in order — the domain itself,
-/// then each parent up to (never including) its public suffix — each with whether it is
-/// the exact domain.
-pub(crate) fn route_candidates(
-    domain: &Domain,
-) -> impl Iterator<Item = (std::borrow::Cow<'_, Domain>, bool)> + '_ {
-    use std::borrow::Cow;
-    // The parents (a public-suffix lookup) are worked out only if the exact domain
-    // did not route.
-    std::iter::once((Cow::Borrowed(domain), true)).chain(
-        std::iter::once(())
-            .flat_map(move |()| domain.parents())
-            .map(|p| (Cow::Owned(p), false)),
-    )
-}
-
-/// The routing rule, part two: whether the connection found for a candidate takes the
-/// sign-in (active, and for a parent domain, allowing subdomains).
-pub(crate) fn routes(c: &EnterpriseConnection, exact: bool) -> bool {
-    c.active && (exact || c.allow_subdomains)
 }

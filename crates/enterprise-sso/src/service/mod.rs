@@ -6,7 +6,6 @@
 
 mod accounts;
 mod connections;
-pub(crate) use connections::{route_candidates, routes};
 mod refresh;
 mod retry;
 mod sign_in;
@@ -17,9 +16,7 @@ pub use sign_in::SignIn;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::domain::Domain;
-use crate::email::EmailAddress;
-use crate::error::{Error, Result};
+use crate::error::Error;
 use crate::repo::ConnectionRepo;
 use crate::validate::{FieldError, FieldErrorKind, Policy, ValidationErrors};
 
@@ -97,9 +94,3 @@ fn invalid(path: &str, kind: FieldErrorKind) -> Error {
     Error::Validation(ValidationErrors::single(FieldError::new(path, kind)))
 }
 
-/// The normalised domain of an email address ([`EmailAddress::parse`]).
-pub(crate) fn email_domain(email: &str) -> Result<Domain> {
-    EmailAddress::parse(email)
-        .map(|e| e.domain().clone())
-        .map_err(|e| Error::InvalidEmail { reason: e.reason() })
-}

@@ -8,13 +8,6 @@ use crate::domain::Domain;
 use crate::ids::ConnectionId;
 use crate::provider::Provider;
 
-/// When the connection's IdP certificates run out: the latest expiry in its set
-/// ([`crate::cert_set::latest_expiry`]; SAML connections with a certificate). A connection
-/// needs renewal only when every certificate is about to expire.
-pub fn certificate_expires_at(c: &EnterpriseConnection) -> Option<i64> {
-    c.saml().and_then(|s| s.latest_certificate_expiry())
-}
-
 /// What a connection is found by: its domains (each claimed by one connection), its
 /// organization, whether it is active, its provider and its certificate expiry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,7 +22,7 @@ pub struct ConnectionKeys<'a> {
     pub active: bool,
     /// Provider.
     pub provider: Provider,
-    /// IdP certificate expiry, Unix ms ([`certificate_expires_at`]).
+    /// IdP certificate expiry, Unix ms ([`EnterpriseConnection::certificate_expires_at`]).
     pub certificate_expires_at: Option<i64>,
 }
 
@@ -41,7 +34,7 @@ pub fn connection_keys(c: &EnterpriseConnection) -> ConnectionKeys<'_> {
         organization_id: c.organization_id.as_deref(),
         active: c.active,
         provider: c.provider,
-        certificate_expires_at: certificate_expires_at(c),
+        certificate_expires_at: c.certificate_expires_at(),
     }
 }
 

@@ -22,7 +22,7 @@ mod keys;
 mod rules;
 
 pub use keys::{
-    account_keys, certificate_expires_at, connection_keys, AccountKeys, ConnectionKeys,
+    account_keys, connection_keys, AccountKeys, ConnectionKeys,
 };
 pub use rules::{
     check_account_keys_unchanged, expect_version, stored_domain, stored_id, version_from_i64,
