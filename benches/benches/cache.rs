@@ -8,7 +8,7 @@ use std::cell::Cell;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use enterprise_sso::{CacheOptions, Cached, ConnectionRepo, Connections};
+use enterprise_sso::{CacheOptions, Cached, ConnectionRepo, Connections, EventFeed};
 use enterprise_sso_benches as b;
 use futures_executor::block_on;
 
@@ -30,7 +30,7 @@ fn hot(n: usize) -> Vec<String> {
         .collect()
 }
 
-fn run<S: ConnectionRepo>(c: &mut Criterion, label: &str, n: usize, store: S) {
+fn run<S: ConnectionRepo + EventFeed>(c: &mut Criterion, label: &str, n: usize, store: S) {
     let emails = hot(n);
     let cached = Cached::with_options(
         store,

@@ -53,7 +53,10 @@ pub async fn account_crud(repo: &dyn Store) {
     }
     assert_eq!(must_get_account(repo, &a.id).await, a2);
     assert!(repo.delete_account(&a.id, now_ms()).await.expect("delete"));
-    assert!(!repo.delete_account(&a.id, now_ms()).await.expect("delete twice"));
+    assert!(!repo
+        .delete_account(&a.id, now_ms())
+        .await
+        .expect("delete twice"));
     assert_eq!(
         repo.find_account_by_subject(&c.id, "subject-1")
             .await

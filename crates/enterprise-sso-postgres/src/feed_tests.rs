@@ -3,6 +3,7 @@
 //! after the ones readers have already seen, never below them.
 #![allow(clippy::unwrap_used)]
 
+use enterprise_sso::EventFeed;
 use std::time::Duration;
 
 use enterprise_sso::events::connection_events;

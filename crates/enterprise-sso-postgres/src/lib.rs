@@ -56,7 +56,7 @@ use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use enterprise_sso::{
     AccountId, AccountPage, AccountQuery, AccountRepo, Change, ConnectionId, ConnectionRepo,
-    Domain, EnterpriseAccount, EnterpriseConnection, ListQuery, Page, Result,
+    Domain, EnterpriseAccount, EnterpriseConnection, EventFeed, ListQuery, Page, Result,
 };
 
 pub use error::PostgresError;
@@ -276,7 +276,10 @@ impl ConnectionRepo for PostgresRepo {
         self.run(|i| async move { connections::count(&i, &q).await })
             .await
     }
+}
 
+#[async_trait]
+impl EventFeed for PostgresRepo {
     async fn events_after(
         &self,
         position: u64,
@@ -285,7 +288,6 @@ impl ConnectionRepo for PostgresRepo {
         self.run(|i| async move { events::after(&i, position, limit).await })
             .await
     }
-
     async fn prune_events_before(&self, before_ms: i64) -> Result<u64> {
         self.run(|i| async move { events::prune(&i, before_ms).await })
             .await

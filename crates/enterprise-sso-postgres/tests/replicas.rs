@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use enterprise_sso::{
     merge, AccountRepo, Assertion, ConnectionId, ConnectionRepo, Connections, Domain,
-    EnterpriseConnection, Error, Patch, SamlPatch, UpdateConnection,
+    EnterpriseConnection, Error, EventFeed, Patch, SamlPatch, UpdateConnection,
 };
 use enterprise_sso_conformance::saml_connection;
 use enterprise_sso_postgres::PostgresRepo;

@@ -9,8 +9,8 @@ use enterprise_sso::events::{account_events, connection_events};
 use enterprise_sso::storage::codec::{decode_connection, encode_connection};
 use enterprise_sso::storage::expect_version;
 use enterprise_sso::{
-    Change, ConnectionId, ConnectionRepo, Domain, EnterpriseConnection, Error, ListQuery, Order,
-    Page, Result,
+    Change, ConnectionId, ConnectionRepo, Domain, EnterpriseConnection, Error, EventFeed,
+    ListQuery, Order, Page, Result,
 };
 
 impl SledRepo {
@@ -280,6 +280,20 @@ impl ConnectionRepo for SledRepo {
         Ok(out)
     }
 
+    async fn find_by_domain(&self, domain: &Domain) -> Result<Option<EnterpriseConnection>> {
+        match self
+            .tree
+            .get(keys::domain(domain.as_str()))
+            .map_err(storage)?
+        {
+            Some(id) => self.load(&id),
+            None => Ok(None),
+        }
+    }
+}
+
+#[async_trait]
+impl EventFeed for SledRepo {
     async fn events_after(
         &self,
         position: u64,
@@ -298,7 +312,6 @@ impl ConnectionRepo for SledRepo {
             })
             .collect()
     }
-
     /// Walks the feed and removes the events older than `before_ms` (one batch per
     /// call; events are not records, so no transaction spans them).
     async fn prune_events_before(&self, before_ms: i64) -> Result<u64> {
@@ -314,17 +327,6 @@ impl ConnectionRepo for SledRepo {
             self.after_write().await?;
         }
         Ok(n)
-    }
-
-    async fn find_by_domain(&self, domain: &Domain) -> Result<Option<EnterpriseConnection>> {
-        match self
-            .tree
-            .get(keys::domain(domain.as_str()))
-            .map_err(storage)?
-        {
-            Some(id) => self.load(&id),
-            None => Ok(None),
-        }
     }
 }
 

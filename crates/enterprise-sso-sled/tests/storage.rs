@@ -3,7 +3,7 @@
 
 use enterprise_sso::{
     ClientSecret, ConnectionId, ConnectionRepo, Connections, CreateConnection, Domain, Error,
-    ListQuery, Order, Patch, ProtocolConfig, Provider, SamlPatch, UpdateConnection,
+    EventFeed, ListQuery, Order, Patch, ProtocolConfig, Provider, SamlPatch, UpdateConnection,
 };
 use enterprise_sso_conformance::{block_on, oidc_connection, saml_connection};
 use enterprise_sso_sled::{Kind, SledOptions, SledRepo};

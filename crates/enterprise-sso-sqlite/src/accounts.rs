@@ -180,10 +180,7 @@ pub(crate) fn delete(conn: &mut Connection, id: &str, now: i64) -> Result<bool> 
         .prepare_cached(DELETE_SQL)
         .and_then(|mut st| st.execute([id]))
         .map_err(storage)?;
-    crate::events::append(
-        &tx,
-        account_events(Some(&old), None, now),
-    )?;
+    crate::events::append(&tx, account_events(Some(&old), None, now))?;
     tx.commit()?;
     Ok(n > 0)
 }

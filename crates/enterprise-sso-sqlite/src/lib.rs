@@ -59,7 +59,7 @@ use async_trait::async_trait;
 use enterprise_sso::integrity::IntegrityError;
 use enterprise_sso::{
     AccountId, AccountPage, AccountQuery, AccountRepo, Change, ConnectionId, ConnectionRepo,
-    Domain, EnterpriseAccount, EnterpriseConnection, ListQuery, Page, Result,
+    Domain, EnterpriseAccount, EnterpriseConnection, EventFeed, ListQuery, Page, Result,
 };
 use rusqlite::{Connection, OpenFlags};
 
@@ -308,7 +308,10 @@ impl ConnectionRepo for SqliteRepo {
         let q = query.clone();
         self.reader().run(move |c| connections::count(c, &q)).await
     }
+}
 
+#[async_trait]
+impl EventFeed for SqliteRepo {
     async fn events_after(
         &self,
         position: u64,
@@ -318,7 +321,6 @@ impl ConnectionRepo for SqliteRepo {
             .run(move |c| events::after(c, position, limit))
             .await
     }
-
     async fn prune_events_before(&self, before_ms: i64) -> Result<u64> {
         self.writes.run(move |c| events::prune(c, before_ms)).await
     }
@@ -378,6 +380,8 @@ impl AccountRepo for SqliteRepo {
 
     async fn delete_account(&self, id: &AccountId, now: i64) -> Result<bool> {
         let id = id.to_string();
-        self.writes.run(move |c| accounts::delete(c, &id, now)).await
+        self.writes
+            .run(move |c| accounts::delete(c, &id, now))
+            .await
     }
 }

@@ -44,10 +44,10 @@ pub mod integrity;
 pub mod login_hint;
 pub mod memory;
 mod merge;
-mod routing;
 pub mod patch;
 pub mod provider;
 pub mod repo;
+mod routing;
 pub mod secret;
 pub mod service;
 pub mod storage;
@@ -83,7 +83,7 @@ pub use patch::{
 pub use provider::{Protocol, Provider, WorkosConnectionType};
 pub use repo::{
     modify_by_cas, AccountPage, AccountQuery, AccountRepo, Change, ConnectionRepo, DynStore,
-    ListQuery, Order, Page, Record, Store,
+    EventFeed, ListQuery, Order, Page, Record, Store,
 };
 pub use secret::ClientSecret;
 pub use service::{Connections, MetadataSource, SignIn};

@@ -11,7 +11,9 @@ use crate::domain::Domain;
 use crate::error::{Error, Result};
 use crate::events::{account_events, connection_events, Event};
 use crate::ids::{AccountId, ConnectionId};
-use crate::repo::{AccountPage, AccountQuery, AccountRepo, ConnectionRepo, ListQuery, Order, Page};
+use crate::repo::{
+    AccountPage, AccountQuery, AccountRepo, ConnectionRepo, EventFeed, ListQuery, Order, Page,
+};
 use crate::storage::{account_keys, check_account_keys_unchanged, expect_version};
 
 /// A thread-safe, in-memory store of connections and accounts: the reference every adapter
@@ -247,7 +249,10 @@ impl ConnectionRepo for MemoryRepo {
             .and_then(|id| s.by_id.get(id))
             .cloned())
     }
+}
 
+#[async_trait]
+impl EventFeed for MemoryRepo {
     async fn events_after(&self, position: u64, limit: usize) -> Result<Vec<Event>> {
         let s = self.read();
         Ok(s.events
@@ -256,7 +261,6 @@ impl ConnectionRepo for MemoryRepo {
             .map(|(_, e)| e.clone())
             .collect())
     }
-
     async fn prune_events_before(&self, before_ms: i64) -> Result<u64> {
         let mut s = self.write();
         let before = s.events.len();

@@ -288,16 +288,6 @@ pub trait ConnectionRepo: Send + Sync {
         Ok(out)
     }
 
-    /// The change feed: up to `limit` events with a position greater than `position`, in
-    /// position order (which is commit order). Every write of this trait and of
-    /// [`AccountRepo`] appends the events [`crate::events::connection_events`] /
-    /// [`crate::events::account_events`] give for it, in the same atomic write.
-    async fn events_after(&self, position: u64, limit: usize) -> Result<Vec<crate::events::Event>>;
-
-    /// Deletes the events created before `before_ms` (Unix ms); how many were deleted.
-    /// Positions are never reused.
-    async fn prune_events_before(&self, before_ms: i64) -> Result<u64>;
-
     /// How many connections match the query's filters (cursor and limit are ignored).
     ///
     /// The default walks [`ConnectionRepo::list`] page by page; adapters with a cheaper
@@ -347,12 +337,6 @@ macro_rules! forward_repo {
             }
             async fn count(&self, query: &ListQuery) -> Result<u64> {
                 (**self).count(query).await
-            }
-            async fn events_after(&self, position: u64, limit: usize) -> Result<Vec<crate::events::Event>> {
-                (**self).events_after(position, limit).await
-            }
-            async fn prune_events_before(&self, before_ms: i64) -> Result<u64> {
-                (**self).prune_events_before(before_ms).await
             }
             async fn certificates_expiring_before(&self, before_ms: i64) -> Result<Vec<EnterpriseConnection>> {
                 (**self).certificates_expiring_before(before_ms).await
@@ -505,11 +489,43 @@ forward_account_repo!(impl[R: AccountRepo + ?Sized] for Arc<R>, |s| (**s));
 forward_account_repo!(impl[R: AccountRepo + ?Sized] for Box<R>, |s| (**s));
 forward_account_repo!(impl['a, R: AccountRepo + ?Sized] for &'a R, |s| (**s));
 
-/// A store of both connections and accounts, as [`crate::Connections`]' account
-/// operations need. Every type implementing both traits is one.
-pub trait Store: ConnectionRepo + AccountRepo {}
+/// The change feed: every write of [`ConnectionRepo`] and [`AccountRepo`] appends its
+/// events in the same atomic write, and consumers (the read cache, a host's webhook
+/// sender) read them in commit order.
+#[async_trait]
+pub trait EventFeed: Send + Sync {
+    /// The change feed: up to `limit` events with a position greater than `position`, in
+    /// position order (which is commit order). Every write of this trait and of
+    /// [`AccountRepo`] appends the events [`crate::events::connection_events`] /
+    /// [`crate::events::account_events`] give for it, in the same atomic write.
+    async fn events_after(&self, position: u64, limit: usize) -> Result<Vec<crate::events::Event>>;
 
-impl<T: ConnectionRepo + AccountRepo + ?Sized> Store for T {}
+    /// Deletes the events created before `before_ms` (Unix ms); how many were deleted.
+    /// Positions are never reused.
+    async fn prune_events_before(&self, before_ms: i64) -> Result<u64>;
+}
+
+macro_rules! forward_event_feed {
+    ($($ty:ty),*) => {$(
+        #[async_trait]
+        impl<R: EventFeed + ?Sized> EventFeed for $ty {
+            async fn events_after(&self, position: u64, limit: usize) -> Result<Vec<crate::events::Event>> {
+                (**self).events_after(position, limit).await
+            }
+            async fn prune_events_before(&self, before_ms: i64) -> Result<u64> {
+                (**self).prune_events_before(before_ms).await
+            }
+        }
+    )*};
+}
+
+forward_event_feed!(Arc<R>, Box<R>, &R);
+
+/// A whole store: connections, accounts and the change feed, as [`crate::Connections`]
+/// needs. Every type implementing the capability traits is one.
+pub trait Store: ConnectionRepo + AccountRepo + EventFeed {}
+
+impl<T: ConnectionRepo + AccountRepo + EventFeed + ?Sized> Store for T {}
 
 /// A shared, type-erased store: what a host that picks its storage at run time (from a
 /// URL, a config file) holds. `Connections<DynStore>` works like any other.

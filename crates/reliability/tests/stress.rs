@@ -15,8 +15,8 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use enterprise_sso::{
     merge, AccountId, AccountPage, AccountQuery, AccountRepo, Assertion, ConnectionId,
-    ConnectionRepo, Connections, Domain, EnterpriseAccount, EnterpriseConnection, Error, ListQuery,
-    MemoryRepo, Page, Patch, Result, Store, UpdateConnection,
+    ConnectionRepo, Connections, Domain, EnterpriseAccount, EnterpriseConnection, Error, EventFeed,
+    ListQuery, MemoryRepo, Page, Patch, Result, Store, UpdateConnection,
 };
 use enterprise_sso_conformance::saml_connection;
 use enterprise_sso_reliability::{Kind, Rng};
@@ -426,6 +426,10 @@ impl ConnectionRepo for IgnoresVersions {
     async fn find_by_domain(&self, d: &Domain) -> Result<Option<EnterpriseConnection>> {
         self.0.find_by_domain(d).await
     }
+}
+
+#[async_trait]
+impl EventFeed for IgnoresVersions {
     async fn events_after(
         &self,
         position: u64,

@@ -46,7 +46,7 @@ use crate::domain::Domain;
 use crate::error::Result;
 use crate::events::{Event, EventKind};
 use crate::ids::ConnectionId;
-use crate::repo::ConnectionRepo;
+use crate::repo::{ConnectionRepo, EventFeed};
 
 use shards::{Shards, Slot};
 
@@ -127,7 +127,7 @@ pub struct Cached<S> {
     writes: Box<[async_lock::Mutex<()>]>,
 }
 
-impl<S: ConnectionRepo> Cached<S> {
+impl<S: ConnectionRepo + EventFeed> Cached<S> {
     /// A cache with default options over `inner`.
     pub fn new(inner: S) -> Self {
         Self::with_options(inner, CacheOptions::default())
@@ -471,6 +471,10 @@ mod hit_tests {
             self.reads.fetch_add(1, Ordering::SeqCst);
             self.inner.find_by_domain(d).await
         }
+    }
+
+    #[async_trait]
+    impl EventFeed for Counting {
         async fn events_after(&self, p: u64, l: usize) -> Result<Vec<Event>> {
             self.inner.events_after(p, l).await
         }

@@ -11,9 +11,9 @@ use crate::domain::Domain;
 use crate::error::Result;
 use crate::events::Event;
 use crate::ids::ConnectionId;
-use crate::repo::{AccountRepo, Change, ConnectionRepo, ListQuery, Page};
+use crate::repo::{AccountRepo, Change, ConnectionRepo, EventFeed, ListQuery, Page};
 
-impl<S: ConnectionRepo> Cached<S> {
+impl<S: ConnectionRepo + EventFeed> Cached<S> {
     fn hit<T>(&self, v: T) -> Result<T> {
         self.hits.fetch_add(1, Ordering::Relaxed);
         Ok(v)
@@ -106,7 +106,7 @@ impl<S: ConnectionRepo> Cached<S> {
 }
 
 #[async_trait]
-impl<S: ConnectionRepo> ConnectionRepo for Cached<S> {
+impl<S: ConnectionRepo + EventFeed> ConnectionRepo for Cached<S> {
     async fn insert(&self, conn: &EnterpriseConnection) -> Result<()> {
         self.write_through(&conn.id, self.inner.insert(conn), |c, _| c.wrote(conn))
             .await
@@ -158,11 +158,13 @@ impl<S: ConnectionRepo> ConnectionRepo for Cached<S> {
     async fn count(&self, query: &ListQuery) -> Result<u64> {
         self.inner.count(query).await
     }
+}
 
+#[async_trait]
+impl<S: ConnectionRepo + EventFeed> EventFeed for Cached<S> {
     async fn events_after(&self, position: u64, limit: usize) -> Result<Vec<Event>> {
         self.inner.events_after(position, limit).await
     }
-
     async fn prune_events_before(&self, before_ms: i64) -> Result<u64> {
         self.inner.prune_events_before(before_ms).await
     }
@@ -175,5 +177,5 @@ fn unshare(c: Arc<EnterpriseConnection>) -> EnterpriseConnection {
 
 // Accounts are not cached: every call goes to the store.
 crate::repo::forward_account_repo!(
-    impl[S: ConnectionRepo + AccountRepo] for Cached<S>, |s| s.inner
+    impl[S: ConnectionRepo + EventFeed + AccountRepo] for Cached<S>, |s| s.inner
 );

@@ -10,7 +10,7 @@ use crate::connection::{EnterpriseConnection, ProtocolConfig};
 use crate::domain::Domain;
 use crate::error::{Error, Result};
 use crate::ids::ConnectionId;
-use crate::repo::{AccountRepo, ConnectionRepo, ListQuery, Order, Page, MAX_LIMIT};
+use crate::repo::{AccountRepo, ConnectionRepo, EventFeed, ListQuery, Order, Page, MAX_LIMIT};
 use crate::secret::ClientSecret;
 
 const KIND: &str = "connection";
@@ -290,11 +290,13 @@ impl<S: ConnectionRepo> ConnectionRepo for Encrypted<S> {
     async fn count(&self, query: &ListQuery) -> Result<u64> {
         self.inner.count(query).await
     }
+}
 
+#[async_trait]
+impl<S: EventFeed> EventFeed for Encrypted<S> {
     async fn events_after(&self, position: u64, limit: usize) -> Result<Vec<crate::events::Event>> {
         self.inner.events_after(position, limit).await
     }
-
     async fn prune_events_before(&self, before_ms: i64) -> Result<u64> {
         self.inner.prune_events_before(before_ms).await
     }

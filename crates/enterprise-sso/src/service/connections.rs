@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use super::retry::{is_version_conflict, retry_on_conflict};
 use super::Connections;
-use crate::routing::{email_domain, route_candidates, routes};
 use crate::connection::EnterpriseConnection;
 use crate::connection::ProtocolConfig;
 use crate::domain::Domain;
@@ -13,7 +12,8 @@ use crate::error::{Error, Result};
 use crate::ids::ConnectionId;
 use crate::merge::{build_with, merge_with};
 use crate::patch::{CreateConnection, Patch, UpdateConnection};
-use crate::repo::{modify_by_cas, Change, ConnectionRepo, ListQuery, Page, MAX_LIMIT};
+use crate::repo::{modify_by_cas, Change, ConnectionRepo, EventFeed, ListQuery, Page, MAX_LIMIT};
+use crate::routing::{email_domain, route_candidates, routes};
 
 impl<R: ConnectionRepo> Connections<R> {
     /// Validates and stores a new connection (version 1, inactive unless `active` is set).
@@ -139,25 +139,6 @@ impl<R: ConnectionRepo> Connections<R> {
                 items,
             })
         }
-    }
-
-    /// The change feed after `position` (0: from the start), at most `limit` events
-    /// (clamped to 1..=500), in commit order. A consumer keeps the position of the last
-    /// event it handled and asks again from there: delivery is at least once.
-    pub async fn events_after(
-        &self,
-        position: u64,
-        limit: usize,
-    ) -> Result<Vec<crate::events::Event>> {
-        self.repo
-            .events_after(position, limit.clamp(1, MAX_LIMIT))
-            .await
-    }
-
-    /// Deletes the feed's events created before `before_ms` (Unix ms), to bound its size;
-    /// how many were deleted. Positions are never reused.
-    pub async fn prune_events_before(&self, before_ms: i64) -> Result<u64> {
-        self.repo.prune_events_before(before_ms).await
     }
 
     /// How many connections match the query's filters (cursors, offset and limit are
@@ -364,5 +345,27 @@ impl<R: ConnectionRepo> Connections<R> {
             }
         }
         Ok(None)
+    }
+}
+
+/// The change feed, for stores that keep one.
+impl<R: ConnectionRepo + EventFeed> Connections<R> {
+    /// The change feed after `position` (0: from the start), at most `limit` events
+    /// (clamped to 1..=500), in commit order. A consumer keeps the position of the last
+    /// event it handled and asks again from there: delivery is at least once.
+    pub async fn events_after(
+        &self,
+        position: u64,
+        limit: usize,
+    ) -> Result<Vec<crate::events::Event>> {
+        self.repo
+            .events_after(position, limit.clamp(1, MAX_LIMIT))
+            .await
+    }
+
+    /// Deletes the feed's events created before `before_ms` (Unix ms), to bound its size;
+    /// how many were deleted. Positions are never reused.
+    pub async fn prune_events_before(&self, before_ms: i64) -> Result<u64> {
+        self.repo.prune_events_before(before_ms).await
     }
 }

@@ -93,4 +93,3 @@ impl<R: ConnectionRepo> Connections<R> {
 fn invalid(path: &str, kind: FieldErrorKind) -> Error {
     Error::Validation(ValidationErrors::single(FieldError::new(path, kind)))
 }
-

@@ -21,9 +21,7 @@ pub mod codec;
 mod keys;
 mod rules;
 
-pub use keys::{
-    account_keys, connection_keys, AccountKeys, ConnectionKeys,
-};
+pub use keys::{account_keys, connection_keys, AccountKeys, ConnectionKeys};
 pub use rules::{
     check_account_keys_unchanged, expect_version, stored_domain, stored_id, version_from_i64,
     version_to_i64,
