@@ -1,5 +1,6 @@
 //! SAML: IdP metadata and certificates as a connection stores them.
 
 pub mod metadata;
+pub mod sp;
 
 pub use metadata::*;

@@ -1,0 +1,156 @@
+//! Verification keys: only from the connection's configured certificates, only those
+//! valid now. A certificate in the response's `KeyInfo` is at most a selector: it picks
+//! configured certificates by exact DER equality and is never trusted by itself.
+
+use sha2::Digest as _;
+
+use super::refusal::{Refusal, SignedElement};
+
+/// Smallest RSA modulus accepted, in bits.
+pub const MIN_RSA_BITS: usize = 2048;
+
+/// A public key from a configured certificate.
+#[derive(Debug, Clone)]
+pub(crate) enum VerifyKey {
+    Rsa(rsa::PublicKey),
+    P256(p256::ecdsa::VerifyingKey),
+    P384(p384::ecdsa::VerifyingKey),
+    /// A key this verifier cannot use (reported when it is the only candidate).
+    Unusable(&'static str),
+}
+
+/// A configured certificate with its key and validity.
+#[derive(Debug, Clone)]
+pub(crate) struct TrustedCert {
+    pub der: Vec<u8>,
+    pub key: VerifyKey,
+    pub not_before_ms: i64,
+    pub not_after_ms: i64,
+}
+
+impl TrustedCert {
+    pub fn valid_at(&self, now_ms: i64) -> bool {
+        self.not_before_ms <= now_ms && now_ms <= self.not_after_ms
+    }
+}
+
+const OID_RSA: &str = "1.2.840.113549.1.1.1";
+const OID_EC: &str = "1.2.840.10045.2.1";
+const OID_P256: &str = "1.2.840.10045.3.1.7";
+const OID_P384: &str = "1.3.132.0.34";
+
+/// Parses configured certificates (ones that are not X.509 are skipped: the host
+/// validated them when it stored them).
+pub(crate) fn trusted_certs(ders: &[Vec<u8>]) -> Vec<TrustedCert> {
+    ders.iter().filter_map(|der| parse_cert(der)).collect()
+}
+
+fn parse_cert(der: &[u8]) -> Option<TrustedCert> {
+    let (rest, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+    if !rest.is_empty() {
+        return None;
+    }
+    let validity = cert.validity();
+    let spki = cert.public_key();
+    let algorithm = spki.algorithm.algorithm.to_id_string();
+    let bits: &[u8] = &spki.subject_public_key.data;
+    let key = if algorithm == OID_RSA {
+        rsa_key(bits)
+    } else if algorithm == OID_EC {
+        let curve = spki
+            .algorithm
+            .parameters
+            .as_ref()
+            .and_then(|p| p.as_oid().ok())
+            .map(|o| o.to_id_string());
+        match curve.as_deref() {
+            Some(OID_P256) => p256::ecdsa::VerifyingKey::from_sec1_bytes(bits)
+                .map(VerifyKey::P256)
+                .unwrap_or(VerifyKey::Unusable("invalid P-256 public key")),
+            Some(OID_P384) => p384::ecdsa::VerifyingKey::from_sec1_bytes(bits)
+                .map(VerifyKey::P384)
+                .unwrap_or(VerifyKey::Unusable("invalid P-384 public key")),
+            _ => VerifyKey::Unusable("elliptic curve other than P-256 or P-384"),
+        }
+    } else {
+        VerifyKey::Unusable("key type other than RSA or ECDSA")
+    };
+    Some(TrustedCert {
+        der: der.to_vec(),
+        key,
+        not_before_ms: validity.not_before.timestamp().saturating_mul(1000),
+        not_after_ms: validity.not_after.timestamp().saturating_mul(1000),
+    })
+}
+
+fn rsa_key(pkcs1: &[u8]) -> VerifyKey {
+    use rsa::pkcs1::DecodeRsaPublicKey;
+    use rsa::traits::PublicKeyParts;
+    match rsa::PublicKey::from_pkcs1_der(pkcs1) {
+        Ok(k) if k.size().saturating_mul(8) >= MIN_RSA_BITS => VerifyKey::Rsa(k),
+        Ok(_) => VerifyKey::Unusable("RSA key shorter than 2048 bits"),
+        Err(_) => VerifyKey::Unusable("invalid RSA public key"),
+    }
+}
+
+/// The RSA public key of a DER certificate (SP key pairs).
+pub(crate) fn rsa_public_key_of(der: &[u8]) -> Option<rsa::PublicKey> {
+    match parse_cert(der)?.key {
+        VerifyKey::Rsa(k) => Some(k),
+        _ => None,
+    }
+}
+
+/// SHA-256 of `der`, lowercase hex.
+pub(crate) fn fingerprint(der: &[u8]) -> String {
+    sha2::Sha256::digest(der)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The configured certificates to try for one signature: the valid ones, narrowed to
+/// those equal to a `KeyInfo` certificate when the signature carries any.
+pub(crate) fn select<'c>(
+    certs: &'c [TrustedCert],
+    key_info_certs: &[Vec<u8>],
+    now_ms: i64,
+    element: SignedElement,
+) -> Result<Vec<&'c TrustedCert>, Refusal> {
+    let valid: Vec<&TrustedCert> = certs.iter().filter(|c| c.valid_at(now_ms)).collect();
+    if valid.is_empty() {
+        return Err(Refusal::NoTrustedCertificate {
+            configured: certs.len(),
+        });
+    }
+    if key_info_certs.is_empty() {
+        return Ok(valid);
+    }
+    let chosen: Vec<&TrustedCert> = valid
+        .iter()
+        .copied()
+        .filter(|c| key_info_certs.iter().any(|k| *k == c.der))
+        .collect();
+    if !chosen.is_empty() {
+        return Ok(chosen);
+    }
+    // A configured certificate that is not valid now, or an unknown one.
+    if let Some(c) = certs
+        .iter()
+        .find(|c| key_info_certs.iter().any(|k| *k == c.der))
+    {
+        return Err(Refusal::CertificateNotValidNow {
+            element,
+            fingerprint: fingerprint(&c.der),
+            not_before_ms: c.not_before_ms,
+            not_after_ms: c.not_after_ms,
+        });
+    }
+    Err(Refusal::CertificateNotTrusted {
+        element,
+        fingerprint: key_info_certs
+            .first()
+            .map(|d| fingerprint(d))
+            .unwrap_or_default(),
+    })
+}

@@ -1,0 +1,319 @@
+//! The one parse of a SAML message, its caps, and the small readers every rule uses
+//! (names, values, times).
+
+use base64::Engine;
+use roxmltree::{Document, Node};
+
+use super::refusal::{shown, Refusal};
+
+/// Largest `SAMLResponse` form value accepted, in bytes of base64 (white space
+/// included).
+pub const MAX_BASE64_BYTES: usize = 256 * 1024;
+/// Largest decoded SAML document accepted, in bytes (the base64 cap decodes to at most
+/// 192 KiB).
+pub const MAX_DOCUMENT_BYTES: usize = 192 * 1024;
+/// Most XML nodes in one SAML document.
+pub const MAX_NODES: u32 = 20_000;
+/// Deepest element nesting in a SAML document (real responses nest fewer than 12).
+pub const MAX_DEPTH: usize = 32;
+/// Largest canonical form computed for one element, in bytes: exclusive c14n can repeat
+/// a namespace declaration on every sibling, so its output is capped separately.
+pub const MAX_CANONICAL_BYTES: usize = 4 * MAX_DOCUMENT_BYTES;
+
+pub(crate) const SAMLP: &str = "urn:oasis:names:tc:SAML:2.0:protocol";
+pub(crate) const SAML: &str = "urn:oasis:names:tc:SAML:2.0:assertion";
+pub(crate) const DS: &str = "http://www.w3.org/2000/09/xmldsig#";
+pub(crate) const XENC: &str = "http://www.w3.org/2001/04/xmlenc#";
+pub(crate) const XENC11: &str = "http://www.w3.org/2009/xmlenc11#";
+pub(crate) const EXC_C14N: &str = "http://www.w3.org/2001/10/xml-exc-c14n#";
+
+/// Decodes a `SAMLResponse` form value (base64, line breaks allowed).
+pub(crate) fn decode_base64_param(value: &str) -> Result<Vec<u8>, Refusal> {
+    if value.len() > MAX_BASE64_BYTES {
+        return Err(Refusal::TooLarge {
+            what: "SAMLResponse (base64)",
+            limit: MAX_BASE64_BYTES,
+            received: value.len(),
+        });
+    }
+    let compact: Vec<u8> = value
+        .bytes()
+        .filter(|b| !b.is_ascii_whitespace())
+        .collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(&compact)
+        .map_err(|_| Refusal::NotBase64)
+}
+
+/// Bytes to document text: size cap, UTF-8 (a byte-order mark is dropped), line breaks
+/// normalized (XML 1.0 §2.11, which `roxmltree` does only in part), and the linear
+/// streaming pre-pass of [`crate::xml`] (DOCTYPE, depth, attributes, namespaces).
+pub(crate) fn prepare(bytes: &[u8]) -> Result<String, Refusal> {
+    if bytes.len() > MAX_DOCUMENT_BYTES {
+        return Err(Refusal::TooLarge {
+            what: "SAML document",
+            limit: MAX_DOCUMENT_BYTES,
+            received: bytes.len(),
+        });
+    }
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let text = std::str::from_utf8(bytes).map_err(|_| Refusal::NotUtf8)?;
+    let text = crate::xml::c14n::normalize_line_endings(text).into_owned();
+    crate::xml::check(&text).map_err(|e| match e {
+        crate::xml::PrepassError::Doctype => Refusal::Doctype,
+        crate::xml::PrepassError::Limit(l) => Refusal::XmlLimit {
+            what: l.what(),
+            limit: l.max(),
+        },
+        crate::xml::PrepassError::Malformed(reason) => Refusal::Malformed { reason },
+    })?;
+    Ok(text)
+}
+
+/// Parses prepared text with `roxmltree` (DTD refused, node cap) and checks the depth.
+pub(crate) fn parse(text: &str) -> Result<Document<'_>, Refusal> {
+    let opts = roxmltree::ParsingOptions {
+        allow_dtd: false,
+        nodes_limit: MAX_NODES,
+        ..roxmltree::ParsingOptions::default()
+    };
+    let doc = Document::parse_with_options(text, opts).map_err(|e| match e {
+        roxmltree::Error::DtdDetected => Refusal::Doctype,
+        roxmltree::Error::NodesLimitReached => Refusal::XmlLimit {
+            what: "XML nodes",
+            limit: MAX_NODES as usize,
+        },
+        other => Refusal::Malformed {
+            reason: shown(&other.to_string()),
+        },
+    })?;
+    let mut stack = vec![(doc.root(), 0usize)];
+    while let Some((node, depth)) = stack.pop() {
+        if depth > MAX_DEPTH {
+            return Err(Refusal::XmlLimit {
+                what: "element nesting depth",
+                limit: MAX_DEPTH,
+            });
+        }
+        stack.extend(
+            node.children()
+                .filter(Node::is_element)
+                .map(|c| (c, depth.saturating_add(1))),
+        );
+    }
+    Ok(doc)
+}
+
+/// Whether `node` is the element `{ns}local`.
+pub(crate) fn is(node: &Node<'_, '_>, ns: &str, local: &str) -> bool {
+    node.is_element() && node.tag_name().name() == local && node.tag_name().namespace() == Some(ns)
+}
+
+/// The element children of `node`.
+pub(crate) fn elements<'a, 'i>(node: Node<'a, 'i>) -> impl Iterator<Item = Node<'a, 'i>> {
+    node.children().filter(Node::is_element)
+}
+
+/// The element children named `{ns}local`.
+pub(crate) fn children_named<'a, 'i>(
+    node: Node<'a, 'i>,
+    ns: &'static str,
+    local: &'static str,
+) -> impl Iterator<Item = Node<'a, 'i>> {
+    node.children().filter(move |c| is(c, ns, local))
+}
+
+/// The single child `{ns}local`, `None` when absent; two are refused as
+/// [`Refusal::Missing`]'s sibling rule by the caller through `what`.
+pub(crate) fn one_child<'a, 'i>(
+    node: Node<'a, 'i>,
+    ns: &'static str,
+    local: &'static str,
+) -> Result<Option<Node<'a, 'i>>, Node<'a, 'i>> {
+    let mut it = children_named(node, ns, local);
+    let first = it.next();
+    match it.next() {
+        Some(second) => Err(second),
+        None => Ok(first),
+    }
+}
+
+/// `{namespace}local` of an element, for messages.
+pub(crate) fn expanded_name(node: &Node<'_, '_>) -> String {
+    match node.tag_name().namespace() {
+        Some(ns) => shown(&format!("{{{ns}}}{}", node.tag_name().name())),
+        None => shown(node.tag_name().name()),
+    }
+}
+
+/// The full text of a value element: every text child concatenated (a comment never
+/// cuts a value short); child elements and processing instructions are refused.
+pub(crate) fn value_text(node: Node<'_, '_>, what: &'static str) -> Result<String, Refusal> {
+    let mut out = String::new();
+    for c in node.children() {
+        if c.is_text() {
+            out.push_str(c.text().unwrap_or_default());
+        } else if c.is_element() || c.is_pi() {
+            return Err(Refusal::MarkupInValue { what });
+        }
+    }
+    Ok(out)
+}
+
+/// [`value_text`] with XML white space trimmed (entity ids, URLs, IDs, times).
+pub(crate) fn token_text(node: Node<'_, '_>, what: &'static str) -> Result<String, Refusal> {
+    value_text(node, what).map(|s| s.trim_matches(is_xml_space).to_owned())
+}
+
+pub(crate) fn is_xml_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\r')
+}
+
+/// Base64 of a `DigestValue`, `SignatureValue`, `CipherValue` or certificate: white space
+/// ignored.
+pub(crate) fn base64_value(text: &str) -> Option<Vec<u8>> {
+    let compact: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+    base64::engine::general_purpose::STANDARD.decode(&compact).ok()
+}
+
+// ---- xs:dateTime ----
+
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+fn days_in_month(y: i64, m: i64) -> i64 {
+    match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        _ if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        _ => 28,
+    }
+}
+
+fn digits(s: &str) -> Option<i64> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// Parses an `xs:dateTime` (`YYYY-MM-DDThh:mm:ss[.fff][Z|±hh:mm]`, no zone read as UTC)
+/// into Unix milliseconds. Years 1970 to 9999; fractions beyond milliseconds truncated.
+pub fn parse_datetime(s: &str) -> Option<i64> {
+    let s = s.trim_matches(is_xml_space);
+    let (date, time) = s.split_once('T')?;
+    let mut dp = date.split('-');
+    let (y, m, d) = (dp.next()?, dp.next()?, dp.next()?);
+    if dp.next().is_some() || y.len() != 4 || m.len() != 2 || d.len() != 2 {
+        return None;
+    }
+    let (y, m, d) = (digits(y)?, digits(m)?, digits(d)?);
+    if !(1970..=9999).contains(&y) || !(1..=12).contains(&m) || d < 1 || d > days_in_month(y, m) {
+        return None;
+    }
+    let (clock, offset_min) = if let Some(c) = time.strip_suffix('Z') {
+        (c, 0)
+    } else if let Some(i) = time.rfind(['+', '-']) {
+        let (c, z) = time.split_at(i);
+        let sign = if z.starts_with('-') { -1 } else { 1 };
+        let (zh, zm) = z.get(1..)?.split_once(':')?;
+        if zh.len() != 2 || zm.len() != 2 {
+            return None;
+        }
+        let (zh, zm) = (digits(zh)?, digits(zm)?);
+        if zh > 14 || zm > 59 {
+            return None;
+        }
+        (c, sign * (zh * 60 + zm))
+    } else {
+        (time, 0)
+    };
+    let (hms, frac) = match clock.split_once('.') {
+        Some((hms, frac)) => (hms, Some(frac)),
+        None => (clock, None),
+    };
+    let mut tp = hms.split(':');
+    let (h, mi, se) = (tp.next()?, tp.next()?, tp.next()?);
+    if tp.next().is_some() || h.len() != 2 || mi.len() != 2 || se.len() != 2 {
+        return None;
+    }
+    let (h, mi, se) = (digits(h)?, digits(mi)?, digits(se)?);
+    if h > 23 || mi > 59 || se > 59 {
+        return None;
+    }
+    let ms = match frac {
+        None => 0,
+        Some(f) => {
+            digits(f)?;
+            let padded: String = f.chars().chain("000".chars()).take(3).collect();
+            digits(&padded)?
+        }
+    };
+    let days = days_from_civil(y, m, d);
+    let secs = days * 86_400 + h * 3600 + mi * 60 + se - offset_min * 60;
+    secs.checked_mul(1000)?.checked_add(ms)
+}
+
+/// Formats Unix milliseconds as `YYYY-MM-DDThh:mm:ssZ` (whole seconds, UTC). Times
+/// before 1970 are written as 1970-01-01T00:00:00Z.
+pub fn format_datetime(ms: i64) -> String {
+    let secs = ms.max(0) / 1000;
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn datetimes() {
+        assert_eq!(parse_datetime("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(parse_datetime("2024-02-29T12:34:56.789Z"), Some(1_709_210_096_789));
+        assert_eq!(parse_datetime("2024-02-29T12:34:56.7891234Z"), Some(1_709_210_096_789));
+        assert_eq!(parse_datetime("2024-02-29T14:34:56+02:00"), Some(1_709_210_096_000));
+        assert_eq!(parse_datetime("2024-02-29T12:34:56"), Some(1_709_210_096_000));
+        for bad in [
+            "2023-02-29T00:00:00Z",
+            "2024-13-01T00:00:00Z",
+            "2024-01-01T24:00:00Z",
+            "2024-01-01 00:00:00Z",
+            "2024-01-01T00:00:00.Z",
+            "+2024-01-01T00:00:00Z",
+            "2024-01-01T00:00:00+2:00",
+            "",
+        ] {
+            assert_eq!(parse_datetime(bad), None, "{bad}");
+        }
+        assert_eq!(format_datetime(1_709_210_096_789), "2024-02-29T12:34:56Z");
+        for ms in [0, 951_782_400_000, 4_102_444_800_000, 1_709_210_096_000] {
+            assert_eq!(parse_datetime(&format_datetime(ms)), Some(ms));
+        }
+    }
+}

@@ -1,0 +1,354 @@
+//! One enveloped XML signature of the SAML profile, verified against configured keys.
+//!
+//! Not a general XML-DSig engine: the signature must have exactly the shape SAML IdPs
+//! produce (one `SignedInfo`, exclusive c14n, one `Reference` to its parent's ID with the
+//! enveloped-signature and exclusive c14n transforms, a `SignatureValue`, an optional
+//! `KeyInfo`, nothing else, no comments or processing instructions). The digest is
+//! computed over this crate's own canonicalization of the parent element without the
+//! signature, and the canonical bytes are returned: the caller reads identity only from
+//! them.
+
+use roxmltree::Node;
+use sha2::Digest as _;
+
+use super::keys::{self, TrustedCert, VerifyKey};
+use super::parse::{base64_value, elements, is, token_text, DS, EXC_C14N, MAX_CANONICAL_BYTES};
+use super::refusal::{shown, Refusal, SignedElement};
+use crate::xml::c14n::{canonicalize, C14nError, C14nOptions};
+
+const ENVELOPED: &str = "http://www.w3.org/2000/09/xmldsig#enveloped-signature";
+
+/// A digest algorithm allowed for `DigestMethod` (and the signature's hash).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Hash {
+    Sha1,
+    Sha256,
+    Sha384,
+    Sha512,
+}
+
+impl Hash {
+    pub fn digest(self, data: &[u8]) -> Vec<u8> {
+        match self {
+            Self::Sha1 => sha1::Sha1::digest(data).to_vec(),
+            Self::Sha256 => sha2::Sha256::digest(data).to_vec(),
+            Self::Sha384 => sha2::Sha384::digest(data).to_vec(),
+            Self::Sha512 => sha2::Sha512::digest(data).to_vec(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Family {
+    Rsa,
+    Ecdsa,
+}
+
+fn signature_method(uri: &str) -> Option<(Family, Hash)> {
+    Some(match uri {
+        "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256" => (Family::Rsa, Hash::Sha256),
+        "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384" => (Family::Rsa, Hash::Sha384),
+        "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512" => (Family::Rsa, Hash::Sha512),
+        "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256" => (Family::Ecdsa, Hash::Sha256),
+        "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384" => (Family::Ecdsa, Hash::Sha384),
+        "http://www.w3.org/2000/09/xmldsig#rsa-sha1" => (Family::Rsa, Hash::Sha1),
+        _ => return None,
+    })
+}
+
+pub(crate) fn digest_method(uri: &str) -> Option<Hash> {
+    Some(match uri {
+        "http://www.w3.org/2001/04/xmlenc#sha256" => Hash::Sha256,
+        "http://www.w3.org/2001/04/xmldsig-more#sha384" => Hash::Sha384,
+        "http://www.w3.org/2001/04/xmlenc#sha512" => Hash::Sha512,
+        "http://www.w3.org/2000/09/xmldsig#sha1" => Hash::Sha1,
+        _ => return None,
+    })
+}
+
+/// What verification needs besides the signature.
+pub(crate) struct Context<'c> {
+    pub certs: &'c [TrustedCert],
+    pub now_ms: i64,
+    pub allow_sha1: bool,
+}
+
+fn bad(element: SignedElement, problem: &'static str) -> Refusal {
+    Refusal::SignatureStructure { element, problem }
+}
+
+fn c14n_refusal(e: C14nError) -> Refusal {
+    match e {
+        C14nError::TooLarge { max } => Refusal::XmlLimit {
+            what: "bytes in a canonical form",
+            limit: max,
+        },
+        _ => Refusal::Malformed {
+            reason: shown(&e.to_string()),
+        },
+    }
+}
+
+/// The `PrefixList` of an optional `InclusiveNamespaces` child, the only child allowed.
+fn inclusive_prefixes<'a>(
+    node: Node<'a, '_>,
+    element: SignedElement,
+) -> Result<Vec<&'a str>, Refusal> {
+    let mut it = elements(node);
+    let list = match (it.next(), it.next()) {
+        (None, _) => Vec::new(),
+        (Some(inc), None) if is(&inc, EXC_C14N, "InclusiveNamespaces") => inc
+            .attribute("PrefixList")
+            .unwrap_or_default()
+            .split_ascii_whitespace()
+            .collect(),
+        _ => return Err(bad(element, "unexpected element under a c14n method")),
+    };
+    Ok(list)
+}
+
+fn algorithm<'a>(node: Node<'a, '_>) -> &'a str {
+    node.attribute("Algorithm").unwrap_or_default()
+}
+
+/// Verifies `signature`, a direct child of `signed`, and returns the canonical bytes of
+/// `signed` without the signature: the verified content.
+pub(crate) fn verify(
+    signed: Node<'_, '_>,
+    signature: Node<'_, '_>,
+    element: SignedElement,
+    ctx: &Context<'_>,
+) -> Result<Vec<u8>, Refusal> {
+    // No comments or processing instructions anywhere in the signature: they are how
+    // digest and signature values have been cut short by other verifiers.
+    if signature.descendants().any(|n| n.is_comment() || n.is_pi()) {
+        return Err(bad(element, "comment or processing instruction inside ds:Signature"));
+    }
+    if signature
+        .descendants()
+        .filter(|n| is(n, DS, "SignedInfo"))
+        .count()
+        != 1
+    {
+        return Err(bad(element, "not exactly one SignedInfo"));
+    }
+    let mut parts = elements(signature);
+    let signed_info = parts
+        .next()
+        .filter(|n| is(n, DS, "SignedInfo"))
+        .ok_or_else(|| bad(element, "SignedInfo is not the first child"))?;
+    let signature_value = parts
+        .next()
+        .filter(|n| is(n, DS, "SignatureValue"))
+        .ok_or_else(|| bad(element, "SignatureValue does not follow SignedInfo"))?;
+    let key_info = match parts.next() {
+        None => None,
+        Some(k) if is(&k, DS, "KeyInfo") => Some(k),
+        Some(_) => return Err(bad(element, "unexpected element in ds:Signature (Object?)")),
+    };
+    if parts.next().is_some() {
+        return Err(bad(element, "unexpected element after KeyInfo (Object?)"));
+    }
+
+    // SignedInfo: CanonicalizationMethod, SignatureMethod, one Reference.
+    let mut si = elements(signed_info);
+    let (c14n_method, sig_method, reference) = match (si.next(), si.next(), si.next(), si.next())
+    {
+        (Some(c), Some(s), Some(r), None)
+            if is(&c, DS, "CanonicalizationMethod")
+                && is(&s, DS, "SignatureMethod")
+                && is(&r, DS, "Reference") =>
+        {
+            (c, s, r)
+        }
+        _ => {
+            return Err(bad(
+                element,
+                "SignedInfo must hold CanonicalizationMethod, SignatureMethod and exactly one Reference",
+            ))
+        }
+    };
+    if algorithm(c14n_method) != EXC_C14N {
+        return Err(Refusal::CanonicalizationNotAllowed {
+            element,
+            received: shown(algorithm(c14n_method)),
+        });
+    }
+    let signed_info_prefixes = inclusive_prefixes(c14n_method, element)?;
+    let sig_uri = algorithm(sig_method);
+    let (family, sig_hash) =
+        signature_method(sig_uri).ok_or_else(|| Refusal::SignatureAlgorithmNotAllowed {
+            element,
+            received: shown(sig_uri),
+        })?;
+    if sig_hash == Hash::Sha1 && !ctx.allow_sha1 {
+        return Err(Refusal::Sha1NotAllowed {
+            element,
+            received: shown(sig_uri),
+        });
+    }
+    if elements(sig_method).next().is_some() {
+        return Err(bad(element, "unexpected element under SignatureMethod"));
+    }
+
+    // Reference: URI = "#" + the parent's ID; Transforms, DigestMethod, DigestValue.
+    let id = signed
+        .attribute("ID")
+        .filter(|id| !id.is_empty())
+        .ok_or(Refusal::MissingId { element })?;
+    let expected_uri = format!("#{id}");
+    let uri = reference.attribute("URI").unwrap_or_default();
+    if uri != expected_uri {
+        return Err(Refusal::ReferenceUriMismatch {
+            element,
+            expected: shown(&expected_uri),
+            received: shown(uri),
+        });
+    }
+    let mut rc = elements(reference);
+    let (transforms, digest_node, digest_value) = match (rc.next(), rc.next(), rc.next(), rc.next())
+    {
+        (Some(t), Some(m), Some(v), None)
+            if is(&t, DS, "Transforms") && is(&m, DS, "DigestMethod") && is(&v, DS, "DigestValue") =>
+        {
+            (t, m, v)
+        }
+        _ => {
+            return Err(bad(
+                element,
+                "Reference must hold Transforms, DigestMethod and one DigestValue",
+            ))
+        }
+    };
+    let transform_nodes: Vec<Node<'_, '_>> = elements(transforms).collect();
+    let received: Vec<String> = transform_nodes
+        .iter()
+        .map(|t| {
+            if is(t, DS, "Transform") {
+                shown(algorithm(*t))
+            } else {
+                crate::saml::sp::parse::expanded_name(t)
+            }
+        })
+        .collect();
+    let reference_prefixes = match transform_nodes.as_slice() {
+        [env, exc]
+            if is(env, DS, "Transform")
+                && is(exc, DS, "Transform")
+                && algorithm(*env) == ENVELOPED
+                && algorithm(*exc) == EXC_C14N
+                && elements(*env).next().is_none() =>
+        {
+            inclusive_prefixes(*exc, element)?
+        }
+        _ => return Err(Refusal::TransformsNotAllowed { element, received }),
+    };
+    let digest_uri = algorithm(digest_node);
+    let digest_hash = digest_method(digest_uri).ok_or_else(|| Refusal::DigestAlgorithmNotAllowed {
+        element,
+        received: shown(digest_uri),
+    })?;
+    if digest_hash == Hash::Sha1 && !ctx.allow_sha1 {
+        return Err(Refusal::Sha1NotAllowed {
+            element,
+            received: shown(digest_uri),
+        });
+    }
+    let expected_digest = base64_value(&token_text(digest_value, "DigestValue")?)
+        .ok_or_else(|| bad(element, "DigestValue is not base64"))?;
+    let signature_bytes = base64_value(&token_text(signature_value, "SignatureValue")?)
+        .ok_or_else(|| bad(element, "SignatureValue is not base64"))?;
+
+    // Keys before any expensive work: fail closed without a valid configured certificate.
+    let key_info_certs = key_info.map(key_info_certificates).unwrap_or_default();
+    let candidates = keys::select(ctx.certs, &key_info_certs, ctx.now_ms, element)?;
+
+    // The digest over our canonical form of the parent without this signature.
+    let canonical = canonicalize(
+        signed,
+        C14nOptions {
+            exclude: Some(signature.id()),
+            inclusive_prefixes: &reference_prefixes,
+            max_output: MAX_CANONICAL_BYTES,
+        },
+    )
+    .map_err(c14n_refusal)?;
+    if digest_hash.digest(&canonical) != expected_digest {
+        return Err(Refusal::DigestMismatch { element });
+    }
+
+    let signed_info_bytes = canonicalize(
+        signed_info,
+        C14nOptions {
+            exclude: None,
+            inclusive_prefixes: &signed_info_prefixes,
+            max_output: MAX_CANONICAL_BYTES,
+        },
+    )
+    .map_err(c14n_refusal)?;
+    let hashed = sig_hash.digest(&signed_info_bytes);
+    let mut usable = false;
+    let mut unusable_reason = "no key of the signature's type";
+    for cert in candidates {
+        match (&cert.key, family) {
+            (VerifyKey::Rsa(k), Family::Rsa) => {
+                usable = true;
+                if verify_rsa(k, sig_hash, &hashed, &signature_bytes) {
+                    return Ok(canonical);
+                }
+            }
+            (VerifyKey::P256(k), Family::Ecdsa) => {
+                usable = true;
+                use p256::ecdsa::signature::hazmat::PrehashVerifier;
+                if let Ok(sig) = p256::ecdsa::Signature::from_slice(&signature_bytes) {
+                    if k.verify_prehash(&hashed, &sig).is_ok() {
+                        return Ok(canonical);
+                    }
+                }
+            }
+            (VerifyKey::P384(k), Family::Ecdsa) => {
+                usable = true;
+                use p384::ecdsa::signature::hazmat::PrehashVerifier;
+                if let Ok(sig) = p384::ecdsa::Signature::from_slice(&signature_bytes) {
+                    if k.verify_prehash(&hashed, &sig).is_ok() {
+                        return Ok(canonical);
+                    }
+                }
+            }
+            (VerifyKey::Unusable(why), _) => unusable_reason = why,
+            _ => {}
+        }
+    }
+    if usable {
+        Err(Refusal::SignatureInvalid { element })
+    } else {
+        Err(Refusal::KeyUnusable {
+            problem: unusable_reason,
+        })
+    }
+}
+
+fn verify_rsa(key: &rsa::PublicKey, hash: Hash, hashed: &[u8], sig: &[u8]) -> bool {
+    let scheme = match hash {
+        Hash::Sha1 => rsa::Pkcs1v15Sign::new::<sha1::Sha1>(),
+        Hash::Sha256 => rsa::Pkcs1v15Sign::new::<sha2::Sha256>(),
+        Hash::Sha384 => rsa::Pkcs1v15Sign::new::<sha2::Sha384>(),
+        Hash::Sha512 => rsa::Pkcs1v15Sign::new::<sha2::Sha512>(),
+    };
+    key.verify(scheme, hashed, sig).is_ok()
+}
+
+/// Most certificates read from one `KeyInfo`.
+const MAX_KEY_INFO_CERTS: usize = 8;
+
+/// DER of each `KeyInfo/X509Data/X509Certificate` (undecodable ones are skipped: they
+/// can match nothing).
+fn key_info_certificates(key_info: Node<'_, '_>) -> Vec<Vec<u8>> {
+    elements(key_info)
+        .filter(|n| is(n, DS, "X509Data"))
+        .flat_map(elements)
+        .filter(|n| is(n, DS, "X509Certificate"))
+        .filter_map(|n| base64_value(n.text().unwrap_or_default()))
+        .take(MAX_KEY_INFO_CERTS)
+        .collect()
+}
