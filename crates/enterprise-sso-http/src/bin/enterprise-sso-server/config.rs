@@ -82,7 +82,7 @@ impl Config {
             .map_err(|e| format!("ENTERPRISE_SSO_KEYRING: {e}"))?;
         Ok(Parsed::Run(Config {
             listen,
-            store: StoreUrl::parse(&store)?,
+            store: StoreUrl::parse(&store).map_err(|e| e.to_string())?,
             sp_base_url,
             auth,
             keyring,
