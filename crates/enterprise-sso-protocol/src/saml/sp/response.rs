@@ -582,8 +582,30 @@ fn scan(top: Node<'_, '_>, signature_parents: &[NodeId], expected: usize) -> Res
                 misplaced = true;
             }
         }
+        if n.tag_name().namespace() == Some(DS)
+            && matches!(
+                n.tag_name().name(),
+                "SignedInfo" | "Reference" | "DigestValue" | "SignatureValue"
+            )
+            && !n.ancestors().any(|a| is(&a, DS, "Signature"))
+        {
+            return Err(Refusal::SignatureMisplaced {
+                place: format!("(a stray {}) outside any ds:Signature", n.tag_name().name()),
+            });
+        }
         if is(&n, DS, "Signature") {
             let parent = n.parent_element();
+            if let Some(p) = parent.filter(|p| signature_parents.contains(&p.id())) {
+                if children_named(p, DS, "Signature").nth(1).is_some() {
+                    return Err(Refusal::DuplicateSignature {
+                        element: if is(&p, SAMLP, "Response") {
+                            SignedElement::Response
+                        } else {
+                            SignedElement::Assertion
+                        },
+                    });
+                }
+            }
             let allowed = parent.is_some_and(|p| signature_parents.contains(&p.id()));
             // Schema order: the Signature follows the Issuer (first child), or is the
             // first child of a Response without Issuer.

@@ -124,13 +124,17 @@ pub(crate) fn verify(
     if signature.descendants().any(|n| n.is_comment() || n.is_pi()) {
         return Err(bad(element, "comment or processing instruction inside ds:Signature"));
     }
-    if signature
-        .descendants()
-        .filter(|n| is(n, DS, "SignedInfo"))
-        .count()
-        != 1
-    {
-        return Err(bad(element, "not exactly one SignedInfo"));
+    // One of each part in the whole signature: a second SignedInfo (CVE-2025-29774) or
+    // a stray DigestValue (CVE-2024-45409) anywhere in it is refused, not skipped.
+    for (part, problem) in [
+        ("SignedInfo", "not exactly one SignedInfo"),
+        ("Reference", "not exactly one Reference"),
+        ("DigestValue", "not exactly one DigestValue"),
+        ("SignatureValue", "not exactly one SignatureValue"),
+    ] {
+        if signature.descendants().filter(|n| is(n, DS, part)).count() != 1 {
+            return Err(bad(element, problem));
+        }
     }
     let mut parts = elements(signature);
     let signed_info = parts
