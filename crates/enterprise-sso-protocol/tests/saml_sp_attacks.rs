@@ -459,3 +459,28 @@ fn quadratic_namespace_blowup_is_capped() {
     assert_eq!(code(&xml), "saml_xml_limit");
     assert!(t.elapsed() < std::time::Duration::from_secs(5));
 }
+
+#[test]
+fn assertion_nested_anywhere_is_refused_even_when_signed() {
+    // A second, unsigned assertion under Extensions, the whole Response validly signed:
+    // the document must hold exactly one assertion, the direct child.
+    let spec = Spec::default();
+    let nested = evil().assertion();
+    let xml = spec.response().replacen(
+        "<samlp:Status>",
+        &format!("<samlp:Extensions>{nested}</samlp:Extensions><samlp:Status>"),
+        1,
+    );
+    let xml = sign(&xml, "_resp1", &signer("idp"), &SigOpts::default());
+    assert_eq!(
+        verifier().verify_xml(xml.as_bytes(), NOW).unwrap_err(),
+        Refusal::AssertionCount { count: 2, misplaced: true }
+    );
+    // An EncryptedAssertion beside the Assertion.
+    let xml = spec.response().replacen(
+        "<samlp:Status>",
+        "<samlp:Status><samlp:StatusCode Value=\"urn:oasis:names:tc:SAML:2.0:status:Success\"/></samlp:Status><saml:EncryptedAssertion/><samlp:Status>",
+        1,
+    );
+    assert_refused("encrypted beside", &xml, &["saml_assertion_count", "saml_missing_element"]);
+}
