@@ -3,7 +3,9 @@
 //! - Key transport: `rsa-oaep-mgf1p` (MGF1 with SHA-1, digest from `DigestMethod`,
 //!   SHA-1 by default, as the standard says) and xmlenc 1.1 `rsa-oaep` (digest and MGF
 //!   given). RSA PKCS#1 v1.5 key transport is refused (Bleichenbacher).
-//! - Data: `aes128-cbc`, `aes256-cbc`, `aes128-gcm`, `aes256-gcm`.
+//! - Data: `aes128-cbc`, `aes256-cbc`, `aes128-gcm`, `aes256-gcm`, and `tripledes-cbc`
+//!   (pysaml2's default; decryption only, one message per key, so the 64-bit block's
+//!   birthday bound does not apply).
 //! - The encrypted key is inside `EncryptedData/KeyInfo`, or a direct child of
 //!   `EncryptedAssertion` (no `RetrievalMethod` is ever followed; no URI is fetched).
 //!
@@ -30,6 +32,7 @@ const RSA_OAEP: &str = "http://www.w3.org/2009/xmlenc11#rsa-oaep";
 
 #[derive(Debug, Clone, Copy)]
 enum Data {
+    TdesCbc,
     Cbc128,
     Cbc256,
     Gcm128,
@@ -39,6 +42,7 @@ enum Data {
 impl Data {
     fn from_uri(uri: &str) -> Option<Self> {
         Some(match uri {
+            "http://www.w3.org/2001/04/xmlenc#tripledes-cbc" => Self::TdesCbc,
             "http://www.w3.org/2001/04/xmlenc#aes128-cbc" => Self::Cbc128,
             "http://www.w3.org/2001/04/xmlenc#aes256-cbc" => Self::Cbc256,
             "http://www.w3.org/2009/xmlenc11#aes128-gcm" => Self::Gcm128,
@@ -51,6 +55,7 @@ impl Data {
         match self {
             Self::Cbc128 | Self::Gcm128 => 16,
             Self::Cbc256 | Self::Gcm256 => 32,
+            Self::TdesCbc => 24,
         }
     }
 }
@@ -214,7 +219,7 @@ pub(crate) fn decrypt(
 
     for w in &wrapped {
         for k in keys {
-            let Some(sym) = oaep_decrypt(&k.private_key.0, w) else {
+            let Some(sym) = oaep_decrypt(&k.private_key.0, w).map(zeroize::Zeroizing::new) else {
                 continue;
             };
             if sym.len() != alg.key_len() {
@@ -230,6 +235,7 @@ pub(crate) fn decrypt(
 
 fn decrypt_data(alg: Data, key: &[u8], ciphertext: &[u8]) -> Option<Vec<u8>> {
     match alg {
+        Data::TdesCbc => cbc_tdes(key, ciphertext),
         Data::Cbc128 => cbc_aes128(key, ciphertext),
         Data::Cbc256 => cbc_aes256(key, ciphertext),
         Data::Gcm128 => gcm_aes128(key, ciphertext),
@@ -237,14 +243,15 @@ fn decrypt_data(alg: Data, key: &[u8], ciphertext: &[u8]) -> Option<Vec<u8>> {
     }
 }
 
-/// AES-CBC with the IV first and XML Encryption padding (the last byte is the pad
-/// length, 1 to 16; the other pad bytes are arbitrary).
+/// CBC with the IV first and XML Encryption padding (the last byte is the pad length,
+/// 1 to the block size; the other pad bytes are arbitrary).
 macro_rules! cbc_fn {
-    ($name:ident, $cipher:ty) => {
+    ($name:ident, $cipher:ty, $block:expr) => {
         fn $name(key: &[u8], data: &[u8]) -> Option<Vec<u8>> {
             use aes::cipher::{BlockDecryptMut, KeyIvInit};
-            let (iv, body) = (data.get(..16)?, data.get(16..)?);
-            if body.is_empty() || body.len() % 16 != 0 {
+            const BLOCK: usize = $block;
+            let (iv, body) = (data.get(..BLOCK)?, data.get(BLOCK..)?);
+            if body.is_empty() || body.len() % BLOCK != 0 {
                 return None;
             }
             let dec = cbc::Decryptor::<$cipher>::new_from_slices(key, iv).ok()?;
@@ -253,7 +260,7 @@ macro_rules! cbc_fn {
                 .decrypt_padded_mut::<aes::cipher::block_padding::NoPadding>(&mut buf)
                 .ok()?;
             let pad = usize::from(*plain.last()?);
-            if pad == 0 || pad > 16 || pad > plain.len() {
+            if pad == 0 || pad > BLOCK || pad > plain.len() {
                 return None;
             }
             let end = plain.len() - pad;
@@ -261,8 +268,9 @@ macro_rules! cbc_fn {
         }
     };
 }
-cbc_fn!(cbc_aes128, aes::Aes128);
-cbc_fn!(cbc_aes256, aes::Aes256);
+cbc_fn!(cbc_aes128, aes::Aes128, 16);
+cbc_fn!(cbc_aes256, aes::Aes256, 16);
+cbc_fn!(cbc_tdes, des::TdesEde3, 8);
 
 /// AES-GCM: 12-byte IV, ciphertext, 16-byte tag.
 macro_rules! gcm_fn {
