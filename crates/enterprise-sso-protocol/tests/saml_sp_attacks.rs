@@ -59,19 +59,32 @@ fn xml_signature_wrapping_assertion_signed() {
     let r = element_range(&signed, "_assert1");
     let orig = &signed[r.clone()];
     let evil_a = evil().assertion();
-    let with = |assertions: &str| format!("{}{}{}", &signed[..r.start], assertions, &signed[r.end..]);
+    let with =
+        |assertions: &str| format!("{}{}{}", &signed[..r.start], assertions, &signed[r.end..]);
     let (ss, se) = signature_of(orig, 0);
     let orig_sig = &orig[ss..se];
     let orig_unsigned = without_signature(orig);
 
     // XSW3: evil assertion before the signed one.
-    assert_refused("XSW3", &with(&format!("{evil_a}{orig}")), &["saml_assertion_count"]);
+    assert_refused(
+        "XSW3",
+        &with(&format!("{evil_a}{orig}")),
+        &["saml_assertion_count"],
+    );
     // Second unsigned assertion after the signed one.
-    assert_refused("second assertion", &with(&format!("{orig}{evil_a}")), &["saml_assertion_count"]);
+    assert_refused(
+        "second assertion",
+        &with(&format!("{orig}{evil_a}")),
+        &["saml_assertion_count"],
+    );
     // XSW4: the signed assertion inside the evil one.
     let close = evil_a.rfind("</saml:Assertion>").unwrap();
     let xsw4 = format!("{}{}{}", &evil_a[..close], orig, &evil_a[close..]);
-    assert_refused("XSW4", &with(&xsw4), &["saml_assertion_count", "saml_signature_misplaced"]);
+    assert_refused(
+        "XSW4",
+        &with(&xsw4),
+        &["saml_assertion_count", "saml_signature_misplaced"],
+    );
     // XSW5: the original signature copied into the evil assertion, original kept.
     let evil_signed_copy = after_issuer(&evil_a, orig_sig);
     assert_refused(
@@ -80,7 +93,11 @@ fn xml_signature_wrapping_assertion_signed() {
         &["saml_assertion_count"],
     );
     // XSW5 without the original: the copied signature names another ID.
-    assert_refused("XSW5b", &with(&evil_signed_copy), &["saml_reference_uri_mismatch"]);
+    assert_refused(
+        "XSW5b",
+        &with(&evil_signed_copy),
+        &["saml_reference_uri_mismatch"],
+    );
     // XSW5c: the copy renamed to the original's ID: the digest no longer matches.
     let renamed = evil_signed_copy.replace("ID=\"_evil\"", "ID=\"_assert1\"");
     assert_refused("XSW5c", &with(&renamed), &["saml_digest_mismatch"]);
@@ -92,7 +109,11 @@ fn xml_signature_wrapping_assertion_signed() {
     assert_refused(
         "XSW6",
         &with(&after_issuer(&evil_a, &sig_with_object)),
-        &["saml_assertion_count", "saml_signature_misplaced", "saml_signature_structure"],
+        &[
+            "saml_assertion_count",
+            "saml_signature_misplaced",
+            "saml_signature_structure",
+        ],
     );
     // XSW8: like XSW6 with the original's signature removed inside the Object.
     let sig_with_object = orig_sig.replace(
@@ -106,7 +127,11 @@ fn xml_signature_wrapping_assertion_signed() {
     );
     // XSW7: the signed assertion hidden in Extensions, the evil one a direct child.
     let xsw7 = format!("<samlp:Extensions>{orig}</samlp:Extensions>{evil_a}");
-    assert_refused("XSW7", &with(&xsw7), &["saml_assertion_count", "saml_signature_misplaced"]);
+    assert_refused(
+        "XSW7",
+        &with(&xsw7),
+        &["saml_assertion_count", "saml_signature_misplaced"],
+    );
     // The signed assertion under Extensions alone.
     let hidden = format!("<samlp:Extensions>{orig}</samlp:Extensions>");
     assert_refused("hidden", &with(&hidden), &["saml_assertion_count"]);
@@ -137,7 +162,11 @@ fn xml_signature_wrapping_response_signed() {
     );
     // XSW2: the original Response as a sibling before the copied signature.
     let xsw2 = after_issuer(evil_el, &format!("{orig_unsigned}{orig_sig}"));
-    assert_refused("XSW2", &rebuild(&xsw2), &["saml_assertion_count", "saml_signature_misplaced"]);
+    assert_refused(
+        "XSW2",
+        &rebuild(&xsw2),
+        &["saml_assertion_count", "saml_signature_misplaced"],
+    );
     // The copied signature alone on the evil Response: it names another ID.
     assert_refused(
         "copied",
@@ -159,10 +188,20 @@ fn duplicate_ids_refused() {
     );
     assert_eq!(
         verifier().verify_xml(with_ext.as_bytes(), NOW).unwrap_err(),
-        Refusal::DuplicateId { id: "_assert1".into() }
+        Refusal::DuplicateId {
+            id: "_assert1".into()
+        }
     );
-    let same = Spec { response_id: "_same".into(), assertion_id: "_same".into(), ..Spec::default() };
-    assert_refused("response = assertion ID", &same.signed_assertion(), &["saml_duplicate_id"]);
+    let same = Spec {
+        response_id: "_same".into(),
+        assertion_id: "_same".into(),
+        ..Spec::default()
+    };
+    assert_refused(
+        "response = assertion ID",
+        &same.signed_assertion(),
+        &["saml_duplicate_id"],
+    );
 }
 
 #[test]
@@ -177,15 +216,27 @@ fn signature_placement() {
     // After Subject instead of after Issuer.
     let i = unsigned.find("</saml:Subject>").unwrap() + "</saml:Subject>".len();
     let moved = format!("{}{}{}", &unsigned[..i], sig, &unsigned[i..]);
-    assert_refused("after Subject", &with(&moved), &["saml_signature_misplaced"]);
+    assert_refused(
+        "after Subject",
+        &with(&moved),
+        &["saml_signature_misplaced"],
+    );
     // Before Issuer.
     let i = unsigned.find("<saml:Issuer>").unwrap();
     let first = format!("{}{}{}", &unsigned[..i], sig, &unsigned[i..]);
-    assert_refused("before Issuer", &with(&first), &["saml_signature_misplaced"]);
+    assert_refused(
+        "before Issuer",
+        &with(&first),
+        &["saml_signature_misplaced"],
+    );
     // Inside Subject.
     let i = unsigned.find("<saml:NameID").unwrap();
     let inside = format!("{}{}{}", &unsigned[..i], sig, &unsigned[i..]);
-    assert_refused("inside Subject", &with(&inside), &["saml_signature_misplaced"]);
+    assert_refused(
+        "inside Subject",
+        &with(&inside),
+        &["saml_signature_misplaced"],
+    );
     // Two signatures on the assertion.
     let twice = after_issuer(orig, sig);
     assert_refused("twice", &with(&twice), &["saml_duplicate_signature"]);
@@ -211,17 +262,46 @@ fn signature_shape_cves() {
 
     // Two SignedInfo (CVE-2025-29774): one more after the first, or in KeyInfo.
     let two = sig.replacen(signed_info, &format!("{signed_info}{signed_info}"), 1);
-    assert_refused("two SignedInfo", &replace_sig(&two), &["saml_signature_structure"]);
+    assert_refused(
+        "two SignedInfo",
+        &replace_sig(&two),
+        &["saml_signature_structure"],
+    );
     let in_key_info = sig.replace("<ds:KeyInfo>", &format!("<ds:KeyInfo>{signed_info}"));
-    assert_refused("SignedInfo in KeyInfo", &replace_sig(&in_key_info), &["saml_signature_structure"]);
+    assert_refused(
+        "SignedInfo in KeyInfo",
+        &replace_sig(&in_key_info),
+        &["saml_signature_structure"],
+    );
     // Object in Signature.
-    let object = sig.replace("</ds:Signature>", "<ds:Object><x/></ds:Object></ds:Signature>");
-    assert_refused("Object", &replace_sig(&object), &["saml_signature_structure"]);
+    let object = sig.replace(
+        "</ds:Signature>",
+        "<ds:Object><x/></ds:Object></ds:Signature>",
+    );
+    assert_refused(
+        "Object",
+        &replace_sig(&object),
+        &["saml_signature_structure"],
+    );
     // A stray DigestValue (CVE-2024-45409), in SignedInfo or in KeyInfo.
-    let stray = sig.replace("</ds:Reference>", "</ds:Reference><ds:DigestValue>AAAA</ds:DigestValue>");
-    assert_refused("stray DigestValue", &replace_sig(&stray), &["saml_signature_structure"]);
-    let stray = sig.replace("<ds:KeyInfo>", "<ds:KeyInfo><ds:DigestValue>AAAA</ds:DigestValue>");
-    assert_refused("stray DigestValue 2", &replace_sig(&stray), &["saml_signature_structure"]);
+    let stray = sig.replace(
+        "</ds:Reference>",
+        "</ds:Reference><ds:DigestValue>AAAA</ds:DigestValue>",
+    );
+    assert_refused(
+        "stray DigestValue",
+        &replace_sig(&stray),
+        &["saml_signature_structure"],
+    );
+    let stray = sig.replace(
+        "<ds:KeyInfo>",
+        "<ds:KeyInfo><ds:DigestValue>AAAA</ds:DigestValue>",
+    );
+    assert_refused(
+        "stray DigestValue 2",
+        &replace_sig(&stray),
+        &["saml_signature_structure"],
+    );
     // ... or outside the signature, before it (where `//ds:DigestValue` finds it first).
     let stray = base.replacen(
         "<samlp:Status>",
@@ -231,7 +311,11 @@ fn signature_shape_cves() {
     assert_refused("stray DigestValue 3", &stray, &["saml_signature_misplaced"]);
     // A commented DigestValue (CVE-2025-29775).
     let commented = sig.replace("<ds:DigestValue>", "<ds:DigestValue><!--AAAA-->");
-    assert_refused("commented DigestValue", &replace_sig(&commented), &["saml_signature_structure"]);
+    assert_refused(
+        "commented DigestValue",
+        &replace_sig(&commented),
+        &["saml_signature_structure"],
+    );
     // Two References (signed: a valid signature over a SignedInfo with two).
     let o = SigOpts {
         signed_info_extra: format!(
@@ -247,18 +331,112 @@ fn signature_shape_cves() {
 fn reference_and_transforms() {
     let spec = Spec::default();
     let cases: Vec<(&str, SigOpts, &str)> = vec![
-        ("empty URI", SigOpts { reference_uri: Some(String::new()), ..SigOpts::default() }, "saml_reference_uri_mismatch"),
-        ("other URI", SigOpts { reference_uri: Some("#_resp1".into()), ..SigOpts::default() }, "saml_reference_uri_mismatch"),
-        ("XPointer", SigOpts { reference_uri: Some("#xpointer(/)".into()), ..SigOpts::default() }, "saml_reference_uri_mismatch"),
-        ("enveloped only", SigOpts { transforms: Some(format!(r#"<ds:Transforms><ds:Transform Algorithm="{ENVELOPED}"/></ds:Transforms>"#)), ..SigOpts::default() }, "saml_transforms_not_allowed"),
-        ("with comments", SigOpts { transforms: Some(format!(r#"<ds:Transforms><ds:Transform Algorithm="{ENVELOPED}"/><ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#WithComments"/></ds:Transforms>"#)), ..SigOpts::default() }, "saml_transforms_not_allowed"),
-        ("XPath", SigOpts { transforms: Some(format!(r#"<ds:Transforms><ds:Transform Algorithm="{ENVELOPED}"/><ds:Transform Algorithm="http://www.w3.org/TR/1999/REC-xpath-19991116"><ds:XPath>/</ds:XPath></ds:Transform><ds:Transform Algorithm="{EXC_C14N}"/></ds:Transforms>"#)), ..SigOpts::default() }, "saml_transforms_not_allowed"),
-        ("XSLT", SigOpts { transforms: Some(format!(r#"<ds:Transforms><ds:Transform Algorithm="http://www.w3.org/TR/1999/REC-xslt-19991116"/><ds:Transform Algorithm="{EXC_C14N}"/></ds:Transforms>"#)), ..SigOpts::default() }, "saml_transforms_not_allowed"),
-        ("inclusive c14n", SigOpts { transforms: Some(format!(r#"<ds:Transforms><ds:Transform Algorithm="{ENVELOPED}"/><ds:Transform Algorithm="http://www.w3.org/TR/2001/REC-xml-c14n-20010315"/></ds:Transforms>"#)), ..SigOpts::default() }, "saml_transforms_not_allowed"),
-        ("HMAC", SigOpts { signature_method: HMAC_SHA1.into(), ..SigOpts::default() }, "saml_signature_algorithm_not_allowed"),
-        ("rsa-sha1", SigOpts { signature_method: RSA_SHA1.into(), ..SigOpts::default() }, "saml_sha1_not_allowed"),
-        ("sha1 digest", SigOpts { digest_method: SHA1.into(), ..SigOpts::default() }, "saml_sha1_not_allowed"),
-        ("md5 digest", SigOpts { digest_method: "http://www.w3.org/2001/04/xmldsig-more#md5".into(), ..SigOpts::default() }, "saml_digest_algorithm_not_allowed"),
+        (
+            "empty URI",
+            SigOpts {
+                reference_uri: Some(String::new()),
+                ..SigOpts::default()
+            },
+            "saml_reference_uri_mismatch",
+        ),
+        (
+            "other URI",
+            SigOpts {
+                reference_uri: Some("#_resp1".into()),
+                ..SigOpts::default()
+            },
+            "saml_reference_uri_mismatch",
+        ),
+        (
+            "XPointer",
+            SigOpts {
+                reference_uri: Some("#xpointer(/)".into()),
+                ..SigOpts::default()
+            },
+            "saml_reference_uri_mismatch",
+        ),
+        (
+            "enveloped only",
+            SigOpts {
+                transforms: Some(format!(
+                    r#"<ds:Transforms><ds:Transform Algorithm="{ENVELOPED}"/></ds:Transforms>"#
+                )),
+                ..SigOpts::default()
+            },
+            "saml_transforms_not_allowed",
+        ),
+        (
+            "with comments",
+            SigOpts {
+                transforms: Some(format!(
+                    r#"<ds:Transforms><ds:Transform Algorithm="{ENVELOPED}"/><ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#WithComments"/></ds:Transforms>"#
+                )),
+                ..SigOpts::default()
+            },
+            "saml_transforms_not_allowed",
+        ),
+        (
+            "XPath",
+            SigOpts {
+                transforms: Some(format!(
+                    r#"<ds:Transforms><ds:Transform Algorithm="{ENVELOPED}"/><ds:Transform Algorithm="http://www.w3.org/TR/1999/REC-xpath-19991116"><ds:XPath>/</ds:XPath></ds:Transform><ds:Transform Algorithm="{EXC_C14N}"/></ds:Transforms>"#
+                )),
+                ..SigOpts::default()
+            },
+            "saml_transforms_not_allowed",
+        ),
+        (
+            "XSLT",
+            SigOpts {
+                transforms: Some(format!(
+                    r#"<ds:Transforms><ds:Transform Algorithm="http://www.w3.org/TR/1999/REC-xslt-19991116"/><ds:Transform Algorithm="{EXC_C14N}"/></ds:Transforms>"#
+                )),
+                ..SigOpts::default()
+            },
+            "saml_transforms_not_allowed",
+        ),
+        (
+            "inclusive c14n",
+            SigOpts {
+                transforms: Some(format!(
+                    r#"<ds:Transforms><ds:Transform Algorithm="{ENVELOPED}"/><ds:Transform Algorithm="http://www.w3.org/TR/2001/REC-xml-c14n-20010315"/></ds:Transforms>"#
+                )),
+                ..SigOpts::default()
+            },
+            "saml_transforms_not_allowed",
+        ),
+        (
+            "HMAC",
+            SigOpts {
+                signature_method: HMAC_SHA1.into(),
+                ..SigOpts::default()
+            },
+            "saml_signature_algorithm_not_allowed",
+        ),
+        (
+            "rsa-sha1",
+            SigOpts {
+                signature_method: RSA_SHA1.into(),
+                ..SigOpts::default()
+            },
+            "saml_sha1_not_allowed",
+        ),
+        (
+            "sha1 digest",
+            SigOpts {
+                digest_method: SHA1.into(),
+                ..SigOpts::default()
+            },
+            "saml_sha1_not_allowed",
+        ),
+        (
+            "md5 digest",
+            SigOpts {
+                digest_method: "http://www.w3.org/2001/04/xmldsig-more#md5".into(),
+                ..SigOpts::default()
+            },
+            "saml_digest_algorithm_not_allowed",
+        ),
     ];
     for (name, o, want) in cases {
         let xml = sign(&spec.response(), "_assert1", &signer("idp"), &o);
@@ -289,7 +467,10 @@ fn sha1_only_with_the_opt_in() {
 fn keys_only_from_the_configured_set() {
     let spec = Spec::default();
     // Attacker key, attacker certificate in KeyInfo (CVE-2024-32962).
-    let o = SigOpts { key_info_certs: vec![cert("attacker")], ..SigOpts::default() };
+    let o = SigOpts {
+        key_info_certs: vec![cert("attacker")],
+        ..SigOpts::default()
+    };
     let xml = sign(&spec.response(), "_assert1", &signer("attacker"), &o);
     assert_refused("attacker cert", &xml, &["saml_certificate_not_trusted"]);
     // Attacker key, the IdP's certificate in KeyInfo.
@@ -297,19 +478,40 @@ fn keys_only_from_the_configured_set() {
     let xml = sign(&spec.response(), "_assert1", &signer("attacker"), &o);
     assert_refused("attacker key, idp cert", &xml, &["saml_signature_invalid"]);
     // Attacker key, no KeyInfo.
-    let o = SigOpts { key_info_certs: vec![], ..SigOpts::default() };
+    let o = SigOpts {
+        key_info_certs: vec![],
+        ..SigOpts::default()
+    };
     let xml = sign(&spec.response(), "_assert1", &signer("attacker"), &o);
-    assert_refused("attacker key, no KeyInfo", &xml, &["saml_signature_invalid"]);
+    assert_refused(
+        "attacker key, no KeyInfo",
+        &xml,
+        &["saml_signature_invalid"],
+    );
     // Another connection's IdP (tenant crossing): signed by idp2, connection trusts idp.
-    let o = SigOpts { key_info_certs: vec![cert("idp2")], ..SigOpts::default() };
+    let o = SigOpts {
+        key_info_certs: vec![cert("idp2")],
+        ..SigOpts::default()
+    };
     let xml = sign(&spec.response(), "_assert1", &signer("idp2"), &o);
     assert_refused("other tenant", &xml, &["saml_certificate_not_trusted"]);
     // Response signed by the attacker over an unsigned assertion.
-    let o = SigOpts { key_info_certs: vec![cert("attacker")], ..SigOpts::default() };
+    let o = SigOpts {
+        key_info_certs: vec![cert("attacker")],
+        ..SigOpts::default()
+    };
     let xml = sign(&spec.response(), "_resp1", &signer("attacker"), &o);
     assert_refused("attacker response", &xml, &["saml_certificate_not_trusted"]);
     // A valid assertion signature does not excuse a bad Response signature.
-    let xml = sign(&spec.signed_assertion(), "_resp1", &signer("attacker"), &SigOpts { key_info_certs: vec![], ..SigOpts::default() });
+    let xml = sign(
+        &spec.signed_assertion(),
+        "_resp1",
+        &signer("attacker"),
+        &SigOpts {
+            key_info_certs: vec![],
+            ..SigOpts::default()
+        },
+    );
     assert_refused("bad response sig", &xml, &["saml_signature_invalid"]);
 }
 
@@ -317,7 +519,9 @@ fn keys_only_from_the_configured_set() {
 fn unsigned_and_tampered() {
     let spec = Spec::default();
     assert_eq!(
-        verifier().verify_xml(spec.response().as_bytes(), NOW).unwrap_err(),
+        verifier()
+            .verify_xml(spec.response().as_bytes(), NOW)
+            .unwrap_err(),
         Refusal::Unsigned
     );
     let signed = spec.signed_assertion();
@@ -329,16 +533,28 @@ fn unsigned_and_tampered() {
     let i = signed.find("<ds:DigestValue>").unwrap() + "<ds:DigestValue>".len();
     let mut t = signed.clone().into_bytes();
     t[i] = if t[i] == b'A' { b'B' } else { b'A' };
-    assert_refused("tampered DigestValue", &String::from_utf8(t).unwrap(), &["saml_digest_mismatch"]);
+    assert_refused(
+        "tampered DigestValue",
+        &String::from_utf8(t).unwrap(),
+        &["saml_digest_mismatch"],
+    );
     // Tampered SignatureValue.
     let i = signed.find("<ds:SignatureValue>").unwrap() + "<ds:SignatureValue>".len() + 10;
     let mut t = signed.clone().into_bytes();
     t[i] = if t[i] == b'A' { b'B' } else { b'A' };
-    assert_refused("tampered SignatureValue", &String::from_utf8(t).unwrap(), &["saml_signature_invalid"]);
+    assert_refused(
+        "tampered SignatureValue",
+        &String::from_utf8(t).unwrap(),
+        &["saml_signature_invalid"],
+    );
     // Response signed only: the assertion inside cannot change.
     let signed = spec.signed_response();
     let tampered = signed.replace(">jane@acme.com<", ">admin@acme.com<");
-    assert_refused("tampered under response sig", &tampered, &["saml_digest_mismatch"]);
+    assert_refused(
+        "tampered under response sig",
+        &tampered,
+        &["saml_digest_mismatch"],
+    );
 }
 
 #[test]
@@ -346,7 +562,10 @@ fn comment_and_pi_in_name_id() {
     // CVE-2017-11427 family: the IdP signed "jane@acme.com.evil.com"; the attacker adds
     // a comment. The comment is outside the signature (c14n drops it); the value read
     // must be the full text, never "jane@acme.com".
-    let spec = Spec { name_id: "jane@acme.com.evil.com".into(), ..Spec::default() };
+    let spec = Spec {
+        name_id: "jane@acme.com.evil.com".into(),
+        ..Spec::default()
+    };
     let signed = spec.signed_assertion();
     let attacked = signed.replace(
         ">jane@acme.com.evil.com</saml:NameID>",
@@ -361,13 +580,23 @@ fn comment_and_pi_in_name_id() {
         ">jane@acme.com<!-- x -->.evil.com</saml:AttributeValue>",
     );
     let a = verifier().verify_xml(attacked.as_bytes(), NOW).unwrap();
-    assert_eq!(a.attribute("email"), Some(&["jane@acme.com.evil.com".to_owned()][..]));
+    assert_eq!(
+        a.attribute("email"),
+        Some(&["jane@acme.com.evil.com".to_owned()][..])
+    );
     // Signed with the comment in place: still the full text.
-    let spec = Spec { name_id: "jane@acme.com<!---->.evil.com".into(), ..Spec::default() };
-    let a = verifier().verify_xml(spec.signed_assertion().as_bytes(), NOW).unwrap();
+    let spec = Spec {
+        name_id: "jane@acme.com<!---->.evil.com".into(),
+        ..Spec::default()
+    };
+    let a = verifier()
+        .verify_xml(spec.signed_assertion().as_bytes(), NOW)
+        .unwrap();
     assert_eq!(a.name_id, "jane@acme.com.evil.com");
     // Also with the Response signature only.
-    let a = verifier().verify_xml(spec.signed_response().as_bytes(), NOW).unwrap();
+    let a = verifier()
+        .verify_xml(spec.signed_response().as_bytes(), NOW)
+        .unwrap();
     assert_eq!(a.name_id, "jane@acme.com.evil.com");
     // A processing instruction inserted after signing breaks the digest (c14n keeps PIs);
     // one the IdP signed is refused as markup in a value.
@@ -376,11 +605,23 @@ fn comment_and_pi_in_name_id() {
         ">jane@acme.com<?x?>.evil.com</saml:NameID>",
     );
     assert_refused("PI added", &attacked, &["saml_digest_mismatch"]);
-    let spec = Spec { name_id: "jane@acme.com<?x?>.evil.com".into(), ..Spec::default() };
-    assert_refused("PI signed", &spec.signed_assertion(), &["saml_markup_in_value"]);
+    let spec = Spec {
+        name_id: "jane@acme.com<?x?>.evil.com".into(),
+        ..Spec::default()
+    };
+    assert_refused(
+        "PI signed",
+        &spec.signed_assertion(),
+        &["saml_markup_in_value"],
+    );
     // CDATA is text.
-    let spec = Spec { name_id: "jane@acme.com<![CDATA[.evil.com]]>".into(), ..Spec::default() };
-    let a = verifier().verify_xml(spec.signed_assertion().as_bytes(), NOW).unwrap();
+    let spec = Spec {
+        name_id: "jane@acme.com<![CDATA[.evil.com]]>".into(),
+        ..Spec::default()
+    };
+    let a = verifier()
+        .verify_xml(spec.signed_assertion().as_bytes(), NOW)
+        .unwrap();
     assert_eq!(a.name_id, "jane@acme.com.evil.com");
 }
 
@@ -396,11 +637,17 @@ fn hostile_documents() {
     // Two roots (CVE-2022-39299).
     assert_eq!(code(&format!("{signed}{}", body)), "saml_malformed_xml");
     // Not a Response.
-    assert_eq!(code("<samlp:AuthnRequest xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\"/>"), "saml_not_a_response");
+    assert_eq!(
+        code("<samlp:AuthnRequest xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\"/>"),
+        "saml_not_a_response"
+    );
     assert_eq!(code("<Response/>"), "saml_not_a_response");
     // Not UTF-8, not XML, empty.
     assert_eq!(
-        verifier().verify_xml(&[0xff, 0xfe, 0x3c, 0x00], NOW).unwrap_err().code(),
+        verifier()
+            .verify_xml(&[0xff, 0xfe, 0x3c, 0x00], NOW)
+            .unwrap_err()
+            .code(),
         "saml_not_utf8"
     );
     assert_eq!(code("not xml"), "saml_malformed_xml");
@@ -408,15 +655,27 @@ fn hostile_documents() {
     // Deep nesting inside a signed value.
     let deep = format!("{}x{}", "<a>".repeat(40), "</a>".repeat(40));
     let spec = Spec::default();
-    let xml = spec.response().replacen("<saml:AttributeValue>admins", &format!("<saml:AttributeValue>{deep}admins"), 1);
+    let xml = spec.response().replacen(
+        "<saml:AttributeValue>admins",
+        &format!("<saml:AttributeValue>{deep}admins"),
+        1,
+    );
     let xml = sign(&xml, "_assert1", &signer("idp"), &SigOpts::default());
     assert_eq!(code(&xml), "saml_xml_limit");
     let deeper = format!("{}x{}", "<a>".repeat(100), "</a>".repeat(100));
-    let xml = signed.replacen("<samlp:Status>", &format!("<samlp:Extensions>{deeper}</samlp:Extensions><samlp:Status>"), 1);
+    let xml = signed.replacen(
+        "<samlp:Status>",
+        &format!("<samlp:Extensions>{deeper}</samlp:Extensions><samlp:Status>"),
+        1,
+    );
     assert_eq!(code(&xml), "saml_xml_limit");
     // Many nodes.
     let many = "<a/>".repeat(30_000);
-    let xml = signed.replacen("<samlp:Status>", &format!("<samlp:Extensions>{many}</samlp:Extensions><samlp:Status>"), 1);
+    let xml = signed.replacen(
+        "<samlp:Status>",
+        &format!("<samlp:Extensions>{many}</samlp:Extensions><samlp:Status>"),
+        1,
+    );
     assert_eq!(code(&xml), "saml_xml_limit");
 }
 
@@ -433,7 +692,10 @@ fn size_caps() {
     let b64 = "A".repeat(MAX_BASE64_BYTES + 1);
     let r = v.verify_post(&b64, NOW).unwrap_err();
     assert!(matches!(r, Refusal::TooLarge { received, .. } if received == MAX_BASE64_BYTES + 1));
-    assert_eq!(v.verify_post("not base64!", NOW).unwrap_err().code(), "saml_not_base64");
+    assert_eq!(
+        v.verify_post("not base64!", NOW).unwrap_err().code(),
+        "saml_not_base64"
+    );
     // Line-broken base64 (as some IdPs post it) is fine.
     let wrapped: String = post(&signed)
         .as_bytes()
@@ -474,7 +736,10 @@ fn assertion_nested_anywhere_is_refused_even_when_signed() {
     let xml = sign(&xml, "_resp1", &signer("idp"), &SigOpts::default());
     assert_eq!(
         verifier().verify_xml(xml.as_bytes(), NOW).unwrap_err(),
-        Refusal::AssertionCount { count: 2, misplaced: true }
+        Refusal::AssertionCount {
+            count: 2,
+            misplaced: true
+        }
     );
     // An EncryptedAssertion beside the Assertion.
     let xml = spec.response().replacen(
@@ -482,5 +747,9 @@ fn assertion_nested_anywhere_is_refused_even_when_signed() {
         "<samlp:Status><samlp:StatusCode Value=\"urn:oasis:names:tc:SAML:2.0:status:Success\"/></samlp:Status><saml:EncryptedAssertion/><samlp:Status>",
         1,
     );
-    assert_refused("encrypted beside", &xml, &["saml_assertion_count", "saml_missing_element"]);
+    assert_refused(
+        "encrypted beside",
+        &xml,
+        &["saml_assertion_count", "saml_missing_element"],
+    );
 }

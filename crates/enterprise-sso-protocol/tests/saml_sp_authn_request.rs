@@ -69,12 +69,24 @@ fn redirect_request_round_trip_and_signature() {
         Some("urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST")
     );
     assert_eq!(root.attribute("ForceAuthn"), Some("true"));
-    let issuer = root.children().find(|n| n.has_tag_name((SAML, "Issuer"))).unwrap();
+    let issuer = root
+        .children()
+        .find(|n| n.has_tag_name((SAML, "Issuer")))
+        .unwrap();
     assert_eq!(issuer.text(), Some(SP_ENTITY));
-    let policy = root.children().find(|n| n.has_tag_name((SAMLP, "NameIDPolicy"))).unwrap();
+    let policy = root
+        .children()
+        .find(|n| n.has_tag_name((SAMLP, "NameIDPolicy")))
+        .unwrap();
     assert_eq!(policy.attribute("AllowCreate"), Some("true"));
-    assert_eq!(decode(query_param(raw, "RelayState").unwrap()), "opaque state/+&= é");
-    assert_eq!(decode(query_param(raw, "SigAlg").unwrap()), SIG_ALG_RSA_SHA256);
+    assert_eq!(
+        decode(query_param(raw, "RelayState").unwrap()),
+        "opaque state/+&= é"
+    );
+    assert_eq!(
+        decode(query_param(raw, "SigAlg").unwrap()),
+        SIG_ALG_RSA_SHA256
+    );
 
     // The signature covers SAMLRequest=…&RelayState=…&SigAlg=… as they appear.
     let start = raw.find("SAMLRequest=").unwrap();
@@ -112,7 +124,11 @@ fn unsigned_request_without_force_authn_or_relay_state() {
     )
     .unwrap();
     assert_eq!(req.request_id.len(), 65);
-    let raw = url::Url::parse(&req.url).unwrap().query().unwrap().to_owned();
+    let raw = url::Url::parse(&req.url)
+        .unwrap()
+        .query()
+        .unwrap()
+        .to_owned();
     assert!(raw.starts_with("SAMLRequest="));
     assert!(!raw.contains("RelayState") && !raw.contains("SigAlg") && !raw.contains("Signature"));
     assert!(!req.xml.contains("ForceAuthn"));
@@ -123,24 +139,47 @@ fn request_errors() {
     let opts = AuthnRequestOptions::default();
     assert_eq!(
         redirect_request(&sp(), SSO, &[0u8; 15], NOW, opts).unwrap_err(),
-        AuthnRequestError::NotEnoughRandom { min: 16, received: 15 }
+        AuthnRequestError::NotEnoughRandom {
+            min: 16,
+            received: 15
+        }
     );
     let long = "r".repeat(MAX_RELAY_STATE_BYTES + 1);
-    let o = AuthnRequestOptions { relay_state: Some(&long), ..opts };
+    let o = AuthnRequestOptions {
+        relay_state: Some(&long),
+        ..opts
+    };
     assert_eq!(
         redirect_request(&sp(), SSO, &[0u8; 16], NOW, o).unwrap_err(),
-        AuthnRequestError::RelayStateTooLong { max: 80, received: 81 }
+        AuthnRequestError::RelayStateTooLong {
+            max: 80,
+            received: 81
+        }
     );
     let ok = "r".repeat(MAX_RELAY_STATE_BYTES);
-    let o = AuthnRequestOptions { relay_state: Some(&ok), ..opts };
+    let o = AuthnRequestOptions {
+        relay_state: Some(&ok),
+        ..opts
+    };
     assert!(redirect_request(&sp(), SSO, &[0u8; 16], NOW, o).is_ok());
     let o = AuthnRequestOptions { sign: true, ..opts };
     assert_eq!(
-        redirect_request(&ServiceProvider::new(SP_ENTITY, ACS), SSO, &[0u8; 16], NOW, o)
-            .unwrap_err(),
+        redirect_request(
+            &ServiceProvider::new(SP_ENTITY, ACS),
+            SSO,
+            &[0u8; 16],
+            NOW,
+            o
+        )
+        .unwrap_err(),
         AuthnRequestError::NoSigningKey
     );
-    for bad in ["ftp://idp.example.org/sso", "/sso", "mailto:x@y", "not a url"] {
+    for bad in [
+        "ftp://idp.example.org/sso",
+        "/sso",
+        "mailto:x@y",
+        "not a url",
+    ] {
         assert_eq!(
             redirect_request(&sp(), bad, &[0u8; 16], NOW, opts).unwrap_err(),
             AuthnRequestError::BadSsoUrl,
@@ -148,8 +187,14 @@ fn request_errors() {
         );
     }
     assert_eq!(
-        redirect_request(&sp(), "https://idp.example.org/sso?SAMLRequest=x", &[0u8; 16], NOW, opts)
-            .unwrap_err(),
+        redirect_request(
+            &sp(),
+            "https://idp.example.org/sso?SAMLRequest=x",
+            &[0u8; 16],
+            NOW,
+            opts
+        )
+        .unwrap_err(),
         AuthnRequestError::SsoUrlHasSamlParameter("SAMLRequest")
     );
     let ctl = ServiceProvider::new("urn:sp\n", ACS);
@@ -169,13 +214,22 @@ fn values_are_escaped_never_templated() {
     let req = redirect_request(&sp, SSO, &[3u8; 16], NOW, AuthnRequestOptions::default()).unwrap();
     let doc = roxmltree::Document::parse(&req.xml).unwrap();
     let root = doc.root_element();
-    let issuers: Vec<_> = root.descendants().filter(|n| n.has_tag_name((SAML, "Issuer"))).collect();
+    let issuers: Vec<_> = root
+        .descendants()
+        .filter(|n| n.has_tag_name((SAML, "Issuer")))
+        .collect();
     assert_eq!(issuers.len(), 1);
     assert_eq!(issuers[0].text(), Some(sp.entity_id.as_str()));
-    assert_eq!(root.attribute("AssertionConsumerServiceURL"), Some(sp.acs_url.as_str()));
+    assert_eq!(
+        root.attribute("AssertionConsumerServiceURL"),
+        Some(sp.acs_url.as_str())
+    );
     let md = sp_metadata_xml(&sp, false).unwrap();
     let doc = roxmltree::Document::parse(&md).unwrap();
-    assert_eq!(doc.root_element().attribute("entityID"), Some(sp.entity_id.as_str()));
+    assert_eq!(
+        doc.root_element().attribute("entityID"),
+        Some(sp.entity_id.as_str())
+    );
 }
 
 #[test]
@@ -187,29 +241,49 @@ fn deflate_bomb_and_bad_input() {
     assert!(bomb.len() < 200 * 1024);
     let t = std::time::Instant::now();
     let r = inflate_redirect_param(&bomb, 64 * 1024).unwrap_err();
-    assert!(matches!(r, Refusal::TooLarge { limit: 65_536, received: 65_537, .. }), "{r:?}");
+    assert!(
+        matches!(
+            r,
+            Refusal::TooLarge {
+                limit: 65_536,
+                received: 65_537,
+                ..
+            }
+        ),
+        "{r:?}"
+    );
     assert!(t.elapsed() < std::time::Duration::from_secs(2));
     assert_eq!(
         inflate_redirect_param("AAAA////", 1024).unwrap_err(),
         Refusal::NotDeflate
     );
-    assert_eq!(inflate_redirect_param("%%%", 1024).unwrap_err(), Refusal::NotBase64);
+    assert_eq!(
+        inflate_redirect_param("%%%", 1024).unwrap_err(),
+        Refusal::NotBase64
+    );
 }
 
 #[test]
 fn sp_metadata_lists_keys_for_rotation() {
-    let sp = sp().with_key(SpKeyPair::from_pem(&corpus("sp2.key.pem"), &corpus("sp2.cert.pem")).unwrap());
+    let sp = sp()
+        .with_key(SpKeyPair::from_pem(&corpus("sp2.key.pem"), &corpus("sp2.cert.pem")).unwrap());
     let xml = sp_metadata_xml(&sp, true).unwrap();
     let doc = roxmltree::Document::parse(&xml).unwrap();
     const MD: &str = "urn:oasis:names:tc:SAML:2.0:metadata";
     let root = doc.root_element();
     assert!(root.has_tag_name((MD, "EntityDescriptor")));
     assert_eq!(root.attribute("entityID"), Some(SP_ENTITY));
-    let d = root.children().find(|n| n.has_tag_name((MD, "SPSSODescriptor"))).unwrap();
+    let d = root
+        .children()
+        .find(|n| n.has_tag_name((MD, "SPSSODescriptor")))
+        .unwrap();
     assert_eq!(d.attribute("WantAssertionsSigned"), Some("true"));
     assert_eq!(d.attribute("AuthnRequestsSigned"), Some("true"));
     assert_eq!(d.attribute("protocolSupportEnumeration"), Some(SAMLP));
-    let kds: Vec<_> = d.children().filter(|n| n.has_tag_name((MD, "KeyDescriptor"))).collect();
+    let kds: Vec<_> = d
+        .children()
+        .filter(|n| n.has_tag_name((MD, "KeyDescriptor")))
+        .collect();
     let uses: Vec<_> = kds.iter().map(|k| k.attribute("use").unwrap()).collect();
     assert_eq!(uses, ["signing", "signing", "encryption", "encryption"]);
     let certs: Vec<Vec<u8>> = kds
@@ -237,9 +311,15 @@ fn sp_metadata_lists_keys_for_rotation() {
             "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"
         ]
     );
-    let acs = d.children().find(|n| n.has_tag_name((MD, "AssertionConsumerService"))).unwrap();
+    let acs = d
+        .children()
+        .find(|n| n.has_tag_name((MD, "AssertionConsumerService")))
+        .unwrap();
     assert_eq!(acs.attribute("Location"), Some(ACS));
-    assert_eq!(acs.attribute("Binding"), Some("urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"));
+    assert_eq!(
+        acs.attribute("Binding"),
+        Some("urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST")
+    );
     // The metadata parser of this crate reads it as a well-formed entity.
     let no_keys = sp_metadata_xml(&ServiceProvider::new(SP_ENTITY, ACS), false).unwrap();
     assert!(!no_keys.contains("KeyDescriptor"));

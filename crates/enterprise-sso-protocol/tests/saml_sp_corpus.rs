@@ -75,7 +75,12 @@ const DEVIATIONS: &[(&str, &str, &str)] = &[
 ];
 
 /// Verifies one case; `Err(description)` on a mismatch.
-fn check(name: &str, case: &Value, verifier: ResponseVerifier, xml: &[u8]) -> Result<String, String> {
+fn check(
+    name: &str,
+    case: &Value,
+    verifier: ResponseVerifier,
+    xml: &[u8],
+) -> Result<String, String> {
     let now = parse_datetime(s(case, "now").unwrap()).unwrap();
     let pending = s(case, "in_response_to");
     let expect = s(case, "expect").unwrap();
@@ -107,11 +112,7 @@ fn check(name: &str, case: &Value, verifier: ResponseVerifier, xml: &[u8]) -> Re
             }
             Ok(code)
         }
-        ("accepted", Err(code))
-            if DEVIATIONS
-                .iter()
-                .any(|(n, c, _)| *n == name && *c == code) =>
-        {
+        ("accepted", Err(code)) if DEVIATIONS.iter().any(|(n, c, _)| *n == name && *c == code) => {
             let why = DEVIATIONS.iter().find(|(n, _, _)| *n == name).map(|d| d.2);
             eprintln!("deviation {name}: {code} ({})", why.unwrap_or_default());
             Ok(format!("deviation: {code}"))
@@ -137,7 +138,11 @@ fn report(label: &str, results: Vec<Result<String, String>>) {
     for f in &failures {
         eprintln!("MISMATCH {f}");
     }
-    assert!(failures.is_empty(), "{label}: {} mismatches", failures.len());
+    assert!(
+        failures.is_empty(),
+        "{label}: {} mismatches",
+        failures.len()
+    );
 }
 
 #[test]
@@ -165,8 +170,9 @@ fn generated_corpus() {
                 sp = sp.with_key(SpKeyPair::from_pem(&read(&dir.join(key)), &cert).unwrap());
             }
             let idp = IdentityProvider::new(s(case, "idp_entity_id").unwrap(), certs(&cert_paths));
-            let mut v = ResponseVerifier::new(sp, idp)
-                .clock_skew(Duration::from_secs(case["skew_seconds"].as_u64().unwrap_or(120)));
+            let mut v = ResponseVerifier::new(sp, idp).clock_skew(Duration::from_secs(
+                case["skew_seconds"].as_u64().unwrap_or(120),
+            ));
             if case["allow_sha1"].as_bool() == Some(true) {
                 v = v.insecure_allow_sha1();
             }

@@ -60,7 +60,10 @@ fn mutation() -> impl Strategy<Value = Mutation> {
 
 fn apply(xml: &[u8], m: &Mutation) -> Vec<u8> {
     // Within the XML: from the root element's start to the end.
-    let start = xml.windows(15).position(|w| w == b"<samlp:Response").unwrap();
+    let start = xml
+        .windows(15)
+        .position(|w| w == b"<samlp:Response")
+        .unwrap();
     let span = xml.len() - start;
     let mut out = xml.to_vec();
     match m {
@@ -99,7 +102,11 @@ proptest! {
 #[test]
 fn every_position_exhaustive() {
     let f = &fixtures()[0];
-    let start = f.xml.windows(15).position(|w| w == b"<samlp:Response").unwrap();
+    let start = f
+        .xml
+        .windows(15)
+        .position(|w| w == b"<samlp:Response")
+        .unwrap();
     let mut accepted_changed = 0usize;
     for at in start..f.xml.len() {
         for b in [[b'x', b'<', b' '][at % 3]] {

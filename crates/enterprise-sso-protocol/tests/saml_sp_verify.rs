@@ -25,7 +25,10 @@ fn signed_assertion_is_accepted_with_its_identity() {
     assert_eq!(a.issuer, IDP_ENTITY);
     assert_eq!(a.in_response_to.as_deref(), Some(REQUEST_ID));
     assert_eq!(a.session_index.as_deref(), Some("_sess1"));
-    assert_eq!(a.attribute("email"), Some(&["jane@acme.com".to_owned()][..]));
+    assert_eq!(
+        a.attribute("email"),
+        Some(&["jane@acme.com".to_owned()][..])
+    );
     assert_eq!(
         a.attribute("groups"),
         Some(&["admins".to_owned(), "dev & ops".to_owned()][..])
@@ -53,10 +56,26 @@ fn signed_assertion_is_accepted_with_its_identity() {
 #[test]
 fn every_signing_shape_is_accepted() {
     let spec = Spec::default();
-    let both = verifier().verify_xml(spec.signed_both().as_bytes(), NOW).unwrap();
-    assert_eq!(both.signed, SignedParts { response: true, assertion: true });
-    let resp = verifier().verify_xml(spec.signed_response().as_bytes(), NOW).unwrap();
-    assert_eq!(resp.signed, SignedParts { response: true, assertion: false });
+    let both = verifier()
+        .verify_xml(spec.signed_both().as_bytes(), NOW)
+        .unwrap();
+    assert_eq!(
+        both.signed,
+        SignedParts {
+            response: true,
+            assertion: true
+        }
+    );
+    let resp = verifier()
+        .verify_xml(spec.signed_response().as_bytes(), NOW)
+        .unwrap();
+    assert_eq!(
+        resp.signed,
+        SignedParts {
+            response: true,
+            assertion: false
+        }
+    );
     assert_eq!(resp.name_id, "jane@acme.com");
     // SHA-512, no KeyInfo (every configured key is tried).
     let o = SigOpts {
@@ -81,7 +100,10 @@ fn ecdsa_p256_and_p384_are_accepted() {
         let v = ResponseVerifier::new(sp(), IdentityProvider::new(IDP_ENTITY, vec![cert(name)]));
         assert_eq!(outcome(&v, &xml, NOW), "accepted", "{name}");
         // An RSA-only connection cannot use the EC signature.
-        assert_eq!(outcome(&verifier(), &xml, NOW), "saml_certificate_not_trusted");
+        assert_eq!(
+            outcome(&verifier(), &xml, NOW),
+            "saml_certificate_not_trusted"
+        );
     }
 }
 
@@ -100,10 +122,19 @@ fn certificate_rotation_two_certificates() {
     let by_new = sign(&spec.response(), "_assert1", &signer("idp2"), &o);
     assert_eq!(outcome(&v, &by_new, NOW), "accepted");
     // The old connection (only the old certificate) refuses the new key.
-    assert_eq!(outcome(&verifier(), &by_new, NOW), "saml_certificate_not_trusted");
-    let o = SigOpts { key_info_certs: vec![], ..SigOpts::default() };
+    assert_eq!(
+        outcome(&verifier(), &by_new, NOW),
+        "saml_certificate_not_trusted"
+    );
+    let o = SigOpts {
+        key_info_certs: vec![],
+        ..SigOpts::default()
+    };
     let by_new_no_key_info = sign(&spec.response(), "_assert1", &signer("idp2"), &o);
-    assert_eq!(outcome(&verifier(), &by_new_no_key_info, NOW), "saml_signature_invalid");
+    assert_eq!(
+        outcome(&verifier(), &by_new_no_key_info, NOW),
+        "saml_signature_invalid"
+    );
 }
 
 #[test]
@@ -111,13 +142,20 @@ fn no_certificate_valid_now_fails_closed() {
     let xml = Spec::default().signed_assertion();
     let none = ResponseVerifier::new(sp(), IdentityProvider::new(IDP_ENTITY, vec![]));
     assert_eq!(outcome(&none, &xml, NOW), "saml_no_trusted_certificate");
-    let garbage = ResponseVerifier::new(sp(), IdentityProvider::new(IDP_ENTITY, vec![vec![1, 2, 3]]));
+    let garbage =
+        ResponseVerifier::new(sp(), IdentityProvider::new(IDP_ENTITY, vec![vec![1, 2, 3]]));
     assert_eq!(outcome(&garbage, &xml, NOW), "saml_no_trusted_certificate");
     // The test certificates are valid for ten years from their creation (2026-12).
     let year = 365 * 86_400_000i64;
-    assert_eq!(outcome(&verifier(), &xml, NOW + 12 * year), "saml_no_trusted_certificate");
+    assert_eq!(
+        outcome(&verifier(), &xml, NOW + 12 * year),
+        "saml_no_trusted_certificate"
+    );
     // Before the certificate's start.
-    assert_eq!(outcome(&verifier(), &xml, NOW - year), "saml_no_trusted_certificate");
+    assert_eq!(
+        outcome(&verifier(), &xml, NOW - year),
+        "saml_no_trusted_certificate"
+    );
     // Configured but expired while another configured one is valid.
     let v = ResponseVerifier::new(
         sp(),
@@ -132,8 +170,16 @@ fn weak_rsa_key_is_unusable() {
         key_info_certs: vec![cert("weak1024")],
         ..SigOpts::default()
     };
-    let xml = sign(&Spec::default().response(), "_assert1", &signer("weak1024"), &o);
-    let v = ResponseVerifier::new(sp(), IdentityProvider::new(IDP_ENTITY, vec![cert("weak1024")]));
+    let xml = sign(
+        &Spec::default().response(),
+        "_assert1",
+        &signer("weak1024"),
+        &o,
+    );
+    let v = ResponseVerifier::new(
+        sp(),
+        IdentityProvider::new(IDP_ENTITY, vec![cert("weak1024")]),
+    );
     assert_eq!(outcome(&v, &xml, NOW), "saml_key_unusable");
 }
 
@@ -148,15 +194,33 @@ fn encrypted_assertions_every_algorithm() {
     ] {
         for key in [KeyAlg::OaepMgf1p, KeyAlg::Oaep11Sha256] {
             // Assertion signed, then encrypted.
-            let xml = encrypt(&spec.signed_assertion(), "_assert1", &corpus("sp.cert.pem"), data, key);
+            let xml = encrypt(
+                &spec.signed_assertion(),
+                "_assert1",
+                &corpus("sp.cert.pem"),
+                data,
+                key,
+            );
             let a = verifier().verify_xml(xml.as_bytes(), NOW).unwrap();
             assert!(a.encrypted && a.signed.assertion, "{data:?} {key:?}");
             assert_eq!(a.name_id, "jane@acme.com");
             // Assertion unsigned, encrypted, Response signed over the ciphertext.
-            let xml = encrypt(&spec.response(), "_assert1", &corpus("sp.cert.pem"), data, key);
+            let xml = encrypt(
+                &spec.response(),
+                "_assert1",
+                &corpus("sp.cert.pem"),
+                data,
+                key,
+            );
             let xml = sign(&xml, "_resp1", &signer("idp"), &SigOpts::default());
             let a = verifier().verify_xml(xml.as_bytes(), NOW).unwrap();
-            assert_eq!(a.signed, SignedParts { response: true, assertion: false });
+            assert_eq!(
+                a.signed,
+                SignedParts {
+                    response: true,
+                    assertion: false
+                }
+            );
             assert_eq!(a.name_id, "jane@acme.com");
         }
     }
@@ -167,12 +231,30 @@ fn encrypted_assertion_refusals() {
     let spec = Spec::default();
     let sp_cert = corpus("sp.cert.pem");
     // Unsigned inside, Response unsigned: one refusal for everything (no oracle).
-    let xml = encrypt(&spec.response(), "_assert1", &sp_cert, DataAlg::Aes128Cbc, KeyAlg::OaepMgf1p);
+    let xml = encrypt(
+        &spec.response(),
+        "_assert1",
+        &sp_cert,
+        DataAlg::Aes128Cbc,
+        KeyAlg::OaepMgf1p,
+    );
     assert_eq!(outcome(&verifier(), &xml, NOW), "saml_decryption_failed");
-    let xml = encrypt(&spec.response(), "_assert1", &sp_cert, DataAlg::Aes128Gcm, KeyAlg::OaepMgf1p);
+    let xml = encrypt(
+        &spec.response(),
+        "_assert1",
+        &sp_cert,
+        DataAlg::Aes128Gcm,
+        KeyAlg::OaepMgf1p,
+    );
     assert_eq!(outcome(&verifier(), &xml, NOW), "saml_decryption_failed");
     // Encrypted for another SP key.
-    let xml = encrypt(&spec.signed_assertion(), "_assert1", &corpus("sp2.cert.pem"), DataAlg::Aes256Gcm, KeyAlg::OaepMgf1p);
+    let xml = encrypt(
+        &spec.signed_assertion(),
+        "_assert1",
+        &corpus("sp2.cert.pem"),
+        DataAlg::Aes256Gcm,
+        KeyAlg::OaepMgf1p,
+    );
     assert_eq!(outcome(&verifier(), &xml, NOW), "saml_decryption_failed");
     // The rotated key decrypts it when configured beside the first.
     let v = ResponseVerifier::new(
@@ -193,10 +275,25 @@ fn encrypted_assertion_refusals() {
     );
     assert_eq!(outcome(&v, &xml, NOW), "saml_no_decryption_key");
     // RSA PKCS#1 v1.5 key transport is refused by name.
-    let xml = encrypt(&spec.signed_assertion(), "_assert1", &sp_cert, DataAlg::Aes128Gcm, KeyAlg::Rsa15);
-    assert_eq!(outcome(&verifier(), &xml, NOW), "saml_encryption_algorithm_not_allowed");
+    let xml = encrypt(
+        &spec.signed_assertion(),
+        "_assert1",
+        &sp_cert,
+        DataAlg::Aes128Gcm,
+        KeyAlg::Rsa15,
+    );
+    assert_eq!(
+        outcome(&verifier(), &xml, NOW),
+        "saml_encryption_algorithm_not_allowed"
+    );
     // Ciphertext altered under a Response signature: the digest catches it first.
-    let xml = encrypt(&spec.response(), "_assert1", &sp_cert, DataAlg::Aes128Cbc, KeyAlg::OaepMgf1p);
+    let xml = encrypt(
+        &spec.response(),
+        "_assert1",
+        &sp_cert,
+        DataAlg::Aes128Cbc,
+        KeyAlg::OaepMgf1p,
+    );
     let signed = sign(&xml, "_resp1", &signer("idp"), &SigOpts::default());
     let i = signed.find("<xenc:CipherData><xenc:CipherValue>").unwrap() + 60;
     let mut bytes = signed.into_bytes();
@@ -223,7 +320,10 @@ fn audience_must_contain_the_sp_exactly() {
         "https://sp.example.com/saml/metadata/CONN_1",
         "",
     ] {
-        let r = refusal(&Spec { audience: aud.into(), ..Spec::default() });
+        let r = refusal(&Spec {
+            audience: aud.into(),
+            ..Spec::default()
+        });
         assert_eq!(
             r,
             Refusal::AudienceMismatch {
@@ -235,13 +335,22 @@ fn audience_must_contain_the_sp_exactly() {
         assert!(r.to_string().contains(SP_ENTITY), "{r}");
     }
     // Padded with white space: trimmed (an XML token).
-    let spec = Spec { audience: format!("\n  {SP_ENTITY}\n"), ..Spec::default() };
-    assert_eq!(outcome(&verifier(), &spec.signed_assertion(), NOW), "accepted");
+    let spec = Spec {
+        audience: format!("\n  {SP_ENTITY}\n"),
+        ..Spec::default()
+    };
+    assert_eq!(
+        outcome(&verifier(), &spec.signed_assertion(), NOW),
+        "accepted"
+    );
 }
 
 #[test]
 fn destination_and_recipient_must_be_the_acs_url() {
-    let r = refusal(&Spec { destination: Some("https://evil.example/acs".into()), ..Spec::default() });
+    let r = refusal(&Spec {
+        destination: Some("https://evil.example/acs".into()),
+        ..Spec::default()
+    });
     assert_eq!(
         r,
         Refusal::DestinationMismatch {
@@ -250,9 +359,18 @@ fn destination_and_recipient_must_be_the_acs_url() {
         }
     );
     // No Destination at all is allowed (it is optional when the Response is unsigned).
-    let spec = Spec { destination: None, ..Spec::default() };
-    assert_eq!(outcome(&verifier(), &spec.signed_assertion(), NOW), "accepted");
-    let r = refusal(&Spec { recipient: format!("{ACS}/"), ..Spec::default() });
+    let spec = Spec {
+        destination: None,
+        ..Spec::default()
+    };
+    assert_eq!(
+        outcome(&verifier(), &spec.signed_assertion(), NOW),
+        "accepted"
+    );
+    let r = refusal(&Spec {
+        recipient: format!("{ACS}/"),
+        ..Spec::default()
+    });
     assert_eq!(
         r,
         Refusal::RecipientMismatch {
@@ -264,7 +382,10 @@ fn destination_and_recipient_must_be_the_acs_url() {
 
 #[test]
 fn issuers_must_be_the_idp() {
-    let r = refusal(&Spec { issuer: "https://other-idp.example".into(), ..Spec::default() });
+    let r = refusal(&Spec {
+        issuer: "https://other-idp.example".into(),
+        ..Spec::default()
+    });
     assert_eq!(
         r,
         Refusal::IssuerMismatch {
@@ -278,8 +399,14 @@ fn issuers_must_be_the_idp() {
         ..Spec::default()
     });
     assert_eq!(r.code(), "saml_issuer_mismatch");
-    let spec = Spec { response_issuer: None, ..Spec::default() };
-    assert_eq!(outcome(&verifier(), &spec.signed_assertion(), NOW), "accepted");
+    let spec = Spec {
+        response_issuer: None,
+        ..Spec::default()
+    };
+    assert_eq!(
+        outcome(&verifier(), &spec.signed_assertion(), NOW),
+        "accepted"
+    );
 }
 
 #[test]
@@ -298,14 +425,25 @@ fn status_must_be_success() {
 
 #[test]
 fn version_must_be_2_0() {
-    let r = refusal(&Spec { version: "1.1".into(), ..Spec::default() });
+    let r = refusal(&Spec {
+        version: "1.1".into(),
+        ..Spec::default()
+    });
     assert_eq!(r.code(), "saml_version");
 }
 
 #[test]
 fn authn_statement_required() {
-    let r = refusal(&Spec { with_authn_statement: false, ..Spec::default() });
-    assert_eq!(r, Refusal::Missing { what: "AuthnStatement" });
+    let r = refusal(&Spec {
+        with_authn_statement: false,
+        ..Spec::default()
+    });
+    assert_eq!(
+        r,
+        Refusal::Missing {
+            what: "AuthnStatement"
+        }
+    );
 }
 
 #[test]
@@ -323,9 +461,15 @@ fn time_bounds_with_skew_not_on_or_after_exclusive() {
     assert_eq!(outcome(&verifier(), &xml, noa + skew), "saml_expired");
     // NotBefore: now + skew must reach it.
     let nb = NOW + 30_000;
-    let early = Spec { not_before: nb, ..Spec::default() }.signed_assertion();
+    let early = Spec {
+        not_before: nb,
+        ..Spec::default()
+    }
+    .signed_assertion();
     assert_eq!(outcome(&verifier(), &early, nb - skew), "accepted");
-    let r = verifier().verify_xml(early.as_bytes(), nb - skew - 1).unwrap_err();
+    let r = verifier()
+        .verify_xml(early.as_bytes(), nb - skew - 1)
+        .unwrap_err();
     assert_eq!(
         r,
         Refusal::NotYetValid {
@@ -336,7 +480,10 @@ fn time_bounds_with_skew_not_on_or_after_exclusive() {
         }
     );
     // The bearer confirmation's own NotOnOrAfter.
-    let spec = Spec { scd_not_on_or_after: NOW - 1000, ..Spec::default() };
+    let spec = Spec {
+        scd_not_on_or_after: NOW - 1000,
+        ..Spec::default()
+    };
     let xml = spec.signed_assertion();
     assert_eq!(outcome(&strict, &xml, NOW), "saml_expired");
     let r = strict.verify_xml(xml.as_bytes(), NOW).unwrap_err();
@@ -352,11 +499,23 @@ fn time_bounds_with_skew_not_on_or_after_exclusive() {
     let a = verifier().verify_xml(xml.as_bytes(), NOW).unwrap();
     assert_eq!(a.replay_until_ms, NOW - 1000 + skew);
     // An IssueInstant from the future.
-    let spec = Spec { issue_instant: NOW + skew + 1000, ..Spec::default() };
-    assert_eq!(outcome(&verifier(), &spec.signed_assertion(), NOW), "saml_not_yet_valid");
+    let spec = Spec {
+        issue_instant: NOW + skew + 1000,
+        ..Spec::default()
+    };
+    assert_eq!(
+        outcome(&verifier(), &spec.signed_assertion(), NOW),
+        "saml_not_yet_valid"
+    );
     // Arithmetic at the edges of i64 never panics.
-    assert_eq!(outcome(&verifier(), &spec.signed_assertion(), i64::MAX), "saml_no_trusted_certificate");
-    assert_eq!(outcome(&verifier(), &spec.signed_assertion(), i64::MIN), "saml_no_trusted_certificate");
+    assert_eq!(
+        outcome(&verifier(), &spec.signed_assertion(), i64::MAX),
+        "saml_no_trusted_certificate"
+    );
+    assert_eq!(
+        outcome(&verifier(), &spec.signed_assertion(), i64::MIN),
+        "saml_no_trusted_certificate"
+    );
     let huge = verifier().clock_skew(Duration::MAX);
     assert_eq!(outcome(&huge, &spec.signed_assertion(), NOW), "accepted");
 }
@@ -376,13 +535,24 @@ fn in_response_to_rules() {
         }
     );
     // Response names a request, assertion none: refused even when unsolicited is allowed.
-    let spec = Spec { in_response_to: None, ..Spec::default() };
+    let spec = Spec {
+        in_response_to: None,
+        ..Spec::default()
+    };
     let v = verifier().allow_idp_initiated(Duration::from_secs(300));
-    assert_eq!(outcome(&v, &spec.signed_assertion(), NOW), "saml_in_response_to_mismatch");
+    assert_eq!(
+        outcome(&v, &spec.signed_assertion(), NOW),
+        "saml_in_response_to_mismatch"
+    );
     // The Response without InResponseTo, the signed assertion with it: the signed one
     // is given, and only it.
-    let spec = Spec { response_in_response_to: None, ..Spec::default() };
-    let a = verifier().verify_xml(spec.signed_assertion().as_bytes(), NOW).unwrap();
+    let spec = Spec {
+        response_in_response_to: None,
+        ..Spec::default()
+    };
+    let a = verifier()
+        .verify_xml(spec.signed_assertion().as_bytes(), NOW)
+        .unwrap();
     assert_eq!(a.in_response_to.as_deref(), Some(REQUEST_ID));
 }
 
@@ -401,7 +571,10 @@ fn unsolicited_responses() {
     let v = verifier().allow_idp_initiated(Duration::from_secs(60));
     let a = v.verify_xml(xml.as_bytes(), NOW).unwrap();
     assert_eq!(a.in_response_to, None);
-    assert_eq!(a.expect_request(REQUEST_ID).unwrap_err().code(), "saml_wrong_request");
+    assert_eq!(
+        a.expect_request(REQUEST_ID).unwrap_err().code(),
+        "saml_wrong_request"
+    );
     // Older than max age (+ skew): AuthnInstant is NOW - 20 s.
     let v = verifier()
         .allow_idp_initiated(Duration::from_secs(10))
@@ -416,16 +589,26 @@ fn unsolicited_responses() {
 
 #[test]
 fn refusal_codes_are_listed_and_messages_hold_no_xml() {
-    let spec = Spec { audience: "&lt;x&gt;".into(), ..Spec::default() };
+    let spec = Spec {
+        audience: "&lt;x&gt;".into(),
+        ..Spec::default()
+    };
     let xml = spec.signed_assertion();
     let r = verifier().verify_xml(xml.as_bytes(), NOW).unwrap_err();
     assert!(Refusal::CODES.contains(&r.code()));
     // Values are shown bounded, with control characters replaced.
     let long = "a".repeat(5000);
-    let spec = Spec { audience: format!("\u{85}{long}"), ..Spec::default() };
-    let r = verifier().verify_xml(spec.signed_assertion().as_bytes(), NOW).unwrap_err();
+    let spec = Spec {
+        audience: format!("\u{85}{long}"),
+        ..Spec::default()
+    };
+    let r = verifier()
+        .verify_xml(spec.signed_assertion().as_bytes(), NOW)
+        .unwrap_err();
     assert!(r.to_string().len() < 1000, "{}", r.to_string().len());
-    let Refusal::AudienceMismatch { received, .. } = r else { panic!() };
+    let Refusal::AudienceMismatch { received, .. } = r else {
+        panic!()
+    };
     assert!(received[0].starts_with("?aaa") && received[0].chars().count() == 200);
     let mut seen = std::collections::HashSet::new();
     for c in Refusal::CODES {

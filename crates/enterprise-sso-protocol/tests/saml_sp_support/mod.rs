@@ -74,9 +74,8 @@ pub fn signer(name: &str) -> Signer {
 }
 
 pub fn sp() -> ServiceProvider {
-    ServiceProvider::new(SP_ENTITY, ACS).with_key(
-        SpKeyPair::from_pem(&corpus("sp.key.pem"), &corpus("sp.cert.pem")).unwrap(),
-    )
+    ServiceProvider::new(SP_ENTITY, ACS)
+        .with_key(SpKeyPair::from_pem(&corpus("sp.key.pem"), &corpus("sp.cert.pem")).unwrap())
 }
 
 pub fn idp() -> IdentityProvider {
@@ -215,7 +214,12 @@ impl Spec {
 
     /// Response with a signed assertion (the usual IdP default).
     pub fn signed_assertion(&self) -> String {
-        sign(&self.response(), &self.assertion_id, &signer("idp"), &SigOpts::default())
+        sign(
+            &self.response(),
+            &self.assertion_id,
+            &signer("idp"),
+            &SigOpts::default(),
+        )
     }
 
     /// Response and assertion both signed.
@@ -226,7 +230,12 @@ impl Spec {
 
     /// Only the Response signed.
     pub fn signed_response(&self) -> String {
-        sign(&self.response(), &self.response_id, &signer("idp"), &SigOpts::default())
+        sign(
+            &self.response(),
+            &self.response_id,
+            &signer("idp"),
+            &SigOpts::default(),
+        )
     }
 }
 
@@ -350,8 +359,14 @@ pub fn signature_xml(xml: &str, id: &str, signer: &Signer, o: &SigOpts) -> Strin
     let wrapper = format!(r#"<ds:Signature xmlns:ds="{DS}">{signed_info}</ds:Signature>"#);
     let doc = roxmltree::Document::parse(&wrapper).unwrap();
     let si = doc.root_element().first_element_child().unwrap();
-    let si_c14n =
-        canonicalize(si, C14nOptions { max_output: 1 << 24, ..C14nOptions::default() }).unwrap();
+    let si_c14n = canonicalize(
+        si,
+        C14nOptions {
+            max_output: 1 << 24,
+            ..C14nOptions::default()
+        },
+    )
+    .unwrap();
     let sig = raw_sign(signer, &o.signature_method, &si_c14n);
     let key_info = if o.key_info_certs.is_empty() {
         String::new()

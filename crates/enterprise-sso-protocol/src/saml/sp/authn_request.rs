@@ -185,14 +185,21 @@ pub fn redirect_request(
     }
     url.set_fragment(None);
     for (k, _) in url.query_pairs() {
-        for p in ["SAMLRequest", "SAMLResponse", "RelayState", "SigAlg", "Signature"] {
+        for p in [
+            "SAMLRequest",
+            "SAMLResponse",
+            "RelayState",
+            "SigAlg",
+            "Signature",
+        ] {
             if k == p {
                 return Err(AuthnRequestError::SsoUrlHasSamlParameter(p));
             }
         }
     }
     let xml = authn_request_xml(sp, idp_sso_url, &id, now_ms, options.force_authn)?;
-    let mut deflater = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+    let mut deflater =
+        flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
     deflater
         .write_all(xml.as_bytes())
         .map_err(|_| AuthnRequestError::Signing)?;
@@ -239,7 +246,9 @@ pub fn redirect_request(
 /// that a deflate bomb is refused after reading at most `max_output + 1` bytes.
 pub fn inflate_redirect_param(value: &str, max_output: usize) -> Result<Vec<u8>, Refusal> {
     let compressed = super::parse::decode_base64_param(value)?;
-    let limit = u64::try_from(max_output).unwrap_or(u64::MAX).saturating_add(1);
+    let limit = u64::try_from(max_output)
+        .unwrap_or(u64::MAX)
+        .saturating_add(1);
     let mut out = Vec::new();
     flate2::read::DeflateDecoder::new(compressed.as_slice())
         .take(limit)

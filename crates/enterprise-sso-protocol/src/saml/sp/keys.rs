@@ -129,16 +129,13 @@ pub(crate) fn select<'c>(
     let chosen: Vec<&TrustedCert> = valid
         .iter()
         .copied()
-        .filter(|c| key_info_certs.iter().any(|k| *k == c.der))
+        .filter(|c| key_info_certs.contains(&c.der))
         .collect();
     if !chosen.is_empty() {
         return Ok(chosen);
     }
     // A configured certificate that is not valid now, or an unknown one.
-    if let Some(c) = certs
-        .iter()
-        .find(|c| key_info_certs.iter().any(|k| *k == c.der))
-    {
+    if let Some(c) = certs.iter().find(|c| key_info_certs.contains(&c.der)) {
         return Err(Refusal::CertificateNotValidNow {
             element,
             fingerprint: fingerprint(&c.der),

@@ -40,7 +40,11 @@ pub fn sp_metadata_xml(
     let mut sso = BytesStart::new("md:SPSSODescriptor");
     sso.push_attribute((
         "AuthnRequestsSigned",
-        if authn_requests_signed { "true" } else { "false" },
+        if authn_requests_signed {
+            "true"
+        } else {
+            "false"
+        },
     ));
     sso.push_attribute(("WantAssertionsSigned", "true"));
     sso.push_attribute(("protocolSupportEnumeration", PROTOCOL));

@@ -36,9 +36,9 @@ mod response;
 mod signature;
 
 pub use authn_request::{
-    authn_request_xml, inflate_redirect_param, redirect_request, request_id,
-    AuthnRequestError, AuthnRequestOptions, RedirectRequest, MAX_RELAY_STATE_BYTES,
-    MIN_ID_RANDOM_BYTES, SIG_ALG_RSA_SHA256,
+    authn_request_xml, inflate_redirect_param, redirect_request, request_id, AuthnRequestError,
+    AuthnRequestOptions, RedirectRequest, MAX_RELAY_STATE_BYTES, MIN_ID_RANDOM_BYTES,
+    SIG_ALG_RSA_SHA256,
 };
 pub use config::{IdentityProvider, KeyError, ServiceProvider, SpKeyPair, SpPrivateKey};
 pub use decrypt::MAX_CIPHERTEXT_BYTES;
@@ -49,6 +49,4 @@ pub use parse::{
     MAX_DOCUMENT_BYTES, MAX_NODES,
 };
 pub use refusal::{Refusal, SignedElement, MAX_VALUE_CHARS};
-pub use response::{
-    ResponseVerifier, SignedParts, VerifiedAssertion, DEFAULT_CLOCK_SKEW,
-};
+pub use response::{ResponseVerifier, SignedParts, VerifiedAssertion, DEFAULT_CLOCK_SKEW};

@@ -36,10 +36,7 @@ pub(crate) fn decode_base64_param(value: &str) -> Result<Vec<u8>, Refusal> {
             received: value.len(),
         });
     }
-    let compact: Vec<u8> = value
-        .bytes()
-        .filter(|b| !b.is_ascii_whitespace())
-        .collect();
+    let compact: Vec<u8> = value.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
     base64::engine::general_purpose::STANDARD
         .decode(&compact)
         .map_err(|_| Refusal::NotBase64)
@@ -173,7 +170,9 @@ pub(crate) fn is_xml_space(c: char) -> bool {
 /// ignored.
 pub(crate) fn base64_value(text: &str) -> Option<Vec<u8>> {
     let compact: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    base64::engine::general_purpose::STANDARD.decode(&compact).ok()
+    base64::engine::general_purpose::STANDARD
+        .decode(&compact)
+        .ok()
 }
 
 // ---- xs:dateTime ----
@@ -295,10 +294,22 @@ mod tests {
     #[test]
     fn datetimes() {
         assert_eq!(parse_datetime("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(parse_datetime("2024-02-29T12:34:56.789Z"), Some(1_709_210_096_789));
-        assert_eq!(parse_datetime("2024-02-29T12:34:56.7891234Z"), Some(1_709_210_096_789));
-        assert_eq!(parse_datetime("2024-02-29T14:34:56+02:00"), Some(1_709_210_096_000));
-        assert_eq!(parse_datetime("2024-02-29T12:34:56"), Some(1_709_210_096_000));
+        assert_eq!(
+            parse_datetime("2024-02-29T12:34:56.789Z"),
+            Some(1_709_210_096_789)
+        );
+        assert_eq!(
+            parse_datetime("2024-02-29T12:34:56.7891234Z"),
+            Some(1_709_210_096_789)
+        );
+        assert_eq!(
+            parse_datetime("2024-02-29T14:34:56+02:00"),
+            Some(1_709_210_096_000)
+        );
+        assert_eq!(
+            parse_datetime("2024-02-29T12:34:56"),
+            Some(1_709_210_096_000)
+        );
         for bad in [
             "2023-02-29T00:00:00Z",
             "2024-13-01T00:00:00Z",

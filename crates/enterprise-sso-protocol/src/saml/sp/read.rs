@@ -50,11 +50,7 @@ pub(crate) struct AssertionData {
     pub attributes: Vec<(String, Vec<String>)>,
 }
 
-fn time_attr(
-    node: Node<'_, '_>,
-    name: &str,
-    field: &'static str,
-) -> Result<Option<i64>, Refusal> {
+fn time_attr(node: Node<'_, '_>, name: &str, field: &'static str) -> Result<Option<i64>, Refusal> {
     node.attribute(name)
         .map(|v| parse::parse_datetime(v).ok_or(Refusal::BadTime { field }))
         .transpose()
@@ -80,8 +76,8 @@ pub(crate) fn read_assertion(a: Node<'_, '_>) -> Result<AssertionData, Refusal> 
         .ok_or(Refusal::Missing { what: "ID" })?
         .to_owned();
     let version = a.attribute("Version").unwrap_or_default().to_owned();
-    let issue_instant_ms = time_attr(a, "IssueInstant", "Assertion IssueInstant")?
-        .ok_or(Refusal::Missing {
+    let issue_instant_ms =
+        time_attr(a, "IssueInstant", "Assertion IssueInstant")?.ok_or(Refusal::Missing {
             what: "IssueInstant",
         })?;
     let issuer = match elements(a).next() {
@@ -91,7 +87,10 @@ pub(crate) fn read_assertion(a: Node<'_, '_>) -> Result<AssertionData, Refusal> 
 
     // Subject: one NameID, bearer confirmations.
     let subject = single(a, "Subject")?.ok_or(Refusal::Missing { what: "Subject" })?;
-    if children_named(subject, SAML, "EncryptedID").next().is_some() {
+    if children_named(subject, SAML, "EncryptedID")
+        .next()
+        .is_some()
+    {
         return Err(Refusal::Unsupported {
             what: "an EncryptedID",
         });
@@ -135,9 +134,7 @@ pub(crate) fn read_assertion(a: Node<'_, '_>) -> Result<AssertionData, Refusal> 
     }
 
     // Conditions.
-    let cond = single(a, "Conditions")?.ok_or(Refusal::Missing {
-        what: "Conditions",
-    })?;
+    let cond = single(a, "Conditions")?.ok_or(Refusal::Missing { what: "Conditions" })?;
     let mut conditions = Conditions {
         not_before_ms: time_attr(cond, "NotBefore", "Conditions NotBefore")?,
         not_on_or_after_ms: time_attr(cond, "NotOnOrAfter", "Conditions NotOnOrAfter")?,
@@ -154,10 +151,11 @@ pub(crate) fn read_assertion(a: Node<'_, '_>) -> Result<AssertionData, Refusal> 
     let authn = match children_named(a, SAML, "AuthnStatement").next() {
         None => None,
         Some(st) => Some(Authn {
-            authn_instant_ms: time_attr(st, "AuthnInstant", "AuthnInstant")?
-                .ok_or(Refusal::Missing {
+            authn_instant_ms: time_attr(st, "AuthnInstant", "AuthnInstant")?.ok_or(
+                Refusal::Missing {
                     what: "AuthnInstant",
-                })?,
+                },
+            )?,
             session_index: st.attribute("SessionIndex").map(str::to_owned),
             session_not_on_or_after_ms: time_attr(
                 st,
@@ -170,7 +168,10 @@ pub(crate) fn read_assertion(a: Node<'_, '_>) -> Result<AssertionData, Refusal> 
     // Attributes, merged by Name.
     let mut attributes: Vec<(String, Vec<String>)> = Vec::new();
     for st in children_named(a, SAML, "AttributeStatement") {
-        if children_named(st, SAML, "EncryptedAttribute").next().is_some() {
+        if children_named(st, SAML, "EncryptedAttribute")
+            .next()
+            .is_some()
+        {
             return Err(Refusal::Unsupported {
                 what: "an EncryptedAttribute",
             });

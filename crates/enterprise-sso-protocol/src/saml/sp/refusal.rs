@@ -153,7 +153,9 @@ pub enum Refusal {
         received: String,
     },
     /// A `DigestMethod` outside the allowlist.
-    #[error("the {element}'s DigestMethod {received} is not accepted; use sha256, sha384 or sha512")]
+    #[error(
+        "the {element}'s DigestMethod {received} is not accepted; use sha256, sha384 or sha512"
+    )]
     DigestAlgorithmNotAllowed {
         /// The signed element.
         element: SignedElement,
@@ -215,7 +217,9 @@ pub enum Refusal {
         element: SignedElement,
     },
     /// Neither the Assertion nor the Response carrying it is signed.
-    #[error("the assertion is not signed (neither the Assertion nor the Response carries a signature)")]
+    #[error(
+        "the assertion is not signed (neither the Assertion nor the Response carries a signature)"
+    )]
     Unsigned,
 
     // ---- encryption ----
@@ -229,14 +233,18 @@ pub enum Refusal {
         received: String,
     },
     /// An encrypted assertion but no SP decryption key configured.
-    #[error("the assertion is encrypted but this service provider has no decryption key configured")]
+    #[error(
+        "the assertion is encrypted but this service provider has no decryption key configured"
+    )]
     NoDecryptionKey,
     /// The assertion could not be decrypted (one reason for every failure, so that the
     /// refusal is no decryption oracle).
     #[error("the encrypted assertion could not be decrypted with this service provider's keys")]
     DecryptionFailed,
     /// Encrypted identifiers or attributes, which this verifier does not read.
-    #[error("the assertion holds {what}, which is not supported; configure the IdP not to encrypt it")]
+    #[error(
+        "the assertion holds {what}, which is not supported; configure the IdP not to encrypt it"
+    )]
     Unsupported {
         /// What (`EncryptedID`, `EncryptedAttribute`).
         what: &'static str,

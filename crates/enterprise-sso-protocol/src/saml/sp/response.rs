@@ -194,7 +194,10 @@ impl ResponseVerifier {
             .transpose()?;
         // The verified Response, parsed again: the assertion (or the ciphertext) is taken
         // from it when the Response signature is what covers the assertion.
-        let response_text = response_bytes.map(String::from_utf8).transpose().map_err(|_| Refusal::NotUtf8)?;
+        let response_text = response_bytes
+            .map(String::from_utf8)
+            .transpose()
+            .map_err(|_| Refusal::NotUtf8)?;
         let verified_response = response_text.as_deref().map(parse::parse).transpose()?;
         let verified_assertion_node = |doc: &Document<'_>| -> Result<NodeId, Refusal> {
             elements(doc.root_element())
@@ -217,7 +220,8 @@ impl ResponseVerifier {
                 None => Some(assertion),
             }
             .ok_or(Refusal::DecryptionFailed)?;
-            let (bytes, assertion_signed) = self.decrypted_assertion(source, &ctx, signed.response)?;
+            let (bytes, assertion_signed) =
+                self.decrypted_assertion(source, &ctx, signed.response)?;
             signed.assertion = assertion_signed;
             bytes
         } else {
@@ -260,14 +264,23 @@ impl ResponseVerifier {
             let text = parse::prepare(&wrapped)?;
             let doc = parse::parse(&text)?;
             let wrapper = doc.root_element();
-            let mut kids = wrapper.children().filter(|n| !(n.is_text() && n.text().unwrap_or_default().trim_matches(parse::is_xml_space).is_empty()));
+            let mut kids = wrapper.children().filter(|n| {
+                !(n.is_text()
+                    && n.text()
+                        .unwrap_or_default()
+                        .trim_matches(parse::is_xml_space)
+                        .is_empty())
+            });
             let assertion = match (kids.next(), kids.next()) {
                 (Some(a), None) if is(&a, SAML, "Assertion") => a,
                 _ => return Err(Refusal::DecryptionFailed),
             };
             scan(wrapper, &[assertion.id()], 1)?;
             match one_signature(assertion, SignedElement::Assertion)? {
-                Some(sig) => Ok((signature::verify(assertion, sig, SignedElement::Assertion, ctx)?, true)),
+                Some(sig) => Ok((
+                    signature::verify(assertion, sig, SignedElement::Assertion, ctx)?,
+                    true,
+                )),
                 None if response_signed => Ok((canonical(assertion)?, false)),
                 None => Err(Refusal::Unsigned),
             }
@@ -291,11 +304,13 @@ impl ResponseVerifier {
                 received: shown(version),
             });
         }
-        if let Some(issuer) = parse::one_child(root, SAML, "Issuer").map_err(|_| Refusal::IssuerMismatch {
-            element: SignedElement::Response,
-            expected: shown(&self.idp.entity_id),
-            received: "(several Issuer elements)".to_owned(),
-        })? {
+        if let Some(issuer) =
+            parse::one_child(root, SAML, "Issuer").map_err(|_| Refusal::IssuerMismatch {
+                element: SignedElement::Response,
+                expected: shown(&self.idp.entity_id),
+                received: "(several Issuer elements)".to_owned(),
+            })?
+        {
             let received = parse::token_text(issuer, "Issuer")?;
             if received != self.idp.entity_id {
                 return Err(Refusal::IssuerMismatch {
@@ -350,7 +365,7 @@ impl ResponseVerifier {
             || a.conditions
                 .audience_restrictions
                 .iter()
-                .any(|r| !r.iter().any(|aud| *aud == self.sp.entity_id))
+                .any(|r| !r.contains(&self.sp.entity_id))
         {
             return Err(Refusal::AudienceMismatch {
                 expected: shown(&self.sp.entity_id),
@@ -397,7 +412,10 @@ impl ResponseVerifier {
         let Some(chosen) = accepted.first() else {
             return Err(first_error.unwrap_or(Refusal::NoBearerConfirmation));
         };
-        if accepted.iter().any(|b| b.in_response_to != chosen.in_response_to) {
+        if accepted
+            .iter()
+            .any(|b| b.in_response_to != chosen.in_response_to)
+        {
             return Err(Refusal::AmbiguousConfirmation);
         }
         let in_response_to = chosen.in_response_to.clone();
@@ -569,7 +587,8 @@ fn scan(top: Node<'_, '_>, signature_parents: &[NodeId], expected: usize) -> Res
         for a in n.attributes() {
             let id_like = (a.namespace().is_none()
                 && matches!(a.name(), "ID" | "Id" | "id" | "AssertionID"))
-                || (a.namespace() == Some("http://www.w3.org/XML/1998/namespace") && a.name() == "id");
+                || (a.namespace() == Some("http://www.w3.org/XML/1998/namespace")
+                    && a.name() == "id");
             if id_like && !ids.insert(a.value()) {
                 return Err(Refusal::DuplicateId {
                     id: shown(a.value()),
@@ -618,7 +637,9 @@ fn scan(top: Node<'_, '_>, signature_parents: &[NodeId], expected: usize) -> Res
             if !allowed || !placed {
                 return Err(Refusal::SignatureMisplaced {
                     place: match parent {
-                        Some(p) if allowed => format!("after other elements in {}", parse::expanded_name(&p)),
+                        Some(p) if allowed => {
+                            format!("after other elements in {}", parse::expanded_name(&p))
+                        }
                         Some(p) => format!("in {}", parse::expanded_name(&p)),
                         None => "at the root".to_owned(),
                     },

@@ -122,7 +122,10 @@ pub(crate) fn verify(
     // No comments or processing instructions anywhere in the signature: they are how
     // digest and signature values have been cut short by other verifiers.
     if signature.descendants().any(|n| n.is_comment() || n.is_pi()) {
-        return Err(bad(element, "comment or processing instruction inside ds:Signature"));
+        return Err(bad(
+            element,
+            "comment or processing instruction inside ds:Signature",
+        ));
     }
     // One of each part in the whole signature: a second SignedInfo (CVE-2025-29774) or
     // a stray DigestValue (CVE-2024-45409) anywhere in it is refused, not skipped.
@@ -213,7 +216,9 @@ pub(crate) fn verify(
     let (transforms, digest_node, digest_value) = match (rc.next(), rc.next(), rc.next(), rc.next())
     {
         (Some(t), Some(m), Some(v), None)
-            if is(&t, DS, "Transforms") && is(&m, DS, "DigestMethod") && is(&v, DS, "DigestValue") =>
+            if is(&t, DS, "Transforms")
+                && is(&m, DS, "DigestMethod")
+                && is(&v, DS, "DigestValue") =>
         {
             (t, m, v)
         }
@@ -248,10 +253,11 @@ pub(crate) fn verify(
         _ => return Err(Refusal::TransformsNotAllowed { element, received }),
     };
     let digest_uri = algorithm(digest_node);
-    let digest_hash = digest_method(digest_uri).ok_or_else(|| Refusal::DigestAlgorithmNotAllowed {
-        element,
-        received: shown(digest_uri),
-    })?;
+    let digest_hash =
+        digest_method(digest_uri).ok_or_else(|| Refusal::DigestAlgorithmNotAllowed {
+            element,
+            received: shown(digest_uri),
+        })?;
     if digest_hash == Hash::Sha1 && !ctx.allow_sha1 {
         return Err(Refusal::Sha1NotAllowed {
             element,
