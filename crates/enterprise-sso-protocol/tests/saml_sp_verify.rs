@@ -230,7 +230,8 @@ fn encrypted_assertions_every_algorithm() {
 fn encrypted_assertion_refusals() {
     let spec = Spec::default();
     let sp_cert = corpus("sp.cert.pem");
-    // Unsigned inside, Response unsigned: one refusal for everything (no oracle).
+    // Unsigned inside, Response unsigned: CBC gives one refusal for everything (no
+    // oracle); GCM says what is wrong.
     let xml = encrypt(
         &spec.response(),
         "_assert1",
@@ -246,7 +247,7 @@ fn encrypted_assertion_refusals() {
         DataAlg::Aes128Gcm,
         KeyAlg::OaepMgf1p,
     );
-    assert_eq!(outcome(&verifier(), &xml, NOW), "saml_decryption_failed");
+    assert_eq!(outcome(&verifier(), &xml, NOW), "saml_unsigned");
     // Encrypted for another SP key.
     let xml = encrypt(
         &spec.signed_assertion(),
@@ -615,4 +616,41 @@ fn refusal_codes_are_listed_and_messages_hold_no_xml() {
         assert!(seen.insert(c), "duplicate code {c}");
         assert!(c.starts_with("saml_"));
     }
+}
+
+#[test]
+fn cbc_ciphertext_modifications_all_look_alike() {
+    // The XML Encryption CBC attack flips ciphertext bits and watches whether the
+    // plaintext still parses. Without a Response signature over the ciphertext, every
+    // modification gets the same refusal, whatever the plaintext became.
+    let xml = encrypt(
+        &Spec::default().signed_assertion(),
+        "_assert1",
+        &corpus("sp.cert.pem"),
+        DataAlg::Aes256Cbc,
+        KeyAlg::OaepMgf1p,
+    );
+    assert_eq!(outcome(&verifier(), &xml, NOW), "accepted");
+    let marker = "<xenc:CipherData><xenc:CipherValue>";
+    let start = xml.rfind(marker).unwrap() + marker.len();
+    let end = start + xml[start..].find('<').unwrap();
+    let ct = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &xml[start..end])
+        .unwrap();
+    let mut codes = std::collections::BTreeSet::new();
+    for i in (0..ct.len())
+        .step_by(ct.len() / 40 + 1)
+        .chain([ct.len() - 17, ct.len() - 1])
+    {
+        for bit in [0x01u8, 0x80] {
+            let mut m = ct.clone();
+            m[i] ^= bit;
+            let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &m);
+            let forged = format!("{}{}{}", &xml[..start], b64, &xml[end..]);
+            codes.insert(outcome(&verifier(), &forged, NOW));
+        }
+    }
+    assert_eq!(
+        codes.into_iter().collect::<Vec<_>>(),
+        ["saml_decryption_failed"]
+    );
 }

@@ -181,12 +181,21 @@ fn oaep_decrypt(key: &rsa::PrivateKey, w: &WrappedKey) -> Option<Vec<u8>> {
     }
 }
 
-/// Decrypts the assertion inside `encrypted_assertion` with the SP's keys; returns the
-/// plaintext (an XML fragment, not yet parsed).
+/// A decrypted assertion.
+pub(crate) struct Decrypted {
+    /// The plaintext: an XML fragment, not yet parsed.
+    pub plaintext: Vec<u8>,
+    /// Whether the data algorithm authenticates its ciphertext (GCM). With CBC, a
+    /// modified ciphertext decrypts to modified plaintext, so the caller must not let
+    /// its refusals tell such plaintexts apart (the XML Encryption CBC oracle).
+    pub authenticated: bool,
+}
+
+/// Decrypts the assertion inside `encrypted_assertion` with the SP's keys.
 pub(crate) fn decrypt(
     encrypted_assertion: Node<'_, '_>,
     keys: &[SpKeyPair],
-) -> Result<Vec<u8>, Refusal> {
+) -> Result<Decrypted, Refusal> {
     let mut data_nodes = elements(encrypted_assertion).filter(|n| is(n, XENC, "EncryptedData"));
     let data = data_nodes.next().ok_or(Refusal::DecryptionFailed)?;
     if data_nodes.next().is_some() {
@@ -226,7 +235,10 @@ pub(crate) fn decrypt(
                 continue;
             }
             if let Some(plain) = decrypt_data(alg, &sym, &ciphertext) {
-                return Ok(plain);
+                return Ok(Decrypted {
+                    plaintext: plain,
+                    authenticated: matches!(alg, Data::Gcm128 | Data::Gcm256),
+                });
             }
         }
     }

@@ -258,9 +258,10 @@ impl ResponseVerifier {
         ctx: &Context<'_>,
         response_signed: bool,
     ) -> Result<(Vec<u8>, bool), Refusal> {
-        let plain = super::decrypt::decrypt(encrypted, &self.sp.keys)?;
+        let decrypted = super::decrypt::decrypt(encrypted, &self.sp.keys)?;
+        let plain = &decrypted.plaintext;
         let inner = || -> Result<(Vec<u8>, bool), Refusal> {
-            let wrapped = wrap_fragment(encrypted, &plain).ok_or(Refusal::DecryptionFailed)?;
+            let wrapped = wrap_fragment(encrypted, plain).ok_or(Refusal::DecryptionFailed)?;
             let text = parse::prepare(&wrapped)?;
             let doc = parse::parse(&text)?;
             let wrapper = doc.root_element();
@@ -287,11 +288,13 @@ impl ResponseVerifier {
         };
         match inner() {
             Ok(v) => Ok(v),
-            // Ciphertext no signature authenticated: one refusal for every failure up to
-            // the assertion's own signature, so that no answer tells a forged ciphertext
-            // that decrypts to well-formed XML from one that does not (the XML Encryption
-            // CBC oracle).
-            Err(_) if !response_signed => Err(Refusal::DecryptionFailed),
+            // CBC ciphertext no signature authenticated: one refusal for every failure up
+            // to the assertion's own signature, so that no answer tells a modified
+            // ciphertext that decrypts to well-formed XML from one that does not (the XML
+            // Encryption CBC oracle). GCM refuses any modified ciphertext by its tag.
+            Err(_) if !response_signed && !decrypted.authenticated => {
+                Err(Refusal::DecryptionFailed)
+            }
             Err(e) => Err(e),
         }
     }
