@@ -49,8 +49,7 @@ fn s<'a>(case: &'a Value, field: &str) -> Option<&'a str> {
 fn caller_accepts(a: &VerifiedAssertion, pending: Option<&str>) -> Result<(), String> {
     match (pending, &a.in_response_to) {
         (Some(req), _) => a.expect_request(req).map_err(|e| e.code().to_owned()),
-        (None, None) => Ok(()),
-        (None, Some(_)) => Err("caller: no pending request for this InResponseTo".to_owned()),
+        (None, _) => a.expect_unsolicited().map_err(|e| e.code().to_owned()),
     }
 }
 

@@ -586,6 +586,14 @@ fn unsolicited_responses() {
     let solicited = Spec::default().signed_assertion();
     let a = v.verify_xml(solicited.as_bytes(), NOW).unwrap();
     assert_eq!(a.in_response_to.as_deref(), Some(REQUEST_ID));
+    assert_eq!(
+        a.expect_unsolicited().unwrap_err(),
+        Refusal::UnexpectedInResponseTo {
+            received: REQUEST_ID.into()
+        }
+    );
+    let unsolicited = v.verify_xml(xml.as_bytes(), NOW).unwrap();
+    unsolicited.expect_unsolicited().unwrap();
 }
 
 #[test]

@@ -358,6 +358,12 @@ pub enum Refusal {
         /// The `InResponseTo` of the assertion (empty when unsolicited).
         received: String,
     },
+    /// The assertion answers a request, and no request is pending for this browser.
+    #[error("the assertion answers request {received:?}, but no sign-in is pending for this browser; a response to an SP-initiated request is never accepted as unsolicited")]
+    UnexpectedInResponseTo {
+        /// The `InResponseTo` of the assertion.
+        received: String,
+    },
     /// An unsolicited (IdP-initiated) response when the connection does not allow them.
     #[error("the response is unsolicited (IdP-initiated, no InResponseTo), which this connection does not allow")]
     UnsolicitedNotAllowed,
@@ -434,6 +440,7 @@ impl Refusal {
             Self::BadTime { .. } => "saml_bad_time",
             Self::InResponseToMismatch { .. } => "saml_in_response_to_mismatch",
             Self::WrongRequest { .. } => "saml_wrong_request",
+            Self::UnexpectedInResponseTo { .. } => "saml_unexpected_in_response_to",
             Self::UnsolicitedNotAllowed => "saml_unsolicited_not_allowed",
             Self::UnsolicitedTooOld { .. } => "saml_unsolicited_too_old",
             Self::MarkupInValue { .. } => "saml_markup_in_value",
@@ -487,6 +494,7 @@ impl Refusal {
         "saml_bad_time",
         "saml_in_response_to_mismatch",
         "saml_wrong_request",
+        "saml_unexpected_in_response_to",
         "saml_unsolicited_not_allowed",
         "saml_unsolicited_too_old",
         "saml_markup_in_value",
@@ -503,4 +511,160 @@ pub(crate) fn shown(value: &str) -> String {
         .take(MAX_VALUE_CHARS)
         .map(|c| if c.is_control() { '?' } else { c })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_variant_has_a_listed_unique_code_and_a_message() {
+        let e = SignedElement::Assertion;
+        let s = String::new;
+        let all = vec![
+            Refusal::TooLarge {
+                what: "x",
+                limit: 1,
+                received: 2,
+            },
+            Refusal::NotBase64,
+            Refusal::NotUtf8,
+            Refusal::Doctype,
+            Refusal::Malformed { reason: s() },
+            Refusal::XmlLimit {
+                what: "x",
+                limit: 1,
+            },
+            Refusal::NotAResponse { received: s() },
+            Refusal::AssertionCount {
+                count: 2,
+                misplaced: true,
+            },
+            Refusal::SignatureMisplaced { place: s() },
+            Refusal::DuplicateSignature { element: e },
+            Refusal::DuplicateId { id: s() },
+            Refusal::MissingId { element: e },
+            Refusal::SignatureStructure {
+                element: e,
+                problem: "x",
+            },
+            Refusal::ReferenceUriMismatch {
+                element: e,
+                expected: s(),
+                received: s(),
+            },
+            Refusal::TransformsNotAllowed {
+                element: e,
+                received: vec![],
+            },
+            Refusal::CanonicalizationNotAllowed {
+                element: e,
+                received: s(),
+            },
+            Refusal::SignatureAlgorithmNotAllowed {
+                element: e,
+                received: s(),
+            },
+            Refusal::DigestAlgorithmNotAllowed {
+                element: e,
+                received: s(),
+            },
+            Refusal::Sha1NotAllowed {
+                element: e,
+                received: s(),
+            },
+            Refusal::NoTrustedCertificate { configured: 0 },
+            Refusal::CertificateNotTrusted {
+                element: e,
+                fingerprint: s(),
+            },
+            Refusal::CertificateNotValidNow {
+                element: e,
+                fingerprint: s(),
+                not_before_ms: 0,
+                not_after_ms: 0,
+            },
+            Refusal::KeyUnusable { problem: "x" },
+            Refusal::DigestMismatch { element: e },
+            Refusal::SignatureInvalid { element: e },
+            Refusal::Unsigned,
+            Refusal::EncryptionAlgorithmNotAllowed {
+                what: "x",
+                received: s(),
+            },
+            Refusal::NoDecryptionKey,
+            Refusal::DecryptionFailed,
+            Refusal::Unsupported { what: "x" },
+            Refusal::StatusNotSuccess {
+                status: s(),
+                sub_status: Some(s()),
+                message: Some(s()),
+            },
+            Refusal::Version {
+                element: e,
+                received: s(),
+            },
+            Refusal::IssuerMismatch {
+                element: e,
+                expected: s(),
+                received: s(),
+            },
+            Refusal::AudienceMismatch {
+                expected: s(),
+                received: vec![],
+            },
+            Refusal::DestinationMismatch {
+                expected: s(),
+                received: s(),
+            },
+            Refusal::RecipientMismatch {
+                expected: s(),
+                received: s(),
+            },
+            Refusal::NoBearerConfirmation,
+            Refusal::Missing { what: "x" },
+            Refusal::NotYetValid {
+                field: "x",
+                at_ms: 0,
+                now_ms: 0,
+                skew_ms: 0,
+            },
+            Refusal::Expired {
+                field: "x",
+                at_ms: 0,
+                now_ms: 0,
+                skew_ms: 0,
+            },
+            Refusal::BadTime { field: "x" },
+            Refusal::InResponseToMismatch {
+                response: s(),
+                assertion: s(),
+            },
+            Refusal::WrongRequest {
+                expected: s(),
+                received: s(),
+            },
+            Refusal::UnexpectedInResponseTo { received: s() },
+            Refusal::UnsolicitedNotAllowed,
+            Refusal::UnsolicitedTooOld {
+                issued_ms: 0,
+                max_age_ms: 0,
+                now_ms: 0,
+            },
+            Refusal::MarkupInValue { what: "x" },
+            Refusal::AmbiguousConfirmation,
+            Refusal::NotDeflate,
+        ];
+        let mut seen = std::collections::HashSet::new();
+        for r in &all {
+            assert!(
+                Refusal::CODES.contains(&r.code()),
+                "{} not listed",
+                r.code()
+            );
+            assert!(seen.insert(r.code()), "{} twice", r.code());
+            assert!(!r.to_string().is_empty());
+        }
+        assert_eq!(seen.len(), Refusal::CODES.len());
+    }
 }

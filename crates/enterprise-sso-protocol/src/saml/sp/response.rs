@@ -96,6 +96,16 @@ impl VerifiedAssertion {
         }
     }
 
+    /// Checks that the assertion is unsolicited, for a caller with no pending request
+    /// for this browser: a response minted for an SP-initiated request is never
+    /// accepted as unsolicited (it may be a captured response replayed elsewhere).
+    pub fn expect_unsolicited(&self) -> Result<(), Refusal> {
+        match &self.in_response_to {
+            None => Ok(()),
+            Some(r) => Err(Refusal::UnexpectedInResponseTo { received: shown(r) }),
+        }
+    }
+
     /// The values of the attribute `name`, if present.
     pub fn attribute(&self, name: &str) -> Option<&[String]> {
         self.attributes
