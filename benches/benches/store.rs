@@ -60,7 +60,7 @@ type Bench<'a> = Box<dyn FnMut(&mut Criterion) + 'a>;
 /// Every id of the store in a scattered order (keys across the whole store).
 fn all_ids_scattered(repo: &dyn Store) -> Vec<ConnectionId> {
     let mut all: Vec<ConnectionId> =
-        block_on(enterprise_sso::repo::list_all(repo, &ListQuery::default()))
+        block_on(enterprise_sso::list_all(repo, &ListQuery::default()))
             .unwrap()
             .into_iter()
             .map(|c| c.id)

@@ -94,7 +94,7 @@ pub async fn raw_table(pool: &deadpool_postgres::Pool, repo: &PostgresRepo, n: u
             .batch_execute(&format!("TRUNCATE {table}"))
             .await
             .expect("truncate");
-        let all = enterprise_sso::repo::list_all(repo, &enterprise_sso::ListQuery::default())
+        let all = enterprise_sso::list_all(repo, &enterprise_sso::ListQuery::default())
             .await
             .expect("list");
         for chunk in all.chunks(1000) {

@@ -3,7 +3,7 @@
 //! domain; an accepted certificate field holds no private key.
 #![no_main]
 
-use enterprise_sso::validate::Policy;
+use enterprise_sso::Policy;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -19,7 +19,7 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Ok(e) = enterprise_sso::EmailAddress::parse(text) {
         assert_eq!(e.to_string().matches('@').count(), 1);
-        assert!(!enterprise_sso::domain::is_ip_literal(e.domain().as_str()));
+        assert!(!enterprise_sso::is_ip_literal(e.domain().as_str()));
     }
     if let Ok(certs) = enterprise_sso_protocol::saml::parse_certificates(text) {
         assert!(!text.contains("PRIVATE KEY") || certs.is_empty());

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use enterprise_sso::repo::ListQuery;
+use enterprise_sso::ListQuery;
 use enterprise_sso::{ConnectionId, ConnectionRepo, Connections, DynStore};
 use enterprise_sso_benches::{connection, org_of, template, PER_ORG};
 use enterprise_sso_http::{router, ApiKeys, Auth};

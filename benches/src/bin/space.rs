@@ -21,7 +21,7 @@ fn mib(bytes: u64) -> f64 {
 async fn load(store: DynStore, rounds: usize) -> usize {
     let svc = Arc::new(Connections::new(store.clone()));
     let ids: Arc<Vec<ConnectionId>> = Arc::new(
-        enterprise_sso::repo::list_all(&store, &enterprise_sso::ListQuery::default())
+        enterprise_sso::list_all(&store, &enterprise_sso::ListQuery::default())
             .await
             .expect("list")
             .into_iter()

@@ -458,7 +458,7 @@ async fn measure(store: DynStore, workload: &str, n: usize, tasks: usize, secs: 
     match workload {
         "update" => {
             let all: Vec<ConnectionId> =
-                enterprise_sso::repo::list_all(&store, &enterprise_sso::ListQuery::default())
+                enterprise_sso::list_all(&store, &enterprise_sso::ListQuery::default())
                     .await
                     .expect("list")
                     .into_iter()

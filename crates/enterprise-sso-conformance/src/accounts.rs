@@ -1,9 +1,9 @@
 //! Account cases: CRUD, lookups, paging, and the unlinking of accounts when their connection is deleted.
 
-use enterprise_sso::error::Error;
-use enterprise_sso::ids::AccountId;
-use enterprise_sso::repo::{AccountQuery, Order, Store};
-use enterprise_sso::service::now_ms;
+use enterprise_sso::now_ms;
+use enterprise_sso::AccountId;
+use enterprise_sso::Error;
+use enterprise_sso::{AccountQuery, Order, Store};
 
 use crate::fixtures::*;
 

@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
-use enterprise_sso::cache::{CacheOptions, Cached};
-use enterprise_sso::patch::{Patch, UpdateConnection};
-use enterprise_sso::repo::{ConnectionRepo, Store};
-use enterprise_sso::service::Connections;
+use enterprise_sso::Connections;
+use enterprise_sso::{CacheOptions, Cached};
+use enterprise_sso::{ConnectionRepo, Store};
+use enterprise_sso::{Patch, UpdateConnection};
 
 use crate::fixtures::*;
 

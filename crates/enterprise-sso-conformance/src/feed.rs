@@ -3,15 +3,15 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use enterprise_sso::account::Assertion;
-use enterprise_sso::connection::{EnterpriseConnection, ProtocolConfig};
-use enterprise_sso::error::Error;
 use enterprise_sso::events::{Event, EventKind as K};
-use enterprise_sso::ids::ConnectionId;
-use enterprise_sso::patch::{CreateConnection, OidcPatch, UpdateConnection};
-use enterprise_sso::provider::Provider;
-use enterprise_sso::repo::{list_all, ListQuery, Store};
-use enterprise_sso::service::Connections;
+use enterprise_sso::Assertion;
+use enterprise_sso::ConnectionId;
+use enterprise_sso::Connections;
+use enterprise_sso::Error;
+use enterprise_sso::Provider;
+use enterprise_sso::{list_all, ListQuery, Store};
+use enterprise_sso::{CreateConnection, OidcPatch, UpdateConnection};
+use enterprise_sso::{EnterpriseConnection, ProtocolConfig};
 use futures_executor::block_on;
 
 use crate::fixtures::*;

@@ -3,12 +3,13 @@
 //! a delete of a missing id). Each must leave the store byte for byte as it was, as every
 //! read the traits offer sees it.
 
-use enterprise_sso::account::EnterpriseAccount;
-use enterprise_sso::connection::EnterpriseConnection;
-use enterprise_sso::error::Error;
-use enterprise_sso::ids::{AccountId, ConnectionId};
-use enterprise_sso::repo::{AccountQuery, ListQuery, Order, Store, MAX_LIMIT};
+use enterprise_sso::limits::MAX_LIMIT;
 use enterprise_sso::storage::codec::{encode_account, encode_connection};
+use enterprise_sso::EnterpriseAccount;
+use enterprise_sso::EnterpriseConnection;
+use enterprise_sso::Error;
+use enterprise_sso::{AccountId, ConnectionId};
+use enterprise_sso::{AccountQuery, ListQuery, Order, Store};
 
 use crate::fixtures::*;
 
@@ -218,5 +219,5 @@ pub async fn storage_refusals_change_nothing(repo: &dyn Store) {
 }
 
 fn now() -> i64 {
-    enterprise_sso::service::now_ms()
+    enterprise_sso::now_ms()
 }

@@ -2,12 +2,12 @@
 
 use std::collections::HashSet;
 
-use enterprise_sso::account::Assertion;
-use enterprise_sso::connection::EnterpriseConnection;
-use enterprise_sso::error::Error;
-use enterprise_sso::ids::ConnectionId;
-use enterprise_sso::repo::{AccountQuery, Store};
-use enterprise_sso::service::Connections;
+use enterprise_sso::Assertion;
+use enterprise_sso::ConnectionId;
+use enterprise_sso::Connections;
+use enterprise_sso::EnterpriseConnection;
+use enterprise_sso::Error;
+use enterprise_sso::{AccountQuery, Store};
 use futures_executor::block_on;
 
 use crate::fixtures::*;
@@ -15,7 +15,7 @@ use crate::fixtures::*;
 /// The first sign-in creates the account and activates the connection; later ones find
 /// it again, refreshing attributes only with sync on.
 pub async fn sign_in_creates_then_finds_the_account(repo: &dyn Store) {
-    use enterprise_sso::connection::ConnectionState;
+    use enterprise_sso::ConnectionState;
     let tag = unique_tag();
     for sync in [false, true] {
         let svc = Connections::new(repo);
@@ -63,7 +63,7 @@ pub async fn sign_in_creates_then_finds_the_account(repo: &dyn Store) {
         // a new one is refused.
         svc.update(
             &c.id,
-            &enterprise_sso::patch::UpdateConnection::default().disable_jit_provisioning(true),
+            &enterprise_sso::UpdateConnection::default().disable_jit_provisioning(true),
         )
         .await
         .expect("disable jit");
@@ -78,7 +78,7 @@ pub async fn sign_in_creates_then_finds_the_account(repo: &dyn Store) {
             matches!(
                 refused,
                 Err(Error::SignInRefused(
-                    enterprise_sso::account::SignInRefusal::JitProvisioningDisabled
+                    enterprise_sso::SignInRefusal::JitProvisioningDisabled
                 ))
             ),
             "{refused:?}"
@@ -89,7 +89,7 @@ pub async fn sign_in_creates_then_finds_the_account(repo: &dyn Store) {
 /// Inactive or unknown connection, email outside the domains, missing subject or email:
 /// typed refusals, and nothing written.
 pub async fn refused_sign_ins_write_nothing(repo: &dyn Store) {
-    use enterprise_sso::account::SignInRefusal as R;
+    use enterprise_sso::SignInRefusal as R;
     let tag = unique_tag();
     let svc = Connections::new(repo);
     let c = sign_in_connection("refuse", &tag, false);
@@ -186,7 +186,7 @@ pub async fn refused_sign_ins_write_nothing(repo: &dyn Store) {
             Assertion::new(&"s".repeat(1025), []).with_email(&ok_email),
             R::InvalidField {
                 field: "subject",
-                kind: enterprise_sso::validate::FieldErrorKind::TooLong { max: 1024 },
+                kind: enterprise_sso::FieldErrorKind::TooLong { max: 1024 },
             },
         ),
         (
@@ -195,7 +195,7 @@ pub async fn refused_sign_ins_write_nothing(repo: &dyn Store) {
                 .with_email(&ok_email),
             R::InvalidField {
                 field: "first_name",
-                kind: enterprise_sso::validate::FieldErrorKind::TooLong { max: 256 },
+                kind: enterprise_sso::FieldErrorKind::TooLong { max: 256 },
             },
         ),
         (
@@ -203,7 +203,7 @@ pub async fn refused_sign_ins_write_nothing(repo: &dyn Store) {
             Assertion::new("s", [("lastName", "Doe\u{0}")]).with_email(&ok_email),
             R::InvalidField {
                 field: "last_name",
-                kind: enterprise_sso::validate::FieldErrorKind::ControlCharacters,
+                kind: enterprise_sso::FieldErrorKind::ControlCharacters,
             },
         ),
     ];
@@ -240,7 +240,7 @@ pub async fn refused_sign_ins_write_nothing(repo: &dyn Store) {
 /// (another tenant's users), and nothing is written; through the owner it works, and once
 /// the owner is inactive routing (and so sign-in) falls back to the parent claim.
 pub async fn sign_in_honours_routing(repo: &dyn Store) {
-    use enterprise_sso::account::SignInRefusal as R;
+    use enterprise_sso::SignInRefusal as R;
     let tag = unique_tag();
     let svc = Connections::new(repo);
     let a = sign_in_connection("tenant-a", &tag, false);

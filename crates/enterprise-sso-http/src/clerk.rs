@@ -6,8 +6,9 @@ use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
-use enterprise_sso::repo::{ListQuery, Order, MAX_LIMIT};
+use enterprise_sso::limits::MAX_LIMIT;
 use enterprise_sso::{EnterpriseConnection, Error, Store};
+use enterprise_sso::{ListQuery, Order};
 use enterprise_sso_wire::{decode_create, decode_update, ConnectionJson, DeletedObjectJson};
 use serde::Serialize;
 
@@ -120,7 +121,7 @@ fn list_query(raw: Option<&str>) -> Result<ListQuery, enterprise_sso_wire::ApiEr
     Ok(ListQuery {
         organization_id: p.text("organization_id").map(str::to_owned),
         active: p.boolean("active")?,
-        limit: p.int("limit", 1, MAX_LIMIT, enterprise_sso::repo::DEFAULT_LIMIT)?,
+        limit: p.int("limit", 1, MAX_LIMIT, enterprise_sso::limits::DEFAULT_LIMIT)?,
         offset: p.int("offset", 0, MAX_OFFSET, 0)?,
         order: Order::Desc,
         ..ListQuery::default()

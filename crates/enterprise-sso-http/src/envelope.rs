@@ -29,7 +29,7 @@ impl Vendor {
 
 /// An error on its way out: the library's envelope plus the vendor that shapes it.
 #[derive(Debug)]
-pub struct HttpError {
+pub(crate) struct HttpError {
     /// Which envelope.
     pub vendor: Vendor,
     /// The errors and status.
@@ -38,7 +38,7 @@ pub struct HttpError {
 
 impl HttpError {
     /// `errors` in `vendor`'s envelope.
-    pub fn new(vendor: Vendor, errors: ApiErrors) -> Self {
+    pub(crate) fn new(vendor: Vendor, errors: ApiErrors) -> Self {
         HttpError { vendor, errors }
     }
 }
@@ -89,7 +89,7 @@ impl IntoResponse for HttpError {
 }
 
 /// `value` as a JSON response with `status`.
-pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Response {
+pub(crate) fn json<T: Serialize>(status: StatusCode, value: &T) -> Response {
     match serde_json::to_vec(value) {
         Ok(bytes) => json_bytes(status, bytes),
         Err(e) => {

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use enterprise_sso::repo::{ListQuery, Order};
 use enterprise_sso::{ConnectionId, Domain, Provider, Store};
+use enterprise_sso::{ListQuery, Order};
 use enterprise_sso_wire::{ApiErrors, WorkosConnectionJson, WorkosListJson};
 
 use crate::envelope::{json, HttpError, Vendor};
@@ -91,7 +91,7 @@ fn list_query(raw: Option<&str>) -> Result<(ListQuery, Option<Vec<Provider>>), A
             "limit",
             1,
             WORKOS_MAX_LIMIT,
-            enterprise_sso::repo::DEFAULT_LIMIT,
+            enterprise_sso::limits::DEFAULT_LIMIT,
         )?,
         after: cursor("after")?,
         before: cursor("before")?,

@@ -1,8 +1,8 @@
 //! Account operations.
 
-use enterprise_sso::account::email_key;
 use enterprise_sso::events::account_events;
 use enterprise_sso::storage::codec::{decode_account, encode_account};
+use enterprise_sso::storage::email_key;
 use enterprise_sso::storage::{
     account_keys, check_account_keys_unchanged, expect_version, stored_id, version_to_i64,
 };

@@ -187,12 +187,10 @@ impl PostgresRepo {
     /// the domain table against the records, and that every linked account's connection
     /// exists (one read-only snapshot). Returns the first problem found. The server's own
     /// page checks are PostgreSQL's (`data_checksums`, `amcheck`).
-    pub async fn verify(
-        &self,
-    ) -> std::result::Result<(), enterprise_sso::integrity::IntegrityError> {
+    pub async fn verify(&self) -> std::result::Result<(), enterprise_sso::storage::IntegrityError> {
         runtime::run(verify::verify_owned(self.inner.clone()))
             .await
-            .map_err(|e| enterprise_sso::integrity::IntegrityError::Engine(e.to_string()))?
+            .map_err(|e| enterprise_sso::storage::IntegrityError::Engine(e.to_string()))?
     }
 
     /// The pool (for the host's own statements, health checks, metrics).

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use enterprise_sso::integrity::{cross_check, AccountColumns, ConnectionColumns, IntegrityError};
+use enterprise_sso::storage::{cross_check, AccountColumns, ConnectionColumns, IntegrityError};
 
 use crate::Inner;
 

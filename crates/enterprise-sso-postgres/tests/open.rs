@@ -208,7 +208,7 @@ async fn dump(c: &deadpool_postgres::Object, schema: &str) -> (Vec<String>, Vec<
 
 #[tokio::test]
 async fn verify_names_a_broken_index() {
-    use enterprise_sso::integrity::IntegrityError;
+    use enterprise_sso::storage::IntegrityError;
     let Some(url) = common::url() else { return };
     let schema = common::unique_schema("verify");
     let repo = PostgresRepo::connect_with(&url, common::options(&schema))

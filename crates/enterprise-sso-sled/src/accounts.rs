@@ -2,9 +2,9 @@
 //! [`AccountRepo`] implementation.
 
 use async_trait::async_trait;
-use enterprise_sso::account::email_key;
 use enterprise_sso::events::account_events;
 use enterprise_sso::storage::codec::decode_account;
+use enterprise_sso::storage::email_key;
 use enterprise_sso::storage::{check_account_keys_unchanged, expect_version, stored_id};
 use enterprise_sso::{
     AccountId, AccountPage, AccountQuery, AccountRepo, ConnectionId, EnterpriseAccount, Error,

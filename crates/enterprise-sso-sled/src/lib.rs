@@ -93,7 +93,7 @@ mod verify;
 pub use keys::Kind;
 pub use sidecar::FILE_NAME as COMMIT_SIDECAR;
 
-use enterprise_sso::integrity::IntegrityError;
+use enterprise_sso::storage::IntegrityError;
 use enterprise_sso::Result;
 use sled::Tree;
 
@@ -163,6 +163,12 @@ pub struct SledRepo {
     gate: flush_gate::FlushGate,
     group: group::Group,
     sidecar: Option<sidecar::Sidecar>,
+}
+
+impl std::fmt::Debug for SledRepo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SledRepo").finish_non_exhaustive()
+    }
 }
 
 impl Drop for SledRepo {

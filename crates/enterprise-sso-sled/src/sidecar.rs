@@ -4,7 +4,7 @@
 //! claim). Every transaction of this adapter bumps a commit counter in the `meta` tree;
 //! after each flush the counter's durable value is written here (checksummed, `fsync`ed).
 //! On open, a store whose counter is behind the sidecar has lost acknowledged writes and
-//! is refused ([`enterprise_sso::integrity::IntegrityError::WritesLost`]).
+//! is refused ([`enterprise_sso::storage::IntegrityError::WritesLost`]).
 //!
 //! A flush-on-write batch writes the count in place right after its flush but leaves the
 //! file's `fsync` to a background thread ([`Sidecar::write_sync_soon`]): the writes are

@@ -7,10 +7,10 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 use enterprise_sso::events::Event;
-use enterprise_sso::integrity::IntegrityError;
 use enterprise_sso::storage::codec::{
     decode_account, decode_connection, encode_account, encode_event_at,
 };
+use enterprise_sso::storage::IntegrityError;
 use enterprise_sso::{
     ConnectionId, Domain, EnterpriseAccount, EnterpriseConnection, Error, Result,
 };

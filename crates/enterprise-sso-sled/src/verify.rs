@@ -5,8 +5,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use enterprise_sso::integrity::IntegrityError;
 use enterprise_sso::storage::codec::{decode_account, decode_connection};
+use enterprise_sso::storage::IntegrityError;
 
 use crate::keys::{account_keys, index_keys, Kind};
 use crate::SledRepo;

@@ -396,7 +396,7 @@ fn write_old_layout(
         tree("acc_by_subject")
             .insert(sep(conn, subject), id)
             .unwrap();
-        let email = enterprise_sso::account::email_key(&a.email_address);
+        let email = enterprise_sso::storage::email_key(&a.email_address);
         tree("acc_by_email").insert(sep(&email, id), &[]).unwrap();
         tree("acc_by_conn")
             .insert([conn.as_bytes(), id.as_bytes()].concat(), &[])
@@ -664,7 +664,7 @@ fn open_after_damage(flush_on_write: bool, damage: impl Fn(&mut Vec<u8>)) -> Res
     std::fs::write(&file, &bytes).unwrap();
     match SledRepo::open(&path) {
         Ok(repo) => {
-            let all = block_on(enterprise_sso::repo::list_all(
+            let all = block_on(enterprise_sso::list_all(
                 &repo,
                 &enterprise_sso::ListQuery::default(),
             ))
@@ -719,7 +719,7 @@ fn a_damaged_store_is_refused_never_opened_with_records_missing() {
 
 #[test]
 fn verify_catches_each_broken_index_in_turn() {
-    use enterprise_sso::integrity::IntegrityError;
+    use enterprise_sso::storage::IntegrityError;
     use enterprise_sso::AccountRepo;
     let fresh = || {
         let db = sled::Config::new().temporary(true).open().unwrap();

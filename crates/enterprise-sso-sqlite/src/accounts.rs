@@ -1,8 +1,8 @@
 //! The SQL behind the account operations (synchronous; run on worker threads).
 
-use enterprise_sso::account::email_key;
 use enterprise_sso::events::{account_events, Event};
 use enterprise_sso::storage::codec::{decode_account, encode_account};
+use enterprise_sso::storage::email_key;
 use enterprise_sso::storage::{
     account_keys, check_account_keys_unchanged, expect_version, stored_id, version_to_i64,
 };

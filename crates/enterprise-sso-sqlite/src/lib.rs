@@ -56,7 +56,7 @@ mod worker;
 use std::path::Path;
 
 use async_trait::async_trait;
-use enterprise_sso::integrity::IntegrityError;
+use enterprise_sso::storage::IntegrityError;
 use enterprise_sso::{
     AccountId, AccountPage, AccountQuery, AccountRepo, Change, ConnectionId, ConnectionRepo,
     Domain, EnterpriseAccount, EnterpriseConnection, EventFeed, ListQuery, Page, Result,
@@ -75,6 +75,12 @@ pub struct SqliteRepo {
     // last and checkpoints the WAL.
     reads: Reads,
     writes: Writes,
+}
+
+impl std::fmt::Debug for SqliteRepo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteRepo").finish_non_exhaustive()
+    }
 }
 
 impl SqliteRepo {

@@ -283,7 +283,7 @@ fn bulk_insert_is_all_or_nothing() {
 
 #[test]
 fn verify_catches_damaged_records_and_stale_indexes() {
-    use enterprise_sso::integrity::IntegrityError;
+    use enterprise_sso::storage::IntegrityError;
     use enterprise_sso::AccountRepo;
     let fresh = || {
         let dir = tempfile::tempdir().unwrap();

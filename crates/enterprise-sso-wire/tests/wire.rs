@@ -19,14 +19,15 @@ const OIDC_ID: &str = "ent_01HF8Q5X6ZJ0Y4C7N9T2W3V5KN";
 const T0: i64 = 1_750_000_000_000;
 const T1: i64 = 1_750_000_100_000;
 
+/// The golden JSON documents, shared with the core's tests (`crates/enterprise-sso/tests/fixtures`).
 fn fixture(name: &str) -> Value {
-    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!("{}/../enterprise-sso/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
     serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
 }
 
 fn fixture_bytes(name: &str) -> Vec<u8> {
     std::fs::read(format!(
-        "{}/tests/fixtures/{name}",
+        "{}/../enterprise-sso/tests/fixtures/{name}",
         env!("CARGO_MANIFEST_DIR")
     ))
     .unwrap()

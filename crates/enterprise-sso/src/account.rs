@@ -237,13 +237,13 @@ pub const DEFAULT_SAML_LAST_NAME: &[&str] = &[
 
 /// Longest provider user id (NameID, `sub` or mapped attribute) stored on an account, in
 /// bytes.
-pub const MAX_SUBJECT_LEN: usize = crate::validate::MAX_TEXT_LEN;
+pub const MAX_SUBJECT_LEN: usize = enterprise_sso_protocol::limits::MAX_TEXT_LEN;
 /// Longest first or last name stored on an account, in characters.
-pub const MAX_PERSON_NAME_CHARS: usize = crate::validate::MAX_NAME_CHARS;
+pub const MAX_PERSON_NAME_CHARS: usize = enterprise_sso_protocol::limits::MAX_NAME_CHARS;
 
 /// Account fields taken from an assertion.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MappedIdentity {
+pub(crate) struct MappedIdentity {
     /// The user's id at the IdP.
     pub provider_user_id: String,
     /// Email address, domain normalised.
@@ -264,7 +264,7 @@ pub struct MappedIdentity {
 ///   `family_name`.
 /// - The email's domain must be one of the connection's domains, or a subdomain of one
 ///   when `allow_subdomains` is on.
-pub fn map_assertion(
+pub(crate) fn map_assertion(
     conn: &EnterpriseConnection,
     assertion: &Assertion,
 ) -> Result<MappedIdentity, SignInRefusal> {

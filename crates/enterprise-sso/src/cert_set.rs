@@ -36,6 +36,17 @@ impl IdpCertificate {
     pub fn is_expired_at(&self, now_ms: i64) -> bool {
         self.expires_at < now_ms
     }
+
+    /// The primary certificate of `set` at `now_ms`: the one valid now that expires last,
+    /// or, when none is valid now, the one that expires last. Ties keep the earlier entry.
+    pub fn primary_of(set: &[IdpCertificate], now_ms: i64) -> Option<&IdpCertificate> {
+        primary(set, now_ms)
+    }
+
+    /// The latest `NotAfter` in `set` (Unix ms), or `None` for an empty set.
+    pub fn latest_expiry_of(set: &[IdpCertificate]) -> Option<i64> {
+        latest_expiry(set)
+    }
 }
 
 impl From<&crate::saml::Certificate> for IdpCertificate {
@@ -50,7 +61,7 @@ impl From<&crate::saml::Certificate> for IdpCertificate {
 
 /// The primary certificate of `set` at `now_ms`: the one valid now that expires last, or,
 /// when none is valid now, the one that expires last. Ties keep the earlier entry.
-pub fn primary(set: &[IdpCertificate], now_ms: i64) -> Option<&IdpCertificate> {
+pub(crate) fn primary(set: &[IdpCertificate], now_ms: i64) -> Option<&IdpCertificate> {
     let latest = |best: Option<&IdpCertificate>, c: &IdpCertificate| -> bool {
         best.is_none_or(|b| c.expires_at > b.expires_at)
     };
@@ -68,14 +79,14 @@ pub fn primary(set: &[IdpCertificate], now_ms: i64) -> Option<&IdpCertificate> {
 }
 
 /// The latest `NotAfter` in `set` (Unix ms), or `None` for an empty set.
-pub fn latest_expiry(set: &[IdpCertificate]) -> Option<i64> {
+pub(crate) fn latest_expiry(set: &[IdpCertificate]) -> Option<i64> {
     set.iter().map(|c| c.expires_at).max()
 }
 
 /// Why a set holds no certificate valid at a moment: every one has expired (the latest at
 /// `Expired`), or the unexpired ones start later (the earliest at `NotYetValid`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NoneValid {
+pub(crate) enum NoneValid {
     /// All expired; the latest expiry.
     Expired(i64),
     /// None valid yet; the earliest start among the unexpired.
@@ -83,7 +94,7 @@ pub enum NoneValid {
 }
 
 /// `None` when `set` is empty or holds a certificate valid at `now_ms`; otherwise why not.
-pub fn none_valid(set: &[IdpCertificate], now_ms: i64) -> Option<NoneValid> {
+pub(crate) fn none_valid(set: &[IdpCertificate], now_ms: i64) -> Option<NoneValid> {
     if set.is_empty() || set.iter().any(|c| c.is_valid_at(now_ms)) {
         return None;
     }

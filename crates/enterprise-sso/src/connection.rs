@@ -199,7 +199,7 @@ pub struct SamlConfig {
     pub attribute_mapping: AttributeMapping,
     /// Whether the IdP must re-authenticate the user on every sign-in.
     pub force_authn: bool,
-    /// The primary IdP signing certificate ([`crate::cert_set::primary`] of
+    /// The primary IdP signing certificate ([`IdpCertificate::primary_of`]
     /// [`Self::idp_certificates`] at the time of the write), as canonical PEM.
     pub idp_certificate: Option<String>,
     /// Start of the primary certificate's validity (Unix ms), derived by [`crate::merge()`].
@@ -207,8 +207,7 @@ pub struct SamlConfig {
     /// End of the primary certificate's validity (Unix ms), derived by [`crate::merge()`].
     pub idp_certificate_expires_at: Option<i64>,
     /// Every signing certificate of the IdP (given, or read from the metadata's signing
-    /// `KeyDescriptor`s), in order, each with its validity window. Rules in
-    /// [`crate::cert_set`].
+    /// `KeyDescriptor`s), in order, each with its validity window. The rules: manual chapter 3.
     pub idp_certificates: Vec<IdpCertificate>,
     /// IdP entity id.
     pub idp_entity_id: Option<String>,
@@ -264,7 +263,7 @@ impl SamlConfig {
             .filter(move |c| c.is_valid_at(now_ms))
     }
 
-    /// The latest expiry among the certificates ([`crate::cert_set::latest_expiry`]).
+    /// The latest expiry among the certificates ([`IdpCertificate::latest_expiry_of`]).
     pub fn latest_certificate_expiry(&self) -> Option<i64> {
         crate::cert_set::latest_expiry(&self.idp_certificates)
     }

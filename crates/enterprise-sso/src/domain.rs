@@ -111,7 +111,7 @@ pub fn is_ip_literal(host: &str) -> bool {
 
 /// Normalises a host name (the part after `@` of an email, or a domain) without the
 /// public-suffix rule: used for routing look-ups.
-pub fn normalize_host(input: &str) -> Result<String, DomainError> {
+pub(crate) fn normalize_host(input: &str) -> Result<String, DomainError> {
     let trimmed = input.trim();
     let trimmed = trimmed.strip_suffix('.').unwrap_or(trimmed);
     if trimmed.is_empty() {

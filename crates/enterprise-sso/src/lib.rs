@@ -30,48 +30,71 @@
 //! # });
 //! ```
 
-pub mod account;
-pub mod cache;
-pub mod cert_set;
-pub mod connection;
+mod account;
+mod cache;
+mod cert_set;
+mod connection;
 pub mod crypto;
-pub mod domain;
-pub mod email;
-pub mod error;
+mod domain;
+mod email;
+mod error;
 pub mod events;
-pub mod ids;
-pub mod integrity;
-pub mod login_hint;
-pub mod memory;
+mod ids;
+mod integrity;
+mod login_hint;
+mod memory;
 mod merge;
-pub mod patch;
-pub mod provider;
-pub mod repo;
+mod patch;
+mod provider;
+mod repo;
 mod routing;
-pub mod secret;
-pub mod service;
+mod secret;
+mod service;
 pub mod storage;
-pub mod validate;
+mod validate;
 mod write_lock;
 
 // The protocol parsers, under the paths the core used before they moved.
-use enterprise_sso_protocol::{limits, oidc, saml, url_policy};
+use enterprise_sso_protocol::{oidc, saml, url_policy};
+
+/// Every size and count limit the rules apply, in one place: the protocol crate's input
+/// limits and the core's own (manual chapter 12 lists them with what each bounds).
+pub mod limits {
+    pub use crate::account::{MAX_PERSON_NAME_CHARS, MAX_SUBJECT_LEN};
+    pub use crate::domain::MAX_DOMAIN_LEN;
+    pub use crate::email::{MAX_EMAIL_LEN, MAX_LOCAL_PART_LEN};
+    pub use crate::login_hint::MAX_LOGIN_HINT_SOURCE_LEN;
+    pub use crate::repo::{DEFAULT_LIMIT, MAX_LIMIT};
+    pub use crate::service::DEFAULT_MAX_RETRIES;
+    pub use enterprise_sso_protocol::limits::{
+        MAX_CERTIFICATE_LEN, MAX_DOMAINS, MAX_METADATA_LEN, MAX_NAME_CHARS, MAX_TEXT_LEN,
+        MAX_URL_LEN,
+    };
+}
 
 /// Fixtures for tests of stores and hosts (feature `testing`): valid connections and
 /// accounts, a test key ring, byte searches over a store's files.
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use account::{Assertion, EnterpriseAccount, SignInRefusal, Verification, VerificationStatus};
+pub use account::{
+    Assertion, EnterpriseAccount, SignInRefusal, Verification, VerificationStatus,
+    DEFAULT_SAML_EMAIL, DEFAULT_SAML_FIRST_NAME, DEFAULT_SAML_LAST_NAME,
+};
 pub use cache::{CacheOptions, CacheStats, Cached};
 pub use cert_set::IdpCertificate;
 pub use connection::{
-    AttributeMapping, ConnectionState, EnterpriseConnection, OidcConfig, ProtocolConfig, SamlConfig,
+    AttributeMapping, ConnectionState, EnterpriseConnection, OidcConfig, ProtocolConfig,
+    RenewalNotice, SamlConfig,
 };
-pub use domain::{Domain, DomainError};
+pub use domain::{is_ip_literal, Domain, DomainError};
 pub use email::{EmailAddress, EmailError};
-pub use error::{Error, Result};
-pub use ids::{AccountId, ConnectionId, EventId, RecordId};
+pub use enterprise_sso_protocol::limits::Policy;
+pub use error::{BoxError, Error, Result};
+pub use ids::{
+    AccountId, ConnectionId, EventId, InvalidId, RecordId, ACCOUNT_ID_PREFIX, CONNECTION_ID_PREFIX,
+    EVENT_ID_PREFIX,
+};
 pub use login_hint::LoginHint;
 pub use memory::MemoryRepo;
 pub use merge::{build, build_with, merge, merge_with};
@@ -80,13 +103,13 @@ pub use patch::Compose;
 pub use patch::{
     AttributeMappingPatch, CreateConnection, OidcPatch, Patch, SamlPatch, UpdateConnection,
 };
-pub use provider::{Protocol, Provider, WorkosConnectionType};
+pub use provider::{Protocol, Provider, UnknownProvider, WorkosConnectionType};
 pub use repo::{
-    modify_by_cas, AccountPage, AccountQuery, AccountRepo, Change, ConnectionRepo, DynStore,
-    EventFeed, ListQuery, Order, Page, Record, Store,
+    list_all, modify_by_cas, AccountPage, AccountQuery, AccountRepo, Change, ConnectionRepo,
+    DynStore, EventFeed, ListQuery, Order, Page, Record, Store,
 };
 pub use secret::ClientSecret;
-pub use service::{Connections, MetadataSource, SignIn};
-pub use validate::{validate, validate_with, FieldError, FieldErrorKind, Policy, ValidationErrors};
+pub use service::{now_ms, Clock, Connections, MetadataSource, SignIn};
+pub use validate::{validate, validate_with, FieldError, FieldErrorKind, ValidationErrors};
 
 pub mod manual;

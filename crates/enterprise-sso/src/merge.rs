@@ -6,6 +6,7 @@ use crate::connection::{
 };
 use crate::domain::Domain;
 use crate::ids::ConnectionId;
+use crate::limits::{MAX_CERTIFICATE_LEN, MAX_DOMAINS, MAX_METADATA_LEN};
 use crate::login_hint::LoginHint;
 use crate::patch::{
     AttributeMappingPatch, CreateConnection, OidcPatch, Patch, SamlPatch, UpdateConnection,
@@ -15,10 +16,8 @@ use crate::saml::{
     parse_certificates, parse_metadata_for, Certificate, MAX_CERTIFICATES_PER_FIELD,
 };
 use crate::url_policy::canonical_url;
-use crate::validate::{
-    validate_with, FieldError, FieldErrorKind, Policy, ValidationErrors, MAX_CERTIFICATE_LEN,
-    MAX_DOMAINS, MAX_METADATA_LEN,
-};
+use crate::validate::{validate_with, FieldError, FieldErrorKind, ValidationErrors};
+use crate::Policy;
 
 /// Applies `patch` to `current` and validates the result.
 ///
@@ -63,7 +62,7 @@ pub fn merge(
 ///   `idp_certificates` (a list of such) set the certificate set, both together when both
 ///   are given; each is parsed as X.509 and stored as canonical PEM with its window.
 /// - `idp_certificate` and its `_issued_at` / `_expires_at` show the set's primary
-///   certificate at `now` ([`crate::cert_set`]).
+///   certificate at `now` ([`crate::IdpCertificate::primary_of`]).
 /// - A connection that is active after the update is refused when no certificate of its
 ///   set is valid at `now` (`CertificateExpired`, or `CertificateNotYetValid`) and the
 ///   update activates it or changes its set (edits of an already active connection are not

@@ -5,14 +5,13 @@ use std::fmt;
 
 use crate::connection::{EnterpriseConnection, OidcConfig, ProtocolConfig, SamlConfig};
 use crate::domain::DomainError;
-pub use crate::limits::{
-    Policy, MAX_CERTIFICATE_LEN, MAX_DOMAINS, MAX_METADATA_LEN, MAX_NAME_CHARS, MAX_TEXT_LEN,
-    MAX_URL_LEN,
-};
 use crate::oidc::DiscoveryError;
 use crate::provider::Provider;
 use crate::saml::{CertificateError, MetadataError};
-pub use crate::url_policy::{check_fetch_url_kind, check_url_kind, ip_allowed, UrlError};
+use crate::url_policy::{check_fetch_url_kind, check_url_kind, UrlError};
+use enterprise_sso_protocol::limits::{
+    Policy, MAX_CERTIFICATE_LEN, MAX_DOMAINS, MAX_METADATA_LEN, MAX_NAME_CHARS, MAX_TEXT_LEN,
+};
 
 impl From<UrlError> for FieldErrorKind {
     fn from(e: UrlError) -> Self {
@@ -483,7 +482,10 @@ mod tests {
                 "{url} tests"
             );
         }
-        let long = format!("https://example.com/{}", "a".repeat(MAX_URL_LEN));
+        let long = format!(
+            "https://example.com/{}",
+            "a".repeat(crate::limits::MAX_URL_LEN)
+        );
         assert!(matches!(
             check_url_kind(&long).map_err(FieldErrorKind::from),
             Err(FieldErrorKind::TooLong { .. })

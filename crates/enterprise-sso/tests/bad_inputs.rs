@@ -21,7 +21,7 @@ async fn must_get(repo: &dyn Store, id: &ConnectionId) -> EnterpriseConnection {
 }
 
 async fn walk(repo: &dyn Store, query: &ListQuery) -> Vec<ConnectionId> {
-    enterprise_sso::repo::list_all(repo, query)
+    enterprise_sso::list_all(repo, query)
         .await
         .unwrap()
         .into_iter()

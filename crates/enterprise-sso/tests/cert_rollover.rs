@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use enterprise_sso::cert_set::{latest_expiry, primary, IdpCertificate};
+use enterprise_sso::IdpCertificate;
 use enterprise_sso::{
     ConnectionId, ConnectionRepo, Connections, CreateConnection, EnterpriseConnection, MemoryRepo,
     MetadataSource, Patch, ProtocolConfig, Provider, SamlPatch, UpdateConnection,
@@ -165,7 +165,7 @@ struct Source(std::sync::Mutex<String>);
 
 #[async_trait]
 impl MetadataSource for Source {
-    async fn fetch(&self, _: &str, _: usize) -> Result<Vec<u8>, enterprise_sso::error::BoxError> {
+    async fn fetch(&self, _: &str, _: usize) -> Result<Vec<u8>, enterprise_sso::BoxError> {
         Ok(self.0.lock().unwrap().clone().into_bytes())
     }
 }
@@ -263,7 +263,7 @@ proptest! {
         before in 0i64..2_100,
     ) {
         for set in &sets {
-            let p = primary(set, now);
+            let p = IdpCertificate::primary_of(set, now);
             let any_valid = set.iter().any(|c| c.is_valid_at(now));
             prop_assert_eq!(p.is_some(), !set.is_empty());
             if any_valid {
@@ -286,7 +286,7 @@ proptest! {
                 if let ProtocolConfig::Saml(s) = &mut c.config {
                     s.idp_certificates = set.clone();
                 }
-                if latest_expiry(set).is_some_and(|t| t < before) {
+                if IdpCertificate::latest_expiry_of(set).is_some_and(|t| t < before) {
                     want.push(c.id.clone());
                 }
                 repo.insert(&c).await.unwrap();

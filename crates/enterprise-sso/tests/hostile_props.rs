@@ -5,7 +5,7 @@
 //! are bounded before per-item work.
 #![allow(clippy::unwrap_used)]
 
-use enterprise_sso::validate::Policy;
+use enterprise_sso::Policy;
 use enterprise_sso::{build, ConnectionId, CreateConnection, EmailAddress, Provider};
 use enterprise_sso_conformance::TEST_CERT_PEM;
 use enterprise_sso_protocol::url_policy::{canonical_url, check_fetch_url_kind, ip_allowed};
@@ -90,7 +90,7 @@ proptest! {
         let raw = format!("{local}@{host}");
         if let Ok(e) = EmailAddress::parse(&raw) {
             prop_assert_eq!(raw.matches('@').count(), 1);
-            prop_assert!(!enterprise_sso::domain::is_ip_literal(e.domain().as_str()));
+            prop_assert!(!enterprise_sso::is_ip_literal(e.domain().as_str()));
             prop_assert_eq!(EmailAddress::parse(&e.to_string()).unwrap(), e);
         }
     }

@@ -48,11 +48,7 @@ struct Serve(Vec<u8>);
 
 #[async_trait]
 impl MetadataSource for Serve {
-    async fn fetch(
-        &self,
-        _url: &str,
-        _max: usize,
-    ) -> Result<Vec<u8>, enterprise_sso::error::BoxError> {
+    async fn fetch(&self, _url: &str, _max: usize) -> Result<Vec<u8>, enterprise_sso::BoxError> {
         Ok(self.0.clone())
     }
 }

@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use enterprise_sso::error::BoxError;
+use enterprise_sso::BoxError;
 use enterprise_sso::{
     ConnectionRepo, Connections, CreateConnection, EnterpriseConnection, Error, FieldErrorKind,
     MemoryRepo, MetadataSource, OidcPatch, Patch, Policy, Provider, SamlPatch, UpdateConnection,

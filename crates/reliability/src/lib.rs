@@ -38,6 +38,7 @@ impl Kind {
 }
 
 /// A durable store opened by kind, with its integrity check.
+#[derive(Debug)]
 pub enum Opened {
     /// SQLite.
     Sqlite(SqliteRepo),
@@ -63,7 +64,7 @@ impl Opened {
     }
 
     /// The adapter's full integrity check (`verify`).
-    pub fn verify(&self) -> std::result::Result<(), enterprise_sso::integrity::IntegrityError> {
+    pub fn verify(&self) -> std::result::Result<(), enterprise_sso::storage::IntegrityError> {
         match self {
             Opened::Sqlite(r) => futures_executor::block_on(r.verify()),
             Opened::Sled(r) => r.verify(),
@@ -105,7 +106,7 @@ pub async fn all_connections(
         order: enterprise_sso::Order::Asc,
         ..Default::default()
     };
-    enterprise_sso::repo::list_all(repo, &q).await
+    enterprise_sso::list_all(repo, &q).await
 }
 
 /// A small deterministic generator (xorshift64*), so runs can be replayed from a seed.

@@ -255,7 +255,7 @@ fn check(repo: &dyn Store, world: &World) {
             let owner = block_on(repo.find_by_domain(d)).unwrap().unwrap();
             assert_eq!(owner.id, c.id, "domain {d} routes to its owner");
         }
-        let all = block_on(enterprise_sso::repo::list_all(
+        let all = block_on(enterprise_sso::list_all(
             repo,
             &ListQuery {
                 domain: None,

@@ -1,14 +1,14 @@
 //! The certificate expiry index.
 
-use enterprise_sso::cert_set::IdpCertificate;
-use enterprise_sso::connection::{EnterpriseConnection, ProtocolConfig};
-use enterprise_sso::repo::Store;
-use enterprise_sso::service::now_ms;
+use enterprise_sso::now_ms;
+use enterprise_sso::IdpCertificate;
+use enterprise_sso::Store;
+use enterprise_sso::{EnterpriseConnection, ProtocolConfig};
 
 use crate::fixtures::*;
 
 /// Connections whose certificates all expire before a time (the latest expiry of the set,
-/// see [`enterprise_sso::cert_set`]), soonest first, all of them; kept current through updates and
+/// see `IdpCertificate::latest_expiry_of`), soonest first, all of them; kept current through updates and
 /// deletes.
 pub async fn certificate_expiry_query(repo: &dyn Store) {
     let with_expiries = |name: &str, expiries: &[i64]| {

@@ -1,9 +1,9 @@
 //! Concurrent writers: no lost update, no conflict between in-process writers.
 
-use enterprise_sso::error::Error;
-use enterprise_sso::patch::{Patch, UpdateConnection};
-use enterprise_sso::repo::Store;
-use enterprise_sso::service::Connections;
+use enterprise_sso::Connections;
+use enterprise_sso::Error;
+use enterprise_sso::Store;
+use enterprise_sso::{Patch, UpdateConnection};
 use futures_executor::block_on;
 
 use crate::fixtures::*;

@@ -1,14 +1,14 @@
 //! Create, read, update and delete; compare-and-swap; `modify`; a full round trip; refused writes; WorkOS state.
 
-use enterprise_sso::connection::{EnterpriseConnection, ProtocolConfig};
-use enterprise_sso::domain::Domain;
-use enterprise_sso::error::Error;
-use enterprise_sso::ids::ConnectionId;
-use enterprise_sso::patch::{CreateConnection, OidcPatch, Patch, SamlPatch, UpdateConnection};
-use enterprise_sso::provider::Provider;
-use enterprise_sso::repo::{ListQuery, Store};
-use enterprise_sso::secret::ClientSecret;
-use enterprise_sso::service::{now_ms, Connections};
+use enterprise_sso::ClientSecret;
+use enterprise_sso::ConnectionId;
+use enterprise_sso::Domain;
+use enterprise_sso::Error;
+use enterprise_sso::Provider;
+use enterprise_sso::{now_ms, Connections};
+use enterprise_sso::{CreateConnection, OidcPatch, Patch, SamlPatch, UpdateConnection};
+use enterprise_sso::{EnterpriseConnection, ProtocolConfig};
+use enterprise_sso::{ListQuery, Store};
 
 use crate::fixtures::*;
 
@@ -382,7 +382,7 @@ pub async fn failed_writes_change_nothing(repo: &dyn Store) {
 /// WorkOS state: inactive, validating after activation, active after the first sign-in
 /// (recorded once).
 pub async fn state_transitions(repo: &dyn Store) {
-    use enterprise_sso::connection::ConnectionState;
+    use enterprise_sso::ConnectionState;
     let svc = Connections::new(repo);
     let c = saml_connection("state", &[], false);
     insert_all(repo, std::slice::from_ref(&c)).await;

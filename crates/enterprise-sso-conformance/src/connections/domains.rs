@@ -1,8 +1,8 @@
 //! Domain claims: one owner per domain, released on change and delete.
 
-use enterprise_sso::error::Error;
-use enterprise_sso::repo::Store;
-use enterprise_sso::service::now_ms;
+use enterprise_sso::now_ms;
+use enterprise_sso::Error;
+use enterprise_sso::Store;
 
 use crate::fixtures::*;
 

@@ -2,11 +2,11 @@
 
 use std::collections::HashSet;
 
-use enterprise_sso::error::Error;
-use enterprise_sso::ids::ConnectionId;
-use enterprise_sso::provider::Provider;
-use enterprise_sso::repo::{ListQuery, Order, Store};
-use enterprise_sso::service::Connections;
+use enterprise_sso::ConnectionId;
+use enterprise_sso::Connections;
+use enterprise_sso::Error;
+use enterprise_sso::Provider;
+use enterprise_sso::{ListQuery, Order, Store};
 use futures_executor::block_on;
 
 use crate::fixtures::*;

@@ -1,8 +1,8 @@
 //! Email routing through the service.
 
-use enterprise_sso::error::Error;
-use enterprise_sso::repo::Store;
-use enterprise_sso::service::Connections;
+use enterprise_sso::Connections;
+use enterprise_sso::Error;
+use enterprise_sso::Store;
 
 use crate::fixtures::*;
 

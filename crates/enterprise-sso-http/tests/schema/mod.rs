@@ -36,7 +36,7 @@ fn convert(v: &Value) -> Value {
 }
 
 /// A validator for `components/schemas/{name}`.
-pub fn validator(name: &str) -> jsonschema::Validator {
+pub(crate) fn validator(name: &str) -> jsonschema::Validator {
     let spec: Value = serde_yaml_ng::from_str(SPEC).expect("reference spec parses");
     let schemas = convert(&spec["components"]["schemas"]);
     assert!(schemas.get(name).is_some(), "no schema {name}");
@@ -48,7 +48,7 @@ pub fn validator(name: &str) -> jsonschema::Validator {
 }
 
 /// Panics with every violation when `value` does not match `components/schemas/{name}`.
-pub fn check(name: &str, value: &Value) {
+pub(crate) fn check(name: &str, value: &Value) {
     let v = validator(name);
     let errors: Vec<String> = v
         .iter_errors(value)

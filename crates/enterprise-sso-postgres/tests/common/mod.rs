@@ -8,11 +8,11 @@ use std::sync::Once;
 use enterprise_sso_postgres::{PostgresOptions, PostgresRepo};
 
 /// The variable that names the test server.
-pub const URL_VAR: &str = "SSO_TEST_POSTGRES_URL";
+pub(crate) const URL_VAR: &str = "SSO_TEST_POSTGRES_URL";
 
 /// The test server's URL. Without one, CI fails here; elsewhere the tests skip, with a
 /// one-line notice (written past the test harness's capture, once per binary).
-pub fn url() -> Option<String> {
+pub(crate) fn url() -> Option<String> {
     match std::env::var(URL_VAR) {
         Ok(u) if !u.is_empty() => Some(u),
         _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
@@ -33,12 +33,12 @@ pub fn url() -> Option<String> {
 }
 
 /// Whether the PostgreSQL tests run here.
-pub fn available() -> bool {
+pub(crate) fn available() -> bool {
     url().is_some()
 }
 
 /// A schema name no other test uses.
-pub fn unique_schema(prefix: &str) -> String {
+pub(crate) fn unique_schema(prefix: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);
     format!(
         "{prefix}_{}_{}_{}",
@@ -52,7 +52,7 @@ pub fn unique_schema(prefix: &str) -> String {
 }
 
 /// Options for a test store in its own schema.
-pub fn options(schema: &str) -> PostgresOptions {
+pub(crate) fn options(schema: &str) -> PostgresOptions {
     PostgresOptions {
         schema: schema.to_owned(),
         pool_size: 8,
@@ -61,7 +61,7 @@ pub fn options(schema: &str) -> PostgresOptions {
 }
 
 /// A store in a new schema, opened from a caller outside any tokio runtime.
-pub fn fresh(prefix: &str) -> PostgresRepo {
+pub(crate) fn fresh(prefix: &str) -> PostgresRepo {
     let schema = unique_schema(prefix);
     futures_executor::block_on(PostgresRepo::connect_with(
         &url().unwrap(),

@@ -101,7 +101,7 @@ pub struct CacheStats {
 /// Number of write-order lock stripes.
 const WRITE_STRIPES: usize = 256;
 
-/// A read cache over the store `S` (see the [module docs](self)). It implements the same
+/// A read cache over the store `S` (manual chapter 6 explains the sync and its staleness bound). It implements the same
 /// traits as `S`, so `Connections::new(Cached::new(store))` is all a host changes.
 pub struct Cached<S> {
     inner: S,

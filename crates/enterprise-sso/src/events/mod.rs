@@ -9,8 +9,8 @@
 //!   record before and after) into events. Adapters call it inside their write transaction
 //!   and store what it returns ([`crate::storage::codec::encode_event`]); they decide
 //!   nothing about events themselves.
-//! - Reading: [`crate::ConnectionRepo::events_after`] (commit order; consumers keep their own
-//!   position, delivery is at least once), [`crate::ConnectionRepo::prune_events_before`].
+//! - Reading: [`crate::EventFeed::events_after`] (commit order; consumers keep their own
+//!   position, delivery is at least once), [`crate::EventFeed::prune_events_before`].
 
 mod event;
 mod rules;

@@ -193,7 +193,7 @@ pub struct SamlPatch {
     /// Force re-authentication.
     pub force_authn: Patch<bool>,
     /// IdP certificate(s): PEM (one or more `CERTIFICATE` blocks) or base64 DER. Sets the
-    /// certificate set to these; `null` clears it (see [`crate::cert_set`]).
+    /// certificate set to these; `null` clears it (manual chapter 3).
     pub idp_certificate: Patch<String>,
     /// IdP certificates, each PEM or base64 DER: sets the certificate set. Given beside
     /// `idp_certificate`, the set is both together; `null` clears it.

@@ -248,7 +248,7 @@ impl<R: ConnectionRepo> Connections<R> {
 
     /// Renewal reminders: for every SAML connection whose certificates all expire before
     /// `now + days` (its latest expiry, from the store's expiry index), records a
-    /// [`crate::connection::RenewalNotice`] for the latest-expiring certificate and this
+    /// [`crate::RenewalNotice`] for the latest-expiring certificate and this
     /// threshold, which appends one `connection.saml_certificate_renewal_required` event
     /// (with `days_until_expiry`) in the same write. A certificate and threshold already
     /// noticed is skipped, so calling this every hour sends each reminder once; a rotated

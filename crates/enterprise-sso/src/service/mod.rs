@@ -18,7 +18,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::error::Error;
 use crate::repo::ConnectionRepo;
-use crate::validate::{FieldError, FieldErrorKind, Policy, ValidationErrors};
+use crate::validate::{FieldError, FieldErrorKind, ValidationErrors};
+use crate::Policy;
 
 /// Source of the current time, Unix milliseconds.
 pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
@@ -52,6 +53,16 @@ pub struct Connections<R> {
     clock: Clock,
     max_retries: usize,
     policy: Policy,
+}
+
+impl<R: std::fmt::Debug> std::fmt::Debug for Connections<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connections")
+            .field("repo", &self.repo)
+            .field("max_retries", &self.max_retries)
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<R: ConnectionRepo> Connections<R> {

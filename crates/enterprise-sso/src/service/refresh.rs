@@ -16,7 +16,7 @@ use crate::validate::FieldErrorKind;
 
 /// Fetches documents for [`Connections::refresh`]. The library does no network I/O: the
 /// host implements this with its HTTP client (and should apply
-/// [`crate::validate::ip_allowed`] to the addresses it resolves).
+/// `enterprise_sso_protocol::url_policy::ip_allowed` to the addresses it resolves).
 #[async_trait]
 pub trait MetadataSource: Send + Sync {
     /// The body at `url`. Implementations should stop reading after `max_bytes + 1`

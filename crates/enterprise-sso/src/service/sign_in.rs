@@ -25,8 +25,8 @@ pub struct SignIn {
 impl<R: Store> Connections<R> {
     /// Records that the IdP behind `connection_id` vouched for a user.
     ///
-    /// The connection must exist and be active; the assertion is mapped with
-    /// [`crate::account::map_assertion`] (which also checks the email's domain). The account
+    /// The connection must exist and be active; the assertion is mapped by the
+    /// connection's attribute mapping (which also checks the email's domain). The account
     /// is created on the first sign-in and found again by (connection, provider user id)
     /// afterwards; with `sync_user_attributes` on, email and names are refreshed from the
     /// IdP on every sign-in, with it off they keep their first values.

@@ -7,10 +7,11 @@
 //!   account immutability rule.
 //! - [`stored_id`], [`stored_domain`], [`version_to_i64`], [`version_from_i64`]: values
 //!   read back from an index, checked, with a typed [`crate::Error::Corrupt`].
-//! - [`crate::repo::Page::from_overfetch`]: one page from `limit + 1` rows;
-//!   [`crate::repo::Order::is_after`]: the cursor rule.
-//! - [`crate::integrity`]: the typed errors of an adapter's `verify()` and the
-//!   cross-check of indexed columns against records.
+//! - [`crate::Page::from_overfetch`]: one page from `limit + 1` rows;
+//!   [`crate::Order::is_after`]: the cursor rule.
+//! - [`IntegrityError`] and [`cross_check`]: the typed errors of an adapter's `verify()`
+//!   and the cross-check of indexed columns against records.
+//! - [`email_key`]: the key accounts are found by email with.
 //!
 //! Writing an adapter: implement [`crate::ConnectionRepo`] and [`crate::AccountRepo`] on
 //! one store, make every write atomic (record, version check, domain claims, index
@@ -21,6 +22,11 @@ pub mod codec;
 mod keys;
 mod rules;
 
+pub use crate::account::email_key;
+pub use crate::integrity::{
+    account_columns, connection_columns, cross_check, AccountColumns, ConnectionColumns,
+    IntegrityError,
+};
 pub use keys::{account_keys, connection_keys, AccountKeys, ConnectionKeys};
 pub use rules::{
     check_account_keys_unchanged, expect_version, stored_domain, stored_id, version_from_i64,

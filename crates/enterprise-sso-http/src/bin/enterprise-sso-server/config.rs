@@ -6,7 +6,7 @@ use enterprise_sso_http::{ApiKeys, Auth};
 
 use enterprise_sso_http::store_url::StoreUrl;
 
-pub const USAGE: &str = "\
+pub(crate) const USAGE: &str = "\
 usage: enterprise-sso-server [--listen ADDR] [--store URL] [--sp-base-url URL]
                              [--dev-no-auth-loopback-only]
 
@@ -23,7 +23,7 @@ Encryption at rest: ENTERPRISE_SSO_KEYRING, `id:base64key` entries (32-byte keys
 comma-separated, the first one active; without it client secrets are stored in plain text.";
 
 /// What `main` runs.
-pub struct Config {
+pub(crate) struct Config {
     pub listen: SocketAddr,
     pub store: StoreUrl,
     pub sp_base_url: Option<String>,
@@ -31,13 +31,13 @@ pub struct Config {
     pub keyring: Option<enterprise_sso::crypto::Keyring>,
 }
 
-pub enum Parsed {
+pub(crate) enum Parsed {
     Run(Config),
     Help,
 }
 
 impl Config {
-    pub fn from_env_and_args(args: impl Iterator<Item = String>) -> Result<Parsed, String> {
+    pub(crate) fn from_env_and_args(args: impl Iterator<Item = String>) -> Result<Parsed, String> {
         let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         let mut listen = env("ENTERPRISE_SSO_LISTEN").unwrap_or_else(|| "127.0.0.1:8080".into());
         let mut store =
