@@ -165,7 +165,11 @@ fn xml_signature_wrapping_response_signed() {
     assert_refused(
         "XSW2",
         &rebuild(&xsw2),
-        &["saml_assertion_count", "saml_signature_misplaced"],
+        &[
+            "saml_assertion_count",
+            "saml_signature_misplaced",
+            "saml_unexpected_element",
+        ],
     );
     // The copied signature alone on the evil Response: it names another ID.
     assert_refused(
@@ -752,4 +756,26 @@ fn assertion_nested_anywhere_is_refused_even_when_signed() {
         &xml,
         &["saml_assertion_count", "saml_missing_element"],
     );
+}
+
+#[test]
+fn response_signature_moved_to_another_namespace_is_refused() {
+    // Found by the mutation property: one byte in the Response signature's namespace
+    // URI turns it into an unknown element; the Response would then count as unsigned
+    // (identity still from the signed assertion). The schema's children are enforced.
+    let both = Spec::default().signed_both();
+    let i = both.find("xmldsig#\">").unwrap() + "xmldsig".len();
+    let mut m = both.clone().into_bytes();
+    m[i] = b'>';
+    let m = String::from_utf8(m).unwrap();
+    assert_eq!(
+        verifier().verify_xml(m.as_bytes(), NOW).unwrap_err().code(),
+        "saml_unexpected_element"
+    );
+    let stray = Spec::default().signed_assertion().replacen(
+        "<samlp:Status>",
+        "<x:Junk xmlns:x=\"urn:x\"/><samlp:Status>",
+        1,
+    );
+    assert_eq!(code(&stray), "saml_unexpected_element");
 }

@@ -62,7 +62,9 @@ pub(crate) fn prepare(bytes: &[u8]) -> Result<String, Refusal> {
             what: l.what(),
             limit: l.max(),
         },
-        crate::xml::PrepassError::Malformed(reason) => Refusal::Malformed { reason },
+        crate::xml::PrepassError::Malformed(reason) => Refusal::Malformed {
+            reason: shown(&reason),
+        },
     })?;
     Ok(text)
 }

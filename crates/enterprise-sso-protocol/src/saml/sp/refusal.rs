@@ -84,6 +84,13 @@ pub enum Refusal {
         /// Whether one of them is not a direct child of the Response.
         misplaced: bool,
     },
+    /// An element the SAML schema does not allow directly under the Response (a
+    /// signature in another namespace, a stray element).
+    #[error("the Response holds an unexpected element {received}; only Issuer, Signature, Extensions, Status and one Assertion or EncryptedAssertion are allowed")]
+    UnexpectedElement {
+        /// The element's `{namespace}local` name.
+        received: String,
+    },
     /// A `ds:Signature` somewhere other than directly under the Response or the Assertion,
     /// right after their Issuer.
     #[error("a ds:Signature is placed {place}; signatures are accepted only directly under the Response or the Assertion, after Issuer")]
@@ -405,6 +412,7 @@ impl Refusal {
             Self::XmlLimit { .. } => "saml_xml_limit",
             Self::NotAResponse { .. } => "saml_not_a_response",
             Self::AssertionCount { .. } => "saml_assertion_count",
+            Self::UnexpectedElement { .. } => "saml_unexpected_element",
             Self::SignatureMisplaced { .. } => "saml_signature_misplaced",
             Self::DuplicateSignature { .. } => "saml_duplicate_signature",
             Self::DuplicateId { .. } => "saml_duplicate_id",
@@ -459,6 +467,7 @@ impl Refusal {
         "saml_xml_limit",
         "saml_not_a_response",
         "saml_assertion_count",
+        "saml_unexpected_element",
         "saml_signature_misplaced",
         "saml_duplicate_signature",
         "saml_duplicate_id",
@@ -540,6 +549,7 @@ mod tests {
                 count: 2,
                 misplaced: true,
             },
+            Refusal::UnexpectedElement { received: s() },
             Refusal::SignatureMisplaced { place: s() },
             Refusal::DuplicateSignature { element: e },
             Refusal::DuplicateId { id: s() },

@@ -564,6 +564,20 @@ fn one_signature<'a, 'i>(
 /// The structural allowlist of a Response; returns its one assertion (plain or
 /// encrypted), a direct child of the root.
 fn check_structure<'a, 'i>(root: Node<'a, 'i>) -> Result<Node<'a, 'i>, Refusal> {
+    // The Response's children as the schema lists them: anything else (a signature whose
+    // namespace was changed, a stray element) is refused rather than skipped.
+    if let Some(other) = elements(root).find(|n| {
+        !(is(n, SAML, "Issuer")
+            || is(n, DS, "Signature")
+            || is(n, SAMLP, "Extensions")
+            || is(n, SAMLP, "Status")
+            || is(n, SAML, "Assertion")
+            || is(n, SAML, "EncryptedAssertion"))
+    }) {
+        return Err(Refusal::UnexpectedElement {
+            received: parse::expanded_name(&other),
+        });
+    }
     let direct: Vec<Node<'a, 'i>> = elements(root)
         .filter(|n| is(n, SAML, "Assertion") || is(n, SAML, "EncryptedAssertion"))
         .collect();
