@@ -2,7 +2,13 @@
 //! this crate's canonicalization (RSA PKCS#1 v1.5 or ECDSA over exclusive c14n of
 //! `SignedInfo`), encrypt assertions (RSA-OAEP + AES-CBC/GCM), with the keys in
 //! `tests/corpus/saml/own/` (see its README).
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    dead_code,
+    unreachable_pub,
+    missing_debug_implementations,
+    clippy::unwrap_used,
+    clippy::expect_used
+)]
 
 use base64::Engine;
 use enterprise_sso_protocol::saml::sp::{

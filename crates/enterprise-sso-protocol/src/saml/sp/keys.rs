@@ -29,7 +29,7 @@ pub(crate) struct TrustedCert {
 }
 
 impl TrustedCert {
-    pub fn valid_at(&self, now_ms: i64) -> bool {
+    pub(crate) fn valid_at(&self, now_ms: i64) -> bool {
         self.not_before_ms <= now_ms && now_ms <= self.not_after_ms
     }
 }

@@ -28,7 +28,7 @@ pub(crate) enum Hash {
 }
 
 impl Hash {
-    pub fn digest(self, data: &[u8]) -> Vec<u8> {
+    pub(crate) fn digest(self, data: &[u8]) -> Vec<u8> {
         match self {
             Self::Sha1 => sha1::Sha1::digest(data).to_vec(),
             Self::Sha256 => sha2::Sha256::digest(data).to_vec(),
