@@ -10,9 +10,11 @@
 //! - [`saml`]: IdP metadata and X.509 certificates.
 //! - [`oidc`]: discovery documents.
 //! - [`limits`]: the size limits and the deployment [`Policy`](limits::Policy).
+//! - [`secret`]: secret newtypes ([`secret_type!`]): redacted `Debug`, no `Display`.
 
 pub mod limits;
 pub mod oidc;
 pub mod saml;
+pub mod secret;
 pub mod url_policy;
 pub mod xml;

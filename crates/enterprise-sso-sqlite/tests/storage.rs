@@ -72,9 +72,7 @@ fn random_bytes_are_not_a_database() {
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
         .collect();
     std::fs::write(&path, &bytes).unwrap();
-    let err = SqliteRepo::open(&path)
-        .err()
-        .expect("garbage must be refused");
+    let err = SqliteRepo::open(&path).expect_err("garbage must be refused");
     assert!(matches!(err, SqliteError::NotADatabase), "{err:?}");
     assert_eq!(
         std::fs::read(&path).unwrap(),
@@ -91,9 +89,7 @@ fn a_foreign_sqlite_database_is_refused() {
         let c = rusqlite::Connection::open(&path).unwrap();
         c.execute_batch("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO users VALUES (1, 'x');").unwrap();
     }
-    let err = SqliteRepo::open(&path)
-        .err()
-        .expect("foreign db must be refused");
+    let err = SqliteRepo::open(&path).expect_err("foreign db must be refused");
     assert!(
         matches!(err, SqliteError::ForeignDatabase { .. }),
         "{err:?}"
@@ -109,9 +105,7 @@ fn a_foreign_sqlite_database_is_refused() {
         .unwrap()
         .execute_batch("PRAGMA application_id = 42;")
         .unwrap();
-    let err = SqliteRepo::open(&other_app)
-        .err()
-        .expect("other application id");
+    let err = SqliteRepo::open(&other_app).expect_err("other application id");
     assert!(
         matches!(err, SqliteError::ForeignDatabase { .. }),
         "{err:?}"

@@ -21,7 +21,10 @@ const T1: i64 = 1_750_000_100_000;
 
 /// The golden JSON documents, shared with the core's tests (`crates/enterprise-sso/tests/fixtures`).
 fn fixture(name: &str) -> Value {
-    let path = format!("{}/../enterprise-sso/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/../enterprise-sso/tests/fixtures/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
 }
 
