@@ -31,6 +31,7 @@ mod connections;
 mod feed;
 mod refusals;
 mod sign_in;
+mod sign_ins;
 
 /// Fixtures the cases share (the core's `testing` module, feature `testing`).
 pub use enterprise_sso::testing as fixtures;
@@ -45,6 +46,7 @@ pub use enterprise_sso::testing::{
 pub use feed::*;
 pub use refusals::*;
 pub use sign_in::*;
+pub use sign_ins::*;
 
 pub use futures_executor::block_on;
 
@@ -131,5 +133,49 @@ macro_rules! conformance_tests {
     };
     ($make:expr) => {
         $crate::conformance_tests!(if || true, $make);
+    };
+}
+
+/// The sign-in store cases ([`enterprise_sso::SignInStore`]), stamped by
+/// [`sign_in_store_tests!`](crate::sign_in_store_tests) until every store implements the
+/// trait and they join the one case list.
+pub const SIGN_IN_CASES: &[&str] = &[
+    "sign_in_items_are_taken_once",
+    "sign_in_put_refuses_a_live_key",
+    "concurrent_sign_in_takes_one_wins",
+    "sign_in_sweep_removes_only_expired",
+];
+
+/// Stamps every sign-in store case into a `#[test]`; the argument is like
+/// [`conformance_tests!`](crate::conformance_tests)'s.
+#[macro_export]
+macro_rules! sign_in_store_tests {
+    (if $available:expr, $make:expr) => {
+        $crate::__sign_in_stamp!($available, $make;
+            sign_in_items_are_taken_once,
+            sign_in_put_refuses_a_live_key,
+            concurrent_sign_in_takes_one_wins,
+            sign_in_sweep_removes_only_expired
+        );
+    };
+    ($make:expr) => {
+        $crate::sign_in_store_tests!(if || true, $make);
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __sign_in_stamp {
+    ($available:expr, $make:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $case() {
+                if !($available)() {
+                    return;
+                }
+                let fixture = ($make)();
+                $crate::block_on($crate::$case(&fixture.0));
+            }
+        )*
     };
 }

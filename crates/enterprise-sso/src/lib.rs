@@ -50,6 +50,7 @@ mod repo;
 mod routing;
 mod secret;
 mod service;
+mod sign_in_store;
 pub mod storage;
 mod validate;
 mod write_lock;
@@ -110,6 +111,7 @@ pub use repo::{
 };
 pub use secret::ClientSecret;
 pub use service::{now_ms, Clock, Connections, MetadataSource, SignIn};
+pub use sign_in_store::{sign_in_key, SignInItem, SignInKind, SignInStore};
 pub use validate::{validate, validate_with, FieldError, FieldErrorKind, ValidationErrors};
 
 pub mod manual;

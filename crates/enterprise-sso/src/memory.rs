@@ -14,6 +14,7 @@ use crate::ids::{AccountId, ConnectionId};
 use crate::repo::{
     AccountPage, AccountQuery, AccountRepo, ConnectionRepo, EventFeed, ListQuery, Order, Page,
 };
+use crate::sign_in_store::{SignInItem, SignInKind, SignInStore};
 use crate::storage::{account_keys, check_account_keys_unchanged, expect_version};
 
 /// A thread-safe, in-memory store of connections and accounts: the reference every adapter
@@ -21,6 +22,7 @@ use crate::storage::{account_keys, check_account_keys_unchanged, expect_version}
 #[derive(Debug, Default)]
 pub struct MemoryRepo {
     state: RwLock<State>,
+    sign_ins: std::sync::Mutex<HashMap<(SignInKind, String), SignInItem>>,
 }
 
 #[derive(Debug, Default)]
@@ -48,6 +50,52 @@ impl MemoryRepo {
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, State> {
         self.state.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn sign_ins(&self) -> std::sync::MutexGuard<'_, HashMap<(SignInKind, String), SignInItem>> {
+        self.sign_ins.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[async_trait]
+impl SignInStore for MemoryRepo {
+    async fn put_sign_in(&self, item: &SignInItem, now: i64) -> Result<bool> {
+        let mut m = self.sign_ins();
+        let key = (item.kind, item.key.clone());
+        if m.get(&key).is_some_and(|old| old.is_live_at(now)) {
+            return Ok(false);
+        }
+        m.insert(key, item.clone());
+        Ok(true)
+    }
+
+    async fn take_sign_in(
+        &self,
+        kind: SignInKind,
+        key: &str,
+        now: i64,
+    ) -> Result<Option<SignInItem>> {
+        let taken = self.sign_ins().remove(&(kind, key.to_owned()));
+        Ok(taken.filter(|i| i.is_live_at(now)))
+    }
+
+    async fn get_sign_in(
+        &self,
+        kind: SignInKind,
+        key: &str,
+        now: i64,
+    ) -> Result<Option<SignInItem>> {
+        let m = self.sign_ins();
+        Ok(m.get(&(kind, key.to_owned()))
+            .filter(|i| i.is_live_at(now))
+            .cloned())
+    }
+
+    async fn sweep_sign_ins(&self, now: i64) -> Result<u64> {
+        let mut m = self.sign_ins();
+        let before = m.len();
+        m.retain(|_, i| i.is_live_at(now));
+        Ok((before - m.len()) as u64)
     }
 }
 

@@ -179,3 +179,5 @@ fn unshare(c: Arc<EnterpriseConnection>) -> EnterpriseConnection {
 crate::repo::forward_account_repo!(
     impl[S: ConnectionRepo + EventFeed + AccountRepo] for Cached<S>, |s| s.inner
 );
+
+crate::sign_in_store::forward_sign_in_store_to_inner!(impl[S: crate::SignInStore] for Cached<S>, |s| s.inner);

@@ -1,0 +1,247 @@
+//! The sign-in store: short-lived records that a sign-in uses once. A capability trait of
+//! its own beside [`crate::ConnectionRepo`], [`crate::AccountRepo`] and
+//! [`crate::EventFeed`] (object_store's one-trait-per-capability model).
+//!
+//! What it holds, each under a [`SignInKind`]:
+//! - pending requests (a SAML AuthnRequest ID, an OIDC `state`), taken exactly once by the
+//!   response or callback that answers them;
+//! - the replay cache of SAML assertion IDs (per connection), remembered until the
+//!   assertion's `NotOnOrAfter` plus skew;
+//! - authorization codes (taken once) and access tokens (read until they expire) of the
+//!   hosted sign-in API.
+//!
+//! Keys reach the store already hashed ([`sign_in_key`]: SHA-256 of the raw value), so a
+//! store's files never hold a code, token or state that could be replayed. The rules
+//! (what expires when, what a take means) live here and in the flows; a store only keeps
+//! the records and makes each operation atomic, also across processes and replicas.
+
+use async_trait::async_trait;
+use sha2::Digest;
+
+use crate::error::Result;
+use crate::ids::ConnectionId;
+
+/// What a sign-in record is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum SignInKind {
+    /// A pending SAML AuthnRequest, keyed by its request ID.
+    SamlRequest,
+    /// A SAML assertion ID already used (the replay cache), keyed per connection.
+    SamlAssertion,
+    /// A pending OIDC authorization request, keyed by its `state`.
+    OidcState,
+    /// An authorization code of the hosted sign-in API.
+    AuthorizationCode,
+    /// An access token of the hosted sign-in API.
+    AccessToken,
+}
+
+impl SignInKind {
+    /// Every kind, in a fixed order.
+    pub const ALL: [SignInKind; 5] = [
+        SignInKind::SamlRequest,
+        SignInKind::SamlAssertion,
+        SignInKind::OidcState,
+        SignInKind::AuthorizationCode,
+        SignInKind::AccessToken,
+    ];
+
+    /// A stable name, as stores write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignInKind::SamlRequest => "saml_request",
+            SignInKind::SamlAssertion => "saml_assertion",
+            SignInKind::OidcState => "oidc_state",
+            SignInKind::AuthorizationCode => "authorization_code",
+            SignInKind::AccessToken => "access_token",
+        }
+    }
+
+    /// The kind a stored name stands for.
+    pub fn parse(s: &str) -> Option<SignInKind> {
+        SignInKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// One sign-in record.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SignInItem {
+    /// What it is.
+    pub kind: SignInKind,
+    /// Its key: [`sign_in_key`] of the raw value (never the raw value).
+    pub key: String,
+    /// The connection it belongs to, when it belongs to one.
+    pub connection_id: Option<ConnectionId>,
+    /// When it was written, Unix ms.
+    pub created_at: i64,
+    /// From this moment on (Unix ms) it is gone: not taken, not read, and its key may be
+    /// written again.
+    pub expires_at: i64,
+    /// The flow's own data (opaque to stores). It may hold secrets (a PKCE verifier), so
+    /// `Debug` shows only its length.
+    pub payload: Vec<u8>,
+}
+
+impl std::fmt::Debug for SignInItem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignInItem")
+            .field("kind", &self.kind)
+            .field("key", &self.key)
+            .field("connection_id", &self.connection_id)
+            .field("created_at", &self.created_at)
+            .field("expires_at", &self.expires_at)
+            .field("payload_len", &self.payload.len())
+            .finish()
+    }
+}
+
+impl SignInItem {
+    /// Whether it is still there at `now`.
+    pub fn is_live_at(&self, now: i64) -> bool {
+        now < self.expires_at
+    }
+}
+
+/// The key a raw value (request ID, state, code, token, `connection:assertion-id`) is
+/// stored under: lower-case hex SHA-256.
+pub fn sign_in_key(raw: &str) -> String {
+    let digest = sha2::Sha256::digest(raw.as_bytes());
+    let mut out = String::with_capacity(64);
+    for b in digest {
+        out.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
+        out.push(char::from(b"0123456789abcdef"[usize::from(b & 15)]));
+    }
+    out
+}
+
+/// Short-lived, use-once records of the sign-in flows. Every method is one atomic step,
+/// also between processes sharing a file and replicas sharing a server.
+#[async_trait]
+pub trait SignInStore: Send + Sync + std::fmt::Debug {
+    /// Writes `item` unless a live record (one with `expires_at > now`) has its kind and
+    /// key: `true` when written (an expired record under the key is replaced), `false`
+    /// when a live one was there (nothing changes). This is both "store a new pending
+    /// request" and "remember an assertion ID, refusing a second use".
+    async fn put_sign_in(&self, item: &SignInItem, now: i64) -> Result<bool>;
+
+    /// Takes the record: returns it and removes it in one step, so of two concurrent takes
+    /// exactly one gets it. `None` when absent or expired (an expired one is removed).
+    async fn take_sign_in(
+        &self,
+        kind: SignInKind,
+        key: &str,
+        now: i64,
+    ) -> Result<Option<SignInItem>>;
+
+    /// Reads a live record without taking it (an access token is used until it expires).
+    async fn get_sign_in(
+        &self,
+        kind: SignInKind,
+        key: &str,
+        now: i64,
+    ) -> Result<Option<SignInItem>>;
+
+    /// Removes every record that has expired at `now`; how many.
+    async fn sweep_sign_ins(&self, now: i64) -> Result<u64>;
+}
+
+macro_rules! forward_sign_in_store {
+    ($($ty:ty),*) => {$(
+        #[async_trait]
+        impl<R: SignInStore + ?Sized> SignInStore for $ty {
+            async fn put_sign_in(&self, item: &SignInItem, now: i64) -> Result<bool> {
+                (**self).put_sign_in(item, now).await
+            }
+            async fn take_sign_in(
+                &self,
+                kind: SignInKind,
+                key: &str,
+                now: i64,
+            ) -> Result<Option<SignInItem>> {
+                (**self).take_sign_in(kind, key, now).await
+            }
+            async fn get_sign_in(
+                &self,
+                kind: SignInKind,
+                key: &str,
+                now: i64,
+            ) -> Result<Option<SignInItem>> {
+                (**self).get_sign_in(kind, key, now).await
+            }
+            async fn sweep_sign_ins(&self, now: i64) -> Result<u64> {
+                (**self).sweep_sign_ins(now).await
+            }
+        }
+    )*};
+}
+
+forward_sign_in_store!(std::sync::Arc<R>, Box<R>, &R);
+
+/// Implements [`SignInStore`] for a wrapper by handing every call to its inner store
+/// (`$inner`, an expression of `$s`, the receiver): the read cache and the encrypting
+/// wrapper leave sign-in records alone (they are short-lived, their keys are hashes, and
+/// the flows seal what must stay secret in the payload).
+macro_rules! forward_sign_in_store_to_inner {
+    (impl[$($g:tt)*] for $ty:ty, |$s:ident| $inner:expr) => {
+        #[async_trait::async_trait]
+        impl<$($g)*> $crate::SignInStore for $ty {
+            async fn put_sign_in(&self, item: &$crate::SignInItem, now: i64) -> $crate::Result<bool> {
+                let $s = self;
+                $inner.put_sign_in(item, now).await
+            }
+            async fn take_sign_in(
+                &self,
+                kind: $crate::SignInKind,
+                key: &str,
+                now: i64,
+            ) -> $crate::Result<Option<$crate::SignInItem>> {
+                let $s = self;
+                $inner.take_sign_in(kind, key, now).await
+            }
+            async fn get_sign_in(
+                &self,
+                kind: $crate::SignInKind,
+                key: &str,
+                now: i64,
+            ) -> $crate::Result<Option<$crate::SignInItem>> {
+                let $s = self;
+                $inner.get_sign_in(kind, key, now).await
+            }
+            async fn sweep_sign_ins(&self, now: i64) -> $crate::Result<u64> {
+                let $s = self;
+                $inner.sweep_sign_ins(now).await
+            }
+        }
+    };
+}
+pub(crate) use forward_sign_in_store_to_inner;
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_sha256_hex_and_kinds_round_trip() {
+        assert_eq!(
+            sign_in_key("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        for k in SignInKind::ALL {
+            assert_eq!(SignInKind::parse(k.as_str()), Some(k));
+        }
+        assert_eq!(SignInKind::parse("nope"), None);
+    }
+
+    #[test]
+    fn debug_never_shows_the_payload() {
+        let item = SignInItem {
+            kind: SignInKind::OidcState,
+            key: sign_in_key("s"),
+            connection_id: None,
+            created_at: 0,
+            expires_at: 1,
+            payload: b"pkce-verifier-secret".to_vec(),
+        };
+        assert!(!format!("{item:?}").contains("pkce-verifier-secret"));
+    }
+}
