@@ -52,10 +52,8 @@ pub fn check_url_kind(value: &str) -> Result<(), UrlError> {
 }
 
 /// The rule for URLs the host's server fetches (metadata, discovery, token, user-info):
-/// the URL rule, and no IP literal in a private (10/8, 172.16/12, 192.168/16, 100.64/10),
-/// link-local (169.254/16, fe80::/10), unique-local (fc00::/7), unspecified or broadcast
-/// range, also when embedded in an IPv6 address; loopback (and `localhost`) only when
-/// [`Policy::allow_loopback_fetch`] is on.
+/// the URL rule, and no IP literal that [`ip_allowed`] refuses; loopback (and `localhost`)
+/// only when [`Policy::allow_loopback_fetch`] is on.
 pub fn check_fetch_url_kind(value: &str, policy: &Policy) -> Result<(), UrlError> {
     let url = parse_checked(value)?;
     let allowed = match url.host().ok_or(UrlError::Invalid)? {
@@ -77,8 +75,14 @@ pub fn canonical_url(value: &str) -> Option<String> {
 }
 
 /// Whether `ip` may be fetched under `policy` (for hosts that resolve names themselves and
-/// want to apply the same rule to the resolved address). IPv6 addresses that embed an
-/// IPv4 address are judged by the IPv4 address.
+/// want to apply the same rule to the resolved address). Refused: private (10/8,
+/// 172.16/12, 192.168/16), CGNAT (100.64/10), link-local (169.254/16, fe80::/10),
+/// unique-local (fc00::/7) and site-local (fec0::/10), unspecified, "this network" (0/8),
+/// broadcast, multicast (224/4, ff00::/8), documentation (192.0.2/24, 198.51.100/24,
+/// 203.0.113/24, 2001:db8::/32, 3fff::/20), benchmarking (198.18/15), IETF protocol
+/// assignments (192.0.0/24), reserved (240/4) and discard-only (100::/64) addresses;
+/// loopback only when [`Policy::allow_loopback_fetch`] is on. IPv6 addresses that embed
+/// an IPv4 address are judged by the IPv4 address.
 pub fn ip_allowed(ip: IpAddr, policy: &Policy) -> bool {
     let v4 = match ip {
         IpAddr::V4(v4) => v4,
@@ -184,18 +188,34 @@ fn is_loopback(host: &url::Host<&str>) -> bool {
 }
 
 fn forbidden_v4(ip: Ipv4Addr) -> bool {
-    let [a, b, ..] = ip.octets();
+    let [a, b, c, _] = ip.octets();
     ip.is_private()
         || ip.is_link_local()
         || ip.is_unspecified()
         || ip.is_broadcast()
+        || ip.is_multicast()
+        || ip.is_documentation()
+        // "this network" 0/8, CGNAT 100.64/10, IETF protocol assignments 192.0.0/24,
+        // benchmarking 198.18/15, reserved 240/4
         || a == 0
         || (a == 100 && (64..128).contains(&b))
+        || (a == 192 && b == 0 && c == 0)
+        || (a == 198 && (b & 0xfe) == 18)
+        || a >= 240
 }
 
 fn forbidden_v6(ip: Ipv6Addr) -> bool {
-    let first = ip.segments()[0];
-    ip.is_unspecified() || (first & 0xfe00) == 0xfc00 || (first & 0xffc0) == 0xfe80
+    let s = ip.segments();
+    ip.is_unspecified()
+        || ip.is_multicast()
+        // unique-local fc00::/7, link-local fe80::/10, deprecated site-local fec0::/10
+        || (s[0] & 0xfe00) == 0xfc00
+        || (s[0] & 0xffc0) == 0xfe80
+        || (s[0] & 0xffc0) == 0xfec0
+        // documentation 2001:db8::/32 and 3fff::/20, discard-only 100::/64
+        || (s[0] == 0x2001 && s[1] == 0x0db8)
+        || (s[0] & 0xfff0) == 0x3ff0
+        || (s[0] == 0x0100 && s[1] == 0 && s[2] == 0 && s[3] == 0)
 }
 
 #[cfg(test)]
@@ -219,6 +239,64 @@ mod tests {
         for plain in ["::1", "::", "2001:db8::1", "fe80::1"] {
             let ip: Ipv6Addr = plain.parse().unwrap();
             assert_eq!(embedded_v4(ip), None, "{plain}");
+        }
+    }
+
+    #[test]
+    fn special_purpose_ranges_are_refused() {
+        let policy = Policy::default();
+        for bad in [
+            "10.0.0.1",
+            "172.16.0.1",
+            "192.168.1.1",
+            "100.64.0.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "0.1.2.3",
+            "127.0.0.1",
+            "255.255.255.255",
+            "224.0.0.1",
+            "239.255.255.250",
+            "192.0.2.1",
+            "198.51.100.1",
+            "203.0.113.1",
+            "192.0.0.170",
+            "198.18.0.1",
+            "198.19.255.255",
+            "240.0.0.1",
+            "::",
+            "::1",
+            "fd00::1",
+            "fe80::1",
+            "fec0::1",
+            "ff02::1",
+            "ff05::1:3",
+            "2001:db8::1",
+            "3fff::1",
+            "100::1",
+            "::ffff:10.0.0.1",
+            "::ffff:224.0.0.1",
+            "64:ff9b::c000:201",
+            "2002:c000:0201::",
+        ] {
+            let ip: IpAddr = bad.parse().unwrap();
+            assert!(!ip_allowed(ip, &policy), "{bad}");
+        }
+        for good in [
+            "8.8.8.8",
+            "1.1.1.1",
+            "100.63.255.255",
+            "100.128.0.1",
+            "198.17.255.255",
+            "198.20.0.1",
+            "223.255.255.255",
+            "2606:4700:4700::1111",
+            "2a00:1450:4001:80b::200e",
+            "::ffff:8.8.8.8",
+            "64:ff9b::808:808",
+        ] {
+            let ip: IpAddr = good.parse().unwrap();
+            assert!(ip_allowed(ip, &policy), "{good}");
         }
     }
 }

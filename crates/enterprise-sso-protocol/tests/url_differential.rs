@@ -19,7 +19,10 @@ const TABLE: &[(&str, bool)] = &[
     ("https://good.com#@evil.com/", true),
     ("https://good.com?@evil.com/", true),
     ("https://8.8.8.8/md", true),
-    ("https://[2001:db8::1]/md", true),
+    ("https://[2606:4700:4700::1111]/md", true),
+    ("https://[2001:db8::1]/md", false),
+    ("https://224.0.0.1/md", false),
+    ("https://[ff02::1]/md", false),
     ("https://xn--bcher-kva.de/md", true),
     // Parser differentials.
     ("https://good.com\\@127.0.0.1/", false),
