@@ -345,18 +345,17 @@ impl Fetcher {
                     },
                 };
             }
-            let tls = err.downcast_ref::<rustls::Error>().or_else(|| {
-                err.downcast_ref::<io::Error>()
-                    .and_then(io::Error::get_ref)
-                    .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-            });
-            if let Some(tls) = tls {
+            if let Some(tls) = err.downcast_ref::<rustls::Error>() {
                 return FetchError::Tls {
                     host,
                     source: Box::new(tls.clone()),
                 };
             }
-            cur = err.source();
+            // `io::Error::source` skips the error it wraps: descend with `get_ref`.
+            cur = match err.downcast_ref::<io::Error>().and_then(io::Error::get_ref) {
+                Some(inner) => Some(inner as &(dyn StdError + 'static)),
+                None => err.source(),
+            };
         }
         if e.is_timeout() {
             FetchError::Timeout {
