@@ -90,3 +90,93 @@ impl reqwest::dns::Resolve for CheckedResolver {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[derive(Debug)]
+    struct Fixed(Vec<IpAddr>);
+
+    #[async_trait]
+    impl Resolver for Fixed {
+        async fn resolve(&self, _host: &str) -> io::Result<Vec<IpAddr>> {
+            Ok(self.0.clone())
+        }
+    }
+
+    fn check(addrs: &[&str], loopback: bool, exempt: bool) -> Result<Vec<IpAddr>, ResolveRefusal> {
+        let inner = Fixed(addrs.iter().map(|a| a.parse().unwrap()).collect());
+        let policy = Policy {
+            allow_loopback_fetch: loopback,
+        };
+        block_on(CheckedResolver::check(&inner, &policy, exempt, "n.test"))
+    }
+
+    /// A minimal executor: the futures here never wait.
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    /// Names resolving into every refused range are refused (pure: nothing connects).
+    #[test]
+    fn every_forbidden_range_in_an_answer_refuses_the_name() {
+        for bad in [
+            "10.0.0.1",
+            "172.16.5.4",
+            "192.168.0.1",
+            "100.64.0.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "224.0.0.251",
+            "255.255.255.255",
+            "192.0.2.10",
+            "198.18.0.1",
+            "240.0.0.1",
+            "fd12::1",
+            "fe80::1",
+            "ff02::fb",
+            "::",
+            "2001:db8::1",
+            "::ffff:10.0.0.1",
+            "::ffff:169.254.169.254",
+            "64:ff9b::a00:1",
+            "2002:a9fe:a9fe::1",
+            "2001:0:4136:e378:8000:63bf:f5ff:fffe",
+        ] {
+            for loopback in [false, true] {
+                match check(&[bad], loopback, false) {
+                    Err(ResolveRefusal::Forbidden(ip)) => {
+                        assert_eq!(ip, bad.parse::<IpAddr>().unwrap())
+                    }
+                    other => panic!("{bad}: {other:?}"),
+                }
+            }
+        }
+        for lo in ["127.0.0.1", "::1", "::ffff:127.0.0.1"] {
+            assert!(check(&[lo], false, false).is_err(), "{lo}");
+            assert!(check(&[lo], true, false).is_ok(), "{lo} in test mode");
+        }
+    }
+
+    /// One bad address among good ones refuses the whole name: the connector never gets
+    /// to fall back to it.
+    #[test]
+    fn a_mixed_answer_is_refused_whole_and_an_empty_one_fails() {
+        assert!(matches!(
+            check(&["8.8.8.8", "10.0.0.1"], false, false),
+            Err(ResolveRefusal::Forbidden(_))
+        ));
+        assert_eq!(
+            check(&["8.8.8.8", "2606:4700::1"], false, false).unwrap().len(),
+            2
+        );
+        assert!(matches!(check(&[], false, false), Err(ResolveRefusal::Failed(_))));
+        // The configured proxy's own name is exempt.
+        assert!(check(&["10.0.0.1"], false, true).is_ok());
+    }
+}
