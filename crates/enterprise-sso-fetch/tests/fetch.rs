@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use enterprise_sso_fetch::{FetchError, FetchOptions, Fetcher, DEFAULT_MAX_BODY_BYTES};
 use enterprise_sso_protocol::url_policy::UrlError;
-use support::{bounded, pki, serve, serve_tls, MapResolver, Reply};
+use support::{bounded, pki, serve, serve_keepalive, serve_tls, MapResolver, Reply};
 
 const MIB: usize = 1024 * 1024;
 
@@ -107,7 +107,8 @@ async fn production_refuses_loopback_literals_and_localhost_before_connecting() 
 #[tokio::test]
 async fn the_connector_uses_the_checked_answer_and_resolves_again_per_connection() {
     bounded(async {
-        let server = serve(|path| match path {
+        // Keep-alive: a client that pooled connections would reuse the first one.
+        let server = serve_keepalive(|path| match path {
             "/hop" => Reply::redirect(302, "/end"),
             _ => Reply::ok("ok"),
         })

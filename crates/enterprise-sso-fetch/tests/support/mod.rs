@@ -103,7 +103,13 @@ impl Server {
 
 /// Serves plain HTTP on 127.0.0.1, answering each request with `handler(path)`.
 pub async fn serve(handler: impl Fn(&str) -> Reply + Send + Sync + 'static) -> Server {
-    serve_with(Arc::new(handler), None).await
+    serve_with(Arc::new(handler), None, false).await
+}
+
+/// [`serve`], keeping connections open after complete answers (HTTP/1.1 keep-alive), so
+/// a client that pooled connections would reuse them.
+pub async fn serve_keepalive(handler: impl Fn(&str) -> Reply + Send + Sync + 'static) -> Server {
+    serve_with(Arc::new(handler), None, true).await
 }
 
 /// Serves HTTPS on 127.0.0.1 with `acceptor`.
@@ -111,10 +117,14 @@ pub async fn serve_tls(
     handler: impl Fn(&str) -> Reply + Send + Sync + 'static,
     acceptor: tokio_rustls::TlsAcceptor,
 ) -> Server {
-    serve_with(Arc::new(handler), Some(acceptor)).await
+    serve_with(Arc::new(handler), Some(acceptor), false).await
 }
 
-async fn serve_with(handler: Handler, tls: Option<tokio_rustls::TlsAcceptor>) -> Server {
+async fn serve_with(
+    handler: Handler,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    keepalive: bool,
+) -> Server {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let requests = Arc::new(Mutex::new(Vec::new()));
@@ -130,10 +140,10 @@ async fn serve_with(handler: Handler, tls: Option<tokio_rustls::TlsAcceptor>) ->
             let (handler, r, w, tls) = (handler.clone(), r.clone(), w.clone(), tls.clone());
             tokio::spawn(async move {
                 match tls {
-                    None => conn(stream, handler, r, w).await,
+                    None => conn(stream, handler, r, w, keepalive).await,
                     Some(acceptor) => {
                         if let Ok(stream) = acceptor.accept(stream).await {
-                            conn(stream, handler, r, w).await;
+                            conn(stream, handler, r, w, keepalive).await;
                         }
                     }
                 }
@@ -154,7 +164,23 @@ async fn conn<S: AsyncRead + AsyncWrite + Unpin>(
     handler: Handler,
     requests: Arc<Mutex<Vec<String>>>,
     written: Arc<AtomicUsize>,
+    keepalive: bool,
 ) {
+    loop {
+        if !one(&mut s, &handler, &requests, &written, keepalive).await || !keepalive {
+            return;
+        }
+    }
+}
+
+/// Reads one request and answers it; `true` when the connection may carry another.
+async fn one<S: AsyncRead + AsyncWrite + Unpin>(
+    s: &mut S,
+    handler: &Handler,
+    requests: &Mutex<Vec<String>>,
+    written: &AtomicUsize,
+    keepalive: bool,
+) -> bool {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     let head_end = loop {
@@ -162,10 +188,10 @@ async fn conn<S: AsyncRead + AsyncWrite + Unpin>(
             break i + 4;
         }
         if buf.len() > 64 * 1024 {
-            return;
+            return false;
         }
         match s.read(&mut chunk).await {
-            Ok(0) | Err(_) => return,
+            Ok(0) | Err(_) => return false,
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
         }
     };
@@ -196,8 +222,9 @@ async fn conn<S: AsyncRead + AsyncWrite + Unpin>(
             body,
         } => {
             let mut out = format!(
-                "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n",
-                body.len()
+                "HTTP/1.1 {status} X\r\nContent-Length: {}\r\n{}",
+                body.len(),
+                if keepalive { "" } else { "Connection: close\r\n" }
             );
             for (k, v) in headers {
                 out.push_str(&format!("{k}: {v}\r\n"));
@@ -205,7 +232,12 @@ async fn conn<S: AsyncRead + AsyncWrite + Unpin>(
             out.push_str("\r\n");
             let mut bytes = out.into_bytes();
             bytes.extend_from_slice(&body);
-            let _ = s.write_all(&bytes).await;
+            if s.write_all(&bytes).await.is_err() {
+                return false;
+            }
+            if keepalive {
+                return true;
+            }
             let _ = s.shutdown().await;
         }
         Reply::Stream {
@@ -218,14 +250,14 @@ async fn conn<S: AsyncRead + AsyncWrite + Unpin>(
                 "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n".to_owned()
             };
             if s.write_all(head.as_bytes()).await.is_err() {
-                return;
+                return false;
             }
             let block = vec![b'a'; 16 * 1024];
             let mut sent = 0;
             while sent < total {
                 let n = block.len().min(total - sent);
                 if s.write_all(&block[..n]).await.is_err() {
-                    return;
+                    return false;
                 }
                 sent += n;
                 written.fetch_add(n, Ordering::SeqCst);
@@ -235,11 +267,11 @@ async fn conn<S: AsyncRead + AsyncWrite + Unpin>(
         Reply::Drip => {
             let head = "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nConnection: close\r\n\r\n";
             if s.write_all(head.as_bytes()).await.is_err() {
-                return;
+                return false;
             }
             for _ in 0..1000 {
                 if s.write_all(b"a").await.is_err() || s.flush().await.is_err() {
-                    return;
+                    return false;
                 }
                 written.fetch_add(1, Ordering::SeqCst);
                 tokio::time::sleep(Duration::from_millis(200)).await;
@@ -249,6 +281,7 @@ async fn conn<S: AsyncRead + AsyncWrite + Unpin>(
             tokio::time::sleep(Duration::from_secs(60)).await;
         }
     }
+    false
 }
 
 /// A resolver with fixed answers; each name may answer differently on successive calls
