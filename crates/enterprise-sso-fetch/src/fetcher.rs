@@ -99,7 +99,8 @@ impl Fetcher {
         if let Some(proxy) = &opts.proxy {
             let parsed = Url::parse(proxy).map_err(|_| BuildError::InvalidProxy)?;
             proxy_host = parsed.host_str().map(str::to_ascii_lowercase);
-            builder = builder.proxy(reqwest::Proxy::all(proxy).map_err(|_| BuildError::InvalidProxy)?);
+            builder =
+                builder.proxy(reqwest::Proxy::all(proxy).map_err(|_| BuildError::InvalidProxy)?);
         }
         let resolver = CheckedResolver {
             inner: Arc::clone(&opts.resolver),
@@ -249,10 +250,7 @@ impl Fetcher {
             if let Some(token) = call.bearer {
                 request = request.bearer_auth(token);
             }
-            let mut response = request
-                .send()
-                .await
-                .map_err(|e| self.map_error(e, &host))?;
+            let mut response = request.send().await.map_err(|e| self.map_error(e, &host))?;
             // A second look at the address actually connected to (the resolver already
             // refused forbidden ones; through a proxy this is the proxy's address).
             if !self.has_proxy {
@@ -273,8 +271,8 @@ impl Fetcher {
                         max: self.max_redirects,
                     });
                 }
-                let next = location(&response, &url)
-                    .ok_or(FetchError::BadRedirect { host, status })?;
+                let next =
+                    location(&response, &url).ok_or(FetchError::BadRedirect { host, status })?;
                 url = self.check_url(next.as_str())?;
                 redirects += 1;
                 continue;
@@ -287,7 +285,9 @@ impl Fetcher {
                 .get(CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned);
-            let body = self.read_capped(&mut response, call.max_bytes, &host).await?;
+            let body = self
+                .read_capped(&mut response, call.max_bytes, &host)
+                .await?;
             return Ok(FetchResponse {
                 status,
                 content_type,
@@ -335,10 +335,9 @@ impl Fetcher {
         while let Some(err) = cur {
             if let Some(refusal) = err.downcast_ref::<ResolveRefusal>() {
                 return match refusal {
-                    ResolveRefusal::Forbidden(addr) => FetchError::ForbiddenAddress {
-                        host,
-                        addr: *addr,
-                    },
+                    ResolveRefusal::Forbidden(addr) => {
+                        FetchError::ForbiddenAddress { host, addr: *addr }
+                    }
                     ResolveRefusal::Failed(io) => FetchError::Resolve {
                         host,
                         source: io::Error::new(io.kind(), io.to_string()),

@@ -172,10 +172,15 @@ mod tests {
             Err(ResolveRefusal::Forbidden(_))
         ));
         assert_eq!(
-            check(&["8.8.8.8", "2606:4700::1"], false, false).unwrap().len(),
+            check(&["8.8.8.8", "2606:4700::1"], false, false)
+                .unwrap()
+                .len(),
             2
         );
-        assert!(matches!(check(&[], false, false), Err(ResolveRefusal::Failed(_))));
+        assert!(matches!(
+            check(&[], false, false),
+            Err(ResolveRefusal::Failed(_))
+        ));
         // The configured proxy's own name is exempt.
         assert!(check(&["10.0.0.1"], false, true).is_ok());
     }

@@ -21,7 +21,11 @@ pub(crate) fn client_config(opts: &FetchOptions) -> Result<rustls::ClientConfig,
         }
         let (added, ignored) = roots.add_parsable_certificates(found.certs);
         if ignored > 0 {
-            tracing::debug!(added, ignored, "some system CA certificates were not usable");
+            tracing::debug!(
+                added,
+                ignored,
+                "some system CA certificates were not usable"
+            );
         }
     }
     if let Some(pem) = &opts.extra_ca_pem {

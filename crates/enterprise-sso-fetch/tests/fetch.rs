@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use enterprise_sso_fetch::{FetchError, FetchOptions, Fetcher, DEFAULT_MAX_BODY_BYTES};
 use enterprise_sso_protocol::url_policy::UrlError;
-use support::{bounded, pki, serve, serve_keepalive, serve_tls, MapResolver, Reply};
+use support::{bounded, pki, serve, serve_keepalive, serve_tls, MapResolver, Refused, Reply};
 
 const MIB: usize = 1024 * 1024;
 
@@ -55,17 +55,25 @@ async fn a_name_resolving_to_loopback_is_refused_at_connect_time_in_production()
             let err = fetcher
                 .get(&format!("https://{name}:{port}/md"))
                 .await
-                .unwrap_err();
+                .refused();
             match &err {
                 FetchError::ForbiddenAddress { host, addr } => {
                     assert_eq!(host, name);
-                    assert_eq!(*addr, addrs[0].parse::<std::net::IpAddr>().unwrap(), "{name}");
+                    assert_eq!(
+                        *addr,
+                        addrs[0].parse::<std::net::IpAddr>().unwrap(),
+                        "{name}"
+                    );
                 }
                 other => panic!("{name}: {other:?}"),
             }
             assert_eq!(resolver.calls(), 1, "{name}: resolved once, by the fetcher");
         }
-        assert_eq!(server.accepted.load(Ordering::SeqCst), 0, "nothing connected");
+        assert_eq!(
+            server.accepted.load(Ordering::SeqCst),
+            0,
+            "nothing connected"
+        );
     })
     .await;
 }
@@ -79,18 +87,21 @@ async fn production_refuses_loopback_literals_and_localhost_before_connecting() 
         for (url, want) in [
             (format!("https://127.0.0.1:{port}/"), Some("127.0.0.1")),
             (format!("https://[::1]:{port}/"), Some("::1")),
-            (format!("https://[::ffff:127.0.0.1]:{port}/"), Some("127.0.0.1")),
+            (
+                format!("https://[::ffff:127.0.0.1]:{port}/"),
+                Some("127.0.0.1"),
+            ),
             (format!("https://0x7f.1:{port}/"), Some("127.0.0.1")),
             (format!("https://2130706433:{port}/"), Some("127.0.0.1")),
             (format!("https://localhost:{port}/"), None),
             (format!("https://a.localhost.:{port}/"), None),
         ] {
-            match fetcher.get(&url).await.unwrap_err() {
+            match fetcher.get(&url).await.refused() {
                 FetchError::ForbiddenAddress { addr, .. } => {
                     let addr = match addr {
-                        std::net::IpAddr::V6(v6) => v6
-                            .to_ipv4_mapped()
-                            .map_or(addr, std::net::IpAddr::V4),
+                        std::net::IpAddr::V6(v6) => {
+                            v6.to_ipv4_mapped().map_or(addr, std::net::IpAddr::V4)
+                        }
                         v4 => v4,
                     };
                     assert_eq!(Some(addr.to_string().as_str()), want, "{url}")
@@ -125,7 +136,7 @@ async fn the_connector_uses_the_checked_answer_and_resolves_again_per_connection
         assert!(server.requests.lock().unwrap()[0].contains(&format!("idp.localhost:{port}")));
         // The second fetch resolves again (no pinned address) and is refused.
         assert!(matches!(
-            fetcher.get(&url).await.unwrap_err(),
+            fetcher.get(&url).await.refused(),
             FetchError::ForbiddenAddress { addr, .. } if addr.is_unspecified()
         ));
         assert_eq!(resolver.calls(), 2);
@@ -136,8 +147,7 @@ async fn the_connector_uses_the_checked_answer_and_resolves_again_per_connection
         resolver.push("hop.localhost", &["::"]);
         let err = fetcher
             .get(&format!("http://hop.localhost:{port}/hop"))
-            .await
-            .unwrap_err();
+            .await.refused();
         assert!(
             matches!(&err, FetchError::ForbiddenAddress { host, addr } if host == "hop.localhost" && addr.is_unspecified()),
             "{err:?}"
@@ -151,8 +161,11 @@ async fn the_connector_uses_the_checked_answer_and_resolves_again_per_connection
 async fn an_unknown_name_is_a_resolve_error() {
     bounded(async {
         let fetcher = test_mode(MapResolver::new(&[]));
-        let err = fetcher.get("http://nowhere.localhost:1/").await.unwrap_err();
-        assert!(matches!(&err, FetchError::Resolve { host, .. } if host == "nowhere.localhost"), "{err:?}");
+        let err = fetcher.get("http://nowhere.localhost:1/").await.refused();
+        assert!(
+            matches!(&err, FetchError::Resolve { host, .. } if host == "nowhere.localhost"),
+            "{err:?}"
+        );
     })
     .await;
 }
@@ -172,8 +185,11 @@ async fn http_is_refused_in_production_mode() {
             format!("http://127.0.0.1:{port}/md"),
             format!("HTTP://idp.example.com:{port}/md"),
         ] {
-            let err = fetcher.get(&url).await.unwrap_err();
-            assert!(matches!(err, FetchError::InsecureScheme { .. }), "{url}: {err:?}");
+            let err = fetcher.get(&url).await.refused();
+            assert!(
+                matches!(err, FetchError::InsecureScheme { .. }),
+                "{url}: {err:?}"
+            );
         }
         for (url, reason) in [
             ("ftp://idp.example.com/md", UrlError::Invalid),
@@ -181,7 +197,7 @@ async fn http_is_refused_in_production_mode() {
             ("https://idp.example.com\\@evil.com/", UrlError::Invalid),
             ("not a url", UrlError::Invalid),
         ] {
-            let err = fetcher.get(url).await.unwrap_err();
+            let err = fetcher.get(url).await.refused();
             assert!(
                 matches!(&err, FetchError::InvalidUrl { reason: r } if *r == reason),
                 "{url}: {err:?}"
@@ -223,13 +239,23 @@ async fn three_redirects_are_followed_and_a_fourth_is_refused() {
     bounded(async {
         let server = serve_chain().await;
         let fetcher = test_mode(MapResolver::new(&[]));
-        assert_eq!(fetcher.get(&server.0.url("/r/3")).await.unwrap(), b"end of chain");
+        assert_eq!(
+            fetcher.get(&server.0.url("/r/3")).await.unwrap(),
+            b"end of chain"
+        );
         assert_eq!(server.0.paths(), ["/r/3", "/r/2", "/r/1", "/r/0"]);
         server.0.requests.lock().unwrap().clear();
 
-        let err = fetcher.get(&server.0.url("/r/4")).await.unwrap_err();
-        assert!(matches!(err, FetchError::TooManyRedirects { max: 3, .. }), "{err:?}");
-        assert_eq!(server.0.paths(), ["/r/4", "/r/3", "/r/2", "/r/1"], "/r/0 never asked");
+        let err = fetcher.get(&server.0.url("/r/4")).await.refused();
+        assert!(
+            matches!(err, FetchError::TooManyRedirects { max: 3, .. }),
+            "{err:?}"
+        );
+        assert_eq!(
+            server.0.paths(),
+            ["/r/4", "/r/3", "/r/2", "/r/1"],
+            "/r/0 never asked"
+        );
 
         // A lower limit is honoured; a higher one is lowered to 3.
         let one = Fetcher::new(
@@ -239,7 +265,7 @@ async fn three_redirects_are_followed_and_a_fourth_is_refused() {
         )
         .unwrap();
         assert!(matches!(
-            one.get(&server.0.url("/r/2")).await.unwrap_err(),
+            one.get(&server.0.url("/r/2")).await.refused(),
             FetchError::TooManyRedirects { max: 1, .. }
         ));
         let many = Fetcher::new(
@@ -249,7 +275,7 @@ async fn three_redirects_are_followed_and_a_fourth_is_refused() {
         )
         .unwrap();
         assert!(matches!(
-            many.get(&server.0.url("/r/4")).await.unwrap_err(),
+            many.get(&server.0.url("/r/4")).await.refused(),
             FetchError::TooManyRedirects { max: 3, .. }
         ));
     })
@@ -295,21 +321,21 @@ async fn a_redirect_to_a_forbidden_address_is_refused() {
             ("/to-metadata", "169.254.169.254"),
             ("/to-private", "10.0.0.1"),
         ] {
-            let err = fetcher.get(&server.url(path)).await.unwrap_err();
+            let err = fetcher.get(&server.url(path)).await.refused();
             assert!(
                 matches!(&err, FetchError::ForbiddenAddress { addr, .. } if addr.to_string() == want),
                 "{path}: {err:?}"
             );
         }
-        let err = fetcher.get(&server.url("/to-http")).await.unwrap_err();
+        let err = fetcher.get(&server.url("/to-http")).await.refused();
         assert!(matches!(err, FetchError::InsecureScheme { .. }), "{err:?}");
-        let err = fetcher.get(&server.url("/to-creds")).await.unwrap_err();
+        let err = fetcher.get(&server.url("/to-creds")).await.refused();
         assert!(matches!(err, FetchError::InvalidUrl { reason: UrlError::Credentials }), "{err:?}");
         for path in ["/to-backslash", "/no-location"] {
-            let err = fetcher.get(&server.url(path)).await.unwrap_err();
+            let err = fetcher.get(&server.url(path)).await.refused();
             assert!(matches!(err, FetchError::BadRedirect { status: 302, .. }), "{path}: {err:?}");
         }
-        let err = fetcher.get(&server.url("/to-ftp")).await.unwrap_err();
+        let err = fetcher.get(&server.url("/to-ftp")).await.refused();
         assert!(matches!(err, FetchError::InvalidUrl { reason: UrlError::Invalid }), "{err:?}");
         assert!(!server.paths().iter().any(|p| p == "/secret"));
     })
@@ -343,7 +369,10 @@ async fn post_and_bearer_requests_follow_no_redirect() {
             .post_form(&server.url("/token-error"), &[("a", "b")], None)
             .await
             .unwrap();
-        assert_eq!((r.status, r.content_type.as_deref()), (400, Some("application/json")));
+        assert_eq!(
+            (r.status, r.content_type.as_deref()),
+            (400, Some("application/json"))
+        );
         assert_eq!(r.body, br#"{"error":"invalid_grant"}"#);
         let r = fetcher
             .get_with_bearer(&server.url("/token"), "tok")
@@ -355,7 +384,11 @@ async fn post_and_bearer_requests_follow_no_redirect() {
         assert!(reqs[0].starts_with("POST /token "));
         assert!(reqs[0].contains("grant_type=authorization_code&code=a+b%26c"));
         // RFC 6749 2.3.1: form-encoded, then Basic: base64("client%3Aid:s3cr%26t").
-        assert!(reqs[0].contains("authorization: Basic Y2xpZW50JTNBaWQ6czNjciUyNnQ="), "{}", reqs[0]);
+        assert!(
+            reqs[0].contains("authorization: Basic Y2xpZW50JTNBaWQ6czNjciUyNnQ="),
+            "{}",
+            reqs[0]
+        );
         assert!(reqs[2].contains("authorization: Bearer tok"));
     })
     .await;
@@ -367,17 +400,29 @@ async fn post_and_bearer_requests_follow_no_redirect() {
 async fn the_body_cap_is_enforced_while_streaming() {
     bounded(async {
         let server = serve(|path| match path {
-            "/2mib" => Reply::Stream { total: 2 * MIB, declare_length: false },
-            "/2mib-declared" => Reply::Stream { total: 2 * MIB, declare_length: true },
-            "/endless" => Reply::Stream { total: 1 << 30, declare_length: false },
-            "/exact" => Reply::Stream { total: MIB, declare_length: false },
+            "/2mib" => Reply::Stream {
+                total: 2 * MIB,
+                declare_length: false,
+            },
+            "/2mib-declared" => Reply::Stream {
+                total: 2 * MIB,
+                declare_length: true,
+            },
+            "/endless" => Reply::Stream {
+                total: 1 << 30,
+                declare_length: false,
+            },
+            "/exact" => Reply::Stream {
+                total: MIB,
+                declare_length: false,
+            },
             "/1001" => Reply::ok(vec![b'x'; 1001]),
             _ => Reply::status(404),
         })
         .await;
         let fetcher = test_mode(MapResolver::new(&[]));
         for path in ["/2mib", "/2mib-declared"] {
-            let err = fetcher.get(&server.url(path)).await.unwrap_err();
+            let err = fetcher.get(&server.url(path)).await.refused();
             assert!(
                 matches!(err, FetchError::TooLarge { max, .. } if max == DEFAULT_MAX_BODY_BYTES),
                 "{path}: {err:?}"
@@ -386,7 +431,7 @@ async fn the_body_cap_is_enforced_while_streaming() {
         // An endless body: the fetch stops at the cap, long before the server could send
         // a gigabyte (what it wrote is what the socket buffers took).
         let started = Instant::now();
-        let err = fetcher.get(&server.url("/endless")).await.unwrap_err();
+        let err = fetcher.get(&server.url("/endless")).await.refused();
         assert!(matches!(err, FetchError::TooLarge { .. }), "{err:?}");
         assert!(started.elapsed() < Duration::from_secs(10));
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -395,13 +440,23 @@ async fn the_body_cap_is_enforced_while_streaming() {
         // Exactly at the cap is fine; the caller's lower cap applies.
         assert_eq!(fetcher.get(&server.url("/exact")).await.unwrap().len(), MIB);
         assert!(matches!(
-            fetcher.get_limited(&server.url("/1001"), 1000).await.unwrap_err(),
+            fetcher
+                .get_limited(&server.url("/1001"), 1000)
+                .await
+                .refused(),
             FetchError::TooLarge { max: 1000, .. }
         ));
-        assert_eq!(fetcher.get_limited(&server.url("/1001"), 1001).await.unwrap().len(), 1001);
+        assert_eq!(
+            fetcher
+                .get_limited(&server.url("/1001"), 1001)
+                .await
+                .unwrap()
+                .len(),
+            1001
+        );
         // A caller cannot raise the cap above the configured one.
         assert!(matches!(
-            fetcher.get_limited(&server.url("/2mib"), 4 * MIB).await.unwrap_err(),
+            fetcher.get_limited(&server.url("/2mib"), 4 * MIB).await.refused(),
             FetchError::TooLarge { max, .. } if max == DEFAULT_MAX_BODY_BYTES
         ));
     })
@@ -427,7 +482,7 @@ async fn a_server_that_never_answers_times_out_within_the_bound() {
         .unwrap();
         for path in ["/hang", "/drip", "/via-redirect"] {
             let started = Instant::now();
-            let err = fetcher.get(&server.url(path)).await.unwrap_err();
+            let err = fetcher.get(&server.url(path)).await.refused();
             let took = started.elapsed();
             assert!(
                 matches!(&err, FetchError::Timeout { host, after } if host == "127.0.0.1" && *after == Duration::from_millis(700)),
@@ -448,10 +503,13 @@ async fn errors_name_the_host_and_a_non_2xx_status_is_typed() {
         let err = fetcher
             .get(&server.url("/secret-path?access_token=abc123"))
             .await
-            .unwrap_err();
+            .refused();
         assert!(matches!(&err, FetchError::Status { status: 404, host } if host == "127.0.0.1"));
         let shown = format!("{err} {err:?}");
-        assert!(!shown.contains("secret-path") && !shown.contains("abc123"), "{shown}");
+        assert!(
+            !shown.contains("secret-path") && !shown.contains("abc123"),
+            "{shown}"
+        );
         assert_eq!(err.host(), Some("127.0.0.1"));
         // A refused connection is a Connect error, without the URL either.
         let closed = {
@@ -459,12 +517,17 @@ async fn errors_name_the_host_and_a_non_2xx_status_is_typed() {
             l.local_addr().unwrap().port()
         };
         let err = fetcher
-            .get(&format!("http://127.0.0.1:{closed}/secret-path?access_token=abc123"))
+            .get(&format!(
+                "http://127.0.0.1:{closed}/secret-path?access_token=abc123"
+            ))
             .await
-            .unwrap_err();
+            .refused();
         assert!(matches!(err, FetchError::Connect { .. }), "{err:?}");
         let shown = format!("{err} {err:?}");
-        assert!(!shown.contains("secret-path") && !shown.contains("abc123"), "{shown}");
+        assert!(
+            !shown.contains("secret-path") && !shown.contains("abc123"),
+            "{shown}"
+        );
     })
     .await;
 }
@@ -479,13 +542,18 @@ async fn the_extra_ca_bundle_is_trusted_and_nothing_else_is() {
         let url = format!("https://idp.test:{}/md", server.port());
         let resolver = MapResolver::new(&[("idp.test", &["127.0.0.1"])]);
         let with_bundle = |opts: FetchOptions| {
-            Fetcher::new(opts.resolver(resolver.clone()).extra_ca_pem(idp.ca_pem.clone())).unwrap()
+            Fetcher::new(
+                opts.resolver(resolver.clone())
+                    .extra_ca_pem(idp.ca_pem.clone()),
+            )
+            .unwrap()
         };
         // The system's roots plus the bundle.
         let f = with_bundle(FetchOptions::insecure_allow_loopback_for_tests());
         assert_eq!(f.get(&url).await.unwrap(), b"over tls");
         // The bundle alone.
-        let f = with_bundle(FetchOptions::insecure_allow_loopback_for_tests().without_system_roots());
+        let f =
+            with_bundle(FetchOptions::insecure_allow_loopback_for_tests().without_system_roots());
         assert_eq!(f.get(&url).await.unwrap(), b"over tls");
 
         // Without the bundle: the private CA is unknown.
@@ -495,14 +563,17 @@ async fn the_extra_ca_bundle_is_trusted_and_nothing_else_is() {
                 .extra_ca_pem(pki(&["idp.test"]).ca_pem), // another CA
         )
         .unwrap();
-        let err = without.get(&url).await.unwrap_err();
-        assert!(matches!(&err, FetchError::Tls { host, .. } if host == "idp.test"), "{err:?}");
+        let err = without.get(&url).await.refused();
+        assert!(
+            matches!(&err, FetchError::Tls { host, .. } if host == "idp.test"),
+            "{err:?}"
+        );
         if std::path::Path::new("/etc/ssl/certs").exists() {
             let system_only = Fetcher::new(
                 FetchOptions::insecure_allow_loopback_for_tests().resolver(resolver.clone()),
             )
             .unwrap();
-            let err = system_only.get(&url).await.unwrap_err();
+            let err = system_only.get(&url).await.refused();
             assert!(matches!(err, FetchError::Tls { .. }), "{err:?}");
         }
         // The right CA, the wrong name.
@@ -511,7 +582,7 @@ async fn the_extra_ca_bundle_is_trusted_and_nothing_else_is() {
         let err = f
             .get(&format!("https://other.test:{}/md", server.port()))
             .await
-            .unwrap_err();
+            .refused();
         assert!(matches!(err, FetchError::Tls { .. }), "{err:?}");
     })
     .await;
@@ -520,7 +591,11 @@ async fn the_extra_ca_bundle_is_trusted_and_nothing_else_is() {
 #[test]
 fn an_unusable_bundle_or_no_roots_refuses_to_build() {
     use enterprise_sso_fetch::BuildError;
-    for pem in [&b""[..], b"not pem", b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"] {
+    for pem in [
+        &b""[..],
+        b"not pem",
+        b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+    ] {
         let err = Fetcher::new(FetchOptions::new().extra_ca_pem(pem)).unwrap_err();
         assert!(matches!(err, BuildError::InvalidCaBundle { .. }), "{err:?}");
     }
@@ -532,7 +607,9 @@ fn an_unusable_bundle_or_no_roots_refuses_to_build() {
 
 #[tokio::test]
 async fn refresh_fills_oidc_endpoints_through_the_fetcher() {
-    use enterprise_sso::{Connections, CreateConnection, MemoryRepo, OidcPatch, Patch, Policy, Provider};
+    use enterprise_sso::{
+        Connections, CreateConnection, MemoryRepo, OidcPatch, Patch, Policy, Provider,
+    };
     bounded(async {
         let port = Arc::new(std::sync::atomic::AtomicU16::new(0));
         let p = port.clone();

@@ -8,7 +8,7 @@ mod support;
 use std::sync::atomic::Ordering;
 
 use enterprise_sso_fetch::{FetchOptions, Fetcher};
-use support::{bounded, serve, MapResolver, Reply};
+use support::{bounded, serve, MapResolver, Refused, Reply};
 
 #[tokio::test]
 async fn proxy_variables_in_the_environment_are_ignored() {
@@ -49,7 +49,10 @@ async fn an_explicit_proxy_carries_every_request() {
                 .proxy(format!("http://127.0.0.1:{}", proxy.port())),
         )
         .unwrap();
-        assert_eq!(fetcher.get(&origin.url("/doc")).await.unwrap(), b"via proxy");
+        assert_eq!(
+            fetcher.get(&origin.url("/doc")).await.unwrap(),
+            b"via proxy"
+        );
         assert_eq!(origin.accepted.load(Ordering::SeqCst), 0);
         let seen = proxy.requests.lock().unwrap()[0].clone();
         assert!(
@@ -78,12 +81,20 @@ async fn in_production_the_proxy_resolves_targets_and_the_url_rule_still_applies
         assert!(fetcher.get("https://idp.example.com/md").await.is_err());
         let seen = proxy.requests.lock().unwrap()[0].clone();
         assert!(seen.starts_with("CONNECT idp.example.com:443 "), "{seen}");
-        assert_eq!(resolver.calls(), 1, "only the proxy's name was resolved here");
+        assert_eq!(
+            resolver.calls(),
+            1,
+            "only the proxy's name was resolved here"
+        );
         // URL literals are still judged before anything is sent.
         let before = proxy.accepted.load(Ordering::SeqCst);
-        for url in ["https://127.0.0.1/", "https://10.0.0.1/", "https://[::ffff:169.254.169.254]/"] {
+        for url in [
+            "https://127.0.0.1/",
+            "https://10.0.0.1/",
+            "https://[::ffff:169.254.169.254]/",
+        ] {
             assert!(matches!(
-                fetcher.get(url).await.unwrap_err(),
+                fetcher.get(url).await.refused(),
                 enterprise_sso_fetch::FetchError::ForbiddenAddress { .. }
             ));
         }

@@ -224,7 +224,11 @@ async fn one<S: AsyncRead + AsyncWrite + Unpin>(
             let mut out = format!(
                 "HTTP/1.1 {status} X\r\nContent-Length: {}\r\n{}",
                 body.len(),
-                if keepalive { "" } else { "Connection: close\r\n" }
+                if keepalive {
+                    ""
+                } else {
+                    "Connection: close\r\n"
+                }
             );
             for (k, v) in headers {
                 out.push_str(&format!("{k}: {v}\r\n"));
@@ -337,7 +341,9 @@ pub struct Pki {
 }
 
 pub fn pki(names: &[&str]) -> Pki {
-    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+    };
     use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
     let ca_key = KeyPair::generate().unwrap();
@@ -370,5 +376,20 @@ pub fn pki(names: &[&str]) -> Pki {
     Pki {
         ca_pem: ca_cert.pem(),
         acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(config)),
+    }
+}
+
+/// `unwrap_err` for fetch results that does not print a (possibly megabyte) body.
+pub trait Refused {
+    fn refused(self) -> enterprise_sso_fetch::FetchError;
+}
+
+impl Refused for Result<Vec<u8>, enterprise_sso_fetch::FetchError> {
+    #[track_caller]
+    fn refused(self) -> enterprise_sso_fetch::FetchError {
+        match self {
+            Ok(body) => panic!("the fetch succeeded with {} bytes", body.len()),
+            Err(e) => e,
+        }
     }
 }
