@@ -417,6 +417,7 @@ async fn the_body_cap_is_enforced_while_streaming() {
                 declare_length: false,
             },
             "/1001" => Reply::ok(vec![b'x'; 1001]),
+            "/declared-only" => Reply::DeclareOnly { length: 2 * MIB },
             _ => Reply::status(404),
         })
         .await;
@@ -428,6 +429,12 @@ async fn the_body_cap_is_enforced_while_streaming() {
                 "{path}: {err:?}"
             );
         }
+        // A declared length over the cap is refused before any body byte arrives (this
+        // server sends none: without the early refusal the fetch would wait and time out).
+        let started = Instant::now();
+        let err = fetcher.get(&server.url("/declared-only")).await.refused();
+        assert!(matches!(err, FetchError::TooLarge { .. }), "{err:?}");
+        assert!(started.elapsed() < Duration::from_secs(5));
         // An endless body: the fetch stops at the cap, long before the server could send
         // a gigabyte (what it wrote is what the socket buffers took).
         let started = Instant::now();

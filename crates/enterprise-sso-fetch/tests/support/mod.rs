@@ -39,6 +39,8 @@ pub enum Reply {
     Drip,
     /// Reads the request and never answers.
     Hang,
+    /// 200 with a `Content-Length` of `length`, then silence.
+    DeclareOnly { length: usize },
 }
 
 impl Reply {
@@ -282,6 +284,13 @@ async fn one<S: AsyncRead + AsyncWrite + Unpin>(
             }
         }
         Reply::Hang => {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+        }
+        Reply::DeclareOnly { length } => {
+            let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {length}\r\n\r\n");
+            if s.write_all(head.as_bytes()).await.is_err() {
+                return false;
+            }
             tokio::time::sleep(Duration::from_secs(60)).await;
         }
     }
