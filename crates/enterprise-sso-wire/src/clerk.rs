@@ -12,8 +12,7 @@ use enterprise_sso::{EnterpriseConnection, ProtocolConfig};
 const OBJECTS: &[&[&str]] = &[&[], &["oidc"], &["saml"], &["saml", "attribute_mapping"]];
 
 fn decode<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiErrors> {
-    let value: serde_json::Value =
-        serde_json::from_slice(body).map_err(|e| decode_error(String::new(), e))?;
+    let value = crate::strict::parse(body)?;
     for path in OBJECTS {
         let mut v = Some(&value);
         for key in *path {

@@ -66,6 +66,9 @@ pub mod codes {
     pub const SIGN_IN_REFUSED: &str = "sign_in_refused";
     /// The body is not JSON.
     pub const MALFORMED_BODY: &str = "malformed_request_body";
+    /// The same key twice in one JSON object of the body (which one would win is
+    /// parser-dependent, so neither is taken).
+    pub const DUPLICATE_KEY: &str = "form_param_duplicate_key";
     /// No such connection.
     pub const RESOURCE_NOT_FOUND: &str = "resource_not_found";
     /// A domain already claimed by another connection.
@@ -88,6 +91,13 @@ pub mod codes {
     pub const BODY_TOO_LARGE: &str = "request_body_too_large";
     /// HTTP: `If-Match` named a version that is not the stored one.
     pub const PRECONDITION_FAILED: &str = "precondition_failed";
+    /// HTTP: a request body that is not declared `Content-Type: application/json`, or
+    /// that has a `Content-Encoding`.
+    pub const UNSUPPORTED_MEDIA_TYPE: &str = "unsupported_media_type";
+    /// HTTP: the request head or body did not arrive within the server's time limit.
+    pub const REQUEST_TIMEOUT: &str = "request_timeout";
+    /// HTTP: every connection slot stayed busy; retry after `Retry-After` seconds.
+    pub const SERVER_BUSY: &str = "server_busy";
 }
 
 /// `meta` of one error.
@@ -168,6 +178,25 @@ impl ApiErrors {
             status,
             errors: vec![e],
         }
+    }
+
+    /// 400 for a key given twice in one object, at `path` (dotted, as `param_name`).
+    pub(crate) fn duplicate_key(path: &str) -> Self {
+        // A key is the client's own text, but may be long: name at most 128 characters of it.
+        let path = match path.char_indices().nth(128) {
+            Some((at, _)) => format!("{}…", &path[..at]),
+            None => path.to_owned(),
+        };
+        let path = path.as_str();
+        Self::one(
+            400,
+            ApiError::new(
+                codes::DUPLICATE_KEY,
+                "is a duplicate key",
+                format!("{path} appears more than once in its object; send each key once."),
+                Some(path.to_owned()),
+            ),
+        )
     }
 
     pub(crate) fn param(code: &'static str, message: &str, param: &str, long: String) -> Self {

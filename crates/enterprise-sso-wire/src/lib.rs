@@ -6,7 +6,7 @@
 //!
 //! - requests: [`decode_create`] and [`decode_update`] turn `POST` / `PATCH
 //!   /enterprise_connections` bodies into the core's parameter types, keeping absent, `null`
-//!   and values apart, refusing unknown fields by name;
+//!   and values apart, refusing unknown fields by name and any key given twice;
 //! - responses: [`ConnectionJson`], [`ConnectionListJson`], [`DeletedObjectJson`],
 //!   [`EnterpriseAccountJson`] (Clerk), [`WorkosConnectionJson`], [`WorkosListJson`] (WorkOS);
 //! - errors: [`ApiErrors`], built from a core [`enterprise_sso::Error`] or a decode failure, with a
@@ -35,6 +35,7 @@
 
 mod clerk;
 mod errors;
+mod strict;
 mod workos;
 
 pub use clerk::{

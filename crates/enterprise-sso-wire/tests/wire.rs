@@ -217,6 +217,31 @@ fn iso_timestamps() {
 fn bad_create_bodies() -> Vec<(&'static str, u16, &'static str, Option<&'static str>)> {
     vec![
         ("{", 400, "malformed_request_body", None),
+        // The same key twice, at any depth: refused by name, never "last one wins".
+        (
+            r#"{"name":"a","provider":"saml_custom","domains":["a.com"],"active":false,"active":true}"#,
+            400,
+            "form_param_duplicate_key",
+            Some("active"),
+        ),
+        (
+            r#"{"name":"a","name":"a","provider":"saml_custom","domains":["a.com"]}"#,
+            400,
+            "form_param_duplicate_key",
+            Some("name"),
+        ),
+        (
+            r#"{"name":"a","provider":"saml_custom","domains":["a.com"],"saml":{"attribute_mapping":{"email_address":"a","email_address":"b"}}}"#,
+            400,
+            "form_param_duplicate_key",
+            Some("saml.attribute_mapping.email_address"),
+        ),
+        (
+            r#"{"name":"a","provider":"saml_custom","domains":["a.com"],"x":[{"k":1,"k":2}]}"#,
+            400,
+            "form_param_duplicate_key",
+            Some("x[0].k"),
+        ),
         ("[1,2]", 422, "form_param_format_invalid", Some("body")),
         (
             r#"{"name":"a","provider":"saml_custom","domains":["a.com"]} trailing"#,
@@ -352,6 +377,15 @@ fn bad_bodies_get_codes_and_parameter_names() {
     }
     let err = decode_update(br#"{"oidc":{"requires_pkce":"secret-in-wrong-field"}}"#).unwrap_err();
     assert!(!err.to_string().contains("secret-in-wrong-field"), "{err}");
+    let err = decode_update(br#"{"active":true,"active":false}"#).unwrap_err();
+    assert_eq!(
+        (err.status, err.errors[0].code),
+        (400, "form_param_duplicate_key")
+    );
+    assert_eq!(err.errors[0].meta.param_name.as_deref(), Some("active"));
+    // Keys compare after JSON unescaping: "\u0061ctive" is "active".
+    let err = decode_update(br#"{"active":true,"\u0061ctive":false}"#).unwrap_err();
+    assert_eq!(err.errors[0].meta.param_name.as_deref(), Some("active"));
     let err = decode_update(br#"{"nmae":"x"}"#).unwrap_err();
     assert_eq!(err.errors[0].meta.param_name.as_deref(), Some("nmae"));
 }
