@@ -37,10 +37,17 @@ fn one<S: Store>(st: &AppState<S>, status: StatusCode, c: &EnterpriseConnection)
     res
 }
 
-pub(crate) async fn create<S: Store>(State(st): St<S>, headers: HeaderMap, body: Body) -> Answer {
-    let bytes = crate::body::read(&headers, body, st.opts.max_body_bytes)
+/// The body of a create or update: declared JSON (415), within the size (413) and time
+/// (408, closing the connection) limits.
+async fn read_json<S: Store>(st: &AppState<S>, headers: &HeaderMap, body: Body) -> Result<Vec<u8>, HttpError> {
+    crate::body::require_json(headers).map_err(refuse)?;
+    crate::body::read(headers, body, st.opts.max_body_bytes, st.opts.body_read_timeout)
         .await
-        .map_err(refuse)?;
+        .map_err(refuse)
+}
+
+pub(crate) async fn create<S: Store>(State(st): St<S>, headers: HeaderMap, body: Body) -> Answer {
+    let bytes = read_json(&st, &headers, body).await?;
     let params = decode_create(&bytes).map_err(refuse)?;
     let c = st.svc.create(&params).await.map_err(fail)?;
     Ok(one(&st, StatusCode::CREATED, &c))
@@ -60,9 +67,7 @@ pub(crate) async fn update<S: Store>(
 ) -> Answer {
     let id = parse_id(&raw).map_err(refuse)?;
     let precondition = etag::if_match(&headers).map_err(refuse)?;
-    let bytes = crate::body::read(&headers, body, st.opts.max_body_bytes)
-        .await
-        .map_err(refuse)?;
+    let bytes = read_json(&st, &headers, body).await?;
     let patch = decode_update(&bytes).map_err(refuse)?;
     let result = match precondition {
         Precondition::Any => st.svc.update(&id, &patch).await,

@@ -57,11 +57,15 @@ struct WorkosFieldError<'a> {
     message: &'a str,
 }
 
-impl IntoResponse for HttpError {
-    fn into_response(self) -> Response {
-        let status =
-            StatusCode::from_u16(self.errors.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let body = match self.vendor {
+impl HttpError {
+    /// The status to answer with.
+    pub(crate) fn status(&self) -> StatusCode {
+        StatusCode::from_u16(self.errors.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    /// The JSON body in the vendor's envelope.
+    pub(crate) fn body(&self) -> serde_json::Result<Vec<u8>> {
+        match self.vendor {
             Vendor::Clerk => serde_json::to_vec(&self.errors),
             Vendor::Workos => {
                 let first = self.errors.errors.first();
@@ -80,11 +84,23 @@ impl IntoResponse for HttpError {
                         .collect(),
                 })
             }
-        };
-        match body {
+        }
+    }
+}
+
+impl IntoResponse for HttpError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let mut res = match self.body() {
             Ok(bytes) => json_bytes(status, bytes),
             Err(_) => status.into_response(),
+        };
+        if status == StatusCode::REQUEST_TIMEOUT {
+            // The rest of the request may never come: the connection cannot carry another.
+            res.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
+        res
     }
 }
 

@@ -47,9 +47,15 @@ pub(crate) fn if_match(headers: &HeaderMap) -> Result<Precondition, ApiErrors> {
         .strip_prefix('"')
         .and_then(|t| t.strip_suffix('"'))
         .ok_or_else(bad)?;
-    Ok(inner
-        .parse::<u64>()
-        .map_or(Precondition::Never, Precondition::Version))
+    Ok(issued_version(inner).map_or(Precondition::Never, Precondition::Version))
+}
+
+/// The version whose tag is exactly `"{inner}"`: the decimal digits [`tag`] writes, with
+/// no sign, padding or leading zero. `"02"` or `"+2"` is another tag, not version 2
+/// (entity tags compare as opaque strings, RFC 9110 §8.8.3.2).
+fn issued_version(inner: &str) -> Option<u64> {
+    let v = inner.parse::<u64>().ok()?;
+    (v.to_string() == inner).then_some(v)
 }
 
 /// 412 for a version that is not the stored one.

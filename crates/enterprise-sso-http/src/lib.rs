@@ -15,19 +15,27 @@
 //! | `GET /connections/{id}` | WorkOS `Connection` |
 //! | `DELETE /connections/{id}` | 202, no body |
 //!
-//! Every error, including auth (401), unknown routes (404), wrong methods (405) and bodies
-//! over the limit (413, refused before parsing), is in the vendor's own envelope with the
-//! stable codes of [`enterprise_sso_wire::codes`]. Responses are `application/json`.
+//! Every error, including auth (401), unknown routes (404), wrong methods (405), bodies
+//! over the limit (413, refused before parsing), bodies not sent as `Content-Type:
+//! application/json` (415), a key given twice in a JSON object (400, naming it) and bodies
+//! that do not arrive in time (408), is in the vendor's own envelope with the stable codes of
+//! [`enterprise_sso_wire::codes`]. Responses are `application/json`.
+//!
+//! [`serve`] serves the router with [`ServerLimits`]: a header-read timeout, a keep-alive
+//! idle timeout and a cap on connections, with idle and slow connections shed first when
+//! every slot is taken. A host may serve the router itself (`axum::serve`, its own hyper
+//! server, `Router::nest` into its app); it then keeps the body limits of [`HttpOptions`]
+//! but must bound slow and idle connections itself.
 //!
 //! ```no_run
 //! use std::sync::Arc;
 //! use enterprise_sso::{Connections, MemoryRepo};
-//! use enterprise_sso_http::{router, ApiKeys, Auth};
+//! use enterprise_sso_http::{router, serve, ApiKeys, Auth, ServerLimits};
 //! # async fn run() -> std::io::Result<()> {
 //! let keys = ApiKeys::from_list("sk_live_example").unwrap().unwrap();
 //! let app = router(Arc::new(Connections::new(MemoryRepo::new())), Auth::Keys(keys));
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
-//! axum::serve(listener, app).await
+//! serve(listener, app, ServerLimits::default(), std::future::pending()).await
 //! # }
 //! ```
 
@@ -38,6 +46,7 @@ mod clerk;
 mod envelope;
 mod etag;
 mod query;
+mod serve;
 mod state;
 pub mod store_url;
 mod workos;
@@ -52,9 +61,13 @@ use enterprise_sso::{Connections, Store};
 use enterprise_sso_wire::{codes, ApiErrors};
 
 pub use auth::{ApiKey, ApiKeys, Auth, InvalidApiKey};
-pub use body::DEFAULT_MAX_BODY_BYTES;
+pub use body::{DEFAULT_BODY_READ_TIMEOUT, DEFAULT_MAX_BODY_BYTES};
 pub use envelope::Vendor;
 pub use query::MAX_OFFSET;
+pub use serve::{
+    serve, ServerLimits, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_QUEUE_TIMEOUT,
+};
 pub use state::HttpOptions;
 pub use workos::WORKOS_MAX_LIMIT;
 

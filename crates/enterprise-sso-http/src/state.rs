@@ -12,6 +12,11 @@ use crate::envelope::{HttpError, Vendor};
 pub struct HttpOptions {
     /// Largest request body accepted, in bytes ([`crate::DEFAULT_MAX_BODY_BYTES`]).
     pub max_body_bytes: usize,
+    /// Longest time a request body may take to arrive, from the moment the handler starts
+    /// reading it ([`crate::DEFAULT_BODY_READ_TIMEOUT`]); then 408 and the connection is
+    /// closed. Unlike the connection limits of [`crate::ServerLimits`], this one holds
+    /// however the router is served.
+    pub body_read_timeout: std::time::Duration,
     /// Base URL under which the host serves its SAML service-provider endpoints, e.g.
     /// `https://sso.example.com/saml`: responses then show `acs_url` =
     /// `{base}/{id}/acs`, `sp_entity_id` = `{base}/{id}` and `sp_metadata_url` =
@@ -23,6 +28,7 @@ impl Default for HttpOptions {
     fn default() -> Self {
         HttpOptions {
             max_body_bytes: crate::body::DEFAULT_MAX_BODY_BYTES,
+            body_read_timeout: crate::body::DEFAULT_BODY_READ_TIMEOUT,
             sp_base_url: None,
         }
     }

@@ -347,6 +347,7 @@ async fn refused_writes_answer_in_the_clerk_envelope_and_change_nothing() {
         .method(Method::POST)
         .uri("/v1/enterprise_connections")
         .header(header::AUTHORIZATION, format!("Bearer {KEY}"))
+        .header(header::CONTENT_TYPE, "application/json")
         .body(Body::from("{not json"))
         .expect("request");
     assert_eq!(
@@ -401,7 +402,8 @@ async fn if_match_guards_updates_with_the_etag() {
         clerk_error(&stale),
         (412, "precondition_failed", Some("If-Match"))
     );
-    for never in ["W/\"2\"", "\"abc\""] {
+    // The exact quoted tag: "02", "+2" and " 2" are other tags, never version 2.
+    for never in ["W/\"2\"", "\"abc\"", "\"02\"", "\"+2\"", "\" 2\"", "\"2 \""] {
         let r = send(&app, patch(never, "third")).await;
         assert_eq!(
             clerk_error(&r),
@@ -534,12 +536,102 @@ async fn unknown_routes_methods_and_bodies_over_the_limit() {
         .method(Method::PATCH)
         .uri("/v1/enterprise_connections/ent_01HF8Q5X6ZJ0Y4C7N9T2W3V5KM")
         .header(header::AUTHORIZATION, format!("Bearer {KEY}"))
+        .header(header::CONTENT_TYPE, "application/json")
         .body(Body::from_stream(futures_stream(chunks)))
         .expect("request");
     let r = send(&app, streamed).await;
     assert_eq!(clerk_error(&r), (413, "request_body_too_large", None));
     let r = call(&app, Method::GET, "/v1/enterprise_connections", None).await;
     assert_eq!(r.body["total_count"], json!(0));
+}
+
+/// A body with `content_type` (none when `None`) on a create.
+fn typed(content_type: Option<&str>, body: &str) -> Request<Body> {
+    let mut b = Request::builder()
+        .method(Method::POST)
+        .uri("/v1/enterprise_connections")
+        .header(header::AUTHORIZATION, format!("Bearer {KEY}"));
+    if let Some(t) = content_type {
+        b = b.header(header::CONTENT_TYPE, t);
+    }
+    b.body(Body::from(body.to_owned())).expect("request")
+}
+
+#[tokio::test]
+async fn bodies_must_be_declared_json_and_name_each_key_once() {
+    let app = app();
+    let body = oidc_body("Typed", "typed.example.com").to_string();
+    for refused in [
+        None,
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+        Some("application/jsonx"),
+        Some("application/json; charset=latin1"),
+        Some("multipart/form-data; boundary=x"),
+    ] {
+        let r = send(&app, typed(refused, &body)).await;
+        assert_eq!(
+            clerk_error(&r),
+            (415, "unsupported_media_type", Some("Content-Type")),
+            "{refused:?}"
+        );
+    }
+    // A compressed body is refused the same way: the server does not decode it.
+    let mut gz = typed(Some("application/json"), &body);
+    gz.headers_mut()
+        .insert(header::CONTENT_ENCODING, "gzip".parse().expect("hv"));
+    let r = send(&app, gz).await;
+    assert_eq!(
+        clerk_error(&r),
+        (415, "unsupported_media_type", Some("Content-Encoding"))
+    );
+    let list = call(&app, Method::GET, "/v1/enterprise_connections", None).await;
+    assert_eq!(list.body["total_count"], json!(0), "nothing written");
+    // What the SDKs send (Clerk and WorkOS: exactly `application/json`), and its variants.
+    for (i, accepted) in [
+        "application/json",
+        "Application/JSON",
+        "application/json; charset=utf-8",
+        "application/json;charset=\"UTF-8\"",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let body = oidc_body("Typed", &format!("typed{i}.example.com")).to_string();
+        let r = send(&app, typed(Some(accepted), &body)).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{accepted}: {}", r.body);
+    }
+    let id = {
+        let list = call(&app, Method::GET, "/v1/enterprise_connections", None).await;
+        list.body["data"][0]["id"].as_str().expect("id").to_owned()
+    };
+    let uri = format!("/v1/enterprise_connections/{id}");
+    let mut patch = req(Method::PATCH, &uri, None);
+    *patch.body_mut() = Body::from(r#"{"name":"x"}"#);
+    patch.headers_mut().remove(header::CONTENT_TYPE);
+    let r = send(&app, patch).await;
+    assert_eq!(
+        clerk_error(&r),
+        (415, "unsupported_media_type", Some("Content-Type"))
+    );
+
+    // Duplicate keys: refused, naming the key (and where it is), at every depth. The last
+    // one used to win: `{"active":false,"active":true}` activated.
+    let create_dup = r#"{"name":"D","provider":"oidc_custom","domains":["dup.example.com"],"active":false,"active":true,"oidc":{"client_id":"c","client_secret":"s"}}"#;
+    let r = send(&app, typed(Some("application/json"), create_dup)).await;
+    assert_eq!(clerk_error(&r), (400, "form_param_duplicate_key", Some("active")));
+    let nested_dup = r#"{"name":"D","provider":"oidc_custom","domains":["dup.example.com"],"oidc":{"client_id":"c","client_secret":"s","client_id":"d"}}"#;
+    let r = send(&app, typed(Some("application/json"), nested_dup)).await;
+    assert_eq!(
+        clerk_error(&r),
+        (400, "form_param_duplicate_key", Some("oidc.client_id"))
+    );
+    let mut patch = req(Method::PATCH, &uri, None);
+    *patch.body_mut() = Body::from(r#"{"active":true,"active":false}"#);
+    let r = send(&app, patch).await;
+    assert_eq!(clerk_error(&r), (400, "form_param_duplicate_key", Some("active")));
+    let after = call(&app, Method::GET, &uri, None).await;
+    assert_eq!(after.headers[header::ETAG], "\"1\"", "refused patches wrote nothing");
 }
 
 /// A stream of chunks, without pulling in a stream crate.

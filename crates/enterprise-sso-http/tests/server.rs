@@ -133,7 +133,7 @@ fn sigterm_lets_the_request_in_flight_finish() {
     let mut s = TcpStream::connect(&addr).expect("connect");
     write!(
         s,
-        "POST /v1/enterprise_connections HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {KEY}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{first}",
+        "POST /v1/enterprise_connections HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {KEY}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{first}",
         body.len()
     )
     .expect("write head");

@@ -1,19 +1,34 @@
 //! Command line and environment.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
-use enterprise_sso_http::{ApiKeys, Auth};
+use enterprise_sso_http::{ApiKeys, Auth, ServerLimits, DEFAULT_BODY_READ_TIMEOUT};
 
 use enterprise_sso_http::store_url::StoreUrl;
 
 pub(crate) const USAGE: &str = "\
 usage: enterprise-sso-server [--listen ADDR] [--store URL] [--sp-base-url URL]
+                             [--max-connections N] [--header-read-timeout T]
+                             [--idle-timeout T] [--body-read-timeout T]
                              [--dev-no-auth-loopback-only]
 
   --listen ADDR        address to listen on (default 127.0.0.1:8080; env ENTERPRISE_SSO_LISTEN)
   --store URL          sqlite:PATH (default sqlite:enterprise-sso.db), sled:DIR, or
                        postgres://user:password@host:port/db (env ENTERPRISE_SSO_STORE)
   --sp-base-url URL    base of the host's SAML SP endpoints, shown as acs_url etc.
+  --max-connections N  connections served at once (default 512, lowered to fit the
+                       open-file limit); beyond it idle and slow ones are shed, then 503
+                       (env ENTERPRISE_SSO_MAX_CONNECTIONS)
+  --header-read-timeout T
+                       time for a request head, from its first byte (default 10s; 408)
+                       (env ENTERPRISE_SSO_HEADER_READ_TIMEOUT)
+  --idle-timeout T     time an idle keep-alive connection is kept (default 75s)
+                       (env ENTERPRISE_SSO_IDLE_TIMEOUT)
+  --body-read-timeout T
+                       time for a request body, once its head is in (default 30s; 408)
+                       (env ENTERPRISE_SSO_BODY_READ_TIMEOUT)
+                       T: seconds (30, 30s) or milliseconds (500ms), more than zero
   --dev-no-auth-loopback-only
                        serve WITHOUT authentication, only on a loopback address
 
@@ -29,6 +44,8 @@ pub(crate) struct Config {
     pub sp_base_url: Option<String>,
     pub auth: Auth,
     pub keyring: Option<enterprise_sso::crypto::Keyring>,
+    pub limits: ServerLimits,
+    pub body_read_timeout: Duration,
 }
 
 pub(crate) enum Parsed {
@@ -43,6 +60,10 @@ impl Config {
         let mut store =
             env("ENTERPRISE_SSO_STORE").unwrap_or_else(|| "sqlite:enterprise-sso.db".into());
         let mut sp_base_url = None;
+        let mut max_connections = env("ENTERPRISE_SSO_MAX_CONNECTIONS");
+        let mut header_read_timeout = env("ENTERPRISE_SSO_HEADER_READ_TIMEOUT");
+        let mut idle_timeout = env("ENTERPRISE_SSO_IDLE_TIMEOUT");
+        let mut body_read_timeout = env("ENTERPRISE_SSO_BODY_READ_TIMEOUT");
         let mut no_auth = false;
         let mut args = args.peekable();
         while let Some(a) = args.next() {
@@ -51,6 +72,12 @@ impl Config {
                 "--listen" => listen = value("--listen")?,
                 "--store" => store = value("--store")?,
                 "--sp-base-url" => sp_base_url = Some(value("--sp-base-url")?),
+                "--max-connections" => max_connections = Some(value("--max-connections")?),
+                "--header-read-timeout" => {
+                    header_read_timeout = Some(value("--header-read-timeout")?);
+                }
+                "--idle-timeout" => idle_timeout = Some(value("--idle-timeout")?),
+                "--body-read-timeout" => body_read_timeout = Some(value("--body-read-timeout")?),
                 "--dev-no-auth-loopback-only" => no_auth = true,
                 "-h" | "--help" => return Ok(Parsed::Help),
                 other => return Err(format!("unknown argument {other:?}")),
@@ -80,12 +107,55 @@ impl Config {
             .map(|spec| enterprise_sso::crypto::Keyring::from_spec(&spec))
             .transpose()
             .map_err(|e| format!("ENTERPRISE_SSO_KEYRING: {e}"))?;
+        let defaults = ServerLimits::default();
+        let limits = ServerLimits {
+            max_connections: match max_connections {
+                None => defaults.max_connections,
+                Some(n) => n.parse().ok().filter(|&n: &usize| n > 0).ok_or_else(|| {
+                    format!("--max-connections: {n:?} is not a whole number above zero")
+                })?,
+            },
+            header_read_timeout: duration(
+                "--header-read-timeout",
+                header_read_timeout,
+                defaults.header_read_timeout,
+            )?,
+            idle_timeout: duration("--idle-timeout", idle_timeout, defaults.idle_timeout)?,
+            ..defaults
+        };
+        let body_read_timeout = duration(
+            "--body-read-timeout",
+            body_read_timeout,
+            DEFAULT_BODY_READ_TIMEOUT,
+        )?;
         Ok(Parsed::Run(Config {
             listen,
             store: StoreUrl::parse(&store).map_err(|e| e.to_string())?,
             sp_base_url,
             auth,
             keyring,
+            limits,
+            body_read_timeout,
         }))
     }
+}
+
+/// A duration flag: `30`, `30s` or `500ms`, above zero; `default` when not given.
+fn duration(flag: &str, given: Option<String>, default: Duration) -> Result<Duration, String> {
+    let Some(text) = given else {
+        return Ok(default);
+    };
+    let t = text.trim();
+    let parsed = if let Some(ms) = t.strip_suffix("ms") {
+        ms.parse().ok().map(Duration::from_millis)
+    } else {
+        t.strip_suffix('s')
+            .unwrap_or(t)
+            .parse()
+            .ok()
+            .map(Duration::from_secs)
+    };
+    parsed
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| format!("{flag}: {text:?} is not a duration like 30s or 500ms"))
 }

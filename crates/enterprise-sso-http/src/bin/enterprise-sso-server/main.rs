@@ -3,12 +3,14 @@
 //! ```text
 //! ENTERPRISE_SSO_API_KEYS=sk_live_… enterprise-sso-server [--listen 127.0.0.1:8080]
 //!     [--store sqlite:enterprise-sso.db | sled:DIR | postgres://…] [--sp-base-url URL]
-//!     [--dev-no-auth-loopback-only]
+//!     [--max-connections N] [--header-read-timeout T] [--idle-timeout T]
+//!     [--body-read-timeout T] [--dev-no-auth-loopback-only]
 //! ```
 //!
 //! Prints `listening on http://ADDR` on stdout once bound (port 0 picks a free port), logs
-//! one line per request to stderr (`RUST_LOG` filters), and on SIGTERM or ctrl-c stops
-//! accepting and finishes the requests in flight before exiting.
+//! one line per request to stderr (`RUST_LOG` filters), serves within the connection limits
+//! of [`enterprise_sso_http::serve`], and on SIGTERM or ctrl-c stops accepting and finishes
+//! the requests in flight before exiting.
 
 mod config;
 
@@ -68,6 +70,7 @@ async fn main() -> ExitCode {
         cfg.auth,
         HttpOptions {
             sp_base_url: cfg.sp_base_url,
+            body_read_timeout: cfg.body_read_timeout,
             ..HttpOptions::default()
         },
     );
@@ -92,10 +95,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     }
-    match axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-    {
+    match enterprise_sso_http::serve(listener, app, cfg.limits, shutdown_signal()).await {
         Ok(()) => {
             tracing::info!("stopped");
             ExitCode::SUCCESS
