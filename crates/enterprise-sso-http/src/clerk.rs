@@ -39,11 +39,20 @@ fn one<S: Store>(st: &AppState<S>, status: StatusCode, c: &EnterpriseConnection)
 
 /// The body of a create or update: declared JSON (415), within the size (413) and time
 /// (408, closing the connection) limits.
-async fn read_json<S: Store>(st: &AppState<S>, headers: &HeaderMap, body: Body) -> Result<Vec<u8>, HttpError> {
+async fn read_json<S: Store>(
+    st: &AppState<S>,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Vec<u8>, HttpError> {
     crate::body::require_json(headers).map_err(refuse)?;
-    crate::body::read(headers, body, st.opts.max_body_bytes, st.opts.body_read_timeout)
-        .await
-        .map_err(refuse)
+    crate::body::read(
+        headers,
+        body,
+        st.opts.max_body_bytes,
+        st.opts.body_read_timeout,
+    )
+    .await
+    .map_err(refuse)
 }
 
 pub(crate) async fn create<S: Store>(State(st): St<S>, headers: HeaderMap, body: Body) -> Answer {

@@ -247,7 +247,8 @@ async fn accept_failed(e: &io::Error, registry: &Registry) {
     ) {
         return;
     }
-    registry.warn_at_capacity(|| tracing::warn!(error = %e, "accept failed; shedding a connection"));
+    registry
+        .warn_at_capacity(|| tracing::warn!(error = %e, "accept failed; shedding a connection"));
     registry.shed_one();
     tokio::time::sleep(Duration::from_millis(100)).await;
 }
@@ -720,7 +721,10 @@ fn raw_answer(vendor: Vendor, errors: ApiErrors, extra: &[(&str, &str)]) -> Vec<
 async fn answer_and_close(mut stream: TcpStream, answer: Option<&[u8]>) {
     let deadline = Instant::now() + LINGER;
     if let Some(bytes) = answer {
-        if !matches!(timeout_at(deadline, stream.write_all(bytes)).await, Ok(Ok(()))) {
+        if !matches!(
+            timeout_at(deadline, stream.write_all(bytes)).await,
+            Ok(Ok(()))
+        ) {
             return;
         }
     }
@@ -741,8 +745,14 @@ mod tests {
 
     #[test]
     fn the_envelope_follows_the_request_line() {
-        assert_eq!(vendor_of(b"GET /connections?limit=1 HTTP/1.1\r\n"), Vendor::Workos);
-        assert_eq!(vendor_of(b"POST /v1/enterprise_connections HTTP/1.1"), Vendor::Clerk);
+        assert_eq!(
+            vendor_of(b"GET /connections?limit=1 HTTP/1.1\r\n"),
+            Vendor::Workos
+        );
+        assert_eq!(
+            vendor_of(b"POST /v1/enterprise_connections HTTP/1.1"),
+            Vendor::Clerk
+        );
         assert_eq!(vendor_of(b"GE"), Vendor::Clerk);
         let answer = String::from_utf8(raw_answer(
             Vendor::Workos,
@@ -750,7 +760,13 @@ mod tests {
             &[("retry-after", "1")],
         ))
         .expect("utf-8");
-        assert!(answer.starts_with("HTTP/1.1 503 Service Unavailable\r\n"), "{answer}");
-        assert!(answer.contains("\r\nretry-after: 1\r\n\r\n{\"code\":\"server_busy\""), "{answer}");
+        assert!(
+            answer.starts_with("HTTP/1.1 503 Service Unavailable\r\n"),
+            "{answer}"
+        );
+        assert!(
+            answer.contains("\r\nretry-after: 1\r\n\r\n{\"code\":\"server_busy\""),
+            "{answer}"
+        );
     }
 }

@@ -165,8 +165,7 @@ fn slow_loris_connections_end_and_an_authenticated_client_is_served() {
         );
         (answer, t.elapsed())
     });
-    while loris.iter().any(|l| l.2 == Seen::Open) && started.elapsed() < Duration::from_secs(40)
-    {
+    while loris.iter().any(|l| l.2 == Seen::Open) && started.elapsed() < Duration::from_secs(40) {
         std::thread::sleep(Duration::from_millis(300));
         trickle(&mut loris);
     }
@@ -178,12 +177,16 @@ fn slow_loris_connections_end_and_an_authenticated_client_is_served() {
         "served after {waited:?}: {answer}"
     );
     let open = loris.iter().filter(|l| l.2 == Seen::Open).count();
-    assert_eq!(open, 0, "slow-loris sockets still open after {all_closed:?}");
-    let timed_out = loris
-        .iter()
-        .filter(|l| l.2 == Seen::Answered(408))
-        .count();
-    assert!(timed_out > 0, "{:?}", loris.iter().map(|l| l.2).collect::<Vec<_>>());
+    assert_eq!(
+        open, 0,
+        "slow-loris sockets still open after {all_closed:?}"
+    );
+    let timed_out = loris.iter().filter(|l| l.2 == Seen::Answered(408)).count();
+    assert!(
+        timed_out > 0,
+        "{:?}",
+        loris.iter().map(|l| l.2).collect::<Vec<_>>()
+    );
     let (_, _, first_408) = loris
         .iter()
         .find(|l| l.2 == Seen::Answered(408))
@@ -252,7 +255,9 @@ fn start_in_process(
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
                 .await
                 .expect("bind");
-            addr_tx.send(listener.local_addr().expect("addr")).expect("send");
+            addr_tx
+                .send(listener.local_addr().expect("addr"))
+                .expect("send");
             serve(listener, app, limits, async {
                 let _ = stop_rx.await;
             })
@@ -337,7 +342,9 @@ fn idle_and_half_sent_connections_end_on_their_own_timeouts() {
     let mut s = TcpStream::connect(addr).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(5)))
         .expect("timeout");
-    let keep = format!("GET /v1/enterprise_connections HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {KEY}\r\n\r\n");
+    let keep = format!(
+        "GET /v1/enterprise_connections HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {KEY}\r\n\r\n"
+    );
     for _ in 0..2 {
         s.write_all(keep.as_bytes()).expect("write");
         let mut got = Vec::new();
@@ -355,7 +362,10 @@ fn idle_and_half_sent_connections_end_on_their_own_timeouts() {
     std::thread::sleep(Duration::from_millis(900));
     s.write_all(keep.as_bytes()).expect("write");
     let mut buf = [0u8; 4096];
-    assert!(s.read(&mut buf).expect("read") > 0, "served after 900 ms idle");
+    assert!(
+        s.read(&mut buf).expect("read") > 0,
+        "served after 900 ms idle"
+    );
     let t = Instant::now();
     let (r, rest) = read_all(&mut s);
     r.expect("closed by the server, not by the read timeout");

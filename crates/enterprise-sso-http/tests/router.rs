@@ -619,7 +619,10 @@ async fn bodies_must_be_declared_json_and_name_each_key_once() {
     // one used to win: `{"active":false,"active":true}` activated.
     let create_dup = r#"{"name":"D","provider":"oidc_custom","domains":["dup.example.com"],"active":false,"active":true,"oidc":{"client_id":"c","client_secret":"s"}}"#;
     let r = send(&app, typed(Some("application/json"), create_dup)).await;
-    assert_eq!(clerk_error(&r), (400, "form_param_duplicate_key", Some("active")));
+    assert_eq!(
+        clerk_error(&r),
+        (400, "form_param_duplicate_key", Some("active"))
+    );
     let nested_dup = r#"{"name":"D","provider":"oidc_custom","domains":["dup.example.com"],"oidc":{"client_id":"c","client_secret":"s","client_id":"d"}}"#;
     let r = send(&app, typed(Some("application/json"), nested_dup)).await;
     assert_eq!(
@@ -629,9 +632,16 @@ async fn bodies_must_be_declared_json_and_name_each_key_once() {
     let mut patch = req(Method::PATCH, &uri, None);
     *patch.body_mut() = Body::from(r#"{"active":true,"active":false}"#);
     let r = send(&app, patch).await;
-    assert_eq!(clerk_error(&r), (400, "form_param_duplicate_key", Some("active")));
+    assert_eq!(
+        clerk_error(&r),
+        (400, "form_param_duplicate_key", Some("active"))
+    );
     let after = call(&app, Method::GET, &uri, None).await;
-    assert_eq!(after.headers[header::ETAG], "\"1\"", "refused patches wrote nothing");
+    assert_eq!(
+        after.headers[header::ETAG],
+        "\"1\"",
+        "refused patches wrote nothing"
+    );
 }
 
 /// A stream of chunks, without pulling in a stream crate.

@@ -49,7 +49,7 @@ pub(crate) struct Config {
 }
 
 pub(crate) enum Parsed {
-    Run(Config),
+    Run(Box<Config>),
     Help,
 }
 
@@ -128,7 +128,7 @@ impl Config {
             body_read_timeout,
             DEFAULT_BODY_READ_TIMEOUT,
         )?;
-        Ok(Parsed::Run(Config {
+        Ok(Parsed::Run(Box::new(Config {
             listen,
             store: StoreUrl::parse(&store).map_err(|e| e.to_string())?,
             sp_base_url,
@@ -136,7 +136,7 @@ impl Config {
             keyring,
             limits,
             body_read_timeout,
-        }))
+        })))
     }
 }
 
