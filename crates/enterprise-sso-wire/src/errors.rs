@@ -358,6 +358,10 @@ impl From<&Error> for ApiErrors {
                     ),
                 )
             }
+            Error::SamlRefused(r) => ApiErrors::one(
+                400,
+                ApiError::new(r.code(), "SAML sign-in refused", r.to_string(), None),
+            ),
             Error::InvalidEmail { .. } => ApiErrors::param(
                 codes::PARAM_FORMAT_INVALID,
                 "is invalid",

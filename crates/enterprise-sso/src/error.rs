@@ -52,6 +52,11 @@ pub enum Error {
     /// A sign-in was refused; nothing was written.
     #[error("sign-in refused: {0}")]
     SignInRefused(crate::account::SignInRefusal),
+
+    /// A SAML sign-in was refused: the Response broke a rule, or the flow around it did
+    /// (see `SamlRefusal::code`). Nothing about the sign-in was recorded.
+    #[error("SAML sign-in refused: {0}")]
+    SamlRefused(Box<crate::service::SamlRefusal>),
     /// An email address given for routing is malformed.
     #[error("invalid email address: {reason}")]
     InvalidEmail {

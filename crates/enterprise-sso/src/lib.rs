@@ -110,7 +110,10 @@ pub use repo::{
     DynStore, EventFeed, ListQuery, Order, Page, Record, Store,
 };
 pub use secret::ClientSecret;
-pub use service::{now_ms, Clock, Connections, MetadataSource, SignIn};
+pub use service::{
+    now_ms, Clock, Connections, MetadataSource, SamlRedirect, SamlRefusal, SamlSettings,
+    SamlSignIn, SamlStart, SignIn, DEFAULT_IDP_INITIATED_MAX_AGE, DEFAULT_SAML_REQUEST_TTL,
+};
 pub use sign_in_store::{sign_in_key, SignInItem, SignInKind, SignInStore};
 pub use validate::{validate, validate_with, FieldError, FieldErrorKind, ValidationErrors};
 

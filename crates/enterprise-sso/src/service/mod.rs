@@ -8,9 +8,14 @@ mod accounts;
 mod connections;
 mod refresh;
 mod retry;
+mod saml;
 mod sign_in;
 
 pub use refresh::MetadataSource;
+pub use saml::{
+    SamlRedirect, SamlRefusal, SamlSettings, SamlSignIn, SamlStart, DEFAULT_IDP_INITIATED_MAX_AGE,
+    DEFAULT_SAML_REQUEST_TTL,
+};
 pub use sign_in::SignIn;
 
 use std::sync::Arc;

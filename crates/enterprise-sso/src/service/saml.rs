@@ -1,0 +1,420 @@
+//! SAML sign-in through a connection: the AuthnRequest out (SP-initiated), the IdP's
+//! Response in, verified by the protocol crate's narrow verifier against the connection's
+//! IdP entity id and certificate set, the pending request taken exactly once, the
+//! assertion ID remembered against replay, and the verified identity recorded as a
+//! sign-in ([`Connections::record_sign_in`]).
+//!
+//! The SP side of every connection is derived from one host-configured base URL
+//! ([`SamlSettings`]): entity id `{base}/{id}`, ACS `{base}/{id}/acs`, metadata
+//! `{base}/{id}/metadata` (what the wire shows as `sp_entity_id`, `acs_url`,
+//! `sp_metadata_url`).
+
+use std::time::Duration;
+
+use enterprise_sso_protocol::saml::sp::{
+    redirect_request, AuthnRequestError, AuthnRequestOptions, IdentityProvider, Refusal,
+    ResponseVerifier, ServiceProvider, SpKeyPair, VerifiedAssertion,
+};
+
+use super::{Connections, SignIn};
+use crate::account::Assertion;
+use crate::connection::EnterpriseConnection;
+use crate::error::{Error, Result};
+use crate::ids::ConnectionId;
+use crate::repo::Store;
+use crate::sign_in_store::{sign_in_key, SignInItem, SignInKind, SignInStore};
+
+/// How long a pending AuthnRequest may wait for its Response (ten minutes).
+pub const DEFAULT_SAML_REQUEST_TTL: Duration = Duration::from_secs(600);
+/// How old an IdP-initiated (unsolicited) Response may be, where a connection allows them.
+pub const DEFAULT_IDP_INITIATED_MAX_AGE: Duration = Duration::from_secs(300);
+
+/// The host's SAML service-provider settings, shared by every connection.
+#[derive(Debug, Clone)]
+pub struct SamlSettings {
+    base_url: String,
+    keys: Vec<SpKeyPair>,
+    clock_skew: Duration,
+    request_ttl: Duration,
+    idp_initiated_max_age: Duration,
+    sign_requests: bool,
+}
+
+impl SamlSettings {
+    /// Settings under `base_url` (e.g. `https://auth.example.com/saml`), with a clock skew
+    /// of two minutes, ten-minute requests, five-minute IdP-initiated responses, and
+    /// unsigned AuthnRequests.
+    pub fn new(base_url: impl Into<String>) -> Self {
+        SamlSettings {
+            base_url: base_url.into().trim_end_matches('/').to_owned(),
+            keys: Vec::new(),
+            clock_skew: enterprise_sso_protocol::saml::sp::DEFAULT_CLOCK_SKEW,
+            request_ttl: DEFAULT_SAML_REQUEST_TTL,
+            idp_initiated_max_age: DEFAULT_IDP_INITIATED_MAX_AGE,
+            sign_requests: false,
+        }
+    }
+
+    /// Adds an SP key pair (signs AuthnRequests when asked, decrypts encrypted
+    /// assertions, and is published in SP metadata). The first signs; all decrypt.
+    pub fn with_key(mut self, key: SpKeyPair) -> Self {
+        self.keys.push(key);
+        self
+    }
+
+    /// Signs AuthnRequests (Redirect binding, rsa-sha256) with the first key.
+    pub fn sign_requests(mut self) -> Self {
+        self.sign_requests = true;
+        self
+    }
+
+    /// The tolerated clock difference with IdPs.
+    pub fn clock_skew(mut self, skew: Duration) -> Self {
+        self.clock_skew = skew;
+        self
+    }
+
+    /// How long a pending request may wait for its response.
+    pub fn request_ttl(mut self, ttl: Duration) -> Self {
+        self.request_ttl = ttl;
+        self
+    }
+
+    /// How old an unsolicited response may be (for connections that allow them).
+    pub fn idp_initiated_max_age(mut self, age: Duration) -> Self {
+        self.idp_initiated_max_age = age;
+        self
+    }
+
+    /// The SP entity id of a connection: `{base}/{id}`.
+    pub fn entity_id(&self, id: &ConnectionId) -> String {
+        format!("{}/{id}", self.base_url)
+    }
+
+    /// The ACS URL of a connection: `{base}/{id}/acs`.
+    pub fn acs_url(&self, id: &ConnectionId) -> String {
+        format!("{}/{id}/acs", self.base_url)
+    }
+
+    /// The SP metadata URL of a connection: `{base}/{id}/metadata`.
+    pub fn metadata_url(&self, id: &ConnectionId) -> String {
+        format!("{}/{id}/metadata", self.base_url)
+    }
+
+    /// The protocol crate's service provider for a connection.
+    pub fn service_provider(&self, id: &ConnectionId) -> ServiceProvider {
+        self.keys.iter().cloned().fold(
+            ServiceProvider::new(self.entity_id(id), self.acs_url(id)),
+            ServiceProvider::with_key,
+        )
+    }
+
+    /// The SP metadata XML of a connection.
+    pub fn metadata_xml(&self, id: &ConnectionId) -> Result<String> {
+        enterprise_sso_protocol::saml::sp::sp_metadata_xml(
+            &self.service_provider(id),
+            self.sign_requests,
+        )
+        .map_err(refused)
+    }
+}
+
+/// What the host gives to start a sign-in.
+#[derive(Debug, Clone, Copy)]
+pub struct SamlStart<'a> {
+    /// A value bound to the browser that starts the flow (e.g. a random cookie the host
+    /// set): the response is accepted only from the same browser. Stored hashed.
+    pub browser: &'a str,
+    /// An opaque RelayState (at most 80 bytes), echoed by the IdP and returned by
+    /// [`Connections::saml_finish`].
+    pub relay_state: Option<&'a str>,
+    /// 32 bytes from a CSPRNG (the request ID is made from them).
+    pub random: [u8; 32],
+}
+
+/// Where to send the browser.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SamlRedirect {
+    /// The IdP's SSO URL with the AuthnRequest (HTTP-Redirect binding).
+    pub url: String,
+    /// The request ID (stored as a pending request; not secret).
+    pub request_id: String,
+    /// The AuthnRequest XML (for a test run's log).
+    pub request_xml: String,
+}
+
+/// A sign-in finished through SAML.
+#[derive(Debug, Clone)]
+pub struct SamlSignIn {
+    /// The recorded sign-in (account, connection, whether the account was created).
+    pub sign_in: SignIn,
+    /// The RelayState given at the start (SP-initiated), or the one the IdP posted
+    /// (IdP-initiated; opaque, never a URL to redirect to).
+    pub relay_state: Option<String>,
+    /// The verified assertion the sign-in was made from.
+    pub assertion: VerifiedAssertion,
+}
+
+/// Why a SAML sign-in was refused: a rule of the Response verifier, or of the flow around
+/// it. Each names what was expected and what was received; none holds a secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SamlRefusal {
+    /// The Response broke a rule of the verifier.
+    #[error(transparent)]
+    Response(#[from] Refusal),
+    /// The connection is not a SAML connection.
+    #[error("the connection is not a SAML connection")]
+    NotSaml,
+    /// The connection has no IdP SSO URL or entity id yet.
+    #[error("the connection's IdP {missing} is not configured")]
+    NotConfigured {
+        /// `idp_sso_url` or `idp_entity_id`.
+        missing: &'static str,
+    },
+    /// The AuthnRequest could not be made (RelayState too long, no signing key).
+    #[error("the AuthnRequest could not be made: {0}")]
+    Request(#[from] AuthnRequestError),
+    /// `InResponseTo` names no pending request: unknown, expired, or used already.
+    #[error("InResponseTo {in_response_to:?} matches no pending request (unknown, expired or already used)")]
+    UnknownRequest {
+        /// The verified `InResponseTo`.
+        in_response_to: String,
+    },
+    /// The pending request was made for another connection.
+    #[error(
+        "the request was made for connection {expected}, the response was posted to {received}"
+    )]
+    RequestForAnotherConnection {
+        /// The connection the request was made for.
+        expected: String,
+        /// The connection whose ACS received the response.
+        received: String,
+    },
+    /// The response came back in another browser than the one that started the flow.
+    #[error("the response was posted from another browser than the one that started the sign-in")]
+    BrowserMismatch,
+    /// The assertion was used before.
+    #[error("assertion {assertion_id:?} was already used")]
+    Replayed {
+        /// The assertion's ID.
+        assertion_id: String,
+    },
+}
+
+impl SamlRefusal {
+    /// A stable snake_case code (the verifier's codes start with `saml_` too).
+    pub fn code(&self) -> &'static str {
+        match self {
+            SamlRefusal::Response(r) => r.code(),
+            SamlRefusal::NotSaml => "saml_not_a_saml_connection",
+            SamlRefusal::NotConfigured { .. } => "saml_connection_not_configured",
+            SamlRefusal::Request(_) => "saml_request_invalid",
+            SamlRefusal::UnknownRequest { .. } => "saml_unknown_request",
+            SamlRefusal::RequestForAnotherConnection { .. } => {
+                "saml_request_for_another_connection"
+            }
+            SamlRefusal::BrowserMismatch => "saml_browser_mismatch",
+            SamlRefusal::Replayed { .. } => "saml_assertion_replayed",
+        }
+    }
+}
+
+fn refused(r: impl Into<SamlRefusal>) -> Error {
+    Error::SamlRefused(Box::new(r.into()))
+}
+
+/// The pending request's payload: the browser binding (hashed) and the RelayState.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Pending {
+    browser: String,
+    relay_state: Option<String>,
+}
+
+fn saml_parts(conn: &EnterpriseConnection) -> Result<(&str, &str)> {
+    let saml = conn.saml().ok_or_else(|| refused(SamlRefusal::NotSaml))?;
+    let entity = saml.idp_entity_id.as_deref().ok_or_else(|| {
+        refused(SamlRefusal::NotConfigured {
+            missing: "idp_entity_id",
+        })
+    })?;
+    let sso = saml.idp_sso_url.as_deref().ok_or_else(|| {
+        refused(SamlRefusal::NotConfigured {
+            missing: "idp_sso_url",
+        })
+    })?;
+    Ok((entity, sso))
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+impl<R: Store + SignInStore> Connections<R> {
+    /// Starts an SP-initiated sign-in: an AuthnRequest to the connection's IdP, stored as a
+    /// pending request bound to `start.browser`, to be taken once by its Response.
+    pub async fn saml_start(
+        &self,
+        settings: &SamlSettings,
+        id: &ConnectionId,
+        start: SamlStart<'_>,
+    ) -> Result<SamlRedirect> {
+        let conn = self.get(id).await?;
+        if !conn.active {
+            return Err(Error::SignInRefused(
+                crate::account::SignInRefusal::ConnectionInactive,
+            ));
+        }
+        let (_, sso_url) = saml_parts(&conn)?;
+        let force_authn = conn.saml().is_some_and(|s| s.force_authn);
+        let now = (self.clock)();
+        let request = redirect_request(
+            &settings.service_provider(id),
+            sso_url,
+            &start.random,
+            now,
+            AuthnRequestOptions {
+                force_authn,
+                relay_state: start.relay_state,
+                sign: settings.sign_requests,
+            },
+        )
+        .map_err(refused)?;
+        let payload = serde_json::to_vec(&Pending {
+            browser: sign_in_key(start.browser),
+            relay_state: start.relay_state.map(str::to_owned),
+        })
+        .map_err(|_| Error::InvalidArgument {
+            argument: "relay_state",
+            reason: "cannot be stored",
+        })?;
+        let item = SignInItem {
+            kind: SignInKind::SamlRequest,
+            key: sign_in_key(&request.request_id),
+            connection_id: Some(id.clone()),
+            created_at: now,
+            expires_at: now.saturating_add(millis(settings.request_ttl)),
+            payload,
+        };
+        if !self.repo.put_sign_in(&item, now).await? {
+            // 256 random bits collided with a live request: the caller's randomness is
+            // broken. Refuse rather than overwrite another browser's request.
+            return Err(Error::InvalidArgument {
+                argument: "random",
+                reason: "the request ID is already pending",
+            });
+        }
+        Ok(SamlRedirect {
+            url: request.url,
+            request_id: request.request_id,
+            request_xml: request.xml,
+        })
+    }
+
+    /// Verifies the IdP's Response posted to connection `id`'s ACS and records the sign-in.
+    ///
+    /// `browser` is the value the host bound to this browser at [`Connections::saml_start`]
+    /// (`None` when the browser brought none: then only an IdP-initiated response can pass,
+    /// and only on a connection that allows them). Nothing is written when any rule fails.
+    pub async fn saml_finish(
+        &self,
+        settings: &SamlSettings,
+        id: &ConnectionId,
+        saml_response: &str,
+        relay_state: Option<&str>,
+        browser: Option<&str>,
+    ) -> Result<SamlSignIn> {
+        let conn = self.get(id).await?;
+        let (entity_id, _) = saml_parts(&conn)?;
+        let saml = conn.saml().ok_or_else(|| refused(SamlRefusal::NotSaml))?;
+        let certificates = saml
+            .idp_certificates
+            .iter()
+            .filter_map(|c| crate::saml::parse_certificate(&c.pem).ok())
+            .map(|c| c.der)
+            .collect();
+        let mut verifier = ResponseVerifier::new(
+            settings.service_provider(id),
+            IdentityProvider::new(entity_id, certificates),
+        )
+        .clock_skew(settings.clock_skew);
+        if saml.allow_idp_initiated {
+            verifier = verifier.allow_idp_initiated(settings.idp_initiated_max_age);
+        }
+        let now = (self.clock)();
+        let verified = verifier.verify_post(saml_response, now).map_err(refused)?;
+
+        let relay_state = match &verified.in_response_to {
+            Some(request_id) => {
+                let pending = self
+                    .repo
+                    .take_sign_in(SignInKind::SamlRequest, &sign_in_key(request_id), now)
+                    .await?
+                    .ok_or_else(|| {
+                        refused(SamlRefusal::UnknownRequest {
+                            in_response_to: request_id.clone(),
+                        })
+                    })?;
+                if pending.connection_id.as_ref() != Some(id) {
+                    return Err(refused(SamlRefusal::RequestForAnotherConnection {
+                        expected: pending
+                            .connection_id
+                            .map(|c| c.to_string())
+                            .unwrap_or_default(),
+                        received: id.to_string(),
+                    }));
+                }
+                let p: Pending = serde_json::from_slice(&pending.payload)
+                    .map_err(|_| Error::corrupt("a pending SAML request's payload"))?;
+                let same_browser = browser.is_some_and(|b| {
+                    enterprise_sso_protocol::secret::ct_eq(
+                        sign_in_key(b).as_bytes(),
+                        p.browser.as_bytes(),
+                    )
+                });
+                if !same_browser {
+                    return Err(refused(SamlRefusal::BrowserMismatch));
+                }
+                verified.expect_request(request_id).map_err(refused)?;
+                p.relay_state
+            }
+            None => {
+                verified.expect_unsolicited().map_err(refused)?;
+                relay_state.map(str::to_owned)
+            }
+        };
+
+        let replay = SignInItem {
+            kind: SignInKind::SamlAssertion,
+            key: sign_in_key(&format!("{id}\u{0}{}", verified.assertion_id)),
+            connection_id: Some(id.clone()),
+            created_at: now,
+            expires_at: verified.replay_until_ms.max(now.saturating_add(1)),
+            payload: Vec::new(),
+        };
+        if !self.repo.put_sign_in(&replay, now).await? {
+            return Err(refused(SamlRefusal::Replayed {
+                assertion_id: verified.assertion_id.clone(),
+            }));
+        }
+
+        let assertion = Assertion {
+            subject: Some(verified.name_id.clone()),
+            attributes: verified.attributes.iter().fold(
+                std::collections::BTreeMap::<String, Vec<String>>::new(),
+                |mut m, (name, values)| {
+                    m.entry(name.clone())
+                        .or_default()
+                        .extend(values.iter().cloned());
+                    m
+                },
+            ),
+        };
+        let sign_in = self.record_sign_in(id, &assertion).await?;
+        Ok(SamlSignIn {
+            sign_in,
+            relay_state,
+            assertion: verified,
+        })
+    }
+}
