@@ -211,7 +211,9 @@ fn keep_alive_hint(idle: Duration) -> Option<HeaderValue> {
 /// The cap, lowered to fit under the soft limit of open files where it can be read.
 fn fit_to_open_file_limit(mut limits: ServerLimits) -> ServerLimits {
     let wanted = limits.max_connections.max(1);
-    limits.max_connections = wanted.min(Semaphore::MAX_PERMITS);
+    limits.max_connections = wanted
+        .min(Semaphore::MAX_PERMITS)
+        .min(usize::try_from(u32::MAX).unwrap_or(usize::MAX));
     if let Some(files) = open_file_limit() {
         let room = files
             .saturating_sub(FD_RESERVE + QUEUE as u64)

@@ -216,9 +216,9 @@ fn idle_sockets_do_not_starve_an_authenticated_client_and_sigterm_still_stops() 
     let answer = request(
         addr,
         &authenticated_get("/v1/enterprise_connections"),
-        Duration::from_secs(5),
+        Duration::from_secs(10),
     )
-    .expect("the authenticated client was answered within 5 s");
+    .expect("the authenticated client was answered within 10 s");
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     eprintln!("with 120 idle sockets: served after {:?}", t.elapsed());
     // Idle connections do not hold up a shutdown either.
@@ -285,7 +285,7 @@ fn a_body_shorter_than_declared_gets_408_and_the_connection_closes() {
     );
     let t = Instant::now();
     let mut s = TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(5)))
+    s.set_read_timeout(Some(Duration::from_secs(15)))
         .expect("timeout");
     s.write_all(short.as_bytes()).expect("write");
     // Meanwhile another client is served.
@@ -305,7 +305,7 @@ fn a_body_shorter_than_declared_gets_408_and_the_connection_closes() {
         out.contains("connection: close") && out.contains("\"request_timeout\""),
         "{out}"
     );
-    assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+    assert!(t.elapsed() < Duration::from_secs(8), "{:?}", t.elapsed());
     // Without a key the body is never read: 401, and the connection still ends.
     let unauthenticated = "POST /v1/enterprise_connections HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"name\"";
     let out = request(addr, unauthenticated, Duration::from_secs(5))
@@ -326,7 +326,7 @@ fn a_body_shorter_than_declared_gets_408_and_the_connection_closes() {
 fn idle_and_half_sent_connections_end_on_their_own_timeouts() {
     let (addr, stop, server) = start_in_process(
         ServerLimits {
-            idle_timeout: Duration::from_millis(1500),
+            idle_timeout: Duration::from_millis(2500),
             header_read_timeout: Duration::from_millis(600),
             ..ServerLimits::default()
         },
@@ -340,7 +340,7 @@ fn idle_and_half_sent_connections_end_on_their_own_timeouts() {
     // Keep-alive: two requests on one connection, then idle until the server closes it,
     // without an answer (HTTP lets a server close an idle connection).
     let mut s = TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(5)))
+    s.set_read_timeout(Some(Duration::from_secs(15)))
         .expect("timeout");
     let keep = format!(
         "GET /v1/enterprise_connections HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {KEY}\r\n\r\n"
@@ -356,40 +356,37 @@ fn idle_and_half_sent_connections_end_on_their_own_timeouts() {
         }
         let text = String::from_utf8_lossy(&got);
         assert!(text.starts_with("HTTP/1.1 200"), "{text}");
-        assert!(text.contains("keep-alive: timeout=1"), "{text}");
+        assert!(text.contains("keep-alive: timeout=2"), "{text}");
     }
     // Idle for longer than the header timeout, shorter than the idle timeout: still open.
-    std::thread::sleep(Duration::from_millis(900));
+    std::thread::sleep(Duration::from_millis(1000));
     s.write_all(keep.as_bytes()).expect("write");
     let mut buf = [0u8; 4096];
-    assert!(
-        s.read(&mut buf).expect("read") > 0,
-        "served after 900 ms idle"
-    );
+    assert!(s.read(&mut buf).expect("read") > 0, "served after 1 s idle");
     let t = Instant::now();
     let (r, rest) = read_all(&mut s);
     r.expect("closed by the server, not by the read timeout");
     let idle_for = t.elapsed();
     assert!(
-        !rest.contains("HTTP/1.1 408") && idle_for < Duration::from_secs(3),
+        !rest.contains("HTTP/1.1 408") && idle_for < Duration::from_secs(8),
         "{idle_for:?}: {rest}"
     );
     // A connection that sends nothing: closed after the idle timeout, no answer.
     let mut s = TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(5)))
+    s.set_read_timeout(Some(Duration::from_secs(15)))
         .expect("timeout");
     let t = Instant::now();
     let (r, out) = read_all(&mut s);
     r.expect("closed by the server");
     assert!(out.is_empty(), "{out}");
     assert!(
-        t.elapsed() >= Duration::from_millis(1400) && t.elapsed() < Duration::from_secs(3),
+        t.elapsed() >= Duration::from_millis(2400) && t.elapsed() < Duration::from_secs(8),
         "{:?}",
         t.elapsed()
     );
     // Half a head: 408 in the WorkOS envelope (by the path), after the header timeout.
     let mut s = TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(5)))
+    s.set_read_timeout(Some(Duration::from_secs(15)))
         .expect("timeout");
     s.write_all(b"GET /connections HTTP/1.1\r\nHost: x\r\n")
         .expect("write");
@@ -399,7 +396,7 @@ fn idle_and_half_sent_connections_end_on_their_own_timeouts() {
     assert!(out.starts_with("HTTP/1.1 408"), "{out}");
     assert!(out.contains("{\"code\":\"request_timeout\""), "{out}");
     assert!(
-        t.elapsed() >= Duration::from_millis(500) && t.elapsed() < Duration::from_secs(2),
+        t.elapsed() >= Duration::from_millis(500) && t.elapsed() < Duration::from_secs(6),
         "{:?}",
         t.elapsed()
     );
@@ -450,12 +447,12 @@ fn beyond_the_cap_busy_connections_are_kept_and_newcomers_get_503() {
         out.contains("retry-after: 1") && out.contains("{\"code\":\"server_busy\""),
         "{out}"
     );
-    assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+    assert!(t.elapsed() < Duration::from_secs(6), "{:?}", t.elapsed());
     // The uploads finish and are answered.
     for (i, mut s) in uploads.into_iter().enumerate() {
         let body = CREATE.replace("body.example.com", &format!("body{i}.example.com"));
         s.write_all(&body.as_bytes()[first.len()..]).expect("write");
-        s.set_read_timeout(Some(Duration::from_secs(5)))
+        s.set_read_timeout(Some(Duration::from_secs(15)))
             .expect("timeout");
         let mut out = String::new();
         s.read_to_string(&mut out).expect("read");

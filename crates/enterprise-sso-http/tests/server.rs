@@ -88,6 +88,25 @@ fn refuses_to_start_without_keys_or_with_dev_mode_off_loopback() {
         .expect("run");
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a loopback address"));
+    for bad in [
+        ["--idle-timeout", "0"],
+        ["--header-read-timeout", "10 minutes"],
+        ["--body-read-timeout", "-1s"],
+        ["--max-connections", "0"],
+    ] {
+        let out = Command::new(BIN)
+            .args(["--listen", "127.0.0.1:0"])
+            .args(bad)
+            .env("ENTERPRISE_SSO_API_KEYS", KEY)
+            .output()
+            .expect("run");
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(bad[0]),
+            "{bad:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     let out = Command::new(BIN)
         .args(["--store", "mysql://x"])
         .env("ENTERPRISE_SSO_API_KEYS", KEY)
