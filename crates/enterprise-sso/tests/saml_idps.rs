@@ -336,6 +336,111 @@ fn samlify_idp_initiated_is_accepted_once_where_allowed() {
     assert_eq!(err.code(), "saml_browser_mismatch");
 }
 
+/// A SimpleSAMLphp IdP on a free port for `conn`'s SP, with extra `start.sh` flags; its
+/// base URL.
+fn simplesamlphp(
+    settings: &SamlSettings,
+    conn: &ConnectionId,
+    port: u16,
+    flags: &[&str],
+) -> Running {
+    let mut cmd = Command::new("bash");
+    cmd.args([
+        "idp/simplesamlphp/start.sh",
+        "--port",
+        &port.to_string(),
+        "--sp-entity-id",
+    ])
+    .arg(settings.entity_id(conn))
+    .arg("--acs")
+    .arg(settings.acs_url(conn))
+    .args(flags);
+    start(cmd)
+}
+
+fn read(path: &str) -> String {
+    std::fs::read_to_string(root().join(path)).unwrap()
+}
+
+#[test]
+fn simplesamlphp_encrypted_assertion_is_decrypted_with_the_sp_key() {
+    if !have(&["/usr/share/simplesamlphp/www", "/usr/bin/php"]) {
+        return;
+    }
+    let svc = Connections::new(MemoryRepo::new());
+    let sp_key = enterprise_sso_protocol::saml::sp::SpKeyPair::from_pem(
+        &read("idp/keys/sp-key.pem"),
+        &read("idp/keys/sp-cert.pem"),
+    )
+    .unwrap();
+    let with_key = SamlSettings::new(BASE).with_key(sp_key);
+    let without_key = SamlSettings::new(BASE);
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let conn = connection(
+        &svc,
+        &format!("{base}/saml2/idp/metadata.php"),
+        &format!("{base}/saml2/idp/SSOService.php"),
+        false,
+    );
+    let _idp = simplesamlphp(&with_key, &conn.id, port, &["--encrypt"]);
+    // Without the SP's key the encrypted assertion cannot be read: refused, nothing written.
+    let r = begin(&svc, &without_key, &conn.id, "b", None);
+    let (response, _, _) = follow(&r.url);
+    let err = refusal(
+        block_on(svc.saml_finish(&without_key, &conn.id, &response, None, Some("b"))).unwrap_err(),
+    );
+    assert_eq!(err.code(), "saml_no_decryption_key", "{err}");
+    assert!(block_on(svc.find_accounts_by_email("jane@acme.com"))
+        .unwrap()
+        .is_empty());
+    // With it: decrypted, then verified like any other assertion.
+    let r = begin(&svc, &with_key, &conn.id, "b", None);
+    let (response, _, _) = follow(&r.url);
+    let done = block_on(svc.saml_finish(&with_key, &conn.id, &response, None, Some("b"))).unwrap();
+    assert!(done.assertion.encrypted);
+    assert_eq!(done.sign_in.account.email_address, "jane@acme.com");
+}
+
+#[test]
+fn simplesamlphp_rotation_signs_in_with_either_published_certificate() {
+    if !have(&["/usr/share/simplesamlphp/www", "/usr/bin/php"]) {
+        return;
+    }
+    let svc = Connections::new(MemoryRepo::new());
+    let settings = SamlSettings::new(BASE);
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    // The connection trusts the current certificate and its published successor.
+    let mut p = CreateConnection::new(Provider::SamlCustom, "Acme");
+    p.domains = Some(vec!["acme.com".into()]);
+    p.active = Some(true);
+    p.saml = Some(SamlPatch {
+        idp_entity_id: Patch::Value(format!("{base}/saml2/idp/metadata.php")),
+        idp_sso_url: Patch::Value(format!("{base}/saml2/idp/SSOService.php")),
+        idp_certificate: Patch::Value(format!("{}{}", idp_cert(), read("idp/keys/idp2-cert.pem"))),
+        ..Default::default()
+    });
+    let conn = block_on(svc.create(&p)).unwrap();
+    // The IdP has rolled over: it signs with idp2.
+    let _idp = simplesamlphp(&settings, &conn.id, port, &["--key", "idp2"]);
+    let r = begin(&svc, &settings, &conn.id, "b", None);
+    let (response, _, _) = follow(&r.url);
+    let done = block_on(svc.saml_finish(&settings, &conn.id, &response, None, Some("b"))).unwrap();
+    assert_eq!(done.sign_in.account.email_address, "jane@acme.com");
+    // Dropping the old certificate from the set (the rollover finished) keeps it working;
+    // the verifier's own tests refuse a signer outside the set.
+    let mut p = enterprise_sso::UpdateConnection::default();
+    p.saml = Patch::Value(SamlPatch {
+        idp_certificate: Patch::Value(read("idp/keys/idp2-cert.pem")),
+        ..Default::default()
+    });
+    block_on(svc.update(&conn.id, &p)).unwrap();
+    let r = begin(&svc, &settings, &conn.id, "b", None);
+    let (response, _, _) = follow(&r.url);
+    block_on(svc.saml_finish(&settings, &conn.id, &response, None, Some("b"))).unwrap();
+}
+
 #[test]
 fn simplesamlphp_login_form_signs_jane_in() {
     if !have(&["/usr/share/simplesamlphp/www", "/usr/bin/php"]) {
