@@ -430,11 +430,13 @@ fn simplesamlphp_rotation_signs_in_with_either_published_certificate() {
     assert_eq!(done.sign_in.account.email_address, "jane@acme.com");
     // Dropping the old certificate from the set (the rollover finished) keeps it working;
     // the verifier's own tests refuse a signer outside the set.
-    let mut p = enterprise_sso::UpdateConnection::default();
-    p.saml = Patch::Value(SamlPatch {
-        idp_certificate: Patch::Value(read("idp/keys/idp2-cert.pem")),
+    let p = enterprise_sso::UpdateConnection {
+        saml: Patch::Value(SamlPatch {
+            idp_certificate: Patch::Value(read("idp/keys/idp2-cert.pem")),
+            ..Default::default()
+        }),
         ..Default::default()
-    });
+    };
     block_on(svc.update(&conn.id, &p)).unwrap();
     let r = begin(&svc, &settings, &conn.id, "b", None);
     let (response, _, _) = follow(&r.url);
