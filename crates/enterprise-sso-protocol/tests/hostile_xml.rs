@@ -1,9 +1,10 @@
 //! Adversarial XML shapes: every one is parsed or refused in time linear in its size.
 //!
 //! Each shape is built at a base size and at 4× that size; the parse time at 4× must stay
-//! under 8× the time at 1× (a quadratic parser gives ~16×). Times are the minimum of a few
+//! under 8× the time at 1× (a quadratic parser gives ~16×). Times are the minimum of seven
 //! runs, with a small absolute allowance so that sub-millisecond noise cannot fail the
-//! test. Speed itself is shown by `benches/benches/hostile_xml.rs`, not here.
+//! test, and a comparison that fails is measured again up to three times (noise from a busy
+//! machine passes on a later attempt; a quadratic parser fails all of them). Speed itself is shown by `benches/benches/hostile_xml.rs`, not here.
 #![allow(clippy::unwrap_used)]
 
 use std::time::{Duration, Instant};
@@ -14,7 +15,7 @@ use enterprise_sso_protocol::xml::hostile;
 fn min_time(xml: &str) -> (Duration, Result<(), MetadataError>) {
     let mut best = Duration::MAX;
     let mut outcome = Ok(());
-    for _ in 0..3 {
+    for _ in 0..7 {
         let t = Instant::now();
         let r = parse_metadata(xml);
         best = best.min(t.elapsed());
@@ -27,9 +28,17 @@ fn assert_linear(name: &str, build: fn(usize) -> String, base: usize) {
     let small = build(base);
     let large = build(base * 4);
     assert!(large.len() <= MAX_METADATA_BYTES, "{name}: shape too large");
-    let (t1, _) = min_time(&small);
-    let (t4, _) = min_time(&large);
     let allowance = Duration::from_millis(5);
+    // A machine busy with other work can stall one measurement; a super-linear parser
+    // fails every attempt, noise does not: up to three attempts.
+    let (mut t1, mut t4) = (Duration::ZERO, Duration::MAX);
+    for _ in 0..3 {
+        t1 = min_time(&small).0;
+        t4 = min_time(&large).0;
+        if t4 <= t1 * 8 + allowance {
+            break;
+        }
+    }
     assert!(
         t4 <= t1 * 8 + allowance,
         "{name}: {} bytes took {t1:?}, {} bytes took {t4:?} (super-linear)",
