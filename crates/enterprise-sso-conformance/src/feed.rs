@@ -21,7 +21,7 @@ async fn feed(repo: &dyn Store, from: u64) -> Vec<Event> {
     let mut out: Vec<Event> = Vec::new();
     let mut at = from;
     loop {
-        let page = repo.events_after(at, 7).await.expect("events_after");
+        let page = repo.events_after(at, 7).await.expect("events_after").events;
         let Some(last) = page.last() else {
             return out;
         };

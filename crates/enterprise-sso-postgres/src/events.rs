@@ -15,7 +15,7 @@
 use deadpool_postgres::Transaction;
 use enterprise_sso::events::Event;
 use enterprise_sso::storage::codec::{decode_event, encode_event};
-use enterprise_sso::Result;
+use enterprise_sso::{FeedPage, Result};
 
 use crate::error::storage;
 use crate::Inner;
@@ -80,7 +80,9 @@ async fn place(inner: &Inner, client: &mut deadpool_postgres::Client) -> Result<
     }
 }
 
-pub(crate) async fn after(inner: &Inner, position: u64, limit: usize) -> Result<Vec<Event>> {
+/// The events after `position`, then the prune floor (a second statement, so a later
+/// snapshot: a prune that removed an event the first one should have returned shows in it).
+pub(crate) async fn after(inner: &Inner, position: u64, limit: usize) -> Result<FeedPage> {
     let mut client = inner.client().await?;
     place(inner, &mut client).await?;
     let st = client
@@ -97,14 +99,26 @@ pub(crate) async fn after(inner: &Inner, position: u64, limit: usize) -> Result<
         )
         .await
         .map_err(storage)?;
-    rows.iter()
+    let events = rows
+        .iter()
         .map(|r| {
             let mut e = decode_event(r.try_get::<_, &[u8]>(1).map_err(storage)?)?;
             let pos: i64 = r.try_get(0).map_err(storage)?;
             e.position = u64::try_from(pos).unwrap_or(0);
             Ok(e)
         })
-        .collect()
+        .collect::<Result<Vec<_>>>()?;
+    let st = client
+        .prepare_cached(&inner.sql.event_floor)
+        .await
+        .map_err(storage)?;
+    let floor: i64 = client
+        .query_one(&st, &[])
+        .await
+        .map_err(storage)?
+        .try_get(0)
+        .map_err(storage)?;
+    Ok(FeedPage::new(events, u64::try_from(floor).unwrap_or(0)))
 }
 
 /// Deletes the events created before `before_ms`, placing them first: a pruned event leaves
@@ -116,5 +130,11 @@ pub(crate) async fn prune(inner: &Inner, before_ms: i64) -> Result<u64> {
         .prepare_cached(&inner.sql.prune_events)
         .await
         .map_err(storage)?;
-    client.execute(&st, &[&before_ms]).await.map_err(storage)
+    let gone: i64 = client
+        .query_one(&st, &[&before_ms])
+        .await
+        .map_err(storage)?
+        .try_get(0)
+        .map_err(storage)?;
+    Ok(u64::try_from(gone).unwrap_or(0))
 }

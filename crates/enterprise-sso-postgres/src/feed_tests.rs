@@ -38,7 +38,7 @@ async fn writers_do_not_wait_for_each_other_and_late_events_come_last() {
     let b = saml_connection("b", &["b.feedlate.example.com"], true);
     repo.insert(&b).await.unwrap();
     let late = saml_connection("late", &["late.feedlate.example.com"], true);
-    let first = repo.events_after(0, 100).await.unwrap();
+    let first = repo.events_after(0, 100).await.unwrap().events;
     let base = first.last().unwrap().position;
 
     // A write's transaction that has appended its event and not committed yet.
@@ -61,7 +61,7 @@ async fn writers_do_not_wait_for_each_other_and_late_events_come_last() {
         .expect("a write waited for another writer's uncommitted feed append")
         .unwrap();
     // Readers see it at the next position; the open write's event is not there yet.
-    let seen = repo.events_after(base, 100).await.unwrap();
+    let seen = repo.events_after(base, 100).await.unwrap().events;
     assert!(!seen.is_empty());
     for (i, e) in seen.iter().enumerate() {
         assert_eq!(
@@ -73,7 +73,7 @@ async fn writers_do_not_wait_for_each_other_and_late_events_come_last() {
 
     // Committed later, its event comes after every position a reader has seen.
     tx.commit().await.unwrap();
-    let after = repo.events_after(seen_last, 100).await.unwrap();
+    let after = repo.events_after(seen_last, 100).await.unwrap().events;
     assert!(!after.is_empty());
     for (i, e) in after.iter().enumerate() {
         assert_eq!(
@@ -85,7 +85,7 @@ async fn writers_do_not_wait_for_each_other_and_late_events_come_last() {
     let all: Vec<u64> = repo
         .events_after(0, 100)
         .await
-        .unwrap()
+        .unwrap().events
         .iter()
         .map(|e| e.position)
         .collect();
@@ -136,7 +136,7 @@ async fn schema_2_events_keep_their_positions() {
     .unwrap();
     let n = saml_connection("new", &["new.feedv2.example.com"], true);
     repo.insert(&n).await.unwrap();
-    let all = repo.events_after(0, 100).await.unwrap();
+    let all = repo.events_after(0, 100).await.unwrap().events;
     assert_eq!(&all[..old.len()], &old[..]);
     assert!(all.len() > old.len());
     for (i, e) in all.iter().enumerate() {

@@ -278,11 +278,7 @@ impl ConnectionRepo for PostgresRepo {
 
 #[async_trait]
 impl EventFeed for PostgresRepo {
-    async fn events_after(
-        &self,
-        position: u64,
-        limit: usize,
-    ) -> Result<Vec<enterprise_sso::events::Event>> {
+    async fn events_after(&self, position: u64, limit: usize) -> Result<enterprise_sso::FeedPage> {
         self.run(|i| async move { events::after(&i, position, limit).await })
             .await
     }

@@ -84,6 +84,12 @@ const MIGRATIONS: &[&str] = &[
      DROP INDEX {s}.events_by_time;
      CREATE INDEX events_by_time ON {s}.events (created_at) WHERE position IS NOT NULL;
      CREATE INDEX events_unplaced ON {s}.events (seq) WHERE position IS NULL;"#,
+    // 4: the prune floor, the largest position a prune deleted (reported with every page
+    // of the feed). A feed that was pruned before (fewer placed events than positions
+    // given) starts from the counter, so a consumer that was behind starts over once.
+    r#"ALTER TABLE {s}.event_counter ADD COLUMN pruned_to bigint NOT NULL DEFAULT 0;
+     UPDATE {s}.event_counter SET pruned_to = last
+        WHERE (SELECT count(*) FROM {s}.events WHERE position IS NOT NULL) < last;"#,
 ];
 
 /// The schema version this build writes.

@@ -32,6 +32,7 @@ pub(crate) struct Sql {
     pub place_events: String,
     pub events_after: String,
     pub prune_events: String,
+    pub event_floor: String,
 }
 
 impl Sql {
@@ -214,11 +215,18 @@ impl Sql {
                 "SELECT position, record FROM {s}.events \
                  WHERE position > $1 ORDER BY position LIMIT $2"
             ),
-            // Only placed events: one pruned before any reader placed it would leave no gap
-            // for a reader to notice (`events::prune` places first).
+            // Only placed events (`events::prune` places first): an unplaced one has no
+            // position for the floor. The delete and the floor's rise to the largest
+            // position deleted are one statement, so one commit; returns how many went.
             prune_events: format!(
-                "DELETE FROM {s}.events WHERE created_at < $1 AND position IS NOT NULL"
+                "WITH gone AS (
+                    DELETE FROM {s}.events WHERE created_at < $1 AND position IS NOT NULL
+                    RETURNING position)
+                 UPDATE {s}.event_counter
+                 SET pruned_to = greatest(pruned_to, coalesce((SELECT max(position) FROM gone), 0))
+                 WHERE id = 0 RETURNING (SELECT count(*) FROM gone)"
             ),
+            event_floor: format!("SELECT pruned_to FROM {s}.event_counter WHERE id = 0"),
         }
     }
 }

@@ -425,7 +425,7 @@ async fn two_replicas_share_one_gap_free_feed() {
     for t in tasks {
         created.extend(t.await.unwrap());
     }
-    let events = a.events_after(0, 500).await.unwrap();
+    let events = a.events_after(0, 500).await.unwrap().events;
     assert_eq!(events.len(), 80);
     for (i, e) in events.iter().enumerate() {
         assert_eq!(e.position, i as u64 + 1);
@@ -436,7 +436,7 @@ async fn two_replicas_share_one_gap_free_feed() {
         .collect();
     assert_eq!(seen, created);
     assert_eq!(
-        b.events_after(40, 500).await.unwrap(),
+        b.events_after(40, 500).await.unwrap().events,
         events[40..].to_vec()
     );
 }

@@ -2,7 +2,7 @@
 //! [`ConnectionRepo`] implementation.
 
 use crate::keys::{self, ordered_i64, range_of, Kind};
-use crate::tx::{abort, storage};
+use crate::tx::{abort, read_seq, storage, EVENT_FLOOR};
 use crate::SledRepo;
 use async_trait::async_trait;
 use enterprise_sso::events::{account_events, connection_events};
@@ -10,7 +10,7 @@ use enterprise_sso::storage::codec::{decode_connection, encode_connection};
 use enterprise_sso::storage::expect_version;
 use enterprise_sso::{
     Change, ConnectionId, ConnectionRepo, Domain, EnterpriseConnection, Error, EventFeed,
-    ListQuery, Order, Page, Result,
+    FeedPage, ListQuery, Order, Page, Result,
 };
 
 impl SledRepo {
@@ -294,39 +294,53 @@ impl ConnectionRepo for SledRepo {
 
 #[async_trait]
 impl EventFeed for SledRepo {
-    async fn events_after(
-        &self,
-        position: u64,
-        limit: usize,
-    ) -> Result<Vec<enterprise_sso::events::Event>> {
+    /// The events, then the floor: a prune raises the floor before it removes anything,
+    /// so an event this scan missed because a prune removed it shows in the floor.
+    async fn events_after(&self, position: u64, limit: usize) -> Result<FeedPage> {
         let (start, end) = (
             keys::event(position.saturating_add(1)),
             keys::event(u64::MAX),
         );
-        self.tree
+        let events = self
+            .tree
             .range(start..=end)
             .take(limit)
             .map(|e| {
                 let (_, v) = e.map_err(storage)?;
                 enterprise_sso::storage::codec::decode_event(&v)
             })
-            .collect()
+            .collect::<Result<Vec<_>>>()?;
+        let floor = read_seq(self.tree.get(keys::meta(EVENT_FLOOR)).map_err(storage)?);
+        Ok(FeedPage::new(events, floor))
     }
-    /// Walks the feed and removes the events older than `before_ms` (one batch per
-    /// call; events are not records, so no transaction spans them).
+    /// Walks the feed for the events older than `before_ms`, raises the floor to the
+    /// largest of their positions, then removes them (events are not records, so no
+    /// transaction spans them; the floor only grows).
     async fn prune_events_before(&self, before_ms: i64) -> Result<u64> {
-        let mut n = 0;
+        let mut old = Vec::new();
+        let mut top = 0;
         for e in self.tree.scan_prefix([Kind::Event.byte()]) {
             let (k, v) = e.map_err(storage)?;
-            if enterprise_sso::storage::codec::decode_event(&v)?.created_at < before_ms {
-                self.tree.remove(k).map_err(storage)?;
-                n += 1;
+            let event = enterprise_sso::storage::codec::decode_event(&v)?;
+            if event.created_at < before_ms {
+                top = top.max(event.position);
+                old.push(k);
             }
         }
-        if n > 0 {
-            self.after_write().await?;
+        if old.is_empty() {
+            return Ok(0);
         }
-        Ok(n)
+        self.tree
+            .fetch_and_update(keys::meta(EVENT_FLOOR), |v| {
+                let floor = read_seq(v.map(sled::IVec::from)).max(top);
+                Some(floor.to_be_bytes().to_vec())
+            })
+            .map_err(storage)?;
+        for k in &old {
+            self.tree.remove(k).map_err(storage)?;
+        }
+        self.after_write().await?;
+        Ok(old.len() as u64)
     }
 }
 

@@ -35,7 +35,8 @@ pub enum Kind {
     AccountByConnection,
     /// `G` + connection id → how many accounts were ever linked to it (u64).
     AccountGeneration,
-    /// `m` + name → a counter or marker (`commit_seq`, `event_seq`, `index_version`).
+    /// `m` + name → a counter or marker (`commit_seq`, `event_seq`, `event_floor`,
+    /// `index_version`).
     Meta,
     /// `e` + position (8 bytes, big-endian) → the change-feed event.
     Event,

@@ -33,7 +33,7 @@
 //! | `E` account by email | email key, `0x00`, account id | empty |
 //! | `C` account by connection | connection id, account id | empty |
 //! | `G` account generation | connection id | how many accounts were ever linked to it (u64) |
-//! | `m` meta | `commit_seq`, `event_seq`, `index_version` | u64 (big-endian) |
+//! | `m` meta | `commit_seq`, `event_seq`, `event_floor`, `index_version` | u64 (big-endian) |
 //! | `e` event | position (u64, big-endian) | the core codec's event |
 //!
 //! So every write — record, version check, domain claims, index entries, feed event and

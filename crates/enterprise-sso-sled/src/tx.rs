@@ -28,6 +28,8 @@ pub(crate) const COMMIT_SEQ: &str = "commit_seq";
 
 /// The name of the last event position.
 pub(crate) const EVENT_SEQ: &str = "event_seq";
+/// The name of the prune floor: the largest event position a prune removed.
+pub(crate) const EVENT_FLOOR: &str = "event_floor";
 
 pub(crate) fn read_seq(v: Option<sled::IVec>) -> u64 {
     v.and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())

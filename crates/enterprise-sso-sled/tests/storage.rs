@@ -463,7 +463,7 @@ fn layout_1_and_2_stores_are_migrated_to_one_tree_on_open() {
             Some(acc.clone())
         );
         // The feed continues where layout 2 left it.
-        let events = block_on(repo.events_after(0, 100)).unwrap();
+        let events = block_on(repo.events_after(0, 100)).unwrap().events;
         let last = events.len() as u64;
         assert!(last >= 2);
         assert_eq!(
@@ -472,7 +472,7 @@ fn layout_1_and_2_stores_are_migrated_to_one_tree_on_open() {
         );
         assert_eq!(events[0].connection_id.as_ref(), Some(&a.id));
         block_on(repo.delete(&a.id, 1)).unwrap();
-        let events = block_on(repo.events_after(last, 100)).unwrap();
+        let events = block_on(repo.events_after(last, 100)).unwrap().events;
         assert_eq!(events.first().map(|e| e.position), Some(last + 1));
         // Deleting unlinked the account through the migrated indexes.
         let unlinked = block_on(repo.get_account(&acc.id)).unwrap().unwrap();

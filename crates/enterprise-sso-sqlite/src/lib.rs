@@ -318,11 +318,7 @@ impl ConnectionRepo for SqliteRepo {
 
 #[async_trait]
 impl EventFeed for SqliteRepo {
-    async fn events_after(
-        &self,
-        position: u64,
-        limit: usize,
-    ) -> Result<Vec<enterprise_sso::events::Event>> {
+    async fn events_after(&self, position: u64, limit: usize) -> Result<enterprise_sso::FeedPage> {
         self.reader()
             .run(move |c| events::after(c, position, limit))
             .await

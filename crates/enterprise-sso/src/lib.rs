@@ -107,7 +107,7 @@ pub use patch::{
 pub use provider::{Protocol, Provider, UnknownProvider, WorkosConnectionType};
 pub use repo::{
     list_all, modify_by_cas, AccountPage, AccountQuery, AccountRepo, Change, ConnectionRepo,
-    DynStore, EventFeed, ListQuery, Order, Page, Record, Store,
+    DynStore, EventFeed, FeedPage, ListQuery, Order, Page, Record, Store,
 };
 pub use secret::ClientSecret;
 pub use service::{

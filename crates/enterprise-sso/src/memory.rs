@@ -12,7 +12,8 @@ use crate::error::{Error, Result};
 use crate::events::{account_events, connection_events, Event};
 use crate::ids::{AccountId, ConnectionId};
 use crate::repo::{
-    AccountPage, AccountQuery, AccountRepo, ConnectionRepo, EventFeed, ListQuery, Order, Page,
+    AccountPage, AccountQuery, AccountRepo, ConnectionRepo, EventFeed, FeedPage, ListQuery, Order,
+    Page,
 };
 use crate::sign_in_store::{SignInItem, SignInKind, SignInStore};
 use crate::storage::{account_keys, check_account_keys_unchanged, expect_version};
@@ -36,6 +37,8 @@ struct State {
     by_connection: BTreeSet<(ConnectionId, AccountId)>,
     events: BTreeMap<u64, Event>,
     last_position: u64,
+    /// The largest position a prune deleted.
+    pruned_to: u64,
 }
 
 impl MemoryRepo {
@@ -301,18 +304,28 @@ impl ConnectionRepo for MemoryRepo {
 
 #[async_trait]
 impl EventFeed for MemoryRepo {
-    async fn events_after(&self, position: u64, limit: usize) -> Result<Vec<Event>> {
+    async fn events_after(&self, position: u64, limit: usize) -> Result<FeedPage> {
         let s = self.read();
-        Ok(s.events
+        let events = s
+            .events
             .range(position.saturating_add(1)..)
             .take(limit)
             .map(|(_, e)| e.clone())
-            .collect())
+            .collect();
+        Ok(FeedPage::new(events, s.pruned_to))
     }
     async fn prune_events_before(&self, before_ms: i64) -> Result<u64> {
         let mut s = self.write();
         let before = s.events.len();
-        s.events.retain(|_, e| e.created_at >= before_ms);
+        let mut floor = s.pruned_to;
+        s.events.retain(|p, e| {
+            let keep = e.created_at >= before_ms;
+            if !keep {
+                floor = floor.max(*p);
+            }
+            keep
+        });
+        s.pruned_to = floor;
         Ok((before - s.events.len()) as u64)
     }
 }

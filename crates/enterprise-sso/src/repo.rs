@@ -489,19 +489,66 @@ forward_account_repo!(impl[R: AccountRepo + ?Sized] for Arc<R>, |s| (**s));
 forward_account_repo!(impl[R: AccountRepo + ?Sized] for Box<R>, |s| (**s));
 forward_account_repo!(impl['a, R: AccountRepo + ?Sized] for &'a R, |s| (**s));
 
+/// One answer of [`EventFeed::events_after`]: the events, and where the feed begins.
+///
+/// Pruning deletes old events, so a consumer that was behind them cannot see that it
+/// missed them from the events alone (the feed may be pruned to its very end and answer
+/// nothing at all). Every answer therefore carries the store's prune `floor`: the largest
+/// position any prune has deleted (0 when none has). Every event above the floor is kept;
+/// a consumer whose position is below the floor has missed events and must start over
+/// ([`FeedPage::missed_events`]).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct FeedPage {
+    /// Up to `limit` events after the position asked for, in position order.
+    pub events: Vec<crate::events::Event>,
+    /// The largest position a prune has deleted (0 when none has). A store reads it after
+    /// the events (or in the same snapshot), so a prune that removed an event this page
+    /// should have held has raised it.
+    pub floor: u64,
+}
+
+impl FeedPage {
+    /// A page of `events` over a feed pruned up to `floor`.
+    pub fn new(events: Vec<crate::events::Event>, floor: u64) -> Self {
+        FeedPage { events, floor }
+    }
+
+    /// Whether a consumer that had read every event up to `position` missed events: some
+    /// event after `position` was pruned before it read it. It must then drop what it
+    /// derived from the feed and continue from [`FeedPage::resume_at`].
+    pub fn missed_events(&self, position: u64) -> bool {
+        self.floor > position
+    }
+
+    /// The position a consumer at `position` has reached after this page: the last event's,
+    /// or the floor when the consumer was behind it and the page holds nothing newer.
+    pub fn resume_at(&self, position: u64) -> u64 {
+        self.events
+            .last()
+            .map_or(position, |e| e.position)
+            .max(position)
+            .max(self.floor)
+    }
+}
+
 /// The change feed: every write of [`ConnectionRepo`] and [`AccountRepo`] appends its
 /// events in the same atomic write, and consumers (the read cache, a host's webhook
 /// sender) read them in commit order.
 #[async_trait]
 pub trait EventFeed: Send + Sync {
     /// The change feed: up to `limit` events with a position greater than `position`, in
-    /// position order (which is commit order). Every write of this trait and of
-    /// [`AccountRepo`] appends the events [`crate::events::connection_events`] /
-    /// [`crate::events::account_events`] give for it, in the same atomic write.
-    async fn events_after(&self, position: u64, limit: usize) -> Result<Vec<crate::events::Event>>;
+    /// position order (which is commit order), and the prune floor ([`FeedPage`]). Every
+    /// write of this trait and of [`AccountRepo`] appends the events
+    /// [`crate::events::connection_events`] / [`crate::events::account_events`] give for
+    /// it, in the same atomic write.
+    ///
+    /// The floor must be read after the events (or in the same snapshot): a floor read
+    /// first could miss a prune that then removed events this page should have held.
+    async fn events_after(&self, position: u64, limit: usize) -> Result<FeedPage>;
 
     /// Deletes the events created before `before_ms` (Unix ms); how many were deleted.
-    /// Positions are never reused.
+    /// Positions are never reused, and the floor ([`FeedPage::floor`]) is raised to the
+    /// largest position deleted, no later than the events are removed.
     async fn prune_events_before(&self, before_ms: i64) -> Result<u64>;
 }
 
@@ -509,7 +556,7 @@ macro_rules! forward_event_feed {
     ($($ty:ty),*) => {$(
         #[async_trait]
         impl<R: EventFeed + ?Sized> EventFeed for $ty {
-            async fn events_after(&self, position: u64, limit: usize) -> Result<Vec<crate::events::Event>> {
+            async fn events_after(&self, position: u64, limit: usize) -> Result<FeedPage> {
                 (**self).events_after(position, limit).await
             }
             async fn prune_events_before(&self, before_ms: i64) -> Result<u64> {

@@ -213,7 +213,7 @@ fn webhook_bodies_follow_the_workos_event_shape_without_secrets() {
         )
         .await
         .unwrap();
-        let events = svc.events_after(0, 10).await.unwrap();
+        let events = svc.events_after(0, 10).await.unwrap().events;
         let bodies: Vec<_> = events
             .iter()
             .map(|e| serde_json::to_value(WorkosEventJson::new(e)).unwrap())

@@ -266,7 +266,9 @@ fn check_feed(
         let from = events
             .last()
             .map_or(0, |e: &enterprise_sso::events::Event| e.position);
-        let page = futures_executor::block_on(store.events_after(from, 500)).unwrap();
+        let page = futures_executor::block_on(store.events_after(from, 500))
+            .unwrap()
+            .events;
         if page.is_empty() {
             break;
         }

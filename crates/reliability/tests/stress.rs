@@ -430,11 +430,7 @@ impl ConnectionRepo for IgnoresVersions {
 
 #[async_trait]
 impl EventFeed for IgnoresVersions {
-    async fn events_after(
-        &self,
-        position: u64,
-        limit: usize,
-    ) -> Result<Vec<enterprise_sso::events::Event>> {
+    async fn events_after(&self, position: u64, limit: usize) -> Result<enterprise_sso::FeedPage> {
         self.0.events_after(position, limit).await
     }
     async fn prune_events_before(&self, before_ms: i64) -> Result<u64> {

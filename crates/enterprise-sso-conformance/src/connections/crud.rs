@@ -96,7 +96,7 @@ pub async fn modify_reads_changes_and_writes_in_one_step(repo: &dyn Store) {
     let b = oidc_connection("mod-b", &["mod-b.example.com"], false);
     insert_all(repo, &[a.clone(), b.clone()]).await;
     async fn feed_end(repo: &dyn Store) -> u64 {
-        let events = repo.events_after(0, usize::MAX).await.expect("feed");
+        let events = repo.events_after(0, usize::MAX).await.expect("feed").events;
         events.last().map_or(0, |e| e.position)
     }
     let before = feed_end(repo).await;
@@ -123,7 +123,7 @@ pub async fn modify_reads_changes_and_writes_in_one_step(repo: &dyn Store) {
     assert_eq!(next.name, "modified");
     assert_eq!(next.version, a.version + 1);
     assert_eq!(must_get(repo, &a.id).await, next);
-    let events = repo.events_after(before, 10).await.expect("feed");
+    let events = repo.events_after(before, 10).await.expect("feed").events;
     assert_eq!(events.len(), 1, "one event for one write: {events:?}");
     assert_eq!(events[0].changed, vec!["name".to_string()]);
     // A change that keeps the version writes nothing and returns the stored connection.

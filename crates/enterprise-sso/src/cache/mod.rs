@@ -178,6 +178,12 @@ impl<S: ConnectionRepo + EventFeed> Cached<S> {
         }
     }
 
+    /// Drops everything because events were missed.
+    fn reset(&self) {
+        self.resets.fetch_add(1, Ordering::Relaxed);
+        self.clear();
+    }
+
     /// Drops every entry (the next reads go to the store).
     pub fn clear(&self) {
         self.epoch.fetch_add(1, Ordering::AcqRel);
@@ -226,12 +232,23 @@ impl<S: ConnectionRepo + EventFeed> Cached<S> {
         let ready = self.ready.load(Ordering::Acquire);
         let batch = self.opts.sync_batch.max(1);
         loop {
-            let events = self.inner.events_after(*position, batch).await?;
-            for e in &events {
+            let page = self.inner.events_after(*position, batch).await?;
+            if page.missed_events(*position) {
+                // A prune removed events after this cache's position before it read them
+                // (perhaps every event up to the feed's end, so the page may be empty).
+                if ready {
+                    self.reset();
+                }
+                *position = page.floor;
+            }
+            for e in &page.events {
+                if e.position <= *position {
+                    continue;
+                }
                 if ready && e.position != position.saturating_add(1) {
-                    // Events between were pruned before this cache read them.
-                    self.resets.fetch_add(1, Ordering::Relaxed);
-                    self.clear();
+                    // Events between are missing although the floor is below them: the
+                    // store's positions have a gap. Start over rather than miss a change.
+                    self.reset();
                 }
                 // Before the first catch-up the cache is empty: events only move it to
                 // the feed's end.
@@ -240,7 +257,7 @@ impl<S: ConnectionRepo + EventFeed> Cached<S> {
                 }
                 *position = e.position;
             }
-            if events.len() < batch {
+            if page.events.len() < batch {
                 break;
             }
         }
@@ -266,7 +283,7 @@ impl<S: ConnectionRepo + EventFeed> Cached<S> {
         self.epoch.fetch_add(1, Ordering::AcqRel);
         let version = e.connection.as_ref().map_or(u64::MAX, |c| c.version);
         self.ids.update(id.clone(), |slot| match (deleted, slot) {
-            (true, _) => Some(Slot::Absent),
+            (true, _) => Some(Slot::Absent { after: version }),
             (false, Some(Slot::Present(c))) if c.version >= version => None,
             (false, _) => Some(Slot::Stale {
                 min_version: version,
@@ -281,12 +298,22 @@ impl<S: ConnectionRepo + EventFeed> Cached<S> {
         }
     }
 
-    /// Records a write made through this cache: `conn` is now stored.
-    fn wrote(&self, conn: &EnterpriseConnection) {
-        self.epoch.fetch_add(1, Ordering::AcqRel);
+    /// Records a write made through this cache: `conn` was stored by a write that began
+    /// when the epoch was `epoch`.
+    ///
+    /// Versions only move forward: another handle's newer write may have reached this
+    /// cache (through the feed) between the store write and this step, so an entry or
+    /// mark of a newer version stays, and a delete of this version or newer stays. An
+    /// empty slot is filled only if nothing was invalidated, evicted or reset meanwhile
+    /// (what the slot held may have been newer); otherwise the next read goes to the store.
+    fn wrote(&self, conn: &EnterpriseConnection, epoch: u64) {
+        let quiet = self.epoch.fetch_add(1, Ordering::AcqRel) == epoch;
         let fresh = Arc::new(conn.clone());
         self.ids.update(conn.id.clone(), |slot| match slot {
             Some(Slot::Present(c)) if c.version > conn.version => None,
+            Some(Slot::Stale { min_version }) if *min_version > conn.version => None,
+            Some(Slot::Absent { after }) if *after >= conn.version => None,
+            None if !quiet => None,
             _ => Some(Slot::Present(Arc::clone(&fresh))),
         });
         for d in &conn.domains {
@@ -312,9 +339,11 @@ impl<S: ConnectionRepo + EventFeed> Cached<S> {
             (Some(Slot::Stale { min_version }), Some(f)) if f.version >= *min_version => {
                 Some(Slot::Present(Arc::clone(f)))
             }
-            (Some(Slot::Stale { .. }), None) if quiet() => Some(Slot::Absent),
+            (Some(Slot::Stale { min_version }), None) if quiet() => Some(Slot::Absent {
+                after: *min_version,
+            }),
             (None, Some(f)) if quiet() => Some(Slot::Present(Arc::clone(f))),
-            (None, None) if quiet() => Some(Slot::Absent),
+            (None, None) if quiet() => Some(Slot::Absent { after: 0 }),
             _ => None,
         });
     }
@@ -475,7 +504,7 @@ mod hit_tests {
 
     #[async_trait]
     impl EventFeed for Counting {
-        async fn events_after(&self, p: u64, l: usize) -> Result<Vec<Event>> {
+        async fn events_after(&self, p: u64, l: usize) -> Result<crate::repo::FeedPage> {
             self.inner.events_after(p, l).await
         }
         async fn prune_events_before(&self, t: i64) -> Result<u64> {

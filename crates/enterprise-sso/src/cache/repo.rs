@@ -9,9 +9,8 @@ use super::{Cached, Slot};
 use crate::connection::EnterpriseConnection;
 use crate::domain::Domain;
 use crate::error::Result;
-use crate::events::Event;
 use crate::ids::ConnectionId;
-use crate::repo::{AccountRepo, Change, ConnectionRepo, EventFeed, ListQuery, Page};
+use crate::repo::{AccountRepo, Change, ConnectionRepo, EventFeed, FeedPage, ListQuery, Page};
 
 impl<S: ConnectionRepo + EventFeed> Cached<S> {
     fn hit<T>(&self, v: T) -> Result<T> {
@@ -24,7 +23,7 @@ impl<S: ConnectionRepo + EventFeed> Cached<S> {
         self.ensure_fresh().await?;
         match self.ids.get(id) {
             Some(Slot::Present(c)) => return self.hit(Some(c)),
-            Some(Slot::Absent) => return self.hit(None),
+            Some(Slot::Absent { .. }) => return self.hit(None),
             Some(Slot::Stale { .. }) | None => {}
         }
         self.misses.fetch_add(1, Ordering::Relaxed);
@@ -89,12 +88,13 @@ impl<S: ConnectionRepo + EventFeed> Cached<S> {
         &self,
         id: &ConnectionId,
         write: impl std::future::Future<Output = Result<T>>,
-        then: impl FnOnce(&Self, &T),
+        then: impl FnOnce(&Self, &T, u64),
     ) -> Result<T> {
         let _ordered = self.write_lock(id).await;
+        let epoch = self.epoch.load(Ordering::Acquire);
         match write.await {
             Ok(v) => {
-                then(self, &v);
+                then(self, &v, epoch);
                 Ok(v)
             }
             Err(e) => {
@@ -108,7 +108,7 @@ impl<S: ConnectionRepo + EventFeed> Cached<S> {
 #[async_trait]
 impl<S: ConnectionRepo + EventFeed> ConnectionRepo for Cached<S> {
     async fn insert(&self, conn: &EnterpriseConnection) -> Result<()> {
-        self.write_through(&conn.id, self.inner.insert(conn), |c, _| c.wrote(conn))
+        self.write_through(&conn.id, self.inner.insert(conn), |c, _, epoch| c.wrote(conn, epoch))
             .await
     }
 
@@ -120,7 +120,7 @@ impl<S: ConnectionRepo + EventFeed> ConnectionRepo for Cached<S> {
         self.write_through(
             &conn.id,
             self.inner.update(conn, expected_version),
-            |c, _| c.wrote(conn),
+            |c, _, epoch| c.wrote(conn, epoch),
         )
         .await
     }
@@ -128,14 +128,14 @@ impl<S: ConnectionRepo + EventFeed> ConnectionRepo for Cached<S> {
     /// Through the store's own `modify` (SQLite's writer, PostgreSQL's locked row), then
     /// recorded like an update (a change that wrote nothing records the stored state).
     async fn modify(&self, id: &ConnectionId, change: Change) -> Result<EnterpriseConnection> {
-        self.write_through(id, self.inner.modify(id, change), |c, next| c.wrote(next))
+        self.write_through(id, self.inner.modify(id, change), |c, next, epoch| c.wrote(next, epoch))
             .await
     }
 
     async fn delete(&self, id: &ConnectionId, now: i64) -> Result<bool> {
-        self.write_through(id, self.inner.delete(id, now), |c, _| {
+        self.write_through(id, self.inner.delete(id, now), |c, _, _| {
             c.epoch.fetch_add(1, Ordering::AcqRel);
-            c.ids.update(id.clone(), |_| Some(Slot::Absent));
+            c.ids.update(id.clone(), |_| Some(Slot::Absent { after: 0 }));
         })
         .await
     }
@@ -162,7 +162,7 @@ impl<S: ConnectionRepo + EventFeed> ConnectionRepo for Cached<S> {
 
 #[async_trait]
 impl<S: ConnectionRepo + EventFeed> EventFeed for Cached<S> {
-    async fn events_after(&self, position: u64, limit: usize) -> Result<Vec<Event>> {
+    async fn events_after(&self, position: u64, limit: usize) -> Result<FeedPage> {
         self.inner.events_after(position, limit).await
     }
     async fn prune_events_before(&self, before_ms: i64) -> Result<u64> {

@@ -18,7 +18,12 @@ pub(crate) enum Slot {
     /// The stored connection at this version.
     Present(Arc<EnterpriseConnection>),
     /// No connection has this id (deleted, or never created) as of the last write or event.
-    Absent,
+    Absent {
+        /// The version the connection had when it was deleted (0 when unknown, or when
+        /// it never existed): a write-through of this version or older is older than the
+        /// delete and must not bring the connection back.
+        after: u64,
+    },
     /// A write of at least this version happened that the cache has not read yet: a miss,
     /// and only a read of that version or newer may fill it.
     Stale {

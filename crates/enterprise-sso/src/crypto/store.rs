@@ -294,7 +294,7 @@ impl<S: ConnectionRepo> ConnectionRepo for Encrypted<S> {
 
 #[async_trait]
 impl<S: EventFeed> EventFeed for Encrypted<S> {
-    async fn events_after(&self, position: u64, limit: usize) -> Result<Vec<crate::events::Event>> {
+    async fn events_after(&self, position: u64, limit: usize) -> Result<crate::repo::FeedPage> {
         self.inner.events_after(position, limit).await
     }
     async fn prune_events_before(&self, before_ms: i64) -> Result<u64> {

@@ -351,20 +351,20 @@ impl<R: ConnectionRepo> Connections<R> {
 /// The change feed, for stores that keep one.
 impl<R: ConnectionRepo + EventFeed> Connections<R> {
     /// The change feed after `position` (0: from the start), at most `limit` events
-    /// (clamped to 1..=500), in commit order. A consumer keeps the position of the last
-    /// event it handled and asks again from there: delivery is at least once.
-    pub async fn events_after(
-        &self,
-        position: u64,
-        limit: usize,
-    ) -> Result<Vec<crate::events::Event>> {
+    /// (clamped to 1..=500), in commit order, with the feed's prune floor. A consumer keeps
+    /// the position of the last event it handled and asks again from there: delivery is
+    /// at least once. When [`crate::FeedPage::missed_events`] says it fell behind a prune,
+    /// it must start over (rebuild what it derived from the feed, e.g. from a listing) and
+    /// continue from [`crate::FeedPage::resume_at`].
+    pub async fn events_after(&self, position: u64, limit: usize) -> Result<crate::FeedPage> {
         self.repo
             .events_after(position, limit.clamp(1, MAX_LIMIT))
             .await
     }
 
     /// Deletes the feed's events created before `before_ms` (Unix ms), to bound its size;
-    /// how many were deleted. Positions are never reused.
+    /// how many were deleted. Positions are never reused; the floor rises to the largest
+    /// position deleted, so consumers behind it learn that they missed events.
     pub async fn prune_events_before(&self, before_ms: i64) -> Result<u64> {
         self.repo.prune_events_before(before_ms).await
     }
