@@ -203,3 +203,68 @@ pub async fn cache_resets_after_the_feed_was_pruned(repo: &dyn Store) {
     assert!(b.stats().resets >= 1);
     assert_eq!(b.get(&x.id).await.expect("get"), Some(renamed));
 }
+
+/// A prune that takes the feed to its very end leaves no gap in positions for a replica to
+/// notice (no later write follows): the store's floor tells it, so a connection another
+/// replica deactivated is not routed to once the replica has caught up.
+pub async fn cache_resets_when_the_feed_was_pruned_to_its_end(repo: &dyn Store) {
+    let tag = unique_tag();
+    let (a, b) = (replica(repo, Duration::MAX), replica(repo, Duration::MAX));
+    let svc_b = Connections::new(&b);
+    let mut g = saml_connection("g", &[&format!("g.prune-end-{tag}.com")], true);
+    g.created_at = 1_000;
+    g.updated_at = 1_000;
+    a.insert(&g).await.expect("insert");
+    b.sync().await.expect("sync");
+    let email = format!("ceo@g.prune-end-{tag}.com");
+    assert_eq!(
+        svc_b.route_email(&email).await.expect("route").map(|c| c.id),
+        Some(g.id.clone())
+    );
+    let svc_a = Connections::new(&a).with_clock(std::sync::Arc::new(|| 1_500));
+    let deactivated = svc_a
+        .update(
+            &g.id,
+            &UpdateConnection {
+                active: Patch::Value(false),
+                ..UpdateConnection::default()
+            },
+        )
+        .await
+        .expect("deactivate");
+    repo.prune_events_before(2_000).await.expect("prune");
+    let resets = b.stats().resets;
+    b.sync().await.expect("sync");
+    assert_eq!(b.stats().resets, resets + 1, "{:?}", b.stats());
+    assert_eq!(svc_b.route_email(&email).await.expect("route"), None);
+    assert_eq!(b.get(&g.id).await.expect("get"), Some(deactivated));
+    // Caught up: the next catch-up is not another reset.
+    b.sync().await.expect("sync");
+    assert_eq!(b.stats().resets, resets + 1);
+}
+
+/// Two replicas with concurrent writers, readers, deletes and prunes, every read checked
+/// against the store (module `model`): no read older than a write acknowledged more than
+/// the sync interval before it, none going backwards. `ENTERPRISE_SSO_MODEL_CASES` runs
+/// more cases (default 2 per interval).
+pub async fn cache_model_two_replicas(repo: &dyn Store) {
+    for case in 0..crate::model::model_cases(2) {
+        for interval in [Duration::ZERO, Duration::from_millis(20)] {
+            let ids = crate::model::model_connections(repo, 5).await;
+            let opts = crate::model::ModelOptions {
+                sync_interval: interval,
+                ops: 30,
+                seed: crate::model::now_us() ^ case as u64,
+                process: "p0".into(),
+                prune: true,
+            };
+            let log = crate::model::run_model(repo, &ids, &opts).await;
+            let violations = crate::model::check_model(&[log], interval);
+            assert!(
+                violations.is_empty(),
+                "seed {}, interval {interval:?}: {violations:#?}",
+                opts.seed
+            );
+        }
+    }
+}

@@ -355,3 +355,63 @@ pub async fn certificate_renewal_reminders_once(repo: &dyn Store) {
     assert_eq!(kinds(&after), [K::ConnectionUpdated, K::CertificateRenewed]);
     assert_eq!(after[0].changed, ["saml.idp_certificates"]);
 }
+
+/// Every answer of the feed carries its floor: the largest position a prune deleted. A
+/// consumer behind it learns that it missed events even when nothing follows them, and
+/// one at or past it does not.
+pub async fn feed_reports_its_prune_floor(repo: &dyn Store) {
+    let tag = unique_tag();
+    let start = repo.events_after(0, 1).await.expect("feed").floor;
+    let at = |t: i64, name: &str| {
+        let mut c = saml_connection(name, &[&format!("{name}.floor-{tag}.com")], true);
+        c.created_at = t;
+        c.updated_at = t;
+        c
+    };
+    // Created in this order: the new one, then an old one (so the feed's oldest event is
+    // not its lowest position), then another new one.
+    let (new1, old, new2) = (at(10_000, "new1"), at(1_000, "old"), at(10_000, "new2"));
+    for c in [&new1, &old, &new2] {
+        repo.insert(c).await.expect("insert");
+    }
+    let all = feed(repo, start).await;
+    // A write may append more than one event: the first and last position of each.
+    let pos = |c: &EnterpriseConnection| {
+        let of = || {
+            all.iter()
+                .filter(|e| e.connection_id.as_ref() == Some(&c.id))
+                .map(|e| e.position)
+        };
+        (of().min().expect("event"), of().max().expect("event"))
+    };
+    let (p_new1, p_old, p_new2) = (pos(&new1).1, pos(&old).1, pos(&new2).0);
+    assert!(p_new1 < pos(&old).0 && p_old < p_new2);
+    let old_events = all.iter().filter(|e| e.created_at < 2_000).count() as u64;
+    assert_eq!(
+        repo.prune_events_before(2_000).await.expect("prune"),
+        old_events
+    );
+    let page = repo.events_after(start, 100).await.expect("feed");
+    assert_eq!(page.floor, p_old, "the floor is the largest position pruned");
+    assert!(page.missed_events(start) && page.missed_events(p_new1));
+    assert!(!page.missed_events(p_old));
+    assert_eq!(page.resume_at(start), pos(&new2).1);
+    // The floor comes with every answer, an empty one at the feed's end included, and a
+    // prune that deletes nothing leaves it.
+    let end = repo
+        .events_after(pos(&new2).1, 100)
+        .await
+        .expect("feed");
+    assert!(end.events.is_empty());
+    assert_eq!(end.floor, p_old);
+    assert_eq!(repo.prune_events_before(2_000).await.expect("prune"), 0);
+    assert_eq!(repo.events_after(p_new2, 1).await.expect("feed").floor, p_old);
+    // Pruned to the end: the floor is the last position, and new events go above it.
+    assert!(repo.prune_events_before(20_000).await.expect("prune") >= 2);
+    let p_end = pos(&new2).1;
+    assert_eq!(repo.events_after(p_end, 1).await.expect("feed").floor, p_end);
+    let later = at(30_000, "later");
+    repo.insert(&later).await.expect("insert");
+    let page = repo.events_after(p_end, 100).await.expect("feed");
+    assert_eq!(page.events.first().map(|e| e.position), Some(p_end + 1));
+}

@@ -29,6 +29,7 @@ mod accounts;
 mod cache;
 mod connections;
 mod feed;
+pub mod model;
 mod refusals;
 mod sign_in;
 mod sign_ins;
@@ -93,9 +94,12 @@ macro_rules! __conformance_case_list {
             feed_replay_reproduces_connections,
             concurrent_writers_get_gap_free_positions,
             pruning_keeps_positions,
+            feed_reports_its_prune_floor,
             certificate_renewal_reminders_once,
             cache_follows_writes_of_other_replicas,
-            cache_resets_after_the_feed_was_pruned
+            cache_resets_after_the_feed_was_pruned,
+            cache_resets_when_the_feed_was_pruned_to_its_end,
+            cache_model_two_replicas
         }
     };
 }

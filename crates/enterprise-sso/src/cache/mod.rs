@@ -19,11 +19,17 @@
 //!   `Duration::ZERO` every read first catches up with the feed (reads then cost one
 //!   indexed feed query; hits still skip the record decode). Hosts may also call
 //!   [`Cached::sync`] themselves, e.g. from a timer.
-//! - A read that raced with a write never puts an older version back: fills carry the
-//!   version they read and lose against any newer entry, against "deleted", and against
-//!   any invalidation that happened while they were reading.
-//! - If the feed was pruned past the cache's position (a gap in positions), the whole
-//!   cache is dropped ([`CacheStats::resets`]).
+//! - **A version only moves forward.** A read that raced with a write never puts an older
+//!   version back: fills carry the version they read and lose against any newer entry,
+//!   against "deleted", and against any invalidation that happened while they were
+//!   reading. A write through this cache loses the same way against another handle's
+//!   newer write (or delete) that reached the cache through the feed between the store
+//!   write and the cache step; and it fills an empty slot only if nothing was invalidated,
+//!   evicted or reset meanwhile (else the next read goes to the store).
+//! - If the feed was pruned past the cache's position, the whole cache is dropped
+//!   ([`CacheStats::resets`]). Every feed answer carries the store's prune floor
+//!   ([`crate::FeedPage`]), so this holds even when the prune took the feed to its end and
+//!   no later write left a gap to see.
 //!
 //! ## Memory
 //!
@@ -432,6 +438,57 @@ mod tests {
         assert!(
             matches!(c.ids.get(&v1.id), Some(Slot::Stale { min_version }) if min_version == v3.version)
         );
+    }
+
+    /// This cache's write of v lands in the store, another handle writes v+1, and this
+    /// cache reads that event before it records its own write: the record of v must not
+    /// replace the mark of v+1 (nothing else would ever correct it).
+    #[test]
+    fn a_write_through_never_replaces_a_newer_version() {
+        let c = cache();
+        block_on(c.sync()).unwrap();
+        let v1 = saml_connection("x", &["x.wrote.com"], true);
+        block_on(c.insert(&v1)).unwrap();
+        let epoch = c.epoch.load(Ordering::Acquire);
+        let mut v2 = v1.clone();
+        v2.version += 1;
+        block_on(c.inner().update(&v2, v1.version)).unwrap();
+        let mut v3 = v2.clone();
+        v3.version += 1;
+        v3.name = "other handle".into();
+        block_on(c.inner().update(&v3, v2.version)).unwrap();
+        block_on(c.sync()).unwrap();
+        c.wrote(&v2, epoch);
+        assert_eq!(block_on(c.get(&v1.id)).unwrap(), Some(v3.clone()));
+        // Nor a delete of a newer version by another handle.
+        let epoch = c.epoch.load(Ordering::Acquire);
+        block_on(c.inner().delete(&v1.id, 1)).unwrap();
+        block_on(c.sync()).unwrap();
+        c.wrote(&v3, epoch);
+        assert_eq!(block_on(c.get(&v1.id)).unwrap(), None);
+    }
+
+    /// Between this cache's store write and its record of it, the feed was pruned and
+    /// the cache reset (or the slot evicted): what it held may have been newer, so the
+    /// write leaves a miss rather than fill the empty slot.
+    #[test]
+    fn a_write_through_does_not_fill_a_slot_emptied_meanwhile() {
+        let c = cache();
+        block_on(c.sync()).unwrap();
+        let v1 = saml_connection("x", &["x.wrote-reset.com"], true);
+        block_on(c.insert(&v1)).unwrap();
+        let epoch = c.epoch.load(Ordering::Acquire);
+        let mut v2 = v1.clone();
+        v2.version += 1;
+        block_on(c.inner().update(&v2, v1.version)).unwrap();
+        let mut v3 = v2.clone();
+        v3.version += 1;
+        block_on(c.inner().update(&v3, v2.version)).unwrap();
+        block_on(c.inner().prune_events_before(i64::MAX)).unwrap();
+        block_on(c.sync()).unwrap();
+        assert_eq!(c.stats().resets, 1);
+        c.wrote(&v2, epoch);
+        assert_eq!(block_on(c.get(&v1.id)).unwrap(), Some(v3));
     }
 
     #[test]
