@@ -218,7 +218,11 @@ pub async fn cache_resets_when_the_feed_was_pruned_to_its_end(repo: &dyn Store) 
     b.sync().await.expect("sync");
     let email = format!("ceo@g.prune-end-{tag}.com");
     assert_eq!(
-        svc_b.route_email(&email).await.expect("route").map(|c| c.id),
+        svc_b
+            .route_email(&email)
+            .await
+            .expect("route")
+            .map(|c| c.id),
         Some(g.id.clone())
     );
     let svc_a = Connections::new(&a).with_clock(std::sync::Arc::new(|| 1_500));

@@ -392,24 +392,30 @@ pub async fn feed_reports_its_prune_floor(repo: &dyn Store) {
         old_events
     );
     let page = repo.events_after(start, 100).await.expect("feed");
-    assert_eq!(page.floor, p_old, "the floor is the largest position pruned");
+    assert_eq!(
+        page.floor, p_old,
+        "the floor is the largest position pruned"
+    );
     assert!(page.missed_events(start) && page.missed_events(p_new1));
     assert!(!page.missed_events(p_old));
     assert_eq!(page.resume_at(start), pos(&new2).1);
     // The floor comes with every answer, an empty one at the feed's end included, and a
     // prune that deletes nothing leaves it.
-    let end = repo
-        .events_after(pos(&new2).1, 100)
-        .await
-        .expect("feed");
+    let end = repo.events_after(pos(&new2).1, 100).await.expect("feed");
     assert!(end.events.is_empty());
     assert_eq!(end.floor, p_old);
     assert_eq!(repo.prune_events_before(2_000).await.expect("prune"), 0);
-    assert_eq!(repo.events_after(p_new2, 1).await.expect("feed").floor, p_old);
+    assert_eq!(
+        repo.events_after(p_new2, 1).await.expect("feed").floor,
+        p_old
+    );
     // Pruned to the end: the floor is the last position, and new events go above it.
     assert!(repo.prune_events_before(20_000).await.expect("prune") >= 2);
     let p_end = pos(&new2).1;
-    assert_eq!(repo.events_after(p_end, 1).await.expect("feed").floor, p_end);
+    assert_eq!(
+        repo.events_after(p_end, 1).await.expect("feed").floor,
+        p_end
+    );
     let later = at(30_000, "later");
     repo.insert(&later).await.expect("insert");
     let page = repo.events_after(p_end, 100).await.expect("feed");

@@ -72,7 +72,10 @@ impl ModelLog {
             out.push_str(&format!("a {} {} {}\n", a.id, a.ord, a.at_us));
         }
         for r in &self.reads {
-            out.push_str(&format!("r {} {} {} {}\n", r.handle, r.id, r.ord, r.began_us));
+            out.push_str(&format!(
+                "r {} {} {} {}\n",
+                r.handle, r.id, r.ord, r.began_us
+            ));
         }
         out
     }

@@ -85,7 +85,8 @@ async fn writers_do_not_wait_for_each_other_and_late_events_come_last() {
     let all: Vec<u64> = repo
         .events_after(0, 100)
         .await
-        .unwrap().events
+        .unwrap()
+        .events
         .iter()
         .map(|e| e.position)
         .collect();

@@ -9,8 +9,8 @@ use enterprise_sso::events::{account_events, connection_events};
 use enterprise_sso::storage::codec::{decode_connection, encode_connection};
 use enterprise_sso::storage::expect_version;
 use enterprise_sso::{
-    Change, ConnectionId, ConnectionRepo, Domain, EnterpriseConnection, Error, EventFeed,
-    FeedPage, ListQuery, Order, Page, Result,
+    Change, ConnectionId, ConnectionRepo, Domain, EnterpriseConnection, Error, EventFeed, FeedPage,
+    ListQuery, Order, Page, Result,
 };
 
 impl SledRepo {

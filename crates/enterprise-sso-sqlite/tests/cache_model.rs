@@ -74,10 +74,15 @@ fn two_processes_never_read_older_than_the_sync_interval() {
                 .collect();
             let mut logs = Vec::new();
             for (mut child, log) in children {
-                assert!(child.wait().unwrap().success(), "a child's own checks failed");
+                assert!(
+                    child.wait().unwrap().success(),
+                    "a child's own checks failed"
+                );
                 logs.push(ModelLog::from_lines(&std::fs::read_to_string(log).unwrap()));
             }
-            assert!(logs.iter().all(|l| !l.reads.is_empty() && !l.acks.is_empty()));
+            assert!(logs
+                .iter()
+                .all(|l| !l.reads.is_empty() && !l.acks.is_empty()));
             let violations = check_model(&logs, Duration::from_millis(interval_ms));
             assert!(
                 violations.is_empty(),

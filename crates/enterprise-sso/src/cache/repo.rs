@@ -108,8 +108,10 @@ impl<S: ConnectionRepo + EventFeed> Cached<S> {
 #[async_trait]
 impl<S: ConnectionRepo + EventFeed> ConnectionRepo for Cached<S> {
     async fn insert(&self, conn: &EnterpriseConnection) -> Result<()> {
-        self.write_through(&conn.id, self.inner.insert(conn), |c, _, epoch| c.wrote(conn, epoch))
-            .await
+        self.write_through(&conn.id, self.inner.insert(conn), |c, _, epoch| {
+            c.wrote(conn, epoch)
+        })
+        .await
     }
 
     async fn get(&self, id: &ConnectionId) -> Result<Option<EnterpriseConnection>> {
@@ -128,14 +130,17 @@ impl<S: ConnectionRepo + EventFeed> ConnectionRepo for Cached<S> {
     /// Through the store's own `modify` (SQLite's writer, PostgreSQL's locked row), then
     /// recorded like an update (a change that wrote nothing records the stored state).
     async fn modify(&self, id: &ConnectionId, change: Change) -> Result<EnterpriseConnection> {
-        self.write_through(id, self.inner.modify(id, change), |c, next, epoch| c.wrote(next, epoch))
-            .await
+        self.write_through(id, self.inner.modify(id, change), |c, next, epoch| {
+            c.wrote(next, epoch)
+        })
+        .await
     }
 
     async fn delete(&self, id: &ConnectionId, now: i64) -> Result<bool> {
         self.write_through(id, self.inner.delete(id, now), |c, _, _| {
             c.epoch.fetch_add(1, Ordering::AcqRel);
-            c.ids.update(id.clone(), |_| Some(Slot::Absent { after: 0 }));
+            c.ids
+                .update(id.clone(), |_| Some(Slot::Absent { after: 0 }));
         })
         .await
     }
