@@ -202,7 +202,7 @@ pub async fn run_model(
             // nothing written after (the gap only the floor shows).
             s.spawn(move || {
                 let svc = Connections::new(handle);
-                let mut rng = Rng::new(opts.seed ^ (h as u64 + 1) * 7919);
+                let mut rng = Rng::new(opts.seed ^ ((h as u64 + 1) * 7919));
                 for _ in 0..opts.ops {
                     let i = usize::try_from(rng.below(ids.len() as u64)).unwrap_or(0);
                     let deleting = i >= 2 && rng.below(40) == 0;
@@ -231,7 +231,7 @@ pub async fn run_model(
             });
             let domains = &domains;
             s.spawn(move || {
-                let mut rng = Rng::new(opts.seed ^ (h as u64 + 11) * 104_729);
+                let mut rng = Rng::new(opts.seed ^ ((h as u64 + 11) * 104_729));
                 let name = format!("{}/{h}", opts.process);
                 let mut last = vec![0; ids.len()];
                 for _ in 0..opts.ops * 3 {
