@@ -1,5 +1,6 @@
 //! OpenID Connect: discovery documents.
 
 mod discovery;
+pub mod rp;
 
 pub use discovery::*;

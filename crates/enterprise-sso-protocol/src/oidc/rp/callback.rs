@@ -1,0 +1,98 @@
+//! The authorization response at the redirect URI (RFC 6749 §4.1.2, RFC 9207).
+
+use super::refusal::{shown, OidcRefusal, ProviderErrorKind};
+use super::RelyingParty;
+use crate::secret::{AuthorizationCode, CsrfState};
+
+/// Longest callback query (or `form_post` body) accepted, in bytes.
+pub const MAX_CALLBACK_BYTES: usize = 16 * 1024;
+
+/// A successful authorization response: the code, and the `state` under which the caller
+/// takes its [`PendingAuthorization`](super::PendingAuthorization) (once; a second take of
+/// the same state must find nothing).
+#[derive(Debug, Clone)]
+pub struct Callback {
+    /// The authorization code.
+    pub code: AuthorizationCode,
+    /// The `state` echoed by the provider.
+    pub state: CsrfState,
+}
+
+impl RelyingParty {
+    /// Reads the callback's query string (or a `response_mode=form_post` body):
+    ///
+    /// 1. every parameter at most once;
+    /// 2. `iss` (RFC 9207), checked before anything else, also on error responses: when
+    ///    present it must be this provider's issuer (for an Entra tenant template, an
+    ///    allowed tenant's issuer); when absent it is refused if the provider advertises
+    ///    `authorization_response_iss_parameter_supported`;
+    /// 3. `error` becomes [`OidcRefusal::ProviderError`] with a typed reason;
+    /// 4. `code` and `state` are required.
+    ///
+    /// The `state` is not judged here: the caller takes its pending record by it, and a
+    /// state with no record (forged, replayed, expired) is refused there.
+    pub fn callback(&self, query: &str) -> Result<Callback, OidcRefusal> {
+        if query.len() > MAX_CALLBACK_BYTES {
+            return Err(OidcRefusal::TooLarge {
+                what: "callback",
+                limit: MAX_CALLBACK_BYTES,
+                received: query.len(),
+            });
+        }
+        let query = query.strip_prefix('?').unwrap_or(query);
+        let mut seen: Vec<String> = Vec::new();
+        let mut code = None;
+        let mut state = None;
+        let mut iss = None;
+        let mut error = None;
+        let mut description = None;
+        for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
+            if seen.iter().any(|s| *s == k) {
+                return Err(OidcRefusal::CallbackDuplicate {
+                    parameter: shown(&k),
+                });
+            }
+            seen.push(k.to_string());
+            match &*k {
+                "code" => code = Some(v.into_owned()),
+                "state" => state = Some(v.into_owned()),
+                "iss" => iss = Some(v.into_owned()),
+                "error" => error = Some(v.into_owned()),
+                "error_description" => description = Some(shown(&v)),
+                _ => {}
+            }
+        }
+        match iss {
+            Some(received) => {
+                if self.accepted_issuer(&received).is_none() {
+                    return Err(OidcRefusal::CallbackIssuerMismatch {
+                        expected: self.provider.issuer().to_owned(),
+                        received: shown(&received),
+                    });
+                }
+            }
+            None if self.provider.authorization_response_iss_parameter_supported => {
+                return Err(OidcRefusal::CallbackIssuerMissing {
+                    expected: self.provider.issuer().to_owned(),
+                });
+            }
+            None => {}
+        }
+        if let Some(e) = error {
+            return Err(OidcRefusal::ProviderError {
+                kind: ProviderErrorKind::parse(&e),
+                description,
+            });
+        }
+        let code = code
+            .filter(|c| !c.is_empty())
+            .ok_or(OidcRefusal::CallbackMissing { parameter: "code" })?;
+        let state = state
+            .filter(|s| !s.is_empty())
+            .ok_or(OidcRefusal::CallbackMissing { parameter: "state" })?;
+        Ok(Callback {
+            code: AuthorizationCode::new(code),
+            state: CsrfState::new(state),
+        })
+    }
+}
