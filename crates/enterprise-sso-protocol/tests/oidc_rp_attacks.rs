@@ -3,6 +3,8 @@
 //! The provider is in-process (an `OidcHttp` that answers from a table) and mints tokens
 //! with the test keys in idp/keys.
 
+#![allow(clippy::unwrap_used)]
+
 mod oidc_rp_support;
 
 use enterprise_sso_protocol::limits::Policy;

@@ -12,6 +12,8 @@
 //! prints a notice and passes, except with `CI=true`, where it runs `npm ci` in idp/node
 //! itself and fails if that does not work.
 
+#![allow(clippy::unwrap_used)]
+
 mod oidc_rp_support;
 
 use std::collections::HashMap;

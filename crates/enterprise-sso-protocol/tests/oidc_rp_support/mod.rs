@@ -1,6 +1,6 @@
 //! Shared test kit of the OIDC relying-party tests: test keys from idp/keys, a token
 //! minter, and an in-process provider that answers the relying party's HTTP calls.
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
 use std::collections::HashMap;
 use std::sync::Mutex;

@@ -63,14 +63,13 @@ impl RelyingParty {
             }
         }
         match iss {
-            Some(received) => {
-                if self.accepted_issuer(&received).is_none() {
-                    return Err(OidcRefusal::CallbackIssuerMismatch {
-                        expected: self.provider.issuer().to_owned(),
-                        received: shown(&received),
-                    });
-                }
+            Some(received) if self.accepted_issuer(&received).is_none() => {
+                return Err(OidcRefusal::CallbackIssuerMismatch {
+                    expected: self.provider.issuer().to_owned(),
+                    received: shown(&received),
+                });
             }
+            Some(_) => {}
             None if self.provider.authorization_response_iss_parameter_supported => {
                 return Err(OidcRefusal::CallbackIssuerMissing {
                     expected: self.provider.issuer().to_owned(),
