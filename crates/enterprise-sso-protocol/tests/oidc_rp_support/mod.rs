@@ -12,6 +12,8 @@ use enterprise_sso_protocol::secret::AccessToken;
 use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::{json, Value};
 
+pub mod fixture;
+
 pub fn b64u(b: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
 }
