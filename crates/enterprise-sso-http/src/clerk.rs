@@ -58,7 +58,11 @@ async fn read_json<S: Store>(
 pub(crate) async fn create<S: Store>(State(st): St<S>, headers: HeaderMap, body: Body) -> Answer {
     let bytes = read_json(&st, &headers, body).await?;
     let params = decode_create(&bytes).map_err(refuse)?;
-    let c = st.svc.create(&params).await.map_err(fail)?;
+    let c = match &st.opts.metadata_source {
+        Some(source) => st.svc.create_resolved(&params, source.as_ref()).await,
+        None => st.svc.create(&params).await,
+    }
+    .map_err(fail)?;
     Ok(one(&st, StatusCode::CREATED, &c))
 }
 
@@ -78,19 +82,23 @@ pub(crate) async fn update<S: Store>(
     let precondition = etag::if_match(&headers).map_err(refuse)?;
     let bytes = read_json(&st, &headers, body).await?;
     let patch = decode_update(&bytes).map_err(refuse)?;
-    let result = match precondition {
-        Precondition::Any => st.svc.update(&id, &patch).await,
-        Precondition::Version(v) => st.svc.update_if_version(&id, v, &patch).await,
-        Precondition::Never => {
+    let source = st.opts.metadata_source.as_deref();
+    let any = matches!(precondition, Precondition::Any);
+    let result = match (precondition, source) {
+        (Precondition::Any, Some(src)) => st.svc.update_resolved(&id, &patch, None, src).await,
+        (Precondition::Version(v), Some(src)) => {
+            st.svc.update_resolved(&id, &patch, Some(v), src).await
+        }
+        (Precondition::Any, None) => st.svc.update(&id, &patch).await,
+        (Precondition::Version(v), None) => st.svc.update_if_version(&id, v, &patch).await,
+        (Precondition::Never, _) => {
             let c = st.svc.get(&id).await.map_err(fail)?;
             return Err(refuse(etag::failed(Some(c.version))));
         }
     };
     match result {
         Ok(c) => Ok(one(&st, StatusCode::OK, &c)),
-        Err(Error::VersionConflict { actual, .. })
-            if !matches!(precondition, Precondition::Any) =>
-        {
+        Err(Error::VersionConflict { actual, .. }) if !any => {
             Err(refuse(etag::failed(Some(actual))))
         }
         Err(e) => Err(fail(e)),

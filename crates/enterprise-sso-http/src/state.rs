@@ -2,13 +2,13 @@
 
 use std::sync::Arc;
 
-use enterprise_sso::{ConnectionId, Connections, Error, Store};
+use enterprise_sso::{ConnectionId, Connections, Error, MetadataSource, Store};
 use enterprise_sso_wire::{ApiErrors, SpEndpoints};
 
 use crate::envelope::{HttpError, Vendor};
 
 /// Router settings beyond the service and the keys.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct HttpOptions {
     /// Largest request body accepted, in bytes ([`crate::DEFAULT_MAX_BODY_BYTES`]).
     pub max_body_bytes: usize,
@@ -22,6 +22,24 @@ pub struct HttpOptions {
     /// `{base}/{id}/acs`, `sp_entity_id` = `{base}/{id}` and `sp_metadata_url` =
     /// `{base}/{id}/metadata`. `None`: those fields are `null`.
     pub sp_base_url: Option<String>,
+    /// Where IdP documents are fetched from. With one, a create or update that gives a
+    /// SAML `idp_metadata_url` or an OIDC `discovery_url` resolves the document first (as
+    /// Clerk does: endpoints "resolved from discovery"), so a connection given only a
+    /// discovery URL can be created active; a refused fetch is 502 and writes nothing.
+    /// `None`: documents are not fetched (the host refreshes them itself). The server
+    /// binary sets an SSRF-safe fetcher (`enterprise-sso-fetch`).
+    pub metadata_source: Option<Arc<dyn MetadataSource>>,
+}
+
+impl std::fmt::Debug for HttpOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpOptions")
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("body_read_timeout", &self.body_read_timeout)
+            .field("sp_base_url", &self.sp_base_url)
+            .field("metadata_source", &self.metadata_source.is_some())
+            .finish()
+    }
 }
 
 impl Default for HttpOptions {
@@ -30,6 +48,7 @@ impl Default for HttpOptions {
             max_body_bytes: crate::body::DEFAULT_MAX_BODY_BYTES,
             body_read_timeout: crate::body::DEFAULT_BODY_READ_TIMEOUT,
             sp_base_url: None,
+            metadata_source: None,
         }
     }
 }

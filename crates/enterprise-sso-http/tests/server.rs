@@ -210,3 +210,59 @@ fn a_key_ring_seals_secrets_and_a_ring_without_their_key_stops_the_start() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Serves one JSON document to every request on a loopback port; its base URL.
+fn serve_document(doc: impl Fn(&str) -> String + Send + 'static) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let body = doc(&base);
+    std::thread::spawn(move || {
+        for mut s in listener.incoming().flatten().take(8) {
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            let _ = write!(
+                s,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    base
+}
+
+#[test]
+fn an_oidc_connection_given_only_a_discovery_url_is_created_active() {
+    let base = serve_document(|base| {
+        format!(
+            r#"{{"issuer":"{base}","authorization_endpoint":"https://login.acme.com/authorize","token_endpoint":"https://login.acme.com/token","userinfo_endpoint":"https://login.acme.com/userinfo","jwks_uri":"https://login.acme.com/jwks","response_types_supported":["code"]}}"#
+        )
+    });
+    let body = format!(
+        r#"{{"name":"Acme","provider":"oidc_custom","active":true,"domains":["discovered.example.com"],"oidc":{{"client_id":"c","client_secret":"s","discovery_url":"{base}/.well-known/openid-configuration"}}}}"#
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = format!("sqlite:{}", dir.path().join("s.db").display());
+    // In production mode the loopback discovery URL is refused before any fetch.
+    let (child, addr) = start(&["--listen", "127.0.0.1:0", "--store", &store], Some(KEY));
+    let refused = request(&addr, "POST", "/v1/enterprise_connections", &body);
+    assert!(refused.starts_with("HTTP/1.1 422"), "{refused}");
+    sigterm(&child);
+    let _ = stderr_of(child);
+    // In the loud test mode it is fetched, and the endpoints come from the document.
+    let (child, addr) = start_with(
+        &["--listen", "127.0.0.1:0", "--store", &store],
+        Some(KEY),
+        &[("ENTERPRISE_SSO_INSECURE_FETCH_LOOPBACK_FOR_TESTS", "1")],
+    );
+    let created = request(&addr, "POST", "/v1/enterprise_connections", &body);
+    assert!(created.starts_with("HTTP/1.1 201"), "{created}");
+    assert!(created.contains(r#""active":true"#), "{created}");
+    assert!(
+        created.contains("https://login.acme.com/authorize")
+            && created.contains("https://login.acme.com/token"),
+        "{created}"
+    );
+    sigterm(&child);
+    let (code, log) = stderr_of(child);
+    assert_eq!(code, Some(0), "{log}");
+}

@@ -8,8 +8,8 @@ use crate::connection::{EnterpriseConnection, ProtocolConfig};
 use crate::error::{BoxError, Error, Result};
 use crate::ids::ConnectionId;
 use crate::merge::merge_with;
-use crate::oidc::{parse_discovery, MAX_DISCOVERY_BYTES};
-use crate::patch::{OidcPatch, Patch, SamlPatch, UpdateConnection};
+use crate::oidc::{parse_discovery, Discovery, MAX_DISCOVERY_BYTES};
+use crate::patch::{CreateConnection, OidcPatch, Patch, SamlPatch, UpdateConnection};
 use crate::repo::ConnectionRepo;
 use crate::saml::MAX_METADATA_BYTES;
 use crate::validate::FieldErrorKind;
@@ -104,37 +104,183 @@ impl<R: ConnectionRepo> Connections<R> {
                 let d = parse_discovery(&body, &url, &self.policy).map_err(|e| {
                     invalid("oidc.discovery_url", FieldErrorKind::InvalidDiscovery(e))
                 })?;
-                let policy = self.policy.clone();
-                self.modify(id, false, move |current: &EnterpriseConnection, now| {
-                    let Some(o) = current.oidc() else {
-                        // The connection switched protocol meanwhile: nothing to fill.
-                        return Ok(current.clone());
-                    };
-                    if o.discovery_url.as_deref() != Some(url.as_str()) {
-                        // Its discovery URL changed meanwhile: this document is not its own.
-                        return Ok(current.clone());
-                    }
-                    let fill = |have: &Option<String>, found: Option<&String>| match (have, found) {
-                        (None, Some(found)) => Patch::Value(found.clone()),
-                        _ => Patch::Absent,
-                    };
-                    let patch = UpdateConnection {
-                        oidc: Patch::Value(OidcPatch {
-                            auth_url: fill(&o.auth_url, Some(&d.authorization_endpoint)),
-                            token_url: fill(&o.token_url, d.token_endpoint.as_ref()),
-                            user_info_url: fill(&o.user_info_url, d.userinfo_endpoint.as_ref()),
-                            ..OidcPatch::default()
-                        }),
-                        ..UpdateConnection::default()
-                    };
-                    let mut next = merge_with(current, &patch, now, &policy)?;
-                    if let ProtocolConfig::Oidc(o) = &mut next.config {
-                        o.issuer = Some(d.issuer.clone());
-                    }
-                    Ok(next)
-                })
-                .await
+                self.store_discovery(id, url, d).await
             }
         }
+    }
+
+    /// Stores a checked discovery document on OIDC connection `id`: its issuer, and the
+    /// endpoints it names where the connection has none (explicit values are kept). Nothing
+    /// changes when the connection's discovery URL is no longer `url` (it changed meanwhile)
+    /// or it is no longer an OIDC connection.
+    pub(super) async fn store_discovery(
+        &self,
+        id: &ConnectionId,
+        url: String,
+        d: Discovery,
+    ) -> Result<EnterpriseConnection> {
+        let policy = self.policy.clone();
+        self.modify(id, false, move |current: &EnterpriseConnection, now| {
+            let Some(o) = current.oidc() else {
+                // The connection switched protocol meanwhile: nothing to fill.
+                return Ok(current.clone());
+            };
+            if o.discovery_url.as_deref() != Some(url.as_str()) {
+                // Its discovery URL changed meanwhile: this document is not its own.
+                return Ok(current.clone());
+            }
+            let fill = |have: &Option<String>, found: Option<&String>| match (have, found) {
+                (None, Some(found)) => Patch::Value(found.clone()),
+                _ => Patch::Absent,
+            };
+            let patch = UpdateConnection {
+                oidc: Patch::Value(OidcPatch {
+                    auth_url: fill(&o.auth_url, Some(&d.authorization_endpoint)),
+                    token_url: fill(&o.token_url, d.token_endpoint.as_ref()),
+                    user_info_url: fill(&o.user_info_url, d.userinfo_endpoint.as_ref()),
+                    ..OidcPatch::default()
+                }),
+                ..UpdateConnection::default()
+            };
+            let mut next = merge_with(current, &patch, now, &policy)?;
+            if let ProtocolConfig::Oidc(o) = &mut next.config {
+                o.issuer = Some(d.issuer.clone());
+            }
+            Ok(next)
+        })
+        .await
+    }
+}
+
+/// A discovery document resolved before a write, to store once the connection exists.
+type Resolved = Option<(String, Discovery)>;
+
+impl<R: ConnectionRepo> Connections<R> {
+    /// Creates a connection with the IdP documents its parameters point at resolved first,
+    /// as Clerk resolves them ("resolved from discovery"): a SAML `idp_metadata_url`
+    /// without `idp_metadata` is fetched and given as the metadata; an OIDC `discovery_url`
+    /// is fetched and checked, and its endpoints fill `auth_url`, `token_url` and
+    /// `user_info_url` where the parameters leave them out. So a connection created with
+    /// only a client id, a secret and a discovery URL (or only a metadata URL) can be
+    /// created active. The fetch happens before anything is written: a refused URL or
+    /// document writes nothing. The discovered issuer is stored right after the create.
+    pub async fn create_resolved(
+        &self,
+        params: &CreateConnection,
+        source: &dyn MetadataSource,
+    ) -> Result<EnterpriseConnection> {
+        let mut p = params.clone();
+        let resolved = self
+            .resolve_documents(p.saml.as_mut(), p.oidc.as_mut(), source)
+            .await?;
+        let created = self.create(&p).await?;
+        self.finish_resolved(created, resolved).await
+    }
+
+    /// Updates a connection like [`Connections::update`] (or, with `expected_version`,
+    /// [`Connections::update_if_version`]) after resolving the documents a new
+    /// `idp_metadata_url` or `discovery_url` in the patch points at, as
+    /// [`Connections::create_resolved`] does.
+    pub async fn update_resolved(
+        &self,
+        id: &ConnectionId,
+        patch: &UpdateConnection,
+        expected_version: Option<u64>,
+        source: &dyn MetadataSource,
+    ) -> Result<EnterpriseConnection> {
+        let mut p = patch.clone();
+        let saml = match &mut p.saml {
+            Patch::Value(s) => Some(s),
+            _ => None,
+        };
+        let oidc = match &mut p.oidc {
+            Patch::Value(o) => Some(o),
+            _ => None,
+        };
+        let resolved = self.resolve_documents(saml, oidc, source).await?;
+        let updated = match expected_version {
+            Some(v) => self.update_if_version(id, v, &p).await?,
+            None => self.update(id, &p).await?,
+        };
+        self.finish_resolved(updated, resolved).await
+    }
+
+    async fn finish_resolved(
+        &self,
+        written: EnterpriseConnection,
+        resolved: Resolved,
+    ) -> Result<EnterpriseConnection> {
+        match resolved {
+            Some((url, d)) => self.store_discovery(&written.id, url, d).await,
+            None => Ok(written),
+        }
+    }
+
+    /// Fetches the documents a patch points at and fills the patch from them.
+    async fn resolve_documents(
+        &self,
+        saml: Option<&mut SamlPatch>,
+        oidc: Option<&mut OidcPatch>,
+        source: &dyn MetadataSource,
+    ) -> Result<Resolved> {
+        if let Some(s) = saml {
+            if let (Patch::Value(url), Patch::Absent) = (&s.idp_metadata_url, &s.idp_metadata) {
+                let url = self.fetchable(url, "saml.idp_metadata_url")?;
+                let (_, body) = fetch(
+                    source,
+                    &Some(url),
+                    "saml.idp_metadata_url",
+                    MAX_METADATA_BYTES,
+                )
+                .await?;
+                if body.len() > MAX_METADATA_BYTES {
+                    return Err(invalid(
+                        "saml.idp_metadata",
+                        FieldErrorKind::TooLong {
+                            max: MAX_METADATA_BYTES,
+                        },
+                    ));
+                }
+                let xml = crate::saml::decode_metadata_bytes(body).map_err(|e| {
+                    invalid("saml.idp_metadata", FieldErrorKind::InvalidMetadata(e))
+                })?;
+                s.idp_metadata = Patch::Value(xml);
+            }
+        }
+        let Some(o) = oidc else { return Ok(None) };
+        let Patch::Value(url) = &o.discovery_url else {
+            return Ok(None);
+        };
+        let url = self.fetchable(url, "oidc.discovery_url")?;
+        let (url, body) = fetch(
+            source,
+            &Some(url),
+            "oidc.discovery_url",
+            MAX_DISCOVERY_BYTES,
+        )
+        .await?;
+        let d = parse_discovery(&body, &url, &self.policy)
+            .map_err(|e| invalid("oidc.discovery_url", FieldErrorKind::InvalidDiscovery(e)))?;
+        let fill = |have: &mut Patch<String>, found: Option<&String>| {
+            if let (Patch::Absent, Some(found)) = (&*have, found) {
+                *have = Patch::Value(found.clone());
+            }
+        };
+        fill(&mut o.auth_url, Some(&d.authorization_endpoint));
+        fill(&mut o.token_url, d.token_endpoint.as_ref());
+        fill(&mut o.user_info_url, d.userinfo_endpoint.as_ref());
+        // The URL the merge will store is the canonical one: keep them equal, so the
+        // issuer is stored against the same URL.
+        o.discovery_url = Patch::Value(url.clone());
+        Ok(Some((url, d)))
+    }
+
+    /// A URL from a patch, checked by the fetch policy before it is fetched, in its
+    /// canonical form (what the merge would store).
+    fn fetchable(&self, raw: &str, field: &'static str) -> Result<String> {
+        crate::url_policy::check_fetch_url_kind(raw, &self.policy)
+            .map_err(|e| invalid(field, e.into()))?;
+        crate::url_policy::canonical_url(raw)
+            .ok_or_else(|| invalid(field, FieldErrorKind::InvalidUrl))
     }
 }

@@ -20,6 +20,7 @@ macro_rules! fixture {
     };
 }
 
+#[allow(unused_imports)]
 pub(crate) use fixture;
 
 pub(crate) const OKTA: &str = fixture!("okta.metadata.xml");

@@ -35,7 +35,12 @@ usage: enterprise-sso-server [--listen ADDR] [--store URL] [--sp-base-url URL]
 API keys: ENTERPRISE_SSO_API_KEYS, a comma-separated list (required unless
 --dev-no-auth-loopback-only). Clients send one as `Authorization: Bearer <key>`.
 Encryption at rest: ENTERPRISE_SSO_KEYRING, `id:base64key` entries (32-byte keys),
-comma-separated, the first one active; without it client secrets are stored in plain text.";
+comma-separated, the first one active; without it client secrets are stored in plain text.
+IdP documents: a create or update that gives saml.idp_metadata_url or oidc.discovery_url
+fetches the document first (https only, never an internal address, 1 MiB, 15 s) and fills
+the connection from it. ENTERPRISE_SSO_FETCH_CA: a PEM file of extra CA certificates
+(IdPs behind a private CA). ENTERPRISE_SSO_INSECURE_FETCH_LOOPBACK_FOR_TESTS=1 allows
+loopback and plain http (tests only).";
 
 /// What `main` runs.
 pub(crate) struct Config {

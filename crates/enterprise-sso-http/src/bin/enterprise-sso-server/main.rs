@@ -65,12 +65,42 @@ async fn main() -> ExitCode {
     if matches!(cfg.auth, Auth::DevelopmentOnlyNoAuth) {
         tracing::warn!("AUTHENTICATION IS OFF (--dev-no-auth-loopback-only): development use only");
     }
+    // IdP documents (SAML metadata URLs, OIDC discovery) are fetched on create and update
+    // through the SSRF-safe fetcher: https only, no internal addresses, 1 MiB, timeouts.
+    let insecure_loopback =
+        std::env::var("ENTERPRISE_SSO_INSECURE_FETCH_LOOPBACK_FOR_TESTS").as_deref() == Ok("1");
+    let mut fetch = if insecure_loopback {
+        tracing::warn!("FETCHING FROM LOOPBACK IS ALLOWED (tests only)");
+        enterprise_sso_fetch::FetchOptions::insecure_allow_loopback_for_tests()
+    } else {
+        enterprise_sso_fetch::FetchOptions::new()
+    };
+    if let Ok(path) = std::env::var("ENTERPRISE_SSO_FETCH_CA") {
+        match std::fs::read(&path) {
+            Ok(pem) => fetch = fetch.extra_ca_pem(pem),
+            Err(e) => {
+                eprintln!("enterprise-sso-server: ENTERPRISE_SSO_FETCH_CA {path}: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let fetcher = match enterprise_sso_fetch::Fetcher::new(fetch) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("enterprise-sso-server: cannot build the document fetcher: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let svc = Connections::new(repo).with_policy(enterprise_sso::Policy {
+        allow_loopback_fetch: insecure_loopback,
+    });
     let app = router_with(
-        Arc::new(Connections::new(repo)),
+        Arc::new(svc),
         cfg.auth,
         HttpOptions {
             sp_base_url: cfg.sp_base_url,
             body_read_timeout: cfg.body_read_timeout,
+            metadata_source: Some(Arc::new(fetcher)),
             ..HttpOptions::default()
         },
     );
