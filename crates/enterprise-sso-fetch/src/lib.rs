@@ -48,6 +48,7 @@
 
 mod error;
 mod fetcher;
+mod oidc_http;
 mod options;
 mod resolve;
 mod tls;

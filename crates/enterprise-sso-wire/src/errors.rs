@@ -362,6 +362,10 @@ impl From<&Error> for ApiErrors {
                 400,
                 ApiError::new(r.code(), "SAML sign-in refused", r.to_string(), None),
             ),
+            Error::OidcRefused(r) => ApiErrors::one(
+                400,
+                ApiError::new(r.code(), "OIDC sign-in refused", r.to_string(), None),
+            ),
             Error::InvalidEmail { .. } => ApiErrors::param(
                 codes::PARAM_FORMAT_INVALID,
                 "is invalid",

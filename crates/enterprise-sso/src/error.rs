@@ -57,6 +57,11 @@ pub enum Error {
     /// (see `SamlRefusal::code`). Nothing about the sign-in was recorded.
     #[error("SAML sign-in refused: {0}")]
     SamlRefused(Box<crate::service::SamlRefusal>),
+
+    /// An OIDC sign-in was refused (see `OidcSignInRefusal::code`). Nothing about the
+    /// sign-in was recorded; the pending request, if its state matched, is used up.
+    #[error("OIDC sign-in refused: {0}")]
+    OidcRefused(Box<crate::service::OidcSignInRefusal>),
     /// An email address given for routing is malformed.
     #[error("invalid email address: {reason}")]
     InvalidEmail {

@@ -6,11 +6,13 @@
 
 mod accounts;
 mod connections;
+mod oidc;
 mod refresh;
 mod retry;
 mod saml;
 mod sign_in;
 
+pub use oidc::{OidcSettings, OidcSignIn, OidcSignInRefusal, OidcStart, DEFAULT_OIDC_REQUEST_TTL};
 pub use refresh::MetadataSource;
 pub use saml::{
     SamlRedirect, SamlRefusal, SamlSettings, SamlSignIn, SamlStart, DEFAULT_IDP_INITIATED_MAX_AGE,
