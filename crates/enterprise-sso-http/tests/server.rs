@@ -211,13 +211,19 @@ fn a_key_ring_seals_secrets_and_a_ring_without_their_key_stops_the_start() {
     );
 }
 
-/// Serves one JSON document to every request on a loopback port; its base URL.
-fn serve_document(doc: impl Fn(&str) -> String + Send + 'static) -> String {
+/// Serves one JSON document to every request on a loopback port; its base URL and a count
+/// of the requests served.
+fn serve_document(
+    doc: impl Fn(&str) -> String + Send + 'static,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
     let body = doc(&base);
+    let served = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = served.clone();
     std::thread::spawn(move || {
-        for mut s in listener.incoming().flatten().take(8) {
+        for mut s in listener.incoming().flatten().take(16) {
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             let mut buf = [0u8; 4096];
             let _ = s.read(&mut buf);
             let _ = write!(
@@ -227,12 +233,12 @@ fn serve_document(doc: impl Fn(&str) -> String + Send + 'static) -> String {
             );
         }
     });
-    base
+    (base, served)
 }
 
 #[test]
 fn an_oidc_connection_given_only_a_discovery_url_is_created_active() {
-    let base = serve_document(|base| {
+    let (base, served) = serve_document(|base| {
         format!(
             r#"{{"issuer":"{base}","authorization_endpoint":"https://login.acme.com/authorize","token_endpoint":"https://login.acme.com/token","userinfo_endpoint":"https://login.acme.com/userinfo","jwks_uri":"https://login.acme.com/jwks","response_types_supported":["code"]}}"#
         )
@@ -252,7 +258,10 @@ fn an_oidc_connection_given_only_a_discovery_url_is_created_active() {
     let (child, addr) = start_with(
         &["--listen", "127.0.0.1:0", "--store", &store],
         Some(KEY),
-        &[("ENTERPRISE_SSO_INSECURE_FETCH_LOOPBACK_FOR_TESTS", "1")],
+        &[
+            ("ENTERPRISE_SSO_INSECURE_FETCH_LOOPBACK_FOR_TESTS", "1"),
+            ("ENTERPRISE_SSO_REFRESH_INTERVAL", "1"),
+        ],
     );
     let created = request(&addr, "POST", "/v1/enterprise_connections", &body);
     assert!(created.starts_with("HTTP/1.1 201"), "{created}");
@@ -261,6 +270,13 @@ fn an_oidc_connection_given_only_a_discovery_url_is_created_active() {
         created.contains("https://login.acme.com/authorize")
             && created.contains("https://login.acme.com/token"),
         "{created}"
+    );
+    // The scheduled refresh (every second here) reads the document again.
+    let after_create = served.load(std::sync::atomic::Ordering::SeqCst);
+    std::thread::sleep(Duration::from_millis(2_500));
+    assert!(
+        served.load(std::sync::atomic::Ordering::SeqCst) > after_create,
+        "no scheduled refresh in 2.5 s"
     );
     sigterm(&child);
     let (code, log) = stderr_of(child);

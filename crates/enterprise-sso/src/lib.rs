@@ -112,8 +112,8 @@ pub use repo::{
 pub use secret::ClientSecret;
 pub use service::{
     now_ms, Clock, Connections, MetadataSource, OidcSettings, OidcSignIn, OidcSignInRefusal,
-    OidcStart, SamlRedirect, SamlRefusal, SamlSettings, SamlSignIn, SamlStart, SignIn,
-    DEFAULT_IDP_INITIATED_MAX_AGE, DEFAULT_OIDC_REQUEST_TTL, DEFAULT_SAML_REQUEST_TTL,
+    OidcStart, RefreshReport, SamlRedirect, SamlRefusal, SamlSettings, SamlSignIn, SamlStart,
+    SignIn, DEFAULT_IDP_INITIATED_MAX_AGE, DEFAULT_OIDC_REQUEST_TTL, DEFAULT_SAML_REQUEST_TTL,
 };
 pub use sign_in_store::{sign_in_key, SignInItem, SignInKind, SignInStore};
 pub use validate::{validate, validate_with, FieldError, FieldErrorKind, ValidationErrors};

@@ -165,3 +165,46 @@ fn an_update_that_sets_a_discovery_url_resolves_it() {
         Some("http://localhost:9999")
     );
 }
+
+#[test]
+fn refresh_all_refreshes_every_connection_with_a_url_and_goes_on_past_failures() {
+    let s = loopback_svc();
+    let mut with_url = oidc_params();
+    with_url.active = Some(false);
+    let a = block_on(s.create(&with_url)).unwrap();
+    assert_eq!(a.oidc().unwrap().issuer, None);
+    let mut other = oidc_params();
+    other.active = Some(false);
+    other.name = Some("Globex".into());
+    let b = block_on(s.create(&other)).unwrap();
+    // One without a URL is left alone.
+    let mut plain = CreateConnection::new(Provider::OidcCustom, "Plain");
+    plain.oidc = Some(OidcPatch {
+        client_id: Patch::Value("c".into()),
+        client_secret: Patch::Value(ClientSecret::new("s")),
+        ..Default::default()
+    });
+    block_on(s.create(&plain)).unwrap();
+    let source = FakeSource::new(|| Ok(discovery_doc()));
+    let report = block_on(s.refresh_all(&source)).unwrap();
+    let mut got = report.refreshed.clone();
+    got.sort();
+    let mut want = vec![a.id.clone(), b.id.clone()];
+    want.sort();
+    assert_eq!(got, want);
+    assert!(report.failed.is_empty());
+    assert_eq!(
+        block_on(s.get(&a.id))
+            .unwrap()
+            .oidc()
+            .unwrap()
+            .issuer
+            .as_deref(),
+        Some("http://localhost:9999")
+    );
+    // A source that fails: every connection is tried and reported.
+    let down = FakeSource::new(|| Err("connection refused".into()));
+    let report = block_on(s.refresh_all(&down)).unwrap();
+    assert_eq!(report.failed.len(), 2);
+    assert_eq!(down.asked.lock().unwrap().len(), 2);
+}

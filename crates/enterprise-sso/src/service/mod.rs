@@ -13,7 +13,7 @@ mod saml;
 mod sign_in;
 
 pub use oidc::{OidcSettings, OidcSignIn, OidcSignInRefusal, OidcStart, DEFAULT_OIDC_REQUEST_TTL};
-pub use refresh::MetadataSource;
+pub use refresh::{MetadataSource, RefreshReport};
 pub use saml::{
     SamlRedirect, SamlRefusal, SamlSettings, SamlSignIn, SamlStart, DEFAULT_IDP_INITIATED_MAX_AGE,
     DEFAULT_SAML_REQUEST_TTL,

@@ -284,3 +284,48 @@ impl<R: ConnectionRepo> Connections<R> {
             .ok_or_else(|| invalid(field, FieldErrorKind::InvalidUrl))
     }
 }
+
+/// What [`Connections::refresh_all`] did.
+#[derive(Debug, Default)]
+pub struct RefreshReport {
+    /// Connections whose document was fetched and stored.
+    pub refreshed: Vec<ConnectionId>,
+    /// Connections whose refresh failed, each with the error (a failed refresh writes
+    /// nothing: the connection keeps its last good document).
+    pub failed: Vec<(ConnectionId, Error)>,
+}
+
+impl<R: ConnectionRepo> Connections<R> {
+    /// Refreshes every connection that has a document URL (a SAML `idp_metadata_url` or an
+    /// OIDC `discovery_url`), one page of connections at a time: what a host runs on a
+    /// schedule so a rotated IdP certificate or moved endpoint reaches its connections (a
+    /// certificate-set change appends its change-feed events as any write does). One
+    /// connection's failure does not stop the others.
+    pub async fn refresh_all(&self, source: &dyn MetadataSource) -> Result<RefreshReport> {
+        let mut report = RefreshReport::default();
+        let mut query = crate::repo::ListQuery {
+            limit: crate::repo::MAX_LIMIT,
+            ..Default::default()
+        };
+        loop {
+            let page = self.repo.list(&query).await?;
+            for c in &page.items {
+                let has_url = match &c.config {
+                    ProtocolConfig::Saml(s) => s.idp_metadata_url.is_some(),
+                    ProtocolConfig::Oidc(o) => o.discovery_url.is_some(),
+                };
+                if !has_url {
+                    continue;
+                }
+                match self.refresh(&c.id, source).await {
+                    Ok(_) => report.refreshed.push(c.id.clone()),
+                    Err(e) => report.failed.push((c.id.clone(), e)),
+                }
+            }
+            match page.next_cursor {
+                Some(cursor) => query.after = Some(cursor),
+                None => return Ok(report),
+            }
+        }
+    }
+}

@@ -40,7 +40,8 @@ IdP documents: a create or update that gives saml.idp_metadata_url or oidc.disco
 fetches the document first (https only, never an internal address, 1 MiB, 15 s) and fills
 the connection from it. ENTERPRISE_SSO_FETCH_CA: a PEM file of extra CA certificates
 (IdPs behind a private CA). ENTERPRISE_SSO_INSECURE_FETCH_LOOPBACK_FOR_TESTS=1 allows
-loopback and plain http (tests only).";
+loopback and plain http (tests only). ENTERPRISE_SSO_REFRESH_INTERVAL: seconds between
+scheduled re-reads of every connection's document (default 21600, 0 turns them off).";
 
 /// What `main` runs.
 pub(crate) struct Config {

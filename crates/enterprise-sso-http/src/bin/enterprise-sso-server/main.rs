@@ -13,6 +13,7 @@
 //! the requests in flight before exiting.
 
 mod config;
+mod refresh;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -91,16 +92,25 @@ async fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let svc = Connections::new(repo).with_policy(enterprise_sso::Policy {
+    let svc = Arc::new(Connections::new(repo).with_policy(enterprise_sso::Policy {
         allow_loopback_fetch: insecure_loopback,
-    });
+    }));
+    let fetcher = Arc::new(fetcher);
+    match refresh::interval_from_env() {
+        Ok(Some(every)) => refresh::spawn(svc.clone(), fetcher.clone(), every),
+        Ok(None) => tracing::info!("scheduled document refresh is off"),
+        Err(e) => {
+            eprintln!("enterprise-sso-server: {e}");
+            return ExitCode::from(2);
+        }
+    }
     let app = router_with(
-        Arc::new(svc),
+        svc,
         cfg.auth,
         HttpOptions {
             sp_base_url: cfg.sp_base_url,
             body_read_timeout: cfg.body_read_timeout,
-            metadata_source: Some(Arc::new(fetcher)),
+            metadata_source: Some(fetcher),
             ..HttpOptions::default()
         },
     );
