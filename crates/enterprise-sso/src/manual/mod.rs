@@ -51,6 +51,8 @@ pub mod _10_http_server {}
 pub mod _11_reliability {}
 #[doc = include_str!("12_limits.md")]
 pub mod _12_limits {}
+#[doc = include_str!("13_sign_in.md")]
+pub mod _13_sign_in {}
 
 /// The README, compiled so that its Rust quick start stays a working program (it runs as
 /// a doctest); not part of the guide.
