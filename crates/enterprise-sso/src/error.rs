@@ -90,6 +90,21 @@ pub enum Error {
     /// key that is not in the ring, or not decrypting for its record and field.
     #[error("secret encryption: {0}")]
     Crypto(#[from] crate::crypto::CryptoError),
+    /// The stored secret field of one connection could not be opened: its key is not in
+    /// the ring, it does not decrypt for this record and field, it is malformed, or it is
+    /// a plain value where the ring requires a sealed one (a downgrade). Names the record
+    /// and field, never the value; [`crate::crypto::Encrypted::check_secrets`] lists every
+    /// such record.
+    #[error("connection {id}: secret field {field} cannot be opened: {source}")]
+    UnreadableSecret {
+        /// The connection.
+        id: crate::ids::ConnectionId,
+        /// The field (`oidc.client_secret`).
+        field: &'static str,
+        /// Why it cannot be opened.
+        #[source]
+        source: crate::crypto::CryptoError,
+    },
     /// A stored record or index entry could not be decoded: the store holds something it
     /// never wrote.
     #[error("stored record is corrupt: {reason}")]
@@ -136,6 +151,15 @@ impl Error {
     /// No record with this id.
     pub fn not_found(id: impl Into<RecordId>) -> Self {
         Error::NotFound { id: id.into() }
+    }
+
+    /// The encryption error, if this is one ([`Error::Crypto`], or the cause of an
+    /// [`Error::UnreadableSecret`]).
+    pub fn crypto(&self) -> Option<&crate::crypto::CryptoError> {
+        match self {
+            Error::Crypto(e) | Error::UnreadableSecret { source: e, .. } => Some(e),
+            _ => None,
+        }
     }
 
     /// The validation problems, if this is a validation error.

@@ -97,7 +97,7 @@ fn a_ciphertext_moved_to_another_record_does_not_open() {
             .unwrap();
         let got = store.get(&b.id).await;
         assert!(
-            matches!(got, Err(Error::Crypto(CryptoError::Decrypt { ref key_id })) if key_id == "v1"),
+            matches!(&got, Err(Error::UnreadableSecret { id, field: "oidc.client_secret", source: CryptoError::Decrypt { key_id } }) if key_id == "v1" && *id == b.id),
             "{got:?}"
         );
         // A still opens.
@@ -116,7 +116,7 @@ fn a_key_missing_from_the_ring_is_a_typed_error_naming_it() {
         Encrypted::new(&inner, ring_v1()).insert(&c).await.unwrap();
         let wrong = Encrypted::new(&inner, Keyring::new("v9", [9u8; 32]).unwrap());
         fn names_v1(e: &Error) -> bool {
-            matches!(e, Error::Crypto(CryptoError::UnknownKey { key_id }) if key_id == "v1")
+            matches!(e.crypto(), Some(CryptoError::UnknownKey { key_id }) if key_id == "v1")
         }
         let got = wrong.get(&c.id).await;
         assert!(got.as_ref().is_err_and(names_v1), "{got:?}");
@@ -154,10 +154,19 @@ fn rotation_moves_every_value_to_the_active_key_in_batches() {
             enterprise_sso_conformance::saml_connection("saml", &["saml.example.com"], false);
         inner.insert(&saml).await.unwrap();
 
-        let new = Encrypted::new(&inner, ring_v2());
+        // Strict (the default), the plain value is a refused downgrade: reported, not
+        // adopted; through `accepting_plain_values` (the migration) it is sealed.
+        let strict = Encrypted::new(&inner, ring_v2());
+        let report = strict.reencrypt_all(5).await.unwrap();
+        assert_eq!((report.examined, report.rewritten), (25, 23));
+        assert_eq!(report.unreadable.len(), 1);
+        assert_eq!(report.unreadable[0].id, legacy.id);
+        assert_eq!(report.unreadable[0].error, CryptoError::PlainValue);
+        let new = Encrypted::new(&inner, ring_v2()).accepting_plain_values();
         assert_eq!(new.check_keys().await.unwrap(), 25);
         let report = new.reencrypt_all(5).await.unwrap();
-        assert_eq!((report.examined, report.rewritten), (25, 24));
+        assert_eq!((report.examined, report.rewritten), (25, 1));
+        assert!(report.unreadable.is_empty());
         for (i, id) in ids.iter().enumerate() {
             let raw = inner.get(id).await.unwrap().unwrap();
             assert!(
@@ -229,5 +238,126 @@ fn webhook_bodies_follow_the_workos_event_shape_without_secrets() {
             assert_eq!(b.as_object().unwrap().len(), 4, "{b}");
             assert!(!b.to_string().contains("webhook-secret"));
         }
+    });
+}
+
+/// A ring's store holds one connection whose sealed secret was damaged, among 21 good ones.
+async fn store_with_one_damaged_secret() -> (
+    Encrypted<MemoryRepo>,
+    Vec<enterprise_sso::ConnectionId>,
+    enterprise_sso::ConnectionId,
+) {
+    let store = Encrypted::new(MemoryRepo::new(), ring_v1());
+    let mut ids = Vec::new();
+    for i in 0..22 {
+        let c = with_secret(
+            &format!("c{i}"),
+            &format!("c{i}.blast.com"),
+            &format!("s-{i}"),
+        );
+        store.insert(&c).await.unwrap();
+        ids.push(c.id);
+    }
+    let bad = ids[7].clone();
+    let mut raw = store.inner().get(&bad).await.unwrap().unwrap();
+    let mut damaged = secret_of(&raw).into_bytes();
+    let last = damaged.len() - 3;
+    damaged[last] = if damaged[last] == b'A' { b'B' } else { b'A' };
+    if let ProtocolConfig::Oidc(o) = &mut raw.config {
+        o.client_secret = Some(ClientSecret::new(String::from_utf8(damaged).unwrap()));
+    }
+    raw.version += 1;
+    store.inner().update(&raw, raw.version - 1).await.unwrap();
+    (store, ids, bad)
+}
+
+fn names(e: &Error, bad: &enterprise_sso::ConnectionId) -> bool {
+    matches!(e, Error::UnreadableSecret { id, source: CryptoError::Decrypt { .. }, .. } if id == bad)
+        && e.to_string().contains(bad.as_str())
+}
+
+#[test]
+fn one_damaged_secret_is_named_and_the_rest_of_the_store_works() {
+    block_on(async {
+        let (store, ids, bad) = store_with_one_damaged_secret().await;
+        // Its own read fails naming it; every other read works.
+        let e = store.get(&bad).await.unwrap_err();
+        assert!(names(&e, &bad), "{e}");
+        for id in ids.iter().filter(|i| **i != bad) {
+            assert!(store.get(id).await.unwrap().is_some());
+        }
+        let domain = enterprise_sso::Domain::parse("c3.blast.com").unwrap();
+        assert!(store.find_by_domain(&domain).await.unwrap().is_some());
+        // A listing that contains it fails naming it (it is not silently left out).
+        let e = store
+            .list(&enterprise_sso::ListQuery {
+                limit: 100,
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert!(names(&e, &bad), "{e}");
+        // check_keys only sees key ids (all in the ring); check_secrets opens them all.
+        assert_eq!(store.check_keys().await.unwrap(), 22);
+        let check = store.check_secrets().await.unwrap();
+        assert_eq!((check.examined, check.secrets), (22, 21));
+        assert_eq!(check.unreadable.len(), 1);
+        assert_eq!(check.unreadable[0].id, bad);
+        assert_eq!(check.unreadable[0].field, "oidc.client_secret");
+        assert!(
+            !format!("{check:?} {e:?}").contains("s-7"),
+            "no secret in reports"
+        );
+        // Rotation goes on past it and reports it.
+        let rotated = Encrypted::new(store.inner(), ring_v2());
+        let report = rotated.reencrypt_all(5).await.unwrap();
+        assert_eq!((report.examined, report.rewritten), (22, 21));
+        assert_eq!(
+            report.unreadable.iter().map(|u| &u.id).collect::<Vec<_>>(),
+            vec![&bad]
+        );
+        // Repaired without reading the old value, it opens again, under the active key.
+        let fresh = ClientSecret::new("s-7-new");
+        let repaired = rotated
+            .replace_secret(&bad, Some(&fresh), 99)
+            .await
+            .unwrap();
+        assert_eq!(secret_of(&repaired), "s-7-new");
+        assert_eq!(
+            secret_of(&rotated.get(&bad).await.unwrap().unwrap()),
+            "s-7-new"
+        );
+        assert!(rotated.check_secrets().await.unwrap().unreadable.is_empty());
+        assert_eq!(rotated.reencrypt_all(500).await.unwrap().rewritten, 0);
+    });
+}
+
+#[test]
+fn with_a_ring_a_plain_value_over_a_sealed_one_is_a_refused_downgrade() {
+    block_on(async {
+        let store = Encrypted::new(MemoryRepo::new(), ring_v1());
+        let c = with_secret("a", "a.downgrade.com", "real-secret");
+        store.insert(&c).await.unwrap();
+        // Someone with write access to the store writes a secret of their choosing, plain.
+        let mut raw = store.inner().get(&c.id).await.unwrap().unwrap();
+        if let ProtocolConfig::Oidc(o) = &mut raw.config {
+            o.client_secret = Some(ClientSecret::new("attacker-chosen"));
+        }
+        raw.version += 1;
+        store.inner().update(&raw, raw.version - 1).await.unwrap();
+        let e = store.get(&c.id).await.unwrap_err();
+        assert!(
+            matches!(&e, Error::UnreadableSecret { id, source: CryptoError::PlainValue, .. } if *id == c.id),
+            "{e}"
+        );
+        assert!(!e.to_string().contains("attacker-chosen"));
+        let check = store.check_secrets().await.unwrap();
+        assert_eq!(check.unreadable[0].error, CryptoError::PlainValue);
+        // Rotation does not adopt it either.
+        let report = store.reencrypt_all(10).await.unwrap();
+        assert_eq!(report.rewritten, 0);
+        assert_eq!(report.unreadable.len(), 1);
+        let raw = store.inner().get(&c.id).await.unwrap().unwrap();
+        assert_eq!(secret_of(&raw), "attacker-chosen");
     });
 }

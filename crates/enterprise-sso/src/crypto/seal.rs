@@ -33,6 +33,12 @@ pub enum CryptoError {
     /// The cipher refused to encrypt (only for inputs over AES-GCM's size limit).
     #[error("secret could not be encrypted")]
     Encrypt,
+    /// A plain value is stored where the key ring requires a sealed one: someone with
+    /// write access to the store replaced the ciphertext (a downgrade), or plain values
+    /// from before the ring was configured were not re-encrypted yet (see
+    /// `Encrypted::accepting_plain_values`).
+    #[error("a plain value is stored where a sealed one belongs")]
+    PlainValue,
 }
 
 /// Whether a stored secret is sealed (as opposed to plain text from before a key ring was

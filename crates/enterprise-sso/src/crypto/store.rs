@@ -5,7 +5,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::keyring::Keyring;
-use super::seal::{key_id_of, open, seal, CryptoError};
+use super::seal::{is_sealed, key_id_of, open, seal, CryptoError};
 use crate::connection::{EnterpriseConnection, ProtocolConfig};
 use crate::domain::Domain;
 use crate::error::{Error, Result};
@@ -40,16 +40,53 @@ const CLIENT_SECRET: &str = "oidc.client_secret";
 pub struct Encrypted<S> {
     inner: S,
     ring: Arc<Keyring>,
+    accept_plain: bool,
+}
+
+/// A connection whose stored secret cannot be opened (never the value itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnreadableSecret {
+    /// The connection.
+    pub id: ConnectionId,
+    /// The field (`oidc.client_secret`).
+    pub field: &'static str,
+    /// Why it cannot be opened.
+    pub error: CryptoError,
+}
+
+impl From<UnreadableSecret> for Error {
+    fn from(u: UnreadableSecret) -> Error {
+        Error::UnreadableSecret {
+            id: u.id,
+            field: u.field,
+            source: u.error,
+        }
+    }
 }
 
 /// What [`Encrypted::reencrypt_all`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ReencryptReport {
     /// Connections read.
     pub examined: u64,
-    /// Connections rewritten under the active key (their secret was plain text or under an
-    /// older key).
+    /// Connections rewritten under the active key (their secret was under an older key, or
+    /// plain text when plain values are accepted).
     pub rewritten: u64,
+    /// Connections whose secret could not be opened, so could not be moved: the run went
+    /// on past each. Until they are repaired ([`Encrypted::replace_secret`]) or deleted,
+    /// the keys they name cannot be retired.
+    pub unreadable: Vec<UnreadableSecret>,
+}
+
+/// What [`Encrypted::check_secrets`] found.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SecretCheck {
+    /// Connections read.
+    pub examined: u64,
+    /// Connections with a secret, every one opened.
+    pub secrets: u64,
+    /// Every connection whose secret could not be opened, in id order.
+    pub unreadable: Vec<UnreadableSecret>,
 }
 
 impl<S> Encrypted<S> {
@@ -60,7 +97,18 @@ impl<S> Encrypted<S> {
         Encrypted {
             inner,
             ring: Arc::new(ring),
+            accept_plain: false,
         }
+    }
+
+    /// This store, also reading plain values (written before a ring was configured) as
+    /// the secret. Only for the migration to a ring: [`Encrypted::reencrypt_all`] through
+    /// it seals them; afterwards use [`Encrypted::new`], which refuses a plain value where
+    /// a sealed one belongs ([`CryptoError::PlainValue`]: a downgrade by whoever can write
+    /// to the store).
+    pub fn accepting_plain_values(mut self) -> Self {
+        self.accept_plain = true;
+        self
     }
 
     /// The inner store (which holds sealed values).
@@ -91,24 +139,36 @@ impl<S> Encrypted<S> {
         Ok(out)
     }
 
+    /// Opens one stored secret of connection `id`.
+    fn open_secret(
+        &self,
+        id: &ConnectionId,
+        stored: &str,
+    ) -> std::result::Result<zeroize::Zeroizing<String>, UnreadableSecret> {
+        let unreadable = |error| UnreadableSecret {
+            id: id.clone(),
+            field: CLIENT_SECRET,
+            error,
+        };
+        if !is_sealed(stored) && !self.accept_plain {
+            return Err(unreadable(CryptoError::PlainValue));
+        }
+        open(Some(&self.ring), KIND, id.as_str(), CLIENT_SECRET, stored).map_err(unreadable)
+    }
+
     fn open_conn(&self, mut c: EnterpriseConnection) -> Result<EnterpriseConnection> {
         let id = c.id.clone();
         if let ProtocolConfig::Oidc(o) = &mut c.config {
             if let Some(s) = &o.client_secret {
-                let plain = open(
-                    Some(&self.ring),
-                    KIND,
-                    id.as_str(),
-                    CLIENT_SECRET,
-                    s.expose_secret(),
-                )
-                .map_err(Error::Crypto)?;
+                let plain = self.open_secret(&id, s.expose_secret())?;
                 o.client_secret = Some(ClientSecret::new(plain.as_str()));
             }
         }
         Ok(c)
     }
 
+    /// Opens every connection of a listing; the first one that does not open fails it,
+    /// naming that connection (module docs: why a listing does not leave it out).
     fn open_all(&self, items: Vec<EnterpriseConnection>) -> Result<Vec<EnterpriseConnection>> {
         items.into_iter().map(|c| self.open_conn(c)).collect()
     }
@@ -166,11 +226,67 @@ impl<S: ConnectionRepo> Encrypted<S> {
         }
     }
 
-    /// Moves every secret to the active key: connections whose secret is plain text or
-    /// sealed with an older key are rewritten (compare-and-swap, `version + 1`,
-    /// `updated_at` kept), `batch` connections per page read (1..=500). A connection
-    /// changed meanwhile is read again. Safe to run while the store is in use, and again
-    /// after an interruption.
+    /// Opens every stored secret (in pages of at most 500) and lists each connection whose
+    /// secret does not open, with why: its key is not in the ring, it does not decrypt for
+    /// its record (damaged, or copied from another), it is malformed, or it is a refused
+    /// plain value. Unlike [`Encrypted::check_keys`], which only looks at key ids, this
+    /// finds every record a read would fail on. Fails only if the store does.
+    pub async fn check_secrets(&self) -> Result<SecretCheck> {
+        let mut check = SecretCheck::default();
+        self.walk(MAX_LIMIT, |c| {
+            check.examined += 1;
+            if let Some(s) = c.oidc().and_then(|o| o.client_secret.as_ref()) {
+                match self.open_secret(&c.id, s.expose_secret()) {
+                    Ok(_) => check.secrets += 1,
+                    Err(u) => check.unreadable.push(u),
+                }
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(check)
+    }
+
+    /// Replaces the stored secret of connection `id` without reading the old one (which
+    /// may not open: this is how a record [`Encrypted::check_secrets`] lists is repaired),
+    /// sealed with the active key; `None` removes it. A compare-and-swap at `version + 1`
+    /// with `updated_at = now`; returns the connection as stored now, opened.
+    ///
+    /// Errors: [`Error::NotFound`]; [`Error::InvalidArgument`] for a connection that is
+    /// not OIDC; a concurrent writer's [`Error::VersionConflict`].
+    pub async fn replace_secret(
+        &self,
+        id: &ConnectionId,
+        secret: Option<&ClientSecret>,
+        now: i64,
+    ) -> Result<EnterpriseConnection> {
+        let stored = self
+            .inner
+            .get(id)
+            .await?
+            .ok_or_else(|| Error::not_found(id))?;
+        let mut next = stored.clone();
+        let ProtocolConfig::Oidc(o) = &mut next.config else {
+            return Err(Error::InvalidArgument {
+                argument: "id",
+                reason: "the connection is not OIDC: it has no client secret",
+            });
+        };
+        o.client_secret = secret.cloned();
+        next.version = stored.version + 1;
+        next.updated_at = now;
+        let sealed = self.seal_conn(&next)?;
+        self.inner.update(&sealed, stored.version).await?;
+        Ok(next)
+    }
+
+    /// Moves every secret to the active key: connections whose secret is sealed with an
+    /// older key (or plain text, through [`Encrypted::accepting_plain_values`]) are
+    /// rewritten (compare-and-swap, `version + 1`, `updated_at` kept), `batch`
+    /// connections per page read (1..=500). A connection changed meanwhile is read again.
+    /// A connection whose secret does not open is left as it is and reported
+    /// ([`ReencryptReport::unreadable`]); the run goes on past it. Safe to run while the
+    /// store is in use, and again after an interruption.
     pub async fn reencrypt_all(&self, batch: usize) -> Result<ReencryptReport> {
         let mut report = ReencryptReport::default();
         let mut q = ListQuery {
@@ -190,7 +306,19 @@ impl<S: ConnectionRepo> Encrypted<S> {
                         Some(Some(k)) if k == active => break,
                         Some(_) => {}
                     }
-                    let mut next = self.seal_conn(&self.open_conn(stored.clone())?)?;
+                    let opened = match self.open_conn(stored.clone()) {
+                        Ok(c) => c,
+                        Err(Error::UnreadableSecret { id, field, source }) => {
+                            report.unreadable.push(UnreadableSecret {
+                                id,
+                                field,
+                                error: source,
+                            });
+                            break;
+                        }
+                        Err(e) => return Err(e),
+                    };
+                    let mut next = self.seal_conn(&opened)?;
                     next.version = stored.version + 1;
                     match self.inner.update(&next, stored.version).await {
                         Ok(()) => {
