@@ -163,7 +163,16 @@ pub struct SledRepo {
     gate: flush_gate::FlushGate,
     group: group::Group,
     sidecar: Option<sidecar::Sidecar>,
+    /// Set when a write or flush failed: the close then skips its flush (sled's flush
+    /// after a failed write, ENOSPC above all, can block for ever).
+    write_failed: std::sync::atomic::AtomicBool,
+    /// Held only by this handle, and dropped last of its fields: a closer thread that
+    /// holds the last sled handles waits for it (see `Drop`). Must stay the last field.
+    alive: std::sync::Arc<()>,
 }
+
+/// How long dropping a [`SledRepo`] waits for its final flush.
+pub const CLOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl std::fmt::Debug for SledRepo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -172,17 +181,50 @@ impl std::fmt::Debug for SledRepo {
 }
 
 impl Drop for SledRepo {
-    /// A clean close records everything as durable in the commit sidecar (best effort: a
-    /// failure here only weakens the next open's check).
+    /// A close that ends. Unless a write or flush has failed, it flushes (waiting at most
+    /// [`CLOSE_TIMEOUT`]) and records everything as durable in the commit sidecar (best
+    /// effort: a failure here only weakens the next open's check). After a failed write,
+    /// or a flush that did not end in time, it neither flushes nor lets sled's own final
+    /// flush (run when the last handle drops) block the caller: a background thread takes
+    /// the last handles and drops them once this handle is gone. What was not flushed is
+    /// then what a crash would lose, which the next open's check reports.
     fn drop(&mut self) {
-        if self.sidecar.is_some() {
-            if let Ok(seq) = self.commit_seq() {
-                if self.db.flush().is_ok() {
-                    let _ = self.record_durable(seq);
-                }
+        use std::sync::atomic::Ordering;
+        let seq = self.commit_seq().ok();
+        let failed = self.write_failed.load(Ordering::Acquire);
+        let flushed = !failed && flush_within(&self.db, CLOSE_TIMEOUT);
+        if flushed {
+            if let Some(seq) = seq.filter(|_| self.sidecar.is_some()) {
+                let _ = self.record_durable(seq);
             }
+            return;
         }
+        let (db, tree) = (self.db.clone(), self.tree.clone());
+        let alive = std::sync::Arc::downgrade(&self.alive);
+        // If no thread can be started, the handles drop here (as before).
+        let _ = std::thread::Builder::new()
+            .name("enterprise-sso-sled-close".into())
+            .spawn(move || {
+                while alive.strong_count() > 0 {
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+                drop(tree);
+                drop(db);
+            });
     }
+}
+
+/// Flushes `db` on another thread; whether it succeeded within `timeout` (a flush that
+/// does not end keeps its thread and its handle, never the caller).
+fn flush_within(db: &sled::Db, timeout: std::time::Duration) -> bool {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let db = db.clone();
+    let spawned = std::thread::Builder::new()
+        .name("enterprise-sso-sled-flush".into())
+        .spawn(move || {
+            let _ = tx.send(db.flush().is_ok());
+        });
+    spawned.is_ok() && rx.recv_timeout(timeout).unwrap_or(false)
 }
 
 impl SledRepo {
@@ -276,6 +318,8 @@ impl SledRepo {
             gate: flush_gate::FlushGate::default(),
             group: group::Group::default(),
             sidecar: None,
+            write_failed: std::sync::atomic::AtomicBool::new(false),
+            alive: std::sync::Arc::new(()),
         })
     }
 
@@ -300,14 +344,26 @@ impl SledRepo {
     /// new ones back until it ends, as the writers' own flushes do (spacejam/sled#1308).
     pub async fn flush(&self) -> Result<()> {
         if self.opts.flush_on_write {
-            return self.gate.flush_now(&self.db, || {
+            let flushed = self.gate.flush_now(&self.db, || {
                 // Exclusive side of the gate: no transaction since the flush.
                 self.record_durable(self.commit_seq()?)
             });
+            self.note_failure(&flushed);
+            return flushed;
         }
         let seq = self.commit_seq()?;
-        self.db.flush_async().await.map_err(storage)?;
+        let flushed = self.db.flush_async().await.map_err(storage);
+        self.note_failure(&flushed);
+        flushed?;
         self.record_durable(seq)
+    }
+
+    /// Remembers a failed write or flush (the close then skips its flush).
+    pub(crate) fn note_failure<T>(&self, r: &Result<T>) {
+        if matches!(r, Err(enterprise_sso::Error::Storage { .. })) {
+            self.write_failed
+                .store(true, std::sync::atomic::Ordering::Release);
+        }
     }
 
     /// [`SledRepo::verify`] with the problem in words (kept for existing callers).

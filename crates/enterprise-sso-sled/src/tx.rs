@@ -322,11 +322,13 @@ impl SledRepo {
         T: Send + 'static,
         F: Fn(&Tx<'_>) -> TxResult<T> + Send + 'static,
     {
-        if self.opts.flush_on_write {
+        let r = if self.opts.flush_on_write {
             self.group.write(f, |jobs| self.batch(jobs)).await
         } else {
             Group::write_alone(f, |jobs| self.batch(jobs))
-        }
+        };
+        self.note_failure(&r);
+        r
     }
 
     /// One batch: one transaction (the commit counter bumped once), then the flush.
