@@ -102,8 +102,12 @@ impl SqliteRepo {
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let mut writer = Connection::open_with_flags(path, flags).map_err(SqliteError::classify)?;
-        schema::configure(&writer, &opts, true)?;
-        schema::migrate(&mut writer)?;
+        // The WAL switch and the migrations need locks another process opening the same
+        // file may hold; both are retried within the busy timeout.
+        schema::retry_busy(opts.busy_timeout, || {
+            schema::configure(&writer, &opts, true)
+        })?;
+        schema::retry_busy(opts.busy_timeout, || schema::migrate(&mut writer))?;
         let open_reader: OpenReader = {
             let (path, opts) = (path.to_owned(), opts.clone());
             Box::new(move || {
@@ -112,7 +116,7 @@ impl SqliteRepo {
                     OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
                 )
                 .map_err(SqliteError::classify)?;
-                schema::configure(&r, &opts, true)?;
+                schema::retry_busy(opts.busy_timeout, || schema::configure(&r, &opts, true))?;
                 r.execute_batch("PRAGMA query_only = ON")
                     .map_err(SqliteError::classify)?;
                 Ok(r)

@@ -216,6 +216,40 @@ pub(crate) fn create_owner_only(path: &std::path::Path) -> std::io::Result<()> {
     }
 }
 
+/// Whether opening hit another connection's lock: `SQLITE_BUSY` / `SQLITE_LOCKED`, or a
+/// WAL switch that could not take effect yet (SQLite then answers the old journal mode).
+fn is_busy(e: &SqliteError) -> bool {
+    match e {
+        SqliteError::Sqlite(rusqlite::Error::SqliteFailure(f, _)) => matches!(
+            f.code,
+            rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+        ),
+        SqliteError::NoWal(_) => true,
+        _ => false,
+    }
+}
+
+/// Runs a step of opening again while another connection holds a lock it needs, until
+/// `timeout` has passed. SQLite's busy handler does not cover every such step: the switch
+/// to WAL and a `BEGIN IMMEDIATE` that would deadlock fail at once with `SQLITE_BUSY`
+/// (seen with 12 processes opening one fresh file).
+pub(crate) fn retry_busy<T>(
+    timeout: std::time::Duration,
+    mut step: impl FnMut() -> Result<T, SqliteError>,
+) -> Result<T, SqliteError> {
+    let deadline = std::time::Instant::now() + timeout;
+    let mut pause = std::time::Duration::from_millis(1);
+    loop {
+        match step() {
+            Err(e) if is_busy(&e) && std::time::Instant::now() < deadline => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(std::time::Duration::from_millis(50));
+            }
+            result => return result,
+        }
+    }
+}
+
 /// Per-connection settings: busy timeout, WAL, foreign keys, sync level, statement cache.
 pub(crate) fn configure(
     conn: &Connection,
