@@ -11,7 +11,7 @@ pub(crate) const USAGE: &str = "\
 usage: enterprise-sso-server [--listen ADDR] [--store URL] [--sp-base-url URL]
                              [--max-connections N] [--header-read-timeout T]
                              [--idle-timeout T] [--body-read-timeout T]
-                             [--dev-no-auth-loopback-only]
+                             [--feed-retention T|off] [--dev-no-auth-loopback-only]
 
   --listen ADDR        address to listen on (default 127.0.0.1:8080; env ENTERPRISE_SSO_LISTEN)
   --store URL          sqlite:PATH (default sqlite:enterprise-sso.db), sled:DIR, or
@@ -29,6 +29,10 @@ usage: enterprise-sso-server [--listen ADDR] [--store URL] [--sp-base-url URL]
                        time for a request body, once its head is in (default 30s; 408)
                        (env ENTERPRISE_SSO_BODY_READ_TIMEOUT)
                        T: seconds (30, 30s) or milliseconds (500ms), more than zero
+  --feed-retention T   how long change-feed events are kept (default 7d; 30d, 12h, 90m,
+                       45s, or off); the feed is pruned every tenth of it (at most hourly).
+                       A consumer behind the pruned part learns it from the feed's floor
+                       and starts over (env ENTERPRISE_SSO_FEED_RETENTION)
   --dev-no-auth-loopback-only
                        serve WITHOUT authentication, only on a loopback address
 
@@ -52,7 +56,13 @@ pub(crate) struct Config {
     pub keyring: Option<enterprise_sso::crypto::Keyring>,
     pub limits: ServerLimits,
     pub body_read_timeout: Duration,
+    /// How long change-feed events are kept (`None`: for ever).
+    pub feed_retention: Option<Duration>,
 }
+
+/// The default of `--feed-retention`: a week, long enough for a consumer (a webhook
+/// sender, a replica's cache) to be down over a weekend and catch up without a reset.
+pub(crate) const DEFAULT_FEED_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
 
 pub(crate) enum Parsed {
     Run(Box<Config>),
@@ -70,6 +80,7 @@ impl Config {
         let mut header_read_timeout = env("ENTERPRISE_SSO_HEADER_READ_TIMEOUT");
         let mut idle_timeout = env("ENTERPRISE_SSO_IDLE_TIMEOUT");
         let mut body_read_timeout = env("ENTERPRISE_SSO_BODY_READ_TIMEOUT");
+        let mut feed_retention = env("ENTERPRISE_SSO_FEED_RETENTION");
         let mut no_auth = false;
         let mut args = args.peekable();
         while let Some(a) = args.next() {
@@ -84,6 +95,7 @@ impl Config {
                 }
                 "--idle-timeout" => idle_timeout = Some(value("--idle-timeout")?),
                 "--body-read-timeout" => body_read_timeout = Some(value("--body-read-timeout")?),
+                "--feed-retention" => feed_retention = Some(value("--feed-retention")?),
                 "--dev-no-auth-loopback-only" => no_auth = true,
                 "-h" | "--help" => return Ok(Parsed::Help),
                 other => return Err(format!("unknown argument {other:?}")),
@@ -134,6 +146,7 @@ impl Config {
             body_read_timeout,
             DEFAULT_BODY_READ_TIMEOUT,
         )?;
+        let feed_retention = retention(feed_retention)?;
         Ok(Parsed::Run(Box::new(Config {
             listen,
             store: StoreUrl::parse(&store).map_err(|e| e.to_string())?,
@@ -142,6 +155,7 @@ impl Config {
             keyring,
             limits,
             body_read_timeout,
+            feed_retention,
         })))
     }
 }
@@ -164,4 +178,79 @@ fn duration(flag: &str, given: Option<String>, default: Duration) -> Result<Dura
     parsed
         .filter(|d| !d.is_zero())
         .ok_or_else(|| format!("{flag}: {text:?} is not a duration like 30s or 500ms"))
+}
+
+/// `--feed-retention`: `off`, or a whole number of days, hours, minutes or seconds
+/// (`7d`, `12h`, `90m`, `45s`, a bare number is seconds), above zero.
+fn retention(given: Option<String>) -> Result<Option<Duration>, String> {
+    let Some(text) = given else {
+        return Ok(Some(DEFAULT_FEED_RETENTION));
+    };
+    let t = text.trim();
+    if t.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    let (n, unit) = match t.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => (&t[..i], c),
+        _ => (t, 's'),
+    };
+    let secs = match unit {
+        'd' => 86_400,
+        'h' => 3_600,
+        'm' => 60,
+        's' => 1,
+        _ => 0,
+    };
+    n.parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(secs))
+        .filter(|&s| s > 0)
+        .map(|s| Some(Duration::from_secs(s)))
+        .ok_or_else(|| format!("--feed-retention: {text:?} is not a duration like 7d, 12h or off"))
+}
+
+/// How often the feed is pruned for a retention: a tenth of it, between one second and
+/// one hour.
+pub(crate) fn prune_every(retention: Duration) -> Duration {
+    (retention / 10).clamp(Duration::from_secs(1), Duration::from_secs(3600))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn feed_retention_parses_days_to_seconds_and_off() {
+        assert_eq!(retention(None).unwrap(), Some(DEFAULT_FEED_RETENTION));
+        assert_eq!(
+            retention(Some("30d".into())).unwrap(),
+            Some(Duration::from_secs(30 * 86_400))
+        );
+        assert_eq!(
+            retention(Some("12h".into())).unwrap(),
+            Some(Duration::from_secs(43_200))
+        );
+        assert_eq!(
+            retention(Some("90m".into())).unwrap(),
+            Some(Duration::from_secs(5_400))
+        );
+        assert_eq!(
+            retention(Some("45".into())).unwrap(),
+            Some(Duration::from_secs(45))
+        );
+        assert_eq!(retention(Some("OFF".into())).unwrap(), None);
+        for bad in ["0d", "", "7w", "-1d", "d", "1.5d"] {
+            assert!(retention(Some(bad.into())).is_err(), "{bad}");
+        }
+        assert_eq!(
+            prune_every(DEFAULT_FEED_RETENTION),
+            Duration::from_secs(3600)
+        );
+        assert_eq!(prune_every(Duration::from_secs(2)), Duration::from_secs(1));
+        assert_eq!(
+            prune_every(Duration::from_secs(600)),
+            Duration::from_secs(60)
+        );
+    }
 }

@@ -4,8 +4,12 @@
 //! ENTERPRISE_SSO_API_KEYS=sk_live_… enterprise-sso-server [--listen 127.0.0.1:8080]
 //!     [--store sqlite:enterprise-sso.db | sled:DIR | postgres://…] [--sp-base-url URL]
 //!     [--max-connections N] [--header-read-timeout T] [--idle-timeout T]
-//!     [--body-read-timeout T] [--dev-no-auth-loopback-only]
+//!     [--body-read-timeout T] [--feed-retention T|off] [--dev-no-auth-loopback-only]
 //! ```
+//!
+//! The change feed is pruned on a schedule (`--feed-retention`, default 7 days): events
+//! older than the retention are deleted every tenth of it (at most hourly). A consumer
+//! that was behind them sees the feed's floor above its position and starts over.
 //!
 //! Prints `listening on http://ADDR` on stdout once bound (port 0 picks a free port), logs
 //! one line per request to stderr (`RUST_LOG` filters), serves within the connection limits
@@ -104,6 +108,9 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     }
+    let pruner = cfg
+        .feed_retention
+        .map(|retention| tokio::spawn(prune_feed(Arc::clone(&svc), retention)));
     let app = router_with(
         svc,
         cfg.auth,
@@ -135,7 +142,11 @@ async fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     }
-    match enterprise_sso_http::serve(listener, app, cfg.limits, shutdown_signal()).await {
+    let served = enterprise_sso_http::serve(listener, app, cfg.limits, shutdown_signal()).await;
+    if let Some(p) = pruner {
+        p.abort();
+    }
+    match served {
         Ok(()) => {
             tracing::info!("stopped");
             ExitCode::SUCCESS
@@ -143,6 +154,25 @@ async fn main() -> ExitCode {
         Err(e) => {
             eprintln!("enterprise-sso-server: {e}");
             ExitCode::from(1)
+        }
+    }
+}
+
+/// Deletes the feed's events older than `retention`, every [`config::prune_every`]; a
+/// failed prune is logged and tried again at the next turn.
+async fn prune_feed(
+    svc: Arc<Connections<enterprise_sso::DynStore>>,
+    retention: std::time::Duration,
+) {
+    let every = config::prune_every(retention);
+    let keep_ms = i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
+    loop {
+        tokio::time::sleep(every).await;
+        let before = enterprise_sso::now_ms().saturating_sub(keep_ms);
+        match svc.prune_events_before(before).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(events = n, "change feed pruned"),
+            Err(e) => tracing::warn!(error = %e, "pruning the change feed failed"),
         }
     }
 }
