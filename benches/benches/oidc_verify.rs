@@ -34,8 +34,8 @@ use enterprise_sso::{
 };
 use enterprise_sso_protocol::limits::Policy;
 use enterprise_sso_protocol::oidc::rp::{
-    AuthorizationOptions, ClientConfig, HttpError, HttpResponse, OidcClientSecret,
-    OidcHttp, ProviderMetadata, RelyingParty,
+    AuthorizationOptions, ClientConfig, HttpError, HttpResponse, OidcClientSecret, OidcHttp,
+    ProviderMetadata, RelyingParty,
 };
 use enterprise_sso_protocol::secret::{AccessToken, Nonce};
 use enterprise_sso_sqlite::SqliteRepo;
@@ -177,7 +177,12 @@ fn relying_party(redirect_uri: &str) -> RelyingParty {
 fn verify(c: &mut Criterion, minter: &Minter) {
     let nonce = "n-0S6_WzA2MjQ5NzE0ZmYx";
     let access = "eyJraWQiOiJhY2Nlc3MtdG9rZW4ifQ.bench-access-token-0123456789";
-    let token = minter.mint(&claims("00u1a2b3c4d5e6f7g8h9", "jane@acme.com", nonce, access));
+    let token = minter.mint(&claims(
+        "00u1a2b3c4d5e6f7g8h9",
+        "jane@acme.com",
+        nonce,
+        access,
+    ));
     let jwks_body = minter.jwks().to_string();
     let rp = relying_party("https://app.example.com/sso/callback");
     let jwks = rp.new_jwks_cache();
