@@ -50,6 +50,7 @@ mod error;
 mod events;
 mod savepoint;
 mod schema;
+mod sign_ins;
 mod verify;
 mod worker;
 

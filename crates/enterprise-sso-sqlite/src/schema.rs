@@ -103,6 +103,18 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX connections_by_cert_expiry ON connections (cert_expires_at, id)
         WHERE cert_expires_at IS NOT NULL;
      CREATE INDEX connection_domains_by_connection ON connection_domains (connection_id);",
+    // 6: sign-in records (pending requests, the assertion replay cache, codes and tokens),
+    // keyed by kind and hashed key; the expiry index makes a sweep a range delete.
+    "CREATE TABLE sign_in_items (
+        kind          TEXT NOT NULL,
+        key           TEXT NOT NULL,
+        connection_id TEXT,
+        created_at    INTEGER NOT NULL,
+        expires_at    INTEGER NOT NULL,
+        payload       BLOB NOT NULL,
+        PRIMARY KEY (kind, key)
+     ) WITHOUT ROWID;
+     CREATE INDEX sign_in_items_by_expiry ON sign_in_items (expires_at);",
 ];
 
 /// The schema version this build writes.

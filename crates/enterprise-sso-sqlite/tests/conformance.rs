@@ -98,3 +98,84 @@ mod file_cached {
         (enterprise_sso::Cached::new(repo), dir)
     });
 }
+
+/// The sign-in store cases on the same variants (stamped apart until they join the one
+/// case list).
+mod sign_ins {
+    use super::*;
+    use enterprise_sso_sqlite::{Durability, Execution, SqliteOptions};
+
+    fn open(opts: SqliteOptions) -> (SqliteRepo, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = SqliteRepo::open_with(dir.path().join("conformance.db"), opts).unwrap();
+        (repo, dir)
+    }
+
+    mod file {
+        use super::*;
+        enterprise_sso_conformance::sign_in_store_tests!(|| open(SqliteOptions::default()));
+    }
+
+    mod file_one_pooled_reader {
+        use super::*;
+        enterprise_sso_conformance::sign_in_store_tests!(|| open(SqliteOptions {
+            readers: 1,
+            durability: Durability::Normal,
+            ..Default::default()
+        }));
+    }
+
+    mod file_inline_execution {
+        use super::*;
+        enterprise_sso_conformance::sign_in_store_tests!(|| open(SqliteOptions {
+            execution: Execution::Inline,
+            ..Default::default()
+        }));
+    }
+
+    mod file_reader_threads {
+        use super::*;
+        enterprise_sso_conformance::sign_in_store_tests!(|| open(SqliteOptions {
+            execution: Execution::Threads,
+            ..Default::default()
+        }));
+    }
+
+    mod file_reads_on_writer {
+        use super::*;
+        enterprise_sso_conformance::sign_in_store_tests!(|| open(SqliteOptions {
+            readers: 0,
+            ..Default::default()
+        }));
+    }
+
+    mod in_memory {
+        use super::*;
+        enterprise_sso_conformance::sign_in_store_tests!(|| (
+            SqliteRepo::open_in_memory().unwrap(),
+            ()
+        ));
+    }
+
+    mod file_encrypted {
+        use super::*;
+        enterprise_sso_conformance::sign_in_store_tests!(|| {
+            let (repo, dir) = open(SqliteOptions::default());
+            (
+                enterprise_sso::crypto::Encrypted::new(
+                    repo,
+                    enterprise_sso_conformance::test_keyring(),
+                ),
+                dir,
+            )
+        });
+    }
+
+    mod file_cached {
+        use super::*;
+        enterprise_sso_conformance::sign_in_store_tests!(|| {
+            let (repo, dir) = open(SqliteOptions::default());
+            (enterprise_sso::Cached::new(repo), dir)
+        });
+    }
+}
