@@ -40,11 +40,13 @@ pub enum Kind {
     Meta,
     /// `e` + position (8 bytes, big-endian) → the change-feed event.
     Event,
+    /// `s` + sign-in kind name + `0x00` + key → a sign-in record (see `sign_ins`).
+    SignIn,
 }
 
 impl Kind {
     /// Every kind (for checks that walk them all).
-    pub const ALL: [Kind; 13] = [
+    pub const ALL: [Kind; 14] = [
         Kind::Record,
         Kind::Domain,
         Kind::ByOrg,
@@ -58,6 +60,7 @@ impl Kind {
         Kind::AccountGeneration,
         Kind::Meta,
         Kind::Event,
+        Kind::SignIn,
     ];
 
     /// The index kinds: entries the records alone decide (what [`crate::SledRepo::verify`]
@@ -89,6 +92,7 @@ impl Kind {
             Kind::AccountGeneration => b'G',
             Kind::Meta => b'm',
             Kind::Event => b'e',
+            Kind::SignIn => b's',
         }
     }
 
@@ -114,6 +118,7 @@ impl Kind {
             Kind::AccountGeneration => "acc_gen",
             Kind::Meta => "meta",
             Kind::Event => "events",
+            Kind::SignIn => "sign_in_items",
         }
     }
 

@@ -35,6 +35,7 @@
 //! | `G` account generation | connection id | how many accounts were ever linked to it (u64) |
 //! | `m` meta | `commit_seq`, `event_seq`, `event_floor`, `index_version` | u64 (big-endian) |
 //! | `e` event | position (u64, big-endian) | the core codec's event |
+//! | `s` sign-in record | sign-in kind name, `0x00`, key (a SHA-256 hex) | tag, CRC-32, created and expires (i64), connection id, payload |
 //!
 //! So every write — record, version check, domain claims, index entries, feed event and
 //! commit counter — is atomic over one tree, and no index entry can outlive or precede its
@@ -87,6 +88,7 @@ mod group;
 mod keys;
 mod migrate;
 mod sidecar;
+mod sign_ins;
 mod tx;
 mod verify;
 

@@ -99,20 +99,20 @@ impl<'a> Tx<'a> {
         Ok(())
     }
 
-    fn get(&self, key: impl AsRef<[u8]>) -> Unabortable<Option<IVec>> {
+    pub(crate) fn get(&self, key: impl AsRef<[u8]>) -> Unabortable<Option<IVec>> {
         match self.writes.borrow().get(key.as_ref()) {
             Some(v) => Ok(v.clone()),
             None => self.t.get(key),
         }
     }
 
-    fn put(&self, key: impl AsRef<[u8]>, value: impl Into<IVec>) {
+    pub(crate) fn put(&self, key: impl AsRef<[u8]>, value: impl Into<IVec>) {
         self.writes
             .borrow_mut()
             .insert(key.as_ref().to_vec(), Some(value.into()));
     }
 
-    fn del(&self, key: impl AsRef<[u8]>) {
+    pub(crate) fn del(&self, key: impl AsRef<[u8]>) {
         self.writes.borrow_mut().insert(key.as_ref().to_vec(), None);
     }
 }

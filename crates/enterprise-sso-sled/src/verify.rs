@@ -56,6 +56,14 @@ impl SledRepo {
                     detail: format!("key {} has no known kind", show(&k)),
                 });
             };
+            if kind == Kind::SignIn {
+                crate::sign_ins::verify_entry(&k, &v).map_err(|reason| IntegrityError::Record {
+                    table: kind.name(),
+                    key: show(&k[1..]),
+                    reason,
+                })?;
+                continue; // short-lived, decided by no record
+            }
             if matches!(kind, Kind::Event | Kind::Meta | Kind::AccountGeneration) {
                 continue; // not decided by the records (and events are many)
             }

@@ -43,3 +43,48 @@ mod temporary_cached {
         ()
     ));
 }
+
+/// The sign-in store cases on the same variants (stamped apart until they join the one
+/// case list).
+mod sign_ins {
+    use super::*;
+
+    mod temporary {
+        use super::*;
+        enterprise_sso_conformance::sign_in_store_tests!(|| (SledRepo::temporary().unwrap(), ()));
+    }
+
+    mod temporary_encrypted {
+        use super::*;
+        enterprise_sso_conformance::sign_in_store_tests!(|| (
+            enterprise_sso::crypto::Encrypted::new(
+                SledRepo::temporary().unwrap(),
+                enterprise_sso_conformance::test_keyring()
+            ),
+            ()
+        ));
+    }
+
+    mod on_disk_flush_on_write {
+        use super::*;
+        enterprise_sso_conformance::sign_in_store_tests!(|| {
+            let dir = tempfile::tempdir().unwrap();
+            let opts = SledOptions {
+                flush_on_write: true,
+                ..Default::default()
+            };
+            (
+                SledRepo::open_with(dir.path().join("db"), opts).unwrap(),
+                dir,
+            )
+        });
+    }
+
+    mod temporary_cached {
+        use super::*;
+        enterprise_sso_conformance::sign_in_store_tests!(|| (
+            enterprise_sso::Cached::new(SledRepo::temporary().unwrap()),
+            ()
+        ));
+    }
+}

@@ -1,0 +1,224 @@
+//! The sign-in store ([`SignInStore`]) under the [`Kind::SignIn`] prefix of the store's
+//! tree: key `s` + kind name + `0x00` + key (the hash the flows computed), value an item
+//! of its own small format (see [`encode`]).
+//!
+//! Put and take are writes like every other (see `group`): one sled transaction each, so
+//! sled's conflict detection serialises two takes of one key and exactly one finds the
+//! entry; with flush-on-write they return once on disk. A read is a plain `get`. sled
+//! transactions cannot range-scan, so a sweep lists the expired entries first and then
+//! removes, in transactions of up to [`SWEEP_CHUNK`] keys, those still expired (one taken
+//! or rewritten meanwhile is left alone); it reads every sign-in entry, as the event
+//! prune reads the feed (an expiry index would cost every put and take a second key).
+
+use async_trait::async_trait;
+use enterprise_sso::storage::stored_id;
+use enterprise_sso::{ConnectionId, Error, Result, SignInItem, SignInKind, SignInStore};
+
+use crate::keys::Kind;
+use crate::tx::{abort, storage};
+use crate::SledRepo;
+
+/// The format tag of an encoded item.
+const FORMAT: u8 = 1;
+/// Bytes before the payload: tag, checksum, created, expires, connection id length.
+const HEADER: usize = 1 + 4 + 8 + 8 + 2;
+/// Keys removed per transaction by a sweep.
+pub(crate) const SWEEP_CHUNK: usize = 512;
+
+/// The tree key of `kind`'s record `key`.
+pub(crate) fn key(kind: SignInKind, key: &str) -> Vec<u8> {
+    Kind::SignIn.key(&[kind.as_str().as_bytes(), &[0], key.as_bytes()])
+}
+
+/// `1`, CRC-32 of what follows, `created_at` and `expires_at` (i64 big-endian), the
+/// connection id's length (u16 big-endian, 0 for none) and bytes, then the payload.
+pub(crate) fn encode(it: &SignInItem) -> Result<Vec<u8>> {
+    let conn = it.connection_id.as_ref().map_or("", ConnectionId::as_str);
+    let len = u16::try_from(conn.len()).map_err(|_| Error::corrupt("connection id too long"))?;
+    let mut v = Vec::with_capacity(HEADER + conn.len() + it.payload.len());
+    v.push(FORMAT);
+    v.extend_from_slice(&[0; 4]);
+    v.extend_from_slice(&it.created_at.to_be_bytes());
+    v.extend_from_slice(&it.expires_at.to_be_bytes());
+    v.extend_from_slice(&len.to_be_bytes());
+    v.extend_from_slice(conn.as_bytes());
+    v.extend_from_slice(&it.payload);
+    let crc = crc32fast::hash(&v[5..]).to_be_bytes();
+    v[1..5].copy_from_slice(&crc);
+    Ok(v)
+}
+
+fn i64_at(v: &[u8], at: usize) -> Option<i64> {
+    Some(i64::from_be_bytes(v.get(at..at + 8)?.try_into().ok()?))
+}
+
+/// When the encoded item `v` expires (checksum not checked: a sweep's candidate test).
+fn expires_at(v: &[u8]) -> Option<i64> {
+    i64_at(v, 13)
+}
+
+/// The item stored as `v` under `kind` and `key`; [`Error::Corrupt`] when the bytes are
+/// not one (wrong tag, checksum, lengths or connection id).
+pub(crate) fn decode(kind: SignInKind, key: &str, v: &[u8]) -> Result<SignInItem> {
+    let bad = || Error::corrupt("bad sign-in item");
+    if v.len() < HEADER || v[0] != FORMAT {
+        return Err(bad());
+    }
+    if crc32fast::hash(&v[5..]).to_be_bytes() != v[1..5] {
+        return Err(Error::corrupt("sign-in item checksum mismatch"));
+    }
+    let len = usize::from(u16::from_be_bytes([v[21], v[22]]));
+    let conn = v.get(HEADER..HEADER + len).ok_or_else(bad)?;
+    let connection_id = match conn {
+        [] => None,
+        c => Some(stored_id::<ConnectionId>(
+            std::str::from_utf8(c).map_err(|_| bad())?,
+            "sign-in item",
+        )?),
+    };
+    Ok(SignInItem {
+        kind,
+        key: key.to_owned(),
+        connection_id,
+        created_at: i64_at(v, 5).ok_or_else(bad)?,
+        expires_at: i64_at(v, 13).ok_or_else(bad)?,
+        payload: v[HEADER + len..].to_vec(),
+    })
+}
+
+/// The integrity check of one sign-in entry: a known kind, and a value that decodes.
+pub(crate) fn verify_entry(k: &[u8], v: &[u8]) -> std::result::Result<(), String> {
+    let rest = k.get(1..).unwrap_or_default();
+    let split = rest.iter().position(|b| *b == 0).ok_or("no kind")?;
+    let kind = std::str::from_utf8(&rest[..split])
+        .ok()
+        .and_then(SignInKind::parse)
+        .ok_or("unknown kind")?;
+    let key = std::str::from_utf8(&rest[split + 1..]).map_err(|_| "key is not UTF-8")?;
+    decode(kind, key, v).map(drop).map_err(|e| e.to_string())
+}
+
+#[async_trait]
+impl SignInStore for SledRepo {
+    async fn put_sign_in(&self, item: &SignInItem, now: i64) -> Result<bool> {
+        let (k, v, kind, raw) = (
+            key(item.kind, &item.key),
+            encode(item)?,
+            item.kind,
+            item.key.clone(),
+        );
+        self.write(move |tx| {
+            if let Some(old) = tx.get(&k)? {
+                match decode(kind, &raw, &old) {
+                    Ok(old) if old.is_live_at(now) => return Ok(false),
+                    Ok(_) => {}
+                    Err(e) => return abort(e),
+                }
+            }
+            tx.put(&k, v.clone());
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn take_sign_in(
+        &self,
+        kind: SignInKind,
+        key: &str,
+        now: i64,
+    ) -> Result<Option<SignInItem>> {
+        let (k, raw) = (self::key(kind, key), key.to_owned());
+        self.write(move |tx| {
+            let Some(old) = tx.get(&k)? else {
+                return Ok(None);
+            };
+            tx.del(&k);
+            match decode(kind, &raw, &old) {
+                Ok(it) => Ok(it.is_live_at(now).then_some(it)),
+                Err(e) => abort(e),
+            }
+        })
+        .await
+    }
+
+    async fn get_sign_in(
+        &self,
+        kind: SignInKind,
+        key: &str,
+        now: i64,
+    ) -> Result<Option<SignInItem>> {
+        match self.tree.get(self::key(kind, key)).map_err(storage)? {
+            None => Ok(None),
+            Some(v) => Ok(Some(decode(kind, key, &v)?).filter(|it| it.is_live_at(now))),
+        }
+    }
+
+    async fn sweep_sign_ins(&self, now: i64) -> Result<u64> {
+        let mut expired = Vec::new();
+        for entry in self.tree.scan_prefix([Kind::SignIn.byte()]) {
+            let (k, v) = entry.map_err(storage)?;
+            // An entry whose bytes are damaged is left for `verify` to report.
+            if expires_at(&v).is_some_and(|e| e <= now) {
+                expired.push(k.to_vec());
+            }
+        }
+        let mut removed = 0;
+        for chunk in expired.chunks(SWEEP_CHUNK) {
+            let chunk = chunk.to_vec();
+            removed += self
+                .write(move |tx| {
+                    let mut n = 0;
+                    for k in &chunk {
+                        if let Some(v) = tx.get(k)? {
+                            if expires_at(&v).is_some_and(|e| e <= now) {
+                                tx.del(k);
+                                n += 1;
+                            }
+                        }
+                    }
+                    Ok(n)
+                })
+                .await?;
+        }
+        Ok(removed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(conn: Option<ConnectionId>, payload: &[u8]) -> SignInItem {
+        SignInItem {
+            kind: SignInKind::OidcState,
+            key: enterprise_sso::sign_in_key("s"),
+            connection_id: conn,
+            created_at: -5,
+            expires_at: i64::MAX,
+            payload: payload.to_vec(),
+        }
+    }
+
+    #[test]
+    fn items_round_trip_and_damage_is_caught() {
+        for it in [
+            item(None, b""),
+            item(Some(ConnectionId::generate()), b"verifier\x00bytes"),
+        ] {
+            let v = encode(&it).expect("encode");
+            assert_eq!(decode(it.kind, &it.key, &v).expect("decode"), it);
+            assert_eq!(expires_at(&v), Some(it.expires_at));
+            for i in 0..v.len() {
+                let mut bad = v.clone();
+                bad[i] ^= 0x40;
+                assert!(decode(it.kind, &it.key, &bad).is_err(), "byte {i} flipped");
+            }
+            assert!(decode(it.kind, &it.key, &v[..v.len().min(HEADER) - 1]).is_err());
+        }
+        let k = key(SignInKind::OidcState, "abc");
+        assert_eq!(k, b"soidc_state\x00abc");
+        let v = encode(&item(None, b"x")).expect("encode");
+        assert_eq!(verify_entry(&k, &v), Ok(()));
+        assert!(verify_entry(b"snope\x00abc", &v).is_err());
+    }
+}
