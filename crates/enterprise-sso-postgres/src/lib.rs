@@ -44,6 +44,7 @@ mod pipelined;
 mod plan_tests;
 pub mod runtime;
 mod schema;
+mod sign_ins;
 mod sql;
 #[cfg(test)]
 mod test_server;
@@ -81,6 +82,7 @@ impl std::fmt::Debug for PostgresRepo {
 pub(crate) struct Inner {
     pool: Pool,
     sql: sql::Sql,
+    sign_ins: sign_ins::Statements,
     max_retries: usize,
     /// The advisory lock under which readers place events (see `events`).
     feed_lock: i64,
@@ -177,6 +179,7 @@ impl PostgresRepo {
             inner: Arc::new(Inner {
                 pool,
                 sql: sql::Sql::new(&opts.schema),
+                sign_ins: sign_ins::Statements::new(&opts.schema),
                 max_retries: opts.max_retries,
                 feed_lock: schema::lock_key("feed", &opts.schema),
             }),

@@ -90,6 +90,18 @@ const MIGRATIONS: &[&str] = &[
     r#"ALTER TABLE {s}.event_counter ADD COLUMN pruned_to bigint NOT NULL DEFAULT 0;
      UPDATE {s}.event_counter SET pruned_to = last
         WHERE (SELECT count(*) FROM {s}.events WHERE position IS NOT NULL) < last;"#,
+    // 5: sign-in records (pending requests, the assertion replay cache, codes and
+    // tokens), keyed by kind and hashed key; the expiry index serves the sweep.
+    r#"CREATE TABLE {s}.sign_in_items (
+        kind          text COLLATE "C" NOT NULL,
+        key           text COLLATE "C" NOT NULL,
+        connection_id text COLLATE "C",
+        created_at    bigint NOT NULL,
+        expires_at    bigint NOT NULL,
+        payload       bytea NOT NULL,
+        CONSTRAINT sign_in_items_pkey PRIMARY KEY (kind, key)
+     );
+     CREATE INDEX sign_in_items_by_expiry ON {s}.sign_in_items (expires_at);"#,
 ];
 
 /// The schema version this build writes.

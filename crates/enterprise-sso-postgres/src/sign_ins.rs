@@ -1,0 +1,243 @@
+//! The sign-in store ([`SignInStore`]) on the `sign_in_items` table (see `schema`).
+//!
+//! Every operation is one statement, so one implicit transaction and one round trip, and
+//! atomic across every replica: a put is `INSERT … ON CONFLICT DO UPDATE … WHERE` the
+//! stored row has expired (a concurrent put of the same key waits for the first one's row
+//! and then sees it live: exactly one writes); a take is `DELETE … RETURNING` (a
+//! concurrent take waits for the first one's row lock and then finds the row gone:
+//! exactly one gets it). Reads see live rows only; a sweep is one range delete on the
+//! expiry index.
+
+use async_trait::async_trait;
+use enterprise_sso::storage::stored_id;
+use enterprise_sso::{ConnectionId, Result, SignInItem, SignInKind, SignInStore};
+
+use crate::error::storage;
+use crate::{Inner, PostgresRepo};
+
+/// The statements, with the schema name spliced in once at open.
+#[derive(Debug, Clone)]
+pub(crate) struct Statements {
+    pub(crate) put: String,
+    pub(crate) take: String,
+    pub(crate) get: String,
+    pub(crate) sweep: String,
+}
+
+impl Statements {
+    pub(crate) fn new(s: &str) -> Statements {
+        Statements {
+            put: format!(
+                "INSERT INTO {s}.sign_in_items AS old \
+                    (kind, key, connection_id, created_at, expires_at, payload) \
+                 VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT (kind, key) DO UPDATE SET connection_id = EXCLUDED.connection_id, \
+                    created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at, \
+                    payload = EXCLUDED.payload \
+                 WHERE old.expires_at <= $7"
+            ),
+            take: format!(
+                "DELETE FROM {s}.sign_in_items WHERE kind = $1 AND key = $2 \
+                 RETURNING connection_id, created_at, expires_at, payload"
+            ),
+            get: format!(
+                "SELECT connection_id, created_at, expires_at, payload FROM {s}.sign_in_items \
+                 WHERE kind = $1 AND key = $2 AND expires_at > $3"
+            ),
+            sweep: format!("DELETE FROM {s}.sign_in_items WHERE expires_at <= $1"),
+        }
+    }
+}
+
+fn item(kind: SignInKind, key: &str, row: &tokio_postgres::Row) -> Result<SignInItem> {
+    let conn: Option<&str> = row.try_get(0).map_err(storage)?;
+    Ok(SignInItem {
+        kind,
+        key: key.to_owned(),
+        connection_id: conn
+            .map(|c| stored_id::<ConnectionId>(c, "sign_in_items"))
+            .transpose()?,
+        created_at: row.try_get(1).map_err(storage)?,
+        expires_at: row.try_get(2).map_err(storage)?,
+        payload: row.try_get(3).map_err(storage)?,
+    })
+}
+
+async fn put(inner: &Inner, it: &SignInItem, now: i64) -> Result<bool> {
+    let conn = it.connection_id.as_ref().map(ConnectionId::as_str);
+    let n = inner
+        .retrying(|| async {
+            let client = inner.client().await?;
+            let st = client
+                .prepare_cached(&inner.sign_ins.put)
+                .await
+                .map_err(storage)?;
+            client
+                .execute(
+                    &st,
+                    &[
+                        &it.kind.as_str(),
+                        &it.key,
+                        &conn,
+                        &it.created_at,
+                        &it.expires_at,
+                        &it.payload,
+                        &now,
+                    ],
+                )
+                .await
+                .map_err(storage)
+        })
+        .await?;
+    Ok(n > 0)
+}
+
+async fn take(inner: &Inner, kind: SignInKind, key: &str, now: i64) -> Result<Option<SignInItem>> {
+    let row = inner
+        .retrying(|| async {
+            let client = inner.client().await?;
+            let st = client
+                .prepare_cached(&inner.sign_ins.take)
+                .await
+                .map_err(storage)?;
+            client
+                .query_opt(&st, &[&kind.as_str(), &key])
+                .await
+                .map_err(storage)
+        })
+        .await?;
+    Ok(row
+        .map(|r| item(kind, key, &r))
+        .transpose()?
+        .filter(|it| it.is_live_at(now)))
+}
+
+async fn get(inner: &Inner, kind: SignInKind, key: &str, now: i64) -> Result<Option<SignInItem>> {
+    let client = inner.client().await?;
+    let st = client
+        .prepare_cached(&inner.sign_ins.get)
+        .await
+        .map_err(storage)?;
+    client
+        .query_opt(&st, &[&kind.as_str(), &key, &now])
+        .await
+        .map_err(storage)?
+        .map(|r| item(kind, key, &r))
+        .transpose()
+}
+
+async fn sweep(inner: &Inner, now: i64) -> Result<u64> {
+    inner
+        .retrying(|| async {
+            let client = inner.client().await?;
+            let st = client
+                .prepare_cached(&inner.sign_ins.sweep)
+                .await
+                .map_err(storage)?;
+            client.execute(&st, &[&now]).await.map_err(storage)
+        })
+        .await
+}
+
+#[async_trait]
+impl SignInStore for PostgresRepo {
+    async fn put_sign_in(&self, item: &SignInItem, now: i64) -> Result<bool> {
+        let it = item.clone();
+        self.run(|i| async move { put(&i, &it, now).await }).await
+    }
+
+    async fn take_sign_in(
+        &self,
+        kind: SignInKind,
+        key: &str,
+        now: i64,
+    ) -> Result<Option<SignInItem>> {
+        let key = key.to_owned();
+        self.run(|i| async move { take(&i, kind, &key, now).await })
+            .await
+    }
+
+    async fn get_sign_in(
+        &self,
+        kind: SignInKind,
+        key: &str,
+        now: i64,
+    ) -> Result<Option<SignInItem>> {
+        let key = key.to_owned();
+        self.run(|i| async move { get(&i, kind, &key, now).await })
+            .await
+    }
+
+    async fn sweep_sign_ins(&self, now: i64) -> Result<u64> {
+        self.run(|i| async move { sweep(&i, now).await }).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::test_server::url;
+    use crate::PostgresOptions;
+    use tokio_postgres::types::ToSql;
+
+    /// Each statement is an index search on a filled, analysed table (never a sequential
+    /// scan), the sweep included.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_sign_in_statement_is_an_index_search() {
+        let Some(url) = url() else { return };
+        let schema = format!("sign_in_plans_{}", std::process::id());
+        let repo = PostgresRepo::connect_with(
+            &url,
+            PostgresOptions {
+                schema: schema.clone(),
+                ..PostgresOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+        let client = repo.pool().get().await.unwrap();
+        client
+            .batch_execute(&format!(
+                "INSERT INTO {schema}.sign_in_items \
+                    (kind, key, connection_id, created_at, expires_at, payload) \
+                 SELECT 'saml_assertion', md5(n::text), NULL, 0, n, '\\x00' \
+                 FROM generate_series(1, 20000) AS n"
+            ))
+            .await
+            .unwrap();
+        client
+            .batch_execute(&format!("VACUUM ANALYZE {schema}.sign_in_items"))
+            .await
+            .unwrap();
+        let st = &repo.inner.sign_ins;
+        let (kind, key, none) = ("saml_assertion", "k", None::<String>);
+        let (zero, payload) = (0i64, vec![0u8]);
+        let cases: Vec<(&str, &String, Vec<&(dyn ToSql + Sync)>)> = vec![
+            (
+                "put",
+                &st.put,
+                vec![&kind, &key, &none, &zero, &zero, &payload, &zero],
+            ),
+            ("take", &st.take, vec![&kind, &key]),
+            ("get", &st.get, vec![&kind, &key, &zero]),
+            ("sweep", &st.sweep, vec![&zero]),
+        ];
+        let mut bad = Vec::new();
+        for (what, sql, args) in cases {
+            let plan: serde_json::Value = client
+                .query_one(&format!("EXPLAIN (FORMAT JSON) {sql}"), &args)
+                .await
+                .unwrap_or_else(|e| panic!("{what}: {e}"))
+                .get(0);
+            if plan.to_string().contains("Seq Scan") {
+                bad.push(format!("{what}: {plan}"));
+            }
+        }
+        client
+            .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+            .await
+            .unwrap();
+        assert!(bad.is_empty(), "{}", bad.join("\n"));
+    }
+}
