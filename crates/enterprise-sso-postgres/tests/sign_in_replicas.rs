@@ -97,7 +97,10 @@ async fn thirty_two_takes_on_two_replicas_one_wins() {
         })
         .await;
         assert_eq!(wins, 1, "round {round}: {wins} takes won");
-        assert_eq!(winners.lock().unwrap().as_slice(), &[it.clone()]);
+        assert_eq!(
+            winners.lock().unwrap().as_slice(),
+            std::slice::from_ref(&it)
+        );
         for repo in [&a, &b] {
             assert_eq!(
                 repo.get_sign_in(SignInKind::SamlRequest, &it.key, 2_000)

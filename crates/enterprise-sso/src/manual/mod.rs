@@ -17,8 +17,7 @@
 //! 5. [`_05_accounts_and_sign_in`]: enterprise accounts, the sign-in step.
 //! 6. [`_06_routing_and_cache`]: routing emails, paging, the read cache.
 //! 7. [`_07_storage_adapters`]: the adapters, concurrency, SQLite, sled, PostgreSQL, sign-in
-//!    records, writing
-//!    an adapter and the conformance suite.
+//!    records, writing an adapter and the conformance suite.
 //! 8. [`_08_encryption_and_events`]: secrets, encryption at rest, the change feed.
 //! 9. [`_09_wire_format`]: the Clerk and WorkOS JSON shapes, error codes.
 //! 10. [`_10_http_server`]: the server binary, the routes, the SDKs.
