@@ -17,6 +17,9 @@
 //!   (more `memberOf` values), the "typical" size.
 //! - `saml_verify_parts/*`: where the time goes: one RSA verify per crate, the two
 //!   digests, base64, one roxmltree parse, the two canonicalizations.
+//! - before criterion: CPU time per operation (this thread's, from
+//!   `/proc/thread-self/schedstat`) of ours and the three floors, interleaved in rounds,
+//!   median of the rounds: on a shared machine CPU time moves less than wall time.
 //! - `saml_verify_growth/*`: 8, 32, 128 and 180 KiB responses (the document cap is
 //!   192 KiB), ours and the `rsa` floor; `benches/tests/saml_growth.rs` bounds the growth
 //!   of time and peak heap.
@@ -24,7 +27,8 @@
 
 mod saml_support;
 
-use std::time::Duration;
+use std::hint::black_box;
+use std::time::{Duration, Instant};
 
 use aws_lc_rs::signature::{ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256 as AWS_RSA};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
@@ -100,6 +104,46 @@ fn c14n(node: roxmltree::Node<'_, '_>, exclude: Option<roxmltree::NodeId>) -> Ve
     .unwrap()
 }
 
+/// CPU time this thread has used, in ns (Linux; 0 elsewhere).
+fn thread_cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// CPU and wall µs per call of each op: `rounds` rounds, each op `n` calls per round in
+/// turn, the median round of each.
+fn cpu_table(ops: &[(&str, &dyn Fn() -> bool)], n: u32, rounds: usize) {
+    let mut cpu = vec![Vec::new(); ops.len()];
+    let mut wall = vec![Vec::new(); ops.len()];
+    for _ in 0..rounds {
+        for (i, (_, op)) in ops.iter().enumerate() {
+            let (c0, t0) = (thread_cpu_ns(), Instant::now());
+            for _ in 0..n {
+                assert!(black_box(op()));
+            }
+            wall[i].push(t0.elapsed().as_secs_f64() * 1e6 / f64::from(n));
+            cpu[i].push((thread_cpu_ns() - c0) as f64 / 1e3 / f64::from(n));
+        }
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let first = median(&mut cpu[0].clone());
+    eprintln!("CPU µs per call, median of {rounds} rounds of {n} calls (wall µs beside it):");
+    for (i, (name, _)) in ops.iter().enumerate() {
+        let c = median(&mut cpu[i]);
+        eprintln!(
+            "  {name:<22} cpu {c:>9.1} µs   wall {:>9.1} µs   {}: {:.2}×",
+            median(&mut wall[i]),
+            ops[0].0,
+            first / c
+        );
+    }
+}
+
 fn typical(c: &mut Criterion) {
     let v = s::verifier();
     let k = keys();
@@ -119,6 +163,20 @@ fn typical(c: &mut Criterion) {
         work[0].canonical.len(),
         work[1].canonical.len(),
         minted.len()
+    );
+
+    cpu_table(
+        &[
+            ("ours_verify_post", &|| ours(&v, &post, now)),
+            ("floor_rsa_0_10", &|| floor_rsa(&work, &k)),
+            ("floor_aws_lc_rs", &|| floor_aws(&work, &k)),
+            ("floor_ring", &|| floor_ring(&work, &k)),
+            ("rsa_0_10_verify_x1", &|| {
+                rsa_verify(&k.rsa, &work[0].signed_info, &work[0].signature)
+            }),
+        ],
+        200,
+        9,
     );
 
     let mut g = c.benchmark_group("saml_verify");
