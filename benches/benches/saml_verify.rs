@@ -133,14 +133,23 @@ fn cpu_table(ops: &[(&str, &dyn Fn() -> bool)], n: u32, rounds: usize) {
     };
     let first = median(&mut cpu[0].clone());
     eprintln!("CPU µs per call, median of {rounds} rounds of {n} calls (wall µs beside it):");
+    let mut json = Vec::new();
     for (i, (name, _)) in ops.iter().enumerate() {
-        let c = median(&mut cpu[i]);
+        let (c, w) = (median(&mut cpu[i]), median(&mut wall[i]));
         eprintln!(
-            "  {name:<22} cpu {c:>9.1} µs   wall {:>9.1} µs   {}: {:.2}×",
-            median(&mut wall[i]),
+            "  {name:<22} cpu {c:>9.1} µs   wall {w:>9.1} µs   {}: {:.2}×",
             ops[0].0,
             first / c
         );
+        json.push(format!(r#""{name}":{{"cpu_us":{c:.2},"wall_us":{w:.2}}}"#));
+    }
+    // Beside criterion's own results, for benches/polis/saml.sh.
+    let dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"))
+        .join("criterion/saml_verify");
+    if std::fs::create_dir_all(&dir).is_ok() {
+        let _ = std::fs::write(dir.join("cpu.json"), format!("{{{}}}", json.join(",")));
     }
 }
 
