@@ -226,7 +226,12 @@ fn typical(c: &mut Criterion) {
         })
     });
     g.bench_function("roxmltree_parse", |b| {
-        b.iter(|| roxmltree::Document::parse(xml).unwrap().descendants().count())
+        b.iter(|| {
+            roxmltree::Document::parse(xml)
+                .unwrap()
+                .descendants()
+                .count()
+        })
     });
     let doc = roxmltree::Document::parse(xml).unwrap();
     let root = doc.root_element();

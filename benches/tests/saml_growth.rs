@@ -12,7 +12,11 @@ use std::time::{Duration, Instant};
 use saml_support as s;
 
 /// The fastest of `runs` verifications (the least disturbed by other work on the machine).
-fn fastest(v: &enterprise_sso_protocol::saml::sp::ResponseVerifier, xml: &str, runs: usize) -> Duration {
+fn fastest(
+    v: &enterprise_sso_protocol::saml::sp::ResponseVerifier,
+    xml: &str,
+    runs: usize,
+) -> Duration {
     let post = s::b64(xml);
     let now = s::verify_time(xml);
     (0..runs)

@@ -51,6 +51,9 @@ fn peak_heap_grows_linearly() {
     for w in peaks.windows(2) {
         let input = w[1].0 as f64 / w[0].0 as f64;
         let heap = w[1].1 as f64 / w[0].1 as f64;
-        assert!(heap < 3.0 * input, "input {input:.2}×, peak heap {heap:.2}×");
+        assert!(
+            heap < 3.0 * input,
+            "input {input:.2}×, peak heap {heap:.2}×"
+        );
     }
 }

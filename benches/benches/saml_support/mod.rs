@@ -69,13 +69,20 @@ pub fn b64(data: impl AsRef<[u8]>) -> String {
 }
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 fn attribute(name: &str, friendly: &str, values: &[String]) -> String {
     let values: String = values
         .iter()
-        .map(|v| format!(r#"<saml:AttributeValue xsi:type="xs:string">{}</saml:AttributeValue>"#, esc(v)))
+        .map(|v| {
+            format!(
+                r#"<saml:AttributeValue xsi:type="xs:string">{}</saml:AttributeValue>"#,
+                esc(v)
+            )
+        })
         .collect();
     format!(
         r#"<saml:Attribute Name="{name}" NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:uri" FriendlyName="{friendly}">{values}</saml:Attribute>"#
@@ -93,10 +100,18 @@ pub fn mint(groups: usize) -> String {
         .map(|i| format!("cn=app-{i:05}-users,ou=groups,dc=acme,dc=com"))
         .collect();
     let attributes = [
-        attribute("urn:oid:0.9.2342.19200300.100.1.3", "mail", &["jane@acme.com".into()]),
+        attribute(
+            "urn:oid:0.9.2342.19200300.100.1.3",
+            "mail",
+            &["jane@acme.com".into()],
+        ),
         attribute("urn:oid:2.5.4.42", "givenName", &["Jane".into()]),
         attribute("urn:oid:2.5.4.4", "sn", &["Doe".into()]),
-        attribute("urn:oid:2.16.840.1.113730.3.1.241", "displayName", &["Jane Doe".into()]),
+        attribute(
+            "urn:oid:2.16.840.1.113730.3.1.241",
+            "displayName",
+            &["Jane Doe".into()],
+        ),
         attribute("urn:oid:1.2.840.113556.1.2.102", "memberOf", &groups),
     ]
     .concat();
