@@ -363,6 +363,9 @@ async fn code_flow_with_pkce_against_oidc_provider() {
         return;
     }
     let op = Op::start();
+    // In a workspace build reqwest's features are unified with enterprise-sso-fetch's
+    // (`rustls-no-provider`): a client is built only once a rustls provider is installed.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
