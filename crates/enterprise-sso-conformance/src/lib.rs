@@ -20,8 +20,9 @@
 //! As in object_store's `integration` module, each case is a `pub async fn(&dyn Store)`
 //! a backend can also call by hand. The cases live by concern in private modules
 //! (connections: CRUD, domains, listing, routing, concurrency, certificates; accounts;
-//! sign-in; refusals, the storage-level refusals that must leave the store byte for byte as
-//! it was; the change feed; the read cache); [`fixtures`] holds what they share. The list of cases
+//! sign-in; the sign-in records, taken once; refusals, the storage-level refusals that must
+//! leave the store byte for byte as it was; the change feed; the read cache); [`fixtures`]
+//! holds what they share. The list of cases
 //! is written once (`__conformance_case_list!`), and both [`CASES`] and the macro are made
 //! from it.
 
@@ -89,6 +90,10 @@ macro_rules! __conformance_case_list {
             refused_sign_ins_write_nothing,
             concurrent_first_sign_ins_make_one_account,
             sign_in_honours_routing,
+            sign_in_items_are_taken_once,
+            sign_in_put_refuses_a_live_key,
+            concurrent_sign_in_takes_one_wins,
+            sign_in_sweep_removes_only_expired,
             feed_records_every_write,
             refused_writes_append_nothing,
             feed_replay_reproduces_connections,
@@ -126,8 +131,8 @@ macro_rules! __conformance_apply {
 }
 
 /// Stamps every conformance case into a `#[test]`. The argument is an expression that,
-/// called with no arguments, returns `(repo, guard)` where `repo` implements both
-/// [`ConnectionRepo`](enterprise_sso::ConnectionRepo) and [`enterprise_sso::AccountRepo`]. With `if available, make`, each test
+/// called with no arguments, returns `(repo, guard)` where `repo` is an
+/// [`enterprise_sso::Store`]. With `if available, make`, each test
 /// first calls `available()` and returns at once when it is false (for stores that need a
 /// server the machine may not have; the caller decides whether that is allowed).
 #[macro_export]
@@ -137,49 +142,5 @@ macro_rules! conformance_tests {
     };
     ($make:expr) => {
         $crate::conformance_tests!(if || true, $make);
-    };
-}
-
-/// The sign-in store cases ([`enterprise_sso::SignInStore`]), stamped by
-/// [`sign_in_store_tests!`](crate::sign_in_store_tests) until every store implements the
-/// trait and they join the one case list.
-pub const SIGN_IN_CASES: &[&str] = &[
-    "sign_in_items_are_taken_once",
-    "sign_in_put_refuses_a_live_key",
-    "concurrent_sign_in_takes_one_wins",
-    "sign_in_sweep_removes_only_expired",
-];
-
-/// Stamps every sign-in store case into a `#[test]`; the argument is like
-/// [`conformance_tests!`](crate::conformance_tests)'s.
-#[macro_export]
-macro_rules! sign_in_store_tests {
-    (if $available:expr, $make:expr) => {
-        $crate::__sign_in_stamp!($available, $make;
-            sign_in_items_are_taken_once,
-            sign_in_put_refuses_a_live_key,
-            concurrent_sign_in_takes_one_wins,
-            sign_in_sweep_removes_only_expired
-        );
-    };
-    ($make:expr) => {
-        $crate::sign_in_store_tests!(if || true, $make);
-    };
-}
-
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __sign_in_stamp {
-    ($available:expr, $make:expr; $($case:ident),* $(,)?) => {
-        $(
-            #[test]
-            fn $case() {
-                if !($available)() {
-                    return;
-                }
-                let fixture = ($make)();
-                $crate::block_on($crate::$case(&fixture.0));
-            }
-        )*
     };
 }

@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use enterprise_sso::{sign_in_key, ConnectionId, SignInItem, SignInKind, SignInStore};
+use enterprise_sso::{sign_in_key, ConnectionId, SignInItem, SignInKind, Store};
 use futures_executor::block_on;
 
 use crate::fixtures::unique_tag;
@@ -22,35 +22,31 @@ fn item(kind: SignInKind, raw: &str, expires_at: i64, payload: &[u8]) -> SignInI
 
 /// A record is written once, read back exactly, taken once; a second take, a take after
 /// expiry and a take under another kind find nothing.
-pub async fn sign_in_items_are_taken_once(store: &dyn SignInStore) {
+pub async fn sign_in_items_are_taken_once(repo: &dyn Store) {
     let raw = format!("req-{}", unique_tag());
     let a = item(SignInKind::SamlRequest, &raw, 10_000, b"relay\x00state");
-    assert!(store.put_sign_in(&a, 2_000).await.expect("put"));
+    assert!(repo.put_sign_in(&a, 2_000).await.expect("put"));
     assert_eq!(
-        store
-            .get_sign_in(SignInKind::SamlRequest, &a.key, 2_000)
+        repo.get_sign_in(SignInKind::SamlRequest, &a.key, 2_000)
             .await
             .expect("get"),
         Some(a.clone())
     );
     assert_eq!(
-        store
-            .take_sign_in(SignInKind::OidcState, &a.key, 2_000)
+        repo.take_sign_in(SignInKind::OidcState, &a.key, 2_000)
             .await
             .expect("other kind"),
         None,
         "a key of one kind must not answer for another"
     );
     assert_eq!(
-        store
-            .take_sign_in(SignInKind::SamlRequest, &a.key, 9_999)
+        repo.take_sign_in(SignInKind::SamlRequest, &a.key, 9_999)
             .await
             .expect("take"),
         Some(a.clone())
     );
     assert_eq!(
-        store
-            .take_sign_in(SignInKind::SamlRequest, &a.key, 9_999)
+        repo.take_sign_in(SignInKind::SamlRequest, &a.key, 9_999)
             .await
             .expect("take twice"),
         None,
@@ -63,17 +59,15 @@ pub async fn sign_in_items_are_taken_once(store: &dyn SignInStore) {
         5_000,
         b"",
     );
-    assert!(store.put_sign_in(&b, 2_000).await.expect("put b"));
+    assert!(repo.put_sign_in(&b, 2_000).await.expect("put b"));
     assert_eq!(
-        store
-            .get_sign_in(SignInKind::AuthorizationCode, &b.key, 5_000)
+        repo.get_sign_in(SignInKind::AuthorizationCode, &b.key, 5_000)
             .await
             .expect("get expired"),
         None
     );
     assert_eq!(
-        store
-            .take_sign_in(SignInKind::AuthorizationCode, &b.key, 5_000)
+        repo.take_sign_in(SignInKind::AuthorizationCode, &b.key, 5_000)
             .await
             .expect("take expired"),
         None
@@ -82,33 +76,30 @@ pub async fn sign_in_items_are_taken_once(store: &dyn SignInStore) {
 
 /// `put` refuses a key that is live (the replay cache's "second use") and changes
 /// nothing; once the record has expired the key can be written again.
-pub async fn sign_in_put_refuses_a_live_key(store: &dyn SignInStore) {
+pub async fn sign_in_put_refuses_a_live_key(repo: &dyn Store) {
     let raw = format!("assertion-{}", unique_tag());
     let first = item(SignInKind::SamlAssertion, &raw, 10_000, b"first");
-    assert!(store.put_sign_in(&first, 1_000).await.expect("first use"));
+    assert!(repo.put_sign_in(&first, 1_000).await.expect("first use"));
     let second = item(SignInKind::SamlAssertion, &raw, 20_000, b"second");
     assert!(
-        !store.put_sign_in(&second, 9_999).await.expect("second use"),
+        !repo.put_sign_in(&second, 9_999).await.expect("second use"),
         "a replayed assertion ID was accepted"
     );
     assert_eq!(
-        store
-            .get_sign_in(SignInKind::SamlAssertion, &first.key, 9_999)
+        repo.get_sign_in(SignInKind::SamlAssertion, &first.key, 9_999)
             .await
             .expect("get"),
         Some(first.clone()),
         "a refused put changed the record"
     );
     assert!(
-        store
-            .put_sign_in(&second, 10_000)
+        repo.put_sign_in(&second, 10_000)
             .await
             .expect("after expiry"),
         "an expired key must be writable again"
     );
     assert_eq!(
-        store
-            .get_sign_in(SignInKind::SamlAssertion, &first.key, 10_000)
+        repo.get_sign_in(SignInKind::SamlAssertion, &first.key, 10_000)
             .await
             .expect("get"),
         Some(second)
@@ -117,15 +108,15 @@ pub async fn sign_in_put_refuses_a_live_key(store: &dyn SignInStore) {
 
 /// Of 16 threads taking the same record at once, exactly one gets it; of 16 threads
 /// putting the same key at once, exactly one writes it.
-pub async fn concurrent_sign_in_takes_one_wins(store: &(dyn SignInStore + 'static)) {
+pub async fn concurrent_sign_in_takes_one_wins(repo: &dyn Store) {
     let raw = format!("state-{}", unique_tag());
     let it = item(SignInKind::OidcState, &raw, i64::MAX, b"verifier");
-    assert!(store.put_sign_in(&it, 0).await.expect("put"));
+    assert!(repo.put_sign_in(&it, 0).await.expect("put"));
     let wins = AtomicUsize::new(0);
     std::thread::scope(|s| {
         for _ in 0..16 {
             s.spawn(|| {
-                if block_on(store.take_sign_in(SignInKind::OidcState, &it.key, 1))
+                if block_on(repo.take_sign_in(SignInKind::OidcState, &it.key, 1))
                     .expect("take")
                     .is_some()
                 {
@@ -146,7 +137,7 @@ pub async fn concurrent_sign_in_takes_one_wins(store: &(dyn SignInStore + 'stati
     std::thread::scope(|s| {
         for _ in 0..16 {
             s.spawn(|| {
-                if block_on(store.put_sign_in(&replay, 1)).expect("put") {
+                if block_on(repo.put_sign_in(&replay, 1)).expect("put") {
                     writes.fetch_add(1, Ordering::SeqCst);
                 }
             });
@@ -156,10 +147,10 @@ pub async fn concurrent_sign_in_takes_one_wins(store: &(dyn SignInStore + 'stati
 }
 
 /// `sweep` removes exactly the expired records and counts them.
-pub async fn sign_in_sweep_removes_only_expired(store: &dyn SignInStore) {
+pub async fn sign_in_sweep_removes_only_expired(repo: &dyn Store) {
     let tag = unique_tag();
     // Clear whatever earlier cases left that expires before our horizon.
-    store.sweep_sign_ins(i64::MAX / 4).await.expect("pre-sweep");
+    repo.sweep_sign_ins(i64::MAX / 4).await.expect("pre-sweep");
     let base = i64::MAX / 4;
     let old: Vec<_> = (0..5)
         .map(|i| {
@@ -182,13 +173,12 @@ pub async fn sign_in_sweep_removes_only_expired(store: &dyn SignInStore) {
         })
         .collect();
     for it in old.iter().chain(&live) {
-        assert!(store.put_sign_in(it, base).await.expect("put"));
+        assert!(repo.put_sign_in(it, base).await.expect("put"));
     }
-    assert_eq!(store.sweep_sign_ins(base + 10).await.expect("sweep"), 5);
+    assert_eq!(repo.sweep_sign_ins(base + 10).await.expect("sweep"), 5);
     for it in &old {
         assert_eq!(
-            store
-                .get_sign_in(SignInKind::AccessToken, &it.key, base)
+            repo.get_sign_in(SignInKind::AccessToken, &it.key, base)
                 .await
                 .expect("get"),
             None,
@@ -196,14 +186,14 @@ pub async fn sign_in_sweep_removes_only_expired(store: &dyn SignInStore) {
         );
     }
     for it in &live {
-        assert!(store
+        assert!(repo
             .get_sign_in(SignInKind::AccessToken, &it.key, base + 10)
             .await
             .expect("get")
             .is_some());
     }
     assert_eq!(
-        store.sweep_sign_ins(base + 10).await.expect("sweep again"),
+        repo.sweep_sign_ins(base + 10).await.expect("sweep again"),
         0
     );
 }

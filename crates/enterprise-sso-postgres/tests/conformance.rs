@@ -30,36 +30,3 @@ mod cached {
         ()
     ));
 }
-
-/// The sign-in store cases on the same variants (stamped apart until they join the one
-/// case list).
-mod sign_ins {
-    use super::common;
-
-    mod plain {
-        use super::common;
-        enterprise_sso_conformance::sign_in_store_tests!(if common::available, || (
-            common::fresh("confsign"),
-            ()
-        ));
-    }
-
-    mod encrypted {
-        use super::common;
-        enterprise_sso_conformance::sign_in_store_tests!(if common::available, || (
-            enterprise_sso::crypto::Encrypted::new(
-                common::fresh("confsignenc"),
-                enterprise_sso_conformance::test_keyring()
-            ),
-            ()
-        ));
-    }
-
-    mod cached {
-        use super::common;
-        enterprise_sso_conformance::sign_in_store_tests!(if common::available, || (
-            enterprise_sso::Cached::new(common::fresh("confsigncache")),
-            ()
-        ));
-    }
-}

@@ -568,11 +568,11 @@ macro_rules! forward_event_feed {
 
 forward_event_feed!(Arc<R>, Box<R>, &R);
 
-/// A whole store: connections, accounts and the change feed, as [`crate::Connections`]
-/// needs. Every type implementing the capability traits is one.
-pub trait Store: ConnectionRepo + AccountRepo + EventFeed {}
+/// A whole store: connections, accounts, the change feed and the sign-in records, as
+/// [`crate::Connections`] needs. Every type implementing the capability traits is one.
+pub trait Store: ConnectionRepo + AccountRepo + EventFeed + crate::SignInStore {}
 
-impl<T: ConnectionRepo + AccountRepo + EventFeed + ?Sized> Store for T {}
+impl<T: ConnectionRepo + AccountRepo + EventFeed + crate::SignInStore + ?Sized> Store for T {}
 
 /// A shared, type-erased store: what a host that picks its storage at run time (from a
 /// URL, a config file) holds. `Connections<DynStore>` works like any other.

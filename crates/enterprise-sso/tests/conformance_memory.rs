@@ -5,21 +5,6 @@ mod conformance {
     enterprise_sso_conformance::conformance_tests!(|| (enterprise_sso::MemoryRepo::new(), ()));
 }
 
-mod sign_ins {
-    enterprise_sso_conformance::sign_in_store_tests!(|| (enterprise_sso::MemoryRepo::new(), ()));
-}
-
-/// The sign-in cases through both wrappers (they hand sign-in records to the store).
-mod sign_ins_wrapped {
-    enterprise_sso_conformance::sign_in_store_tests!(|| (
-        enterprise_sso::Cached::new(enterprise_sso::crypto::Encrypted::new(
-            enterprise_sso::MemoryRepo::new(),
-            enterprise_sso_conformance::test_keyring()
-        )),
-        ()
-    ));
-}
-
 /// The same suite with every secret sealed by a key ring.
 mod encrypted {
     enterprise_sso_conformance::conformance_tests!(|| (

@@ -16,7 +16,8 @@ use async_trait::async_trait;
 use enterprise_sso::{
     merge, AccountId, AccountPage, AccountQuery, AccountRepo, Assertion, ConnectionId,
     ConnectionRepo, Connections, Domain, EnterpriseAccount, EnterpriseConnection, Error, EventFeed,
-    ListQuery, MemoryRepo, Page, Patch, Result, Store, UpdateConnection,
+    ListQuery, MemoryRepo, Page, Patch, Result, SignInItem, SignInKind, SignInStore, Store,
+    UpdateConnection,
 };
 use enterprise_sso_conformance::saml_connection;
 use enterprise_sso_reliability::{Kind, Rng};
@@ -403,7 +404,34 @@ fn every_store_under_concurrency() {
 }
 
 /// A store that ignores the expected version (the mutation the stress test must catch).
+#[derive(Debug)]
 struct IgnoresVersions(Arc<dyn Store>);
+
+#[async_trait]
+impl SignInStore for IgnoresVersions {
+    async fn put_sign_in(&self, item: &SignInItem, now: i64) -> Result<bool> {
+        self.0.put_sign_in(item, now).await
+    }
+    async fn take_sign_in(
+        &self,
+        kind: SignInKind,
+        key: &str,
+        now: i64,
+    ) -> Result<Option<SignInItem>> {
+        self.0.take_sign_in(kind, key, now).await
+    }
+    async fn get_sign_in(
+        &self,
+        kind: SignInKind,
+        key: &str,
+        now: i64,
+    ) -> Result<Option<SignInItem>> {
+        self.0.get_sign_in(kind, key, now).await
+    }
+    async fn sweep_sign_ins(&self, now: i64) -> Result<u64> {
+        self.0.sweep_sign_ins(now).await
+    }
+}
 
 #[async_trait]
 impl ConnectionRepo for IgnoresVersions {

@@ -23,7 +23,7 @@ use crate::account::Assertion;
 use crate::error::{Error, Result};
 use crate::ids::ConnectionId;
 use crate::repo::Store;
-use crate::sign_in_store::{sign_in_key, SignInItem, SignInKind, SignInStore};
+use crate::sign_in_store::{sign_in_key, SignInItem, SignInKind};
 
 /// How long an authorization request may wait for its callback (ten minutes).
 pub const DEFAULT_OIDC_REQUEST_TTL: Duration = Duration::from_secs(600);
@@ -165,7 +165,7 @@ fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
-impl<R: Store + SignInStore> Connections<R> {
+impl<R: Store> Connections<R> {
     async fn relying_party(
         &self,
         settings: &OidcSettings,

@@ -22,7 +22,7 @@ use crate::connection::EnterpriseConnection;
 use crate::error::{Error, Result};
 use crate::ids::ConnectionId;
 use crate::repo::Store;
-use crate::sign_in_store::{sign_in_key, SignInItem, SignInKind, SignInStore};
+use crate::sign_in_store::{sign_in_key, SignInItem, SignInKind};
 
 /// How long a pending AuthnRequest may wait for its Response (ten minutes).
 pub const DEFAULT_SAML_REQUEST_TTL: Duration = Duration::from_secs(600);
@@ -250,7 +250,7 @@ fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
-impl<R: Store + SignInStore> Connections<R> {
+impl<R: Store> Connections<R> {
     /// Starts an SP-initiated sign-in: an AuthnRequest to the connection's IdP, stored as a
     /// pending request bound to `start.browser`, to be taken once by its Response.
     pub async fn saml_start(

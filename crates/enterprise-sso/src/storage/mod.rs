@@ -13,9 +13,11 @@
 //!   and the cross-check of indexed columns against records.
 //! - [`email_key`]: the key accounts are found by email with.
 //!
-//! Writing an adapter: implement [`crate::ConnectionRepo`] and [`crate::AccountRepo`] on
-//! one store, make every write atomic (record, version check, domain claims, index
-//! entries, and on connection delete the unlinking of its accounts), and run the shared
+//! Writing an adapter: implement [`crate::ConnectionRepo`], [`crate::AccountRepo`],
+//! [`crate::EventFeed`] and [`crate::SignInStore`] on one store (a [`crate::Store`]), make
+//! every write atomic (record, version check, domain claims, index entries, and on
+//! connection delete the unlinking of its accounts; a sign-in put or take one step across
+//! processes and replicas), and run the shared
 //! conformance suite (`enterprise_sso_conformance::conformance_tests!`, feature `testing`).
 
 pub mod codec;
