@@ -7,6 +7,7 @@
 mod accounts;
 mod connections;
 mod oidc;
+mod pending;
 mod refresh;
 mod retry;
 mod saml;

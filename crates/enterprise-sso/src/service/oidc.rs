@@ -18,6 +18,7 @@ use enterprise_sso_protocol::oidc::rp::{
     OidcRefusal, PendingAuthorization, RelyingParty,
 };
 
+use super::pending::{BoundToBrowser, PendingProblem};
 use super::{Connections, SignIn};
 use crate::account::Assertion;
 use crate::error::{Error, Result};
@@ -161,6 +162,12 @@ struct Pending {
     authorization: Vec<u8>,
 }
 
+impl BoundToBrowser for Pending {
+    fn browser_key(&self) -> &str {
+        &self.browser
+    }
+}
+
 fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
@@ -261,32 +268,28 @@ impl<R: Store> Connections<R> {
         let rp = self.relying_party(settings, id).await?;
         let callback = rp.callback(query).map_err(refused)?;
         let now = (self.clock)();
-        let pending = self
-            .repo
-            .take_sign_in(
+        let p: Pending = self
+            .take_pending(
                 SignInKind::OidcState,
-                &sign_in_key(callback.state.expose_secret()),
+                callback.state.expose_secret(),
+                id,
+                browser,
                 now,
+                "an OIDC pending request's payload",
             )
             .await?
-            .ok_or_else(|| refused(OidcSignInRefusal::UnknownState))?;
-        if pending.connection_id.as_ref() != Some(id) {
-            return Err(refused(OidcSignInRefusal::RequestForAnotherConnection {
-                expected: pending
-                    .connection_id
-                    .map(|c| c.to_string())
-                    .unwrap_or_default(),
-                received: id.to_string(),
-            }));
-        }
-        let p: Pending = serde_json::from_slice(&pending.payload)
-            .map_err(|_| Error::corrupt("an OIDC pending request's payload"))?;
-        let same_browser = browser.is_some_and(|b| {
-            enterprise_sso_protocol::secret::ct_eq(sign_in_key(b).as_bytes(), p.browser.as_bytes())
-        });
-        if !same_browser {
-            return Err(refused(OidcSignInRefusal::BrowserMismatch));
-        }
+            .map_err(|problem| {
+                refused(match problem {
+                    PendingProblem::Unknown => OidcSignInRefusal::UnknownState,
+                    PendingProblem::OtherConnection(expected) => {
+                        OidcSignInRefusal::RequestForAnotherConnection {
+                            expected,
+                            received: id.to_string(),
+                        }
+                    }
+                    PendingProblem::OtherBrowser => OidcSignInRefusal::BrowserMismatch,
+                })
+            })?;
         let authorization =
             PendingAuthorization::from_payload(&p.authorization).map_err(refused)?;
         let jwks = settings.jwks_for(&rp);

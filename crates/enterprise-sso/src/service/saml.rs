@@ -16,6 +16,7 @@ use enterprise_sso_protocol::saml::sp::{
     ResponseVerifier, ServiceProvider, SpKeyPair, VerifiedAssertion,
 };
 
+use super::pending::{BoundToBrowser, PendingProblem};
 use super::{Connections, SignIn};
 use crate::account::Assertion;
 use crate::connection::EnterpriseConnection;
@@ -231,6 +232,12 @@ struct Pending {
     relay_state: Option<String>,
 }
 
+impl BoundToBrowser for Pending {
+    fn browser_key(&self) -> &str {
+        &self.browser
+    }
+}
+
 fn saml_parts(conn: &EnterpriseConnection) -> Result<(&str, &str)> {
     let saml = conn.saml().ok_or_else(|| refused(SamlRefusal::NotSaml))?;
     let entity = saml.idp_entity_id.as_deref().ok_or_else(|| {
@@ -346,35 +353,30 @@ impl<R: Store> Connections<R> {
 
         let relay_state = match &verified.in_response_to {
             Some(request_id) => {
-                let pending = self
-                    .repo
-                    .take_sign_in(SignInKind::SamlRequest, &sign_in_key(request_id), now)
+                let p: Pending = self
+                    .take_pending(
+                        SignInKind::SamlRequest,
+                        request_id,
+                        id,
+                        browser,
+                        now,
+                        "a pending SAML request's payload",
+                    )
                     .await?
-                    .ok_or_else(|| {
-                        refused(SamlRefusal::UnknownRequest {
-                            in_response_to: request_id.clone(),
+                    .map_err(|problem| {
+                        refused(match problem {
+                            PendingProblem::Unknown => SamlRefusal::UnknownRequest {
+                                in_response_to: request_id.clone(),
+                            },
+                            PendingProblem::OtherConnection(expected) => {
+                                SamlRefusal::RequestForAnotherConnection {
+                                    expected,
+                                    received: id.to_string(),
+                                }
+                            }
+                            PendingProblem::OtherBrowser => SamlRefusal::BrowserMismatch,
                         })
                     })?;
-                if pending.connection_id.as_ref() != Some(id) {
-                    return Err(refused(SamlRefusal::RequestForAnotherConnection {
-                        expected: pending
-                            .connection_id
-                            .map(|c| c.to_string())
-                            .unwrap_or_default(),
-                        received: id.to_string(),
-                    }));
-                }
-                let p: Pending = serde_json::from_slice(&pending.payload)
-                    .map_err(|_| Error::corrupt("a pending SAML request's payload"))?;
-                let same_browser = browser.is_some_and(|b| {
-                    enterprise_sso_protocol::secret::ct_eq(
-                        sign_in_key(b).as_bytes(),
-                        p.browser.as_bytes(),
-                    )
-                });
-                if !same_browser {
-                    return Err(refused(SamlRefusal::BrowserMismatch));
-                }
                 verified.expect_request(request_id).map_err(refused)?;
                 p.relay_state
             }

@@ -1,0 +1,68 @@
+//! The one rule both sign-in flows apply to the request a response or callback answers:
+//! taken from the sign-in store exactly once, made for this connection, and answered by the
+//! browser that started it.
+
+use serde::de::DeserializeOwned;
+
+use super::Connections;
+use crate::error::{Error, Result};
+use crate::ids::ConnectionId;
+use crate::repo::Store;
+use crate::sign_in_store::{sign_in_key, SignInKind};
+
+/// A flow's pending-request payload: it keeps the hashed browser binding.
+pub(super) trait BoundToBrowser: DeserializeOwned {
+    /// [`sign_in_key`] of the browser value given at the start.
+    fn browser_key(&self) -> &str;
+}
+
+/// Why a pending request cannot be used; each flow names it in its own refusal type.
+pub(super) enum PendingProblem {
+    /// No live request under the key (unknown, expired or used).
+    Unknown,
+    /// The request was made for another connection (its id).
+    OtherConnection(String),
+    /// Another browser (or none) answered.
+    OtherBrowser,
+}
+
+impl<R: Store> Connections<R> {
+    /// Takes the pending request of `kind` under `raw_key` (used up whatever follows) and
+    /// checks that it belongs to connection `id` and to `browser`.
+    pub(super) async fn take_pending<T: BoundToBrowser>(
+        &self,
+        kind: SignInKind,
+        raw_key: &str,
+        id: &ConnectionId,
+        browser: Option<&str>,
+        now: i64,
+        what: &'static str,
+    ) -> Result<std::result::Result<T, PendingProblem>> {
+        let Some(item) = self
+            .repo
+            .take_sign_in(kind, &sign_in_key(raw_key), now)
+            .await?
+        else {
+            return Ok(Err(PendingProblem::Unknown));
+        };
+        if item.connection_id.as_ref() != Some(id) {
+            return Ok(Err(PendingProblem::OtherConnection(
+                item.connection_id
+                    .map(|c| c.to_string())
+                    .unwrap_or_default(),
+            )));
+        }
+        let pending: T = serde_json::from_slice(&item.payload).map_err(|_| Error::corrupt(what))?;
+        let same_browser = browser.is_some_and(|b| {
+            enterprise_sso_protocol::secret::ct_eq(
+                sign_in_key(b).as_bytes(),
+                pending.browser_key().as_bytes(),
+            )
+        });
+        Ok(if same_browser {
+            Ok(pending)
+        } else {
+            Err(PendingProblem::OtherBrowser)
+        })
+    }
+}
