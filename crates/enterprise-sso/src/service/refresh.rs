@@ -42,6 +42,22 @@ async fn fetch(
     Ok((url, body))
 }
 
+/// Fetches SAML metadata from `url` and decodes it as XML 1.0 requires: at most
+/// [`MAX_METADATA_BYTES`], UTF-8 or UTF-16 with its byte-order mark.
+async fn fetch_metadata(source: &dyn MetadataSource, url: &Option<String>) -> Result<String> {
+    let (_, body) = fetch(source, url, "saml.idp_metadata_url", MAX_METADATA_BYTES).await?;
+    if body.len() > MAX_METADATA_BYTES {
+        return Err(invalid(
+            "saml.idp_metadata",
+            FieldErrorKind::TooLong {
+                max: MAX_METADATA_BYTES,
+            },
+        ));
+    }
+    crate::saml::decode_metadata_bytes(body)
+        .map_err(|e| invalid("saml.idp_metadata", FieldErrorKind::InvalidMetadata(e)))
+}
+
 impl<R: ConnectionRepo> Connections<R> {
     /// Re-reads a connection's documents through `source` and stores the result through the
     /// normal merge/validate/CAS path:
@@ -66,24 +82,7 @@ impl<R: ConnectionRepo> Connections<R> {
         let current = self.get(id).await?;
         match &current.config {
             ProtocolConfig::Saml(s) => {
-                let (_, body) = fetch(
-                    source,
-                    &s.idp_metadata_url,
-                    "saml.idp_metadata_url",
-                    MAX_METADATA_BYTES,
-                )
-                .await?;
-                if body.len() > MAX_METADATA_BYTES {
-                    return Err(invalid(
-                        "saml.idp_metadata",
-                        FieldErrorKind::TooLong {
-                            max: MAX_METADATA_BYTES,
-                        },
-                    ));
-                }
-                let xml = crate::saml::decode_metadata_bytes(body).map_err(|e| {
-                    invalid("saml.idp_metadata", FieldErrorKind::InvalidMetadata(e))
-                })?;
+                let xml = fetch_metadata(source, &s.idp_metadata_url).await?;
                 let patch = UpdateConnection {
                     saml: Patch::Value(SamlPatch {
                         idp_metadata: Patch::Value(xml),
@@ -226,24 +225,7 @@ impl<R: ConnectionRepo> Connections<R> {
         if let Some(s) = saml {
             if let (Patch::Value(url), Patch::Absent) = (&s.idp_metadata_url, &s.idp_metadata) {
                 let url = self.fetchable(url, "saml.idp_metadata_url")?;
-                let (_, body) = fetch(
-                    source,
-                    &Some(url),
-                    "saml.idp_metadata_url",
-                    MAX_METADATA_BYTES,
-                )
-                .await?;
-                if body.len() > MAX_METADATA_BYTES {
-                    return Err(invalid(
-                        "saml.idp_metadata",
-                        FieldErrorKind::TooLong {
-                            max: MAX_METADATA_BYTES,
-                        },
-                    ));
-                }
-                let xml = crate::saml::decode_metadata_bytes(body).map_err(|e| {
-                    invalid("saml.idp_metadata", FieldErrorKind::InvalidMetadata(e))
-                })?;
+                let xml = fetch_metadata(source, &Some(url)).await?;
                 s.idp_metadata = Patch::Value(xml);
             }
         }
