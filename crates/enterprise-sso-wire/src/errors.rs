@@ -366,6 +366,10 @@ impl From<&Error> for ApiErrors {
                 400,
                 ApiError::new(r.code(), "OIDC sign-in refused", r.to_string(), None),
             ),
+            Error::HostedRefused(r) => ApiErrors::one(
+                400,
+                ApiError::new(r.oauth_error(), "sign-in refused", r.to_string(), None),
+            ),
             Error::InvalidEmail { .. } => ApiErrors::param(
                 codes::PARAM_FORMAT_INVALID,
                 "is invalid",

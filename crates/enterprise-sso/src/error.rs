@@ -62,6 +62,11 @@ pub enum Error {
     /// sign-in was recorded; the pending request, if its state matched, is used up.
     #[error("OIDC sign-in refused: {0}")]
     OidcRefused(Box<crate::service::OidcSignInRefusal>),
+
+    /// The hosted sign-in API refused (see `HostedRefusal::code` and
+    /// `HostedRefusal::oauth_error`): a code, token, PKCE or client rule.
+    #[error("hosted sign-in refused: {0}")]
+    HostedRefused(Box<crate::service::HostedRefusal>),
     /// An email address given for routing is malformed.
     #[error("invalid email address: {reason}")]
     InvalidEmail {

@@ -111,6 +111,12 @@ pub use repo::{
 };
 pub use secret::ClientSecret;
 pub use service::{
+    check_code_challenge, s256_challenge, AuthorizationRequest, CodeBinding, CodeExchange,
+    HostedRedirect, HostedRefusal, HostedSettings, IdpInitiatedClient, Profile, SamlPost,
+    TokenGrant, DEFAULT_ACCESS_TOKEN_TTL, DEFAULT_CODE_TTL, DEFAULT_HOSTED_REQUEST_TTL,
+    MAX_CLIENT_STATE_BYTES, MAX_RELAY_STATE_BYTES,
+};
+pub use service::{
     now_ms, Clock, Connections, MetadataSource, OidcSettings, OidcSignIn, OidcSignInRefusal,
     OidcStart, RefreshReport, SamlRedirect, SamlRefusal, SamlSettings, SamlSignIn, SamlStart,
     SignIn, DEFAULT_IDP_INITIATED_MAX_AGE, DEFAULT_OIDC_REQUEST_TTL, DEFAULT_SAML_REQUEST_TTL,

@@ -8,7 +8,7 @@
 //! - the replay cache of SAML assertion IDs (per connection), remembered until the
 //!   assertion's `NotOnOrAfter` plus skew;
 //! - authorization codes (taken once) and access tokens (read until they expire) of the
-//!   hosted sign-in API.
+//!   hosted sign-in API, and the client's authorization requests they answer.
 //!
 //! Keys reach the store already hashed ([`sign_in_key`]: SHA-256 of the raw value), so a
 //! store's files never hold a code, token or state that could be replayed. The rules
@@ -35,16 +35,20 @@ pub enum SignInKind {
     AuthorizationCode,
     /// An access token of the hosted sign-in API.
     AccessToken,
+    /// A client's authorization request of the hosted sign-in API, waiting for the IdP's
+    /// answer (keyed by the SAML request ID or the OIDC state it rides on).
+    HostedRequest,
 }
 
 impl SignInKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [SignInKind; 5] = [
+    pub const ALL: [SignInKind; 6] = [
         SignInKind::SamlRequest,
         SignInKind::SamlAssertion,
         SignInKind::OidcState,
         SignInKind::AuthorizationCode,
         SignInKind::AccessToken,
+        SignInKind::HostedRequest,
     ];
 
     /// A stable name, as stores write it.
@@ -55,6 +59,7 @@ impl SignInKind {
             SignInKind::OidcState => "oidc_state",
             SignInKind::AuthorizationCode => "authorization_code",
             SignInKind::AccessToken => "access_token",
+            SignInKind::HostedRequest => "hosted_request",
         }
     }
 

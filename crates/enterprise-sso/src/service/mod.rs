@@ -2,10 +2,14 @@
 //!
 //! One file a concern: `connections` (create, read, update, delete, routing), `refresh`
 //! (re-reading IdP documents), `sign_in` (recording a sign-in), `accounts` (account
-//! reads and writes), and `retry` (the one compare-and-swap retry loop every write uses).
+//! reads and writes), `saml` / `oidc` (the sign-in engines), `pending` (their one
+//! pending-request rule), `hosted` / `hosted_flow` (the hosted API's codes, tokens and
+//! the flow around the engines), and `retry` (the one compare-and-swap retry loop every write uses).
 
 mod accounts;
 mod connections;
+mod hosted;
+mod hosted_flow;
 mod oidc;
 mod pending;
 mod refresh;
@@ -13,6 +17,12 @@ mod retry;
 mod saml;
 mod sign_in;
 
+pub use hosted::{
+    check_code_challenge, s256_challenge, CodeBinding, CodeExchange, HostedRefusal, HostedSettings,
+    Profile, TokenGrant, DEFAULT_ACCESS_TOKEN_TTL, DEFAULT_CODE_TTL, DEFAULT_HOSTED_REQUEST_TTL,
+    MAX_CLIENT_STATE_BYTES, MAX_RELAY_STATE_BYTES,
+};
+pub use hosted_flow::{AuthorizationRequest, HostedRedirect, IdpInitiatedClient, SamlPost};
 pub use oidc::{OidcSettings, OidcSignIn, OidcSignInRefusal, OidcStart, DEFAULT_OIDC_REQUEST_TTL};
 pub use refresh::{MetadataSource, RefreshReport};
 pub use saml::{

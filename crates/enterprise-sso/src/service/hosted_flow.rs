@@ -1,0 +1,362 @@
+//! The hosted sign-in flow around the SAML and OIDC engines: an authorization request of
+//! the host's client starts a sign-in at the connection's IdP and is kept (hashed, in the
+//! sign-in store, kind `hosted_request`) under the SAML request ID or the OIDC `state`;
+//! the IdP's answer, once [`Connections::saml_finish`] / [`Connections::oidc_finish`]
+//! accepted it, takes that request exactly once and turns the sign-in into a code for the
+//! client's redirect URI. IdP-initiated SAML sign-ins go to the client the host names for
+//! them, to its default redirect URI or to a registered one named in the RelayState
+//! (`redirect_uri=…`, as WorkOS); any other RelayState is ignored, never followed.
+
+use std::collections::BTreeMap;
+
+use super::hosted::{
+    check_code_challenge, millis, refused, CodeBinding, HostedRefusal, HostedSettings, Profile,
+    MAX_CLIENT_STATE_BYTES, MAX_RELAY_STATE_BYTES,
+};
+use super::{Connections, OidcSignInRefusal, OidcStart, SamlStart};
+use crate::connection::ProtocolConfig;
+use crate::error::{Error, Result};
+use crate::ids::ConnectionId;
+use crate::repo::Store;
+use crate::sign_in_store::{sign_in_key, SignInItem, SignInKind};
+
+/// A client's authorization request (`GET /sso/authorize`), checked by the host against
+/// its registered clients before it gets here.
+#[derive(Debug, Clone, Copy)]
+pub struct AuthorizationRequest<'a> {
+    /// The client.
+    pub client_id: &'a str,
+    /// One of the client's registered redirect URIs (exact match, checked by the host).
+    pub redirect_uri: &'a str,
+    /// The client's `state`, echoed back (at most [`MAX_CLIENT_STATE_BYTES`]).
+    pub state: Option<&'a str>,
+    /// The PKCE S256 challenge.
+    pub code_challenge: Option<&'a str>,
+    /// `login_hint` for the IdP (OIDC).
+    pub login_hint: Option<&'a str>,
+    /// `domain_hint` for the IdP (OIDC).
+    pub domain_hint: Option<&'a str>,
+}
+
+/// What arrives at a connection's ACS.
+#[derive(Debug, Clone, Copy)]
+pub struct SamlPost<'a> {
+    /// The posted `SAMLResponse` (base64).
+    pub saml_response: &'a str,
+    /// The posted `RelayState`.
+    pub relay_state: Option<&'a str>,
+    /// The browser binding the request brought (its cookie), if any.
+    pub browser: Option<&'a str>,
+}
+
+/// A client that takes IdP-initiated sign-ins.
+#[derive(Debug, Clone)]
+pub struct IdpInitiatedClient {
+    /// The client.
+    pub client_id: String,
+    /// Its registered redirect URIs (a RelayState `redirect_uri=` must be one of them).
+    pub redirect_uris: Vec<String>,
+    /// Where an IdP-initiated sign-in goes without a RelayState naming one.
+    pub default_redirect_uri: Option<String>,
+}
+
+/// Where the browser goes after a hosted sign-in: `redirect_uri?code=…&state=…`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct HostedRedirect {
+    /// The client's redirect URI.
+    pub redirect_uri: String,
+    /// The authorization code (secret until exchanged).
+    pub code: String,
+    /// The client's state, as sent.
+    pub state: Option<String>,
+    /// The connection signed in through.
+    pub connection_id: ConnectionId,
+    /// The signed-in user.
+    pub profile: Profile,
+}
+
+impl std::fmt::Debug for HostedRedirect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostedRedirect")
+            .field("redirect_uri", &self.redirect_uri)
+            .field("code", &"<redacted>")
+            .field("state", &self.state)
+            .field("connection_id", &self.connection_id)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Pending {
+    binding: CodeBinding,
+    state: Option<String>,
+}
+
+fn saml_key(request_id: &str) -> String {
+    sign_in_key(&format!("saml\u{0}{request_id}"))
+}
+
+fn oidc_key(state: &str) -> String {
+    sign_in_key(&format!("oidc\u{0}{state}"))
+}
+
+/// The `state` parameter of a URL or query string.
+fn state_of(query: &str) -> Option<String> {
+    url::form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.into_owned())
+}
+
+impl<R: Store> Connections<R> {
+    /// Starts a hosted sign-in through connection `id`: the IdP URL to send the browser
+    /// to. `browser` is the host's browser binding (a random cookie), `random` 64 bytes
+    /// from a CSPRNG.
+    pub async fn hosted_start(
+        &self,
+        settings: &HostedSettings,
+        id: &ConnectionId,
+        request: &AuthorizationRequest<'_>,
+        browser: &str,
+        random: [u8; 64],
+    ) -> Result<String> {
+        if let Some(s) = request.state {
+            if s.len() > MAX_CLIENT_STATE_BYTES {
+                return Err(refused(HostedRefusal::StateTooLong {
+                    max: MAX_CLIENT_STATE_BYTES,
+                    received: s.len(),
+                }));
+            }
+        }
+        if let Some(c) = request.code_challenge {
+            check_code_challenge(c)?;
+        }
+        let conn = self.get(id).await?;
+        let (url, key) = match &conn.config {
+            ProtocolConfig::Saml(_) => {
+                let mut r = [0u8; 32];
+                r.copy_from_slice(&random[..32]);
+                let s = settings.saml();
+                let redirect = self
+                    .saml_start(
+                        s,
+                        id,
+                        SamlStart {
+                            browser,
+                            relay_state: None,
+                            random: r,
+                        },
+                    )
+                    .await?;
+                (redirect.url, saml_key(&redirect.request_id))
+            }
+            ProtocolConfig::Oidc(_) => {
+                let oidc = settings.oidc().ok_or_else(|| {
+                    Error::OidcRefused(Box::new(OidcSignInRefusal::NotConfigured {
+                        missing: "the host's OIDC settings",
+                    }))
+                })?;
+                let url = self
+                    .oidc_start(
+                        oidc,
+                        id,
+                        OidcStart {
+                            browser,
+                            login_hint: request.login_hint,
+                            domain_hint: request.domain_hint,
+                            random,
+                        },
+                    )
+                    .await?;
+                let state = url::Url::parse(&url)
+                    .ok()
+                    .and_then(|u| u.query().and_then(state_of))
+                    .ok_or_else(|| Error::corrupt("the OIDC authorization URL has no state"))?;
+                (url, oidc_key(&state))
+            }
+        };
+        let now = (self.clock)();
+        let payload = serde_json::to_vec(&Pending {
+            binding: CodeBinding {
+                client_id: request.client_id.to_owned(),
+                redirect_uri: request.redirect_uri.to_owned(),
+                code_challenge: request.code_challenge.map(str::to_owned),
+            },
+            state: request.state.map(str::to_owned),
+        })
+        .map_err(|_| Error::corrupt("an authorization request could not be encoded"))?;
+        let item = SignInItem {
+            kind: SignInKind::HostedRequest,
+            key,
+            connection_id: Some(id.clone()),
+            created_at: now,
+            expires_at: now.saturating_add(millis(settings.request_ttl)),
+            payload,
+        };
+        if !self.repo.put_sign_in(&item, now).await? {
+            return Err(Error::InvalidArgument {
+                argument: "random",
+                reason: "the authorization request is already pending",
+            });
+        }
+        Ok(url)
+    }
+
+    /// Takes the authorization request kept under `key` for connection `id`.
+    async fn take_authorization(&self, key: &str, id: &ConnectionId) -> Result<Pending> {
+        let now = (self.clock)();
+        let item = self
+            .repo
+            .take_sign_in(SignInKind::HostedRequest, key, now)
+            .await?
+            .filter(|i| i.connection_id.as_ref() == Some(id))
+            .ok_or_else(|| refused(HostedRefusal::NoAuthorizationRequest))?;
+        serde_json::from_slice(&item.payload)
+            .map_err(|_| Error::corrupt("an authorization request's payload"))
+    }
+
+    async fn redirect_with_code(
+        &self,
+        settings: &HostedSettings,
+        id: &ConnectionId,
+        pending: Pending,
+        profile: Profile,
+        random: [u8; 32],
+    ) -> Result<HostedRedirect> {
+        let code = self
+            .issue_code(settings, &pending.binding, &profile, random)
+            .await?;
+        Ok(HostedRedirect {
+            redirect_uri: pending.binding.redirect_uri,
+            code,
+            state: pending.state,
+            connection_id: id.clone(),
+            profile,
+        })
+    }
+
+    /// The IdP's SAML Response posted to connection `id`'s ACS: verified and recorded by
+    /// [`Connections::saml_finish`], then turned into a code for the client whose
+    /// authorization request it answers (SP-initiated), or for `idp_initiated` (an
+    /// unsolicited Response on a connection that allows them). A RelayState over 80 bytes
+    /// is refused before anything is read or written.
+    pub async fn hosted_saml_finish(
+        &self,
+        settings: &HostedSettings,
+        id: &ConnectionId,
+        post: &SamlPost<'_>,
+        idp_initiated: Option<&IdpInitiatedClient>,
+        random: [u8; 32],
+    ) -> Result<HostedRedirect> {
+        let SamlPost {
+            saml_response,
+            relay_state,
+            browser,
+        } = *post;
+        if let Some(rs) = relay_state {
+            if rs.len() > MAX_RELAY_STATE_BYTES {
+                return Err(refused(HostedRefusal::RelayStateTooLong {
+                    max: MAX_RELAY_STATE_BYTES,
+                    received: rs.len(),
+                }));
+            }
+        }
+        let done = self
+            .saml_finish(settings.saml(), id, saml_response, relay_state, browser)
+            .await?;
+        let raw: BTreeMap<String, Vec<String>> = done.assertion.attributes.iter().fold(
+            BTreeMap::new(),
+            |mut m: BTreeMap<String, Vec<String>>, (name, values)| {
+                m.entry(name.clone())
+                    .or_default()
+                    .extend(values.iter().cloned());
+                m
+            },
+        );
+        let profile = Profile::of_sign_in(&done.sign_in, raw);
+        let pending = match &done.assertion.in_response_to {
+            Some(request_id) => self.take_authorization(&saml_key(request_id), id).await?,
+            None => idp_initiated_target(idp_initiated, done.relay_state.as_deref())?,
+        };
+        self.redirect_with_code(settings, id, pending, profile, random)
+            .await
+    }
+
+    /// The OIDC provider's callback to connection `id` (`query`: the callback's query
+    /// string): verified and recorded by [`Connections::oidc_finish`], then turned into a
+    /// code for the client whose authorization request the `state` answers.
+    pub async fn hosted_oidc_finish(
+        &self,
+        settings: &HostedSettings,
+        id: &ConnectionId,
+        query: &str,
+        browser: Option<&str>,
+        random: [u8; 32],
+    ) -> Result<HostedRedirect> {
+        let oidc = settings.oidc().ok_or_else(|| {
+            Error::OidcRefused(Box::new(OidcSignInRefusal::NotConfigured {
+                missing: "the host's OIDC settings",
+            }))
+        })?;
+        let done = self.oidc_finish(oidc, id, query, browser).await?;
+        // oidc_finish took the pending request under this state, bound to this connection
+        // and browser: the state is verified.
+        let state =
+            state_of(query).ok_or_else(|| refused(HostedRefusal::NoAuthorizationRequest))?;
+        let pending = self.take_authorization(&oidc_key(&state), id).await?;
+        let raw = done
+            .identity
+            .claims
+            .iter()
+            .map(|(k, v)| {
+                let vals = match v {
+                    serde_json::Value::String(s) => vec![s.clone()],
+                    serde_json::Value::Array(a) => a
+                        .iter()
+                        .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_owned))
+                        .collect(),
+                    other => vec![other.to_string()],
+                };
+                (k.clone(), vals)
+            })
+            .collect();
+        let profile = Profile::of_sign_in(&done.sign_in, raw);
+        self.redirect_with_code(settings, id, pending, profile, random)
+            .await
+    }
+}
+
+/// Where an IdP-initiated sign-in goes: the client's default redirect URI, or a
+/// registered one the RelayState names as `redirect_uri=<uri>`. Any other RelayState is
+/// ignored (WorkOS: "ignored and discarded"), never followed.
+fn idp_initiated_target(
+    client: Option<&IdpInitiatedClient>,
+    relay_state: Option<&str>,
+) -> Result<Pending> {
+    let client = client.ok_or_else(|| refused(HostedRefusal::NoIdpInitiatedClient))?;
+    let named = relay_state.and_then(|rs| {
+        url::form_urlencoded::parse(rs.as_bytes())
+            .find(|(k, _)| k == "redirect_uri")
+            .map(|(_, v)| v.into_owned())
+    });
+    let redirect_uri = match named {
+        Some(uri) if client.redirect_uris.contains(&uri) => uri,
+        Some(uri) => {
+            return Err(refused(HostedRefusal::IdpInitiatedRedirectNotRegistered {
+                client_id: client.client_id.clone(),
+                received: uri,
+            }))
+        }
+        None => client
+            .default_redirect_uri
+            .clone()
+            .ok_or_else(|| refused(HostedRefusal::NoIdpInitiatedClient))?,
+    };
+    Ok(Pending {
+        binding: CodeBinding {
+            client_id: client.client_id.clone(),
+            redirect_uri,
+            code_challenge: None,
+        },
+        state: None,
+    })
+}
