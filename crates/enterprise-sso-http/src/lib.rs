@@ -15,6 +15,12 @@
 //! | `GET /connections/{id}` | WorkOS `Connection` |
 //! | `DELETE /connections/{id}` | 202, no body |
 //!
+//! With [`HttpOptions::sign_in`] ([`SignInOptions`]: the SAML SP and OIDC RP settings and
+//! the OAuth clients), the hosted sign-in routes too, without API key: `GET
+//! /sso/authorize`, `POST /sso/token`, `GET /sso/profile` (WorkOS's SSO API), and under the
+//! SP base URL's path `POST {base}/{id}/acs`, `GET {base}/{id}/metadata` and `GET
+//! {base}/{id}/callback`.
+//!
 //! Every error, including auth (401), unknown routes (404), wrong methods (405), bodies
 //! over the limit (413, refused before parsing), bodies not sent as `Content-Type:
 //! application/json` (415), a key given twice in a JSON object (400, naming it) and bodies
@@ -47,6 +53,7 @@ mod envelope;
 mod etag;
 mod query;
 mod serve;
+mod sso;
 mod state;
 pub mod store_url;
 mod workos;
@@ -68,6 +75,7 @@ pub use serve::{
     serve, ServerLimits, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
     DEFAULT_MAX_CONNECTIONS, DEFAULT_QUEUE_TIMEOUT,
 };
+pub use sso::{InvalidClient, InvalidSignInOptions, OAuthClient, SignInOptions, BROWSER_COOKIE};
 pub use state::HttpOptions;
 pub use workos::WORKOS_MAX_LIMIT;
 
@@ -82,6 +90,10 @@ pub fn router_with<S: Store + 'static>(
     auth: Auth,
     opts: HttpOptions,
 ) -> Router {
+    let sso = opts
+        .sign_in
+        .clone()
+        .map(|s| sso::routes(connections.clone(), s, auth.clone(), &opts));
     let st = Arc::new(state::AppState {
         svc: connections,
         opts,
@@ -113,6 +125,12 @@ pub fn router_with<S: Store + 'static>(
             auth,
             auth::require_key,
         ));
+    // The hosted sign-in routes are not behind the API key: browsers call them, the
+    // token endpoint checks the client itself and the profile endpoint the access token.
+    let routes = match sso {
+        Some(sso) => routes.merge(sso),
+        None => routes,
+    };
     routes
         .fallback(not_found)
         .layer(axum::middleware::from_fn(access_log::log))

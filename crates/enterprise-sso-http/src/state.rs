@@ -29,6 +29,9 @@ pub struct HttpOptions {
     /// `None`: documents are not fetched (the host refreshes them itself). The server
     /// binary sets an SSRF-safe fetcher (`enterprise-sso-fetch`).
     pub metadata_source: Option<Arc<dyn MetadataSource>>,
+    /// The hosted sign-in (`/sso/authorize`, `/sso/token`, `/sso/profile` and the SP
+    /// endpoints under `sp_base_url`'s path). `None`: those routes do not exist.
+    pub sign_in: Option<crate::sso::SignInOptions>,
 }
 
 impl std::fmt::Debug for HttpOptions {
@@ -38,6 +41,7 @@ impl std::fmt::Debug for HttpOptions {
             .field("body_read_timeout", &self.body_read_timeout)
             .field("sp_base_url", &self.sp_base_url)
             .field("metadata_source", &self.metadata_source.is_some())
+            .field("sign_in", &self.sign_in)
             .finish()
     }
 }
@@ -49,6 +53,7 @@ impl Default for HttpOptions {
             body_read_timeout: crate::body::DEFAULT_BODY_READ_TIMEOUT,
             sp_base_url: None,
             metadata_source: None,
+            sign_in: None,
         }
     }
 }

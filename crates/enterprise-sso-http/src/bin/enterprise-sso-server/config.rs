@@ -33,6 +33,11 @@ usage: enterprise-sso-server [--listen ADDR] [--store URL] [--sp-base-url URL]
                        45s, or off); the feed is pruned every tenth of it (at most hourly).
                        A consumer behind the pruned part learns it from the feed's floor
                        and starts over (env ENTERPRISE_SSO_FEED_RETENTION)
+  --clients JSON       OAuth clients of the hosted sign-in (env ENTERPRISE_SSO_CLIENTS): a
+                       JSON array of {client_id, redirect_uris, default_redirect_uri?};
+                       needs --sp-base-url,
+                       which then also serves the SP routes ({base}/{id}/acs, /metadata,
+                       /callback) on its path
   --dev-no-auth-loopback-only
                        serve WITHOUT authentication, only on a loopback address
 
@@ -45,7 +50,12 @@ fetches the document first (https only, never an internal address, 1 MiB, 15 s) 
 the connection from it. ENTERPRISE_SSO_FETCH_CA: a PEM file of extra CA certificates
 (IdPs behind a private CA). ENTERPRISE_SSO_INSECURE_FETCH_LOOPBACK_FOR_TESTS=1 allows
 loopback and plain http (tests only). ENTERPRISE_SSO_REFRESH_INTERVAL: seconds between
-scheduled re-reads of every connection's document (default 21600, 0 turns them off).";
+scheduled re-reads of every connection's document (default 21600, 0 turns them off).
+Hosted sign-in (with --clients): /sso/authorize, /sso/token, /sso/profile (WorkOS SSO
+API; client secrets are the API keys). ENTERPRISE_SSO_SP_KEY / ENTERPRISE_SSO_SP_CERT: PEM
+files of an SP key pair (published in SP metadata, decrypts encrypted assertions);
+ENTERPRISE_SSO_SIGN_AUTHN_REQUESTS=1 signs AuthnRequests with it. Expired sign-in records
+are swept every minute.";
 
 /// What `main` runs.
 pub(crate) struct Config {
@@ -58,6 +68,8 @@ pub(crate) struct Config {
     pub body_read_timeout: Duration,
     /// How long change-feed events are kept (`None`: for ever).
     pub feed_retention: Option<Duration>,
+    /// The hosted sign-in's OAuth clients (none: the sign-in routes are off).
+    pub clients: Vec<enterprise_sso_http::OAuthClient>,
 }
 
 /// The default of `--feed-retention`: a week, long enough for a consumer (a webhook
@@ -81,6 +93,7 @@ impl Config {
         let mut idle_timeout = env("ENTERPRISE_SSO_IDLE_TIMEOUT");
         let mut body_read_timeout = env("ENTERPRISE_SSO_BODY_READ_TIMEOUT");
         let mut feed_retention = env("ENTERPRISE_SSO_FEED_RETENTION");
+        let mut clients = env("ENTERPRISE_SSO_CLIENTS");
         let mut no_auth = false;
         let mut args = args.peekable();
         while let Some(a) = args.next() {
@@ -96,6 +109,7 @@ impl Config {
                 "--idle-timeout" => idle_timeout = Some(value("--idle-timeout")?),
                 "--body-read-timeout" => body_read_timeout = Some(value("--body-read-timeout")?),
                 "--feed-retention" => feed_retention = Some(value("--feed-retention")?),
+                "--clients" => clients = Some(value("--clients")?),
                 "--dev-no-auth-loopback-only" => no_auth = true,
                 "-h" | "--help" => return Ok(Parsed::Help),
                 other => return Err(format!("unknown argument {other:?}")),
@@ -147,6 +161,14 @@ impl Config {
             DEFAULT_BODY_READ_TIMEOUT,
         )?;
         let feed_retention = retention(feed_retention)?;
+        let clients = match clients {
+            None => Vec::new(),
+            Some(json) => enterprise_sso_http::OAuthClient::list_from_json(&json)
+                .map_err(|e| format!("--clients: {e}"))?,
+        };
+        if !clients.is_empty() && sp_base_url.is_none() {
+            return Err("--clients needs --sp-base-url (where the SP routes are served)".into());
+        }
         Ok(Parsed::Run(Box::new(Config {
             listen,
             store: StoreUrl::parse(&store).map_err(|e| e.to_string())?,
@@ -156,6 +178,7 @@ impl Config {
             limits,
             body_read_timeout,
             feed_retention,
+            clients,
         })))
     }
 }

@@ -4,7 +4,8 @@
 //! ENTERPRISE_SSO_API_KEYS=sk_live_… enterprise-sso-server [--listen 127.0.0.1:8080]
 //!     [--store sqlite:enterprise-sso.db | sled:DIR | postgres://…] [--sp-base-url URL]
 //!     [--max-connections N] [--header-read-timeout T] [--idle-timeout T]
-//!     [--body-read-timeout T] [--feed-retention T|off] [--dev-no-auth-loopback-only]
+//!     [--body-read-timeout T] [--feed-retention T|off] [--clients JSON]
+//!     [--dev-no-auth-loopback-only]
 //! ```
 //!
 //! The change feed is pruned on a schedule (`--feed-retention`, default 7 days): events
@@ -18,6 +19,7 @@
 
 mod config;
 mod refresh;
+mod sign_in;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -111,6 +113,19 @@ async fn main() -> ExitCode {
     let pruner = cfg
         .feed_retention
         .map(|retention| tokio::spawn(prune_feed(Arc::clone(&svc), retention)));
+    // Expired sign-in records are swept whether or not this server signs people in:
+    // another replica on the same store may.
+    let sweeper = sign_in::spawn_sweeper(Arc::clone(&svc));
+    let sign_in = match (&cfg.sp_base_url, cfg.clients.is_empty()) {
+        (Some(base), false) => match sign_in::options(base, cfg.clients, fetcher.clone()) {
+            Ok(o) => Some(o),
+            Err(e) => {
+                eprintln!("enterprise-sso-server: hosted sign-in: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        _ => None,
+    };
     let app = router_with(
         svc,
         cfg.auth,
@@ -118,6 +133,7 @@ async fn main() -> ExitCode {
             sp_base_url: cfg.sp_base_url,
             body_read_timeout: cfg.body_read_timeout,
             metadata_source: Some(fetcher),
+            sign_in,
             ..HttpOptions::default()
         },
     );
@@ -146,6 +162,7 @@ async fn main() -> ExitCode {
     if let Some(p) = pruner {
         p.abort();
     }
+    sweeper.abort();
     match served {
         Ok(()) => {
             tracing::info!("stopped");
