@@ -304,6 +304,9 @@ pub fn check_model(logs: &[ModelLog], sync_interval: Duration) -> Vec<String> {
             .max()
             .unwrap_or(0);
         if r.ord < due {
+            if out.is_empty() {
+                out.push(history(logs, r));
+            }
             out.push(format!(
                 "{} read connection {} as {} at {}, but {} was acknowledged more than {:?} \
                  before",
@@ -320,6 +323,27 @@ pub fn check_model(logs: &[ModelLog], sync_interval: Duration) -> Vec<String> {
         *seen = (*seen).max(r.ord);
     }
     out
+}
+
+/// The acknowledged writes and the reads of `r`'s connection, timed relative to `r`'s
+/// start (µs): what a violation message shows to diagnose it.
+fn history(logs: &[ModelLog], r: &ReadRecord) -> String {
+    let rel = |t: u64| i128::from(t) - i128::from(r.began_us);
+    let mut lines: Vec<(i128, String)> = logs
+        .iter()
+        .flat_map(|l| &l.acks)
+        .filter(|a| a.id == r.id)
+        .map(|a| (rel(a.at_us), format!("ack {}", a.ord)))
+        .chain(
+            logs.iter()
+                .flat_map(|l| &l.reads)
+                .filter(|x| x.id == r.id)
+                .map(|x| (rel(x.began_us), format!("{} read {}", x.handle, x.ord))),
+        )
+        .collect();
+    lines.sort();
+    let lines: Vec<String> = lines.iter().map(|(t, l)| format!("{t:+} {l}")).collect();
+    format!("history of connection {}: {}", r.id, lines.join(", "))
 }
 
 /// How many model cases to run: `ENTERPRISE_SSO_MODEL_CASES`, else `default`.

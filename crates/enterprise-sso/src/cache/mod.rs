@@ -9,7 +9,11 @@
 //!
 //! - **Writes through the same `Cached`** update it in the same step as the store write:
 //!   the next read sees the write. Writes to one id are ordered by a lock held across the
-//!   store write and the cache step.
+//!   store write and the cache step. While a write through this cache is in flight, reads
+//!   of that connection go to the store (the store and its feed may already show the write
+//!   before memory does). The first write through a new cache waits for its
+//!   first catch-up (which finds the feed's end), so nothing is held that the feed has not
+//!   been followed for.
 //! - **Writes by other processes and replicas** reach it through the store's change feed
 //!   ([`crate::ConnectionRepo::events_after`]): the first read after
 //!   [`CacheOptions::sync_interval`] has passed since the last catch-up reads the new
@@ -233,6 +237,20 @@ impl<S: ConnectionRepo + EventFeed> Cached<S> {
         self.sync_locked(&mut position).await
     }
 
+    /// Runs the first catch-up if none has run. Before it the cache holds nothing, so it
+    /// only moves the position to the feed's end; a write through must wait for it, or
+    /// the entry it records would miss every event that first catch-up skips.
+    async fn ensure_ready(&self) -> Result<()> {
+        if self.ready.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let mut position = self.feed.lock().await;
+        if self.ready.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        self.sync_locked(&mut position).await
+    }
+
     async fn sync_locked(&self, position: &mut u64) -> Result<()> {
         let started = self.elapsed_nanos();
         let ready = self.ready.load(Ordering::Acquire);
@@ -291,6 +309,9 @@ impl<S: ConnectionRepo + EventFeed> Cached<S> {
         self.ids.update(id.clone(), |slot| match (deleted, slot) {
             (true, _) => Some(Slot::Absent { after: version }),
             (false, Some(Slot::Present(c))) if c.version >= version => None,
+            (false, Some(Slot::Writing { min_version })) => Some(Slot::Writing {
+                min_version: version.max(*min_version),
+            }),
             (false, _) => Some(Slot::Stale {
                 min_version: version,
             }),
@@ -316,6 +337,11 @@ impl<S: ConnectionRepo + EventFeed> Cached<S> {
         let quiet = self.epoch.fetch_add(1, Ordering::AcqRel) == epoch;
         let fresh = Arc::new(conn.clone());
         self.ids.update(conn.id.clone(), |slot| match slot {
+            Some(Slot::Writing { min_version }) if *min_version > conn.version => {
+                Some(Slot::Stale {
+                    min_version: *min_version,
+                })
+            }
             Some(Slot::Present(c)) if c.version > conn.version => None,
             Some(Slot::Stale { min_version }) if *min_version > conn.version => None,
             Some(Slot::Absent { after }) if *after >= conn.version => None,
@@ -326,6 +352,23 @@ impl<S: ConnectionRepo + EventFeed> Cached<S> {
             self.domains
                 .update(d.clone(), |_| Some(Some(conn.id.clone())));
         }
+    }
+
+    /// Marks `id` as being written through this cache (see [`Slot::Writing`]): until the
+    /// write is recorded ([`Cached::wrote`]) or forgotten, reads of `id` go to the store.
+    /// Without it a read in the window between the store's commit and the record would
+    /// answer the older version from memory while the feed already shows the newer one,
+    /// and a cache layered over this one would keep that older version.
+    fn writing(&self, id: &ConnectionId) {
+        self.ids.update(id.clone(), |slot| {
+            let min_version = match slot {
+                Some(Slot::Present(c)) => c.version,
+                Some(Slot::Stale { min_version } | Slot::Writing { min_version }) => *min_version,
+                Some(Slot::Absent { after }) => *after,
+                None => 0,
+            };
+            Some(Slot::Writing { min_version })
+        });
     }
 
     /// Forgets `id` (a write through this cache failed: the store may differ from memory).
@@ -491,6 +534,25 @@ mod tests {
         assert_eq!(block_on(c.get(&v1.id)).unwrap(), Some(v3));
     }
 
+    /// A write through a cache that has not caught up yet fills its slot; another handle
+    /// then writes a newer version. The first catch-up must not skip that event as if the
+    /// cache were empty (it was not): the next read answers the newer version.
+    #[test]
+    fn a_write_before_the_first_catch_up_is_followed_by_the_feed() {
+        let c = cache();
+        let v1 = saml_connection("x", &["x.first-sync.com"], true);
+        block_on(c.inner().insert(&v1)).unwrap();
+        let mut v2 = v1.clone();
+        v2.version += 1;
+        block_on(c.update(&v2, v1.version)).unwrap();
+        let mut v3 = v2.clone();
+        v3.version += 1;
+        v3.name = "other handle".into();
+        block_on(c.inner().update(&v3, v2.version)).unwrap();
+        block_on(c.sync()).unwrap();
+        assert_eq!(block_on(c.get(&v1.id)).unwrap(), Some(v3));
+    }
+
     #[test]
     fn memory_stays_within_the_capacity() {
         let c = Cached::with_options(
@@ -567,6 +629,93 @@ mod hit_tests {
         async fn prune_events_before(&self, t: i64) -> Result<u64> {
             self.inner.prune_events_before(t).await
         }
+    }
+
+    /// A store whose `update` commits, then waits for the test's go-ahead before it
+    /// returns: the window between a write's commit and the cache's record of it.
+    #[derive(Default)]
+    struct Paused {
+        inner: MemoryRepo,
+        committed: std::sync::Mutex<Option<std::sync::mpsc::Sender<()>>>,
+        go: std::sync::Mutex<Option<std::sync::mpsc::Receiver<()>>>,
+    }
+
+    #[async_trait]
+    impl ConnectionRepo for Paused {
+        async fn insert(&self, c: &EnterpriseConnection) -> Result<()> {
+            self.inner.insert(c).await
+        }
+        async fn get(&self, id: &ConnectionId) -> Result<Option<EnterpriseConnection>> {
+            self.inner.get(id).await
+        }
+        async fn update(&self, c: &EnterpriseConnection, v: u64) -> Result<()> {
+            self.inner.update(c, v).await?;
+            if let Some(tx) = self.committed.lock().unwrap().take() {
+                tx.send(()).unwrap();
+                let go = self.go.lock().unwrap().take().unwrap();
+                go.recv().unwrap();
+            }
+            Ok(())
+        }
+        async fn delete(&self, id: &ConnectionId, now: i64) -> Result<bool> {
+            self.inner.delete(id, now).await
+        }
+        async fn list(&self, q: &ListQuery) -> Result<Page> {
+            self.inner.list(q).await
+        }
+        async fn find_by_domain(&self, d: &Domain) -> Result<Option<EnterpriseConnection>> {
+            self.inner.find_by_domain(d).await
+        }
+    }
+
+    #[async_trait]
+    impl EventFeed for Paused {
+        async fn events_after(&self, p: u64, l: usize) -> Result<crate::repo::FeedPage> {
+            self.inner.events_after(p, l).await
+        }
+        async fn prune_events_before(&self, t: i64) -> Result<u64> {
+            self.inner.prune_events_before(t).await
+        }
+    }
+
+    /// The store committed v2 (its feed shows it) and the cache has not recorded it yet:
+    /// a read in that window answers v2 from the store, by id and by domain, and after
+    /// the record the cache holds v2. (Answering v1 from memory there let a cache layered
+    /// over this one, having read v2's event, fill v1 and keep it.)
+    #[test]
+    fn a_read_during_a_write_through_goes_to_the_store() {
+        let c = std::sync::Arc::new(Cached::with_options(
+            Paused::default(),
+            CacheOptions {
+                sync_interval: Duration::MAX,
+                ..CacheOptions::default()
+            },
+        ));
+        let v1 = saml_connection("x", &["x.in-flight.com"], true);
+        block_on(c.insert(&v1)).unwrap();
+        assert_eq!(block_on(c.get(&v1.id)).unwrap(), Some(v1.clone()));
+        let (committed_tx, committed) = std::sync::mpsc::channel();
+        let (go, go_rx) = std::sync::mpsc::channel();
+        *c.inner().committed.lock().unwrap() = Some(committed_tx);
+        *c.inner().go.lock().unwrap() = Some(go_rx);
+        let mut v2 = v1.clone();
+        v2.name = "two".into();
+        v2.version += 1;
+        let writer = {
+            let (c, v2) = (std::sync::Arc::clone(&c), v2.clone());
+            std::thread::spawn(move || block_on(c.update(&v2, 1)).unwrap())
+        };
+        committed.recv().unwrap();
+        assert_eq!(block_on(c.get(&v1.id)).unwrap(), Some(v2.clone()));
+        assert_eq!(
+            block_on(c.find_by_domain(&v1.domains[0])).unwrap(),
+            Some(v2.clone())
+        );
+        go.send(()).unwrap();
+        writer.join().unwrap();
+        let hits = c.stats().hits;
+        assert_eq!(block_on(c.get(&v1.id)).unwrap(), Some(v2));
+        assert_eq!(c.stats().hits, hits + 1, "the record fills the slot");
     }
 
     #[test]

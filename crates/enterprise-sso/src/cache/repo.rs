@@ -24,7 +24,7 @@ impl<S: ConnectionRepo + EventFeed> Cached<S> {
         match self.ids.get(id) {
             Some(Slot::Present(c)) => return self.hit(Some(c)),
             Some(Slot::Absent { .. }) => return self.hit(None),
-            Some(Slot::Stale { .. }) | None => {}
+            Some(Slot::Stale { .. } | Slot::Writing { .. }) | None => {}
         }
         self.misses.fetch_add(1, Ordering::Relaxed);
         let epoch = self.epoch.load(Ordering::Acquire);
@@ -90,8 +90,10 @@ impl<S: ConnectionRepo + EventFeed> Cached<S> {
         write: impl std::future::Future<Output = Result<T>>,
         then: impl FnOnce(&Self, &T, u64),
     ) -> Result<T> {
+        self.ensure_ready().await?;
         let _ordered = self.write_lock(id).await;
         let epoch = self.epoch.load(Ordering::Acquire);
+        self.writing(id);
         match write.await {
             Ok(v) => {
                 then(self, &v, epoch);

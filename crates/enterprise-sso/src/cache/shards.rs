@@ -30,6 +30,14 @@ pub(crate) enum Slot {
         /// Smallest acceptable version.
         min_version: u64,
     },
+    /// A write through this cache is in flight: the store (and its feed) may already hold
+    /// it while memory does not, so reads go to the store and no read fills the slot;
+    /// the write's own record replaces it.
+    Writing {
+        /// The newest version known meanwhile (held before, or seen in the feed): the
+        /// write's record replaces the mark only if it is at least as new.
+        min_version: u64,
+    },
 }
 
 /// `SHARDS` LRU maps, each behind its own mutex, holding at most `capacity` entries in all.
