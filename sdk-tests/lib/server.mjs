@@ -18,10 +18,15 @@ export function serverBinary() {
   return bin;
 }
 
-export async function startServer() {
+/**
+ * Starts the server. Options (all optional): `listen` (default 127.0.0.1:0), `spBaseUrl`
+ * (default https://sso.example.com/saml), `args` (more flags, e.g. ['--clients', json]),
+ * `env` (more environment variables).
+ */
+export async function startServer({ listen = '127.0.0.1:0', spBaseUrl = 'https://sso.example.com/saml', args = [], env = {} } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sso-sdk-'));
-  const child = spawn(serverBinary(), ['--listen', '127.0.0.1:0', '--store', `sqlite:${path.join(dir, 'sso.db')}`, '--sp-base-url', 'https://sso.example.com/saml'], {
-    env: { ...process.env, ENTERPRISE_SSO_API_KEYS: KEY, RUST_LOG: 'warn' },
+  const child = spawn(serverBinary(), ['--listen', listen, '--store', `sqlite:${path.join(dir, 'sso.db')}`, '--sp-base-url', spBaseUrl, ...args], {
+    env: { ...process.env, ENTERPRISE_SSO_API_KEYS: KEY, RUST_LOG: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
