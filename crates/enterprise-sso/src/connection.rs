@@ -1,59 +1,108 @@
 //! The stored enterprise connection and its protocol configuration.
 
 use crate::cert_set::IdpCertificate;
-use crate::domain::Domain;
 use crate::ids::ConnectionId;
 use crate::provider::{Protocol, Provider};
-use crate::secret::ClientSecret;
 
-/// An enterprise SSO connection (Clerk's `EnterpriseConnection`, WorkOS's `Connection`).
-///
-/// The protocol is not stored: it follows from [`ProtocolConfig`], which holds exactly one
-/// of the SAML or OIDC configurations, so a connection can never carry both. The WorkOS
-/// state is derived as well ([`EnterpriseConnection::state`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EnterpriseConnection {
-    /// Unique id, `ent_` + ULID.
-    pub id: ConnectionId,
-    /// Label shown to people.
-    pub name: String,
-    /// Identity provider; its protocol always matches `config`.
-    pub provider: Provider,
-    /// Whether sign-ins may use the connection.
-    pub active: bool,
-    /// Organization the connection is scoped to, if any.
-    pub organization_id: Option<String>,
-    /// Email domains routed to this connection, normalised and unique across connections.
-    pub domains: Vec<Domain>,
-    /// Whether users with an email address on a subdomain of `domains` may use it
-    /// (set through `saml.allow_subdomains`).
-    pub allow_subdomains: bool,
-    /// Whether additional identifications are disabled for users of this connection.
-    pub disable_additional_identifications: bool,
-    /// Whether user attributes are synced from the IdP on every sign-in.
-    pub sync_user_attributes: bool,
-    /// Whether the connection may be used for sign-in and sign-up at all (default
-    /// `true`); `false` keeps it configured but refuses every sign-in through it
-    /// ([`crate::SignInRefusal::NotAuthenticatable`]).
-    pub authenticatable: bool,
-    /// Whether just-in-time provisioning is off: a sign-in that would create a new
-    /// enterprise account is refused ([`crate::SignInRefusal::JitProvisioningDisabled`]);
-    /// existing accounts still sign in (default `false`).
-    pub disable_jit_provisioning: bool,
-    /// Whether existing members of the organization may link their account to their
-    /// enterprise identity (stored and returned; the host's user store acts on it).
-    pub allow_organization_account_linking: bool,
-    /// The protocol configuration.
-    pub config: ProtocolConfig,
-    /// When the first successful authentication through this connection happened (Unix ms).
-    pub first_authenticated_at: Option<i64>,
-    /// Creation time, Unix ms.
-    pub created_at: i64,
-    /// Last update time, Unix ms.
-    pub updated_at: i64,
-    /// Optimistic-concurrency version: 1 on create, +1 on every write.
-    pub version: u64,
+/// The connection's own fields, listed once (the rules of a table: [`crate::fields`]): the
+/// struct, [`crate::UpdateConnection`], [`crate::CreateConnection`], their setters, the merge,
+/// the storage record and the diff of `connection.updated` follow this list. `blank` names
+/// what a new connection starts from ([`crate::build`]).
+macro_rules! connection_fields {
+    ($cb:ident $($args:tt)*) => { $cb! { $($args)* blank(id, provider, now)
+        { /// Label shown to people.
+          name: req String = String::new() }
+        { /// Identity provider; its protocol always matches `config`.
+          provider: special $crate::Provider = provider }
+        { /// Whether sign-ins may use the connection.
+          active: req bool = false }
+        { /// Organization the connection is scoped to, if any; `null` makes it instance-wide.
+          organization_id: opt String, clear clear_organization_id }
+        { /// Email domains routed to this connection, normalised and unique across connections.
+          domains: special Vec<$crate::Domain> = Vec::new() }
+        { /// Whether users with an email address on a subdomain of `domains` may use it
+          /// (set through `saml.allow_subdomains`).
+          allow_subdomains: special bool = false }
+        { /// Whether additional identifications are disabled for users of this connection.
+          disable_additional_identifications: req bool = false }
+        { /// Whether user attributes are synced from the IdP on every sign-in.
+          sync_user_attributes: req bool = false }
+        { /// Whether the connection may be used for sign-in and sign-up at all (default
+          /// `true`); `false` keeps it configured but refuses every sign-in through it
+          /// ([`crate::SignInRefusal::NotAuthenticatable`]).
+          authenticatable: req bool = true, stored serde(default = "yes") }
+        { /// Whether just-in-time provisioning is off: a sign-in that would create a new
+          /// enterprise account is refused ([`crate::SignInRefusal::JitProvisioningDisabled`]);
+          /// existing accounts still sign in (default `false`).
+          disable_jit_provisioning: req bool = false, stored serde(default) }
+        { /// Whether existing members of the organization may link their account to their
+          /// enterprise identity (stored and returned; the host's user store acts on it).
+          allow_organization_account_linking: req bool = false, stored serde(default) }
+    } };
 }
+pub(crate) use connection_fields;
+
+macro_rules! define_connection {
+    (blank($id:ident, $provider:ident, $now:ident) $( { $(#[$doc:meta])* $name:ident: $kind:ident $ty:ty
+        $(= $blank:expr)? $(, clear $clear:ident)? $(, stored $st:meta)? } )*) => {
+        /// An enterprise SSO connection (Clerk's `EnterpriseConnection`, WorkOS's `Connection`).
+        ///
+        /// The protocol is not stored: it follows from [`ProtocolConfig`], which holds exactly one
+        /// of the SAML or OIDC configurations, so a connection can never carry both. The WorkOS
+        /// state is derived as well ([`EnterpriseConnection::state`]).
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub struct EnterpriseConnection {
+            /// Unique id, `ent_` + ULID.
+            pub id: ConnectionId,
+            $( $(#[$doc])* pub $name: crate::fields::field_ty!($kind $ty), )*
+            /// The protocol configuration.
+            pub config: ProtocolConfig,
+            /// When the first successful authentication through this connection happened (Unix ms).
+            pub first_authenticated_at: Option<i64>,
+            /// Creation time, Unix ms.
+            pub created_at: i64,
+            /// Last update time, Unix ms.
+            pub updated_at: i64,
+            /// Optimistic-concurrency version: 1 on create, +1 on every write.
+            pub version: u64,
+        }
+
+        impl EnterpriseConnection {
+            /// What [`crate::build`] applies create parameters to: inactive, an empty
+            /// configuration of the provider's protocol, every field at its blank value.
+            pub(crate) fn blank($id: ConnectionId, $provider: Provider, $now: i64) -> Self {
+                EnterpriseConnection {
+                    $id,
+                    $( $name: crate::connection::blank_value!($kind $(= $blank)?), )*
+                    config: ProtocolConfig::empty($provider.protocol()),
+                    first_authenticated_at: None,
+                    created_at: $now,
+                    updated_at: $now,
+                    version: 0,
+                }
+            }
+        }
+    };
+}
+
+/// The blank value of a field: the table's, else `None` for optional kinds.
+macro_rules! blank_value {
+    ($kind:ident = $blank:expr) => {
+        $blank
+    };
+    (opt) => {
+        None
+    };
+    (secret) => {
+        None
+    };
+    (dflt) => {
+        Default::default()
+    };
+}
+pub(crate) use blank_value;
+
+connection_fields!(define_connection);
 
 /// Whether a connection can authenticate users (WorkOS `state`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -143,88 +192,110 @@ impl ProtocolConfig {
     }
 }
 
-/// OAuth (OIDC) configuration (Clerk's `oauth_config`).
-///
-/// Equality compares the client secret in constant time ([`ClientSecret::ct_eq`]).
-#[derive(Debug, Clone, Default)]
-pub struct OidcConfig {
-    /// Authorization endpoint.
-    pub auth_url: Option<String>,
-    /// Client id registered at the provider.
-    pub client_id: Option<String>,
-    /// Client secret; `None` for a public client, which then must use PKCE.
-    pub client_secret: Option<ClientSecret>,
-    /// OpenID discovery document URL.
-    pub discovery_url: Option<String>,
-    /// Whether PKCE is used. Must be true when there is no client secret.
-    pub requires_pkce: bool,
-    /// Token endpoint.
-    pub token_url: Option<String>,
-    /// User-info endpoint.
-    pub user_info_url: Option<String>,
-    /// The issuer named by the discovery document, as given (Entra's `common` endpoint
-    /// gives the `{tenantid}` template), so the host's ID-token check can use it. Set by
-    /// [`crate::Connections::refresh`], cleared when `discovery_url` changes; not settable
-    /// through create or update.
-    pub issuer: Option<String>,
+/// The OIDC configuration's fields, listed once (see [`connection_fields`]).
+macro_rules! oidc_fields {
+    ($cb:ident $($args:tt)*) => { $cb! { $($args)*
+        { /// Authorization endpoint.
+          auth_url: opt String, clear clear_auth_url }
+        { /// Client id registered at the provider.
+          client_id: opt String, clear clear_client_id }
+        { /// Client secret (write-only on the wire); `None` for a public client, which then
+          /// must use PKCE.
+          client_secret: secret $crate::ClientSecret, clear clear_client_secret }
+        { /// OpenID discovery document URL.
+          discovery_url: opt String, clear clear_discovery_url }
+        { /// The issuer named by the discovery document, as given (Entra's `common` endpoint
+          /// gives the `{tenantid}` template), so the host's ID-token check can use it. Set by
+          /// [`crate::Connections::refresh`], cleared when `discovery_url` changes; not settable
+          /// through create or update.
+          issuer: special Option<String> }
+        { /// Whether PKCE is used. Must be true when there is no client secret.
+          requires_pkce: req bool }
+        { /// Token endpoint.
+          token_url: opt String, clear clear_token_url }
+        { /// User-info endpoint.
+          user_info_url: opt String, clear clear_user_info_url }
+    } };
+}
+pub(crate) use oidc_fields;
+
+macro_rules! define_oidc {
+    ($( { $(#[$doc:meta])* $name:ident: $kind:ident $ty:ty
+        $(= $blank:expr)? $(, clear $clear:ident)? $(, stored $st:meta)? } )*) => {
+        /// OAuth (OIDC) configuration (Clerk's `oauth_config`).
+        ///
+        /// Equality compares the client secret in constant time ([`crate::ClientSecret::ct_eq`]).
+        #[derive(Debug, Clone, Default)]
+        pub struct OidcConfig {
+            $( $(#[$doc])* pub $name: crate::fields::field_ty!($kind $ty), )*
+        }
+
+        impl PartialEq for OidcConfig {
+            fn eq(&self, other: &Self) -> bool {
+                $( crate::fields::field_eq!($kind, self.$name, other.$name) && )* true
+            }
+        }
+    };
 }
 
-impl PartialEq for OidcConfig {
-    fn eq(&self, other: &Self) -> bool {
-        let secrets_equal = match (&self.client_secret, &other.client_secret) {
-            (Some(a), Some(b)) => a.ct_eq(b),
-            (None, None) => true,
-            _ => false,
-        };
-        secrets_equal
-            && self.auth_url == other.auth_url
-            && self.client_id == other.client_id
-            && self.discovery_url == other.discovery_url
-            && self.requires_pkce == other.requires_pkce
-            && self.token_url == other.token_url
-            && self.user_info_url == other.user_info_url
-            && self.issuer == other.issuer
-    }
-}
+oidc_fields!(define_oidc);
 
 impl Eq for OidcConfig {}
 
-/// SAML configuration (Clerk's `saml_connection`). `allow_subdomains` lives on the
-/// connection itself ([`EnterpriseConnection::allow_subdomains`]).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct SamlConfig {
-    /// Whether IdP-initiated flows are allowed.
-    pub allow_idp_initiated: bool,
-    /// Which IdP attributes hold the user's fields.
-    pub attribute_mapping: AttributeMapping,
-    /// Whether the IdP must re-authenticate the user on every sign-in.
-    pub force_authn: bool,
-    /// The primary IdP signing certificate ([`IdpCertificate::primary_of`]
-    /// [`Self::idp_certificates`] at the time of the write), as canonical PEM.
-    pub idp_certificate: Option<String>,
-    /// Start of the primary certificate's validity (Unix ms), derived by [`crate::merge()`].
-    pub idp_certificate_issued_at: Option<i64>,
-    /// End of the primary certificate's validity (Unix ms), derived by [`crate::merge()`].
-    pub idp_certificate_expires_at: Option<i64>,
-    /// Every signing certificate of the IdP (given, or read from the metadata's signing
-    /// `KeyDescriptor`s), in order, each with its validity window. The rules: manual chapter 3.
-    pub idp_certificates: Vec<IdpCertificate>,
-    /// IdP entity id.
-    pub idp_entity_id: Option<String>,
-    /// Raw IdP metadata XML.
-    pub idp_metadata: Option<String>,
-    /// Where the IdP metadata can be fetched.
-    pub idp_metadata_url: Option<String>,
-    /// IdP single-sign-on URL.
-    pub idp_sso_url: Option<String>,
-    /// The `login_hint` sent to the IdP.
-    pub login_hint: crate::login_hint::LoginHint,
-    /// Renewal reminders already sent (one per certificate and threshold), so
-    /// [`crate::Connections::certificate_renewal_check`] appends each
-    /// `connection.saml_certificate_renewal_required` event once. Bookkeeping: not part of
-    /// the configuration, never in `connection.updated`'s changed paths.
-    pub renewal_notices: Vec<RenewalNotice>,
+/// The SAML configuration's fields, listed once (see [`connection_fields`]).
+/// `allow_subdomains` lives on the connection itself.
+macro_rules! saml_fields {
+    ($cb:ident $($args:tt)*) => { $cb! { $($args)*
+        { /// Whether IdP-initiated flows are allowed.
+          allow_idp_initiated: req bool }
+        { /// Which IdP attributes hold the user's fields.
+          attribute_mapping: special $crate::AttributeMapping }
+        { /// Whether the IdP must re-authenticate the user on every sign-in.
+          force_authn: req bool }
+        { /// Every signing certificate of the IdP (given, or read from the metadata's signing
+          /// `KeyDescriptor`s), in order, each with its validity window. The rules: manual
+          /// chapter 3.
+          idp_certificates: special Vec<$crate::IdpCertificate> }
+        { /// IdP entity id.
+          idp_entity_id: opt String, clear clear_idp_entity_id }
+        { /// Raw IdP metadata XML.
+          idp_metadata: opt String, clear clear_idp_metadata }
+        { /// Where the IdP metadata can be fetched.
+          idp_metadata_url: opt String, clear clear_idp_metadata_url }
+        { /// IdP single-sign-on URL.
+          idp_sso_url: opt String, clear clear_idp_sso_url }
+        { /// The `login_hint` sent to the IdP; `null` in a patch restores the default
+          /// (`email_address`).
+          login_hint: dflt $crate::LoginHint, clear clear_login_hint, stored serde(default) }
+    } };
 }
+pub(crate) use saml_fields;
+
+macro_rules! define_saml {
+    ($( { $(#[$doc:meta])* $name:ident: $kind:ident $ty:ty
+        $(= $blank:expr)? $(, clear $clear:ident)? $(, stored $st:meta)? } )*) => {
+        /// SAML configuration (Clerk's `saml_connection`). `allow_subdomains` lives on the
+        /// connection itself ([`EnterpriseConnection::allow_subdomains`]).
+        #[derive(Debug, Clone, PartialEq, Eq, Default)]
+        pub struct SamlConfig {
+            $( $(#[$doc])* pub $name: crate::fields::field_ty!($kind $ty), )*
+            /// The primary IdP signing certificate ([`IdpCertificate::primary_of`]
+            /// [`Self::idp_certificates`] at the time of the write), as canonical PEM.
+            pub idp_certificate: Option<String>,
+            /// Start of the primary certificate's validity (Unix ms), derived by [`crate::merge()`].
+            pub idp_certificate_issued_at: Option<i64>,
+            /// End of the primary certificate's validity (Unix ms), derived by [`crate::merge()`].
+            pub idp_certificate_expires_at: Option<i64>,
+            /// Renewal reminders already sent (one per certificate and threshold), so
+            /// [`crate::Connections::certificate_renewal_check`] appends each
+            /// `connection.saml_certificate_renewal_required` event once. Bookkeeping: not part of
+            /// the configuration, never in `connection.updated`'s changed paths.
+            pub renewal_notices: Vec<RenewalNotice>,
+        }
+    };
+}
+
+saml_fields!(define_saml);
 
 /// One renewal reminder sent for a certificate of a SAML connection.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -39,6 +39,7 @@ mod domain;
 mod email;
 mod error;
 pub mod events;
+mod fields;
 mod ids;
 mod integrity;
 mod login_hint;

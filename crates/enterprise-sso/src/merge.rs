@@ -2,12 +2,13 @@
 
 use crate::cert_set::{none_valid, primary, IdpCertificate, NoneValid};
 use crate::connection::{
-    AttributeMapping, EnterpriseConnection, OidcConfig, ProtocolConfig, SamlConfig,
+    connection_fields, oidc_fields, saml_fields, AttributeMapping, EnterpriseConnection,
+    OidcConfig, ProtocolConfig, SamlConfig,
 };
 use crate::domain::Domain;
+use crate::fields::plain_only;
 use crate::ids::ConnectionId;
 use crate::limits::{MAX_CERTIFICATE_LEN, MAX_DOMAINS, MAX_METADATA_LEN};
-use crate::login_hint::LoginHint;
 use crate::patch::{
     AttributeMappingPatch, CreateConnection, OidcPatch, Patch, SamlPatch, UpdateConnection,
 };
@@ -76,40 +77,7 @@ pub fn merge_with(
     let mut errs = Vec::new();
     let mut next = current.clone();
 
-    set_required(&mut next.name, &patch.name, "name", &mut errs);
-    set_required(&mut next.active, &patch.active, "active", &mut errs);
-    set_required(
-        &mut next.sync_user_attributes,
-        &patch.sync_user_attributes,
-        "sync_user_attributes",
-        &mut errs,
-    );
-    set_required(
-        &mut next.disable_additional_identifications,
-        &patch.disable_additional_identifications,
-        "disable_additional_identifications",
-        &mut errs,
-    );
-    for (field, p, path) in [
-        (
-            &mut next.authenticatable,
-            &patch.authenticatable,
-            "authenticatable",
-        ),
-        (
-            &mut next.disable_jit_provisioning,
-            &patch.disable_jit_provisioning,
-            "disable_jit_provisioning",
-        ),
-        (
-            &mut next.allow_organization_account_linking,
-            &patch.allow_organization_account_linking,
-            "allow_organization_account_linking",
-        ),
-    ] {
-        set_required(field, p, path, &mut errs);
-    }
-    set_optional(&mut next.organization_id, &patch.organization_id);
+    apply_connection(&mut next, patch, &mut errs);
 
     match &patch.provider {
         Patch::Absent => {}
@@ -247,25 +215,7 @@ pub fn build_with(
     now: i64,
     policy: &Policy,
 ) -> Result<EnterpriseConnection, ValidationErrors> {
-    let blank = EnterpriseConnection {
-        id,
-        name: String::new(),
-        provider: params.provider,
-        active: false,
-        organization_id: None,
-        domains: Vec::new(),
-        allow_subdomains: false,
-        disable_additional_identifications: false,
-        sync_user_attributes: false,
-        authenticatable: true,
-        disable_jit_provisioning: false,
-        allow_organization_account_linking: false,
-        config: ProtocolConfig::empty(params.provider.protocol()),
-        first_authenticated_at: None,
-        created_at: now,
-        updated_at: now,
-        version: 0,
-    };
+    let blank = EnterpriseConnection::blank(id, params.provider, now);
     merge_with(&blank, &params.to_patch(), now, policy)
 }
 
@@ -468,48 +418,55 @@ fn canonicalize_urls(config: &mut ProtocolConfig) {
     }
 }
 
+/// Applies a table's plain fields of a patch (kinds: [`crate::fields`]); `$path` prefixes
+/// the field names in errors.
+macro_rules! apply_fields {
+    ({$fn:ident, $target:ty, $patch:ty, $path:literal} $( { $(#[$doc:meta])* $name:ident:
+        $kind:ident $val:ty $(= $blank:expr)? $(, clear $clear:ident)? $(, stored $st:meta)? } )*) => {
+        fn $fn(c: &mut $target, p: &$patch, errs: &mut Vec<FieldError>) {
+            $( apply_field!($kind, c.$name, p.$name, concat!($path, stringify!($name)), errs); )*
+        }
+    };
+}
+
+/// One field of a patch, by kind: `req` refuses `null`, `opt` and `secret` clear, `dflt`
+/// resets.
+macro_rules! apply_field {
+    (req, $field:expr, $p:expr, $path:expr, $errs:ident) => {
+        set_required(&mut $field, &$p, $path, $errs)
+    };
+    (dflt, $field:expr, $p:expr, $path:expr, $errs:ident) => {
+        match &$p {
+            Patch::Absent => {}
+            Patch::Null => $field = Default::default(),
+            Patch::Value(v) => $field = v.clone(),
+        }
+    };
+    ($kind:ident, $field:expr, $p:expr, $path:expr, $errs:ident) => {
+        set_optional(&mut $field, &$p)
+    };
+}
+
+connection_fields!(plain_only apply_fields {apply_connection, EnterpriseConnection, UpdateConnection, ""} []);
+oidc_fields!(plain_only apply_fields {apply_oidc_fields, OidcConfig, OidcPatch, "oidc."} []);
+saml_fields!(plain_only apply_fields {apply_saml_fields, SamlConfig, SamlPatch, "saml."} []);
+
 fn apply_oidc(c: &mut OidcConfig, p: &OidcPatch, errs: &mut Vec<FieldError>) {
-    set_optional(&mut c.auth_url, &p.auth_url);
-    set_optional(&mut c.client_id, &p.client_id);
-    set_optional(&mut c.client_secret, &p.client_secret);
     let discovery_before = c.discovery_url.clone();
-    set_optional(&mut c.discovery_url, &p.discovery_url);
+    apply_oidc_fields(c, p, errs);
     if c.discovery_url != discovery_before {
         // The issuer was the old document's.
         c.issuer = None;
     }
-    set_required(
-        &mut c.requires_pkce,
-        &p.requires_pkce,
-        "oidc.requires_pkce",
-        errs,
-    );
-    set_optional(&mut c.token_url, &p.token_url);
-    set_optional(&mut c.user_info_url, &p.user_info_url);
 }
 
 fn apply_saml(c: &mut SamlConfig, p: &SamlPatch, errs: &mut Vec<FieldError>) {
-    set_required(
-        &mut c.allow_idp_initiated,
-        &p.allow_idp_initiated,
-        "saml.allow_idp_initiated",
-        errs,
-    );
+    apply_saml_fields(c, p, errs);
     match &p.attribute_mapping {
         Patch::Absent => {}
         Patch::Null => c.attribute_mapping = AttributeMapping::default(),
         Patch::Value(m) => apply_mapping(&mut c.attribute_mapping, m),
     }
-    set_required(&mut c.force_authn, &p.force_authn, "saml.force_authn", errs);
-    match &p.login_hint {
-        Patch::Absent => {}
-        Patch::Null => c.login_hint = LoginHint::default(),
-        Patch::Value(h) => c.login_hint = h.clone(),
-    }
-    set_optional(&mut c.idp_entity_id, &p.idp_entity_id);
-    set_optional(&mut c.idp_metadata, &p.idp_metadata);
-    set_optional(&mut c.idp_metadata_url, &p.idp_metadata_url);
-    set_optional(&mut c.idp_sso_url, &p.idp_sso_url);
 }
 
 fn apply_mapping(m: &mut AttributeMapping, p: &AttributeMappingPatch) {

@@ -2,7 +2,9 @@
 
 use super::event::{Event, EventKind};
 use crate::account::EnterpriseAccount;
-use crate::connection::{EnterpriseConnection, ProtocolConfig};
+use crate::connection::{
+    connection_fields, oidc_fields, saml_fields, EnterpriseConnection, ProtocolConfig,
+};
 
 /// The connection as events show it: without its client secret, and without the raw IdP
 /// metadata XML (up to 1 MiB; what was read from it — entity id, SSO URL, certificates —
@@ -28,73 +30,33 @@ impl Changes {
     }
 }
 
+/// Notes every field of a table that differs between `$o` and `$n` (secrets compared in
+/// constant time), in the table's order, as `$path` + its name.
+macro_rules! diff_fields {
+    ({$diff:ident, $o:ident, $n:ident, $path:literal} $(blank $header:tt)? $( { $(#[$doc:meta])*
+        $name:ident: $kind:ident $val:ty $(= $blank:expr)? $(, clear $clear:ident)?
+        $(, stored $st:meta)? } )*) => {
+        $( $diff(
+            concat!($path, stringify!($name)),
+            !crate::fields::field_eq!($kind, $o.$name, $n.$name),
+        ); )*
+    };
+}
+
 /// The field paths that differ between two versions of a connection (bookkeeping fields
-/// — version, `updated_at`, `first_authenticated_at`, renewal notices — are not changes
-/// of content).
+/// — version, `updated_at`, `first_authenticated_at`, renewal notices, the primary
+/// certificate shown from the set — are not changes of content). Top-level fields in their
+/// table's order, then the protocol block's (alphabetical).
 fn changed_paths(o: &EnterpriseConnection, n: &EnterpriseConnection) -> Vec<String> {
     let mut changes = Changes::default();
     let mut diff = |path: &str, differs: bool| changes.note(path, differs);
-    diff("name", o.name != n.name);
-    diff("provider", o.provider != n.provider);
-    diff("active", o.active != n.active);
-    diff("organization_id", o.organization_id != n.organization_id);
-    diff("domains", o.domains != n.domains);
-    diff("allow_subdomains", o.allow_subdomains != n.allow_subdomains);
-    diff(
-        "disable_additional_identifications",
-        o.disable_additional_identifications != n.disable_additional_identifications,
-    );
-    diff(
-        "sync_user_attributes",
-        o.sync_user_attributes != n.sync_user_attributes,
-    );
-    diff("authenticatable", o.authenticatable != n.authenticatable);
-    diff(
-        "disable_jit_provisioning",
-        o.disable_jit_provisioning != n.disable_jit_provisioning,
-    );
-    diff(
-        "allow_organization_account_linking",
-        o.allow_organization_account_linking != n.allow_organization_account_linking,
-    );
+    connection_fields!(diff_fields {diff, o, n, ""});
     match (&o.config, &n.config) {
         (ProtocolConfig::Oidc(a), ProtocolConfig::Oidc(b)) => {
-            let secret_differs = match (&a.client_secret, &b.client_secret) {
-                (Some(x), Some(y)) => !x.ct_eq(y),
-                (None, None) => false,
-                _ => true,
-            };
-            diff("oidc.auth_url", a.auth_url != b.auth_url);
-            diff("oidc.client_id", a.client_id != b.client_id);
-            diff("oidc.client_secret", secret_differs);
-            diff("oidc.discovery_url", a.discovery_url != b.discovery_url);
-            diff("oidc.issuer", a.issuer != b.issuer);
-            diff("oidc.requires_pkce", a.requires_pkce != b.requires_pkce);
-            diff("oidc.token_url", a.token_url != b.token_url);
-            diff("oidc.user_info_url", a.user_info_url != b.user_info_url);
+            oidc_fields!(diff_fields {diff, a, b, "oidc."});
         }
         (ProtocolConfig::Saml(a), ProtocolConfig::Saml(b)) => {
-            diff(
-                "saml.allow_idp_initiated",
-                a.allow_idp_initiated != b.allow_idp_initiated,
-            );
-            diff(
-                "saml.attribute_mapping",
-                a.attribute_mapping != b.attribute_mapping,
-            );
-            diff("saml.force_authn", a.force_authn != b.force_authn);
-            diff(
-                "saml.idp_certificates",
-                a.idp_certificates != b.idp_certificates,
-            );
-            diff("saml.idp_entity_id", a.idp_entity_id != b.idp_entity_id);
-            diff("saml.idp_metadata", a.idp_metadata != b.idp_metadata);
-            diff(
-                "saml.idp_metadata_url",
-                a.idp_metadata_url != b.idp_metadata_url,
-            );
-            diff("saml.idp_sso_url", a.idp_sso_url != b.idp_sso_url);
-            diff("saml.login_hint", a.login_hint != b.login_hint);
+            saml_fields!(diff_fields {diff, a, b, "saml."});
         }
         (ProtocolConfig::Oidc(_), ProtocolConfig::Saml(_)) => {
             diff("oidc", true);

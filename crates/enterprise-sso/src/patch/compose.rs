@@ -2,6 +2,8 @@
 //! `testing`): `a.then(&b)` applied once must equal `a` then `b`.
 
 use super::{AttributeMappingPatch, OidcPatch, Patch, SamlPatch, UpdateConnection};
+use crate::connection::{connection_fields, oidc_fields, saml_fields};
+use crate::fields::plain_only;
 use crate::provider::Provider;
 use crate::secret::ClientSecret;
 
@@ -38,71 +40,48 @@ impl<T: Compose> Patch<T> {
     }
 }
 
-impl Compose for UpdateConnection {
-    /// Field-wise composition. Exact for patches that keep the protocol; a patch that
-    /// switches protocol drops the old configuration, which a composed patch cannot express.
-    fn then(&self, n: &Self) -> Self {
-        UpdateConnection {
-            name: self.name.then(&n.name),
-            provider: self.provider.then(&n.provider),
-            active: self.active.then(&n.active),
-            organization_id: self.organization_id.then(&n.organization_id),
-            domains: self.domains.then(&n.domains),
-            sync_user_attributes: self.sync_user_attributes.then(&n.sync_user_attributes),
-            disable_additional_identifications: self
-                .disable_additional_identifications
-                .then(&n.disable_additional_identifications),
-            authenticatable: self.authenticatable.then(&n.authenticatable),
-            disable_jit_provisioning: self
-                .disable_jit_provisioning
-                .then(&n.disable_jit_provisioning),
-            allow_organization_account_linking: self
-                .allow_organization_account_linking
-                .then(&n.allow_organization_account_linking),
-            oidc: self.oidc.then(&n.oidc),
-            saml: self.saml.then(&n.saml),
+/// `Compose` for a patch type: its table's plain fields compose field-wise, `$hand` by hand
+/// (`$n` names the next patch in it).
+macro_rules! compose_fields {
+    ({$ty:ident, $s:tt, $n:ident, [$($pre:tt)*], $($hand:tt)*} $( { $(#[$doc:meta])* $name:ident:
+        $kind:ident $val:ty $(= $blank:expr)? $(, clear $clear:ident)? $(, stored $st:meta)? } )*) => {
+        impl Compose for $ty {
+            fn then(&$s, $n: &Self) -> Self {
+                $($pre)*
+                $ty {
+                    $( $name: $s.$name.then(&$n.$name), )*
+                    $($hand)*
+                }
+            }
         }
-    }
+    };
 }
 
-impl Compose for OidcPatch {
-    fn then(&self, n: &Self) -> Self {
-        OidcPatch {
-            auth_url: self.auth_url.then(&n.auth_url),
-            client_id: self.client_id.then(&n.client_id),
-            client_secret: self.client_secret.then(&n.client_secret),
-            discovery_url: self.discovery_url.then(&n.discovery_url),
-            requires_pkce: self.requires_pkce.then(&n.requires_pkce),
-            token_url: self.token_url.then(&n.token_url),
-            user_info_url: self.user_info_url.then(&n.user_info_url),
-        }
-    }
-}
+// Field-wise composition. Exact for patches that keep the protocol; a patch that switches
+// protocol drops the old configuration, which a composed patch cannot express.
+connection_fields!(plain_only compose_fields {UpdateConnection, self, n, [],
+    provider: self.provider.then(&n.provider),
+    domains: self.domains.then(&n.domains),
+    oidc: self.oidc.then(&n.oidc),
+    saml: self.saml.then(&n.saml),
+} []);
 
-impl Compose for SamlPatch {
-    /// The two certificate fields are one input (the set): when `n` gives either, `n`'s
-    /// pair replaces `self`'s.
-    fn then(&self, n: &Self) -> Self {
-        let certs = if n.idp_certificate.is_absent() && n.idp_certificates.is_absent() {
-            self
-        } else {
-            n
-        };
-        SamlPatch {
-            allow_idp_initiated: self.allow_idp_initiated.then(&n.allow_idp_initiated),
-            allow_subdomains: self.allow_subdomains.then(&n.allow_subdomains),
-            attribute_mapping: self.attribute_mapping.then(&n.attribute_mapping),
-            force_authn: self.force_authn.then(&n.force_authn),
-            idp_certificate: certs.idp_certificate.clone(),
-            idp_certificates: certs.idp_certificates.clone(),
-            idp_entity_id: self.idp_entity_id.then(&n.idp_entity_id),
-            idp_metadata: self.idp_metadata.then(&n.idp_metadata),
-            idp_metadata_url: self.idp_metadata_url.then(&n.idp_metadata_url),
-            idp_sso_url: self.idp_sso_url.then(&n.idp_sso_url),
-            login_hint: self.login_hint.then(&n.login_hint),
-        }
-    }
-}
+oidc_fields!(plain_only compose_fields {OidcPatch, self, n, [], } []);
+
+// The two certificate fields are one input (the set): when `n` gives either, `n`'s pair
+// replaces `self`'s.
+saml_fields!(plain_only compose_fields {SamlPatch, self, n, [
+    let certs = if n.idp_certificate.is_absent() && n.idp_certificates.is_absent() {
+        self
+    } else {
+        n
+    };
+],
+    allow_subdomains: self.allow_subdomains.then(&n.allow_subdomains),
+    attribute_mapping: self.attribute_mapping.then(&n.attribute_mapping),
+    idp_certificate: certs.idp_certificate.clone(),
+    idp_certificates: certs.idp_certificates.clone(),
+} []);
 
 impl Compose for AttributeMappingPatch {
     fn then(&self, n: &Self) -> Self {

@@ -38,9 +38,9 @@ pub use compose::Compose;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::login_hint::LoginHint;
+use crate::connection::{connection_fields, oidc_fields, saml_fields};
+use crate::fields::plain_only;
 use crate::provider::Provider;
-use crate::secret::ClientSecret;
 
 /// One field of a partial update: absent (keep), `null` (clear) or a value (set).
 ///
@@ -106,109 +106,129 @@ impl<T: Serialize> Serialize for Patch<T> {
     }
 }
 
-/// Partial update of a connection (seed 004, plus `disable_additional_identifications`).
-///
-/// `domains` replaces the whole list; `oidc` and `saml` merge field by field into the
-/// existing configuration. Unknown fields are refused when decoding.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct UpdateConnection {
-    /// New label.
-    pub name: Patch<String>,
-    /// New provider; switching to the other protocol needs that protocol's block and
-    /// drops the old configuration.
-    pub provider: Patch<Provider>,
-    /// Activate or deactivate.
-    pub active: Patch<bool>,
-    /// Organization scope; `null` makes the connection instance-wide.
-    pub organization_id: Patch<String>,
-    /// Replacement domain list.
-    pub domains: Patch<Vec<String>>,
-    /// Whether to sync user attributes on every sign-in.
-    pub sync_user_attributes: Patch<bool>,
-    /// Whether additional identifications are disabled.
-    pub disable_additional_identifications: Patch<bool>,
-    /// Whether the connection may be used for sign-in and sign-up.
-    pub authenticatable: Patch<bool>,
-    /// Whether just-in-time provisioning is disabled.
-    pub disable_jit_provisioning: Patch<bool>,
-    /// Whether organization members may link their accounts.
-    pub allow_organization_account_linking: Patch<bool>,
-    /// OIDC changes (only for OIDC providers).
-    pub oidc: Patch<OidcPatch>,
-    /// SAML changes (only for SAML providers).
-    pub saml: Patch<SamlPatch>,
+macro_rules! define_top_patch {
+    ({} $( { $(#[$doc:meta])* $name:ident: $kind:ident $ty:ty
+        $(= $blank:expr)? $(, clear $clear:ident)? $(, stored $st:meta)? } )*) => {
+        /// Partial update of a connection (seed 004, plus `disable_additional_identifications`).
+        ///
+        /// `domains` replaces the whole list; `oidc` and `saml` merge field by field into the
+        /// existing configuration. Unknown fields are refused when decoding. The other fields
+        /// are the connection's ([`crate::EnterpriseConnection`]): a value sets one, `null`
+        /// clears a nullable one.
+        #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+        #[serde(default, deny_unknown_fields)]
+        pub struct UpdateConnection {
+            /// New provider; switching to the other protocol needs that protocol's block and
+            /// drops the old configuration.
+            pub provider: Patch<Provider>,
+            /// Replacement domain list.
+            pub domains: Patch<Vec<String>>,
+            $( $(#[$doc])* pub $name: Patch<$ty>, )*
+            /// OIDC changes (only for OIDC providers).
+            pub oidc: Patch<OidcPatch>,
+            /// SAML changes (only for SAML providers).
+            pub saml: Patch<SamlPatch>,
+        }
+
+        /// Parameters of a new connection (seed 001, plus `provider` and
+        /// `disable_additional_identifications`). Only `provider` is required here; `name` is
+        /// required by validation. A field not given takes the connection's blank value
+        /// (`active` false, `authenticatable` true, ...).
+        #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct CreateConnection {
+            /// Identity provider.
+            pub provider: Provider,
+            /// Domains to claim.
+            #[serde(default)]
+            pub domains: Option<Vec<String>>,
+            $( $(#[$doc])* #[serde(default)] pub $name: Option<$ty>, )*
+            /// OIDC settings (OIDC providers only).
+            #[serde(default)]
+            pub oidc: Option<OidcPatch>,
+            /// SAML settings (SAML providers only).
+            #[serde(default)]
+            pub saml: Option<SamlPatch>,
+        }
+
+        impl CreateConnection {
+            /// Minimal parameters: a provider and a name.
+            pub fn new(provider: Provider, name: impl Into<String>) -> Self {
+                let mut params = CreateConnection {
+                    provider,
+                    domains: None,
+                    $( $name: None, )*
+                    oidc: None,
+                    saml: None,
+                };
+                params.name = Some(name.into());
+                params
+            }
+
+            /// The same parameters as a patch over a blank connection of this provider.
+            pub fn to_patch(&self) -> UpdateConnection {
+                UpdateConnection {
+                    provider: Patch::Absent,
+                    domains: self.domains.clone().into(),
+                    $( $name: self.$name.clone().into(), )*
+                    oidc: self.oidc.clone().into(),
+                    saml: self.saml.clone().into(),
+                }
+            }
+        }
+    };
 }
 
-/// Changes to the OIDC configuration. The URL fields, `client_id` and `client_secret` are
-/// nullable; `requires_pkce` is not. Equality compares the secret in constant time.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct OidcPatch {
-    /// Authorization endpoint.
-    pub auth_url: Patch<String>,
-    /// Client id.
-    pub client_id: Patch<String>,
-    /// Client secret (write-only; `null` makes a public client).
-    pub client_secret: Patch<ClientSecret>,
-    /// Discovery document URL.
-    pub discovery_url: Patch<String>,
-    /// Whether PKCE is required.
-    pub requires_pkce: Patch<bool>,
-    /// Token endpoint.
-    pub token_url: Patch<String>,
-    /// User-info endpoint.
-    pub user_info_url: Patch<String>,
+connection_fields!(plain_only define_top_patch {} []);
+
+macro_rules! define_oidc_patch {
+    ({} $( { $(#[$doc:meta])* $name:ident: $kind:ident $ty:ty
+        $(= $blank:expr)? $(, clear $clear:ident)? $(, stored $st:meta)? } )*) => {
+        /// Changes to the OIDC configuration ([`crate::OidcConfig`]). The URL fields,
+        /// `client_id` and `client_secret` are nullable; `requires_pkce` is not. Equality
+        /// compares the secret in constant time.
+        #[derive(Debug, Clone, Default, Deserialize)]
+        #[serde(default, deny_unknown_fields)]
+        pub struct OidcPatch {
+            $( $(#[$doc])* pub $name: Patch<$ty>, )*
+        }
+
+        impl PartialEq for OidcPatch {
+            fn eq(&self, o: &Self) -> bool {
+                $( crate::fields::patch_eq!($kind, self.$name, o.$name) && )* true
+            }
+        }
+    };
 }
 
-impl PartialEq for OidcPatch {
-    fn eq(&self, o: &Self) -> bool {
-        let secrets_equal = match (&self.client_secret, &o.client_secret) {
-            (Patch::Value(a), Patch::Value(b)) => a.ct_eq(b),
-            (Patch::Absent, Patch::Absent) | (Patch::Null, Patch::Null) => true,
-            _ => false,
-        };
-        secrets_equal
-            && self.auth_url == o.auth_url
-            && self.client_id == o.client_id
-            && self.discovery_url == o.discovery_url
-            && self.requires_pkce == o.requires_pkce
-            && self.token_url == o.token_url
-            && self.user_info_url == o.user_info_url
-    }
-}
+oidc_fields!(plain_only define_oidc_patch {} []);
 
 impl Eq for OidcPatch {}
 
-/// Changes to the SAML configuration. The IdP fields are nullable; the booleans are not.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct SamlPatch {
-    /// Allow IdP-initiated flows.
-    pub allow_idp_initiated: Patch<bool>,
-    /// Allow email subdomains (stored on the connection).
-    pub allow_subdomains: Patch<bool>,
-    /// Attribute mapping changes; `null` resets every mapping to its default.
-    pub attribute_mapping: Patch<AttributeMappingPatch>,
-    /// Force re-authentication.
-    pub force_authn: Patch<bool>,
-    /// IdP certificate(s): PEM (one or more `CERTIFICATE` blocks) or base64 DER. Sets the
-    /// certificate set to these; `null` clears it (manual chapter 3).
-    pub idp_certificate: Patch<String>,
-    /// IdP certificates, each PEM or base64 DER: sets the certificate set. Given beside
-    /// `idp_certificate`, the set is both together; `null` clears it.
-    pub idp_certificates: Patch<Vec<String>>,
-    /// IdP entity id.
-    pub idp_entity_id: Patch<String>,
-    /// Raw IdP metadata XML.
-    pub idp_metadata: Patch<String>,
-    /// IdP metadata URL.
-    pub idp_metadata_url: Patch<String>,
-    /// IdP SSO URL.
-    pub idp_sso_url: Patch<String>,
-    /// The `login_hint` sent to the IdP; `null` restores the default (`email_address`).
-    pub login_hint: Patch<LoginHint>,
+macro_rules! define_saml_patch {
+    ({} $( { $(#[$doc:meta])* $name:ident: $kind:ident $ty:ty
+        $(= $blank:expr)? $(, clear $clear:ident)? $(, stored $st:meta)? } )*) => {
+        /// Changes to the SAML configuration ([`crate::SamlConfig`]). The IdP fields are
+        /// nullable; the booleans are not.
+        #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+        #[serde(default, deny_unknown_fields)]
+        pub struct SamlPatch {
+            $( $(#[$doc])* pub $name: Patch<$ty>, )*
+            /// Allow email subdomains (stored on the connection).
+            pub allow_subdomains: Patch<bool>,
+            /// Attribute mapping changes; `null` resets every mapping to its default.
+            pub attribute_mapping: Patch<AttributeMappingPatch>,
+            /// IdP certificate(s): PEM (one or more `CERTIFICATE` blocks) or base64 DER. Sets the
+            /// certificate set to these; `null` clears it (manual chapter 3).
+            pub idp_certificate: Patch<String>,
+            /// IdP certificates, each PEM or base64 DER: sets the certificate set. Given beside
+            /// `idp_certificate`, the set is both together; `null` clears it.
+            pub idp_certificates: Patch<Vec<String>>,
+        }
+    };
 }
+
+saml_fields!(plain_only define_saml_patch {} []);
 
 /// Changes to the SAML attribute mapping; every field is nullable.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -226,87 +246,6 @@ pub struct AttributeMappingPatch {
     /// Attribute for the user id.
     #[serde(skip_serializing_if = "Patch::is_absent")]
     pub user_id: Patch<String>,
-}
-
-/// Parameters of a new connection (seed 001, plus `provider` and
-/// `disable_additional_identifications`). Only `provider` is required here; `name` is
-/// required by validation.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CreateConnection {
-    /// Identity provider.
-    pub provider: Provider,
-    /// Label (required, non-empty).
-    #[serde(default)]
-    pub name: Option<String>,
-    /// Active on creation (default `false`).
-    #[serde(default)]
-    pub active: Option<bool>,
-    /// Domains to claim.
-    #[serde(default)]
-    pub domains: Option<Vec<String>>,
-    /// Organization scope.
-    #[serde(default)]
-    pub organization_id: Option<String>,
-    /// OIDC settings (OIDC providers only).
-    #[serde(default)]
-    pub oidc: Option<OidcPatch>,
-    /// SAML settings (SAML providers only).
-    #[serde(default)]
-    pub saml: Option<SamlPatch>,
-    /// Sync user attributes on every sign-in (default `false`).
-    #[serde(default)]
-    pub sync_user_attributes: Option<bool>,
-    /// Disable additional identifications (default `false`).
-    #[serde(default)]
-    pub disable_additional_identifications: Option<bool>,
-    /// May be used for sign-in and sign-up (default `true`).
-    #[serde(default)]
-    pub authenticatable: Option<bool>,
-    /// Just-in-time provisioning disabled (default `false`).
-    #[serde(default)]
-    pub disable_jit_provisioning: Option<bool>,
-    /// Organization members may link their accounts (default `false`).
-    #[serde(default)]
-    pub allow_organization_account_linking: Option<bool>,
-}
-
-impl CreateConnection {
-    /// Minimal parameters: a provider and a name.
-    pub fn new(provider: Provider, name: impl Into<String>) -> Self {
-        CreateConnection {
-            provider,
-            name: Some(name.into()),
-            active: None,
-            domains: None,
-            organization_id: None,
-            oidc: None,
-            saml: None,
-            sync_user_attributes: None,
-            disable_additional_identifications: None,
-            authenticatable: None,
-            disable_jit_provisioning: None,
-            allow_organization_account_linking: None,
-        }
-    }
-
-    /// The same parameters as a patch over a blank connection of this provider.
-    pub fn to_patch(&self) -> UpdateConnection {
-        UpdateConnection {
-            name: self.name.clone().into(),
-            provider: Patch::Absent,
-            active: self.active.into(),
-            organization_id: self.organization_id.clone().into(),
-            domains: self.domains.clone().into(),
-            sync_user_attributes: self.sync_user_attributes.into(),
-            disable_additional_identifications: self.disable_additional_identifications.into(),
-            authenticatable: self.authenticatable.into(),
-            disable_jit_provisioning: self.disable_jit_provisioning.into(),
-            allow_organization_account_linking: self.allow_organization_account_linking.into(),
-            oidc: self.oidc.clone().into(),
-            saml: self.saml.clone().into(),
-        }
-    }
 }
 
 #[cfg(test)]

@@ -4,9 +4,9 @@
 use super::{
     AttributeMappingPatch, CreateConnection, OidcPatch, Patch, SamlPatch, UpdateConnection,
 };
-use crate::login_hint::LoginHint;
+use crate::connection::{connection_fields, oidc_fields, saml_fields};
+use crate::fields::plain_only;
 use crate::provider::Provider;
-use crate::secret::ClientSecret;
 
 /// `set` methods for `Patch` fields: `field(value)` and, for nullable fields, `clear_field()`.
 macro_rules! patch_setters {
@@ -32,43 +32,31 @@ macro_rules! patch_setters {
     };
 }
 
+/// Setters for the plain fields of a table: `field(value)`, and `clear_field()` where the
+/// table names one.
+macro_rules! table_setters {
+    ({$ty:ty} $( { $(#[$doc:meta])* $name:ident: $kind:ident $val:ty
+        $(= $blank:expr)? $(, clear $clear:ident)? $(, stored $st:meta)? } )*) => {
+        patch_setters!($ty { $( $name: $val $(, clear $clear)?; )* });
+    };
+}
+
+connection_fields!(plain_only table_setters {UpdateConnection} []);
 patch_setters!(UpdateConnection {
-    name: String;
     provider: Provider;
-    active: bool;
-    organization_id: String, clear clear_organization_id;
     domains: Vec<String>;
-    sync_user_attributes: bool;
-    disable_additional_identifications: bool;
-    authenticatable: bool;
-    disable_jit_provisioning: bool;
-    allow_organization_account_linking: bool;
     oidc: OidcPatch;
     saml: SamlPatch;
 });
 
-patch_setters!(OidcPatch {
-    auth_url: String, clear clear_auth_url;
-    client_id: String, clear clear_client_id;
-    client_secret: ClientSecret, clear clear_client_secret;
-    discovery_url: String, clear clear_discovery_url;
-    requires_pkce: bool;
-    token_url: String, clear clear_token_url;
-    user_info_url: String, clear clear_user_info_url;
-});
+oidc_fields!(plain_only table_setters {OidcPatch} []);
 
+saml_fields!(plain_only table_setters {SamlPatch} []);
 patch_setters!(SamlPatch {
-    allow_idp_initiated: bool;
     allow_subdomains: bool;
     attribute_mapping: AttributeMappingPatch, clear clear_attribute_mapping;
-    force_authn: bool;
     idp_certificate: String, clear clear_idp_certificate;
     idp_certificates: Vec<String>, clear clear_idp_certificates;
-    idp_entity_id: String, clear clear_idp_entity_id;
-    idp_metadata: String, clear clear_idp_metadata;
-    idp_metadata_url: String, clear clear_idp_metadata_url;
-    idp_sso_url: String, clear clear_idp_sso_url;
-    login_hint: LoginHint, clear clear_login_hint;
 });
 
 patch_setters!(AttributeMappingPatch {
@@ -94,16 +82,19 @@ macro_rules! option_setters {
     };
 }
 
+/// Setters for the plain fields of [`CreateConnection`] but `name` (given to `new`).
+macro_rules! create_setters {
+    ({} { $(#[$ndoc:meta])* name: $($name_entry:tt)* }
+        $( { $(#[$doc:meta])* $name:ident: $kind:ident $val:ty
+        $(= $blank:expr)? $(, clear $clear:ident)? $(, stored $st:meta)? } )*) => {
+        option_setters!(CreateConnection { $( $name: $val; )* });
+    };
+}
+
+connection_fields!(plain_only create_setters {} []);
 option_setters!(CreateConnection {
-    active: bool;
-    organization_id: String;
     oidc: OidcPatch;
     saml: SamlPatch;
-    sync_user_attributes: bool;
-    disable_additional_identifications: bool;
-    authenticatable: bool;
-    disable_jit_provisioning: bool;
-    allow_organization_account_linking: bool;
 });
 
 impl CreateConnection {

@@ -21,14 +21,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::account::{EnterpriseAccount, Verification, VerificationStatus};
 use crate::cert_set::IdpCertificate;
-use crate::login_hint::LoginHint;
 use crate::provider::Protocol;
 
 use crate::connection::{
-    AttributeMapping, EnterpriseConnection, OidcConfig, ProtocolConfig, SamlConfig,
+    connection_fields, oidc_fields, saml_fields, AttributeMapping, EnterpriseConnection,
+    OidcConfig, ProtocolConfig, SamlConfig,
 };
 use crate::domain::Domain;
 use crate::error::{Error, Result};
+use crate::fields::plain_only;
 use crate::provider::Provider;
 use crate::secret::ClientSecret;
 
@@ -210,76 +211,117 @@ fn account_from_stored(s: StoredAccountV1) -> Result<EnterpriseAccount> {
 /// Format tag of the current encoding.
 pub const FORMAT_V1: u8 = 1;
 
-#[derive(Serialize, Deserialize)]
-struct StoredV1 {
-    id: String,
-    name: String,
-    provider: Provider,
-    active: bool,
-    organization_id: Option<String>,
-    domains: Vec<String>,
-    allow_subdomains: bool,
-    disable_additional_identifications: bool,
-    sync_user_attributes: bool,
-    /// Absent in records written before the field existed: `true`.
-    #[serde(default = "yes")]
-    authenticatable: bool,
-    #[serde(default)]
-    disable_jit_provisioning: bool,
-    #[serde(default)]
-    allow_organization_account_linking: bool,
-    oidc: Option<StoredOidc>,
-    saml: Option<StoredSaml>,
-    first_authenticated_at: Option<i64>,
-    created_at: i64,
-    updated_at: i64,
-    version: u64,
+/// A record's field for a table field of this kind (kinds: [`crate::fields`]): the value as
+/// it is, a secret exposed.
+macro_rules! stored_ty {
+    (secret $t:ty) => { Option<String> };
+    ($kind:ident $t:ty) => { crate::fields::field_ty!($kind $t) };
 }
 
-#[derive(Serialize, Deserialize)]
-struct StoredOidc {
-    auth_url: Option<String>,
-    client_id: Option<String>,
-    client_secret: Option<String>,
-    discovery_url: Option<String>,
-    requires_pkce: bool,
-    token_url: Option<String>,
-    user_info_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    issuer: Option<String>,
+/// The record's value of a table field.
+macro_rules! to_stored {
+    (secret, $v:expr) => {
+        $v.as_ref().map(|s| s.expose_secret().to_owned())
+    };
+    ($kind:ident, $v:expr) => {
+        $v.clone()
+    };
 }
 
-#[derive(Serialize, Deserialize)]
-struct StoredSaml {
-    allow_idp_initiated: bool,
-    force_authn: bool,
-    idp_certificate: Option<String>,
-    idp_entity_id: Option<String>,
-    idp_metadata: Option<String>,
-    idp_metadata_url: Option<String>,
-    idp_sso_url: Option<String>,
-    map_email_address: Option<String>,
-    map_first_name: Option<String>,
-    map_last_name: Option<String>,
-    map_user_id: Option<String>,
-    #[serde(default)]
-    cert_issued_at: Option<i64>,
-    #[serde(default)]
-    cert_expires_at: Option<i64>,
-    /// The certificate set; absent in records written before sets existed, whose one
-    /// certificate (with its window) becomes a set of one on decode.
-    #[serde(default)]
-    certs: Option<Vec<StoredCertificate>>,
-    /// Absent in records written before the field existed: the default (email address).
-    #[serde(default)]
-    login_hint: LoginHint,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    notices: Vec<StoredNotice>,
-    /// Tag 3: `idp_certificate` is `certs[primary].pem`, stored once (a PEM is most of a
-    /// record's bytes).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    primary: Option<usize>,
+/// The table field's value from the record's.
+macro_rules! from_stored {
+    (secret, $v:expr) => {
+        $v.map(ClientSecret::new)
+    };
+    ($kind:ident, $v:expr) => {
+        $v
+    };
 }
+
+/// The record struct of a table: its plain fields, then `$hand`; `$to` copies a value's
+/// plain fields into a record (`$to(value, hand fields...)`), `$from` builds a value from
+/// a record's plain fields and the hand-made rest.
+macro_rules! stored_struct {
+    ({$(#[$attr:meta])* struct $stored:ident { $($hand:tt)* }} $( { $(#[$doc:meta])* $name:ident:
+        $kind:ident $val:ty $(= $blank:expr)? $(, clear $clear:ident)? $(, stored $st:meta)? } )*) => {
+        $(#[$attr])*
+        struct $stored {
+            $( $(#[$st])* $name: stored_ty!($kind $val), )*
+            $($hand)*
+        }
+    };
+}
+
+/// `$value { plain fields from record $s, rest... }` for a table.
+macro_rules! from_record {
+    ({$s:ident, $value:ident { $($rest:tt)* }} $(blank $header:tt)? $( { $(#[$doc:meta])* $name:ident:
+        $kind:ident $val:ty $(= $blank:expr)? $(, clear $clear:ident)? $(, stored $st:meta)? } )*) => {
+        $value {
+            $( $name: from_stored!($kind, $s.$name), )*
+            $($rest)*
+        }
+    };
+}
+
+/// `$stored { plain fields of value $c, rest... }` for a table.
+macro_rules! to_record {
+    ({$c:ident, $stored:ident { $($rest:tt)* }} $(blank $header:tt)? $( { $(#[$doc:meta])* $name:ident:
+        $kind:ident $val:ty $(= $blank:expr)? $(, clear $clear:ident)? $(, stored $st:meta)? } )*) => {
+        $stored {
+            $( $name: to_stored!($kind, $c.$name), )*
+            $($rest)*
+        }
+    };
+}
+
+connection_fields!(plain_only stored_struct {
+    #[derive(Serialize, Deserialize)]
+    struct StoredV1 {
+        id: String,
+        provider: Provider,
+        domains: Vec<String>,
+        allow_subdomains: bool,
+        oidc: Option<StoredOidc>,
+        saml: Option<StoredSaml>,
+        first_authenticated_at: Option<i64>,
+        created_at: i64,
+        updated_at: i64,
+        version: u64,
+    }
+} []);
+
+oidc_fields!(plain_only stored_struct {
+    #[derive(Serialize, Deserialize)]
+    struct StoredOidc {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        issuer: Option<String>,
+    }
+} []);
+
+saml_fields!(plain_only stored_struct {
+    #[derive(Serialize, Deserialize)]
+    struct StoredSaml {
+        idp_certificate: Option<String>,
+        map_email_address: Option<String>,
+        map_first_name: Option<String>,
+        map_last_name: Option<String>,
+        map_user_id: Option<String>,
+        #[serde(default)]
+        cert_issued_at: Option<i64>,
+        #[serde(default)]
+        cert_expires_at: Option<i64>,
+        /// The certificate set; absent in records written before sets existed, whose one
+        /// certificate (with its window) becomes a set of one on decode.
+        #[serde(default)]
+        certs: Option<Vec<StoredCertificate>>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        notices: Vec<StoredNotice>,
+        /// Tag 3: `idp_certificate` is `certs[primary].pem`, stored once (a PEM is most of a
+        /// record's bytes).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        primary: Option<usize>,
+    }
+} []);
 
 #[derive(Serialize, Deserialize)]
 struct StoredNotice {
@@ -307,93 +349,68 @@ pub fn encode_connection(c: &EnterpriseConnection) -> Vec<u8> {
 
 fn stored_connection(c: &EnterpriseConnection) -> StoredV1 {
     let (oidc, saml) = match &c.config {
-        ProtocolConfig::Oidc(o) => (
-            Some(StoredOidc {
-                auth_url: o.auth_url.clone(),
-                client_id: o.client_id.clone(),
-                client_secret: o
-                    .client_secret
-                    .as_ref()
-                    .map(|s| s.expose_secret().to_owned()),
-                discovery_url: o.discovery_url.clone(),
-                requires_pkce: o.requires_pkce,
-                token_url: o.token_url.clone(),
-                user_info_url: o.user_info_url.clone(),
-                issuer: o.issuer.clone(),
-            }),
-            None,
-        ),
-        ProtocolConfig::Saml(s) => {
-            let primary = s
-                .idp_certificate
-                .as_ref()
-                .and_then(|pem| s.idp_certificates.iter().position(|c| &c.pem == pem));
-            (
-                None,
-                Some(StoredSaml {
-                    allow_idp_initiated: s.allow_idp_initiated,
-                    force_authn: s.force_authn,
-                    idp_certificate: if primary.is_some() {
-                        None
-                    } else {
-                        s.idp_certificate.clone()
-                    },
-                    primary,
-                    idp_entity_id: s.idp_entity_id.clone(),
-                    idp_metadata: s.idp_metadata.clone(),
-                    idp_metadata_url: s.idp_metadata_url.clone(),
-                    idp_sso_url: s.idp_sso_url.clone(),
-                    map_email_address: s.attribute_mapping.email_address.clone(),
-                    map_first_name: s.attribute_mapping.first_name.clone(),
-                    map_last_name: s.attribute_mapping.last_name.clone(),
-                    map_user_id: s.attribute_mapping.user_id.clone(),
-                    cert_issued_at: s.idp_certificate_issued_at,
-                    cert_expires_at: s.idp_certificate_expires_at,
-                    certs: Some(
-                        s.idp_certificates
-                            .iter()
-                            .map(|c| StoredCertificate {
-                                pem: c.pem.clone(),
-                                issued_at: c.issued_at,
-                                expires_at: c.expires_at,
-                            })
-                            .collect(),
-                    ),
-                    login_hint: s.login_hint.clone(),
-                    notices: s
-                        .renewal_notices
-                        .iter()
-                        .map(|n| StoredNotice {
-                            exp: n.certificate_expires_at,
-                            crc: n.certificate_crc,
-                            days: n.threshold_days,
-                            at: n.noticed_at,
-                        })
-                        .collect(),
-                }),
-            )
-        }
+        ProtocolConfig::Oidc(o) => (Some(stored_oidc(o)), None),
+        ProtocolConfig::Saml(s) => (None, Some(stored_saml(s))),
     };
-    StoredV1 {
+    connection_fields!(plain_only to_record {c, StoredV1 {
         id: c.id.to_string(),
-        name: c.name.clone(),
         provider: c.provider,
-        active: c.active,
-        organization_id: c.organization_id.clone(),
         domains: c.domains.iter().map(|d| d.as_str().to_owned()).collect(),
         allow_subdomains: c.allow_subdomains,
-        disable_additional_identifications: c.disable_additional_identifications,
-        sync_user_attributes: c.sync_user_attributes,
-        authenticatable: c.authenticatable,
-        disable_jit_provisioning: c.disable_jit_provisioning,
-        allow_organization_account_linking: c.allow_organization_account_linking,
         oidc,
         saml,
         first_authenticated_at: c.first_authenticated_at,
         created_at: c.created_at,
         updated_at: c.updated_at,
         version: c.version,
-    }
+    }} [])
+}
+
+fn stored_oidc(o: &OidcConfig) -> StoredOidc {
+    oidc_fields!(plain_only to_record {o, StoredOidc {
+        issuer: o.issuer.clone(),
+    }} [])
+}
+
+fn stored_saml(s: &SamlConfig) -> StoredSaml {
+    let primary = s
+        .idp_certificate
+        .as_ref()
+        .and_then(|pem| s.idp_certificates.iter().position(|c| &c.pem == pem));
+    saml_fields!(plain_only to_record {s, StoredSaml {
+        idp_certificate: if primary.is_some() {
+            None
+        } else {
+            s.idp_certificate.clone()
+        },
+        primary,
+        map_email_address: s.attribute_mapping.email_address.clone(),
+        map_first_name: s.attribute_mapping.first_name.clone(),
+        map_last_name: s.attribute_mapping.last_name.clone(),
+        map_user_id: s.attribute_mapping.user_id.clone(),
+        cert_issued_at: s.idp_certificate_issued_at,
+        cert_expires_at: s.idp_certificate_expires_at,
+        certs: Some(
+            s.idp_certificates
+                .iter()
+                .map(|c| StoredCertificate {
+                    pem: c.pem.clone(),
+                    issued_at: c.issued_at,
+                    expires_at: c.expires_at,
+                })
+                .collect(),
+        ),
+        notices: s
+            .renewal_notices
+            .iter()
+            .map(|n| StoredNotice {
+                exp: n.certificate_expires_at,
+                crc: n.certificate_crc,
+                days: n.threshold_days,
+                at: n.noticed_at,
+            })
+            .collect(),
+    }} [])
 }
 
 /// A connection as format tag 1 (the tag, then bare JSON, no checksum), the way the first
@@ -415,100 +432,88 @@ pub fn decode_connection(bytes: &[u8]) -> Result<EnterpriseConnection> {
 fn connection_from_stored(s: StoredV1) -> Result<EnterpriseConnection> {
     let corrupt = |reason: String| Error::corrupt(reason);
     let config = match (s.oidc, s.saml) {
-        (Some(o), None) => ProtocolConfig::Oidc(OidcConfig {
-            auth_url: o.auth_url,
-            client_id: o.client_id,
-            client_secret: o.client_secret.map(ClientSecret::new),
-            discovery_url: o.discovery_url,
-            requires_pkce: o.requires_pkce,
-            token_url: o.token_url,
-            user_info_url: o.user_info_url,
-            issuer: o.issuer,
-        }),
-        (None, Some(mut m)) => {
-            if let Some(i) = m.primary {
-                let pem = m
-                    .certs
-                    .as_ref()
-                    .and_then(|set| set.get(i))
-                    .ok_or_else(|| corrupt("primary certificate not in the set".into()))?;
-                m.idp_certificate = Some(pem.pem.clone());
-            }
-            ProtocolConfig::Saml(SamlConfig {
-                idp_certificates: match (m.certs, &m.idp_certificate) {
-                    (Some(set), _) => set
-                        .into_iter()
-                        .map(|c| IdpCertificate {
-                            pem: c.pem,
-                            issued_at: c.issued_at,
-                            expires_at: c.expires_at,
-                        })
-                        .collect(),
-                    (None, Some(pem)) => match (m.cert_issued_at, m.cert_expires_at) {
-                        (Some(issued_at), Some(expires_at)) => vec![IdpCertificate {
-                            pem: pem.clone(),
-                            issued_at,
-                            expires_at,
-                        }],
-                        // Written before windows were stored: read them from the certificate.
-                        _ => vec![crate::saml::parse_certificate(pem)
-                            .map(|c| IdpCertificate::from(&c))
-                            .map_err(|e| Error::corrupt_with("bad stored certificate", e))?],
-                    },
-                    (None, None) => Vec::new(),
-                },
-                allow_idp_initiated: m.allow_idp_initiated,
-                attribute_mapping: AttributeMapping {
-                    email_address: m.map_email_address,
-                    first_name: m.map_first_name,
-                    last_name: m.map_last_name,
-                    user_id: m.map_user_id,
-                },
-                force_authn: m.force_authn,
-                idp_certificate: m.idp_certificate,
-                idp_certificate_issued_at: m.cert_issued_at,
-                idp_certificate_expires_at: m.cert_expires_at,
-                idp_entity_id: m.idp_entity_id,
-                idp_metadata: m.idp_metadata,
-                idp_metadata_url: m.idp_metadata_url,
-                idp_sso_url: m.idp_sso_url,
-                login_hint: m.login_hint,
-                renewal_notices: m
-                    .notices
-                    .into_iter()
-                    .map(|n| crate::connection::RenewalNotice {
-                        certificate_expires_at: n.exp,
-                        certificate_crc: n.crc,
-                        threshold_days: n.days,
-                        noticed_at: n.at,
-                    })
-                    .collect(),
-            })
-        }
+        (Some(o), None) => ProtocolConfig::Oidc(oidc_from_stored(o)),
+        (None, Some(m)) => ProtocolConfig::Saml(saml_from_stored(m)?),
         _ => return Err(corrupt("record must hold exactly one of oidc, saml".into())),
     };
-    Ok(EnterpriseConnection {
-        id: s
-            .id
-            .parse()
-            .map_err(|_| corrupt("bad connection id".into()))?,
-        name: s.name,
+    let id =
+        s.id.parse()
+            .map_err(|_| corrupt("bad connection id".into()))?;
+    Ok(
+        connection_fields!(plain_only from_record {s, EnterpriseConnection {
+        id,
         provider: s.provider,
-        active: s.active,
-        organization_id: s.organization_id,
         domains: s.domains.into_iter().map(Domain::from_normalized).collect(),
         allow_subdomains: s.allow_subdomains,
-        disable_additional_identifications: s.disable_additional_identifications,
-        sync_user_attributes: s.sync_user_attributes,
-        authenticatable: s.authenticatable,
-        disable_jit_provisioning: s.disable_jit_provisioning,
-        allow_organization_account_linking: s.allow_organization_account_linking,
         config,
         first_authenticated_at: s.first_authenticated_at,
         created_at: s.created_at,
         updated_at: s.updated_at,
         version: s.version,
-    })
+    }} []),
+    )
+}
+
+fn oidc_from_stored(o: StoredOidc) -> OidcConfig {
+    oidc_fields!(plain_only from_record {o, OidcConfig {
+        issuer: o.issuer,
+    }} [])
+}
+
+fn saml_from_stored(mut m: StoredSaml) -> Result<SamlConfig> {
+    let corrupt = |reason: String| Error::corrupt(reason);
+    if let Some(i) = m.primary {
+        let pem = m
+            .certs
+            .as_ref()
+            .and_then(|set| set.get(i))
+            .ok_or_else(|| corrupt("primary certificate not in the set".into()))?;
+        m.idp_certificate = Some(pem.pem.clone());
+    }
+    let idp_certificates = match (m.certs.take(), &m.idp_certificate) {
+        (Some(set), _) => set
+            .into_iter()
+            .map(|c| IdpCertificate {
+                pem: c.pem,
+                issued_at: c.issued_at,
+                expires_at: c.expires_at,
+            })
+            .collect(),
+        (None, Some(pem)) => match (m.cert_issued_at, m.cert_expires_at) {
+            (Some(issued_at), Some(expires_at)) => vec![IdpCertificate {
+                pem: pem.clone(),
+                issued_at,
+                expires_at,
+            }],
+            // Written before windows were stored: read them from the certificate.
+            _ => vec![crate::saml::parse_certificate(pem)
+                .map(|c| IdpCertificate::from(&c))
+                .map_err(|e| Error::corrupt_with("bad stored certificate", e))?],
+        },
+        (None, None) => Vec::new(),
+    };
+    let renewal_notices = std::mem::take(&mut m.notices)
+        .into_iter()
+        .map(|n| crate::connection::RenewalNotice {
+            certificate_expires_at: n.exp,
+            certificate_crc: n.crc,
+            threshold_days: n.days,
+            noticed_at: n.at,
+        })
+        .collect();
+    Ok(saml_fields!(plain_only from_record {m, SamlConfig {
+        idp_certificates,
+        attribute_mapping: AttributeMapping {
+            email_address: m.map_email_address,
+            first_name: m.map_first_name,
+            last_name: m.map_last_name,
+            user_id: m.map_user_id,
+        },
+        idp_certificate: m.idp_certificate,
+        idp_certificate_issued_at: m.cert_issued_at,
+        idp_certificate_expires_at: m.cert_expires_at,
+        renewal_notices,
+    }} []))
 }
 
 #[cfg(test)]
