@@ -142,3 +142,28 @@ proptest! {
         prop_assert_eq!(stored.version, conn.version + u64::from(first_auth.is_some()));
     }
 }
+
+/// A second sign-in in the same millisecond with the same attributes changes no listed
+/// field but is a write (a new version): it has its `account.updated` event, so replaying
+/// the feed gives the stored version (it used not to: the crash test's rare "feed replay
+/// vs stored account: feed version 1, stored 2").
+#[test]
+fn a_sign_in_in_the_same_millisecond_has_its_event() {
+    use enterprise_sso::events::EventKind;
+    use enterprise_sso::EventFeed;
+    let repo = MemoryRepo::new();
+    let svc = Connections::new(&repo).with_clock(Arc::new(|| 1_700_000_000_000));
+    let c = saml_connection("same", &["same-ms.com"], true);
+    block_on(repo.insert(&c)).unwrap();
+    let who = Assertion::new("u-1", []).with_email("a@same-ms.com");
+    let first = block_on(svc.record_sign_in(&c.id, &who)).unwrap();
+    let again = block_on(svc.record_sign_in(&c.id, &who)).unwrap();
+    assert_eq!(again.account.version, first.account.version + 1);
+    let events = block_on(repo.events_after(0, 100)).unwrap().events;
+    let last = events.last().unwrap();
+    assert_eq!(last.kind, EventKind::AccountUpdated);
+    assert_eq!(
+        last.account.as_ref().map(|a| a.version),
+        Some(again.account.version)
+    );
+}

@@ -194,6 +194,13 @@ pub fn account_events(
                 e.connection_id = o.enterprise_connection_id.clone();
                 out.push(e);
             }
+            if out.is_empty() && o.version != n.version {
+                // Every stored version has its event: a second sign-in within the same
+                // millisecond changes no listed field but is a write.
+                let mut e = for_account(K::AccountUpdated, n, at);
+                e.connection_id = o.enterprise_connection_id.clone();
+                out.push(e);
+            }
         }
         (Some(o), None) => out.push(for_account(K::AccountDeleted, o, now)),
         (None, None) => {}
@@ -204,6 +211,22 @@ pub fn account_events(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The crash test's rare "feed replay vs stored account: feed version 1, stored 2": a
+    /// second sign-in in the same millisecond bumped the account's version with no event.
+    #[test]
+    fn every_new_account_version_has_an_event() {
+        let c = crate::testing::saml_connection("v", &[], false);
+        let a = crate::testing::account_for(&c, "subject", "u@acme.com");
+        let mut a2 = a.clone();
+        a2.version += 1;
+        let e = account_events(Some(&a), Some(&a2), 0);
+        assert_eq!(e.len(), 1);
+        assert_eq!(e[0].kind, EventKind::AccountUpdated);
+        assert_eq!(e[0].account.as_ref().map(|a| a.version), Some(a2.version));
+        // A write that stores nothing new (same version) has none.
+        assert!(account_events(Some(&a), Some(&a), 0).is_empty());
+    }
 
     #[test]
     fn snapshots_leave_out_the_raw_metadata() {
