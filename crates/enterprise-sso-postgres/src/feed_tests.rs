@@ -147,3 +147,78 @@ async fn schema_2_events_keep_their_positions() {
         .iter()
         .all(|e| e.connection_id.as_ref() == Some(&n.id)));
 }
+
+/// Builds a schema-3 store (no prune floor yet) named `schema`, with `placed` events at
+/// positions 1..=placed of which the first `pruned` were deleted by a schema-3 prune.
+async fn schema_3_store(other: &PostgresRepo, schema: &str, placed: usize, pruned: usize) {
+    let mut client = other.inner.pool.get().await.unwrap();
+    crate::schema::migrate_to(&mut client, schema, 3)
+        .await
+        .unwrap();
+    let c = saml_connection("old", &[&format!("old.{schema}.example.com")], true);
+    for i in 1..=placed {
+        let mut e = connection_events(None, Some(&c), c.created_at).remove(0);
+        e.position = i as u64;
+        client
+            .execute(
+                &format!(
+                    "INSERT INTO {schema}.events (position, created_at, record) \
+                     VALUES ($1, $2, $3)"
+                ),
+                &[&(i as i64), &e.created_at, &encode_event(&e)],
+            )
+            .await
+            .unwrap();
+    }
+    client
+        .execute(
+            &format!("UPDATE {schema}.event_counter SET last = $1"),
+            &[&(placed as i64)],
+        )
+        .await
+        .unwrap();
+    client
+        .execute(
+            &format!("DELETE FROM {schema}.events WHERE position <= $1"),
+            &[&(pruned as i64)],
+        )
+        .await
+        .unwrap();
+}
+
+/// The upgrade to schema 4 (the prune floor): a feed a schema-3 prune had shortened
+/// reports its end as the floor, so a consumer that was behind starts over once rather
+/// than miss the pruned events; a feed never pruned reports no floor; new events follow.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schema_3_prunes_become_the_floor_on_upgrade() {
+    let Some(other) = repo("feedv3_pool").await else {
+        return;
+    };
+    for (placed, pruned, floor) in [(5usize, 3usize, 5u64), (4, 0, 0)] {
+        let schema = format!("feedv3p{pruned}x{}", std::process::id());
+        schema_3_store(&other, &schema, placed, pruned).await;
+        let repo = PostgresRepo::connect_with(
+            &url().unwrap(),
+            PostgresOptions {
+                schema: schema.clone(),
+                ..PostgresOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+        let page = repo.events_after(0, 100).await.unwrap();
+        assert_eq!(page.floor, floor, "schema {schema}");
+        assert_eq!(page.missed_events(0), floor > 0);
+        assert!(!page.missed_events(placed as u64));
+        assert_eq!(page.events.len(), placed - pruned);
+        let n = saml_connection("new", &[&format!("new.{schema}.example.com")], true);
+        repo.insert(&n).await.unwrap();
+        let after = repo.events_after(placed as u64, 100).await.unwrap();
+        assert!(!after.events.is_empty());
+        assert_eq!(after.events[0].position, placed as u64 + 1);
+        assert!(after
+            .events
+            .iter()
+            .all(|e| e.connection_id.as_ref() == Some(&n.id)));
+    }
+}
