@@ -10,7 +10,9 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   exit 1
 fi
 cargo build -p enterprise-sso-http --bin enterprise-sso-server
-export SSO_SERVER_BIN="$PWD/target/debug/enterprise-sso-server"
+target_dir=$(cargo metadata --format-version 1 --no-deps |
+  python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+export SSO_SERVER_BIN="$target_dir/debug/enterprise-sso-server"
 cd sdk-tests
 npm ci --no-audit --no-fund
 npm test
