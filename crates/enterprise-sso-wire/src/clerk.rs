@@ -138,7 +138,7 @@ pub struct ConnectionJson<'a> {
 pub struct SamlConnectionJson<'a> {
     /// The connection id (one SAML configuration per connection).
     pub id: &'a str,
-    /// The connection name.
+    /// The SAML configuration's display name (`saml.name`), else the connection's name.
     pub name: &'a str,
     /// IdP entity id.
     pub idp_entity_id: Option<&'a str>,
@@ -240,7 +240,7 @@ impl<'a> ConnectionJson<'a> {
             ProtocolConfig::Saml(s) => (
                 Some(SamlConnectionJson {
                     id: c.id.as_str(),
-                    name: &c.name,
+                    name: s.name.as_deref().unwrap_or(&c.name),
                     idp_entity_id: s.idp_entity_id.as_deref(),
                     idp_sso_url: s.idp_sso_url.as_deref(),
                     idp_metadata_url: s.idp_metadata_url.as_deref(),

@@ -267,6 +267,10 @@ macro_rules! saml_fields {
         { /// The `login_hint` sent to the IdP; `null` in a patch restores the default
           /// (`email_address`).
           login_hint: dflt $crate::LoginHint, clear clear_login_hint, stored serde(default) }
+        { /// Display name of the SAML configuration (Clerk's `saml.name`); `None` shows the
+          /// connection's own name.
+          name: opt String, clear clear_name,
+          stored serde(default, skip_serializing_if = "Option::is_none") }
     } };
 }
 pub(crate) use saml_fields;

@@ -258,17 +258,23 @@ pub fn validate_with(conn: &EnterpriseConnection, policy: &Policy) -> Result<(),
 }
 
 fn check_name(name: &str, errs: &mut Vec<FieldError>) {
+    check_label("name", name, FieldErrorKind::Required, errs);
+}
+
+/// A label shown to people: `if_empty` when blank, at most [`MAX_NAME_CHARS`] characters,
+/// no control characters.
+fn check_label(path: &str, name: &str, if_empty: FieldErrorKind, errs: &mut Vec<FieldError>) {
     if name.trim().is_empty() {
-        errs.push(FieldError::new("name", FieldErrorKind::Required));
+        errs.push(FieldError::new(path, if_empty));
     } else if name.chars().count() > MAX_NAME_CHARS {
         errs.push(FieldError::new(
-            "name",
+            path,
             FieldErrorKind::TooLong {
                 max: MAX_NAME_CHARS,
             },
         ));
     } else if name.chars().any(char::is_control) {
-        errs.push(FieldError::new("name", FieldErrorKind::ControlCharacters));
+        errs.push(FieldError::new(path, FieldErrorKind::ControlCharacters));
     }
 }
 
@@ -362,6 +368,9 @@ fn check_oidc(c: &OidcConfig, active: bool, policy: &Policy, errs: &mut Vec<Fiel
 }
 
 fn check_saml(c: &SamlConfig, active: bool, policy: &Policy, errs: &mut Vec<FieldError>) {
+    if let Some(name) = &c.name {
+        check_label("saml.name", name, FieldErrorKind::Empty, errs);
+    }
     if let Some(u) = &c.idp_metadata_url {
         fetch_url("saml.idp_metadata_url", u, policy, errs);
     }

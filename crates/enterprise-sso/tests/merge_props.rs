@@ -108,8 +108,9 @@ fn saml_patch() -> impl Strategy<Value = SamlPatch> {
         patch(pick(URLS), true),
         patch(proptest::collection::vec(pick(CERTS), 0..3), true),
         patch(login_hint(), true),
+        patch(pick(TEXT), true),
     )
-        .prop_map(|(a, b, c, d, e, f, g, h, i, j, k)| SamlPatch {
+        .prop_map(|(a, b, c, d, e, f, g, h, i, j, k, l)| SamlPatch {
             allow_idp_initiated: a,
             allow_subdomains: b,
             attribute_mapping: c,
@@ -121,6 +122,7 @@ fn saml_patch() -> impl Strategy<Value = SamlPatch> {
             idp_sso_url: i,
             idp_certificates: j,
             login_hint: k,
+            name: l,
         })
 }
 
@@ -335,6 +337,7 @@ fn patch_json(p: &UpdateConnection) -> Value {
                 json!({"mode": "custom_attribute", "source": source})
             }
         });
+        put(&mut m, "name", &x.name, s);
         Value::Object(m)
     });
     Value::Object(o)
