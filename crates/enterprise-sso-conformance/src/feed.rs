@@ -105,6 +105,7 @@ pub async fn feed_records_every_write(repo: &dyn Store) {
             K::ConnectionUpdated,
             K::ConnectionActivated,
             K::AccountCreated,
+            K::SsoSucceeded,
             K::ConnectionStateChanged,
             K::AccountUpdated,
             K::ConnectionUpdated,
@@ -117,7 +118,7 @@ pub async fn feed_records_every_write(repo: &dyn Store) {
     );
     assert_eq!(events[1].changed, ["name"]);
     assert_eq!(events[2].changed, ["active", "oidc.client_secret"]);
-    assert_eq!(events[6].changed, ["public_metadata"]);
+    assert_eq!(events[7].changed, ["public_metadata"]);
     for e in &events {
         assert!(e.created_at > 0);
         if e.kind.as_str().starts_with("connection.") {

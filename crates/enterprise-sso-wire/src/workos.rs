@@ -123,6 +123,31 @@ impl<'a> WorkosListJson<'a> {
     }
 }
 
+/// WorkOS's `authentication.*` event data for a sign-in event: `{type: "sso", status,
+/// user_id, email, ip_address, user_agent, sso: {organization_id, connection_id,
+/// session_id}}` (the user is the enterprise account; the address and agent are not
+/// recorded, so `null`).
+fn authentication_data(e: &enterprise_sso::events::Event) -> Option<serde_json::Value> {
+    use enterprise_sso::events::EventKind;
+    if e.kind != EventKind::SsoSucceeded {
+        return None;
+    }
+    let a = e.account.as_ref();
+    Some(serde_json::json!({
+        "type": "sso",
+        "status": "succeeded",
+        "user_id": a.map(|a| a.id.to_string()),
+        "email": a.map(|a| a.email_address.clone()),
+        "ip_address": null,
+        "user_agent": null,
+        "sso": {
+            "organization_id": null,
+            "connection_id": e.connection_id.as_ref().map(|c| c.to_string()),
+            "session_id": null,
+        },
+    }))
+}
+
 /// A change-feed event as a webhook body, in the WorkOS event style:
 /// `{id, event, data, created_at}`. `data` is the connection's WorkOS view (plus
 /// `changed` for `connection.updated` and `days_until_expiry` for
@@ -143,6 +168,14 @@ pub struct WorkosEventJson {
 impl WorkosEventJson {
     /// The webhook body of `e`.
     pub fn new(e: &enterprise_sso::events::Event) -> Self {
+        if let Some(data) = authentication_data(e) {
+            return WorkosEventJson {
+                id: e.id.to_string(),
+                event: e.kind.as_str(),
+                data,
+                created_at: iso8601_ms(e.created_at),
+            };
+        }
         let mut data = match (&e.connection, &e.account) {
             (Some(c), _) if e.account.is_none() => {
                 serde_json::to_value(WorkosConnectionJson::new(c)).unwrap_or_default()

@@ -300,7 +300,8 @@ impl<S: ConnectionRepo + EventFeed> Cached<S> {
             EventKind::AccountCreated
             | EventKind::AccountUpdated
             | EventKind::AccountDeactivated
-            | EventKind::AccountDeleted => return,
+            | EventKind::AccountDeleted
+            | EventKind::SsoSucceeded => return,
             _ => false,
         };
         self.events_applied.fetch_add(1, Ordering::Relaxed);

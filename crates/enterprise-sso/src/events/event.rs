@@ -33,11 +33,15 @@ pub enum EventKind {
     AccountDeactivated,
     /// An account was deleted.
     AccountDeleted,
+    /// A user signed in through a connection (WorkOS's `authentication.sso_succeeded`):
+    /// appended with the account write of the sign-in, in the same atomic write (the
+    /// account snapshot is the account after it).
+    SsoSucceeded,
 }
 
 impl EventKind {
     /// Every kind.
-    pub const ALL: [EventKind; 12] = [
+    pub const ALL: [EventKind; 13] = [
         EventKind::ConnectionCreated,
         EventKind::ConnectionUpdated,
         EventKind::ConnectionActivated,
@@ -50,6 +54,7 @@ impl EventKind {
         EventKind::AccountUpdated,
         EventKind::AccountDeactivated,
         EventKind::AccountDeleted,
+        EventKind::SsoSucceeded,
     ];
 
     /// The wire name, as WorkOS spells its events (`connection.activated`).
@@ -67,6 +72,7 @@ impl EventKind {
             EventKind::AccountUpdated => "account.updated",
             EventKind::AccountDeactivated => "account.deactivated",
             EventKind::AccountDeleted => "account.deleted",
+            EventKind::SsoSucceeded => "authentication.sso_succeeded",
         }
     }
 

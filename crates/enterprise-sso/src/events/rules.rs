@@ -153,7 +153,9 @@ fn for_account(kind: EventKind, a: &EnterpriseAccount, at: i64) -> Event {
 
 /// The events of an account write (as [`connection_events`]): `account.created`,
 /// `account.updated` (with changed paths), `account.deactivated` when `active` turns off
-/// (also when its connection's delete unlinks it), `account.deleted`.
+/// (also when its connection's delete unlinks it), `account.deleted`, and
+/// `authentication.sso_succeeded` when the write is a sign-in's (it creates the account
+/// with, or moves, `last_authenticated_at`).
 pub fn account_events(
     old: Option<&EnterpriseAccount>,
     new: Option<&EnterpriseAccount>,
@@ -162,7 +164,13 @@ pub fn account_events(
     use EventKind as K;
     let mut out = Vec::new();
     match (old, new) {
-        (None, Some(n)) => out.push(for_account(K::AccountCreated, n, n.updated_at)),
+        (None, Some(n)) => {
+            out.push(for_account(K::AccountCreated, n, n.updated_at));
+            // Accounts are created by a sign-in (the service has no other way).
+            if n.last_authenticated_at.is_some() {
+                out.push(for_account(K::SsoSucceeded, n, n.updated_at));
+            }
+        }
         (Some(o), Some(n)) => {
             let at = n.updated_at;
             let mut changes = Changes::default();
@@ -200,6 +208,12 @@ pub fn account_events(
                 let mut e = for_account(K::AccountUpdated, n, at);
                 e.connection_id = o.enterprise_connection_id.clone();
                 out.push(e);
+            }
+            // A sign-in is the write that moves `last_authenticated_at`.
+            if n.last_authenticated_at.is_some()
+                && n.last_authenticated_at != o.last_authenticated_at
+            {
+                out.push(for_account(K::SsoSucceeded, n, at));
             }
         }
         (Some(o), None) => out.push(for_account(K::AccountDeleted, o, now)),
