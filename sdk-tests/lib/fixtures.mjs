@@ -8,3 +8,5 @@ const corpus = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..
 
 export const OKTA_METADATA = fs.readFileSync(path.join(corpus, 'okta.xml'), 'utf8');
 export const OKTA_EXPECTED = JSON.parse(fs.readFileSync(path.join(corpus, 'okta.expected.json'), 'utf8'));
+export const ENTRA_METADATA = fs.readFileSync(path.join(corpus, 'entra_common_signed.xml'), 'utf8');
+export const ENTRA_EXPECTED = JSON.parse(fs.readFileSync(path.join(corpus, 'entra_common_signed.expected.json'), 'utf8'));

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { KEY, recordResponses, startServer } from '../lib/server.mjs';
-import { OKTA_EXPECTED, OKTA_METADATA } from '../lib/fixtures.mjs';
+import { ENTRA_EXPECTED, ENTRA_METADATA, OKTA_EXPECTED, OKTA_METADATA } from '../lib/fixtures.mjs';
 import { checkInterface, loadDeclarations } from '../lib/sdk-types.mjs';
 
 const require = createRequire(import.meta.url);
@@ -69,6 +69,9 @@ test('create a SAML connection from real Okta metadata', async () => {
   assert.equal(s.idpSsoUrl, OKTA_EXPECTED.sso_url);
   assert.equal(s.idpCertificateExpiresAt, OKTA_EXPECTED.certificates[0].not_after_ms);
   assert.equal(s.idpCertificates.length, OKTA_EXPECTED.certificates.length);
+  // As the SDK documents them: base64 DER without PEM armor, the primary first.
+  assert.equal(s.idpCertificate, OKTA_EXPECTED.certificates[0].der_base64);
+  assert.equal(s.idpCertificates[0].certificate, s.idpCertificate);
   assert.equal(s.loginHint.mode, 'custom_attribute');
   assert.equal(s.loginHint.source, 'employee_upn');
   assert.equal(s.allowSubdomains, true);
@@ -170,6 +173,24 @@ test('delete', async () => {
   const gone = await refusal(ec.getEnterpriseConnection(ids.oidc3));
   assert.equal(gone.status, 404);
   assert.equal((await ec.getEnterpriseConnectionList()).totalCount, 4);
+});
+
+test('certificates are base64 DER and the primary comes first in idpCertificates', async () => {
+  // Entra's metadata lists three signing certificates; the second expires last, so it is
+  // the primary (`idpCertificate`) and the SDK reads it first.
+  const c = await ec.createEnterpriseConnection({
+    name: 'Contoso (Entra)',
+    provider: 'saml_microsoft',
+    domains: ['contoso-sdk.example.com'],
+    saml: { idpMetadata: ENTRA_METADATA },
+  });
+  const der = ENTRA_EXPECTED.certificates.map((x) => x.der_base64);
+  const s = c.samlConnection;
+  assert.deepEqual(s.idpCertificates.map((x) => x.certificate), [der[1], der[0], der[2]]);
+  assert.equal(s.idpCertificate, der[1]);
+  assert.equal(s.idpCertificates[0].expiresAt, ENTRA_EXPECTED.certificates[1].not_after_ms);
+  assert.equal(s.idpCertificateExpiresAt, ENTRA_EXPECTED.certificates[1].not_after_ms);
+  await ec.deleteEnterpriseConnection(c.id);
 });
 
 test("every response body has every field the SDK's types require", () => {

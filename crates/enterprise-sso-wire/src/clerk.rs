@@ -146,15 +146,16 @@ pub struct SamlConnectionJson<'a> {
     pub idp_sso_url: Option<&'a str>,
     /// IdP metadata URL.
     pub idp_metadata_url: Option<&'a str>,
-    /// IdP certificate (PEM; public).
-    pub idp_certificate: Option<&'a str>,
+    /// The primary IdP certificate, base64 DER without PEM armor (as the Clerk SDK
+    /// documents it; input takes PEM or base64 DER).
+    pub idp_certificate: Option<String>,
     /// Start of the certificate's validity, Unix ms.
     pub idp_certificate_issued_at: Option<i64>,
     /// End of the certificate's validity, Unix ms.
     pub idp_certificate_expires_at: Option<i64>,
-    /// Every IdP signing certificate, with its window (the primary one is
-    /// `idp_certificate`).
-    pub idp_certificates: Vec<IdpCertificateJson<'a>>,
+    /// Every IdP signing certificate, with its window: the primary first (it is also
+    /// `idp_certificate`, as the Clerk SDK assumes), then the others in their stored order.
+    pub idp_certificates: Vec<IdpCertificateJson>,
     /// ACS URL (from [`SpEndpoints`]).
     pub acs_url: Option<String>,
     /// SP entity id (from [`SpEndpoints`]).
@@ -177,9 +178,9 @@ pub struct SamlConnectionJson<'a> {
 
 /// One entry of `idp_certificates`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct IdpCertificateJson<'a> {
-    /// The certificate (PEM; public).
-    pub certificate: &'a str,
+pub struct IdpCertificateJson {
+    /// The X.509 certificate, base64 DER without PEM armor.
+    pub certificate: String,
     /// Start of validity, Unix ms.
     pub issued_at: i64,
     /// End of validity, Unix ms.
@@ -244,18 +245,10 @@ impl<'a> ConnectionJson<'a> {
                     idp_entity_id: s.idp_entity_id.as_deref(),
                     idp_sso_url: s.idp_sso_url.as_deref(),
                     idp_metadata_url: s.idp_metadata_url.as_deref(),
-                    idp_certificate: s.idp_certificate.as_deref(),
+                    idp_certificate: s.idp_certificate.as_deref().map(der_base64),
                     idp_certificate_issued_at: s.idp_certificate_issued_at,
                     idp_certificate_expires_at: s.idp_certificate_expires_at,
-                    idp_certificates: s
-                        .idp_certificates
-                        .iter()
-                        .map(|x| IdpCertificateJson {
-                            certificate: &x.pem,
-                            issued_at: x.issued_at,
-                            expires_at: x.expires_at,
-                        })
-                        .collect(),
+                    idp_certificates: primary_first(s),
                     acs_url: sp.acs_url.clone(),
                     sp_entity_id: sp.sp_entity_id.clone(),
                     sp_metadata_url: sp.sp_metadata_url.clone(),
@@ -312,6 +305,33 @@ impl<'a> ConnectionJson<'a> {
             updated_at: c.updated_at,
         }
     }
+}
+
+/// The body of a PEM certificate: its base64 DER, armor and line breaks removed. Stored
+/// certificates are canonical PEM (written from their DER by the merge), so the body is
+/// exactly the DER's standard base64.
+fn der_base64(pem: &str) -> String {
+    pem.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("-----"))
+        .collect()
+}
+
+/// The certificate set as the Clerk SDK reads it: the primary (`idp_certificate`) first,
+/// then the others in their stored order; each as base64 DER.
+fn primary_first(s: &enterprise_sso::SamlConfig) -> Vec<IdpCertificateJson> {
+    let is_primary =
+        |x: &&enterprise_sso::IdpCertificate| s.idp_certificate.as_ref() == Some(&x.pem);
+    let primary = s.idp_certificates.iter().filter(is_primary).take(1);
+    let rest = s.idp_certificates.iter().filter(|x| !is_primary(x));
+    primary
+        .chain(rest)
+        .map(|x| IdpCertificateJson {
+            certificate: der_base64(&x.pem),
+            issued_at: x.issued_at,
+            expires_at: x.expires_at,
+        })
+        .collect()
 }
 
 /// The list envelope `{data, total_count}`.
