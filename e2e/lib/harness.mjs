@@ -1,0 +1,238 @@
+// What the browser tests share: the server (sdk-tests/lib/server.mjs's startServer), the
+// IdPs from idp/ as child processes on free loopback ports, headless Debian chromium through
+// puppeteer-core, and failure diagnostics (page URL, page text, the navigations, the
+// server's log) with codes, tokens, verifiers, SAML messages and passwords masked.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import puppeteer from 'puppeteer-core';
+
+import { KEY, startServer } from '../../sdk-tests/lib/server.mjs';
+
+export { KEY };
+export const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+
+/** Why the tests cannot run here (false when they can); with CI=true that is an error. */
+export function missing(needs) {
+  const have = {
+    chromium: [fs.existsSync(CHROMIUM), `${CHROMIUM} is missing (run \`bash idp/install.sh\`)`],
+    simplesamlphp: [fs.existsSync('/usr/share/simplesamlphp/www/index.php'), 'SimpleSAMLphp is not installed (run `bash idp/install.sh`)'],
+    'oidc-provider': [fs.existsSync(path.join(root, 'idp/node/node_modules/oidc-provider')), 'oidc-provider is not installed (run `bash idp/install.sh`)'],
+  };
+  const why = needs.map((n) => have[n]).filter(([ok]) => !ok).map(([, msg]) => msg);
+  const skip = why.length ? why.join('; ') : false;
+  if (skip && process.env.CI === 'true') throw new Error(skip);
+  return skip;
+}
+
+export async function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+/**
+ * The server on a port picked first (its SP base URL must name it), with the OAuth clients,
+ * and loopback fetches allowed (the OIDC provider's discovery, token and JWKS endpoints).
+ */
+export async function startSsoServer(clients) {
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}/saml`;
+  const server = await startServer({
+    listen: `127.0.0.1:${port}`,
+    spBaseUrl: base,
+    args: ['--clients', JSON.stringify(clients)],
+    env: { ENTERPRISE_SSO_INSECURE_FETCH_LOOPBACK_FOR_TESTS: '1', RUST_LOG: 'info' },
+  });
+  return { ...server, base };
+}
+
+/** A call to the server's Clerk API (the API key as bearer): the JSON body, or throws. */
+export async function clerk(server, method, route, body) {
+  const res = await fetch(`${server.url}/v1${route}`, {
+    method,
+    headers: { Authorization: `Bearer ${KEY}`, 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} /v1${route}: ${res.status} ${text}`);
+  return JSON.parse(text);
+}
+
+/**
+ * Runs one of idp/'s IdPs in the foreground and waits for its first stdout line (its
+ * metadata or discovery URL). `stop()` sends SIGTERM (start.sh then stops php).
+ */
+export async function startIdp(cmd, args, env = {}) {
+  const child = spawn(cmd, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (d) => { err += d; });
+  const line = await new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`${args[0]} did not start: ${err}`)), 30000);
+    child.stdout.on('data', (d) => {
+      out += d;
+      const nl = out.indexOf('\n');
+      if (nl >= 0) { clearTimeout(timer); resolve(out.slice(0, nl).trim()); }
+    });
+    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`${args[0]} exited ${code}: ${err}`)); });
+  });
+  return {
+    url: line,
+    stderr: () => err,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+/** SimpleSAMLphp's URLs on `port` (known before it starts, for the connection). */
+export function sspEndpoints(port) {
+  const origin = `http://127.0.0.1:${port}`;
+  return {
+    entityId: `${origin}/saml2/idp/metadata.php`,
+    ssoUrl: `${origin}/saml2/idp/SSOService.php`,
+    /** SimpleSAMLphp 1.19's IdP-initiated URL for one SP. */
+    idpInitiatedUrl: (spEntityId) => `${origin}/saml2/idp/SSOService.php?spentityid=${encodeURIComponent(spEntityId)}`,
+  };
+}
+
+/** The connection fields for SimpleSAMLphp on `port` (its key pair is idp/keys/idp). */
+export function sspSamlFields(port) {
+  const { entityId, ssoUrl } = sspEndpoints(port);
+  return {
+    idp_entity_id: entityId,
+    idp_sso_url: ssoUrl,
+    idp_certificate: fs.readFileSync(path.join(root, 'idp/keys/idp-cert.pem'), 'utf8'),
+  };
+}
+
+/**
+ * SimpleSAMLphp (idp/simplesamlphp/start.sh, its real login form) on `port` with one
+ * remote SP per connection: entity id `{base}/{id}`, ACS `{base}/{id}/acs`.
+ */
+export async function startSimpleSamlPhp(port, base, connectionIds) {
+  const args = ['idp/simplesamlphp/start.sh', '--port', String(port)];
+  for (const id of connectionIds) args.push('--sp-entity-id', `${base}/${id}`, '--acs', `${base}/${id}/acs`);
+  const idp = await startIdp('bash', args);
+  return { ...idp, ...sspEndpoints(port) };
+}
+
+/** oidc-provider (idp/node/op.mjs); its confidential client `rp` may redirect to `callback`. */
+export async function startOidcProvider(callback) {
+  const port = await freePort();
+  return startIdp(process.execPath, ['idp/node/op.mjs', String(port)], {
+    OP_CLIENT_REDIRECT_URIS: callback,
+    OP_PUBLIC_REDIRECT_URIS: callback,
+    OP_ADMIN: '0',
+  });
+}
+
+export async function launchBrowser() {
+  return puppeteer.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    // --no-sandbox: CI runs as root, where chromium's sandbox refuses to start.
+    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run'],
+  });
+}
+
+// Query parameters and form fields whose values are secrets or too long to be useful.
+const MASKED = ['code', 'code_verifier', 'access_token', 'id_token', 'client_secret', 'SAMLResponse', 'SAMLRequest', 'AuthState', 'password', 'sid'];
+const maskRe = new RegExp(`([?&#](?:${MASKED.join('|')})=)[^&#\\s"'<]*`, 'g');
+
+/** A URL or text with secret-bearing query values masked, and long runs of base64 cut. */
+export function redact(s) {
+  return String(s)
+    .replace(maskRe, '$1…')
+    .replace(/\b(code|access_token|code_verifier|SAMLResponse)("?\s*[:=]\s*"?)[A-Za-z0-9+/=_\-.%]{16,}/g, '$1$2…')
+    .replace(/[A-Za-z0-9+/=_-]{120,}/g, '…');
+}
+
+/**
+ * A fresh browser context (no cookies: the IdP's session of another test does not sign
+ * this one in) and a page that records its top-level navigations for diagnostics.
+ */
+export async function newPage(browser) {
+  const context = await browser.createBrowserContext();
+  const page = await context.newPage();
+  page.setDefaultTimeout(20000);
+  const trail = [];
+  page.on('response', (res) => {
+    const req = res.request();
+    if (req.isNavigationRequest() && req.frame() === page.mainFrame()) {
+      trail.push(`${res.status()} ${req.method()} ${redact(res.url())}`);
+    }
+  });
+  page.trail = trail;
+  page.closeContext = () => context.close();
+  return page;
+}
+
+/**
+ * Runs `fn(page)`; if it throws, the error gains the page's URL, its text, the navigations
+ * so far and the tail of the server's log (all redacted).
+ */
+export async function withPage(browser, server, fn) {
+  const page = await newPage(browser);
+  try {
+    return await fn(page);
+  } catch (e) {
+    let text = '(unreadable)';
+    try { text = await page.evaluate(() => document.body?.innerText ?? ''); } catch { /* page gone */ }
+    const log = server.stderr().trim().split('\n').slice(-15).join('\n    ');
+    e.message += `\n  page URL: ${redact(page.url())}\n  page text: ${redact(text.slice(0, 1500))}`
+      + `\n  navigations:\n    ${page.trail.join('\n    ')}\n  server log (tail):\n    ${redact(log)}`;
+    throw e;
+  } finally {
+    await page.closeContext().catch(() => {});
+  }
+}
+
+/** Types into SimpleSAMLphp's real login form and submits it. */
+export async function sspLogin(page, user, password) {
+  await page.waitForSelector('#username');
+  await page.type('#username', user);
+  await page.type('#password', password);
+  await page.click('button[type=submit], input[type=submit], #submit_button');
+}
+
+/**
+ * Waits until the main frame has a response for a URL matching `pred` (after `action`) and
+ * its document has loaded: the response (status, headers) for the assertions.
+ */
+export async function navigation(page, pred, action) {
+  const [res] = await Promise.all([
+    page.waitForResponse((r) => r.request().isNavigationRequest() && r.request().frame() === page.mainFrame() && pred(r.url())),
+    action(),
+  ]);
+  await page.waitForFunction(() => document.readyState !== 'loading');
+  return res;
+}
+
+/**
+ * Signs in on oidc-provider's devInteractions pages: types the login and a password,
+ * submits, then confirms the consent page. Returns after the consent form is submitted.
+ */
+export async function opLogin(page, login, password) {
+  await page.waitForSelector('input[name=login]');
+  await page.type('input[name=login]', login);
+  await page.type('input[name=password]', password);
+  await Promise.all([page.waitForNavigation({ waitUntil: 'domcontentloaded' }), page.click('button[type=submit]')]);
+  // The consent page: "Authorize" with the requested scopes, one submit button.
+  assert.match(await page.evaluate(() => document.body.innerText), /Authorize/);
+  assert.equal(await page.$('input[name=login]'), null, 'the login was accepted');
+  await page.click('button[type=submit]');
+}
