@@ -210,15 +210,20 @@ export async function sspLogin(page, user, password) {
 }
 
 /**
- * Waits until the main frame has a response for a URL matching `pred` (after `action`) and
- * its document has loaded: the response (status, headers) for the assertions.
+ * Runs `action` and waits for the main frame's document from a URL matching `pred`, and for
+ * it to load: that response (status, headers) for the assertions. An error page (4xx, 5xx)
+ * from elsewhere on the way fails at once, naming what it got.
  */
 export async function navigation(page, pred, action) {
   const [res] = await Promise.all([
-    page.waitForResponse((r) => r.request().isNavigationRequest() && r.request().frame() === page.mainFrame() && pred(r.url())),
+    page.waitForResponse((r) => r.request().isNavigationRequest() && r.request().frame() === page.mainFrame()
+      && (pred(r.url()) || r.status() >= 400)),
     action(),
   ]);
   await page.waitForFunction(() => document.readyState !== 'loading');
+  if (!pred(res.url())) {
+    throw new Error(`the browser was answered ${res.status()} at ${redact(res.url())}, before reaching the page expected`);
+  }
   return res;
 }
 
