@@ -12,7 +12,9 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   exit 1
 fi
 cargo build -p enterprise-sso-http --bin enterprise-sso-server
-export SSO_SERVER_BIN="$(cd "${CARGO_TARGET_DIR:-target}" && pwd)/debug/enterprise-sso-server"
+target_dir=$(cargo metadata --format-version 1 --no-deps |
+  python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+export SSO_SERVER_BIN="$target_dir/debug/enterprise-sso-server"
 cd e2e
 # puppeteer-core never downloads a browser; these keep any puppeteer install script from trying.
 export PUPPETEER_SKIP_DOWNLOAD=1 PUPPETEER_SKIP_CHROMIUM_DOWNLOAD=1 PUPPETEER_SKIP_CHROME_DOWNLOAD=1
