@@ -27,8 +27,6 @@
 //! capped ([`canonicalize`]'s `max_output`): a long namespace URI redeclared on many
 //! siblings would otherwise grow the output quadratically in the input.
 
-use std::collections::HashMap;
-
 use roxmltree::{Node, NodeId};
 
 const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
@@ -94,14 +92,13 @@ pub fn canonicalize<'a, 'i: 'a>(
     if !element.is_element() {
         return Err(C14nError::NotAnElement);
     }
+    // The canonical form is about as long as the element's text in the input: one
+    // allocation in the usual case.
+    let estimate = element.range().len().saturating_add(256);
     let mut out = Output {
-        bytes: Vec::new(),
+        bytes: Vec::with_capacity(estimate.min(options.max_output)),
         max: options.max_output,
     };
-    // prefix ("" for the default namespace) -> stack of rendered URIs.
-    let mut rendered: HashMap<&'a str, Vec<&'a str>> = HashMap::new();
-    // Per open element: the prefixes it pushed onto `rendered`.
-    let mut pushed_by_open: Vec<Vec<&'a str>> = Vec::new();
     let mut inclusive: Vec<&str> = Vec::new();
     for p in options.inclusive_prefixes {
         let p = if *p == "#default" { "" } else { *p };
@@ -109,25 +106,31 @@ pub fn canonicalize<'a, 'i: 'a>(
             inclusive.push(p);
         }
     }
+    let mut scope = Scope {
+        rendered: Vec::new(),
+        inclusive,
+        wanted: Vec::new(),
+        attrs: Vec::new(),
+        decls: Vec::new(),
+    };
+    // Per open element: how many entries it pushed onto `scope.rendered`.
+    let mut pushed_by_open: Vec<usize> = Vec::new();
 
     enum Step<'a, 'i> {
         Open(Node<'a, 'i>),
-        Close(Node<'a, 'i>),
+        Close(&'i str),
     }
     let mut stack: Vec<Step<'a, 'i>> = Vec::new();
     stack.push(Step::Open(element));
     while let Some(step) = stack.pop() {
         match step {
-            Step::Close(node) => {
-                let qname = element_qname(node)?;
+            Step::Close(qname) => {
                 out.push(b"</")?;
                 out.push(qname.as_bytes())?;
                 out.push(b">")?;
-                for prefix in pushed_by_open.pop().unwrap_or_default() {
-                    if let Some(v) = rendered.get_mut(prefix) {
-                        v.pop();
-                    }
-                }
+                let pushed = pushed_by_open.pop().unwrap_or_default();
+                let keep = scope.rendered.len().saturating_sub(pushed);
+                scope.rendered.truncate(keep);
             }
             Step::Open(node) => {
                 if Some(node.id()) == options.exclude {
@@ -153,11 +156,16 @@ pub fn canonicalize<'a, 'i: 'a>(
                     // Comments (and nothing else remains) are dropped.
                     continue;
                 }
-                let pushed = open_element(node, &inclusive, &mut rendered, &mut out)?;
+                let qname = element_qname(node)?;
+                let pushed = open_element(node, qname, &mut scope, &mut out)?;
                 pushed_by_open.push(pushed);
-                stack.push(Step::Close(node));
-                let children: Vec<Node<'a, 'i>> = node.children().collect();
-                stack.extend(children.into_iter().rev().map(Step::Open));
+                stack.push(Step::Close(qname));
+                // Children in reverse, so the first comes off the stack first.
+                let mut child = node.last_child();
+                while let Some(c) = child {
+                    stack.push(Step::Open(c));
+                    child = c.prev_sibling();
+                }
             }
         }
     }
@@ -179,65 +187,105 @@ impl Output {
     }
 }
 
-/// Writes the start tag of `node`; returns the prefixes it rendered (pushed onto
-/// `rendered`, to pop at its end tag).
+/// The walk's namespace state and the buffers reused from one element to the next.
+struct Scope<'a> {
+    /// `(prefix, uri)` rendered by the open output ancestors, innermost last (`""` is the
+    /// default namespace).
+    rendered: Vec<(&'a str, &'a str)>,
+    /// The `InclusiveNamespaces` prefixes (`""` for `#default`).
+    inclusive: Vec<&'a str>,
+    wanted: Vec<(&'a str, &'a str)>,
+    /// `(uri, local, qname, value)` of each attribute.
+    attrs: Vec<(&'a str, &'a str, &'a str, &'a str)>,
+    decls: Vec<(&'a str, &'a str)>,
+}
+
+impl<'a> Scope<'a> {
+    /// The URI an output ancestor rendered for `prefix`, innermost first.
+    fn rendered_uri(&self, prefix: &str) -> Option<&'a str> {
+        self.rendered
+            .iter()
+            .rev()
+            .find(|(p, _)| *p == prefix)
+            .map(|(_, u)| *u)
+    }
+}
+
+/// Writes the start tag of `node`; returns how many declarations it rendered (pushed onto
+/// `scope.rendered`, to pop at its end tag).
 fn open_element<'a, 'i: 'a>(
     node: Node<'a, 'i>,
-    inclusive: &[&str],
-    rendered: &mut HashMap<&'a str, Vec<&'a str>>,
+    qname: &'i str,
+    scope: &mut Scope<'a>,
     out: &mut Output,
-) -> Result<Vec<&'a str>, C14nError> {
-    let qname = element_qname(node)?;
+) -> Result<usize, C14nError> {
     let element_prefix = prefix_of(qname);
 
     // Namespace prefixes this element visibly utilizes, with their in-scope URI.
-    let mut wanted: Vec<(&'a str, &'a str)> = Vec::new();
+    scope.wanted.clear();
+    scope.attrs.clear();
+    scope.decls.clear();
     let element_uri = node.tag_name().namespace().unwrap_or("");
-    wanted.push((element_prefix, element_uri));
+    scope.wanted.push((element_prefix, element_uri));
     let doc_text: &'i str = node.document().input_text();
-    let mut attrs: Vec<(&'a str, &'a str, &'a str, &'a str)> = Vec::new(); // (uri, local, qname, value)
     for a in node.attributes() {
         let aq = doc_text.get(a.range_qname()).ok_or(C14nError::BadName)?;
         let uri = a.namespace().unwrap_or("");
         let ap = prefix_of(aq);
-        if !ap.is_empty() && uri != XML_NS && !wanted.iter().any(|(p, _)| *p == ap) {
-            wanted.push((ap, uri));
+        if !ap.is_empty() && uri != XML_NS && !scope.wanted.iter().any(|(p, _)| *p == ap) {
+            scope.wanted.push((ap, uri));
         }
-        attrs.push((uri, a.name(), aq, a.value()));
+        scope.attrs.push((uri, a.name(), aq, a.value()));
     }
     // Inclusive prefixes in scope are handled as in inclusive c14n.
-    for ns in node.namespaces() {
-        let p: &'a str = ns.name().unwrap_or("");
-        if inclusive.contains(&p) && !wanted.iter().any(|(w, _)| *w == p) {
-            wanted.push((p, ns.uri()));
+    if !scope.inclusive.is_empty() {
+        for ns in node.namespaces() {
+            let p: &'a str = ns.name().unwrap_or("");
+            if scope.inclusive.contains(&p) && !scope.wanted.iter().any(|(w, _)| *w == p) {
+                scope.wanted.push((p, ns.uri()));
+            }
         }
     }
-    let mut decls: Vec<(&'a str, &'a str)> = Vec::new();
-    for (prefix, uri) in wanted {
+    for i in 0..scope.wanted.len() {
+        let Some(&(prefix, uri)) = scope.wanted.get(i) else {
+            break;
+        };
         if prefix == "xml" {
             continue;
         }
-        let current = rendered
-            .get(prefix)
-            .and_then(|v| v.last().copied())
-            .unwrap_or("");
+        let current = scope.rendered_uri(prefix);
         let render = if prefix.is_empty() {
             // The default namespace: `xmlns=""` only to undo a rendered non-empty one.
-            current != uri
+            current.unwrap_or("") != uri
         } else {
-            rendered.get(prefix).and_then(|v| v.last()).copied() != Some(uri)
+            current != Some(uri)
         };
         if render {
-            decls.push((prefix, uri));
+            scope.decls.push((prefix, uri));
         }
     }
-    decls.sort_by(|a, b| a.0.cmp(b.0));
-    attrs.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    if scope.decls.len() > 1 {
+        scope.decls.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    }
+    // By namespace URI, then local name; SAML elements mostly carry unqualified
+    // attributes, often already in order.
+    let attr_order = |a: &(&str, &str, &str, &str), b: &(&str, &str, &str, &str)| {
+        if a.0.is_empty() && b.0.is_empty() {
+            a.1.cmp(b.1)
+        } else {
+            (a.0, a.1).cmp(&(b.0, b.1))
+        }
+    };
+    if !scope
+        .attrs
+        .is_sorted_by(|a, b| attr_order(a, b) != std::cmp::Ordering::Greater)
+    {
+        scope.attrs.sort_by(attr_order);
+    }
 
     out.push(b"<")?;
     out.push(qname.as_bytes())?;
-    let mut pushed = Vec::with_capacity(decls.len());
-    for (prefix, uri) in decls {
+    for &(prefix, uri) in &scope.decls {
         if prefix.is_empty() {
             out.push(b" xmlns=\"")?;
         } else {
@@ -247,10 +295,8 @@ fn open_element<'a, 'i: 'a>(
         }
         escape_attr(uri, out)?;
         out.push(b"\"")?;
-        rendered.entry(prefix).or_default().push(uri);
-        pushed.push(prefix);
     }
-    for (_, _, aq, value) in attrs {
+    for &(_, _, aq, value) in &scope.attrs {
         out.push(b" ")?;
         out.push(aq.as_bytes())?;
         out.push(b"=\"")?;
@@ -258,6 +304,8 @@ fn open_element<'a, 'i: 'a>(
         out.push(b"\"")?;
     }
     out.push(b">")?;
+    let pushed = scope.decls.len();
+    scope.rendered.extend_from_slice(&scope.decls);
     Ok(pushed)
 }
 

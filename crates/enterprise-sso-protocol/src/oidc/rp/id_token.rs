@@ -1,5 +1,6 @@
 //! ID token verification (OpenID Connect Core §3.1.3.7), with our rules written out;
-//! `jsonwebtoken` 12 (RustCrypto backend) only checks the signature bytes.
+//! aws-lc-rs checks the signature bytes, with the provider's keys parsed once per loaded
+//! JWKS ([`super::jwks`]) and HS* through its constant-time HMAC verification.
 
 use base64::Engine;
 use serde::Deserialize;
@@ -7,7 +8,7 @@ use serde_json::{Map, Value};
 use sha2::Digest;
 
 use super::http::OidcHttp;
-use super::jwks::{Family, JwksCache, Selection, MAX_JWKS_BYTES};
+use super::jwks::{Checked, Family, JwksCache, Material, Selection, SigAlg, MAX_JWKS_BYTES};
 use super::refusal::{shown, OidcRefusal};
 use super::RelyingParty;
 use crate::secret::{AccessToken, Nonce};
@@ -64,38 +65,50 @@ enum Hash {
     Sha512,
 }
 
+/// How an algorithm is verified.
+#[derive(Clone, Copy)]
+enum Kind {
+    /// With a key of this family from the provider's JWKS.
+    PublicKey(Family, SigAlg),
+    /// HS*: keyed by the client secret.
+    Hmac(aws_lc_rs::hmac::Algorithm),
+}
+
 struct Alg {
     name: &'static str,
-    jwt: jsonwebtoken::Algorithm,
-    /// `None` for HS*.
-    family: Option<Family>,
+    kind: Kind,
     hash: Hash,
 }
 
 fn alg_of(name: &str) -> Option<Alg> {
-    use jsonwebtoken::Algorithm as A;
-    let (name, jwt, family, hash) = match name {
-        "RS256" => ("RS256", A::RS256, Some(Family::Rsa), Hash::Sha256),
-        "RS384" => ("RS384", A::RS384, Some(Family::Rsa), Hash::Sha384),
-        "RS512" => ("RS512", A::RS512, Some(Family::Rsa), Hash::Sha512),
-        "PS256" => ("PS256", A::PS256, Some(Family::Rsa), Hash::Sha256),
-        "PS384" => ("PS384", A::PS384, Some(Family::Rsa), Hash::Sha384),
-        "PS512" => ("PS512", A::PS512, Some(Family::Rsa), Hash::Sha512),
-        "ES256" => ("ES256", A::ES256, Some(Family::P256), Hash::Sha256),
-        "ES384" => ("ES384", A::ES384, Some(Family::P384), Hash::Sha384),
+    use aws_lc_rs::hmac;
+    use Family as F;
+    use Kind::{Hmac, PublicKey as Pk};
+    let (name, kind, hash) = match name {
+        "RS256" => ("RS256", Pk(F::Rsa, SigAlg::Rs256), Hash::Sha256),
+        "RS384" => ("RS384", Pk(F::Rsa, SigAlg::Rs384), Hash::Sha384),
+        "RS512" => ("RS512", Pk(F::Rsa, SigAlg::Rs512), Hash::Sha512),
+        "PS256" => ("PS256", Pk(F::Rsa, SigAlg::Ps256), Hash::Sha256),
+        "PS384" => ("PS384", Pk(F::Rsa, SigAlg::Ps384), Hash::Sha384),
+        "PS512" => ("PS512", Pk(F::Rsa, SigAlg::Ps512), Hash::Sha512),
+        "ES256" => ("ES256", Pk(F::P256, SigAlg::Es256), Hash::Sha256),
+        "ES384" => ("ES384", Pk(F::P384, SigAlg::Es384), Hash::Sha384),
         // Ed25519 hashes with SHA-512, which at_hash then uses too.
-        "EdDSA" => ("EdDSA", A::EdDSA, Some(Family::Ed25519), Hash::Sha512),
-        "HS256" => ("HS256", A::HS256, None, Hash::Sha256),
-        "HS384" => ("HS384", A::HS384, None, Hash::Sha384),
-        "HS512" => ("HS512", A::HS512, None, Hash::Sha512),
+        "EdDSA" => ("EdDSA", Pk(F::Ed25519, SigAlg::EdDsa), Hash::Sha512),
+        "HS256" => ("HS256", Hmac(hmac::HMAC_SHA256), Hash::Sha256),
+        "HS384" => ("HS384", Hmac(hmac::HMAC_SHA384), Hash::Sha384),
+        "HS512" => ("HS512", Hmac(hmac::HMAC_SHA512), Hash::Sha512),
         _ => return None,
     };
-    Some(Alg {
-        name,
-        jwt,
-        family,
-        hash,
-    })
+    Some(Alg { name, kind, hash })
+}
+
+/// The key a token is checked with.
+enum Key<'k> {
+    /// A JWKS key (its parsed forms kept in the cache).
+    Jwk(std::sync::Arc<Material>),
+    /// The client secret (HS*).
+    Secret(&'k [u8]),
 }
 
 /// A token split and its header judged; nothing verified yet.
@@ -234,9 +247,9 @@ impl RelyingParty {
         now_ms: i64,
     ) -> Result<IdTokenClaims, OidcRefusal> {
         let parsed = self.parse_token(id_token)?;
-        let (key, kid) = match parsed.alg.family {
-            None => self.hmac_key()?,
-            Some(family) => {
+        let (key, kid) = match parsed.alg.kind {
+            Kind::Hmac(_) => self.hmac_key()?,
+            Kind::PublicKey(family, _) => {
                 match jwks.select(
                     parsed.kid.as_deref(),
                     parsed.alg.name,
@@ -245,7 +258,7 @@ impl RelyingParty {
                     false,
                     false,
                 )? {
-                    Selection::Key(k) => (k.material.decoding_key(), k.kid),
+                    Selection::Key(k) => (Key::Jwk(k.material), k.kid),
                     Selection::Fetch => {
                         return Err(OidcRefusal::UnknownKey {
                             kid: parsed.kid.as_deref().map(shown).unwrap_or_default(),
@@ -268,7 +281,7 @@ impl RelyingParty {
     /// - the key from the provider's JWKS only (by `kid`, `kty`/curve, `use`, `alg`,
     ///   `key_ops`; `jku`, `x5u`, `jwk`, `x5c` headers ignored), the cache fetched again
     ///   on an unknown `kid` at most once per interval; ambiguous keys refused;
-    /// - the signature (jsonwebtoken's RustCrypto verifier);
+    /// - the signature (aws-lc-rs; HS* with its constant-time HMAC check);
     /// - `iss` exactly the provider's issuer (a tenant template: an allowed tenant's
     ///   issuer, and `tid`, when present, that tenant); `aud` contains the client id;
     ///   `azp` the client id when present and required with several audiences;
@@ -285,9 +298,9 @@ impl RelyingParty {
         now_ms: i64,
     ) -> Result<IdTokenClaims, OidcRefusal> {
         let parsed = self.parse_token(id_token)?;
-        let (key, kid) = match parsed.alg.family {
-            None => self.hmac_key()?,
-            Some(family) => {
+        let (key, kid) = match parsed.alg.kind {
+            Kind::Hmac(_) => self.hmac_key()?,
+            Kind::PublicKey(family, _) => {
                 let kid = parsed.kid.as_deref();
                 let alg = parsed.alg.name;
                 let chosen = match jwks.select(kid, alg, family, now_ms, true, false)? {
@@ -320,13 +333,13 @@ impl RelyingParty {
                         }
                     }
                 };
-                (chosen.material.decoding_key(), chosen.kid)
+                (Key::Jwk(chosen.material), chosen.kid)
             }
         };
         self.finish(&parsed, &key, kid, nonce, access_token, now_ms)
     }
 
-    fn hmac_key(&self) -> Result<(jsonwebtoken::DecodingKey, String), OidcRefusal> {
+    fn hmac_key(&self) -> Result<(Key<'_>, String), OidcRefusal> {
         let secret = self
             .client
             .client_secret
@@ -335,39 +348,52 @@ impl RelyingParty {
             .ok_or(OidcRefusal::Config {
                 problem: "an HS* ID token needs the client secret".into(),
             })?;
-        let key = jsonwebtoken::DecodingKey::from_secret(secret.expose_secret().as_bytes())
-            .map_err(|_| OidcRefusal::Config {
-                problem: "the client secret cannot key HMAC".into(),
-            })?;
-        Ok((key, String::new()))
+        Ok((
+            Key::Secret(secret.expose_secret().as_bytes()),
+            String::new(),
+        ))
     }
 
     fn finish(
         &self,
         parsed: &Parsed<'_>,
-        key: &jsonwebtoken::DecodingKey,
+        key: &Key<'_>,
         kid: String,
         nonce: &Nonce,
         access_token: Option<&AccessToken>,
         now_ms: i64,
     ) -> Result<IdTokenClaims, OidcRefusal> {
         let alg = &parsed.alg;
-        let unusable = |reason| OidcRefusal::KeyUnusable {
-            kid: shown(&kid),
-            alg: alg.name.to_owned(),
-            reason,
+        let message = parsed.signing_input.as_bytes();
+        let checked = match (key, alg.kind) {
+            (Key::Jwk(material), Kind::PublicKey(_, sig_alg)) => {
+                material.verify(sig_alg, message, &parsed.signature)
+            }
+            (Key::Secret(secret), Kind::Hmac(algorithm)) => {
+                let k = aws_lc_rs::hmac::Key::new(algorithm, secret);
+                if aws_lc_rs::hmac::verify(&k, message, &parsed.signature).is_ok() {
+                    Checked::Valid
+                } else {
+                    Checked::Invalid
+                }
+            }
+            _ => Checked::KeyUnusable,
         };
-        let verifier =
-            (jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER.verifier_factory)(&alg.jwt, key)
-                .map_err(|_| unusable("the key cannot be loaded for this algorithm"))?;
-        if verifier
-            .verify(parsed.signing_input.as_bytes(), &parsed.signature)
-            .is_err()
-        {
-            return Err(OidcRefusal::SignatureInvalid {
-                alg: alg.name.to_owned(),
-                kid: shown(&kid),
-            });
+        match checked {
+            Checked::Valid => {}
+            Checked::Invalid => {
+                return Err(OidcRefusal::SignatureInvalid {
+                    alg: alg.name.to_owned(),
+                    kid: shown(&kid),
+                })
+            }
+            Checked::KeyUnusable => {
+                return Err(OidcRefusal::KeyUnusable {
+                    kid: shown(&kid),
+                    alg: alg.name.to_owned(),
+                    reason: "the key cannot be loaded for this algorithm",
+                })
+            }
         }
 
         // Signed: the claims are read from here on.

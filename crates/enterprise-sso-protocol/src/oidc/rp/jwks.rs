@@ -11,8 +11,9 @@
 //! most once per [`JwksCache::refetch_interval_ms`], and when older than
 //! [`JwksCache::max_age_ms`] (a withdrawn key stops working), with the same rate limit.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
+use aws_lc_rs::signature::{self as aws, ParsedPublicKey};
 use base64::Engine;
 use serde::Deserialize;
 
@@ -38,21 +39,68 @@ pub(crate) enum Family {
     Ed25519,
 }
 
-/// The public key material of one usable JWK.
-#[derive(Clone)]
+/// A JWS signature algorithm verified with a provider's public key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SigAlg {
+    Rs256,
+    Rs384,
+    Rs512,
+    Ps256,
+    Ps384,
+    Ps512,
+    Es256,
+    Es384,
+    EdDsa,
+}
+
+impl SigAlg {
+    /// The slot of an RSA algorithm's parsed key and its aws-lc-rs parameters.
+    fn rsa(self) -> Option<(usize, &'static aws::RsaParameters)> {
+        Some(match self {
+            SigAlg::Rs256 => (0, &aws::RSA_PKCS1_2048_8192_SHA256),
+            SigAlg::Rs384 => (1, &aws::RSA_PKCS1_2048_8192_SHA384),
+            SigAlg::Rs512 => (2, &aws::RSA_PKCS1_2048_8192_SHA512),
+            SigAlg::Ps256 => (3, &aws::RSA_PSS_2048_8192_SHA256),
+            SigAlg::Ps384 => (4, &aws::RSA_PSS_2048_8192_SHA384),
+            SigAlg::Ps512 => (5, &aws::RSA_PSS_2048_8192_SHA512),
+            _ => return None,
+        })
+    }
+}
+
+/// A key parsed for one algorithm, kept once made (`None`: aws-lc-rs refused the key).
+type ParsedSlot = OnceLock<Option<ParsedPublicKey>>;
+
+/// The public key material of one usable JWK, with its aws-lc-rs keys parsed on first
+/// use and kept for the life of the loaded JWKS (not rebuilt per token). Each lives in
+/// its own `Arc`, so the size difference between the variants costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Material {
     Rsa {
         n: Vec<u8>,
         e: Vec<u8>,
+        /// RS256, RS384, RS512, PS256, PS384, PS512.
+        parsed: [ParsedSlot; 6],
     },
     Ec {
         family: Family,
-        x: Vec<u8>,
-        y: Vec<u8>,
+        /// The uncompressed point, `04 || x || y`.
+        point: Vec<u8>,
+        parsed: ParsedSlot,
     },
     Ed25519 {
         x: Vec<u8>,
+        parsed: ParsedSlot,
     },
+}
+
+/// What a signature check found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Checked {
+    Valid,
+    Invalid,
+    /// The key cannot be used for the algorithm (aws-lc-rs refused it).
+    KeyUnusable,
 }
 
 impl Material {
@@ -64,23 +112,51 @@ impl Material {
         }
     }
 
-    /// The `jsonwebtoken` key.
-    pub(crate) fn decoding_key(&self) -> jsonwebtoken::DecodingKey {
-        let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
-        match self {
-            Material::Rsa { n, e, .. } => jsonwebtoken::DecodingKey::from_rsa_raw_components(n, e),
-            Material::Ec { x, y, .. } => {
-                let mut point = Vec::with_capacity(1 + x.len() + y.len());
-                point.push(0x04);
-                point.extend_from_slice(x);
-                point.extend_from_slice(y);
-                jsonwebtoken::DecodingKey::from_ec_der(&point)
+    /// Verifies a JWS signature over `message` (the signing input) with this key.
+    pub(crate) fn verify(&self, alg: SigAlg, message: &[u8], signature: &[u8]) -> Checked {
+        let key = match (self, alg) {
+            (Material::Rsa { n, e, parsed }, _) => {
+                let Some((slot, params)) = alg.rsa() else {
+                    return Checked::KeyUnusable;
+                };
+                parsed.get(slot).and_then(|cell| {
+                    cell.get_or_init(|| {
+                        aws::RsaPublicKeyComponents {
+                            n: n.as_slice(),
+                            e: e.as_slice(),
+                        }
+                        .to_parsed_public_key(params)
+                        .ok()
+                    })
+                    .as_ref()
+                })
             }
-            Material::Ed25519 { x } => {
-                // from_ed_components only base64-decodes; it cannot fail on our own encoding.
-                jsonwebtoken::DecodingKey::from_ed_components(&b64(x))
-                    .unwrap_or_else(|_| jsonwebtoken::DecodingKey::from_ed_der(x))
+            (
+                Material::Ec {
+                    family,
+                    point,
+                    parsed,
+                },
+                SigAlg::Es256 | SigAlg::Es384,
+            ) => {
+                let algorithm: &'static aws::EcdsaVerificationAlgorithm = match (family, alg) {
+                    (Family::P256, SigAlg::Es256) => &aws::ECDSA_P256_SHA256_FIXED,
+                    (Family::P384, SigAlg::Es384) => &aws::ECDSA_P384_SHA384_FIXED,
+                    _ => return Checked::KeyUnusable,
+                };
+                parsed
+                    .get_or_init(|| ParsedPublicKey::new(algorithm, point).ok())
+                    .as_ref()
             }
+            (Material::Ed25519 { x, parsed }, SigAlg::EdDsa) => parsed
+                .get_or_init(|| ParsedPublicKey::new(&aws::ED25519, x).ok())
+                .as_ref(),
+            _ => return Checked::KeyUnusable,
+        };
+        match key {
+            None => Checked::KeyUnusable,
+            Some(k) if k.verify_sig(message, signature).is_ok() => Checked::Valid,
+            Some(_) => Checked::Invalid,
         }
     }
 }
@@ -93,14 +169,14 @@ pub(crate) struct Entry {
     alg: Option<String>,
     key_ops: Option<Vec<String>>,
     kty: String,
-    material: Result<Material, &'static str>,
+    material: Result<Arc<Material>, &'static str>,
 }
 
-/// A key chosen for a token.
+/// A key chosen for a token (its parsed keys shared with the cache).
 #[derive(Clone)]
 pub(crate) struct Chosen {
     pub(crate) kid: String,
-    pub(crate) material: Material,
+    pub(crate) material: Arc<Material>,
 }
 
 #[derive(Deserialize)]
@@ -129,7 +205,7 @@ fn b64url(s: Option<&str>) -> Option<Vec<u8>> {
         .ok()
 }
 
-fn material(raw: &RawJwk) -> Result<Material, &'static str> {
+fn material(raw: &RawJwk) -> Result<Arc<Material>, &'static str> {
     match raw.kty.as_deref() {
         Some("RSA") => {
             let n = b64url(raw.n.as_deref()).ok_or("the RSA modulus n is not base64url")?;
@@ -145,7 +221,11 @@ fn material(raw: &RawJwk) -> Result<Material, &'static str> {
             if e.is_empty() || e.len() > 8 {
                 return Err("the RSA exponent is out of range");
             }
-            Ok(Material::Rsa { n, e })
+            Ok(Arc::new(Material::Rsa {
+                n,
+                e,
+                parsed: Default::default(),
+            }))
         }
         Some("EC") => {
             let (family, len) = match raw.crv.as_deref() {
@@ -158,7 +238,15 @@ fn material(raw: &RawJwk) -> Result<Material, &'static str> {
             if x.len() != len || y.len() != len {
                 return Err("the EC coordinates have the wrong length for the curve");
             }
-            Ok(Material::Ec { family, x, y })
+            let mut point = Vec::with_capacity(1 + x.len() + y.len());
+            point.push(0x04);
+            point.extend_from_slice(&x);
+            point.extend_from_slice(&y);
+            Ok(Arc::new(Material::Ec {
+                family,
+                point,
+                parsed: OnceLock::new(),
+            }))
         }
         Some("OKP") => {
             if raw.crv.as_deref() != Some("Ed25519") {
@@ -168,7 +256,10 @@ fn material(raw: &RawJwk) -> Result<Material, &'static str> {
             if x.len() != 32 {
                 return Err("the Ed25519 key is not 32 bytes");
             }
-            Ok(Material::Ed25519 { x })
+            Ok(Arc::new(Material::Ed25519 {
+                x,
+                parsed: OnceLock::new(),
+            }))
         }
         Some("oct") => Err("symmetric keys are never taken from a JWKS"),
         _ => Err("the key type is not RSA, EC or OKP"),
@@ -272,7 +363,7 @@ pub(crate) fn choose(
         [one] => match &one.material {
             Ok(m) if m.family() == family => Ok(Some(Chosen {
                 kid: one.kid.clone().unwrap_or_default(),
-                material: m.clone(),
+                material: Arc::clone(m),
             })),
             Ok(_) => Err(OidcRefusal::KeyUnusable {
                 kid: shown_kid,

@@ -2,17 +2,61 @@
 //! valid now. A certificate in the response's `KeyInfo` is at most a selector: it picks
 //! configured certificates by exact DER equality and is never trusted by itself.
 
+use std::sync::OnceLock;
+
+use aws_lc_rs::signature::{self as aws, ParsedPublicKey};
 use sha2::Digest as _;
 
 use super::refusal::{Refusal, SignedElement};
+use super::signature::Hash;
 
 /// Smallest RSA modulus accepted, in bits.
 pub const MIN_RSA_BITS: usize = 2048;
 
+/// An RSA public key from a configured certificate, verified with aws-lc-rs: parsed once
+/// per hash the first time a signature needs it, then kept with the verifier (so a
+/// verifier kept per connection parses each IdP key once, not once per response).
+#[derive(Clone)]
+pub(crate) struct RsaVerifyKey {
+    /// PKCS#1 `RSAPublicKey` DER.
+    pkcs1: Vec<u8>,
+    /// `rsa` 0.10's view of the key (the SP's own encryption key is used for wrapping).
+    pub(crate) public: rsa::PublicKey,
+    /// The parsed key per hash: SHA-1, SHA-256, SHA-384, SHA-512.
+    parsed: [OnceLock<Option<ParsedPublicKey>>; 4],
+}
+
+impl std::fmt::Debug for RsaVerifyKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RsaVerifyKey")
+            .field("bytes", &self.pkcs1.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl RsaVerifyKey {
+    /// Verifies an RSASSA-PKCS1-v1_5 signature of `message` (the canonical SignedInfo)
+    /// with `hash`.
+    pub(crate) fn verify(&self, hash: Hash, message: &[u8], signature: &[u8]) -> bool {
+        let (slot, params): (usize, &'static aws::RsaParameters) = match hash {
+            Hash::Sha1 => (0, &aws::RSA_PKCS1_2048_8192_SHA1_FOR_LEGACY_USE_ONLY),
+            Hash::Sha256 => (1, &aws::RSA_PKCS1_2048_8192_SHA256),
+            Hash::Sha384 => (2, &aws::RSA_PKCS1_2048_8192_SHA384),
+            Hash::Sha512 => (3, &aws::RSA_PKCS1_2048_8192_SHA512),
+        };
+        let Some(cell) = self.parsed.get(slot) else {
+            return false;
+        };
+        cell.get_or_init(|| ParsedPublicKey::new(params, &self.pkcs1).ok())
+            .as_ref()
+            .is_some_and(|k| k.verify_sig(message, signature).is_ok())
+    }
+}
+
 /// A public key from a configured certificate.
 #[derive(Debug, Clone)]
 pub(crate) enum VerifyKey {
-    Rsa(rsa::PublicKey),
+    Rsa(Box<RsaVerifyKey>),
     P256(p256::ecdsa::VerifyingKey),
     P384(p384::ecdsa::VerifyingKey),
     /// A key this verifier cannot use (reported when it is the only candidate).
@@ -87,7 +131,13 @@ fn rsa_key(pkcs1: &[u8]) -> VerifyKey {
     use rsa::pkcs1::DecodeRsaPublicKey;
     use rsa::traits::PublicKeyParts;
     match rsa::PublicKey::from_pkcs1_der(pkcs1) {
-        Ok(k) if k.size().saturating_mul(8) >= MIN_RSA_BITS => VerifyKey::Rsa(k),
+        Ok(k) if k.size().saturating_mul(8) >= MIN_RSA_BITS => {
+            VerifyKey::Rsa(Box::new(RsaVerifyKey {
+                pkcs1: pkcs1.to_vec(),
+                public: k,
+                parsed: Default::default(),
+            }))
+        }
         Ok(_) => VerifyKey::Unusable("RSA key shorter than 2048 bits"),
         Err(_) => VerifyKey::Unusable("invalid RSA public key"),
     }
@@ -96,7 +146,7 @@ fn rsa_key(pkcs1: &[u8]) -> VerifyKey {
 /// The RSA public key of a DER certificate (SP key pairs).
 pub(crate) fn rsa_public_key_of(der: &[u8]) -> Option<rsa::PublicKey> {
     match parse_cert(der)?.key {
-        VerifyKey::Rsa(k) => Some(k),
+        VerifyKey::Rsa(k) => Some(k.public),
         _ => None,
     }
 }

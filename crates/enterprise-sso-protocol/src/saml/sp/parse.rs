@@ -36,10 +36,22 @@ pub(crate) fn decode_base64_param(value: &str) -> Result<Vec<u8>, Refusal> {
             received: value.len(),
         });
     }
-    let compact: Vec<u8> = value.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
     base64::engine::general_purpose::STANDARD
-        .decode(&compact)
+        .decode(without_white_space(value.as_bytes()))
         .map_err(|_| Refusal::NotBase64)
+}
+
+/// `text` without ASCII white space: borrowed when it has none, otherwise copied a run
+/// at a time (base64 is wrapped in lines of 64 or 76 characters).
+fn without_white_space(text: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    if !text.iter().any(u8::is_ascii_whitespace) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = Vec::with_capacity(text.len());
+    for run in text.split(u8::is_ascii_whitespace) {
+        out.extend_from_slice(run);
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// Bytes to document text: size cap, UTF-8 (a byte-order mark is dropped), line breaks
@@ -171,9 +183,8 @@ pub(crate) fn is_xml_space(c: char) -> bool {
 /// Base64 of a `DigestValue`, `SignatureValue`, `CipherValue` or certificate: white space
 /// ignored.
 pub(crate) fn base64_value(text: &str) -> Option<Vec<u8>> {
-    let compact: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
     base64::engine::general_purpose::STANDARD
-        .decode(&compact)
+        .decode(without_white_space(text.as_bytes()))
         .ok()
 }
 

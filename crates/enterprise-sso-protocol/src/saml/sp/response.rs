@@ -202,12 +202,26 @@ impl ResponseVerifier {
         let response_bytes = response_signature
             .map(|s| signature::verify(root, s, SignedElement::Response, &ctx))
             .transpose()?;
-        // The verified Response, parsed again: the assertion (or the ciphertext) is taken
-        // from it when the Response signature is what covers the assertion.
-        let response_text = response_bytes
-            .map(String::from_utf8)
-            .transpose()
-            .map_err(|_| Refusal::NotUtf8)?;
+        let mut signed = SignedParts {
+            response: response_bytes.is_some(),
+            assertion: false,
+        };
+        let encrypted = is(&assertion, SAML, "EncryptedAssertion");
+        let assertion_signature = if encrypted {
+            None
+        } else {
+            one_signature(assertion, SignedElement::Assertion)?
+        };
+        // The verified Response, parsed again only when the Response signature is what
+        // covers the assertion (or its ciphertext): the assertion is then taken from it.
+        // A signed assertion is read from its own verified bytes, so the Response's are
+        // not parsed at all.
+        let response_text = match response_bytes {
+            Some(bytes) if encrypted || assertion_signature.is_none() => {
+                Some(String::from_utf8(bytes).map_err(|_| Refusal::NotUtf8)?)
+            }
+            _ => None,
+        };
         let verified_response = response_text.as_deref().map(parse::parse).transpose()?;
         let verified_assertion_node = |doc: &Document<'_>| -> Result<NodeId, Refusal> {
             elements(doc.root_element())
@@ -219,12 +233,8 @@ impl ResponseVerifier {
                 })
         };
 
-        let mut signed = SignedParts {
-            response: verified_response.is_some(),
-            assertion: false,
-        };
-        let encrypted = is(&assertion, SAML, "EncryptedAssertion");
-        let assertion_bytes = if encrypted {
+        // Everything below reads the assertion from verified bytes only.
+        let data = if encrypted {
             let source = match &verified_response {
                 Some(d) => d.get_node(verified_assertion_node(d)?),
                 None => Some(assertion),
@@ -233,29 +243,24 @@ impl ResponseVerifier {
             let (bytes, assertion_signed) =
                 self.decrypted_assertion(source, &ctx, signed.response)?;
             signed.assertion = assertion_signed;
-            bytes
+            read_verified_bytes(bytes)?
+        } else if let Some(sig) = assertion_signature {
+            signed.assertion = true;
+            read_verified_bytes(signature::verify(
+                assertion,
+                sig,
+                SignedElement::Assertion,
+                &ctx,
+            )?)?
         } else {
-            match one_signature(assertion, SignedElement::Assertion)? {
-                Some(sig) => {
-                    signed.assertion = true;
-                    signature::verify(assertion, sig, SignedElement::Assertion, &ctx)?
-                }
-                None => match &verified_response {
-                    Some(d) => {
-                        let node = d
-                            .get_node(verified_assertion_node(d)?)
-                            .ok_or(Refusal::Unsigned)?;
-                        canonical(node)?
-                    }
-                    None => return Err(Refusal::Unsigned),
-                },
-            }
+            // Only the Response is signed: the Assertion element of its verified bytes
+            // (one parse of them; the same values as its own canonical form would hold).
+            let d = verified_response.as_ref().ok_or(Refusal::Unsigned)?;
+            let node = d
+                .get_node(verified_assertion_node(d)?)
+                .ok_or(Refusal::Unsigned)?;
+            read_assertion(node)?
         };
-
-        // Everything below reads the assertion from the verified bytes only.
-        let assertion_text = String::from_utf8(assertion_bytes).map_err(|_| Refusal::NotUtf8)?;
-        let assertion_doc = parse::parse(&assertion_text)?;
-        let data = read_assertion(assertion_doc.root_element())?;
         self.check_response_fields(root)?;
         self.check_assertion(root, data, now_ms, signed, encrypted)
     }
@@ -509,6 +514,13 @@ fn before(now_ms: i64, at_ms: i64, skew_ms: i64, field: &'static str) -> Result<
         });
     }
     Ok(())
+}
+
+/// Parses verified canonical assertion bytes and reads the assertion from them.
+fn read_verified_bytes(bytes: Vec<u8>) -> Result<AssertionData, Refusal> {
+    let text = String::from_utf8(bytes).map_err(|_| Refusal::NotUtf8)?;
+    let doc = parse::parse(&text)?;
+    read_assertion(doc.root_element())
 }
 
 fn canonical(node: Node<'_, '_>) -> Result<Vec<u8>, Refusal> {

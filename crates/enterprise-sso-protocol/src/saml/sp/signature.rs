@@ -230,16 +230,18 @@ pub(crate) fn verify(
         }
     };
     let transform_nodes: Vec<Node<'_, '_>> = elements(transforms).collect();
-    let received: Vec<String> = transform_nodes
-        .iter()
-        .map(|t| {
-            if is(t, DS, "Transform") {
-                shown(algorithm(*t))
-            } else {
-                crate::saml::sp::parse::expanded_name(t)
-            }
-        })
-        .collect();
+    let received = || -> Vec<String> {
+        transform_nodes
+            .iter()
+            .map(|t| {
+                if is(t, DS, "Transform") {
+                    shown(algorithm(*t))
+                } else {
+                    crate::saml::sp::parse::expanded_name(t)
+                }
+            })
+            .collect()
+    };
     let reference_prefixes = match transform_nodes.as_slice() {
         [env, exc]
             if is(env, DS, "Transform")
@@ -250,7 +252,12 @@ pub(crate) fn verify(
         {
             inclusive_prefixes(*exc, element)?
         }
-        _ => return Err(Refusal::TransformsNotAllowed { element, received }),
+        _ => {
+            return Err(Refusal::TransformsNotAllowed {
+                element,
+                received: received(),
+            })
+        }
     };
     let digest_uri = algorithm(digest_node);
     let digest_hash =
@@ -296,14 +303,15 @@ pub(crate) fn verify(
         },
     )
     .map_err(c14n_refusal)?;
-    let hashed = sig_hash.digest(&signed_info_bytes);
+    // ECDSA verifies a prehash (the SHA-256 of a SignedInfo for a P-384 key is allowed).
+    let hashed = || sig_hash.digest(&signed_info_bytes);
     let mut usable = false;
     let mut unusable_reason = "no key of the signature's type";
     for cert in candidates {
         match (&cert.key, family) {
             (VerifyKey::Rsa(k), Family::Rsa) => {
                 usable = true;
-                if verify_rsa(k, sig_hash, &hashed, &signature_bytes) {
+                if k.verify(sig_hash, &signed_info_bytes, &signature_bytes) {
                     return Ok(canonical);
                 }
             }
@@ -311,7 +319,7 @@ pub(crate) fn verify(
                 usable = true;
                 use p256::ecdsa::signature::hazmat::PrehashVerifier;
                 if let Ok(sig) = p256::ecdsa::Signature::from_slice(&signature_bytes) {
-                    if k.verify_prehash(&hashed, &sig).is_ok() {
+                    if k.verify_prehash(&hashed(), &sig).is_ok() {
                         return Ok(canonical);
                     }
                 }
@@ -320,7 +328,7 @@ pub(crate) fn verify(
                 usable = true;
                 use p384::ecdsa::signature::hazmat::PrehashVerifier;
                 if let Ok(sig) = p384::ecdsa::Signature::from_slice(&signature_bytes) {
-                    if k.verify_prehash(&hashed, &sig).is_ok() {
+                    if k.verify_prehash(&hashed(), &sig).is_ok() {
                         return Ok(canonical);
                     }
                 }
@@ -336,16 +344,6 @@ pub(crate) fn verify(
             problem: unusable_reason,
         })
     }
-}
-
-fn verify_rsa(key: &rsa::PublicKey, hash: Hash, hashed: &[u8], sig: &[u8]) -> bool {
-    let scheme = match hash {
-        Hash::Sha1 => rsa::Pkcs1v15Sign::new::<sha1::Sha1>(),
-        Hash::Sha256 => rsa::Pkcs1v15Sign::new::<sha2::Sha256>(),
-        Hash::Sha384 => rsa::Pkcs1v15Sign::new::<sha2::Sha384>(),
-        Hash::Sha512 => rsa::Pkcs1v15Sign::new::<sha2::Sha512>(),
-    };
-    key.verify(scheme, hashed, sig).is_ok()
 }
 
 /// Most certificates read from one `KeyInfo`.
