@@ -5,15 +5,16 @@
 //! - `verify_id_token_cached`: an Okta/Entra-sized RS256 ID token (~1.3 KB, 20 claims)
 //!   against a loaded JWKS, every rule (header, key choice, signature, iss, aud, azp,
 //!   exp/iat/nbf, nonce, at_hash);
-//! - floors: `rsa` 0.10 (the crate jsonwebtoken's RustCrypto backend verifies with) with
-//!   the public key built once, and with the key built from `n`/`e` per call (what
-//!   jsonwebtoken does per verification); aws-lc-rs (in the tree through rustls) the same
-//!   two ways;
-//! - the callback: `oidc_start` + `oidc_finish` on `SqliteRepo` in a temporary directory,
-//!   over an `OidcHttp` with canned answers (discovery, a token response carrying an ID
-//!   token minted before the timed part, one per iteration from a batch, the JWKS once):
-//!   discovery parse (twice: each step resolves it), state put and take, token response
-//!   parse, verification, `record_sign_in` of a returning user (an account update).
+//! - floors: aws-lc-rs (the verifier's crate, in the tree through rustls) with the key
+//!   parsed once (what the verifier keeps per JWKS key) and built from `n`/`e` per call
+//!   (what jsonwebtoken 12's aws_lc_rs backend does per verification); `rsa` 0.10 (the
+//!   crate of jsonwebtoken's RustCrypto backend, used before) the same two ways;
+//! - the callback: `oidc_start` + `oidc_finish` on `SqliteRepo` in a temporary directory
+//!   and on `MemoryRepo`, over an `OidcHttp` with canned answers (discovery, a token
+//!   response carrying an ID token minted before the timed part, one per iteration from a
+//!   batch, the JWKS once): the provider metadata (cached in `OidcSettings`, fetched once),
+//!   state put (sealed) and take, token response parse, verification, `record_sign_in` of
+//!   a returning user (an account update).
 //!
 //! The token, JWKS and expectations are written to `target/bench-data/oidc/token.json`
 //! for the `jose` peer (`node benches/polis/jose_verify.mjs`).
@@ -275,6 +276,7 @@ struct Canned {
     jwks: Vec<u8>,
     tokens: Vec<Vec<u8>>,
     jwks_fetches: AtomicUsize,
+    discovery_fetches: AtomicUsize,
 }
 
 fn ok(body: &[u8]) -> HttpResponse {
@@ -289,7 +291,10 @@ fn ok(body: &[u8]) -> HttpResponse {
 impl OidcHttp for Canned {
     async fn get(&self, url: &str, _max: usize) -> Result<HttpResponse, HttpError> {
         match url {
-            DISCOVERY => Ok(ok(&self.discovery)),
+            DISCOVERY => {
+                self.discovery_fetches.fetch_add(1, Ordering::Relaxed);
+                Ok(ok(&self.discovery))
+            }
             JWKS_URI => {
                 self.jwks_fetches.fetch_add(1, Ordering::Relaxed);
                 Ok(ok(&self.jwks))
@@ -389,6 +394,7 @@ fn callback<R: Store + SignInStore + 'static>(
         jwks: minter.jwks().to_string().into_bytes(),
         tokens,
         jwks_fetches: AtomicUsize::new(0),
+        discovery_fetches: AtomicUsize::new(0),
     });
     let settings = OidcSettings::new(base, http.clone());
     let run = |i: usize| {
@@ -420,6 +426,8 @@ fn callback<R: Store + SignInStore + 'static>(
         assert!(run(i).sign_in.created);
     }
     assert_eq!(http.jwks_fetches.load(Ordering::Relaxed), 1);
+    // The provider metadata is cached in OidcSettings (the clock stands still).
+    assert_eq!(http.discovery_fetches.load(Ordering::Relaxed), 1);
 
     let mut g = c.benchmark_group("oidc_callback");
     g.measurement_time(Duration::from_secs(10));
@@ -457,16 +465,18 @@ fn benches(c: &mut Criterion) {
     );
 }
 
-/// The callback on `SqliteRepo` needs its `SignInStore` (the pending state lives in the
-/// sign-in store), which is not on main yet (branch wt-signin, "SQLite: SignInStore on a
-/// sign_in_items table"). Until it lands this opens the store and says so; then replace
-/// the body's last statement with
-/// `callback(c, "start_finish_sqlite", minter, Connections::new(repo).with_clock(Arc::new(|| NOW)))`.
-fn sqlite_callback(_c: &mut Criterion, _minter: &Minter) {
+/// The callback on `SqliteRepo` in a temporary directory (its sign-in store keeps the
+/// pending state: three write transactions per sign-in, state put, state take and the
+/// account update, each committed with `synchronous = FULL`).
+fn sqlite_callback(c: &mut Criterion, minter: &Minter) {
     let dir = tempfile::tempdir().unwrap();
     let repo = SqliteRepo::open(dir.path().join("oidc.db")).unwrap();
-    drop(repo);
-    eprintln!("oidc_callback/start_finish_sqlite: skipped, SqliteRepo has no SignInStore yet");
+    callback(
+        c,
+        "start_finish_sqlite",
+        minter,
+        Connections::new(repo).with_clock(Arc::new(|| NOW)),
+    );
 }
 
 criterion_group!(oidc, benches);

@@ -120,7 +120,8 @@ pub use service::{
 pub use service::{
     now_ms, Clock, Connections, MetadataSource, OidcSettings, OidcSignIn, OidcSignInRefusal,
     OidcStart, RefreshReport, SamlRedirect, SamlRefusal, SamlSettings, SamlSignIn, SamlStart,
-    SignIn, DEFAULT_IDP_INITIATED_MAX_AGE, DEFAULT_OIDC_REQUEST_TTL, DEFAULT_SAML_REQUEST_TTL,
+    SignIn, DEFAULT_IDP_INITIATED_MAX_AGE, DEFAULT_OIDC_METADATA_TTL, DEFAULT_OIDC_REQUEST_TTL,
+    DEFAULT_SAML_REQUEST_TTL,
 };
 pub use sign_in_store::{sign_in_key, SignInItem, SignInKind, SignInStore};
 pub use validate::{validate, validate_with, FieldError, FieldErrorKind, ValidationErrors};

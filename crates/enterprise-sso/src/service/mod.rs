@@ -23,7 +23,10 @@ pub use hosted::{
     MAX_CLIENT_STATE_BYTES, MAX_RELAY_STATE_BYTES,
 };
 pub use hosted_flow::{AuthorizationRequest, HostedRedirect, IdpInitiatedClient, SamlPost};
-pub use oidc::{OidcSettings, OidcSignIn, OidcSignInRefusal, OidcStart, DEFAULT_OIDC_REQUEST_TTL};
+pub use oidc::{
+    OidcSettings, OidcSignIn, OidcSignInRefusal, OidcStart, DEFAULT_OIDC_METADATA_TTL,
+    DEFAULT_OIDC_REQUEST_TTL,
+};
 pub use refresh::{MetadataSource, RefreshReport};
 pub use saml::{
     SamlRedirect, SamlRefusal, SamlSettings, SamlSignIn, SamlStart, DEFAULT_IDP_INITIATED_MAX_AGE,

@@ -5,18 +5,38 @@
 //! identity recorded as a sign-in ([`Connections::record_sign_in`]). Only a verified
 //! email is passed on; the subject is `sub`, never the email.
 //!
-//! The provider's metadata comes from the connection's discovery URL (fetched through
-//! the host's HTTP client, every sign-in); the JWKS cache lives in [`OidcSettings`] and is
-//! shared by every sign-in of the provider.
+//! The provider's metadata comes from the connection's discovery URL, fetched through the
+//! host's HTTP client and kept in [`OidcSettings`] for [`DEFAULT_OIDC_METADATA_TTL`]
+//! ([`OidcSettings::metadata_ttl`]); the JWKS cache lives there too, shared by every
+//! sign-in of the provider.
+//!
+//! # The pending request is sealed
+//!
+//! Between start and callback the sign-in store keeps, under the hashed `state`, the
+//! request's nonce and PKCE verifier. They are stored sealed (AES-256-GCM) under a key
+//! derived from the `state` itself (SHA-256 of a domain label and the state), which the
+//! store never holds: a copy of the store (a backup, a replica, a read-only SQL
+//! injection) yields neither the nonce nor the verifier. Only someone who has both the
+//! store and the `state` of a live request (it travels in the browser's URL) can open it,
+//! and the record is deleted when the callback takes it. The connection id is the
+//! associated data, so a record moved to another connection does not open. This does not
+//! depend on the store: `Connections` is generic over it, and the [`crate::crypto`] key
+//! ring seals connection secrets in the store wrapper, which passes sign-in records
+//! through unchanged.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
+use base64::Engine as _;
 use enterprise_sso_protocol::oidc::rp::{
     AuthorizationOptions, ClientConfig, JwksCache, OidcClientSecret, OidcHttp, OidcIdentity,
-    OidcRefusal, PendingAuthorization, RelyingParty,
+    OidcRefusal, PendingAuthorization, ProviderMetadata, RelyingParty,
 };
+use sha2::Digest as _;
+use zeroize::Zeroizing;
 
 use super::pending::{BoundToBrowser, PendingProblem};
 use super::{Connections, SignIn};
@@ -29,12 +49,26 @@ use crate::sign_in_store::{sign_in_key, SignInItem, SignInKind};
 /// How long an authorization request may wait for its callback (ten minutes).
 pub const DEFAULT_OIDC_REQUEST_TTL: Duration = Duration::from_secs(600);
 
+/// How long a provider's discovery document is used before it is fetched again (fifteen
+/// minutes): start and callback of a sign-in, and every other sign-in of the provider
+/// meanwhile, use one fetch.
+pub const DEFAULT_OIDC_METADATA_TTL: Duration = Duration::from_secs(900);
+
+/// A discovery document read, and when.
+struct CachedProvider {
+    metadata: ProviderMetadata,
+    fetched_at: i64,
+}
+
 /// The host's OIDC relying-party settings, shared by every connection: where callbacks
 /// arrive (`{base}/{id}/callback`), the HTTP client, and the providers' JWKS caches.
 pub struct OidcSettings {
     base_url: String,
     http: Arc<dyn OidcHttp>,
     request_ttl: Duration,
+    metadata_ttl: Duration,
+    /// By discovery URL.
+    providers: Mutex<HashMap<String, CachedProvider>>,
     jwks: Mutex<HashMap<String, Arc<JwksCache>>>,
 }
 
@@ -44,6 +78,7 @@ impl std::fmt::Debug for OidcSettings {
             .field("base_url", &self.base_url)
             .field("http", &self.http)
             .field("request_ttl", &self.request_ttl)
+            .field("metadata_ttl", &self.metadata_ttl)
             .finish_non_exhaustive()
     }
 }
@@ -56,6 +91,8 @@ impl OidcSettings {
             base_url: base_url.into().trim_end_matches('/').to_owned(),
             http,
             request_ttl: DEFAULT_OIDC_REQUEST_TTL,
+            metadata_ttl: DEFAULT_OIDC_METADATA_TTL,
+            providers: Mutex::new(HashMap::new()),
             jwks: Mutex::new(HashMap::new()),
         }
     }
@@ -64,6 +101,45 @@ impl OidcSettings {
     pub fn request_ttl(mut self, ttl: Duration) -> Self {
         self.request_ttl = ttl;
         self
+    }
+
+    /// How long a discovery document is used before it is fetched again
+    /// ([`DEFAULT_OIDC_METADATA_TTL`]; zero fetches it on every call).
+    pub fn metadata_ttl(mut self, ttl: Duration) -> Self {
+        self.metadata_ttl = ttl;
+        self
+    }
+
+    /// The provider's metadata from `discovery_url`: the cached copy while younger than
+    /// the TTL at `now`, otherwise fetched (and cached when read without a refusal).
+    async fn provider(
+        &self,
+        discovery_url: &str,
+        policy: &enterprise_sso_protocol::limits::Policy,
+        now: i64,
+    ) -> std::result::Result<ProviderMetadata, OidcRefusal> {
+        let ttl = millis(self.metadata_ttl);
+        {
+            let m = self.providers.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(c) = m.get(discovery_url) {
+                // A clock that went back counts as expired.
+                if now >= c.fetched_at && now.saturating_sub(c.fetched_at) < ttl {
+                    return Ok(c.metadata.clone());
+                }
+            }
+        }
+        let metadata = RelyingParty::discover(self.http.as_ref(), discovery_url, policy).await?;
+        if ttl > 0 {
+            let mut m = self.providers.lock().unwrap_or_else(|e| e.into_inner());
+            m.insert(
+                discovery_url.to_owned(),
+                CachedProvider {
+                    metadata: metadata.clone(),
+                    fetched_at: now,
+                },
+            );
+        }
+        Ok(metadata)
     }
 
     /// The redirect URI of a connection: `{base}/{id}/callback` (register it at the
@@ -159,7 +235,66 @@ fn refused(r: impl Into<OidcSignInRefusal>) -> Error {
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Pending {
     browser: String,
-    authorization: Vec<u8>,
+    /// The [`PendingAuthorization`] payload, sealed ([`seal_pending`]), base64.
+    sealed: String,
+}
+
+const PENDING_KEY_LABEL: &[u8] = b"enterprise-sso/oidc-pending/v1\0";
+
+/// The AES-256 key of one pending request: SHA-256 of a label and the `state`.
+fn pending_key(state: &str) -> Zeroizing<[u8; 32]> {
+    let mut h = sha2::Sha256::new();
+    h.update(PENDING_KEY_LABEL);
+    h.update(state.as_bytes());
+    Zeroizing::new(h.finalize().into())
+}
+
+/// Seals a pending request's payload under its `state` for connection `id`: the GCM
+/// nonce is derived from the key and the plaintext (each key seals one request, and the
+/// same input seals the same way), stored in front of the ciphertext.
+fn seal_pending(state: &str, id: &ConnectionId, plain: &[u8]) -> Result<String> {
+    let key = pending_key(state);
+    let mut h = sha2::Sha256::new();
+    h.update(b"nonce\0");
+    h.update(key.as_slice());
+    h.update(plain);
+    let digest = h.finalize();
+    let nonce = Nonce::from_slice(digest.get(..12).unwrap_or_default());
+    let aad = id.to_string();
+    let ct = Aes256Gcm::new(key.as_slice().into())
+        .encrypt(
+            nonce,
+            Payload {
+                msg: plain,
+                aad: aad.as_bytes(),
+            },
+        )
+        .map_err(|_| Error::corrupt("an OIDC pending request could not be sealed"))?;
+    let mut out = Vec::with_capacity(12 + ct.len());
+    out.extend_from_slice(nonce);
+    out.extend_from_slice(&ct);
+    Ok(base64::engine::general_purpose::STANDARD.encode(out))
+}
+
+/// Opens what [`seal_pending`] made; `None` when it does not open (another state or
+/// connection, altered, or not sealed).
+fn open_pending(state: &str, id: &ConnectionId, sealed: &str) -> Option<Zeroizing<Vec<u8>>> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(sealed)
+        .ok()?;
+    let (nonce, ct) = (bytes.get(..12)?, bytes.get(12..)?);
+    let key = pending_key(state);
+    let aad = id.to_string();
+    Aes256Gcm::new(key.as_slice().into())
+        .decrypt(
+            Nonce::from_slice(nonce),
+            Payload {
+                msg: ct,
+                aad: aad.as_bytes(),
+            },
+        )
+        .ok()
+        .map(Zeroizing::new)
 }
 
 impl BoundToBrowser for Pending {
@@ -196,7 +331,8 @@ impl<R: Store> Connections<R> {
             .client_secret
             .as_ref()
             .map(|s| OidcClientSecret::new(s.expose_secret()));
-        let provider = RelyingParty::discover(settings.http.as_ref(), &discovery, &self.policy)
+        let provider = settings
+            .provider(&discovery, &self.policy, (self.clock)())
             .await
             .map_err(refused)?;
         RelyingParty::new(
@@ -235,7 +371,11 @@ impl<R: Store> Connections<R> {
             .map_err(refused)?;
         let payload = serde_json::to_vec(&Pending {
             browser: sign_in_key(start.browser),
-            authorization: request.pending.to_payload().to_vec(),
+            sealed: seal_pending(
+                request.state.expose_secret(),
+                id,
+                &request.pending.to_payload(),
+            )?,
         })
         .map_err(|_| Error::corrupt("an OIDC pending request could not be encoded"))?;
         let item = SignInItem {
@@ -290,8 +430,9 @@ impl<R: Store> Connections<R> {
                     PendingProblem::OtherBrowser => OidcSignInRefusal::BrowserMismatch,
                 })
             })?;
-        let authorization =
-            PendingAuthorization::from_payload(&p.authorization).map_err(refused)?;
+        let opened = open_pending(callback.state.expose_secret(), id, &p.sealed)
+            .ok_or_else(|| refused(OidcRefusal::PendingInvalid))?;
+        let authorization = PendingAuthorization::from_payload(&opened).map_err(refused)?;
         let jwks = settings.jwks_for(&rp);
         let identity = rp
             .complete(
@@ -319,5 +460,204 @@ impl<R: Store> Connections<R> {
         };
         let sign_in = self.record_sign_in(id, &assertion).await?;
         Ok(OidcSignIn { sign_in, identity })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use async_trait::async_trait;
+    use enterprise_sso_protocol::oidc::rp::{HttpError, HttpResponse};
+    use enterprise_sso_protocol::secret::AccessToken;
+    use futures_executor::block_on;
+
+    use super::*;
+    use crate::{
+        ClientSecret, CreateConnection, MemoryRepo, OidcPatch, Patch, Provider, SignInStore,
+    };
+
+    const ISSUER: &str = "https://idp.example.com";
+    const DISCOVERY: &str = "https://idp.example.com/.well-known/openid-configuration";
+
+    #[derive(Debug, Default)]
+    struct Discovery {
+        fetches: AtomicUsize,
+    }
+
+    #[async_trait]
+    impl OidcHttp for Discovery {
+        async fn get(
+            &self,
+            url: &str,
+            _max: usize,
+        ) -> std::result::Result<HttpResponse, HttpError> {
+            assert_eq!(url, DISCOVERY);
+            self.fetches.fetch_add(1, Ordering::SeqCst);
+            let body = serde_json::json!({
+                "issuer": ISSUER,
+                "authorization_endpoint": format!("{ISSUER}/authorize"),
+                "token_endpoint": format!("{ISSUER}/token"),
+                "jwks_uri": format!("{ISSUER}/jwks"),
+                "response_types_supported": ["code"],
+                "subject_types_supported": ["public"],
+                "id_token_signing_alg_values_supported": ["RS256"],
+                "code_challenge_methods_supported": ["S256"],
+            });
+            Ok(HttpResponse {
+                status: 200,
+                content_type: Some("application/json".into()),
+                body: body.to_string().into_bytes(),
+            })
+        }
+        async fn get_with_bearer(
+            &self,
+            url: &str,
+            _token: &AccessToken,
+            _max: usize,
+        ) -> std::result::Result<HttpResponse, HttpError> {
+            Err(format!("unexpected user info request to {url}").into())
+        }
+        async fn post_form(
+            &self,
+            url: &str,
+            _form: &[(&str, &str)],
+            _basic: Option<(&str, &str)>,
+            _max: usize,
+        ) -> std::result::Result<HttpResponse, HttpError> {
+            Err(format!("unexpected token request to {url}").into())
+        }
+    }
+
+    fn id() -> ConnectionId {
+        "ent_01HZX3W9Q8M7K6J5H4G3F2E1D0".parse().unwrap()
+    }
+
+    #[test]
+    fn pending_payload_is_sealed_under_the_state_and_the_connection() {
+        let plain = br#"{"v":1,"nonce":"the-nonce-value","pkce":"the-pkce-verifier"}"#;
+        let sealed = seal_pending("state-1", &id(), plain).unwrap();
+        let stored = base64::engine::general_purpose::STANDARD
+            .decode(&sealed)
+            .unwrap();
+        assert!(!stored.windows(9).any(|w| w == b"the-nonce"));
+        assert!(!sealed.contains("the-nonce"));
+        assert_eq!(
+            open_pending("state-1", &id(), &sealed).unwrap().as_slice(),
+            plain
+        );
+        // Another state, another connection, an altered byte: nothing opens.
+        assert!(open_pending("state-2", &id(), &sealed).is_none());
+        let other: ConnectionId = "ent_01HZX3W9Q8M7K6J5H4G3F2E1D1".parse().unwrap();
+        assert!(open_pending("state-1", &other, &sealed).is_none());
+        let mut altered = stored.clone();
+        let last = altered.len() - 1;
+        altered[last] ^= 1;
+        let altered = base64::engine::general_purpose::STANDARD.encode(altered);
+        assert!(open_pending("state-1", &id(), &altered).is_none());
+        assert!(open_pending("state-1", &id(), "not base64!").is_none());
+        // Two requests (two states) seal differently even with the same content.
+        assert_ne!(sealed, seal_pending("state-2", &id(), plain).unwrap());
+    }
+
+    #[test]
+    fn provider_metadata_is_fetched_once_per_ttl() {
+        let http = Arc::new(Discovery::default());
+        let settings = OidcSettings::new("https://app.example.com/oidc", http.clone())
+            .metadata_ttl(Duration::from_secs(60));
+        let policy = enterprise_sso_protocol::limits::Policy::default();
+        let get = |now| block_on(settings.provider(DISCOVERY, &policy, now)).unwrap();
+        assert_eq!(get(1_000).issuer(), ISSUER);
+        get(30_000);
+        get(60_999);
+        assert_eq!(http.fetches.load(Ordering::SeqCst), 1);
+        get(61_000);
+        assert_eq!(http.fetches.load(Ordering::SeqCst), 2);
+        // A clock that went back fetches again rather than trust the entry.
+        get(10_000);
+        assert_eq!(http.fetches.load(Ordering::SeqCst), 3);
+
+        let uncached = OidcSettings::new("https://app.example.com/oidc", http.clone())
+            .metadata_ttl(Duration::ZERO);
+        block_on(uncached.provider(DISCOVERY, &policy, 0)).unwrap();
+        block_on(uncached.provider(DISCOVERY, &policy, 0)).unwrap();
+        assert_eq!(http.fetches.load(Ordering::SeqCst), 5);
+    }
+
+    #[test]
+    fn start_stores_no_nonce_and_an_altered_record_is_refused_at_the_callback() {
+        let http = Arc::new(Discovery::default());
+        let settings = OidcSettings::new("https://app.example.com/oidc", http.clone());
+        let svc = Connections::new(MemoryRepo::new()).with_clock(Arc::new(|| 1_000_000));
+        let mut p = CreateConnection::new(Provider::OidcCustom, "Acme");
+        p.domains = Some(vec!["acme.com".into()]);
+        p.active = Some(true);
+        p.oidc = Some(OidcPatch {
+            client_id: Patch::Value("client".into()),
+            client_secret: Patch::Value(ClientSecret::new("client-secret")),
+            discovery_url: Patch::Value(DISCOVERY.into()),
+            auth_url: Patch::Value(format!("{ISSUER}/authorize")),
+            token_url: Patch::Value(format!("{ISSUER}/token")),
+            ..Default::default()
+        });
+        let conn = block_on(svc.create(&p)).unwrap();
+        let mut random = [0u8; 64];
+        for (i, b) in random.iter_mut().enumerate() {
+            *b = u8::try_from(i).unwrap().wrapping_mul(37).wrapping_add(11);
+        }
+        let start = OidcStart {
+            browser: "browser-1",
+            login_hint: None,
+            domain_hint: None,
+            random,
+        };
+        let url = block_on(svc.oidc_start(&settings, &conn.id, start)).unwrap();
+        let param = |name: &str| {
+            url.split(['?', '&'])
+                .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+                .unwrap()
+                .to_owned()
+        };
+        let (state, nonce) = (param("state"), param("nonce"));
+        let key = sign_in_key(&state);
+        let item = block_on(
+            svc.repo
+                .take_sign_in(SignInKind::OidcState, &key, 1_000_000),
+        )
+        .unwrap()
+        .unwrap();
+        let text = String::from_utf8_lossy(&item.payload).into_owned();
+        assert!(
+            !text.contains(&nonce),
+            "the nonce is stored in clear: {text}"
+        );
+        assert!(
+            !text.contains("pkce"),
+            "the verifier is stored in clear: {text}"
+        );
+
+        // The same record with one byte of the sealed value changed.
+        let mut pending: Pending = serde_json::from_slice(&item.payload).unwrap();
+        let mut raw = base64::engine::general_purpose::STANDARD
+            .decode(&pending.sealed)
+            .unwrap();
+        raw[20] ^= 0x40;
+        pending.sealed = base64::engine::general_purpose::STANDARD.encode(raw);
+        let altered = SignInItem {
+            payload: serde_json::to_vec(&pending).unwrap(),
+            ..item
+        };
+        assert!(block_on(svc.repo.put_sign_in(&altered, 1_000_000)).unwrap());
+        let query = format!("code=c1&state={state}");
+        let err =
+            block_on(svc.oidc_finish(&settings, &conn.id, &query, Some("browser-1"))).unwrap_err();
+        match err {
+            Error::OidcRefused(r) => assert_eq!(r.code(), "oidc_pending_invalid"),
+            other => panic!("expected oidc_pending_invalid, got {other:?}"),
+        }
+        // Start and callback used one discovery fetch.
+        assert_eq!(http.fetches.load(Ordering::SeqCst), 1);
     }
 }
