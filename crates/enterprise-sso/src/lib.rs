@@ -45,6 +45,7 @@ mod integrity;
 mod login_hint;
 mod memory;
 mod merge;
+mod millis;
 mod patch;
 mod provider;
 mod repo;
@@ -100,6 +101,7 @@ pub use ids::{
 pub use login_hint::LoginHint;
 pub use memory::MemoryRepo;
 pub use merge::{build, build_with, merge, merge_with};
+pub use millis::UnixMillis;
 #[cfg(feature = "testing")]
 pub use patch::Compose;
 pub use patch::{

@@ -11,6 +11,7 @@ use crate::domain::Domain;
 use crate::error::{Error, Result};
 use crate::ids::ConnectionId;
 use crate::merge::{build_with, merge_with};
+use crate::millis::UnixMillis;
 use crate::patch::{CreateConnection, Patch, UpdateConnection};
 use crate::repo::{modify_by_cas, Change, ConnectionRepo, EventFeed, ListQuery, Page, MAX_LIMIT};
 use crate::routing::{email_domain, route_candidates, routes};
@@ -242,7 +243,9 @@ impl<R: ConnectionRepo> Connections<R> {
         &self,
         days: u32,
     ) -> Result<Vec<EnterpriseConnection>> {
-        let before = (self.clock)().saturating_add(i64::from(days) * 86_400_000);
+        let before = UnixMillis::new((self.clock)())
+            .saturating_add_days(days)
+            .get();
         self.repo.certificates_expiring_before(before).await
     }
 
@@ -257,10 +260,12 @@ impl<R: ConnectionRepo> Connections<R> {
     /// connections noticed by this call.
     pub async fn certificate_renewal_check(
         &self,
-        now: i64,
+        now: impl Into<UnixMillis>,
         days: u32,
     ) -> Result<Vec<ConnectionId>> {
-        let before = now.saturating_add(i64::from(days) * 86_400_000);
+        let now = now.into();
+        let before = now.saturating_add_days(days).get();
+        let now = now.get();
         let mut noticed = Vec::new();
         for c in self.repo.certificates_expiring_before(before).await? {
             let pushed = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -362,10 +367,10 @@ impl<R: ConnectionRepo + EventFeed> Connections<R> {
             .await
     }
 
-    /// Deletes the feed's events created before `before_ms` (Unix ms), to bound its size;
-    /// how many were deleted. Positions are never reused; the floor rises to the largest
-    /// position deleted, so consumers behind it learn that they missed events.
-    pub async fn prune_events_before(&self, before_ms: i64) -> Result<u64> {
-        self.repo.prune_events_before(before_ms).await
+    /// Deletes the feed's events created before `before`, to bound its size; how many were
+    /// deleted. Positions are never reused; the floor rises to the largest position
+    /// deleted, so consumers behind it learn that they missed events.
+    pub async fn prune_events_before(&self, before: impl Into<UnixMillis>) -> Result<u64> {
+        self.repo.prune_events_before(before.into().get()).await
     }
 }

@@ -35,26 +35,23 @@ pub use saml::{
 pub use sign_in::SignIn;
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::error::Error;
 use crate::repo::ConnectionRepo;
 use crate::validate::{FieldError, FieldErrorKind, ValidationErrors};
 use crate::Policy;
 
-/// Source of the current time, Unix milliseconds.
+/// Source of the current time, Unix milliseconds (a [`crate::UnixMillis`] as `i64`, so a
+/// test clock stays `Arc::new(|| 1_500)`).
 pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
 
 /// How many times [`Connections::update`] re-reads and re-merges after a version conflict
 /// before giving the conflict to the caller.
 pub const DEFAULT_MAX_RETRIES: usize = 32;
 
-/// The current time in Unix milliseconds.
+/// The current time in Unix milliseconds ([`crate::UnixMillis::now`] as `i64`).
 pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
+    crate::UnixMillis::now().get()
 }
 
 /// Enterprise connections on a storage backend `R`.
