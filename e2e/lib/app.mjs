@@ -13,6 +13,8 @@ const escape = (s) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)}
 
 /** Where an app on `port` takes its sign-ins back (register it with the server first). */
 export const appRedirectUri = (port) => `http://127.0.0.1:${port}/callback`;
+/** A second landing page that takes sign-ins the same way (an IdP-initiated RelayState may name it). */
+export const appWelcomeUri = (port) => `http://127.0.0.1:${port}/welcome`;
 
 /**
  * Starts the app on `port` (from freePort). `apiKey`: the client secret (a confidential
@@ -30,7 +32,7 @@ export async function startApp({ port, serverUrl, clientId, apiKey, pkce = false
   const app = {
     origin,
     redirectUri,
-    /** Every request to /callback: `{state, hasCode, error}` (never the code). */
+    /** Every request to /callback or /welcome: `{path, state, hasCode, error}` (never the code). */
     callbacks: [],
     /** Every completed sign-in: `{profile, raw, state, idpInitiated}`. */
     signIns: [],
@@ -67,7 +69,7 @@ export async function startApp({ port, serverUrl, clientId, apiKey, pkce = false
     const code = url.searchParams.get('code');
     const state = url.searchParams.get('state');
     const error = url.searchParams.get('error');
-    app.callbacks.push({ state, hasCode: Boolean(code), error });
+    app.callbacks.push({ path: url.pathname, state, hasCode: Boolean(code), error });
     if (error) {
       return page(res, 400, 'Sign-in failed', `<p id="error">${escape(error)}</p><p>${escape(url.searchParams.get('error_description') ?? '')}</p>`);
     }
@@ -95,7 +97,7 @@ export async function startApp({ port, serverUrl, clientId, apiKey, pkce = false
   const server = http.createServer((req, res) => {
     const url = new URL(req.url, origin);
     const sid = /(?:^|;\s*)app_sid=([\w-]+)/.exec(req.headers.cookie ?? '')?.[1] ?? crypto.randomBytes(16).toString('base64url');
-    const handler = { '/login': login, '/callback': callback }[url.pathname];
+    const handler = { '/login': login, '/callback': callback, '/welcome': callback }[url.pathname];
     if (!handler) return page(res, 404, 'Not found', '');
     handler(url, res, sid).catch((e) => {
       // The SDK's error (e.g. invalid_grant) with its description; never the code.

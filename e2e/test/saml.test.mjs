@@ -8,7 +8,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { appRedirectUri, startApp } from '../lib/app.mjs';
+import { appRedirectUri, appWelcomeUri, startApp } from '../lib/app.mjs';
 import {
   clerk, freePort, KEY, launchBrowser, missing, navigation, sspLogin, sspSamlFields,
   startSimpleSamlPhp, startSsoServer, withPage,
@@ -30,7 +30,7 @@ before(async () => {
   const sspPort = await freePort();
   const callback = appRedirectUri(appPort);
   // The app is also the client IdP-initiated sign-ins go to.
-  server = await startSsoServer([{ client_id: CLIENT, redirect_uris: [callback], default_redirect_uri: callback }]);
+  server = await startSsoServer([{ client_id: CLIENT, redirect_uris: [callback, appWelcomeUri(appPort)], default_redirect_uri: callback }]);
   const conn = await clerk(server, 'POST', '/enterprise_connections', {
     name: 'Acme SimpleSAMLphp',
     provider: 'saml_custom',
@@ -159,9 +159,31 @@ test('IdP-initiated from SimpleSAMLphp with the connection allowing it: signed i
   });
   assert.equal(app.signIns.length, n + 1);
   // A code and no state: nothing of a client request exists for an unsolicited Response.
-  assert.deepEqual(app.callbacks.at(-1), { state: null, hasCode: true, error: null });
+  assert.deepEqual(app.callbacks.at(-1), { path: '/callback', state: null, hasCode: true, error: null });
   assert.equal(s.idpInitiated, true);
   assert.equal(s.profile.email, 'jane@acme.com');
   assert.equal(s.profile.connectionId, connectionId);
   assert.ok(s.raw.enterprise_account_id);
+});
+
+test('IdP-initiated with a RelayState naming redirect_uri=: a registered one is followed, another refused with a page', { skip }, async () => {
+  await allowIdpInitiated(true);
+  const url = (to) => `${ssp.idpInitiatedUrl(`${server.base}/${connectionId}`)}&RelayState=${encodeURIComponent(`redirect_uri=${to}`)}`;
+  const welcome = `${app.origin}/welcome`;
+  await withPage(browser, server, async (page) => {
+    await page.goto(url(welcome), { waitUntil: 'domcontentloaded' });
+    await navigation(page, (u) => u.startsWith(`${welcome}?`), () => sspLogin(page, 'jane', 'jane-pass'));
+    assert.equal(await page.$eval('#email', (e) => e.textContent), 'jane@acme.com');
+  });
+  assert.deepEqual(app.callbacks.at(-1), { path: '/welcome', state: null, hasCode: true, error: null });
+  const calls = app.callbacks.length;
+  await withPage(browser, server, async (page) => {
+    await page.goto(url('https://evil.example.com/cb'), { waitUntil: 'domcontentloaded' });
+    const res = await navigation(page, (u) => u === acsUrl, () => sspLogin(page, 'jane', 'jane-pass'));
+    assert.equal(res.status(), 400);
+    assert.equal(res.headers().location, undefined);
+    assert.equal(await page.$eval('#error', (e) => e.textContent), 'idp_initiated_redirect_not_registered');
+    assert.match(await page.evaluate(() => document.body.innerText), /evil\.example\.com/);
+  });
+  assert.equal(app.callbacks.length, calls, 'the app was never reached');
 });
