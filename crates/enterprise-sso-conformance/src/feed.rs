@@ -422,3 +422,38 @@ pub async fn feed_reports_its_prune_floor(repo: &dyn Store) {
     let page = repo.events_after(p_end, 100).await.expect("feed");
     assert_eq!(page.events.first().map(|e| e.position), Some(p_end + 1));
 }
+
+/// A refused sign-in appends `authentication.sso_failed` with its typed reason, on its
+/// own (no record changes), at the next position; errors that are not refusals append
+/// nothing; positions stay gap-free for the writes that follow.
+pub async fn refused_sign_ins_append_their_failure(repo: &dyn Store) {
+    let tag = unique_tag();
+    let c = saml_connection("fail", &[&format!("f-{tag}.com")], true);
+    insert_all(repo, std::slice::from_ref(&c)).await;
+    let start = last_position(repo).await;
+    let svc = Connections::new(repo);
+    let err = svc
+        .record_sign_in(
+            &c.id,
+            &Assertion::new("ann", []).with_email("ann@elsewhere.example"),
+        )
+        .await
+        .expect_err("an email outside the connection's domains is refused");
+    svc.record_sign_in_failure(&c.id, &err)
+        .await
+        .expect("append");
+    svc.record_sign_in_failure(&c.id, &Error::storage("not a refusal"))
+        .await
+        .expect("nothing to append");
+    let next = saml_connection("fail-next", &[&format!("f2-{tag}.com")], false);
+    insert_all(repo, std::slice::from_ref(&next)).await;
+    let events = feed(repo, start).await;
+    assert_gap_free(&events, start);
+    assert_eq!(kinds(&events), [K::SsoFailed, K::ConnectionCreated]);
+    let failed = &events[0];
+    assert_eq!(failed.connection_id.as_ref(), Some(&c.id));
+    assert!(failed.account.is_none() && failed.connection.is_none());
+    let f = failed.failure.as_ref().expect("the reason");
+    assert_eq!(f.code, "sign_in_email_outside_domains");
+    assert!(f.message.contains("domains"), "{}", f.message);
+}

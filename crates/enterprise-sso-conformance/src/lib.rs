@@ -100,6 +100,7 @@ macro_rules! __conformance_case_list {
             concurrent_writers_get_gap_free_positions,
             pruning_keeps_positions,
             feed_reports_its_prune_floor,
+            refused_sign_ins_append_their_failure,
             certificate_renewal_reminders_once,
             cache_follows_writes_of_other_replicas,
             cache_resets_after_the_feed_was_pruned,

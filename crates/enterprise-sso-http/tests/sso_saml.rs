@@ -56,6 +56,19 @@ async fn sp_initiated_sign_in_gives_a_code_a_token_and_the_profile() {
     let account = p["enterprise_account_id"].as_str().unwrap();
     assert!(w.svc.get_account(&account.parse().unwrap()).await.is_ok());
 
+    // The sign-in is on the change feed, in the WorkOS event shape.
+    let events = w.svc.events_after(0, 100).await.unwrap().events;
+    let ok = events
+        .iter()
+        .find(|e| e.kind.as_str() == "authentication.sso_succeeded")
+        .expect("authentication.sso_succeeded");
+    let wire = serde_json::to_value(enterprise_sso_wire::WorkosEventJson::new(ok)).unwrap();
+    assert_eq!(wire["event"], "authentication.sso_succeeded");
+    assert_eq!(wire["data"]["status"], "succeeded");
+    assert_eq!(wire["data"]["email"], "jane@acme.com");
+    assert_eq!(wire["data"]["user_id"], account);
+    assert_eq!(wire["data"]["sso"]["connection_id"], id.to_string());
+
     // The profile by access token.
     let req = Request::builder()
         .uri("/sso/profile")
@@ -344,6 +357,29 @@ async fn the_response_must_come_back_in_the_browser_that_started_it() {
         .post_form(&w.app, &acs(&id), &[("SAMLResponse", &resp)])
         .await;
     r.assert_page(400, "no_authorization_request");
+    // Every refusal is on the change feed with its reason, in order.
+    let failed: Vec<String> = w
+        .svc
+        .events_after(0, 500)
+        .await
+        .unwrap()
+        .events
+        .iter()
+        .filter(|e| e.kind.as_str() == "authentication.sso_failed")
+        .map(|e| {
+            assert_eq!(e.connection_id.as_ref(), Some(&id));
+            e.failure.as_ref().unwrap().code.clone()
+        })
+        .collect();
+    assert_eq!(
+        failed,
+        [
+            "saml_browser_mismatch",
+            "saml_unknown_request",
+            "saml_browser_mismatch",
+            "no_authorization_request"
+        ]
+    );
 }
 
 #[tokio::test]

@@ -289,6 +289,16 @@ impl EventFeed for PostgresRepo {
         self.run(|i| async move { events::prune(&i, before_ms).await })
             .await
     }
+    async fn append_events(&self, evs: &[enterprise_sso::events::Event]) -> Result<()> {
+        let evs = evs.to_vec();
+        self.run(|i| async move {
+            let mut client = i.client().await?;
+            let tx = client.transaction().await.map_err(error::storage)?;
+            events::append(&tx, &i, evs).await?;
+            tx.commit().await.map_err(error::storage)
+        })
+        .await
+    }
 }
 
 #[async_trait]

@@ -316,6 +316,14 @@ impl EventFeed for SledRepo {
     /// Walks the feed for the events older than `before_ms`, raises the floor to the
     /// largest of their positions, then removes them (events are not records, so no
     /// transaction spans them; the floor only grows).
+    async fn append_events(&self, events: &[enterprise_sso::events::Event]) -> Result<()> {
+        let events = events.to_vec();
+        self.write(move |tx| {
+            tx.append(&events)?;
+            Ok(())
+        })
+        .await
+    }
     async fn prune_events_before(&self, before_ms: i64) -> Result<u64> {
         let mut old = Vec::new();
         let mut top = 0;

@@ -331,6 +331,16 @@ impl EventFeed for SqliteRepo {
     async fn prune_events_before(&self, before_ms: i64) -> Result<u64> {
         self.writes.run(move |c| events::prune(c, before_ms)).await
     }
+    async fn append_events(&self, evs: &[enterprise_sso::events::Event]) -> Result<()> {
+        let evs = evs.to_vec();
+        self.writes
+            .run(move |c| {
+                let tx = savepoint::Savepoint::begin(c)?;
+                events::append(&tx, evs)?;
+                tx.commit()
+            })
+            .await
+    }
 }
 
 #[async_trait]

@@ -126,16 +126,18 @@ impl<'a> WorkosListJson<'a> {
 /// WorkOS's `authentication.*` event data for a sign-in event: `{type: "sso", status,
 /// user_id, email, ip_address, user_agent, sso: {organization_id, connection_id,
 /// session_id}}` (the user is the enterprise account; the address and agent are not
-/// recorded, so `null`).
+/// recorded, so `null`); a failure adds `error: {code, message}` with the typed reason.
 fn authentication_data(e: &enterprise_sso::events::Event) -> Option<serde_json::Value> {
     use enterprise_sso::events::EventKind;
-    if e.kind != EventKind::SsoSucceeded {
-        return None;
-    }
+    let status = match e.kind {
+        EventKind::SsoSucceeded => "succeeded",
+        EventKind::SsoFailed => "failed",
+        _ => return None,
+    };
     let a = e.account.as_ref();
-    Some(serde_json::json!({
+    let mut data = serde_json::json!({
         "type": "sso",
-        "status": "succeeded",
+        "status": status,
         "user_id": a.map(|a| a.id.to_string()),
         "email": a.map(|a| a.email_address.clone()),
         "ip_address": null,
@@ -145,7 +147,14 @@ fn authentication_data(e: &enterprise_sso::events::Event) -> Option<serde_json::
             "connection_id": e.connection_id.as_ref().map(|c| c.to_string()),
             "session_id": null,
         },
-    }))
+    });
+    if let (Some(f), serde_json::Value::Object(m)) = (&e.failure, &mut data) {
+        m.insert(
+            "error".into(),
+            serde_json::json!({"code": f.code, "message": f.message}),
+        );
+    }
+    Some(data)
 }
 
 /// A change-feed event as a webhook body, in the WorkOS event style:

@@ -113,6 +113,7 @@ pub use repo::{
     DynStore, EventFeed, FeedPage, ListQuery, Order, Page, Record, Store,
 };
 pub use secret::ClientSecret;
+pub use service::sign_in_failure;
 pub use service::{
     check_code_challenge, s256_challenge, AuthorizationRequest, CodeBinding, CodeExchange,
     HostedRedirect, HostedRefusal, HostedSettings, IdpInitiatedClient, Profile, SamlPost,

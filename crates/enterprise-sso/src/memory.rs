@@ -328,6 +328,10 @@ impl EventFeed for MemoryRepo {
         s.pruned_to = floor;
         Ok((before - s.events.len()) as u64)
     }
+    async fn append_events(&self, events: &[Event]) -> Result<()> {
+        self.write().append(events.to_vec());
+        Ok(())
+    }
 }
 
 #[async_trait]

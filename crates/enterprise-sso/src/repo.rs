@@ -550,6 +550,18 @@ pub trait EventFeed: Send + Sync {
     /// Positions are never reused, and the floor ([`FeedPage::floor`]) is raised to the
     /// largest position deleted, no later than the events are removed.
     async fn prune_events_before(&self, before_ms: i64) -> Result<u64>;
+
+    /// Appends `events` on their own, in one atomic write, at the next positions (as a
+    /// write's events are): events that record something no record write carries, such
+    /// as a refused sign-in (`authentication.sso_failed`). Every adapter implements it;
+    /// the default refuses, so a store that does not is noticed rather than silent.
+    async fn append_events(&self, events: &[crate::events::Event]) -> Result<()> {
+        let _ = events;
+        Err(crate::error::Error::InvalidArgument {
+            argument: "events",
+            reason: "this store cannot append events on their own",
+        })
+    }
 }
 
 macro_rules! forward_event_feed {
@@ -561,6 +573,9 @@ macro_rules! forward_event_feed {
             }
             async fn prune_events_before(&self, before_ms: i64) -> Result<u64> {
                 (**self).prune_events_before(before_ms).await
+            }
+            async fn append_events(&self, events: &[crate::events::Event]) -> Result<()> {
+                (**self).append_events(events).await
             }
         }
     )*};

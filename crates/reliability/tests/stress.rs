@@ -464,6 +464,9 @@ impl EventFeed for IgnoresVersions {
     async fn prune_events_before(&self, before_ms: i64) -> Result<u64> {
         self.0.prune_events_before(before_ms).await
     }
+    async fn append_events(&self, events: &[enterprise_sso::events::Event]) -> Result<()> {
+        self.0.append_events(events).await
+    }
 }
 
 #[async_trait]

@@ -301,7 +301,8 @@ impl<S: ConnectionRepo + EventFeed> Cached<S> {
             | EventKind::AccountUpdated
             | EventKind::AccountDeactivated
             | EventKind::AccountDeleted
-            | EventKind::SsoSucceeded => return,
+            | EventKind::SsoSucceeded
+            | EventKind::SsoFailed => return,
             _ => false,
         };
         self.events_applied.fetch_add(1, Ordering::Relaxed);

@@ -175,6 +175,9 @@ impl<S: ConnectionRepo + EventFeed> EventFeed for Cached<S> {
     async fn prune_events_before(&self, before_ms: i64) -> Result<u64> {
         self.inner.prune_events_before(before_ms).await
     }
+    async fn append_events(&self, events: &[crate::events::Event]) -> Result<()> {
+        self.inner.append_events(events).await
+    }
 }
 
 /// The connection out of its `Arc` (a copy when the cache holds it too).

@@ -428,6 +428,9 @@ impl<S: EventFeed> EventFeed for Encrypted<S> {
     async fn prune_events_before(&self, before_ms: i64) -> Result<u64> {
         self.inner.prune_events_before(before_ms).await
     }
+    async fn append_events(&self, events: &[crate::events::Event]) -> Result<()> {
+        self.inner.append_events(events).await
+    }
 }
 
 // Accounts hold no secret: every call goes to the store as it is.

@@ -37,11 +37,15 @@ pub enum EventKind {
     /// appended with the account write of the sign-in, in the same atomic write (the
     /// account snapshot is the account after it).
     SsoSucceeded,
+    /// A sign-in through a connection was refused (WorkOS's `authentication.sso_failed`):
+    /// appended on its own (nothing else is written), with the typed reason
+    /// ([`Event::failure`]).
+    SsoFailed,
 }
 
 impl EventKind {
     /// Every kind.
-    pub const ALL: [EventKind; 13] = [
+    pub const ALL: [EventKind; 14] = [
         EventKind::ConnectionCreated,
         EventKind::ConnectionUpdated,
         EventKind::ConnectionActivated,
@@ -55,6 +59,7 @@ impl EventKind {
         EventKind::AccountDeactivated,
         EventKind::AccountDeleted,
         EventKind::SsoSucceeded,
+        EventKind::SsoFailed,
     ];
 
     /// The wire name, as WorkOS spells its events (`connection.activated`).
@@ -73,6 +78,7 @@ impl EventKind {
             EventKind::AccountDeactivated => "account.deactivated",
             EventKind::AccountDeleted => "account.deleted",
             EventKind::SsoSucceeded => "authentication.sso_succeeded",
+            EventKind::SsoFailed => "authentication.sso_failed",
         }
     }
 
@@ -108,8 +114,20 @@ pub struct Event {
     /// For `connection.saml_certificate_renewal_required`: days until the certificate
     /// expires, at the check.
     pub days_until_expiry: Option<i64>,
+    /// For `authentication.sso_failed`: why the sign-in was refused.
+    pub failure: Option<SignInFailure>,
     /// When the write happened, Unix ms.
     pub created_at: i64,
+}
+
+/// Why a sign-in was refused, as its event records it: the refusal's stable code and its
+/// message (expected and received values; never a secret, code or token).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignInFailure {
+    /// The stable code (`saml_audience_mismatch`, `oidc_browser_mismatch`, …).
+    pub code: String,
+    /// The refusal's message.
+    pub message: String,
 }
 
 impl Event {
@@ -124,7 +142,17 @@ impl Event {
             connection: None,
             account: None,
             days_until_expiry: None,
+            failure: None,
             created_at,
         }
+    }
+
+    /// An `authentication.sso_failed` event: a sign-in through `connection_id` refused
+    /// for `failure`, at `at` (Unix ms).
+    pub fn sign_in_failed(connection_id: ConnectionId, failure: SignInFailure, at: i64) -> Event {
+        let mut e = Event::new(EventKind::SsoFailed, at);
+        e.connection_id = Some(connection_id);
+        e.failure = Some(failure);
+        e
     }
 }

@@ -15,5 +15,5 @@
 mod event;
 mod rules;
 
-pub use event::{Event, EventKind};
+pub use event::{Event, EventKind, SignInFailure};
 pub use rules::{account_events, connection_events};

@@ -234,12 +234,8 @@ impl<R: Store> Connections<R> {
         })
     }
 
-    /// The IdP's SAML Response posted to connection `id`'s ACS: verified and recorded by
-    /// [`Connections::saml_finish`], then turned into a code for the client whose
-    /// authorization request it answers (SP-initiated), or for `idp_initiated` (an
-    /// unsolicited Response on a connection that allows them). A RelayState over 80 bytes
-    /// is refused before anything is read or written.
-    pub async fn hosted_saml_finish(
+    /// [`Connections::hosted_saml_finish`] without its failure event.
+    async fn hosted_saml_finish_inner(
         &self,
         settings: &HostedSettings,
         id: &ConnectionId,
@@ -281,10 +277,8 @@ impl<R: Store> Connections<R> {
             .await
     }
 
-    /// The OIDC provider's callback to connection `id` (`query`: the callback's query
-    /// string): verified and recorded by [`Connections::oidc_finish`], then turned into a
-    /// code for the client whose authorization request the `state` answers.
-    pub async fn hosted_oidc_finish(
+    /// [`Connections::hosted_oidc_finish`] without its failure event.
+    async fn hosted_oidc_finish_inner(
         &self,
         settings: &HostedSettings,
         id: &ConnectionId,
@@ -322,6 +316,51 @@ impl<R: Store> Connections<R> {
         let profile = Profile::of_sign_in(&done.sign_in, raw);
         self.redirect_with_code(settings, id, pending, profile, random)
             .await
+    }
+
+    /// The IdP's SAML Response posted to connection `id`'s ACS: verified and recorded by
+    /// [`Connections::saml_finish`], then turned into a code for the client whose
+    /// authorization request it answers (SP-initiated), or for `idp_initiated` (an
+    /// unsolicited Response on a connection that allows them). A RelayState over 80 bytes
+    /// is refused before the Response is read. A refusal appends
+    /// `authentication.sso_failed` with its reason ([`Connections::record_sign_in_failure`]);
+    /// the refusal is returned whether or not that append succeeds.
+    pub async fn hosted_saml_finish(
+        &self,
+        settings: &HostedSettings,
+        id: &ConnectionId,
+        post: &SamlPost<'_>,
+        idp_initiated: Option<&IdpInitiatedClient>,
+        random: [u8; 32],
+    ) -> Result<HostedRedirect> {
+        let done = self
+            .hosted_saml_finish_inner(settings, id, post, idp_initiated, random)
+            .await;
+        if let Err(e) = &done {
+            let _ = self.record_sign_in_failure(id, e).await;
+        }
+        done
+    }
+
+    /// The OIDC provider's callback to connection `id` (`query`: the callback's query
+    /// string): verified and recorded by [`Connections::oidc_finish`], then turned into a
+    /// code for the client whose authorization request the `state` answers. A refusal
+    /// appends `authentication.sso_failed`, as [`Connections::hosted_saml_finish`].
+    pub async fn hosted_oidc_finish(
+        &self,
+        settings: &HostedSettings,
+        id: &ConnectionId,
+        query: &str,
+        browser: Option<&str>,
+        random: [u8; 32],
+    ) -> Result<HostedRedirect> {
+        let done = self
+            .hosted_oidc_finish_inner(settings, id, query, browser, random)
+            .await;
+        if let Err(e) = &done {
+            let _ = self.record_sign_in_failure(id, e).await;
+        }
+        done
     }
 }
 

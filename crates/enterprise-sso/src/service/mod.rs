@@ -16,6 +16,7 @@ mod refresh;
 mod retry;
 mod saml;
 mod sign_in;
+mod sign_in_events;
 
 pub use hosted::{
     check_code_challenge, s256_challenge, CodeBinding, CodeExchange, HostedRefusal, HostedSettings,
@@ -33,6 +34,7 @@ pub use saml::{
     DEFAULT_SAML_REQUEST_TTL,
 };
 pub use sign_in::SignIn;
+pub use sign_in_events::sign_in_failure;
 
 use std::sync::Arc;
 

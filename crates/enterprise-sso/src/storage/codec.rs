@@ -557,6 +557,9 @@ struct StoredEvent {
     a: Option<StoredAccountV1>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     days: Option<i64>,
+    /// `authentication.sso_failed`: the refusal's code and message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    fail: Option<(String, String)>,
     at: i64,
 }
 
@@ -585,6 +588,10 @@ fn stored_event(e: &crate::events::Event, position: u64) -> StoredEvent {
         c: e.connection.as_ref().map(stored_connection),
         a: e.account.as_ref().map(stored_account),
         days: e.days_until_expiry,
+        fail: e
+            .failure
+            .as_ref()
+            .map(|f| (f.code.clone(), f.message.clone())),
         at: e.created_at,
     }
 }
@@ -626,6 +633,9 @@ pub fn decode_event(bytes: &[u8]) -> Result<crate::events::Event> {
             None => snapshot(s.acc)?.map(|b| decode_account(&b)).transpose()?,
         },
         days_until_expiry: s.days,
+        failure: s
+            .fail
+            .map(|(code, message)| crate::events::SignInFailure { code, message }),
         created_at: s.at,
     })
 }

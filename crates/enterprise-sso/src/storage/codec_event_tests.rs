@@ -172,6 +172,7 @@ fn tag_2_events_with_base64_snapshots_stay_readable() {
             c: None,
             a: None,
             days: None,
+            fail: None,
             at: e.created_at,
         },
     );
@@ -181,4 +182,21 @@ fn tag_2_events_with_base64_snapshots_stay_readable() {
     let last = flipped.len() - 2;
     flipped[last] ^= 1;
     assert!(matches!(decode_event(&flipped), Err(Error::Corrupt { .. })));
+}
+
+#[test]
+fn sign_in_failures_round_trip_with_their_reason() {
+    let c = saml_connection("f", &["f.events.com"], true);
+    let mut e = Event::sign_in_failed(
+        c.id.clone(),
+        crate::events::SignInFailure {
+            code: "saml_audience_mismatch".into(),
+            message: "expected a, received b".into(),
+        },
+        9,
+    );
+    e.position = 4;
+    let back = decode_event(&encode_event(&e)).unwrap();
+    assert_eq!(back, e);
+    assert_eq!(back.kind.as_str(), "authentication.sso_failed");
 }
