@@ -94,6 +94,7 @@ macro_rules! __conformance_case_list {
             sign_in_put_refuses_a_live_key,
             concurrent_sign_in_takes_one_wins,
             sign_in_sweep_removes_only_expired,
+            sign_in_list_is_per_connection_and_kind,
             feed_records_every_write,
             refused_writes_append_nothing,
             feed_replay_reproduces_connections,

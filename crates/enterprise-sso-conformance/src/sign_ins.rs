@@ -197,3 +197,69 @@ pub async fn sign_in_sweep_removes_only_expired(repo: &dyn Store) {
         0
     );
 }
+
+/// `list_sign_ins` gives a connection's live records of one kind, exactly as written:
+/// not another connection's, not another kind's (also one whose name starts the same),
+/// not an expired one, and not one taken.
+pub async fn sign_in_list_is_per_connection_and_kind(repo: &dyn Store) {
+    let tag = unique_tag();
+    let conn = ConnectionId::generate();
+    let other = ConnectionId::generate();
+    let mine = |kind, n: u32, expires_at| SignInItem {
+        connection_id: Some(conn.clone()),
+        created_at: 1_000 + i64::from(n),
+        ..item(
+            kind,
+            &format!("run-{tag}-{n}"),
+            expires_at,
+            &n.to_be_bytes(),
+        )
+    };
+    let a = mine(SignInKind::TestRun, 1, 10_000);
+    let b = mine(SignInKind::TestRun, 2, 20_000);
+    let expired = mine(SignInKind::TestRun, 3, 3_000);
+    let taken = mine(SignInKind::TestRun, 4, 10_000);
+    let other_kind = mine(SignInKind::TestRunStart, 5, 10_000);
+    let other_conn = SignInItem {
+        connection_id: Some(other.clone()),
+        ..mine(SignInKind::TestRun, 6, 10_000)
+    };
+    for it in [&a, &b, &expired, &taken, &other_kind, &other_conn] {
+        assert!(repo.put_sign_in(it, 2_000).await.expect("put"));
+    }
+    assert!(repo
+        .take_sign_in(SignInKind::TestRun, &taken.key, 2_000)
+        .await
+        .expect("take")
+        .is_some());
+    let mut got = repo
+        .list_sign_ins(SignInKind::TestRun, &conn, 5_000)
+        .await
+        .expect("list");
+    got.sort_by_key(|i| i.created_at);
+    assert_eq!(got, vec![a.clone(), b.clone()]);
+    assert_eq!(
+        repo.list_sign_ins(SignInKind::TestRun, &other, 5_000)
+            .await
+            .expect("list other"),
+        vec![other_conn]
+    );
+    assert_eq!(
+        repo.list_sign_ins(SignInKind::TestRunStart, &conn, 5_000)
+            .await
+            .expect("list other kind"),
+        vec![other_kind]
+    );
+    assert_eq!(
+        repo.list_sign_ins(SignInKind::TestRun, &conn, 10_000)
+            .await
+            .expect("list later"),
+        vec![b],
+        "a record is gone at its expires_at"
+    );
+    assert!(repo
+        .list_sign_ins(SignInKind::TestRun, &ConnectionId::generate(), 5_000)
+        .await
+        .expect("list none")
+        .is_empty());
+}

@@ -49,6 +49,7 @@ mod access_log;
 mod auth;
 mod body;
 mod clerk;
+mod clerk_test_runs;
 mod envelope;
 mod etag;
 mod query;
@@ -110,6 +111,13 @@ pub fn router_with<S: Store + 'static>(
                     .patch(clerk::update::<S>)
                     .delete(clerk::delete::<S>),
                 "GET, PATCH, DELETE",
+            ),
+        )
+        .route(
+            "/v1/enterprise_connections/{id}/test_runs",
+            with_405(
+                get(clerk_test_runs::list::<S>).post(clerk_test_runs::create::<S>),
+                "GET, POST",
             ),
         )
         .route("/connections", with_405(get(workos::list::<S>), "GET"))

@@ -22,6 +22,7 @@ pub(crate) struct Statements {
     pub(crate) take: String,
     pub(crate) get: String,
     pub(crate) sweep: String,
+    pub(crate) list: String,
 }
 
 impl Statements {
@@ -45,6 +46,12 @@ impl Statements {
                  WHERE kind = $1 AND key = $2 AND expires_at > $3"
             ),
             sweep: format!("DELETE FROM {s}.sign_in_items WHERE expires_at <= $1"),
+            // A search of the primary key's kind prefix.
+            list: format!(
+                "SELECT connection_id, created_at, expires_at, payload, key \
+                 FROM {s}.sign_in_items \
+                 WHERE kind = $1 AND connection_id = $2 AND expires_at > $3"
+            ),
         }
     }
 }
@@ -126,6 +133,29 @@ async fn get(inner: &Inner, kind: SignInKind, key: &str, now: i64) -> Result<Opt
         .transpose()
 }
 
+async fn list(
+    inner: &Inner,
+    kind: SignInKind,
+    connection_id: &str,
+    now: i64,
+) -> Result<Vec<SignInItem>> {
+    let client = inner.client().await?;
+    let st = client
+        .prepare_cached(&inner.sign_ins.list)
+        .await
+        .map_err(storage)?;
+    client
+        .query(&st, &[&kind.as_str(), &connection_id, &now])
+        .await
+        .map_err(storage)?
+        .iter()
+        .map(|r| {
+            let key: &str = r.try_get(4).map_err(storage)?;
+            item(kind, key, r)
+        })
+        .collect()
+}
+
 async fn sweep(inner: &Inner, now: i64) -> Result<u64> {
     inner
         .retrying(|| async {
@@ -171,6 +201,17 @@ impl SignInStore for PostgresRepo {
     async fn sweep_sign_ins(&self, now: i64) -> Result<u64> {
         self.run(|i| async move { sweep(&i, now).await }).await
     }
+
+    async fn list_sign_ins(
+        &self,
+        kind: SignInKind,
+        connection_id: &ConnectionId,
+        now: i64,
+    ) -> Result<Vec<SignInItem>> {
+        let conn = connection_id.as_str().to_owned();
+        self.run(|i| async move { list(&i, kind, &conn, now).await })
+            .await
+    }
 }
 
 #[cfg(test)]
@@ -212,6 +253,8 @@ mod tests {
             .unwrap();
         let st = &repo.inner.sign_ins;
         let (kind, key, none) = ("saml_assertion", "k", None::<String>);
+        // The filled kind is every row; a list reads a rare kind (a connection's runs).
+        let test_run = "test_run";
         let (zero, payload) = (0i64, vec![0u8]);
         let cases: Vec<(&str, &String, Vec<&(dyn ToSql + Sync)>)> = vec![
             (
@@ -222,6 +265,7 @@ mod tests {
             ("take", &st.take, vec![&kind, &key]),
             ("get", &st.get, vec![&kind, &key, &zero]),
             ("sweep", &st.sweep, vec![&zero]),
+            ("list", &st.list, vec![&test_run, &key, &zero]),
         ];
         let mut bad = Vec::new();
         for (what, sql, args) in cases {

@@ -182,6 +182,27 @@ impl SignInStore for SledRepo {
         }
         Ok(removed)
     }
+
+    async fn list_sign_ins(
+        &self,
+        kind: SignInKind,
+        connection_id: &ConnectionId,
+        now: i64,
+    ) -> Result<Vec<SignInItem>> {
+        // `s` + kind + 0x00: one kind's entries (no kind's name ends another's with 0x00).
+        let prefix = key(kind, "");
+        let mut out = Vec::new();
+        for entry in self.tree.scan_prefix(&prefix) {
+            let (k, v) = entry.map_err(storage)?;
+            let raw = std::str::from_utf8(&k[prefix.len()..])
+                .map_err(|_| Error::corrupt("sign-in key is not UTF-8"))?;
+            let it = decode(kind, raw, &v)?;
+            if it.is_live_at(now) && it.connection_id.as_ref() == Some(connection_id) {
+                out.push(it);
+            }
+        }
+        Ok(out)
+    }
 }
 
 #[cfg(test)]

@@ -28,6 +28,9 @@ pub(crate) const TAKE_SQL: &str = "DELETE FROM sign_in_items WHERE kind = ?1 AND
 pub(crate) const GET_SQL: &str = "SELECT connection_id, created_at, expires_at, payload \
      FROM sign_in_items WHERE kind = ?1 AND key = ?2 AND expires_at > ?3";
 pub(crate) const SWEEP_SQL: &str = "DELETE FROM sign_in_items WHERE expires_at <= ?1";
+/// A connection's live records of one kind: a search of the primary key's kind prefix.
+pub(crate) const LIST_SQL: &str = "SELECT key, connection_id, created_at, expires_at, payload \
+     FROM sign_in_items WHERE kind = ?1 AND connection_id = ?2 AND expires_at > ?3";
 
 /// The columns after kind and key, as a row gives them.
 type Columns = (Option<String>, i64, i64, Vec<u8>);
@@ -104,6 +107,29 @@ fn get(conn: &Connection, kind: SignInKind, key: &str, now: i64) -> Result<Optio
         .transpose()
 }
 
+fn list(
+    conn: &Connection,
+    kind: SignInKind,
+    connection_id: &str,
+    now: i64,
+) -> Result<Vec<SignInItem>> {
+    let rows = conn
+        .prepare_cached(LIST_SQL)
+        .and_then(|mut st| {
+            st.query_map(params![kind.as_str(), connection_id, now], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    (r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?),
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<(String, Columns)>>>()
+        })
+        .map_err(storage)?;
+    rows.into_iter()
+        .map(|(key, cols)| item(kind, &key, cols))
+        .collect()
+}
+
 fn sweep(conn: &mut Connection, now: i64) -> Result<u64> {
     let tx = Savepoint::begin(conn)?;
     let n = tx
@@ -144,6 +170,18 @@ impl SignInStore for SqliteRepo {
     async fn sweep_sign_ins(&self, now: i64) -> Result<u64> {
         self.writes.run(move |c| sweep(c, now)).await
     }
+
+    async fn list_sign_ins(
+        &self,
+        kind: SignInKind,
+        connection_id: &ConnectionId,
+        now: i64,
+    ) -> Result<Vec<SignInItem>> {
+        let conn_id = connection_id.as_str().to_owned();
+        self.reader()
+            .run(move |c| list(c, kind, &conn_id, now))
+            .await
+    }
 }
 
 #[cfg(test)]
@@ -172,7 +210,7 @@ mod tests {
         let mut conn = Connection::open_in_memory().expect("open");
         configure(&conn, &SqliteOptions::default(), false).expect("configure");
         migrate(&mut conn).expect("migrate");
-        for sql in [TAKE_SQL, GET_SQL, SWEEP_SQL] {
+        for sql in [TAKE_SQL, GET_SQL, SWEEP_SQL, LIST_SQL] {
             let p = plan(&conn, sql);
             assert!(p.contains("SEARCH sign_in_items"), "{sql}: `{p}`");
             assert!(!p.contains("SCAN"), "{sql}: `{p}`");

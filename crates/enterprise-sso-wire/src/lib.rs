@@ -36,6 +36,7 @@
 mod clerk;
 mod errors;
 mod strict;
+mod test_runs;
 mod workos;
 
 pub use clerk::{
@@ -45,6 +46,10 @@ pub use clerk::{
     VERIFICATION_WINDOW_MS,
 };
 pub use errors::{codes, ApiError, ApiErrorMeta, ApiErrors};
+pub use test_runs::{
+    ParsedUserInfoJson, TestRunJson, TestRunListJson, TestRunLogJson, TestRunOauthJson,
+    TestRunSamlJson, TestRunUrlJson,
+};
 pub use workos::{
     iso8601_ms, WorkosConnectionJson, WorkosDomainJson, WorkosEventJson, WorkosListJson,
     WorkosListMetadata,

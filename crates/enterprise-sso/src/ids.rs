@@ -10,6 +10,8 @@ pub const CONNECTION_ID_PREFIX: &str = "ent_";
 pub const ACCOUNT_ID_PREFIX: &str = "eac_";
 /// Prefix of every change-feed event id.
 pub const EVENT_ID_PREFIX: &str = "evt_";
+/// Prefix of every connection test run id.
+pub const TEST_RUN_ID_PREFIX: &str = "tr_";
 
 static GENERATOR: Mutex<ulid::Generator> = Mutex::new(ulid::Generator::new());
 
@@ -111,6 +113,12 @@ prefixed_id!(
     /// Identifier of an enterprise account: `eac_` followed by a ULID.
     AccountId,
     ACCOUNT_ID_PREFIX
+);
+
+prefixed_id!(
+    /// Identifier of a connection test run: `tr_` followed by a ULID.
+    TestRunId,
+    TEST_RUN_ID_PREFIX
 );
 
 /// The id of a stored record of either kind, as errors name it: which kind of record was

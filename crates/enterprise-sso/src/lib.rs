@@ -95,8 +95,8 @@ pub use email::{EmailAddress, EmailError};
 pub use enterprise_sso_protocol::limits::Policy;
 pub use error::{BoxError, Error, Result};
 pub use ids::{
-    AccountId, ConnectionId, EventId, InvalidId, RecordId, ACCOUNT_ID_PREFIX, CONNECTION_ID_PREFIX,
-    EVENT_ID_PREFIX,
+    AccountId, ConnectionId, EventId, InvalidId, RecordId, TestRunId, ACCOUNT_ID_PREFIX,
+    CONNECTION_ID_PREFIX, EVENT_ID_PREFIX, TEST_RUN_ID_PREFIX,
 };
 pub use login_hint::LoginHint;
 pub use memory::MemoryRepo;
@@ -125,6 +125,11 @@ pub use service::{
     OidcStart, RefreshReport, SamlRedirect, SamlRefusal, SamlSettings, SamlSignIn, SamlStart,
     SignIn, DEFAULT_IDP_INITIATED_MAX_AGE, DEFAULT_OIDC_METADATA_TTL, DEFAULT_OIDC_REQUEST_TTL,
     DEFAULT_SAML_REQUEST_TTL,
+};
+pub use service::{
+    ParsedUserInfo, TestRun, TestRunLog, TestRunOauth, TestRunPage, TestRunProtocol, TestRunQuery,
+    TestRunSaml, TestRunStatus, TestRunUrl, MAX_TEST_RUNS_PER_CONNECTION, TEST_RUN_RETENTION,
+    TEST_RUN_URL_TTL,
 };
 pub use sign_in_store::{sign_in_key, SignInItem, SignInKind, SignInStore};
 pub use validate::{validate, validate_with, FieldError, FieldErrorKind, ValidationErrors};

@@ -100,6 +100,23 @@ impl SignInStore for MemoryRepo {
         m.retain(|_, i| i.is_live_at(now));
         Ok((before - m.len()) as u64)
     }
+
+    async fn list_sign_ins(
+        &self,
+        kind: SignInKind,
+        connection_id: &ConnectionId,
+        now: i64,
+    ) -> Result<Vec<SignInItem>> {
+        let m = self.sign_ins();
+        Ok(m.values()
+            .filter(|i| {
+                i.kind == kind
+                    && i.connection_id.as_ref() == Some(connection_id)
+                    && i.is_live_at(now)
+            })
+            .cloned()
+            .collect())
+    }
 }
 
 fn subject_key(a: &EnterpriseAccount) -> Option<(ConnectionId, String)> {

@@ -8,7 +8,9 @@
 //! - the replay cache of SAML assertion IDs (per connection), remembered until the
 //!   assertion's `NotOnOrAfter` plus skew;
 //! - authorization codes (taken once) and access tokens (read until they expire) of the
-//!   hosted sign-in API, and the client's authorization requests they answer.
+//!   hosted sign-in API, and the client's authorization requests they answer;
+//! - connection test runs (Clerk's `test_runs`): the run itself (kept a week, listed per
+//!   connection), its start token (taken once) and its request at the IdP.
 //!
 //! Keys reach the store already hashed ([`sign_in_key`]: SHA-256 of the raw value), so a
 //! store's files never hold a code, token or state that could be replayed. The rules
@@ -38,17 +40,28 @@ pub enum SignInKind {
     /// A client's authorization request of the hosted sign-in API, waiting for the IdP's
     /// answer (keyed by the SAML request ID or the OIDC state it rides on).
     HostedRequest,
+    /// A connection test run (its outcome and logs), keyed by its id; listed per
+    /// connection ([`SignInStore::list_sign_ins`]).
+    TestRun,
+    /// The short-lived token of a test run's URL, taken once when the URL is visited.
+    TestRunStart,
+    /// A test run's request at the IdP, keyed by the SAML RelayState or the OIDC state it
+    /// rides on: the answer is a test run, never a sign-in.
+    TestRunRequest,
 }
 
 impl SignInKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [SignInKind; 6] = [
+    pub const ALL: [SignInKind; 9] = [
         SignInKind::SamlRequest,
         SignInKind::SamlAssertion,
         SignInKind::OidcState,
         SignInKind::AuthorizationCode,
         SignInKind::AccessToken,
         SignInKind::HostedRequest,
+        SignInKind::TestRun,
+        SignInKind::TestRunStart,
+        SignInKind::TestRunRequest,
     ];
 
     /// A stable name, as stores write it.
@@ -60,6 +73,9 @@ impl SignInKind {
             SignInKind::AuthorizationCode => "authorization_code",
             SignInKind::AccessToken => "access_token",
             SignInKind::HostedRequest => "hosted_request",
+            SignInKind::TestRun => "test_run",
+            SignInKind::TestRunStart => "test_run_start",
+            SignInKind::TestRunRequest => "test_run_request",
         }
     }
 
@@ -149,6 +165,16 @@ pub trait SignInStore: Send + Sync + std::fmt::Debug {
 
     /// Removes every record that has expired at `now`; how many.
     async fn sweep_sign_ins(&self, now: i64) -> Result<u64>;
+
+    /// Every live record of `kind` that belongs to `connection_id`, in any order (the
+    /// caller sorts and pages: a connection's test runs are few, see
+    /// `Connections::list_test_runs`).
+    async fn list_sign_ins(
+        &self,
+        kind: SignInKind,
+        connection_id: &ConnectionId,
+        now: i64,
+    ) -> Result<Vec<SignInItem>>;
 }
 
 macro_rules! forward_sign_in_store {
@@ -176,6 +202,14 @@ macro_rules! forward_sign_in_store {
             }
             async fn sweep_sign_ins(&self, now: i64) -> Result<u64> {
                 (**self).sweep_sign_ins(now).await
+            }
+            async fn list_sign_ins(
+                &self,
+                kind: SignInKind,
+                connection_id: &ConnectionId,
+                now: i64,
+            ) -> Result<Vec<SignInItem>> {
+                (**self).list_sign_ins(kind, connection_id, now).await
             }
         }
     )*};
@@ -216,6 +250,15 @@ macro_rules! forward_sign_in_store_to_inner {
             async fn sweep_sign_ins(&self, now: i64) -> $crate::Result<u64> {
                 let $s = self;
                 $inner.sweep_sign_ins(now).await
+            }
+            async fn list_sign_ins(
+                &self,
+                kind: $crate::SignInKind,
+                connection_id: &$crate::ConnectionId,
+                now: i64,
+            ) -> $crate::Result<Vec<$crate::SignInItem>> {
+                let $s = self;
+                $inner.list_sign_ins(kind, connection_id, now).await
             }
         }
     };

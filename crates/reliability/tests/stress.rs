@@ -431,6 +431,14 @@ impl SignInStore for IgnoresVersions {
     async fn sweep_sign_ins(&self, now: i64) -> Result<u64> {
         self.0.sweep_sign_ins(now).await
     }
+    async fn list_sign_ins(
+        &self,
+        kind: SignInKind,
+        connection_id: &ConnectionId,
+        now: i64,
+    ) -> Result<Vec<SignInItem>> {
+        self.0.list_sign_ins(kind, connection_id, now).await
+    }
 }
 
 #[async_trait]

@@ -134,6 +134,9 @@ pub(crate) async fn acs<S: Store>(
         relay_state: relay_state.as_deref().filter(|s| !s.is_empty()),
         browser: browser.as_deref(),
     };
+    if let Some(page) = super::test_run::saml(&st, &id, &post).await {
+        return page;
+    }
     let idp_initiated = st.opts.idp_initiated_client();
     match st
         .svc
@@ -184,6 +187,11 @@ pub(crate) async fn callback<S: Store>(
         );
     };
     let browser = browser_cookie(&headers);
+    if let Some(page) =
+        super::test_run::oidc(&st, &id, raw.as_deref().unwrap_or(""), browser.as_deref()).await
+    {
+        return page;
+    }
     match st
         .svc
         .hosted_oidc_finish(

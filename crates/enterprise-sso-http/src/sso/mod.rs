@@ -18,6 +18,7 @@ mod acs;
 mod authorize;
 mod clients;
 mod page;
+mod test_run;
 mod token;
 
 use std::sync::Arc;
@@ -192,6 +193,10 @@ pub(crate) fn routes<S: Store + 'static>(
         .route(
             &format!("{sp}/{{id}}/callback"),
             crate::with_405(get(acs::callback::<S>), "GET"),
+        )
+        .route(
+            &format!("{sp}/{{id}}/test_runs/{{token}}"),
+            crate::with_405(get(test_run::start::<S>), "GET"),
         )
         .with_state(st)
 }

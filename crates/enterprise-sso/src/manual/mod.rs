@@ -53,6 +53,8 @@ pub mod _11_reliability {}
 pub mod _12_limits {}
 #[doc = include_str!("13_sign_in.md")]
 pub mod _13_sign_in {}
+#[doc = include_str!("14_test_runs.md")]
+pub mod _14_test_runs {}
 
 /// The README, compiled so that its Rust quick start stays a working program (it runs as
 /// a doctest); not part of the guide.

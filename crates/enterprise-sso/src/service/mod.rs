@@ -4,7 +4,8 @@
 //! (re-reading IdP documents), `sign_in` (recording a sign-in), `accounts` (account
 //! reads and writes), `saml` / `oidc` (the sign-in engines), `pending` (their one
 //! pending-request rule), `hosted` / `hosted_flow` (the hosted API's codes, tokens and
-//! the flow around the engines), and `retry` (the one compare-and-swap retry loop every write uses).
+//! the flow around the engines), `test_runs` (connection test runs: a sign-in through the
+//! engines that is recorded for the admin, never signs anyone in), and `retry` (the one compare-and-swap retry loop every write uses).
 
 mod accounts;
 mod connections;
@@ -17,6 +18,7 @@ mod retry;
 mod saml;
 mod sign_in;
 mod sign_in_events;
+mod test_runs;
 
 pub use hosted::{
     check_code_challenge, s256_challenge, CodeBinding, CodeExchange, HostedRefusal, HostedSettings,
@@ -35,6 +37,11 @@ pub use saml::{
 };
 pub use sign_in::SignIn;
 pub use sign_in_events::sign_in_failure;
+pub use test_runs::{
+    ParsedUserInfo, TestRun, TestRunLog, TestRunOauth, TestRunPage, TestRunProtocol, TestRunQuery,
+    TestRunSaml, TestRunStatus, TestRunUrl, MAX_TEST_RUNS_PER_CONNECTION, TEST_RUN_RETENTION,
+    TEST_RUN_URL_TTL,
+};
 
 use std::sync::Arc;
 

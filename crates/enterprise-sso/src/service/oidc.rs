@@ -210,6 +210,15 @@ pub enum OidcSignInRefusal {
     /// The callback came back in another browser.
     #[error("the callback arrived from another browser than the one that started the sign-in")]
     BrowserMismatch,
+    /// The callback answers a test run's request where a sign-in's was expected, or the
+    /// other way round (a test run never signs anyone in).
+    #[error("the callback answers a {received}, expected a {expected}")]
+    RequestKindMismatch {
+        /// What was expected: `sign-in` or `test run`.
+        expected: &'static str,
+        /// What the callback answers.
+        received: &'static str,
+    },
 }
 
 impl OidcSignInRefusal {
@@ -224,6 +233,7 @@ impl OidcSignInRefusal {
                 "oidc_request_for_another_connection"
             }
             OidcSignInRefusal::BrowserMismatch => "oidc_browser_mismatch",
+            OidcSignInRefusal::RequestKindMismatch { .. } => "oidc_request_kind_mismatch",
         }
     }
 }
@@ -237,6 +247,9 @@ struct Pending {
     browser: String,
     /// The [`PendingAuthorization`] payload, sealed ([`seal_pending`]), base64.
     sealed: String,
+    /// A test run's request: its callback is recorded in the run, never signs in.
+    #[serde(default)]
+    test_run: bool,
 }
 
 const PENDING_KEY_LABEL: &[u8] = b"enterprise-sso/oidc-pending/v1\0";
@@ -307,6 +320,23 @@ fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
+fn kind_name(test_run: bool) -> &'static str {
+    if test_run {
+        "test run"
+    } else {
+        "sign-in"
+    }
+}
+
+/// The state of an authorization URL.
+pub(super) fn state_of_url(url: &str) -> Option<String> {
+    url::Url::parse(url).ok().and_then(|u| {
+        u.query_pairs()
+            .find(|(k, _)| k == "state")
+            .map(|(_, v)| v.into_owned())
+    })
+}
+
 impl<R: Store> Connections<R> {
     async fn relying_party(
         &self,
@@ -351,8 +381,20 @@ impl<R: Store> Connections<R> {
         id: &ConnectionId,
         start: OidcStart<'_>,
     ) -> Result<String> {
+        self.oidc_start_for(settings, id, start, false).await
+    }
+
+    /// [`Connections::oidc_start`] for a sign-in or (`test_run`) a test run's request,
+    /// which an inactive connection may also make.
+    pub(super) async fn oidc_start_for(
+        &self,
+        settings: &OidcSettings,
+        id: &ConnectionId,
+        start: OidcStart<'_>,
+        test_run: bool,
+    ) -> Result<String> {
         let conn = self.get(id).await?;
-        if !conn.active {
+        if !conn.active && !test_run {
             return Err(Error::SignInRefused(
                 crate::account::SignInRefusal::ConnectionInactive,
             ));
@@ -376,6 +418,7 @@ impl<R: Store> Connections<R> {
                 id,
                 &request.pending.to_payload(),
             )?,
+            test_run,
         })
         .map_err(|_| Error::corrupt("an OIDC pending request could not be encoded"))?;
         let item = SignInItem {
@@ -405,6 +448,24 @@ impl<R: Store> Connections<R> {
         query: &str,
         browser: Option<&str>,
     ) -> Result<OidcSignIn> {
+        let (identity, assertion) = self
+            .oidc_accept(settings, id, query, browser, false)
+            .await?;
+        let sign_in = self.record_sign_in(id, &assertion).await?;
+        Ok(OidcSignIn { sign_in, identity })
+    }
+
+    /// Every rule of [`Connections::oidc_finish`] but the recording: the state taken (a
+    /// sign-in's, or with `test_run` a test run's: each refuses the other's), the code
+    /// exchanged and the ID token verified; the identity and its assertion.
+    pub(super) async fn oidc_accept(
+        &self,
+        settings: &OidcSettings,
+        id: &ConnectionId,
+        query: &str,
+        browser: Option<&str>,
+        test_run: bool,
+    ) -> Result<(OidcIdentity, Assertion)> {
         let rp = self.relying_party(settings, id).await?;
         let callback = rp.callback(query).map_err(refused)?;
         let now = (self.clock)();
@@ -430,6 +491,12 @@ impl<R: Store> Connections<R> {
                     PendingProblem::OtherBrowser => OidcSignInRefusal::BrowserMismatch,
                 })
             })?;
+        if p.test_run != test_run {
+            return Err(refused(OidcSignInRefusal::RequestKindMismatch {
+                expected: kind_name(test_run),
+                received: kind_name(p.test_run),
+            }));
+        }
         let opened = open_pending(callback.state.expose_secret(), id, &p.sealed)
             .ok_or_else(|| refused(OidcRefusal::PendingInvalid))?;
         let authorization = PendingAuthorization::from_payload(&opened).map_err(refused)?;
@@ -458,8 +525,7 @@ impl<R: Store> Connections<R> {
             subject: Some(identity.subject.clone()),
             attributes,
         };
-        let sign_in = self.record_sign_in(id, &assertion).await?;
-        Ok(OidcSignIn { sign_in, identity })
+        Ok((identity, assertion))
     }
 }
 

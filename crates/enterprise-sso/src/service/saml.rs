@@ -201,6 +201,15 @@ pub enum SamlRefusal {
         /// The assertion's ID.
         assertion_id: String,
     },
+    /// The response answers a test run's request where a sign-in's was expected, or the
+    /// other way round (a test run never signs anyone in).
+    #[error("the response answers a {received}, expected a {expected}")]
+    RequestKindMismatch {
+        /// What the ACS expected: `sign-in` or `test run`.
+        expected: &'static str,
+        /// What the response answers: `sign-in`, `test run` or `unsolicited response`.
+        received: &'static str,
+    },
 }
 
 impl SamlRefusal {
@@ -217,6 +226,7 @@ impl SamlRefusal {
             }
             SamlRefusal::BrowserMismatch => "saml_browser_mismatch",
             SamlRefusal::Replayed { .. } => "saml_assertion_replayed",
+            SamlRefusal::RequestKindMismatch { .. } => "saml_request_kind_mismatch",
         }
     }
 }
@@ -230,6 +240,9 @@ fn refused(r: impl Into<SamlRefusal>) -> Error {
 struct Pending {
     browser: String,
     relay_state: Option<String>,
+    /// A test run's request: its response is recorded in the run, never signs in.
+    #[serde(default)]
+    test_run: bool,
 }
 
 impl BoundToBrowser for Pending {
@@ -257,6 +270,24 @@ fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
+fn kind_name(test_run: bool) -> &'static str {
+    if test_run {
+        "test run"
+    } else {
+        "sign-in"
+    }
+}
+
+/// A Response that passed every rule of [`Connections::saml_accept`], not yet recorded.
+pub(super) struct AcceptedSaml {
+    /// The RelayState (the start's, or the posted one of an unsolicited response).
+    pub(super) relay_state: Option<String>,
+    /// The verified assertion.
+    pub(super) verified: VerifiedAssertion,
+    /// The identity as the account mapping reads it.
+    pub(super) assertion: Assertion,
+}
+
 impl<R: Store> Connections<R> {
     /// Starts an SP-initiated sign-in: an AuthnRequest to the connection's IdP, stored as a
     /// pending request bound to `start.browser`, to be taken once by its Response.
@@ -266,8 +297,20 @@ impl<R: Store> Connections<R> {
         id: &ConnectionId,
         start: SamlStart<'_>,
     ) -> Result<SamlRedirect> {
+        self.saml_start_for(settings, id, start, false).await
+    }
+
+    /// [`Connections::saml_start`] for a sign-in or (`test_run`) a test run's request,
+    /// which an inactive connection may also make (an admin tests before activating).
+    pub(super) async fn saml_start_for(
+        &self,
+        settings: &SamlSettings,
+        id: &ConnectionId,
+        start: SamlStart<'_>,
+        test_run: bool,
+    ) -> Result<SamlRedirect> {
         let conn = self.get(id).await?;
-        if !conn.active {
+        if !conn.active && !test_run {
             return Err(Error::SignInRefused(
                 crate::account::SignInRefusal::ConnectionInactive,
             ));
@@ -290,6 +333,7 @@ impl<R: Store> Connections<R> {
         let payload = serde_json::to_vec(&Pending {
             browser: sign_in_key(start.browser),
             relay_state: start.relay_state.map(str::to_owned),
+            test_run,
         })
         .map_err(|_| Error::InvalidArgument {
             argument: "relay_state",
@@ -331,6 +375,29 @@ impl<R: Store> Connections<R> {
         relay_state: Option<&str>,
         browser: Option<&str>,
     ) -> Result<SamlSignIn> {
+        let accepted = self
+            .saml_accept(settings, id, saml_response, relay_state, browser, false)
+            .await?;
+        let sign_in = self.record_sign_in(id, &accepted.assertion).await?;
+        Ok(SamlSignIn {
+            sign_in,
+            relay_state: accepted.relay_state,
+            assertion: accepted.verified,
+        })
+    }
+
+    /// Every rule of [`Connections::saml_finish`] but the recording: the Response
+    /// verified, its request taken (one of a sign-in, or with `test_run` one of a test
+    /// run: each refuses the other's), its assertion ID remembered against replay.
+    pub(super) async fn saml_accept(
+        &self,
+        settings: &SamlSettings,
+        id: &ConnectionId,
+        saml_response: &str,
+        relay_state: Option<&str>,
+        browser: Option<&str>,
+        test_run: bool,
+    ) -> Result<AcceptedSaml> {
         let conn = self.get(id).await?;
         let (entity_id, _) = saml_parts(&conn)?;
         let saml = conn.saml().ok_or_else(|| refused(SamlRefusal::NotSaml))?;
@@ -378,7 +445,19 @@ impl<R: Store> Connections<R> {
                         })
                     })?;
                 verified.expect_request(request_id).map_err(refused)?;
+                if p.test_run != test_run {
+                    return Err(refused(SamlRefusal::RequestKindMismatch {
+                        expected: kind_name(test_run),
+                        received: kind_name(p.test_run),
+                    }));
+                }
                 p.relay_state
+            }
+            None if test_run => {
+                return Err(refused(SamlRefusal::RequestKindMismatch {
+                    expected: kind_name(true),
+                    received: "unsolicited response",
+                }));
             }
             None => {
                 verified.expect_unsolicited().map_err(refused)?;
@@ -412,11 +491,10 @@ impl<R: Store> Connections<R> {
                 },
             ),
         };
-        let sign_in = self.record_sign_in(id, &assertion).await?;
-        Ok(SamlSignIn {
-            sign_in,
+        Ok(AcceptedSaml {
             relay_state,
-            assertion: verified,
+            verified,
+            assertion,
         })
     }
 }

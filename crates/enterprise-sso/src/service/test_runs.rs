@@ -1,0 +1,804 @@
+//! Connection test runs (Clerk's `test_runs`): an IT admin tries a connection and reads
+//! why it failed. A run is created with a short-lived, single-use URL token; visiting it
+//! starts a sign-in at the connection's IdP through the same engines as a real sign-in,
+//! and the IdP's answer goes through every rule of [`Connections::saml_finish`] /
+//! [`Connections::oidc_finish`] but the recording: a test run never creates or updates an
+//! account and never issues an authorization code. What the run keeps:
+//!
+//! - its status (`pending` until the IdP answers, then `success` or `failed`), the
+//!   protocol, when it was created and finished;
+//! - `logs`: what happened, each refusal with the engine's typed reason (code, expected
+//!   and received values, never a secret);
+//! - the user as the connection's mapping reads them (`parsed_user_info`);
+//! - the raw SAML AuthnRequest, Response and RelayState, or for OIDC the verified claims
+//!   (never the IdP's access token; the client secret is never near a run).
+//!
+//! Records: the run in the sign-in store (kind `test_run`, kept [`TEST_RUN_RETENTION`],
+//! at most [`MAX_TEST_RUNS_PER_CONNECTION`] per connection, the oldest dropped), its URL
+//! token (`test_run_start`, hashed, [`TEST_RUN_URL_TTL`], taken once) and its request at
+//! the IdP (`test_run_request`, keyed by the SAML RelayState or the OIDC state the
+//! request carries, so a refused answer is still attributed to its run). The engines'
+//! pending requests carry a test-run flag: a test run's answer is refused on the sign-in
+//! path, and a sign-in's on the test-run path.
+
+use std::time::Duration;
+
+use base64::Engine as _;
+
+use super::hosted::millis;
+use super::oidc::state_of_url;
+use super::{
+    Connections, HostedSettings, OidcSignInRefusal, OidcStart, SamlPost, SamlSettings, SamlStart,
+};
+use crate::account::{map_assertion, Assertion, SignInRefusal};
+use crate::connection::{EnterpriseConnection, ProtocolConfig};
+use crate::error::{Error, Result};
+use crate::ids::{ConnectionId, TestRunId};
+use crate::repo::Store;
+use crate::sign_in_store::{sign_in_key, SignInItem, SignInKind};
+
+/// How long a run is kept (seven days).
+pub const TEST_RUN_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+/// How long a run's URL may wait for its visit (ten minutes).
+pub const TEST_RUN_URL_TTL: Duration = Duration::from_secs(600);
+/// The most runs a connection keeps; a new one drops the oldest.
+pub const MAX_TEST_RUNS_PER_CONNECTION: usize = 200;
+/// The largest raw SAML Response a run keeps (the verifier reads at most 192 KiB).
+const MAX_KEPT_RESPONSE: usize = 256 * 1024;
+/// The RelayState prefix of a test run's SAML request.
+const RELAY_PREFIX: &str = "test_run.";
+
+/// Where a run is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TestRunStatus {
+    /// Created; the IdP has not answered.
+    Pending,
+    /// The IdP's answer passed every rule; a real sign-in would succeed.
+    Success,
+    /// Something was refused; the logs say what.
+    Failed,
+}
+
+impl TestRunStatus {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TestRunStatus::Pending => "pending",
+            TestRunStatus::Success => "success",
+            TestRunStatus::Failed => "failed",
+        }
+    }
+
+    /// The status a wire name stands for.
+    pub fn parse(s: &str) -> Option<TestRunStatus> {
+        [Self::Pending, Self::Success, Self::Failed]
+            .into_iter()
+            .find(|v| v.as_str() == s)
+    }
+}
+
+/// The protocol a run went through (Clerk's `connection_type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TestRunProtocol {
+    /// SAML.
+    Saml,
+    /// OpenID Connect (Clerk's `oauth`).
+    Oauth,
+}
+
+/// One log line of a run.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TestRunLog {
+    /// `info`, `warning` or `error`.
+    pub level: String,
+    /// A stable snake_case code (the engines' refusal codes for refusals).
+    pub code: String,
+    /// One line.
+    pub short_message: String,
+    /// The whole message, with the expected and received values of a refusal.
+    pub message: String,
+}
+
+impl TestRunLog {
+    fn new(level: &str, code: &str, short: &str, message: String) -> Self {
+        TestRunLog {
+            level: level.to_owned(),
+            code: code.to_owned(),
+            short_message: short.to_owned(),
+            message,
+        }
+    }
+}
+
+/// The user as the connection's attribute mapping reads the IdP's answer.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ParsedUserInfo {
+    /// The email.
+    pub email_address: Option<String>,
+    /// Given name.
+    pub first_name: Option<String>,
+    /// Family name.
+    pub last_name: Option<String>,
+    /// The IdP's id of the user.
+    pub user_id: Option<String>,
+}
+
+/// The raw SAML messages of a run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TestRunSaml {
+    /// The AuthnRequest XML.
+    pub saml_request: Option<String>,
+    /// The Response XML as posted (encrypted assertions stay encrypted).
+    pub saml_response: Option<String>,
+    /// The RelayState posted.
+    pub relay_state: Option<String>,
+}
+
+/// What an OIDC run keeps: the verified claims (never a token of the IdP).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TestRunOauth {
+    /// The verified ID token's claims (with user-info claims added), as JSON.
+    pub user_info: Option<String>,
+}
+
+/// A connection test run.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TestRun {
+    /// `tr_…`.
+    #[serde(with = "id_text")]
+    pub id: TestRunId,
+    /// The connection tested.
+    #[serde(with = "id_text")]
+    pub connection_id: ConnectionId,
+    /// Where it is.
+    pub status: TestRunStatus,
+    /// SAML or OIDC.
+    pub protocol: TestRunProtocol,
+    /// The user, once the IdP's answer was verified and mapped.
+    pub parsed_user_info: Option<ParsedUserInfo>,
+    /// What happened.
+    pub logs: Vec<TestRunLog>,
+    /// The SAML messages (SAML runs).
+    pub saml: Option<TestRunSaml>,
+    /// The OIDC claims (OIDC runs).
+    pub oauth: Option<TestRunOauth>,
+    /// Created, Unix ms.
+    pub created_at: i64,
+    /// Finished (success or failed), Unix ms.
+    pub finished_at: Option<i64>,
+}
+
+mod id_text {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<T: AsRef<str>, S: Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(v.as_ref())
+    }
+
+    pub(super) fn deserialize<'de, T, D>(d: D) -> Result<T, D::Error>
+    where
+        T: std::str::FromStr,
+        T::Err: std::fmt::Display,
+        D: Deserializer<'de>,
+    {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// A new run and the token of its URL.
+#[derive(Clone)]
+pub struct TestRunUrl {
+    /// The run (pending).
+    pub run: TestRun,
+    /// The URL token (secret until visited; stored hashed): the host serves the URL.
+    pub token: String,
+}
+
+impl std::fmt::Debug for TestRunUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestRunUrl")
+            .field("run", &self.run.id)
+            .field("token", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Which runs to list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestRunQuery {
+    /// Only runs with one of these statuses (empty: all).
+    pub statuses: Vec<TestRunStatus>,
+    /// At most this many (1..=500).
+    pub limit: usize,
+    /// After skipping this many.
+    pub offset: usize,
+}
+
+/// A page of runs, newest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestRunPage {
+    /// The runs.
+    pub data: Vec<TestRun>,
+    /// How many match the query.
+    pub total_count: u64,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Ref {
+    run: String,
+}
+
+fn b64url(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn start_key(token: &str) -> String {
+    sign_in_key(&format!("test_run_start\u{0}{token}"))
+}
+
+fn saml_request_key(relay_state: &str) -> String {
+    sign_in_key(&format!("saml\u{0}{relay_state}"))
+}
+
+fn oidc_request_key(state: &str) -> String {
+    sign_in_key(&format!("oidc\u{0}{state}"))
+}
+
+fn encode<T: serde::Serialize>(v: &T) -> Result<Vec<u8>> {
+    serde_json::to_vec(v).map_err(|_| Error::corrupt("a test run could not be encoded"))
+}
+
+fn decode(item: &SignInItem) -> Result<TestRun> {
+    serde_json::from_slice(&item.payload).map_err(|_| Error::corrupt("a stored test run"))
+}
+
+/// A sign-in refusal's code.
+fn sign_in_code(r: &SignInRefusal) -> &'static str {
+    match r {
+        SignInRefusal::ConnectionInactive => "sign_in_connection_inactive",
+        SignInRefusal::AccountInactive => "sign_in_account_inactive",
+        SignInRefusal::MissingSubject => "sign_in_missing_subject",
+        SignInRefusal::MissingEmail => "sign_in_missing_email",
+        SignInRefusal::InvalidEmail => "sign_in_invalid_email",
+        SignInRefusal::InvalidField { .. } => "sign_in_invalid_field",
+        SignInRefusal::EmailOutsideDomains => "sign_in_email_outside_domains",
+        SignInRefusal::NotAuthenticatable => "sign_in_not_authenticatable",
+        SignInRefusal::JitProvisioningDisabled => "sign_in_jit_provisioning_disabled",
+    }
+}
+
+/// The log line of a refusal, or `None` for an error that is no refusal (storage).
+fn refusal_log(e: &Error) -> Option<TestRunLog> {
+    let (code, short, message) = match e {
+        Error::SamlRefused(r) => (r.code(), "The SAML response was refused", r.to_string()),
+        Error::OidcRefused(r) => (r.code(), "The OIDC sign-in was refused", r.to_string()),
+        Error::HostedRefused(r) => (r.code(), "The request was refused", r.to_string()),
+        Error::SignInRefused(r) => (sign_in_code(r), "A sign-in would be refused", r.to_string()),
+        Error::NotFound { .. } => ("connection_not_found", "No such connection", e.to_string()),
+        _ => return None,
+    };
+    Some(TestRunLog::new("error", code, short, message))
+}
+
+/// The posted Response as XML text when it decodes, else as posted.
+fn response_text(posted: &str) -> String {
+    let compact: String = posted.chars().filter(|c| !c.is_whitespace()).collect();
+    let xml = base64::engine::general_purpose::STANDARD
+        .decode(compact.as_bytes())
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok());
+    let mut text = xml.unwrap_or_else(|| posted.to_owned());
+    if text.len() > MAX_KEPT_RESPONSE {
+        let mut end = MAX_KEPT_RESPONSE;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+    text
+}
+
+fn first(a: &Assertion, names: &[&str]) -> Option<String> {
+    names
+        .iter()
+        .find_map(|n| a.attributes.get(*n).and_then(|v| v.first().cloned()))
+}
+
+impl<R: Store> Connections<R> {
+    /// Creates a pending test run of connection `id` and the token of its URL (`random`:
+    /// 32 bytes from a CSPRNG). The connection's oldest runs beyond
+    /// [`MAX_TEST_RUNS_PER_CONNECTION`] are dropped.
+    pub async fn create_test_run(&self, id: &ConnectionId, random: [u8; 32]) -> Result<TestRunUrl> {
+        let conn = self.get(id).await?;
+        let now = (self.clock)();
+        let protocol = match conn.config {
+            ProtocolConfig::Saml(_) => TestRunProtocol::Saml,
+            ProtocolConfig::Oidc(_) => TestRunProtocol::Oauth,
+        };
+        let run = TestRun {
+            id: TestRunId::generate(),
+            connection_id: id.clone(),
+            status: TestRunStatus::Pending,
+            protocol,
+            parsed_user_info: None,
+            logs: vec![TestRunLog::new(
+                "info",
+                "test_run_created",
+                "Test run created",
+                format!(
+                    "Test run created for connection {id}; its URL is valid for {} seconds.",
+                    TEST_RUN_URL_TTL.as_secs()
+                ),
+            )],
+            saml: None,
+            oauth: None,
+            created_at: now,
+            finished_at: None,
+        };
+        let mut runs = self
+            .repo
+            .list_sign_ins(SignInKind::TestRun, id, now)
+            .await?;
+        runs.sort_by_key(|i| std::cmp::Reverse(i.created_at));
+        for old in runs.iter().skip(MAX_TEST_RUNS_PER_CONNECTION - 1) {
+            self.repo
+                .take_sign_in(SignInKind::TestRun, &old.key, now)
+                .await?;
+        }
+        let item = SignInItem {
+            kind: SignInKind::TestRun,
+            key: sign_in_key(run.id.as_str()),
+            connection_id: Some(id.clone()),
+            created_at: now,
+            expires_at: now.saturating_add(millis(TEST_RUN_RETENTION)),
+            payload: encode(&run)?,
+        };
+        let token = b64url(&random);
+        let start = SignInItem {
+            kind: SignInKind::TestRunStart,
+            key: start_key(&token),
+            connection_id: Some(id.clone()),
+            created_at: now,
+            expires_at: now.saturating_add(millis(TEST_RUN_URL_TTL)),
+            payload: encode(&Ref {
+                run: run.id.to_string(),
+            })?,
+        };
+        if !self.repo.put_sign_in(&start, now).await? {
+            return Err(Error::InvalidArgument {
+                argument: "random",
+                reason: "the test run token is already pending",
+            });
+        }
+        if !self.repo.put_sign_in(&item, now).await? {
+            return Err(Error::corrupt("a new test run id is already stored"));
+        }
+        Ok(TestRunUrl { run, token })
+    }
+
+    /// Connection `id`'s runs, newest first, filtered and paged by `query`.
+    pub async fn list_test_runs(
+        &self,
+        id: &ConnectionId,
+        query: &TestRunQuery,
+    ) -> Result<TestRunPage> {
+        self.get(id).await?;
+        let now = (self.clock)();
+        let mut runs = self
+            .repo
+            .list_sign_ins(SignInKind::TestRun, id, now)
+            .await?
+            .iter()
+            .map(decode)
+            .collect::<Result<Vec<_>>>()?;
+        runs.retain(|r| query.statuses.is_empty() || query.statuses.contains(&r.status));
+        runs.sort_by(|a, b| {
+            b.created_at
+                .cmp(&a.created_at)
+                .then_with(|| b.id.cmp(&a.id))
+        });
+        let total_count = runs.len() as u64;
+        let data = runs
+            .into_iter()
+            .skip(query.offset)
+            .take(query.limit.clamp(1, crate::limits::MAX_LIMIT))
+            .collect();
+        Ok(TestRunPage { data, total_count })
+    }
+
+    /// Run `run_id` of connection `id`, if kept.
+    pub async fn get_test_run(
+        &self,
+        id: &ConnectionId,
+        run_id: &TestRunId,
+    ) -> Result<Option<TestRun>> {
+        let now = (self.clock)();
+        let item = self
+            .repo
+            .get_sign_in(SignInKind::TestRun, &sign_in_key(run_id.as_str()), now)
+            .await?
+            .filter(|i| i.connection_id.as_ref() == Some(id));
+        item.as_ref().map(decode).transpose()
+    }
+
+    /// Writes `run` over its stored version (taken, then put: one finisher gets it).
+    async fn save_run(&self, run: &TestRun) -> Result<()> {
+        let now = (self.clock)();
+        let key = sign_in_key(run.id.as_str());
+        let old = self
+            .repo
+            .take_sign_in(SignInKind::TestRun, &key, now)
+            .await?;
+        let Some(old) = old else {
+            // Dropped or expired meanwhile: nothing to record into.
+            return Ok(());
+        };
+        let item = SignInItem {
+            payload: encode(run)?,
+            ..old
+        };
+        self.repo.put_sign_in(&item, now).await?;
+        Ok(())
+    }
+
+    /// Finishes `run` as failed with `e`'s reason, when `e` is a refusal; gives `e` back.
+    async fn fail_run(&self, mut run: TestRun, e: Error) -> Result<TestRun> {
+        let Some(log) = refusal_log(&e) else {
+            return Err(e);
+        };
+        run.logs.push(log);
+        run.status = TestRunStatus::Failed;
+        run.finished_at = Some((self.clock)());
+        self.save_run(&run).await?;
+        Ok(run)
+    }
+
+    /// The URL token's visit: takes the token (once), starts the run's request at the
+    /// IdP bound to `browser` (the host's browser cookie; `random`: 64 bytes from a
+    /// CSPRNG) and gives the IdP URL. A refusal here (connection not configured) fails
+    /// the run and is returned.
+    pub async fn begin_test_run(
+        &self,
+        settings: &HostedSettings,
+        id: &ConnectionId,
+        token: &str,
+        browser: &str,
+        random: [u8; 64],
+    ) -> Result<String> {
+        let now = (self.clock)();
+        let expired = || Error::InvalidArgument {
+            argument: "token",
+            reason: "the test run URL is unknown, expired or was used already",
+        };
+        let start = self
+            .repo
+            .take_sign_in(SignInKind::TestRunStart, &start_key(token), now)
+            .await?
+            .filter(|i| i.connection_id.as_ref() == Some(id))
+            .ok_or_else(expired)?;
+        let r: Ref = serde_json::from_slice(&start.payload)
+            .map_err(|_| Error::corrupt("a test run token's payload"))?;
+        let run_id: TestRunId = r.run.parse().map_err(|_| Error::corrupt("a test run id"))?;
+        let mut run = self.get_test_run(id, &run_id).await?.ok_or_else(expired)?;
+        match self
+            .begin_request(settings, id, &mut run, browser, random)
+            .await
+        {
+            Ok(url) => {
+                self.save_run(&run).await?;
+                Ok(url)
+            }
+            Err(e) => {
+                if let Some(log) = refusal_log(&e) {
+                    run.logs.push(log);
+                    run.status = TestRunStatus::Failed;
+                    run.finished_at = Some((self.clock)());
+                    self.save_run(&run).await?;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    async fn begin_request(
+        &self,
+        settings: &HostedSettings,
+        id: &ConnectionId,
+        run: &mut TestRun,
+        browser: &str,
+        random: [u8; 64],
+    ) -> Result<String> {
+        let conn = self.get(id).await?;
+        if !conn.active {
+            run.logs.push(TestRunLog::new(
+                "warning",
+                "connection_inactive",
+                "The connection is not active",
+                "The connection is not active: this test run goes on, but real sign-ins are refused until it is activated.".to_owned(),
+            ));
+        }
+        let now = (self.clock)();
+        let (url, key, log) = match conn.config {
+            ProtocolConfig::Saml(_) => {
+                let (mut r, mut marker) = ([0u8; 32], [0u8; 32]);
+                r.copy_from_slice(&random[..32]);
+                marker.copy_from_slice(&random[32..]);
+                let relay = format!("{RELAY_PREFIX}{}", b64url(&marker));
+                let start = SamlStart {
+                    browser,
+                    relay_state: Some(&relay),
+                    random: r,
+                };
+                let redirect = self
+                    .saml_start_for(settings.saml(), id, start, true)
+                    .await?;
+                run.saml = Some(TestRunSaml {
+                    saml_request: Some(redirect.request_xml.clone()),
+                    saml_response: None,
+                    relay_state: Some(relay.clone()),
+                });
+                let log = format!(
+                    "AuthnRequest {} sent to the IdP (HTTP-Redirect binding).",
+                    redirect.request_id
+                );
+                (redirect.url, saml_request_key(&relay), log)
+            }
+            ProtocolConfig::Oidc(_) => {
+                let oidc = settings.oidc().ok_or_else(|| {
+                    Error::OidcRefused(Box::new(OidcSignInRefusal::NotConfigured {
+                        missing: "the host's OIDC settings",
+                    }))
+                })?;
+                let start = OidcStart {
+                    browser,
+                    login_hint: None,
+                    domain_hint: None,
+                    random,
+                };
+                let url = self.oidc_start_for(oidc, id, start, true).await?;
+                let state = state_of_url(&url)
+                    .ok_or_else(|| Error::corrupt("the OIDC authorization URL has no state"))?;
+                run.oauth = Some(TestRunOauth::default());
+                let log =
+                    "Authorization request sent to the provider (code flow, PKCE S256).".to_owned();
+                (url, oidc_request_key(&state), log)
+            }
+        };
+        run.logs.push(TestRunLog::new(
+            "info",
+            "request_sent",
+            "Request sent to the IdP",
+            log,
+        ));
+        let item = SignInItem {
+            kind: SignInKind::TestRunRequest,
+            key,
+            connection_id: Some(id.clone()),
+            created_at: now,
+            expires_at: now.saturating_add(millis(TEST_RUN_URL_TTL)),
+            payload: encode(&Ref {
+                run: run.id.to_string(),
+            })?,
+        };
+        if !self.repo.put_sign_in(&item, now).await? {
+            return Err(Error::InvalidArgument {
+                argument: "random",
+                reason: "the test run's request is already pending",
+            });
+        }
+        Ok(url)
+    }
+
+    /// The run whose request rides on the RelayState or state keyed `key`, taken once.
+    async fn take_run_request(&self, id: &ConnectionId, key: &str) -> Result<Option<TestRun>> {
+        let now = (self.clock)();
+        let Some(item) = self
+            .repo
+            .take_sign_in(SignInKind::TestRunRequest, key, now)
+            .await?
+            .filter(|i| i.connection_id.as_ref() == Some(id))
+        else {
+            return Ok(None);
+        };
+        let r: Ref = serde_json::from_slice(&item.payload)
+            .map_err(|_| Error::corrupt("a test run request's payload"))?;
+        let run_id: TestRunId = r.run.parse().map_err(|_| Error::corrupt("a test run id"))?;
+        self.get_test_run(id, &run_id).await
+    }
+
+    /// A Response posted to connection `id`'s ACS with a test run's RelayState: `None`
+    /// when the RelayState is no live test run's (the host goes on with the sign-in
+    /// path). Otherwise every rule of a sign-in is applied, nothing is signed in, and the
+    /// finished run (success or failed, with its logs) is stored and returned.
+    pub async fn finish_saml_test_run(
+        &self,
+        settings: &SamlSettings,
+        id: &ConnectionId,
+        post: &SamlPost<'_>,
+    ) -> Result<Option<TestRun>> {
+        let Some(relay) = post.relay_state.filter(|r| r.starts_with(RELAY_PREFIX)) else {
+            return Ok(None);
+        };
+        let Some(mut run) = self.take_run_request(id, &saml_request_key(relay)).await? else {
+            return Ok(None);
+        };
+        let saml = run.saml.get_or_insert_with(TestRunSaml::default);
+        saml.saml_response = Some(response_text(post.saml_response));
+        saml.relay_state = Some(relay.to_owned());
+        let accepted = match self
+            .saml_accept(
+                settings,
+                id,
+                post.saml_response,
+                Some(relay),
+                post.browser,
+                true,
+            )
+            .await
+        {
+            Ok(a) => a,
+            Err(e) => return self.fail_run(run, e).await.map(Some),
+        };
+        if accepted.relay_state.as_deref() != Some(relay) {
+            let e = Error::SamlRefused(Box::new(super::SamlRefusal::RequestKindMismatch {
+                expected: "test run",
+                received: "request of another test run",
+            }));
+            return self.fail_run(run, e).await.map(Some);
+        }
+        let v = &accepted.verified;
+        run.logs.push(TestRunLog::new(
+            "info",
+            "saml_response_verified",
+            "The SAML response was verified",
+            format!(
+                "Assertion {} from {} verified (signature, issuer, audience, destination, times; {}), NameID {:?}.",
+                v.assertion_id,
+                v.issuer,
+                if v.encrypted { "encrypted" } else { "not encrypted" },
+                v.name_id
+            ),
+        ));
+        self.finish_checked(run, &accepted.assertion)
+            .await
+            .map(Some)
+    }
+
+    /// The OIDC callback of connection `id` whose `state` is a test run's: `None` when it
+    /// is no live test run's. As [`Connections::finish_saml_test_run`].
+    pub async fn finish_oidc_test_run(
+        &self,
+        settings: &HostedSettings,
+        id: &ConnectionId,
+        query: &str,
+        browser: Option<&str>,
+    ) -> Result<Option<TestRun>> {
+        let Some(state) = url::form_urlencoded::parse(query.as_bytes())
+            .find(|(k, _)| k == "state")
+            .map(|(_, v)| v.into_owned())
+        else {
+            return Ok(None);
+        };
+        let Some(mut run) = self.take_run_request(id, &oidc_request_key(&state)).await? else {
+            return Ok(None);
+        };
+        let Some(oidc) = settings.oidc() else {
+            let e = Error::OidcRefused(Box::new(OidcSignInRefusal::NotConfigured {
+                missing: "the host's OIDC settings",
+            }));
+            return self.fail_run(run, e).await.map(Some);
+        };
+        let (identity, assertion) = match self.oidc_accept(oidc, id, query, browser, true).await {
+            Ok(x) => x,
+            Err(e) => return self.fail_run(run, e).await.map(Some),
+        };
+        run.oauth = Some(TestRunOauth {
+            user_info: serde_json::to_string(&identity.claims).ok(),
+        });
+        run.logs.push(TestRunLog::new(
+            "info",
+            "oidc_id_token_verified",
+            "The ID token was verified",
+            format!(
+                "ID token from {} verified (signature, issuer, audience, nonce, times), subject {:?}.",
+                identity.issuer, identity.subject
+            ),
+        ));
+        self.finish_checked(run, &assertion).await.map(Some)
+    }
+
+    /// The rules of [`Connections::record_sign_in`] without a write: the mapping, the
+    /// tenant boundary, just-in-time provisioning; then the run is stored finished.
+    async fn finish_checked(&self, mut run: TestRun, assertion: &Assertion) -> Result<TestRun> {
+        let conn = self.get(&run.connection_id).await?;
+        run.parsed_user_info = Some(ParsedUserInfo {
+            email_address: first(assertion, &["email", "mail", "emailaddress"]),
+            first_name: first(
+                assertion,
+                &["given_name", "firstName", "first_name", "givenname"],
+            ),
+            last_name: first(
+                assertion,
+                &["family_name", "lastName", "last_name", "surname"],
+            ),
+            user_id: assertion.subject.clone(),
+        });
+        match self.would_sign_in(&conn, assertion, &mut run).await {
+            Ok(()) => {
+                run.status = TestRunStatus::Success;
+                run.finished_at = Some((self.clock)());
+                run.logs.push(TestRunLog::new(
+                    "info",
+                    "test_run_succeeded",
+                    "The test run succeeded",
+                    "Every rule of a sign-in passed; no account was created or updated.".to_owned(),
+                ));
+                self.save_run(&run).await?;
+                Ok(run)
+            }
+            Err(e) => self.fail_run(run, e).await,
+        }
+    }
+
+    async fn would_sign_in(
+        &self,
+        conn: &EnterpriseConnection,
+        assertion: &Assertion,
+        run: &mut TestRun,
+    ) -> Result<()> {
+        if !conn.authenticatable {
+            return Err(Error::SignInRefused(SignInRefusal::NotAuthenticatable));
+        }
+        let who = map_assertion(conn, assertion).map_err(Error::SignInRefused)?;
+        run.parsed_user_info = Some(ParsedUserInfo {
+            email_address: Some(who.email.to_string()),
+            first_name: who.first_name.clone(),
+            last_name: who.last_name.clone(),
+            user_id: Some(who.provider_user_id.clone()),
+        });
+        let routed = self.route_domain(who.email.domain()).await?;
+        if routed.as_ref().map(|c| &c.id) != Some(&conn.id) {
+            run.logs.push(TestRunLog::new(
+                "error",
+                "sign_in_email_outside_domains",
+                "The email's domain is not the connection's",
+                format!(
+                    "the email's domain is {:?}, expected one of the connection's domains [{}] (routed to {})",
+                    who.email.domain().to_string(),
+                    conn.domains.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
+                    routed.map_or_else(|| "no connection".to_owned(), |c| c.id.to_string()),
+                ),
+            ));
+            return Err(Error::SignInRefused(SignInRefusal::EmailOutsideDomains));
+        }
+        let found = self
+            .repo
+            .find_account_by_subject(&conn.id, &who.provider_user_id)
+            .await?;
+        match found {
+            None if conn.disable_jit_provisioning => {
+                Err(Error::SignInRefused(SignInRefusal::JitProvisioningDisabled))
+            }
+            Some(a) if !a.active => Err(Error::SignInRefused(SignInRefusal::AccountInactive)),
+            found => {
+                run.logs.push(TestRunLog::new(
+                    "info",
+                    "account_lookup",
+                    "Account lookup",
+                    match found {
+                        Some(a) => format!("A real sign-in would sign in to account {}.", a.id),
+                        None => {
+                            "A real sign-in would create an account (just-in-time provisioning)."
+                                .to_owned()
+                        }
+                    },
+                ));
+                Ok(())
+            }
+        }
+    }
+}
