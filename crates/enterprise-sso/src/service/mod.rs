@@ -18,6 +18,7 @@ mod retry;
 mod saml;
 mod sign_in;
 mod sign_in_events;
+mod test_run_model;
 mod test_runs;
 
 pub use hosted::{
