@@ -121,7 +121,7 @@ impl<'a> TestRunJson<'a> {
             oauth: run.oauth.as_ref().map(|o| TestRunOauthJson {
                 user_info: o.user_info.as_deref(),
             }),
-            created_at: run.created_at,
+            created_at: run.created_at.get(),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The test run as the core keeps it and the service answers it (see `test_runs`).
 
 use crate::ids::{ConnectionId, TestRunId};
+use crate::millis::UnixMillis;
 
 /// Where a run is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -119,9 +120,9 @@ pub struct TestRun {
     /// The OIDC claims (OIDC runs).
     pub oauth: Option<TestRunOauth>,
     /// Created, Unix ms.
-    pub created_at: i64,
+    pub created_at: UnixMillis,
     /// Finished (success or failed), Unix ms.
-    pub finished_at: Option<i64>,
+    pub finished_at: Option<UnixMillis>,
 }
 
 mod id_text {

@@ -34,6 +34,7 @@ use crate::account::{map_assertion, Assertion, SignInRefusal};
 use crate::connection::{EnterpriseConnection, ProtocolConfig};
 use crate::error::{Error, Result};
 use crate::ids::{ConnectionId, TestRunId};
+use crate::millis::UnixMillis;
 
 pub use super::test_run_model::{
     ParsedUserInfo, TestRun, TestRunLog, TestRunOauth, TestRunPage, TestRunProtocol, TestRunQuery,
@@ -162,7 +163,7 @@ impl<R: Store> Connections<R> {
             )],
             saml: None,
             oauth: None,
-            created_at: now,
+            created_at: UnixMillis::new(now),
             finished_at: None,
         };
         let mut runs = self
@@ -278,7 +279,7 @@ impl<R: Store> Connections<R> {
         };
         run.logs.push(log);
         run.status = TestRunStatus::Failed;
-        run.finished_at = Some((self.clock)());
+        run.finished_at = Some(UnixMillis::new((self.clock)()));
         self.save_run(&run).await?;
         Ok(run)
     }
@@ -322,7 +323,7 @@ impl<R: Store> Connections<R> {
                 if let Some(log) = refusal_log(&e) {
                     run.logs.push(log);
                     run.status = TestRunStatus::Failed;
-                    run.finished_at = Some((self.clock)());
+                    run.finished_at = Some(UnixMillis::new((self.clock)()));
                     self.save_run(&run).await?;
                 }
                 Err(e)
@@ -556,7 +557,7 @@ impl<R: Store> Connections<R> {
         match self.would_sign_in(&conn, assertion, &mut run).await {
             Ok(()) => {
                 run.status = TestRunStatus::Success;
-                run.finished_at = Some((self.clock)());
+                run.finished_at = Some(UnixMillis::new((self.clock)()));
                 run.logs.push(TestRunLog::new(
                     "info",
                     "test_run_succeeded",
