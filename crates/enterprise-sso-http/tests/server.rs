@@ -211,6 +211,85 @@ fn a_key_ring_seals_secrets_and_a_ring_without_their_key_stops_the_start() {
     );
 }
 
+/// A store written without a key ring moves to one: the server with the ring refuses the
+/// plain secret (a downgrade it cannot tell from an attack); `reencrypt` without
+/// `--accept-plain-values` names the connection and exits 1; with it the secret is sealed
+/// and the server serves the connection again.
+#[test]
+fn reencrypt_moves_a_plain_store_to_a_key_ring() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = format!("sqlite:{}", dir.path().join("p.db").display());
+    let ring = "k2026:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
+    let marker = "MARKER-plain-secret-77cd";
+    let (child, addr) = start(&["--listen", "127.0.0.1:0", "--store", &store], Some(KEY));
+    let created = request(
+        &addr,
+        "POST",
+        "/v1/enterprise_connections",
+        &format!(
+            r#"{{"name":"Plain","provider":"oidc_custom","domains":["plain-server.example.com"],"oidc":{{"client_id":"c","client_secret":"{marker}"}}}}"#
+        ),
+    );
+    assert!(created.starts_with("HTTP/1.1 201"), "{created}");
+    let id = created
+        .split("\"id\":\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("id")
+        .to_owned();
+    sigterm(&child);
+    assert_eq!(stderr_of(child).0, Some(0));
+    let db = || std::fs::read(dir.path().join("p.db")).expect("db");
+    assert!(db().windows(marker.len()).any(|w| w == marker.as_bytes()));
+    let get = |addr: &str| request(addr, "GET", &format!("/v1/enterprise_connections/{id}"), "");
+
+    let with_ring = || {
+        start_with(
+            &["--listen", "127.0.0.1:0", "--store", &store],
+            Some(KEY),
+            &[("ENTERPRISE_SSO_KEYRING", ring)],
+        )
+    };
+    let (child, addr) = with_ring();
+    let refused = get(&addr);
+    assert!(!refused.starts_with("HTTP/1.1 200"), "{refused}");
+    assert!(!refused.contains(marker));
+    sigterm(&child);
+    stderr_of(child);
+
+    let run = |extra: &[&str]| {
+        Command::new(BIN)
+            .args(["reencrypt", "--store", &store])
+            .args(extra)
+            .env("ENTERPRISE_SSO_KEYRING", ring)
+            .output()
+            .expect("run")
+    };
+    let out = run(&[]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains(&id) && text.contains("0 rewritten"), "{text}");
+    assert!(!text.contains(marker));
+    let out = run(&["--accept-plain-values"]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("1 rewritten under key k2026"), "{text}");
+    assert!(!db().windows(marker.len()).any(|w| w == marker.as_bytes()));
+
+    let (child, addr) = with_ring();
+    let served = get(&addr);
+    assert!(served.starts_with("HTTP/1.1 200"), "{served}");
+    sigterm(&child);
+    stderr_of(child);
+    // Without a ring the command refuses to run.
+    let out = Command::new(BIN)
+        .args(["reencrypt", "--store", &store])
+        .env_remove("ENTERPRISE_SSO_KEYRING")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+}
+
 /// Serves one JSON document to every request on a loopback port; its base URL and a count
 /// of the requests served.
 fn serve_document(

@@ -79,6 +79,59 @@ pub(crate) const DEFAULT_FEED_RETENTION: Duration = Duration::from_secs(7 * 24 *
 pub(crate) enum Parsed {
     Run(Box<Config>),
     Help,
+    /// `reencrypt`: seal every client secret under the key ring's active key, then exit.
+    Reencrypt(Reencrypt),
+}
+
+/// The one-shot `reencrypt` command (key rotation, or the move of a plain store to a key
+/// ring with `--accept-plain-values`).
+pub(crate) struct Reencrypt {
+    pub store: StoreUrl,
+    pub keyring: enterprise_sso::crypto::Keyring,
+    /// Read plain (never sealed) secrets as the secret and seal them: only for the one
+    /// run that moves a store written without a key ring to one.
+    pub accept_plain_values: bool,
+}
+
+pub(crate) const REENCRYPT_USAGE: &str = "\
+usage: enterprise-sso-server reencrypt [--store URL] [--accept-plain-values]
+
+Seals every client secret under the active key of ENTERPRISE_SSO_KEYRING (the first
+entry), then exits: run it after putting a new key first in the ring, before removing
+the old one. --accept-plain-values also seals secrets stored in plain text (a store
+that ran without a key ring); the server itself refuses a plain value where a sealed
+one belongs. Prints what it did; exits 1 when a secret could not be opened (named by
+connection id; repair or delete it before retiring its key).";
+
+impl Reencrypt {
+    fn from_env_and_args(args: impl Iterator<Item = String>) -> Result<Parsed, String> {
+        let mut store = std::env::var("ENTERPRISE_SSO_STORE")
+            .ok()
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| "sqlite:enterprise-sso.db".into());
+        let mut accept_plain_values = false;
+        let mut args = args.peekable();
+        while let Some(a) = args.next() {
+            match a.as_str() {
+                "--store" => store = args.next().ok_or("--store needs a value")?,
+                "--accept-plain-values" => accept_plain_values = true,
+                "-h" | "--help" => return Ok(Parsed::Help),
+                other => return Err(format!("reencrypt: unknown argument {other:?}")),
+            }
+        }
+        let spec = std::env::var("ENTERPRISE_SSO_KEYRING")
+            .ok()
+            .filter(|v| !v.is_empty())
+            .ok_or("reencrypt: ENTERPRISE_SSO_KEYRING is required")?;
+        let keyring = enterprise_sso::crypto::Keyring::from_spec(&spec)
+            .map_err(|e| format!("ENTERPRISE_SSO_KEYRING: {e}"))?;
+        let store = StoreUrl::parse(&store).map_err(|e| format!("--store: {e}"))?;
+        Ok(Parsed::Reencrypt(Reencrypt {
+            store,
+            keyring,
+            accept_plain_values,
+        }))
+    }
 }
 
 impl Config {
@@ -96,6 +149,10 @@ impl Config {
         let mut clients = env("ENTERPRISE_SSO_CLIENTS");
         let mut no_auth = false;
         let mut args = args.peekable();
+        if args.peek().map(String::as_str) == Some("reencrypt") {
+            args.next();
+            return Reencrypt::from_env_and_args(args);
+        }
         while let Some(a) = args.next() {
             let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
             match a.as_str() {

@@ -41,9 +41,10 @@ async fn main() -> ExitCode {
     let cfg = match config::Config::from_env_and_args(std::env::args().skip(1)) {
         Ok(config::Parsed::Run(cfg)) => cfg,
         Ok(config::Parsed::Help) => {
-            println!("{}", config::USAGE);
+            println!("{}\n\n{}", config::USAGE, config::REENCRYPT_USAGE);
             return ExitCode::SUCCESS;
         }
+        Ok(config::Parsed::Reencrypt(r)) => return reencrypt(r).await,
         Err(e) => {
             eprintln!("enterprise-sso-server: {e}\n\n{}", config::USAGE);
             return ExitCode::from(2);
@@ -215,4 +216,45 @@ async fn shutdown_signal() {
         () = term => {},
     }
     tracing::info!("shutting down: finishing requests in flight");
+}
+
+/// The `reencrypt` command: every client secret sealed under the ring's active key (and,
+/// with `--accept-plain-values`, plain ones sealed too). Exit 1 when a secret could not
+/// be opened, naming each connection (never the secret).
+async fn reencrypt(r: config::Reencrypt) -> ExitCode {
+    let repo = match enterprise_sso_http::store_url::open(&r.store).await {
+        Ok(repo) => repo,
+        Err(e) => {
+            eprintln!("enterprise-sso-server reencrypt: cannot open the store: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let active = r.keyring.active_id().to_string();
+    let mut store = enterprise_sso::crypto::Encrypted::new(repo, r.keyring);
+    if r.accept_plain_values {
+        tracing::warn!("reading plain secrets as secrets for this run (--accept-plain-values)");
+        store = store.accepting_plain_values();
+    }
+    match store.reencrypt_all(256).await {
+        Ok(report) => {
+            println!(
+                "reencrypt: {} connections examined, {} rewritten under key {active}, {} unreadable",
+                report.examined,
+                report.rewritten,
+                report.unreadable.len()
+            );
+            for u in &report.unreadable {
+                println!("unreadable: {} {}: {}", u.id, u.field, u.error);
+            }
+            if report.unreadable.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+        Err(e) => {
+            eprintln!("enterprise-sso-server reencrypt: {e}");
+            ExitCode::from(1)
+        }
+    }
 }
