@@ -344,15 +344,32 @@ impl SamlConfig {
     }
 }
 
-/// SAML attribute names for the user's fields; `None` uses the default.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct AttributeMapping {
-    /// Attribute holding the email address.
-    pub email_address: Option<String>,
-    /// Attribute holding the first name.
-    pub first_name: Option<String>,
-    /// Attribute holding the last name.
-    pub last_name: Option<String>,
-    /// Attribute holding the user id.
-    pub user_id: Option<String>,
+/// The SAML attribute mapping's fields, listed once (see [`connection_fields`]): which IdP
+/// attribute holds each of the user's fields. Stored as `map_` + the name (by hand in the
+/// codec).
+macro_rules! attribute_mapping_fields {
+    ($cb:ident $($args:tt)*) => { $cb! { $($args)*
+        { /// Attribute holding the email address.
+          email_address: opt String, clear clear_email_address }
+        { /// Attribute holding the first name.
+          first_name: opt String, clear clear_first_name }
+        { /// Attribute holding the last name.
+          last_name: opt String, clear clear_last_name }
+        { /// Attribute holding the user id.
+          user_id: opt String, clear clear_user_id }
+    } };
 }
+pub(crate) use attribute_mapping_fields;
+
+macro_rules! define_mapping {
+    ($( { $(#[$doc:meta])* $name:ident: $kind:ident $ty:ty
+        $(= $blank:expr)? $(, clear $clear:ident)? $(, stored $st:meta)? } )*) => {
+        /// SAML attribute names for the user's fields; `None` uses the default.
+        #[derive(Debug, Clone, PartialEq, Eq, Default)]
+        pub struct AttributeMapping {
+            $( $(#[$doc])* pub $name: crate::fields::field_ty!($kind $ty), )*
+        }
+    };
+}
+
+attribute_mapping_fields!(define_mapping);

@@ -1,5 +1,6 @@
 //! The machinery of the field tables: a connection's fields are listed once, in
-//! `connection.rs` (`connection_fields!`, `oidc_fields!`, `saml_fields!`), and the code
+//! `connection.rs` (`connection_fields!`, `oidc_fields!`, `saml_fields!`,
+//! `attribute_mapping_fields!`), and the code
 //! that walks them field by field — the structs, the patch types and their setters, patch
 //! composition, the merge, the storage record, equality and the diff behind
 //! `connection.updated` — is generated from those lists.
@@ -34,7 +35,8 @@
 //!
 //! Where a field goes, then: a plain field is its table entry, its view on the wire
 //! (`enterprise-sso-wire`'s `clerk.rs`) and, if it has one, its validation rule
-//! (`validate.rs`).
+//! (`validate.rs`). An attribute mapping field is stored by hand too (`map_` + its name, in
+//! the SAML record: `storage/codec.rs`).
 
 /// The type a field has in its struct.
 macro_rules! field_ty {

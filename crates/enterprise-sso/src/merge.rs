@@ -2,8 +2,8 @@
 
 use crate::cert_set::{none_valid, primary, IdpCertificate, NoneValid};
 use crate::connection::{
-    connection_fields, oidc_fields, saml_fields, AttributeMapping, EnterpriseConnection,
-    OidcConfig, ProtocolConfig, SamlConfig,
+    attribute_mapping_fields, connection_fields, oidc_fields, saml_fields, AttributeMapping,
+    EnterpriseConnection, OidcConfig, ProtocolConfig, SamlConfig,
 };
 use crate::domain::Domain;
 use crate::fields::plain_only;
@@ -423,6 +423,8 @@ fn canonicalize_urls(config: &mut ProtocolConfig) {
 macro_rules! apply_fields {
     ({$fn:ident, $target:ty, $patch:ty, $path:literal} $( { $(#[$doc:meta])* $name:ident:
         $kind:ident $val:ty $(= $blank:expr)? $(, clear $clear:ident)? $(, stored $st:meta)? } )*) => {
+        // A table of nullable fields only (the attribute mapping) never refuses.
+        #[allow(unused_variables, clippy::ptr_arg)]
         fn $fn(c: &mut $target, p: &$patch, errs: &mut Vec<FieldError>) {
             $( apply_field!($kind, c.$name, p.$name, concat!($path, stringify!($name)), errs); )*
         }
@@ -450,6 +452,12 @@ macro_rules! apply_field {
 connection_fields!(plain_only apply_fields {apply_connection, EnterpriseConnection, UpdateConnection, ""} []);
 oidc_fields!(plain_only apply_fields {apply_oidc_fields, OidcConfig, OidcPatch, "oidc."} []);
 saml_fields!(plain_only apply_fields {apply_saml_fields, SamlConfig, SamlPatch, "saml."} []);
+attribute_mapping_fields!(plain_only apply_fields {
+    apply_mapping,
+    AttributeMapping,
+    AttributeMappingPatch,
+    "saml.attribute_mapping."
+} []);
 
 fn apply_oidc(c: &mut OidcConfig, p: &OidcPatch, errs: &mut Vec<FieldError>) {
     let discovery_before = c.discovery_url.clone();
@@ -465,13 +473,6 @@ fn apply_saml(c: &mut SamlConfig, p: &SamlPatch, errs: &mut Vec<FieldError>) {
     match &p.attribute_mapping {
         Patch::Absent => {}
         Patch::Null => c.attribute_mapping = AttributeMapping::default(),
-        Patch::Value(m) => apply_mapping(&mut c.attribute_mapping, m),
+        Patch::Value(m) => apply_mapping(&mut c.attribute_mapping, m, errs),
     }
-}
-
-fn apply_mapping(m: &mut AttributeMapping, p: &AttributeMappingPatch) {
-    set_optional(&mut m.email_address, &p.email_address);
-    set_optional(&mut m.first_name, &p.first_name);
-    set_optional(&mut m.last_name, &p.last_name);
-    set_optional(&mut m.user_id, &p.user_id);
 }

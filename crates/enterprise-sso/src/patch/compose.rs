@@ -2,7 +2,7 @@
 //! `testing`): `a.then(&b)` applied once must equal `a` then `b`.
 
 use super::{AttributeMappingPatch, OidcPatch, Patch, SamlPatch, UpdateConnection};
-use crate::connection::{connection_fields, oidc_fields, saml_fields};
+use crate::connection::{attribute_mapping_fields, connection_fields, oidc_fields, saml_fields};
 use crate::fields::plain_only;
 use crate::provider::Provider;
 use crate::secret::ClientSecret;
@@ -83,27 +83,30 @@ saml_fields!(plain_only compose_fields {SamlPatch, self, n, [
     idp_certificates: certs.idp_certificates.clone(),
 } []);
 
-impl Compose for AttributeMappingPatch {
-    fn then(&self, n: &Self) -> Self {
-        AttributeMappingPatch {
-            email_address: self.email_address.then(&n.email_address),
-            first_name: self.first_name.then(&n.first_name),
-            last_name: self.last_name.then(&n.last_name),
-            user_id: self.user_id.then(&n.user_id),
-        }
-    }
+/// `Compose` for the attribute mapping patch: field-wise, and after a clear every field the
+/// next patch leaves absent is cleared.
+macro_rules! compose_mapping {
+    ({} $( { $(#[$doc:meta])* $name:ident: $kind:ident $val:ty
+        $(= $blank:expr)? $(, clear $clear:ident)? $(, stored $st:meta)? } )*) => {
+        impl Compose for AttributeMappingPatch {
+            fn then(&self, n: &Self) -> Self {
+                AttributeMappingPatch {
+                    $( $name: self.$name.then(&n.$name), )*
+                }
+            }
 
-    /// Clearing the mapping, then `next`: every field `next` leaves absent is cleared.
-    fn after_clear(next: &Self) -> Self {
-        let cleared = AttributeMappingPatch {
-            email_address: Patch::Null,
-            first_name: Patch::Null,
-            last_name: Patch::Null,
-            user_id: Patch::Null,
-        };
-        cleared.then(next)
-    }
+            /// Clearing the mapping, then `next`: every field `next` leaves absent is cleared.
+            fn after_clear(next: &Self) -> Self {
+                let cleared = AttributeMappingPatch {
+                    $( $name: Patch::Null, )*
+                };
+                cleared.then(next)
+            }
+        }
+    };
 }
+
+attribute_mapping_fields!(plain_only compose_mapping {} []);
 
 #[cfg(test)]
 mod tests {

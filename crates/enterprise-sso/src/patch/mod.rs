@@ -38,7 +38,7 @@ pub use compose::Compose;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::connection::{connection_fields, oidc_fields, saml_fields};
+use crate::connection::{attribute_mapping_fields, connection_fields, oidc_fields, saml_fields};
 use crate::fields::plain_only;
 use crate::provider::Provider;
 
@@ -230,23 +230,20 @@ macro_rules! define_saml_patch {
 
 saml_fields!(plain_only define_saml_patch {} []);
 
-/// Changes to the SAML attribute mapping; every field is nullable.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct AttributeMappingPatch {
-    /// Attribute for the email address.
-    #[serde(skip_serializing_if = "Patch::is_absent")]
-    pub email_address: Patch<String>,
-    /// Attribute for the first name.
-    #[serde(skip_serializing_if = "Patch::is_absent")]
-    pub first_name: Patch<String>,
-    /// Attribute for the last name.
-    #[serde(skip_serializing_if = "Patch::is_absent")]
-    pub last_name: Patch<String>,
-    /// Attribute for the user id.
-    #[serde(skip_serializing_if = "Patch::is_absent")]
-    pub user_id: Patch<String>,
+macro_rules! define_mapping_patch {
+    ({} $( { $(#[$doc:meta])* $name:ident: $kind:ident $ty:ty
+        $(= $blank:expr)? $(, clear $clear:ident)? $(, stored $st:meta)? } )*) => {
+        /// Changes to the SAML attribute mapping ([`crate::AttributeMapping`]); every field
+        /// is nullable.
+        #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+        #[serde(default, deny_unknown_fields)]
+        pub struct AttributeMappingPatch {
+            $( $(#[$doc])* #[serde(skip_serializing_if = "Patch::is_absent")] pub $name: Patch<$ty>, )*
+        }
+    };
 }
+
+attribute_mapping_fields!(plain_only define_mapping_patch {} []);
 
 #[cfg(test)]
 mod tests {

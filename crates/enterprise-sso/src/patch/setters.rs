@@ -4,7 +4,7 @@
 use super::{
     AttributeMappingPatch, CreateConnection, OidcPatch, Patch, SamlPatch, UpdateConnection,
 };
-use crate::connection::{connection_fields, oidc_fields, saml_fields};
+use crate::connection::{attribute_mapping_fields, connection_fields, oidc_fields, saml_fields};
 use crate::fields::plain_only;
 use crate::provider::Provider;
 
@@ -59,12 +59,7 @@ patch_setters!(SamlPatch {
     idp_certificates: Vec<String>, clear clear_idp_certificates;
 });
 
-patch_setters!(AttributeMappingPatch {
-    email_address: String, clear clear_email_address;
-    first_name: String, clear clear_first_name;
-    last_name: String, clear clear_last_name;
-    user_id: String, clear clear_user_id;
-});
+attribute_mapping_fields!(plain_only table_setters {AttributeMappingPatch} []);
 
 /// Setters for the optional fields of [`CreateConnection`].
 macro_rules! option_setters {
