@@ -9,6 +9,8 @@
 //! `{base}/{id}/metadata` (what the wire shows as `sp_entity_id`, `acs_url`,
 //! `sp_metadata_url`).
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use enterprise_sso_protocol::saml::sp::{
@@ -39,6 +41,39 @@ pub struct SamlSettings {
     request_ttl: Duration,
     idp_initiated_max_age: Duration,
     sign_requests: bool,
+    verifiers: VerifierCache,
+}
+
+/// Most connections whose verifier is kept (past it the cache starts over).
+const MAX_CACHED_VERIFIERS: usize = 4096;
+
+/// What a connection's verifier was built from: reused while these are unchanged.
+#[derive(PartialEq, Eq)]
+struct VerifierInputs {
+    entity_id: String,
+    certificates: Vec<String>,
+    allow_idp_initiated: bool,
+}
+
+/// The response verifier of each connection, so its IdP certificates and keys are parsed
+/// once per connection (and again when they change), not on every response. A clone of
+/// the settings starts empty (its builder may change what verifiers are made from).
+#[derive(Default)]
+struct VerifierCache(Mutex<HashMap<ConnectionId, (VerifierInputs, Arc<ResponseVerifier>)>>);
+
+impl Clone for VerifierCache {
+    fn clone(&self) -> Self {
+        Self::default()
+    }
+}
+
+impl std::fmt::Debug for VerifierCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.0.lock().map(|m| m.len()).unwrap_or_default();
+        f.debug_struct("VerifierCache")
+            .field("connections", &n)
+            .finish()
+    }
 }
 
 impl SamlSettings {
@@ -53,7 +88,41 @@ impl SamlSettings {
             request_ttl: DEFAULT_SAML_REQUEST_TTL,
             idp_initiated_max_age: DEFAULT_IDP_INITIATED_MAX_AGE,
             sign_requests: false,
+            verifiers: VerifierCache::default(),
         }
+    }
+
+    /// The response verifier of connection `id` for these inputs: the kept one while they
+    /// are unchanged, otherwise made (certificates parsed) and kept.
+    fn verifier(
+        &self,
+        id: &ConnectionId,
+        inputs: VerifierInputs,
+        ders: impl FnOnce() -> Vec<Vec<u8>>,
+    ) -> Arc<ResponseVerifier> {
+        {
+            let m = self.verifiers.0.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((kept, v)) = m.get(id) {
+                if *kept == inputs {
+                    return Arc::clone(v);
+                }
+            }
+        }
+        let mut verifier = ResponseVerifier::new(
+            self.service_provider(id),
+            IdentityProvider::new(inputs.entity_id.clone(), ders()),
+        )
+        .clock_skew(self.clock_skew);
+        if inputs.allow_idp_initiated {
+            verifier = verifier.allow_idp_initiated(self.idp_initiated_max_age);
+        }
+        let verifier = Arc::new(verifier);
+        let mut m = self.verifiers.0.lock().unwrap_or_else(|e| e.into_inner());
+        if m.len() >= MAX_CACHED_VERIFIERS && !m.contains_key(id) {
+            m.clear();
+        }
+        m.insert(id.clone(), (inputs, Arc::clone(&verifier)));
+        verifier
     }
 
     /// Adds an SP key pair (signs AuthnRequests when asked, decrypts encrypted
@@ -401,20 +470,22 @@ impl<R: Store> Connections<R> {
         let conn = self.get(id).await?;
         let (entity_id, _) = saml_parts(&conn)?;
         let saml = conn.saml().ok_or_else(|| refused(SamlRefusal::NotSaml))?;
-        let certificates = saml
-            .idp_certificates
-            .iter()
-            .filter_map(|c| crate::saml::parse_certificate(&c.pem).ok())
-            .map(|c| c.der)
-            .collect();
-        let mut verifier = ResponseVerifier::new(
-            settings.service_provider(id),
-            IdentityProvider::new(entity_id, certificates),
-        )
-        .clock_skew(settings.clock_skew);
-        if saml.allow_idp_initiated {
-            verifier = verifier.allow_idp_initiated(settings.idp_initiated_max_age);
-        }
+        let inputs = VerifierInputs {
+            entity_id: entity_id.to_owned(),
+            certificates: saml
+                .idp_certificates
+                .iter()
+                .map(|c| c.pem.clone())
+                .collect(),
+            allow_idp_initiated: saml.allow_idp_initiated,
+        };
+        let verifier = settings.verifier(id, inputs, || {
+            saml.idp_certificates
+                .iter()
+                .filter_map(|c| crate::saml::parse_certificate(&c.pem).ok())
+                .map(|c| c.der)
+                .collect()
+        });
         let now = (self.clock)();
         let verified = verifier.verify_post(saml_response, now).map_err(refused)?;
 
@@ -496,5 +567,57 @@ impl<R: Store> Connections<R> {
             verified,
             assertion,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn inputs(entity: &str, certs: &[&str], idp_initiated: bool) -> VerifierInputs {
+        VerifierInputs {
+            entity_id: entity.to_owned(),
+            certificates: certs.iter().map(|c| (*c).to_owned()).collect(),
+            allow_idp_initiated: idp_initiated,
+        }
+    }
+
+    #[test]
+    fn a_connection_keeps_its_verifier_until_its_idp_inputs_change() {
+        let settings = SamlSettings::new("https://sso.example.com/saml");
+        let a: ConnectionId = "ent_01HZX3W9Q8M7K6J5H4G3F2E1D0".parse().unwrap();
+        let b: ConnectionId = "ent_01HZX3W9Q8M7K6J5H4G3F2E1D1".parse().unwrap();
+        let parses = std::cell::Cell::new(0);
+        let get = |id: &ConnectionId, i: VerifierInputs| {
+            settings.verifier(id, i, || {
+                parses.set(parses.get() + 1);
+                Vec::new()
+            })
+        };
+        let first = get(&a, inputs("https://idp", &["cert-1"], false));
+        let again = get(&a, inputs("https://idp", &["cert-1"], false));
+        assert!(Arc::ptr_eq(&first, &again));
+        assert_eq!(parses.get(), 1);
+        // Any change of what the verifier is made from makes a new one: a rotated
+        // certificate set, another entity id, IdP-initiated switched on.
+        for changed in [
+            inputs("https://idp", &["cert-1", "cert-2"], false),
+            inputs("https://idp", &["cert-2"], false),
+            inputs("https://other-idp", &["cert-2"], false),
+            inputs("https://other-idp", &["cert-2"], true),
+        ] {
+            let v = get(&a, changed);
+            assert!(!Arc::ptr_eq(&first, &v));
+        }
+        assert_eq!(parses.get(), 5);
+        // Connections do not share verifiers; a clone of the settings starts empty.
+        let other = get(&b, inputs("https://other-idp", &["cert-2"], true));
+        assert_eq!(parses.get(), 6);
+        let cloned = settings.clone();
+        let from_clone =
+            cloned.verifier(&b, inputs("https://other-idp", &["cert-2"], true), Vec::new);
+        assert!(!Arc::ptr_eq(&other, &from_clone));
     }
 }
