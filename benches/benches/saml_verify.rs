@@ -10,8 +10,8 @@
 //!   digests over the canonical bytes the two References cover (Response without its
 //!   signature, Assertion without its signature) and two RSA-2048 PKCS#1 v1.5 SHA-256
 //!   verifications over the canonical SignedInfo (SHA-256 of SignedInfo included), with
-//!   the verifier's own RustCrypto `rsa` 0.10 + `sha2`, with aws-lc-rs (parsed key) and
-//!   with ring (its API parses the key on each verify). The bytes are precomputed: the
+//!   aws-lc-rs (parsed key, what the verifier uses), with RustCrypto `rsa` 0.10 + `sha2`
+//!   (what it used before) and with ring (its API parses the key on each verify). The bytes are precomputed: the
 //!   floor has no XML work.
 //! - `saml_verify/ours_minted_8k`: a response of the same shape minted here at ~8 KB
 //!   (more `memberOf` values), the "typical" size.

@@ -33,8 +33,8 @@
 //!
 //! # Signatures
 //!
-//! `jsonwebtoken` 12 (RustCrypto backend, the `rsa` 0.10, `p256`/`p384` 0.14 and `sha2`
-//! 0.11 this crate already uses) checks signature bytes; which algorithm, which key and
+//! aws-lc-rs checks signature bytes, with each JWKS key parsed once per loaded set (not
+//! per token) and HS* through its constant-time HMAC check; which algorithm, which key and
 //! which claims count is decided here: `none` never, HS* only keyed by the client secret
 //! and only when the provider advertises it, keys only from the provider's JWKS by `kid`,
 //! `kty`, `use`, `alg` (the `jku`, `x5u`, `jwk`, `x5c` headers are ignored), RSA keys of
