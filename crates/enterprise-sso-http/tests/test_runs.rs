@@ -361,3 +361,48 @@ async fn runs_are_listed_newest_first_by_status_and_page() {
         .await
         .assert_page(404, "test_run_invalid");
 }
+
+#[tokio::test]
+async fn an_email_outside_the_connections_domains_is_a_failed_run_naming_both() {
+    if !have_samlify() {
+        return;
+    }
+    let w = World::new();
+    let id = w.saml_connection("acme.com", false).await;
+    let path = new_run(&w, &id).await;
+    let mut browser = Browser::default();
+    let (rid, relay) = visit(&w, &mut browser, &path).await;
+    let response = w.mint(&id, "jane@elsewhere.org", Some(&rid));
+    let r = browser
+        .post_form(
+            &w.app,
+            &acs(&id),
+            &[("SAMLResponse", &response), ("RelayState", &relay)],
+        )
+        .await;
+    assert!(
+        r.body.contains("<strong id=\"status\">failed</strong>"),
+        "{}",
+        r.body
+    );
+    let j = list(&w, &id, "?status=failed").await;
+    let run = &j["data"][0];
+    // The IdP's answer was verified and read; the tenant boundary refused it.
+    assert_eq!(
+        run["parsed_user_info"]["email_address"],
+        "jane@elsewhere.org"
+    );
+    let errors: Vec<&Value> = run["logs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["level"] == "error")
+        .collect();
+    assert_eq!(errors.len(), 1, "one line per refusal: {errors:?}");
+    assert_eq!(errors[0]["code"], "sign_in_email_outside_domains");
+    let msg = errors[0]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("elsewhere.org") && msg.contains("[acme.com]"),
+        "{msg}"
+    );
+}

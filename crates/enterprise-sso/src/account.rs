@@ -268,13 +268,50 @@ pub(crate) fn map_assertion(
     conn: &EnterpriseConnection,
     assertion: &Assertion,
 ) -> Result<MappedIdentity, SignInRefusal> {
+    let (user_id, email, first, last) = mapped_fields(conn, assertion);
+    let user_id = user_id.ok_or(SignInRefusal::MissingSubject)?;
+    check_stored("subject", &user_id, MAX_SUBJECT_LEN, false)?;
+    for (field, v) in [("first_name", &first), ("last_name", &last)] {
+        if let Some(v) = v {
+            check_stored(field, v, MAX_PERSON_NAME_CHARS, true)?;
+        }
+    }
+    let email = email.ok_or(SignInRefusal::MissingEmail)?;
+    let email = EmailAddress::parse(&email).map_err(|_| SignInRefusal::InvalidEmail)?;
+    let host = email.domain();
+    let inside = conn
+        .domains
+        .iter()
+        .any(|d| host == d || (conn.allow_subdomains && host.is_same_or_subdomain_of(d)));
+    if !inside {
+        return Err(SignInRefusal::EmailOutsideDomains);
+    }
+    Ok(MappedIdentity {
+        provider_user_id: user_id,
+        email,
+        first_name: first,
+        last_name: last,
+    })
+}
+
+/// What the connection's mapping reads from an assertion, before any check: the user id,
+/// the email, the given and family names (a test run shows them even when a rule fails).
+pub(crate) fn mapped_fields(
+    conn: &EnterpriseConnection,
+    assertion: &Assertion,
+) -> (
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+) {
     let subject = assertion
         .subject
         .as_deref()
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(str::to_owned);
-    let (user_id, email, first, last) = match &conn.config {
+    match &conn.config {
         ProtocolConfig::Saml(s) => {
             let m = &s.attribute_mapping;
             let pick = |mapped: &Option<String>, defaults: &[&str]| match mapped {
@@ -304,30 +341,7 @@ pub(crate) fn map_assertion(
             assertion.first(&["given_name"]),
             assertion.first(&["family_name"]),
         ),
-    };
-    let user_id = user_id.ok_or(SignInRefusal::MissingSubject)?;
-    check_stored("subject", &user_id, MAX_SUBJECT_LEN, false)?;
-    for (field, v) in [("first_name", &first), ("last_name", &last)] {
-        if let Some(v) = v {
-            check_stored(field, v, MAX_PERSON_NAME_CHARS, true)?;
-        }
     }
-    let email = email.ok_or(SignInRefusal::MissingEmail)?;
-    let email = EmailAddress::parse(&email).map_err(|_| SignInRefusal::InvalidEmail)?;
-    let host = email.domain();
-    let inside = conn
-        .domains
-        .iter()
-        .any(|d| host == d || (conn.allow_subdomains && host.is_same_or_subdomain_of(d)));
-    if !inside {
-        return Err(SignInRefusal::EmailOutsideDomains);
-    }
-    Ok(MappedIdentity {
-        provider_user_id: user_id,
-        email,
-        first_name: first,
-        last_name: last,
-    })
 }
 
 /// A value taken from an assertion that will be stored: bounded (bytes, or characters for

@@ -30,7 +30,7 @@ use super::oidc::state_of_url;
 use super::{
     Connections, HostedSettings, OidcSignInRefusal, OidcStart, SamlPost, SamlSettings, SamlStart,
 };
-use crate::account::{map_assertion, Assertion, SignInRefusal};
+use crate::account::{map_assertion, mapped_fields, Assertion, SignInRefusal};
 use crate::connection::{EnterpriseConnection, ProtocolConfig};
 use crate::error::{Error, Result};
 use crate::ids::{ConnectionId, TestRunId};
@@ -41,6 +41,7 @@ pub use super::test_run_model::{
     TestRunSaml, TestRunStatus, TestRunUrl,
 };
 use crate::repo::Store;
+use crate::routing::route_candidates;
 use crate::sign_in_store::{sign_in_key, SignInItem, SignInKind};
 
 /// How long a run is kept (seven days).
@@ -112,6 +113,22 @@ fn refusal_log(e: &Error) -> Option<TestRunLog> {
 }
 
 /// The posted Response as XML text when it decodes, else as posted.
+/// The log line of an email outside the connection's domains: the domain received, the
+/// domains expected, and which rule said so.
+fn outside_domains(conn: &EnterpriseConnection, domain: &str, rule: &str) -> TestRunLog {
+    let domains: Vec<String> = conn.domains.iter().map(ToString::to_string).collect();
+    TestRunLog::new(
+        "error",
+        "sign_in_email_outside_domains",
+        "The email's domain is not the connection's",
+        format!(
+            "the email's domain is {domain:?}, expected one of the connection's domains [{}]{} (refused by {rule})",
+            domains.join(", "),
+            if conn.allow_subdomains { " or a subdomain" } else { "" },
+        ),
+    )
+}
+
 fn response_text(posted: &str) -> String {
     let compact: String = posted.chars().filter(|c| !c.is_whitespace()).collect();
     let xml = base64::engine::general_purpose::STANDARD
@@ -127,12 +144,6 @@ fn response_text(posted: &str) -> String {
         text.truncate(end);
     }
     text
-}
-
-fn first(a: &Assertion, names: &[&str]) -> Option<String> {
-    names
-        .iter()
-        .find_map(|n| a.attributes.get(*n).and_then(|v| v.first().cloned()))
 }
 
 impl<R: Store> Connections<R> {
@@ -277,7 +288,12 @@ impl<R: Store> Connections<R> {
         let Some(log) = refusal_log(&e) else {
             return Err(e);
         };
-        run.logs.push(log);
+        // A rule that logged its own detailed line already says it.
+        if run.logs.last().map(|l| (l.level.as_str(), l.code.as_str()))
+            != Some(("error", log.code.as_str()))
+        {
+            run.logs.push(log);
+        }
         run.status = TestRunStatus::Failed;
         run.finished_at = Some(UnixMillis::new((self.clock)()));
         self.save_run(&run).await?;
@@ -542,17 +558,12 @@ impl<R: Store> Connections<R> {
     /// tenant boundary, just-in-time provisioning; then the run is stored finished.
     async fn finish_checked(&self, mut run: TestRun, assertion: &Assertion) -> Result<TestRun> {
         let conn = self.get(&run.connection_id).await?;
+        let (user_id, email, first_name, last_name) = mapped_fields(&conn, assertion);
         run.parsed_user_info = Some(ParsedUserInfo {
-            email_address: first(assertion, &["email", "mail", "emailaddress"]),
-            first_name: first(
-                assertion,
-                &["given_name", "firstName", "first_name", "givenname"],
-            ),
-            last_name: first(
-                assertion,
-                &["family_name", "lastName", "last_name", "surname"],
-            ),
-            user_id: assertion.subject.clone(),
+            email_address: email,
+            first_name,
+            last_name,
+            user_id,
         });
         match self.would_sign_in(&conn, assertion, &mut run).await {
             Ok(()) => {
@@ -580,26 +591,40 @@ impl<R: Store> Connections<R> {
         if !conn.authenticatable {
             return Err(Error::SignInRefused(SignInRefusal::NotAuthenticatable));
         }
-        let who = map_assertion(conn, assertion).map_err(Error::SignInRefused)?;
+        let who = match map_assertion(conn, assertion) {
+            Ok(who) => who,
+            Err(SignInRefusal::EmailOutsideDomains) => {
+                let email = mapped_fields(conn, assertion).1.unwrap_or_default();
+                let domain = email.rsplit_once('@').map_or("", |(_, d)| d);
+                run.logs.push(outside_domains(conn, domain, "the mapping"));
+                return Err(Error::SignInRefused(SignInRefusal::EmailOutsideDomains));
+            }
+            Err(r) => return Err(Error::SignInRefused(r)),
+        };
         run.parsed_user_info = Some(ParsedUserInfo {
             email_address: Some(who.email.to_string()),
             first_name: who.first_name.clone(),
             last_name: who.last_name.clone(),
             user_id: Some(who.provider_user_id.clone()),
         });
-        let routed = self.route_domain(who.email.domain()).await?;
-        if routed.as_ref().map(|c| &c.id) != Some(&conn.id) {
-            run.logs.push(TestRunLog::new(
-                "error",
-                "sign_in_email_outside_domains",
-                "The email's domain is not the connection's",
-                format!(
-                    "the email's domain is {:?}, expected one of the connection's domains [{}] (routed to {})",
-                    who.email.domain().to_string(),
-                    conn.domains.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
-                    routed.map_or_else(|| "no connection".to_owned(), |c| c.id.to_string()),
-                ),
-            ));
+        // The tenant boundary as routing would draw it with this connection active (a
+        // test run may come before the activation): the first candidate domain whose
+        // connection takes the sign-in must be this one.
+        let mut routed = None;
+        for (d, exact) in route_candidates(who.email.domain()) {
+            if let Some(c) = self.repo.find_by_domain(&d).await? {
+                let active = c.active || c.id == conn.id;
+                if active && (exact || c.allow_subdomains) {
+                    routed = Some(c.id);
+                    break;
+                }
+            }
+        }
+        if routed.as_ref() != Some(&conn.id) {
+            let to = routed.map_or_else(|| "no connection".to_owned(), |c| c.to_string());
+            let why = format!("routing, which sends it to {to}");
+            run.logs
+                .push(outside_domains(conn, who.email.domain().as_ref(), &why));
             return Err(Error::SignInRefused(SignInRefusal::EmailOutsideDomains));
         }
         let found = self
