@@ -10,6 +10,7 @@ use enterprise_sso_sled::SledRepo;
 use enterprise_sso_sqlite::SqliteRepo;
 use futures_executor::block_on;
 
+pub mod hosted;
 pub mod pg;
 
 /// Connections per organization in the data sets.
