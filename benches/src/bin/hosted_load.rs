@@ -507,6 +507,7 @@ fn main() {
                         ms(p99),
                         steps.iter().map(|&v| ms(v)).collect::<Vec<_>>().join(" / ")
                     ));
+                    eprintln!("{}", rows.last().map_or("", String::as_str));
                     json.push(serde_json::json!({
                         "store": kind.name(), "via": if label == "HTTP" { "http" } else { "inproc" },
                         "browsers": tasks, "sign_ins": n, "per_s": per_s,
