@@ -11,7 +11,9 @@
 //!   the next read sees the write. Writes to one id are ordered by a lock held across the
 //!   store write and the cache step. While a write through this cache is in flight, reads
 //!   of that connection go to the store (the store and its feed may already show the write
-//!   before memory does). The first write through a new cache waits for its
+//!   before memory does), and if any read went to the store meanwhile the write's record
+//!   leaves a miss instead of its version (that read may have seen something newer, such
+//!   as another handle's delete). The first write through a new cache waits for its
 //!   first catch-up (which finds the feed's end), so nothing is held that the feed has not
 //!   been followed for.
 //! - **Writes by other processes and replicas** reach it through the store's change feed
@@ -23,7 +25,10 @@
 //!   `Duration::ZERO` every read first catches up with the feed (reads then cost one
 //!   indexed feed query; hits still skip the record decode). Hosts may also call
 //!   [`Cached::sync`] themselves, e.g. from a timer.
-//! - **A version only moves forward.** A read that raced with a write never puts an older
+//! - **A version only moves forward.** After a read went to the store (a miss), the next
+//!   read catches up with the feed first, so what memory answers is at least as new as
+//!   any answer the store gave (a miss by domain may have found a delete or a newer
+//!   version the entry by id does not know of yet). A read that raced with a write never puts an older
 //!   version back: fills carry the version they read and lose against any newer entry,
 //!   against "deleted", and against any invalidation that happened while they were
 //!   reading. A write through this cache loses the same way against another handle's
@@ -108,6 +113,13 @@ pub struct CacheStats {
     pub feed_position: u64,
 }
 
+/// The counters a write through reads when it begins.
+#[derive(Debug, Clone, Copy)]
+struct WriteStart {
+    epoch: u64,
+    reads: u64,
+}
+
 /// Number of write-order lock stripes.
 const WRITE_STRIPES: usize = 256;
 
@@ -121,6 +133,10 @@ pub struct Cached<S> {
     /// Bumped by every invalidation: a fill of an entry the cache does not hold is kept
     /// only if no invalidation happened while it was read.
     epoch: AtomicU64,
+    /// Reads that went to the store, counted when they return: a write through records
+    /// its result in memory only if none returned while it was in flight (one may have
+    /// answered from the store what the write's record would contradict).
+    store_reads: AtomicU64,
     hits: AtomicU64,
     misses: AtomicU64,
     syncs: AtomicU64,
@@ -131,6 +147,10 @@ pub struct Cached<S> {
     position: AtomicU64,
     /// Whether the first catch-up (which finds the feed's end) has run.
     ready: AtomicBool,
+    /// Set when a read went to the store, cleared when a catch-up starts: the next read
+    /// catches up first, so memory is at least as new as any answer the store gave (a
+    /// miss by domain may have found a delete the entry by id does not know of yet).
+    behind: AtomicBool,
     /// When the last catch-up started, as nanoseconds since `born`.
     synced_at: AtomicU64,
     born: Instant,
@@ -151,6 +171,7 @@ impl<S: ConnectionRepo + EventFeed> Cached<S> {
             domains: Shards::new(opts.domain_capacity),
             opts,
             epoch: AtomicU64::new(0),
+            store_reads: AtomicU64::new(0),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             syncs: AtomicU64::new(0),
@@ -159,6 +180,7 @@ impl<S: ConnectionRepo + EventFeed> Cached<S> {
             feed: async_lock::Mutex::new(0),
             position: AtomicU64::new(0),
             ready: AtomicBool::new(false),
+            behind: AtomicBool::new(false),
             synced_at: AtomicU64::new(0),
             born: Instant::now(),
             writes: (0..WRITE_STRIPES)
@@ -215,7 +237,7 @@ impl<S: ConnectionRepo + EventFeed> Cached<S> {
 
     /// Whether reads may answer from memory without catching up first.
     fn fresh(&self) -> bool {
-        if !self.ready.load(Ordering::Acquire) {
+        if !self.ready.load(Ordering::Acquire) || self.behind.load(Ordering::Acquire) {
             return false;
         }
         let interval = u64::try_from(self.opts.sync_interval.as_nanos()).unwrap_or(u64::MAX);
@@ -253,10 +275,15 @@ impl<S: ConnectionRepo + EventFeed> Cached<S> {
 
     async fn sync_locked(&self, position: &mut u64) -> Result<()> {
         let started = self.elapsed_nanos();
+        self.behind.store(false, Ordering::Release);
         let ready = self.ready.load(Ordering::Acquire);
         let batch = self.opts.sync_batch.max(1);
         loop {
-            let page = self.inner.events_after(*position, batch).await?;
+            let page = self
+                .inner
+                .events_after(*position, batch)
+                .await
+                .inspect_err(|_| self.behind.store(true, Ordering::Release))?;
             if page.missed_events(*position) {
                 // A prune removed events after this cache's position before it read them
                 // (perhaps every event up to the feed's end, so the page may be empty).
@@ -335,8 +362,12 @@ impl<S: ConnectionRepo + EventFeed> Cached<S> {
     /// mark of a newer version stays, and a delete of this version or newer stays. An
     /// empty slot is filled only if nothing was invalidated, evicted or reset meanwhile
     /// (what the slot held may have been newer); otherwise the next read goes to the store.
-    fn wrote(&self, conn: &EnterpriseConnection, epoch: u64) {
-        let quiet = self.epoch.fetch_add(1, Ordering::AcqRel) == epoch;
+    fn wrote(&self, conn: &EnterpriseConnection, start: WriteStart) {
+        let quiet = self.epoch.fetch_add(1, Ordering::AcqRel) == start.epoch;
+        // A read that went to the store while the write was in flight may have answered
+        // something newer than `conn` (another handle's later write, or its delete): the
+        // record then leaves a miss, so no later read answers older than that one.
+        let unread = self.store_reads.load(Ordering::Acquire) == start.reads;
         let fresh = Arc::new(conn.clone());
         self.ids.update(conn.id.clone(), |slot| match slot {
             Some(Slot::Writing { min_version }) if *min_version > conn.version => {
@@ -348,6 +379,9 @@ impl<S: ConnectionRepo + EventFeed> Cached<S> {
             Some(Slot::Stale { min_version }) if *min_version > conn.version => None,
             Some(Slot::Absent { after }) if *after >= conn.version => None,
             None if !quiet => None,
+            _ if !unread => Some(Slot::Stale {
+                min_version: conn.version,
+            }),
             _ => Some(Slot::Present(Arc::clone(&fresh))),
         });
         for d in &conn.domains {
@@ -371,6 +405,20 @@ impl<S: ConnectionRepo + EventFeed> Cached<S> {
             };
             Some(Slot::Writing { min_version })
         });
+    }
+
+    /// Where a write through begins (see [`Cached::wrote`]).
+    fn write_start(&self) -> WriteStart {
+        WriteStart {
+            epoch: self.epoch.load(Ordering::Acquire),
+            reads: self.store_reads.load(Ordering::Acquire),
+        }
+    }
+
+    /// Counts a read that went to the store and returned.
+    fn read_the_store(&self) {
+        self.store_reads.fetch_add(1, Ordering::AcqRel);
+        self.behind.store(true, Ordering::Release);
     }
 
     /// Forgets `id` (a write through this cache failed: the store may differ from memory).
@@ -494,7 +542,7 @@ mod tests {
         block_on(c.sync()).unwrap();
         let v1 = saml_connection("x", &["x.wrote.com"], true);
         block_on(c.insert(&v1)).unwrap();
-        let epoch = c.epoch.load(Ordering::Acquire);
+        let epoch = c.write_start();
         let mut v2 = v1.clone();
         v2.version += 1;
         block_on(c.inner().update(&v2, v1.version)).unwrap();
@@ -506,7 +554,7 @@ mod tests {
         c.wrote(&v2, epoch);
         assert_eq!(block_on(c.get(&v1.id)).unwrap(), Some(v3.clone()));
         // Nor a delete of a newer version by another handle.
-        let epoch = c.epoch.load(Ordering::Acquire);
+        let epoch = c.write_start();
         block_on(c.inner().delete(&v1.id, 1)).unwrap();
         block_on(c.sync()).unwrap();
         c.wrote(&v3, epoch);
@@ -522,7 +570,7 @@ mod tests {
         block_on(c.sync()).unwrap();
         let v1 = saml_connection("x", &["x.wrote-reset.com"], true);
         block_on(c.insert(&v1)).unwrap();
-        let epoch = c.epoch.load(Ordering::Acquire);
+        let epoch = c.write_start();
         let mut v2 = v1.clone();
         v2.version += 1;
         block_on(c.inner().update(&v2, v1.version)).unwrap();
@@ -715,9 +763,47 @@ mod hit_tests {
         );
         go.send(()).unwrap();
         writer.join().unwrap();
+        // Reads went to the store meanwhile, so the record left a miss: one more read of
+        // the store, then hits.
+        let misses = c.stats().misses;
+        assert_eq!(block_on(c.get(&v1.id)).unwrap(), Some(v2.clone()));
+        assert_eq!(c.stats().misses, misses + 1);
         let hits = c.stats().hits;
         assert_eq!(block_on(c.get(&v1.id)).unwrap(), Some(v2));
-        assert_eq!(c.stats().hits, hits + 1, "the record fills the slot");
+        assert_eq!(c.stats().hits, hits + 1);
+    }
+
+    /// This cache's write of v2 commits; another handle deletes the connection; a read in
+    /// the window answers "deleted" from the store. The write's record must not bring v2
+    /// back (the model test saw "went backwards from deleted to 3").
+    #[test]
+    fn a_write_through_does_not_undo_a_delete_a_read_saw() {
+        let c = std::sync::Arc::new(Cached::with_options(
+            Paused::default(),
+            CacheOptions {
+                sync_interval: Duration::MAX,
+                ..CacheOptions::default()
+            },
+        ));
+        let v1 = saml_connection("x", &["x.write-delete.com"], true);
+        block_on(c.insert(&v1)).unwrap();
+        let (committed_tx, committed) = std::sync::mpsc::channel();
+        let (go, go_rx) = std::sync::mpsc::channel();
+        *c.inner().committed.lock().unwrap() = Some(committed_tx);
+        *c.inner().go.lock().unwrap() = Some(go_rx);
+        let mut v2 = v1.clone();
+        v2.version += 1;
+        let writer = {
+            let (c, v2) = (std::sync::Arc::clone(&c), v2.clone());
+            std::thread::spawn(move || block_on(c.update(&v2, 1)).unwrap())
+        };
+        committed.recv().unwrap();
+        assert!(block_on(c.inner().delete(&v1.id, 0)).unwrap());
+        assert_eq!(block_on(c.get(&v1.id)).unwrap(), None);
+        go.send(()).unwrap();
+        writer.join().unwrap();
+        assert_eq!(block_on(c.get(&v1.id)).unwrap(), None);
+        assert_eq!(block_on(c.find_by_domain(&v1.domains[0])).unwrap(), None);
     }
 
     #[test]

@@ -29,6 +29,7 @@ impl<S: ConnectionRepo + EventFeed> Cached<S> {
         self.misses.fetch_add(1, Ordering::Relaxed);
         let epoch = self.epoch.load(Ordering::Acquire);
         let found = self.inner.get(id).await?.map(Arc::new);
+        self.read_the_store();
         self.fill(id, found.as_ref(), epoch);
         Ok(found)
     }
@@ -55,6 +56,7 @@ impl<S: ConnectionRepo + EventFeed> Cached<S> {
         self.misses.fetch_add(1, Ordering::Relaxed);
         let epoch = self.epoch.load(Ordering::Acquire);
         let found = self.inner.find_by_domain(domain).await?.map(Arc::new);
+        self.read_the_store();
         if let Some(f) = &found {
             self.fill(&f.id, Some(f), epoch);
         }
@@ -88,11 +90,11 @@ impl<S: ConnectionRepo + EventFeed> Cached<S> {
         &self,
         id: &ConnectionId,
         write: impl std::future::Future<Output = Result<T>>,
-        then: impl FnOnce(&Self, &T, u64),
+        then: impl FnOnce(&Self, &T, super::WriteStart),
     ) -> Result<T> {
         self.ensure_ready().await?;
         let _ordered = self.write_lock(id).await;
-        let epoch = self.epoch.load(Ordering::Acquire);
+        let epoch = self.write_start();
         self.writing(id);
         match write.await {
             Ok(v) => {
