@@ -34,38 +34,52 @@ for r in $(seq 1 "$runs"); do
   echo "$pm" >&2; echo "$ps" >&2
   results+=("{\"ours\": $ours, \"polis_mem\": $pm, \"polis_sqlite\": $ps}")
 done
-printf '%s\n' "${results[@]}" | python3 -c '
+results_file="$(mktemp)"
+trap 'rm -f "$results_file"' EXIT
+printf '%s\n' "${results[@]}" > "$results_file"
+python3 - "$results_file" <<'PY'
 import json, statistics, sys
-runs = [json.loads(l) for l in sys.stdin if l.strip()]
+runs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 med = statistics.median
 def ours(store, via, browsers, key):
     xs = [r[key] for run in runs for r in run["ours"]
           if r["store"] == store and r["via"] == via and r["browsers"] == browsers]
     return med(xs) if xs else None
-print(f"medians of {len(runs)} runs; Ory Polis {runs[0][\"polis_mem\"][\"polis\"]} on Node {runs[0][\"polis_mem\"][\"node\"]}\n")
+pm0 = runs[0]["polis_mem"]
+print(f"medians of {len(runs)} runs; Ory Polis {pm0['polis']} on Node {pm0['node']}\n")
 print("| store | via | browsers | sign-ins/s | p50 | p99 |")
 print("| --- | --- | ---: | ---: | ---: | ---: |")
 seen = []
 for r in runs[0]["ours"]:
     k = (r["store"], r["via"], r["browsers"])
-    if k in seen: continue
+    if k in seen:
+        continue
     seen.append(k)
     s, v, b = k
-    print(f"| {s} | {\"HTTP\" if v == \"http\" else \"in process\"} | {b} | {ours(s, v, b, \"per_s\"):.0f} | "
-          f"{ours(s, v, b, \"p50_us\") / 1000:.2f} ms | {ours(s, v, b, \"p99_us\") / 1000:.2f} ms |")
+    via = "HTTP" if v == "http" else "in process"
+    print(f"| {s} | {via} | {b} | {ours(s, v, b, 'per_s'):.0f} | "
+          f"{ours(s, v, b, 'p50_us') / 1000:.2f} ms | {ours(s, v, b, 'p99_us') / 1000:.2f} ms |")
 print()
-print("| engine kind | Ory Polis in process (median) | ours in process, 1 browser (p50) | ratio | ours over HTTP, 1 browser (p50) | ratio |")
+print("Engine kind against engine kind, one browser, p50 per sign-in; ratio = Polis / ours within each run, median over runs\n")
+print("| engine kind | Ory Polis in process | ours in process | ratio | ours over HTTP | ratio |")
 print("| --- | ---: | ---: | ---: | ---: | ---: |")
+def one(run, store, via):
+    xs = [r["p50_us"] for r in run["ours"] if r["store"] == store and r["via"] == via and r["browsers"] == 1]
+    return xs[0] if xs else None
 for kind, polis_key, store in (("memory", "polis_mem", "memory"), ("SQLite", "polis_sqlite", "sqlite")):
     p = med([run[polis_key]["median_us"] for run in runs])
     o = ours(store, "inproc", 1, "p50_us")
-    oh = ours(store, "http", 1, "p50_us")
     if o is None:
         continue
-    http = f"{oh / 1000:.2f} ms | {p / oh:.1f}×" if oh else "– | –"
-    print(f"| {kind} | {p / 1000:.2f} ms | {o / 1000:.3f} ms | {p / o:.1f}× | {http} |")
-steps = {k: med([run["polis_mem"]["steps_median_us"][k] for run in runs]) for k in runs[0]["polis_mem"]["steps_median_us"]}
-print("\nPolis memory engine, median per step: " + ", ".join(f"{k} {v / 1000:.2f} ms" for k, v in steps.items()))
-steps = {k: med([run["polis_sqlite"]["steps_median_us"][k] for run in runs]) for k in runs[0]["polis_sqlite"]["steps_median_us"]}
-print("Polis SQLite engine, median per step: " + ", ".join(f"{k} {v / 1000:.2f} ms" for k, v in steps.items()))
-'
+    ratio = med([run[polis_key]["median_us"] / one(run, store, "inproc") for run in runs])
+    oh = ours(store, "http", 1, "p50_us")
+    if oh:
+        ratio_h = med([run[polis_key]["median_us"] / one(run, store, "http") for run in runs])
+        http = f"{oh / 1000:.2f} ms | {ratio_h:.1f}×"
+    else:
+        http = "– | –"
+    print(f"| {kind} | {p / 1000:.2f} ms | {o / 1000:.3f} ms | {ratio:.1f}× | {http} |")
+for key, name in (("polis_mem", "memory"), ("polis_sqlite", "SQLite")):
+    steps = {k: med([run[key]["steps_median_us"][k] for run in runs]) for k in runs[0][key]["steps_median_us"]}
+    print(f"\nPolis {name} engine, median per step: " + ", ".join(f"{k} {v / 1000:.2f} ms" for k, v in steps.items()))
+PY
