@@ -688,6 +688,31 @@ async fn idp_initiated_goes_to_the_default_client_where_allowed_and_is_a_page_wh
         )
         .await;
     r.assert_page(400, "idp_initiated_redirect_not_registered");
+    // A refused destination signs no one in: no account for a user never seen before.
+    let resp = w.mint(&on, "mallory@acme.com", None);
+    let r = Browser::default()
+        .post_form(
+            &w.app,
+            &acs(&on),
+            &[
+                ("SAMLResponse", &resp),
+                ("RelayState", "redirect_uri=https://evil.example.com/"),
+            ],
+        )
+        .await;
+    r.assert_page(400, "idp_initiated_redirect_not_registered");
+    let accounts = w
+        .svc
+        .list_accounts(&on, &enterprise_sso::AccountQuery::default())
+        .await
+        .unwrap();
+    assert!(
+        accounts
+            .items
+            .iter()
+            .all(|a| a.email_address != "mallory@acme.com"),
+        "a refused sign-in created an account"
+    );
 }
 
 #[tokio::test]

@@ -256,10 +256,25 @@ impl<R: Store> Connections<R> {
                 }));
             }
         }
-        let done = self
-            .saml_finish(settings.saml(), id, saml_response, relay_state, browser)
+        let accepted = self
+            .saml_accept(
+                settings.saml(),
+                id,
+                saml_response,
+                relay_state,
+                browser,
+                false,
+            )
             .await?;
-        let raw: BTreeMap<String, Vec<String>> = done.assertion.attributes.iter().fold(
+        // Where the code goes is settled before the sign-in is recorded: a verified
+        // Response whose client request is gone (or an unsolicited one with no client to
+        // go to) signs no one in and creates no account.
+        let pending = match &accepted.verified.in_response_to {
+            Some(request_id) => self.take_authorization(&saml_key(request_id), id).await?,
+            None => idp_initiated_target(idp_initiated, accepted.relay_state.as_deref())?,
+        };
+        let sign_in = self.record_sign_in(id, &accepted.assertion).await?;
+        let raw: BTreeMap<String, Vec<String>> = accepted.verified.attributes.iter().fold(
             BTreeMap::new(),
             |mut m: BTreeMap<String, Vec<String>>, (name, values)| {
                 m.entry(name.clone())
@@ -268,11 +283,7 @@ impl<R: Store> Connections<R> {
                 m
             },
         );
-        let profile = Profile::of_sign_in(&done.sign_in, raw);
-        let pending = match &done.assertion.in_response_to {
-            Some(request_id) => self.take_authorization(&saml_key(request_id), id).await?,
-            None => idp_initiated_target(idp_initiated, done.relay_state.as_deref())?,
-        };
+        let profile = Profile::of_sign_in(&sign_in, raw);
         self.redirect_with_code(settings, id, pending, profile, random)
             .await
     }
@@ -291,14 +302,15 @@ impl<R: Store> Connections<R> {
                 missing: "the host's OIDC settings",
             }))
         })?;
-        let done = self.oidc_finish(oidc, id, query, browser).await?;
-        // oidc_finish took the pending request under this state, bound to this connection
-        // and browser: the state is verified.
+        let (identity, assertion) = self.oidc_accept(oidc, id, query, browser, false).await?;
+        // oidc_accept took the pending request under this state, bound to this connection
+        // and browser: the state is verified. The client's request is taken before the
+        // sign-in is recorded (none left: no account is made).
         let state =
             state_of(query).ok_or_else(|| refused(HostedRefusal::NoAuthorizationRequest))?;
         let pending = self.take_authorization(&oidc_key(&state), id).await?;
-        let raw = done
-            .identity
+        let sign_in = self.record_sign_in(id, &assertion).await?;
+        let raw = identity
             .claims
             .iter()
             .map(|(k, v)| {
@@ -313,7 +325,7 @@ impl<R: Store> Connections<R> {
                 (k.clone(), vals)
             })
             .collect();
-        let profile = Profile::of_sign_in(&done.sign_in, raw);
+        let profile = Profile::of_sign_in(&sign_in, raw);
         self.redirect_with_code(settings, id, pending, profile, random)
             .await
     }
