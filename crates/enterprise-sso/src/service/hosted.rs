@@ -344,9 +344,7 @@ pub(super) fn refused(r: HostedRefusal) -> Error {
     Error::HostedRefused(Box::new(r))
 }
 
-pub(super) fn millis(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-}
+pub(super) use super::pending::millis;
 
 /// BASE64URL without padding: codes, tokens and S256 challenges.
 pub(super) fn b64url(bytes: &[u8]) -> String {

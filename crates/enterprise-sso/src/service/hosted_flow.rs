@@ -10,15 +10,16 @@
 use std::collections::BTreeMap;
 
 use super::hosted::{
-    check_code_challenge, millis, refused, CodeBinding, HostedRefusal, HostedSettings, Profile,
+    check_code_challenge, refused, CodeBinding, HostedRefusal, HostedSettings, Profile,
     MAX_CLIENT_STATE_BYTES, MAX_RELAY_STATE_BYTES,
 };
+use super::pending::PendingSlot;
 use super::{Connections, OidcSignInRefusal, OidcStart, SamlStart};
 use crate::connection::ProtocolConfig;
 use crate::error::{Error, Result};
 use crate::ids::ConnectionId;
 use crate::repo::Store;
-use crate::sign_in_store::{sign_in_key, SignInItem, SignInKind};
+use crate::sign_in_store::{sign_in_key, SignInKind};
 
 /// A client's authorization request (`GET /sso/authorize`), checked by the host against
 /// its registered clients before it gets here.
@@ -184,20 +185,19 @@ impl<R: Store> Connections<R> {
             state: request.state.map(str::to_owned),
         })
         .map_err(|_| Error::corrupt("an authorization request could not be encoded"))?;
-        let item = SignInItem {
+        let slot = PendingSlot {
             kind: SignInKind::HostedRequest,
             key,
-            connection_id: Some(id.clone()),
-            created_at: now,
-            expires_at: now.saturating_add(millis(settings.request_ttl)),
-            payload,
+            id,
+            ttl: settings.request_ttl,
         };
-        if !self.repo.put_sign_in(&item, now).await? {
-            return Err(Error::InvalidArgument {
-                argument: "random",
-                reason: "the authorization request is already pending",
-            });
-        }
+        self.put_pending(
+            slot,
+            payload,
+            now,
+            "the authorization request is already pending",
+        )
+        .await?;
         Ok(url)
     }
 

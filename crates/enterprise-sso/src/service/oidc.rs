@@ -38,13 +38,13 @@ use enterprise_sso_protocol::oidc::rp::{
 use sha2::Digest as _;
 use zeroize::Zeroizing;
 
-use super::pending::{BoundToBrowser, PendingProblem};
+use super::pending::{kind_name, millis, BoundToBrowser, PendingProblem, PendingSlot};
 use super::{Connections, SignIn};
 use crate::account::Assertion;
 use crate::error::{Error, Result};
 use crate::ids::ConnectionId;
 use crate::repo::Store;
-use crate::sign_in_store::{sign_in_key, SignInItem, SignInKind};
+use crate::sign_in_store::{sign_in_key, SignInKind};
 
 /// How long an authorization request may wait for its callback (ten minutes).
 pub const DEFAULT_OIDC_REQUEST_TTL: Duration = Duration::from_secs(600);
@@ -316,18 +316,6 @@ impl BoundToBrowser for Pending {
     }
 }
 
-fn millis(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-}
-
-fn kind_name(test_run: bool) -> &'static str {
-    if test_run {
-        "test run"
-    } else {
-        "sign-in"
-    }
-}
-
 /// The state of an authorization URL.
 pub(super) fn state_of_url(url: &str) -> Option<String> {
     url::Url::parse(url).ok().and_then(|u| {
@@ -421,20 +409,14 @@ impl<R: Store> Connections<R> {
             test_run,
         })
         .map_err(|_| Error::corrupt("an OIDC pending request could not be encoded"))?;
-        let item = SignInItem {
+        let slot = PendingSlot {
             kind: SignInKind::OidcState,
             key: sign_in_key(request.state.expose_secret()),
-            connection_id: Some(id.clone()),
-            created_at: now,
-            expires_at: now.saturating_add(millis(settings.request_ttl)),
-            payload,
+            id,
+            ttl: settings.request_ttl,
         };
-        if !self.repo.put_sign_in(&item, now).await? {
-            return Err(Error::InvalidArgument {
-                argument: "random",
-                reason: "the state is already pending",
-            });
-        }
+        self.put_pending(slot, payload, now, "the state is already pending")
+            .await?;
         Ok(request.url)
     }
 
@@ -534,6 +516,8 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use crate::sign_in_store::SignInItem;
 
     use async_trait::async_trait;
     use enterprise_sso_protocol::oidc::rp::{HttpError, HttpResponse};

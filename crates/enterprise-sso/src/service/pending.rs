@@ -2,13 +2,15 @@
 //! taken from the sign-in store exactly once, made for this connection, and answered by the
 //! browser that started it.
 
+use std::time::Duration;
+
 use serde::de::DeserializeOwned;
 
 use super::Connections;
 use crate::error::{Error, Result};
 use crate::ids::ConnectionId;
 use crate::repo::Store;
-use crate::sign_in_store::{sign_in_key, SignInKind};
+use crate::sign_in_store::{sign_in_key, SignInItem, SignInKind};
 
 /// A flow's pending-request payload: it keeps the hashed browser binding.
 pub(super) trait BoundToBrowser: DeserializeOwned {
@@ -64,5 +66,61 @@ impl<R: Store> Connections<R> {
         } else {
             Err(PendingProblem::OtherBrowser)
         })
+    }
+}
+
+/// A duration as milliseconds (saturating).
+pub(super) fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// What a flow's pending request is for, in refusals.
+pub(super) fn kind_name(test_run: bool) -> &'static str {
+    if test_run {
+        "test run"
+    } else {
+        "sign-in"
+    }
+}
+
+/// Where and how long a pending request is kept (see [`Connections::put_pending`]).
+pub(super) struct PendingSlot<'a> {
+    /// The record kind.
+    pub(super) kind: SignInKind,
+    /// The hashed key ([`sign_in_key`] of the random value the answer brings back).
+    pub(super) key: String,
+    /// The connection the request was made for.
+    pub(super) id: &'a ConnectionId,
+    /// How long it waits for its answer.
+    pub(super) ttl: Duration,
+}
+
+impl<R: Store> Connections<R> {
+    /// Keeps a pending request in `slot` from `now`, until its TTL. A live request under
+    /// the same key means the caller's randomness is broken (its key is random): refused as
+    /// argument `random` with `reason`, never overwritten.
+    pub(super) async fn put_pending(
+        &self,
+        slot: PendingSlot<'_>,
+        payload: Vec<u8>,
+        now: i64,
+        reason: &'static str,
+    ) -> Result<()> {
+        let item = SignInItem {
+            kind: slot.kind,
+            key: slot.key,
+            connection_id: Some(slot.id.clone()),
+            created_at: now,
+            expires_at: now.saturating_add(millis(slot.ttl)),
+            payload,
+        };
+        if self.repo.put_sign_in(&item, now).await? {
+            Ok(())
+        } else {
+            Err(Error::InvalidArgument {
+                argument: "random",
+                reason,
+            })
+        }
     }
 }

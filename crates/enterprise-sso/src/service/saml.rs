@@ -18,7 +18,7 @@ use enterprise_sso_protocol::saml::sp::{
     ResponseVerifier, ServiceProvider, SpKeyPair, VerifiedAssertion,
 };
 
-use super::pending::{BoundToBrowser, PendingProblem};
+use super::pending::{kind_name, BoundToBrowser, PendingProblem, PendingSlot};
 use super::{Connections, SignIn};
 use crate::account::Assertion;
 use crate::connection::EnterpriseConnection;
@@ -335,18 +335,6 @@ fn saml_parts(conn: &EnterpriseConnection) -> Result<(&str, &str)> {
     Ok((entity, sso))
 }
 
-fn millis(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-}
-
-fn kind_name(test_run: bool) -> &'static str {
-    if test_run {
-        "test run"
-    } else {
-        "sign-in"
-    }
-}
-
 /// A Response that passed every rule of [`Connections::saml_accept`], not yet recorded.
 pub(super) struct AcceptedSaml {
     /// The RelayState (the start's, or the posted one of an unsolicited response).
@@ -408,22 +396,14 @@ impl<R: Store> Connections<R> {
             argument: "relay_state",
             reason: "cannot be stored",
         })?;
-        let item = SignInItem {
+        let slot = PendingSlot {
             kind: SignInKind::SamlRequest,
             key: sign_in_key(&request.request_id),
-            connection_id: Some(id.clone()),
-            created_at: now,
-            expires_at: now.saturating_add(millis(settings.request_ttl)),
-            payload,
+            id,
+            ttl: settings.request_ttl,
         };
-        if !self.repo.put_sign_in(&item, now).await? {
-            // 256 random bits collided with a live request: the caller's randomness is
-            // broken. Refuse rather than overwrite another browser's request.
-            return Err(Error::InvalidArgument {
-                argument: "random",
-                reason: "the request ID is already pending",
-            });
-        }
+        self.put_pending(slot, payload, now, "the request ID is already pending")
+            .await?;
         Ok(SamlRedirect {
             url: request.url,
             request_id: request.request_id,

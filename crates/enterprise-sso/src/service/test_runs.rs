@@ -27,6 +27,7 @@ use base64::Engine as _;
 
 use super::hosted::millis;
 use super::oidc::state_of_url;
+use super::pending::PendingSlot;
 use super::{
     Connections, HostedSettings, OidcSignInRefusal, OidcStart, SamlPost, SamlSettings, SamlStart,
 };
@@ -196,22 +197,17 @@ impl<R: Store> Connections<R> {
             payload: encode(&run)?,
         };
         let token = b64url(&random);
-        let start = SignInItem {
+        let slot = PendingSlot {
             kind: SignInKind::TestRunStart,
             key: start_key(&token),
-            connection_id: Some(id.clone()),
-            created_at: now,
-            expires_at: now.saturating_add(millis(TEST_RUN_URL_TTL)),
-            payload: encode(&Ref {
-                run: run.id.to_string(),
-            })?,
+            id,
+            ttl: TEST_RUN_URL_TTL,
         };
-        if !self.repo.put_sign_in(&start, now).await? {
-            return Err(Error::InvalidArgument {
-                argument: "random",
-                reason: "the test run token is already pending",
-            });
-        }
+        let payload = encode(&Ref {
+            run: run.id.to_string(),
+        })?;
+        self.put_pending(slot, payload, now, "the test run token is already pending")
+            .await?;
         if !self.repo.put_sign_in(&item, now).await? {
             return Err(Error::corrupt("a new test run id is already stored"));
         }
@@ -417,22 +413,22 @@ impl<R: Store> Connections<R> {
             "Request sent to the IdP",
             log,
         ));
-        let item = SignInItem {
+        let slot = PendingSlot {
             kind: SignInKind::TestRunRequest,
             key,
-            connection_id: Some(id.clone()),
-            created_at: now,
-            expires_at: now.saturating_add(millis(TEST_RUN_URL_TTL)),
-            payload: encode(&Ref {
-                run: run.id.to_string(),
-            })?,
+            id,
+            ttl: TEST_RUN_URL_TTL,
         };
-        if !self.repo.put_sign_in(&item, now).await? {
-            return Err(Error::InvalidArgument {
-                argument: "random",
-                reason: "the test run's request is already pending",
-            });
-        }
+        let payload = encode(&Ref {
+            run: run.id.to_string(),
+        })?;
+        self.put_pending(
+            slot,
+            payload,
+            now,
+            "the test run's request is already pending",
+        )
+        .await?;
         Ok(url)
     }
 
