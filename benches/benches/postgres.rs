@@ -8,6 +8,7 @@
 //! postgres` (or `SSO_BENCH_POSTGRES_URL`). Without one it prints a notice and exits.
 #![allow(missing_docs, clippy::unwrap_used)]
 
+use enterprise_sso::UnixMillis;
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -200,7 +201,7 @@ fn per_op(c: &mut Criterion, rt: &tokio::runtime::Runtime, url: &str, n: usize) 
     // Restore the labelled size: the created connections are deleted again.
     rt.block_on(async {
         for id in &created {
-            repo.delete(id, 0).await.unwrap();
+            repo.delete(id, UnixMillis::new(0)).await.unwrap();
         }
     });
     let users = Cycle::new((0..100).collect::<Vec<u32>>());

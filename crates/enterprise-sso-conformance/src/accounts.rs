@@ -3,6 +3,7 @@
 use enterprise_sso::now_ms;
 use enterprise_sso::AccountId;
 use enterprise_sso::Error;
+use enterprise_sso::UnixMillis;
 use enterprise_sso::{AccountQuery, Order, Store};
 
 use crate::fixtures::*;
@@ -52,9 +53,12 @@ pub async fn account_crud(repo: &dyn Store) {
         other => panic!("expected a version conflict, got {other:?}"),
     }
     assert_eq!(must_get_account(repo, &a.id).await, a2);
-    assert!(repo.delete_account(&a.id, now_ms()).await.expect("delete"));
+    assert!(repo
+        .delete_account(&a.id, UnixMillis::new(now_ms()))
+        .await
+        .expect("delete"));
     assert!(!repo
-        .delete_account(&a.id, now_ms())
+        .delete_account(&a.id, UnixMillis::new(now_ms()))
         .await
         .expect("delete twice"));
     assert_eq!(
@@ -149,7 +153,10 @@ pub async fn deleting_a_connection_unlinks_its_accounts(repo: &dyn Store) {
         repo.insert_account(x).await.expect("insert");
     }
     let at = now_ms() + 5_000;
-    assert!(repo.delete(&c.id, at).await.expect("delete connection"));
+    assert!(repo
+        .delete(&c.id, UnixMillis::new(at))
+        .await
+        .expect("delete connection"));
     for x in [&a, &b] {
         let got = must_get_account(repo, &x.id).await;
         assert_eq!(got, x.unlinked(at));

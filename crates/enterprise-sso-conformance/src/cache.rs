@@ -1,6 +1,7 @@
 //! [`Cached`] over the store under test: two caches over one store stand for two
 //! replicas, each seeing the other's writes only through the store's change feed.
 
+use enterprise_sso::UnixMillis;
 use std::time::Duration;
 
 use enterprise_sso::Connections;
@@ -196,7 +197,9 @@ pub async fn cache_resets_after_the_feed_was_pruned(repo: &dyn Store) {
         )
         .await
         .expect("update");
-    repo.prune_events_before(2_000).await.expect("prune");
+    repo.prune_events_before(UnixMillis::new(2_000))
+        .await
+        .expect("prune");
     let y = saml_connection("y", &[&format!("y.prune-{tag}.com")], true);
     a.insert(&y).await.expect("insert");
     b.sync().await.expect("sync");
@@ -236,7 +239,9 @@ pub async fn cache_resets_when_the_feed_was_pruned_to_its_end(repo: &dyn Store) 
         )
         .await
         .expect("deactivate");
-    repo.prune_events_before(2_000).await.expect("prune");
+    repo.prune_events_before(UnixMillis::new(2_000))
+        .await
+        .expect("prune");
     let resets = b.stats().resets;
     b.sync().await.expect("sync");
     assert_eq!(b.stats().resets, resets + 1, "{:?}", b.stats());

@@ -1,6 +1,7 @@
 //! Change-feed cases: every write appends its events in the same write, in commit order,
 //! gap-free; refused writes append nothing; a replay rebuilds the connections.
 
+use enterprise_sso::UnixMillis;
 use std::collections::{BTreeMap, HashSet};
 
 use enterprise_sso::events::{Event, EventKind as K};
@@ -164,7 +165,7 @@ pub async fn refused_writes_append_nothing(repo: &dyn Store) {
         .await
         .is_err());
     assert!(!repo
-        .delete(&ConnectionId::generate(), 1)
+        .delete(&ConnectionId::generate(), UnixMillis::new(1))
         .await
         .expect("delete"));
     assert!(feed(repo, start).await.is_empty(), "nothing appended");
@@ -389,7 +390,9 @@ pub async fn feed_reports_its_prune_floor(repo: &dyn Store) {
     assert!(p_new1 < pos(&old).0 && p_old < p_new2);
     let old_events = all.iter().filter(|e| e.created_at < 2_000).count() as u64;
     assert_eq!(
-        repo.prune_events_before(2_000).await.expect("prune"),
+        repo.prune_events_before(UnixMillis::new(2_000))
+            .await
+            .expect("prune"),
         old_events
     );
     let page = repo.events_after(start, 100).await.expect("feed");
@@ -405,13 +408,23 @@ pub async fn feed_reports_its_prune_floor(repo: &dyn Store) {
     let end = repo.events_after(pos(&new2).1, 100).await.expect("feed");
     assert!(end.events.is_empty());
     assert_eq!(end.floor, p_old);
-    assert_eq!(repo.prune_events_before(2_000).await.expect("prune"), 0);
+    assert_eq!(
+        repo.prune_events_before(UnixMillis::new(2_000))
+            .await
+            .expect("prune"),
+        0
+    );
     assert_eq!(
         repo.events_after(p_new2, 1).await.expect("feed").floor,
         p_old
     );
     // Pruned to the end: the floor is the last position, and new events go above it.
-    assert!(repo.prune_events_before(20_000).await.expect("prune") >= 2);
+    assert!(
+        repo.prune_events_before(UnixMillis::new(20_000))
+            .await
+            .expect("prune")
+            >= 2
+    );
     let p_end = pos(&new2).1;
     assert_eq!(
         repo.events_after(p_end, 1).await.expect("feed").floor,

@@ -12,6 +12,7 @@
 //! [`ModelLog`]s to [`check_model`]: timestamps are wall-clock microseconds, so the logs of
 //! processes on one machine compare.
 
+use enterprise_sso::UnixMillis;
 use std::sync::Mutex;
 use std::thread;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -278,7 +279,8 @@ pub async fn run_model(
                 while writers_left.load(std::sync::atomic::Ordering::Acquire) > 0 {
                     thread::sleep(Duration::from_micros(rng.below(pace)));
                     let now = enterprise_sso::now_ms();
-                    block_on(repo.prune_events_before(now.saturating_add(1))).expect("prune");
+                    block_on(repo.prune_events_before(UnixMillis::new(now.saturating_add(1))))
+                        .expect("prune");
                 }
             });
         }

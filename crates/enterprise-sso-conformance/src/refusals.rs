@@ -8,6 +8,7 @@ use enterprise_sso::storage::codec::{encode_account, encode_connection};
 use enterprise_sso::EnterpriseAccount;
 use enterprise_sso::EnterpriseConnection;
 use enterprise_sso::Error;
+use enterprise_sso::UnixMillis;
 use enterprise_sso::{AccountId, ConnectionId};
 use enterprise_sso::{AccountQuery, ListQuery, Order, Store};
 
@@ -54,7 +55,7 @@ async fn snapshot(
         out.push(owner.as_ref().map(encode_connection).unwrap_or_default());
     }
     let expiring = repo
-        .certificates_expiring_before(i64::MAX)
+        .certificates_expiring_before(UnixMillis::new(i64::MAX))
         .await
         .expect("expiry");
     out.extend(expiring.iter().map(|c| c.id.as_str().as_bytes().to_vec()));
@@ -206,9 +207,12 @@ pub async fn storage_refusals_change_nothing(repo: &dyn Store) {
     );
 
     let gone = ConnectionId::generate();
-    assert!(!repo.delete(&gone, now()).await.expect("delete missing"));
     assert!(!repo
-        .delete_account(&AccountId::generate(), now())
+        .delete(&gone, UnixMillis::new(now()))
+        .await
+        .expect("delete missing"));
+    assert!(!repo
+        .delete_account(&AccountId::generate(), UnixMillis::new(now()))
         .await
         .expect("delete missing account"));
     assert_eq!(

@@ -50,6 +50,7 @@ mod sql;
 mod test_server;
 mod verify;
 
+use enterprise_sso::UnixMillis;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -246,9 +247,9 @@ impl ConnectionRepo for PostgresRepo {
             .await
     }
 
-    async fn delete(&self, id: &ConnectionId, now: i64) -> Result<bool> {
+    async fn delete(&self, id: &ConnectionId, now: UnixMillis) -> Result<bool> {
         let id = id.to_string();
-        self.run(|i| async move { connections::delete(&i, &id, now).await })
+        self.run(|i| async move { connections::delete(&i, &id, now.get()).await })
             .await
     }
 
@@ -266,10 +267,12 @@ impl ConnectionRepo for PostgresRepo {
 
     async fn certificates_expiring_before(
         &self,
-        before_ms: i64,
+        before: UnixMillis,
     ) -> Result<Vec<EnterpriseConnection>> {
-        self.run(|i| async move { connections::certificates_expiring_before(&i, before_ms).await })
-            .await
+        self.run(
+            |i| async move { connections::certificates_expiring_before(&i, before.get()).await },
+        )
+        .await
     }
 
     async fn count(&self, query: &ListQuery) -> Result<u64> {
@@ -285,8 +288,8 @@ impl EventFeed for PostgresRepo {
         self.run(|i| async move { events::after(&i, position, limit).await })
             .await
     }
-    async fn prune_events_before(&self, before_ms: i64) -> Result<u64> {
-        self.run(|i| async move { events::prune(&i, before_ms).await })
+    async fn prune_events_before(&self, before: UnixMillis) -> Result<u64> {
+        self.run(|i| async move { events::prune(&i, before.get()).await })
             .await
     }
     async fn append_events(&self, evs: &[enterprise_sso::events::Event]) -> Result<()> {
@@ -353,9 +356,9 @@ impl AccountRepo for PostgresRepo {
             .await
     }
 
-    async fn delete_account(&self, id: &AccountId, now: i64) -> Result<bool> {
+    async fn delete_account(&self, id: &AccountId, now: UnixMillis) -> Result<bool> {
         let id = id.to_string();
-        self.run(|i| async move { accounts::delete(&i, &id, now).await })
+        self.run(|i| async move { accounts::delete(&i, &id, now.get()).await })
             .await
     }
 }

@@ -4,6 +4,7 @@
 
 mod common;
 
+use enterprise_sso::UnixMillis;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -377,7 +378,7 @@ async fn a_delete_on_one_replica_while_the_other_signs_users_in() {
             })
         };
         tokio::time::sleep(Duration::from_millis(5 + 10 * round)).await;
-        assert!(a.delete(&c.id, 1).await.unwrap());
+        assert!(a.delete(&c.id, UnixMillis::new(1)).await.unwrap());
         let signed_in = signer.await.unwrap();
         // No account stays linked to the deleted connection.
         let linked = b

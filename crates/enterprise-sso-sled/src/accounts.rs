@@ -6,6 +6,7 @@ use enterprise_sso::events::account_events;
 use enterprise_sso::storage::codec::decode_account;
 use enterprise_sso::storage::email_key;
 use enterprise_sso::storage::{check_account_keys_unchanged, expect_version, stored_id};
+use enterprise_sso::UnixMillis;
 use enterprise_sso::{
     AccountId, AccountPage, AccountQuery, AccountRepo, ConnectionId, EnterpriseAccount, Error,
     Order, Result,
@@ -159,7 +160,7 @@ impl AccountRepo for SledRepo {
         Ok(AccountPage::from_overfetch(items, q.limit))
     }
 
-    async fn delete_account(&self, id: &AccountId, now: i64) -> Result<bool> {
+    async fn delete_account(&self, id: &AccountId, now: UnixMillis) -> Result<bool> {
         let id = id.clone();
         self.write(move |tx| {
             let Some(old) = tx.old_account(id.as_str())? else {
@@ -167,7 +168,7 @@ impl AccountRepo for SledRepo {
             };
             tx.drop_account_indexes(&old)?;
             tx.remove_account(id.as_str())?;
-            tx.append(&account_events(Some(&old), None, now))?;
+            tx.append(&account_events(Some(&old), None, now.get()))?;
             Ok(true)
         })
         .await

@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use enterprise_sso::events::{account_events, connection_events};
 use enterprise_sso::storage::codec::{decode_connection, encode_connection};
 use enterprise_sso::storage::expect_version;
+use enterprise_sso::UnixMillis;
 use enterprise_sso::{
     Change, ConnectionId, ConnectionRepo, Domain, EnterpriseConnection, Error, EventFeed, FeedPage,
     ListQuery, Order, Page, Result,
@@ -148,7 +149,7 @@ impl ConnectionRepo for SledRepo {
         }
     }
 
-    async fn delete(&self, id: &ConnectionId, now: i64) -> Result<bool> {
+    async fn delete(&self, id: &ConnectionId, now: UnixMillis) -> Result<bool> {
         loop {
             let generation = self.account_generation(id)?;
             let linked = self.linked_accounts(id)?;
@@ -162,14 +163,14 @@ impl ConnectionRepo for SledRepo {
                     let Some(old) = tx.old(id)? else {
                         return Ok(Some(false));
                     };
-                    let mut events = connection_events(Some(&old), None, now);
+                    let mut events = connection_events(Some(&old), None, now.get());
                     for account_id in &linked {
                         if let Some(a) = tx.old_account(account_id)? {
                             if a.enterprise_connection_id.as_ref() == Some(id) {
-                                let unlinked = a.unlinked(now);
+                                let unlinked = a.unlinked(now.get());
                                 tx.drop_account_indexes(&a)?;
                                 tx.put_account(&unlinked)?;
-                                events.extend(account_events(Some(&a), Some(&unlinked), now));
+                                events.extend(account_events(Some(&a), Some(&unlinked), now.get()));
                             }
                         }
                     }
@@ -266,11 +267,11 @@ impl ConnectionRepo for SledRepo {
 
     async fn certificates_expiring_before(
         &self,
-        before_ms: i64,
+        before: UnixMillis,
     ) -> Result<Vec<EnterpriseConnection>> {
         let mut out = Vec::new();
         let start = Kind::ByCertExpiry.key(&[]);
-        let end = Kind::ByCertExpiry.key(&[&ordered_i64(before_ms)]);
+        let end = Kind::ByCertExpiry.key(&[&ordered_i64(before.get())]);
         for entry in self.tree.range(start..end) {
             let (k, _) = entry.map_err(storage)?;
             if let Some(c) = self.load(&k[1 + 8..])? {
@@ -313,7 +314,7 @@ impl EventFeed for SledRepo {
         let floor = read_seq(self.tree.get(keys::meta(EVENT_FLOOR)).map_err(storage)?);
         Ok(FeedPage::new(events, floor))
     }
-    /// Walks the feed for the events older than `before_ms`, raises the floor to the
+    /// Walks the feed for the events older than `before`, raises the floor to the
     /// largest of their positions, then removes them (events are not records, so no
     /// transaction spans them; the floor only grows).
     async fn append_events(&self, events: &[enterprise_sso::events::Event]) -> Result<()> {
@@ -324,13 +325,13 @@ impl EventFeed for SledRepo {
         })
         .await
     }
-    async fn prune_events_before(&self, before_ms: i64) -> Result<u64> {
+    async fn prune_events_before(&self, before: UnixMillis) -> Result<u64> {
         let mut old = Vec::new();
         let mut top = 0;
         for e in self.tree.scan_prefix([Kind::Event.byte()]) {
             let (k, v) = e.map_err(storage)?;
             let event = enterprise_sso::storage::codec::decode_event(&v)?;
-            if event.created_at < before_ms {
+            if event.created_at < before.get() {
                 top = top.max(event.position);
                 old.push(k);
             }

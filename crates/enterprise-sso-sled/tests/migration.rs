@@ -2,6 +2,7 @@
 //! short runs again, newer layouts are refused.
 #![allow(clippy::unwrap_used)]
 
+use enterprise_sso::UnixMillis;
 use enterprise_sso::{ConnectionId, ConnectionRepo, Domain, Error, EventFeed, ListQuery};
 use enterprise_sso_conformance::{block_on, oidc_connection, saml_connection};
 use enterprise_sso_sled::{Kind, SledRepo};
@@ -118,7 +119,7 @@ fn layout_1_and_2_stores_are_migrated_to_one_tree_on_open() {
         };
         assert_eq!(block_on(repo.list(&q)).unwrap().items, vec![a.clone()]);
         assert_eq!(
-            block_on(repo.certificates_expiring_before(expires + 1)).unwrap(),
+            block_on(repo.certificates_expiring_before(UnixMillis::new(expires + 1))).unwrap(),
             vec![a.clone()],
             "layout {layout}: expiry index built"
         );
@@ -135,7 +136,7 @@ fn layout_1_and_2_stores_are_migrated_to_one_tree_on_open() {
             (1..=last).collect::<Vec<_>>()
         );
         assert_eq!(events[0].connection_id.as_ref(), Some(&a.id));
-        block_on(repo.delete(&a.id, 1)).unwrap();
+        block_on(repo.delete(&a.id, UnixMillis::new(1))).unwrap();
         let events = block_on(repo.events_after(last, 100)).unwrap().events;
         assert_eq!(events.first().map(|e| e.position), Some(last + 1));
         // Deleting unlinked the account through the migrated indexes.

@@ -54,6 +54,7 @@ mod sign_ins;
 mod verify;
 mod worker;
 
+use enterprise_sso::UnixMillis;
 use std::path::Path;
 
 use async_trait::async_trait;
@@ -287,10 +288,10 @@ impl ConnectionRepo for SqliteRepo {
         }
     }
 
-    async fn delete(&self, id: &ConnectionId, now: i64) -> Result<bool> {
+    async fn delete(&self, id: &ConnectionId, now: UnixMillis) -> Result<bool> {
         let id = id.to_string();
         self.writes
-            .run(move |c| connections::delete(c, &id, now))
+            .run(move |c| connections::delete(c, &id, now.get()))
             .await
     }
 
@@ -308,10 +309,10 @@ impl ConnectionRepo for SqliteRepo {
 
     async fn certificates_expiring_before(
         &self,
-        before_ms: i64,
+        before: UnixMillis,
     ) -> Result<Vec<EnterpriseConnection>> {
         self.reader()
-            .run(move |c| connections::certificates_expiring_before(c, before_ms))
+            .run(move |c| connections::certificates_expiring_before(c, before.get()))
             .await
     }
 
@@ -328,8 +329,10 @@ impl EventFeed for SqliteRepo {
             .run(move |c| events::after(c, position, limit))
             .await
     }
-    async fn prune_events_before(&self, before_ms: i64) -> Result<u64> {
-        self.writes.run(move |c| events::prune(c, before_ms)).await
+    async fn prune_events_before(&self, before: UnixMillis) -> Result<u64> {
+        self.writes
+            .run(move |c| events::prune(c, before.get()))
+            .await
     }
     async fn append_events(&self, evs: &[enterprise_sso::events::Event]) -> Result<()> {
         let evs = evs.to_vec();
@@ -395,10 +398,10 @@ impl AccountRepo for SqliteRepo {
             .await
     }
 
-    async fn delete_account(&self, id: &AccountId, now: i64) -> Result<bool> {
+    async fn delete_account(&self, id: &AccountId, now: UnixMillis) -> Result<bool> {
         let id = id.to_string();
         self.writes
-            .run(move |c| accounts::delete(c, &id, now))
+            .run(move |c| accounts::delete(c, &id, now.get()))
             .await
     }
 }

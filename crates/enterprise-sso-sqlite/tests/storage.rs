@@ -1,6 +1,7 @@
 //! Persistence, refusal of files that are not ours, and sharing across threads.
 #![allow(clippy::unwrap_used)]
 
+use enterprise_sso::UnixMillis;
 use std::sync::Arc;
 
 use enterprise_sso::{
@@ -228,11 +229,13 @@ fn a_version_1_database_is_migrated_and_back_filled() {
     let d = enterprise_sso::Domain::parse("v1.example.com").unwrap();
     assert_eq!(block_on(repo.find_by_domain(&d)).unwrap(), Some(c.clone()));
     block_on(repo.verify()).unwrap();
-    let due = block_on(repo.certificates_expiring_before(expires + 1)).unwrap();
+    let due = block_on(repo.certificates_expiring_before(UnixMillis::new(expires + 1))).unwrap();
     assert_eq!(due, vec![c.clone()], "back-filled from the stored record");
-    assert!(block_on(repo.certificates_expiring_before(expires))
-        .unwrap()
-        .is_empty());
+    assert!(
+        block_on(repo.certificates_expiring_before(UnixMillis::new(expires)))
+            .unwrap()
+            .is_empty()
+    );
     drop(repo);
     let v: i64 = rusqlite::Connection::open(&path)
         .unwrap()
@@ -252,7 +255,7 @@ fn a_version_1_database_is_migrated_and_back_filled() {
     assert!(!sql.contains("WITHOUT ROWID"), "{sql}");
     drop(db);
     let repo = SqliteRepo::open(&path).unwrap();
-    assert!(block_on(repo.delete(&c.id, 1)).unwrap());
+    assert!(block_on(repo.delete(&c.id, UnixMillis::new(1))).unwrap());
     assert_eq!(block_on(repo.find_by_domain(&d)).unwrap(), None);
     block_on(repo.verify()).unwrap();
 }

@@ -11,6 +11,7 @@ use crate::domain::Domain;
 use crate::error::{Error, Result};
 use crate::events::{account_events, connection_events, Event};
 use crate::ids::{AccountId, ConnectionId};
+use crate::millis::UnixMillis;
 use crate::repo::{
     AccountPage, AccountQuery, AccountRepo, ConnectionRepo, EventFeed, FeedPage, ListQuery, Order,
     Page,
@@ -234,7 +235,8 @@ impl ConnectionRepo for MemoryRepo {
         Ok(())
     }
 
-    async fn delete(&self, id: &ConnectionId, now: i64) -> Result<bool> {
+    async fn delete(&self, id: &ConnectionId, now: UnixMillis) -> Result<bool> {
+        let now = now.get();
         let mut s = self.write();
         let Some(old) = s.by_id.remove(id) else {
             return Ok(false);
@@ -331,7 +333,8 @@ impl EventFeed for MemoryRepo {
             .collect();
         Ok(FeedPage::new(events, s.pruned_to))
     }
-    async fn prune_events_before(&self, before_ms: i64) -> Result<u64> {
+    async fn prune_events_before(&self, before: UnixMillis) -> Result<u64> {
+        let before_ms = before.get();
         let mut s = self.write();
         let before = s.events.len();
         let mut floor = s.pruned_to;
@@ -451,7 +454,8 @@ impl AccountRepo for MemoryRepo {
         Ok(AccountPage::from_overfetch(items, q.limit))
     }
 
-    async fn delete_account(&self, id: &AccountId, now: i64) -> Result<bool> {
+    async fn delete_account(&self, id: &AccountId, now: UnixMillis) -> Result<bool> {
+        let now = now.get();
         let mut s = self.write();
         match s.accounts.remove(id) {
             Some(old) => {

@@ -7,21 +7,16 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// library stores and returns (`created_at`, `updated_at`, certificate windows, event
 /// times), Clerk's wire unit too.
 ///
-/// Where it is used: the service's methods that take a time
-/// ([`crate::Connections::certificate_renewal_check`]'s `now`,
-/// [`crate::Connections::prune_events_before`]'s `before`) take `impl Into<UnixMillis>`, so
-/// the signature says the unit and a bare `i64` of milliseconds still works. Arithmetic
-/// saturates instead of overflowing.
-///
-/// Not yet converted, and the plan: the store traits' time parameters
-/// ([`crate::ConnectionRepo::delete`]'s `now`, `certificates_expiring_before`,
-/// [`crate::AccountRepo::delete_account`], [`crate::EventFeed::prune_events_before`],
-/// the [`crate::SignInStore`] methods) become `UnixMillis` in one change across every
-/// implementation (the memory, SQLite, sled and PostgreSQL stores, the read cache, the
-/// encrypting wrapper, the test wrappers), since a trait cannot change for some of them;
-/// then the record fields (`created_at`, `updated_at`, certificate windows, event and
-/// sign-in times), with the wire crate converting at its edge (the stored formats keep
-/// their integers: the type is `serde(transparent)`). [`crate::Clock`] stays a closure
+/// Where it is used: the store traits' time parameters
+/// ([`crate::ConnectionRepo::delete`]'s `now`,
+/// [`crate::ConnectionRepo::certificates_expiring_before`],
+/// [`crate::AccountRepo::delete_account`], [`crate::EventFeed::prune_events_before`]) are
+/// `UnixMillis`, so an adapter cannot mistake seconds for milliseconds; the service's
+/// methods that take a time ([`crate::Connections::certificate_renewal_check`]'s `now`,
+/// [`crate::Connections::prune_events_before`]'s `before`) take `impl Into<UnixMillis>`,
+/// so a bare `i64` of milliseconds still works there. Stored formats keep their integers
+/// (the type is `serde(transparent)`; adapters call [`UnixMillis::get`] at their SQL or key
+/// edge). Arithmetic saturates instead of overflowing. [`crate::Clock`] stays a closure
 /// returning Unix ms as `i64`, so a test clock is still `Arc::new(|| 1_500)`.
 ///
 /// ```

@@ -9,6 +9,7 @@ use crate::connection::EnterpriseConnection;
 use crate::domain::Domain;
 use crate::error::Result;
 use crate::ids::{AccountId, ConnectionId};
+use crate::millis::UnixMillis;
 use crate::provider::Provider;
 
 /// Sort order of a listing, by id (which is creation order).
@@ -254,7 +255,7 @@ pub trait ConnectionRepo: Send + Sync {
     /// A store that also holds accounts ([`AccountRepo`]) keeps the connection's accounts
     /// but deactivates and unlinks them ([`EnterpriseAccount::unlinked`] at `now`) in the
     /// same atomic write.
-    async fn delete(&self, id: &ConnectionId, now: i64) -> Result<bool>;
+    async fn delete(&self, id: &ConnectionId, now: UnixMillis) -> Result<bool>;
 
     /// One page of connections matching the query.
     async fn list(&self, query: &ListQuery) -> Result<Page>;
@@ -262,15 +263,16 @@ pub trait ConnectionRepo: Send + Sync {
     /// The connection that claims exactly this domain, if any (active or not).
     async fn find_by_domain(&self, domain: &Domain) -> Result<Option<EnterpriseConnection>>;
 
-    /// Every connection whose IdP certificate expires before `before_ms` (Unix ms),
+    /// Every connection whose IdP certificate expires before `before`,
     /// soonest first (ties by id). All matches, not a page: renewal reminders must not be
     /// silently capped.
     ///
     /// The default walks [`ConnectionRepo::list`]; adapters override it with an index.
     async fn certificates_expiring_before(
         &self,
-        before_ms: i64,
+        before: UnixMillis,
     ) -> Result<Vec<EnterpriseConnection>> {
+        let before_ms = before.get();
         let mut out: Vec<_> = list_all(
             self,
             &ListQuery {
@@ -326,7 +328,7 @@ macro_rules! forward_repo {
             async fn modify(&self, id: &ConnectionId, change: Change) -> Result<EnterpriseConnection> {
                 (**self).modify(id, change).await
             }
-            async fn delete(&self, id: &ConnectionId, now: i64) -> Result<bool> {
+            async fn delete(&self, id: &ConnectionId, now: UnixMillis) -> Result<bool> {
                 (**self).delete(id, now).await
             }
             async fn list(&self, query: &ListQuery) -> Result<Page> {
@@ -338,8 +340,8 @@ macro_rules! forward_repo {
             async fn count(&self, query: &ListQuery) -> Result<u64> {
                 (**self).count(query).await
             }
-            async fn certificates_expiring_before(&self, before_ms: i64) -> Result<Vec<EnterpriseConnection>> {
-                (**self).certificates_expiring_before(before_ms).await
+            async fn certificates_expiring_before(&self, before: UnixMillis) -> Result<Vec<EnterpriseConnection>> {
+                (**self).certificates_expiring_before(before).await
             }
         }
     )*};
@@ -420,7 +422,7 @@ pub trait AccountRepo: Send + Sync {
 
     /// Deletes an account; `false` when there was none. `now` stamps the deletion's
     /// change-feed event (the caller's clock, as in [`ConnectionRepo::delete`]).
-    async fn delete_account(&self, id: &AccountId, now: i64) -> Result<bool>;
+    async fn delete_account(&self, id: &AccountId, now: UnixMillis) -> Result<bool>;
 }
 
 /// Implements [`AccountRepo`] for a type by handing every call to the account store
@@ -475,7 +477,7 @@ macro_rules! forward_account_repo {
             async fn delete_account(
                 &self,
                 id: &$crate::AccountId,
-                now: i64,
+                now: $crate::UnixMillis,
             ) -> $crate::Result<bool> {
                 let $s = self;
                 $inner.delete_account(id, now).await
@@ -546,10 +548,10 @@ pub trait EventFeed: Send + Sync {
     /// first could miss a prune that then removed events this page should have held.
     async fn events_after(&self, position: u64, limit: usize) -> Result<FeedPage>;
 
-    /// Deletes the events created before `before_ms` (Unix ms); how many were deleted.
+    /// Deletes the events created before `before`; how many were deleted.
     /// Positions are never reused, and the floor ([`FeedPage::floor`]) is raised to the
     /// largest position deleted, no later than the events are removed.
-    async fn prune_events_before(&self, before_ms: i64) -> Result<u64>;
+    async fn prune_events_before(&self, before: UnixMillis) -> Result<u64>;
 
     /// Appends `events` on their own, in one atomic write, at the next positions (as a
     /// write's events are): events that record something no record write carries, such
@@ -571,8 +573,8 @@ macro_rules! forward_event_feed {
             async fn events_after(&self, position: u64, limit: usize) -> Result<FeedPage> {
                 (**self).events_after(position, limit).await
             }
-            async fn prune_events_before(&self, before_ms: i64) -> Result<u64> {
-                (**self).prune_events_before(before_ms).await
+            async fn prune_events_before(&self, before: UnixMillis) -> Result<u64> {
+                (**self).prune_events_before(before).await
             }
             async fn append_events(&self, events: &[crate::events::Event]) -> Result<()> {
                 (**self).append_events(events).await

@@ -4,6 +4,7 @@
 //! test of the set rules over random windows (`PROPTEST_CASES` for more than 256).
 #![allow(clippy::unwrap_used)]
 
+use enterprise_sso::UnixMillis;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -100,12 +101,15 @@ fn expired_and_valid_the_valid_one_is_primary_and_counts_for_expiry() {
         // The expiry query follows the latest expiry: not reported before it.
         let repo = s.repo();
         assert!(repo
-            .certificates_expiring_before(new.2)
+            .certificates_expiring_before(UnixMillis::new(new.2))
             .await
             .unwrap()
             .is_empty());
         assert_eq!(
-            repo.certificates_expiring_before(new.2 + 1).await.unwrap()[0].id,
+            repo.certificates_expiring_before(UnixMillis::new(new.2 + 1))
+                .await
+                .unwrap()[0]
+                .id,
             c.id
         );
     });
@@ -292,7 +296,7 @@ proptest! {
                 repo.insert(&c).await.unwrap();
             }
         });
-        let mut got: Vec<_> = block_on(repo.certificates_expiring_before(before))
+        let mut got: Vec<_> = block_on(repo.certificates_expiring_before(UnixMillis::new(before)))
             .unwrap()
             .into_iter()
             .map(|c| c.id)

@@ -8,6 +8,7 @@
 //! writer (default 20).
 #![allow(clippy::unwrap_used)]
 
+use enterprise_sso::UnixMillis;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -453,7 +454,7 @@ impl ConnectionRepo for IgnoresVersions {
         let stored = self.0.get(&c.id).await?.map_or(0, |s| s.version);
         self.0.update(c, stored).await
     }
-    async fn delete(&self, id: &ConnectionId, now: i64) -> Result<bool> {
+    async fn delete(&self, id: &ConnectionId, now: UnixMillis) -> Result<bool> {
         self.0.delete(id, now).await
     }
     async fn list(&self, q: &ListQuery) -> Result<Page> {
@@ -469,8 +470,8 @@ impl EventFeed for IgnoresVersions {
     async fn events_after(&self, position: u64, limit: usize) -> Result<enterprise_sso::FeedPage> {
         self.0.events_after(position, limit).await
     }
-    async fn prune_events_before(&self, before_ms: i64) -> Result<u64> {
-        self.0.prune_events_before(before_ms).await
+    async fn prune_events_before(&self, before: UnixMillis) -> Result<u64> {
+        self.0.prune_events_before(before).await
     }
     async fn append_events(&self, events: &[enterprise_sso::events::Event]) -> Result<()> {
         self.0.append_events(events).await
@@ -502,7 +503,7 @@ impl AccountRepo for IgnoresVersions {
     async fn list_accounts(&self, c: &ConnectionId, q: &AccountQuery) -> Result<AccountPage> {
         self.0.list_accounts(c, q).await
     }
-    async fn delete_account(&self, id: &AccountId, now: i64) -> Result<bool> {
+    async fn delete_account(&self, id: &AccountId, now: UnixMillis) -> Result<bool> {
         self.0.delete_account(id, now).await
     }
 }

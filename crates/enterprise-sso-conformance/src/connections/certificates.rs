@@ -3,6 +3,7 @@
 use enterprise_sso::now_ms;
 use enterprise_sso::IdpCertificate;
 use enterprise_sso::Store;
+use enterprise_sso::UnixMillis;
 use enterprise_sso::{EnterpriseConnection, ProtocolConfig};
 
 use crate::fixtures::*;
@@ -60,12 +61,12 @@ pub async fn certificate_expiry_query(repo: &dyn Store) {
     );
     let ids = |v: Vec<EnterpriseConnection>| v.into_iter().map(|c| c.id).collect::<Vec<_>>();
     let got = ids(repo
-        .certificates_expiring_before(base + 250)
+        .certificates_expiring_before(UnixMillis::new(base + 250))
         .await
         .expect("query"));
     assert_eq!(got, vec![early.id.clone(), mid.id.clone()]);
     let got = ids(repo
-        .certificates_expiring_before(base + 100)
+        .certificates_expiring_before(UnixMillis::new(base + 100))
         .await
         .expect("query"));
     assert!(got.is_empty(), "strictly before: {got:?}");
@@ -74,9 +75,12 @@ pub async fn certificate_expiry_query(repo: &dyn Store) {
     renewed.id = early.id.clone();
     renewed.version = 2;
     repo.update(&renewed, 1).await.expect("renew");
-    assert!(repo.delete(&mid.id, now_ms()).await.expect("delete"));
+    assert!(repo
+        .delete(&mid.id, UnixMillis::new(now_ms()))
+        .await
+        .expect("delete"));
     let got = ids(repo
-        .certificates_expiring_before(base + 2_000)
+        .certificates_expiring_before(UnixMillis::new(base + 2_000))
         .await
         .expect("query"));
     assert_eq!(
@@ -89,7 +93,7 @@ pub async fn certificate_expiry_query(repo: &dyn Store) {
         .collect();
     insert_all(repo, &many).await;
     assert_eq!(
-        repo.certificates_expiring_before(base + 70)
+        repo.certificates_expiring_before(UnixMillis::new(base + 70))
             .await
             .expect("query")
             .len(),

@@ -5,6 +5,7 @@ use enterprise_sso::ConnectionId;
 use enterprise_sso::Domain;
 use enterprise_sso::Error;
 use enterprise_sso::Provider;
+use enterprise_sso::UnixMillis;
 use enterprise_sso::{now_ms, Connections};
 use enterprise_sso::{CreateConnection, OidcPatch, Patch, SamlPatch, UpdateConnection};
 use enterprise_sso::{EnterpriseConnection, ProtocolConfig};
@@ -31,9 +32,15 @@ pub async fn crud(repo: &dyn Store) {
     repo.update(&a2, 1).await.expect("update");
     assert_eq!(must_get(repo, &a.id).await, a2);
 
-    assert!(repo.delete(&a.id, now_ms()).await.expect("delete"));
+    assert!(repo
+        .delete(&a.id, UnixMillis::new(now_ms()))
+        .await
+        .expect("delete"));
     assert_eq!(repo.get(&a.id).await.expect("get"), None);
-    assert!(!repo.delete(&a.id, now_ms()).await.expect("delete twice"));
+    assert!(!repo
+        .delete(&a.id, UnixMillis::new(now_ms()))
+        .await
+        .expect("delete twice"));
     let err = repo.update(&a2, 2).await.expect_err("update deleted");
     assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
     assert_eq!(must_get(repo, &b.id).await, b);

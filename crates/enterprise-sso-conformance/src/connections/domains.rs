@@ -3,6 +3,7 @@
 use enterprise_sso::now_ms;
 use enterprise_sso::Error;
 use enterprise_sso::Store;
+use enterprise_sso::UnixMillis;
 
 use crate::fixtures::*;
 
@@ -105,7 +106,10 @@ pub async fn domains_released_on_change_and_delete(repo: &dyn Store) {
         repo.insert(&c).await,
         Err(Error::DomainConflict { .. })
     ));
-    assert!(repo.delete(&a.id, now_ms()).await.expect("delete"));
+    assert!(repo
+        .delete(&a.id, UnixMillis::new(now_ms()))
+        .await
+        .expect("delete"));
     assert_eq!(
         repo.find_by_domain(&domain("rel-3.example.com"))
             .await

@@ -1,5 +1,6 @@
 //! The cache's tests with a store that counts or pauses the calls that reach it.
 #![allow(clippy::unwrap_used)]
+use crate::millis::UnixMillis;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
@@ -30,7 +31,7 @@ impl ConnectionRepo for Counting {
     async fn update(&self, c: &EnterpriseConnection, v: u64) -> Result<()> {
         self.inner.update(c, v).await
     }
-    async fn delete(&self, id: &ConnectionId, now: i64) -> Result<bool> {
+    async fn delete(&self, id: &ConnectionId, now: UnixMillis) -> Result<bool> {
         self.inner.delete(id, now).await
     }
     async fn list(&self, q: &ListQuery) -> Result<Page> {
@@ -48,7 +49,7 @@ impl EventFeed for Counting {
     async fn events_after(&self, p: u64, l: usize) -> Result<crate::repo::FeedPage> {
         self.inner.events_after(p, l).await
     }
-    async fn prune_events_before(&self, t: i64) -> Result<u64> {
+    async fn prune_events_before(&self, t: UnixMillis) -> Result<u64> {
         self.inner.prune_events_before(t).await
     }
 }
@@ -79,7 +80,7 @@ impl ConnectionRepo for Paused {
         }
         Ok(())
     }
-    async fn delete(&self, id: &ConnectionId, now: i64) -> Result<bool> {
+    async fn delete(&self, id: &ConnectionId, now: UnixMillis) -> Result<bool> {
         self.inner.delete(id, now).await
     }
     async fn list(&self, q: &ListQuery) -> Result<Page> {
@@ -95,7 +96,7 @@ impl EventFeed for Paused {
     async fn events_after(&self, p: u64, l: usize) -> Result<crate::repo::FeedPage> {
         self.inner.events_after(p, l).await
     }
-    async fn prune_events_before(&self, t: i64) -> Result<u64> {
+    async fn prune_events_before(&self, t: UnixMillis) -> Result<u64> {
         self.inner.prune_events_before(t).await
     }
 }
@@ -170,7 +171,7 @@ fn a_write_through_does_not_undo_a_delete_a_read_saw() {
         std::thread::spawn(move || block_on(c.update(&v2, 1)).unwrap())
     };
     committed.recv().unwrap();
-    assert!(block_on(c.inner().delete(&v1.id, 0)).unwrap());
+    assert!(block_on(c.inner().delete(&v1.id, UnixMillis::new(0))).unwrap());
     assert_eq!(block_on(c.get(&v1.id)).unwrap(), None);
     go.send(()).unwrap();
     writer.join().unwrap();

@@ -491,7 +491,7 @@ mod tests {
         block_on(c.insert(&x)).unwrap();
         let epoch = c.epoch.load(Ordering::Acquire);
         // The read saw `x`; the delete lands before the read fills the cache.
-        block_on(c.delete(&x.id, 1)).unwrap();
+        block_on(c.delete(&x.id, crate::UnixMillis::new(1))).unwrap();
         c.fill(&x.id, Some(&Arc::new(x.clone())), epoch);
         assert_eq!(block_on(c.get(&x.id)).unwrap(), None);
         // Even when the "deleted" answer was evicted meanwhile.
@@ -555,7 +555,7 @@ mod tests {
         assert_eq!(block_on(c.get(&v1.id)).unwrap(), Some(v3.clone()));
         // Nor a delete of a newer version by another handle.
         let epoch = c.write_start();
-        block_on(c.inner().delete(&v1.id, 1)).unwrap();
+        block_on(c.inner().delete(&v1.id, crate::UnixMillis::new(1))).unwrap();
         block_on(c.sync()).unwrap();
         c.wrote(&v3, epoch);
         assert_eq!(block_on(c.get(&v1.id)).unwrap(), None);
@@ -577,7 +577,11 @@ mod tests {
         let mut v3 = v2.clone();
         v3.version += 1;
         block_on(c.inner().update(&v3, v2.version)).unwrap();
-        block_on(c.inner().prune_events_before(i64::MAX)).unwrap();
+        block_on(
+            c.inner()
+                .prune_events_before(crate::UnixMillis::new(i64::MAX)),
+        )
+        .unwrap();
         block_on(c.sync()).unwrap();
         assert_eq!(c.stats().resets, 1);
         c.wrote(&v2, epoch);

@@ -10,6 +10,7 @@ use crate::connection::EnterpriseConnection;
 use crate::domain::Domain;
 use crate::error::Result;
 use crate::ids::ConnectionId;
+use crate::millis::UnixMillis;
 use crate::repo::{AccountRepo, Change, ConnectionRepo, EventFeed, FeedPage, ListQuery, Page};
 
 impl<S: ConnectionRepo + EventFeed> Cached<S> {
@@ -140,7 +141,7 @@ impl<S: ConnectionRepo + EventFeed> ConnectionRepo for Cached<S> {
         .await
     }
 
-    async fn delete(&self, id: &ConnectionId, now: i64) -> Result<bool> {
+    async fn delete(&self, id: &ConnectionId, now: UnixMillis) -> Result<bool> {
         self.write_through(id, self.inner.delete(id, now), |c, _, _| {
             c.epoch.fetch_add(1, Ordering::AcqRel);
             c.ids
@@ -159,9 +160,9 @@ impl<S: ConnectionRepo + EventFeed> ConnectionRepo for Cached<S> {
 
     async fn certificates_expiring_before(
         &self,
-        before_ms: i64,
+        before: UnixMillis,
     ) -> Result<Vec<EnterpriseConnection>> {
-        self.inner.certificates_expiring_before(before_ms).await
+        self.inner.certificates_expiring_before(before).await
     }
 
     async fn count(&self, query: &ListQuery) -> Result<u64> {
@@ -174,8 +175,8 @@ impl<S: ConnectionRepo + EventFeed> EventFeed for Cached<S> {
     async fn events_after(&self, position: u64, limit: usize) -> Result<FeedPage> {
         self.inner.events_after(position, limit).await
     }
-    async fn prune_events_before(&self, before_ms: i64) -> Result<u64> {
-        self.inner.prune_events_before(before_ms).await
+    async fn prune_events_before(&self, before: UnixMillis) -> Result<u64> {
+        self.inner.prune_events_before(before).await
     }
     async fn append_events(&self, events: &[crate::events::Event]) -> Result<()> {
         self.inner.append_events(events).await

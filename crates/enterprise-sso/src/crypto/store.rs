@@ -10,6 +10,7 @@ use crate::connection::{EnterpriseConnection, ProtocolConfig};
 use crate::domain::Domain;
 use crate::error::{Error, Result};
 use crate::ids::ConnectionId;
+use crate::millis::UnixMillis;
 use crate::repo::{AccountRepo, ConnectionRepo, EventFeed, ListQuery, Order, Page, MAX_LIMIT};
 use crate::secret::ClientSecret;
 
@@ -387,7 +388,7 @@ impl<S: ConnectionRepo> ConnectionRepo for Encrypted<S> {
         self.inner.update(&sealed, expected_version).await
     }
 
-    async fn delete(&self, id: &ConnectionId, now: i64) -> Result<bool> {
+    async fn delete(&self, id: &ConnectionId, now: UnixMillis) -> Result<bool> {
         self.inner.delete(id, now).await
     }
 
@@ -410,9 +411,9 @@ impl<S: ConnectionRepo> ConnectionRepo for Encrypted<S> {
 
     async fn certificates_expiring_before(
         &self,
-        before_ms: i64,
+        before: UnixMillis,
     ) -> Result<Vec<EnterpriseConnection>> {
-        self.open_all(self.inner.certificates_expiring_before(before_ms).await?)
+        self.open_all(self.inner.certificates_expiring_before(before).await?)
     }
 
     async fn count(&self, query: &ListQuery) -> Result<u64> {
@@ -425,8 +426,8 @@ impl<S: EventFeed> EventFeed for Encrypted<S> {
     async fn events_after(&self, position: u64, limit: usize) -> Result<crate::repo::FeedPage> {
         self.inner.events_after(position, limit).await
     }
-    async fn prune_events_before(&self, before_ms: i64) -> Result<u64> {
-        self.inner.prune_events_before(before_ms).await
+    async fn prune_events_before(&self, before: UnixMillis) -> Result<u64> {
+        self.inner.prune_events_before(before).await
     }
     async fn append_events(&self, events: &[crate::events::Event]) -> Result<()> {
         self.inner.append_events(events).await

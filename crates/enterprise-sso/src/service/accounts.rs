@@ -5,6 +5,7 @@ use super::Connections;
 use crate::account::EnterpriseAccount;
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, ConnectionId};
+use crate::millis::UnixMillis;
 use crate::repo::{AccountPage, AccountQuery, Store, MAX_LIMIT};
 
 impl<R: Store> Connections<R> {
@@ -54,7 +55,11 @@ impl<R: Store> Connections<R> {
 
     /// Deletes an account; [`Error::NotFound`] when absent.
     pub async fn delete_account(&self, id: &AccountId) -> Result<()> {
-        if self.repo.delete_account(id, (self.clock)()).await? {
+        if self
+            .repo
+            .delete_account(id, UnixMillis::new((self.clock)()))
+            .await?
+        {
             Ok(())
         } else {
             Err(Error::not_found(id))

@@ -243,9 +243,7 @@ impl<R: ConnectionRepo> Connections<R> {
         &self,
         days: u32,
     ) -> Result<Vec<EnterpriseConnection>> {
-        let before = UnixMillis::new((self.clock)())
-            .saturating_add_days(days)
-            .get();
+        let before = UnixMillis::new((self.clock)()).saturating_add_days(days);
         self.repo.certificates_expiring_before(before).await
     }
 
@@ -264,7 +262,7 @@ impl<R: ConnectionRepo> Connections<R> {
         days: u32,
     ) -> Result<Vec<ConnectionId>> {
         let now = now.into();
-        let before = now.saturating_add_days(days).get();
+        let before = now.saturating_add_days(days);
         let now = now.get();
         let mut noticed = Vec::new();
         for c in self.repo.certificates_expiring_before(before).await? {
@@ -281,7 +279,7 @@ impl<R: ConnectionRepo> Connections<R> {
                     let Some(cert) = s.idp_certificates.iter().max_by_key(|x| x.expires_at) else {
                         return Ok(next);
                     };
-                    if cert.expires_at >= before {
+                    if cert.expires_at >= before.get() {
                         return Ok(next);
                     }
                     let notice = crate::connection::RenewalNotice {
@@ -320,7 +318,11 @@ impl<R: ConnectionRepo> Connections<R> {
     /// that holds accounts keeps the connection's accounts, deactivated and unlinked, in
     /// the same write.
     pub async fn delete(&self, id: &ConnectionId) -> Result<()> {
-        if self.repo.delete(id, (self.clock)()).await? {
+        if self
+            .repo
+            .delete(id, UnixMillis::new((self.clock)()))
+            .await?
+        {
             Ok(())
         } else {
             Err(Error::not_found(id))
@@ -371,6 +373,6 @@ impl<R: ConnectionRepo + EventFeed> Connections<R> {
     /// deleted. Positions are never reused; the floor rises to the largest position
     /// deleted, so consumers behind it learn that they missed events.
     pub async fn prune_events_before(&self, before: impl Into<UnixMillis>) -> Result<u64> {
-        self.repo.prune_events_before(before.into().get()).await
+        self.repo.prune_events_before(before.into()).await
     }
 }
