@@ -3,10 +3,16 @@
 consent pages (idp/node/op.mjs) as a browser would, and prints the query string of the
 redirect to the client's redirect URI (the callback: code, state, iss).
 
-    python3 idp/oidc_follow.py AUTH_URL REDIRECT_URI [--login jane@acme.com]
+    python3 idp/oidc_follow.py AUTH_URL REDIRECT_URI [--login jane@acme.com] [--deny]
+
+With --deny the user logs in, then declines on the consent page: the page's "[ Cancel ]"
+link (oidc-provider's /interaction/<uid>/abort) is followed, and the provider redirects
+with error=access_denied, error_description and the state.
 """
 import argparse
+import html
 import http.cookiejar
+import re
 import sys
 import urllib.error
 import urllib.parse
@@ -18,7 +24,7 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-def follow(auth_url, redirect_uri, login="jane@acme.com", timeout=20):
+def follow(auth_url, redirect_uri, login="jane@acme.com", deny=False, timeout=20):
     for u in (auth_url, redirect_uri):
         if not u.startswith("http://127.0.0.1:"):
             raise SystemExit("oidc_follow.py only talks to 127.0.0.1")
@@ -37,7 +43,12 @@ def follow(auth_url, redirect_uri, login="jane@acme.com", timeout=20):
     for _ in range(12):
         status, location, page = go(url)
         if location is None:
-            if "/interaction/" in url:
+            if "/interaction/" in url and deny and 'name="login"' not in page:
+                m = re.search(r'href="([^"]*/abort)"', page)
+                if not m:
+                    raise RuntimeError("no cancel link on the consent page: %s" % page[:300])
+                status, location, page = go(urllib.parse.urljoin(url, html.unescape(m.group(1))))
+            elif "/interaction/" in url:
                 form = ({"prompt": "login", "login": login, "password": "x"}
                         if 'name="login"' in page else {"prompt": "consent"})
                 status, location, page = go(url, form)
@@ -54,8 +65,9 @@ def main():
     ap.add_argument("auth_url")
     ap.add_argument("redirect_uri")
     ap.add_argument("--login", default="jane@acme.com")
+    ap.add_argument("--deny", action="store_true", help="decline on the consent page")
     a = ap.parse_args()
-    print(follow(a.auth_url, a.redirect_uri, a.login))
+    print(follow(a.auth_url, a.redirect_uri, a.login, a.deny))
 
 
 if __name__ == "__main__":

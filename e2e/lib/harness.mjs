@@ -228,6 +228,22 @@ export async function navigation(page, pred, action) {
 }
 
 /**
+ * Logs in on oidc-provider's devInteractions pages, then declines on the consent page: its
+ * "[ Cancel ]" link (oidc-provider's /interaction/<uid>/abort), which sends the browser back
+ * with error=access_denied. Returns after the link is clicked.
+ */
+export async function opDecline(page, login, password) {
+  await page.waitForSelector('input[name=login]');
+  await page.type('input[name=login]', login);
+  await page.type('input[name=password]', password);
+  await Promise.all([page.waitForNavigation({ waitUntil: 'domcontentloaded' }), page.click('button[type=submit]')]);
+  assert.match(await page.evaluate(() => document.body.innerText), /Authorize/);
+  const cancel = await page.waitForSelector('a[href$="/abort"]');
+  assert.equal(await cancel.evaluate((a) => a.textContent.trim()), '[ Cancel ]');
+  await cancel.click();
+}
+
+/**
  * Signs in on oidc-provider's devInteractions pages: types the login and a password,
  * submits, then confirms the consent page. Returns after the consent form is submitted.
  */

@@ -3,11 +3,15 @@
 // enterprise-sso-server's /sso/authorize → npm oidc-provider's real login and consent
 // pages, filled in by headless Debian chromium → the server's OIDC callback → the app's
 // redirect URI with a code and its state → sso.getProfileAndToken with the code verifier.
+// And the user declining on the consent page: the app's redirect URI gets WorkOS's
+// error=access_denied with its own state, and no code.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { appRedirectUri, startApp } from '../lib/app.mjs';
-import { clerk, freePort, launchBrowser, missing, navigation, opLogin, startOidcProvider, startSsoServer, withPage } from '../lib/harness.mjs';
+import {
+  clerk, freePort, launchBrowser, missing, navigation, opDecline, opLogin, startOidcProvider, startSsoServer, withPage,
+} from '../lib/harness.mjs';
 
 const skip = missing(['chromium', 'oidc-provider']);
 const CLIENT = 'client_customer_spa';
@@ -73,6 +77,9 @@ test('getAuthorizationUrlWithPKCE → oidc-provider login and consent → callba
   );
   assert.equal(p.rawAttributes.email, 'jane@acme.com');
   assert.equal(p.rawAttributes.given_name, 'Jane');
+  // The claims keep their JSON types, as WorkOS sends them.
+  assert.equal(p.rawAttributes.email_verified, true);
+  assert.equal(typeof p.rawAttributes.iat, 'number');
   assert.equal(s.raw.id, p.id);
   assert.ok(s.raw.enterprise_account_id, 'the profile names the enterprise account');
   // Stored: the same user from another browser is the same account.
@@ -84,4 +91,27 @@ test('getAuthorizationUrlWithPKCE → oidc-provider login and consent → callba
   });
   assert.notEqual(again.state, s.state);
   assert.equal(again.raw.enterprise_account_id, s.raw.enterprise_account_id);
+});
+
+test('the user declines consent at oidc-provider → the app gets error=access_denied with its state, no code', { skip }, async () => {
+  const calls = app.callbacks.length;
+  const signIns = app.signIns.length;
+  await withPage(browser, server, async (page) => {
+    await page.goto(`${app.origin}/login?organization=org_acme`, { waitUntil: 'domcontentloaded' });
+    const authorize = page.trail.find((t) => t.includes('/sso/authorize?'));
+    const sent = new URL(authorize.replace(/^\d+ GET /, '')).searchParams.get('state');
+    const landed = await navigation(page, (u) => u.startsWith(app.redirectUri), () => opDecline(page, 'jane@acme.com', 'any-password'));
+    // oidc-provider sent error=access_denied to the server's callback, which sent it on.
+    assert.ok(page.trail.some((t) => t.startsWith(`303 GET ${server.base}/${connectionId}/callback?error=access_denied`)), page.trail.join('\n'));
+    assert.equal(landed.status(), 400, "the app's own error page");
+    const back = new URL(landed.url());
+    assert.equal(back.searchParams.get('error'), 'access_denied');
+    assert.match(back.searchParams.get('error_description'), /access_denied: End-User aborted interaction/);
+    assert.equal(back.searchParams.get('state'), sent, "the app's state came back");
+    assert.equal(back.searchParams.get('code'), null);
+    assert.equal(await page.$eval('#error', (e) => e.textContent), 'access_denied');
+  });
+  assert.equal(app.callbacks.length, calls + 1);
+  assert.deepEqual({ ...app.callbacks.at(-1), state: undefined }, { path: '/callback', state: undefined, hasCode: false, error: 'access_denied' });
+  assert.equal(app.signIns.length, signIns, 'no sign-in');
 });

@@ -52,7 +52,13 @@ async fn sp_initiated_sign_in_gives_a_code_a_token_and_the_profile() {
     assert_eq!(p["organization_id"], "org_acme.com");
     assert_eq!(p["first_name"], "Jane");
     assert!(p["id"].as_str().unwrap().starts_with("prof_"));
-    assert!(p["raw_attributes"].is_object());
+    // WorkOS's SAML raw_attributes: a single-valued attribute is its string.
+    let raw = p["raw_attributes"].as_object().unwrap();
+    assert!(
+        raw.values().any(|v| v.as_str() == Some("jane@acme.com")),
+        "{raw:?}"
+    );
+    assert!(raw.values().all(serde_json::Value::is_string), "{raw:?}");
     let account = p["enterprise_account_id"].as_str().unwrap();
     assert!(w.svc.get_account(&account.parse().unwrap()).await.is_ok());
 

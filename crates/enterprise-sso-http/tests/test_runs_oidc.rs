@@ -1,8 +1,9 @@
 //! A connection test run over OIDC against npm `oidc-provider` (idp/node/op.mjs), through
 //! the SSRF-safe fetcher in its loopback test mode: the run's URL → the provider's login
 //! and consent (idp/oidc_follow.py) → the callback route → the outcome page, without an
-//! account; the run shows the verified claims and never a token. A callback whose code
-//! the provider refuses is a failed run with the relying party's reason.
+//! account; the run shows the verified ID token and its claims, never the access token. A
+//! callback whose code the provider refuses is a failed run with the relying party's
+//! reason, and so is the admin declining consent (the provider's `access_denied`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod schema;
@@ -66,9 +67,14 @@ fn provider(port: u16, redirect_uri: &str) -> Running {
 }
 
 fn login(auth_url: &str, redirect_uri: &str) -> String {
+    follow(auth_url, redirect_uri, &[])
+}
+
+fn follow(auth_url: &str, redirect_uri: &str, extra: &[&str]) -> String {
     let out = Command::new("python3")
         .current_dir(root())
         .args(["idp/oidc_follow.py", auth_url, redirect_uri])
+        .args(extra)
         .output()
         .expect("run idp/oidc_follow.py");
     assert!(
@@ -180,12 +186,50 @@ async fn an_oidc_test_run_shows_the_claims_and_signs_no_one_in() {
         r.body
     );
 
+    // The admin declines consent: the provider's access_denied fails the run, once.
+    let r = api(&w, Method::POST, &runs).await;
+    let url = r.json()["url"].as_str().unwrap().to_owned();
+    let r = admin
+        .get(&w.app, url.strip_prefix("http://127.0.0.1:3000").unwrap())
+        .await;
+    let query = follow(r.location().unwrap(), &callback, &["--deny"]);
+    assert!(query.starts_with("error=access_denied&"), "{query}");
+    let r = admin.get(&w.app, &format!("{cb_path}?{query}")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(
+        r.body.contains("<strong id=\"status\">failed</strong>")
+            && r.body.contains("oidc_provider_error"),
+        "{}",
+        r.body
+    );
+    // Its request was used up: the same callback again ends no run and goes on as a
+    // sign-in, which finds no request either.
+    let r = admin.get(&w.app, &format!("{cb_path}?{query}")).await;
+    r.assert_page(400, "oidc_unknown_state");
+
     let r = api(&w, Method::GET, &runs).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let j = r.json();
     schema::check("EnterpriseConnectionTestRuns", &j);
-    assert_eq!(j["total_count"], 2);
-    let (failed, ok) = (&j["data"][0], &j["data"][1]);
+    assert_eq!(j["total_count"], 3);
+    let denied = &j["data"][0];
+    assert_eq!(denied["status"], "failed");
+    let err = denied["logs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["level"] == "error")
+        .unwrap();
+    assert_eq!(err["code"], "oidc_provider_error");
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("access_denied: End-User aborted interaction"),
+        "{err}"
+    );
+    assert!(denied["oauth"].get("id_token").is_none());
+    let (failed, ok) = (&j["data"][1], &j["data"][2]);
     assert_eq!(ok["status"], "success");
     assert_eq!(ok["connection_type"], "oauth");
     assert!(ok["saml"].is_null());
@@ -193,8 +237,23 @@ async fn an_oidc_test_run_shows_the_claims_and_signs_no_one_in() {
     let claims: serde_json::Value =
         serde_json::from_str(ok["oauth"]["user_info"].as_str().unwrap()).unwrap();
     assert_eq!(claims["email"], "jane@acme.com");
+    // The verified ID token, as the provider sent it: this client's, with the claims
+    // shown; never the access token.
     assert!(ok["oauth"].get("access_token").is_none());
-    assert!(ok["oauth"].get("id_token").is_none());
+    let id_token = ok["oauth"]["id_token"].as_str().unwrap();
+    let parts: Vec<&str> = id_token.split('.').collect();
+    assert_eq!(parts.len(), 3, "a compact JWS");
+    use base64::Engine as _;
+    let payload: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(parts[1])
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(payload["aud"], "rp");
+    assert_eq!(payload["iss"], format!("http://127.0.0.1:{port}"));
+    assert_eq!(payload["sub"], claims["sub"]);
+    assert_eq!(payload["nonce"], claims["nonce"]);
     assert!(ok["logs"]
         .as_array()
         .unwrap()
@@ -208,5 +267,9 @@ async fn an_oidc_test_run_shows_the_claims_and_signs_no_one_in() {
         .find(|l| l["level"] == "error")
         .unwrap();
     assert!(err["code"].as_str().unwrap().starts_with("oidc_"), "{err}");
+    assert!(
+        failed["oauth"].get("id_token").is_none(),
+        "nothing verified"
+    );
     assert!(!r.body.contains("rp-secret"), "never the client secret");
 }

@@ -118,6 +118,13 @@ secret_type! {
     pub AccessToken
 }
 
+secret_type! {
+    /// An ID token (a compact JWS), as the provider's token endpoint issued it: a bearer of
+    /// the user's identity to this client, so it is kept only where a caller asks for it
+    /// (a connection test run records the verified one).
+    pub IdToken
+}
+
 impl PkceCodeVerifier {
     /// A verifier from 32 random bytes the caller drew (randomness is injected).
     pub fn from_random(bytes: [u8; 32]) -> Self {

@@ -216,7 +216,15 @@ fn userinfo_fills_missing_claims_and_its_sub_must_match() {
     http.route(USERINFO_URI, ok_json(json!({ "sub": "user-1", "email": "jane@acme.com", "email_verified": true, "given_name": "Jane" }).to_string()));
     let rp = rp();
     let cache = rp.new_jwks_cache();
-    let who = block_on(rp.complete(&http, &cache, &callback(), &pending(), NOW)).unwrap();
+    let done = block_on(rp.complete(&http, &cache, &callback(), &pending(), NOW)).unwrap();
+    // The verified ID token comes back as sent; the access token nowhere.
+    assert_eq!(
+        done.id_token.expose_secret(),
+        token["id_token"].as_str().unwrap()
+    );
+    assert_eq!(format!("{:?}", done.id_token), "[redacted]");
+    assert!(!format!("{done:?}").contains("at-1"));
+    let who = done.identity;
     assert!(who.from_userinfo);
     assert_eq!(who.email.as_deref(), Some("jane@acme.com"));
     assert_eq!(who.given_name.as_deref(), Some("Jane"));
@@ -281,8 +289,9 @@ fn userinfo_fills_missing_claims_and_its_sub_must_match() {
     // A complete token: no user-info call.
     let full = json!({ "access_token": "at-1", "token_type": "Bearer", "id_token": mint(&idp(), &claims()) });
     let http = flow_http(full);
-    let who =
-        block_on(rp.complete(&http, &rp.new_jwks_cache(), &callback(), &pending(), NOW)).unwrap();
+    let who = block_on(rp.complete(&http, &rp.new_jwks_cache(), &callback(), &pending(), NOW))
+        .unwrap()
+        .identity;
     assert!(!who.from_userinfo);
     assert_eq!(http.hits(USERINFO_URI), 0);
 }
@@ -362,6 +371,39 @@ fn callback_errors_are_typed_and_parameters_counted() {
             kind: ProviderErrorKind::AccessDenied,
             description: Some("User cancelled".into())
         }
+    );
+    // read_callback gives the error with the state it came with, for the caller to take
+    // its pending request by (and none when the provider sent none, or an empty one).
+    match rp
+        .read_callback(&format!(
+            "error=access_denied&error_description=User+cancelled&state=s&iss={ISSUER}"
+        ))
+        .unwrap()
+    {
+        CallbackOutcome::Error { refusal, state } => {
+            assert_eq!(refusal.code(), "oidc_provider_error");
+            assert_eq!(state.unwrap().expose_secret(), "s");
+        }
+        other => panic!("expected the provider's error, got {other:?}"),
+    }
+    for q in ["error=access_denied", "error=access_denied&state="] {
+        match rp.read_callback(&format!("{q}&iss={ISSUER}")).unwrap() {
+            CallbackOutcome::Error { state, .. } => assert!(state.is_none(), "{q}"),
+            other => panic!("expected the provider's error, got {other:?}"),
+        }
+    }
+    // The iss and duplicate checks come first on error answers too.
+    assert_eq!(
+        rp.read_callback("error=access_denied&state=s&iss=https%3A%2F%2Fevil.example.com")
+            .unwrap_err()
+            .code(),
+        "oidc_callback_iss_mismatch"
+    );
+    assert_eq!(
+        rp.read_callback(&format!("error=access_denied&state=s&state=t&iss={ISSUER}"))
+            .unwrap_err()
+            .code(),
+        "oidc_callback_duplicate"
     );
     let err = rp
         .callback(&format!("error=login_required&iss={ISSUER}"))

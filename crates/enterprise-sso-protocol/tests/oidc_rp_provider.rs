@@ -499,7 +499,8 @@ async fn code_flow_with_pkce_against_oidc_provider() {
     let who = public
         .complete(&http, &jwks, &cb, &pending, now_ms())
         .await
-        .expect("public flow");
+        .expect("public flow")
+        .identity;
     assert_eq!(who.subject, "john@acme.com");
     assert_eq!(who.family_name.as_deref(), Some("Roe"));
     assert_eq!(jwks.fetch_count(), 1, "the cached keys serve");
@@ -559,7 +560,8 @@ async fn code_flow_with_pkce_against_oidc_provider() {
     let who = public
         .complete(&http, &jwks, &cb, &pending, now_ms())
         .await
-        .expect("after dropping idp");
+        .expect("after dropping idp")
+        .identity;
     assert_eq!(who.subject, "jane@acme.com");
     assert_eq!(jwks.fetch_count(), 2);
     drop(op);

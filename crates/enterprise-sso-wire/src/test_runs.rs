@@ -1,8 +1,9 @@
 //! Connection test runs on the Clerk wire (`/v1/enterprise_connections/{id}/test_runs`):
 //! `EnterpriseConnectionTestRunResponse` (`{url}`), `EnterpriseConnectionTestRuns`
 //! (`{data, total_count}`) and `EnterpriseConnectionTestRun`. A run shows the raw SAML
-//! messages or the OIDC provider's verified claims; the IdP's access token and ID token
-//! are never kept, so never shown (`oauth.access_token` and `oauth.id_token` are absent).
+//! messages, or the OIDC provider's verified ID token (`oauth.id_token`) and claims
+//! (`oauth.user_info`); the IdP's access token is never kept, so never shown
+//! (`oauth.access_token` is absent).
 
 use enterprise_sso::{TestRun, TestRunLog, TestRunPage, TestRunProtocol};
 use serde::Serialize;
@@ -58,12 +59,24 @@ pub struct TestRunSamlJson<'a> {
     pub relay_state: Option<&'a str>,
 }
 
-/// What an OIDC run shows: the verified claims as JSON text.
-#[derive(Debug, Serialize)]
+/// What an OIDC run shows: the verified ID token, and its claims as JSON text.
+#[derive(Serialize)]
 pub struct TestRunOauthJson<'a> {
+    /// The verified ID token (compact JWS), as the provider sent it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<&'a str>,
     /// The verified claims.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user_info: Option<&'a str>,
+}
+
+impl std::fmt::Debug for TestRunOauthJson<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestRunOauthJson")
+            .field("id_token", &self.id_token.map(|_| "[redacted]"))
+            .field("user_info", &self.user_info)
+            .finish()
+    }
 }
 
 /// `EnterpriseConnectionTestRun`.
@@ -81,7 +94,7 @@ pub struct TestRunJson<'a> {
     pub logs: Vec<TestRunLogJson<'a>>,
     /// SAML runs: the messages; `null` for OIDC runs.
     pub saml: Option<TestRunSamlJson<'a>>,
-    /// OIDC runs: the claims; `null` for SAML runs.
+    /// OIDC runs: the ID token and claims; `null` for SAML runs.
     pub oauth: Option<TestRunOauthJson<'a>>,
     /// Unix ms.
     pub created_at: i64,
@@ -119,6 +132,7 @@ impl<'a> TestRunJson<'a> {
                 relay_state: s.relay_state.as_deref(),
             }),
             oauth: run.oauth.as_ref().map(|o| TestRunOauthJson {
+                id_token: o.id_token.as_deref(),
                 user_info: o.user_info.as_deref(),
             }),
             created_at: run.created_at.get(),

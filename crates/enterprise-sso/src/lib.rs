@@ -116,9 +116,9 @@ pub use secret::ClientSecret;
 pub use service::sign_in_failure;
 pub use service::{
     check_code_challenge, s256_challenge, AuthorizationRequest, CodeBinding, CodeExchange,
-    HostedRedirect, HostedRefusal, HostedSettings, IdpInitiatedClient, Profile, SamlPost,
-    TokenGrant, DEFAULT_ACCESS_TOKEN_TTL, DEFAULT_CODE_TTL, DEFAULT_HOSTED_REQUEST_TTL,
-    MAX_CLIENT_STATE_BYTES, MAX_RELAY_STATE_BYTES,
+    HostedErrorRedirect, HostedOutcome, HostedRedirect, HostedRefusal, HostedSettings,
+    IdpInitiatedClient, Profile, SamlPost, TokenGrant, DEFAULT_ACCESS_TOKEN_TTL, DEFAULT_CODE_TTL,
+    DEFAULT_HOSTED_REQUEST_TTL, MAX_CLIENT_STATE_BYTES, MAX_RELAY_STATE_BYTES,
 };
 pub use service::{
     now_ms, Clock, Connections, MetadataSource, OidcSettings, OidcSignIn, OidcSignInRefusal,

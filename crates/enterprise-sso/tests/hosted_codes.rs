@@ -43,7 +43,11 @@ impl World {
             },
         ))
         .unwrap();
-        let profile = Profile::of_sign_in(&sign_in, attributes);
+        let raw = attributes
+            .into_iter()
+            .map(|(k, v)| (k, serde_json::Value::from(v)))
+            .collect();
+        let profile = Profile::of_sign_in(&sign_in, raw);
         World {
             svc,
             now,

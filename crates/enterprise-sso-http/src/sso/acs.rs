@@ -2,7 +2,10 @@
 //! `GET {base}/{id}/metadata` (SP metadata XML) and `GET {base}/{id}/callback` (the OIDC
 //! provider's redirect). A sign-in ends in a 303 to the client's redirect URI with the
 //! code and the client's state; a refusal is a page naming the reason (the browser's
-//! request proves nothing about where it may be sent).
+//! request proves nothing about where it may be sent). One exception, as WorkOS: an OIDC
+//! provider's `error` (the user declined consent) whose `state` took a live request of
+//! this browser goes back to the client's redirect URI with `error`, `error_description`
+//! and the client's `state`.
 
 use std::sync::Arc;
 
@@ -10,7 +13,9 @@ use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use enterprise_sso::{ConnectionId, Error, HostedRedirect, SamlPost, Store};
+use enterprise_sso::{
+    ConnectionId, Error, HostedErrorRedirect, HostedOutcome, HostedRedirect, SamlPost, Store,
+};
 
 use super::page::{redirect, refusal};
 use super::{browser_cookie, random, with_query, SsoState};
@@ -36,6 +41,18 @@ fn done(r: &HostedRedirect) -> Response {
     let to = with_query(
         &r.redirect_uri,
         &[("code", Some(&r.code)), ("state", r.state.as_deref())],
+    );
+    redirect(StatusCode::SEE_OTHER, &to, None)
+}
+
+fn sent_back(r: &HostedErrorRedirect) -> Response {
+    let to = with_query(
+        &r.redirect_uri,
+        &[
+            ("error", Some(r.error)),
+            ("error_description", Some(&r.error_description)),
+            ("state", r.state.as_deref()),
+        ],
     );
     redirect(StatusCode::SEE_OTHER, &to, None)
 }
@@ -203,7 +220,8 @@ pub(crate) async fn callback<S: Store>(
         )
         .await
     {
-        Ok(r) => done(&r),
+        Ok(HostedOutcome::SignedIn(r)) => done(&r),
+        Ok(HostedOutcome::Refused(r)) => sent_back(&r),
         Err(e) => refused(&id, &e),
     }
 }

@@ -39,8 +39,9 @@ fn no_store(mut res: Response) -> Response {
     res
 }
 
-/// The profile as WorkOS sends it: optional names are left out rather than `null`; a
-/// raw attribute with one value is that value, with several an array.
+/// The profile as WorkOS sends it: optional names are left out rather than `null`;
+/// `raw_attributes` as the core shaped them (a SAML attribute with one value is that
+/// string, with several an array; OIDC claims keep their JSON types).
 pub(crate) fn profile_json(p: &Profile) -> Value {
     let mut m = Map::new();
     m.insert("object".into(), json!("profile"));
@@ -59,13 +60,7 @@ pub(crate) fn profile_json(p: &Profile) -> Value {
     let raw: Map<String, Value> = p
         .raw_attributes
         .iter()
-        .map(|(k, v)| {
-            let v = match v.as_slice() {
-                [one] => json!(one),
-                many => json!(many),
-            };
-            (k.clone(), v)
-        })
+        .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     m.insert("raw_attributes".into(), Value::Object(raw));
     m.insert(

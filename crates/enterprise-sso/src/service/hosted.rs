@@ -118,15 +118,23 @@ pub struct Profile {
     pub first_name: Option<String>,
     /// Family name.
     pub last_name: Option<String>,
-    /// The IdP's attributes or claims, by name.
-    pub raw_attributes: BTreeMap<String, Vec<String>>,
+    /// The IdP's attributes or claims, by name, as WorkOS shows them: a SAML attribute
+    /// with one value is that string, with several (or none) an array of strings; an OIDC
+    /// claim keeps its JSON type (string, number, boolean, array, object). Bounded by what
+    /// the engines read: a SAML Response of at most 192 KiB, an ID token of at most
+    /// `MAX_ID_TOKEN_BYTES` and user info of at most `MAX_USERINFO_BYTES`.
+    pub raw_attributes: BTreeMap<String, serde_json::Value>,
     /// The enterprise account (an extension of WorkOS's profile).
     pub enterprise_account_id: String,
 }
 
 impl Profile {
-    /// The profile of a recorded sign-in, with the IdP's attributes.
-    pub fn of_sign_in(sign_in: &SignIn, raw_attributes: BTreeMap<String, Vec<String>>) -> Self {
+    /// The profile of a recorded sign-in, with the IdP's attributes
+    /// ([`Profile::raw_attributes`]).
+    pub fn of_sign_in(
+        sign_in: &SignIn,
+        raw_attributes: BTreeMap<String, serde_json::Value>,
+    ) -> Self {
         let a = &sign_in.account;
         let c = &sign_in.connection;
         let account = a.id.as_str();

@@ -13,6 +13,7 @@ use super::hosted::{
     check_code_challenge, refused, CodeBinding, HostedRefusal, HostedSettings, Profile,
     MAX_CLIENT_STATE_BYTES, MAX_RELAY_STATE_BYTES,
 };
+use super::oidc::OidcAnswer;
 use super::pending::PendingSlot;
 use super::{Connections, OidcSignInRefusal, OidcStart, SamlStart};
 use crate::connection::ProtocolConfig;
@@ -20,6 +21,7 @@ use crate::error::{Error, Result};
 use crate::ids::ConnectionId;
 use crate::repo::Store;
 use crate::sign_in_store::{sign_in_key, SignInKind};
+use enterprise_sso_protocol::oidc::rp::{OidcRefusal, ProviderErrorKind};
 
 /// A client's authorization request (`GET /sso/authorize`), checked by the host against
 /// its registered clients before it gets here.
@@ -84,6 +86,48 @@ impl std::fmt::Debug for HostedRedirect {
             .field("state", &self.state)
             .field("connection_id", &self.connection_id)
             .finish_non_exhaustive()
+    }
+}
+
+/// Where the browser goes when the OIDC provider refused a sign-in the client asked for
+/// (the user declined consent, the provider denied them): `redirect_uri?error=…&
+/// error_description=…&state=…`, as WorkOS sends it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostedErrorRedirect {
+    /// The client's redirect URI (the one its authorization request named).
+    pub redirect_uri: String,
+    /// WorkOS's error code: `access_denied` when the provider answered `access_denied`,
+    /// `oauth_failed` for any other provider error.
+    pub error: &'static str,
+    /// The refusal in words (the provider's code and description, cut and cleaned).
+    pub error_description: String,
+    /// The client's state, as sent.
+    pub state: Option<String>,
+    /// The connection the sign-in went through.
+    pub connection_id: ConnectionId,
+    /// The typed reason (also in the `authentication.sso_failed` event).
+    pub reason: OidcSignInRefusal,
+}
+
+/// How an OIDC callback ends for the client: signed in with a code, or refused by the
+/// provider and sent back with an error.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HostedOutcome {
+    /// Signed in: the redirect with the code.
+    SignedIn(HostedRedirect),
+    /// The provider refused: the redirect with the error.
+    Refused(HostedErrorRedirect),
+}
+
+/// WorkOS's code for a provider's refusal: `access_denied` ("IdP denied the user, or the
+/// user declined OAuth consent"), else `oauth_failed` ("the OAuth request failed").
+fn workos_error(r: &OidcRefusal) -> &'static str {
+    match r {
+        OidcRefusal::ProviderError {
+            kind: ProviderErrorKind::AccessDenied,
+            ..
+        } => "access_denied",
+        _ => "oauth_failed",
     }
 }
 
@@ -274,7 +318,7 @@ impl<R: Store> Connections<R> {
             None => idp_initiated_target(idp_initiated, accepted.relay_state.as_deref())?,
         };
         let sign_in = self.record_sign_in(id, &accepted.assertion).await?;
-        let raw: BTreeMap<String, Vec<String>> = accepted.verified.attributes.iter().fold(
+        let by_name: BTreeMap<String, Vec<String>> = accepted.verified.attributes.iter().fold(
             BTreeMap::new(),
             |mut m: BTreeMap<String, Vec<String>>, (name, values)| {
                 m.entry(name.clone())
@@ -283,12 +327,25 @@ impl<R: Store> Connections<R> {
                 m
             },
         );
+        // One value: the string; several or none: an array of strings.
+        let raw = by_name
+            .into_iter()
+            .map(|(name, mut values)| {
+                let v = match values.len() {
+                    1 => serde_json::Value::String(values.remove(0)),
+                    _ => serde_json::Value::from(values),
+                };
+                (name, v)
+            })
+            .collect();
         let profile = Profile::of_sign_in(&sign_in, raw);
         self.redirect_with_code(settings, id, pending, profile, random)
             .await
     }
 
-    /// [`Connections::hosted_oidc_finish`] without its failure event.
+    /// [`Connections::hosted_oidc_finish`] without its failure event (a provider's
+    /// refusal sent back to the client is [`HostedOutcome::Refused`], whose event the
+    /// caller appends).
     async fn hosted_oidc_finish_inner(
         &self,
         settings: &HostedSettings,
@@ -296,38 +353,44 @@ impl<R: Store> Connections<R> {
         query: &str,
         browser: Option<&str>,
         random: [u8; 32],
-    ) -> Result<HostedRedirect> {
+    ) -> Result<HostedOutcome> {
         let oidc = settings.oidc().ok_or_else(|| {
             Error::OidcRefused(Box::new(OidcSignInRefusal::NotConfigured {
                 missing: "the host's OIDC settings",
             }))
         })?;
-        let (identity, assertion) = self.oidc_accept(oidc, id, query, browser, false).await?;
+        let answer = self.oidc_accept(oidc, id, query, browser, false).await?;
         // oidc_accept took the pending request under this state, bound to this connection
-        // and browser: the state is verified. The client's request is taken before the
-        // sign-in is recorded (none left: no account is made).
+        // and browser: the state is verified, for a code and for a provider's error alike.
+        // The client's request is taken before the sign-in is recorded (none left: no
+        // account is made, and no error goes back to anyone).
         let state =
             state_of(query).ok_or_else(|| refused(HostedRefusal::NoAuthorizationRequest))?;
         let pending = self.take_authorization(&oidc_key(&state), id).await?;
+        let (identity, assertion) = match answer {
+            OidcAnswer::Verified {
+                identity,
+                assertion,
+                ..
+            } => (identity, assertion),
+            OidcAnswer::Refused(r) => {
+                return Ok(HostedOutcome::Refused(HostedErrorRedirect {
+                    redirect_uri: pending.binding.redirect_uri,
+                    error: workos_error(&r),
+                    error_description: r.to_string(),
+                    state: pending.state,
+                    connection_id: id.clone(),
+                    reason: OidcSignInRefusal::Rp(r),
+                }));
+            }
+        };
         let sign_in = self.record_sign_in(id, &assertion).await?;
-        let raw = identity
-            .claims
-            .iter()
-            .map(|(k, v)| {
-                let vals = match v {
-                    serde_json::Value::String(s) => vec![s.clone()],
-                    serde_json::Value::Array(a) => a
-                        .iter()
-                        .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_owned))
-                        .collect(),
-                    other => vec![other.to_string()],
-                };
-                (k.clone(), vals)
-            })
-            .collect();
+        // The claims as the provider typed them (WorkOS's raw_attributes for OIDC).
+        let raw = identity.claims.into_iter().collect();
         let profile = Profile::of_sign_in(&sign_in, raw);
         self.redirect_with_code(settings, id, pending, profile, random)
             .await
+            .map(HostedOutcome::SignedIn)
     }
 
     /// The IdP's SAML Response posted to connection `id`'s ACS: verified and recorded by
@@ -356,8 +419,15 @@ impl<R: Store> Connections<R> {
 
     /// The OIDC provider's callback to connection `id` (`query`: the callback's query
     /// string): verified and recorded by [`Connections::oidc_finish`], then turned into a
-    /// code for the client whose authorization request the `state` answers. A refusal
-    /// appends `authentication.sso_failed`, as [`Connections::hosted_saml_finish`].
+    /// code for the client whose authorization request the `state` answers
+    /// ([`HostedOutcome::SignedIn`]). When the provider answers with an `error` (the user
+    /// declined consent: `access_denied`) and the `state` takes a live request of this
+    /// connection and browser, that request and the client's are used up and the client
+    /// gets the error back ([`HostedOutcome::Refused`], WorkOS's `error`,
+    /// `error_description` and its `state`); any other refusal is an `Err` (the host shows
+    /// a page: the callback proves nothing about where to send the browser). Every
+    /// refusal, sent back or not, appends `authentication.sso_failed`, as
+    /// [`Connections::hosted_saml_finish`].
     pub async fn hosted_oidc_finish(
         &self,
         settings: &HostedSettings,
@@ -365,12 +435,19 @@ impl<R: Store> Connections<R> {
         query: &str,
         browser: Option<&str>,
         random: [u8; 32],
-    ) -> Result<HostedRedirect> {
+    ) -> Result<HostedOutcome> {
         let done = self
             .hosted_oidc_finish_inner(settings, id, query, browser, random)
             .await;
-        if let Err(e) = &done {
-            let _ = self.record_sign_in_failure(id, e).await;
+        match &done {
+            Err(e) => {
+                let _ = self.record_sign_in_failure(id, e).await;
+            }
+            Ok(HostedOutcome::Refused(r)) => {
+                let e = Error::OidcRefused(Box::new(r.reason.clone()));
+                let _ = self.record_sign_in_failure(id, &e).await;
+            }
+            Ok(HostedOutcome::SignedIn(_)) => {}
         }
         done
     }

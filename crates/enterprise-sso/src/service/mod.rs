@@ -26,7 +26,10 @@ pub use hosted::{
     Profile, TokenGrant, DEFAULT_ACCESS_TOKEN_TTL, DEFAULT_CODE_TTL, DEFAULT_HOSTED_REQUEST_TTL,
     MAX_CLIENT_STATE_BYTES, MAX_RELAY_STATE_BYTES,
 };
-pub use hosted_flow::{AuthorizationRequest, HostedRedirect, IdpInitiatedClient, SamlPost};
+pub use hosted_flow::{
+    AuthorizationRequest, HostedErrorRedirect, HostedOutcome, HostedRedirect, IdpInitiatedClient,
+    SamlPost,
+};
 pub use oidc::{
     OidcSettings, OidcSignIn, OidcSignInRefusal, OidcStart, DEFAULT_OIDC_METADATA_TTL,
     DEFAULT_OIDC_REQUEST_TTL,

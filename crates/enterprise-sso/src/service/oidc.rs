@@ -32,9 +32,10 @@ use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use base64::Engine as _;
 use enterprise_sso_protocol::oidc::rp::{
-    AuthorizationOptions, ClientConfig, JwksCache, OidcClientSecret, OidcHttp, OidcIdentity,
-    OidcRefusal, PendingAuthorization, ProviderMetadata, RelyingParty,
+    AuthorizationOptions, CallbackOutcome, ClientConfig, JwksCache, OidcClientSecret, OidcHttp,
+    OidcIdentity, OidcRefusal, PendingAuthorization, ProviderMetadata, RelyingParty,
 };
+use enterprise_sso_protocol::secret::{CsrfState, IdToken};
 use sha2::Digest as _;
 use zeroize::Zeroizing;
 
@@ -238,6 +239,23 @@ impl OidcSignInRefusal {
     }
 }
 
+/// What a callback brought ([`Connections::oidc_accept`]).
+pub(super) enum OidcAnswer {
+    /// The ID token verified: the identity, the assertion it maps to, and the token.
+    Verified {
+        /// The identity (claims included; boxed: it is most of the answer's size).
+        identity: Box<OidcIdentity>,
+        /// What [`Connections::record_sign_in`] takes.
+        assertion: Assertion,
+        /// The verified ID token (only a test run keeps it).
+        id_token: IdToken,
+    },
+    /// The provider answered with an `error` (e.g. `access_denied`: the user declined
+    /// consent) and a `state` under which a pending request of this connection and this
+    /// browser was taken: the refusal answers one of our requests, which is used up.
+    Refused(OidcRefusal),
+}
+
 fn refused(r: impl Into<OidcSignInRefusal>) -> Error {
     Error::OidcRefused(Box::new(r.into()))
 }
@@ -430,16 +448,31 @@ impl<R: Store> Connections<R> {
         query: &str,
         browser: Option<&str>,
     ) -> Result<OidcSignIn> {
-        let (identity, assertion) = self
+        match self
             .oidc_accept(settings, id, query, browser, false)
-            .await?;
-        let sign_in = self.record_sign_in(id, &assertion).await?;
-        Ok(OidcSignIn { sign_in, identity })
+            .await?
+        {
+            OidcAnswer::Verified {
+                identity,
+                assertion,
+                ..
+            } => {
+                let sign_in = self.record_sign_in(id, &assertion).await?;
+                Ok(OidcSignIn {
+                    sign_in,
+                    identity: *identity,
+                })
+            }
+            OidcAnswer::Refused(r) => Err(refused(r)),
+        }
     }
 
     /// Every rule of [`Connections::oidc_finish`] but the recording: the state taken (a
     /// sign-in's, or with `test_run` a test run's: each refuses the other's), the code
-    /// exchanged and the ID token verified; the identity and its assertion.
+    /// exchanged and the ID token verified; the identity and its assertion. The
+    /// provider's `error` with a state is [`OidcAnswer::Refused`] once that state's
+    /// pending request is taken (the same rules as for a code: live, this connection's,
+    /// this browser's, the right kind); with no state it is refused as it is.
     pub(super) async fn oidc_accept(
         &self,
         settings: &OidcSettings,
@@ -447,14 +480,78 @@ impl<R: Store> Connections<R> {
         query: &str,
         browser: Option<&str>,
         test_run: bool,
-    ) -> Result<(OidcIdentity, Assertion)> {
+    ) -> Result<OidcAnswer> {
         let rp = self.relying_party(settings, id).await?;
-        let callback = rp.callback(query).map_err(refused)?;
         let now = (self.clock)();
+        let callback = match rp.read_callback(query).map_err(refused)? {
+            CallbackOutcome::Code(c) => c,
+            CallbackOutcome::Error {
+                refusal,
+                state: Some(state),
+            } => {
+                self.take_oidc_pending(&state, id, browser, test_run, now)
+                    .await?;
+                return Ok(OidcAnswer::Refused(refusal));
+            }
+            CallbackOutcome::Error {
+                refusal,
+                state: None,
+            } => return Err(refused(refusal)),
+        };
+        let p = self
+            .take_oidc_pending(&callback.state, id, browser, test_run, now)
+            .await?;
+        let opened = open_pending(callback.state.expose_secret(), id, &p.sealed)
+            .ok_or_else(|| refused(OidcRefusal::PendingInvalid))?;
+        let authorization = PendingAuthorization::from_payload(&opened).map_err(refused)?;
+        let jwks = settings.jwks_for(&rp);
+        let done = rp
+            .complete(
+                settings.http.as_ref(),
+                &jwks,
+                &callback,
+                &authorization,
+                now,
+            )
+            .await
+            .map_err(refused)?;
+        let identity = done.identity;
+        let mut attributes = BTreeMap::new();
+        let mut put = |name: &str, v: &Option<String>| {
+            if let Some(v) = v {
+                attributes.insert(name.to_owned(), vec![v.clone()]);
+            }
+        };
+        put("sub", &Some(identity.subject.clone()));
+        put("email", &identity.email);
+        put("given_name", &identity.given_name);
+        put("family_name", &identity.family_name);
+        let assertion = Assertion {
+            subject: Some(identity.subject.clone()),
+            attributes,
+        };
+        Ok(OidcAnswer::Verified {
+            identity: Box::new(identity),
+            assertion,
+            id_token: done.id_token,
+        })
+    }
+
+    /// Takes the pending request kept under `state` for connection `id`: refused when
+    /// unknown (forged, replayed, expired), another connection's, another browser's, or
+    /// of the other kind (a sign-in's on the test-run path, or the other way round).
+    async fn take_oidc_pending(
+        &self,
+        state: &CsrfState,
+        id: &ConnectionId,
+        browser: Option<&str>,
+        test_run: bool,
+        now: i64,
+    ) -> Result<Pending> {
         let p: Pending = self
             .take_pending(
                 SignInKind::OidcState,
-                callback.state.expose_secret(),
+                state.expose_secret(),
                 id,
                 browser,
                 now,
@@ -479,35 +576,7 @@ impl<R: Store> Connections<R> {
                 received: kind_name(p.test_run),
             }));
         }
-        let opened = open_pending(callback.state.expose_secret(), id, &p.sealed)
-            .ok_or_else(|| refused(OidcRefusal::PendingInvalid))?;
-        let authorization = PendingAuthorization::from_payload(&opened).map_err(refused)?;
-        let jwks = settings.jwks_for(&rp);
-        let identity = rp
-            .complete(
-                settings.http.as_ref(),
-                &jwks,
-                &callback,
-                &authorization,
-                now,
-            )
-            .await
-            .map_err(refused)?;
-        let mut attributes = BTreeMap::new();
-        let mut put = |name: &str, v: &Option<String>| {
-            if let Some(v) = v {
-                attributes.insert(name.to_owned(), vec![v.clone()]);
-            }
-        };
-        put("sub", &Some(identity.subject.clone()));
-        put("email", &identity.email);
-        put("given_name", &identity.given_name);
-        put("family_name", &identity.family_name);
-        let assertion = Assertion {
-            subject: Some(identity.subject.clone()),
-            attributes,
-        };
-        Ok((identity, assertion))
+        Ok(p)
     }
 }
 

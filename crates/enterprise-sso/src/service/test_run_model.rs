@@ -91,11 +91,25 @@ pub struct TestRunSaml {
     pub relay_state: Option<String>,
 }
 
-/// What an OIDC run keeps: the verified claims (never a token of the IdP).
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+/// What an OIDC run keeps: the verified ID token and its claims (never the IdP's access
+/// or refresh token).
+#[derive(Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TestRunOauth {
+    /// The verified ID token as the provider's token endpoint sent it (compact JWS), for
+    /// the admin to read; absent when the run failed before it was verified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
     /// The verified ID token's claims (with user-info claims added), as JSON.
     pub user_info: Option<String>,
+}
+
+impl std::fmt::Debug for TestRunOauth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestRunOauth")
+            .field("id_token", &self.id_token.as_ref().map(|_| "[redacted]"))
+            .field("user_info", &self.user_info)
+            .finish()
+    }
 }
 
 /// A connection test run.
@@ -117,7 +131,7 @@ pub struct TestRun {
     pub logs: Vec<TestRunLog>,
     /// The SAML messages (SAML runs).
     pub saml: Option<TestRunSaml>,
-    /// The OIDC claims (OIDC runs).
+    /// The OIDC ID token and claims (OIDC runs).
     pub oauth: Option<TestRunOauth>,
     /// Created, Unix ms.
     pub created_at: UnixMillis,

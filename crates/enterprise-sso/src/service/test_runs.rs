@@ -10,8 +10,9 @@
 //! - `logs`: what happened, each refusal with the engine's typed reason (code, expected
 //!   and received values, never a secret);
 //! - the user as the connection's mapping reads them (`parsed_user_info`);
-//! - the raw SAML AuthnRequest, Response and RelayState, or for OIDC the verified claims
-//!   (never the IdP's access token; the client secret is never near a run).
+//! - the raw SAML AuthnRequest, Response and RelayState, or for OIDC the verified ID token
+//!   and its claims (never the IdP's access or refresh token; the client secret is never
+//!   near a run).
 //!
 //! Records: the run in the sign-in store (kind `test_run`, kept [`TEST_RUN_RETENTION`],
 //! at most [`MAX_TEST_RUNS_PER_CONNECTION`] per connection, the oldest dropped), its URL
@@ -26,7 +27,7 @@ use std::time::Duration;
 use base64::Engine as _;
 
 use super::hosted::millis;
-use super::oidc::state_of_url;
+use super::oidc::{state_of_url, OidcAnswer};
 use super::pending::PendingSlot;
 use super::{
     Connections, HostedSettings, OidcSignInRefusal, OidcStart, SamlPost, SamlSettings, SamlStart,
@@ -531,11 +532,23 @@ impl<R: Store> Connections<R> {
             }));
             return self.fail_run(run, e).await.map(Some);
         };
-        let (identity, assertion) = match self.oidc_accept(oidc, id, query, browser, true).await {
-            Ok(x) => x,
-            Err(e) => return self.fail_run(run, e).await.map(Some),
-        };
+        let (identity, assertion, id_token) =
+            match self.oidc_accept(oidc, id, query, browser, true).await {
+                Ok(OidcAnswer::Verified {
+                    identity,
+                    assertion,
+                    id_token,
+                }) => (identity, assertion, id_token),
+                Ok(OidcAnswer::Refused(r)) => {
+                    let e = Error::OidcRefused(Box::new(OidcSignInRefusal::Rp(r)));
+                    return self.fail_run(run, e).await.map(Some);
+                }
+                Err(e) => return self.fail_run(run, e).await.map(Some),
+            };
+        // The verified ID token and its claims; the provider's access and refresh tokens
+        // never reach the run.
         run.oauth = Some(TestRunOauth {
+            id_token: Some(id_token.expose_secret().to_owned()),
             user_info: serde_json::to_string(&identity.claims).ok(),
         });
         run.logs.push(TestRunLog::new(

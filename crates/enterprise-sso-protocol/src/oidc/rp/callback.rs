@@ -18,7 +18,34 @@ pub struct Callback {
     pub state: CsrfState,
 }
 
+/// What the provider's redirect to the redirect URI carries, once its form and `iss` are
+/// checked ([`RelyingParty::read_callback`]).
+#[derive(Debug, Clone)]
+pub enum CallbackOutcome {
+    /// `code` and `state`: the caller takes the pending request by the state and completes.
+    Code(Callback),
+    /// The provider's `error` ([`OidcRefusal::ProviderError`]), with the `state` it echoed
+    /// when there was one. The state is not judged here: the caller takes its pending
+    /// request by it (once, bound to the browser) before it believes the error answers
+    /// one of its requests, e.g. to send the refusal back to whoever asked.
+    Error {
+        /// The provider's refusal: always [`OidcRefusal::ProviderError`].
+        refusal: OidcRefusal,
+        /// The `state` echoed with the error, if any (an empty one counts as none).
+        state: Option<CsrfState>,
+    },
+}
+
 impl RelyingParty {
+    /// Reads the callback's query string as [`RelyingParty::read_callback`] does; the
+    /// provider's `error` is returned as the refusal ([`OidcRefusal::ProviderError`]).
+    pub fn callback(&self, query: &str) -> Result<Callback, OidcRefusal> {
+        match self.read_callback(query)? {
+            CallbackOutcome::Code(c) => Ok(c),
+            CallbackOutcome::Error { refusal, .. } => Err(refusal),
+        }
+    }
+
     /// Reads the callback's query string (or a `response_mode=form_post` body):
     ///
     /// 1. every parameter at most once;
@@ -26,12 +53,13 @@ impl RelyingParty {
     ///    present it must be this provider's issuer (for an Entra tenant template, an
     ///    allowed tenant's issuer); when absent it is refused if the provider advertises
     ///    `authorization_response_iss_parameter_supported`;
-    /// 3. `error` becomes [`OidcRefusal::ProviderError`] with a typed reason;
-    /// 4. `code` and `state` are required.
+    /// 3. `error` becomes [`CallbackOutcome::Error`]: an [`OidcRefusal::ProviderError`]
+    ///    with a typed reason, and the `state` when one was sent;
+    /// 4. otherwise `code` and `state` are required.
     ///
     /// The `state` is not judged here: the caller takes its pending record by it, and a
     /// state with no record (forged, replayed, expired) is refused there.
-    pub fn callback(&self, query: &str) -> Result<Callback, OidcRefusal> {
+    pub fn read_callback(&self, query: &str) -> Result<CallbackOutcome, OidcRefusal> {
         if query.len() > MAX_CALLBACK_BYTES {
             return Err(OidcRefusal::TooLarge {
                 what: "callback",
@@ -78,9 +106,12 @@ impl RelyingParty {
             None => {}
         }
         if let Some(e) = error {
-            return Err(OidcRefusal::ProviderError {
-                kind: ProviderErrorKind::parse(&e),
-                description,
+            return Ok(CallbackOutcome::Error {
+                refusal: OidcRefusal::ProviderError {
+                    kind: ProviderErrorKind::parse(&e),
+                    description,
+                },
+                state: state.filter(|s| !s.is_empty()).map(CsrfState::new),
             });
         }
         let code = code
@@ -89,9 +120,9 @@ impl RelyingParty {
         let state = state
             .filter(|s| !s.is_empty())
             .ok_or(OidcRefusal::CallbackMissing { parameter: "state" })?;
-        Ok(Callback {
+        Ok(CallbackOutcome::Code(Callback {
             code: AuthorizationCode::new(code),
             state: CsrfState::new(state),
-        })
+        }))
     }
 }

@@ -78,7 +78,7 @@ pub use authorize::{
     AuthorizationOptions, AuthorizationRequest, PendingAuthorization, AUTHORIZATION_RANDOM_BYTES,
     BASE_SCOPES,
 };
-pub use callback::{Callback, MAX_CALLBACK_BYTES};
+pub use callback::{Callback, CallbackOutcome, MAX_CALLBACK_BYTES};
 pub use config::{
     ClientConfig, OidcClientSecret, ProviderMetadata, TokenAuthMethod, DEFAULT_CLOCK_SKEW_MS,
 };
@@ -94,8 +94,20 @@ pub use token::{TokenRequest, TokenResponse, MAX_TOKEN_RESPONSE_BYTES};
 
 use crate::limits::Policy;
 use crate::oidc::{ENTRA_TENANT_TEMPLATE, MAX_DISCOVERY_BYTES};
-use crate::secret::AuthorizationCode;
+use crate::secret::{AuthorizationCode, IdToken};
 use refusal::shown;
+
+/// A completed flow ([`RelyingParty::complete`]): the identity, and the ID token it was
+/// read from, verified. The provider's access and refresh tokens are not kept: they were
+/// used for `at_hash` and user info only.
+#[derive(Debug, Clone)]
+pub struct OidcCompletion {
+    /// The identity.
+    pub identity: OidcIdentity,
+    /// The verified ID token, as the token endpoint sent it (compact JWS; redacted in
+    /// `Debug`). A connection test run records it for the admin.
+    pub id_token: IdToken,
+}
 
 /// One connection's relying party: the provider's metadata and this client.
 #[derive(Debug, Clone)]
@@ -245,7 +257,8 @@ impl RelyingParty {
 
     /// The rest of the flow after the caller took the pending record by the callback's
     /// `state`: exchanges the code, verifies the ID token (with the access token for
-    /// `at_hash`), fetches user info when the token lacks claims, and returns the identity.
+    /// `at_hash`), fetches user info when the token lacks claims, and returns the identity
+    /// with the verified ID token (never the access or refresh token).
     pub async fn complete(
         &self,
         http: &dyn OidcHttp,
@@ -253,7 +266,7 @@ impl RelyingParty {
         callback: &Callback,
         pending: &PendingAuthorization,
         now_ms: i64,
-    ) -> Result<OidcIdentity, OidcRefusal> {
+    ) -> Result<OidcCompletion, OidcRefusal> {
         let tokens = self.exchange_code(http, &callback.code, pending).await?;
         let claims = self
             .verify_id_token(
@@ -270,6 +283,9 @@ impl RelyingParty {
         } else {
             None
         };
-        Ok(self.identity(&claims, userinfo.as_ref()))
+        Ok(OidcCompletion {
+            identity: self.identity(&claims, userinfo.as_ref()),
+            id_token: IdToken::new(tokens.id_token.as_str()),
+        })
     }
 }
