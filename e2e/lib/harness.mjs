@@ -121,10 +121,11 @@ export function sspSamlFields(port) {
 
 /**
  * SimpleSAMLphp (idp/simplesamlphp/start.sh, its real login form) on `port` with one
- * remote SP per connection: entity id `{base}/{id}`, ACS `{base}/{id}/acs`.
+ * remote SP per connection: entity id `{base}/{id}`, ACS `{base}/{id}/acs`. `extra`: more
+ * flags, e.g. `['--audience', uri]` for an IdP whose app names another SP entity id.
  */
-export async function startSimpleSamlPhp(port, base, connectionIds) {
-  const args = ['idp/simplesamlphp/start.sh', '--port', String(port)];
+export async function startSimpleSamlPhp(port, base, connectionIds, extra = []) {
+  const args = ['idp/simplesamlphp/start.sh', '--port', String(port), ...extra];
   for (const id of connectionIds) args.push('--sp-entity-id', `${base}/${id}`, '--acs', `${base}/${id}/acs`);
   const idp = await startIdp('bash', args);
   return { ...idp, ...sspEndpoints(port) };

@@ -4,7 +4,7 @@
 # Usage:
 #   idp/simplesamlphp/start.sh [--port 7003] --sp-entity-id ID --acs URL [--sp-entity-id ID2 --acs URL2 ...]
 #                              [--encrypt] [--sign both|assertion|response] [--key idp|idp2]
-#                              [--new-key idp2] [--idp-initiated] [--daemon]
+#                              [--new-key idp2] [--audience URI] [--idp-initiated] [--daemon]
 #   idp/simplesamlphp/start.sh --stop [--port 7003]
 #
 #   --port N            listen on 127.0.0.1:N (env SSP_PORT; default 7003)
@@ -14,6 +14,11 @@
 #   --sign WHAT         what to sign: both (default), assertion, response      (env SSP_SIGN)
 #   --key NAME          signing key pair idp/keys/NAME-{key,cert}.pem (default idp)  (env SSP_KEY)
 #   --new-key NAME      also publish NAME's certificate in metadata (rotation announcement)
+#   --audience URI      a misconfigured IdP: assertions name URI as their only Audience instead
+#                       of the SP's entity id (as when an admin types another SP entity id
+#                       into the IdP's app); the SP is still found by the request's Issuer and
+#                       answered at its ACS. Done by a core:PHP authproc filter that rewrites
+#                       the SP's entityid in the state SimpleSAMLphp builds the assertion from.
 #   --idp-initiated     print the IdP-initiated URL(s) too (SimpleSAMLphp 1.19 always serves
 #                       /saml2/idp/SSOService.php?spentityid=...; this flag only prints them)
 #   --daemon            return once ready and leave the server running (pid in the run dir);
@@ -32,6 +37,7 @@ port=${SSP_PORT:-7003}
 sign=${SSP_SIGN:-both}
 key=${SSP_KEY:-idp}
 newkey=""
+audience=""
 encrypt=${SSP_ENCRYPT:-0}
 idpinit=0
 daemon=0
@@ -49,6 +55,7 @@ while [ $# -gt 0 ]; do
     --sign) sign=$2; shift 2 ;;
     --key) key=$2; shift 2 ;;
     --new-key) newkey=$2; shift 2 ;;
+    --audience) audience=$2; shift 2 ;;
     --idp-initiated) idpinit=1; shift ;;
     --daemon) daemon=1; shift ;;
     --stop) stop=1; shift ;;
@@ -192,6 +199,10 @@ spcert=$(grep -v -- '-----' "$idp/keys/sp-cert.pem" | tr -d '\n')
     echo "    'signature.algorithm' => 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256',"
     echo "    'saml20.sign.response' => $sresp,"
     echo "    'saml20.sign.assertion' => $sassert,"
+    if [ -n "$audience" ]; then
+      code=$(php_str "\$state['SPMetadata']['entityid'] = $(php_str "$audience");")
+      echo "    'authproc' => [90 => ['class' => 'core:PHP', 'code' => $code]],"
+    fi
     if [ "$encrypt" = 1 ]; then
       echo "    'assertion.encryption' => true,"
       echo "    'certData' => '$spcert',"
