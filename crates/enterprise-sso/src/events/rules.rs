@@ -82,7 +82,8 @@ fn for_connection(kind: EventKind, c: &EnterpriseConnection, at: i64) -> Event {
 /// time is the new record's `updated_at`).
 ///
 /// - insert: `connection.created` (and `connection.activated` when created active);
-/// - update: `connection.updated` with the changed paths when content changed;
+/// - update: `connection.updated` with the changed paths when content changed (with none
+///   when the version moved and nothing below applies: every stored version has an event);
 ///   `connection.activated` / `connection.deactivated` when `active` flips;
 ///   `connection.state_changed` on the first sign-in of an active connection;
 ///   `connection.saml_certificate_renewed` when a non-empty certificate set is replaced;
@@ -135,6 +136,13 @@ pub fn connection_events(
                 {
                     out.push(for_connection(K::CertificateRenewed, n, at));
                 }
+            }
+            if out.is_empty() && o.version != n.version {
+                // Every stored version has its event (as for accounts): a write of
+                // bookkeeping alone (`first_authenticated_at` on an inactive connection, a
+                // renewal notice already noticed) still moves the version, and a cache on
+                // another handle learns versions only from the feed.
+                out.push(for_connection(K::ConnectionUpdated, n, at));
             }
         }
         (Some(o), None) => out.push(for_connection(K::ConnectionDeleted, o, now)),
@@ -240,6 +248,23 @@ mod tests {
         assert_eq!(e[0].account.as_ref().map(|a| a.version), Some(a2.version));
         // A write that stores nothing new (same version) has none.
         assert!(account_events(Some(&a), Some(&a), 0).is_empty());
+    }
+
+    /// A connection write that changes no listed field (an inactive connection's first
+    /// sign-in sets `first_authenticated_at` only) still moves the version: without an
+    /// event, a cache on another handle kept the older version with no bound.
+    #[test]
+    fn every_new_connection_version_has_an_event() {
+        let c = crate::testing::saml_connection("v", &[], false);
+        let mut n = c.clone();
+        n.version += 1;
+        n.first_authenticated_at = Some(5);
+        let e = connection_events(Some(&c), Some(&n), 0);
+        assert_eq!(e.len(), 1);
+        assert_eq!(e[0].kind, EventKind::ConnectionUpdated);
+        assert!(e[0].changed.is_empty());
+        assert_eq!(e[0].connection.as_ref().map(|s| s.version), Some(n.version));
+        assert!(connection_events(Some(&c), Some(&c), 0).is_empty());
     }
 
     #[test]
