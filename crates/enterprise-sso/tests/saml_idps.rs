@@ -49,11 +49,16 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// A child process killed when dropped.
+/// A child process killed when dropped, with every process it started: the IdPs run in
+/// their own process group, since `start.sh` leaves `php -S` behind when only the wrapper
+/// is killed (SIGKILL runs no exit trap).
 struct Running(Child);
 
 impl Drop for Running {
     fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.0.id())])
+            .status();
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
@@ -61,7 +66,9 @@ impl Drop for Running {
 
 /// Starts `cmd`, waits for its first stdout line (the IdP is ready then).
 fn start(mut cmd: Command) -> Running {
+    use std::os::unix::process::CommandExt;
     let mut child = cmd
+        .process_group(0)
         .current_dir(root())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
