@@ -54,13 +54,26 @@ impl EventFeed for Counting {
     }
 }
 
+/// A pause in a store call: tells the test it got there, then waits for the go-ahead.
+type Pause = std::sync::Mutex<Option<(std::sync::mpsc::Sender<()>, std::sync::mpsc::Receiver<()>)>>;
+
+/// Sets `pause` up: the test waits on the first receiver for the store to get there,
+/// and sends on the second to let it go on.
+fn pause(pause: &Pause) -> (std::sync::mpsc::Receiver<()>, std::sync::mpsc::Sender<()>) {
+    let (there, reached) = std::sync::mpsc::channel();
+    let (go, wait) = std::sync::mpsc::channel();
+    *pause.lock().unwrap() = Some((there, wait));
+    (reached, go)
+}
+
 /// A store whose `update` commits, then waits for the test's go-ahead before it
-/// returns: the window between a write's commit and the cache's record of it.
+/// returns: the window between a write's commit and the cache's record of it. With
+/// `before` set, it also waits before it writes.
 #[derive(Default)]
 struct Paused {
     inner: MemoryRepo,
-    committed: std::sync::Mutex<Option<std::sync::mpsc::Sender<()>>>,
-    go: std::sync::Mutex<Option<std::sync::mpsc::Receiver<()>>>,
+    before: Pause,
+    after: Pause,
 }
 
 #[async_trait]
@@ -72,10 +85,13 @@ impl ConnectionRepo for Paused {
         self.inner.get(id).await
     }
     async fn update(&self, c: &EnterpriseConnection, v: u64) -> Result<()> {
+        if let Some((there, go)) = self.before.lock().unwrap().take() {
+            there.send(()).unwrap();
+            go.recv().unwrap();
+        }
         self.inner.update(c, v).await?;
-        if let Some(tx) = self.committed.lock().unwrap().take() {
-            tx.send(()).unwrap();
-            let go = self.go.lock().unwrap().take().unwrap();
+        if let Some((there, go)) = self.after.lock().unwrap().take() {
+            there.send(()).unwrap();
             go.recv().unwrap();
         }
         Ok(())
@@ -117,10 +133,7 @@ fn a_read_during_a_write_through_goes_to_the_store() {
     let v1 = saml_connection("x", &["x.in-flight.com"], true);
     block_on(c.insert(&v1)).unwrap();
     assert_eq!(block_on(c.get(&v1.id)).unwrap(), Some(v1.clone()));
-    let (committed_tx, committed) = std::sync::mpsc::channel();
-    let (go, go_rx) = std::sync::mpsc::channel();
-    *c.inner().committed.lock().unwrap() = Some(committed_tx);
-    *c.inner().go.lock().unwrap() = Some(go_rx);
+    let (committed, go) = pause(&c.inner().after);
     let mut v2 = v1.clone();
     v2.name = "two".into();
     v2.version += 1;
@@ -160,10 +173,7 @@ fn a_write_through_does_not_undo_a_delete_a_read_saw() {
     ));
     let v1 = saml_connection("x", &["x.write-delete.com"], true);
     block_on(c.insert(&v1)).unwrap();
-    let (committed_tx, committed) = std::sync::mpsc::channel();
-    let (go, go_rx) = std::sync::mpsc::channel();
-    *c.inner().committed.lock().unwrap() = Some(committed_tx);
-    *c.inner().go.lock().unwrap() = Some(go_rx);
+    let (committed, go) = pause(&c.inner().after);
     let mut v2 = v1.clone();
     v2.version += 1;
     let writer = {
@@ -177,6 +187,126 @@ fn a_write_through_does_not_undo_a_delete_a_read_saw() {
     writer.join().unwrap();
     assert_eq!(block_on(c.get(&v1.id)).unwrap(), None);
     assert_eq!(block_on(c.find_by_domain(&v1.domains[0])).unwrap(), None);
+}
+
+/// Runs a write through of v2 and, before the store writes it, `drop_marks` (which
+/// empties the cache's slot of the connection), then a read that finds v1 in the store;
+/// once the store has committed v2 (its feed shows it) and before the cache records the
+/// write, reads must answer v2. They answered v1 from memory when the write's mark was
+/// gone with the slot: an outer cache over this one (the SQLite `file_cached` model test
+/// at interval 0) had reset past v2's event, filled v1 and kept it until the next write.
+fn a_write_in_flight_outlives(
+    capacity: usize,
+    drop_marks: impl Fn(&Cached<Paused>, &EnterpriseConnection),
+) {
+    let c = std::sync::Arc::new(Cached::with_options(
+        Paused::default(),
+        CacheOptions {
+            capacity,
+            sync_interval: Duration::MAX,
+            ..CacheOptions::default()
+        },
+    ));
+    block_on(c.sync()).unwrap();
+    let v1 = saml_connection("x", &["x.in-flight-reset.com"], true);
+    block_on(c.insert(&v1)).unwrap();
+    let version = |c: Option<EnterpriseConnection>| c.map(|c| c.version);
+    assert_eq!(version(block_on(c.get(&v1.id)).unwrap()), Some(1));
+    let (reached, start) = pause(&c.inner().before);
+    let (committed, go) = pause(&c.inner().after);
+    let mut v2 = v1.clone();
+    v2.name = "two".into();
+    v2.version += 1;
+    let writer = {
+        let (c, v2) = (std::sync::Arc::clone(&c), v2.clone());
+        std::thread::spawn(move || block_on(c.update(&v2, 1)).unwrap())
+    };
+    reached.recv().unwrap();
+    drop_marks(&c, &v1);
+    assert!(c.ids.get(&v1.id).is_none());
+    assert_eq!(version(block_on(c.get(&v1.id)).unwrap()), Some(1));
+    assert_eq!(
+        version(block_on(c.find_by_domain(&v1.domains[0])).unwrap()),
+        Some(1)
+    );
+    // Another read catches up with the feed before the commit (nothing new in it).
+    block_on(c.sync()).unwrap();
+    start.send(()).unwrap();
+    committed.recv().unwrap();
+    // By domain first: a read by id that went to the store would refresh the entry.
+    assert_eq!(
+        version(block_on(c.find_by_domain(&v1.domains[0])).unwrap()),
+        Some(2)
+    );
+    assert_eq!(version(block_on(c.get(&v1.id)).unwrap()), Some(2));
+    go.send(()).unwrap();
+    writer.join().unwrap();
+    assert_eq!(block_on(c.get(&v1.id)).unwrap(), Some(v2.clone()));
+    assert_eq!(
+        block_on(c.find_by_domain(&v1.domains[0])).unwrap(),
+        Some(v2)
+    );
+}
+
+/// The feed is pruned past the cache while its write is in flight: the catch-up drops
+/// the whole cache, and with it the write's mark.
+#[test]
+fn a_write_in_flight_outlives_a_reset() {
+    a_write_in_flight_outlives(4096, |c, _| {
+        block_on(c.inner().prune_events_before(UnixMillis::new(i64::MAX))).unwrap();
+        block_on(c.sync()).unwrap();
+        assert_eq!(c.stats().resets, 1);
+    });
+}
+
+/// Reads of other connections push the write's mark out of the LRU map.
+#[test]
+fn a_write_in_flight_outlives_an_eviction() {
+    a_write_in_flight_outlives(16, |c, x| {
+        for _ in 0..10_000 {
+            if c.ids.get(&x.id).is_none() {
+                return;
+            }
+            block_on(c.get(&ConnectionId::generate())).unwrap();
+        }
+    });
+}
+
+/// A write through claims a domain the cache holds "no connection" for: once the store
+/// has committed the claim and before the cache records the write, a read by that
+/// domain finds the connection (a cache over this one that read the claim's event took
+/// the "no connection" answered from memory here and kept it).
+#[test]
+fn a_domain_claimed_in_flight_is_not_answered_from_memory() {
+    let c = std::sync::Arc::new(Cached::with_options(
+        Paused::default(),
+        CacheOptions {
+            sync_interval: Duration::MAX,
+            ..CacheOptions::default()
+        },
+    ));
+    block_on(c.sync()).unwrap();
+    let v1 = saml_connection("x", &["x.claim-in-flight.com"], true);
+    block_on(c.insert(&v1)).unwrap();
+    let claimed = Domain::parse("y.claim-in-flight.com").unwrap();
+    assert_eq!(block_on(c.find_by_domain(&claimed)).unwrap(), None);
+    let hits = c.stats().hits;
+    assert_eq!(block_on(c.find_by_domain(&claimed)).unwrap(), None);
+    assert_eq!(c.stats().hits, hits + 1, "the answer is held");
+    let (committed, go) = pause(&c.inner().after);
+    let mut v2 = v1.clone();
+    v2.domains.push(claimed.clone());
+    v2.version += 1;
+    let writer = {
+        let (c, v2) = (std::sync::Arc::clone(&c), v2.clone());
+        std::thread::spawn(move || block_on(c.update(&v2, 1)).unwrap())
+    };
+    committed.recv().unwrap();
+    let found = block_on(c.find_by_domain(&claimed)).unwrap();
+    assert_eq!(found.map(|f| f.version), Some(2));
+    go.send(()).unwrap();
+    writer.join().unwrap();
+    assert_eq!(block_on(c.find_by_domain(&claimed)).unwrap(), Some(v2));
 }
 
 #[test]

@@ -22,10 +22,12 @@ impl<S: ConnectionRepo + EventFeed> Cached<S> {
     /// [`ConnectionRepo::get`] without a copy: the cached connection itself, shared.
     pub async fn get_shared(&self, id: &ConnectionId) -> Result<Option<Arc<EnterpriseConnection>>> {
         self.ensure_fresh().await?;
-        match self.ids.get(id) {
-            Some(Slot::Present(c)) => return self.hit(Some(c)),
-            Some(Slot::Absent { .. }) => return self.hit(None),
-            Some(Slot::Stale { .. } | Slot::Writing { .. }) | None => {}
+        if !self.in_flight(id) {
+            match self.ids.get(id) {
+                Some(Slot::Present(c)) => return self.hit(Some(c)),
+                Some(Slot::Absent { .. }) => return self.hit(None),
+                Some(Slot::Stale { .. } | Slot::Writing { .. }) | None => {}
+            }
         }
         self.misses.fetch_add(1, Ordering::Relaxed);
         let epoch = self.epoch.load(Ordering::Acquire);
@@ -42,8 +44,10 @@ impl<S: ConnectionRepo + EventFeed> Cached<S> {
     ) -> Result<Option<Arc<EnterpriseConnection>>> {
         self.ensure_fresh().await?;
         match self.domains.get(domain) {
-            Some(None) => return self.hit(None),
-            Some(Some(id)) => {
+            // A write through in flight may be claiming the domain.
+            Some(None) if !self.any_in_flight() => return self.hit(None),
+            Some(None) => {}
+            Some(Some(id)) if !self.in_flight(&id) => {
                 // The answer holds only while that connection, as cached, still claims
                 // the domain.
                 if let Some(Slot::Present(c)) = self.ids.get(&id) {
@@ -52,7 +56,7 @@ impl<S: ConnectionRepo + EventFeed> Cached<S> {
                     }
                 }
             }
-            None => {}
+            Some(Some(_)) | None => {}
         }
         self.misses.fetch_add(1, Ordering::Relaxed);
         let epoch = self.epoch.load(Ordering::Acquire);
@@ -95,6 +99,7 @@ impl<S: ConnectionRepo + EventFeed> Cached<S> {
     ) -> Result<T> {
         self.ensure_ready().await?;
         let _ordered = self.write_lock(id).await;
+        let _in_flight = self.enter_flight(id);
         let epoch = self.write_start();
         self.writing(id);
         match write.await {

@@ -31,8 +31,9 @@ pub(crate) enum Slot {
         min_version: u64,
     },
     /// A write through this cache is in flight: the store (and its feed) may already hold
-    /// it while memory does not, so reads go to the store and no read fills the slot;
-    /// the write's own record replaces it.
+    /// it while memory does not, so no read fills the slot; the write's own record
+    /// replaces it. (Reads go to the store while the write is counted in flight, which a
+    /// reset or an eviction of this mark does not end.)
     Writing {
         /// The newest version known meanwhile (held before, or seen in the feed): the
         /// write's record replaces the mark only if it is at least as new.
