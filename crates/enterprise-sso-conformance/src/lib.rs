@@ -20,7 +20,7 @@
 //! As in object_store's `integration` module, each case is a `pub async fn(&dyn Store)`
 //! a backend can also call by hand. The cases live by concern in private modules
 //! (connections: CRUD, domains, listing, routing, concurrency, certificates; accounts;
-//! sign-in; the sign-in records, taken once; refusals, the storage-level refusals that must
+//! sign-in; the sign-in records, taken once; the sign-in batches, all or nothing; refusals, the storage-level refusals that must
 //! leave the store byte for byte as it was; the change feed; the read cache); [`fixtures`]
 //! holds what they share. The list of cases
 //! is written once (`__conformance_case_list!`), and both [`CASES`] and the macro are made
@@ -33,6 +33,7 @@ mod feed;
 pub mod model;
 mod refusals;
 mod sign_in;
+mod sign_in_batch;
 mod sign_ins;
 
 /// Fixtures the cases share (the core's `testing` module, feature `testing`).
@@ -48,6 +49,7 @@ pub use enterprise_sso::testing::{
 pub use feed::*;
 pub use refusals::*;
 pub use sign_in::*;
+pub use sign_in_batch::*;
 pub use sign_ins::*;
 
 pub use futures_executor::block_on;
@@ -95,6 +97,8 @@ macro_rules! __conformance_case_list {
             concurrent_sign_in_takes_one_wins,
             sign_in_sweep_removes_only_expired,
             sign_in_list_is_per_connection_and_kind,
+            sign_in_batches_are_all_or_nothing,
+            concurrent_sign_in_batches_one_wins,
             feed_records_every_write,
             refused_writes_append_nothing,
             feed_replay_reproduces_connections,

@@ -271,3 +271,150 @@ pub(crate) async fn delete(inner: &Inner, id: &str, now: i64) -> Result<bool> {
         })
         .await
 }
+
+/// What [`insert_in`] found.
+pub(crate) enum Inserted {
+    /// The account is in (with its events).
+    Done,
+    /// Another account has its (connection, provider user id): the transaction is
+    /// aborted; [`existing_subject_owner`] names it once it has ended.
+    SubjectTaken,
+}
+
+/// Inserts an account with its events inside `tx` (see [`insert`]).
+pub(crate) async fn insert_in(
+    tx: &deadpool_postgres::Transaction<'_>,
+    inner: &Inner,
+    a: &EnterpriseAccount,
+) -> Result<Inserted> {
+    let id = a.id.to_string();
+    let keys = account_keys(a);
+    let linked = keys.connection.map(|c| c.to_string());
+    let version = version_to_i64(a.version)?;
+    let record = encode_account(a);
+    let (times, records) = crate::events::columns(&account_events(None, Some(a), a.updated_at));
+    let st = tx
+        .prepare_cached(&inner.sql.account_insert)
+        .await
+        .map_err(storage)?;
+    let inserted = tx
+        .query_one(
+            &st,
+            &[
+                &id,
+                &linked,
+                &a.provider_user_id,
+                &keys.email,
+                &version,
+                &record,
+                &times,
+                &records,
+            ],
+        )
+        .await;
+    match inserted {
+        Ok(row) => {
+            let n: i64 = row.try_get(0).map_err(storage)?;
+            match (n, &a.enterprise_connection_id) {
+                (0, Some(cid)) => Err(Error::not_found(cid)),
+                (0, None) => Err(Error::corrupt("an unlinked account was not inserted")),
+                _ => Ok(Inserted::Done),
+            }
+        }
+        Err(e) => match unique_violation(&e) {
+            Some("accounts_pkey") => Err(Error::AlreadyExists { id: (&a.id).into() }),
+            Some("accounts_by_subject") => Ok(Inserted::SubjectTaken),
+            _ => Err(storage(e)),
+        },
+    }
+}
+
+/// [`Error::AccountExists`] naming the account that has `a`'s (connection, provider user
+/// id).
+pub(crate) async fn existing_subject_owner(
+    client: &deadpool_postgres::Object,
+    inner: &Inner,
+    a: &EnterpriseAccount,
+) -> Error {
+    let linked = a.enterprise_connection_id.as_ref().map(|c| c.to_string());
+    let found = async {
+        let st = client
+            .prepare_cached(&inner.sql.account_id_by_subject)
+            .await
+            .map_err(storage)?;
+        let existing: String = client
+            .query_one(&st, &[&linked, &a.provider_user_id])
+            .await
+            .map_err(storage)?
+            .try_get(0)
+            .map_err(storage)?;
+        stored_id(&existing, "accounts")
+    };
+    match found.await {
+        Ok(id) => Error::AccountExists { id },
+        Err(e) => e,
+    }
+}
+
+/// Compare-and-swap of an account inside `tx`: the row locked and read, version and keys
+/// checked, then the write with its events (see [`update`]).
+pub(crate) async fn update_in(
+    tx: &deadpool_postgres::Transaction<'_>,
+    inner: &Inner,
+    a: &EnterpriseAccount,
+    expected: u64,
+) -> Result<()> {
+    let id = a.id.to_string();
+    let keys = account_keys(a);
+    let linked = keys.connection.map(|c| c.to_string());
+    let version = version_to_i64(a.version)?;
+    let expected_i = version_to_i64(expected)?;
+    let lock = tx
+        .prepare_cached(&inner.sql.account_get_for_update)
+        .await
+        .map_err(storage)?;
+    let stored = tx
+        .query_opt(&lock, &[&id])
+        .await
+        .map_err(storage)?
+        .map(|r| decode_account(r.try_get::<_, &[u8]>(0).map_err(storage)?))
+        .transpose()?;
+    let old = expect_version(&a.id, expected, stored, |o| o.version)?;
+    check_account_keys_unchanged(
+        old.enterprise_connection_id.as_ref(),
+        old.provider_user_id.as_deref(),
+        a,
+    )?;
+    let (times, records) =
+        crate::events::columns(&account_events(Some(&old), Some(a), a.updated_at));
+    let st = tx
+        .prepare_cached(&inner.sql.account_update)
+        .await
+        .map_err(storage)?;
+    let row = tx
+        .query_one(
+            &st,
+            &[
+                &id,
+                &expected_i,
+                &keys.email,
+                &version,
+                &encode_account(a),
+                &linked,
+                &a.provider_user_id,
+                &times,
+                &records,
+            ],
+        )
+        .await
+        .map_err(storage)?;
+    let n: i64 = row.try_get(0).map_err(storage)?;
+    if n != 1 {
+        return Err(Error::VersionConflict {
+            id: (&a.id).into(),
+            expected,
+            actual: expected.saturating_add(1),
+        });
+    }
+    Ok(())
+}

@@ -10,7 +10,10 @@
 
 use async_trait::async_trait;
 use enterprise_sso::storage::stored_id;
-use enterprise_sso::{ConnectionId, Result, SignInItem, SignInKind, SignInStore};
+use enterprise_sso::{
+    AccountWrite, ConnectionId, Error, Result, SignInCommit, SignInConflict, SignInItem,
+    SignInKind, SignInOp, SignInStore, UnixMillis,
+};
 
 use crate::error::storage;
 use crate::{Inner, PostgresRepo};
@@ -169,6 +172,101 @@ async fn sweep(inner: &Inner, now: i64) -> Result<u64> {
         .await
 }
 
+/// [`SignInStore::commit_sign_ins`] in one transaction: the takes and puts (the same
+/// statements as alone), then the account write with its events as the last statement
+/// (see `events`); the first operation that cannot be applied rolls everything back. A
+/// concurrent batch taking the same record waits for this one's row lock and then finds
+/// the row gone.
+async fn commit(
+    inner: &Inner,
+    ops: &[SignInOp],
+    account: Option<&AccountWrite>,
+    now: i64,
+) -> Result<SignInCommit> {
+    inner
+        .retrying(|| async {
+            let mut client = inner.client().await?;
+            let tx = client.transaction().await.map_err(storage)?;
+            let mut taken = Vec::new();
+            for (index, op) in ops.iter().enumerate() {
+                let applied = match op {
+                    SignInOp::Take { kind, key } => {
+                        let st = tx
+                            .prepare_cached(&inner.sign_ins.take)
+                            .await
+                            .map_err(storage)?;
+                        let row = tx
+                            .query_opt(&st, &[&kind.as_str(), key])
+                            .await
+                            .map_err(storage)?;
+                        match row.map(|r| item(*kind, key, &r)).transpose()? {
+                            Some(it) if it.is_live_at(now) => {
+                                taken.push(it);
+                                true
+                            }
+                            _ => false,
+                        }
+                    }
+                    SignInOp::Put(it) => {
+                        let st = tx
+                            .prepare_cached(&inner.sign_ins.put)
+                            .await
+                            .map_err(storage)?;
+                        let conn = it.connection_id.as_ref().map(ConnectionId::as_str);
+                        let n = tx
+                            .execute(
+                                &st,
+                                &[
+                                    &it.kind.as_str(),
+                                    &it.key,
+                                    &conn,
+                                    &it.created_at,
+                                    &it.expires_at,
+                                    &it.payload,
+                                    &now,
+                                ],
+                            )
+                            .await
+                            .map_err(storage)?;
+                        n > 0
+                    }
+                    _ => false,
+                };
+                if !applied {
+                    tx.rollback().await.map_err(storage)?;
+                    return Ok(Err(SignInConflict { index }));
+                }
+            }
+            match account {
+                Some(AccountWrite::Insert(a)) => {
+                    match crate::accounts::insert_in(&tx, inner, a).await? {
+                        crate::accounts::Inserted::Done => {}
+                        crate::accounts::Inserted::SubjectTaken => {
+                            drop(tx);
+                            return Err(
+                                crate::accounts::existing_subject_owner(&client, inner, a).await
+                            );
+                        }
+                    }
+                }
+                Some(AccountWrite::Update {
+                    account,
+                    expected_version,
+                }) => crate::accounts::update_in(&tx, inner, account, *expected_version).await?,
+                Some(_) => {
+                    return Err(Error::InvalidArgument {
+                        argument: "account",
+                        reason: "an account write this store does not know",
+                    })
+                }
+                None => {}
+            }
+            tx.commit().await.map_err(storage)?;
+            Ok(Ok(taken))
+        })
+        .await
+}
+
 #[async_trait]
 impl SignInStore for PostgresRepo {
     async fn put_sign_in(&self, item: &SignInItem, now: i64) -> Result<bool> {
@@ -210,6 +308,17 @@ impl SignInStore for PostgresRepo {
     ) -> Result<Vec<SignInItem>> {
         let conn = connection_id.as_str().to_owned();
         self.run(|i| async move { list(&i, kind, &conn, now).await })
+            .await
+    }
+
+    async fn commit_sign_ins(
+        &self,
+        ops: &[SignInOp],
+        account: Option<&AccountWrite>,
+        now: UnixMillis,
+    ) -> Result<SignInCommit> {
+        let (ops, account, now) = (ops.to_vec(), account.cloned(), now.get());
+        self.run(|i| async move { commit(&i, &ops, account.as_ref(), now).await })
             .await
     }
 }

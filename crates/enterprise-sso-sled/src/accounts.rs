@@ -13,7 +13,7 @@ use enterprise_sso::{
 };
 
 use crate::keys::{self, account_keys, generation_of, range_of, Kind};
-use crate::tx::{abort, storage};
+use crate::tx::{abort, storage, Tx, TxResult};
 use crate::SledRepo;
 
 impl SledRepo {
@@ -45,35 +45,55 @@ impl SledRepo {
     }
 }
 
+/// Stores a new account with its events inside the write `tx` (refused: aborted).
+pub(crate) fn insert_in(tx: &Tx<'_>, a: &EnterpriseAccount) -> TxResult<()> {
+    if tx.account_exists(a.id.as_str())? {
+        return abort(Error::AlreadyExists { id: (&a.id).into() });
+    }
+    if let Some(c) = &a.enterprise_connection_id {
+        if !tx.exists(c)? {
+            return abort(Error::not_found(c));
+        }
+        if let Some(s) = account_keys(a).subject {
+            if let Some(existing) = tx.subject_owner(&s)? {
+                let id = String::from_utf8_lossy(&existing);
+                return match stored_id(&id, "acc_by_subject") {
+                    Ok(id) => abort(Error::AccountExists { id }),
+                    Err(e) => abort(e),
+                };
+            }
+        }
+        tx.set_generation(c, tx.generation(c)? + 1)?;
+    }
+    tx.put_account(a)?;
+    tx.append(&account_events(None, Some(a), a.updated_at))
+}
+
+/// Replaces an account by compare-and-swap, with its events, inside the write `tx`.
+pub(crate) fn update_in(tx: &Tx<'_>, a: &EnterpriseAccount, expected_version: u64) -> TxResult<()> {
+    let stored = tx.old_account(a.id.as_str())?;
+    let checked = expect_version(&a.id, expected_version, stored, |a| a.version).and_then(|old| {
+        check_account_keys_unchanged(
+            old.enterprise_connection_id.as_ref(),
+            old.provider_user_id.as_deref(),
+            a,
+        )
+        .map(|()| old)
+    });
+    let old = match checked {
+        Ok(old) => old,
+        Err(e) => return abort(e),
+    };
+    tx.drop_account_indexes(&old)?;
+    tx.put_account(a)?;
+    tx.append(&account_events(Some(&old), Some(a), a.updated_at))
+}
+
 #[async_trait]
 impl AccountRepo for SledRepo {
     async fn insert_account(&self, a: &EnterpriseAccount) -> Result<()> {
-        let events = account_events(None, Some(a), a.updated_at);
         let a = a.clone();
-        self.write(move |tx| {
-            let a = &a;
-            if tx.account_exists(a.id.as_str())? {
-                return abort(Error::AlreadyExists { id: (&a.id).into() });
-            }
-            if let Some(c) = &a.enterprise_connection_id {
-                if !tx.exists(c)? {
-                    return abort(Error::not_found(c));
-                }
-                if let Some(s) = account_keys(a).subject {
-                    if let Some(existing) = tx.subject_owner(&s)? {
-                        let id = String::from_utf8_lossy(&existing);
-                        return match stored_id(&id, "acc_by_subject") {
-                            Ok(id) => abort(Error::AccountExists { id }),
-                            Err(e) => abort(e),
-                        };
-                    }
-                }
-                tx.set_generation(c, tx.generation(c)? + 1)?;
-            }
-            tx.put_account(a)?;
-            tx.append(&events)
-        })
-        .await
+        self.write(move |tx| insert_in(tx, &a)).await
     }
 
     async fn get_account(&self, id: &AccountId) -> Result<Option<EnterpriseAccount>> {
@@ -82,27 +102,8 @@ impl AccountRepo for SledRepo {
 
     async fn update_account(&self, a: &EnterpriseAccount, expected_version: u64) -> Result<()> {
         let a = a.clone();
-        self.write(move |tx| {
-            let a = &a;
-            let stored = tx.old_account(a.id.as_str())?;
-            let checked =
-                expect_version(&a.id, expected_version, stored, |a| a.version).and_then(|old| {
-                    check_account_keys_unchanged(
-                        old.enterprise_connection_id.as_ref(),
-                        old.provider_user_id.as_deref(),
-                        a,
-                    )
-                    .map(|()| old)
-                });
-            let old = match checked {
-                Ok(old) => old,
-                Err(e) => return abort(e),
-            };
-            tx.drop_account_indexes(&old)?;
-            tx.put_account(a)?;
-            tx.append(&account_events(Some(&old), Some(a), a.updated_at))
-        })
-        .await
+        self.write(move |tx| update_in(tx, &a, expected_version))
+            .await
     }
 
     async fn find_account_by_subject(

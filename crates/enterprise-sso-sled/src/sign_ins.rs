@@ -12,10 +12,13 @@
 
 use async_trait::async_trait;
 use enterprise_sso::storage::stored_id;
-use enterprise_sso::{ConnectionId, Error, Result, SignInItem, SignInKind, SignInStore};
+use enterprise_sso::{
+    AccountWrite, ConnectionId, Error, Result, SignInCommit, SignInConflict, SignInItem,
+    SignInKind, SignInOp, SignInStore, UnixMillis,
+};
 
 use crate::keys::Kind;
-use crate::tx::{abort, storage};
+use crate::tx::{abort, storage, Tx, TxResult};
 use crate::SledRepo;
 
 /// The format tag of an encoded item.
@@ -202,6 +205,108 @@ impl SignInStore for SledRepo {
             }
         }
         Ok(out)
+    }
+
+    async fn commit_sign_ins(
+        &self,
+        ops: &[SignInOp],
+        account: Option<&AccountWrite>,
+        now: UnixMillis,
+    ) -> Result<SignInCommit> {
+        self.commit_batch(ops, account, now.get()).await
+    }
+}
+
+/// A batch operation ready for the transaction (puts encoded outside it).
+enum Step {
+    Take(SignInKind, String, Vec<u8>),
+    Put(SignInItem, Vec<u8>, Vec<u8>),
+    Unknown,
+}
+
+/// One step inside the write: `Ok(true)` when applied.
+fn apply(tx: &Tx<'_>, step: &Step, now: i64, taken: &mut Vec<SignInItem>) -> TxResult<bool> {
+    match step {
+        Step::Take(kind, raw, k) => {
+            let Some(old) = tx.get(k)? else {
+                return Ok(false);
+            };
+            tx.del(k);
+            match decode(*kind, raw, &old) {
+                Ok(it) if it.is_live_at(now) => {
+                    taken.push(it);
+                    Ok(true)
+                }
+                Ok(_) => Ok(false),
+                Err(e) => abort(e),
+            }
+        }
+        Step::Put(it, k, v) => {
+            if let Some(old) = tx.get(k)? {
+                match decode(it.kind, &it.key, &old) {
+                    Ok(old) if old.is_live_at(now) => return Ok(false),
+                    Ok(_) => {}
+                    Err(e) => return abort(e),
+                }
+            }
+            tx.put(k, v.clone());
+            Ok(true)
+        }
+        Step::Unknown => Ok(false),
+    }
+}
+
+impl SledRepo {
+    /// [`SignInStore::commit_sign_ins`]: one write of the batch (see `group`), so one
+    /// sled transaction; a conflict discards what the earlier steps did.
+    async fn commit_batch(
+        &self,
+        ops: &[SignInOp],
+        account: Option<&AccountWrite>,
+        now: i64,
+    ) -> Result<SignInCommit> {
+        let steps = ops
+            .iter()
+            .map(|op| {
+                Ok(match op {
+                    SignInOp::Take { kind, key: raw } => {
+                        Step::Take(*kind, raw.clone(), key(*kind, raw))
+                    }
+                    SignInOp::Put(it) => Step::Put(it.clone(), key(it.kind, &it.key), encode(it)?),
+                    _ => Step::Unknown,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let account = match account {
+            None => None,
+            Some(AccountWrite::Insert(a)) => Some((a.clone(), None)),
+            Some(AccountWrite::Update {
+                account,
+                expected_version,
+            }) => Some((account.clone(), Some(*expected_version))),
+            Some(_) => {
+                return Err(Error::InvalidArgument {
+                    argument: "account",
+                    reason: "an account write this store does not know",
+                })
+            }
+        };
+        self.write(move |tx| {
+            let mut taken = Vec::new();
+            for (index, step) in steps.iter().enumerate() {
+                if !apply(tx, step, now, &mut taken)? {
+                    tx.discard();
+                    return Ok(Err(SignInConflict { index }));
+                }
+            }
+            match &account {
+                Some((a, None)) => crate::accounts::insert_in(tx, a)?,
+                Some((a, Some(expected))) => crate::accounts::update_in(tx, a, *expected)?,
+                None => {}
+            }
+            Ok(Ok(taken))
+        })
+        .await
     }
 }
 

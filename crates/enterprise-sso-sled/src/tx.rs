@@ -112,6 +112,12 @@ impl<'a> Tx<'a> {
             .insert(key.as_ref().to_vec(), Some(value.into()));
     }
 
+    /// Forgets every change this write made so far (it then writes nothing unless it
+    /// changes more).
+    pub(crate) fn discard(&self) {
+        self.writes.borrow_mut().clear();
+    }
+
     pub(crate) fn del(&self, key: impl AsRef<[u8]>) {
         self.writes.borrow_mut().insert(key.as_ref().to_vec(), None);
     }

@@ -96,7 +96,7 @@ pub(crate) fn list(conn: &Connection, connection: &str, q: &AccountQuery) -> Res
     Ok(AccountPage::from_overfetch(items, q.limit))
 }
 
-pub(crate) fn insert(conn: &mut Connection, a: &EnterpriseAccount) -> Result<()> {
+pub(crate) fn insert(conn: &Connection, a: &EnterpriseAccount) -> Result<()> {
     let tx = Savepoint::begin(conn)?;
     if get(&tx, a.id.as_str())?.is_some() {
         return Err(Error::AlreadyExists { id: (&a.id).into() });
@@ -157,7 +157,7 @@ fn overwrite(tx: &Connection, a: &EnterpriseAccount) -> Result<()> {
         .map_err(storage)
 }
 
-pub(crate) fn update(conn: &mut Connection, a: &EnterpriseAccount, expected: u64) -> Result<()> {
+pub(crate) fn update(conn: &Connection, a: &EnterpriseAccount, expected: u64) -> Result<()> {
     let tx = Savepoint::begin(conn)?;
     // One read of the stored record gives the version, the keys and the diff's `old`.
     let old = expect_version(&a.id, expected, get(&tx, a.id.as_str())?, |o| o.version)?;

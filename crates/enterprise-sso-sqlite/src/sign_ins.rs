@@ -8,7 +8,10 @@
 
 use async_trait::async_trait;
 use enterprise_sso::storage::stored_id;
-use enterprise_sso::{ConnectionId, Result, SignInItem, SignInKind, SignInStore};
+use enterprise_sso::{
+    AccountWrite, ConnectionId, Error, Result, SignInCommit, SignInConflict, SignInItem,
+    SignInKind, SignInOp, SignInStore, UnixMillis,
+};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::error::storage;
@@ -56,7 +59,7 @@ fn item(
     })
 }
 
-fn put(conn: &mut Connection, it: &SignInItem, now: i64) -> Result<bool> {
+fn put(conn: &Connection, it: &SignInItem, now: i64) -> Result<bool> {
     let tx = Savepoint::begin(conn)?;
     let n = tx
         .prepare_cached(PUT_SQL)
@@ -76,12 +79,7 @@ fn put(conn: &mut Connection, it: &SignInItem, now: i64) -> Result<bool> {
     Ok(n > 0)
 }
 
-fn take(
-    conn: &mut Connection,
-    kind: SignInKind,
-    key: &str,
-    now: i64,
-) -> Result<Option<SignInItem>> {
+fn take(conn: &Connection, kind: SignInKind, key: &str, now: i64) -> Result<Option<SignInItem>> {
     let tx = Savepoint::begin(conn)?;
     let row = tx
         .prepare_cached(TAKE_SQL)
@@ -94,6 +92,52 @@ fn take(
     row.map(|cols| item(kind, key, cols))
         .transpose()
         .map(|it| it.filter(|it| it.is_live_at(now)))
+}
+
+/// A batch ([`SignInStore::commit_sign_ins`]) in one savepoint of the writer's
+/// transaction: every take and put, then the account write with its events; the first
+/// operation that cannot be applied (or a refused account write) rolls the savepoint back.
+fn commit(
+    conn: &Connection,
+    ops: &[SignInOp],
+    account: Option<&AccountWrite>,
+    now: i64,
+) -> Result<SignInCommit> {
+    let tx = Savepoint::begin(conn)?;
+    let mut taken = Vec::new();
+    for (index, op) in ops.iter().enumerate() {
+        let applied = match op {
+            SignInOp::Take { kind, key } => match take(&tx, *kind, key, now)? {
+                Some(it) => {
+                    taken.push(it);
+                    true
+                }
+                None => false,
+            },
+            SignInOp::Put(it) => put(&tx, it, now)?,
+            // A kind of operation this adapter does not know: refuse rather than skip.
+            _ => false,
+        };
+        if !applied {
+            return Ok(Err(SignInConflict { index }));
+        }
+    }
+    match account {
+        Some(AccountWrite::Insert(a)) => crate::accounts::insert(&tx, a)?,
+        Some(AccountWrite::Update {
+            account,
+            expected_version,
+        }) => crate::accounts::update(&tx, account, *expected_version)?,
+        Some(_) => {
+            return Err(Error::InvalidArgument {
+                argument: "account",
+                reason: "an account write this store does not know",
+            })
+        }
+        None => {}
+    }
+    tx.commit()?;
+    Ok(Ok(taken))
 }
 
 fn get(conn: &Connection, kind: SignInKind, key: &str, now: i64) -> Result<Option<SignInItem>> {
@@ -180,6 +224,18 @@ impl SignInStore for SqliteRepo {
         let conn_id = connection_id.as_str().to_owned();
         self.reader()
             .run(move |c| list(c, kind, &conn_id, now))
+            .await
+    }
+
+    async fn commit_sign_ins(
+        &self,
+        ops: &[SignInOp],
+        account: Option<&AccountWrite>,
+        now: UnixMillis,
+    ) -> Result<SignInCommit> {
+        let (ops, account, now) = (ops.to_vec(), account.cloned(), now.get());
+        self.writes
+            .run(move |c| commit(c, &ops, account.as_ref(), now))
             .await
     }
 }

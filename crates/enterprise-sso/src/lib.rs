@@ -131,7 +131,10 @@ pub use service::{
     TestRunSaml, TestRunStatus, TestRunUrl, MAX_TEST_RUNS_PER_CONNECTION, TEST_RUN_RETENTION,
     TEST_RUN_URL_TTL,
 };
-pub use sign_in_store::{sign_in_key, SignInItem, SignInKind, SignInStore};
+pub use sign_in_store::{
+    sign_in_key, AccountWrite, SignInCommit, SignInConflict, SignInItem, SignInKind, SignInOp,
+    SignInStore,
+};
 pub use validate::{validate, validate_with, FieldError, FieldErrorKind, ValidationErrors};
 
 pub mod manual;

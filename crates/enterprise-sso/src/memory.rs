@@ -16,7 +16,9 @@ use crate::repo::{
     AccountPage, AccountQuery, AccountRepo, ConnectionRepo, EventFeed, FeedPage, ListQuery, Order,
     Page,
 };
-use crate::sign_in_store::{SignInItem, SignInKind, SignInStore};
+use crate::sign_in_store::{
+    AccountWrite, SignInCommit, SignInConflict, SignInItem, SignInKind, SignInOp, SignInStore,
+};
 use crate::storage::{account_keys, check_account_keys_unchanged, expect_version};
 
 /// A thread-safe, in-memory store of connections and accounts: the reference every adapter
@@ -118,6 +120,66 @@ impl SignInStore for MemoryRepo {
             .cloned()
             .collect())
     }
+
+    async fn commit_sign_ins(
+        &self,
+        ops: &[SignInOp],
+        account: Option<&AccountWrite>,
+        now: UnixMillis,
+    ) -> Result<SignInCommit> {
+        let now = now.get();
+        // The account state first, then the records (no other path holds both).
+        let mut state = self.write();
+        let mut m = self.sign_ins();
+        // What the batch changes, checked against the map as the earlier ops left it.
+        let mut changes: HashMap<(SignInKind, String), Option<SignInItem>> = HashMap::new();
+        let mut taken = Vec::new();
+        for (index, op) in ops.iter().enumerate() {
+            let (k, live) = match op {
+                SignInOp::Take { kind, key } => {
+                    let k = (*kind, key.clone());
+                    let live = match changes.get(&k) {
+                        Some(changed) => changed.clone(),
+                        None => m.get(&k).cloned(),
+                    }
+                    .filter(|i| i.is_live_at(now));
+                    (k, live)
+                }
+                SignInOp::Put(item) => {
+                    let k = (item.kind, item.key.clone());
+                    let live = match changes.get(&k) {
+                        Some(changed) => changed.as_ref().is_some_and(|i| i.is_live_at(now)),
+                        None => m.get(&k).is_some_and(|i| i.is_live_at(now)),
+                    };
+                    if live {
+                        return Ok(Err(SignInConflict { index }));
+                    }
+                    changes.insert(k, Some(item.clone()));
+                    continue;
+                }
+            };
+            let Some(item) = live else {
+                return Ok(Err(SignInConflict { index }));
+            };
+            taken.push(item);
+            changes.insert(k, None);
+        }
+        match account {
+            Some(AccountWrite::Insert(a)) => state.insert_account(a)?,
+            Some(AccountWrite::Update {
+                account,
+                expected_version,
+            }) => state.update_account(account, *expected_version)?,
+            None => {}
+        }
+        for (k, v) in changes {
+            match v {
+                Some(item) => m.insert(k, item),
+                None => m.remove(&k),
+            };
+        }
+        Ok(Ok(taken))
+    }
 }
 
 fn subject_key(a: &EnterpriseAccount) -> Option<(ConnectionId, String)> {
@@ -183,6 +245,44 @@ impl State {
         if let Some(c) = &a.enterprise_connection_id {
             self.by_connection.insert((c.clone(), a.id.clone()));
         }
+    }
+
+    /// Stores a new account with its events (checked first: a refusal changes nothing).
+    fn insert_account(&mut self, a: &EnterpriseAccount) -> Result<()> {
+        if self.accounts.contains_key(&a.id) {
+            return Err(Error::AlreadyExists { id: (&a.id).into() });
+        }
+        if let Some(c) = &a.enterprise_connection_id {
+            if !self.by_id.contains_key(c) {
+                return Err(Error::not_found(c));
+            }
+        }
+        if let Some(existing) = subject_key(a).and_then(|k| self.by_subject.get(&k)) {
+            return Err(Error::AccountExists {
+                id: existing.clone(),
+            });
+        }
+        self.put_account(a);
+        self.append(account_events(None, Some(a), a.updated_at));
+        Ok(())
+    }
+
+    /// Replaces an account by compare-and-swap, with its events (checked first).
+    fn update_account(&mut self, a: &EnterpriseAccount, expected_version: u64) -> Result<()> {
+        let old = expect_version(
+            &a.id,
+            expected_version,
+            self.accounts.get(&a.id).cloned(),
+            |a| a.version,
+        )?;
+        check_account_keys_unchanged(
+            old.enterprise_connection_id.as_ref(),
+            old.provider_user_id.as_deref(),
+            a,
+        )?;
+        self.put_account(a);
+        self.append(account_events(Some(&old), Some(a), a.updated_at));
+        Ok(())
     }
 
     /// Appends events under the same lock as the write they describe.
@@ -357,23 +457,7 @@ impl EventFeed for MemoryRepo {
 #[async_trait]
 impl AccountRepo for MemoryRepo {
     async fn insert_account(&self, a: &EnterpriseAccount) -> Result<()> {
-        let mut s = self.write();
-        if s.accounts.contains_key(&a.id) {
-            return Err(Error::AlreadyExists { id: (&a.id).into() });
-        }
-        if let Some(c) = &a.enterprise_connection_id {
-            if !s.by_id.contains_key(c) {
-                return Err(Error::not_found(c));
-            }
-        }
-        if let Some(existing) = subject_key(a).and_then(|k| s.by_subject.get(&k)) {
-            return Err(Error::AccountExists {
-                id: existing.clone(),
-            });
-        }
-        s.put_account(a);
-        s.append(account_events(None, Some(a), a.updated_at));
-        Ok(())
+        self.write().insert_account(a)
     }
 
     async fn get_account(&self, id: &AccountId) -> Result<Option<EnterpriseAccount>> {
@@ -381,21 +465,7 @@ impl AccountRepo for MemoryRepo {
     }
 
     async fn update_account(&self, a: &EnterpriseAccount, expected_version: u64) -> Result<()> {
-        let mut s = self.write();
-        let old = expect_version(
-            &a.id,
-            expected_version,
-            s.accounts.get(&a.id).cloned(),
-            |a| a.version,
-        )?;
-        check_account_keys_unchanged(
-            old.enterprise_connection_id.as_ref(),
-            old.provider_user_id.as_deref(),
-            a,
-        )?;
-        s.put_account(a);
-        s.append(account_events(Some(&old), Some(a), a.updated_at));
-        Ok(())
+        self.write().update_account(a, expected_version)
     }
 
     async fn find_account_by_subject(

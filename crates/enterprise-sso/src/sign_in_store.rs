@@ -20,8 +20,10 @@
 use async_trait::async_trait;
 use sha2::Digest;
 
+use crate::account::EnterpriseAccount;
 use crate::error::Result;
 use crate::ids::ConnectionId;
+use crate::millis::UnixMillis;
 
 /// What a sign-in record is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -136,6 +138,62 @@ pub fn sign_in_key(raw: &str) -> String {
     out
 }
 
+/// One step of [`SignInStore::commit_sign_ins`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SignInOp {
+    /// Takes the live record of `kind` under `key`, as [`SignInStore::take_sign_in`]; the
+    /// batch fails when there is none (absent, expired or taken).
+    Take {
+        /// The record kind.
+        kind: SignInKind,
+        /// Its key ([`sign_in_key`]).
+        key: String,
+    },
+    /// Writes the record, as [`SignInStore::put_sign_in`]; the batch fails when a live
+    /// record has its kind and key.
+    Put(SignInItem),
+}
+
+/// The account write a batch makes together with its records: the same write, checks,
+/// errors and change-feed events as [`crate::AccountRepo::insert_account`] and
+/// [`crate::AccountRepo::update_account`].
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum AccountWrite {
+    /// A new account.
+    Insert(EnterpriseAccount),
+    /// The stored account replaced if its version is `expected_version`.
+    Update {
+        /// The account as it is to be stored.
+        account: EnterpriseAccount,
+        /// The version it must have now (compare-and-swap).
+        expected_version: u64,
+    },
+}
+
+impl AccountWrite {
+    /// The account as written.
+    pub fn account(&self) -> &EnterpriseAccount {
+        match self {
+            AccountWrite::Insert(a) => a,
+            AccountWrite::Update { account, .. } => account,
+        }
+    }
+}
+
+/// Why a batch of [`SignInStore::commit_sign_ins`] wrote nothing: its operation at `index`
+/// could not be applied (a take found no live record, a put found a live one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignInConflict {
+    /// The failing operation's position in the batch.
+    pub index: usize,
+}
+
+/// What a batch did: the records its takes took, in the order of the takes, or the
+/// operation that stopped it (nothing written).
+pub type SignInCommit = std::result::Result<Vec<SignInItem>, SignInConflict>;
+
 /// Short-lived, use-once records of the sign-in flows. Every method is one atomic step,
 /// also between processes sharing a file and replicas sharing a server.
 #[async_trait]
@@ -175,6 +233,27 @@ pub trait SignInStore: Send + Sync + std::fmt::Debug {
         connection_id: &ConnectionId,
         now: i64,
     ) -> Result<Vec<SignInItem>>;
+
+    /// Applies `ops` in order (each sees what the earlier ones did) and then `account`, as
+    /// one atomic, durable write: all of it or nothing. A sign-in's steps (the pending
+    /// request taken, the assertion ID remembered, the account written with its events,
+    /// the code stored) commit once instead of once each.
+    ///
+    /// `Ok(Ok(taken))`: everything was written; `taken` holds the records the takes took,
+    /// in order. `Ok(Err(conflict))`: the first operation that could not be applied (a
+    /// take with no live record, a put over a live one); nothing was written, not even an
+    /// expired record removed. `Err`: the account write failed
+    /// ([`crate::Error::AccountExists`], [`crate::Error::VersionConflict`],
+    /// [`crate::Error::NotFound`], [`crate::Error::AlreadyExists`]) or the store did;
+    /// nothing was written. Of two batches taking the same record at once, exactly one
+    /// applies. Stores only apply the batch: which operations a sign-in needs, and what a
+    /// conflict means, is the flows' business.
+    async fn commit_sign_ins(
+        &self,
+        ops: &[SignInOp],
+        account: Option<&AccountWrite>,
+        now: UnixMillis,
+    ) -> Result<SignInCommit>;
 }
 
 macro_rules! forward_sign_in_store {
@@ -210,6 +289,14 @@ macro_rules! forward_sign_in_store {
                 now: i64,
             ) -> Result<Vec<SignInItem>> {
                 (**self).list_sign_ins(kind, connection_id, now).await
+            }
+            async fn commit_sign_ins(
+                &self,
+                ops: &[SignInOp],
+                account: Option<&AccountWrite>,
+                now: UnixMillis,
+            ) -> Result<SignInCommit> {
+                (**self).commit_sign_ins(ops, account, now).await
             }
         }
     )*};
@@ -259,6 +346,15 @@ macro_rules! forward_sign_in_store_to_inner {
             ) -> $crate::Result<Vec<$crate::SignInItem>> {
                 let $s = self;
                 $inner.list_sign_ins(kind, connection_id, now).await
+            }
+            async fn commit_sign_ins(
+                &self,
+                ops: &[$crate::SignInOp],
+                account: Option<&$crate::AccountWrite>,
+                now: $crate::UnixMillis,
+            ) -> $crate::Result<$crate::SignInCommit> {
+                let $s = self;
+                $inner.commit_sign_ins(ops, account, now).await
             }
         }
     };

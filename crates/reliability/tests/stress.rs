@@ -440,6 +440,14 @@ impl SignInStore for IgnoresVersions {
     ) -> Result<Vec<SignInItem>> {
         self.0.list_sign_ins(kind, connection_id, now).await
     }
+    async fn commit_sign_ins(
+        &self,
+        ops: &[enterprise_sso::SignInOp],
+        account: Option<&enterprise_sso::AccountWrite>,
+        now: enterprise_sso::UnixMillis,
+    ) -> Result<enterprise_sso::SignInCommit> {
+        self.0.commit_sign_ins(ops, account, now).await
+    }
 }
 
 #[async_trait]

@@ -17,8 +17,9 @@ use sha2::Digest;
 
 use super::{Connections, OidcSettings, SamlSettings, SignIn};
 use crate::error::{Error, Result};
+use crate::millis::UnixMillis;
 use crate::repo::Store;
-use crate::sign_in_store::{sign_in_key, SignInItem, SignInKind};
+use crate::sign_in_store::{sign_in_key, SignInItem, SignInKind, SignInOp};
 
 /// How long an authorization code may wait for its exchange (ten minutes, as WorkOS).
 pub const DEFAULT_CODE_TTL: Duration = Duration::from_secs(600);
@@ -400,6 +401,116 @@ struct TokenPayload {
     profile: Profile,
 }
 
+/// The refusal of a code whose random value is already live (broken randomness).
+pub(super) const CODE_LIVE: &str = "the code is already live";
+/// The refusal of an access token whose random value is already live.
+const TOKEN_LIVE: &str = "the access token is already live";
+
+/// An authorization code for `profile` bound to `binding`, issued at `now`: the raw code
+/// and its record (stored hashed, for [`HostedSettings::code_ttl`]).
+pub(super) fn code_item(
+    settings: &HostedSettings,
+    binding: &CodeBinding,
+    profile: &Profile,
+    random: [u8; 32],
+    now: i64,
+) -> Result<(String, SignInItem)> {
+    if let Some(c) = &binding.code_challenge {
+        check_code_challenge(c)?;
+    }
+    let code = b64url(&random);
+    let payload = serde_json::to_vec(&CodePayload {
+        binding: binding.clone(),
+        profile: profile.clone(),
+    })
+    .map_err(|_| Error::corrupt("an authorization code could not be encoded"))?;
+    let item = SignInItem {
+        kind: SignInKind::AuthorizationCode,
+        key: sign_in_key(&code),
+        connection_id: profile.connection_id.parse().ok(),
+        created_at: now,
+        expires_at: now.saturating_add(millis(settings.code_ttl)),
+        payload,
+    };
+    Ok((code, item))
+}
+
+/// The exchange's rules on the code's binding, in order: issued to `exchange.client_id`;
+/// a `redirect_uri` sent is the code's; with a challenge, the verifier is required and
+/// must hash to it (S256); without one, a verifier is refused (a downgrade) and the
+/// client must be authenticated.
+fn check_exchange(
+    b: &CodeBinding,
+    exchange: &CodeExchange<'_>,
+) -> std::result::Result<(), HostedRefusal> {
+    if !enterprise_sso_protocol::secret::ct_eq(
+        b.client_id.as_bytes(),
+        exchange.client_id.as_bytes(),
+    ) {
+        return Err(HostedRefusal::CodeOfAnotherClient {
+            expected: b.client_id.clone(),
+            received: exchange.client_id.to_owned(),
+        });
+    }
+    if let Some(r) = exchange.redirect_uri {
+        if r != b.redirect_uri {
+            return Err(HostedRefusal::RedirectUriMismatch {
+                expected: b.redirect_uri.clone(),
+                received: r.to_owned(),
+            });
+        }
+    }
+    match (&b.code_challenge, exchange.code_verifier) {
+        (Some(_), None) => Err(HostedRefusal::CodeVerifierMissing),
+        (Some(challenge), Some(v)) => {
+            let got = s256_challenge(v);
+            if enterprise_sso_protocol::secret::ct_eq(got.as_bytes(), challenge.as_bytes()) {
+                Ok(())
+            } else {
+                Err(HostedRefusal::CodeVerifierMismatch {
+                    expected: challenge.clone(),
+                    received: got,
+                })
+            }
+        }
+        (None, Some(_)) => Err(HostedRefusal::CodeVerifierUnexpected),
+        (None, None) if !exchange.client_authenticated => {
+            Err(HostedRefusal::ClientNotAuthenticated)
+        }
+        (None, None) => Ok(()),
+    }
+}
+
+/// The grant of an exchanged code and the access token's record.
+fn grant(
+    settings: &HostedSettings,
+    connection_id: Option<crate::ids::ConnectionId>,
+    p: CodePayload,
+    exchange: &CodeExchange<'_>,
+    now: i64,
+) -> Result<(TokenGrant, SignInItem)> {
+    let access_token = b64url(&exchange.random);
+    let payload = serde_json::to_vec(&TokenPayload {
+        client_id: p.binding.client_id.clone(),
+        profile: p.profile.clone(),
+    })
+    .map_err(|_| Error::corrupt("an access token could not be encoded"))?;
+    let token = SignInItem {
+        kind: SignInKind::AccessToken,
+        key: sign_in_key(&access_token),
+        connection_id,
+        created_at: now,
+        expires_at: now.saturating_add(millis(settings.access_token_ttl)),
+        payload,
+    };
+    let grant = TokenGrant {
+        access_token,
+        expires_in: settings.access_token_ttl.as_secs(),
+        profile: p.profile,
+    };
+    Ok((grant, token))
+}
+
 impl<R: Store> Connections<R> {
     /// Issues an authorization code for `profile` (a sign-in just recorded), bound to
     /// `binding`; the raw code is returned (give it only to the redirect URI) and stored
@@ -411,28 +522,12 @@ impl<R: Store> Connections<R> {
         profile: &Profile,
         random: [u8; 32],
     ) -> Result<String> {
-        if let Some(c) = &binding.code_challenge {
-            check_code_challenge(c)?;
-        }
-        let code = b64url(&random);
         let now = (self.clock)();
-        let payload = serde_json::to_vec(&CodePayload {
-            binding: binding.clone(),
-            profile: profile.clone(),
-        })
-        .map_err(|_| Error::corrupt("an authorization code could not be encoded"))?;
-        let item = SignInItem {
-            kind: SignInKind::AuthorizationCode,
-            key: sign_in_key(&code),
-            connection_id: profile.connection_id.parse().ok(),
-            created_at: now,
-            expires_at: now.saturating_add(millis(settings.code_ttl)),
-            payload,
-        };
+        let (code, item) = code_item(settings, binding, profile, random, now)?;
         if !self.repo.put_sign_in(&item, now).await? {
             return Err(Error::InvalidArgument {
                 argument: "random",
-                reason: "the code is already live",
+                reason: CODE_LIVE,
             });
         }
         Ok(code)
@@ -456,75 +551,55 @@ impl<R: Store> Connections<R> {
             }
         }
         let now = (self.clock)();
+        let key = sign_in_key(code);
+        // The common case in one durable write: the code read, every rule checked on it,
+        // then taken and the token stored together. Anything else (no code, a rule
+        // refused, the code taken meanwhile) wrote nothing and goes the long way below,
+        // which takes the code first whatever follows, as a refusal must.
+        if let Some(item) = self
+            .repo
+            .get_sign_in(SignInKind::AuthorizationCode, &key, now)
+            .await?
+        {
+            let p: CodePayload = serde_json::from_slice(&item.payload)
+                .map_err(|_| Error::corrupt("an authorization code's payload"))?;
+            if check_exchange(&p.binding, exchange).is_ok() {
+                let (grant, token) = grant(settings, item.connection_id.clone(), p, exchange, now)?;
+                let ops = [
+                    SignInOp::Take {
+                        kind: SignInKind::AuthorizationCode,
+                        key: key.clone(),
+                    },
+                    SignInOp::Put(token),
+                ];
+                if self
+                    .repo
+                    .commit_sign_ins(&ops, None, UnixMillis::new(now))
+                    .await?
+                    .is_ok()
+                {
+                    return Ok(grant);
+                }
+            }
+        }
         let Some(item) = self
             .repo
-            .take_sign_in(SignInKind::AuthorizationCode, &sign_in_key(code), now)
+            .take_sign_in(SignInKind::AuthorizationCode, &key, now)
             .await?
         else {
             return Err(refused(HostedRefusal::CodeUnknown));
         };
         let p: CodePayload = serde_json::from_slice(&item.payload)
             .map_err(|_| Error::corrupt("an authorization code's payload"))?;
-        let b = &p.binding;
-        if !enterprise_sso_protocol::secret::ct_eq(
-            b.client_id.as_bytes(),
-            exchange.client_id.as_bytes(),
-        ) {
-            return Err(refused(HostedRefusal::CodeOfAnotherClient {
-                expected: b.client_id.clone(),
-                received: exchange.client_id.to_owned(),
-            }));
-        }
-        if let Some(r) = exchange.redirect_uri {
-            if r != b.redirect_uri {
-                return Err(refused(HostedRefusal::RedirectUriMismatch {
-                    expected: b.redirect_uri.clone(),
-                    received: r.to_owned(),
-                }));
-            }
-        }
-        match (&b.code_challenge, exchange.code_verifier) {
-            (Some(_), None) => return Err(refused(HostedRefusal::CodeVerifierMissing)),
-            (Some(challenge), Some(v)) => {
-                let got = s256_challenge(v);
-                if !enterprise_sso_protocol::secret::ct_eq(got.as_bytes(), challenge.as_bytes()) {
-                    return Err(refused(HostedRefusal::CodeVerifierMismatch {
-                        expected: challenge.clone(),
-                        received: got,
-                    }));
-                }
-            }
-            (None, Some(_)) => return Err(refused(HostedRefusal::CodeVerifierUnexpected)),
-            (None, None) if !exchange.client_authenticated => {
-                return Err(refused(HostedRefusal::ClientNotAuthenticated))
-            }
-            (None, None) => {}
-        }
-        let access_token = b64url(&exchange.random);
-        let payload = serde_json::to_vec(&TokenPayload {
-            client_id: b.client_id.clone(),
-            profile: p.profile.clone(),
-        })
-        .map_err(|_| Error::corrupt("an access token could not be encoded"))?;
-        let token = SignInItem {
-            kind: SignInKind::AccessToken,
-            key: sign_in_key(&access_token),
-            connection_id: item.connection_id.clone(),
-            created_at: now,
-            expires_at: now.saturating_add(millis(settings.access_token_ttl)),
-            payload,
-        };
+        check_exchange(&p.binding, exchange).map_err(refused)?;
+        let (grant, token) = grant(settings, item.connection_id.clone(), p, exchange, now)?;
         if !self.repo.put_sign_in(&token, now).await? {
             return Err(Error::InvalidArgument {
                 argument: "random",
-                reason: "the access token is already live",
+                reason: TOKEN_LIVE,
             });
         }
-        Ok(TokenGrant {
-            access_token,
-            expires_in: settings.access_token_ttl.as_secs(),
-            profile: p.profile,
-        })
+        Ok(grant)
     }
 
     /// The profile an access token reads (until it expires).

@@ -14,13 +14,15 @@ use super::hosted::{
     MAX_CLIENT_STATE_BYTES, MAX_RELAY_STATE_BYTES,
 };
 use super::oidc::OidcAnswer;
-use super::pending::PendingSlot;
+use super::pending::{pending_item, PendingSlot};
+use super::saml::SAML_REQUEST_LIVE;
 use super::{Connections, OidcSignInRefusal, OidcStart, SamlStart};
 use crate::connection::ProtocolConfig;
 use crate::error::{Error, Result};
 use crate::ids::ConnectionId;
+use crate::millis::UnixMillis;
 use crate::repo::Store;
-use crate::sign_in_store::{sign_in_key, SignInKind};
+use crate::sign_in_store::{sign_in_key, SignInKind, SignInOp};
 use enterprise_sso_protocol::oidc::rp::{OidcRefusal, ProviderErrorKind};
 
 /// A client's authorization request (`GET /sso/authorize`), checked by the host against
@@ -131,13 +133,17 @@ fn workos_error(r: &OidcRefusal) -> &'static str {
     }
 }
 
+/// A client's authorization request, as kept for the IdP's answer.
 #[derive(serde::Serialize, serde::Deserialize)]
-struct Pending {
-    binding: CodeBinding,
-    state: Option<String>,
+pub(super) struct Pending {
+    /// What the code will be bound to.
+    pub(super) binding: CodeBinding,
+    /// The client's state, echoed back.
+    pub(super) state: Option<String>,
 }
 
-fn saml_key(request_id: &str) -> String {
+/// The key of the client's request riding on SAML request `request_id`.
+pub(super) fn saml_key(request_id: &str) -> String {
     sign_in_key(&format!("saml\u{0}{request_id}"))
 }
 
@@ -176,23 +182,18 @@ impl<R: Store> Connections<R> {
             check_code_challenge(c)?;
         }
         let conn = self.get(id).await?;
-        let (url, key) = match &conn.config {
+        let (url, key, saml_request) = match &conn.config {
             ProtocolConfig::Saml(_) => {
                 let mut r = [0u8; 32];
                 r.copy_from_slice(&random[..32]);
                 let s = settings.saml();
-                let redirect = self
-                    .saml_start(
-                        s,
-                        id,
-                        SamlStart {
-                            browser,
-                            relay_state: None,
-                            random: r,
-                        },
-                    )
-                    .await?;
-                (redirect.url, saml_key(&redirect.request_id))
+                let start = SamlStart {
+                    browser,
+                    relay_state: None,
+                    random: r,
+                };
+                let (redirect, item) = self.saml_request_for(s, id, start, false).await?;
+                (redirect.url, saml_key(&redirect.request_id), Some(item))
             }
             ProtocolConfig::Oidc(_) => {
                 let oidc = settings.oidc().ok_or_else(|| {
@@ -216,7 +217,7 @@ impl<R: Store> Connections<R> {
                     .ok()
                     .and_then(|u| u.query().and_then(state_of))
                     .ok_or_else(|| Error::corrupt("the OIDC authorization URL has no state"))?;
-                (url, oidc_key(&state))
+                (url, oidc_key(&state), None)
             }
         };
         let now = (self.clock)();
@@ -235,14 +236,32 @@ impl<R: Store> Connections<R> {
             id,
             ttl: settings.request_ttl,
         };
-        self.put_pending(
-            slot,
-            payload,
-            now,
-            "the authorization request is already pending",
-        )
-        .await?;
-        Ok(url)
+        const CLIENT_REQUEST_LIVE: &str = "the authorization request is already pending";
+        let Some(saml_request) = saml_request else {
+            self.put_pending(slot, payload, now, CLIENT_REQUEST_LIVE)
+                .await?;
+            return Ok(url);
+        };
+        // The SAML request and the client's request riding on it: one durable write.
+        let ops = [
+            SignInOp::Put(saml_request),
+            SignInOp::Put(pending_item(slot, payload, now)),
+        ];
+        match self
+            .repo
+            .commit_sign_ins(&ops, None, UnixMillis::new(now))
+            .await?
+        {
+            Ok(_) => Ok(url),
+            Err(conflict) => Err(Error::InvalidArgument {
+                argument: "random",
+                reason: if conflict.index == 0 {
+                    SAML_REQUEST_LIVE
+                } else {
+                    CLIENT_REQUEST_LIVE
+                },
+            }),
+        }
     }
 
     /// Takes the authorization request kept under `key` for connection `id`.
@@ -299,6 +318,12 @@ impl<R: Store> Connections<R> {
                     received: rs.len(),
                 }));
             }
+        }
+        if let Some(done) = self
+            .hosted_saml_commit(settings, id, post, idp_initiated, random)
+            .await?
+        {
+            return Ok(done);
         }
         let accepted = self
             .saml_accept(
@@ -456,7 +481,7 @@ impl<R: Store> Connections<R> {
 /// Where an IdP-initiated sign-in goes: the client's default redirect URI, or a
 /// registered one the RelayState names as `redirect_uri=<uri>`. Any other RelayState is
 /// ignored (WorkOS: "ignored and discarded"), never followed.
-fn idp_initiated_target(
+pub(super) fn idp_initiated_target(
     client: Option<&IdpInitiatedClient>,
     relay_state: Option<&str>,
 ) -> Result<Pending> {

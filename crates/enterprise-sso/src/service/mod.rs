@@ -10,6 +10,7 @@
 mod accounts;
 mod connections;
 mod hosted;
+mod hosted_commit;
 mod hosted_flow;
 mod oidc;
 mod pending;

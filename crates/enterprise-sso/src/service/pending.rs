@@ -55,13 +55,7 @@ impl<R: Store> Connections<R> {
             )));
         }
         let pending: T = serde_json::from_slice(&item.payload).map_err(|_| Error::corrupt(what))?;
-        let same_browser = browser.is_some_and(|b| {
-            enterprise_sso_protocol::secret::ct_eq(
-                sign_in_key(b).as_bytes(),
-                pending.browser_key().as_bytes(),
-            )
-        });
-        Ok(if same_browser {
+        Ok(if same_browser(browser, pending.browser_key()) {
             Ok(pending)
         } else {
             Err(PendingProblem::OtherBrowser)
@@ -106,15 +100,11 @@ impl<R: Store> Connections<R> {
         now: i64,
         reason: &'static str,
     ) -> Result<()> {
-        let item = SignInItem {
-            kind: slot.kind,
-            key: slot.key,
-            connection_id: Some(slot.id.clone()),
-            created_at: now,
-            expires_at: now.saturating_add(millis(slot.ttl)),
-            payload,
-        };
-        if self.repo.put_sign_in(&item, now).await? {
+        if self
+            .repo
+            .put_sign_in(&pending_item(slot, payload, now), now)
+            .await?
+        {
             Ok(())
         } else {
             Err(Error::InvalidArgument {
@@ -123,4 +113,25 @@ impl<R: Store> Connections<R> {
             })
         }
     }
+}
+
+/// The record of a pending request kept in `slot` from `now` (see
+/// [`Connections::put_pending`]).
+pub(super) fn pending_item(slot: PendingSlot<'_>, payload: Vec<u8>, now: i64) -> SignInItem {
+    SignInItem {
+        kind: slot.kind,
+        key: slot.key,
+        connection_id: Some(slot.id.clone()),
+        created_at: now,
+        expires_at: now.saturating_add(millis(slot.ttl)),
+        payload,
+    }
+}
+
+/// Whether `browser` (the value the answer's browser brought) is the one a pending
+/// request was bound to (`browser_key`: its [`sign_in_key`]), in constant time.
+pub(super) fn same_browser(browser: Option<&str>, browser_key: &str) -> bool {
+    browser.is_some_and(|b| {
+        enterprise_sso_protocol::secret::ct_eq(sign_in_key(b).as_bytes(), browser_key.as_bytes())
+    })
 }

@@ -18,7 +18,9 @@ use enterprise_sso_protocol::saml::sp::{
     ResponseVerifier, ServiceProvider, SpKeyPair, VerifiedAssertion,
 };
 
-use super::pending::{kind_name, BoundToBrowser, PendingProblem, PendingSlot};
+use super::pending::{
+    kind_name, pending_item, same_browser, BoundToBrowser, PendingProblem, PendingSlot,
+};
 use super::{Connections, SignIn};
 use crate::account::Assertion;
 use crate::connection::EnterpriseConnection;
@@ -29,6 +31,8 @@ use crate::sign_in_store::{sign_in_key, SignInItem, SignInKind};
 
 /// How long a pending AuthnRequest may wait for its Response (ten minutes).
 pub const DEFAULT_SAML_REQUEST_TTL: Duration = Duration::from_secs(600);
+/// The refusal of a pending request whose random ID is already live (broken randomness).
+pub(super) const SAML_REQUEST_LIVE: &str = "the request ID is already pending";
 /// How old an IdP-initiated (unsolicited) Response may be, where a connection allows them.
 pub const DEFAULT_IDP_INITIATED_MAX_AGE: Duration = Duration::from_secs(300);
 
@@ -366,6 +370,25 @@ impl<R: Store> Connections<R> {
         start: SamlStart<'_>,
         test_run: bool,
     ) -> Result<SamlRedirect> {
+        let (redirect, item) = self.saml_request_for(settings, id, start, test_run).await?;
+        if !self.repo.put_sign_in(&item, item.created_at).await? {
+            return Err(Error::InvalidArgument {
+                argument: "random",
+                reason: SAML_REQUEST_LIVE,
+            });
+        }
+        Ok(redirect)
+    }
+
+    /// [`Connections::saml_start_for`] without its write: the redirect, and the pending
+    /// request's record for the caller to store (alone, or with the records it goes with).
+    pub(super) async fn saml_request_for(
+        &self,
+        settings: &SamlSettings,
+        id: &ConnectionId,
+        start: SamlStart<'_>,
+        test_run: bool,
+    ) -> Result<(SamlRedirect, SignInItem)> {
         let conn = self.get(id).await?;
         if !conn.active && !test_run {
             return Err(Error::SignInRefused(
@@ -402,13 +425,13 @@ impl<R: Store> Connections<R> {
             id,
             ttl: settings.request_ttl,
         };
-        self.put_pending(slot, payload, now, "the request ID is already pending")
-            .await?;
-        Ok(SamlRedirect {
+        let item = pending_item(slot, payload, now);
+        let redirect = SamlRedirect {
             url: request.url,
             request_id: request.request_id,
             request_xml: request.xml,
-        })
+        };
+        Ok((redirect, item))
     }
 
     /// Verifies the IdP's Response posted to connection `id`'s ACS and records the sign-in.
@@ -435,18 +458,14 @@ impl<R: Store> Connections<R> {
         })
     }
 
-    /// Every rule of [`Connections::saml_finish`] but the recording: the Response
-    /// verified, its request taken (one of a sign-in, or with `test_run` one of a test
-    /// run: each refuses the other's), its assertion ID remembered against replay.
-    pub(super) async fn saml_accept(
+    /// The Response posted to connection `id`'s ACS, verified against the connection's IdP
+    /// (nothing read from or written to the sign-in store).
+    pub(super) async fn saml_verify(
         &self,
         settings: &SamlSettings,
         id: &ConnectionId,
         saml_response: &str,
-        relay_state: Option<&str>,
-        browser: Option<&str>,
-        test_run: bool,
-    ) -> Result<AcceptedSaml> {
+    ) -> Result<VerifiedAssertion> {
         let conn = self.get(id).await?;
         let (entity_id, _) = saml_parts(&conn)?;
         let saml = conn.saml().ok_or_else(|| refused(SamlRefusal::NotSaml))?;
@@ -467,8 +486,23 @@ impl<R: Store> Connections<R> {
                 .collect()
         });
         let now = (self.clock)();
-        let verified = verifier.verify_post(saml_response, now).map_err(refused)?;
+        verifier.verify_post(saml_response, now).map_err(refused)
+    }
 
+    /// Every rule of [`Connections::saml_finish`] but the recording: the Response
+    /// verified, its request taken (one of a sign-in, or with `test_run` one of a test
+    /// run: each refuses the other's), its assertion ID remembered against replay.
+    pub(super) async fn saml_accept(
+        &self,
+        settings: &SamlSettings,
+        id: &ConnectionId,
+        saml_response: &str,
+        relay_state: Option<&str>,
+        browser: Option<&str>,
+        test_run: bool,
+    ) -> Result<AcceptedSaml> {
+        let verified = self.saml_verify(settings, id, saml_response).await?;
+        let now = (self.clock)();
         let relay_state = match &verified.in_response_to {
             Some(request_id) => {
                 let p: Pending = self
@@ -516,38 +550,69 @@ impl<R: Store> Connections<R> {
             }
         };
 
-        let replay = SignInItem {
-            kind: SignInKind::SamlAssertion,
-            key: sign_in_key(&format!("{id}\u{0}{}", verified.assertion_id)),
-            connection_id: Some(id.clone()),
-            created_at: now,
-            expires_at: verified.replay_until_ms.max(now.saturating_add(1)),
-            payload: Vec::new(),
-        };
+        let replay = replay_item(id, &verified, now);
         if !self.repo.put_sign_in(&replay, now).await? {
             return Err(refused(SamlRefusal::Replayed {
                 assertion_id: verified.assertion_id.clone(),
             }));
         }
-
-        let assertion = Assertion {
-            subject: Some(verified.name_id.clone()),
-            attributes: verified.attributes.iter().fold(
-                std::collections::BTreeMap::<String, Vec<String>>::new(),
-                |mut m, (name, values)| {
-                    m.entry(name.clone())
-                        .or_default()
-                        .extend(values.iter().cloned());
-                    m
-                },
-            ),
-        };
+        let assertion = assertion_of(&verified);
         Ok(AcceptedSaml {
             relay_state,
             verified,
             assertion,
         })
     }
+}
+
+/// The replay-cache record of a verified assertion: its ID under connection `id`, kept
+/// until the assertion's `NotOnOrAfter` plus skew.
+pub(super) fn replay_item(id: &ConnectionId, verified: &VerifiedAssertion, now: i64) -> SignInItem {
+    SignInItem {
+        kind: SignInKind::SamlAssertion,
+        key: sign_in_key(&format!("{id}\u{0}{}", verified.assertion_id)),
+        connection_id: Some(id.clone()),
+        created_at: now,
+        expires_at: verified.replay_until_ms.max(now.saturating_add(1)),
+        payload: Vec::new(),
+    }
+}
+
+/// The identity a verified assertion gives the account mapping.
+pub(super) fn assertion_of(verified: &VerifiedAssertion) -> Assertion {
+    Assertion {
+        subject: Some(verified.name_id.clone()),
+        attributes: verified.attributes.iter().fold(
+            std::collections::BTreeMap::<String, Vec<String>>::new(),
+            |mut m, (name, values)| {
+                m.entry(name.clone())
+                    .or_default()
+                    .extend(values.iter().cloned());
+                m
+            },
+        ),
+    }
+}
+
+/// Whether the pending SAML request `item` (read, not taken) passes every rule
+/// [`Connections::saml_accept`] applies to the request a Response answers: made for
+/// connection `id`, answered by the browser that started it, named by the verified
+/// `InResponseTo`, and a sign-in's (not a test run's). Its RelayState when it does.
+pub(super) fn usable_saml_request(
+    item: &SignInItem,
+    id: &ConnectionId,
+    browser: Option<&str>,
+    verified: &VerifiedAssertion,
+) -> Option<Option<String>> {
+    if item.connection_id.as_ref() != Some(id) {
+        return None;
+    }
+    let p: Pending = serde_json::from_slice(&item.payload).ok()?;
+    let request_id = verified.in_response_to.as_deref()?;
+    let fits = same_browser(browser, &p.browser)
+        && verified.expect_request(request_id).is_ok()
+        && !p.test_run;
+    fits.then_some(p.relay_state)
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use crate::connection::EnterpriseConnection;
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, ConnectionId};
 use crate::repo::Store;
+use crate::sign_in_store::AccountWrite;
 
 /// The outcome of [`Connections::record_sign_in`].
 #[derive(Debug, Clone, PartialEq)]
@@ -40,27 +41,7 @@ impl<R: Store> Connections<R> {
         connection_id: &ConnectionId,
         assertion: &Assertion,
     ) -> Result<SignIn> {
-        let conn = self.get(connection_id).await?;
-        if !conn.active {
-            return Err(Error::SignInRefused(SignInRefusal::ConnectionInactive));
-        }
-        if !conn.authenticatable {
-            return Err(Error::SignInRefused(SignInRefusal::NotAuthenticatable));
-        }
-        let who = map_assertion(&conn, assertion).map_err(Error::SignInRefused)?;
-        // Tenant boundary: the connection may vouch only for emails that routing sends to
-        // it. A more specific claim by another connection (`eng.corp.com` beside a
-        // `corp.com` that allows subdomains) takes those emails away from it.
-        let routed = self.route_domain(who.email.domain()).await?;
-        if routed.map(|c| c.id) != Some(conn.id.clone()) {
-            // A connection deleted (or deactivated) since it was read routes nothing: say
-            // so, rather than blame the email.
-            let now = self.get(connection_id).await?;
-            if !now.active {
-                return Err(Error::SignInRefused(SignInRefusal::ConnectionInactive));
-            }
-            return Err(Error::SignInRefused(SignInRefusal::EmailOutsideDomains));
-        }
+        let (conn, who) = self.check_sign_in(connection_id, assertion).await?;
         let subject_key = format!("{}\u{0}{}", conn.id, who.provider_user_id);
         let writing = crate::write_lock::lock(&subject_key).await;
         let who = &who;
@@ -90,24 +71,51 @@ impl<R: Store> Connections<R> {
         })
     }
 
-    /// One attempt of the account write of a sign-in: create the account, or update the
-    /// one found by (connection, provider user id).
-    async fn sign_in_once(
+    /// The checks of [`Connections::record_sign_in`] before its account write: the
+    /// connection (active, authenticatable), the assertion mapped, and the tenant boundary.
+    pub(super) async fn check_sign_in(
         &self,
+        connection_id: &ConnectionId,
+        assertion: &Assertion,
+    ) -> Result<(EnterpriseConnection, MappedIdentity)> {
+        let conn = self.get(connection_id).await?;
+        if !conn.active {
+            return Err(Error::SignInRefused(SignInRefusal::ConnectionInactive));
+        }
+        if !conn.authenticatable {
+            return Err(Error::SignInRefused(SignInRefusal::NotAuthenticatable));
+        }
+        let who = map_assertion(&conn, assertion).map_err(Error::SignInRefused)?;
+        // Tenant boundary: the connection may vouch only for emails that routing sends to
+        // it. A more specific claim by another connection (`eng.corp.com` beside a
+        // `corp.com` that allows subdomains) takes those emails away from it.
+        let routed = self.route_domain(who.email.domain()).await?;
+        if routed.map(|c| c.id) != Some(conn.id.clone()) {
+            // A connection deleted (or deactivated) since it was read routes nothing: say
+            // so, rather than blame the email.
+            let now = self.get(connection_id).await?;
+            if !now.active {
+                return Err(Error::SignInRefused(SignInRefusal::ConnectionInactive));
+            }
+            return Err(Error::SignInRefused(SignInRefusal::EmailOutsideDomains));
+        }
+        Ok((conn, who))
+    }
+
+    /// The account write of a sign-in at `now`: create the account, or update `found`
+    /// (the one stored for this connection and provider user id). Whether it creates.
+    pub(super) fn plan_account(
         conn: &EnterpriseConnection,
         who: &MappedIdentity,
-    ) -> Result<(EnterpriseAccount, bool)> {
-        let now = (self.clock)();
-        let found = self
-            .repo
-            .find_account_by_subject(&conn.id, &who.provider_user_id)
-            .await?;
-        let (result, created) = match &found {
+        found: Option<&EnterpriseAccount>,
+        now: i64,
+    ) -> Result<(AccountWrite, bool)> {
+        match found {
             None if conn.disable_jit_provisioning => {
-                return Err(Error::SignInRefused(SignInRefusal::JitProvisioningDisabled));
+                Err(Error::SignInRefused(SignInRefusal::JitProvisioningDisabled))
             }
-            None => {
-                let a = EnterpriseAccount {
+            None => Ok((
+                AccountWrite::Insert(EnterpriseAccount {
                     id: AccountId::generate(),
                     active: true,
                     email_address: who.email.to_string(),
@@ -123,12 +131,10 @@ impl<R: Store> Connections<R> {
                     created_at: now,
                     updated_at: now,
                     version: 1,
-                };
-                (self.repo.insert_account(&a).await.map(|()| a), true)
-            }
-            Some(old) if !old.active => {
-                return Err(Error::SignInRefused(SignInRefusal::AccountInactive));
-            }
+                }),
+                true,
+            )),
+            Some(old) if !old.active => Err(Error::SignInRefused(SignInRefusal::AccountInactive)),
             Some(old) => {
                 let mut a = old.clone();
                 a.last_authenticated_at = Some(now.max(old.last_authenticated_at.unwrap_or(now)));
@@ -139,12 +145,38 @@ impl<R: Store> Connections<R> {
                 }
                 a.version = old.version + 1;
                 a.updated_at = now.max(old.updated_at);
-                (
-                    self.repo.update_account(&a, old.version).await.map(|()| a),
+                Ok((
+                    AccountWrite::Update {
+                        account: a,
+                        expected_version: old.version,
+                    },
                     false,
-                )
+                ))
             }
-        };
-        result.map(|a| (a, created))
+        }
+    }
+
+    /// One attempt of the account write of a sign-in: create the account, or update the
+    /// one found by (connection, provider user id).
+    async fn sign_in_once(
+        &self,
+        conn: &EnterpriseConnection,
+        who: &MappedIdentity,
+    ) -> Result<(EnterpriseAccount, bool)> {
+        let now = (self.clock)();
+        let found = self
+            .repo
+            .find_account_by_subject(&conn.id, &who.provider_user_id)
+            .await?;
+        let (write, created) = Self::plan_account(conn, who, found.as_ref(), now)?;
+        match &write {
+            AccountWrite::Insert(a) => self.repo.insert_account(a).await?,
+            AccountWrite::Update {
+                account,
+                expected_version,
+            } => self.repo.update_account(account, *expected_version).await?,
+        }
+        let (AccountWrite::Insert(a) | AccountWrite::Update { account: a, .. }) = write;
+        Ok((a, created))
     }
 }
