@@ -50,9 +50,10 @@ impl<R: Store> Connections<R> {
                     .repo
                     .get_sign_in(SignInKind::SamlRequest, &request_key, now)
                     .await?;
-                if !request
-                    .is_some_and(|r| usable_saml_request(&r, id, post.browser, &verified).is_some())
-                {
+                let usable = request.is_some_and(|r| {
+                    usable_saml_request(&r, id, post.browser, &verified).is_some()
+                });
+                if !usable {
                     return Ok(None);
                 }
                 let client_key = saml_key(request_id);
