@@ -10,11 +10,10 @@
 //! caller runs the step-by-step flow, which takes the pending request whatever follows,
 //! remembers the assertion and gives the typed refusal, exactly as before.
 
-use std::collections::BTreeMap;
-
 use super::hosted::{code_item, HostedSettings, Profile};
 use super::hosted_flow::{
-    idp_initiated_target, saml_key, HostedRedirect, IdpInitiatedClient, Pending, SamlPost,
+    idp_initiated_target, saml_key, saml_raw_attributes, HostedRedirect, IdpInitiatedClient,
+    Pending, SamlPost,
 };
 use super::saml::{assertion_of, replay_item, usable_saml_request};
 use super::{Connections, SignIn};
@@ -93,7 +92,7 @@ impl<R: Store> Connections<R> {
         let Ok((conn, who)) = self.check_sign_in(id, &assertion_of(&verified)).await else {
             return Ok(None);
         };
-        let raw: BTreeMap<String, Vec<String>> = assertion_of(&verified).attributes;
+        let raw = saml_raw_attributes(&verified);
         let subject_key = format!("{}\u{0}{}", conn.id, who.provider_user_id);
         let writing = crate::write_lock::lock(&subject_key).await;
         for _ in 0..=self.max_retries {

@@ -343,26 +343,7 @@ impl<R: Store> Connections<R> {
             None => idp_initiated_target(idp_initiated, accepted.relay_state.as_deref())?,
         };
         let sign_in = self.record_sign_in(id, &accepted.assertion).await?;
-        let by_name: BTreeMap<String, Vec<String>> = accepted.verified.attributes.iter().fold(
-            BTreeMap::new(),
-            |mut m: BTreeMap<String, Vec<String>>, (name, values)| {
-                m.entry(name.clone())
-                    .or_default()
-                    .extend(values.iter().cloned());
-                m
-            },
-        );
-        // One value: the string; several or none: an array of strings.
-        let raw = by_name
-            .into_iter()
-            .map(|(name, mut values)| {
-                let v = match values.len() {
-                    1 => serde_json::Value::String(values.remove(0)),
-                    _ => serde_json::Value::from(values),
-                };
-                (name, v)
-            })
-            .collect();
+        let raw = saml_raw_attributes(&accepted.verified);
         let profile = Profile::of_sign_in(&sign_in, raw);
         self.redirect_with_code(settings, id, pending, profile, random)
             .await
@@ -512,4 +493,30 @@ pub(super) fn idp_initiated_target(
         },
         state: None,
     })
+}
+
+/// A SAML assertion's attributes as the profile's `raw_attributes`: by name, one value as
+/// the string, several (or none) as an array of strings.
+pub(super) fn saml_raw_attributes(
+    verified: &enterprise_sso_protocol::saml::sp::VerifiedAssertion,
+) -> BTreeMap<String, serde_json::Value> {
+    let by_name: BTreeMap<String, Vec<String>> = verified.attributes.iter().fold(
+        BTreeMap::new(),
+        |mut m: BTreeMap<String, Vec<String>>, (name, values)| {
+            m.entry(name.clone())
+                .or_default()
+                .extend(values.iter().cloned());
+            m
+        },
+    );
+    by_name
+        .into_iter()
+        .map(|(name, mut values)| {
+            let v = match values.len() {
+                1 => serde_json::Value::String(values.remove(0)),
+                _ => serde_json::Value::from(values),
+            };
+            (name, v)
+        })
+        .collect()
 }
