@@ -2,7 +2,7 @@
 //! fails with field errors or yields a connection that passes validation.
 #![no_main]
 
-use enterprise_sso_conformance::{oidc_connection, saml_connection};
+use enterprise_sso::testing::{oidc_connection, saml_connection};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
