@@ -85,8 +85,16 @@ fn check(
     let expect = s(case, "expect").unwrap();
     let expect_name_id = s(case, "expect_name_id");
     let attack = s(case, "attack").unwrap_or_default();
-    let outcome = verifier
-        .verify_xml(xml, now)
+    let verified = verifier.verify_xml(xml, now);
+    // The assertion is read from the verified node; a second parse of the digested
+    // canonical bytes must give exactly the same answer (saml/sp/read.rs).
+    let reparsed = verifier.verify_xml_reparsed(xml, now);
+    if verified != reparsed {
+        return Err(format!(
+            "{name}: read from the node {verified:?}, from the reparsed canonical bytes {reparsed:?}"
+        ));
+    }
+    let outcome = verified
         .map_err(|e| e.code().to_owned())
         .and_then(|a| caller_accepts(&a, pending).map(|()| a));
     match (expect, outcome) {

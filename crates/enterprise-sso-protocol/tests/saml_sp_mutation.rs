@@ -91,7 +91,11 @@ proptest! {
     ) {
         let f = &fixtures()[which];
         let mutated = apply(&f.xml, &m);
-        if let Ok(a) = verifier().verify_xml(&mutated, NOW) {
+        let verified = verifier().verify_xml(&mutated, NOW);
+        // Read from the verified node or from a second parse of the digested canonical
+        // bytes: the same answer, refusal or identity.
+        prop_assert_eq!(&verified, &verifier().verify_xml_reparsed(&mutated, NOW));
+        if let Ok(a) = verified {
             prop_assert_eq!(&a, &f.control, "mutation {:?} changed the identity", m);
         }
     }
@@ -115,7 +119,13 @@ fn every_position_exhaustive() {
             }
             let mut m = f.xml.clone();
             m[at] = b;
-            if let Ok(a) = verifier().verify_xml(&m, NOW) {
+            let verified = verifier().verify_xml(&m, NOW);
+            assert_eq!(
+                verified,
+                verifier().verify_xml_reparsed(&m, NOW),
+                "position {at}"
+            );
+            if let Ok(a) = verified {
                 if a != f.control {
                     accepted_changed += 1;
                     eprintln!("position {at} byte {b}: identity changed");

@@ -84,19 +84,45 @@ pub fn normalize_line_endings(xml: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
+/// Where canonical bytes are written: a `Vec<u8>`, or a digest fed as the walk goes (the
+/// verifier hashes canonical forms without keeping them).
+pub trait Sink {
+    /// Appends `bytes` to the output.
+    fn put(&mut self, bytes: &[u8]);
+}
+
+impl Sink for Vec<u8> {
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+}
+
 /// Canonicalizes `element` and its subtree with exclusive c14n without comments.
 pub fn canonicalize<'a, 'i: 'a>(
     element: Node<'a, 'i>,
     options: C14nOptions<'_>,
 ) -> Result<Vec<u8>, C14nError> {
-    if !element.is_element() {
-        return Err(C14nError::NotAnElement);
-    }
     // The canonical form is about as long as the element's text in the input: one
     // allocation in the usual case.
     let estimate = element.range().len().saturating_add(256);
+    let mut bytes = Vec::with_capacity(estimate.min(options.max_output));
+    canonicalize_into(element, options, &mut bytes)?;
+    Ok(bytes)
+}
+
+/// Canonicalizes `element` like [`canonicalize`], writing into `sink`; returns the
+/// number of bytes written. On an error, part of the output may have been written.
+pub fn canonicalize_into<'a, 'i: 'a, S: Sink>(
+    element: Node<'a, 'i>,
+    options: C14nOptions<'_>,
+    sink: &mut S,
+) -> Result<usize, C14nError> {
+    if !element.is_element() {
+        return Err(C14nError::NotAnElement);
+    }
     let mut out = Output {
-        bytes: Vec::with_capacity(estimate.min(options.max_output)),
+        sink,
+        len: 0,
         max: options.max_output,
     };
     let mut inclusive: Vec<&str> = Vec::new();
@@ -169,20 +195,24 @@ pub fn canonicalize<'a, 'i: 'a>(
             }
         }
     }
-    Ok(out.bytes)
+    Ok(out.len)
 }
 
-struct Output {
-    bytes: Vec<u8>,
+struct Output<'s, S: Sink> {
+    sink: &'s mut S,
+    /// Bytes written so far.
+    len: usize,
     max: usize,
 }
 
-impl Output {
+impl<S: Sink> Output<'_, S> {
     fn push(&mut self, b: &[u8]) -> Result<(), C14nError> {
-        if self.bytes.len().saturating_add(b.len()) > self.max {
+        let len = self.len.saturating_add(b.len());
+        if len > self.max {
             return Err(C14nError::TooLarge { max: self.max });
         }
-        self.bytes.extend_from_slice(b);
+        self.sink.put(b);
+        self.len = len;
         Ok(())
     }
 }
@@ -217,7 +247,7 @@ fn open_element<'a, 'i: 'a>(
     node: Node<'a, 'i>,
     qname: &'i str,
     scope: &mut Scope<'a>,
-    out: &mut Output,
+    out: &mut Output<'_, impl Sink>,
 ) -> Result<usize, C14nError> {
     let element_prefix = prefix_of(qname);
 
@@ -320,7 +350,8 @@ fn element_qname<'a, 'i: 'a>(node: Node<'a, 'i>) -> Result<&'i str, C14nError> {
         .ok_or(C14nError::BadName)?;
     let rest = text.get(start..).ok_or(C14nError::BadName)?;
     let end = rest
-        .find(|c: char| c.is_ascii_whitespace() || c == '/' || c == '>')
+        .bytes()
+        .position(|b| b.is_ascii_whitespace() || b == b'/' || b == b'>')
         .ok_or(C14nError::BadName)?;
     let qname = rest.get(..end).ok_or(C14nError::BadName)?;
     // Sanity: the local part is what roxmltree parsed.
@@ -338,32 +369,56 @@ fn prefix_of(qname: &str) -> &str {
     }
 }
 
-fn escape_text(s: &str, out: &mut Output) -> Result<(), C14nError> {
+fn escape_text(s: &str, out: &mut Output<'_, impl Sink>) -> Result<(), C14nError> {
     escape(s, out, false)
 }
 
-fn escape_attr(s: &str, out: &mut Output) -> Result<(), C14nError> {
+fn escape_attr(s: &str, out: &mut Output<'_, impl Sink>) -> Result<(), C14nError> {
     escape(s, out, true)
 }
 
-fn escape(s: &str, out: &mut Output, attr: bool) -> Result<(), C14nError> {
+/// Bytes that text (`TEXT`) or an attribute value (`ATTR`) escapes: a table lookup per
+/// byte, so runs with nothing to escape are copied whole.
+const fn special(attr: bool) -> [bool; 256] {
+    let mut t = [false; 256];
+    t[b'&' as usize] = true;
+    t[b'<' as usize] = true;
+    t[b'\r' as usize] = true;
+    if attr {
+        t[b'"' as usize] = true;
+        t[b'\t' as usize] = true;
+        t[b'\n' as usize] = true;
+    } else {
+        t[b'>' as usize] = true;
+    }
+    t
+}
+
+const TEXT_SPECIAL: [bool; 256] = special(false);
+const ATTR_SPECIAL: [bool; 256] = special(true);
+
+fn escape(s: &str, out: &mut Output<'_, impl Sink>, attr: bool) -> Result<(), C14nError> {
+    let table = if attr { &ATTR_SPECIAL } else { &TEXT_SPECIAL };
+    let bytes = s.as_bytes();
     let mut start = 0;
-    for (i, b) in s.bytes().enumerate() {
-        let rep: &[u8] = match (b, attr) {
-            (b'&', _) => b"&amp;",
-            (b'<', _) => b"&lt;",
-            (b'>', false) => b"&gt;",
-            (b'"', true) => b"&quot;",
-            (b'\t', true) => b"&#x9;",
-            (b'\n', true) => b"&#xA;",
-            (b'\r', _) => b"&#xD;",
-            _ => continue,
+    for (i, &b) in bytes.iter().enumerate() {
+        if !table[usize::from(b)] {
+            continue;
+        }
+        let rep: &[u8] = match b {
+            b'&' => b"&amp;",
+            b'<' => b"&lt;",
+            b'>' => b"&gt;",
+            b'"' => b"&quot;",
+            b'\t' => b"&#x9;",
+            b'\n' => b"&#xA;",
+            _ => b"&#xD;",
         };
-        out.push(s.as_bytes().get(start..i).unwrap_or_default())?;
+        out.push(bytes.get(start..i).unwrap_or_default())?;
         out.push(rep)?;
         start = i + 1;
     }
-    out.push(s.as_bytes().get(start..).unwrap_or_default())
+    out.push(bytes.get(start..).unwrap_or_default())
 }
 
 #[cfg(test)]

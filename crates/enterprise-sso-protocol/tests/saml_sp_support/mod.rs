@@ -564,7 +564,15 @@ pub fn post(xml: &str) -> String {
 
 /// The refusal code of verifying `xml` with `v` at `now`, or `"accepted"`.
 pub fn outcome(v: &ResponseVerifier, xml: &str, now: i64) -> String {
-    match v.verify_xml(xml.as_bytes(), now) {
+    let verified = v.verify_xml(xml.as_bytes(), now);
+    // The assertion is read from the verified node: a second parse of the digested
+    // canonical bytes must give the same answer, refusal or identity.
+    assert_eq!(
+        verified,
+        v.verify_xml_reparsed(xml.as_bytes(), now),
+        "node read and reparsed read differ"
+    );
+    match verified {
         Ok(_) => "accepted".to_owned(),
         Err(e) => e.code().to_owned(),
     }

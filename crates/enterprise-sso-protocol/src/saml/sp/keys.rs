@@ -5,6 +5,7 @@
 use std::sync::OnceLock;
 
 use aws_lc_rs::signature::{self as aws, ParsedPublicKey};
+use base64::Engine as _;
 use sha2::Digest as _;
 
 use super::refusal::{Refusal, SignedElement};
@@ -67,6 +68,9 @@ pub(crate) enum VerifyKey {
 #[derive(Debug, Clone)]
 pub(crate) struct TrustedCert {
     pub der: Vec<u8>,
+    /// `der` in standard base64 with padding, the one text the decoder maps to it (a
+    /// `KeyInfo` certificate is compared to this without being decoded).
+    pub base64: String,
     pub key: VerifyKey,
     pub not_before_ms: i64,
     pub not_after_ms: i64,
@@ -121,6 +125,7 @@ fn parse_cert(der: &[u8]) -> Option<TrustedCert> {
     };
     Some(TrustedCert {
         der: der.to_vec(),
+        base64: base64::engine::general_purpose::STANDARD.encode(der),
         key,
         not_before_ms: validity.not_before.timestamp().saturating_mul(1000),
         not_after_ms: validity.not_after.timestamp().saturating_mul(1000),
@@ -159,11 +164,28 @@ pub(crate) fn fingerprint(der: &[u8]) -> String {
         .collect()
 }
 
+/// Whether `text` with its ASCII white space removed (what [`super::parse::base64_value`]
+/// ignores) is exactly `canonical`. Compared run by run, nothing copied.
+pub(crate) fn same_base64(text: &str, canonical: &str) -> bool {
+    let mut rest = canonical.as_bytes();
+    for run in text
+        .as_bytes()
+        .split(u8::is_ascii_whitespace)
+        .filter(|r| !r.is_empty())
+    {
+        match rest.strip_prefix(run) {
+            Some(after) => rest = after,
+            None => return false,
+        }
+    }
+    rest.is_empty()
+}
+
 /// The configured certificates to try for one signature: the valid ones, narrowed to
 /// those equal to a `KeyInfo` certificate when the signature carries any.
 pub(crate) fn select<'c>(
     certs: &'c [TrustedCert],
-    key_info_certs: &[Vec<u8>],
+    key_info_certs: &[std::borrow::Cow<'_, [u8]>],
     now_ms: i64,
     element: SignedElement,
 ) -> Result<Vec<&'c TrustedCert>, Refusal> {
@@ -179,13 +201,16 @@ pub(crate) fn select<'c>(
     let chosen: Vec<&TrustedCert> = valid
         .iter()
         .copied()
-        .filter(|c| key_info_certs.contains(&c.der))
+        .filter(|c| key_info_certs.iter().any(|k| **k == *c.der))
         .collect();
     if !chosen.is_empty() {
         return Ok(chosen);
     }
     // A configured certificate that is not valid now, or an unknown one.
-    if let Some(c) = certs.iter().find(|c| key_info_certs.contains(&c.der)) {
+    if let Some(c) = certs
+        .iter()
+        .find(|c| key_info_certs.iter().any(|k| **k == *c.der))
+    {
         return Err(Refusal::CertificateNotValidNow {
             element,
             fingerprint: fingerprint(&c.der),
@@ -200,4 +225,50 @@ pub(crate) fn select<'c>(
             .map(|d| fingerprint(d))
             .unwrap_or_default(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_info_text_equals_configured_base64_only_for_the_same_der() {
+        let der: Vec<u8> = (0u8..200).collect();
+        let canonical = base64::engine::general_purpose::STANDARD.encode(&der);
+        assert!(same_base64(&canonical, &canonical));
+        // Line breaks and indentation as IdPs write them.
+        let wrapped: String = canonical
+            .as_bytes()
+            .chunks(64)
+            .map(|c| format!("\n    {}", std::str::from_utf8(c).unwrap()))
+            .collect::<String>()
+            + "\n  ";
+        assert!(same_base64(&wrapped, &canonical));
+        assert!(!same_base64(&canonical[..canonical.len() - 4], &canonical));
+        assert!(!same_base64(&format!("{canonical}AAAA"), &canonical));
+        assert!(!same_base64("", &canonical));
+        // A second text for the same bytes (non-zero trailing bits, no padding) is not
+        // accepted by the decoder either: equal text is exactly equal DER.
+        let last = canonical.trim_end_matches('=');
+        let bump = |c: u8| if c == b'A' { 'B' } else { 'A' };
+        let other = format!(
+            "{}{}{}",
+            &last[..last.len() - 1],
+            bump(*last.as_bytes().last().unwrap()),
+            &canonical[last.len()..]
+        );
+        assert_ne!(
+            super::super::parse::base64_value(&other).as_deref(),
+            Some(&der[..])
+        );
+        assert_eq!(
+            super::super::parse::base64_value(last).as_deref(),
+            None,
+            "padding is required"
+        );
+        assert_eq!(
+            super::super::parse::base64_value(&wrapped).as_deref(),
+            Some(&der[..])
+        );
+    }
 }

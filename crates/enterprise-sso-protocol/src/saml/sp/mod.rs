@@ -15,8 +15,10 @@
 //!   [`ResponseVerifier::insecure_allow_sha1`]; never HMAC;
 //! - keys only from the connection's certificates valid now ([`IdentityProvider`]),
 //!   `KeyInfo` at most a selector by exact DER; no valid certificate, no sign-in;
-//! - identity read only from the verified bytes, parsed again, each value the full text
-//!   of its element;
+//! - identity read only from what a checked digest covers: the very node the
+//!   `Reference` resolved to and the canonicalizer walked, minus the enveloped signature
+//!   (`read` says why that reads exactly the digested bytes; the tests compare it with a
+//!   second parse of those bytes), each value the full text of its element;
 //! - semantic rules: Status, Issuer, Audience, Destination, bearer Recipient, times with
 //!   skew (`NotOnOrAfter` exclusive), `InResponseTo`, unsolicited responses.
 //!

@@ -36,9 +36,22 @@ pub(crate) fn decode_base64_param(value: &str) -> Result<Vec<u8>, Refusal> {
             received: value.len(),
         });
     }
-    base64::engine::general_purpose::STANDARD
-        .decode(without_white_space(value.as_bytes()))
-        .map_err(|_| Refusal::NotBase64)
+    decode_ignoring_white_space(value.as_bytes()).ok_or(Refusal::NotBase64)
+}
+
+/// Standard base64 with ASCII white space ignored. Decoded as it is first (the decoder
+/// refuses white space, so this only succeeds without any); the text is copied without
+/// its white space only when that fails and there is some, so a form value on one line
+/// is read once, not scanned first.
+fn decode_ignoring_white_space(text: &[u8]) -> Option<Vec<u8>> {
+    let engine = &base64::engine::general_purpose::STANDARD;
+    match engine.decode(text) {
+        Ok(bytes) => Some(bytes),
+        Err(_) if text.iter().any(u8::is_ascii_whitespace) => {
+            engine.decode(without_white_space(text)).ok()
+        }
+        Err(_) => None,
+    }
 }
 
 /// `text` without ASCII white space: borrowed when it has none, otherwise copied a run
@@ -58,16 +71,23 @@ fn without_white_space(text: &[u8]) -> std::borrow::Cow<'_, [u8]> {
 /// normalized (XML 1.0 §2.11, which `roxmltree` does only in part), and the linear
 /// streaming pre-pass of [`crate::xml`] (DOCTYPE, depth, attributes, namespaces).
 pub(crate) fn prepare(bytes: &[u8]) -> Result<String, Refusal> {
-    if bytes.len() > MAX_DOCUMENT_BYTES {
-        return Err(Refusal::TooLarge {
-            what: "SAML document",
-            limit: MAX_DOCUMENT_BYTES,
-            received: bytes.len(),
-        });
+    check_size(bytes)?;
+    prepare_owned(bytes.to_vec())
+}
+
+/// [`prepare`] of bytes the caller owns (a decoded form value): no copy unless a line
+/// break or a byte-order mark has to go.
+pub(crate) fn prepare_owned(mut bytes: Vec<u8>) -> Result<String, Refusal> {
+    check_size(&bytes)?;
+    if bytes.starts_with(b"\xEF\xBB\xBF") {
+        bytes.drain(..3);
     }
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let text = std::str::from_utf8(bytes).map_err(|_| Refusal::NotUtf8)?;
-    let text = crate::xml::c14n::normalize_line_endings(text).into_owned();
+    let text = String::from_utf8(bytes).map_err(|_| Refusal::NotUtf8)?;
+    let text = if text.contains('\r') {
+        crate::xml::c14n::normalize_line_endings(&text).into_owned()
+    } else {
+        text
+    };
     crate::xml::check(&text).map_err(|e| match e {
         crate::xml::PrepassError::Doctype => Refusal::Doctype,
         crate::xml::PrepassError::Limit(l) => Refusal::XmlLimit {
@@ -79,6 +99,17 @@ pub(crate) fn prepare(bytes: &[u8]) -> Result<String, Refusal> {
         },
     })?;
     Ok(text)
+}
+
+fn check_size(bytes: &[u8]) -> Result<(), Refusal> {
+    if bytes.len() > MAX_DOCUMENT_BYTES {
+        return Err(Refusal::TooLarge {
+            what: "SAML document",
+            limit: MAX_DOCUMENT_BYTES,
+            received: bytes.len(),
+        });
+    }
+    Ok(())
 }
 
 /// Parses prepared text with `roxmltree` (DTD refused, node cap) and checks the depth.
@@ -183,9 +214,7 @@ pub(crate) fn is_xml_space(c: char) -> bool {
 /// Base64 of a `DigestValue`, `SignatureValue`, `CipherValue` or certificate: white space
 /// ignored.
 pub(crate) fn base64_value(text: &str) -> Option<Vec<u8>> {
-    base64::engine::general_purpose::STANDARD
-        .decode(without_white_space(text.as_bytes()))
-        .ok()
+    decode_ignoring_white_space(text.as_bytes())
 }
 
 // ---- xs:dateTime ----

@@ -10,24 +10,27 @@
 //!    that Assertion, right after their `Issuer`, one each at most; every ID unique;
 //! 3. signatures ([`super::signature`]): each one present must verify; the assertion
 //!    must be covered by its own or by the Response's;
-//! 4. the assertion is read **only** from verified bytes: the canonical form its own
-//!    signature covers, or — when only the Response is signed — the Assertion inside the
-//!    canonical form the Response signature covers, parsed again. An encrypted assertion
-//!    is decrypted from those verified bytes when the Response is signed;
+//! 4. the assertion is read **only** from what a digest covers, through the
+//!    [`Verified`] handle [`signature::verify`] returns: the Assertion node its own
+//!    signature's canonical form was computed from, or — when only the Response is
+//!    signed — the Assertion child of the Response node the Response signature covers.
+//!    Reading that node reads exactly the values of the digested canonical bytes
+//!    ([`super::read`] gives the argument; a test hook reads from a second parse of those
+//!    bytes and the tests require the same answers). An encrypted assertion is decrypted
+//!    from the verified Response's node when the Response is signed;
 //! 5. semantic rules (issuer, audience, destination, recipient, times with skew,
 //!    `InResponseTo`, unsolicited responses).
 
 use std::time::Duration;
 
-use roxmltree::{Document, Node, NodeId};
+use roxmltree::{Node, NodeId};
 
 use super::config::{IdentityProvider, ServiceProvider};
 use super::keys::{trusted_certs, TrustedCert};
-use super::parse::{self, children_named, elements, is, DS, MAX_CANONICAL_BYTES, SAML, SAMLP};
-use super::read::{read_assertion, AssertionData};
+use super::parse::{self, children_named, elements, is, DS, SAML, SAMLP};
+use super::read::{read_assertion, AssertionData, Verified};
 use super::refusal::{shown, Refusal, SignedElement};
 use super::signature::{self, Context};
-use crate::xml::c14n::{canonicalize, C14nOptions};
 
 /// Default allowed clock skew between the IdP and this verifier.
 pub const DEFAULT_CLOCK_SKEW: Duration = Duration::from_secs(120);
@@ -176,13 +179,37 @@ impl ResponseVerifier {
         now_ms: i64,
     ) -> Result<VerifiedAssertion, Refusal> {
         let bytes = parse::decode_base64_param(saml_response_base64)?;
-        self.verify_xml(&bytes, now_ms)
+        let text = parse::prepare_owned(bytes)?;
+        self.verify_text(&text, now_ms, ReadFrom::Node)
     }
 
     /// Verifies a decoded SAML response document.
     pub fn verify_xml(&self, xml: &[u8], now_ms: i64) -> Result<VerifiedAssertion, Refusal> {
         let text = parse::prepare(xml)?;
-        let doc = parse::parse(&text)?;
+        self.verify_text(&text, now_ms, ReadFrom::Node)
+    }
+
+    /// [`verify_xml`](Self::verify_xml) reading the assertion from a second parse of the
+    /// canonical bytes its digest covers, instead of from the verified node: the tests
+    /// check that both always give the same answer (see [`super::read`]).
+    #[cfg(feature = "testing")]
+    #[doc(hidden)]
+    pub fn verify_xml_reparsed(
+        &self,
+        xml: &[u8],
+        now_ms: i64,
+    ) -> Result<VerifiedAssertion, Refusal> {
+        let text = parse::prepare(xml)?;
+        self.verify_text(&text, now_ms, ReadFrom::Reparse)
+    }
+
+    fn verify_text(
+        &self,
+        text: &str,
+        now_ms: i64,
+        read: ReadFrom,
+    ) -> Result<VerifiedAssertion, Refusal> {
+        let doc = parse::parse(text)?;
         let root = doc.root_element();
         if !is(&root, SAMLP, "Response") {
             return Err(Refusal::NotAResponse {
@@ -199,83 +226,58 @@ impl ResponseVerifier {
             allow_sha1: self.allow_sha1,
         };
         let response_signature = one_signature(root, SignedElement::Response)?;
-        let response_bytes = response_signature
+        let verified_response = response_signature
             .map(|s| signature::verify(root, s, SignedElement::Response, &ctx))
             .transpose()?;
         let mut signed = SignedParts {
-            response: response_bytes.is_some(),
+            response: verified_response.is_some(),
             assertion: false,
         };
         let encrypted = is(&assertion, SAML, "EncryptedAssertion");
-        let assertion_signature = if encrypted {
-            None
-        } else {
-            one_signature(assertion, SignedElement::Assertion)?
-        };
-        // The verified Response, parsed again only when the Response signature is what
-        // covers the assertion (or its ciphertext): the assertion is then taken from it.
-        // A signed assertion is read from its own verified bytes, so the Response's are
-        // not parsed at all.
-        let response_text = match response_bytes {
-            Some(bytes) if encrypted || assertion_signature.is_none() => {
-                Some(String::from_utf8(bytes).map_err(|_| Refusal::NotUtf8)?)
-            }
-            _ => None,
-        };
-        let verified_response = response_text.as_deref().map(parse::parse).transpose()?;
-        let verified_assertion_node = |doc: &Document<'_>| -> Result<NodeId, Refusal> {
-            elements(doc.root_element())
-                .find(|n| is(n, SAML, "Assertion") || is(n, SAML, "EncryptedAssertion"))
-                .map(|n| n.id())
-                .ok_or(Refusal::AssertionCount {
-                    count: 0,
-                    misplaced: false,
-                })
-        };
 
-        // Everything below reads the assertion from verified bytes only.
+        // Everything below reads the assertion through a `Verified` handle only: the node
+        // a checked digest covers (its own signature's, or the Response's).
         let data = if encrypted {
-            let source = match &verified_response {
-                Some(d) => d.get_node(verified_assertion_node(d)?),
-                None => Some(assertion),
-            }
-            .ok_or(Refusal::DecryptionFailed)?;
-            let (bytes, assertion_signed) =
-                self.decrypted_assertion(source, &ctx, signed.response)?;
+            // The ciphertext: the verified Response's child when the Response is signed.
+            let source = match verified_response {
+                Some(v) => v.child(assertion).ok_or(Refusal::DecryptionFailed)?.node(),
+                None => assertion,
+            };
+            let (data, assertion_signed) =
+                self.decrypted_assertion(source, &ctx, signed.response, read)?;
             signed.assertion = assertion_signed;
-            read_verified_bytes(bytes)?
-        } else if let Some(sig) = assertion_signature {
+            data
+        } else if let Some(sig) = one_signature(assertion, SignedElement::Assertion)? {
             signed.assertion = true;
-            read_verified_bytes(signature::verify(
+            read.assertion(signature::verify(
                 assertion,
                 sig,
                 SignedElement::Assertion,
                 &ctx,
             )?)?
         } else {
-            // Only the Response is signed: the Assertion element of its verified bytes
-            // (one parse of them; the same values as its own canonical form would hold).
-            let d = verified_response.as_ref().ok_or(Refusal::Unsigned)?;
-            let node = d
-                .get_node(verified_assertion_node(d)?)
+            // Only the Response is signed: its Assertion child, inside what it covers.
+            let v = verified_response
+                .and_then(|v| v.child(assertion))
                 .ok_or(Refusal::Unsigned)?;
-            read_assertion(node)?
+            read.assertion(v)?
         };
         self.check_response_fields(root)?;
         self.check_assertion(root, data, now_ms, signed, encrypted)
     }
 
-    /// Decrypts `encrypted` and verifies what it holds; returns the verified canonical
-    /// assertion and whether the assertion carried its own signature.
+    /// Decrypts `encrypted` and verifies what it holds; returns the assertion read from
+    /// it and whether the assertion carried its own signature.
     fn decrypted_assertion(
         &self,
         encrypted: Node<'_, '_>,
         ctx: &Context<'_>,
         response_signed: bool,
-    ) -> Result<(Vec<u8>, bool), Refusal> {
+        read: ReadFrom,
+    ) -> Result<(AssertionData, bool), Refusal> {
         let decrypted = super::decrypt::decrypt(encrypted, &self.sp.keys)?;
         let plain = &decrypted.plaintext;
-        let inner = || -> Result<(Vec<u8>, bool), Refusal> {
+        let inner = || -> Result<(AssertionData, bool), Refusal> {
             let wrapped = wrap_fragment(encrypted, plain).ok_or(Refusal::DecryptionFailed)?;
             let text = parse::prepare(&wrapped)?;
             let doc = parse::parse(&text)?;
@@ -294,10 +296,18 @@ impl ResponseVerifier {
             scan(wrapper, &[assertion.id()], 1)?;
             match one_signature(assertion, SignedElement::Assertion)? {
                 Some(sig) => Ok((
-                    signature::verify(assertion, sig, SignedElement::Assertion, ctx)?,
+                    read.assertion(signature::verify(
+                        assertion,
+                        sig,
+                        SignedElement::Assertion,
+                        ctx,
+                    )?)?,
                     true,
                 )),
-                None if response_signed => Ok((canonical(assertion)?, false)),
+                // The whole plaintext came from ciphertext the Response signature covers.
+                None if response_signed => {
+                    Ok((read.assertion(Verified::new(assertion, None, ""))?, false))
+                }
                 None => Err(Refusal::Unsigned),
             }
         };
@@ -516,26 +526,41 @@ fn before(now_ms: i64, at_ms: i64, skew_ms: i64, field: &'static str) -> Result<
     Ok(())
 }
 
-/// Parses verified canonical assertion bytes and reads the assertion from them.
-fn read_verified_bytes(bytes: Vec<u8>) -> Result<AssertionData, Refusal> {
-    let text = String::from_utf8(bytes).map_err(|_| Refusal::NotUtf8)?;
-    let doc = parse::parse(&text)?;
-    read_assertion(doc.root_element())
+/// Where the assertion's values are read from.
+#[derive(Debug, Clone, Copy)]
+enum ReadFrom {
+    /// The verified node itself (see [`super::read`]).
+    Node,
+    /// A second parse of the canonical bytes the digest covered (the test hook).
+    #[cfg(feature = "testing")]
+    Reparse,
 }
 
-fn canonical(node: Node<'_, '_>) -> Result<Vec<u8>, Refusal> {
-    canonicalize(
-        node,
-        C14nOptions {
-            exclude: None,
-            inclusive_prefixes: &[],
-            max_output: MAX_CANONICAL_BYTES,
-        },
-    )
-    .map_err(|_| Refusal::XmlLimit {
-        what: "bytes in a canonical form",
-        limit: MAX_CANONICAL_BYTES,
-    })
+impl ReadFrom {
+    fn assertion(self, verified: Verified<'_, '_>) -> Result<AssertionData, Refusal> {
+        match self {
+            Self::Node => read_assertion(verified),
+            #[cfg(feature = "testing")]
+            Self::Reparse => {
+                let prefixes = signature::split_prefixes(verified.prefix_list());
+                let bytes = crate::xml::c14n::canonicalize(
+                    verified.node(),
+                    crate::xml::c14n::C14nOptions {
+                        exclude: verified.excluded(),
+                        inclusive_prefixes: &prefixes,
+                        max_output: parse::MAX_CANONICAL_BYTES,
+                    },
+                )
+                .map_err(|_| Refusal::XmlLimit {
+                    what: "bytes in a canonical form",
+                    limit: parse::MAX_CANONICAL_BYTES,
+                })?;
+                let text = String::from_utf8(bytes).map_err(|_| Refusal::NotUtf8)?;
+                let doc = parse::parse(&text)?;
+                read_assertion(Verified::new(doc.root_element(), None, ""))
+            }
+        }
+    }
 }
 
 fn check_status(root: Node<'_, '_>) -> Result<(), Refusal> {
@@ -634,24 +659,27 @@ fn scan(top: Node<'_, '_>, signature_parents: &[NodeId], expected: usize) -> Res
                 });
             }
         }
-        if is(&n, SAML, "Assertion") || is(&n, SAML, "EncryptedAssertion") {
+        let tag = n.tag_name();
+        let (ns, local) = (tag.namespace(), tag.name());
+        if ns == Some(SAML) && matches!(local, "Assertion" | "EncryptedAssertion") {
             assertions = assertions.saturating_add(1);
             if n.parent().map(|p| p.id()) != Some(top.id()) {
                 misplaced = true;
             }
         }
-        if n.tag_name().namespace() == Some(DS)
-            && matches!(
-                n.tag_name().name(),
-                "SignedInfo" | "Reference" | "DigestValue" | "SignatureValue"
-            )
-            && !n.ancestors().any(|a| is(&a, DS, "Signature"))
+        if ns != Some(DS) {
+            continue;
+        }
+        if matches!(
+            local,
+            "SignedInfo" | "Reference" | "DigestValue" | "SignatureValue"
+        ) && !n.ancestors().any(|a| is(&a, DS, "Signature"))
         {
             return Err(Refusal::SignatureMisplaced {
-                place: format!("(a stray {}) outside any ds:Signature", n.tag_name().name()),
+                place: format!("(a stray {local}) outside any ds:Signature"),
             });
         }
-        if is(&n, DS, "Signature") {
+        if local == "Signature" {
             let parent = n.parent_element();
             if let Some(p) = parent.filter(|p| signature_parents.contains(&p.id())) {
                 if children_named(p, DS, "Signature").nth(1).is_some() {

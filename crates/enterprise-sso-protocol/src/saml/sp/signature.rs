@@ -5,16 +5,19 @@
 //! enveloped-signature and exclusive c14n transforms, a `SignatureValue`, an optional
 //! `KeyInfo`, nothing else, no comments or processing instructions). The digest is
 //! computed over this crate's own canonicalization of the parent element without the
-//! signature, and the canonical bytes are returned: the caller reads identity only from
-//! them.
+//! signature, written straight into the hash (no copy of the canonical form is kept), and
+//! the caller gets a [`Verified`] handle on that parent: the element node whose canonical
+//! form was digested and the signature node left out of it. Identity is read only through
+//! that handle ([`super::read`] says why reading the node is reading the digested bytes).
 
 use roxmltree::Node;
 use sha2::Digest as _;
 
 use super::keys::{self, TrustedCert, VerifyKey};
 use super::parse::{base64_value, elements, is, token_text, DS, EXC_C14N, MAX_CANONICAL_BYTES};
+use super::read::Verified;
 use super::refusal::{shown, Refusal, SignedElement};
-use crate::xml::c14n::{canonicalize, C14nError, C14nOptions};
+use crate::xml::c14n::{canonicalize, canonicalize_into, C14nError, C14nOptions, Sink};
 
 const ENVELOPED: &str = "http://www.w3.org/2000/09/xmldsig#enveloped-signature";
 
@@ -34,6 +37,88 @@ impl Hash {
             Self::Sha256 => sha2::Sha256::digest(data).to_vec(),
             Self::Sha384 => sha2::Sha384::digest(data).to_vec(),
             Self::Sha512 => sha2::Sha512::digest(data).to_vec(),
+        }
+    }
+}
+
+/// A running digest of canonical bytes, fed in chunks of up to [`DIGEST_CHUNK`] bytes
+/// (the c14n walk writes many short pieces; one hash update each would cost more than
+/// the copy).
+struct DigestSink {
+    state: DigestState,
+    buf: [u8; DIGEST_CHUNK],
+    len: usize,
+}
+
+const DIGEST_CHUNK: usize = 1024;
+
+enum DigestState {
+    Sha1(sha1::Sha1),
+    Sha256(sha2::Sha256),
+    Sha384(sha2::Sha384),
+    Sha512(sha2::Sha512),
+}
+
+impl DigestState {
+    fn update(&mut self, data: &[u8]) {
+        match self {
+            Self::Sha1(h) => h.update(data),
+            Self::Sha256(h) => h.update(data),
+            Self::Sha384(h) => h.update(data),
+            Self::Sha512(h) => h.update(data),
+        }
+    }
+}
+
+impl DigestSink {
+    fn new(hash: Hash) -> Self {
+        let state = match hash {
+            Hash::Sha1 => DigestState::Sha1(sha1::Sha1::new()),
+            Hash::Sha256 => DigestState::Sha256(sha2::Sha256::new()),
+            Hash::Sha384 => DigestState::Sha384(sha2::Sha384::new()),
+            Hash::Sha512 => DigestState::Sha512(sha2::Sha512::new()),
+        };
+        Self {
+            state,
+            buf: [0; DIGEST_CHUNK],
+            len: 0,
+        }
+    }
+
+    /// Whether the digest of everything written equals `expected`.
+    fn matches(self, expected: &[u8]) -> bool {
+        let Self {
+            mut state,
+            buf,
+            len,
+        } = self;
+        state.update(buf.get(..len).unwrap_or_default());
+        match state {
+            DigestState::Sha1(h) => h.finalize().as_slice() == expected,
+            DigestState::Sha256(h) => h.finalize().as_slice() == expected,
+            DigestState::Sha384(h) => h.finalize().as_slice() == expected,
+            DigestState::Sha512(h) => h.finalize().as_slice() == expected,
+        }
+    }
+}
+
+impl Sink for DigestSink {
+    fn put(&mut self, bytes: &[u8]) {
+        let end = self.len.saturating_add(bytes.len());
+        if let Some(room) = self.buf.get_mut(self.len..end) {
+            room.copy_from_slice(bytes);
+            self.len = end;
+            return;
+        }
+        self.state
+            .update(self.buf.get(..self.len).unwrap_or_default());
+        self.len = 0;
+        match self.buf.get_mut(..bytes.len()) {
+            Some(room) => {
+                room.copy_from_slice(bytes);
+                self.len = bytes.len();
+            }
+            None => self.state.update(bytes),
         }
     }
 }
@@ -89,36 +174,36 @@ fn c14n_refusal(e: C14nError) -> Refusal {
     }
 }
 
-/// The `PrefixList` of an optional `InclusiveNamespaces` child, the only child allowed.
-fn inclusive_prefixes<'a>(
-    node: Node<'a, '_>,
-    element: SignedElement,
-) -> Result<Vec<&'a str>, Refusal> {
+/// The `PrefixList` of an optional `InclusiveNamespaces` child, the only child allowed
+/// (`""` without one).
+fn prefix_list<'a>(node: Node<'a, '_>, element: SignedElement) -> Result<&'a str, Refusal> {
     let mut it = elements(node);
-    let list = match (it.next(), it.next()) {
-        (None, _) => Vec::new(),
-        (Some(inc), None) if is(&inc, EXC_C14N, "InclusiveNamespaces") => inc
-            .attribute("PrefixList")
-            .unwrap_or_default()
-            .split_ascii_whitespace()
-            .collect(),
-        _ => return Err(bad(element, "unexpected element under a c14n method")),
-    };
-    Ok(list)
+    match (it.next(), it.next()) {
+        (None, _) => Ok(""),
+        (Some(inc), None) if is(&inc, EXC_C14N, "InclusiveNamespaces") => {
+            Ok(inc.attribute("PrefixList").unwrap_or_default())
+        }
+        _ => Err(bad(element, "unexpected element under a c14n method")),
+    }
+}
+
+/// A `PrefixList` split at white space.
+pub(crate) fn split_prefixes(list: &str) -> Vec<&str> {
+    list.split_ascii_whitespace().collect()
 }
 
 fn algorithm<'a>(node: Node<'a, '_>) -> &'a str {
     node.attribute("Algorithm").unwrap_or_default()
 }
 
-/// Verifies `signature`, a direct child of `signed`, and returns the canonical bytes of
-/// `signed` without the signature: the verified content.
-pub(crate) fn verify(
-    signed: Node<'_, '_>,
-    signature: Node<'_, '_>,
+/// Verifies `signature`, a direct child of `signed`, and returns the verified content:
+/// `signed` without the signature, whose canonical form the digest covers.
+pub(crate) fn verify<'a, 'i>(
+    signed: Node<'a, 'i>,
+    signature: Node<'a, 'i>,
     element: SignedElement,
     ctx: &Context<'_>,
-) -> Result<Vec<u8>, Refusal> {
+) -> Result<Verified<'a, 'i>, Refusal> {
     // No comments or processing instructions anywhere in the signature: they are how
     // digest and signature values have been cut short by other verifiers.
     if signature.descendants().any(|n| n.is_comment() || n.is_pi()) {
@@ -181,7 +266,7 @@ pub(crate) fn verify(
             received: shown(algorithm(c14n_method)),
         });
     }
-    let signed_info_prefixes = inclusive_prefixes(c14n_method, element)?;
+    let signed_info_prefixes = split_prefixes(prefix_list(c14n_method, element)?);
     let sig_uri = algorithm(sig_method);
     let (family, sig_hash) =
         signature_method(sig_uri).ok_or_else(|| Refusal::SignatureAlgorithmNotAllowed {
@@ -203,12 +288,11 @@ pub(crate) fn verify(
         .attribute("ID")
         .filter(|id| !id.is_empty())
         .ok_or(Refusal::MissingId { element })?;
-    let expected_uri = format!("#{id}");
     let uri = reference.attribute("URI").unwrap_or_default();
-    if uri != expected_uri {
+    if uri.strip_prefix('#') != Some(id) {
         return Err(Refusal::ReferenceUriMismatch {
             element,
-            expected: shown(&expected_uri),
+            expected: shown(&format!("#{id}")),
             received: shown(uri),
         });
     }
@@ -242,7 +326,7 @@ pub(crate) fn verify(
             })
             .collect()
     };
-    let reference_prefixes = match transform_nodes.as_slice() {
+    let reference_prefix_list = match transform_nodes.as_slice() {
         [env, exc]
             if is(env, DS, "Transform")
                 && is(exc, DS, "Transform")
@@ -250,7 +334,7 @@ pub(crate) fn verify(
                 && algorithm(*exc) == EXC_C14N
                 && elements(*env).next().is_none() =>
         {
-            inclusive_prefixes(*exc, element)?
+            prefix_list(*exc, element)?
         }
         _ => {
             return Err(Refusal::TransformsNotAllowed {
@@ -277,20 +361,26 @@ pub(crate) fn verify(
         .ok_or_else(|| bad(element, "SignatureValue is not base64"))?;
 
     // Keys before any expensive work: fail closed without a valid configured certificate.
-    let key_info_certs = key_info.map(key_info_certificates).unwrap_or_default();
+    let key_info_certs = key_info
+        .map(|k| key_info_certificates(k, ctx.certs))
+        .unwrap_or_default();
     let candidates = keys::select(ctx.certs, &key_info_certs, ctx.now_ms, element)?;
 
     // The digest over our canonical form of the parent without this signature.
-    let canonical = canonicalize(
+    let verified = Verified::new(signed, Some(signature), reference_prefix_list);
+    let reference_prefixes = split_prefixes(reference_prefix_list);
+    let mut digest = DigestSink::new(digest_hash);
+    canonicalize_into(
         signed,
         C14nOptions {
-            exclude: Some(signature.id()),
+            exclude: verified.excluded(),
             inclusive_prefixes: &reference_prefixes,
             max_output: MAX_CANONICAL_BYTES,
         },
+        &mut digest,
     )
     .map_err(c14n_refusal)?;
-    if digest_hash.digest(&canonical) != expected_digest {
+    if !digest.matches(&expected_digest) {
         return Err(Refusal::DigestMismatch { element });
     }
 
@@ -312,7 +402,7 @@ pub(crate) fn verify(
             (VerifyKey::Rsa(k), Family::Rsa) => {
                 usable = true;
                 if k.verify(sig_hash, &signed_info_bytes, &signature_bytes) {
-                    return Ok(canonical);
+                    return Ok(verified);
                 }
             }
             (VerifyKey::P256(k), Family::Ecdsa) => {
@@ -320,7 +410,7 @@ pub(crate) fn verify(
                 use p256::ecdsa::signature::hazmat::PrehashVerifier;
                 if let Ok(sig) = p256::ecdsa::Signature::from_slice(&signature_bytes) {
                     if k.verify_prehash(&hashed(), &sig).is_ok() {
-                        return Ok(canonical);
+                        return Ok(verified);
                     }
                 }
             }
@@ -329,7 +419,7 @@ pub(crate) fn verify(
                 use p384::ecdsa::signature::hazmat::PrehashVerifier;
                 if let Ok(sig) = p384::ecdsa::Signature::from_slice(&signature_bytes) {
                     if k.verify_prehash(&hashed(), &sig).is_ok() {
-                        return Ok(canonical);
+                        return Ok(verified);
                     }
                 }
             }
@@ -350,13 +440,28 @@ pub(crate) fn verify(
 const MAX_KEY_INFO_CERTS: usize = 8;
 
 /// DER of each `KeyInfo/X509Data/X509Certificate` (undecodable ones are skipped: they
-/// can match nothing).
-fn key_info_certificates(key_info: Node<'_, '_>) -> Vec<Vec<u8>> {
+/// can match nothing). One equal to a configured certificate is recognized by its base64
+/// text ([`keys::same_base64`]) and borrowed from the configuration without decoding:
+/// the decoder accepts one text per DER (canonical padding and trailing bits), so equal
+/// text is equal DER. Only a certificate that is not configured is decoded.
+fn key_info_certificates<'c>(
+    key_info: Node<'_, '_>,
+    configured: &'c [TrustedCert],
+) -> Vec<std::borrow::Cow<'c, [u8]>> {
     elements(key_info)
         .filter(|n| is(n, DS, "X509Data"))
         .flat_map(elements)
         .filter(|n| is(n, DS, "X509Certificate"))
-        .filter_map(|n| base64_value(n.text().unwrap_or_default()))
+        .filter_map(|n| {
+            let text = n.text().unwrap_or_default();
+            match configured
+                .iter()
+                .find(|c| keys::same_base64(text, &c.base64))
+            {
+                Some(c) => Some(std::borrow::Cow::Borrowed(c.der.as_slice())),
+                None => base64_value(text).map(std::borrow::Cow::Owned),
+            }
+        })
         .take(MAX_KEY_INFO_CERTS)
         .collect()
 }
