@@ -1,6 +1,7 @@
 //! Shared setup for the benchmarks and the footprint report: deterministic data sets,
 //! stores built once per size and reused, and the raw-engine floors.
 
+use enterprise_sso::UnixMillis;
 use std::path::{Path, PathBuf};
 
 use enterprise_sso::storage::codec::encode_connection;
@@ -35,7 +36,7 @@ pub fn connection(template: &EnterpriseConnection, i: usize) -> EnterpriseConnec
     c.organization_id = Some(org_of(i));
     c.domains = vec![Domain::from_normalized(domain_of(i))];
     c.allow_subdomains = true;
-    c.first_authenticated_at = Some(1);
+    c.first_authenticated_at = Some(UnixMillis::new(1));
     c
 }
 

@@ -160,7 +160,11 @@ pub async fn deleting_a_connection_unlinks_its_accounts(repo: &dyn Store) {
     for x in [&a, &b] {
         let got = must_get_account(repo, &x.id).await;
         assert_eq!(got, x.unlinked(at));
-        assert!(!got.active && got.enterprise_connection_id.is_none() && got.updated_at == at);
+        assert!(
+            !got.active
+                && got.enterprise_connection_id.is_none()
+                && got.updated_at == UnixMillis::new(at)
+        );
     }
     assert_eq!(
         must_get_account(repo, &k.id).await,

@@ -181,8 +181,8 @@ pub async fn cache_resets_after_the_feed_was_pruned(repo: &dyn Store) {
     let (a, b) = (replica(repo, Duration::MAX), replica(repo, Duration::MAX));
     // Old timestamps, so pruning removes only this case's events.
     let mut x = saml_connection("x", &[&format!("x.prune-{tag}.com")], true);
-    x.created_at = 1_000;
-    x.updated_at = 1_000;
+    x.created_at = UnixMillis::new(1_000);
+    x.updated_at = UnixMillis::new(1_000);
     a.insert(&x).await.expect("insert");
     b.sync().await.expect("sync");
     assert!(b.get(&x.id).await.expect("get").is_some());
@@ -215,8 +215,8 @@ pub async fn cache_resets_when_the_feed_was_pruned_to_its_end(repo: &dyn Store) 
     let (a, b) = (replica(repo, Duration::MAX), replica(repo, Duration::MAX));
     let svc_b = Connections::new(&b);
     let mut g = saml_connection("g", &[&format!("g.prune-end-{tag}.com")], true);
-    g.created_at = 1_000;
-    g.updated_at = 1_000;
+    g.created_at = UnixMillis::new(1_000);
+    g.updated_at = UnixMillis::new(1_000);
     a.insert(&g).await.expect("insert");
     b.sync().await.expect("sync");
     let email = format!("ceo@g.prune-end-{tag}.com");

@@ -184,7 +184,7 @@ fn comparable(c: &EnterpriseConnection) -> EnterpriseConnection {
     }
     // An update that changes nothing but bookkeeping appends no event.
     c.version = 0;
-    c.updated_at = 0;
+    c.updated_at = UnixMillis::new(0);
     c
 }
 
@@ -288,8 +288,8 @@ pub async fn concurrent_writers_get_gap_free_positions(repo: &dyn Store) {
 pub async fn pruning_keeps_positions(repo: &dyn Store) {
     let tag = unique_tag();
     let mut old = saml_connection("prune-old", &[&format!("p1-{tag}.com")], false);
-    old.created_at = 1_000;
-    old.updated_at = 1_000;
+    old.created_at = UnixMillis::new(1_000);
+    old.updated_at = UnixMillis::new(1_000);
     insert_all(repo, std::slice::from_ref(&old)).await;
     let before = last_position(repo).await;
     let svc = Connections::new(repo);
@@ -370,8 +370,8 @@ pub async fn feed_reports_its_prune_floor(repo: &dyn Store) {
     let start = repo.events_after(0, 1).await.expect("feed").floor;
     let at = |t: i64, name: &str| {
         let mut c = saml_connection(name, &[&format!("{name}.floor-{tag}.com")], true);
-        c.created_at = t;
-        c.updated_at = t;
+        c.created_at = UnixMillis::new(t);
+        c.updated_at = UnixMillis::new(t);
         c
     };
     // Created in this order: the new one, then an old one (so the feed's oldest event is

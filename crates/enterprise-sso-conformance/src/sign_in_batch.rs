@@ -57,8 +57,13 @@ async fn events_of(repo: &dyn Store, account: &AccountId) -> Vec<Event> {
 /// The account as a sign-in at `now` would write it over `old`.
 fn signed_in(old: &EnterpriseAccount, now: i64) -> EnterpriseAccount {
     let mut a = old.clone();
-    a.last_authenticated_at = Some(now.max(old.last_authenticated_at.unwrap_or(now) + 1));
-    a.updated_at = a.last_authenticated_at.unwrap_or(now).max(old.updated_at);
+    a.last_authenticated_at = Some(UnixMillis::new(
+        now.max(old.last_authenticated_at.map_or(now, UnixMillis::get) + 1),
+    ));
+    a.updated_at = a
+        .last_authenticated_at
+        .unwrap_or(UnixMillis::new(now))
+        .max(old.updated_at);
     a.version = old.version + 1;
     a
 }

@@ -97,7 +97,8 @@ pub(crate) async fn insert(inner: &Inner, a: &EnterpriseAccount) -> Result<()> {
     let version = version_to_i64(a.version)?;
     let record = encode_account(a);
     let key = keys.email;
-    let (times, records) = crate::events::columns(&account_events(None, Some(a), a.updated_at));
+    let (times, records) =
+        crate::events::columns(&account_events(None, Some(a), a.updated_at.get()));
     let outcome = inner
         .retrying(|| async {
             let client = inner.client().await?;
@@ -210,8 +211,11 @@ pub(crate) async fn update(inner: &Inner, a: &EnterpriseAccount, expected: u64) 
                     old.provider_user_id.as_deref(),
                     a,
                 )?;
-                let (times, records) =
-                    crate::events::columns(&account_events(Some(&old), Some(a), a.updated_at));
+                let (times, records) = crate::events::columns(&account_events(
+                    Some(&old),
+                    Some(a),
+                    a.updated_at.get(),
+                ));
                 let st = tx
                     .client()?
                     .prepare_cached(&inner.sql.account_update)
@@ -292,7 +296,8 @@ pub(crate) async fn insert_in(
     let linked = keys.connection.map(|c| c.to_string());
     let version = version_to_i64(a.version)?;
     let record = encode_account(a);
-    let (times, records) = crate::events::columns(&account_events(None, Some(a), a.updated_at));
+    let (times, records) =
+        crate::events::columns(&account_events(None, Some(a), a.updated_at.get()));
     let st = tx
         .prepare_cached(&inner.sql.account_insert)
         .await
@@ -386,7 +391,7 @@ pub(crate) async fn update_in(
         a,
     )?;
     let (times, records) =
-        crate::events::columns(&account_events(Some(&old), Some(a), a.updated_at));
+        crate::events::columns(&account_events(Some(&old), Some(a), a.updated_at.get()));
     let st = tx
         .prepare_cached(&inner.sql.account_update)
         .await

@@ -75,7 +75,7 @@ impl Row {
 
 pub(crate) async fn insert(inner: &Inner, c: &EnterpriseConnection) -> Result<()> {
     let row = Row::new(c)?;
-    let events = connection_events(None, Some(&row.conn), row.conn.updated_at);
+    let events = connection_events(None, Some(&row.conn), row.conn.updated_at.get());
     let (times, records) = crate::events::columns(&events);
     inner
         .retrying(|| async {
@@ -249,7 +249,7 @@ struct UpdateArgs {
 
 impl UpdateArgs {
     fn new(old: &EnterpriseConnection, row: &Row, expected: u64) -> Result<UpdateArgs> {
-        let events = connection_events(Some(old), Some(&row.conn), row.conn.updated_at);
+        let events = connection_events(Some(old), Some(&row.conn), row.conn.updated_at.get());
         let (times, records) = crate::events::columns(&events);
         Ok(UpdateArgs {
             expected: version_to_i64(expected)?,

@@ -47,7 +47,7 @@ async fn writers_do_not_wait_for_each_other_and_late_events_come_last() {
     events::append(
         &tx,
         &repo.inner,
-        connection_events(None, Some(&late), late.created_at),
+        connection_events(None, Some(&late), late.created_at.get()),
     )
     .await
     .unwrap();
@@ -106,8 +106,8 @@ async fn schema_2_events_keep_their_positions() {
         .await
         .unwrap();
     let c = saml_connection("old", &["old.feedv2.example.com"], true);
-    let mut old = connection_events(None, Some(&c), c.created_at);
-    old.extend(connection_events(None, Some(&c), c.created_at));
+    let mut old = connection_events(None, Some(&c), c.created_at.get());
+    old.extend(connection_events(None, Some(&c), c.created_at.get()));
     for (i, e) in old.iter_mut().enumerate() {
         e.position = i as u64 + 1;
         client
@@ -157,7 +157,7 @@ async fn schema_3_store(other: &PostgresRepo, schema: &str, placed: usize, prune
         .unwrap();
     let c = saml_connection("old", &[&format!("old.{schema}.example.com")], true);
     for i in 1..=placed {
-        let mut e = connection_events(None, Some(&c), c.created_at).remove(0);
+        let mut e = connection_events(None, Some(&c), c.created_at.get()).remove(0);
         e.position = i as u64;
         client
             .execute(

@@ -330,12 +330,12 @@ async fn concurrent_patches_on_two_replicas_equal_a_serial_replay() {
     assert_eq!(by_version.len(), 8 * 15, "every PATCH accepted once");
     let mut replay = initial.clone();
     for (v, p) in &by_version {
-        replay = merge(&replay, p, replay.updated_at).unwrap();
+        replay = merge(&replay, p, replay.updated_at.get()).unwrap();
         assert_eq!(replay.version, *v, "versions are consecutive");
     }
     let stored = a.get(&initial.id).await.unwrap().unwrap();
     let strip = |c: &EnterpriseConnection| EnterpriseConnection {
-        updated_at: 0,
+        updated_at: UnixMillis::new(0),
         ..c.clone()
     };
     assert_eq!(strip(&stored), strip(&replay));

@@ -66,7 +66,7 @@ pub(crate) fn insert_in(tx: &Tx<'_>, a: &EnterpriseAccount) -> TxResult<()> {
         tx.set_generation(c, tx.generation(c)? + 1)?;
     }
     tx.put_account(a)?;
-    tx.append(&account_events(None, Some(a), a.updated_at))
+    tx.append(&account_events(None, Some(a), a.updated_at.get()))
 }
 
 /// Replaces an account by compare-and-swap, with its events, inside the write `tx`.
@@ -86,7 +86,7 @@ pub(crate) fn update_in(tx: &Tx<'_>, a: &EnterpriseAccount, expected_version: u6
     };
     tx.drop_account_indexes(&old)?;
     tx.put_account(a)?;
-    tx.append(&account_events(Some(&old), Some(a), a.updated_at))
+    tx.append(&account_events(Some(&old), Some(a), a.updated_at.get()))
 }
 
 #[async_trait]

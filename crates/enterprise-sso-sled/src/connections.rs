@@ -22,7 +22,7 @@ impl SledRepo {
             let encoded: Vec<_> = chunk
                 .iter()
                 .map(|c| {
-                    let events = connection_events(None, Some(c), c.updated_at);
+                    let events = connection_events(None, Some(c), c.updated_at.get());
                     (c.clone(), encode_connection(c), events)
                 })
                 .collect();
@@ -81,7 +81,7 @@ impl SledRepo {
 impl ConnectionRepo for SledRepo {
     async fn insert(&self, conn: &EnterpriseConnection) -> Result<()> {
         let bytes = encode_connection(conn);
-        let events = connection_events(None, Some(conn), conn.updated_at);
+        let events = connection_events(None, Some(conn), conn.updated_at.get());
         let conn = conn.clone();
         self.write(move |tx| {
             tx.insert_new(&conn, &bytes)?;
@@ -105,7 +105,11 @@ impl ConnectionRepo for SledRepo {
             };
             tx.reindex(&old, &conn)?;
             tx.put_record(&conn.id, &bytes)?;
-            tx.append(&connection_events(Some(&old), Some(&conn), conn.updated_at))?;
+            tx.append(&connection_events(
+                Some(&old),
+                Some(&conn),
+                conn.updated_at.get(),
+            ))?;
             Ok(())
         })
         .await
@@ -128,7 +132,7 @@ impl ConnectionRepo for SledRepo {
                 return Ok(next);
             }
             let bytes = encode_connection(&next);
-            let events = connection_events(Some(&old), Some(&next), next.updated_at);
+            let events = connection_events(Some(&old), Some(&next), next.updated_at.get());
             let next = std::sync::Arc::new(next);
             let written = std::sync::Arc::clone(&next);
             let id = id.clone();

@@ -42,11 +42,15 @@ fn write_old_layout(
             .unwrap();
         if layout >= 2 {
             if let Some(t) = c.saml().and_then(|s| s.idp_certificate_expires_at) {
-                let k = [&((t as u64) ^ (1 << 63)).to_be_bytes()[..], id.as_bytes()].concat();
+                let k = [
+                    &((t.get() as u64) ^ (1 << 63)).to_be_bytes()[..],
+                    id.as_bytes(),
+                ]
+                .concat();
                 tree("by_cert_expiry").insert(k, &[]).unwrap();
             }
         }
-        for mut e in enterprise_sso::events::connection_events(None, Some(c), c.created_at) {
+        for mut e in enterprise_sso::events::connection_events(None, Some(c), c.created_at.get()) {
             position += 1;
             e.position = position;
             let k = [&b"ev\0"[..], &position.to_be_bytes()].concat();
@@ -119,7 +123,8 @@ fn layout_1_and_2_stores_are_migrated_to_one_tree_on_open() {
         };
         assert_eq!(block_on(repo.list(&q)).unwrap().items, vec![a.clone()]);
         assert_eq!(
-            block_on(repo.certificates_expiring_before(UnixMillis::new(expires + 1))).unwrap(),
+            block_on(repo.certificates_expiring_before(UnixMillis::new(expires.get() + 1)))
+                .unwrap(),
             vec![a.clone()],
             "layout {layout}: expiry index built"
         );

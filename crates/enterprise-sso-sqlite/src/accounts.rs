@@ -137,7 +137,7 @@ pub(crate) fn insert(conn: &Connection, a: &EnterpriseAccount) -> Result<()> {
         }
         Err(e) => return Err(storage(e)),
     }
-    crate::events::append(&tx, account_events(None, Some(a), a.updated_at))?;
+    crate::events::append(&tx, account_events(None, Some(a), a.updated_at.get()))?;
     tx.commit()
 }
 
@@ -167,7 +167,7 @@ pub(crate) fn update(conn: &Connection, a: &EnterpriseAccount, expected: u64) ->
         a,
     )?;
     overwrite(&tx, a)?;
-    crate::events::append(&tx, account_events(Some(&old), Some(a), a.updated_at))?;
+    crate::events::append(&tx, account_events(Some(&old), Some(a), a.updated_at.get()))?;
     tx.commit()
 }
 

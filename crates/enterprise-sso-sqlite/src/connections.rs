@@ -264,7 +264,7 @@ pub(crate) fn insert_many(conn: &mut Connection, rows: &[Row]) -> Result<()> {
         claim(&tx, &row.id, &row.domains)?;
         crate::events::append(
             &tx,
-            connection_events(None, Some(&row.conn), row.conn.updated_at),
+            connection_events(None, Some(&row.conn), row.conn.updated_at.get()),
         )?;
     }
     tx.commit()
@@ -314,7 +314,7 @@ pub(crate) fn prepare_modify(
         return Ok(Snapshot::Unchanged(Box::new(next)));
     }
     Ok(Snapshot::Write(Box::new(Prepared {
-        events: connection_events(Some(&old), Some(&next), next.updated_at),
+        events: connection_events(Some(&old), Some(&next), next.updated_at.get()),
         row: Row::new(&next)?,
         old,
     })))
@@ -464,8 +464,9 @@ fn update_from<'a>(
         .cloned()
         .collect();
     claim(&tx, &row.id, &added)?;
-    let events = events
-        .unwrap_or_else(|| connection_events(Some(old_conn), Some(&row.conn), row.conn.updated_at));
+    let events = events.unwrap_or_else(|| {
+        connection_events(Some(old_conn), Some(&row.conn), row.conn.updated_at.get())
+    });
     crate::events::append(&tx, events)?;
     tx.commit()
 }

@@ -229,13 +229,12 @@ fn a_version_1_database_is_migrated_and_back_filled() {
     let d = enterprise_sso::Domain::parse("v1.example.com").unwrap();
     assert_eq!(block_on(repo.find_by_domain(&d)).unwrap(), Some(c.clone()));
     block_on(repo.verify()).unwrap();
-    let due = block_on(repo.certificates_expiring_before(UnixMillis::new(expires + 1))).unwrap();
+    let due =
+        block_on(repo.certificates_expiring_before(UnixMillis::new(expires.get() + 1))).unwrap();
     assert_eq!(due, vec![c.clone()], "back-filled from the stored record");
-    assert!(
-        block_on(repo.certificates_expiring_before(UnixMillis::new(expires)))
-            .unwrap()
-            .is_empty()
-    );
+    assert!(block_on(repo.certificates_expiring_before(expires))
+        .unwrap()
+        .is_empty());
     drop(repo);
     let v: i64 = rusqlite::Connection::open(&path)
         .unwrap()

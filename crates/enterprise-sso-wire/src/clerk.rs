@@ -1,6 +1,7 @@
 //! Clerk Backend API shapes: `EnterpriseConnection`, list, deleted object, requests,
 //! `EnterpriseAccount`.
 
+use enterprise_sso::UnixMillis;
 use serde::Serialize;
 
 use crate::errors::{codes, decode_error, ApiErrors};
@@ -246,8 +247,8 @@ impl<'a> ConnectionJson<'a> {
                     idp_sso_url: s.idp_sso_url.as_deref(),
                     idp_metadata_url: s.idp_metadata_url.as_deref(),
                     idp_certificate: s.idp_certificate.as_deref().map(der_base64),
-                    idp_certificate_issued_at: s.idp_certificate_issued_at,
-                    idp_certificate_expires_at: s.idp_certificate_expires_at,
+                    idp_certificate_issued_at: s.idp_certificate_issued_at.map(UnixMillis::get),
+                    idp_certificate_expires_at: s.idp_certificate_expires_at.map(UnixMillis::get),
                     idp_certificates: primary_first(s),
                     acs_url: sp.acs_url.clone(),
                     sp_entity_id: sp.sp_entity_id.clone(),
@@ -279,8 +280,8 @@ impl<'a> ConnectionJson<'a> {
                     user_info_url: o.user_info_url.as_deref(),
                     requires_pkce: o.requires_pkce,
                     logo_public_url: None,
-                    created_at: c.created_at,
-                    updated_at: c.updated_at,
+                    created_at: c.created_at.get(),
+                    updated_at: c.updated_at.get(),
                 }),
             ),
         };
@@ -301,8 +302,8 @@ impl<'a> ConnectionJson<'a> {
             allow_subdomains: c.allow_subdomains,
             saml_connection,
             oauth_config,
-            created_at: c.created_at,
-            updated_at: c.updated_at,
+            created_at: c.created_at.get(),
+            updated_at: c.updated_at.get(),
         }
     }
 }
@@ -421,8 +422,8 @@ impl<'a> EnterpriseAccountConnectionJson<'a> {
             allow_subdomains: c.allow_subdomains,
             allow_idp_initiated: c.saml().is_some_and(|s| s.allow_idp_initiated),
             disable_additional_identifications: c.disable_additional_identifications,
-            created_at: c.created_at,
-            updated_at: c.updated_at,
+            created_at: c.created_at.get(),
+            updated_at: c.updated_at.get(),
         }
     }
 }
@@ -508,6 +509,7 @@ impl VerificationJson {
             expire_at: Some(
                 a.last_authenticated_at
                     .unwrap_or(a.created_at)
+                    .get()
                     .saturating_add(VERIFICATION_WINDOW_MS),
             ),
         }
@@ -534,7 +536,7 @@ impl<'a> EnterpriseAccountJson<'a> {
             public_metadata: &a.public_metadata,
             verification: a.verification.as_ref().map(|v| VerificationJson::new(v, a)),
             enterprise_connection: connection.map(EnterpriseAccountConnectionJson::new),
-            last_authenticated_at: a.last_authenticated_at,
+            last_authenticated_at: a.last_authenticated_at.map(UnixMillis::get),
         }
     }
 }

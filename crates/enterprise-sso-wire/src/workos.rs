@@ -79,8 +79,8 @@ impl<'a> WorkosConnectionJson<'a> {
                     domain: d.to_string(),
                 })
                 .collect(),
-            created_at: iso8601_ms(c.created_at),
-            updated_at: iso8601_ms(c.updated_at),
+            created_at: iso8601_ms(c.created_at.get()),
+            updated_at: iso8601_ms(c.updated_at.get()),
         }
     }
 }

@@ -632,7 +632,7 @@ fn stored_accounts_encode_like_the_golden_account() {
         assert_eq!(
             v["verification"]["expire_at"],
             json!(
-                signed.account.last_authenticated_at.unwrap()
+                signed.account.last_authenticated_at.unwrap().get()
                     + enterprise_sso_wire::VERIFICATION_WINDOW_MS
             )
         );

@@ -1,6 +1,7 @@
 //! Enterprise accounts: identities users obtain through a connection (seed 002), and the
 //! pure part of the sign-in step (mapping an IdP assertion to account fields).
 
+use crate::millis::UnixMillis;
 use std::collections::BTreeMap;
 
 use crate::connection::{EnterpriseConnection, ProtocolConfig};
@@ -33,12 +34,12 @@ pub struct EnterpriseAccount {
     pub public_metadata: serde_json::Map<String, serde_json::Value>,
     /// How the identity was verified.
     pub verification: Option<Verification>,
-    /// Last successful sign-in, Unix ms.
-    pub last_authenticated_at: Option<i64>,
-    /// Creation time, Unix ms.
-    pub created_at: i64,
-    /// Last update, Unix ms.
-    pub updated_at: i64,
+    /// Last successful sign-in.
+    pub last_authenticated_at: Option<crate::UnixMillis>,
+    /// Creation time.
+    pub created_at: crate::UnixMillis,
+    /// Last update.
+    pub updated_at: crate::UnixMillis,
     /// Optimistic-concurrency version: 1 on create, +1 on every write.
     pub version: u64,
 }
@@ -114,7 +115,7 @@ impl EnterpriseAccount {
         EnterpriseAccount {
             active: false,
             enterprise_connection_id: None,
-            updated_at: now.max(self.updated_at),
+            updated_at: UnixMillis::new(now).max(self.updated_at),
             version: self.version + 1,
             ..self.clone()
         }

@@ -2,6 +2,7 @@
 
 use crate::cert_set::IdpCertificate;
 use crate::ids::ConnectionId;
+use crate::millis::UnixMillis;
 use crate::provider::{Protocol, Provider};
 
 /// The connection's own fields, listed once (the rules of a table: [`crate::fields`]): the
@@ -58,11 +59,11 @@ macro_rules! define_connection {
             /// The protocol configuration.
             pub config: ProtocolConfig,
             /// When the first successful authentication through this connection happened (Unix ms).
-            pub first_authenticated_at: Option<i64>,
-            /// Creation time, Unix ms.
-            pub created_at: i64,
-            /// Last update time, Unix ms.
-            pub updated_at: i64,
+            pub first_authenticated_at: Option<crate::UnixMillis>,
+            /// Creation time.
+            pub created_at: crate::UnixMillis,
+            /// Last update time.
+            pub updated_at: crate::UnixMillis,
             /// Optimistic-concurrency version: 1 on create, +1 on every write.
             pub version: u64,
         }
@@ -76,8 +77,8 @@ macro_rules! define_connection {
                     $( $name: crate::connection::blank_value!($kind $(= $blank)?), )*
                     config: ProtocolConfig::empty($provider.protocol()),
                     first_authenticated_at: None,
-                    created_at: $now,
-                    updated_at: $now,
+                    created_at: UnixMillis::new($now),
+                    updated_at: UnixMillis::new($now),
                     version: 0,
                 }
             }
@@ -287,9 +288,9 @@ macro_rules! define_saml {
             /// [`Self::idp_certificates`] at the time of the write), as canonical PEM.
             pub idp_certificate: Option<String>,
             /// Start of the primary certificate's validity (Unix ms), derived by [`crate::merge()`].
-            pub idp_certificate_issued_at: Option<i64>,
+            pub idp_certificate_issued_at: Option<crate::UnixMillis>,
             /// End of the primary certificate's validity (Unix ms), derived by [`crate::merge()`].
-            pub idp_certificate_expires_at: Option<i64>,
+            pub idp_certificate_expires_at: Option<crate::UnixMillis>,
             /// Renewal reminders already sent (one per certificate and threshold), so
             /// [`crate::Connections::certificate_renewal_check`] appends each
             /// `connection.saml_certificate_renewal_required` event once. Bookkeeping: not part of

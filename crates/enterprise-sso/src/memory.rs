@@ -263,7 +263,7 @@ impl State {
             });
         }
         self.put_account(a);
-        self.append(account_events(None, Some(a), a.updated_at));
+        self.append(account_events(None, Some(a), a.updated_at.get()));
         Ok(())
     }
 
@@ -281,7 +281,7 @@ impl State {
             a,
         )?;
         self.put_account(a);
-        self.append(account_events(Some(&old), Some(a), a.updated_at));
+        self.append(account_events(Some(&old), Some(a), a.updated_at.get()));
         Ok(())
     }
 
@@ -315,7 +315,7 @@ impl ConnectionRepo for MemoryRepo {
         s.check_domains(conn)?;
         s.claim(conn);
         s.by_id.insert(conn.id.clone(), conn.clone());
-        s.append(connection_events(None, Some(conn), conn.updated_at));
+        s.append(connection_events(None, Some(conn), conn.updated_at.get()));
         Ok(())
     }
 
@@ -331,7 +331,11 @@ impl ConnectionRepo for MemoryRepo {
         s.release(&old);
         s.claim(conn);
         s.by_id.insert(conn.id.clone(), conn.clone());
-        s.append(connection_events(Some(&old), Some(conn), conn.updated_at));
+        s.append(connection_events(
+            Some(&old),
+            Some(conn),
+            conn.updated_at.get(),
+        ));
         Ok(())
     }
 

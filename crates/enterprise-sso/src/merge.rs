@@ -9,6 +9,7 @@ use crate::domain::Domain;
 use crate::fields::plain_only;
 use crate::ids::ConnectionId;
 use crate::limits::{MAX_CERTIFICATE_LEN, MAX_DOMAINS, MAX_METADATA_LEN};
+use crate::millis::UnixMillis;
 use crate::patch::{
     AttributeMappingPatch, CreateConnection, OidcPatch, Patch, SamlPatch, UpdateConnection,
 };
@@ -38,7 +39,7 @@ use crate::Policy;
 /// let conn = build(&CreateConnection::new(Provider::SamlCustom, "Acme"), ConnectionId::generate(), 1_000).unwrap();
 /// let patch = UpdateConnection { name: Patch::Value("Acme Corp".into()), ..Default::default() };
 /// let next = merge(&conn, &patch, 2_000).unwrap();
-/// assert_eq!((next.name.as_str(), next.version, next.updated_at), ("Acme Corp", 2, 2_000));
+/// assert_eq!((next.name.as_str(), next.version, next.updated_at.get()), ("Acme Corp", 2, 2_000));
 /// ```
 pub fn merge(
     current: &EnterpriseConnection,
@@ -193,7 +194,7 @@ pub fn merge_with(
         return Err(v);
     }
     next.version = current.version + 1;
-    next.updated_at = now.max(current.updated_at);
+    next.updated_at = UnixMillis::new(now).max(current.updated_at);
     Ok(next)
 }
 
@@ -352,8 +353,8 @@ fn given_certificates(
 fn set_primary_certificate(c: &mut SamlConfig, now: i64) {
     let p = primary(&c.idp_certificates, now);
     c.idp_certificate = p.map(|x| x.pem.clone());
-    c.idp_certificate_issued_at = p.map(|x| x.issued_at);
-    c.idp_certificate_expires_at = p.map(|x| x.expires_at);
+    c.idp_certificate_issued_at = (p.map(|x| x.issued_at)).map(UnixMillis::new);
+    c.idp_certificate_expires_at = (p.map(|x| x.expires_at)).map(UnixMillis::new);
 }
 
 fn set_required<T: Clone>(field: &mut T, p: &Patch<T>, path: &str, errs: &mut Vec<FieldError>) {

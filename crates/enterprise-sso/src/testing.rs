@@ -6,6 +6,7 @@ use crate::connection::EnterpriseConnection;
 use crate::domain::Domain;
 use crate::ids::{AccountId, ConnectionId};
 use crate::merge::build;
+use crate::millis::UnixMillis;
 use crate::patch::{CreateConnection, OidcPatch, Patch, SamlPatch};
 use crate::provider::Provider;
 use crate::repo::{ListQuery, Store};
@@ -124,9 +125,9 @@ pub fn account_for(conn: &EnterpriseConnection, subject: &str, email: &str) -> E
             serde_json::json!(["a", 1]),
         )]),
         verification: Some(Verification::verified_by(conn)),
-        last_authenticated_at: Some(now),
-        created_at: now,
-        updated_at: now,
+        last_authenticated_at: Some(UnixMillis::new(now)),
+        created_at: UnixMillis::new(now),
+        updated_at: UnixMillis::new(now),
         version: 1,
     }
 }

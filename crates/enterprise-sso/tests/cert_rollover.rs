@@ -92,7 +92,10 @@ fn expired_and_valid_the_valid_one_is_primary_and_counts_for_expiry() {
             new.0,
             "never the expired one while one is valid"
         );
-        assert_eq!(saml.idp_certificate_expires_at, Some(new.2));
+        assert_eq!(
+            saml.idp_certificate_expires_at,
+            Some(new.2).map(UnixMillis::new)
+        );
         assert_eq!(
             saml.valid_certificates(NOW).map(der).collect::<Vec<_>>(),
             vec![new.0.clone()],

@@ -9,6 +9,7 @@
 
 use enterprise_sso::storage::codec::{decode_connection, encode_connection};
 use enterprise_sso::testing::TEST_CERT_PEM;
+use enterprise_sso::UnixMillis;
 use enterprise_sso::{
     build, AttributeMappingPatch, ClientSecret, ConnectionId, CreateConnection,
     EnterpriseConnection, LoginHint, OidcPatch, Patch, ProtocolConfig, Provider, RenewalNotice,
@@ -57,7 +58,7 @@ fn connections() -> Vec<EnterpriseConnection> {
         ..Default::default()
     });
     let mut c = build(&p, id(1), NOW).unwrap();
-    c.first_authenticated_at = Some(NOW + 5);
+    c.first_authenticated_at = Some(UnixMillis::new(NOW + 5));
     if let ProtocolConfig::Saml(s) = &mut c.config {
         s.renewal_notices.push(RenewalNotice {
             certificate_expires_at: s.idp_certificates[0].expires_at,

@@ -7,6 +7,7 @@
 //! A refusal is accepted only where the expected file names it, with its code.
 #![allow(clippy::unwrap_used)]
 
+use enterprise_sso::UnixMillis;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -106,12 +107,12 @@ fn check_saml(what: &str, s: &SamlConfig, exp: &Value) {
     );
     assert_eq!(
         s.idp_certificate_issued_at,
-        Some(primary.issued_at),
+        Some(primary.issued_at).map(UnixMillis::new),
         "{what}"
     );
     assert_eq!(
         s.idp_certificate_expires_at,
-        Some(primary.expires_at),
+        Some(primary.expires_at).map(UnixMillis::new),
         "{what}"
     );
 }

@@ -351,7 +351,7 @@ proptest! {
         let n = merge(&c, &UpdateConnection::default(), now).unwrap();
         prop_assert!(same_content(&c, &n));
         prop_assert_eq!(n.version, c.version + 1);
-        prop_assert_eq!(n.updated_at, now.max(c.updated_at));
+        prop_assert_eq!(n.updated_at.get(), now.max(c.updated_at.get()));
     }
 
     #[test]
@@ -469,7 +469,7 @@ proptest! {
     #[test]
     fn stored_records_round_trip(c in connection(), fa in proptest::option::of(0i64..i64::MAX)) {
         let mut c = c;
-        c.first_authenticated_at = fa;
+        c.first_authenticated_at = fa.map(enterprise_sso::UnixMillis::new);
         prop_assert_eq!(decode_connection(&encode_connection(&c)).unwrap(), c);
     }
 }

@@ -1,6 +1,7 @@
 //! Examples of the merge and validation rules, one behaviour per test.
 #![allow(clippy::unwrap_used)]
 
+use enterprise_sso::UnixMillis;
 use enterprise_sso::{
     build, merge, AttributeMappingPatch, ClientSecret, ConnectionId, CreateConnection, DomainError,
     EnterpriseConnection, FieldErrorKind, OidcPatch, Patch, Protocol, Provider, SamlPatch,
@@ -50,7 +51,7 @@ fn create_defaults() {
     let c = oidc_base(Some("s"), false);
     assert_eq!(c.version, 1);
     assert!(!c.active);
-    assert_eq!((c.created_at, c.updated_at), (1_000, 1_000));
+    assert_eq!((c.created_at.get(), c.updated_at.get()), (1_000, 1_000));
     assert_eq!(c.protocol(), Protocol::Oauth);
     assert!(c.saml().is_none());
 }
@@ -377,8 +378,8 @@ fn bounds_are_enforced() {
 fn timestamps_never_go_backwards() {
     let c = saml_base();
     let n = merge(&c, &UpdateConnection::default(), 500).unwrap();
-    assert_eq!(n.updated_at, 1_000);
-    assert_eq!(n.created_at, 1_000);
+    assert_eq!(n.updated_at, UnixMillis::new(1_000));
+    assert_eq!(n.created_at, UnixMillis::new(1_000));
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! SAML metadata, IdP certificates, OIDC discovery, the fetch-URL policy and `refresh`.
 #![allow(clippy::unwrap_used)]
 
+use enterprise_sso::UnixMillis;
 use std::sync::Arc;
 
 use enterprise_sso::{
@@ -91,8 +92,8 @@ fn metadata_fills_the_idp_fields_and_the_validity_window() {
         );
         assert_eq!(
             (
-                saml.idp_certificate_issued_at,
-                saml.idp_certificate_expires_at
+                saml.idp_certificate_issued_at.map(UnixMillis::get),
+                saml.idp_certificate_expires_at.map(UnixMillis::get)
             ),
             (Some(LONG_FROM), Some(LONG_UNTIL))
         );
@@ -497,7 +498,7 @@ fn refresh_saml_metadata_through_the_merge_path() {
         );
         assert_eq!(
             r.saml().unwrap().idp_certificate_expires_at,
-            Some(LONG_UNTIL)
+            Some(LONG_UNTIL).map(UnixMillis::new)
         );
 
         let before = s.get(&c.id).await.unwrap();

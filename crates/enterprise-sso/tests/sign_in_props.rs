@@ -118,7 +118,7 @@ proptest! {
                     entry.last_auth = now;
                     entry.version += 1;
                     prop_assert_eq!(signed.created, entry.version == 1);
-                    first_auth.get_or_insert(signed.connection.first_authenticated_at.unwrap());
+                    first_auth.get_or_insert(signed.connection.first_authenticated_at.unwrap().get());
                 }
                 (other, want) => prop_assert!(false, "got {:?}, model expected {:?}", other, want),
             }
@@ -131,14 +131,14 @@ proptest! {
             prop_assert_eq!(&a.email_address, &m.email);
             prop_assert_eq!(&a.first_name, &m.first);
             prop_assert_eq!(&a.last_name, &m.last);
-            prop_assert_eq!(a.last_authenticated_at, Some(m.last_auth));
-            prop_assert_eq!(a.created_at, m.created);
+            prop_assert_eq!(a.last_authenticated_at.map(|t| t.get()), Some(m.last_auth));
+            prop_assert_eq!(a.created_at.get(), m.created);
             prop_assert_eq!(a.version, m.version);
             prop_assert_eq!(a.protocol, if saml { Protocol::Saml } else { Protocol::Oauth });
             prop_assert!(a.active);
         }
         let stored = block_on(svc.get(&conn.id)).unwrap();
-        prop_assert_eq!(stored.first_authenticated_at, first_auth);
+        prop_assert_eq!(stored.first_authenticated_at.map(|t| t.get()), first_auth);
         prop_assert_eq!(stored.version, conn.version + u64::from(first_auth.is_some()));
     }
 }

@@ -179,7 +179,7 @@ fn stress(repo: Arc<dyn Store>) {
         .map(|i| {
             let mut c = saml_connection(&format!("stress{i}"), &[&domain_of(&tag, i)], true);
             if i >= PATCHED {
-                c.first_authenticated_at = Some(1);
+                c.first_authenticated_at = Some(UnixMillis::new(1));
                 c.sync_user_attributes = true;
             }
             c

@@ -23,7 +23,7 @@ pub async fn certificate_expiry_query(repo: &dyn Store) {
                     expires_at: *t,
                 })
                 .collect();
-            s.idp_certificate_expires_at = expiries.first().copied();
+            s.idp_certificate_expires_at = expiries.first().copied().map(UnixMillis::new);
             if expiries.is_empty() {
                 s.idp_certificate = None;
                 s.idp_certificate_issued_at = None;

@@ -28,7 +28,9 @@ pub async fn crud(repo: &dyn Store) {
     let mut a2 = a.clone();
     a2.name = "renamed".into();
     a2.version = 2;
-    a2.updated_at += 5;
+    a2.updated_at = a2
+        .updated_at
+        .saturating_add(std::time::Duration::from_millis(5));
     repo.update(&a2, 1).await.expect("update");
     assert_eq!(must_get(repo, &a.id).await, a2);
 
@@ -205,7 +207,7 @@ pub async fn nested_config_and_secret_round_trip(repo: &dyn Store) {
     o.authenticatable = false;
     o.disable_jit_provisioning = true;
     o.allow_organization_account_linking = true;
-    o.first_authenticated_at = Some(1_700_000_000_123);
+    o.first_authenticated_at = Some(UnixMillis::new(1_700_000_000_123));
     if let ProtocolConfig::Oidc(c) = &mut o.config {
         c.auth_url = Some("https://idp.example.com/auth".into());
         c.token_url = Some("https://idp.example.com/token".into());

@@ -275,7 +275,7 @@ impl<S: ConnectionRepo> Encrypted<S> {
         };
         o.client_secret = secret.cloned();
         next.version = stored.version + 1;
-        next.updated_at = now;
+        next.updated_at = UnixMillis::new(now);
         let sealed = self.seal_conn(&next)?;
         self.inner.update(&sealed, stored.version).await?;
         Ok(next)

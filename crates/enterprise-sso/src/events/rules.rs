@@ -5,6 +5,7 @@ use crate::account::EnterpriseAccount;
 use crate::connection::{
     connection_fields, oidc_fields, saml_fields, EnterpriseConnection, ProtocolConfig,
 };
+use crate::millis::UnixMillis;
 
 /// The connection as events show it: without its client secret, and without the raw IdP
 /// metadata XML (up to 1 MiB; what was read from it — entity id, SSO URL, certificates —
@@ -97,28 +98,32 @@ pub fn connection_events(
     let mut out = Vec::new();
     match (old, new) {
         (None, Some(n)) => {
-            out.push(for_connection(K::ConnectionCreated, n, n.updated_at));
+            out.push(for_connection(K::ConnectionCreated, n, n.updated_at.get()));
             if n.active {
-                out.push(for_connection(K::ConnectionActivated, n, n.updated_at));
+                out.push(for_connection(
+                    K::ConnectionActivated,
+                    n,
+                    n.updated_at.get(),
+                ));
             }
         }
         (Some(o), Some(n)) => {
             let at = n.updated_at;
             let changed = changed_paths(o, n);
             if !changed.is_empty() {
-                let mut e = for_connection(K::ConnectionUpdated, n, at);
+                let mut e = for_connection(K::ConnectionUpdated, n, at.get());
                 e.changed = changed;
                 out.push(e);
             }
             if !o.active && n.active {
-                out.push(for_connection(K::ConnectionActivated, n, at));
+                out.push(for_connection(K::ConnectionActivated, n, at.get()));
             }
             if o.active && !n.active {
-                out.push(for_connection(K::ConnectionDeactivated, n, at));
+                out.push(for_connection(K::ConnectionDeactivated, n, at.get()));
             }
             if n.active && o.first_authenticated_at.is_none() && n.first_authenticated_at.is_some()
             {
-                out.push(for_connection(K::ConnectionStateChanged, n, at));
+                out.push(for_connection(K::ConnectionStateChanged, n, at.get()));
             }
             if let (Some(a), Some(b)) = (o.saml(), n.saml()) {
                 for notice in &b.renewal_notices {
@@ -134,7 +139,7 @@ pub fn connection_events(
                     && !b.idp_certificates.is_empty()
                     && a.idp_certificates != b.idp_certificates
                 {
-                    out.push(for_connection(K::CertificateRenewed, n, at));
+                    out.push(for_connection(K::CertificateRenewed, n, at.get()));
                 }
             }
             if out.is_empty() && o.version != n.version {
@@ -142,7 +147,7 @@ pub fn connection_events(
                 // bookkeeping alone (`first_authenticated_at` on an inactive connection, a
                 // renewal notice already noticed) still moves the version, and a cache on
                 // another handle learns versions only from the feed.
-                out.push(for_connection(K::ConnectionUpdated, n, at));
+                out.push(for_connection(K::ConnectionUpdated, n, at.get()));
             }
         }
         (Some(o), None) => out.push(for_connection(K::ConnectionDeleted, o, now)),
@@ -173,10 +178,10 @@ pub fn account_events(
     let mut out = Vec::new();
     match (old, new) {
         (None, Some(n)) => {
-            out.push(for_account(K::AccountCreated, n, n.updated_at));
+            out.push(for_account(K::AccountCreated, n, n.updated_at.get()));
             // Accounts are created by a sign-in (the service has no other way).
             if n.last_authenticated_at.is_some() {
-                out.push(for_account(K::SsoSucceeded, n, n.updated_at));
+                out.push(for_account(K::SsoSucceeded, n, n.updated_at.get()));
             }
         }
         (Some(o), Some(n)) => {
@@ -199,21 +204,21 @@ pub fn account_events(
             );
             let changed = changes.0;
             if !changed.is_empty() {
-                let mut e = for_account(K::AccountUpdated, n, at);
+                let mut e = for_account(K::AccountUpdated, n, at.get());
                 // The connection id as it was, so an unlinking shows which connection.
                 e.connection_id = o.enterprise_connection_id.clone();
                 e.changed = changed;
                 out.push(e);
             }
             if o.active && !n.active {
-                let mut e = for_account(K::AccountDeactivated, n, at);
+                let mut e = for_account(K::AccountDeactivated, n, at.get());
                 e.connection_id = o.enterprise_connection_id.clone();
                 out.push(e);
             }
             if out.is_empty() && o.version != n.version {
                 // Every stored version has its event: a second sign-in within the same
                 // millisecond changes no listed field but is a write.
-                let mut e = for_account(K::AccountUpdated, n, at);
+                let mut e = for_account(K::AccountUpdated, n, at.get());
                 e.connection_id = o.enterprise_connection_id.clone();
                 out.push(e);
             }
@@ -221,7 +226,7 @@ pub fn account_events(
             if n.last_authenticated_at.is_some()
                 && n.last_authenticated_at != o.last_authenticated_at
             {
-                out.push(for_account(K::SsoSucceeded, n, at));
+                out.push(for_account(K::SsoSucceeded, n, at.get()));
             }
         }
         (Some(o), None) => out.push(for_account(K::AccountDeleted, o, now)),
@@ -258,7 +263,7 @@ mod tests {
         let c = crate::testing::saml_connection("v", &[], false);
         let mut n = c.clone();
         n.version += 1;
-        n.first_authenticated_at = Some(5);
+        n.first_authenticated_at = Some(UnixMillis::new(5));
         let e = connection_events(Some(&c), Some(&n), 0);
         assert_eq!(e.len(), 1);
         assert_eq!(e[0].kind, EventKind::ConnectionUpdated);
@@ -306,7 +311,7 @@ mod tests {
         assert_eq!(ev[1].kind, EventKind::ConnectionDeactivated);
         assert!(connection_events(Some(&c), Some(&c), 0).is_empty());
         let mut authed = c.clone();
-        authed.first_authenticated_at = Some(5);
+        authed.first_authenticated_at = Some(UnixMillis::new(5));
         let ev = connection_events(Some(&c), Some(&authed), 0);
         assert_eq!(
             ev.iter().map(|e| e.kind).collect::<Vec<_>>(),

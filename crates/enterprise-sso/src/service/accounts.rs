@@ -46,7 +46,7 @@ impl<R: Store> Connections<R> {
             let mut a = old.clone();
             a.public_metadata = metadata.clone();
             a.version += 1;
-            a.updated_at = (self.clock)().max(old.updated_at);
+            a.updated_at = UnixMillis::new((self.clock)()).max(old.updated_at);
             self.repo.update_account(&a, old.version).await?;
             Ok(a)
         })

@@ -194,9 +194,9 @@ impl<R: ConnectionRepo> Connections<R> {
         self.modify(id, false, |current, now| {
             let mut next = current.clone();
             if current.first_authenticated_at.is_none() {
-                next.first_authenticated_at = Some(now);
+                next.first_authenticated_at = Some(UnixMillis::new(now));
                 next.version += 1;
-                next.updated_at = now.max(current.updated_at);
+                next.updated_at = UnixMillis::new(now).max(current.updated_at);
             }
             Ok(next)
         })

@@ -9,6 +9,7 @@ use crate::account::{
 use crate::connection::EnterpriseConnection;
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, ConnectionId};
+use crate::millis::UnixMillis;
 use crate::repo::Store;
 use crate::sign_in_store::AccountWrite;
 
@@ -127,9 +128,9 @@ impl<R: Store> Connections<R> {
                     provider_user_id: Some(who.provider_user_id.clone()),
                     public_metadata: serde_json::Map::new(),
                     verification: Some(Verification::verified_by(conn)),
-                    last_authenticated_at: Some(now),
-                    created_at: now,
-                    updated_at: now,
+                    last_authenticated_at: Some(UnixMillis::new(now)),
+                    created_at: UnixMillis::new(now),
+                    updated_at: UnixMillis::new(now),
                     version: 1,
                 }),
                 true,
@@ -137,14 +138,17 @@ impl<R: Store> Connections<R> {
             Some(old) if !old.active => Err(Error::SignInRefused(SignInRefusal::AccountInactive)),
             Some(old) => {
                 let mut a = old.clone();
-                a.last_authenticated_at = Some(now.max(old.last_authenticated_at.unwrap_or(now)));
+                a.last_authenticated_at = Some(
+                    UnixMillis::new(now)
+                        .max(old.last_authenticated_at.unwrap_or(UnixMillis::new(now))),
+                );
                 if conn.sync_user_attributes {
                     a.email_address = who.email.to_string();
                     a.first_name = who.first_name.clone();
                     a.last_name = who.last_name.clone();
                 }
                 a.version = old.version + 1;
-                a.updated_at = now.max(old.updated_at);
+                a.updated_at = UnixMillis::new(now).max(old.updated_at);
                 Ok((
                     AccountWrite::Update {
                         account: a,

@@ -16,6 +16,7 @@
 //! a new tag; decoders keep reading old tags (tag `1` records are read without a
 //! checksum), and an unknown tag is a [`Error::Corrupt`], not a panic.
 
+use crate::millis::UnixMillis;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -78,9 +79,9 @@ fn stored_account(a: &EnterpriseAccount) -> StoredAccountV1 {
             .as_ref()
             .map(|v| v.status.as_str().to_owned()),
         verification_strategy: a.verification.as_ref().map(|v| v.strategy.clone()),
-        last_authenticated_at: a.last_authenticated_at,
-        created_at: a.created_at,
-        updated_at: a.updated_at,
+        last_authenticated_at: a.last_authenticated_at.map(UnixMillis::get),
+        created_at: a.created_at.get(),
+        updated_at: a.updated_at.get(),
         version: a.version,
     }
 }
@@ -201,9 +202,9 @@ fn account_from_stored(s: StoredAccountV1) -> Result<EnterpriseAccount> {
         provider_user_id: s.provider_user_id,
         public_metadata: s.public_metadata,
         verification,
-        last_authenticated_at: s.last_authenticated_at,
-        created_at: s.created_at,
-        updated_at: s.updated_at,
+        last_authenticated_at: s.last_authenticated_at.map(UnixMillis::new),
+        created_at: UnixMillis::new(s.created_at),
+        updated_at: UnixMillis::new(s.updated_at),
         version: s.version,
     })
 }
@@ -359,9 +360,9 @@ fn stored_connection(c: &EnterpriseConnection) -> StoredV1 {
         allow_subdomains: c.allow_subdomains,
         oidc,
         saml,
-        first_authenticated_at: c.first_authenticated_at,
-        created_at: c.created_at,
-        updated_at: c.updated_at,
+        first_authenticated_at: c.first_authenticated_at.map(UnixMillis::get),
+        created_at: c.created_at.get(),
+        updated_at: c.updated_at.get(),
         version: c.version,
     }} [])
 }
@@ -388,8 +389,8 @@ fn stored_saml(s: &SamlConfig) -> StoredSaml {
         map_first_name: s.attribute_mapping.first_name.clone(),
         map_last_name: s.attribute_mapping.last_name.clone(),
         map_user_id: s.attribute_mapping.user_id.clone(),
-        cert_issued_at: s.idp_certificate_issued_at,
-        cert_expires_at: s.idp_certificate_expires_at,
+        cert_issued_at: s.idp_certificate_issued_at.map(UnixMillis::get),
+        cert_expires_at: s.idp_certificate_expires_at.map(UnixMillis::get),
         certs: Some(
             s.idp_certificates
                 .iter()
@@ -446,9 +447,9 @@ fn connection_from_stored(s: StoredV1) -> Result<EnterpriseConnection> {
         domains: s.domains.into_iter().map(Domain::from_normalized).collect(),
         allow_subdomains: s.allow_subdomains,
         config,
-        first_authenticated_at: s.first_authenticated_at,
-        created_at: s.created_at,
-        updated_at: s.updated_at,
+        first_authenticated_at: s.first_authenticated_at.map(UnixMillis::new),
+        created_at: UnixMillis::new(s.created_at),
+        updated_at: UnixMillis::new(s.updated_at),
         version: s.version,
     }} []),
     )
@@ -510,8 +511,8 @@ fn saml_from_stored(mut m: StoredSaml) -> Result<SamlConfig> {
             user_id: m.map_user_id,
         },
         idp_certificate: m.idp_certificate,
-        idp_certificate_issued_at: m.cert_issued_at,
-        idp_certificate_expires_at: m.cert_expires_at,
+        idp_certificate_issued_at: m.cert_issued_at.map(UnixMillis::new),
+        idp_certificate_expires_at: m.cert_expires_at.map(UnixMillis::new),
         renewal_notices,
     }} []))
 }
