@@ -7,7 +7,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// library stores and returns (`created_at`, `updated_at`, certificate windows, event
 /// times), Clerk's wire unit too.
 ///
-/// Where it is used: the store traits' time parameters
+/// Where it is used: the records' times (a connection's and an account's `created_at`,
+/// `updated_at`, `first_authenticated_at` / `last_authenticated_at`, a SAML connection's
+/// primary certificate window); the store traits' time parameters
 /// ([`crate::ConnectionRepo::delete`]'s `now`,
 /// [`crate::ConnectionRepo::certificates_expiring_before`],
 /// [`crate::AccountRepo::delete_account`], [`crate::EventFeed::prune_events_before`]) are
@@ -18,6 +20,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// (the type is `serde(transparent)`; adapters call [`UnixMillis::get`] at their SQL or key
 /// edge). Arithmetic saturates instead of overflowing. [`crate::Clock`] stays a closure
 /// returning Unix ms as `i64`, so a test clock is still `Arc::new(|| 1_500)`.
+///
+/// Not yet converted: the change feed's [`crate::events::Event`] `created_at`, the
+/// [`crate::SignInStore`] methods' `now` and [`crate::SignInItem`]'s times, certificate
+/// entries and renewal notices (`i64` Unix ms, as their docs say); the next step, one type at
+/// a time, each across every store in one change.
 ///
 /// ```
 /// use enterprise_sso::UnixMillis;

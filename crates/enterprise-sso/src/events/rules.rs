@@ -5,7 +5,6 @@ use crate::account::EnterpriseAccount;
 use crate::connection::{
     connection_fields, oidc_fields, saml_fields, EnterpriseConnection, ProtocolConfig,
 };
-use crate::millis::UnixMillis;
 
 /// The connection as events show it: without its client secret, and without the raw IdP
 /// metadata XML (up to 1 MiB; what was read from it — entity id, SSO URL, certificates —
@@ -263,7 +262,7 @@ mod tests {
         let c = crate::testing::saml_connection("v", &[], false);
         let mut n = c.clone();
         n.version += 1;
-        n.first_authenticated_at = Some(UnixMillis::new(5));
+        n.first_authenticated_at = Some(crate::UnixMillis::new(5));
         let e = connection_events(Some(&c), Some(&n), 0);
         assert_eq!(e.len(), 1);
         assert_eq!(e[0].kind, EventKind::ConnectionUpdated);
@@ -311,7 +310,7 @@ mod tests {
         assert_eq!(ev[1].kind, EventKind::ConnectionDeactivated);
         assert!(connection_events(Some(&c), Some(&c), 0).is_empty());
         let mut authed = c.clone();
-        authed.first_authenticated_at = Some(UnixMillis::new(5));
+        authed.first_authenticated_at = Some(crate::UnixMillis::new(5));
         let ev = connection_events(Some(&c), Some(&authed), 0);
         assert_eq!(
             ev.iter().map(|e| e.kind).collect::<Vec<_>>(),
