@@ -94,7 +94,7 @@ fn expired_and_valid_the_valid_one_is_primary_and_counts_for_expiry() {
         );
         assert_eq!(
             saml.idp_certificate_expires_at,
-            Some(new.2).map(UnixMillis::new)
+            Some(UnixMillis::new(new.2))
         );
         assert_eq!(
             saml.valid_certificates(NOW).map(der).collect::<Vec<_>>(),

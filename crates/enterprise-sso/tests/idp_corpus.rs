@@ -107,12 +107,12 @@ fn check_saml(what: &str, s: &SamlConfig, exp: &Value) {
     );
     assert_eq!(
         s.idp_certificate_issued_at,
-        Some(primary.issued_at).map(UnixMillis::new),
+        Some(UnixMillis::new(primary.issued_at)),
         "{what}"
     );
     assert_eq!(
         s.idp_certificate_expires_at,
-        Some(primary.expires_at).map(UnixMillis::new),
+        Some(UnixMillis::new(primary.expires_at)),
         "{what}"
     );
 }

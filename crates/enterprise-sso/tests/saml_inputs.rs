@@ -498,7 +498,7 @@ fn refresh_saml_metadata_through_the_merge_path() {
         );
         assert_eq!(
             r.saml().unwrap().idp_certificate_expires_at,
-            Some(LONG_UNTIL).map(UnixMillis::new)
+            Some(UnixMillis::new(LONG_UNTIL))
         );
 
         let before = s.get(&c.id).await.unwrap();

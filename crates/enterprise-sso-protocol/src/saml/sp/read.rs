@@ -93,7 +93,8 @@ pub(crate) struct Verified<'a, 'i> {
     node: Node<'a, 'i>,
     excluded: Option<NodeId>,
     /// The `InclusiveNamespaces PrefixList` the digest's canonical form used (only for
-    /// the test hook that parses that form again).
+    /// the test hook that parses that form again; unread in a build without it).
+    #[cfg_attr(not(feature = "testing"), allow(dead_code))]
     prefix_list: &'a str,
 }
 
