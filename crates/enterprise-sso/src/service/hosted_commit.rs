@@ -22,6 +22,7 @@ use crate::ids::ConnectionId;
 use crate::millis::UnixMillis;
 use crate::repo::Store;
 use crate::sign_in_store::{sign_in_key, SignInKind, SignInOp};
+use enterprise_sso_protocol::saml::sp::VerifiedAssertion;
 
 impl<R: Store> Connections<R> {
     /// The ACS of a sign-in that passes every rule, in one commit: `Ok(None)` when
@@ -31,17 +32,12 @@ impl<R: Store> Connections<R> {
         settings: &HostedSettings,
         id: &ConnectionId,
         post: &SamlPost<'_>,
+        verified: &VerifiedAssertion,
         idp_initiated: Option<&IdpInitiatedClient>,
         random: [u8; 32],
     ) -> Result<Option<HostedRedirect>> {
-        let Ok(verified) = self
-            .saml_verify(settings.saml(), id, post.saml_response)
-            .await
-        else {
-            return Ok(None);
-        };
         let now = (self.clock)();
-        let replay = SignInOp::Put(replay_item(id, &verified, now));
+        let replay = SignInOp::Put(replay_item(id, verified, now));
         let (ops, pending) = match &verified.in_response_to {
             Some(request_id) => {
                 let request_key = sign_in_key(request_id);
@@ -49,9 +45,8 @@ impl<R: Store> Connections<R> {
                     .repo
                     .get_sign_in(SignInKind::SamlRequest, &request_key, now)
                     .await?;
-                let usable = request.is_some_and(|r| {
-                    usable_saml_request(&r, id, post.browser, &verified).is_some()
-                });
+                let usable = request
+                    .is_some_and(|r| usable_saml_request(&r, id, post.browser, verified).is_some());
                 if !usable {
                     return Ok(None);
                 }
@@ -89,10 +84,10 @@ impl<R: Store> Connections<R> {
                 (vec![replay], pending)
             }
         };
-        let Ok((conn, who)) = self.check_sign_in(id, &assertion_of(&verified)).await else {
+        let Ok((conn, who)) = self.check_sign_in(id, &assertion_of(verified)).await else {
             return Ok(None);
         };
-        let raw = saml_raw_attributes(&verified);
+        let raw = saml_raw_attributes(verified);
         let subject_key = format!("{}\u{0}{}", conn.id, who.provider_user_id);
         let writing = crate::write_lock::lock(&subject_key).await;
         for _ in 0..=self.max_retries {

@@ -319,21 +319,16 @@ impl<R: Store> Connections<R> {
                 }));
             }
         }
+        // Verified once: the one-commit path and the step-by-step one read the same result.
+        let verified = self.saml_verify(settings.saml(), id, saml_response).await?;
         if let Some(done) = self
-            .hosted_saml_commit(settings, id, post, idp_initiated, random)
+            .hosted_saml_commit(settings, id, post, &verified, idp_initiated, random)
             .await?
         {
             return Ok(done);
         }
         let accepted = self
-            .saml_accept(
-                settings.saml(),
-                id,
-                saml_response,
-                relay_state,
-                browser,
-                false,
-            )
+            .saml_accept_verified(id, verified, relay_state, browser, false)
             .await?;
         // Where the code goes is settled before the sign-in is recorded: a verified
         // Response whose client request is gone (or an unsolicited one with no client to

@@ -502,6 +502,20 @@ impl<R: Store> Connections<R> {
         test_run: bool,
     ) -> Result<AcceptedSaml> {
         let verified = self.saml_verify(settings, id, saml_response).await?;
+        self.saml_accept_verified(id, verified, relay_state, browser, test_run)
+            .await
+    }
+
+    /// [`Connections::saml_accept`] after its verification: the pending request (or the
+    /// unsolicited rules), then the replay entry.
+    pub(super) async fn saml_accept_verified(
+        &self,
+        id: &ConnectionId,
+        verified: VerifiedAssertion,
+        relay_state: Option<&str>,
+        browser: Option<&str>,
+        test_run: bool,
+    ) -> Result<AcceptedSaml> {
         let now = (self.clock)();
         let relay_state = match &verified.in_response_to {
             Some(request_id) => {
