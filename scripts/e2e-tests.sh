@@ -19,4 +19,6 @@ cd e2e
 # puppeteer-core never downloads a browser; these keep any puppeteer install script from trying.
 export PUPPETEER_SKIP_DOWNLOAD=1 PUPPETEER_SKIP_CHROMIUM_DOWNLOAD=1 PUPPETEER_SKIP_CHROME_DOWNLOAD=1
 npm ci --no-audit --no-fund --loglevel=error
-timeout 300 npm test
+# Each test has 90 s and each hook 120 s (e2e/lib/harness.mjs: a hang is reported with its
+# test); this bounds the rest.
+timeout -k 10 600 npm test

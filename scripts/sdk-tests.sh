@@ -15,4 +15,4 @@ target_dir=$(cargo metadata --format-version 1 --no-deps |
 export SSO_SERVER_BIN="$target_dir/debug/enterprise-sso-server"
 cd sdk-tests
 npm ci --no-audit --no-fund
-npm test
+timeout -k 10 600 npm test

@@ -10,9 +10,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import puppeteer from 'puppeteer-core';
 
-import { KEY, startServer } from '../../sdk-tests/lib/server.mjs';
+import { KEY, startServer, within } from '../../sdk-tests/lib/server.mjs';
 
-export { KEY };
+export { KEY, within };
 export const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 
@@ -93,7 +93,7 @@ export async function startIdp(cmd, args, env = {}) {
       if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise((resolve) => child.once('exit', resolve));
       child.kill('SIGTERM');
-      await exited;
+      await within(10000, `${args[0]} stopping on SIGTERM`, exited, () => child.kill('SIGKILL'), () => err.slice(-2000));
     },
   };
 }
@@ -141,14 +141,48 @@ export async function startOidcProvider(callback) {
   });
 }
 
+/**
+ * Headless Debian chromium. Every DevTools call is bounded (30 s), and `close()` too: a
+ * browser that does not close in 15 s is killed, and that is an error.
+ */
 export async function launchBrowser() {
-  return puppeteer.launch({
+  const browser = await puppeteer.launch({
     executablePath: CHROMIUM,
     headless: true,
+    protocolTimeout: 30000,
     // --no-sandbox: CI runs as root, where chromium's sandbox refuses to start.
     args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run'],
   });
+  const close = browser.close.bind(browser);
+  browser.close = () => within(15000, 'chromium closing', close(), () => browser.process()?.kill('SIGKILL'));
+  return browser;
 }
+
+/**
+ * The end of a test file: runs every `[what, step]` (each skipped when it is undefined),
+ * each bounded by 20 s, all of them even when one fails; then throws the failures.
+ */
+export async function teardown(steps) {
+  const failed = [];
+  for (const [what, step] of steps) {
+    if (!step) continue;
+    try {
+      await within(20000, what, Promise.resolve().then(step));
+    } catch (e) {
+      failed.push(e);
+    }
+  }
+  if (failed.length) throw new AggregateError(failed, failed.map((e) => e.message).join('\n'));
+}
+
+/** How long a test file's `before` and `after` hooks may take. */
+export const HOOK = { timeout: 120000 };
+
+/**
+ * How long one test may take (node's `--test-timeout` would also bound each whole file).
+ * A test past it is reported as failed, with its name; the file's `after` still runs.
+ */
+export const TEST_TIMEOUT = 90000;
 
 // Query parameters and form fields whose values are secrets or too long to be useful.
 const MASKED = ['code', 'code_verifier', 'access_token', 'id_token', 'client_secret', 'SAMLResponse', 'SAMLRequest', 'AuthState', 'password', 'sid'];
@@ -178,7 +212,7 @@ export async function newPage(browser) {
     }
   });
   page.trail = trail;
-  page.closeContext = () => context.close();
+  page.closeContext = () => within(10000, 'closing a browser context', context.close());
   return page;
 }
 

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 
 import { appRedirectUri, startApp } from '../lib/app.mjs';
 import {
-  clerk, freePort, launchBrowser, missing, navigation, opDecline, opLogin, startOidcProvider, startSsoServer, withPage,
+  HOOK, TEST_TIMEOUT, clerk, freePort, launchBrowser, missing, navigation, opDecline, opLogin, startOidcProvider, startSsoServer, teardown, withPage,
 } from '../lib/harness.mjs';
 
 const skip = missing(['chromium', 'oidc-provider']);
@@ -42,16 +42,16 @@ before(async () => {
   assert.equal(active.active, true);
   app = await startApp({ port: appPort, serverUrl: server.url, clientId: CLIENT, pkce: true });
   browser = await launchBrowser();
-});
+}, HOOK);
 
-after(async () => {
-  await browser?.close();
-  await app?.stop();
-  await op?.stop();
-  if (server) assert.equal((await server.stop()).code, 0);
-});
+after(() => teardown([
+  ['chromium', browser && (() => browser.close())],
+  ['the app', app && (() => app.stop())],
+  ['oidc-provider', op && (() => op.stop())],
+  ['the server', server && (async () => assert.equal((await server.stop()).code, 0))],
+]), HOOK);
 
-test('getAuthorizationUrlWithPKCE → oidc-provider login and consent → callback → code and state → getProfileAndToken with the verifier', { skip }, async () => {
+test('getAuthorizationUrlWithPKCE → oidc-provider login and consent → callback → code and state → getProfileAndToken with the verifier', { skip, timeout: TEST_TIMEOUT }, async () => {
   const issuer = new URL(op.url).origin;
   const s = await withPage(browser, server, async (page) => {
     await page.goto(`${app.origin}/login?organization=org_acme`, { waitUntil: 'domcontentloaded' });
@@ -93,7 +93,7 @@ test('getAuthorizationUrlWithPKCE → oidc-provider login and consent → callba
   assert.equal(again.raw.enterprise_account_id, s.raw.enterprise_account_id);
 });
 
-test('the user declines consent at oidc-provider → the app gets error=access_denied with its state, no code', { skip }, async () => {
+test('the user declines consent at oidc-provider → the app gets error=access_denied with its state, no code', { skip, timeout: TEST_TIMEOUT }, async () => {
   const calls = app.callbacks.length;
   const signIns = app.signIns.length;
   await withPage(browser, server, async (page) => {

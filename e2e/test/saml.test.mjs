@@ -10,8 +10,7 @@ import assert from 'node:assert/strict';
 
 import { appRedirectUri, appWelcomeUri, startApp } from '../lib/app.mjs';
 import {
-  clerk, freePort, KEY, launchBrowser, missing, navigation, sspLogin, sspSamlFields,
-  startSimpleSamlPhp, startSsoServer, withPage,
+  HOOK, TEST_TIMEOUT, clerk, freePort, KEY, launchBrowser, missing, navigation, sspLogin, sspSamlFields, startSimpleSamlPhp, startSsoServer, teardown, withPage,
 } from '../lib/harness.mjs';
 
 const skip = missing(['chromium', 'simplesamlphp']);
@@ -45,14 +44,14 @@ before(async () => {
   ssp = await startSimpleSamlPhp(sspPort, server.base, [connectionId]);
   app = await startApp({ port: appPort, serverUrl: server.url, clientId: CLIENT, apiKey: KEY, acceptIdpInitiated: true });
   browser = await launchBrowser();
-});
+}, HOOK);
 
-after(async () => {
-  await browser?.close();
-  await app?.stop();
-  await ssp?.stop();
-  if (server) assert.equal((await server.stop()).code, 0);
-});
+after(() => teardown([
+  ['chromium', browser && (() => browser.close())],
+  ['the app', app && (() => app.stop())],
+  ['SimpleSAMLphp', ssp && (() => ssp.stop())],
+  ['the server', server && (async () => assert.equal((await server.stop()).code, 0))],
+]), HOOK);
 
 /** The app's sign-in through SimpleSAMLphp's form, up to the app's page. */
 async function signIn(page, user, password) {
@@ -68,7 +67,7 @@ async function signIn(page, user, password) {
   return app.signIns.at(-1);
 }
 
-test('SP-initiated: getAuthorizationUrl → SimpleSAMLphp login form → ACS → code and state → getProfileAndToken', { skip }, async () => {
+test('SP-initiated: getAuthorizationUrl → SimpleSAMLphp login form → ACS → code and state → getProfileAndToken', { skip, timeout: TEST_TIMEOUT }, async () => {
   const jane = await withPage(browser, server, async (page) => {
     const n = app.signIns.length;
     const s = await signIn(page, 'jane', 'jane-pass');
@@ -102,7 +101,7 @@ test('SP-initiated: getAuthorizationUrl → SimpleSAMLphp login form → ACS →
   assert.notEqual(john.raw.enterprise_account_id, jane.raw.enterprise_account_id);
 });
 
-test('a sign-in started in one browser and finished in another (login CSRF): refused at the ACS, no code for the app', { skip }, async () => {
+test('a sign-in started in one browser and finished in another (login CSRF): refused at the ACS, no code for the app', { skip, timeout: TEST_TIMEOUT }, async () => {
   const calls = app.callbacks.length;
   // The first browser starts and stops at the IdP's form; the IdP URL the server sent it
   // to (with the AuthnRequest) is what an attacker would send to a victim. (The form's own
@@ -131,7 +130,7 @@ async function allowIdpInitiated(allow) {
   assert.equal(c.saml_connection.allow_idp_initiated, allow);
 }
 
-test('IdP-initiated from SimpleSAMLphp while the connection does not allow it: a readable 403 page, no redirect', { skip }, async () => {
+test('IdP-initiated from SimpleSAMLphp while the connection does not allow it: a readable 403 page, no redirect', { skip, timeout: TEST_TIMEOUT }, async () => {
   await allowIdpInitiated(false);
   const calls = app.callbacks.length;
   await withPage(browser, server, async (page) => {
@@ -146,7 +145,7 @@ test('IdP-initiated from SimpleSAMLphp while the connection does not allow it: a
   assert.equal(app.callbacks.length, calls, 'the app was never reached');
 });
 
-test('IdP-initiated from SimpleSAMLphp with the connection allowing it: signed in at the client\'s default redirect URI', { skip }, async () => {
+test('IdP-initiated from SimpleSAMLphp with the connection allowing it: signed in at the client\'s default redirect URI', { skip, timeout: TEST_TIMEOUT }, async () => {
   await allowIdpInitiated(true);
   const n = app.signIns.length;
   const s = await withPage(browser, server, async (page) => {
@@ -166,7 +165,7 @@ test('IdP-initiated from SimpleSAMLphp with the connection allowing it: signed i
   assert.ok(s.raw.enterprise_account_id);
 });
 
-test('IdP-initiated with a RelayState naming redirect_uri=: a registered one is followed, another refused with a page', { skip }, async () => {
+test('IdP-initiated with a RelayState naming redirect_uri=: a registered one is followed, another refused with a page', { skip, timeout: TEST_TIMEOUT }, async () => {
   await allowIdpInitiated(true);
   const url = (to) => `${ssp.idpInitiatedUrl(`${server.base}/${connectionId}`)}&RelayState=${encodeURIComponent(`redirect_uri=${to}`)}`;
   const welcome = `${app.origin}/welcome`;

@@ -10,8 +10,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import {
-  clerk, freePort, launchBrowser, missing, navigation, sspLogin, sspSamlFields, startSimpleSamlPhp,
-  startSsoServer, withPage,
+  HOOK, TEST_TIMEOUT, clerk, freePort, launchBrowser, missing, navigation, sspLogin, sspSamlFields, startSimpleSamlPhp, startSsoServer, teardown, withPage,
 } from '../lib/harness.mjs';
 
 const skip = missing(['chromium', 'simplesamlphp']);
@@ -38,13 +37,13 @@ before(async () => {
   connectionId = conn.id;
   ssp = await startSimpleSamlPhp(sspPort, server.base, [connectionId]);
   browser = await launchBrowser();
-});
+}, HOOK);
 
-after(async () => {
-  await browser?.close();
-  await ssp?.stop();
-  if (server) assert.equal((await server.stop()).code, 0);
-});
+after(() => teardown([
+  ['chromium', browser && (() => browser.close())],
+  ['SimpleSAMLphp', ssp && (() => ssp.stop())],
+  ['the server', server && (async () => assert.equal((await server.stop()).code, 0))],
+]), HOOK);
 
 /** A new run's URL, visited: SimpleSAMLphp's login form, then the outcome page at the ACS. */
 async function runOnce(user, password) {
@@ -70,7 +69,7 @@ async function runs(query = '') {
   return clerk(server, 'GET', `/enterprise_connections/${connectionId}/test_runs${query}`);
 }
 
-test('a test run from its URL: SimpleSAMLphp login → success, the parsed user and the raw SAML messages', { skip }, async () => {
+test('a test run from its URL: SimpleSAMLphp login → success, the parsed user and the raw SAML messages', { skip, timeout: TEST_TIMEOUT }, async () => {
   const shown = await runOnce('jane', 'jane-pass');
   assert.equal(shown.status, 'success', shown.page);
   assert.match(shown.page, /jane@acme\.com/);
@@ -101,7 +100,7 @@ test('a test run from its URL: SimpleSAMLphp login → success, the parsed user 
   assert.equal((await clerk(server, 'GET', `/enterprise_connections/${connectionId}`)).active, false);
 });
 
-test("the IdP's app names another audience: a failed run whose logs name the expected and received audience", { skip }, async () => {
+test("the IdP's app names another audience: a failed run whose logs name the expected and received audience", { skip, timeout: TEST_TIMEOUT }, async () => {
   // The same IdP and users; its app for this SP now sends WRONG_AUDIENCE (an admin typed
   // the SP's old entity id). The connection is unchanged.
   await ssp.stop();

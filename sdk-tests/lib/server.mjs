@@ -10,6 +10,27 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 
 export const KEY = 'sk_test_sdk_suite_3f9c2a';
 
+/**
+ * `promise`'s value, or, once `ms` have passed, an error naming `what` (and `detail()`, e.g.
+ * a log's tail), after `onTimeout()` ran (e.g. a SIGKILL): a test that waits on a process
+ * or a browser fails with a reason instead of hanging the run.
+ */
+export async function within(ms, what, promise, onTimeout = () => {}, detail = () => '') {
+  let timer;
+  const late = new Promise((_, reject) => {
+    timer = setTimeout(() => {
+      try { onTimeout(); } catch { /* already gone */ }
+      const more = detail();
+      reject(new Error(`${what}: not done within ${ms} ms${more ? `\n${more}` : ''}`));
+    }, ms);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export function serverBinary() {
   const bin = process.env.SSO_SERVER_BIN ?? path.join(here, '..', '..', 'target', 'debug', 'enterprise-sso-server');
   if (!fs.existsSync(bin)) {
@@ -25,7 +46,7 @@ export function serverBinary() {
  */
 export async function startServer({ listen = '127.0.0.1:0', spBaseUrl = 'https://sso.example.com/saml', args = [], env = {} } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sso-sdk-'));
-  const child = spawn(serverBinary(), ['--listen', listen, '--store', `sqlite:${path.join(dir, 'sso.db')}`, '--sp-base-url', spBaseUrl, ...args], {
+  const child = spawn(serverBinary(), ['--listen', listen, '--store', `sqlite:${path.join(dir, 'sso.db')}`, '--sp-base-url', spBaseUrl, '--shutdown-grace', '5s', ...args], {
     env: { ...process.env, ENTERPRISE_SSO_API_KEYS: KEY, RUST_LOG: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -45,12 +66,19 @@ export async function startServer({ listen = '127.0.0.1:0', spBaseUrl = 'https:/
     url,
     port: Number(new URL(url).port),
     stderr: () => stderr,
+    /**
+     * SIGTERM, and the exit status. A server still running 15 s later (its shutdown grace
+     * is 5 s here) is killed, and that is an error naming the tail of its log.
+     */
     async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return { code: child.exitCode, signal: child.signalCode };
       const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
       child.kill('SIGTERM');
-      const status = await exited;
-      fs.rmSync(dir, { recursive: true, force: true });
-      return status;
+      try {
+        return await within(15000, 'the server stopping on SIGTERM', exited, () => child.kill('SIGKILL'), () => stderr.trim().split('\n').slice(-20).join('\n'));
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
     },
   };
 }

@@ -74,7 +74,7 @@ pub use envelope::Vendor;
 pub use query::MAX_OFFSET;
 pub use serve::{
     serve, ServerLimits, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
-    DEFAULT_MAX_CONNECTIONS, DEFAULT_QUEUE_TIMEOUT,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_QUEUE_TIMEOUT, DEFAULT_SHUTDOWN_GRACE,
 };
 pub use sso::{InvalidClient, InvalidSignInOptions, OAuthClient, SignInOptions, BROWSER_COOKIE};
 pub use state::HttpOptions;

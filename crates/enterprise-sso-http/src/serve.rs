@@ -39,6 +39,8 @@ pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(75);
 pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
 /// Default [`ServerLimits::queue_timeout`]: 5 s.
 pub const DEFAULT_QUEUE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default [`ServerLimits::shutdown_grace`]: 20 s.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
 
 /// Connections accepted beyond [`ServerLimits::max_connections`] that wait for a slot (and
 /// get 503 if none frees in time). With these also taken, the server stops accepting and
@@ -84,6 +86,11 @@ pub struct ServerLimits {
     /// How long a connection beyond `max_connections` waits for a slot before it is
     /// answered 503 with `Retry-After: 1` (after its request head is read) and closed.
     pub queue_timeout: Duration,
+    /// After the shutdown signal, how long the requests in progress have to finish. Then
+    /// the connections still open are closed (their clients see the connection end, with no
+    /// answer) and [`serve`] returns: a stuck request, or a client that never reads its
+    /// answer, cannot keep the process from stopping.
+    pub shutdown_grace: Duration,
 }
 
 impl Default for ServerLimits {
@@ -93,13 +100,15 @@ impl Default for ServerLimits {
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             queue_timeout: DEFAULT_QUEUE_TIMEOUT,
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
         }
     }
 }
 
 /// Serves `app` on `listener` within `limits` until `shutdown` completes; then stops
 /// accepting, closes idle connections, lets the requests in progress finish (the limits
-/// still bound slow clients), and returns.
+/// still bound slow clients) for up to [`ServerLimits::shutdown_grace`], closes the
+/// connections still open, and returns.
 ///
 /// HTTP/1.1 only. Put a reverse proxy in front for TLS, HTTP/2, per-client rate limits
 /// and request logging at the edge.
@@ -132,6 +141,7 @@ where
         header_read_timeout_ms = limits.header_read_timeout.as_millis(),
         idle_timeout_ms = limits.idle_timeout.as_millis(),
         queue_timeout_ms = limits.queue_timeout.as_millis(),
+        shutdown_grace_ms = limits.shutdown_grace.as_millis(),
         "connection limits"
     );
     let shared = Arc::new(Shared {
@@ -143,6 +153,7 @@ where
     });
     let queue = Arc::new(Semaphore::new(QUEUE));
     let (stop_tx, stop_rx) = watch::channel(false);
+    let (abort_tx, abort_rx) = watch::channel(false);
     let mut shutdown = pin!(shutdown);
     loop {
         // A slot, else a place in the queue; with neither, accept nothing: new connections
@@ -167,19 +178,48 @@ where
         let _ = stream.set_nodelay(true);
         let shared = shared.clone();
         let stop = stop_rx.clone();
+        let mut abort = abort_rx.clone();
         tokio::spawn(async move {
-            match ticket {
-                Ticket::Slot(slot) => connection(stream, slot, &shared, stop).await,
-                Ticket::Queued(place) => queued(stream, place, &shared, stop).await,
+            let served = async {
+                match ticket {
+                    Ticket::Slot(slot) => connection(stream, slot, &shared, stop).await,
+                    Ticket::Queued(place) => queued(stream, place, &shared, stop).await,
+                }
+            };
+            // Past the shutdown grace the connection is dropped: its socket closes and its
+            // slot frees.
+            tokio::select! {
+                () = served => {}
+                _ = abort.wait_for(|a| *a) => {}
             }
         });
     }
     drop(listener);
-    tracing::info!("stopped accepting; closing idle connections, finishing requests in progress");
+    tracing::info!(
+        grace_ms = limits.shutdown_grace.as_millis(),
+        "stopped accepting; closing idle connections, finishing requests in progress"
+    );
     let _ = stop_tx.send(true);
     // Every connection holds a slot or a place in the queue until it ends.
-    let _slots = shared.slots.acquire_many(permits(cap)).await;
-    let _queue = queue.acquire_many(permits(QUEUE)).await;
+    let drained = async {
+        let _slots = shared.slots.acquire_many(permits(cap)).await;
+        let _queue = queue.acquire_many(permits(QUEUE)).await;
+    };
+    if timeout_at(Instant::now() + limits.shutdown_grace, drained)
+        .await
+        .is_err()
+    {
+        let open = cap.saturating_sub(shared.slots.available_permits())
+            + QUEUE.saturating_sub(queue.available_permits());
+        tracing::warn!(
+            open,
+            grace_ms = limits.shutdown_grace.as_millis(),
+            "connections still busy at the end of the shutdown grace: closing them"
+        );
+        let _ = abort_tx.send(true);
+        let _slots = shared.slots.acquire_many(permits(cap)).await;
+        let _queue = queue.acquire_many(permits(QUEUE)).await;
+    }
     Ok(())
 }
 

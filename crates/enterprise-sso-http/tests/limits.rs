@@ -237,6 +237,25 @@ fn start_in_process(
     tokio::sync::oneshot::Sender<()>,
     std::thread::JoinHandle<()>,
 ) {
+    let keys = ApiKeys::from_list(KEY).expect("keys").expect("some");
+    let app = router_with(
+        Arc::new(Connections::new(MemoryRepo::new())),
+        Auth::Keys(keys),
+        opts,
+    );
+    serve_in_process(app, limits)
+}
+
+/// `app` served in-process by `serve` on a free loopback port, until the returned sender
+/// is dropped or sent; the thread ends when `serve` returns.
+fn serve_in_process(
+    app: axum::Router,
+    limits: ServerLimits,
+) -> (
+    SocketAddr,
+    tokio::sync::oneshot::Sender<()>,
+    std::thread::JoinHandle<()>,
+) {
     let (addr_tx, addr_rx) = std::sync::mpsc::channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = std::thread::spawn(move || {
@@ -246,12 +265,6 @@ fn start_in_process(
             .build()
             .expect("runtime");
         rt.block_on(async move {
-            let keys = ApiKeys::from_list(KEY).expect("keys").expect("some");
-            let app = router_with(
-                Arc::new(Connections::new(MemoryRepo::new())),
-                Auth::Keys(keys),
-                opts,
-            );
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
                 .await
                 .expect("bind");
@@ -468,4 +481,74 @@ fn beyond_the_cap_busy_connections_are_kept_and_newcomers_get_503() {
     assert!(out.starts_with("HTTP/1.1 200"), "{out}");
     drop(stop);
     server.join().expect("server thread");
+}
+
+#[test]
+fn a_stop_waits_for_requests_in_progress_up_to_the_grace_then_closes_the_stuck_ones() {
+    use axum::routing::get;
+    // One request that finishes during the stop, one that never does (a handler stuck on
+    // a store, a client that never reads): the first is answered, the second's connection
+    // is closed when the grace runs out, and `serve` returns.
+    let app = axum::Router::new()
+        .route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                "done"
+            }),
+        )
+        .route("/stuck", get(std::future::pending::<&'static str>));
+    let grace = Duration::from_millis(1500);
+    let (addr, stop, server) = serve_in_process(
+        app,
+        ServerLimits {
+            shutdown_grace: grace,
+            ..ServerLimits::default()
+        },
+    );
+    let send = |path: &str| {
+        let mut s = TcpStream::connect(addr).expect("connect");
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .expect("write");
+        s.set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("timeout");
+        s
+    };
+    let mut stuck = send("/stuck");
+    let mut slow = send("/slow");
+    std::thread::sleep(Duration::from_millis(100));
+    let t = Instant::now();
+    drop(stop);
+    let mut out = String::new();
+    slow.read_to_string(&mut out).expect("read");
+    assert!(
+        out.starts_with("HTTP/1.1 200") && out.ends_with("done"),
+        "{out}"
+    );
+    // The stuck request is never answered; its connection ends at the grace.
+    let mut out = Vec::new();
+    stuck
+        .read_to_end(&mut out)
+        .expect("the stuck connection was closed, not left open");
+    assert!(out.is_empty(), "{}", String::from_utf8_lossy(&out));
+    let closed = t.elapsed();
+    assert!(closed >= grace - Duration::from_millis(100), "{closed:?}");
+    // `serve` returned (the thread ended) soon after.
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done_tx.send(server.join().is_ok());
+    });
+    assert_eq!(
+        done_rx.recv_timeout(Duration::from_secs(10)),
+        Ok(true),
+        "serve did not return after the grace"
+    );
+    assert!(
+        t.elapsed() < grace + Duration::from_secs(5),
+        "{:?}",
+        t.elapsed()
+    );
 }

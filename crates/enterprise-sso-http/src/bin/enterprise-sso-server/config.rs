@@ -11,6 +11,7 @@ pub(crate) const USAGE: &str = "\
 usage: enterprise-sso-server [--listen ADDR] [--store URL] [--sp-base-url URL]
                              [--max-connections N] [--header-read-timeout T]
                              [--idle-timeout T] [--body-read-timeout T]
+                             [--shutdown-grace T]
                              [--feed-retention T|off] [--dev-no-auth-loopback-only]
 
   --listen ADDR        address to listen on (default 127.0.0.1:8080; env ENTERPRISE_SSO_LISTEN)
@@ -28,6 +29,9 @@ usage: enterprise-sso-server [--listen ADDR] [--store URL] [--sp-base-url URL]
   --body-read-timeout T
                        time for a request body, once its head is in (default 30s; 408)
                        (env ENTERPRISE_SSO_BODY_READ_TIMEOUT)
+  --shutdown-grace T   after SIGTERM, time the requests in progress have to finish; then
+                       their connections are closed (default 20s)
+                       (env ENTERPRISE_SSO_SHUTDOWN_GRACE)
                        T: seconds (30, 30s) or milliseconds (500ms), more than zero
   --feed-retention T   how long change-feed events are kept (default 7d; 30d, 12h, 90m,
                        45s, or off); the feed is pruned every tenth of it (at most hourly).
@@ -145,6 +149,7 @@ impl Config {
         let mut header_read_timeout = env("ENTERPRISE_SSO_HEADER_READ_TIMEOUT");
         let mut idle_timeout = env("ENTERPRISE_SSO_IDLE_TIMEOUT");
         let mut body_read_timeout = env("ENTERPRISE_SSO_BODY_READ_TIMEOUT");
+        let mut shutdown_grace = env("ENTERPRISE_SSO_SHUTDOWN_GRACE");
         let mut feed_retention = env("ENTERPRISE_SSO_FEED_RETENTION");
         let mut clients = env("ENTERPRISE_SSO_CLIENTS");
         let mut no_auth = false;
@@ -165,6 +170,7 @@ impl Config {
                 }
                 "--idle-timeout" => idle_timeout = Some(value("--idle-timeout")?),
                 "--body-read-timeout" => body_read_timeout = Some(value("--body-read-timeout")?),
+                "--shutdown-grace" => shutdown_grace = Some(value("--shutdown-grace")?),
                 "--feed-retention" => feed_retention = Some(value("--feed-retention")?),
                 "--clients" => clients = Some(value("--clients")?),
                 "--dev-no-auth-loopback-only" => no_auth = true,
@@ -210,6 +216,7 @@ impl Config {
                 defaults.header_read_timeout,
             )?,
             idle_timeout: duration("--idle-timeout", idle_timeout, defaults.idle_timeout)?,
+            shutdown_grace: duration("--shutdown-grace", shutdown_grace, defaults.shutdown_grace)?,
             ..defaults
         };
         let body_read_timeout = duration(

@@ -4,7 +4,7 @@
 //! ENTERPRISE_SSO_API_KEYS=sk_live_… enterprise-sso-server [--listen 127.0.0.1:8080]
 //!     [--store sqlite:enterprise-sso.db | sled:DIR | postgres://…] [--sp-base-url URL]
 //!     [--max-connections N] [--header-read-timeout T] [--idle-timeout T]
-//!     [--body-read-timeout T] [--feed-retention T|off] [--clients JSON]
+//!     [--body-read-timeout T] [--shutdown-grace T] [--feed-retention T|off] [--clients JSON]
 //!     [--dev-no-auth-loopback-only]
 //! ```
 //!
@@ -15,7 +15,8 @@
 //! Prints `listening on http://ADDR` on stdout once bound (port 0 picks a free port), logs
 //! one line per request to stderr (`RUST_LOG` filters), serves within the connection limits
 //! of [`enterprise_sso_http::serve`], and on SIGTERM or ctrl-c stops accepting and finishes
-//! the requests in flight before exiting.
+//! the requests in flight before exiting (for up to `--shutdown-grace`, default 20 s; the
+//! connections still busy then are closed).
 
 mod config;
 mod refresh;
