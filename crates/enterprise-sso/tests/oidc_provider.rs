@@ -17,10 +17,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use enterprise_sso::{
-    ClientSecret, Connections, CreateConnection, Error, MemoryRepo, OidcPatch, OidcSettings,
-    OidcStart, Patch, Policy, Provider, UpdateConnection,
+    ClientSecret, Connections, CreateConnection, Error, OidcPatch, OidcSettings, OidcStart, Patch,
+    Policy, Provider, UpdateConnection,
 };
 use enterprise_sso_fetch::{FetchOptions, Fetcher};
+
+mod counting_support;
+use counting_support::Counting;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -122,7 +125,7 @@ async fn oidc_provider_signs_jane_in_and_the_flow_refuses_replays_and_other_brow
     }
     let fetcher =
         Arc::new(Fetcher::new(FetchOptions::insecure_allow_loopback_for_tests()).unwrap());
-    let svc = Connections::new(MemoryRepo::new()).with_policy(Policy {
+    let svc = Connections::new(Arc::new(Counting::default())).with_policy(Policy {
         allow_loopback_fetch: true,
     });
     let settings = OidcSettings::new("http://127.0.0.1:3000/oidc", fetcher.clone());
@@ -170,6 +173,7 @@ async fn oidc_provider_signs_jane_in_and_the_flow_refuses_replays_and_other_brow
         .await
         .unwrap();
     let query = login(&url, &redirect_uri);
+    svc.repo().take_calls();
     let done = svc
         .oidc_finish(&settings, &conn.id, &query, Some("browser-1"))
         .await
@@ -178,6 +182,31 @@ async fn oidc_provider_signs_jane_in_and_the_flow_refuses_replays_and_other_brow
     assert_eq!(done.identity.subject, "jane@acme.com");
     assert!(done.sign_in.created);
     assert_eq!(done.sign_in.connection.state().as_str(), "active");
+    // The state's take and the account's insert are one commit; the connection's first
+    // sign-in is recorded on it after.
+    let writes = Counting::writes(&svc.repo().take_calls());
+    assert_eq!(writes.get("commit_sign_ins"), Some(&1), "{writes:?}");
+    assert!(
+        ["take_sign_in", "insert_account", "update_account"]
+            .iter()
+            .all(|m| !writes.contains_key(m)),
+        "{writes:?}"
+    );
+    // A returning user: one commit in all.
+    let url = svc
+        .oidc_start(&settings, &conn.id, start("browser-1"))
+        .await
+        .unwrap();
+    let query2 = login(&url, &redirect_uri);
+    svc.repo().take_calls();
+    let again = svc
+        .oidc_finish(&settings, &conn.id, &query2, Some("browser-1"))
+        .await
+        .unwrap();
+    assert!(!again.sign_in.created);
+    assert_eq!(again.sign_in.account.id, done.sign_in.account.id);
+    let writes = Counting::writes(&svc.repo().take_calls());
+    assert_eq!(writes, [("commit_sign_ins", 1)].into(), "one commit");
 
     // The same callback again: its state was taken.
     let again = svc
@@ -209,6 +238,51 @@ async fn oidc_provider_signs_jane_in_and_the_flow_refuses_replays_and_other_brow
         .await
         .unwrap_err();
     assert_eq!(refusal_code(forged), "oidc_unknown_state");
+
+    // A callback refused after its state was read (the provider refuses a code it never
+    // issued): the state is used up all the same, and the real code then finds no request.
+    let url = svc
+        .oidc_start(&settings, &conn.id, start("browser-1"))
+        .await
+        .unwrap();
+    let query = login(&url, &redirect_uri);
+    let bogus = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(url::form_urlencoded::parse(query.as_bytes()).map(|(k, v)| {
+            if k == "code" {
+                (k, "bogus".into())
+            } else {
+                (k, v)
+            }
+        }))
+        .finish();
+    let refused = svc
+        .oidc_finish(&settings, &conn.id, &bogus, Some("browser-1"))
+        .await
+        .unwrap_err();
+    assert_ne!(refusal_code(refused), "oidc_unknown_state");
+    let late = svc
+        .oidc_finish(&settings, &conn.id, &query, Some("browser-1"))
+        .await
+        .unwrap_err();
+    assert_eq!(refusal_code(late), "oidc_unknown_state");
+
+    // The same callback twice at once: at most one signs in (the state is taken by one
+    // commit; the provider may also refuse the code's second use first).
+    let url = svc
+        .oidc_start(&settings, &conn.id, start("browser-1"))
+        .await
+        .unwrap();
+    let query = login(&url, &redirect_uri);
+    let (a, b) = tokio::join!(
+        svc.oidc_finish(&settings, &conn.id, &query, Some("browser-1")),
+        svc.oidc_finish(&settings, &conn.id, &query, Some("browser-1")),
+    );
+    assert!(a.is_err() || b.is_err(), "both callbacks signed in");
+    for r in [a, b] {
+        if let Err(e) = r {
+            refusal_code(e);
+        }
+    }
     assert_eq!(
         svc.find_accounts_by_email("jane@acme.com")
             .await

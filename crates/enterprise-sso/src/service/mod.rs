@@ -13,6 +13,7 @@ mod hosted;
 mod hosted_commit;
 mod hosted_flow;
 mod oidc;
+mod oidc_commit;
 mod pending;
 mod refresh;
 mod retry;

@@ -2,7 +2,8 @@
 //! S256), the callback in, its `state` taken exactly once from the sign-in store and bound
 //! to the browser that started the flow, the code exchanged and the ID token verified by
 //! the protocol crate's relying party (`enterprise_sso_protocol::oidc::rp`), and the
-//! identity recorded as a sign-in ([`Connections::record_sign_in`]). Only a verified
+//! identity recorded as a sign-in (the rules of [`Connections::record_sign_in`]; the
+//! state's take and the account write are one commit, see `oidc_commit`). Only a verified
 //! email is passed on; the subject is `sub`, never the email.
 //!
 //! The provider's metadata comes from the connection's discovery URL, fetched through the
@@ -32,8 +33,8 @@ use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use base64::Engine as _;
 use enterprise_sso_protocol::oidc::rp::{
-    AuthorizationOptions, CallbackOutcome, ClientConfig, JwksCache, OidcClientSecret, OidcHttp,
-    OidcIdentity, OidcRefusal, PendingAuthorization, ProviderMetadata, RelyingParty,
+    AuthorizationOptions, Callback, CallbackOutcome, ClientConfig, JwksCache, OidcClientSecret,
+    OidcHttp, OidcIdentity, OidcRefusal, PendingAuthorization, ProviderMetadata, RelyingParty,
 };
 use enterprise_sso_protocol::secret::{CsrfState, IdToken};
 use sha2::Digest as _;
@@ -256,18 +257,58 @@ pub(super) enum OidcAnswer {
     Refused(OidcRefusal),
 }
 
-fn refused(r: impl Into<OidcSignInRefusal>) -> Error {
+pub(super) fn refused(r: impl Into<OidcSignInRefusal>) -> Error {
     Error::OidcRefused(Box::new(r.into()))
 }
 
+/// The rest of a callback once its pending request `p` is known: the payload opened, the
+/// code exchanged and the ID token verified; the identity and the assertion it maps to.
+pub(super) async fn exchange(
+    settings: &OidcSettings,
+    rp: &RelyingParty,
+    id: &ConnectionId,
+    callback: &Callback,
+    p: &Pending,
+    now: i64,
+) -> Result<OidcAnswer> {
+    let opened = open_pending(callback.state.expose_secret(), id, &p.sealed)
+        .ok_or_else(|| refused(OidcRefusal::PendingInvalid))?;
+    let authorization = PendingAuthorization::from_payload(&opened).map_err(refused)?;
+    let jwks = settings.jwks_for(rp);
+    let done = rp
+        .complete(settings.http.as_ref(), &jwks, callback, &authorization, now)
+        .await
+        .map_err(refused)?;
+    let identity = done.identity;
+    let mut attributes = BTreeMap::new();
+    let mut put = |name: &str, v: &Option<String>| {
+        if let Some(v) = v {
+            attributes.insert(name.to_owned(), vec![v.clone()]);
+        }
+    };
+    put("sub", &Some(identity.subject.clone()));
+    put("email", &identity.email);
+    put("given_name", &identity.given_name);
+    put("family_name", &identity.family_name);
+    let assertion = Assertion {
+        subject: Some(identity.subject.clone()),
+        attributes,
+    };
+    Ok(OidcAnswer::Verified {
+        identity: Box::new(identity),
+        assertion,
+        id_token: done.id_token,
+    })
+}
+
 #[derive(serde::Serialize, serde::Deserialize)]
-struct Pending {
+pub(super) struct Pending {
     browser: String,
     /// The [`PendingAuthorization`] payload, sealed ([`seal_pending`]), base64.
     sealed: String,
     /// A test run's request: its callback is recorded in the run, never signs in.
     #[serde(default)]
-    test_run: bool,
+    pub(super) test_run: bool,
 }
 
 const PENDING_KEY_LABEL: &[u8] = b"enterprise-sso/oidc-pending/v1\0";
@@ -344,7 +385,7 @@ pub(super) fn state_of_url(url: &str) -> Option<String> {
 }
 
 impl<R: Store> Connections<R> {
-    async fn relying_party(
+    pub(super) async fn relying_party(
         &self,
         settings: &OidcSettings,
         id: &ConnectionId,
@@ -448,6 +489,12 @@ impl<R: Store> Connections<R> {
         query: &str,
         browser: Option<&str>,
     ) -> Result<OidcSignIn> {
+        if let Some(done) = self
+            .oidc_finish_commit(settings, id, query, browser)
+            .await?
+        {
+            return Ok(done);
+        }
         match self
             .oidc_accept(settings, id, query, browser, false)
             .await?
@@ -501,40 +548,7 @@ impl<R: Store> Connections<R> {
         let p = self
             .take_oidc_pending(&callback.state, id, browser, test_run, now)
             .await?;
-        let opened = open_pending(callback.state.expose_secret(), id, &p.sealed)
-            .ok_or_else(|| refused(OidcRefusal::PendingInvalid))?;
-        let authorization = PendingAuthorization::from_payload(&opened).map_err(refused)?;
-        let jwks = settings.jwks_for(&rp);
-        let done = rp
-            .complete(
-                settings.http.as_ref(),
-                &jwks,
-                &callback,
-                &authorization,
-                now,
-            )
-            .await
-            .map_err(refused)?;
-        let identity = done.identity;
-        let mut attributes = BTreeMap::new();
-        let mut put = |name: &str, v: &Option<String>| {
-            if let Some(v) = v {
-                attributes.insert(name.to_owned(), vec![v.clone()]);
-            }
-        };
-        put("sub", &Some(identity.subject.clone()));
-        put("email", &identity.email);
-        put("given_name", &identity.given_name);
-        put("family_name", &identity.family_name);
-        let assertion = Assertion {
-            subject: Some(identity.subject.clone()),
-            attributes,
-        };
-        Ok(OidcAnswer::Verified {
-            identity: Box::new(identity),
-            assertion,
-            id_token: done.id_token,
-        })
+        exchange(settings, &rp, id, &callback, &p, now).await
     }
 
     /// Takes the pending request kept under `state` for connection `id`: refused when
