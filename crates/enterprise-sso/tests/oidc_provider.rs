@@ -17,8 +17,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use enterprise_sso::{
-    ClientSecret, Connections, CreateConnection, Error, OidcPatch, OidcSettings, OidcStart, Patch,
-    Policy, Provider, UpdateConnection,
+    AuthorizationRequest, ClientSecret, CodeExchange, Connections, CreateConnection, Error,
+    HostedOutcome, HostedSettings, OidcPatch, OidcSettings, OidcStart, Patch, Policy, Provider,
+    SamlSettings, UpdateConnection,
 };
 use enterprise_sso_fetch::{FetchOptions, Fetcher};
 
@@ -128,7 +129,10 @@ async fn oidc_provider_signs_jane_in_and_the_flow_refuses_replays_and_other_brow
     let svc = Connections::new(Arc::new(Counting::default())).with_policy(Policy {
         allow_loopback_fetch: true,
     });
-    let settings = OidcSettings::new("http://127.0.0.1:3000/oidc", fetcher.clone());
+    let settings = Arc::new(OidcSettings::new(
+        "http://127.0.0.1:3000/oidc",
+        fetcher.clone(),
+    ));
     // The connection exists first (its id is in the redirect URI the provider registers).
     let mut p = CreateConnection::new(Provider::OidcCustom, "Acme");
     p.domains = Some(vec!["acme.com".into()]);
@@ -207,6 +211,67 @@ async fn oidc_provider_signs_jane_in_and_the_flow_refuses_replays_and_other_brow
     assert_eq!(again.sign_in.account.id, done.sign_in.account.id);
     let writes = Counting::writes(&svc.repo().take_calls());
     assert_eq!(writes, [("commit_sign_ins", 1)].into(), "one commit");
+
+    // The hosted flow (the WorkOS API): the provider's callback takes the state and the
+    // client's authorization request, writes the account and stores the client's code,
+    // all in one commit; the code is then good at the token endpoint.
+    let hosted = HostedSettings::new(SamlSettings::new("http://127.0.0.1:3000/saml"))
+        .with_oidc(settings.clone());
+    let mut r64 = [0u8; 64];
+    r64.copy_from_slice(&random(9));
+    let url = svc
+        .hosted_start(
+            &hosted,
+            &conn.id,
+            &AuthorizationRequest {
+                client_id: "client_app",
+                redirect_uri: "https://app.example.com/callback",
+                state: Some("app-state"),
+                code_challenge: None,
+                login_hint: Some("jane@acme.com"),
+                domain_hint: None,
+            },
+            "browser-9",
+            r64,
+        )
+        .await
+        .unwrap();
+    let query = login(&url, &redirect_uri);
+    svc.repo().take_calls();
+    let outcome = svc
+        .hosted_oidc_finish(&hosted, &conn.id, &query, Some("browser-9"), [7; 32])
+        .await
+        .unwrap();
+    let HostedOutcome::SignedIn(redirect) = outcome else {
+        panic!("not signed in: {outcome:?}");
+    };
+    let writes = Counting::writes(&svc.repo().take_calls());
+    assert_eq!(writes, [("commit_sign_ins", 1)].into(), "one commit");
+    assert_eq!(redirect.state.as_deref(), Some("app-state"));
+    assert_eq!(redirect.redirect_uri, "https://app.example.com/callback");
+    assert_eq!(redirect.profile.email, "jane@acme.com");
+    let grant = svc
+        .exchange_code(
+            &hosted,
+            &redirect.code,
+            &CodeExchange {
+                client_id: "client_app",
+                client_authenticated: true,
+                code_verifier: None,
+                redirect_uri: Some("https://app.example.com/callback"),
+                random: [8; 32],
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(grant.profile.email, "jane@acme.com");
+    assert_eq!(grant.profile.id, redirect.profile.id);
+    // The callback again: the state and the client's request are gone.
+    let again = svc
+        .hosted_oidc_finish(&hosted, &conn.id, &query, Some("browser-9"), [9; 32])
+        .await
+        .unwrap_err();
+    assert_eq!(refusal_code(again), "oidc_unknown_state");
 
     // The same callback again: its state was taken.
     let again = svc

@@ -14,6 +14,7 @@ use super::hosted::{
     MAX_CLIENT_STATE_BYTES, MAX_RELAY_STATE_BYTES,
 };
 use super::oidc::OidcAnswer;
+use super::oidc_commit::HostedPart;
 use super::pending::{pending_item, PendingSlot};
 use super::saml::SAML_REQUEST_LIVE;
 use super::{Connections, OidcSignInRefusal, OidcStart, SamlStart};
@@ -147,7 +148,7 @@ pub(super) fn saml_key(request_id: &str) -> String {
     sign_in_key(&format!("saml\u{0}{request_id}"))
 }
 
-fn oidc_key(state: &str) -> String {
+pub(super) fn oidc_key(state: &str) -> String {
     sign_in_key(&format!("oidc\u{0}{state}"))
 }
 
@@ -360,6 +361,13 @@ impl<R: Store> Connections<R> {
                 missing: "the host's OIDC settings",
             }))
         })?;
+        let hosted = HostedPart { settings, random };
+        if let Some(redirect) = self
+            .hosted_oidc_commit(oidc, id, query, browser, hosted)
+            .await?
+        {
+            return Ok(HostedOutcome::SignedIn(redirect));
+        }
         let answer = self.oidc_accept(oidc, id, query, browser, false).await?;
         // oidc_accept took the pending request under this state, bound to this connection
         // and browser: the state is verified, for a code and for a provider's error alike.

@@ -3,7 +3,9 @@
 //! then the account written (an fsync each on SQLite). Here the pending state is read and
 //! checked first (the same rules), the code exchanged and the ID token verified, and then
 //! the state's take and the account write (with its `authentication.sso_succeeded`
-//! event) are one [`crate::SignInStore::commit_sign_ins`], all or nothing.
+//! event) are one [`crate::SignInStore::commit_sign_ins`], all or nothing. The hosted
+//! flow's callback adds the client's authorization request (taken) and the code it gets
+//! (stored) to the same commit: one instead of four.
 //!
 //! The state is still used once whatever happens:
 //! - a pending request that does not fit (unknown, another connection's, another
@@ -19,6 +21,8 @@
 
 use enterprise_sso_protocol::oidc::rp::CallbackOutcome;
 
+use super::hosted::{code_item, HostedSettings, Profile};
+use super::hosted_flow::{oidc_key, HostedRedirect, Pending as ClientRequest};
 use super::oidc::{
     exchange, refused, OidcAnswer, OidcSettings, OidcSignIn, OidcSignInRefusal, Pending,
 };
@@ -29,6 +33,15 @@ use crate::ids::ConnectionId;
 use crate::millis::UnixMillis;
 use crate::repo::Store;
 use crate::sign_in_store::{sign_in_key, SignInKind, SignInOp};
+
+/// What the hosted flow's callback needs beyond a sign-in: where codes are kept and the
+/// code's randomness.
+pub(super) struct HostedPart<'a> {
+    /// The hosted flow's settings (the code's lifetime).
+    pub(super) settings: &'a HostedSettings,
+    /// 32 bytes from a CSPRNG: the code.
+    pub(super) random: [u8; 32],
+}
 
 impl<R: Store> Connections<R> {
     /// [`Connections::oidc_finish`] in one commit: `Ok(None)` when the callback or its
@@ -41,6 +54,37 @@ impl<R: Store> Connections<R> {
         query: &str,
         browser: Option<&str>,
     ) -> Result<Option<OidcSignIn>> {
+        Ok(self
+            .oidc_commit(settings, id, query, browser, None)
+            .await?
+            .map(|(done, _)| done))
+    }
+
+    /// The hosted flow's callback in one commit (with the client's request and its code):
+    /// `Ok(None)` as [`Connections::oidc_finish_commit`], also when the client's request
+    /// is not there.
+    pub(super) async fn hosted_oidc_commit(
+        &self,
+        settings: &OidcSettings,
+        id: &ConnectionId,
+        query: &str,
+        browser: Option<&str>,
+        hosted: HostedPart<'_>,
+    ) -> Result<Option<HostedRedirect>> {
+        Ok(self
+            .oidc_commit(settings, id, query, browser, Some(hosted))
+            .await?
+            .and_then(|(_, redirect)| redirect))
+    }
+
+    async fn oidc_commit(
+        &self,
+        settings: &OidcSettings,
+        id: &ConnectionId,
+        query: &str,
+        browser: Option<&str>,
+        hosted: Option<HostedPart<'_>>,
+    ) -> Result<Option<(OidcSignIn, Option<HostedRedirect>)>> {
         let rp = self.relying_party(settings, id).await?;
         let now = (self.clock)();
         let Ok(CallbackOutcome::Code(callback)) = rp.read_callback(query) else {
@@ -63,6 +107,24 @@ impl<R: Store> Connections<R> {
         if pending.test_run || !same_browser(browser, pending.browser_key()) {
             return Ok(None);
         }
+        let mut takes = vec![key.clone()];
+        let client = match &hosted {
+            None => None,
+            Some(_) => {
+                let client_key = oidc_key(callback.state.expose_secret());
+                let Some(request) = self
+                    .repo
+                    .get_sign_in(SignInKind::HostedRequest, &client_key, now)
+                    .await?
+                    .filter(|i| i.connection_id.as_ref() == Some(id))
+                    .and_then(|i| serde_json::from_slice::<ClientRequest>(&i.payload).ok())
+                else {
+                    return Ok(None);
+                };
+                takes.push(client_key);
+                Some(request)
+            }
+        };
         // From here a refusal uses the state up before it is returned.
         let answer = exchange(settings, &rp, id, &callback, &pending, now).await;
         let (identity, assertion) = match answer {
@@ -71,17 +133,22 @@ impl<R: Store> Connections<R> {
                 assertion,
                 ..
             }) => (identity, assertion),
-            Ok(OidcAnswer::Refused(r)) => return self.use_up(&key, now, Err(refused(r))).await,
-            Err(e) => return self.use_up(&key, now, Err(e)).await,
+            Ok(OidcAnswer::Refused(r)) => return self.use_up(&takes, now, Err(refused(r))).await,
+            Err(e) => return self.use_up(&takes, now, Err(e)).await,
         };
         let (conn, who) = match self.check_sign_in(id, &assertion).await {
             Ok(checked) => checked,
-            Err(e) => return self.use_up(&key, now, Err(e)).await,
+            Err(e) => return self.use_up(&takes, now, Err(e)).await,
         };
-        let take = [SignInOp::Take {
-            kind: SignInKind::OidcState,
-            key: key.clone(),
-        }];
+        let kinds = [SignInKind::OidcState, SignInKind::HostedRequest];
+        let take: Vec<SignInOp> = kinds
+            .into_iter()
+            .zip(&takes)
+            .map(|(kind, key)| SignInOp::Take {
+                kind,
+                key: key.clone(),
+            })
+            .collect();
         let subject_key = format!("{}\u{0}{}", conn.id, who.provider_user_id);
         let writing = crate::write_lock::lock(&subject_key).await;
         let mut last = None;
@@ -95,12 +162,36 @@ impl<R: Store> Connections<R> {
                 Ok(planned) => planned,
                 Err(e) => {
                     drop(writing);
-                    return self.use_up(&key, now, Err(e)).await;
+                    return self.use_up(&takes, now, Err(e)).await;
                 }
+            };
+            let sign_in = SignIn {
+                account: write.account().clone(),
+                created,
+                connection: conn.clone(),
+            };
+            let mut ops = take.clone();
+            let code = match (&hosted, &client) {
+                (Some(h), Some(client)) => {
+                    // The claims as the provider typed them (WorkOS's raw_attributes).
+                    let raw = identity.claims.clone().into_iter().collect();
+                    let profile = Profile::of_sign_in(&sign_in, raw);
+                    match code_item(h.settings, &client.binding, &profile, h.random, now) {
+                        Ok((code, item)) => {
+                            ops.push(SignInOp::Put(item));
+                            Some((code, profile))
+                        }
+                        Err(e) => {
+                            drop(writing);
+                            return self.use_up(&takes, now, Err(e)).await;
+                        }
+                    }
+                }
+                _ => None,
             };
             match self
                 .repo
-                .commit_sign_ins(&take, Some(&write), UnixMillis::new(now))
+                .commit_sign_ins(&ops, Some(&write), UnixMillis::new(now))
                 .await
             {
                 Ok(Ok(_)) => {
@@ -110,14 +201,25 @@ impl<R: Store> Connections<R> {
                     } else {
                         conn
                     };
-                    return Ok(Some(OidcSignIn {
-                        sign_in: SignIn {
-                            account: write.account().clone(),
-                            created,
-                            connection,
+                    let redirect =
+                        code.zip(client)
+                            .map(|((code, profile), client)| HostedRedirect {
+                                redirect_uri: client.binding.redirect_uri,
+                                code,
+                                state: client.state,
+                                connection_id: id.clone(),
+                                profile,
+                            });
+                    return Ok(Some((
+                        OidcSignIn {
+                            sign_in: SignIn {
+                                connection,
+                                ..sign_in
+                            },
+                            identity: *identity,
                         },
-                        identity: *identity,
-                    }));
+                        redirect,
+                    )));
                 }
                 // Another callback with this state committed first.
                 Ok(Err(_)) => return Err(refused(OidcSignInRefusal::UnknownState)),
@@ -130,14 +232,16 @@ impl<R: Store> Connections<R> {
         }
         drop(writing);
         let e = last.unwrap_or_else(|| Error::corrupt("no sign-in attempt was made"));
-        self.use_up(&key, (self.clock)(), Err(e)).await
+        self.use_up(&takes, (self.clock)(), Err(e)).await
     }
 
-    /// Takes the pending state under `key` (used up, whatever it held), then gives `outcome`.
-    async fn use_up<T>(&self, key: &str, now: i64, outcome: Result<T>) -> Result<T> {
-        self.repo
-            .take_sign_in(SignInKind::OidcState, key, now)
-            .await?;
+    /// Takes the pending state, and the client's request riding on it, under `keys` (used
+    /// up, whatever they held), then gives `outcome`.
+    async fn use_up<T>(&self, keys: &[String], now: i64, outcome: Result<T>) -> Result<T> {
+        let kinds = [SignInKind::OidcState, SignInKind::HostedRequest];
+        for (kind, key) in kinds.into_iter().zip(keys) {
+            self.repo.take_sign_in(kind, key, now).await?;
+        }
         outcome
     }
 }
