@@ -14,10 +14,16 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use enterprise_sso::{
-    ConnectionId, Connections, CreateConnection, EnterpriseConnection, Error, MemoryRepo, Patch,
-    Provider, SamlPatch, SamlRefusal, SamlSettings, SamlStart,
+    ConnectionId, Connections, CreateConnection, EnterpriseConnection, Error, Patch, Provider,
+    SamlPatch, SamlRefusal, SamlSettings, SamlStart,
 };
 use futures_executor::block_on;
+
+mod counting_support;
+use counting_support::Counting;
+
+/// The store of these tests: memory, with its calls counted.
+type Svc = Connections<std::sync::Arc<Counting>>;
 
 const BASE: &str = "http://127.0.0.1:3000/saml";
 
@@ -93,7 +99,7 @@ fn idp_cert() -> String {
 }
 
 fn connection(
-    svc: &Connections<MemoryRepo>,
+    svc: &Svc,
     entity_id: &str,
     sso_url: &str,
     unsolicited: bool,
@@ -112,7 +118,7 @@ fn connection(
 }
 
 fn begin(
-    svc: &Connections<MemoryRepo>,
+    svc: &Svc,
     settings: &SamlSettings,
     id: &ConnectionId,
     browser: &str,
@@ -198,7 +204,7 @@ fn samlify_sp_initiated_signs_in_once_and_refuses_the_flow_attacks() {
     if !have(&["idp/node/node_modules/samlify"]) {
         return;
     }
-    let svc = Connections::new(MemoryRepo::new());
+    let svc: Svc = Connections::new(Default::default());
     let settings = SamlSettings::new(BASE);
     let idp = "http://127.0.0.1:7000/idp";
     let conn = connection(&svc, idp, "http://127.0.0.1:7000/sso", false);
@@ -224,10 +230,21 @@ fn samlify_sp_initiated_signs_in_once_and_refuses_the_flow_attacks() {
     // The control: SP-initiated, same browser.
     let r = begin(&svc, &settings, &conn.id, "browser-1", Some("deep-link-7"));
     let response = mint(Some(&r.request_id));
+    svc.repo().take_calls();
     let done =
         block_on(svc.saml_finish(&settings, &conn.id, &response, None, Some("browser-1"))).unwrap();
     assert_eq!(done.sign_in.account.email_address, "jane@acme.com");
     assert!(done.sign_in.created);
+    // The request's take, the assertion ID and the account are one commit (the
+    // connection's first sign-in is recorded on it after).
+    let writes = Counting::writes(&svc.repo().take_calls());
+    assert_eq!(writes.get("commit_sign_ins"), Some(&1), "{writes:?}");
+    assert!(
+        ["take_sign_in", "put_sign_in", "insert_account"]
+            .iter()
+            .all(|m| !writes.contains_key(m)),
+        "{writes:?}"
+    );
     assert_eq!(done.relay_state.as_deref(), Some("deep-link-7"));
     assert_eq!(
         done.assertion.in_response_to.as_deref(),
@@ -299,7 +316,7 @@ fn samlify_idp_initiated_is_accepted_once_where_allowed() {
     if !have(&["idp/node/node_modules/samlify"]) {
         return;
     }
-    let svc = Connections::new(MemoryRepo::new());
+    let svc: Svc = Connections::new(Default::default());
     let settings = SamlSettings::new(BASE);
     let idp = "http://127.0.0.1:7000/idp";
     let conn = connection(&svc, idp, "http://127.0.0.1:7000/sso", true);
@@ -315,10 +332,14 @@ fn samlify_idp_initiated_is_accepted_once_where_allowed() {
         idp,
         "--unsolicited",
     ]);
+    svc.repo().take_calls();
     let done =
         block_on(svc.saml_finish(&settings, &conn.id, &response, Some("opaque"), None)).unwrap();
     assert_eq!(done.sign_in.account.email_address, "jane@acme.com");
     assert_eq!(done.relay_state.as_deref(), Some("opaque"));
+    let writes = Counting::writes(&svc.repo().take_calls());
+    assert_eq!(writes.get("commit_sign_ins"), Some(&1), "{writes:?}");
+    assert!(!writes.contains_key("put_sign_in"), "{writes:?}");
     // The replay cache: the same assertion a second time.
     let replay =
         refusal(block_on(svc.saml_finish(&settings, &conn.id, &response, None, None)).unwrap_err());
@@ -374,7 +395,7 @@ fn simplesamlphp_encrypted_assertion_is_decrypted_with_the_sp_key() {
     if !have(&["/usr/share/simplesamlphp/www", "/usr/bin/php"]) {
         return;
     }
-    let svc = Connections::new(MemoryRepo::new());
+    let svc: Svc = Connections::new(Default::default());
     let sp_key = enterprise_sso_protocol::saml::sp::SpKeyPair::from_pem(
         &read("idp/keys/sp-key.pem"),
         &read("idp/keys/sp-cert.pem"),
@@ -414,7 +435,7 @@ fn simplesamlphp_rotation_signs_in_with_either_published_certificate() {
     if !have(&["/usr/share/simplesamlphp/www", "/usr/bin/php"]) {
         return;
     }
-    let svc = Connections::new(MemoryRepo::new());
+    let svc: Svc = Connections::new(Default::default());
     let settings = SamlSettings::new(BASE);
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
@@ -455,7 +476,7 @@ fn simplesamlphp_login_form_signs_jane_in() {
     if !have(&["/usr/share/simplesamlphp/www", "/usr/bin/php"]) {
         return;
     }
-    let svc = Connections::new(MemoryRepo::new());
+    let svc: Svc = Connections::new(Default::default());
     let settings = SamlSettings::new(BASE);
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
@@ -503,7 +524,7 @@ fn pysaml2_login_form_signs_jane_in() {
     if !have(&["idp/.venv/bin/python"]) {
         return;
     }
-    let svc = Connections::new(MemoryRepo::new());
+    let svc: Svc = Connections::new(Default::default());
     let settings = SamlSettings::new(BASE);
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");

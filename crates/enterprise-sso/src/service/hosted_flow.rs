@@ -17,6 +17,7 @@ use super::oidc::OidcAnswer;
 use super::oidc_commit::HostedPart;
 use super::pending::{pending_item, PendingSlot};
 use super::saml::SAML_REQUEST_LIVE;
+use super::saml_commit::HostedSaml;
 use super::{Connections, OidcSignInRefusal, OidcStart, SamlStart};
 use crate::connection::ProtocolConfig;
 use crate::error::{Error, Result};
@@ -322,10 +323,15 @@ impl<R: Store> Connections<R> {
         }
         // Verified once: the one-commit path and the step-by-step one read the same result.
         let verified = self.saml_verify(settings.saml(), id, saml_response).await?;
-        if let Some(done) = self
-            .hosted_saml_commit(settings, id, post, &verified, idp_initiated, random)
-            .await?
-        {
+        let hosted = HostedSaml {
+            settings,
+            idp_initiated,
+            random,
+        };
+        let committed = self
+            .saml_commit(id, browser, relay_state, &verified, Some(hosted))
+            .await?;
+        if let Some(done) = committed.and_then(|c| c.redirect) {
             return Ok(done);
         }
         let accepted = self

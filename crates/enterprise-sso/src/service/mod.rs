@@ -10,7 +10,6 @@
 mod accounts;
 mod connections;
 mod hosted;
-mod hosted_commit;
 mod hosted_flow;
 mod oidc;
 mod oidc_commit;
@@ -18,6 +17,7 @@ mod pending;
 mod refresh;
 mod retry;
 mod saml;
+mod saml_commit;
 mod sign_in;
 mod sign_in_events;
 mod test_run_model;

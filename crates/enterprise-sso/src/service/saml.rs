@@ -447,8 +447,20 @@ impl<R: Store> Connections<R> {
         relay_state: Option<&str>,
         browser: Option<&str>,
     ) -> Result<SamlSignIn> {
+        // Verified once: the one-commit path and the step-by-step one read the same result.
+        let verified = self.saml_verify(settings, id, saml_response).await?;
+        if let Some(done) = self
+            .saml_commit(id, browser, relay_state, &verified, None)
+            .await?
+        {
+            return Ok(SamlSignIn {
+                sign_in: done.sign_in,
+                relay_state: done.relay_state,
+                assertion: verified,
+            });
+        }
         let accepted = self
-            .saml_accept(settings, id, saml_response, relay_state, browser, false)
+            .saml_accept_verified(id, verified, relay_state, browser, false)
             .await?;
         let sign_in = self.record_sign_in(id, &accepted.assertion).await?;
         Ok(SamlSignIn {

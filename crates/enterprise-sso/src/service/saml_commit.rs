@@ -1,0 +1,188 @@
+//! The ACS in one durable write. A sign-in at the ACS takes the pending SAML request,
+//! remembers the assertion ID and writes the account (with its
+//! `authentication.sso_succeeded` event); the hosted flow also takes the client's
+//! authorization request and stores the client's code. Each of these on its own is a
+//! commit (an fsync on SQLite), so here they are first read and checked (the same rules,
+//! in the core), then written together by one [`crate::SignInStore::commit_sign_ins`],
+//! all or nothing.
+//!
+//! Only a sign-in that passes every rule goes this way. Anything else (a rule refused, a
+//! record missing, one taken meanwhile by a concurrent ACS) has written nothing, and the
+//! caller runs the step-by-step flow, which takes the pending request whatever follows,
+//! remembers the assertion and gives the typed refusal, exactly as before.
+
+use super::hosted::{code_item, HostedSettings, Profile};
+use super::hosted_flow::{
+    idp_initiated_target, saml_key, saml_raw_attributes, HostedRedirect, IdpInitiatedClient,
+    Pending as ClientRequest,
+};
+use super::saml::{assertion_of, replay_item, usable_saml_request};
+use super::{Connections, SignIn};
+use crate::error::{Error, Result};
+use crate::ids::ConnectionId;
+use crate::millis::UnixMillis;
+use crate::repo::Store;
+use crate::sign_in_store::{sign_in_key, SignInKind, SignInOp};
+use enterprise_sso_protocol::saml::sp::VerifiedAssertion;
+
+/// What the hosted ACS adds to a sign-in's commit.
+pub(super) struct HostedSaml<'a> {
+    /// The hosted flow's settings (the code's lifetime).
+    pub(super) settings: &'a HostedSettings,
+    /// Where an unsolicited Response's code goes, when the connection allows them.
+    pub(super) idp_initiated: Option<&'a IdpInitiatedClient>,
+    /// 32 bytes from a CSPRNG: the code.
+    pub(super) random: [u8; 32],
+}
+
+/// A sign-in committed at the ACS in one write.
+pub(super) struct SamlCommitted {
+    /// The recorded sign-in.
+    pub(super) sign_in: SignIn,
+    /// The RelayState given at the start (SP-initiated), or the one posted (unsolicited).
+    pub(super) relay_state: Option<String>,
+    /// The hosted flow's redirect with the client's code.
+    pub(super) redirect: Option<HostedRedirect>,
+}
+
+impl<R: Store> Connections<R> {
+    /// The ACS of a sign-in that passes every rule, in one commit: `Ok(None)` when
+    /// anything does not fit (nothing was written; the caller goes step by step).
+    /// `relay_state` is the posted one; `hosted` adds the client's request and code.
+    pub(super) async fn saml_commit(
+        &self,
+        id: &ConnectionId,
+        browser: Option<&str>,
+        relay_state: Option<&str>,
+        verified: &VerifiedAssertion,
+        hosted: Option<HostedSaml<'_>>,
+    ) -> Result<Option<SamlCommitted>> {
+        let now = (self.clock)();
+        let replay = SignInOp::Put(replay_item(id, verified, now));
+        let (ops, relay_state, client) = match &verified.in_response_to {
+            Some(request_id) => {
+                let request_key = sign_in_key(request_id);
+                let request = self
+                    .repo
+                    .get_sign_in(SignInKind::SamlRequest, &request_key, now)
+                    .await?;
+                let Some(started_with) =
+                    request.and_then(|r| usable_saml_request(&r, id, browser, verified))
+                else {
+                    return Ok(None);
+                };
+                let mut ops = vec![
+                    SignInOp::Take {
+                        kind: SignInKind::SamlRequest,
+                        key: request_key,
+                    },
+                    replay,
+                ];
+                let client = match &hosted {
+                    None => None,
+                    Some(_) => {
+                        let client_key = saml_key(request_id);
+                        let Some(client) = self
+                            .repo
+                            .get_sign_in(SignInKind::HostedRequest, &client_key, now)
+                            .await?
+                            .filter(|i| i.connection_id.as_ref() == Some(id))
+                            .and_then(|c| serde_json::from_slice::<ClientRequest>(&c.payload).ok())
+                        else {
+                            return Ok(None);
+                        };
+                        ops.push(SignInOp::Take {
+                            kind: SignInKind::HostedRequest,
+                            key: client_key,
+                        });
+                        Some(client)
+                    }
+                };
+                (ops, started_with, client)
+            }
+            None => {
+                if verified.expect_unsolicited().is_err() {
+                    return Ok(None);
+                }
+                let client = match &hosted {
+                    None => None,
+                    Some(h) => match idp_initiated_target(h.idp_initiated, relay_state) {
+                        Ok(client) => Some(client),
+                        Err(_) => return Ok(None),
+                    },
+                };
+                (vec![replay], relay_state.map(str::to_owned), client)
+            }
+        };
+        let Ok((conn, who)) = self.check_sign_in(id, &assertion_of(verified)).await else {
+            return Ok(None);
+        };
+        let subject_key = format!("{}\u{0}{}", conn.id, who.provider_user_id);
+        let writing = crate::write_lock::lock(&subject_key).await;
+        for _ in 0..=self.max_retries {
+            let now = (self.clock)();
+            let found = self
+                .repo
+                .find_account_by_subject(&conn.id, &who.provider_user_id)
+                .await?;
+            let Ok((write, created)) = Self::plan_account(&conn, &who, found.as_ref(), now) else {
+                return Ok(None);
+            };
+            let sign_in = SignIn {
+                account: write.account().clone(),
+                created,
+                connection: conn.clone(),
+            };
+            let mut all = ops.clone();
+            let code = match (&hosted, &client) {
+                (Some(h), Some(client)) => {
+                    let profile = Profile::of_sign_in(&sign_in, saml_raw_attributes(verified));
+                    let Ok((code, item)) =
+                        code_item(h.settings, &client.binding, &profile, h.random, now)
+                    else {
+                        return Ok(None);
+                    };
+                    all.push(SignInOp::Put(item));
+                    Some((code, profile))
+                }
+                _ => None,
+            };
+            match self
+                .repo
+                .commit_sign_ins(&all, Some(&write), UnixMillis::new(now))
+                .await
+            {
+                Ok(Ok(_)) => {
+                    drop(writing);
+                    let connection = if conn.first_authenticated_at.is_none() {
+                        self.mark_authenticated(&conn.id).await?
+                    } else {
+                        conn
+                    };
+                    let redirect =
+                        code.zip(client)
+                            .map(|((code, profile), client)| HostedRedirect {
+                                redirect_uri: client.binding.redirect_uri,
+                                code,
+                                state: client.state,
+                                connection_id: id.clone(),
+                                profile,
+                            });
+                    return Ok(Some(SamlCommitted {
+                        sign_in: SignIn {
+                            connection,
+                            ..sign_in
+                        },
+                        relay_state,
+                        redirect,
+                    }));
+                }
+                Ok(Err(_)) => return Ok(None),
+                // Another sign-in of the same user got there first: read it again.
+                Err(Error::AccountExists { .. } | Error::VersionConflict { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(None)
+    }
+}
