@@ -20,8 +20,8 @@ fn record(kind: SignInKind, raw: &str, expires_at: i64, payload: &[u8]) -> SignI
         kind,
         key: sign_in_key(raw),
         connection_id: None,
-        created_at: 1_000,
-        expires_at,
+        created_at: UnixMillis::new(1_000),
+        expires_at: UnixMillis::new(expires_at),
         payload: payload.to_vec(),
     }
 }
@@ -34,7 +34,9 @@ fn take(it: &SignInItem) -> SignInOp {
 }
 
 async fn get(repo: &dyn Store, it: &SignInItem) -> Option<SignInItem> {
-    repo.get_sign_in(it.kind, &it.key, NOW).await.expect("get")
+    repo.get_sign_in(it.kind, &it.key, UnixMillis::new(NOW))
+        .await
+        .expect("get")
 }
 
 /// Every event of the feed about `account`.
@@ -106,7 +108,10 @@ pub async fn sign_in_batches_are_all_or_nothing(repo: &dyn Store) {
     let before = events_of(repo, &account.id).await;
 
     let pending = record(SignInKind::SamlRequest, &format!("req-{tag}"), 10_000, b"p");
-    assert!(repo.put_sign_in(&pending, NOW).await.expect("put pending"));
+    assert!(repo
+        .put_sign_in(&pending, UnixMillis::new(NOW))
+        .await
+        .expect("put pending"));
     let replay = record(SignInKind::SamlAssertion, &format!("as-{tag}"), 10_000, b"");
     let code = record(
         SignInKind::AuthorizationCode,
@@ -126,10 +131,13 @@ pub async fn sign_in_batches_are_all_or_nothing(repo: &dyn Store) {
         10_000,
         b"l",
     );
-    assert!(repo.put_sign_in(&live, NOW).await.expect("put live"));
+    assert!(repo
+        .put_sign_in(&live, UnixMillis::new(NOW))
+        .await
+        .expect("put live"));
     let expired = record(SignInKind::HostedRequest, &format!("old-{tag}"), NOW, b"o");
     assert!(repo
-        .put_sign_in(&expired, 1_000)
+        .put_sign_in(&expired, UnixMillis::new(1_000))
         .await
         .expect("put expired"));
     let update = AccountWrite::Update {
@@ -257,7 +265,10 @@ pub async fn concurrent_sign_in_batches_one_wins(repo: &dyn Store) {
         i64::MAX,
         b"p",
     );
-    assert!(repo.put_sign_in(&pending, NOW).await.expect("put pending"));
+    assert!(repo
+        .put_sign_in(&pending, UnixMillis::new(NOW))
+        .await
+        .expect("put pending"));
     let update = AccountWrite::Update {
         account: signed_in(&account, NOW),
         expected_version: account.version,

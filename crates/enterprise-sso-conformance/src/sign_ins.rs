@@ -1,6 +1,7 @@
 //! Sign-in store cases: use-once records (pending requests, the assertion replay cache,
 //! codes and tokens), taken exactly once also under concurrency, gone when expired.
 
+use enterprise_sso::UnixMillis;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -14,8 +15,8 @@ fn item(kind: SignInKind, raw: &str, expires_at: i64, payload: &[u8]) -> SignInI
         kind,
         key: sign_in_key(raw),
         connection_id: Some(ConnectionId::generate()),
-        created_at: 1_000,
-        expires_at,
+        created_at: UnixMillis::new(1_000),
+        expires_at: UnixMillis::new(expires_at),
         payload: payload.to_vec(),
     }
 }
@@ -25,28 +26,31 @@ fn item(kind: SignInKind, raw: &str, expires_at: i64, payload: &[u8]) -> SignInI
 pub async fn sign_in_items_are_taken_once(repo: &dyn Store) {
     let raw = format!("req-{}", unique_tag());
     let a = item(SignInKind::SamlRequest, &raw, 10_000, b"relay\x00state");
-    assert!(repo.put_sign_in(&a, 2_000).await.expect("put"));
+    assert!(repo
+        .put_sign_in(&a, UnixMillis::new(2_000))
+        .await
+        .expect("put"));
     assert_eq!(
-        repo.get_sign_in(SignInKind::SamlRequest, &a.key, 2_000)
+        repo.get_sign_in(SignInKind::SamlRequest, &a.key, UnixMillis::new(2_000))
             .await
             .expect("get"),
         Some(a.clone())
     );
     assert_eq!(
-        repo.take_sign_in(SignInKind::OidcState, &a.key, 2_000)
+        repo.take_sign_in(SignInKind::OidcState, &a.key, UnixMillis::new(2_000))
             .await
             .expect("other kind"),
         None,
         "a key of one kind must not answer for another"
     );
     assert_eq!(
-        repo.take_sign_in(SignInKind::SamlRequest, &a.key, 9_999)
+        repo.take_sign_in(SignInKind::SamlRequest, &a.key, UnixMillis::new(9_999))
             .await
             .expect("take"),
         Some(a.clone())
     );
     assert_eq!(
-        repo.take_sign_in(SignInKind::SamlRequest, &a.key, 9_999)
+        repo.take_sign_in(SignInKind::SamlRequest, &a.key, UnixMillis::new(9_999))
             .await
             .expect("take twice"),
         None,
@@ -59,17 +63,28 @@ pub async fn sign_in_items_are_taken_once(repo: &dyn Store) {
         5_000,
         b"",
     );
-    assert!(repo.put_sign_in(&b, 2_000).await.expect("put b"));
+    assert!(repo
+        .put_sign_in(&b, UnixMillis::new(2_000))
+        .await
+        .expect("put b"));
     assert_eq!(
-        repo.get_sign_in(SignInKind::AuthorizationCode, &b.key, 5_000)
-            .await
-            .expect("get expired"),
+        repo.get_sign_in(
+            SignInKind::AuthorizationCode,
+            &b.key,
+            UnixMillis::new(5_000)
+        )
+        .await
+        .expect("get expired"),
         None
     );
     assert_eq!(
-        repo.take_sign_in(SignInKind::AuthorizationCode, &b.key, 5_000)
-            .await
-            .expect("take expired"),
+        repo.take_sign_in(
+            SignInKind::AuthorizationCode,
+            &b.key,
+            UnixMillis::new(5_000)
+        )
+        .await
+        .expect("take expired"),
         None
     );
 }
@@ -79,29 +94,43 @@ pub async fn sign_in_items_are_taken_once(repo: &dyn Store) {
 pub async fn sign_in_put_refuses_a_live_key(repo: &dyn Store) {
     let raw = format!("assertion-{}", unique_tag());
     let first = item(SignInKind::SamlAssertion, &raw, 10_000, b"first");
-    assert!(repo.put_sign_in(&first, 1_000).await.expect("first use"));
+    assert!(repo
+        .put_sign_in(&first, UnixMillis::new(1_000))
+        .await
+        .expect("first use"));
     let second = item(SignInKind::SamlAssertion, &raw, 20_000, b"second");
     assert!(
-        !repo.put_sign_in(&second, 9_999).await.expect("second use"),
+        !repo
+            .put_sign_in(&second, UnixMillis::new(9_999))
+            .await
+            .expect("second use"),
         "a replayed assertion ID was accepted"
     );
     assert_eq!(
-        repo.get_sign_in(SignInKind::SamlAssertion, &first.key, 9_999)
-            .await
-            .expect("get"),
+        repo.get_sign_in(
+            SignInKind::SamlAssertion,
+            &first.key,
+            UnixMillis::new(9_999)
+        )
+        .await
+        .expect("get"),
         Some(first.clone()),
         "a refused put changed the record"
     );
     assert!(
-        repo.put_sign_in(&second, 10_000)
+        repo.put_sign_in(&second, UnixMillis::new(10_000))
             .await
             .expect("after expiry"),
         "an expired key must be writable again"
     );
     assert_eq!(
-        repo.get_sign_in(SignInKind::SamlAssertion, &first.key, 10_000)
-            .await
-            .expect("get"),
+        repo.get_sign_in(
+            SignInKind::SamlAssertion,
+            &first.key,
+            UnixMillis::new(10_000)
+        )
+        .await
+        .expect("get"),
         Some(second)
     );
 }
@@ -111,12 +140,15 @@ pub async fn sign_in_put_refuses_a_live_key(repo: &dyn Store) {
 pub async fn concurrent_sign_in_takes_one_wins(repo: &dyn Store) {
     let raw = format!("state-{}", unique_tag());
     let it = item(SignInKind::OidcState, &raw, i64::MAX, b"verifier");
-    assert!(repo.put_sign_in(&it, 0).await.expect("put"));
+    assert!(repo
+        .put_sign_in(&it, UnixMillis::new(0))
+        .await
+        .expect("put"));
     let wins = AtomicUsize::new(0);
     std::thread::scope(|s| {
         for _ in 0..16 {
             s.spawn(|| {
-                if block_on(repo.take_sign_in(SignInKind::OidcState, &it.key, 1))
+                if block_on(repo.take_sign_in(SignInKind::OidcState, &it.key, UnixMillis::new(1)))
                     .expect("take")
                     .is_some()
                 {
@@ -137,7 +169,7 @@ pub async fn concurrent_sign_in_takes_one_wins(repo: &dyn Store) {
     std::thread::scope(|s| {
         for _ in 0..16 {
             s.spawn(|| {
-                if block_on(repo.put_sign_in(&replay, 1)).expect("put") {
+                if block_on(repo.put_sign_in(&replay, UnixMillis::new(1))).expect("put") {
                     writes.fetch_add(1, Ordering::SeqCst);
                 }
             });
@@ -150,7 +182,9 @@ pub async fn concurrent_sign_in_takes_one_wins(repo: &dyn Store) {
 pub async fn sign_in_sweep_removes_only_expired(repo: &dyn Store) {
     let tag = unique_tag();
     // Clear whatever earlier cases left that expires before our horizon.
-    repo.sweep_sign_ins(i64::MAX / 4).await.expect("pre-sweep");
+    repo.sweep_sign_ins(UnixMillis::new(i64::MAX / 4))
+        .await
+        .expect("pre-sweep");
     let base = i64::MAX / 4;
     let old: Vec<_> = (0..5)
         .map(|i| {
@@ -173,12 +207,20 @@ pub async fn sign_in_sweep_removes_only_expired(repo: &dyn Store) {
         })
         .collect();
     for it in old.iter().chain(&live) {
-        assert!(repo.put_sign_in(it, base).await.expect("put"));
+        assert!(repo
+            .put_sign_in(it, UnixMillis::new(base))
+            .await
+            .expect("put"));
     }
-    assert_eq!(repo.sweep_sign_ins(base + 10).await.expect("sweep"), 5);
+    assert_eq!(
+        repo.sweep_sign_ins(UnixMillis::new(base + 10))
+            .await
+            .expect("sweep"),
+        5
+    );
     for it in &old {
         assert_eq!(
-            repo.get_sign_in(SignInKind::AccessToken, &it.key, base)
+            repo.get_sign_in(SignInKind::AccessToken, &it.key, UnixMillis::new(base))
                 .await
                 .expect("get"),
             None,
@@ -187,13 +229,15 @@ pub async fn sign_in_sweep_removes_only_expired(repo: &dyn Store) {
     }
     for it in &live {
         assert!(repo
-            .get_sign_in(SignInKind::AccessToken, &it.key, base + 10)
+            .get_sign_in(SignInKind::AccessToken, &it.key, UnixMillis::new(base + 10))
             .await
             .expect("get")
             .is_some());
     }
     assert_eq!(
-        repo.sweep_sign_ins(base + 10).await.expect("sweep again"),
+        repo.sweep_sign_ins(UnixMillis::new(base + 10))
+            .await
+            .expect("sweep again"),
         0
     );
 }
@@ -207,7 +251,7 @@ pub async fn sign_in_list_is_per_connection_and_kind(repo: &dyn Store) {
     let other = ConnectionId::generate();
     let mine = |kind, n: u32, expires_at| SignInItem {
         connection_id: Some(conn.clone()),
-        created_at: 1_000 + i64::from(n),
+        created_at: UnixMillis::new(1_000 + i64::from(n)),
         ..item(
             kind,
             &format!("run-{tag}-{n}"),
@@ -225,40 +269,47 @@ pub async fn sign_in_list_is_per_connection_and_kind(repo: &dyn Store) {
         ..mine(SignInKind::TestRun, 6, 10_000)
     };
     for it in [&a, &b, &expired, &taken, &other_kind, &other_conn] {
-        assert!(repo.put_sign_in(it, 2_000).await.expect("put"));
+        assert!(repo
+            .put_sign_in(it, UnixMillis::new(2_000))
+            .await
+            .expect("put"));
     }
     assert!(repo
-        .take_sign_in(SignInKind::TestRun, &taken.key, 2_000)
+        .take_sign_in(SignInKind::TestRun, &taken.key, UnixMillis::new(2_000))
         .await
         .expect("take")
         .is_some());
     let mut got = repo
-        .list_sign_ins(SignInKind::TestRun, &conn, 5_000)
+        .list_sign_ins(SignInKind::TestRun, &conn, UnixMillis::new(5_000))
         .await
         .expect("list");
     got.sort_by_key(|i| i.created_at);
     assert_eq!(got, vec![a.clone(), b.clone()]);
     assert_eq!(
-        repo.list_sign_ins(SignInKind::TestRun, &other, 5_000)
+        repo.list_sign_ins(SignInKind::TestRun, &other, UnixMillis::new(5_000))
             .await
             .expect("list other"),
         vec![other_conn]
     );
     assert_eq!(
-        repo.list_sign_ins(SignInKind::TestRunStart, &conn, 5_000)
+        repo.list_sign_ins(SignInKind::TestRunStart, &conn, UnixMillis::new(5_000))
             .await
             .expect("list other kind"),
         vec![other_kind]
     );
     assert_eq!(
-        repo.list_sign_ins(SignInKind::TestRun, &conn, 10_000)
+        repo.list_sign_ins(SignInKind::TestRun, &conn, UnixMillis::new(10_000))
             .await
             .expect("list later"),
         vec![b],
         "a record is gone at its expires_at"
     );
     assert!(repo
-        .list_sign_ins(SignInKind::TestRun, &ConnectionId::generate(), 5_000)
+        .list_sign_ins(
+            SignInKind::TestRun,
+            &ConnectionId::generate(),
+            UnixMillis::new(5_000)
+        )
         .await
         .expect("list none")
         .is_empty());

@@ -67,8 +67,8 @@ fn item(kind: SignInKind, key: &str, row: &tokio_postgres::Row) -> Result<SignIn
         connection_id: conn
             .map(|c| stored_id::<ConnectionId>(c, "sign_in_items"))
             .transpose()?,
-        created_at: row.try_get(1).map_err(storage)?,
-        expires_at: row.try_get(2).map_err(storage)?,
+        created_at: UnixMillis::new(row.try_get(1).map_err(storage)?),
+        expires_at: UnixMillis::new(row.try_get(2).map_err(storage)?),
         payload: row.try_get(3).map_err(storage)?,
     })
 }
@@ -89,8 +89,8 @@ async fn put(inner: &Inner, it: &SignInItem, now: i64) -> Result<bool> {
                         &it.kind.as_str(),
                         &it.key,
                         &conn,
-                        &it.created_at,
-                        &it.expires_at,
+                        &it.created_at.get(),
+                        &it.expires_at.get(),
                         &it.payload,
                         &now,
                     ],
@@ -119,7 +119,7 @@ async fn take(inner: &Inner, kind: SignInKind, key: &str, now: i64) -> Result<Op
     Ok(row
         .map(|r| item(kind, key, &r))
         .transpose()?
-        .filter(|it| it.is_live_at(now)))
+        .filter(|it| it.is_live_at(UnixMillis::new(now))))
 }
 
 async fn get(inner: &Inner, kind: SignInKind, key: &str, now: i64) -> Result<Option<SignInItem>> {
@@ -200,7 +200,7 @@ async fn commit(
                             .await
                             .map_err(storage)?;
                         match row.map(|r| item(*kind, key, &r)).transpose()? {
-                            Some(it) if it.is_live_at(now) => {
+                            Some(it) if it.is_live_at(UnixMillis::new(now)) => {
                                 taken.push(it);
                                 true
                             }
@@ -220,8 +220,8 @@ async fn commit(
                                     &it.kind.as_str(),
                                     &it.key,
                                     &conn,
-                                    &it.created_at,
-                                    &it.expires_at,
+                                    &it.created_at.get(),
+                                    &it.expires_at.get(),
                                     &it.payload,
                                     &now,
                                 ],
@@ -269,19 +269,20 @@ async fn commit(
 
 #[async_trait]
 impl SignInStore for PostgresRepo {
-    async fn put_sign_in(&self, item: &SignInItem, now: i64) -> Result<bool> {
+    async fn put_sign_in(&self, item: &SignInItem, now: UnixMillis) -> Result<bool> {
         let it = item.clone();
-        self.run(|i| async move { put(&i, &it, now).await }).await
+        self.run(|i| async move { put(&i, &it, now.get()).await })
+            .await
     }
 
     async fn take_sign_in(
         &self,
         kind: SignInKind,
         key: &str,
-        now: i64,
+        now: UnixMillis,
     ) -> Result<Option<SignInItem>> {
         let key = key.to_owned();
-        self.run(|i| async move { take(&i, kind, &key, now).await })
+        self.run(|i| async move { take(&i, kind, &key, now.get()).await })
             .await
     }
 
@@ -289,25 +290,26 @@ impl SignInStore for PostgresRepo {
         &self,
         kind: SignInKind,
         key: &str,
-        now: i64,
+        now: UnixMillis,
     ) -> Result<Option<SignInItem>> {
         let key = key.to_owned();
-        self.run(|i| async move { get(&i, kind, &key, now).await })
+        self.run(|i| async move { get(&i, kind, &key, now.get()).await })
             .await
     }
 
-    async fn sweep_sign_ins(&self, now: i64) -> Result<u64> {
-        self.run(|i| async move { sweep(&i, now).await }).await
+    async fn sweep_sign_ins(&self, now: UnixMillis) -> Result<u64> {
+        self.run(|i| async move { sweep(&i, now.get()).await })
+            .await
     }
 
     async fn list_sign_ins(
         &self,
         kind: SignInKind,
         connection_id: &ConnectionId,
-        now: i64,
+        now: UnixMillis,
     ) -> Result<Vec<SignInItem>> {
         let conn = connection_id.as_str().to_owned();
-        self.run(|i| async move { list(&i, kind, &conn, now).await })
+        self.run(|i| async move { list(&i, kind, &conn, now.get()).await })
             .await
     }
 

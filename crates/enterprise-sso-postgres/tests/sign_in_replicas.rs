@@ -6,6 +6,7 @@
 
 mod common;
 
+use enterprise_sso::UnixMillis;
 use std::sync::Arc;
 
 use enterprise_sso::{sign_in_key, ConnectionId, SignInItem, SignInKind, SignInStore};
@@ -32,8 +33,8 @@ fn item(kind: SignInKind, raw: &str, expires_at: i64, payload: &[u8]) -> SignInI
         kind,
         key: sign_in_key(raw),
         connection_id: Some(ConnectionId::generate()),
-        created_at: 1,
-        expires_at,
+        created_at: UnixMillis::new(1),
+        expires_at: UnixMillis::new(expires_at),
         payload: payload.to_vec(),
     }
 }
@@ -75,7 +76,7 @@ async fn thirty_two_takes_on_two_replicas_one_wins() {
             10_000,
             b"relay",
         );
-        assert!(a.put_sign_in(&it, 1_000).await.unwrap());
+        assert!(a.put_sign_in(&it, UnixMillis::new(1_000)).await.unwrap());
         let key = it.key.clone();
         let winners = Arc::new(std::sync::Mutex::new(Vec::new()));
         let w = Arc::clone(&winners);
@@ -83,7 +84,7 @@ async fn thirty_two_takes_on_two_replicas_one_wins() {
             let (key, w) = (key.clone(), Arc::clone(&w));
             async move {
                 match repo
-                    .take_sign_in(SignInKind::SamlRequest, &key, 2_000)
+                    .take_sign_in(SignInKind::SamlRequest, &key, UnixMillis::new(2_000))
                     .await
                     .unwrap()
                 {
@@ -103,7 +104,7 @@ async fn thirty_two_takes_on_two_replicas_one_wins() {
         );
         for repo in [&a, &b] {
             assert_eq!(
-                repo.get_sign_in(SignInKind::SamlRequest, &it.key, 2_000)
+                repo.get_sign_in(SignInKind::SamlRequest, &it.key, UnixMillis::new(2_000))
                     .await
                     .unwrap(),
                 None
@@ -124,31 +125,38 @@ async fn a_replayed_assertion_is_written_once_across_replicas() {
         let raw = format!("assertion-{round}");
         if round % 2 == 1 {
             let old = item(SignInKind::SamlAssertion, &raw, 1_500, b"old");
-            assert!(a.put_sign_in(&old, 1_000).await.unwrap());
+            assert!(a.put_sign_in(&old, UnixMillis::new(1_000)).await.unwrap());
         }
         let wins = race(&a, &b, {
             let raw = raw.clone();
             move |repo| {
                 let it = item(SignInKind::SamlAssertion, &raw, 10_000, b"new");
-                async move { repo.put_sign_in(&it, 2_000).await.unwrap() }
+                async move { repo.put_sign_in(&it, UnixMillis::new(2_000)).await.unwrap() }
             }
         })
         .await;
         assert_eq!(wins, 1, "round {round}: {wins} first uses written");
         let stored = b
-            .get_sign_in(SignInKind::SamlAssertion, &sign_in_key(&raw), 2_000)
+            .get_sign_in(
+                SignInKind::SamlAssertion,
+                &sign_in_key(&raw),
+                UnixMillis::new(2_000),
+            )
             .await
             .unwrap()
             .unwrap();
         assert_eq!(stored.payload, b"new");
-        assert_eq!(stored.expires_at, 10_000);
+        assert_eq!(stored.expires_at, UnixMillis::new(10_000));
     }
     // Sweeping on both replicas at once removes each expired record once.
     for i in 0..40 {
         let it = item(SignInKind::AccessToken, &format!("token-{i}"), 3_000, b"");
-        assert!(a.put_sign_in(&it, 2_000).await.unwrap());
+        assert!(a.put_sign_in(&it, UnixMillis::new(2_000)).await.unwrap());
     }
-    let (x, y) = tokio::join!(a.sweep_sign_ins(20_000), b.sweep_sign_ins(20_000));
+    let (x, y) = tokio::join!(
+        a.sweep_sign_ins(UnixMillis::new(20_000)),
+        b.sweep_sign_ins(UnixMillis::new(20_000))
+    );
     assert_eq!(
         x.unwrap() + y.unwrap(),
         40 + ROUNDS as u64,

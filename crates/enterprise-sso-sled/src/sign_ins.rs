@@ -41,8 +41,8 @@ pub(crate) fn encode(it: &SignInItem) -> Result<Vec<u8>> {
     let mut v = Vec::with_capacity(HEADER + conn.len() + it.payload.len());
     v.push(FORMAT);
     v.extend_from_slice(&[0; 4]);
-    v.extend_from_slice(&it.created_at.to_be_bytes());
-    v.extend_from_slice(&it.expires_at.to_be_bytes());
+    v.extend_from_slice(&it.created_at.get().to_be_bytes());
+    v.extend_from_slice(&it.expires_at.get().to_be_bytes());
     v.extend_from_slice(&len.to_be_bytes());
     v.extend_from_slice(conn.as_bytes());
     v.extend_from_slice(&it.payload);
@@ -83,8 +83,8 @@ pub(crate) fn decode(kind: SignInKind, key: &str, v: &[u8]) -> Result<SignInItem
         kind,
         key: key.to_owned(),
         connection_id,
-        created_at: i64_at(v, 5).ok_or_else(bad)?,
-        expires_at: i64_at(v, 13).ok_or_else(bad)?,
+        created_at: UnixMillis::new(i64_at(v, 5).ok_or_else(bad)?),
+        expires_at: UnixMillis::new(i64_at(v, 13).ok_or_else(bad)?),
         payload: v[HEADER + len..].to_vec(),
     })
 }
@@ -103,7 +103,7 @@ pub(crate) fn verify_entry(k: &[u8], v: &[u8]) -> std::result::Result<(), String
 
 #[async_trait]
 impl SignInStore for SledRepo {
-    async fn put_sign_in(&self, item: &SignInItem, now: i64) -> Result<bool> {
+    async fn put_sign_in(&self, item: &SignInItem, now: UnixMillis) -> Result<bool> {
         let (k, v, kind, raw) = (
             key(item.kind, &item.key),
             encode(item)?,
@@ -128,7 +128,7 @@ impl SignInStore for SledRepo {
         &self,
         kind: SignInKind,
         key: &str,
-        now: i64,
+        now: UnixMillis,
     ) -> Result<Option<SignInItem>> {
         let (k, raw) = (self::key(kind, key), key.to_owned());
         self.write(move |tx| {
@@ -148,7 +148,7 @@ impl SignInStore for SledRepo {
         &self,
         kind: SignInKind,
         key: &str,
-        now: i64,
+        now: UnixMillis,
     ) -> Result<Option<SignInItem>> {
         match self.tree.get(self::key(kind, key)).map_err(storage)? {
             None => Ok(None),
@@ -156,12 +156,12 @@ impl SignInStore for SledRepo {
         }
     }
 
-    async fn sweep_sign_ins(&self, now: i64) -> Result<u64> {
+    async fn sweep_sign_ins(&self, now: UnixMillis) -> Result<u64> {
         let mut expired = Vec::new();
         for entry in self.tree.scan_prefix([Kind::SignIn.byte()]) {
             let (k, v) = entry.map_err(storage)?;
             // An entry whose bytes are damaged is left for `verify` to report.
-            if expires_at(&v).is_some_and(|e| e <= now) {
+            if expires_at(&v).is_some_and(|e| e <= now.get()) {
                 expired.push(k.to_vec());
             }
         }
@@ -173,7 +173,7 @@ impl SignInStore for SledRepo {
                     let mut n = 0;
                     for k in &chunk {
                         if let Some(v) = tx.get(k)? {
-                            if expires_at(&v).is_some_and(|e| e <= now) {
+                            if expires_at(&v).is_some_and(|e| e <= now.get()) {
                                 tx.del(k);
                                 n += 1;
                             }
@@ -190,7 +190,7 @@ impl SignInStore for SledRepo {
         &self,
         kind: SignInKind,
         connection_id: &ConnectionId,
-        now: i64,
+        now: UnixMillis,
     ) -> Result<Vec<SignInItem>> {
         // `s` + kind + 0x00: one kind's entries (no kind's name ends another's with 0x00).
         let prefix = key(kind, "");
@@ -233,7 +233,7 @@ fn apply(tx: &Tx<'_>, step: &Step, now: i64, taken: &mut Vec<SignInItem>) -> TxR
             };
             tx.del(k);
             match decode(*kind, raw, &old) {
-                Ok(it) if it.is_live_at(now) => {
+                Ok(it) if it.is_live_at(UnixMillis::new(now)) => {
                     taken.push(it);
                     Ok(true)
                 }
@@ -244,7 +244,7 @@ fn apply(tx: &Tx<'_>, step: &Step, now: i64, taken: &mut Vec<SignInItem>) -> TxR
         Step::Put(it, k, v) => {
             if let Some(old) = tx.get(k)? {
                 match decode(it.kind, &it.key, &old) {
-                    Ok(old) if old.is_live_at(now) => return Ok(false),
+                    Ok(old) if old.is_live_at(UnixMillis::new(now)) => return Ok(false),
                     Ok(_) => {}
                     Err(e) => return abort(e),
                 }
@@ -319,8 +319,8 @@ mod tests {
             kind: SignInKind::OidcState,
             key: enterprise_sso::sign_in_key("s"),
             connection_id: conn,
-            created_at: -5,
-            expires_at: i64::MAX,
+            created_at: UnixMillis::new(-5),
+            expires_at: UnixMillis::new(i64::MAX),
             payload: payload.to_vec(),
         }
     }
@@ -333,7 +333,7 @@ mod tests {
         ] {
             let v = encode(&it).expect("encode");
             assert_eq!(decode(it.kind, &it.key, &v).expect("decode"), it);
-            assert_eq!(expires_at(&v), Some(it.expires_at));
+            assert_eq!(expires_at(&v), Some(it.expires_at.get()));
             for i in 0..v.len() {
                 let mut bad = v.clone();
                 bad[i] ^= 0x40;

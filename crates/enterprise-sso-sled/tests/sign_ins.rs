@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 use enterprise_sso::storage::IntegrityError;
+use enterprise_sso::UnixMillis;
 use enterprise_sso::{sign_in_key, ConnectionId, SignInItem, SignInKind, SignInStore};
 use enterprise_sso_sled::{Kind, SledRepo};
 use futures_executor::block_on;
@@ -15,18 +16,18 @@ fn sign_ins_survive_reopen_and_verify_checks_them() {
         kind: SignInKind::SamlRequest,
         key: sign_in_key("id-1"),
         connection_id: Some(ConnectionId::generate()),
-        created_at: 1,
-        expires_at: 100,
+        created_at: UnixMillis::new(1),
+        expires_at: UnixMillis::new(100),
         payload: b"relay".to_vec(),
     };
     {
         let repo = SledRepo::open(&path).unwrap();
-        assert!(block_on(repo.put_sign_in(&it, 1)).unwrap());
+        assert!(block_on(repo.put_sign_in(&it, UnixMillis::new(1))).unwrap());
         repo.verify().unwrap();
     }
     let repo = SledRepo::open(&path).unwrap();
     assert_eq!(
-        block_on(repo.get_sign_in(it.kind, &it.key, 2)).unwrap(),
+        block_on(repo.get_sign_in(it.kind, &it.key, UnixMillis::new(2))).unwrap(),
         Some(it.clone())
     );
     let (k, mut v) = repo
@@ -45,5 +46,5 @@ fn sign_ins_survive_reopen_and_verify_checks_them() {
         Err(IntegrityError::Record { table, .. }) => assert_eq!(table, "sign_in_items"),
         other => panic!("expected a damaged sign-in record, got {other:?}"),
     }
-    assert!(block_on(repo.get_sign_in(it.kind, &it.key, 2)).is_err());
+    assert!(block_on(repo.get_sign_in(it.kind, &it.key, UnixMillis::new(2))).is_err());
 }

@@ -53,8 +53,8 @@ fn item(
         connection_id: conn
             .map(|c| stored_id::<ConnectionId>(&c, "sign_in_items"))
             .transpose()?,
-        created_at,
-        expires_at,
+        created_at: UnixMillis::new(created_at),
+        expires_at: UnixMillis::new(expires_at),
         payload,
     })
 }
@@ -68,8 +68,8 @@ fn put(conn: &Connection, it: &SignInItem, now: i64) -> Result<bool> {
                 it.kind.as_str(),
                 it.key,
                 it.connection_id.as_ref().map(ConnectionId::as_str),
-                it.created_at,
-                it.expires_at,
+                it.created_at.get(),
+                it.expires_at.get(),
                 it.payload,
                 now
             ])
@@ -91,7 +91,7 @@ fn take(conn: &Connection, kind: SignInKind, key: &str, now: i64) -> Result<Opti
     tx.commit()?;
     row.map(|cols| item(kind, key, cols))
         .transpose()
-        .map(|it| it.filter(|it| it.is_live_at(now)))
+        .map(|it| it.filter(|it| it.is_live_at(UnixMillis::new(now))))
 }
 
 /// A batch ([`SignInStore::commit_sign_ins`]) in one savepoint of the writer's
@@ -186,44 +186,48 @@ fn sweep(conn: &mut Connection, now: i64) -> Result<u64> {
 
 #[async_trait]
 impl SignInStore for SqliteRepo {
-    async fn put_sign_in(&self, item: &SignInItem, now: i64) -> Result<bool> {
+    async fn put_sign_in(&self, item: &SignInItem, now: UnixMillis) -> Result<bool> {
         let it = item.clone();
-        self.writes.run(move |c| put(c, &it, now)).await
+        self.writes.run(move |c| put(c, &it, now.get())).await
     }
 
     async fn take_sign_in(
         &self,
         kind: SignInKind,
         key: &str,
-        now: i64,
+        now: UnixMillis,
     ) -> Result<Option<SignInItem>> {
         let key = key.to_owned();
-        self.writes.run(move |c| take(c, kind, &key, now)).await
+        self.writes
+            .run(move |c| take(c, kind, &key, now.get()))
+            .await
     }
 
     async fn get_sign_in(
         &self,
         kind: SignInKind,
         key: &str,
-        now: i64,
+        now: UnixMillis,
     ) -> Result<Option<SignInItem>> {
         let key = key.to_owned();
-        self.reader().run(move |c| get(c, kind, &key, now)).await
+        self.reader()
+            .run(move |c| get(c, kind, &key, now.get()))
+            .await
     }
 
-    async fn sweep_sign_ins(&self, now: i64) -> Result<u64> {
-        self.writes.run(move |c| sweep(c, now)).await
+    async fn sweep_sign_ins(&self, now: UnixMillis) -> Result<u64> {
+        self.writes.run(move |c| sweep(c, now.get())).await
     }
 
     async fn list_sign_ins(
         &self,
         kind: SignInKind,
         connection_id: &ConnectionId,
-        now: i64,
+        now: UnixMillis,
     ) -> Result<Vec<SignInItem>> {
         let conn_id = connection_id.as_str().to_owned();
         self.reader()
-            .run(move |c| list(c, kind, &conn_id, now))
+            .run(move |c| list(c, kind, &conn_id, now.get()))
             .await
     }
 

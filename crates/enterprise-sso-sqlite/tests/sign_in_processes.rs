@@ -6,6 +6,7 @@
 //! nothing unless `SSO_SIGN_IN_CHILD` names the database).
 #![allow(clippy::unwrap_used)]
 
+use enterprise_sso::UnixMillis;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -23,8 +24,8 @@ fn item(kind: SignInKind, i: usize) -> SignInItem {
         kind,
         key: sign_in_key(&format!("{kind:?}-{i}")),
         connection_id: None,
-        created_at: 1,
-        expires_at: i64::MAX,
+        created_at: UnixMillis::new(1),
+        expires_at: UnixMillis::new(i64::MAX),
         payload: format!("payload-{i}").into_bytes(),
     }
 }
@@ -46,13 +47,15 @@ fn child_takes() {
     }
     for i in 0..KEYS {
         let key = item(SignInKind::SamlRequest, i).key;
-        if block_on(repo.take_sign_in(SignInKind::SamlRequest, &key, 2))
+        if block_on(repo.take_sign_in(SignInKind::SamlRequest, &key, UnixMillis::new(2)))
             .unwrap()
             .is_some()
         {
             println!("T {i}");
         }
-        if block_on(repo.put_sign_in(&item(SignInKind::SamlAssertion, i), 2)).unwrap() {
+        if block_on(repo.put_sign_in(&item(SignInKind::SamlAssertion, i), UnixMillis::new(2)))
+            .unwrap()
+        {
             println!("P {i}");
         }
     }
@@ -69,7 +72,10 @@ fn two_processes_take_each_record_once() {
     {
         let repo = SqliteRepo::open(&db).unwrap();
         for i in 0..KEYS {
-            assert!(block_on(repo.put_sign_in(&item(SignInKind::SamlRequest, i), 1)).unwrap());
+            assert!(block_on(
+                repo.put_sign_in(&item(SignInKind::SamlRequest, i), UnixMillis::new(1))
+            )
+            .unwrap());
         }
     }
     let exe = std::env::current_exe().unwrap();
@@ -118,7 +124,7 @@ fn two_processes_take_each_record_once() {
     for i in 0..KEYS {
         let key = item(SignInKind::SamlRequest, i).key;
         assert_eq!(
-            block_on(repo.get_sign_in(SignInKind::SamlRequest, &key, 2)).unwrap(),
+            block_on(repo.get_sign_in(SignInKind::SamlRequest, &key, UnixMillis::new(2))).unwrap(),
             None
         );
     }

@@ -65,7 +65,7 @@ impl MemoryRepo {
 
 #[async_trait]
 impl SignInStore for MemoryRepo {
-    async fn put_sign_in(&self, item: &SignInItem, now: i64) -> Result<bool> {
+    async fn put_sign_in(&self, item: &SignInItem, now: UnixMillis) -> Result<bool> {
         let mut m = self.sign_ins();
         let key = (item.kind, item.key.clone());
         if m.get(&key).is_some_and(|old| old.is_live_at(now)) {
@@ -79,7 +79,7 @@ impl SignInStore for MemoryRepo {
         &self,
         kind: SignInKind,
         key: &str,
-        now: i64,
+        now: UnixMillis,
     ) -> Result<Option<SignInItem>> {
         let taken = self.sign_ins().remove(&(kind, key.to_owned()));
         Ok(taken.filter(|i| i.is_live_at(now)))
@@ -89,7 +89,7 @@ impl SignInStore for MemoryRepo {
         &self,
         kind: SignInKind,
         key: &str,
-        now: i64,
+        now: UnixMillis,
     ) -> Result<Option<SignInItem>> {
         let m = self.sign_ins();
         Ok(m.get(&(kind, key.to_owned()))
@@ -97,7 +97,7 @@ impl SignInStore for MemoryRepo {
             .cloned())
     }
 
-    async fn sweep_sign_ins(&self, now: i64) -> Result<u64> {
+    async fn sweep_sign_ins(&self, now: UnixMillis) -> Result<u64> {
         let mut m = self.sign_ins();
         let before = m.len();
         m.retain(|_, i| i.is_live_at(now));
@@ -108,7 +108,7 @@ impl SignInStore for MemoryRepo {
         &self,
         kind: SignInKind,
         connection_id: &ConnectionId,
-        now: i64,
+        now: UnixMillis,
     ) -> Result<Vec<SignInItem>> {
         let m = self.sign_ins();
         Ok(m.values()
@@ -142,14 +142,18 @@ impl SignInStore for MemoryRepo {
                         Some(changed) => changed.clone(),
                         None => m.get(&k).cloned(),
                     }
-                    .filter(|i| i.is_live_at(now));
+                    .filter(|i| i.is_live_at(UnixMillis::new(now)));
                     (k, live)
                 }
                 SignInOp::Put(item) => {
                     let k = (item.kind, item.key.clone());
                     let live = match changes.get(&k) {
-                        Some(changed) => changed.as_ref().is_some_and(|i| i.is_live_at(now)),
-                        None => m.get(&k).is_some_and(|i| i.is_live_at(now)),
+                        Some(changed) => changed
+                            .as_ref()
+                            .is_some_and(|i| i.is_live_at(UnixMillis::new(now))),
+                        None => m
+                            .get(&k)
+                            .is_some_and(|i| i.is_live_at(UnixMillis::new(now))),
                     };
                     if live {
                         return Ok(Err(SignInConflict { index }));

@@ -96,11 +96,11 @@ pub struct SignInItem {
     pub key: String,
     /// The connection it belongs to, when it belongs to one.
     pub connection_id: Option<ConnectionId>,
-    /// When it was written, Unix ms.
-    pub created_at: i64,
-    /// From this moment on (Unix ms) it is gone: not taken, not read, and its key may be
-    /// written again.
-    pub expires_at: i64,
+    /// When it was written.
+    pub created_at: UnixMillis,
+    /// From this moment on it is gone: not taken, not read, and its key may be written
+    /// again.
+    pub expires_at: UnixMillis,
     /// The flow's own data (opaque to stores). It may hold secrets (a PKCE verifier), so
     /// `Debug` shows only its length.
     pub payload: Vec<u8>,
@@ -121,7 +121,7 @@ impl std::fmt::Debug for SignInItem {
 
 impl SignInItem {
     /// Whether it is still there at `now`.
-    pub fn is_live_at(&self, now: i64) -> bool {
+    pub fn is_live_at(&self, now: UnixMillis) -> bool {
         now < self.expires_at
     }
 }
@@ -202,7 +202,7 @@ pub trait SignInStore: Send + Sync + std::fmt::Debug {
     /// key: `true` when written (an expired record under the key is replaced), `false`
     /// when a live one was there (nothing changes). This is both "store a new pending
     /// request" and "remember an assertion ID, refusing a second use".
-    async fn put_sign_in(&self, item: &SignInItem, now: i64) -> Result<bool>;
+    async fn put_sign_in(&self, item: &SignInItem, now: UnixMillis) -> Result<bool>;
 
     /// Takes the record: returns it and removes it in one step, so of two concurrent takes
     /// exactly one gets it. `None` when absent or expired (an expired one is removed).
@@ -210,7 +210,7 @@ pub trait SignInStore: Send + Sync + std::fmt::Debug {
         &self,
         kind: SignInKind,
         key: &str,
-        now: i64,
+        now: UnixMillis,
     ) -> Result<Option<SignInItem>>;
 
     /// Reads a live record without taking it (an access token is used until it expires).
@@ -218,11 +218,11 @@ pub trait SignInStore: Send + Sync + std::fmt::Debug {
         &self,
         kind: SignInKind,
         key: &str,
-        now: i64,
+        now: UnixMillis,
     ) -> Result<Option<SignInItem>>;
 
     /// Removes every record that has expired at `now`; how many.
-    async fn sweep_sign_ins(&self, now: i64) -> Result<u64>;
+    async fn sweep_sign_ins(&self, now: UnixMillis) -> Result<u64>;
 
     /// Every live record of `kind` that belongs to `connection_id`, in any order (the
     /// caller sorts and pages: a connection's test runs are few, see
@@ -231,7 +231,7 @@ pub trait SignInStore: Send + Sync + std::fmt::Debug {
         &self,
         kind: SignInKind,
         connection_id: &ConnectionId,
-        now: i64,
+        now: UnixMillis,
     ) -> Result<Vec<SignInItem>>;
 
     /// Applies `ops` in order (each sees what the earlier ones did) and then `account`, as
@@ -260,14 +260,14 @@ macro_rules! forward_sign_in_store {
     ($($ty:ty),*) => {$(
         #[async_trait]
         impl<R: SignInStore + ?Sized> SignInStore for $ty {
-            async fn put_sign_in(&self, item: &SignInItem, now: i64) -> Result<bool> {
+            async fn put_sign_in(&self, item: &SignInItem, now: UnixMillis) -> Result<bool> {
                 (**self).put_sign_in(item, now).await
             }
             async fn take_sign_in(
                 &self,
                 kind: SignInKind,
                 key: &str,
-                now: i64,
+                now: UnixMillis,
             ) -> Result<Option<SignInItem>> {
                 (**self).take_sign_in(kind, key, now).await
             }
@@ -275,18 +275,18 @@ macro_rules! forward_sign_in_store {
                 &self,
                 kind: SignInKind,
                 key: &str,
-                now: i64,
+                now: UnixMillis,
             ) -> Result<Option<SignInItem>> {
                 (**self).get_sign_in(kind, key, now).await
             }
-            async fn sweep_sign_ins(&self, now: i64) -> Result<u64> {
+            async fn sweep_sign_ins(&self, now: UnixMillis) -> Result<u64> {
                 (**self).sweep_sign_ins(now).await
             }
             async fn list_sign_ins(
                 &self,
                 kind: SignInKind,
                 connection_id: &ConnectionId,
-                now: i64,
+                now: UnixMillis,
             ) -> Result<Vec<SignInItem>> {
                 (**self).list_sign_ins(kind, connection_id, now).await
             }
@@ -312,7 +312,7 @@ macro_rules! forward_sign_in_store_to_inner {
     (impl[$($g:tt)*] for $ty:ty, |$s:ident| $inner:expr) => {
         #[async_trait::async_trait]
         impl<$($g)*> $crate::SignInStore for $ty {
-            async fn put_sign_in(&self, item: &$crate::SignInItem, now: i64) -> $crate::Result<bool> {
+            async fn put_sign_in(&self, item: &$crate::SignInItem, now: $crate::UnixMillis) -> $crate::Result<bool> {
                 let $s = self;
                 $inner.put_sign_in(item, now).await
             }
@@ -320,7 +320,7 @@ macro_rules! forward_sign_in_store_to_inner {
                 &self,
                 kind: $crate::SignInKind,
                 key: &str,
-                now: i64,
+                now: $crate::UnixMillis,
             ) -> $crate::Result<Option<$crate::SignInItem>> {
                 let $s = self;
                 $inner.take_sign_in(kind, key, now).await
@@ -329,12 +329,12 @@ macro_rules! forward_sign_in_store_to_inner {
                 &self,
                 kind: $crate::SignInKind,
                 key: &str,
-                now: i64,
+                now: $crate::UnixMillis,
             ) -> $crate::Result<Option<$crate::SignInItem>> {
                 let $s = self;
                 $inner.get_sign_in(kind, key, now).await
             }
-            async fn sweep_sign_ins(&self, now: i64) -> $crate::Result<u64> {
+            async fn sweep_sign_ins(&self, now: $crate::UnixMillis) -> $crate::Result<u64> {
                 let $s = self;
                 $inner.sweep_sign_ins(now).await
             }
@@ -342,7 +342,7 @@ macro_rules! forward_sign_in_store_to_inner {
                 &self,
                 kind: $crate::SignInKind,
                 connection_id: &$crate::ConnectionId,
-                now: i64,
+                now: $crate::UnixMillis,
             ) -> $crate::Result<Vec<$crate::SignInItem>> {
                 let $s = self;
                 $inner.list_sign_ins(kind, connection_id, now).await
@@ -382,8 +382,8 @@ mod tests {
             kind: SignInKind::OidcState,
             key: sign_in_key("s"),
             connection_id: None,
-            created_at: 0,
-            expires_at: 1,
+            created_at: UnixMillis::new(0),
+            expires_at: UnixMillis::new(1),
             payload: b"pkce-verifier-secret".to_vec(),
         };
         assert!(!format!("{item:?}").contains("pkce-verifier-secret"));

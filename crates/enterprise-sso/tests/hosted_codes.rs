@@ -2,6 +2,7 @@
 //! one test per rule, on the memory store with a clock the test moves.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use enterprise_sso::UnixMillis;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
@@ -104,7 +105,7 @@ fn a_code_is_exchanged_once_for_a_token_that_reads_the_profile() {
     assert!(block_on(w.svc.repo().get_sign_in(
         SignInKind::AuthorizationCode,
         &sign_in_key(&code),
-        w.now.load(Ordering::SeqCst)
+        UnixMillis::new(w.now.load(Ordering::SeqCst))
     ))
     .unwrap()
     .is_some());

@@ -410,14 +410,14 @@ struct IgnoresVersions(Arc<dyn Store>);
 
 #[async_trait]
 impl SignInStore for IgnoresVersions {
-    async fn put_sign_in(&self, item: &SignInItem, now: i64) -> Result<bool> {
+    async fn put_sign_in(&self, item: &SignInItem, now: UnixMillis) -> Result<bool> {
         self.0.put_sign_in(item, now).await
     }
     async fn take_sign_in(
         &self,
         kind: SignInKind,
         key: &str,
-        now: i64,
+        now: UnixMillis,
     ) -> Result<Option<SignInItem>> {
         self.0.take_sign_in(kind, key, now).await
     }
@@ -425,18 +425,18 @@ impl SignInStore for IgnoresVersions {
         &self,
         kind: SignInKind,
         key: &str,
-        now: i64,
+        now: UnixMillis,
     ) -> Result<Option<SignInItem>> {
         self.0.get_sign_in(kind, key, now).await
     }
-    async fn sweep_sign_ins(&self, now: i64) -> Result<u64> {
+    async fn sweep_sign_ins(&self, now: UnixMillis) -> Result<u64> {
         self.0.sweep_sign_ins(now).await
     }
     async fn list_sign_ins(
         &self,
         kind: SignInKind,
         connection_id: &ConnectionId,
-        now: i64,
+        now: UnixMillis,
     ) -> Result<Vec<SignInItem>> {
         self.0.list_sign_ins(kind, connection_id, now).await
     }

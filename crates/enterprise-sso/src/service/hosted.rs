@@ -428,8 +428,8 @@ pub(super) fn code_item(
         kind: SignInKind::AuthorizationCode,
         key: sign_in_key(&code),
         connection_id: profile.connection_id.parse().ok(),
-        created_at: now,
-        expires_at: now.saturating_add(millis(settings.code_ttl)),
+        created_at: UnixMillis::new(now),
+        expires_at: UnixMillis::new(now.saturating_add(millis(settings.code_ttl))),
         payload,
     };
     Ok((code, item))
@@ -499,8 +499,8 @@ fn grant(
         kind: SignInKind::AccessToken,
         key: sign_in_key(&access_token),
         connection_id,
-        created_at: now,
-        expires_at: now.saturating_add(millis(settings.access_token_ttl)),
+        created_at: UnixMillis::new(now),
+        expires_at: UnixMillis::new(now.saturating_add(millis(settings.access_token_ttl))),
         payload,
     };
     let grant = TokenGrant {
@@ -524,7 +524,7 @@ impl<R: Store> Connections<R> {
     ) -> Result<String> {
         let now = (self.clock)();
         let (code, item) = code_item(settings, binding, profile, random, now)?;
-        if !self.repo.put_sign_in(&item, now).await? {
+        if !self.repo.put_sign_in(&item, UnixMillis::new(now)).await? {
             return Err(Error::InvalidArgument {
                 argument: "random",
                 reason: CODE_LIVE,
@@ -558,7 +558,7 @@ impl<R: Store> Connections<R> {
         // which takes the code first whatever follows, as a refusal must.
         if let Some(item) = self
             .repo
-            .get_sign_in(SignInKind::AuthorizationCode, &key, now)
+            .get_sign_in(SignInKind::AuthorizationCode, &key, UnixMillis::new(now))
             .await?
         {
             let p: CodePayload = serde_json::from_slice(&item.payload)
@@ -584,7 +584,7 @@ impl<R: Store> Connections<R> {
         }
         let Some(item) = self
             .repo
-            .take_sign_in(SignInKind::AuthorizationCode, &key, now)
+            .take_sign_in(SignInKind::AuthorizationCode, &key, UnixMillis::new(now))
             .await?
         else {
             return Err(refused(HostedRefusal::CodeUnknown));
@@ -593,7 +593,7 @@ impl<R: Store> Connections<R> {
             .map_err(|_| Error::corrupt("an authorization code's payload"))?;
         check_exchange(&p.binding, exchange).map_err(refused)?;
         let (grant, token) = grant(settings, item.connection_id.clone(), p, exchange, now)?;
-        if !self.repo.put_sign_in(&token, now).await? {
+        if !self.repo.put_sign_in(&token, UnixMillis::new(now)).await? {
             return Err(Error::InvalidArgument {
                 argument: "random",
                 reason: TOKEN_LIVE,
@@ -607,7 +607,11 @@ impl<R: Store> Connections<R> {
         let now = (self.clock)();
         let item = self
             .repo
-            .get_sign_in(SignInKind::AccessToken, &sign_in_key(access_token), now)
+            .get_sign_in(
+                SignInKind::AccessToken,
+                &sign_in_key(access_token),
+                UnixMillis::new(now),
+            )
             .await?
             .ok_or_else(|| refused(HostedRefusal::AccessTokenUnknown))?;
         let p: TokenPayload = serde_json::from_slice(&item.payload)
@@ -619,6 +623,6 @@ impl<R: Store> Connections<R> {
     /// tokens) at the service's clock; how many. Hosts run it on a schedule.
     pub async fn sweep_sign_ins(&self) -> Result<u64> {
         let now = (self.clock)();
-        self.repo.sweep_sign_ins(now).await
+        self.repo.sweep_sign_ins(UnixMillis::new(now)).await
     }
 }

@@ -271,7 +271,7 @@ impl<R: Store> Connections<R> {
         let now = (self.clock)();
         let item = self
             .repo
-            .take_sign_in(SignInKind::HostedRequest, key, now)
+            .take_sign_in(SignInKind::HostedRequest, key, UnixMillis::new(now))
             .await?
             .filter(|i| i.connection_id.as_ref() == Some(id))
             .ok_or_else(|| refused(HostedRefusal::NoAuthorizationRequest))?;

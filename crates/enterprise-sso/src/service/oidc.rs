@@ -600,6 +600,8 @@ mod tests {
 
     use std::sync::atomic::{AtomicUsize, Ordering};
 
+    use crate::millis::UnixMillis;
+
     use crate::sign_in_store::SignInItem;
 
     use async_trait::async_trait;
@@ -755,10 +757,11 @@ mod tests {
         };
         let (state, nonce) = (param("state"), param("nonce"));
         let key = sign_in_key(&state);
-        let item = block_on(
-            svc.repo
-                .take_sign_in(SignInKind::OidcState, &key, 1_000_000),
-        )
+        let item = block_on(svc.repo.take_sign_in(
+            SignInKind::OidcState,
+            &key,
+            UnixMillis::new(1_000_000),
+        ))
         .unwrap()
         .unwrap();
         let text = String::from_utf8_lossy(&item.payload).into_owned();
@@ -782,7 +785,7 @@ mod tests {
             payload: serde_json::to_vec(&pending).unwrap(),
             ..item
         };
-        assert!(block_on(svc.repo.put_sign_in(&altered, 1_000_000)).unwrap());
+        assert!(block_on(svc.repo.put_sign_in(&altered, UnixMillis::new(1_000_000))).unwrap());
         let query = format!("code=c1&state={state}");
         let err =
             block_on(svc.oidc_finish(&settings, &conn.id, &query, Some("browser-1"))).unwrap_err();

@@ -93,7 +93,7 @@ impl<R: Store> Connections<R> {
         let key = sign_in_key(callback.state.expose_secret());
         let Some(item) = self
             .repo
-            .get_sign_in(SignInKind::OidcState, &key, now)
+            .get_sign_in(SignInKind::OidcState, &key, UnixMillis::new(now))
             .await?
         else {
             return Ok(None);
@@ -114,7 +114,7 @@ impl<R: Store> Connections<R> {
                 let client_key = oidc_key(callback.state.expose_secret());
                 let Some(request) = self
                     .repo
-                    .get_sign_in(SignInKind::HostedRequest, &client_key, now)
+                    .get_sign_in(SignInKind::HostedRequest, &client_key, UnixMillis::new(now))
                     .await?
                     .filter(|i| i.connection_id.as_ref() == Some(id))
                     .and_then(|i| serde_json::from_slice::<ClientRequest>(&i.payload).ok())
@@ -240,7 +240,9 @@ impl<R: Store> Connections<R> {
     async fn use_up<T>(&self, keys: &[String], now: i64, outcome: Result<T>) -> Result<T> {
         let kinds = [SignInKind::OidcState, SignInKind::HostedRequest];
         for (kind, key) in kinds.into_iter().zip(keys) {
-            self.repo.take_sign_in(kind, key, now).await?;
+            self.repo
+                .take_sign_in(kind, key, UnixMillis::new(now))
+                .await?;
         }
         outcome
     }

@@ -2,6 +2,7 @@
 //! taken from the sign-in store exactly once, made for this connection, and answered by the
 //! browser that started it.
 
+use crate::millis::UnixMillis;
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
@@ -42,7 +43,7 @@ impl<R: Store> Connections<R> {
     ) -> Result<std::result::Result<T, PendingProblem>> {
         let Some(item) = self
             .repo
-            .take_sign_in(kind, &sign_in_key(raw_key), now)
+            .take_sign_in(kind, &sign_in_key(raw_key), UnixMillis::new(now))
             .await?
         else {
             return Ok(Err(PendingProblem::Unknown));
@@ -102,7 +103,7 @@ impl<R: Store> Connections<R> {
     ) -> Result<()> {
         if self
             .repo
-            .put_sign_in(&pending_item(slot, payload, now), now)
+            .put_sign_in(&pending_item(slot, payload, now), UnixMillis::new(now))
             .await?
         {
             Ok(())
@@ -122,8 +123,8 @@ pub(super) fn pending_item(slot: PendingSlot<'_>, payload: Vec<u8>, now: i64) ->
         kind: slot.kind,
         key: slot.key,
         connection_id: Some(slot.id.clone()),
-        created_at: now,
-        expires_at: now.saturating_add(millis(slot.ttl)),
+        created_at: UnixMillis::new(now),
+        expires_at: UnixMillis::new(now.saturating_add(millis(slot.ttl))),
         payload,
     }
 }

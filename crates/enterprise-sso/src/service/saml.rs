@@ -9,6 +9,7 @@
 //! `{base}/{id}/metadata` (what the wire shows as `sp_entity_id`, `acs_url`,
 //! `sp_metadata_url`).
 
+use crate::millis::UnixMillis;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -577,7 +578,7 @@ impl<R: Store> Connections<R> {
         };
 
         let replay = replay_item(id, &verified, now);
-        if !self.repo.put_sign_in(&replay, now).await? {
+        if !self.repo.put_sign_in(&replay, UnixMillis::new(now)).await? {
             return Err(refused(SamlRefusal::Replayed {
                 assertion_id: verified.assertion_id.clone(),
             }));
@@ -598,8 +599,8 @@ pub(super) fn replay_item(id: &ConnectionId, verified: &VerifiedAssertion, now: 
         kind: SignInKind::SamlAssertion,
         key: sign_in_key(&format!("{id}\u{0}{}", verified.assertion_id)),
         connection_id: Some(id.clone()),
-        created_at: now,
-        expires_at: verified.replay_until_ms.max(now.saturating_add(1)),
+        created_at: UnixMillis::new(now),
+        expires_at: UnixMillis::new(verified.replay_until_ms.max(now.saturating_add(1))),
         payload: Vec::new(),
     }
 }

@@ -64,7 +64,7 @@ impl<R: Store> Connections<R> {
                 let request_key = sign_in_key(request_id);
                 let request = self
                     .repo
-                    .get_sign_in(SignInKind::SamlRequest, &request_key, now)
+                    .get_sign_in(SignInKind::SamlRequest, &request_key, UnixMillis::new(now))
                     .await?;
                 let Some(started_with) =
                     request.and_then(|r| usable_saml_request(&r, id, browser, verified))
@@ -84,7 +84,11 @@ impl<R: Store> Connections<R> {
                         let client_key = saml_key(request_id);
                         let Some(client) = self
                             .repo
-                            .get_sign_in(SignInKind::HostedRequest, &client_key, now)
+                            .get_sign_in(
+                                SignInKind::HostedRequest,
+                                &client_key,
+                                UnixMillis::new(now),
+                            )
                             .await?
                             .filter(|i| i.connection_id.as_ref() == Some(id))
                             .and_then(|c| serde_json::from_slice::<ClientRequest>(&c.payload).ok())

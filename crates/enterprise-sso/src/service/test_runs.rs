@@ -181,20 +181,20 @@ impl<R: Store> Connections<R> {
         };
         let mut runs = self
             .repo
-            .list_sign_ins(SignInKind::TestRun, id, now)
+            .list_sign_ins(SignInKind::TestRun, id, UnixMillis::new(now))
             .await?;
         runs.sort_by_key(|i| std::cmp::Reverse(i.created_at));
         for old in runs.iter().skip(MAX_TEST_RUNS_PER_CONNECTION - 1) {
             self.repo
-                .take_sign_in(SignInKind::TestRun, &old.key, now)
+                .take_sign_in(SignInKind::TestRun, &old.key, UnixMillis::new(now))
                 .await?;
         }
         let item = SignInItem {
             kind: SignInKind::TestRun,
             key: sign_in_key(run.id.as_str()),
             connection_id: Some(id.clone()),
-            created_at: now,
-            expires_at: now.saturating_add(millis(TEST_RUN_RETENTION)),
+            created_at: UnixMillis::new(now),
+            expires_at: UnixMillis::new(now.saturating_add(millis(TEST_RUN_RETENTION))),
             payload: encode(&run)?,
         };
         let token = b64url(&random);
@@ -209,7 +209,7 @@ impl<R: Store> Connections<R> {
         })?;
         self.put_pending(slot, payload, now, "the test run token is already pending")
             .await?;
-        if !self.repo.put_sign_in(&item, now).await? {
+        if !self.repo.put_sign_in(&item, UnixMillis::new(now)).await? {
             return Err(Error::corrupt("a new test run id is already stored"));
         }
         Ok(TestRunUrl { run, token })
@@ -225,7 +225,7 @@ impl<R: Store> Connections<R> {
         let now = (self.clock)();
         let mut runs = self
             .repo
-            .list_sign_ins(SignInKind::TestRun, id, now)
+            .list_sign_ins(SignInKind::TestRun, id, UnixMillis::new(now))
             .await?
             .iter()
             .map(decode)
@@ -254,7 +254,11 @@ impl<R: Store> Connections<R> {
         let now = (self.clock)();
         let item = self
             .repo
-            .get_sign_in(SignInKind::TestRun, &sign_in_key(run_id.as_str()), now)
+            .get_sign_in(
+                SignInKind::TestRun,
+                &sign_in_key(run_id.as_str()),
+                UnixMillis::new(now),
+            )
             .await?
             .filter(|i| i.connection_id.as_ref() == Some(id));
         item.as_ref().map(decode).transpose()
@@ -266,7 +270,7 @@ impl<R: Store> Connections<R> {
         let key = sign_in_key(run.id.as_str());
         let old = self
             .repo
-            .take_sign_in(SignInKind::TestRun, &key, now)
+            .take_sign_in(SignInKind::TestRun, &key, UnixMillis::new(now))
             .await?;
         let Some(old) = old else {
             // Dropped or expired meanwhile: nothing to record into.
@@ -276,7 +280,7 @@ impl<R: Store> Connections<R> {
             payload: encode(run)?,
             ..old
         };
-        self.repo.put_sign_in(&item, now).await?;
+        self.repo.put_sign_in(&item, UnixMillis::new(now)).await?;
         Ok(())
     }
 
@@ -316,7 +320,11 @@ impl<R: Store> Connections<R> {
         };
         let start = self
             .repo
-            .take_sign_in(SignInKind::TestRunStart, &start_key(token), now)
+            .take_sign_in(
+                SignInKind::TestRunStart,
+                &start_key(token),
+                UnixMillis::new(now),
+            )
             .await?
             .filter(|i| i.connection_id.as_ref() == Some(id))
             .ok_or_else(expired)?;
@@ -438,7 +446,7 @@ impl<R: Store> Connections<R> {
         let now = (self.clock)();
         let Some(item) = self
             .repo
-            .take_sign_in(SignInKind::TestRunRequest, key, now)
+            .take_sign_in(SignInKind::TestRunRequest, key, UnixMillis::new(now))
             .await?
             .filter(|i| i.connection_id.as_ref() == Some(id))
         else {

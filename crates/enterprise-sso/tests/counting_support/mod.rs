@@ -54,7 +54,7 @@ impl Counting {
 
 #[async_trait]
 impl SignInStore for Counting {
-    async fn put_sign_in(&self, item: &SignInItem, now: i64) -> Result<bool> {
+    async fn put_sign_in(&self, item: &SignInItem, now: UnixMillis) -> Result<bool> {
         self.count("put_sign_in");
         self.inner.put_sign_in(item, now).await
     }
@@ -62,7 +62,7 @@ impl SignInStore for Counting {
         &self,
         kind: SignInKind,
         key: &str,
-        now: i64,
+        now: UnixMillis,
     ) -> Result<Option<SignInItem>> {
         self.count("take_sign_in");
         self.inner.take_sign_in(kind, key, now).await
@@ -71,12 +71,12 @@ impl SignInStore for Counting {
         &self,
         kind: SignInKind,
         key: &str,
-        now: i64,
+        now: UnixMillis,
     ) -> Result<Option<SignInItem>> {
         self.count("get_sign_in");
         self.inner.get_sign_in(kind, key, now).await
     }
-    async fn sweep_sign_ins(&self, now: i64) -> Result<u64> {
+    async fn sweep_sign_ins(&self, now: UnixMillis) -> Result<u64> {
         self.count("sweep_sign_ins");
         self.inner.sweep_sign_ins(now).await
     }
@@ -84,7 +84,7 @@ impl SignInStore for Counting {
         &self,
         kind: SignInKind,
         connection_id: &ConnectionId,
-        now: i64,
+        now: UnixMillis,
     ) -> Result<Vec<SignInItem>> {
         self.count("list_sign_ins");
         self.inner.list_sign_ins(kind, connection_id, now).await
