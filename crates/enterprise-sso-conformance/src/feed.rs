@@ -125,7 +125,7 @@ pub async fn feed_records_every_write(repo: &dyn Store) {
     assert!(events[4].changed.is_empty());
     assert_eq!(events[8].changed, ["public_metadata"]);
     for e in &events {
-        assert!(e.created_at > 0);
+        assert!(e.created_at > UnixMillis::new(0));
         if e.kind.as_str().starts_with("connection.") {
             assert_eq!(e.connection_id.as_ref(), Some(&c.id));
             let snap = e.connection.as_ref().expect("snapshot");
@@ -296,7 +296,7 @@ pub async fn pruning_keeps_positions(repo: &dyn Store) {
     let removed = svc.prune_events_before(2_000).await.expect("prune");
     assert!(removed >= 1);
     let rest = feed(repo, 0).await;
-    assert!(rest.iter().all(|e| e.created_at >= 2_000));
+    assert!(rest.iter().all(|e| e.created_at >= UnixMillis::new(2_000)));
     let young = saml_connection("prune-young", &[&format!("p2-{tag}.com")], false);
     insert_all(repo, std::slice::from_ref(&young)).await;
     let after = feed(repo, before).await;
@@ -315,7 +315,7 @@ pub async fn certificate_renewal_reminders_once(repo: &dyn Store) {
         .expect("fixture has a certificate");
     insert_all(repo, std::slice::from_ref(&c)).await;
     let svc = Connections::new(repo);
-    let now = expires - 10 * 86_400_000;
+    let now = expires.get() - 10 * 86_400_000;
     let start = last_position(repo).await;
     let first = svc.certificate_renewal_check(now, 30).await.expect("check");
     assert_eq!(first.as_slice(), std::slice::from_ref(&c.id));
@@ -352,7 +352,7 @@ pub async fn certificate_renewal_reminders_once(repo: &dyn Store) {
     let mut next = stored.clone();
     if let ProtocolConfig::Saml(s) = &mut next.config {
         for cert in &mut s.idp_certificates {
-            cert.expires_at += 365 * 86_400_000;
+            cert.expires_at = cert.expires_at.saturating_add_days(365);
         }
     }
     next.version += 1;
@@ -392,7 +392,10 @@ pub async fn feed_reports_its_prune_floor(repo: &dyn Store) {
     };
     let (p_new1, p_old, p_new2) = (pos(&new1).1, pos(&old).1, pos(&new2).0);
     assert!(p_new1 < pos(&old).0 && p_old < p_new2);
-    let old_events = all.iter().filter(|e| e.created_at < 2_000).count() as u64;
+    let old_events = all
+        .iter()
+        .filter(|e| e.created_at < UnixMillis::new(2_000))
+        .count() as u64;
     assert_eq!(
         repo.prune_events_before(UnixMillis::new(2_000))
             .await

@@ -44,7 +44,7 @@ pub(crate) async fn append(tx: &Transaction<'_>, inner: &Inner, events: Vec<Even
 pub(crate) fn columns(events: &[Event]) -> (Vec<i64>, Vec<Vec<u8>>) {
     events
         .iter()
-        .map(|e| (e.created_at, encode_event(e)))
+        .map(|e| (e.created_at.get(), encode_event(e)))
         .unzip()
 }
 

@@ -113,7 +113,7 @@ async fn schema_2_events_keep_their_positions() {
         client
             .execute(
                 &format!("INSERT INTO {schema}.events (position, created_at, record) VALUES ($1, $2, $3)"),
-                &[&(e.position as i64), &e.created_at, &encode_event(e)],
+                &[&(e.position as i64), &e.created_at.get(), &encode_event(e)],
             )
             .await
             .unwrap();
@@ -165,7 +165,7 @@ async fn schema_3_store(other: &PostgresRepo, schema: &str, placed: usize, prune
                     "INSERT INTO {schema}.events (position, created_at, record) \
                      VALUES ($1, $2, $3)"
                 ),
-                &[&(i as i64), &e.created_at, &encode_event(&e)],
+                &[&(i as i64), &e.created_at.get(), &encode_event(&e)],
             )
             .await
             .unwrap();

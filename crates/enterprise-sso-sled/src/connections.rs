@@ -335,7 +335,7 @@ impl EventFeed for SledRepo {
         for e in self.tree.scan_prefix([Kind::Event.byte()]) {
             let (k, v) = e.map_err(storage)?;
             let event = enterprise_sso::storage::codec::decode_event(&v)?;
-            if event.created_at < before.get() {
+            if event.created_at < before {
                 top = top.max(event.position);
                 old.push(k);
             }

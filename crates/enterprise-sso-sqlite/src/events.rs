@@ -38,7 +38,7 @@ pub(crate) fn append(tx: &Connection, events: Vec<Event>) -> Result<()> {
     for (i, mut e) in events.into_iter().enumerate() {
         let pos = last + 1 + i64::try_from(i).unwrap_or(0);
         e.position = u64::try_from(pos).unwrap_or(0);
-        st.execute(params![pos, e.created_at, encode_event(&e)])
+        st.execute(params![pos, e.created_at.get(), encode_event(&e)])
             .map_err(storage)?;
     }
     Ok(())

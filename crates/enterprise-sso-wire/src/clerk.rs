@@ -329,8 +329,8 @@ fn primary_first(s: &enterprise_sso::SamlConfig) -> Vec<IdpCertificateJson> {
         .chain(rest)
         .map(|x| IdpCertificateJson {
             certificate: der_base64(&x.pem),
-            issued_at: x.issued_at,
-            expires_at: x.expires_at,
+            issued_at: x.issued_at.get(),
+            expires_at: x.expires_at.get(),
         })
         .collect()
 }

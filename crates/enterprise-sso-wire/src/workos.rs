@@ -182,7 +182,7 @@ impl WorkosEventJson {
                 id: e.id.to_string(),
                 event: e.kind.as_str(),
                 data,
-                created_at: iso8601_ms(e.created_at),
+                created_at: iso8601_ms(e.created_at.get()),
             };
         }
         let mut data = match (&e.connection, &e.account) {
@@ -206,7 +206,7 @@ impl WorkosEventJson {
             id: e.id.to_string(),
             event: e.kind.as_str(),
             data,
-            created_at: iso8601_ms(e.created_at),
+            created_at: iso8601_ms(e.created_at.get()),
         }
     }
 }

@@ -15,36 +15,38 @@
 //!   when every certificate is about to expire.
 //! - **Activation** needs at least one certificate valid now (see [`crate::merge_with`]).
 
+use crate::millis::UnixMillis;
+
 /// One IdP signing certificate: canonical PEM with its X.509 validity window.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdpCertificate {
     /// PEM, re-encoded from the parsed DER (never the text as given).
     pub pem: String,
-    /// `NotBefore`, Unix ms.
-    pub issued_at: i64,
-    /// `NotAfter`, Unix ms.
-    pub expires_at: i64,
+    /// `NotBefore`.
+    pub issued_at: UnixMillis,
+    /// `NotAfter`.
+    pub expires_at: UnixMillis,
 }
 
 impl IdpCertificate {
-    /// Whether `now_ms` lies inside the validity window (both ends included).
-    pub fn is_valid_at(&self, now_ms: i64) -> bool {
-        self.issued_at <= now_ms && now_ms <= self.expires_at
+    /// Whether `now` lies inside the validity window (both ends included).
+    pub fn is_valid_at(&self, now: UnixMillis) -> bool {
+        self.issued_at <= now && now <= self.expires_at
     }
 
-    /// Whether it has expired at `now_ms`.
-    pub fn is_expired_at(&self, now_ms: i64) -> bool {
-        self.expires_at < now_ms
+    /// Whether it has expired at `now`.
+    pub fn is_expired_at(&self, now: UnixMillis) -> bool {
+        self.expires_at < now
     }
 
-    /// The primary certificate of `set` at `now_ms`: the one valid now that expires last,
+    /// The primary certificate of `set` at `now`: the one valid now that expires last,
     /// or, when none is valid now, the one that expires last. Ties keep the earlier entry.
-    pub fn primary_of(set: &[IdpCertificate], now_ms: i64) -> Option<&IdpCertificate> {
-        primary(set, now_ms)
+    pub fn primary_of(set: &[IdpCertificate], now: UnixMillis) -> Option<&IdpCertificate> {
+        primary(set, now)
     }
 
-    /// The latest `NotAfter` in `set` (Unix ms), or `None` for an empty set.
-    pub fn latest_expiry_of(set: &[IdpCertificate]) -> Option<i64> {
+    /// The latest `NotAfter` in `set` or `None` for an empty set.
+    pub fn latest_expiry_of(set: &[IdpCertificate]) -> Option<UnixMillis> {
         latest_expiry(set)
     }
 }
@@ -53,22 +55,22 @@ impl From<&crate::saml::Certificate> for IdpCertificate {
     fn from(c: &crate::saml::Certificate) -> Self {
         IdpCertificate {
             pem: c.to_pem(),
-            issued_at: c.not_before_ms,
-            expires_at: c.not_after_ms,
+            issued_at: UnixMillis::new(c.not_before_ms),
+            expires_at: UnixMillis::new(c.not_after_ms),
         }
     }
 }
 
-/// The primary certificate of `set` at `now_ms`: the one valid now that expires last, or,
+/// The primary certificate of `set` at `now`: the one valid now that expires last, or,
 /// when none is valid now, the one that expires last. Ties keep the earlier entry.
-pub(crate) fn primary(set: &[IdpCertificate], now_ms: i64) -> Option<&IdpCertificate> {
+pub(crate) fn primary(set: &[IdpCertificate], now: UnixMillis) -> Option<&IdpCertificate> {
     let latest = |best: Option<&IdpCertificate>, c: &IdpCertificate| -> bool {
         best.is_none_or(|b| c.expires_at > b.expires_at)
     };
     let mut valid: Option<&IdpCertificate> = None;
     let mut any: Option<&IdpCertificate> = None;
     for c in set {
-        if c.is_valid_at(now_ms) && latest(valid, c) {
+        if c.is_valid_at(now) && latest(valid, c) {
             valid = Some(c);
         }
         if latest(any, c) {
@@ -78,8 +80,8 @@ pub(crate) fn primary(set: &[IdpCertificate], now_ms: i64) -> Option<&IdpCertifi
     valid.or(any)
 }
 
-/// The latest `NotAfter` in `set` (Unix ms), or `None` for an empty set.
-pub(crate) fn latest_expiry(set: &[IdpCertificate]) -> Option<i64> {
+/// The latest `NotAfter` in `set` or `None` for an empty set.
+pub(crate) fn latest_expiry(set: &[IdpCertificate]) -> Option<UnixMillis> {
     set.iter().map(|c| c.expires_at).max()
 }
 
@@ -88,19 +90,19 @@ pub(crate) fn latest_expiry(set: &[IdpCertificate]) -> Option<i64> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum NoneValid {
     /// All expired; the latest expiry.
-    Expired(i64),
+    Expired(UnixMillis),
     /// None valid yet; the earliest start among the unexpired.
-    NotYetValid(i64),
+    NotYetValid(UnixMillis),
 }
 
-/// `None` when `set` is empty or holds a certificate valid at `now_ms`; otherwise why not.
-pub(crate) fn none_valid(set: &[IdpCertificate], now_ms: i64) -> Option<NoneValid> {
-    if set.is_empty() || set.iter().any(|c| c.is_valid_at(now_ms)) {
+/// `None` when `set` is empty or holds a certificate valid at `now`; otherwise why not.
+pub(crate) fn none_valid(set: &[IdpCertificate], now: UnixMillis) -> Option<NoneValid> {
+    if set.is_empty() || set.iter().any(|c| c.is_valid_at(now)) {
         return None;
     }
     match set
         .iter()
-        .filter(|c| !c.is_expired_at(now_ms))
+        .filter(|c| !c.is_expired_at(now))
         .map(|c| c.issued_at)
         .min()
     {
@@ -116,8 +118,8 @@ mod tests {
     fn cert(name: &str, issued_at: i64, expires_at: i64) -> IdpCertificate {
         IdpCertificate {
             pem: name.into(),
-            issued_at,
-            expires_at,
+            issued_at: UnixMillis::new(issued_at),
+            expires_at: UnixMillis::new(expires_at),
         }
     }
 
@@ -127,17 +129,20 @@ mod tests {
         let new = cert("new", 50, 500);
         let future = cert("future", 300, 900);
         let set = [old.clone(), new.clone(), future.clone()];
-        assert_eq!(primary(&set, 60), Some(&new));
-        assert_eq!(primary(&set, 10), Some(&old));
-        assert_eq!(primary(&set, 400), Some(&future));
-        assert_eq!(primary(&set, 1_000), Some(&future));
-        assert_eq!(primary(&[], 0), None);
-        assert_eq!(latest_expiry(&set), Some(900));
-        assert_eq!(none_valid(&set, 60), None);
-        assert_eq!(none_valid(&set, 1_000), Some(NoneValid::Expired(900)));
+        assert_eq!(primary(&set, UnixMillis::new(60)), Some(&new));
+        assert_eq!(primary(&set, UnixMillis::new(10)), Some(&old));
+        assert_eq!(primary(&set, UnixMillis::new(400)), Some(&future));
+        assert_eq!(primary(&set, UnixMillis::new(1_000)), Some(&future));
+        assert_eq!(primary(&[], UnixMillis::new(0)), None);
+        assert_eq!(latest_expiry(&set), Some(UnixMillis::new(900)));
+        assert_eq!(none_valid(&set, UnixMillis::new(60)), None);
         assert_eq!(
-            none_valid(&[cert("a", 10, 20), cert("b", 5, 30)], 0),
-            Some(NoneValid::NotYetValid(5))
+            none_valid(&set, UnixMillis::new(1_000)),
+            Some(NoneValid::Expired(UnixMillis::new(900)))
+        );
+        assert_eq!(
+            none_valid(&[cert("a", 10, 20), cert("b", 5, 30)], UnixMillis::new(0)),
+            Some(NoneValid::NotYetValid(UnixMillis::new(5)))
         );
     }
 }

@@ -145,7 +145,7 @@ impl EnterpriseConnection {
     /// When the connection's IdP certificates run out: the latest expiry in its set (SAML
     /// connections with a certificate). A connection needs renewal only when every
     /// certificate is about to expire; this is what the stores' expiry index holds.
-    pub fn certificate_expires_at(&self) -> Option<i64> {
+    pub fn certificate_expires_at(&self) -> Option<UnixMillis> {
         self.saml().and_then(|s| s.latest_certificate_expiry())
     }
 
@@ -305,14 +305,14 @@ saml_fields!(define_saml);
 /// One renewal reminder sent for a certificate of a SAML connection.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct RenewalNotice {
-    /// End of validity of the certificate concerned, Unix ms.
-    pub certificate_expires_at: i64,
+    /// End of validity of the certificate concerned.
+    pub certificate_expires_at: UnixMillis,
     /// CRC-32 of the certificate's PEM (with the expiry, it names the certificate).
     pub certificate_crc: u32,
     /// The threshold crossed, in days.
     pub threshold_days: u32,
-    /// When the check noticed it, Unix ms.
-    pub noticed_at: i64,
+    /// When the check noticed it.
+    pub noticed_at: UnixMillis,
 }
 
 impl RenewalNotice {
@@ -331,16 +331,16 @@ impl RenewalNotice {
 }
 
 impl SamlConfig {
-    /// The certificates valid at `now_ms`: a SAML response signed by any of them is the
+    /// The certificates valid at `now`: a SAML response signed by any of them is the
     /// IdP's (during a rotation, both the old and the new one).
-    pub fn valid_certificates(&self, now_ms: i64) -> impl Iterator<Item = &IdpCertificate> {
+    pub fn valid_certificates(&self, now: UnixMillis) -> impl Iterator<Item = &IdpCertificate> {
         self.idp_certificates
             .iter()
-            .filter(move |c| c.is_valid_at(now_ms))
+            .filter(move |c| c.is_valid_at(now))
     }
 
     /// The latest expiry among the certificates ([`IdpCertificate::latest_expiry_of`]).
-    pub fn latest_certificate_expiry(&self) -> Option<i64> {
+    pub fn latest_certificate_expiry(&self) -> Option<UnixMillis> {
         crate::cert_set::latest_expiry(&self.idp_certificates)
     }
 }

@@ -447,7 +447,7 @@ impl EventFeed for MemoryRepo {
         let before = s.events.len();
         let mut floor = s.pruned_to;
         s.events.retain(|p, e| {
-            let keep = e.created_at >= before_ms;
+            let keep = e.created_at >= UnixMillis::new(before_ms);
             if !keep {
                 floor = floor.max(*p);
             }

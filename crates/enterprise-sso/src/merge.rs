@@ -151,12 +151,14 @@ pub fn merge_with(
         set_primary_certificate(c, now);
         let recertified = old.map(|o| &o.idp_certificates) != Some(&c.idp_certificates);
         if next.active && (!current.active || recertified) {
-            let kind = match none_valid(&c.idp_certificates, now) {
-                Some(NoneValid::Expired(expired_at)) => {
-                    Some(FieldErrorKind::CertificateExpired { expired_at })
-                }
+            let kind = match none_valid(&c.idp_certificates, UnixMillis::new(now)) {
+                Some(NoneValid::Expired(expired_at)) => Some(FieldErrorKind::CertificateExpired {
+                    expired_at: expired_at.get(),
+                }),
                 Some(NoneValid::NotYetValid(valid_from)) => {
-                    Some(FieldErrorKind::CertificateNotYetValid { valid_from })
+                    Some(FieldErrorKind::CertificateNotYetValid {
+                        valid_from: valid_from.get(),
+                    })
                 }
                 None => None,
             };
@@ -351,10 +353,10 @@ fn given_certificates(
 /// Shows the set's primary certificate at `now` ([`crate::cert_set::primary`]) as
 /// `idp_certificate` and its window.
 fn set_primary_certificate(c: &mut SamlConfig, now: i64) {
-    let p = primary(&c.idp_certificates, now);
+    let p = primary(&c.idp_certificates, UnixMillis::new(now));
     c.idp_certificate = p.map(|x| x.pem.clone());
-    c.idp_certificate_issued_at = (p.map(|x| x.issued_at)).map(UnixMillis::new);
-    c.idp_certificate_expires_at = (p.map(|x| x.expires_at)).map(UnixMillis::new);
+    c.idp_certificate_issued_at = p.map(|x| x.issued_at);
+    c.idp_certificate_expires_at = p.map(|x| x.expires_at);
 }
 
 fn set_required<T: Clone>(field: &mut T, p: &Patch<T>, path: &str, errs: &mut Vec<FieldError>) {

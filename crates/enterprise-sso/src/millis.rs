@@ -7,24 +7,26 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// library stores and returns (`created_at`, `updated_at`, certificate windows, event
 /// times), Clerk's wire unit too.
 ///
-/// Where it is used: the records' times (a connection's and an account's `created_at`,
-/// `updated_at`, `first_authenticated_at` / `last_authenticated_at`, a SAML connection's
-/// primary certificate window); the store traits' time parameters
+/// Where it is used: every time the library stores or returns. The records' times (a
+/// connection's and an account's `created_at`, `updated_at`, `first_authenticated_at` /
+/// `last_authenticated_at`, a SAML connection's primary certificate window, each
+/// [`crate::IdpCertificate`]'s window and each [`crate::RenewalNotice`]'s times), the change
+/// feed's [`crate::events::Event`] `created_at`, and [`crate::SignInItem`]'s `created_at` and
+/// `expires_at`. The store traits' time parameters are `UnixMillis` too
 /// ([`crate::ConnectionRepo::delete`]'s `now`,
 /// [`crate::ConnectionRepo::certificates_expiring_before`],
-/// [`crate::AccountRepo::delete_account`], [`crate::EventFeed::prune_events_before`]) are
-/// `UnixMillis`, so an adapter cannot mistake seconds for milliseconds; the service's
-/// methods that take a time ([`crate::Connections::certificate_renewal_check`]'s `now`,
-/// [`crate::Connections::prune_events_before`]'s `before`) take `impl Into<UnixMillis>`,
-/// so a bare `i64` of milliseconds still works there. Stored formats keep their integers
-/// (the type is `serde(transparent)`; adapters call [`UnixMillis::get`] at their SQL or key
-/// edge). Arithmetic saturates instead of overflowing. [`crate::Clock`] stays a closure
-/// returning Unix ms as `i64`, so a test clock is still `Arc::new(|| 1_500)`.
-///
-/// Not yet converted: the change feed's [`crate::events::Event`] `created_at`, the
-/// [`crate::SignInStore`] methods' `now` and [`crate::SignInItem`]'s times, certificate
-/// entries and renewal notices (`i64` Unix ms, as their docs say); the next step, one type at
-/// a time, each across every store in one change.
+/// [`crate::AccountRepo::delete_account`], [`crate::EventFeed::prune_events_before`], every
+/// [`crate::SignInStore`] method's `now`), so an adapter cannot mistake seconds for
+/// milliseconds. The service's methods that take a time
+/// ([`crate::Connections::certificate_renewal_check`]'s `now`,
+/// [`crate::Connections::prune_events_before`]'s `before`) take `impl Into<UnixMillis>`, so
+/// a bare `i64` of milliseconds still works there. Stored formats and the wire JSON keep
+/// their integers (the type is `serde(transparent)`; adapters call [`UnixMillis::get`] at
+/// their SQL or key edge). Arithmetic saturates instead of overflowing. [`crate::Clock`]
+/// stays a closure returning Unix ms as `i64`, so a test clock is still
+/// `Arc::new(|| 1_500)`; the service wraps its reading where it hands a time on. Durations
+/// and counts (a refusal's `expired_at` in a validation error, `days_until_expiry`) stay
+/// integers.
 ///
 /// ```
 /// use enterprise_sso::UnixMillis;

@@ -282,7 +282,10 @@ pub trait ConnectionRepo: Send + Sync {
         )
         .await?
         .into_iter()
-        .filter(|c| c.certificate_expires_at().is_some_and(|t| t < before_ms))
+        .filter(|c| {
+            c.certificate_expires_at()
+                .is_some_and(|t| t < UnixMillis::new(before_ms))
+        })
         .collect();
         out.sort_by(|a, b| {
             (a.certificate_expires_at(), &a.id).cmp(&(b.certificate_expires_at(), &b.id))

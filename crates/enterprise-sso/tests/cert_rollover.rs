@@ -97,7 +97,9 @@ fn expired_and_valid_the_valid_one_is_primary_and_counts_for_expiry() {
             Some(UnixMillis::new(new.2))
         );
         assert_eq!(
-            saml.valid_certificates(NOW).map(der).collect::<Vec<_>>(),
+            saml.valid_certificates(UnixMillis::new(NOW))
+                .map(der)
+                .collect::<Vec<_>>(),
             vec![new.0.clone()],
             "a verifying host gets the valid ones"
         );
@@ -128,7 +130,13 @@ fn two_valid_the_later_expiry_wins_in_any_order() {
                 .await
                 .unwrap();
             assert_eq!(primary_der(&c), auth0().0);
-            assert_eq!(c.saml().unwrap().valid_certificates(NOW).count(), 2);
+            assert_eq!(
+                c.saml()
+                    .unwrap()
+                    .valid_certificates(UnixMillis::new(NOW))
+                    .count(),
+                2
+            );
         }
     });
 }
@@ -255,8 +263,8 @@ fn arb_set() -> impl Strategy<Value = Vec<IdpCertificate>> {
             .enumerate()
             .map(|(i, (a, len))| IdpCertificate {
                 pem: format!("cert-{i}"),
-                issued_at: a,
-                expires_at: a + len,
+                issued_at: UnixMillis::new(a),
+                expires_at: UnixMillis::new(a + len),
             })
             .collect()
     })
@@ -270,13 +278,13 @@ proptest! {
         before in 0i64..2_100,
     ) {
         for set in &sets {
-            let p = IdpCertificate::primary_of(set, now);
-            let any_valid = set.iter().any(|c| c.is_valid_at(now));
+            let p = IdpCertificate::primary_of(set, UnixMillis::new(now));
+            let any_valid = set.iter().any(|c| c.is_valid_at(UnixMillis::new(now)));
             prop_assert_eq!(p.is_some(), !set.is_empty());
             if any_valid {
                 let p = p.unwrap();
-                prop_assert!(p.is_valid_at(now));
-                prop_assert!(set.iter().filter(|c| c.is_valid_at(now)).all(|c| c.expires_at <= p.expires_at));
+                prop_assert!(p.is_valid_at(UnixMillis::new(now)));
+                prop_assert!(set.iter().filter(|c| c.is_valid_at(UnixMillis::new(now))).all(|c| c.expires_at <= p.expires_at));
             }
         }
         // The store's expiry query reports exactly the connections whose every
@@ -293,7 +301,7 @@ proptest! {
                 if let ProtocolConfig::Saml(s) = &mut c.config {
                     s.idp_certificates = set.clone();
                 }
-                if IdpCertificate::latest_expiry_of(set).is_some_and(|t| t < before) {
+                if IdpCertificate::latest_expiry_of(set).is_some_and(|t| t < UnixMillis::new(before)) {
                     want.push(c.id.clone());
                 }
                 repo.insert(&c).await.unwrap();

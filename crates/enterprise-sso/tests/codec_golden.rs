@@ -64,7 +64,7 @@ fn connections() -> Vec<EnterpriseConnection> {
             certificate_expires_at: s.idp_certificates[0].expires_at,
             certificate_crc: 77,
             threshold_days: 30,
-            noticed_at: NOW + 9,
+            noticed_at: UnixMillis::new(NOW + 9),
         });
     }
     out.push(c);

@@ -90,12 +90,12 @@ fn check_saml(what: &str, s: &SamlConfig, exp: &Value) {
         assert_eq!(der, want_der, "{what}: certificate bytes");
         assert_eq!(
             got.issued_at,
-            want["not_before_ms"].as_i64().unwrap(),
+            UnixMillis::new(want["not_before_ms"].as_i64().unwrap()),
             "{what}"
         );
         assert_eq!(
             got.expires_at,
-            want["not_after_ms"].as_i64().unwrap(),
+            UnixMillis::new(want["not_after_ms"].as_i64().unwrap()),
             "{what}"
         );
     }
@@ -107,12 +107,12 @@ fn check_saml(what: &str, s: &SamlConfig, exp: &Value) {
     );
     assert_eq!(
         s.idp_certificate_issued_at,
-        Some(UnixMillis::new(primary.issued_at)),
+        Some(primary.issued_at),
         "{what}"
     );
     assert_eq!(
         s.idp_certificate_expires_at,
-        Some(UnixMillis::new(primary.expires_at)),
+        Some(primary.expires_at),
         "{what}"
     );
 }

@@ -19,8 +19,8 @@ pub async fn certificate_expiry_query(repo: &dyn Store) {
                 .iter()
                 .map(|t| IdpCertificate {
                     pem: TEST_CERT_PEM.to_owned(),
-                    issued_at: t - 1_000,
-                    expires_at: *t,
+                    issued_at: UnixMillis::new(t - 1_000),
+                    expires_at: UnixMillis::new(*t),
                 })
                 .collect();
             s.idp_certificate_expires_at = expiries.first().copied().map(UnixMillis::new);

@@ -589,7 +589,7 @@ mod tests {
         // only that version (or newer) fills.
         let mut v3 = v2.clone();
         v3.version += 1;
-        let mut e = Event::new(EventKind::ConnectionUpdated, 0);
+        let mut e = Event::new(EventKind::ConnectionUpdated, crate::UnixMillis::new(0));
         e.connection_id = Some(v3.id.clone());
         e.connection = Some(v3.clone());
         c.apply(&e);

@@ -3,6 +3,7 @@
 use crate::account::EnterpriseAccount;
 use crate::connection::EnterpriseConnection;
 use crate::ids::{AccountId, ConnectionId, EventId};
+use crate::millis::UnixMillis;
 
 /// What happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -116,8 +117,8 @@ pub struct Event {
     pub days_until_expiry: Option<i64>,
     /// For `authentication.sso_failed`: why the sign-in was refused.
     pub failure: Option<SignInFailure>,
-    /// When the write happened, Unix ms.
-    pub created_at: i64,
+    /// When the write happened.
+    pub created_at: UnixMillis,
 }
 
 /// Why a sign-in was refused, as its event records it: the refusal's stable code and its
@@ -131,7 +132,7 @@ pub struct SignInFailure {
 }
 
 impl Event {
-    pub(crate) fn new(kind: EventKind, created_at: i64) -> Event {
+    pub(crate) fn new(kind: EventKind, created_at: UnixMillis) -> Event {
         Event {
             position: 0,
             id: EventId::generate(),
@@ -150,7 +151,7 @@ impl Event {
     /// An `authentication.sso_failed` event: a sign-in through `connection_id` refused
     /// for `failure`, at `at` (Unix ms).
     pub fn sign_in_failed(connection_id: ConnectionId, failure: SignInFailure, at: i64) -> Event {
-        let mut e = Event::new(EventKind::SsoFailed, at);
+        let mut e = Event::new(EventKind::SsoFailed, UnixMillis::new(at));
         e.connection_id = Some(connection_id);
         e.failure = Some(failure);
         e

@@ -5,6 +5,7 @@ use crate::account::EnterpriseAccount;
 use crate::connection::{
     connection_fields, oidc_fields, saml_fields, EnterpriseConnection, ProtocolConfig,
 };
+use crate::millis::UnixMillis;
 
 /// The connection as events show it: without its client secret, and without the raw IdP
 /// metadata XML (up to 1 MiB; what was read from it — entity id, SSO URL, certificates —
@@ -71,7 +72,7 @@ fn changed_paths(o: &EnterpriseConnection, n: &EnterpriseConnection) -> Vec<Stri
 }
 
 fn for_connection(kind: EventKind, c: &EnterpriseConnection, at: i64) -> Event {
-    let mut e = Event::new(kind, at);
+    let mut e = Event::new(kind, UnixMillis::new(at));
     e.connection_id = Some(c.id.clone());
     e.connection = Some(snapshot(c));
     e
@@ -127,9 +128,12 @@ pub fn connection_events(
             if let (Some(a), Some(b)) = (o.saml(), n.saml()) {
                 for notice in &b.renewal_notices {
                     if !a.renewal_notices.iter().any(|x| x.same_as(notice)) {
-                        let mut e =
-                            for_connection(K::CertificateRenewalRequired, n, notice.noticed_at);
-                        let left = notice.certificate_expires_at - notice.noticed_at;
+                        let mut e = for_connection(
+                            K::CertificateRenewalRequired,
+                            n,
+                            notice.noticed_at.get(),
+                        );
+                        let left = notice.certificate_expires_at.get() - notice.noticed_at.get();
                         e.days_until_expiry = Some((left.max(0) + 86_399_999) / 86_400_000);
                         out.push(e);
                     }
@@ -156,7 +160,7 @@ pub fn connection_events(
 }
 
 fn for_account(kind: EventKind, a: &EnterpriseAccount, at: i64) -> Event {
-    let mut e = Event::new(kind, at);
+    let mut e = Event::new(kind, UnixMillis::new(at));
     e.account_id = Some(a.id.clone());
     e.connection_id = a.enterprise_connection_id.clone();
     e.account = Some(a.clone());

@@ -279,14 +279,14 @@ impl<R: ConnectionRepo> Connections<R> {
                     let Some(cert) = s.idp_certificates.iter().max_by_key(|x| x.expires_at) else {
                         return Ok(next);
                     };
-                    if cert.expires_at >= before.get() {
+                    if cert.expires_at >= before {
                         return Ok(next);
                     }
                     let notice = crate::connection::RenewalNotice {
                         certificate_expires_at: cert.expires_at,
                         certificate_crc: crc32fast::hash(cert.pem.as_bytes()),
                         threshold_days: days,
-                        noticed_at: now,
+                        noticed_at: UnixMillis::new(now),
                     };
                     if s.renewal_notices.iter().any(|n| n.same_as(&notice)) {
                         return Ok(next);

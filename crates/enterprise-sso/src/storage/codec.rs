@@ -396,8 +396,8 @@ fn stored_saml(s: &SamlConfig) -> StoredSaml {
                 .iter()
                 .map(|c| StoredCertificate {
                     pem: c.pem.clone(),
-                    issued_at: c.issued_at,
-                    expires_at: c.expires_at,
+                    issued_at: c.issued_at.get(),
+                    expires_at: c.expires_at.get(),
                 })
                 .collect(),
         ),
@@ -405,10 +405,10 @@ fn stored_saml(s: &SamlConfig) -> StoredSaml {
             .renewal_notices
             .iter()
             .map(|n| StoredNotice {
-                exp: n.certificate_expires_at,
+                exp: n.certificate_expires_at.get(),
                 crc: n.certificate_crc,
                 days: n.threshold_days,
-                at: n.noticed_at,
+                at: n.noticed_at.get(),
             })
             .collect(),
     }} [])
@@ -476,15 +476,15 @@ fn saml_from_stored(mut m: StoredSaml) -> Result<SamlConfig> {
             .into_iter()
             .map(|c| IdpCertificate {
                 pem: c.pem,
-                issued_at: c.issued_at,
-                expires_at: c.expires_at,
+                issued_at: UnixMillis::new(c.issued_at),
+                expires_at: UnixMillis::new(c.expires_at),
             })
             .collect(),
         (None, Some(pem)) => match (m.cert_issued_at, m.cert_expires_at) {
             (Some(issued_at), Some(expires_at)) => vec![IdpCertificate {
                 pem: pem.clone(),
-                issued_at,
-                expires_at,
+                issued_at: UnixMillis::new(issued_at),
+                expires_at: UnixMillis::new(expires_at),
             }],
             // Written before windows were stored: read them from the certificate.
             _ => vec![crate::saml::parse_certificate(pem)
@@ -496,10 +496,10 @@ fn saml_from_stored(mut m: StoredSaml) -> Result<SamlConfig> {
     let renewal_notices = std::mem::take(&mut m.notices)
         .into_iter()
         .map(|n| crate::connection::RenewalNotice {
-            certificate_expires_at: n.exp,
+            certificate_expires_at: UnixMillis::new(n.exp),
             certificate_crc: n.crc,
             threshold_days: n.days,
-            noticed_at: n.at,
+            noticed_at: UnixMillis::new(n.at),
         })
         .collect();
     Ok(saml_fields!(plain_only from_record {m, SamlConfig {
@@ -593,7 +593,7 @@ fn stored_event(e: &crate::events::Event, position: u64) -> StoredEvent {
             .failure
             .as_ref()
             .map(|f| (f.code.clone(), f.message.clone())),
-        at: e.created_at,
+        at: e.created_at.get(),
     }
 }
 
@@ -637,7 +637,7 @@ pub fn decode_event(bytes: &[u8]) -> Result<crate::events::Event> {
         failure: s
             .fail
             .map(|(code, message)| crate::events::SignInFailure { code, message }),
-        created_at: s.at,
+        created_at: UnixMillis::new(s.at),
     })
 }
 

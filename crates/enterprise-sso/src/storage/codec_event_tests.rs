@@ -7,7 +7,7 @@ use crate::testing::{account_for, saml_connection};
 
 fn event() -> Event {
     let c = saml_connection("x", &["x.events.com"], true);
-    let mut e = Event::new(EventKind::ConnectionUpdated, 7);
+    let mut e = Event::new(EventKind::ConnectionUpdated, UnixMillis::new(7));
     e.position = 3;
     e.connection_id = Some(c.id.clone());
     e.changed = vec!["name".into()];
@@ -173,7 +173,7 @@ fn tag_2_events_with_base64_snapshots_stay_readable() {
             a: None,
             days: None,
             fail: None,
-            at: e.created_at,
+            at: e.created_at.get(),
         },
     );
     assert_eq!(old[0], FORMAT_CHECKSUMMED);

@@ -6,6 +6,7 @@ use crate::account::{email_key, EnterpriseAccount};
 use crate::connection::EnterpriseConnection;
 use crate::domain::Domain;
 use crate::ids::ConnectionId;
+use crate::millis::UnixMillis;
 use crate::provider::Provider;
 
 /// What a connection is found by: its domains (each claimed by one connection), its
@@ -34,7 +35,7 @@ pub fn connection_keys(c: &EnterpriseConnection) -> ConnectionKeys<'_> {
         organization_id: c.organization_id.as_deref(),
         active: c.active,
         provider: c.provider,
-        certificate_expires_at: c.certificate_expires_at(),
+        certificate_expires_at: c.certificate_expires_at().map(UnixMillis::get),
     }
 }
 
