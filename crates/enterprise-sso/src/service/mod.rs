@@ -19,6 +19,7 @@ mod retry;
 mod saml;
 mod saml_commit;
 mod sign_in;
+mod sign_in_commit;
 mod sign_in_events;
 mod test_run_model;
 mod test_runs;

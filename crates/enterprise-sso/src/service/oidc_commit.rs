@@ -27,8 +27,9 @@ use super::oidc::{
     exchange, refused, OidcAnswer, OidcSettings, OidcSignIn, OidcSignInRefusal, Pending,
 };
 use super::pending::{same_browser, BoundToBrowser};
+use super::sign_in_commit::Committed;
 use super::{Connections, SignIn};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::ids::ConnectionId;
 use crate::millis::UnixMillis;
 use crate::repo::Store;
@@ -149,90 +150,39 @@ impl<R: Store> Connections<R> {
                 key: key.clone(),
             })
             .collect();
-        let subject_key = format!("{}\u{0}{}", conn.id, who.provider_user_id);
-        let writing = crate::write_lock::lock(&subject_key).await;
-        let mut last = None;
-        for _ in 0..=self.max_retries {
-            let now = (self.clock)();
-            let found = self
-                .repo
-                .find_account_by_subject(&conn.id, &who.provider_user_id)
-                .await?;
-            let (write, created) = match Self::plan_account(&conn, &who, found.as_ref(), now) {
-                Ok(planned) => planned,
-                Err(e) => {
-                    drop(writing);
-                    return self.use_up(&takes, now, Err(e)).await;
-                }
-            };
-            let sign_in = SignIn {
-                account: write.account().clone(),
-                created,
-                connection: conn.clone(),
-            };
-            let mut ops = take.clone();
-            let code = match (&hosted, &client) {
-                (Some(h), Some(client)) => {
-                    // The claims as the provider typed them (WorkOS's raw_attributes).
-                    let raw = identity.claims.clone().into_iter().collect();
-                    let profile = Profile::of_sign_in(&sign_in, raw);
-                    match code_item(h.settings, &client.binding, &profile, h.random, now) {
-                        Ok((code, item)) => {
-                            ops.push(SignInOp::Put(item));
-                            Some((code, profile))
-                        }
-                        Err(e) => {
-                            drop(writing);
-                            return self.use_up(&takes, now, Err(e)).await;
-                        }
-                    }
-                }
-                _ => None,
-            };
-            match self
-                .repo
-                .commit_sign_ins(&ops, Some(&write), UnixMillis::new(now))
-                .await
-            {
-                Ok(Ok(_)) => {
-                    drop(writing);
-                    let connection = if conn.first_authenticated_at.is_none() {
-                        self.mark_authenticated(&conn.id).await?
-                    } else {
-                        conn
-                    };
-                    let redirect =
-                        code.zip(client)
-                            .map(|((code, profile), client)| HostedRedirect {
-                                redirect_uri: client.binding.redirect_uri,
-                                code,
-                                state: client.state,
-                                connection_id: id.clone(),
-                                profile,
-                            });
-                    return Ok(Some((
-                        OidcSignIn {
-                            sign_in: SignIn {
-                                connection,
-                                ..sign_in
-                            },
-                            identity: *identity,
-                        },
-                        redirect,
-                    )));
-                }
-                // Another callback with this state committed first.
-                Ok(Err(_)) => return Err(refused(OidcSignInRefusal::UnknownState)),
-                // Another sign-in of the same user got there first: read it again.
-                Err(e @ (Error::AccountExists { .. } | Error::VersionConflict { .. })) => {
-                    last = Some(e);
-                }
-                Err(e) => return Err(e),
+        let extra = |sign_in: &SignIn, now: i64| match (&hosted, &client) {
+            (Some(h), Some(client)) => {
+                // The claims as the provider typed them (WorkOS's raw_attributes).
+                let raw = identity.claims.clone().into_iter().collect();
+                let profile = Profile::of_sign_in(sign_in, raw);
+                let (code, item) = code_item(h.settings, &client.binding, &profile, h.random, now)?;
+                Ok(Some((item, (code, profile))))
             }
+            _ => Ok(None),
+        };
+        match self.commit_sign_in(conn, &who, &take, extra).await? {
+            Committed::Done(sign_in, code) => {
+                let redirect = code
+                    .zip(client)
+                    .map(|((code, profile), client)| HostedRedirect {
+                        redirect_uri: client.binding.redirect_uri,
+                        code,
+                        state: client.state,
+                        connection_id: id.clone(),
+                        profile,
+                    });
+                Ok(Some((
+                    OidcSignIn {
+                        sign_in: *sign_in,
+                        identity: *identity,
+                    },
+                    redirect,
+                )))
+            }
+            // Another callback with this state committed first.
+            Committed::Conflict => Err(refused(OidcSignInRefusal::UnknownState)),
+            Committed::Refused(e) => self.use_up(&takes, (self.clock)(), Err(e)).await,
         }
-        drop(writing);
-        let e = last.unwrap_or_else(|| Error::corrupt("no sign-in attempt was made"));
-        self.use_up(&takes, (self.clock)(), Err(e)).await
     }
 
     /// Takes the pending state, and the client's request riding on it, under `keys` (used

@@ -17,8 +17,9 @@ use super::hosted_flow::{
     Pending as ClientRequest,
 };
 use super::saml::{assertion_of, replay_item, usable_saml_request};
+use super::sign_in_commit::Committed;
 use super::{Connections, SignIn};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::ids::ConnectionId;
 use crate::millis::UnixMillis;
 use crate::repo::Store;
@@ -121,72 +122,32 @@ impl<R: Store> Connections<R> {
         let Ok((conn, who)) = self.check_sign_in(id, &assertion_of(verified)).await else {
             return Ok(None);
         };
-        let subject_key = format!("{}\u{0}{}", conn.id, who.provider_user_id);
-        let writing = crate::write_lock::lock(&subject_key).await;
-        for _ in 0..=self.max_retries {
-            let now = (self.clock)();
-            let found = self
-                .repo
-                .find_account_by_subject(&conn.id, &who.provider_user_id)
-                .await?;
-            let Ok((write, created)) = Self::plan_account(&conn, &who, found.as_ref(), now) else {
-                return Ok(None);
-            };
-            let sign_in = SignIn {
-                account: write.account().clone(),
-                created,
-                connection: conn.clone(),
-            };
-            let mut all = ops.clone();
-            let code = match (&hosted, &client) {
-                (Some(h), Some(client)) => {
-                    let profile = Profile::of_sign_in(&sign_in, saml_raw_attributes(verified));
-                    let Ok((code, item)) =
-                        code_item(h.settings, &client.binding, &profile, h.random, now)
-                    else {
-                        return Ok(None);
-                    };
-                    all.push(SignInOp::Put(item));
-                    Some((code, profile))
-                }
-                _ => None,
-            };
-            match self
-                .repo
-                .commit_sign_ins(&all, Some(&write), UnixMillis::new(now))
-                .await
-            {
-                Ok(Ok(_)) => {
-                    drop(writing);
-                    let connection = if conn.first_authenticated_at.is_none() {
-                        self.mark_authenticated(&conn.id).await?
-                    } else {
-                        conn
-                    };
-                    let redirect =
-                        code.zip(client)
-                            .map(|((code, profile), client)| HostedRedirect {
-                                redirect_uri: client.binding.redirect_uri,
-                                code,
-                                state: client.state,
-                                connection_id: id.clone(),
-                                profile,
-                            });
-                    return Ok(Some(SamlCommitted {
-                        sign_in: SignIn {
-                            connection,
-                            ..sign_in
-                        },
-                        relay_state,
-                        redirect,
-                    }));
-                }
-                Ok(Err(_)) => return Ok(None),
-                // Another sign-in of the same user got there first: read it again.
-                Err(Error::AccountExists { .. } | Error::VersionConflict { .. }) => {}
-                Err(e) => return Err(e),
+        let extra = |sign_in: &SignIn, now: i64| match (&hosted, &client) {
+            (Some(h), Some(client)) => {
+                let profile = Profile::of_sign_in(sign_in, saml_raw_attributes(verified));
+                let (code, item) = code_item(h.settings, &client.binding, &profile, h.random, now)?;
+                Ok(Some((item, (code, profile))))
             }
+            _ => Ok(None),
+        };
+        match self.commit_sign_in(conn, &who, &ops, extra).await? {
+            Committed::Done(sign_in, code) => {
+                let redirect = code
+                    .zip(client)
+                    .map(|((code, profile), client)| HostedRedirect {
+                        redirect_uri: client.binding.redirect_uri,
+                        code,
+                        state: client.state,
+                        connection_id: id.clone(),
+                        profile,
+                    });
+                Ok(Some(SamlCommitted {
+                    sign_in: *sign_in,
+                    relay_state,
+                    redirect,
+                }))
+            }
+            Committed::Conflict | Committed::Refused(_) => Ok(None),
         }
-        Ok(None)
     }
 }
