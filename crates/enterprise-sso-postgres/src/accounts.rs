@@ -91,71 +91,20 @@ pub(crate) async fn list(inner: &Inner, connection: &str, q: &AccountQuery) -> R
 /// takes a share lock on its connection's row in the same statement, so it cannot be
 /// linked to a connection being deleted.
 pub(crate) async fn insert(inner: &Inner, a: &EnterpriseAccount) -> Result<()> {
-    let id = a.id.to_string();
-    let keys = account_keys(a);
-    let linked = keys.connection.map(|c| c.to_string());
-    let version = version_to_i64(a.version)?;
-    let record = encode_account(a);
-    let key = keys.email;
-    let (times, records) =
-        crate::events::columns(&account_events(None, Some(a), a.updated_at.get()));
-    let outcome = inner
+    let inserted = inner
         .retrying(|| async {
             let client = inner.client().await?;
-            let st = client
-                .prepare_cached(&inner.sql.account_insert)
-                .await
-                .map_err(storage)?;
-            let inserted = client
-                .query_one(
-                    &st,
-                    &[
-                        &id,
-                        &linked,
-                        &a.provider_user_id,
-                        &key,
-                        &version,
-                        &record,
-                        &times,
-                        &records,
-                    ],
-                )
-                .await;
-            match inserted {
-                Ok(row) => {
-                    let n: i64 = row.try_get(0).map_err(storage)?;
-                    match (n, &a.enterprise_connection_id) {
-                        (0, Some(cid)) => Err(Error::not_found(cid)),
-                        (0, None) => Err(Error::corrupt("an unlinked account was not inserted")),
-                        _ => Ok(None),
-                    }
-                }
-                Err(e) => match unique_violation(&e) {
-                    Some("accounts_pkey") => Err(Error::AlreadyExists { id: (&a.id).into() }),
-                    Some("accounts_by_subject") => Ok(Some(())),
-                    _ => Err(storage(e)),
-                },
-            }
+            insert_on(&client, inner, a).await
         })
         .await?;
-    if outcome.is_none() {
-        return Ok(());
+    match inserted {
+        Inserted::Done => Ok(()),
+        // Another account has this (connection, provider user id): name it.
+        Inserted::SubjectTaken => {
+            let client = inner.client().await?;
+            Err(existing_subject_owner(&client, inner, a).await)
+        }
     }
-    // Another account has this (connection, provider user id): name it.
-    let client = inner.client().await?;
-    let st = client
-        .prepare_cached(&inner.sql.account_id_by_subject)
-        .await
-        .map_err(storage)?;
-    let existing: String = client
-        .query_one(&st, &[&linked, &a.provider_user_id])
-        .await
-        .map_err(storage)?
-        .try_get(0)
-        .map_err(storage)?;
-    Err(Error::AccountExists {
-        id: stored_id(&existing, "accounts")?,
-    })
 }
 
 /// `BEGIN` and the stored account, read and locked (`FOR UPDATE`): one round trip.
@@ -291,6 +240,16 @@ pub(crate) async fn insert_in(
     inner: &Inner,
     a: &EnterpriseAccount,
 ) -> Result<Inserted> {
+    insert_on(tx, inner, a).await
+}
+
+/// The account insert with its events, one statement on `client` (a pooled connection or
+/// a transaction).
+async fn insert_on<C: deadpool_postgres::GenericClient + Sync>(
+    client: &C,
+    inner: &Inner,
+    a: &EnterpriseAccount,
+) -> Result<Inserted> {
     let id = a.id.to_string();
     let keys = account_keys(a);
     let linked = keys.connection.map(|c| c.to_string());
@@ -298,11 +257,11 @@ pub(crate) async fn insert_in(
     let record = encode_account(a);
     let (times, records) =
         crate::events::columns(&account_events(None, Some(a), a.updated_at.get()));
-    let st = tx
+    let st = client
         .prepare_cached(&inner.sql.account_insert)
         .await
         .map_err(storage)?;
-    let inserted = tx
+    let inserted = client
         .query_one(
             &st,
             &[
