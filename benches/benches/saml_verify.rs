@@ -18,8 +18,9 @@
 //! - `saml_verify_parts/*`: where the time goes: one RSA verify per crate, the two
 //!   digests, base64, one roxmltree parse, the two canonicalizations.
 //! - before criterion: CPU time per operation (this thread's, from
-//!   `/proc/thread-self/schedstat`) of ours and the three floors, interleaved in rounds,
-//!   median of the rounds: on a shared machine CPU time moves less than wall time.
+//!   `/proc/thread-self/schedstat`) of ours and the three floors, interleaved in rounds
+//!   (9 rounds of `SSO_BENCH_CPU_CALLS` calls each, 2,000 by default), median of the
+//!   rounds: on a shared machine CPU time moves less than wall time.
 //! - `saml_verify_growth/*`: 8, 32, 128 and 180 KiB responses (the document cap is
 //!   192 KiB), ours and the `rsa` floor; `benches/tests/saml_growth.rs` bounds the growth
 //!   of time and peak heap.
@@ -184,7 +185,12 @@ fn typical(c: &mut Criterion) {
                 rsa_verify(&k.rsa, &work[0].signed_info, &work[0].signature)
             }),
         ],
-        200,
+        // 2,000 calls per round (`SSO_BENCH_CPU_CALLS`): at 200 the CPU clock's ~20 µs
+        // steps moved the ratio by a tenth.
+        std::env::var("SSO_BENCH_CPU_CALLS")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(2_000),
         9,
     );
 
