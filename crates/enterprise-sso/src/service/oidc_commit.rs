@@ -21,13 +21,13 @@
 
 use enterprise_sso_protocol::oidc::rp::CallbackOutcome;
 
-use super::hosted::{code_item, HostedSettings, Profile};
+use super::hosted::HostedSettings;
 use super::hosted_flow::{oidc_key, HostedRedirect, Pending as ClientRequest};
 use super::oidc::{
     exchange, refused, OidcAnswer, OidcSettings, OidcSignIn, OidcSignInRefusal, Pending,
 };
 use super::pending::{same_browser, BoundToBrowser};
-use super::sign_in_commit::Committed;
+use super::sign_in_commit::{client_code, client_redirect, Committed};
 use super::{Connections, SignIn};
 use crate::error::Result;
 use crate::ids::ConnectionId;
@@ -154,23 +154,13 @@ impl<R: Store> Connections<R> {
             (Some(h), Some(client)) => {
                 // The claims as the provider typed them (WorkOS's raw_attributes).
                 let raw = identity.claims.clone().into_iter().collect();
-                let profile = Profile::of_sign_in(sign_in, raw);
-                let (code, item) = code_item(h.settings, &client.binding, &profile, h.random, now)?;
-                Ok(Some((item, (code, profile))))
+                client_code(h.settings, client, h.random, sign_in, raw, now)
             }
             _ => Ok(None),
         };
         match self.commit_sign_in(conn, &who, &take, extra).await? {
             Committed::Done(sign_in, code) => {
-                let redirect = code
-                    .zip(client)
-                    .map(|((code, profile), client)| HostedRedirect {
-                        redirect_uri: client.binding.redirect_uri,
-                        code,
-                        state: client.state,
-                        connection_id: id.clone(),
-                        profile,
-                    });
+                let redirect = client_redirect(code, client, id);
                 Ok(Some((
                     OidcSignIn {
                         sign_in: *sign_in,

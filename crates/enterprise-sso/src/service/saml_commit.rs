@@ -11,13 +11,13 @@
 //! caller runs the step-by-step flow, which takes the pending request whatever follows,
 //! remembers the assertion and gives the typed refusal, exactly as before.
 
-use super::hosted::{code_item, HostedSettings, Profile};
+use super::hosted::HostedSettings;
 use super::hosted_flow::{
     idp_initiated_target, saml_key, saml_raw_attributes, HostedRedirect, IdpInitiatedClient,
     Pending as ClientRequest,
 };
 use super::saml::{assertion_of, replay_item, usable_saml_request};
-use super::sign_in_commit::Committed;
+use super::sign_in_commit::{client_code, client_redirect, Committed};
 use super::{Connections, SignIn};
 use crate::error::Result;
 use crate::ids::ConnectionId;
@@ -124,23 +124,14 @@ impl<R: Store> Connections<R> {
         };
         let extra = |sign_in: &SignIn, now: i64| match (&hosted, &client) {
             (Some(h), Some(client)) => {
-                let profile = Profile::of_sign_in(sign_in, saml_raw_attributes(verified));
-                let (code, item) = code_item(h.settings, &client.binding, &profile, h.random, now)?;
-                Ok(Some((item, (code, profile))))
+                let raw = saml_raw_attributes(verified);
+                client_code(h.settings, client, h.random, sign_in, raw, now)
             }
             _ => Ok(None),
         };
         match self.commit_sign_in(conn, &who, &ops, extra).await? {
             Committed::Done(sign_in, code) => {
-                let redirect = code
-                    .zip(client)
-                    .map(|((code, profile), client)| HostedRedirect {
-                        redirect_uri: client.binding.redirect_uri,
-                        code,
-                        state: client.state,
-                        connection_id: id.clone(),
-                        profile,
-                    });
+                let redirect = client_redirect(code, client, id);
                 Ok(Some(SamlCommitted {
                     sign_in: *sign_in,
                     relay_state,

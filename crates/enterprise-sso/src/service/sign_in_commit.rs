@@ -5,13 +5,50 @@
 //! [`crate::SignInStore::commit_sign_ins`], retried while another sign-in of the same user
 //! gets there first.
 
+use std::collections::BTreeMap;
+
+use super::hosted::{code_item, HostedSettings, Profile};
+use super::hosted_flow::{HostedRedirect, Pending as ClientRequest};
 use super::{Connections, SignIn};
 use crate::account::MappedIdentity;
 use crate::connection::EnterpriseConnection;
 use crate::error::{Error, Result};
+use crate::ids::ConnectionId;
 use crate::millis::UnixMillis;
 use crate::repo::Store;
 use crate::sign_in_store::{SignInItem, SignInOp};
+
+/// The `extra` of a hosted sign-in ([`Connections::commit_sign_in`]): the client's code for
+/// the sign-in's profile (`raw`: WorkOS's `raw_attributes`), its record stored by the
+/// commit, the code and the profile kept for [`client_redirect`].
+pub(super) fn client_code(
+    settings: &HostedSettings,
+    client: &ClientRequest,
+    random: [u8; 32],
+    sign_in: &SignIn,
+    raw: BTreeMap<String, serde_json::Value>,
+    now: i64,
+) -> Result<Option<(SignInItem, (String, Profile))>> {
+    let profile = Profile::of_sign_in(sign_in, raw);
+    let (code, item) = code_item(settings, &client.binding, &profile, random, now)?;
+    Ok(Some((item, (code, profile))))
+}
+
+/// The redirect that takes the client's code to it, once the commit stored the code.
+pub(super) fn client_redirect(
+    code: Option<(String, Profile)>,
+    client: Option<ClientRequest>,
+    id: &ConnectionId,
+) -> Option<HostedRedirect> {
+    code.zip(client)
+        .map(|((code, profile), client)| HostedRedirect {
+            redirect_uri: client.binding.redirect_uri,
+            code,
+            state: client.state,
+            connection_id: id.clone(),
+            profile,
+        })
+}
 
 /// How a one-commit sign-in ended ([`Connections::commit_sign_in`]).
 pub(super) enum Committed<T> {
