@@ -74,48 +74,70 @@ fn item(kind: SignInKind, key: &str, row: &tokio_postgres::Row) -> Result<SignIn
 }
 
 async fn put(inner: &Inner, it: &SignInItem, now: i64) -> Result<bool> {
-    let conn = it.connection_id.as_ref().map(ConnectionId::as_str);
-    let n = inner
+    inner
         .retrying(|| async {
             let client = inner.client().await?;
-            let st = client
-                .prepare_cached(&inner.sign_ins.put)
-                .await
-                .map_err(storage)?;
-            client
-                .execute(
-                    &st,
-                    &[
-                        &it.kind.as_str(),
-                        &it.key,
-                        &conn,
-                        &it.created_at.get(),
-                        &it.expires_at.get(),
-                        &it.payload,
-                        &now,
-                    ],
-                )
-                .await
-                .map_err(storage)
+            put_on(&client, inner, it, now).await
         })
-        .await?;
+        .await
+}
+
+/// The put statement on `client` (a pooled connection or a transaction): whether it wrote.
+async fn put_on<C: deadpool_postgres::GenericClient + Sync>(
+    client: &C,
+    inner: &Inner,
+    it: &SignInItem,
+    now: i64,
+) -> Result<bool> {
+    let conn = it.connection_id.as_ref().map(ConnectionId::as_str);
+    let st = client
+        .prepare_cached(&inner.sign_ins.put)
+        .await
+        .map_err(storage)?;
+    let n = client
+        .execute(
+            &st,
+            &[
+                &it.kind.as_str(),
+                &it.key,
+                &conn,
+                &it.created_at.get(),
+                &it.expires_at.get(),
+                &it.payload,
+                &now,
+            ],
+        )
+        .await
+        .map_err(storage)?;
     Ok(n > 0)
 }
 
 async fn take(inner: &Inner, kind: SignInKind, key: &str, now: i64) -> Result<Option<SignInItem>> {
-    let row = inner
+    inner
         .retrying(|| async {
             let client = inner.client().await?;
-            let st = client
-                .prepare_cached(&inner.sign_ins.take)
-                .await
-                .map_err(storage)?;
-            client
-                .query_opt(&st, &[&kind.as_str(), &key])
-                .await
-                .map_err(storage)
+            take_on(&client, inner, kind, key, now).await
         })
-        .await?;
+        .await
+}
+
+/// The take statement on `client` (a pooled connection or a transaction): the record it
+/// removed, when that one was live.
+async fn take_on<C: deadpool_postgres::GenericClient + Sync>(
+    client: &C,
+    inner: &Inner,
+    kind: SignInKind,
+    key: &str,
+    now: i64,
+) -> Result<Option<SignInItem>> {
+    let st = client
+        .prepare_cached(&inner.sign_ins.take)
+        .await
+        .map_err(storage)?;
+    let row = client
+        .query_opt(&st, &[&kind.as_str(), &key])
+        .await
+        .map_err(storage)?;
     Ok(row
         .map(|r| item(kind, key, &r))
         .transpose()?
@@ -191,45 +213,15 @@ async fn commit(
             for (index, op) in ops.iter().enumerate() {
                 let applied = match op {
                     SignInOp::Take { kind, key } => {
-                        let st = tx
-                            .prepare_cached(&inner.sign_ins.take)
-                            .await
-                            .map_err(storage)?;
-                        let row = tx
-                            .query_opt(&st, &[&kind.as_str(), key])
-                            .await
-                            .map_err(storage)?;
-                        match row.map(|r| item(*kind, key, &r)).transpose()? {
-                            Some(it) if it.is_live_at(UnixMillis::new(now)) => {
+                        match take_on(&tx, inner, *kind, key, now).await? {
+                            Some(it) => {
                                 taken.push(it);
                                 true
                             }
-                            _ => false,
+                            None => false,
                         }
                     }
-                    SignInOp::Put(it) => {
-                        let st = tx
-                            .prepare_cached(&inner.sign_ins.put)
-                            .await
-                            .map_err(storage)?;
-                        let conn = it.connection_id.as_ref().map(ConnectionId::as_str);
-                        let n = tx
-                            .execute(
-                                &st,
-                                &[
-                                    &it.kind.as_str(),
-                                    &it.key,
-                                    &conn,
-                                    &it.created_at.get(),
-                                    &it.expires_at.get(),
-                                    &it.payload,
-                                    &now,
-                                ],
-                            )
-                            .await
-                            .map_err(storage)?;
-                        n > 0
-                    }
+                    SignInOp::Put(it) => put_on(&tx, inner, it, now).await?,
                     _ => false,
                 };
                 if !applied {
