@@ -67,7 +67,7 @@ async fn run<S: Store>(svc: Connections<S>) -> Result<(), Box<dyn std::error::Er
             "https://login.globex.example/.well-known/openid-configuration".into(),
         ),
         // Activation needs the endpoints. A server with a fetcher fills them from the
-        // discovery document (`Connections::refresh`); this example fetches nothing, so it
+        // discovery document (`Flows::refresh`); this example fetches nothing, so it
         // gives them.
         auth_url: Patch::Value("https://login.globex.example/oauth2/authorize".into()),
         token_url: Patch::Value("https://login.globex.example/oauth2/token".into()),

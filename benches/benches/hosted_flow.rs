@@ -16,18 +16,17 @@
 //! ```
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+use enterprise_sso_flows::Flows;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use enterprise_sso::{
-    now_ms, AuthorizationRequest, CodeExchange, ConnectionId, Connections, DynStore,
-    HostedSettings, SamlPost,
-};
+use enterprise_sso::{now_ms, ConnectionId, Connections, DynStore};
 use enterprise_sso_benches::hosted::{self as h, Idp, StoreKind};
+use enterprise_sso_flows::{AuthorizationRequest, CodeExchange, HostedSettings, SamlPost};
 
 struct Flow {
-    svc: Connections<DynStore>,
+    svc_flows: Flows<DynStore>,
     id: ConnectionId,
     settings: HostedSettings,
     idp: Idp,
@@ -49,7 +48,7 @@ impl Flow {
         let n = self.n.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let t0 = Instant::now();
         let url = self
-            .svc
+            .svc_flows
             .hosted_start(&self.settings, &self.id, &req, browser, h::random())
             .await
             .expect("start");
@@ -68,7 +67,7 @@ impl Flow {
             browser: Some(browser),
         };
         let done = self
-            .svc
+            .svc_flows
             .hosted_saml_finish(&self.settings, &self.id, &post, None, h::random())
             .await
             .expect("finish");
@@ -80,12 +79,12 @@ impl Flow {
             random: h::random(),
         };
         let grant = self
-            .svc
+            .svc_flows
             .exchange_code(&self.settings, &done.code, &exchange)
             .await
             .expect("exchange");
         let profile = self
-            .svc
+            .svc_flows
             .profile_for_token(&grant.access_token)
             .await
             .expect("profile");
@@ -115,10 +114,11 @@ fn bench(c: &mut Criterion) {
             );
             continue;
         };
-        let svc = Connections::new(store);
-        let id = rt.block_on(h::saml_connection(&svc));
+        let svc_flows = Flows::new(Connections::new(store));
+        let svc = svc_flows.connections();
+        let id = rt.block_on(h::saml_connection(svc));
         let flow = Arc::new(Flow {
-            svc,
+            svc_flows,
             id,
             settings: h::settings(),
             idp: Idp::new(),

@@ -22,6 +22,7 @@
 //! Run: `cargo bench -p enterprise-sso-benches --bench oidc_verify`.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
+use enterprise_sso_flows::Flows;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,9 +31,9 @@ use async_trait::async_trait;
 use base64::Engine;
 use criterion::{criterion_group, criterion_main, Criterion};
 use enterprise_sso::{
-    ClientSecret, Connections, CreateConnection, OidcPatch, OidcSettings, OidcStart, Patch,
-    Provider, SignInStore, Store,
+    ClientSecret, Connections, CreateConnection, OidcPatch, Patch, Provider, SignInStore, Store,
 };
+use enterprise_sso_flows::{OidcSettings, OidcStart};
 use enterprise_sso_protocol::limits::Policy;
 use enterprise_sso_protocol::oidc::rp::{
     AuthorizationOptions, ClientConfig, HttpError, HttpResponse, OidcClientSecret, OidcHttp,
@@ -346,6 +347,8 @@ fn callback<R: Store + SignInStore + 'static>(
     minter: &Minter,
     svc: Connections<R>,
 ) {
+    let svc_flows = Flows::new(svc);
+    let svc = svc_flows.connections();
     let mut p = CreateConnection::new(Provider::OidcCustom, "Acme");
     p.domains = Some(vec!["acme.com".into()]);
     p.active = Some(true);
@@ -399,26 +402,28 @@ fn callback<R: Store + SignInStore + 'static>(
     let settings = OidcSettings::new(base, http.clone());
     let run = |i: usize| {
         block_on(async {
-            svc.oidc_start(
-                &settings,
-                &conn.id,
-                OidcStart {
-                    browser: "browser-cookie-0123456789abcdef",
-                    login_hint: None,
-                    domain_hint: None,
-                    random: random(i),
-                },
-            )
-            .await
-            .unwrap();
-            svc.oidc_finish(
-                &settings,
-                &conn.id,
-                &queries[i],
-                Some("browser-cookie-0123456789abcdef"),
-            )
-            .await
-            .unwrap()
+            svc_flows
+                .oidc_start(
+                    &settings,
+                    &conn.id,
+                    OidcStart {
+                        browser: "browser-cookie-0123456789abcdef",
+                        login_hint: None,
+                        domain_hint: None,
+                        random: random(i),
+                    },
+                )
+                .await
+                .unwrap();
+            svc_flows
+                .oidc_finish(
+                    &settings,
+                    &conn.id,
+                    &queries[i],
+                    Some("browser-cookie-0123456789abcdef"),
+                )
+                .await
+                .unwrap()
         })
     };
     // Every user signs in once (JIT), so the timed sign-ins are returning users.

@@ -29,16 +29,15 @@
 //!
 //! Prints a Markdown table and, last, one JSON line (for `benches/polis/flow.sh`).
 
+use enterprise_sso_flows::Flows;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use enterprise_sso::{
-    now_ms, AuthorizationRequest, CodeExchange, ConnectionId, Connections, DynStore,
-    HostedSettings, SamlPost,
-};
+use enterprise_sso::{now_ms, ConnectionId, Connections, DynStore};
 use enterprise_sso_benches::hosted::{self as h, Idp, StoreKind};
+use enterprise_sso_flows::{AuthorizationRequest, CodeExchange, HostedSettings, SamlPost};
 use enterprise_sso_http::{
     router_with, serve, ApiKeys, Auth, HttpOptions, OAuthClient, ServerLimits, SignInOptions,
 };
@@ -55,7 +54,7 @@ type Sender = hyper::client::conn::http1::SendRequest<Body>;
 /// What a run drives: the service in process, or the server over loopback.
 #[derive(Clone)]
 enum Target {
-    InProcess(Arc<Connections<DynStore>>),
+    InProcess(Flows<DynStore>),
     Http(SocketAddr),
 }
 
@@ -150,7 +149,7 @@ fn param(url: &str, name: &str) -> Option<String> {
 /// Step 1: the authorization; the IdP URL (with the AuthnRequest).
 async fn authorize(w: &World, target: &Target, b: &mut Browser) -> String {
     match target {
-        Target::InProcess(svc) => {
+        Target::InProcess(svc_flows) => {
             let req = AuthorizationRequest {
                 client_id: h::CLIENT_ID,
                 redirect_uri: h::REDIRECT_URI,
@@ -159,7 +158,8 @@ async fn authorize(w: &World, target: &Target, b: &mut Browser) -> String {
                 login_hint: None,
                 domain_hint: None,
             };
-            svc.hosted_start(&w.settings, &w.id, &req, &b.binding, h::random())
+            svc_flows
+                .hosted_start(&w.settings, &w.id, &req, &b.binding, h::random())
                 .await
                 .expect("hosted_start")
         }
@@ -202,13 +202,13 @@ async fn finish(
     let t0 = Instant::now();
     let (t1, t2);
     let email = match target {
-        Target::InProcess(svc) => {
+        Target::InProcess(svc_flows) => {
             let post = SamlPost {
                 saml_response: response,
                 relay_state: None,
                 browser: Some(&b.binding),
             };
-            let done = svc
+            let done = svc_flows
                 .hosted_saml_finish(&w.settings, &w.id, &post, None, h::random())
                 .await
                 .expect("hosted_saml_finish");
@@ -220,12 +220,13 @@ async fn finish(
                 redirect_uri: Some(h::REDIRECT_URI),
                 random: h::random(),
             };
-            let grant = svc
+            let grant = svc_flows
                 .exchange_code(&w.settings, &done.code, &exchange)
                 .await
                 .expect("exchange_code");
             t2 = Instant::now();
-            svc.profile_for_token(&grant.access_token)
+            svc_flows
+                .profile_for_token(&grant.access_token)
                 .await
                 .expect("profile_for_token")
                 .email
@@ -453,8 +454,9 @@ fn main() {
                 eprintln!("postgres skipped: set SSO_BENCH_POSTGRES_URL or SSO_TEST_POSTGRES_URL");
                 continue;
             };
-            let svc = Arc::new(Connections::new(store));
-            let id = h::saml_connection(&svc).await;
+            let svc_flows = Flows::new(Arc::new(Connections::new(store)));
+            let svc = svc_flows.connections();
+            let id = h::saml_connection(svc).await;
             let w = Arc::new(World {
                 id,
                 settings: h::settings(),
@@ -481,7 +483,7 @@ fn main() {
             }));
             for &tasks in &conc {
                 let batch = batch_cap.min(total.div_ceil(tasks)).max(1);
-                let mut targets = vec![("in process", Target::InProcess(svc.clone()))];
+                let mut targets = vec![("in process", Target::InProcess(svc_flows.clone()))];
                 if kind != StoreKind::Memory {
                     targets.push(("HTTP", Target::Http(addr)));
                 }

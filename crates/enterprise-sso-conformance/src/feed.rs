@@ -13,6 +13,7 @@ use enterprise_sso::Provider;
 use enterprise_sso::{list_all, ListQuery, Store};
 use enterprise_sso::{CreateConnection, OidcPatch, UpdateConnection};
 use enterprise_sso::{EnterpriseConnection, ProtocolConfig};
+use enterprise_sso_flows::Flows;
 use futures_executor::block_on;
 
 use crate::fixtures::*;
@@ -451,7 +452,8 @@ pub async fn refused_sign_ins_append_their_failure(repo: &dyn Store) {
     let c = saml_connection("fail", &[&format!("f-{tag}.com")], true);
     insert_all(repo, std::slice::from_ref(&c)).await;
     let start = last_position(repo).await;
-    let svc = Connections::new(repo);
+    let flows = Flows::new(Connections::new(repo));
+    let svc = flows.connections();
     let err = svc
         .record_sign_in(
             &c.id,
@@ -459,10 +461,12 @@ pub async fn refused_sign_ins_append_their_failure(repo: &dyn Store) {
         )
         .await
         .expect_err("an email outside the connection's domains is refused");
-    svc.record_sign_in_failure(&c.id, &err)
+    flows
+        .record_sign_in_failure(&c.id, &err)
         .await
         .expect("append");
-    svc.record_sign_in_failure(&c.id, &Error::storage("not a refusal"))
+    flows
+        .record_sign_in_failure(&c.id, &Error::storage("not a refusal"))
         .await
         .expect("nothing to append");
     let next = saml_connection("fail-next", &[&format!("f2-{tag}.com")], false);

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use enterprise_sso::{BoxError, MetadataSource};
+use enterprise_sso::BoxError;
+use enterprise_sso_flows::MetadataSource;
 use enterprise_sso_protocol::limits::Policy;
 use enterprise_sso_protocol::url_policy::{check_fetch_url_kind, ip_allowed, UrlError};
 use reqwest::header::{HeaderValue, CONTENT_TYPE, LOCATION};
@@ -390,7 +391,7 @@ fn location(response: &reqwest::Response, base: &Url) -> Option<Url> {
     base.join(value).ok()
 }
 
-/// For [`enterprise_sso::Connections::refresh`]: a GET of the document with a cap of
+/// For [`enterprise_sso_flows::Flows::refresh`]: a GET of the document with a cap of
 /// `max_bytes` (never above the configured cap); a longer body is a
 /// [`FetchError::TooLarge`].
 #[async_trait]

@@ -35,8 +35,8 @@
 //! [`FetchOptions::insecure_allow_loopback_for_tests`] is the test mode: loopback addresses
 //! and plain `http` to loopback are allowed (private and other ranges still are not).
 //!
-//! The [`Fetcher`] implements the core's [`enterprise_sso::MetadataSource`], so it can be
-//! handed to `Connections::refresh`.
+//! The [`Fetcher`] implements the core's [`enterprise_sso_flows::MetadataSource`], so it can be
+//! handed to `Flows::refresh`.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {

@@ -11,6 +11,7 @@
 
 mod support;
 
+use enterprise_sso_flows::Flows;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -631,9 +632,10 @@ async fn refresh_fills_oidc_endpoints_through_the_fetcher() {
         })
         .await;
         port.store(server.port(), Ordering::SeqCst);
-        let s = Connections::new(MemoryRepo::new()).with_policy(Policy {
+        let s_flows = Flows::new(Connections::new(MemoryRepo::new()).with_policy(Policy {
             allow_loopback_fetch: true,
-        });
+        }));
+        let s = s_flows.connections();
         let mut c = CreateConnection::new(Provider::OidcCustom, "acme");
         c.oidc = Some(OidcPatch {
             client_id: Patch::Value("cid".into()),
@@ -643,14 +645,14 @@ async fn refresh_fills_oidc_endpoints_through_the_fetcher() {
         });
         let c = s.create(&c).await.unwrap();
         let fetcher = test_mode(MapResolver::new(&[]));
-        let r = s.refresh(&c.id, &fetcher).await.unwrap();
+        let r = s_flows.refresh(&c.id, &fetcher).await.unwrap();
         let o = r.oidc().unwrap();
         assert_eq!(o.auth_url.as_deref(), Some(server.url("/authorize").as_str()));
         assert_eq!(o.token_url.as_deref(), Some(server.url("/token").as_str()));
 
         // A refused fetch is the core's Fetch error carrying the typed FetchError.
         let production = production(MapResolver::new(&[]));
-        let err = s.refresh(&c.id, &production).await.unwrap_err();
+        let err = s_flows.refresh(&c.id, &production).await.unwrap_err();
         let enterprise_sso::Error::Fetch { source, .. } = &err else {
             panic!("{err:?}")
         };

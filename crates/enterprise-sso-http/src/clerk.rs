@@ -59,7 +59,7 @@ pub(crate) async fn create<S: Store>(State(st): St<S>, headers: HeaderMap, body:
     let bytes = read_json(&st, &headers, body).await?;
     let params = decode_create(&bytes).map_err(refuse)?;
     let c = match &st.opts.metadata_source {
-        Some(source) => st.svc.create_resolved(&params, source.as_ref()).await,
+        Some(source) => st.flows.create_resolved(&params, source.as_ref()).await,
         None => st.svc.create(&params).await,
     }
     .map_err(fail)?;
@@ -85,9 +85,9 @@ pub(crate) async fn update<S: Store>(
     let source = st.opts.metadata_source.as_deref();
     let any = matches!(precondition, Precondition::Any);
     let result = match (precondition, source) {
-        (Precondition::Any, Some(src)) => st.svc.update_resolved(&id, &patch, None, src).await,
+        (Precondition::Any, Some(src)) => st.flows.update_resolved(&id, &patch, None, src).await,
         (Precondition::Version(v), Some(src)) => {
-            st.svc.update_resolved(&id, &patch, Some(v), src).await
+            st.flows.update_resolved(&id, &patch, Some(v), src).await
         }
         (Precondition::Any, None) => st.svc.update(&id, &patch).await,
         (Precondition::Version(v), None) => st.svc.update_if_version(&id, v, &patch).await,

@@ -1,7 +1,7 @@
 //! Clerk's connection test runs: `POST /v1/enterprise_connections/{id}/test_runs` (a
 //! short-lived URL that starts a test run) and `GET …/test_runs` (the runs, newest first,
 //! filtered by `status` (repeatable), paged by `limit` and `offset`). The rules are the
-//! core's (`Connections::create_test_run`, `list_test_runs`); the URL is served by the
+//! flows crate's (`Flows::create_test_run`, `list_test_runs`); the URL is served by the
 //! hosted sign-in routes (`GET {sp_base}/{id}/test_runs/{token}`), so test runs need them.
 
 use std::sync::Arc;
@@ -10,7 +10,8 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use enterprise_sso::limits::MAX_LIMIT;
-use enterprise_sso::{Store, TestRunQuery, TestRunStatus};
+use enterprise_sso::Store;
+use enterprise_sso_flows::{TestRunQuery, TestRunStatus};
 use enterprise_sso_wire::{codes, ApiErrors, TestRunListJson, TestRunUrlJson};
 
 use crate::envelope::{json, HttpError, Vendor};
@@ -52,7 +53,7 @@ pub(crate) async fn create<S: Store>(State(st): St<S>, Path(raw): Path<String>) 
         ))
     })?;
     let made = st
-        .svc
+        .flows
         .create_test_run(&id, random)
         .await
         .map_err(|e| core(V, &e))?;
@@ -101,7 +102,7 @@ pub(crate) async fn list<S: Store>(
     let id = parse_id(&raw).map_err(refuse)?;
     let query = list_query(q.as_deref()).map_err(refuse)?;
     let page = st
-        .svc
+        .flows
         .list_test_runs(&id, &query)
         .await
         .map_err(|e| core(V, &e))?;

@@ -96,6 +96,7 @@ pub fn router_with<S: Store + 'static>(
         .clone()
         .map(|s| sso::routes(connections.clone(), s, auth.clone(), &opts));
     let st = Arc::new(state::AppState {
+        flows: enterprise_sso_flows::Flows::new(Arc::clone(&connections)),
         svc: connections,
         opts,
     });

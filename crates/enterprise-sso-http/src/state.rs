@@ -2,7 +2,8 @@
 
 use std::sync::Arc;
 
-use enterprise_sso::{ConnectionId, Connections, Error, MetadataSource, Store};
+use enterprise_sso::{ConnectionId, Connections, Error, Store};
+use enterprise_sso_flows::MetadataSource;
 use enterprise_sso_wire::{ApiErrors, SpEndpoints};
 
 use crate::envelope::{HttpError, Vendor};
@@ -60,6 +61,8 @@ impl Default for HttpOptions {
 
 pub(crate) struct AppState<S> {
     pub(crate) svc: Arc<Connections<S>>,
+    /// The flows over `svc` (IdP documents resolved on write, test runs).
+    pub(crate) flows: enterprise_sso_flows::Flows<S>,
     pub(crate) opts: HttpOptions,
 }
 

@@ -16,10 +16,10 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use enterprise_sso::{
-    ClientSecret, CreateConnection, HostedSettings, OidcPatch, OidcSettings, Patch, Provider,
-    SamlSettings, UpdateConnection,
+    ClientSecret, CreateConnection, OidcPatch, Patch, Provider, UpdateConnection,
 };
 use enterprise_sso_fetch::{FetchOptions, Fetcher};
+use enterprise_sso_flows::{HostedSettings, OidcSettings, SamlSettings};
 use sso_support::*;
 
 struct Running(Child);
@@ -140,7 +140,7 @@ async fn oidc_world() -> OidcWorld {
         }),
         ..Default::default()
     };
-    w.svc
+    w.svc_flows
         .update_resolved(&conn.id, &activate, None, fetcher.as_ref())
         .await
         .unwrap();

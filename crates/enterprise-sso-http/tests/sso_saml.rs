@@ -279,7 +279,7 @@ async fn errors_after_the_client_is_known_go_back_to_its_redirect_uri_with_state
         );
     }
     // A state too long to keep is refused and not echoed.
-    let long = "s".repeat(enterprise_sso::MAX_CLIENT_STATE_BYTES + 1);
+    let long = "s".repeat(enterprise_sso_flows::MAX_CLIENT_STATE_BYTES + 1);
     let p = [
         ("client_id", "client_a"),
         ("redirect_uri", APP_CB),
@@ -342,11 +342,11 @@ async fn the_response_must_come_back_in_the_browser_that_started_it() {
     let mut random = [7u8; 32];
     random[0] = 1;
     let direct = w
-        .svc
+        .svc_flows
         .saml_start(
             &w.saml,
             &id,
-            enterprise_sso::SamlStart {
+            enterprise_sso_flows::SamlStart {
                 browser: alice
                     .cookie
                     .as_deref()

@@ -17,10 +17,10 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use enterprise_sso::{
-    ClientSecret, CreateConnection, HostedSettings, OidcPatch, OidcSettings, Patch, Provider,
-    SamlSettings, UpdateConnection,
+    ClientSecret, CreateConnection, OidcPatch, Patch, Provider, UpdateConnection,
 };
 use enterprise_sso_fetch::{FetchOptions, Fetcher};
+use enterprise_sso_flows::{HostedSettings, OidcSettings, SamlSettings};
 use sso_support::*;
 
 struct Running(Child);
@@ -131,7 +131,7 @@ async fn an_oidc_test_run_shows_the_claims_and_signs_no_one_in() {
         }),
         ..Default::default()
     };
-    w.svc
+    w.svc_flows
         .update_resolved(&id, &configure, None, fetcher.as_ref())
         .await
         .unwrap();

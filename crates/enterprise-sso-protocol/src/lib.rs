@@ -12,9 +12,12 @@
 //! - [`limits`]: the size limits and the deployment [`Policy`](limits::Policy).
 //! - [`secret`]: secret newtypes ([`secret_type!`]): redacted `Debug`, no `Display`.
 
+mod flow_refusal;
 pub mod limits;
 pub mod oidc;
 pub mod saml;
 pub mod secret;
 pub mod url_policy;
 pub mod xml;
+
+pub use flow_refusal::{HostedRefusal, OidcSignInRefusal, SamlRefusal};

@@ -5,7 +5,7 @@
 //! (`oauth.user_info`); the IdP's access token is never kept, so never shown
 //! (`oauth.access_token` is absent).
 
-use enterprise_sso::{TestRun, TestRunLog, TestRunPage, TestRunProtocol};
+use enterprise_sso_flows::{TestRun, TestRunLog, TestRunPage, TestRunProtocol};
 use serde::Serialize;
 
 /// `{url}`: the short-lived URL that starts a test run.

@@ -210,6 +210,24 @@ pub enum SignInRefusal {
     JitProvisioningDisabled,
 }
 
+impl SignInRefusal {
+    /// A stable snake_case code naming the rule (`sign_in_…`), as test runs and the
+    /// `authentication.sso_failed` events show it.
+    pub fn code(&self) -> &'static str {
+        match self {
+            SignInRefusal::ConnectionInactive => "sign_in_connection_inactive",
+            SignInRefusal::AccountInactive => "sign_in_account_inactive",
+            SignInRefusal::MissingSubject => "sign_in_missing_subject",
+            SignInRefusal::MissingEmail => "sign_in_missing_email",
+            SignInRefusal::InvalidEmail => "sign_in_invalid_email",
+            SignInRefusal::InvalidField { .. } => "sign_in_invalid_field",
+            SignInRefusal::EmailOutsideDomains => "sign_in_email_outside_domains",
+            SignInRefusal::NotAuthenticatable => "sign_in_not_authenticatable",
+            SignInRefusal::JitProvisioningDisabled => "sign_in_jit_provisioning_disabled",
+        }
+    }
+}
+
 /// SAML attribute names tried for the email address when no mapping is set.
 pub const DEFAULT_SAML_EMAIL: &[&str] = &[
     "email",
@@ -244,7 +262,7 @@ pub const MAX_PERSON_NAME_CHARS: usize = enterprise_sso_protocol::limits::MAX_NA
 
 /// Account fields taken from an assertion.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct MappedIdentity {
+pub struct MappedIdentity {
     /// The user's id at the IdP.
     pub provider_user_id: String,
     /// Email address, domain normalised.
@@ -265,7 +283,7 @@ pub(crate) struct MappedIdentity {
 ///   `family_name`.
 /// - The email's domain must be one of the connection's domains, or a subdomain of one
 ///   when `allow_subdomains` is on.
-pub(crate) fn map_assertion(
+pub fn map_assertion(
     conn: &EnterpriseConnection,
     assertion: &Assertion,
 ) -> Result<MappedIdentity, SignInRefusal> {
@@ -297,7 +315,7 @@ pub(crate) fn map_assertion(
 
 /// What the connection's mapping reads from an assertion, before any check: the user id,
 /// the email, the given and family names (a test run shows them even when a rule fails).
-pub(crate) fn mapped_fields(
+pub fn mapped_fields(
     conn: &EnterpriseConnection,
     assertion: &Assertion,
 ) -> (

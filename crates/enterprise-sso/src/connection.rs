@@ -207,7 +207,7 @@ macro_rules! oidc_fields {
           discovery_url: opt String, clear clear_discovery_url }
         { /// The issuer named by the discovery document, as given (Entra's `common` endpoint
           /// gives the `{tenantid}` template), so the host's ID-token check can use it. Set by
-          /// [`crate::Connections::refresh`], cleared when `discovery_url` changes; not settable
+          /// `enterprise_sso_flows::Flows::refresh`, cleared when `discovery_url` changes; not settable
           /// through create or update.
           issuer: special Option<String> }
         { /// Whether PKCE is used. Must be true when there is no client secret.

@@ -56,24 +56,25 @@ pub enum Error {
     /// A SAML sign-in was refused: the Response broke a rule, or the flow around it did
     /// (see `SamlRefusal::code`). Nothing about the sign-in was recorded.
     #[error("SAML sign-in refused: {0}")]
-    SamlRefused(Box<crate::service::SamlRefusal>),
+    SamlRefused(Box<enterprise_sso_protocol::SamlRefusal>),
 
     /// An OIDC sign-in was refused (see `OidcSignInRefusal::code`). Nothing about the
     /// sign-in was recorded; the pending request, if its state matched, is used up.
     #[error("OIDC sign-in refused: {0}")]
-    OidcRefused(Box<crate::service::OidcSignInRefusal>),
+    OidcRefused(Box<enterprise_sso_protocol::OidcSignInRefusal>),
 
     /// The hosted sign-in API refused (see `HostedRefusal::code` and
     /// `HostedRefusal::oauth_error`): a code, token, PKCE or client rule.
     #[error("hosted sign-in refused: {0}")]
-    HostedRefused(Box<crate::service::HostedRefusal>),
+    HostedRefused(Box<enterprise_sso_protocol::HostedRefusal>),
     /// An email address given for routing is malformed.
     #[error("invalid email address: {reason}")]
     InvalidEmail {
         /// What is wrong (the address itself is not repeated).
         reason: &'static str,
     },
-    /// A [`crate::MetadataSource`] could not fetch a document.
+    /// A `MetadataSource` (the IdP document fetcher of `enterprise-sso-flows`) could not
+    /// fetch a document.
     #[error("fetching {what} failed: {source}")]
     Fetch {
         /// What was being fetched (`saml.idp_metadata_url`, `oidc.discovery_url`).

@@ -81,8 +81,9 @@ pub mod limits {
 pub mod testing;
 
 pub use account::{
-    Assertion, EnterpriseAccount, SignInRefusal, Verification, VerificationStatus,
-    DEFAULT_SAML_EMAIL, DEFAULT_SAML_FIRST_NAME, DEFAULT_SAML_LAST_NAME,
+    map_assertion, mapped_fields, Assertion, EnterpriseAccount, MappedIdentity, SignInRefusal,
+    Verification, VerificationStatus, DEFAULT_SAML_EMAIL, DEFAULT_SAML_FIRST_NAME,
+    DEFAULT_SAML_LAST_NAME,
 };
 pub use cache::{CacheOptions, CacheStats, Cached};
 pub use cert_set::IdpCertificate;
@@ -112,25 +113,9 @@ pub use repo::{
     list_all, modify_by_cas, AccountPage, AccountQuery, AccountRepo, Change, ConnectionRepo,
     DynStore, EventFeed, FeedPage, ListQuery, Order, Page, Record, Store,
 };
+pub use routing::route_candidates;
 pub use secret::ClientSecret;
-pub use service::sign_in_failure;
-pub use service::{
-    check_code_challenge, s256_challenge, AuthorizationRequest, CodeBinding, CodeExchange,
-    HostedErrorRedirect, HostedOutcome, HostedRedirect, HostedRefusal, HostedSettings,
-    IdpInitiatedClient, Profile, SamlPost, TokenGrant, DEFAULT_ACCESS_TOKEN_TTL, DEFAULT_CODE_TTL,
-    DEFAULT_HOSTED_REQUEST_TTL, MAX_CLIENT_STATE_BYTES, MAX_RELAY_STATE_BYTES,
-};
-pub use service::{
-    now_ms, Clock, Connections, MetadataSource, OidcSettings, OidcSignIn, OidcSignInRefusal,
-    OidcStart, RefreshReport, SamlRedirect, SamlRefusal, SamlSettings, SamlSignIn, SamlStart,
-    SignIn, DEFAULT_IDP_INITIATED_MAX_AGE, DEFAULT_OIDC_METADATA_TTL, DEFAULT_OIDC_REQUEST_TTL,
-    DEFAULT_SAML_REQUEST_TTL,
-};
-pub use service::{
-    ParsedUserInfo, TestRun, TestRunLog, TestRunOauth, TestRunPage, TestRunProtocol, TestRunQuery,
-    TestRunSaml, TestRunStatus, TestRunUrl, MAX_TEST_RUNS_PER_CONNECTION, TEST_RUN_RETENTION,
-    TEST_RUN_URL_TTL,
-};
+pub use service::{now_ms, Clock, Committed, Connections, SignIn};
 pub use sign_in_store::{
     sign_in_key, AccountWrite, SignInCommit, SignInConflict, SignInItem, SignInKind, SignInOp,
     SignInStore,

@@ -16,7 +16,7 @@ pub(crate) fn email_domain(email: &str) -> Result<Domain> {
 /// The routing rule, part one: the domains to look up, in order — the domain itself,
 /// then each parent up to (never including) its public suffix — each with whether it is
 /// the exact domain.
-pub(crate) fn route_candidates(
+pub fn route_candidates(
     domain: &Domain,
 ) -> impl Iterator<Item = (std::borrow::Cow<'_, Domain>, bool)> + '_ {
     use std::borrow::Cow;

@@ -226,7 +226,7 @@ pub trait SignInStore: Send + Sync + std::fmt::Debug {
 
     /// Every live record of `kind` that belongs to `connection_id`, in any order (the
     /// caller sorts and pages: a connection's test runs are few, see
-    /// `Connections::list_test_runs`).
+    /// `Flows::list_test_runs`).
     async fn list_sign_ins(
         &self,
         kind: SignInKind,

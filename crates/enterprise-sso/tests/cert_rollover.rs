@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 use enterprise_sso::UnixMillis;
+use enterprise_sso_flows::Flows;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -12,8 +13,9 @@ use async_trait::async_trait;
 use enterprise_sso::IdpCertificate;
 use enterprise_sso::{
     ConnectionId, ConnectionRepo, Connections, CreateConnection, EnterpriseConnection, MemoryRepo,
-    MetadataSource, Patch, ProtocolConfig, Provider, SamlPatch, UpdateConnection,
+    Patch, ProtocolConfig, Provider, SamlPatch, UpdateConnection,
 };
+use enterprise_sso_flows::MetadataSource;
 use enterprise_sso_wire::ApiErrors;
 use futures_executor::block_on;
 use proptest::prelude::*;
@@ -81,7 +83,8 @@ fn primary_der(c: &EnterpriseConnection) -> String {
 #[test]
 fn expired_and_valid_the_valid_one_is_primary_and_counts_for_expiry() {
     block_on(async {
-        let s = svc();
+        let s_flows = Flows::new(svc());
+        let s = s_flows.connections();
         let (old, new) = (onelogin(), okta());
         // Expired first, as an IdP lists them mid-rotation.
         let c = s.create(&with_certs(&[&old, &new], true)).await.unwrap();
@@ -123,7 +126,8 @@ fn expired_and_valid_the_valid_one_is_primary_and_counts_for_expiry() {
 #[test]
 fn two_valid_the_later_expiry_wins_in_any_order() {
     block_on(async {
-        let s = svc();
+        let s_flows = Flows::new(svc());
+        let s = s_flows.connections();
         for order in [[okta(), auth0()], [auth0(), okta()]] {
             let c = s
                 .create(&with_certs(&[&order[0], &order[1]], true))
@@ -144,7 +148,8 @@ fn two_valid_the_later_expiry_wins_in_any_order() {
 #[test]
 fn all_expired_inactive_is_allowed_activation_is_refused() {
     block_on(async {
-        let s = svc();
+        let s_flows = Flows::new(svc());
+        let s = s_flows.connections();
         let (a, b) = (simplesaml(), onelogin());
         let err = s.create(&with_certs(&[&a, &b], true)).await.unwrap_err();
         let codes: Vec<_> = ApiErrors::from(&err)
@@ -203,7 +208,8 @@ fn metadata(certs: &[&(String, i64, i64)]) -> String {
 #[test]
 fn rotation_by_refresh_on_an_active_connection() {
     block_on(async {
-        let s = svc();
+        let s_flows = Flows::new(svc());
+        let s = s_flows.connections();
         let source = Source(std::sync::Mutex::new(metadata(&[&okta()])));
         let mut p = CreateConnection::new(Provider::SamlCustom, "rotating");
         p.saml = Some(SamlPatch {
@@ -211,7 +217,7 @@ fn rotation_by_refresh_on_an_active_connection() {
             ..Default::default()
         });
         let c = s.create(&p).await.unwrap();
-        s.refresh(&c.id, &source).await.unwrap();
+        s_flows.refresh(&c.id, &source).await.unwrap();
         let on = UpdateConnection {
             active: Patch::Value(true),
             ..Default::default()
@@ -221,7 +227,7 @@ fn rotation_by_refresh_on_an_active_connection() {
 
         // The IdP publishes its successor beside the current certificate.
         *source.0.lock().unwrap() = metadata(&[&okta(), &auth0()]);
-        let r = s.refresh(&c.id, &source).await.unwrap();
+        let r = s_flows.refresh(&c.id, &source).await.unwrap();
         assert_eq!(r.version, c.version + 1, "one write");
         assert!(r.active);
         assert_eq!(
@@ -237,7 +243,7 @@ fn rotation_by_refresh_on_an_active_connection() {
 
         // Then retires the old one: the set is replaced, not merged.
         *source.0.lock().unwrap() = metadata(&[&auth0()]);
-        let r2 = s.refresh(&c.id, &source).await.unwrap();
+        let r2 = s_flows.refresh(&c.id, &source).await.unwrap();
         assert_eq!(
             r2.saml()
                 .unwrap()
@@ -251,7 +257,7 @@ fn rotation_by_refresh_on_an_active_connection() {
         // A published set with nothing valid is refused on an active connection, and the
         // stored one stays.
         *source.0.lock().unwrap() = metadata(&[&onelogin()]);
-        assert!(s.refresh(&c.id, &source).await.is_err());
+        assert!(s_flows.refresh(&c.id, &source).await.is_err());
         assert_eq!(s.get(&c.id).await.unwrap(), r2);
     });
 }
@@ -321,7 +327,8 @@ proptest! {
 #[test]
 fn several_pem_blocks_in_one_field_are_several_certificates() {
     block_on(async {
-        let s = svc();
+        let s_flows = Flows::new(svc());
+        let s = s_flows.connections();
         let pem = |c: &(String, i64, i64)| {
             let body: Vec<String> =
                 c.0.as_bytes()

@@ -8,15 +8,17 @@
 #![allow(clippy::unwrap_used)]
 
 use enterprise_sso::UnixMillis;
+use enterprise_sso_flows::Flows;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use base64::Engine;
 use enterprise_sso::{
-    Connections, CreateConnection, EnterpriseConnection, Error, MemoryRepo, MetadataSource,
-    OidcPatch, Patch, Policy, Provider, SamlConfig, SamlPatch,
+    Connections, CreateConnection, EnterpriseConnection, Error, MemoryRepo, OidcPatch, Patch,
+    Policy, Provider, SamlConfig, SamlPatch,
 };
+use enterprise_sso_flows::MetadataSource;
 use enterprise_sso_wire::{decode_create, ApiErrors};
 use futures_executor::block_on;
 use serde_json::{json, Value};
@@ -133,7 +135,8 @@ fn saml_params(xml: &str, entity: Option<&str>, active: bool) -> CreateConnectio
 async fn run_saml(what: &str, bytes: &[u8], entity: Option<&str>, exp: &Value) {
     let now = 1_717_200_000_000i64;
     let xml = enterprise_sso_protocol::saml::decode_metadata_bytes(bytes.to_vec()).unwrap();
-    let s = svc(now);
+    let s_flows = Flows::new(svc(now));
+    let s = s_flows.connections();
     let inactive = s.create(&saml_params(&xml, entity, false)).await;
     if let Some(refusal) = exp.get("refusal") {
         let want = refusal["code"].as_str().unwrap();
@@ -181,7 +184,10 @@ async fn run_saml(what: &str, bytes: &[u8], entity: Option<&str>, exp: &Value) {
         ..Default::default()
     });
     let bare = s.create(&p).await.unwrap();
-    let refreshed = s.refresh(&bare.id, &Serve(bytes.to_vec())).await.unwrap();
+    let refreshed = s_flows
+        .refresh(&bare.id, &Serve(bytes.to_vec()))
+        .await
+        .unwrap();
     check_saml(what, refreshed.saml().unwrap(), exp);
 }
 
@@ -230,7 +236,8 @@ fn discovery_corpus() {
             let url = exp["discovery_url"].as_str().unwrap();
             let parsed =
                 enterprise_sso_protocol::oidc::parse_discovery(&body, url, &Policy::default());
-            let s = svc(1_717_200_000_000);
+            let s_flows = Flows::new(svc(1_717_200_000_000));
+            let s = s_flows.connections();
             let mut p = CreateConnection::new(Provider::OidcCustom, "corpus");
             p.oidc = Some(OidcPatch {
                 client_id: Patch::Value("client".into()),
@@ -239,7 +246,7 @@ fn discovery_corpus() {
                 ..Default::default()
             });
             let c: EnterpriseConnection = s.create(&p).await.unwrap();
-            let refreshed = s.refresh(&c.id, &Serve(body.clone())).await;
+            let refreshed = s_flows.refresh(&c.id, &Serve(body.clone())).await;
             if let Some(refusal) = exp.get("refusal") {
                 assert!(parsed.is_err(), "{what}: accepted");
                 let err = refreshed.expect_err(&what);

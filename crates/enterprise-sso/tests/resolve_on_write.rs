@@ -9,6 +9,7 @@ use enterprise_sso::{
     ClientSecret, CreateConnection, Error, FieldErrorKind, ListQuery, OidcPatch, Patch, Policy,
     Provider, SamlPatch, UpdateConnection,
 };
+use enterprise_sso_flows::Flows;
 use futures_executor::block_on;
 use saml_support::*;
 
@@ -46,12 +47,13 @@ fn loopback_svc() -> enterprise_sso::Connections<enterprise_sso::MemoryRepo> {
 
 #[test]
 fn oidc_created_with_only_a_discovery_url_is_active_with_its_endpoints() {
-    let s = loopback_svc();
+    let s_flows = Flows::new(loopback_svc());
+    let s = s_flows.connections();
     // Without resolution the activation rule refuses it (the control).
     let plain = block_on(s.create(&oidc_params())).unwrap_err();
     assert!(plain.validation().unwrap().has("oidc.auth_url"), "{plain}");
     let source = FakeSource::new(|| Ok(discovery_doc()));
-    let c = block_on(s.create_resolved(&oidc_params(), &source)).unwrap();
+    let c = block_on(s_flows.create_resolved(&oidc_params(), &source)).unwrap();
     assert!(c.active);
     let o = c.oidc().unwrap();
     assert_eq!(
@@ -69,12 +71,13 @@ fn oidc_created_with_only_a_discovery_url_is_active_with_its_endpoints() {
 
 #[test]
 fn explicit_endpoints_win_over_the_document() {
-    let s = loopback_svc();
+    let s_flows = Flows::new(loopback_svc());
     let mut p = oidc_params();
     if let Some(o) = p.oidc.as_mut() {
         o.token_url = Patch::Value("https://token.acme.com/t".into());
     }
-    let c = block_on(s.create_resolved(&p, &FakeSource::new(|| Ok(discovery_doc())))).unwrap();
+    let c =
+        block_on(s_flows.create_resolved(&p, &FakeSource::new(|| Ok(discovery_doc())))).unwrap();
     assert_eq!(
         c.oidc().unwrap().token_url.as_deref(),
         Some("https://token.acme.com/t")
@@ -83,10 +86,11 @@ fn explicit_endpoints_win_over_the_document() {
 
 #[test]
 fn a_refused_fetch_or_document_writes_nothing() {
-    let s = loopback_svc();
+    let s_flows = Flows::new(loopback_svc());
+    let s = s_flows.connections();
     let down = FakeSource::new(|| Err("connection refused".into()));
     assert!(matches!(
-        block_on(s.create_resolved(&oidc_params(), &down)),
+        block_on(s_flows.create_resolved(&oidc_params(), &down)),
         Err(Error::Fetch {
             what: "oidc.discovery_url",
             ..
@@ -95,12 +99,12 @@ fn a_refused_fetch_or_document_writes_nothing() {
     let wrong_issuer = FakeSource::new(|| {
         Ok(br#"{"issuer":"https://evil.example","authorization_endpoint":"https://a/x","token_endpoint":"https://a/t","response_types_supported":["code"]}"#.to_vec())
     });
-    let err = block_on(s.create_resolved(&oidc_params(), &wrong_issuer)).unwrap_err();
+    let err = block_on(s_flows.create_resolved(&oidc_params(), &wrong_issuer)).unwrap_err();
     assert!(err.validation().unwrap().has("oidc.discovery_url"), "{err}");
     // An internal address is refused before any fetch (production policy).
-    let strict = svc();
+    let strict_flows = Flows::new(svc());
     let never = FakeSource::new(|| Ok(discovery_doc()));
-    let err = block_on(strict.create_resolved(&oidc_params(), &never)).unwrap_err();
+    let err = block_on(strict_flows.create_resolved(&oidc_params(), &never)).unwrap_err();
     assert!(
         matches!(
             err.validation().unwrap().errors()[0].kind,
@@ -120,7 +124,8 @@ fn a_refused_fetch_or_document_writes_nothing() {
 
 #[test]
 fn saml_created_with_only_a_metadata_url_is_active() {
-    let s = loopback_svc();
+    let s_flows = Flows::new(loopback_svc());
+    let s = s_flows.connections();
     let mut p = CreateConnection::new(Provider::SamlOkta, "Acme");
     p.active = Some(true);
     p.saml = Some(SamlPatch {
@@ -132,7 +137,8 @@ fn saml_created_with_only_a_metadata_url_is_active() {
         "the control: no metadata, no activation"
     );
     let c =
-        block_on(s.create_resolved(&p, &FakeSource::new(|| Ok(OKTA.as_bytes().to_vec())))).unwrap();
+        block_on(s_flows.create_resolved(&p, &FakeSource::new(|| Ok(OKTA.as_bytes().to_vec()))))
+            .unwrap();
     assert!(c.active);
     let saml = c.saml().unwrap();
     assert!(saml.idp_entity_id.is_some() && saml.idp_sso_url.is_some());
@@ -141,7 +147,8 @@ fn saml_created_with_only_a_metadata_url_is_active() {
 
 #[test]
 fn an_update_that_sets_a_discovery_url_resolves_it() {
-    let s = loopback_svc();
+    let s_flows = Flows::new(loopback_svc());
+    let s = s_flows.connections();
     let mut p = CreateConnection::new(Provider::OidcCustom, "Acme");
     p.oidc = Some(OidcPatch {
         client_id: Patch::Value("acme-client".into()),
@@ -158,7 +165,7 @@ fn an_update_that_sets_a_discovery_url_resolves_it() {
         ..Default::default()
     };
     let source = FakeSource::new(|| Ok(discovery_doc()));
-    let u = block_on(s.update_resolved(&c.id, &patch, Some(c.version), &source)).unwrap();
+    let u = block_on(s_flows.update_resolved(&c.id, &patch, Some(c.version), &source)).unwrap();
     assert!(u.active);
     assert_eq!(
         u.oidc().unwrap().issuer.as_deref(),
@@ -168,7 +175,8 @@ fn an_update_that_sets_a_discovery_url_resolves_it() {
 
 #[test]
 fn refresh_all_refreshes_every_connection_with_a_url_and_goes_on_past_failures() {
-    let s = loopback_svc();
+    let s_flows = Flows::new(loopback_svc());
+    let s = s_flows.connections();
     let mut with_url = oidc_params();
     with_url.active = Some(false);
     let a = block_on(s.create(&with_url)).unwrap();
@@ -186,7 +194,7 @@ fn refresh_all_refreshes_every_connection_with_a_url_and_goes_on_past_failures()
     });
     block_on(s.create(&plain)).unwrap();
     let source = FakeSource::new(|| Ok(discovery_doc()));
-    let report = block_on(s.refresh_all(&source)).unwrap();
+    let report = block_on(s_flows.refresh_all(&source)).unwrap();
     let mut got = report.refreshed.clone();
     got.sort();
     let mut want = vec![a.id.clone(), b.id.clone()];
@@ -204,7 +212,7 @@ fn refresh_all_refreshes_every_connection_with_a_url_and_goes_on_past_failures()
     );
     // A source that fails: every connection is tried and reported.
     let down = FakeSource::new(|| Err("connection refused".into()));
-    let report = block_on(s.refresh_all(&down)).unwrap();
+    let report = block_on(s_flows.refresh_all(&down)).unwrap();
     assert_eq!(report.failed.len(), 2);
     assert_eq!(down.asked.lock().unwrap().len(), 2);
 }

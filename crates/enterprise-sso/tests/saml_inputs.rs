@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used)]
 
 use enterprise_sso::UnixMillis;
+use enterprise_sso_flows::Flows;
 use std::sync::Arc;
 
 use enterprise_sso::{
@@ -75,7 +76,8 @@ fn idp_styles_parse_to_the_expected_fields() {
 #[test]
 fn metadata_fills_the_idp_fields_and_the_validity_window() {
     block_on(async {
-        let s = svc();
+        let s_flows = Flows::new(svc());
+        let s = s_flows.connections();
         let c = s.create(&saml_params(metadata(ADFS), true)).await.unwrap();
         let saml = c.saml().unwrap();
         assert_eq!(
@@ -127,7 +129,8 @@ fn metadata_fills_the_idp_fields_and_the_validity_window() {
 #[test]
 fn explicit_values_that_disagree_with_metadata_are_refused() {
     block_on(async {
-        let s = svc();
+        let s_flows = Flows::new(svc());
+        let s = s_flows.connections();
         let mut p = metadata(OKTA);
         p.idp_entity_id = Patch::Value("urn:someone-else".into());
         p.idp_sso_url = Patch::Value("https://elsewhere.example.com/sso".into());
@@ -278,7 +281,8 @@ fn hostile_and_broken_inputs_are_refused_and_nothing_is_written() {
         ),
     ];
     block_on(async {
-        let s = svc();
+        let s_flows = Flows::new(svc());
+        let s = s_flows.connections();
         let keeper = s.create(&saml_params(metadata(OKTA), false)).await.unwrap();
         let check = |err: Error, path: &str, ok: Check, what: &str| {
             let v = err
@@ -362,7 +366,8 @@ fn parser_limits_hold_on_their_own() {
 #[test]
 fn expired_certificates_block_activation_but_not_other_edits() {
     block_on(async {
-        let s = svc();
+        let s_flows = Flows::new(svc());
+        let s = s_flows.connections();
         let p = SamlPatch {
             idp_entity_id: Patch::Value("urn:x".into()),
             idp_sso_url: Patch::Value("https://idp.example.com/sso".into()),
@@ -401,7 +406,8 @@ fn expired_certificates_block_activation_but_not_other_edits() {
 #[test]
 fn renewal_reminders_list_certificates_expiring_within_n_days() {
     block_on(async {
-        let s = svc(); // now = 2029-01-01
+        let s_flows = Flows::new(svc());
+        let s = s_flows.connections(); // now = 2029-01-01
         let make = |pem: &'static str, name: &str| {
             let mut p = saml_params(
                 SamlPatch {
@@ -486,9 +492,11 @@ fn fetched_urls_refuse_internal_addresses() {
 fn refresh_saml_metadata_through_the_merge_path() {
     block_on(async {
         let (s, c) = refreshable().await;
+        let s_flows = Flows::new(s);
+        let s = s_flows.connections();
         let url = METADATA_URL;
         let ok = FakeSource::new(|| Ok(ENTRA.as_bytes().to_vec()));
-        let r = s.refresh(&c.id, &ok).await.unwrap();
+        let r = s_flows.refresh(&c.id, &ok).await.unwrap();
         assert_eq!(ok.asked.lock().unwrap()[0], (url.to_owned(), 1024 * 1024));
         assert_eq!(r.version, c.version + 1);
         assert_eq!(r.saml().unwrap().idp_metadata.as_deref(), Some(ENTRA));
@@ -504,18 +512,18 @@ fn refresh_saml_metadata_through_the_merge_path() {
         let before = s.get(&c.id).await.unwrap();
         let garbage = FakeSource::new(|| Ok(b"\x00\xffnot xml at all".to_vec()));
         assert!(matches!(
-            s.refresh(&c.id, &garbage).await,
+            s_flows.refresh(&c.id, &garbage).await,
             Err(Error::Validation(_))
         ));
         let huge = FakeSource::new(|| Ok(vec![b'a'; 2 * 1024 * 1024]));
-        let err = s.refresh(&c.id, &huge).await.unwrap_err();
+        let err = s_flows.refresh(&c.id, &huge).await.unwrap_err();
         assert!(matches!(
             err.validation().unwrap().at("saml.idp_metadata")[..],
             [FieldErrorKind::TooLong { .. }]
         ));
         let failing = FakeSource::new(|| Err("connection refused".into()));
         assert!(matches!(
-            s.refresh(&c.id, &failing).await,
+            s_flows.refresh(&c.id, &failing).await,
             Err(Error::Fetch {
                 what: "saml.idp_metadata_url",
                 ..
@@ -523,7 +531,7 @@ fn refresh_saml_metadata_through_the_merge_path() {
         ));
         let bomb = FakeSource::new(|| Ok(b"<!DOCTYPE x [<!ENTITY a \"b\">]><x>&a;</x>".to_vec()));
         assert!(matches!(
-            s.refresh(&c.id, &bomb).await,
+            s_flows.refresh(&c.id, &bomb).await,
             Err(Error::Validation(_))
         ));
         assert_eq!(
@@ -551,7 +559,8 @@ fn discovery(issuer: &str, jwks: bool, scheme: &str) -> Vec<u8> {
 #[test]
 fn refresh_oidc_discovery_checks_and_fills_endpoints() {
     block_on(async {
-        let s = svc();
+        let s_flows = Flows::new(svc());
+        let s = s_flows.connections();
         let mut p = CreateConnection::new(Provider::OidcCustom, "acme");
         p.oidc = Some(OidcPatch {
             client_id: Patch::Value("cid".into()),
@@ -584,7 +593,7 @@ fn refresh_oidc_discovery_checks_and_fills_endpoints() {
         ];
         for (body, want) in bad {
             let src = FakeSource::new(move || Ok(body.clone()));
-            let err = s.refresh(&c.id, &src).await.unwrap_err();
+            let err = s_flows.refresh(&c.id, &src).await.unwrap_err();
             assert_eq!(
                 err.validation().unwrap().at("oidc.discovery_url"),
                 vec![&FieldErrorKind::InvalidDiscovery(want)]
@@ -592,7 +601,7 @@ fn refresh_oidc_discovery_checks_and_fills_endpoints() {
             assert_eq!(s.get(&c.id).await.unwrap(), c, "nothing written");
         }
         let good = FakeSource::new(|| Ok(discovery("https://login.acme.com/", true, "https")));
-        let r = s.refresh(&c.id, &good).await.unwrap();
+        let r = s_flows.refresh(&c.id, &good).await.unwrap();
         let o = r.oidc().unwrap();
         assert_eq!(
             o.auth_url.as_deref(),
@@ -609,7 +618,7 @@ fn refresh_oidc_discovery_checks_and_fills_endpoints() {
             .create(&CreateConnection::new(Provider::SamlCustom, "bare"))
             .await
             .unwrap();
-        let err = s.refresh(&bare.id, &good).await.unwrap_err();
+        let err = s_flows.refresh(&bare.id, &good).await.unwrap_err();
         assert!(err.validation().unwrap().has("saml.idp_metadata_url"));
     });
 }

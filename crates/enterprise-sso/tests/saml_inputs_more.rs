@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 use enterprise_sso::{Patch, Policy, SamlPatch};
+use enterprise_sso_flows::Flows;
 use enterprise_sso_protocol::saml::{parse_certificate, parse_metadata};
 use futures_executor::block_on;
 use proptest::prelude::*;
@@ -87,7 +88,8 @@ fn certificates_are_stored_in_canonical_form() {
 #[test]
 fn white_space_and_a_byte_order_mark_before_the_declaration_are_accepted() {
     block_on(async {
-        let s = svc();
+        let s_flows = Flows::new(svc());
+        let s = s_flows.connections();
         let plain = s.create(&saml_params(metadata(ENTRA), true)).await.unwrap();
         for prefix in ["\u{feff}", "\n", "  \r\n\t", "\u{feff}\n  "] {
             let xml = format!("{prefix}{ENTRA}");
@@ -108,6 +110,8 @@ fn white_space_and_a_byte_order_mark_before_the_declaration_are_accepted() {
 fn refresh_decodes_utf16_and_utf8_with_a_byte_order_mark() {
     block_on(async {
         let (s, c) = refreshable().await;
+        let s_flows = Flows::new(s);
+        let s = s_flows.connections();
         let utf16 = |le: bool| {
             let mut out = if le {
                 vec![0xFF, 0xFE]
@@ -130,7 +134,7 @@ fn refresh_decodes_utf16_and_utf8_with_a_byte_order_mark() {
             ("UTF-8 with BOM", utf8_bom),
         ] {
             let source = FakeSource::new(move || Ok(body.clone()));
-            let r = s
+            let r = s_flows
                 .refresh(&c.id, &source)
                 .await
                 .unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -148,7 +152,7 @@ fn refresh_decodes_utf16_and_utf8_with_a_byte_order_mark() {
         let lone_surrogate = vec![0xFF, 0xFE, 0x00, 0xD8, b'<', 0x00];
         for body in [odd, lone_surrogate] {
             let source = FakeSource::new(move || Ok(body.clone()));
-            let err = s.refresh(&c.id, &source).await.unwrap_err();
+            let err = s_flows.refresh(&c.id, &source).await.unwrap_err();
             assert!(err.validation().unwrap().has("saml.idp_metadata"), "{err}");
         }
         assert_eq!(s.get(&c.id).await.unwrap(), before);

@@ -13,9 +13,8 @@ use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use enterprise_sso::{
-    ConnectionId, Error, HostedErrorRedirect, HostedOutcome, HostedRedirect, SamlPost, Store,
-};
+use enterprise_sso::{ConnectionId, Error, Store};
+use enterprise_sso_flows::{HostedErrorRedirect, HostedOutcome, HostedRedirect, SamlPost};
 
 use super::page::{redirect, refusal};
 use super::{browser_cookie, random, with_query, SsoState};
@@ -156,7 +155,7 @@ pub(crate) async fn acs<S: Store>(
     }
     let idp_initiated = st.opts.idp_initiated_client();
     match st
-        .svc
+        .flows
         .hosted_saml_finish(&st.opts.settings, &id, &post, idp_initiated.as_ref(), r)
         .await
     {
@@ -210,7 +209,7 @@ pub(crate) async fn callback<S: Store>(
         return page;
     }
     match st
-        .svc
+        .flows
         .hosted_oidc_finish(
             &st.opts.settings,
             &id,

@@ -11,9 +11,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use base64::Engine as _;
 use enterprise_sso::{
-    AuthorizationRequest, ConnectionId, Connections, EnterpriseConnection, Error, ListQuery,
-    Provider, SignInRefusal, Store,
+    ConnectionId, Connections, EnterpriseConnection, Error, ListQuery, Provider, SignInRefusal,
+    Store,
 };
+use enterprise_sso_flows::AuthorizationRequest;
 
 use super::page::{redirect, refusal};
 use super::{browser_cookie, random, set_cookie, with_query, SsoState};
@@ -99,7 +100,7 @@ pub(crate) async fn authorize<S: Store>(
         Ok(res) => res,
         Err(b) => {
             // A state too long to keep is not echoed either.
-            let state = state.filter(|s| s.len() <= enterprise_sso::MAX_CLIENT_STATE_BYTES);
+            let state = state.filter(|s| s.len() <= enterprise_sso_flows::MAX_CLIENT_STATE_BYTES);
             let to = with_query(
                 redirect_uri,
                 &[
@@ -171,7 +172,7 @@ async fn start<S: Store>(
     };
     let r = random::<64>().map_err(|_| back("server_error", "No randomness."))?;
     let url = st
-        .svc
+        .flows
         .hosted_start(&st.opts.settings, &conn.id, &request, &browser, r)
         .await
         .map_err(|e| start_error(&conn.id, &e))?;

@@ -1,7 +1,7 @@
 //! The hosted sign-in routes (the WorkOS SSO API and the SP endpoints): `GET
 //! /sso/authorize`, `POST {base}/{id}/acs`, `GET {base}/{id}/metadata`, `GET
 //! {base}/{id}/callback`, `POST /sso/token`, `GET /sso/profile`. The rules live in the
-//! core (`Connections::hosted_start`, `hosted_saml_finish`, `hosted_oidc_finish`,
+//! flows crate (`Flows::hosted_start`, `hosted_saml_finish`, `hosted_oidc_finish`,
 //! `exchange_code`, `profile_for_token`); these handlers check the client registry,
 //! carry the browser-binding cookie and translate answers.
 //!
@@ -26,7 +26,8 @@ use std::sync::Arc;
 use axum::http::{header, HeaderMap};
 use axum::routing::{get, post};
 use axum::Router;
-use enterprise_sso::{ConnectionId, Connections, HostedSettings, Store};
+use enterprise_sso::{ConnectionId, Connections, Store};
+use enterprise_sso_flows::HostedSettings;
 
 pub use clients::{InvalidClient, OAuthClient};
 
@@ -132,11 +133,11 @@ impl SignInOptions {
     }
 
     /// The client that takes IdP-initiated sign-ins (the one with a default redirect).
-    pub(crate) fn idp_initiated_client(&self) -> Option<enterprise_sso::IdpInitiatedClient> {
+    pub(crate) fn idp_initiated_client(&self) -> Option<enterprise_sso_flows::IdpInitiatedClient> {
         self.clients
             .iter()
             .find(|c| c.default_redirect_uri.is_some())
-            .map(|c| enterprise_sso::IdpInitiatedClient {
+            .map(|c| enterprise_sso_flows::IdpInitiatedClient {
                 client_id: c.client_id.clone(),
                 redirect_uris: c.redirect_uris.clone(),
                 default_redirect_uri: c.default_redirect_uri.clone(),
@@ -146,6 +147,8 @@ impl SignInOptions {
 
 pub(crate) struct SsoState<S> {
     pub(crate) svc: Arc<Connections<S>>,
+    /// The sign-in flows over `svc`.
+    pub(crate) flows: enterprise_sso_flows::Flows<S>,
     pub(crate) opts: SignInOptions,
     pub(crate) auth: Auth,
     pub(crate) max_body_bytes: usize,
@@ -163,6 +166,7 @@ pub(crate) fn routes<S: Store + 'static>(
 ) -> Router {
     let sp = opts.sp_path.clone();
     let st = Arc::new(SsoState {
+        flows: enterprise_sso_flows::Flows::new(Arc::clone(&svc)),
         svc,
         opts,
         auth,

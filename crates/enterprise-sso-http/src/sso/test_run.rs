@@ -11,7 +11,8 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
-use enterprise_sso::{ConnectionId, Error, SamlPost, Store, TestRun, TestRunStatus};
+use enterprise_sso::{ConnectionId, Error, Store};
+use enterprise_sso_flows::{SamlPost, TestRun, TestRunStatus};
 
 use super::page::{escape, redirect, refusal};
 use super::{browser_cookie, random, set_cookie, SsoState};
@@ -45,7 +46,7 @@ pub(crate) async fn start<S: Store>(
     let browser = browser_cookie(&headers)
         .unwrap_or_else(|| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(fresh));
     match st
-        .svc
+        .flows
         .begin_test_run(&st.opts.settings, &id, &token, &browser, r)
         .await
     {
@@ -80,7 +81,7 @@ pub(crate) async fn saml<S: Store>(
     post: &SamlPost<'_>,
 ) -> Option<Response> {
     match st
-        .svc
+        .flows
         .finish_saml_test_run(st.opts.settings.saml(), id, post)
         .await
     {
@@ -100,7 +101,7 @@ pub(crate) async fn oidc<S: Store>(
     browser: Option<&str>,
 ) -> Option<Response> {
     match st
-        .svc
+        .flows
         .finish_oidc_test_run(&st.opts.settings, id, query, browser)
         .await
     {

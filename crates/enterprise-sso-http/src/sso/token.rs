@@ -12,7 +12,8 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
-use enterprise_sso::{CodeExchange, Error, Profile, Store};
+use enterprise_sso::{Error, Store};
+use enterprise_sso_flows::{CodeExchange, Profile};
 use serde_json::{json, Map, Value};
 
 use super::{random, SsoState};
@@ -208,7 +209,7 @@ pub(crate) async fn token<S: Store>(State(st): St<S>, headers: HeaderMap, body: 
         random: r,
     };
     match st
-        .svc
+        .flows
         .exchange_code(&st.opts.settings, code, &exchange)
         .await
     {
@@ -251,7 +252,7 @@ pub(crate) async fn profile<S: Store>(State(st): St<S>, headers: HeaderMap) -> R
     let Some(token) = bearer(&headers).and_then(|t| std::str::from_utf8(t).ok()) else {
         return unauthorized("An access token is required (Authorization: Bearer).");
     };
-    match st.svc.profile_for_token(token).await {
+    match st.flows.profile_for_token(token).await {
         Ok(p) => no_store(json_response(StatusCode::OK, &profile_json(&p))),
         Err(Error::HostedRefused(r)) => unauthorized(&r.to_string()),
         Err(e) => {

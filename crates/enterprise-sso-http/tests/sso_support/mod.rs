@@ -12,9 +12,9 @@ use axum::body::Body;
 use axum::http::{header, HeaderMap, Method, Request, StatusCode};
 use axum::Router;
 use enterprise_sso::{
-    ConnectionId, Connections, CreateConnection, DynStore, HostedSettings, Patch, Provider,
-    SamlPatch, SamlSettings,
+    ConnectionId, Connections, CreateConnection, DynStore, Patch, Provider, SamlPatch,
 };
+use enterprise_sso_flows::{HostedSettings, SamlSettings};
 use enterprise_sso_http::{router_with, ApiKeys, Auth, HttpOptions, OAuthClient, SignInOptions};
 use enterprise_sso_sqlite::SqliteRepo;
 use tower::ServiceExt;
@@ -48,6 +48,8 @@ pub(crate) fn have_samlify() -> bool {
 pub(crate) struct World {
     pub(crate) app: Router,
     pub(crate) svc: Arc<Connections<DynStore>>,
+    /// The flows over `svc`.
+    pub(crate) svc_flows: enterprise_sso_flows::Flows<DynStore>,
     /// Added to the real clock (ms).
     pub(crate) offset: Arc<AtomicI64>,
     pub(crate) saml: SamlSettings,
@@ -93,6 +95,7 @@ impl World {
         let app = router_with(svc.clone(), Auth::Keys(keys), opts);
         World {
             app,
+            svc_flows: enterprise_sso_flows::Flows::new(Arc::clone(&svc)),
             svc,
             offset,
             saml,

@@ -12,9 +12,10 @@ use crate::error::{Error, Result};
 use crate::ids::ConnectionId;
 use crate::merge::{build_with, merge_with};
 use crate::millis::UnixMillis;
-use crate::patch::{CreateConnection, Patch, UpdateConnection};
+use crate::patch::{CreateConnection, OidcPatch, Patch, UpdateConnection};
 use crate::repo::{modify_by_cas, Change, ConnectionRepo, EventFeed, ListQuery, Page, MAX_LIMIT};
 use crate::routing::{email_domain, route_candidates, routes};
+use enterprise_sso_protocol::oidc::Discovery;
 
 impl<R: ConnectionRepo> Connections<R> {
     /// Validates and stores a new connection (version 1, inactive unless `active` is set).
@@ -197,6 +198,49 @@ impl<R: ConnectionRepo> Connections<R> {
                 next.first_authenticated_at = Some(UnixMillis::new(now));
                 next.version += 1;
                 next.updated_at = UnixMillis::new(now).max(current.updated_at);
+            }
+            Ok(next)
+        })
+        .await
+    }
+
+    /// Stores a checked discovery document on OIDC connection `id`: its issuer, and the
+    /// endpoints it names where the connection has none (explicit values are kept). Nothing
+    /// changes when the connection's discovery URL is no longer `url` (it changed meanwhile)
+    /// or it is no longer an OIDC connection. The refresh of IdP documents
+    /// (`enterprise-sso-flows`) calls this once it fetched and checked the document.
+    pub async fn store_discovery(
+        &self,
+        id: &ConnectionId,
+        url: String,
+        d: Discovery,
+    ) -> Result<EnterpriseConnection> {
+        let policy = self.policy.clone();
+        self.modify(id, false, move |current: &EnterpriseConnection, now| {
+            let Some(o) = current.oidc() else {
+                // The connection switched protocol meanwhile: nothing to fill.
+                return Ok(current.clone());
+            };
+            if o.discovery_url.as_deref() != Some(url.as_str()) {
+                // Its discovery URL changed meanwhile: this document is not its own.
+                return Ok(current.clone());
+            }
+            let fill = |have: &Option<String>, found: Option<&String>| match (have, found) {
+                (None, Some(found)) => Patch::Value(found.clone()),
+                _ => Patch::Absent,
+            };
+            let patch = UpdateConnection {
+                oidc: Patch::Value(OidcPatch {
+                    auth_url: fill(&o.auth_url, Some(&d.authorization_endpoint)),
+                    token_url: fill(&o.token_url, d.token_endpoint.as_ref()),
+                    user_info_url: fill(&o.user_info_url, d.userinfo_endpoint.as_ref()),
+                    ..OidcPatch::default()
+                }),
+                ..UpdateConnection::default()
+            };
+            let mut next = merge_with(current, &patch, now, &policy)?;
+            if let ProtocolConfig::Oidc(o) = &mut next.config {
+                o.issuer = Some(d.issuer.clone());
             }
             Ok(next)
         })

@@ -1,60 +1,24 @@
 //! The service every host calls: it owns merge, validation, retries and routing.
 //!
-//! One file a concern: `connections` (create, read, update, delete, routing), `refresh`
-//! (re-reading IdP documents), `sign_in` (recording a sign-in), `accounts` (account
-//! reads and writes), `saml` / `oidc` (the sign-in engines), `pending` (their one
-//! pending-request rule), `hosted` / `hosted_flow` (the hosted API's codes, tokens and
-//! the flow around the engines), `test_runs` (connection test runs: a sign-in through the
-//! engines that is recorded for the admin, never signs anyone in), and `retry` (the one compare-and-swap retry loop every write uses).
+//! One file a concern: `connections` (create, read, update, delete, routing), `sign_in`
+//! (recording a sign-in, and the checks the sign-in flows share), `sign_in_commit` (a
+//! flow's sign-in written in one commit), `accounts` (account reads and writes), and
+//! `retry` (the one compare-and-swap retry loop every write uses). The sign-in flows
+//! themselves (SAML SP, OIDC RP, the hosted API, test runs) and the refresh of IdP
+//! documents live in `enterprise-sso-flows`, over this service's public API.
 
 mod accounts;
 mod connections;
-mod hosted;
-mod hosted_flow;
-mod oidc;
-mod oidc_commit;
-mod pending;
-mod refresh;
 mod retry;
-mod saml;
-mod saml_commit;
 mod sign_in;
 mod sign_in_commit;
-mod sign_in_events;
-mod test_run_model;
-mod test_runs;
 
-pub use hosted::{
-    check_code_challenge, s256_challenge, CodeBinding, CodeExchange, HostedRefusal, HostedSettings,
-    Profile, TokenGrant, DEFAULT_ACCESS_TOKEN_TTL, DEFAULT_CODE_TTL, DEFAULT_HOSTED_REQUEST_TTL,
-    MAX_CLIENT_STATE_BYTES, MAX_RELAY_STATE_BYTES,
-};
-pub use hosted_flow::{
-    AuthorizationRequest, HostedErrorRedirect, HostedOutcome, HostedRedirect, IdpInitiatedClient,
-    SamlPost,
-};
-pub use oidc::{
-    OidcSettings, OidcSignIn, OidcSignInRefusal, OidcStart, DEFAULT_OIDC_METADATA_TTL,
-    DEFAULT_OIDC_REQUEST_TTL,
-};
-pub use refresh::{MetadataSource, RefreshReport};
-pub use saml::{
-    SamlRedirect, SamlRefusal, SamlSettings, SamlSignIn, SamlStart, DEFAULT_IDP_INITIATED_MAX_AGE,
-    DEFAULT_SAML_REQUEST_TTL,
-};
 pub use sign_in::SignIn;
-pub use sign_in_events::sign_in_failure;
-pub use test_runs::{
-    ParsedUserInfo, TestRun, TestRunLog, TestRunOauth, TestRunPage, TestRunProtocol, TestRunQuery,
-    TestRunSaml, TestRunStatus, TestRunUrl, MAX_TEST_RUNS_PER_CONNECTION, TEST_RUN_RETENTION,
-    TEST_RUN_URL_TTL,
-};
+pub use sign_in_commit::Committed;
 
 use std::sync::Arc;
 
-use crate::error::Error;
 use crate::repo::ConnectionRepo;
-use crate::validate::{FieldError, FieldErrorKind, ValidationErrors};
 use crate::Policy;
 
 /// Source of the current time, Unix milliseconds (a [`crate::UnixMillis`] as `i64`, so a
@@ -132,9 +96,14 @@ impl<R: ConnectionRepo> Connections<R> {
     pub fn repo(&self) -> &R {
         &self.repo
     }
-}
 
-/// A validation error with one problem at `path`.
-fn invalid(path: &str, kind: FieldErrorKind) -> Error {
-    Error::Validation(ValidationErrors::single(FieldError::new(path, kind)))
+    /// The current time by this service's clock (see [`Connections::with_clock`]).
+    pub fn now(&self) -> crate::UnixMillis {
+        crate::UnixMillis::new((self.clock)())
+    }
+
+    /// The validation policy (see [`Connections::with_policy`]).
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
 }

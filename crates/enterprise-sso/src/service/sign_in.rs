@@ -74,7 +74,8 @@ impl<R: Store> Connections<R> {
 
     /// The checks of [`Connections::record_sign_in`] before its account write: the
     /// connection (active, authenticatable), the assertion mapped, and the tenant boundary.
-    pub(super) async fn check_sign_in(
+    /// A flow that writes its sign-in with [`Connections::commit_sign_in`] calls this first.
+    pub async fn check_sign_in(
         &self,
         connection_id: &ConnectionId,
         assertion: &Assertion,

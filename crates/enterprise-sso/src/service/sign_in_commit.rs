@@ -1,57 +1,21 @@
-//! The account write of a one-commit sign-in, shared by the SAML ACS (`saml_commit`) and
-//! the OIDC callback (`oidc_commit`): the account found by subject and planned by the rules
-//! of [`Connections::record_sign_in`], written together with the flow's operations (its
-//! pending requests taken, its assertion ID, its client's code) in one
+//! The account write of a one-commit sign-in, for the sign-in flows (the SAML ACS and the
+//! OIDC callback of `enterprise-sso-flows`): the account found by subject and planned by the
+//! rules of [`Connections::record_sign_in`], written together with the flow's operations
+//! (its pending requests taken, its assertion ID, its client's code) in one
 //! [`crate::SignInStore::commit_sign_ins`], retried while another sign-in of the same user
 //! gets there first.
 
-use std::collections::BTreeMap;
-
-use super::hosted::{code_item, HostedSettings, Profile};
-use super::hosted_flow::{HostedRedirect, Pending as ClientRequest};
 use super::{Connections, SignIn};
 use crate::account::MappedIdentity;
 use crate::connection::EnterpriseConnection;
 use crate::error::{Error, Result};
-use crate::ids::ConnectionId;
 use crate::millis::UnixMillis;
 use crate::repo::Store;
 use crate::sign_in_store::{SignInItem, SignInOp};
 
-/// The `extra` of a hosted sign-in ([`Connections::commit_sign_in`]): the client's code for
-/// the sign-in's profile (`raw`: WorkOS's `raw_attributes`), its record stored by the
-/// commit, the code and the profile kept for [`client_redirect`].
-pub(super) fn client_code(
-    settings: &HostedSettings,
-    client: &ClientRequest,
-    random: [u8; 32],
-    sign_in: &SignIn,
-    raw: BTreeMap<String, serde_json::Value>,
-    now: i64,
-) -> Result<Option<(SignInItem, (String, Profile))>> {
-    let profile = Profile::of_sign_in(sign_in, raw);
-    let (code, item) = code_item(settings, &client.binding, &profile, random, now)?;
-    Ok(Some((item, (code, profile))))
-}
-
-/// The redirect that takes the client's code to it, once the commit stored the code.
-pub(super) fn client_redirect(
-    code: Option<(String, Profile)>,
-    client: Option<ClientRequest>,
-    id: &ConnectionId,
-) -> Option<HostedRedirect> {
-    code.zip(client)
-        .map(|((code, profile), client)| HostedRedirect {
-            redirect_uri: client.binding.redirect_uri,
-            code,
-            state: client.state,
-            connection_id: id.clone(),
-            profile,
-        })
-}
-
 /// How a one-commit sign-in ended ([`Connections::commit_sign_in`]).
-pub(super) enum Committed<T> {
+#[derive(Debug)]
+pub enum Committed<T> {
     /// Written: the sign-in (its connection marked authenticated when this was its first)
     /// and what the flow's `extra` made for it.
     Done(Box<SignIn>, Option<T>),
@@ -67,7 +31,7 @@ impl<R: Store> Connections<R> {
     /// Writes `conn`'s sign-in of `who` with `ops` in one commit. `extra` sees the planned
     /// sign-in and the time, and may add one record to the commit (a client's code) and a
     /// value to give back with it.
-    pub(super) async fn commit_sign_in<T>(
+    pub async fn commit_sign_in<T>(
         &self,
         conn: EnterpriseConnection,
         who: &MappedIdentity,

@@ -5,7 +5,8 @@
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use enterprise_sso::{BoxError, EnterpriseConnection, MetadataSource, Policy};
+use enterprise_sso::{BoxError, EnterpriseConnection, Policy};
+use enterprise_sso_flows::MetadataSource;
 
 use enterprise_sso::{Connections, CreateConnection, MemoryRepo, Patch, Provider, SamlPatch};
 use enterprise_sso_protocol::saml::parse_certificate;

@@ -1,11 +1,13 @@
 //! The scheduled refresh of IdP documents: every interval, each connection with a SAML
 //! metadata URL or an OIDC discovery URL is re-read through the fetcher
-//! (`Connections::refresh_all`), so a rotated certificate or moved endpoint reaches it.
+//! (`Flows::refresh_all`), so a rotated certificate or moved endpoint reaches it.
 
+use enterprise_sso_flows::Flows;
 use std::sync::Arc;
 use std::time::Duration;
 
-use enterprise_sso::{Connections, DynStore, MetadataSource};
+use enterprise_sso::{Connections, DynStore};
+use enterprise_sso_flows::MetadataSource;
 
 /// Six hours.
 pub(crate) const DEFAULT_INTERVAL: Duration = Duration::from_secs(6 * 3600);
@@ -37,7 +39,10 @@ pub(crate) fn spawn(
         tick.tick().await;
         loop {
             tick.tick().await;
-            match svc.refresh_all(source.as_ref()).await {
+            match Flows::new(Arc::clone(&svc))
+                .refresh_all(source.as_ref())
+                .await
+            {
                 Ok(report) => {
                     for (id, e) in &report.failed {
                         tracing::warn!(connection = %id, error = %e, "document refresh failed");

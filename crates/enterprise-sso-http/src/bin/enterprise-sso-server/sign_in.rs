@@ -2,10 +2,12 @@
 //! `--sp-base-url` (OIDC through the SSRF-safe fetcher), the OAuth clients of `--clients`,
 //! and the sweep of expired sign-in records every minute.
 
+use enterprise_sso_flows::Flows;
 use std::sync::Arc;
 use std::time::Duration;
 
-use enterprise_sso::{Connections, DynStore, HostedSettings, OidcSettings, SamlSettings};
+use enterprise_sso::{Connections, DynStore};
+use enterprise_sso_flows::{HostedSettings, OidcSettings, SamlSettings};
 use enterprise_sso_http::{OAuthClient, SignInOptions};
 
 /// How often expired sign-in records (pending requests, replay entries, codes, tokens)
@@ -52,7 +54,7 @@ pub(crate) fn spawn_sweeper(svc: Arc<Connections<DynStore>>) -> tokio::task::Joi
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            match svc.sweep_sign_ins().await {
+            match Flows::new(Arc::clone(&svc)).sweep_sign_ins().await {
                 Ok(0) => {}
                 Ok(n) => tracing::debug!(records = n, "expired sign-in records swept"),
                 Err(e) => tracing::warn!(error = %e, "sweeping sign-in records failed"),

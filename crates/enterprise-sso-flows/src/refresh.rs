@@ -1,20 +1,19 @@
 //! Refresh: re-reading a connection's IdP documents (SAML metadata, OIDC discovery)
 //! through a host-supplied [`MetadataSource`] and storing them through the merge path.
 
+use crate::Flows;
 use async_trait::async_trait;
 
-use super::{invalid, Connections};
-use crate::connection::{EnterpriseConnection, ProtocolConfig};
-use crate::error::{BoxError, Error, Result};
-use crate::ids::ConnectionId;
-use crate::merge::merge_with;
-use crate::oidc::{parse_discovery, Discovery, MAX_DISCOVERY_BYTES};
-use crate::patch::{CreateConnection, OidcPatch, Patch, SamlPatch, UpdateConnection};
-use crate::repo::ConnectionRepo;
-use crate::saml::MAX_METADATA_BYTES;
-use crate::validate::FieldErrorKind;
+use enterprise_sso::ConnectionId;
+use enterprise_sso::ConnectionRepo;
+use enterprise_sso::{BoxError, Error, Result};
+use enterprise_sso::{CreateConnection, OidcPatch, Patch, SamlPatch, UpdateConnection};
+use enterprise_sso::{EnterpriseConnection, ProtocolConfig};
+use enterprise_sso::{FieldError, FieldErrorKind, ValidationErrors};
+use enterprise_sso_protocol::oidc::{parse_discovery, Discovery, MAX_DISCOVERY_BYTES};
+use enterprise_sso_protocol::saml::MAX_METADATA_BYTES;
 
-/// Fetches documents for [`Connections::refresh`]. The library does no network I/O: the
+/// Fetches documents for [`Flows::refresh`]. The library does no network I/O: the
 /// host implements this with its HTTP client (and should apply
 /// `enterprise_sso_protocol::url_policy::ip_allowed` to the addresses it resolves).
 #[async_trait]
@@ -54,18 +53,18 @@ async fn fetch_metadata(source: &dyn MetadataSource, url: &Option<String>) -> Re
             },
         ));
     }
-    crate::saml::decode_metadata_bytes(body)
+    enterprise_sso_protocol::saml::decode_metadata_bytes(body)
         .map_err(|e| invalid("saml.idp_metadata", FieldErrorKind::InvalidMetadata(e)))
 }
 
-impl<R: ConnectionRepo> Connections<R> {
+impl<R: ConnectionRepo> Flows<R> {
     /// Re-reads a connection's documents through `source` and stores the result through the
     /// normal merge/validate/CAS path:
     ///
     /// - SAML: fetches `saml.idp_metadata_url` and stores it as `saml.idp_metadata`
-    ///   (which re-derives entity id, SSO URL and certificate, see [`crate::merge_with`]);
+    ///   (which re-derives entity id, SSO URL and certificate, see [`enterprise_sso::merge_with`]);
     /// - OIDC: fetches `oidc.discovery_url`, checks the document
-    ///   ([`crate::oidc::parse_discovery`]), stores its issuer (`oidc.issuer`, as given)
+    ///   ([`enterprise_sso_protocol::oidc::parse_discovery`]), stores its issuer (`oidc.issuer`, as given)
     ///   and fills `auth_url`, `token_url` and `user_info_url` where they are not set and
     ///   the document has them (set values, explicit or discovered earlier, are kept;
     ///   `null` them to re-discover). An OIDC connection is activated only once it has
@@ -79,7 +78,7 @@ impl<R: ConnectionRepo> Connections<R> {
         id: &ConnectionId,
         source: &dyn MetadataSource,
     ) -> Result<EnterpriseConnection> {
-        let current = self.get(id).await?;
+        let current = self.svc.get(id).await?;
         match &current.config {
             ProtocolConfig::Saml(s) => {
                 let xml = fetch_metadata(source, &s.idp_metadata_url).await?;
@@ -90,7 +89,7 @@ impl<R: ConnectionRepo> Connections<R> {
                     }),
                     ..UpdateConnection::default()
                 };
-                self.update(id, &patch).await
+                self.svc.update(id, &patch).await
             }
             ProtocolConfig::Oidc(o) => {
                 let (url, body) = fetch(
@@ -100,61 +99,19 @@ impl<R: ConnectionRepo> Connections<R> {
                     MAX_DISCOVERY_BYTES,
                 )
                 .await?;
-                let d = parse_discovery(&body, &url, &self.policy).map_err(|e| {
+                let d = parse_discovery(&body, &url, self.svc.policy()).map_err(|e| {
                     invalid("oidc.discovery_url", FieldErrorKind::InvalidDiscovery(e))
                 })?;
-                self.store_discovery(id, url, d).await
+                self.svc.store_discovery(id, url, d).await
             }
         }
-    }
-
-    /// Stores a checked discovery document on OIDC connection `id`: its issuer, and the
-    /// endpoints it names where the connection has none (explicit values are kept). Nothing
-    /// changes when the connection's discovery URL is no longer `url` (it changed meanwhile)
-    /// or it is no longer an OIDC connection.
-    pub(super) async fn store_discovery(
-        &self,
-        id: &ConnectionId,
-        url: String,
-        d: Discovery,
-    ) -> Result<EnterpriseConnection> {
-        let policy = self.policy.clone();
-        self.modify(id, false, move |current: &EnterpriseConnection, now| {
-            let Some(o) = current.oidc() else {
-                // The connection switched protocol meanwhile: nothing to fill.
-                return Ok(current.clone());
-            };
-            if o.discovery_url.as_deref() != Some(url.as_str()) {
-                // Its discovery URL changed meanwhile: this document is not its own.
-                return Ok(current.clone());
-            }
-            let fill = |have: &Option<String>, found: Option<&String>| match (have, found) {
-                (None, Some(found)) => Patch::Value(found.clone()),
-                _ => Patch::Absent,
-            };
-            let patch = UpdateConnection {
-                oidc: Patch::Value(OidcPatch {
-                    auth_url: fill(&o.auth_url, Some(&d.authorization_endpoint)),
-                    token_url: fill(&o.token_url, d.token_endpoint.as_ref()),
-                    user_info_url: fill(&o.user_info_url, d.userinfo_endpoint.as_ref()),
-                    ..OidcPatch::default()
-                }),
-                ..UpdateConnection::default()
-            };
-            let mut next = merge_with(current, &patch, now, &policy)?;
-            if let ProtocolConfig::Oidc(o) = &mut next.config {
-                o.issuer = Some(d.issuer.clone());
-            }
-            Ok(next)
-        })
-        .await
     }
 }
 
 /// A discovery document resolved before a write, to store once the connection exists.
 type Resolved = Option<(String, Discovery)>;
 
-impl<R: ConnectionRepo> Connections<R> {
+impl<R: ConnectionRepo> Flows<R> {
     /// Creates a connection with the IdP documents its parameters point at resolved first,
     /// as Clerk resolves them ("resolved from discovery"): a SAML `idp_metadata_url`
     /// without `idp_metadata` is fetched and given as the metadata; an OIDC `discovery_url`
@@ -172,14 +129,14 @@ impl<R: ConnectionRepo> Connections<R> {
         let resolved = self
             .resolve_documents(p.saml.as_mut(), p.oidc.as_mut(), source)
             .await?;
-        let created = self.create(&p).await?;
+        let created = self.svc.create(&p).await?;
         self.finish_resolved(created, resolved).await
     }
 
-    /// Updates a connection like [`Connections::update`] (or, with `expected_version`,
-    /// [`Connections::update_if_version`]) after resolving the documents a new
+    /// Updates a connection like [`Connections::update`](enterprise_sso::Connections::update) (or, with `expected_version`,
+    /// [`Connections::update_if_version`](enterprise_sso::Connections::update_if_version)) after resolving the documents a new
     /// `idp_metadata_url` or `discovery_url` in the patch points at, as
-    /// [`Connections::create_resolved`] does.
+    /// [`Flows::create_resolved`] does.
     pub async fn update_resolved(
         &self,
         id: &ConnectionId,
@@ -198,8 +155,8 @@ impl<R: ConnectionRepo> Connections<R> {
         };
         let resolved = self.resolve_documents(saml, oidc, source).await?;
         let updated = match expected_version {
-            Some(v) => self.update_if_version(id, v, &p).await?,
-            None => self.update(id, &p).await?,
+            Some(v) => self.svc.update_if_version(id, v, &p).await?,
+            None => self.svc.update(id, &p).await?,
         };
         self.finish_resolved(updated, resolved).await
     }
@@ -210,7 +167,7 @@ impl<R: ConnectionRepo> Connections<R> {
         resolved: Resolved,
     ) -> Result<EnterpriseConnection> {
         match resolved {
-            Some((url, d)) => self.store_discovery(&written.id, url, d).await,
+            Some((url, d)) => self.svc.store_discovery(&written.id, url, d).await,
             None => Ok(written),
         }
     }
@@ -241,7 +198,7 @@ impl<R: ConnectionRepo> Connections<R> {
             MAX_DISCOVERY_BYTES,
         )
         .await?;
-        let d = parse_discovery(&body, &url, &self.policy)
+        let d = parse_discovery(&body, &url, self.svc.policy())
             .map_err(|e| invalid("oidc.discovery_url", FieldErrorKind::InvalidDiscovery(e)))?;
         let fill = |have: &mut Patch<String>, found: Option<&String>| {
             if let (Patch::Absent, Some(found)) = (&*have, found) {
@@ -260,14 +217,14 @@ impl<R: ConnectionRepo> Connections<R> {
     /// A URL from a patch, checked by the fetch policy before it is fetched, in its
     /// canonical form (what the merge would store).
     fn fetchable(&self, raw: &str, field: &'static str) -> Result<String> {
-        crate::url_policy::check_fetch_url_kind(raw, &self.policy)
+        enterprise_sso_protocol::url_policy::check_fetch_url_kind(raw, self.svc.policy())
             .map_err(|e| invalid(field, e.into()))?;
-        crate::url_policy::canonical_url(raw)
+        enterprise_sso_protocol::url_policy::canonical_url(raw)
             .ok_or_else(|| invalid(field, FieldErrorKind::InvalidUrl))
     }
 }
 
-/// What [`Connections::refresh_all`] did.
+/// What [`Flows::refresh_all`] did.
 #[derive(Debug, Default)]
 pub struct RefreshReport {
     /// Connections whose document was fetched and stored.
@@ -277,7 +234,7 @@ pub struct RefreshReport {
     pub failed: Vec<(ConnectionId, Error)>,
 }
 
-impl<R: ConnectionRepo> Connections<R> {
+impl<R: ConnectionRepo> Flows<R> {
     /// Refreshes every connection that has a document URL (a SAML `idp_metadata_url` or an
     /// OIDC `discovery_url`), one page of connections at a time: what a host runs on a
     /// schedule so a rotated IdP certificate or moved endpoint reaches its connections (a
@@ -285,12 +242,12 @@ impl<R: ConnectionRepo> Connections<R> {
     /// connection's failure does not stop the others.
     pub async fn refresh_all(&self, source: &dyn MetadataSource) -> Result<RefreshReport> {
         let mut report = RefreshReport::default();
-        let mut query = crate::repo::ListQuery {
-            limit: crate::repo::MAX_LIMIT,
+        let mut query = enterprise_sso::ListQuery {
+            limit: enterprise_sso::limits::MAX_LIMIT,
             ..Default::default()
         };
         loop {
-            let page = self.repo.list(&query).await?;
+            let page = self.svc.repo().list(&query).await?;
             for c in &page.items {
                 let has_url = match &c.config {
                     ProtocolConfig::Saml(s) => s.idp_metadata_url.is_some(),
@@ -310,4 +267,9 @@ impl<R: ConnectionRepo> Connections<R> {
             }
         }
     }
+}
+
+/// A validation error with one problem at `path`.
+fn invalid(path: &str, kind: FieldErrorKind) -> Error {
+    Error::Validation(ValidationErrors::single(FieldError::new(path, kind)))
 }

@@ -2,16 +2,16 @@
 //! taken from the sign-in store exactly once, made for this connection, and answered by the
 //! browser that started it.
 
-use crate::millis::UnixMillis;
+use crate::Flows;
+use enterprise_sso::UnixMillis;
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
-use super::Connections;
-use crate::error::{Error, Result};
-use crate::ids::ConnectionId;
-use crate::repo::Store;
-use crate::sign_in_store::{sign_in_key, SignInItem, SignInKind};
+use enterprise_sso::ConnectionId;
+use enterprise_sso::Store;
+use enterprise_sso::{sign_in_key, SignInItem, SignInKind};
+use enterprise_sso::{Error, Result};
 
 /// A flow's pending-request payload: it keeps the hashed browser binding.
 pub(super) trait BoundToBrowser: DeserializeOwned {
@@ -29,7 +29,7 @@ pub(super) enum PendingProblem {
     OtherBrowser,
 }
 
-impl<R: Store> Connections<R> {
+impl<R: Store> Flows<R> {
     /// Takes the pending request of `kind` under `raw_key` (used up whatever follows) and
     /// checks that it belongs to connection `id` and to `browser`.
     pub(super) async fn take_pending<T: BoundToBrowser>(
@@ -42,7 +42,8 @@ impl<R: Store> Connections<R> {
         what: &'static str,
     ) -> Result<std::result::Result<T, PendingProblem>> {
         let Some(item) = self
-            .repo
+            .svc
+            .repo()
             .take_sign_in(kind, &sign_in_key(raw_key), UnixMillis::new(now))
             .await?
         else {
@@ -78,7 +79,7 @@ pub(super) fn kind_name(test_run: bool) -> &'static str {
     }
 }
 
-/// Where and how long a pending request is kept (see [`Connections::put_pending`]).
+/// Where and how long a pending request is kept (see [`Flows::put_pending`]).
 pub(super) struct PendingSlot<'a> {
     /// The record kind.
     pub(super) kind: SignInKind,
@@ -90,7 +91,7 @@ pub(super) struct PendingSlot<'a> {
     pub(super) ttl: Duration,
 }
 
-impl<R: Store> Connections<R> {
+impl<R: Store> Flows<R> {
     /// Keeps a pending request in `slot` from `now`, until its TTL. A live request under
     /// the same key means the caller's randomness is broken (its key is random): refused as
     /// argument `random` with `reason`, never overwritten.
@@ -102,7 +103,8 @@ impl<R: Store> Connections<R> {
         reason: &'static str,
     ) -> Result<()> {
         if self
-            .repo
+            .svc
+            .repo()
             .put_sign_in(&pending_item(slot, payload, now), UnixMillis::new(now))
             .await?
         {
@@ -117,7 +119,7 @@ impl<R: Store> Connections<R> {
 }
 
 /// The record of a pending request kept in `slot` from `now` (see
-/// [`Connections::put_pending`]).
+/// [`Flows::put_pending`]).
 pub(super) fn pending_item(slot: PendingSlot<'_>, payload: Vec<u8>, now: i64) -> SignInItem {
     SignInItem {
         kind: slot.kind,

@@ -11,19 +11,21 @@
 //! caller runs the step-by-step flow, which takes the pending request whatever follows,
 //! remembers the assertion and gives the typed refusal, exactly as before.
 
+use super::client_code::{client_code, client_redirect};
 use super::hosted::HostedSettings;
 use super::hosted_flow::{
     idp_initiated_target, saml_key, saml_raw_attributes, HostedRedirect, IdpInitiatedClient,
     Pending as ClientRequest,
 };
 use super::saml::{assertion_of, replay_item, usable_saml_request};
-use super::sign_in_commit::{client_code, client_redirect, Committed};
-use super::{Connections, SignIn};
-use crate::error::Result;
-use crate::ids::ConnectionId;
-use crate::millis::UnixMillis;
-use crate::repo::Store;
-use crate::sign_in_store::{sign_in_key, SignInKind, SignInOp};
+use crate::Flows;
+use enterprise_sso::Committed;
+use enterprise_sso::ConnectionId;
+use enterprise_sso::Result;
+use enterprise_sso::SignIn;
+use enterprise_sso::Store;
+use enterprise_sso::UnixMillis;
+use enterprise_sso::{sign_in_key, SignInKind, SignInOp};
 use enterprise_sso_protocol::saml::sp::VerifiedAssertion;
 
 /// What the hosted ACS adds to a sign-in's commit.
@@ -46,7 +48,7 @@ pub(super) struct SamlCommitted {
     pub(super) redirect: Option<HostedRedirect>,
 }
 
-impl<R: Store> Connections<R> {
+impl<R: Store> Flows<R> {
     /// The ACS of a sign-in that passes every rule, in one commit: `Ok(None)` when
     /// anything does not fit (nothing was written; the caller goes step by step).
     /// `relay_state` is the posted one; `hosted` adds the client's request and code.
@@ -58,13 +60,14 @@ impl<R: Store> Connections<R> {
         verified: &VerifiedAssertion,
         hosted: Option<HostedSaml<'_>>,
     ) -> Result<Option<SamlCommitted>> {
-        let now = (self.clock)();
+        let now = self.now_ms();
         let replay = SignInOp::Put(replay_item(id, verified, now));
         let (ops, relay_state, client) = match &verified.in_response_to {
             Some(request_id) => {
                 let request_key = sign_in_key(request_id);
                 let request = self
-                    .repo
+                    .svc
+                    .repo()
                     .get_sign_in(SignInKind::SamlRequest, &request_key, UnixMillis::new(now))
                     .await?;
                 let Some(started_with) =
@@ -84,7 +87,8 @@ impl<R: Store> Connections<R> {
                     Some(_) => {
                         let client_key = saml_key(request_id);
                         let Some(client) = self
-                            .repo
+                            .svc
+                            .repo()
                             .get_sign_in(
                                 SignInKind::HostedRequest,
                                 &client_key,
@@ -119,7 +123,7 @@ impl<R: Store> Connections<R> {
                 (vec![replay], relay_state.map(str::to_owned), client)
             }
         };
-        let Ok((conn, who)) = self.check_sign_in(id, &assertion_of(verified)).await else {
+        let Ok((conn, who)) = self.svc.check_sign_in(id, &assertion_of(verified)).await else {
             return Ok(None);
         };
         let extra = |sign_in: &SignIn, now: i64| match (&hosted, &client) {
@@ -129,7 +133,7 @@ impl<R: Store> Connections<R> {
             }
             _ => Ok(None),
         };
-        match self.commit_sign_in(conn, &who, &ops, extra).await? {
+        match self.svc.commit_sign_in(conn, &who, &ops, extra).await? {
             Committed::Done(sign_in, code) => {
                 let redirect = client_redirect(code, client, id);
                 Ok(Some(SamlCommitted {

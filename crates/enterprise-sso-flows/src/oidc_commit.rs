@@ -19,21 +19,21 @@
 //!   code's second use before the first commits, that refusal uses the state up and
 //!   neither signs in: at most one does, never two.
 
+use crate::{Flows, OidcSignInRefusal};
 use enterprise_sso_protocol::oidc::rp::CallbackOutcome;
 
+use super::client_code::{client_code, client_redirect};
 use super::hosted::HostedSettings;
 use super::hosted_flow::{oidc_key, HostedRedirect, Pending as ClientRequest};
-use super::oidc::{
-    exchange, refused, OidcAnswer, OidcSettings, OidcSignIn, OidcSignInRefusal, Pending,
-};
+use super::oidc::{exchange, refused, OidcAnswer, OidcSettings, OidcSignIn, Pending};
 use super::pending::{same_browser, BoundToBrowser};
-use super::sign_in_commit::{client_code, client_redirect, Committed};
-use super::{Connections, SignIn};
-use crate::error::Result;
-use crate::ids::ConnectionId;
-use crate::millis::UnixMillis;
-use crate::repo::Store;
-use crate::sign_in_store::{sign_in_key, SignInKind, SignInOp};
+use enterprise_sso::Committed;
+use enterprise_sso::ConnectionId;
+use enterprise_sso::Result;
+use enterprise_sso::SignIn;
+use enterprise_sso::Store;
+use enterprise_sso::UnixMillis;
+use enterprise_sso::{sign_in_key, SignInKind, SignInOp};
 
 /// What the hosted flow's callback needs beyond a sign-in: where codes are kept and the
 /// code's randomness.
@@ -44,8 +44,8 @@ pub(super) struct HostedPart<'a> {
     pub(super) random: [u8; 32],
 }
 
-impl<R: Store> Connections<R> {
-    /// [`Connections::oidc_finish`] in one commit: `Ok(None)` when the callback or its
+impl<R: Store> Flows<R> {
+    /// [`Flows::oidc_finish`] in one commit: `Ok(None)` when the callback or its
     /// pending request does not fit (nothing was written or sent; the caller goes step by
     /// step).
     pub(super) async fn oidc_finish_commit(
@@ -62,7 +62,7 @@ impl<R: Store> Connections<R> {
     }
 
     /// The hosted flow's callback in one commit (with the client's request and its code):
-    /// `Ok(None)` as [`Connections::oidc_finish_commit`], also when the client's request
+    /// `Ok(None)` as [`Flows::oidc_finish_commit`], also when the client's request
     /// is not there.
     pub(super) async fn hosted_oidc_commit(
         &self,
@@ -87,13 +87,14 @@ impl<R: Store> Connections<R> {
         hosted: Option<HostedPart<'_>>,
     ) -> Result<Option<(OidcSignIn, Option<HostedRedirect>)>> {
         let rp = self.relying_party(settings, id).await?;
-        let now = (self.clock)();
+        let now = self.now_ms();
         let Ok(CallbackOutcome::Code(callback)) = rp.read_callback(query) else {
             return Ok(None);
         };
         let key = sign_in_key(callback.state.expose_secret());
         let Some(item) = self
-            .repo
+            .svc
+            .repo()
             .get_sign_in(SignInKind::OidcState, &key, UnixMillis::new(now))
             .await?
         else {
@@ -114,7 +115,8 @@ impl<R: Store> Connections<R> {
             Some(_) => {
                 let client_key = oidc_key(callback.state.expose_secret());
                 let Some(request) = self
-                    .repo
+                    .svc
+                    .repo()
                     .get_sign_in(SignInKind::HostedRequest, &client_key, UnixMillis::new(now))
                     .await?
                     .filter(|i| i.connection_id.as_ref() == Some(id))
@@ -137,7 +139,7 @@ impl<R: Store> Connections<R> {
             Ok(OidcAnswer::Refused(r)) => return self.use_up(&takes, now, Err(refused(r))).await,
             Err(e) => return self.use_up(&takes, now, Err(e)).await,
         };
-        let (conn, who) = match self.check_sign_in(id, &assertion).await {
+        let (conn, who) = match self.svc.check_sign_in(id, &assertion).await {
             Ok(checked) => checked,
             Err(e) => return self.use_up(&takes, now, Err(e)).await,
         };
@@ -158,7 +160,7 @@ impl<R: Store> Connections<R> {
             }
             _ => Ok(None),
         };
-        match self.commit_sign_in(conn, &who, &take, extra).await? {
+        match self.svc.commit_sign_in(conn, &who, &take, extra).await? {
             Committed::Done(sign_in, code) => {
                 let redirect = client_redirect(code, client, id);
                 Ok(Some((
@@ -171,7 +173,7 @@ impl<R: Store> Connections<R> {
             }
             // Another callback with this state committed first.
             Committed::Conflict => Err(refused(OidcSignInRefusal::UnknownState)),
-            Committed::Refused(e) => self.use_up(&takes, (self.clock)(), Err(e)).await,
+            Committed::Refused(e) => self.use_up(&takes, self.now_ms(), Err(e)).await,
         }
     }
 
@@ -180,7 +182,8 @@ impl<R: Store> Connections<R> {
     async fn use_up<T>(&self, keys: &[String], now: i64, outcome: Result<T>) -> Result<T> {
         let kinds = [SignInKind::OidcState, SignInKind::HostedRequest];
         for (kind, key) in kinds.into_iter().zip(keys) {
-            self.repo
+            self.svc
+                .repo()
                 .take_sign_in(kind, key, UnixMillis::new(now))
                 .await?;
         }

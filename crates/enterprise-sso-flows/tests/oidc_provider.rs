@@ -1,8 +1,8 @@
 //! OIDC sign-in end to end against a real certified provider, npm `oidc-provider` (panva)
 //! on loopback (idp/node/op.mjs), through the SSRF-safe fetcher in its loud loopback test
 //! mode: a connection given only a client id, secret and discovery URL is activated with
-//! the document's endpoints, `Connections::oidc_start` sends jane to the provider, its
-//! devInteractions login and consent answer with a code, and `Connections::oidc_finish`
+//! the document's endpoints, `Flows::oidc_start` sends jane to the provider, its
+//! devInteractions login and consent answer with a code, and `Flows::oidc_finish`
 //! exchanges it (PKCE), verifies the ID token and records the sign-in. Then the flow's
 //! own rules: a state used twice, another browser, a forged state.
 //!
@@ -10,6 +10,7 @@
 //! `CI=true`, where it fails.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use enterprise_sso_flows::Flows;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -17,11 +18,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use enterprise_sso::{
-    AuthorizationRequest, ClientSecret, CodeExchange, Connections, CreateConnection, Error,
-    HostedOutcome, HostedSettings, OidcPatch, OidcSettings, OidcStart, Patch, Policy, Provider,
-    SamlSettings, UpdateConnection,
+    ClientSecret, Connections, CreateConnection, Error, OidcPatch, Patch, Policy, Provider,
+    UpdateConnection,
 };
 use enterprise_sso_fetch::{FetchOptions, Fetcher};
+use enterprise_sso_flows::{
+    AuthorizationRequest, CodeExchange, HostedOutcome, HostedSettings, OidcSettings, OidcStart,
+    SamlSettings,
+};
 
 mod counting_support;
 use counting_support::Counting;
@@ -126,9 +130,12 @@ async fn oidc_provider_signs_jane_in_and_the_flow_refuses_replays_and_other_brow
     }
     let fetcher =
         Arc::new(Fetcher::new(FetchOptions::insecure_allow_loopback_for_tests()).unwrap());
-    let svc = Connections::new(Arc::new(Counting::default())).with_policy(Policy {
-        allow_loopback_fetch: true,
-    });
+    let svc_flows = Flows::new(Connections::new(Arc::new(Counting::default())).with_policy(
+        Policy {
+            allow_loopback_fetch: true,
+        },
+    ));
+    let svc = svc_flows.connections();
     let settings = Arc::new(OidcSettings::new(
         "http://127.0.0.1:3000/oidc",
         fetcher.clone(),
@@ -156,7 +163,7 @@ async fn oidc_provider_signs_jane_in_and_the_flow_refuses_replays_and_other_brow
         }),
         ..Default::default()
     };
-    let conn = svc
+    let conn = svc_flows
         .update_resolved(&conn.id, &activate, None, fetcher.as_ref())
         .await
         .unwrap();
@@ -172,13 +179,13 @@ async fn oidc_provider_signs_jane_in_and_the_flow_refuses_replays_and_other_brow
         domain_hint: None,
         random: random(browser.len() as u8),
     };
-    let url = svc
+    let url = svc_flows
         .oidc_start(&settings, &conn.id, start("browser-1"))
         .await
         .unwrap();
     let query = login(&url, &redirect_uri);
     svc.repo().take_calls();
-    let done = svc
+    let done = svc_flows
         .oidc_finish(&settings, &conn.id, &query, Some("browser-1"))
         .await
         .unwrap();
@@ -197,13 +204,13 @@ async fn oidc_provider_signs_jane_in_and_the_flow_refuses_replays_and_other_brow
         "{writes:?}"
     );
     // A returning user: one commit in all.
-    let url = svc
+    let url = svc_flows
         .oidc_start(&settings, &conn.id, start("browser-1"))
         .await
         .unwrap();
     let query2 = login(&url, &redirect_uri);
     svc.repo().take_calls();
-    let again = svc
+    let again = svc_flows
         .oidc_finish(&settings, &conn.id, &query2, Some("browser-1"))
         .await
         .unwrap();
@@ -219,7 +226,7 @@ async fn oidc_provider_signs_jane_in_and_the_flow_refuses_replays_and_other_brow
         .with_oidc(settings.clone());
     let mut r64 = [0u8; 64];
     r64.copy_from_slice(&random(9));
-    let url = svc
+    let url = svc_flows
         .hosted_start(
             &hosted,
             &conn.id,
@@ -238,7 +245,7 @@ async fn oidc_provider_signs_jane_in_and_the_flow_refuses_replays_and_other_brow
         .unwrap();
     let query = login(&url, &redirect_uri);
     svc.repo().take_calls();
-    let outcome = svc
+    let outcome = svc_flows
         .hosted_oidc_finish(&hosted, &conn.id, &query, Some("browser-9"), [7; 32])
         .await
         .unwrap();
@@ -250,7 +257,7 @@ async fn oidc_provider_signs_jane_in_and_the_flow_refuses_replays_and_other_brow
     assert_eq!(redirect.state.as_deref(), Some("app-state"));
     assert_eq!(redirect.redirect_uri, "https://app.example.com/callback");
     assert_eq!(redirect.profile.email, "jane@acme.com");
-    let grant = svc
+    let grant = svc_flows
         .exchange_code(
             &hosted,
             &redirect.code,
@@ -267,33 +274,33 @@ async fn oidc_provider_signs_jane_in_and_the_flow_refuses_replays_and_other_brow
     assert_eq!(grant.profile.email, "jane@acme.com");
     assert_eq!(grant.profile.id, redirect.profile.id);
     // The callback again: the state and the client's request are gone.
-    let again = svc
+    let again = svc_flows
         .hosted_oidc_finish(&hosted, &conn.id, &query, Some("browser-9"), [9; 32])
         .await
         .unwrap_err();
     assert_eq!(refusal_code(again), "oidc_unknown_state");
 
     // The same callback again: its state was taken.
-    let again = svc
+    let again = svc_flows
         .oidc_finish(&settings, &conn.id, &query, Some("browser-1"))
         .await
         .unwrap_err();
     assert_eq!(refusal_code(again), "oidc_unknown_state");
 
     // A callback carried to another browser.
-    let url = svc
+    let url = svc_flows
         .oidc_start(&settings, &conn.id, start("browser-22"))
         .await
         .unwrap();
     let query = login(&url, &redirect_uri);
-    let other = svc
+    let other = svc_flows
         .oidc_finish(&settings, &conn.id, &query, Some("browser-3"))
         .await
         .unwrap_err();
     assert_eq!(refusal_code(other), "oidc_browser_mismatch");
 
     // A forged state.
-    let forged = svc
+    let forged = svc_flows
         .oidc_finish(
             &settings,
             &conn.id,
@@ -306,7 +313,7 @@ async fn oidc_provider_signs_jane_in_and_the_flow_refuses_replays_and_other_brow
 
     // A callback refused after its state was read (the provider refuses a code it never
     // issued): the state is used up all the same, and the real code then finds no request.
-    let url = svc
+    let url = svc_flows
         .oidc_start(&settings, &conn.id, start("browser-1"))
         .await
         .unwrap();
@@ -320,12 +327,12 @@ async fn oidc_provider_signs_jane_in_and_the_flow_refuses_replays_and_other_brow
             }
         }))
         .finish();
-    let refused = svc
+    let refused = svc_flows
         .oidc_finish(&settings, &conn.id, &bogus, Some("browser-1"))
         .await
         .unwrap_err();
     assert_ne!(refusal_code(refused), "oidc_unknown_state");
-    let late = svc
+    let late = svc_flows
         .oidc_finish(&settings, &conn.id, &query, Some("browser-1"))
         .await
         .unwrap_err();
@@ -333,14 +340,14 @@ async fn oidc_provider_signs_jane_in_and_the_flow_refuses_replays_and_other_brow
 
     // The same callback twice at once: at most one signs in (the state is taken by one
     // commit; the provider may also refuse the code's second use first).
-    let url = svc
+    let url = svc_flows
         .oidc_start(&settings, &conn.id, start("browser-1"))
         .await
         .unwrap();
     let query = login(&url, &redirect_uri);
     let (a, b) = tokio::join!(
-        svc.oidc_finish(&settings, &conn.id, &query, Some("browser-1")),
-        svc.oidc_finish(&settings, &conn.id, &query, Some("browser-1")),
+        svc_flows.oidc_finish(&settings, &conn.id, &query, Some("browser-1")),
+        svc_flows.oidc_finish(&settings, &conn.id, &query, Some("browser-1")),
     );
     assert!(a.is_err() || b.is_err(), "both callbacks signed in");
     for r in [a, b] {

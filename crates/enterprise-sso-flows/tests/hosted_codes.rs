@@ -3,22 +3,25 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use enterprise_sso::UnixMillis;
+use enterprise_sso_flows::Flows;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
 use enterprise_sso::{
-    s256_challenge, sign_in_key, Assertion, CodeBinding, CodeExchange, ConnectionRepo, Connections,
-    Error, HostedRefusal, HostedSettings, MemoryRepo, Profile, SamlSettings, SignInKind,
-    SignInStore,
+    sign_in_key, Assertion, ConnectionRepo, Connections, Error, MemoryRepo, SignInKind, SignInStore,
 };
 use enterprise_sso_conformance::saml_connection;
+use enterprise_sso_flows::{
+    s256_challenge, CodeBinding, CodeExchange, HostedRefusal, HostedSettings, Profile, SamlSettings,
+};
 use futures_executor::block_on;
 
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 
 struct World {
-    svc: Connections<MemoryRepo>,
+    svc: Arc<Connections<MemoryRepo>>,
+    svc_flows: Flows<MemoryRepo>,
     now: Arc<AtomicI64>,
     settings: HostedSettings,
     profile: Profile,
@@ -29,8 +32,11 @@ impl World {
     fn new() -> World {
         let now = Arc::new(AtomicI64::new(1_800_000_000_000));
         let clock = now.clone();
-        let svc = Connections::new(MemoryRepo::new())
-            .with_clock(Arc::new(move || clock.load(Ordering::SeqCst)));
+        let svc_flows = Flows::new(
+            Connections::new(MemoryRepo::new())
+                .with_clock(Arc::new(move || clock.load(Ordering::SeqCst))),
+        );
+        let svc = svc_flows.connections();
         let conn = saml_connection("hosted", &["acme.com"], true);
         block_on(svc.repo().insert(&conn)).unwrap();
         let mut attributes = BTreeMap::new();
@@ -50,7 +56,8 @@ impl World {
             .collect();
         let profile = Profile::of_sign_in(&sign_in, raw);
         World {
-            svc,
+            svc: Arc::clone(svc),
+            svc_flows,
             now,
             settings: HostedSettings::new(SamlSettings::new("https://sso.example.com/saml")),
             profile,
@@ -70,7 +77,7 @@ impl World {
             code_challenge: challenge.map(str::to_owned),
         };
         block_on(
-            self.svc
+            self.svc_flows
                 .issue_code(&self.settings, &binding, &self.profile, self.random()),
         )
         .unwrap()
@@ -82,7 +89,7 @@ impl World {
         client: &str,
         authenticated: bool,
         verifier: Option<&str>,
-    ) -> Result<enterprise_sso::TokenGrant, HostedRefusal> {
+    ) -> Result<enterprise_sso_flows::TokenGrant, HostedRefusal> {
         let x = CodeExchange {
             client_id: client,
             client_authenticated: authenticated,
@@ -90,7 +97,7 @@ impl World {
             redirect_uri: None,
             random: self.random(),
         };
-        block_on(self.svc.exchange_code(&self.settings, code, &x)).map_err(|e| match e {
+        block_on(self.svc_flows.exchange_code(&self.settings, code, &x)).map_err(|e| match e {
             Error::HostedRefused(r) => *r,
             other => panic!("expected a hosted refusal, got {other:?}"),
         })
@@ -116,7 +123,7 @@ fn a_code_is_exchanged_once_for_a_token_that_reads_the_profile() {
     assert_eq!(grant.profile.connection_type, "OktaSAML");
     assert!(grant.profile.id.starts_with("prof_"));
     assert!(!format!("{grant:?}").contains(&grant.access_token));
-    let read = block_on(w.svc.profile_for_token(&grant.access_token)).unwrap();
+    let read = block_on(w.svc_flows.profile_for_token(&grant.access_token)).unwrap();
     assert_eq!(read, w.profile);
     // Used once: the second exchange finds nothing.
     let again = w.exchange(&code, "client_a", true, None).unwrap_err();
@@ -124,7 +131,7 @@ fn a_code_is_exchanged_once_for_a_token_that_reads_the_profile() {
     assert_eq!(again.oauth_error(), "invalid_grant");
     // The token expires.
     w.now.fetch_add(600_000, Ordering::SeqCst);
-    let gone = block_on(w.svc.profile_for_token(&grant.access_token)).unwrap_err();
+    let gone = block_on(w.svc_flows.profile_for_token(&grant.access_token)).unwrap_err();
     assert!(matches!(gone, Error::HostedRefused(r) if *r == HostedRefusal::AccessTokenUnknown));
 }
 
@@ -216,7 +223,7 @@ fn pkce_binds_the_code_to_the_verifier() {
         code_challenge: Some("not-a-challenge".into()),
     };
     assert!(matches!(
-        block_on(w.svc.issue_code(&w.settings, &binding, &w.profile, w.random())),
+        block_on(w.svc_flows.issue_code(&w.settings, &binding, &w.profile, w.random())),
         Err(Error::HostedRefused(r)) if r.code() == "invalid_code_challenge"
     ));
 }
@@ -232,7 +239,7 @@ fn a_redirect_uri_sent_at_the_exchange_must_be_the_codes() {
         redirect_uri: Some("https://evil.example.com/cb"),
         random: w.random(),
     };
-    let err = block_on(w.svc.exchange_code(&w.settings, &code, &x)).unwrap_err();
+    let err = block_on(w.svc_flows.exchange_code(&w.settings, &code, &x)).unwrap_err();
     assert!(matches!(err, Error::HostedRefused(r) if r.code() == "redirect_uri_mismatch"));
 }
 
@@ -242,9 +249,9 @@ fn sweeping_removes_expired_codes_and_tokens() {
     let code = w.code("client_a", None);
     let _ = w.code("client_a", None);
     let grant = w.exchange(&code, "client_a", true, None).unwrap();
-    assert_eq!(block_on(w.svc.sweep_sign_ins()).unwrap(), 0);
+    assert_eq!(block_on(w.svc_flows.sweep_sign_ins()).unwrap(), 0);
     w.now.fetch_add(600_000, Ordering::SeqCst);
     // One code left and one token.
-    assert_eq!(block_on(w.svc.sweep_sign_ins()).unwrap(), 2);
-    assert!(block_on(w.svc.profile_for_token(&grant.access_token)).is_err());
+    assert_eq!(block_on(w.svc_flows.sweep_sign_ins()).unwrap(), 2);
+    assert!(block_on(w.svc_flows.profile_for_token(&grant.access_token)).is_err());
 }

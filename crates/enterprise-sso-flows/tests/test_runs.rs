@@ -5,19 +5,21 @@
 //! crate's router tests, with samlify-signed Responses.)
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use enterprise_sso_flows::Flows;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
-use enterprise_sso::{
-    ConnectionId, ConnectionRepo, Connections, Error, HostedSettings, MemoryRepo, SamlSettings,
-    TestRunQuery, TestRunStatus, MAX_TEST_RUNS_PER_CONNECTION, TEST_RUN_RETENTION,
-    TEST_RUN_URL_TTL,
-};
+use enterprise_sso::{ConnectionId, ConnectionRepo, Connections, Error, MemoryRepo};
 use enterprise_sso_conformance::saml_connection;
+use enterprise_sso_flows::{
+    HostedSettings, SamlSettings, TestRunQuery, TestRunStatus, MAX_TEST_RUNS_PER_CONNECTION,
+    TEST_RUN_RETENTION, TEST_RUN_URL_TTL,
+};
 use futures_executor::block_on;
 
 struct World {
-    svc: Connections<MemoryRepo>,
+    svc: Arc<Connections<MemoryRepo>>,
+    svc_flows: Flows<MemoryRepo>,
     now: Arc<AtomicI64>,
     id: ConnectionId,
     settings: HostedSettings,
@@ -28,12 +30,16 @@ impl World {
     fn new() -> World {
         let now = Arc::new(AtomicI64::new(1_800_000_000_000));
         let clock = now.clone();
-        let svc = Connections::new(MemoryRepo::new())
-            .with_clock(Arc::new(move || clock.load(Ordering::SeqCst)));
+        let svc_flows = Flows::new(
+            Connections::new(MemoryRepo::new())
+                .with_clock(Arc::new(move || clock.load(Ordering::SeqCst))),
+        );
+        let svc = svc_flows.connections();
         let conn = saml_connection("runs", &["acme.com"], true);
         block_on(svc.repo().insert(&conn)).unwrap();
         World {
-            svc,
+            svc: Arc::clone(svc),
+            svc_flows,
             now,
             id: conn.id,
             settings: HostedSettings::new(SamlSettings::new("https://sso.example.com/saml")),
@@ -70,7 +76,7 @@ fn ms(d: std::time::Duration) -> i64 {
 #[test]
 fn the_url_token_is_taken_once_and_expires() {
     let w = World::new();
-    let made = block_on(w.svc.create_test_run(&w.id, w.random())).unwrap();
+    let made = block_on(w.svc_flows.create_test_run(&w.id, w.random())).unwrap();
     assert!(
         !format!("{made:?}").contains(&made.token),
         "the token never in Debug"
@@ -79,12 +85,14 @@ fn the_url_token_is_taken_once_and_expires() {
     // Another connection's URL starts nothing.
     let other = saml_connection("other", &["other.com"], true);
     block_on(w.svc.repo().insert(&other)).unwrap();
-    let e =
-        block_on(
-            w.svc
-                .begin_test_run(&w.settings, &other.id, &made.token, "browser", w.random()),
-        )
-        .unwrap_err();
+    let e = block_on(w.svc_flows.begin_test_run(
+        &w.settings,
+        &other.id,
+        &made.token,
+        "browser",
+        w.random(),
+    ))
+    .unwrap_err();
     assert!(
         matches!(
             e,
@@ -97,7 +105,7 @@ fn the_url_token_is_taken_once_and_expires() {
     );
     // The token was taken by that try (use-once whatever happens).
     let e = block_on(
-        w.svc
+        w.svc_flows
             .begin_test_run(&w.settings, &w.id, &made.token, "b", w.random()),
     )
     .unwrap_err();
@@ -112,17 +120,18 @@ fn the_url_token_is_taken_once_and_expires() {
         "{e:?}"
     );
 
-    let made = block_on(w.svc.create_test_run(&w.id, w.random())).unwrap();
-    let url = block_on(
-        w.svc
-            .begin_test_run(&w.settings, &w.id, &made.token, "b", w.random()),
-    )
-    .unwrap();
+    let made = block_on(w.svc_flows.create_test_run(&w.id, w.random())).unwrap();
+    let url =
+        block_on(
+            w.svc_flows
+                .begin_test_run(&w.settings, &w.id, &made.token, "b", w.random()),
+        )
+        .unwrap();
     assert!(
         url.contains("SAMLRequest=") && url.contains("RelayState=test_run."),
         "{url}"
     );
-    let run = block_on(w.svc.get_test_run(&w.id, &made.run.id))
+    let run = block_on(w.svc_flows.get_test_run(&w.id, &made.run.id))
         .unwrap()
         .unwrap();
     assert!(run
@@ -132,15 +141,15 @@ fn the_url_token_is_taken_once_and_expires() {
         .unwrap()
         .contains("AuthnRequest"));
     assert!(block_on(
-        w.svc
+        w.svc_flows
             .begin_test_run(&w.settings, &w.id, &made.token, "b", w.random())
     )
     .is_err());
 
-    let late = block_on(w.svc.create_test_run(&w.id, w.random())).unwrap();
+    let late = block_on(w.svc_flows.create_test_run(&w.id, w.random())).unwrap();
     w.advance(ms(TEST_RUN_URL_TTL));
     assert!(block_on(
-        w.svc
+        w.svc_flows
             .begin_test_run(&w.settings, &w.id, &late.token, "b", w.random())
     )
     .is_err());
@@ -149,12 +158,12 @@ fn the_url_token_is_taken_once_and_expires() {
 #[test]
 fn runs_expire_and_a_connection_keeps_the_newest() {
     let w = World::new();
-    let first = block_on(w.svc.create_test_run(&w.id, w.random())).unwrap();
+    let first = block_on(w.svc_flows.create_test_run(&w.id, w.random())).unwrap();
     for _ in 0..MAX_TEST_RUNS_PER_CONNECTION {
         w.advance(1);
-        block_on(w.svc.create_test_run(&w.id, w.random())).unwrap();
+        block_on(w.svc_flows.create_test_run(&w.id, w.random())).unwrap();
     }
-    let page = block_on(w.svc.list_test_runs(&w.id, &w.all())).unwrap();
+    let page = block_on(w.svc_flows.list_test_runs(&w.id, &w.all())).unwrap();
     assert_eq!(page.total_count, MAX_TEST_RUNS_PER_CONNECTION as u64);
     assert!(
         page.data.iter().all(|r| r.id != first.run.id),
@@ -171,7 +180,7 @@ fn runs_expire_and_a_connection_keeps_the_newest() {
         ..w.all()
     };
     assert_eq!(
-        block_on(w.svc.list_test_runs(&w.id, &q))
+        block_on(w.svc_flows.list_test_runs(&w.id, &q))
             .unwrap()
             .total_count,
         0
@@ -182,7 +191,7 @@ fn runs_expire_and_a_connection_keeps_the_newest() {
         ..w.all()
     };
     assert_eq!(
-        block_on(w.svc.list_test_runs(&w.id, &q))
+        block_on(w.svc_flows.list_test_runs(&w.id, &q))
             .unwrap()
             .data
             .len(),
@@ -191,11 +200,15 @@ fn runs_expire_and_a_connection_keeps_the_newest() {
 
     w.advance(ms(TEST_RUN_RETENTION));
     assert_eq!(
-        block_on(w.svc.list_test_runs(&w.id, &w.all()))
+        block_on(w.svc_flows.list_test_runs(&w.id, &w.all()))
             .unwrap()
             .total_count,
         0
     );
-    let e = block_on(w.svc.list_test_runs(&ConnectionId::generate(), &w.all())).unwrap_err();
+    let e = block_on(
+        w.svc_flows
+            .list_test_runs(&ConnectionId::generate(), &w.all()),
+    )
+    .unwrap_err();
     assert!(matches!(e, Error::NotFound { .. }), "{e:?}");
 }

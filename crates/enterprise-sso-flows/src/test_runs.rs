@@ -1,8 +1,8 @@
 //! Connection test runs (Clerk's `test_runs`): an IT admin tries a connection and reads
 //! why it failed. A run is created with a short-lived, single-use URL token; visiting it
 //! starts a sign-in at the connection's IdP through the same engines as a real sign-in,
-//! and the IdP's answer goes through every rule of [`Connections::saml_finish`] /
-//! [`Connections::oidc_finish`] but the recording: a test run never creates or updates an
+//! and the IdP's answer goes through every rule of [`Flows::saml_finish`] /
+//! [`Flows::oidc_finish`] but the recording: a test run never creates or updates an
 //! account and never issues an authorization code. What the run keeps:
 //!
 //! - its status (`pending` until the IdP answers, then `success` or `failed`), the
@@ -22,6 +22,7 @@
 //! pending requests carry a test-run flag: a test run's answer is refused on the sign-in
 //! path, and a sign-in's on the test-run path.
 
+use crate::Flows;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -29,22 +30,20 @@ use base64::Engine as _;
 use super::hosted::millis;
 use super::oidc::{state_of_url, OidcAnswer};
 use super::pending::PendingSlot;
-use super::{
-    Connections, HostedSettings, OidcSignInRefusal, OidcStart, SamlPost, SamlSettings, SamlStart,
-};
-use crate::account::{map_assertion, mapped_fields, Assertion, SignInRefusal};
-use crate::connection::{EnterpriseConnection, ProtocolConfig};
-use crate::error::{Error, Result};
-use crate::ids::{ConnectionId, TestRunId};
-use crate::millis::UnixMillis;
+use crate::{HostedSettings, OidcSignInRefusal, OidcStart, SamlPost, SamlSettings, SamlStart};
+use enterprise_sso::UnixMillis;
+use enterprise_sso::{map_assertion, mapped_fields, Assertion, SignInRefusal};
+use enterprise_sso::{ConnectionId, TestRunId};
+use enterprise_sso::{EnterpriseConnection, ProtocolConfig};
+use enterprise_sso::{Error, Result};
 
 pub use super::test_run_model::{
     ParsedUserInfo, TestRun, TestRunLog, TestRunOauth, TestRunPage, TestRunProtocol, TestRunQuery,
     TestRunSaml, TestRunStatus, TestRunUrl,
 };
-use crate::repo::Store;
-use crate::routing::route_candidates;
-use crate::sign_in_store::{sign_in_key, SignInItem, SignInKind};
+use enterprise_sso::route_candidates;
+use enterprise_sso::Store;
+use enterprise_sso::{sign_in_key, SignInItem, SignInKind};
 
 /// How long a run is kept (seven days).
 pub const TEST_RUN_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
@@ -86,28 +85,13 @@ fn decode(item: &SignInItem) -> Result<TestRun> {
     serde_json::from_slice(&item.payload).map_err(|_| Error::corrupt("a stored test run"))
 }
 
-/// A sign-in refusal's code.
-fn sign_in_code(r: &SignInRefusal) -> &'static str {
-    match r {
-        SignInRefusal::ConnectionInactive => "sign_in_connection_inactive",
-        SignInRefusal::AccountInactive => "sign_in_account_inactive",
-        SignInRefusal::MissingSubject => "sign_in_missing_subject",
-        SignInRefusal::MissingEmail => "sign_in_missing_email",
-        SignInRefusal::InvalidEmail => "sign_in_invalid_email",
-        SignInRefusal::InvalidField { .. } => "sign_in_invalid_field",
-        SignInRefusal::EmailOutsideDomains => "sign_in_email_outside_domains",
-        SignInRefusal::NotAuthenticatable => "sign_in_not_authenticatable",
-        SignInRefusal::JitProvisioningDisabled => "sign_in_jit_provisioning_disabled",
-    }
-}
-
 /// The log line of a refusal, or `None` for an error that is no refusal (storage).
 fn refusal_log(e: &Error) -> Option<TestRunLog> {
     let (code, short, message) = match e {
         Error::SamlRefused(r) => (r.code(), "The SAML response was refused", r.to_string()),
         Error::OidcRefused(r) => (r.code(), "The OIDC sign-in was refused", r.to_string()),
         Error::HostedRefused(r) => (r.code(), "The request was refused", r.to_string()),
-        Error::SignInRefused(r) => (sign_in_code(r), "A sign-in would be refused", r.to_string()),
+        Error::SignInRefused(r) => (r.code(), "A sign-in would be refused", r.to_string()),
         Error::NotFound { .. } => ("connection_not_found", "No such connection", e.to_string()),
         _ => return None,
     };
@@ -148,13 +132,13 @@ fn response_text(posted: &str) -> String {
     text
 }
 
-impl<R: Store> Connections<R> {
+impl<R: Store> Flows<R> {
     /// Creates a pending test run of connection `id` and the token of its URL (`random`:
     /// 32 bytes from a CSPRNG). The connection's oldest runs beyond
     /// [`MAX_TEST_RUNS_PER_CONNECTION`] are dropped.
     pub async fn create_test_run(&self, id: &ConnectionId, random: [u8; 32]) -> Result<TestRunUrl> {
-        let conn = self.get(id).await?;
-        let now = (self.clock)();
+        let conn = self.svc.get(id).await?;
+        let now = self.now_ms();
         let protocol = match conn.config {
             ProtocolConfig::Saml(_) => TestRunProtocol::Saml,
             ProtocolConfig::Oidc(_) => TestRunProtocol::Oauth,
@@ -180,12 +164,14 @@ impl<R: Store> Connections<R> {
             finished_at: None,
         };
         let mut runs = self
-            .repo
+            .svc
+            .repo()
             .list_sign_ins(SignInKind::TestRun, id, UnixMillis::new(now))
             .await?;
         runs.sort_by_key(|i| std::cmp::Reverse(i.created_at));
         for old in runs.iter().skip(MAX_TEST_RUNS_PER_CONNECTION - 1) {
-            self.repo
+            self.svc
+                .repo()
                 .take_sign_in(SignInKind::TestRun, &old.key, UnixMillis::new(now))
                 .await?;
         }
@@ -209,7 +195,12 @@ impl<R: Store> Connections<R> {
         })?;
         self.put_pending(slot, payload, now, "the test run token is already pending")
             .await?;
-        if !self.repo.put_sign_in(&item, UnixMillis::new(now)).await? {
+        if !self
+            .svc
+            .repo()
+            .put_sign_in(&item, UnixMillis::new(now))
+            .await?
+        {
             return Err(Error::corrupt("a new test run id is already stored"));
         }
         Ok(TestRunUrl { run, token })
@@ -221,10 +212,11 @@ impl<R: Store> Connections<R> {
         id: &ConnectionId,
         query: &TestRunQuery,
     ) -> Result<TestRunPage> {
-        self.get(id).await?;
-        let now = (self.clock)();
+        self.svc.get(id).await?;
+        let now = self.now_ms();
         let mut runs = self
-            .repo
+            .svc
+            .repo()
             .list_sign_ins(SignInKind::TestRun, id, UnixMillis::new(now))
             .await?
             .iter()
@@ -240,7 +232,7 @@ impl<R: Store> Connections<R> {
         let data = runs
             .into_iter()
             .skip(query.offset)
-            .take(query.limit.clamp(1, crate::limits::MAX_LIMIT))
+            .take(query.limit.clamp(1, enterprise_sso::limits::MAX_LIMIT))
             .collect();
         Ok(TestRunPage { data, total_count })
     }
@@ -251,9 +243,10 @@ impl<R: Store> Connections<R> {
         id: &ConnectionId,
         run_id: &TestRunId,
     ) -> Result<Option<TestRun>> {
-        let now = (self.clock)();
+        let now = self.now_ms();
         let item = self
-            .repo
+            .svc
+            .repo()
             .get_sign_in(
                 SignInKind::TestRun,
                 &sign_in_key(run_id.as_str()),
@@ -266,10 +259,11 @@ impl<R: Store> Connections<R> {
 
     /// Writes `run` over its stored version (taken, then put: one finisher gets it).
     async fn save_run(&self, run: &TestRun) -> Result<()> {
-        let now = (self.clock)();
+        let now = self.now_ms();
         let key = sign_in_key(run.id.as_str());
         let old = self
-            .repo
+            .svc
+            .repo()
             .take_sign_in(SignInKind::TestRun, &key, UnixMillis::new(now))
             .await?;
         let Some(old) = old else {
@@ -280,7 +274,10 @@ impl<R: Store> Connections<R> {
             payload: encode(run)?,
             ..old
         };
-        self.repo.put_sign_in(&item, UnixMillis::new(now)).await?;
+        self.svc
+            .repo()
+            .put_sign_in(&item, UnixMillis::new(now))
+            .await?;
         Ok(())
     }
 
@@ -296,7 +293,7 @@ impl<R: Store> Connections<R> {
             run.logs.push(log);
         }
         run.status = TestRunStatus::Failed;
-        run.finished_at = Some(UnixMillis::new((self.clock)()));
+        run.finished_at = Some(UnixMillis::new(self.now_ms()));
         self.save_run(&run).await?;
         Ok(run)
     }
@@ -313,13 +310,14 @@ impl<R: Store> Connections<R> {
         browser: &str,
         random: [u8; 64],
     ) -> Result<String> {
-        let now = (self.clock)();
+        let now = self.now_ms();
         let expired = || Error::InvalidArgument {
             argument: "token",
             reason: "the test run URL is unknown, expired or was used already",
         };
         let start = self
-            .repo
+            .svc
+            .repo()
             .take_sign_in(
                 SignInKind::TestRunStart,
                 &start_key(token),
@@ -344,7 +342,7 @@ impl<R: Store> Connections<R> {
                 if let Some(log) = refusal_log(&e) {
                     run.logs.push(log);
                     run.status = TestRunStatus::Failed;
-                    run.finished_at = Some(UnixMillis::new((self.clock)()));
+                    run.finished_at = Some(UnixMillis::new(self.now_ms()));
                     self.save_run(&run).await?;
                 }
                 Err(e)
@@ -360,7 +358,7 @@ impl<R: Store> Connections<R> {
         browser: &str,
         random: [u8; 64],
     ) -> Result<String> {
-        let conn = self.get(id).await?;
+        let conn = self.svc.get(id).await?;
         if !conn.active {
             run.logs.push(TestRunLog::new(
                 "warning",
@@ -369,7 +367,7 @@ impl<R: Store> Connections<R> {
                 "The connection is not active: this test run goes on, but real sign-ins are refused until it is activated.".to_owned(),
             ));
         }
-        let now = (self.clock)();
+        let now = self.now_ms();
         let (url, key, log) = match conn.config {
             ProtocolConfig::Saml(_) => {
                 let (mut r, mut marker) = ([0u8; 32], [0u8; 32]);
@@ -443,9 +441,10 @@ impl<R: Store> Connections<R> {
 
     /// The run whose request rides on the RelayState or state keyed `key`, taken once.
     async fn take_run_request(&self, id: &ConnectionId, key: &str) -> Result<Option<TestRun>> {
-        let now = (self.clock)();
+        let now = self.now_ms();
         let Some(item) = self
-            .repo
+            .svc
+            .repo()
             .take_sign_in(SignInKind::TestRunRequest, key, UnixMillis::new(now))
             .await?
             .filter(|i| i.connection_id.as_ref() == Some(id))
@@ -492,7 +491,7 @@ impl<R: Store> Connections<R> {
             Err(e) => return self.fail_run(run, e).await.map(Some),
         };
         if accepted.relay_state.as_deref() != Some(relay) {
-            let e = Error::SamlRefused(Box::new(super::SamlRefusal::RequestKindMismatch {
+            let e = Error::SamlRefused(Box::new(crate::SamlRefusal::RequestKindMismatch {
                 expected: "test run",
                 received: "request of another test run",
             }));
@@ -517,7 +516,7 @@ impl<R: Store> Connections<R> {
     }
 
     /// The OIDC callback of connection `id` whose `state` is a test run's: `None` when it
-    /// is no live test run's. As [`Connections::finish_saml_test_run`].
+    /// is no live test run's. As [`Flows::finish_saml_test_run`].
     pub async fn finish_oidc_test_run(
         &self,
         settings: &HostedSettings,
@@ -574,7 +573,7 @@ impl<R: Store> Connections<R> {
     /// The rules of [`Connections::record_sign_in`] without a write: the mapping, the
     /// tenant boundary, just-in-time provisioning; then the run is stored finished.
     async fn finish_checked(&self, mut run: TestRun, assertion: &Assertion) -> Result<TestRun> {
-        let conn = self.get(&run.connection_id).await?;
+        let conn = self.svc.get(&run.connection_id).await?;
         let (user_id, email, first_name, last_name) = mapped_fields(&conn, assertion);
         run.parsed_user_info = Some(ParsedUserInfo {
             email_address: email,
@@ -585,7 +584,7 @@ impl<R: Store> Connections<R> {
         match self.would_sign_in(&conn, assertion, &mut run).await {
             Ok(()) => {
                 run.status = TestRunStatus::Success;
-                run.finished_at = Some(UnixMillis::new((self.clock)()));
+                run.finished_at = Some(UnixMillis::new(self.now_ms()));
                 run.logs.push(TestRunLog::new(
                     "info",
                     "test_run_succeeded",
@@ -629,7 +628,7 @@ impl<R: Store> Connections<R> {
         // connection takes the sign-in must be this one.
         let mut routed = None;
         for (d, exact) in route_candidates(who.email.domain()) {
-            if let Some(c) = self.repo.find_by_domain(&d).await? {
+            if let Some(c) = self.svc.repo().find_by_domain(&d).await? {
                 let active = c.active || c.id == conn.id;
                 if active && (exact || c.allow_subdomains) {
                     routed = Some(c.id);
@@ -645,7 +644,8 @@ impl<R: Store> Connections<R> {
             return Err(Error::SignInRefused(SignInRefusal::EmailOutsideDomains));
         }
         let found = self
-            .repo
+            .svc
+            .repo()
             .find_account_by_subject(&conn.id, &who.provider_user_id)
             .await?;
         match found {

@@ -1,30 +1,31 @@
 //! The hosted sign-in flow around the SAML and OIDC engines: an authorization request of
 //! the host's client starts a sign-in at the connection's IdP and is kept (hashed, in the
 //! sign-in store, kind `hosted_request`) under the SAML request ID or the OIDC `state`;
-//! the IdP's answer, once [`Connections::saml_finish`] / [`Connections::oidc_finish`]
+//! the IdP's answer, once [`Flows::saml_finish`] / [`Flows::oidc_finish`]
 //! accepted it, takes that request exactly once and turns the sign-in into a code for the
 //! client's redirect URI. IdP-initiated SAML sign-ins go to the client the host names for
 //! them, to its default redirect URI or to a registered one named in the RelayState
 //! (`redirect_uri=…`, as WorkOS); any other RelayState is ignored, never followed.
 
+use crate::Flows;
 use std::collections::BTreeMap;
 
 use super::hosted::{
-    check_code_challenge, refused, CodeBinding, HostedRefusal, HostedSettings, Profile,
-    MAX_CLIENT_STATE_BYTES, MAX_RELAY_STATE_BYTES,
+    check_code_challenge, refused, CodeBinding, HostedSettings, Profile, MAX_CLIENT_STATE_BYTES,
+    MAX_RELAY_STATE_BYTES,
 };
 use super::oidc::OidcAnswer;
 use super::oidc_commit::HostedPart;
 use super::pending::{pending_item, PendingSlot};
 use super::saml::SAML_REQUEST_LIVE;
 use super::saml_commit::HostedSaml;
-use super::{Connections, OidcSignInRefusal, OidcStart, SamlStart};
-use crate::connection::ProtocolConfig;
-use crate::error::{Error, Result};
-use crate::ids::ConnectionId;
-use crate::millis::UnixMillis;
-use crate::repo::Store;
-use crate::sign_in_store::{sign_in_key, SignInKind, SignInOp};
+use crate::{HostedRefusal, OidcSignInRefusal, OidcStart, SamlStart};
+use enterprise_sso::ConnectionId;
+use enterprise_sso::ProtocolConfig;
+use enterprise_sso::Store;
+use enterprise_sso::UnixMillis;
+use enterprise_sso::{sign_in_key, SignInKind, SignInOp};
+use enterprise_sso::{Error, Result};
 use enterprise_sso_protocol::oidc::rp::{OidcRefusal, ProviderErrorKind};
 
 /// A client's authorization request (`GET /sso/authorize`), checked by the host against
@@ -160,7 +161,7 @@ fn state_of(query: &str) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
-impl<R: Store> Connections<R> {
+impl<R: Store> Flows<R> {
     /// Starts a hosted sign-in through connection `id`: the IdP URL to send the browser
     /// to. `browser` is the host's browser binding (a random cookie), `random` 64 bytes
     /// from a CSPRNG.
@@ -183,7 +184,7 @@ impl<R: Store> Connections<R> {
         if let Some(c) = request.code_challenge {
             check_code_challenge(c)?;
         }
-        let conn = self.get(id).await?;
+        let conn = self.svc.get(id).await?;
         let (url, key, saml_request) = match &conn.config {
             ProtocolConfig::Saml(_) => {
                 let mut r = [0u8; 32];
@@ -222,7 +223,7 @@ impl<R: Store> Connections<R> {
                 (url, oidc_key(&state), None)
             }
         };
-        let now = (self.clock)();
+        let now = self.now_ms();
         let payload = serde_json::to_vec(&Pending {
             binding: CodeBinding {
                 client_id: request.client_id.to_owned(),
@@ -250,7 +251,8 @@ impl<R: Store> Connections<R> {
             SignInOp::Put(pending_item(slot, payload, now)),
         ];
         match self
-            .repo
+            .svc
+            .repo()
             .commit_sign_ins(&ops, None, UnixMillis::new(now))
             .await?
         {
@@ -268,9 +270,10 @@ impl<R: Store> Connections<R> {
 
     /// Takes the authorization request kept under `key` for connection `id`.
     async fn take_authorization(&self, key: &str, id: &ConnectionId) -> Result<Pending> {
-        let now = (self.clock)();
+        let now = self.now_ms();
         let item = self
-            .repo
+            .svc
+            .repo()
             .take_sign_in(SignInKind::HostedRequest, key, UnixMillis::new(now))
             .await?
             .filter(|i| i.connection_id.as_ref() == Some(id))
@@ -299,7 +302,7 @@ impl<R: Store> Connections<R> {
         })
     }
 
-    /// [`Connections::hosted_saml_finish`] without its failure event.
+    /// [`Flows::hosted_saml_finish`] without its failure event.
     async fn hosted_saml_finish_inner(
         &self,
         settings: &HostedSettings,
@@ -344,14 +347,14 @@ impl<R: Store> Connections<R> {
             Some(request_id) => self.take_authorization(&saml_key(request_id), id).await?,
             None => idp_initiated_target(idp_initiated, accepted.relay_state.as_deref())?,
         };
-        let sign_in = self.record_sign_in(id, &accepted.assertion).await?;
+        let sign_in = self.svc.record_sign_in(id, &accepted.assertion).await?;
         let raw = saml_raw_attributes(&accepted.verified);
         let profile = Profile::of_sign_in(&sign_in, raw);
         self.redirect_with_code(settings, id, pending, profile, random)
             .await
     }
 
-    /// [`Connections::hosted_oidc_finish`] without its failure event (a provider's
+    /// [`Flows::hosted_oidc_finish`] without its failure event (a provider's
     /// refusal sent back to the client is [`HostedOutcome::Refused`], whose event the
     /// caller appends).
     async fn hosted_oidc_finish_inner(
@@ -399,7 +402,7 @@ impl<R: Store> Connections<R> {
                 }));
             }
         };
-        let sign_in = self.record_sign_in(id, &assertion).await?;
+        let sign_in = self.svc.record_sign_in(id, &assertion).await?;
         // The claims as the provider typed them (WorkOS's raw_attributes for OIDC).
         let raw = identity.claims.into_iter().collect();
         let profile = Profile::of_sign_in(&sign_in, raw);
@@ -409,11 +412,11 @@ impl<R: Store> Connections<R> {
     }
 
     /// The IdP's SAML Response posted to connection `id`'s ACS: verified and recorded by
-    /// [`Connections::saml_finish`], then turned into a code for the client whose
+    /// [`Flows::saml_finish`], then turned into a code for the client whose
     /// authorization request it answers (SP-initiated), or for `idp_initiated` (an
     /// unsolicited Response on a connection that allows them). A RelayState over 80 bytes
     /// is refused before the Response is read. A refusal appends
-    /// `authentication.sso_failed` with its reason ([`Connections::record_sign_in_failure`]);
+    /// `authentication.sso_failed` with its reason ([`Flows::record_sign_in_failure`]);
     /// the refusal is returned whether or not that append succeeds.
     pub async fn hosted_saml_finish(
         &self,
@@ -433,7 +436,7 @@ impl<R: Store> Connections<R> {
     }
 
     /// The OIDC provider's callback to connection `id` (`query`: the callback's query
-    /// string): verified and recorded by [`Connections::oidc_finish`], then turned into a
+    /// string): verified and recorded by [`Flows::oidc_finish`], then turned into a
     /// code for the client whose authorization request the `state` answers
     /// ([`HostedOutcome::SignedIn`]). When the provider answers with an `error` (the user
     /// declined consent: `access_denied`) and the `state` takes a live request of this
@@ -442,7 +445,7 @@ impl<R: Store> Connections<R> {
     /// `error_description` and its `state`); any other refusal is an `Err` (the host shows
     /// a page: the callback proves nothing about where to send the browser). Every
     /// refusal, sent back or not, appends `authentication.sso_failed`, as
-    /// [`Connections::hosted_saml_finish`].
+    /// [`Flows::hosted_saml_finish`].
     pub async fn hosted_oidc_finish(
         &self,
         settings: &HostedSettings,

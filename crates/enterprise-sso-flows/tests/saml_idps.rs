@@ -1,13 +1,14 @@
 //! SAML sign-in end to end against real identity providers run on loopback: samlify (a
 //! Node IdP library), SimpleSAMLphp (Debian's package, its real login form) and pysaml2
 //! (its HTTP IdP). Each test creates a connection, starts an SP-initiated sign-in with
-//! `Connections::saml_start`, lets the IdP authenticate jane, and posts the IdP's Response
-//! to `Connections::saml_finish`, which verifies it and records the sign-in.
+//! `Flows::saml_start`, lets the IdP authenticate jane, and posts the IdP's Response
+//! to `Flows::saml_finish`, which verifies it and records the sign-in.
 //!
 //! The IdPs come from `bash idp/install.sh` (see idp/README.md). Without them the tests
 //! print a notice and pass, except with `CI=true`, where a missing IdP fails the test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use enterprise_sso_flows::Flows;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -15,8 +16,9 @@ use std::time::Duration;
 
 use enterprise_sso::{
     ConnectionId, Connections, CreateConnection, EnterpriseConnection, Error, Patch, Provider,
-    SamlPatch, SamlRefusal, SamlSettings, SamlStart,
+    SamlPatch,
 };
+use enterprise_sso_flows::{SamlRefusal, SamlSettings, SamlStart};
 use futures_executor::block_on;
 
 mod counting_support;
@@ -118,15 +120,15 @@ fn connection(
 }
 
 fn begin(
-    svc: &Svc,
+    flows: &Flows<std::sync::Arc<Counting>>,
     settings: &SamlSettings,
     id: &ConnectionId,
     browser: &str,
     relay: Option<&str>,
-) -> enterprise_sso::SamlRedirect {
+) -> enterprise_sso_flows::SamlRedirect {
     let mut random = [0u8; 32];
     random[..16].copy_from_slice(&rand_bytes());
-    block_on(svc.saml_start(
+    block_on(flows.saml_start(
         settings,
         id,
         SamlStart {
@@ -204,10 +206,11 @@ fn samlify_sp_initiated_signs_in_once_and_refuses_the_flow_attacks() {
     if !have(&["idp/node/node_modules/samlify"]) {
         return;
     }
-    let svc: Svc = Connections::new(Default::default());
+    let svc_flows = Flows::new(Connections::new(Default::default()));
+    let svc = svc_flows.connections();
     let settings = SamlSettings::new(BASE);
     let idp = "http://127.0.0.1:7000/idp";
-    let conn = connection(&svc, idp, "http://127.0.0.1:7000/sso", false);
+    let conn = connection(svc, idp, "http://127.0.0.1:7000/sso", false);
     let (entity, acs) = (settings.entity_id(&conn.id), settings.acs_url(&conn.id));
     let mint = |request_id: Option<&str>| {
         let mut a = vec![
@@ -228,11 +231,18 @@ fn samlify_sp_initiated_signs_in_once_and_refuses_the_flow_attacks() {
     };
 
     // The control: SP-initiated, same browser.
-    let r = begin(&svc, &settings, &conn.id, "browser-1", Some("deep-link-7"));
+    let r = begin(
+        &svc_flows,
+        &settings,
+        &conn.id,
+        "browser-1",
+        Some("deep-link-7"),
+    );
     let response = mint(Some(&r.request_id));
     svc.repo().take_calls();
     let done =
-        block_on(svc.saml_finish(&settings, &conn.id, &response, None, Some("browser-1"))).unwrap();
+        block_on(svc_flows.saml_finish(&settings, &conn.id, &response, None, Some("browser-1")))
+            .unwrap();
     assert_eq!(done.sign_in.account.email_address, "jane@acme.com");
     assert!(done.sign_in.created);
     // The request's take, the assertion ID and the account are one commit (the
@@ -253,30 +263,31 @@ fn samlify_sp_initiated_signs_in_once_and_refuses_the_flow_attacks() {
 
     // The same response again: its request was taken.
     let again = refusal(
-        block_on(svc.saml_finish(&settings, &conn.id, &response, None, Some("browser-1")))
+        block_on(svc_flows.saml_finish(&settings, &conn.id, &response, None, Some("browser-1")))
             .unwrap_err(),
     );
     assert_eq!(again.code(), "saml_unknown_request", "{again}");
 
     // Another browser posts a response to a request started elsewhere.
-    let r = begin(&svc, &settings, &conn.id, "browser-1", None);
+    let r = begin(&svc_flows, &settings, &conn.id, "browser-1", None);
     let response = mint(Some(&r.request_id));
     let swapped = refusal(
-        block_on(svc.saml_finish(&settings, &conn.id, &response, None, Some("browser-2")))
+        block_on(svc_flows.saml_finish(&settings, &conn.id, &response, None, Some("browser-2")))
             .unwrap_err(),
     );
     assert_eq!(swapped.code(), "saml_browser_mismatch");
     // No browser binding at all.
-    let r = begin(&svc, &settings, &conn.id, "browser-1", None);
+    let r = begin(&svc_flows, &settings, &conn.id, "browser-1", None);
     let response = mint(Some(&r.request_id));
-    let none =
-        refusal(block_on(svc.saml_finish(&settings, &conn.id, &response, None, None)).unwrap_err());
+    let none = refusal(
+        block_on(svc_flows.saml_finish(&settings, &conn.id, &response, None, None)).unwrap_err(),
+    );
     assert_eq!(none.code(), "saml_browser_mismatch");
 
     // A request ID this SP never issued.
     let forged = mint(Some("_0123456789abcdef0123456789abcdef"));
     let unknown = refusal(
-        block_on(svc.saml_finish(&settings, &conn.id, &forged, None, Some("browser-1")))
+        block_on(svc_flows.saml_finish(&settings, &conn.id, &forged, None, Some("browser-1")))
             .unwrap_err(),
     );
     assert_eq!(unknown.code(), "saml_unknown_request");
@@ -284,7 +295,7 @@ fn samlify_sp_initiated_signs_in_once_and_refuses_the_flow_attacks() {
     // Unsolicited, on a connection that does not allow it.
     let unsolicited = mint(None);
     let off = refusal(
-        block_on(svc.saml_finish(&settings, &conn.id, &unsolicited, None, None)).unwrap_err(),
+        block_on(svc_flows.saml_finish(&settings, &conn.id, &unsolicited, None, None)).unwrap_err(),
     );
     assert_eq!(off.code(), "saml_unsolicited_not_allowed");
 
@@ -299,10 +310,10 @@ fn samlify_sp_initiated_signs_in_once_and_refuses_the_flow_attacks() {
         ..Default::default()
     });
     let other = block_on(svc.create(&other)).unwrap();
-    let r = begin(&svc, &settings, &conn.id, "browser-1", None);
+    let r = begin(&svc_flows, &settings, &conn.id, "browser-1", None);
     let response = mint(Some(&r.request_id));
     let crossed = refusal(
-        block_on(svc.saml_finish(&settings, &other.id, &response, None, Some("browser-1")))
+        block_on(svc_flows.saml_finish(&settings, &other.id, &response, None, Some("browser-1")))
             .unwrap_err(),
     );
     assert_eq!(crossed.code(), "saml_destination_mismatch", "{crossed}");
@@ -316,10 +327,11 @@ fn samlify_idp_initiated_is_accepted_once_where_allowed() {
     if !have(&["idp/node/node_modules/samlify"]) {
         return;
     }
-    let svc: Svc = Connections::new(Default::default());
+    let svc_flows = Flows::new(Connections::new(Default::default()));
+    let svc = svc_flows.connections();
     let settings = SamlSettings::new(BASE);
     let idp = "http://127.0.0.1:7000/idp";
-    let conn = connection(&svc, idp, "http://127.0.0.1:7000/sso", true);
+    let conn = connection(svc, idp, "http://127.0.0.1:7000/sso", true);
     let (entity, acs) = (settings.entity_id(&conn.id), settings.acs_url(&conn.id));
     let response = samlify(&[
         "--email",
@@ -334,18 +346,20 @@ fn samlify_idp_initiated_is_accepted_once_where_allowed() {
     ]);
     svc.repo().take_calls();
     let done =
-        block_on(svc.saml_finish(&settings, &conn.id, &response, Some("opaque"), None)).unwrap();
+        block_on(svc_flows.saml_finish(&settings, &conn.id, &response, Some("opaque"), None))
+            .unwrap();
     assert_eq!(done.sign_in.account.email_address, "jane@acme.com");
     assert_eq!(done.relay_state.as_deref(), Some("opaque"));
     let writes = Counting::writes(&svc.repo().take_calls());
     assert_eq!(writes.get("commit_sign_ins"), Some(&1), "{writes:?}");
     assert!(!writes.contains_key("put_sign_in"), "{writes:?}");
     // The replay cache: the same assertion a second time.
-    let replay =
-        refusal(block_on(svc.saml_finish(&settings, &conn.id, &response, None, None)).unwrap_err());
+    let replay = refusal(
+        block_on(svc_flows.saml_finish(&settings, &conn.id, &response, None, None)).unwrap_err(),
+    );
     assert_eq!(replay.code(), "saml_assertion_replayed", "{replay}");
     // A response to an SP-initiated request is never accepted as unsolicited, even here.
-    let r = begin(&svc, &settings, &conn.id, "browser-1", None);
+    let r = begin(&svc_flows, &settings, &conn.id, "browser-1", None);
     let solicited = samlify(&[
         "--email",
         "jane@acme.com",
@@ -359,7 +373,7 @@ fn samlify_idp_initiated_is_accepted_once_where_allowed() {
         &r.request_id,
     ]);
     let err = refusal(
-        block_on(svc.saml_finish(&settings, &conn.id, &solicited, None, None)).unwrap_err(),
+        block_on(svc_flows.saml_finish(&settings, &conn.id, &solicited, None, None)).unwrap_err(),
     );
     assert_eq!(err.code(), "saml_browser_mismatch");
 }
@@ -395,7 +409,8 @@ fn simplesamlphp_encrypted_assertion_is_decrypted_with_the_sp_key() {
     if !have(&["/usr/share/simplesamlphp/www", "/usr/bin/php"]) {
         return;
     }
-    let svc: Svc = Connections::new(Default::default());
+    let svc_flows = Flows::new(Connections::new(Default::default()));
+    let svc = svc_flows.connections();
     let sp_key = enterprise_sso_protocol::saml::sp::SpKeyPair::from_pem(
         &read("idp/keys/sp-key.pem"),
         &read("idp/keys/sp-cert.pem"),
@@ -406,26 +421,28 @@ fn simplesamlphp_encrypted_assertion_is_decrypted_with_the_sp_key() {
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let conn = connection(
-        &svc,
+        svc,
         &format!("{base}/saml2/idp/metadata.php"),
         &format!("{base}/saml2/idp/SSOService.php"),
         false,
     );
     let _idp = simplesamlphp(&with_key, &conn.id, port, &["--encrypt"]);
     // Without the SP's key the encrypted assertion cannot be read: refused, nothing written.
-    let r = begin(&svc, &without_key, &conn.id, "b", None);
+    let r = begin(&svc_flows, &without_key, &conn.id, "b", None);
     let (response, _, _) = follow(&r.url);
     let err = refusal(
-        block_on(svc.saml_finish(&without_key, &conn.id, &response, None, Some("b"))).unwrap_err(),
+        block_on(svc_flows.saml_finish(&without_key, &conn.id, &response, None, Some("b")))
+            .unwrap_err(),
     );
     assert_eq!(err.code(), "saml_no_decryption_key", "{err}");
     assert!(block_on(svc.find_accounts_by_email("jane@acme.com"))
         .unwrap()
         .is_empty());
     // With it: decrypted, then verified like any other assertion.
-    let r = begin(&svc, &with_key, &conn.id, "b", None);
+    let r = begin(&svc_flows, &with_key, &conn.id, "b", None);
     let (response, _, _) = follow(&r.url);
-    let done = block_on(svc.saml_finish(&with_key, &conn.id, &response, None, Some("b"))).unwrap();
+    let done =
+        block_on(svc_flows.saml_finish(&with_key, &conn.id, &response, None, Some("b"))).unwrap();
     assert!(done.assertion.encrypted);
     assert_eq!(done.sign_in.account.email_address, "jane@acme.com");
 }
@@ -435,7 +452,8 @@ fn simplesamlphp_rotation_signs_in_with_either_published_certificate() {
     if !have(&["/usr/share/simplesamlphp/www", "/usr/bin/php"]) {
         return;
     }
-    let svc: Svc = Connections::new(Default::default());
+    let svc_flows = Flows::new(Connections::new(Default::default()));
+    let svc = svc_flows.connections();
     let settings = SamlSettings::new(BASE);
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
@@ -452,9 +470,10 @@ fn simplesamlphp_rotation_signs_in_with_either_published_certificate() {
     let conn = block_on(svc.create(&p)).unwrap();
     // The IdP has rolled over: it signs with idp2.
     let _idp = simplesamlphp(&settings, &conn.id, port, &["--key", "idp2"]);
-    let r = begin(&svc, &settings, &conn.id, "b", None);
+    let r = begin(&svc_flows, &settings, &conn.id, "b", None);
     let (response, _, _) = follow(&r.url);
-    let done = block_on(svc.saml_finish(&settings, &conn.id, &response, None, Some("b"))).unwrap();
+    let done =
+        block_on(svc_flows.saml_finish(&settings, &conn.id, &response, None, Some("b"))).unwrap();
     assert_eq!(done.sign_in.account.email_address, "jane@acme.com");
     // Dropping the old certificate from the set (the rollover finished) keeps it working;
     // the verifier's own tests refuse a signer outside the set.
@@ -466,9 +485,9 @@ fn simplesamlphp_rotation_signs_in_with_either_published_certificate() {
         ..Default::default()
     };
     block_on(svc.update(&conn.id, &p)).unwrap();
-    let r = begin(&svc, &settings, &conn.id, "b", None);
+    let r = begin(&svc_flows, &settings, &conn.id, "b", None);
     let (response, _, _) = follow(&r.url);
-    block_on(svc.saml_finish(&settings, &conn.id, &response, None, Some("b"))).unwrap();
+    block_on(svc_flows.saml_finish(&settings, &conn.id, &response, None, Some("b"))).unwrap();
 }
 
 #[test]
@@ -476,12 +495,13 @@ fn simplesamlphp_login_form_signs_jane_in() {
     if !have(&["/usr/share/simplesamlphp/www", "/usr/bin/php"]) {
         return;
     }
-    let svc: Svc = Connections::new(Default::default());
+    let svc_flows = Flows::new(Connections::new(Default::default()));
+    let svc = svc_flows.connections();
     let settings = SamlSettings::new(BASE);
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let conn = connection(
-        &svc,
+        svc,
         &format!("{base}/saml2/idp/metadata.php"),
         &format!("{base}/saml2/idp/SSOService.php"),
         false,
@@ -497,7 +517,7 @@ fn simplesamlphp_login_form_signs_jane_in() {
     .arg("--acs")
     .arg(settings.acs_url(&conn.id));
     let _idp = start(cmd);
-    let r = begin(&svc, &settings, &conn.id, "browser-ssp", Some("rs-1"));
+    let r = begin(&svc_flows, &settings, &conn.id, "browser-ssp", Some("rs-1"));
     let (response, relay, action) = follow(&r.url);
     assert_eq!(
         action,
@@ -505,7 +525,7 @@ fn simplesamlphp_login_form_signs_jane_in() {
         "the IdP posts to our ACS"
     );
     assert_eq!(relay.as_deref(), Some("rs-1"));
-    let done = block_on(svc.saml_finish(
+    let done = block_on(svc_flows.saml_finish(
         &settings,
         &conn.id,
         &response,
@@ -524,12 +544,13 @@ fn pysaml2_login_form_signs_jane_in() {
     if !have(&["idp/.venv/bin/python"]) {
         return;
     }
-    let svc: Svc = Connections::new(Default::default());
+    let svc_flows = Flows::new(Connections::new(Default::default()));
+    let svc = svc_flows.connections();
     let settings = SamlSettings::new(BASE);
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let conn = connection(
-        &svc,
+        svc,
         &format!("{base}/metadata"),
         &format!("{base}/sso"),
         false,
@@ -545,10 +566,11 @@ fn pysaml2_login_form_signs_jane_in() {
     .arg("--acs")
     .arg(settings.acs_url(&conn.id));
     let _idp = start(cmd);
-    let r = begin(&svc, &settings, &conn.id, "browser-py", None);
+    let r = begin(&svc_flows, &settings, &conn.id, "browser-py", None);
     let (response, _, action) = follow(&r.url);
     assert_eq!(action, settings.acs_url(&conn.id));
-    let done = block_on(svc.saml_finish(&settings, &conn.id, &response, None, Some("browser-py")))
-        .unwrap();
+    let done =
+        block_on(svc_flows.saml_finish(&settings, &conn.id, &response, None, Some("browser-py")))
+            .unwrap();
     assert_eq!(done.sign_in.account.email_address, "jane@acme.com");
 }

@@ -9,26 +9,27 @@
 //! `{base}/{id}/metadata` (what the wire shows as `sp_entity_id`, `acs_url`,
 //! `sp_metadata_url`).
 
-use crate::millis::UnixMillis;
+use crate::{Flows, SamlRefusal};
+use enterprise_sso::UnixMillis;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use enterprise_sso_protocol::saml::sp::{
-    redirect_request, AuthnRequestError, AuthnRequestOptions, IdentityProvider, Refusal,
-    ResponseVerifier, ServiceProvider, SpKeyPair, VerifiedAssertion,
+    redirect_request, AuthnRequestOptions, IdentityProvider, ResponseVerifier, ServiceProvider,
+    SpKeyPair, VerifiedAssertion,
 };
 
 use super::pending::{
     kind_name, pending_item, same_browser, BoundToBrowser, PendingProblem, PendingSlot,
 };
-use super::{Connections, SignIn};
-use crate::account::Assertion;
-use crate::connection::EnterpriseConnection;
-use crate::error::{Error, Result};
-use crate::ids::ConnectionId;
-use crate::repo::Store;
-use crate::sign_in_store::{sign_in_key, SignInItem, SignInKind};
+use enterprise_sso::Assertion;
+use enterprise_sso::ConnectionId;
+use enterprise_sso::EnterpriseConnection;
+use enterprise_sso::SignIn;
+use enterprise_sso::Store;
+use enterprise_sso::{sign_in_key, SignInItem, SignInKind};
+use enterprise_sso::{Error, Result};
 
 /// How long a pending AuthnRequest may wait for its Response (ten minutes).
 pub const DEFAULT_SAML_REQUEST_TTL: Duration = Duration::from_secs(600);
@@ -201,7 +202,7 @@ pub struct SamlStart<'a> {
     /// set): the response is accepted only from the same browser. Stored hashed.
     pub browser: &'a str,
     /// An opaque RelayState (at most 80 bytes), echoed by the IdP and returned by
-    /// [`Connections::saml_finish`].
+    /// [`Flows::saml_finish`].
     pub relay_state: Option<&'a str>,
     /// 32 bytes from a CSPRNG (the request ID is made from them).
     pub random: [u8; 32],
@@ -228,81 +229,6 @@ pub struct SamlSignIn {
     pub relay_state: Option<String>,
     /// The verified assertion the sign-in was made from.
     pub assertion: VerifiedAssertion,
-}
-
-/// Why a SAML sign-in was refused: a rule of the Response verifier, or of the flow around
-/// it. Each names what was expected and what was received; none holds a secret.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum SamlRefusal {
-    /// The Response broke a rule of the verifier.
-    #[error(transparent)]
-    Response(#[from] Refusal),
-    /// The connection is not a SAML connection.
-    #[error("the connection is not a SAML connection")]
-    NotSaml,
-    /// The connection has no IdP SSO URL or entity id yet.
-    #[error("the connection's IdP {missing} is not configured")]
-    NotConfigured {
-        /// `idp_sso_url` or `idp_entity_id`.
-        missing: &'static str,
-    },
-    /// The AuthnRequest could not be made (RelayState too long, no signing key).
-    #[error("the AuthnRequest could not be made: {0}")]
-    Request(#[from] AuthnRequestError),
-    /// `InResponseTo` names no pending request: unknown, expired, or used already.
-    #[error("InResponseTo {in_response_to:?} matches no pending request (unknown, expired or already used)")]
-    UnknownRequest {
-        /// The verified `InResponseTo`.
-        in_response_to: String,
-    },
-    /// The pending request was made for another connection.
-    #[error(
-        "the request was made for connection {expected}, the response was posted to {received}"
-    )]
-    RequestForAnotherConnection {
-        /// The connection the request was made for.
-        expected: String,
-        /// The connection whose ACS received the response.
-        received: String,
-    },
-    /// The response came back in another browser than the one that started the flow.
-    #[error("the response was posted from another browser than the one that started the sign-in")]
-    BrowserMismatch,
-    /// The assertion was used before.
-    #[error("assertion {assertion_id:?} was already used")]
-    Replayed {
-        /// The assertion's ID.
-        assertion_id: String,
-    },
-    /// The response answers a test run's request where a sign-in's was expected, or the
-    /// other way round (a test run never signs anyone in).
-    #[error("the response answers a {received}, expected a {expected}")]
-    RequestKindMismatch {
-        /// What the ACS expected: `sign-in` or `test run`.
-        expected: &'static str,
-        /// What the response answers: `sign-in`, `test run` or `unsolicited response`.
-        received: &'static str,
-    },
-}
-
-impl SamlRefusal {
-    /// A stable snake_case code (the verifier's codes start with `saml_` too).
-    pub fn code(&self) -> &'static str {
-        match self {
-            SamlRefusal::Response(r) => r.code(),
-            SamlRefusal::NotSaml => "saml_not_a_saml_connection",
-            SamlRefusal::NotConfigured { .. } => "saml_connection_not_configured",
-            SamlRefusal::Request(_) => "saml_request_invalid",
-            SamlRefusal::UnknownRequest { .. } => "saml_unknown_request",
-            SamlRefusal::RequestForAnotherConnection { .. } => {
-                "saml_request_for_another_connection"
-            }
-            SamlRefusal::BrowserMismatch => "saml_browser_mismatch",
-            SamlRefusal::Replayed { .. } => "saml_assertion_replayed",
-            SamlRefusal::RequestKindMismatch { .. } => "saml_request_kind_mismatch",
-        }
-    }
 }
 
 fn refused(r: impl Into<SamlRefusal>) -> Error {
@@ -340,7 +266,7 @@ fn saml_parts(conn: &EnterpriseConnection) -> Result<(&str, &str)> {
     Ok((entity, sso))
 }
 
-/// A Response that passed every rule of [`Connections::saml_accept`], not yet recorded.
+/// A Response that passed every rule of [`Flows::saml_accept`], not yet recorded.
 pub(super) struct AcceptedSaml {
     /// The RelayState (the start's, or the posted one of an unsolicited response).
     pub(super) relay_state: Option<String>,
@@ -350,7 +276,7 @@ pub(super) struct AcceptedSaml {
     pub(super) assertion: Assertion,
 }
 
-impl<R: Store> Connections<R> {
+impl<R: Store> Flows<R> {
     /// Starts an SP-initiated sign-in: an AuthnRequest to the connection's IdP, stored as a
     /// pending request bound to `start.browser`, to be taken once by its Response.
     pub async fn saml_start(
@@ -362,7 +288,7 @@ impl<R: Store> Connections<R> {
         self.saml_start_for(settings, id, start, false).await
     }
 
-    /// [`Connections::saml_start`] for a sign-in or (`test_run`) a test run's request,
+    /// [`Flows::saml_start`] for a sign-in or (`test_run`) a test run's request,
     /// which an inactive connection may also make (an admin tests before activating).
     pub(super) async fn saml_start_for(
         &self,
@@ -372,7 +298,7 @@ impl<R: Store> Connections<R> {
         test_run: bool,
     ) -> Result<SamlRedirect> {
         let (redirect, item) = self.saml_request_for(settings, id, start, test_run).await?;
-        if !self.repo.put_sign_in(&item, item.created_at).await? {
+        if !self.svc.repo().put_sign_in(&item, item.created_at).await? {
             return Err(Error::InvalidArgument {
                 argument: "random",
                 reason: SAML_REQUEST_LIVE,
@@ -381,7 +307,7 @@ impl<R: Store> Connections<R> {
         Ok(redirect)
     }
 
-    /// [`Connections::saml_start_for`] without its write: the redirect, and the pending
+    /// [`Flows::saml_start_for`] without its write: the redirect, and the pending
     /// request's record for the caller to store (alone, or with the records it goes with).
     pub(super) async fn saml_request_for(
         &self,
@@ -390,15 +316,15 @@ impl<R: Store> Connections<R> {
         start: SamlStart<'_>,
         test_run: bool,
     ) -> Result<(SamlRedirect, SignInItem)> {
-        let conn = self.get(id).await?;
+        let conn = self.svc.get(id).await?;
         if !conn.active && !test_run {
             return Err(Error::SignInRefused(
-                crate::account::SignInRefusal::ConnectionInactive,
+                enterprise_sso::SignInRefusal::ConnectionInactive,
             ));
         }
         let (_, sso_url) = saml_parts(&conn)?;
         let force_authn = conn.saml().is_some_and(|s| s.force_authn);
-        let now = (self.clock)();
+        let now = self.now_ms();
         let request = redirect_request(
             &settings.service_provider(id),
             sso_url,
@@ -437,7 +363,7 @@ impl<R: Store> Connections<R> {
 
     /// Verifies the IdP's Response posted to connection `id`'s ACS and records the sign-in.
     ///
-    /// `browser` is the value the host bound to this browser at [`Connections::saml_start`]
+    /// `browser` is the value the host bound to this browser at [`Flows::saml_start`]
     /// (`None` when the browser brought none: then only an IdP-initiated response can pass,
     /// and only on a connection that allows them). Nothing is written when any rule fails.
     pub async fn saml_finish(
@@ -463,7 +389,7 @@ impl<R: Store> Connections<R> {
         let accepted = self
             .saml_accept_verified(id, verified, relay_state, browser, false)
             .await?;
-        let sign_in = self.record_sign_in(id, &accepted.assertion).await?;
+        let sign_in = self.svc.record_sign_in(id, &accepted.assertion).await?;
         Ok(SamlSignIn {
             sign_in,
             relay_state: accepted.relay_state,
@@ -479,7 +405,7 @@ impl<R: Store> Connections<R> {
         id: &ConnectionId,
         saml_response: &str,
     ) -> Result<VerifiedAssertion> {
-        let conn = self.get(id).await?;
+        let conn = self.svc.get(id).await?;
         let (entity_id, _) = saml_parts(&conn)?;
         let saml = conn.saml().ok_or_else(|| refused(SamlRefusal::NotSaml))?;
         let inputs = VerifierInputs {
@@ -494,15 +420,15 @@ impl<R: Store> Connections<R> {
         let verifier = settings.verifier(id, inputs, || {
             saml.idp_certificates
                 .iter()
-                .filter_map(|c| crate::saml::parse_certificate(&c.pem).ok())
+                .filter_map(|c| enterprise_sso_protocol::saml::parse_certificate(&c.pem).ok())
                 .map(|c| c.der)
                 .collect()
         });
-        let now = (self.clock)();
+        let now = self.now_ms();
         verifier.verify_post(saml_response, now).map_err(refused)
     }
 
-    /// Every rule of [`Connections::saml_finish`] but the recording: the Response
+    /// Every rule of [`Flows::saml_finish`] but the recording: the Response
     /// verified, its request taken (one of a sign-in, or with `test_run` one of a test
     /// run: each refuses the other's), its assertion ID remembered against replay.
     pub(super) async fn saml_accept(
@@ -519,7 +445,7 @@ impl<R: Store> Connections<R> {
             .await
     }
 
-    /// [`Connections::saml_accept`] after its verification: the pending request (or the
+    /// [`Flows::saml_accept`] after its verification: the pending request (or the
     /// unsolicited rules), then the replay entry.
     pub(super) async fn saml_accept_verified(
         &self,
@@ -529,7 +455,7 @@ impl<R: Store> Connections<R> {
         browser: Option<&str>,
         test_run: bool,
     ) -> Result<AcceptedSaml> {
-        let now = (self.clock)();
+        let now = self.now_ms();
         let relay_state = match &verified.in_response_to {
             Some(request_id) => {
                 let p: Pending = self
@@ -578,7 +504,12 @@ impl<R: Store> Connections<R> {
         };
 
         let replay = replay_item(id, &verified, now);
-        if !self.repo.put_sign_in(&replay, UnixMillis::new(now)).await? {
+        if !self
+            .svc
+            .repo()
+            .put_sign_in(&replay, UnixMillis::new(now))
+            .await?
+        {
             return Err(refused(SamlRefusal::Replayed {
                 assertion_id: verified.assertion_id.clone(),
             }));
@@ -622,7 +553,7 @@ pub(super) fn assertion_of(verified: &VerifiedAssertion) -> Assertion {
 }
 
 /// Whether the pending SAML request `item` (read, not taken) passes every rule
-/// [`Connections::saml_accept`] applies to the request a Response answers: made for
+/// [`Flows::saml_accept`] applies to the request a Response answers: made for
 /// connection `id`, answered by the browser that started it, named by the verified
 /// `InResponseTo`, and a sign-in's (not a test run's). Its RelayState when it does.
 pub(super) fn usable_saml_request(

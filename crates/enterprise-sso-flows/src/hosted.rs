@@ -8,6 +8,7 @@
 //!
 //! The flow around it (authorize → IdP → ACS or callback → code) is in `hosted_flow`.
 
+use crate::{Flows, HostedRefusal};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,11 +16,12 @@ use std::time::Duration;
 use base64::Engine as _;
 use sha2::Digest;
 
-use super::{Connections, OidcSettings, SamlSettings, SignIn};
-use crate::error::{Error, Result};
-use crate::millis::UnixMillis;
-use crate::repo::Store;
-use crate::sign_in_store::{sign_in_key, SignInItem, SignInKind, SignInOp};
+use crate::{OidcSettings, SamlSettings};
+use enterprise_sso::SignIn;
+use enterprise_sso::Store;
+use enterprise_sso::UnixMillis;
+use enterprise_sso::{sign_in_key, SignInItem, SignInKind, SignInOp};
+use enterprise_sso::{Error, Result};
 
 /// How long an authorization code may wait for its exchange (ten minutes, as WorkOS).
 pub const DEFAULT_CODE_TTL: Duration = Duration::from_secs(600);
@@ -143,7 +145,7 @@ impl Profile {
             id: format!(
                 "prof_{}",
                 account
-                    .strip_prefix(crate::ids::ACCOUNT_ID_PREFIX)
+                    .strip_prefix(enterprise_sso::ACCOUNT_ID_PREFIX)
                     .unwrap_or(account)
             ),
             idp_id: a.provider_user_id.clone().unwrap_or_default(),
@@ -214,138 +216,6 @@ impl std::fmt::Debug for TokenGrant {
             .field("expires_in", &self.expires_in)
             .field("profile", &self.profile)
             .finish()
-    }
-}
-
-/// Why the hosted API refused: each names the expected and received values where there
-/// are values, never a code, token, verifier or secret.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum HostedRefusal {
-    /// The client's `state` is longer than kept.
-    #[error("state is {received} bytes, at most {max} are accepted")]
-    StateTooLong {
-        /// [`MAX_CLIENT_STATE_BYTES`].
-        max: usize,
-        /// The length sent.
-        received: usize,
-    },
-    /// The RelayState posted to the ACS is longer than the SAML bindings allow.
-    #[error("RelayState is {received} bytes, at most {max} are accepted")]
-    RelayStateTooLong {
-        /// [`MAX_RELAY_STATE_BYTES`].
-        max: usize,
-        /// The length posted.
-        received: usize,
-    },
-    /// `code_challenge` is not an S256 challenge (43 base64url characters).
-    #[error("code_challenge is not an S256 challenge: {reason}")]
-    InvalidCodeChallenge {
-        /// What is wrong.
-        reason: &'static str,
-    },
-    /// The sign-in answers no authorization request of the hosted API (unknown, expired
-    /// or used), e.g. a flow started by the library directly.
-    #[error(
-        "the sign-in answers no pending authorization request (unknown, expired or already used)"
-    )]
-    NoAuthorizationRequest,
-    /// An IdP-initiated sign-in arrived, but no client takes IdP-initiated sign-ins.
-    #[error("no client is configured for IdP-initiated sign-ins")]
-    NoIdpInitiatedClient,
-    /// An IdP-initiated RelayState named a redirect URI the client did not register.
-    #[error("the RelayState's redirect_uri {received:?} is not registered for client {client_id}")]
-    IdpInitiatedRedirectNotRegistered {
-        /// The client.
-        client_id: String,
-        /// The URI named.
-        received: String,
-    },
-    /// No live code: unknown, expired, or used already.
-    #[error("the code has expired, is invalid or was already used")]
-    CodeUnknown,
-    /// The code was issued to another client.
-    #[error("the code was issued to client {expected}, not to {received}")]
-    CodeOfAnotherClient {
-        /// The client the code was issued to.
-        expected: String,
-        /// The client that presented it.
-        received: String,
-    },
-    /// The `redirect_uri` sent is not the one the code was issued for.
-    #[error("the code was issued for redirect_uri {expected:?}, not {received:?}")]
-    RedirectUriMismatch {
-        /// The code's redirect URI.
-        expected: String,
-        /// The one sent.
-        received: String,
-    },
-    /// The code has a PKCE challenge and no `code_verifier` was sent.
-    #[error("the code was issued with a PKCE challenge; code_verifier is required")]
-    CodeVerifierMissing,
-    /// The verifier does not hash to the challenge.
-    #[error("code_verifier does not match: the challenge is {expected}, the verifier's S256 is {received}")]
-    CodeVerifierMismatch {
-        /// The challenge given at authorize.
-        expected: String,
-        /// BASE64URL(SHA-256(verifier)) of the verifier sent.
-        received: String,
-    },
-    /// A `code_verifier` was sent for a code issued without a challenge (a PKCE
-    /// downgrade).
-    #[error("code_verifier was sent, but the authorization request had no code_challenge")]
-    CodeVerifierUnexpected,
-    /// The `code_verifier` is not 43 to 128 unreserved characters (RFC 7636).
-    #[error("code_verifier must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~")]
-    InvalidCodeVerifier,
-    /// Neither a client secret nor PKCE authenticated the exchange.
-    #[error("the client is not authenticated: send client_secret, or code_verifier for a code issued with a PKCE challenge")]
-    ClientNotAuthenticated,
-    /// No live access token: unknown or expired.
-    #[error("the access token is invalid or expired")]
-    AccessTokenUnknown,
-}
-
-impl HostedRefusal {
-    /// A stable snake_case code naming the rule.
-    pub fn code(&self) -> &'static str {
-        match self {
-            HostedRefusal::StateTooLong { .. } => "state_too_long",
-            HostedRefusal::RelayStateTooLong { .. } => "relay_state_too_long",
-            HostedRefusal::InvalidCodeChallenge { .. } => "invalid_code_challenge",
-            HostedRefusal::NoAuthorizationRequest => "no_authorization_request",
-            HostedRefusal::NoIdpInitiatedClient => "no_idp_initiated_client",
-            HostedRefusal::IdpInitiatedRedirectNotRegistered { .. } => {
-                "idp_initiated_redirect_not_registered"
-            }
-            HostedRefusal::CodeUnknown => "code_unknown",
-            HostedRefusal::CodeOfAnotherClient { .. } => "code_of_another_client",
-            HostedRefusal::RedirectUriMismatch { .. } => "redirect_uri_mismatch",
-            HostedRefusal::CodeVerifierMissing => "code_verifier_missing",
-            HostedRefusal::CodeVerifierMismatch { .. } => "code_verifier_mismatch",
-            HostedRefusal::CodeVerifierUnexpected => "code_verifier_unexpected",
-            HostedRefusal::InvalidCodeVerifier => "invalid_code_verifier",
-            HostedRefusal::ClientNotAuthenticated => "client_not_authenticated",
-            HostedRefusal::AccessTokenUnknown => "access_token_unknown",
-        }
-    }
-
-    /// The OAuth 2.0 error code the token endpoint answers with (`invalid_grant`,
-    /// `invalid_request`, `invalid_client`; `invalid_token` for an access token).
-    pub fn oauth_error(&self) -> &'static str {
-        match self {
-            HostedRefusal::CodeUnknown
-            | HostedRefusal::CodeOfAnotherClient { .. }
-            | HostedRefusal::RedirectUriMismatch { .. }
-            | HostedRefusal::CodeVerifierMissing
-            | HostedRefusal::CodeVerifierMismatch { .. } => "invalid_grant",
-            HostedRefusal::ClientNotAuthenticated => "invalid_client",
-            HostedRefusal::AccessTokenUnknown => "invalid_token",
-            HostedRefusal::NoAuthorizationRequest
-            | HostedRefusal::NoIdpInitiatedClient
-            | HostedRefusal::IdpInitiatedRedirectNotRegistered { .. } => "access_denied",
-            _ => "invalid_request",
-        }
     }
 }
 
@@ -484,7 +354,7 @@ fn check_exchange(
 /// The grant of an exchanged code and the access token's record.
 fn grant(
     settings: &HostedSettings,
-    connection_id: Option<crate::ids::ConnectionId>,
+    connection_id: Option<enterprise_sso::ConnectionId>,
     p: CodePayload,
     exchange: &CodeExchange<'_>,
     now: i64,
@@ -511,7 +381,7 @@ fn grant(
     Ok((grant, token))
 }
 
-impl<R: Store> Connections<R> {
+impl<R: Store> Flows<R> {
     /// Issues an authorization code for `profile` (a sign-in just recorded), bound to
     /// `binding`; the raw code is returned (give it only to the redirect URI) and stored
     /// hashed for [`HostedSettings::code_ttl`]. `random`: 32 bytes from a CSPRNG.
@@ -522,9 +392,14 @@ impl<R: Store> Connections<R> {
         profile: &Profile,
         random: [u8; 32],
     ) -> Result<String> {
-        let now = (self.clock)();
+        let now = self.now_ms();
         let (code, item) = code_item(settings, binding, profile, random, now)?;
-        if !self.repo.put_sign_in(&item, UnixMillis::new(now)).await? {
+        if !self
+            .svc
+            .repo()
+            .put_sign_in(&item, UnixMillis::new(now))
+            .await?
+        {
             return Err(Error::InvalidArgument {
                 argument: "random",
                 reason: CODE_LIVE,
@@ -550,14 +425,15 @@ impl<R: Store> Connections<R> {
                 return Err(refused(HostedRefusal::InvalidCodeVerifier));
             }
         }
-        let now = (self.clock)();
+        let now = self.now_ms();
         let key = sign_in_key(code);
         // The common case in one durable write: the code read, every rule checked on it,
         // then taken and the token stored together. Anything else (no code, a rule
         // refused, the code taken meanwhile) wrote nothing and goes the long way below,
         // which takes the code first whatever follows, as a refusal must.
         if let Some(item) = self
-            .repo
+            .svc
+            .repo()
             .get_sign_in(SignInKind::AuthorizationCode, &key, UnixMillis::new(now))
             .await?
         {
@@ -573,7 +449,8 @@ impl<R: Store> Connections<R> {
                     SignInOp::Put(token),
                 ];
                 if self
-                    .repo
+                    .svc
+                    .repo()
                     .commit_sign_ins(&ops, None, UnixMillis::new(now))
                     .await?
                     .is_ok()
@@ -583,7 +460,8 @@ impl<R: Store> Connections<R> {
             }
         }
         let Some(item) = self
-            .repo
+            .svc
+            .repo()
             .take_sign_in(SignInKind::AuthorizationCode, &key, UnixMillis::new(now))
             .await?
         else {
@@ -593,7 +471,12 @@ impl<R: Store> Connections<R> {
             .map_err(|_| Error::corrupt("an authorization code's payload"))?;
         check_exchange(&p.binding, exchange).map_err(refused)?;
         let (grant, token) = grant(settings, item.connection_id.clone(), p, exchange, now)?;
-        if !self.repo.put_sign_in(&token, UnixMillis::new(now)).await? {
+        if !self
+            .svc
+            .repo()
+            .put_sign_in(&token, UnixMillis::new(now))
+            .await?
+        {
             return Err(Error::InvalidArgument {
                 argument: "random",
                 reason: TOKEN_LIVE,
@@ -604,9 +487,10 @@ impl<R: Store> Connections<R> {
 
     /// The profile an access token reads (until it expires).
     pub async fn profile_for_token(&self, access_token: &str) -> Result<Profile> {
-        let now = (self.clock)();
+        let now = self.now_ms();
         let item = self
-            .repo
+            .svc
+            .repo()
             .get_sign_in(
                 SignInKind::AccessToken,
                 &sign_in_key(access_token),
@@ -622,7 +506,7 @@ impl<R: Store> Connections<R> {
     /// Removes every expired sign-in record (pending requests, replay entries, codes,
     /// tokens) at the service's clock; how many. Hosts run it on a schedule.
     pub async fn sweep_sign_ins(&self) -> Result<u64> {
-        let now = (self.clock)();
-        self.repo.sweep_sign_ins(UnixMillis::new(now)).await
+        let now = self.now_ms();
+        self.svc.repo().sweep_sign_ins(UnixMillis::new(now)).await
     }
 }

@@ -21,10 +21,11 @@
 //! store and the `state` of a live request (it travels in the browser's URL) can open it,
 //! and the record is deleted when the callback takes it. The connection id is the
 //! associated data, so a record moved to another connection does not open. This does not
-//! depend on the store: `Connections` is generic over it, and the [`crate::crypto`] key
+//! depend on the store: `Connections` is generic over it, and the [`enterprise_sso::crypto`] key
 //! ring seals connection secrets in the store wrapper, which passes sign-in records
 //! through unchanged.
 
+use crate::{Flows, OidcSignInRefusal};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -41,12 +42,12 @@ use sha2::Digest as _;
 use zeroize::Zeroizing;
 
 use super::pending::{kind_name, millis, BoundToBrowser, PendingProblem, PendingSlot};
-use super::{Connections, SignIn};
-use crate::account::Assertion;
-use crate::error::{Error, Result};
-use crate::ids::ConnectionId;
-use crate::repo::Store;
-use crate::sign_in_store::{sign_in_key, SignInKind};
+use enterprise_sso::Assertion;
+use enterprise_sso::ConnectionId;
+use enterprise_sso::SignIn;
+use enterprise_sso::Store;
+use enterprise_sso::{sign_in_key, SignInKind};
+use enterprise_sso::{Error, Result};
 
 /// How long an authorization request may wait for its callback (ten minutes).
 pub const DEFAULT_OIDC_REQUEST_TTL: Duration = Duration::from_secs(600);
@@ -182,65 +183,7 @@ pub struct OidcSignIn {
     pub identity: OidcIdentity,
 }
 
-/// Why an OIDC sign-in was refused: a rule of the relying party, or of the flow.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[non_exhaustive]
-pub enum OidcSignInRefusal {
-    /// The relying party refused (provider error, token, ID token, user info).
-    #[error(transparent)]
-    Rp(#[from] OidcRefusal),
-    /// The connection is not an OIDC connection.
-    #[error("the connection is not an OIDC connection")]
-    NotOidc,
-    /// The connection lacks what the flow needs.
-    #[error("the connection's {missing} is not configured")]
-    NotConfigured {
-        /// `client_id` or `discovery_url`.
-        missing: &'static str,
-    },
-    /// The callback's `state` names no pending request (unknown, expired or used).
-    #[error("the callback's state matches no pending request (unknown, expired or already used)")]
-    UnknownState,
-    /// The pending request was made for another connection.
-    #[error("the request was made for connection {expected}, the callback arrived for {received}")]
-    RequestForAnotherConnection {
-        /// The connection the request was made for.
-        expected: String,
-        /// The connection whose callback received it.
-        received: String,
-    },
-    /// The callback came back in another browser.
-    #[error("the callback arrived from another browser than the one that started the sign-in")]
-    BrowserMismatch,
-    /// The callback answers a test run's request where a sign-in's was expected, or the
-    /// other way round (a test run never signs anyone in).
-    #[error("the callback answers a {received}, expected a {expected}")]
-    RequestKindMismatch {
-        /// What was expected: `sign-in` or `test run`.
-        expected: &'static str,
-        /// What the callback answers.
-        received: &'static str,
-    },
-}
-
-impl OidcSignInRefusal {
-    /// A stable snake_case code.
-    pub fn code(&self) -> &'static str {
-        match self {
-            OidcSignInRefusal::Rp(r) => r.code(),
-            OidcSignInRefusal::NotOidc => "oidc_not_an_oidc_connection",
-            OidcSignInRefusal::NotConfigured { .. } => "oidc_connection_not_configured",
-            OidcSignInRefusal::UnknownState => "oidc_unknown_state",
-            OidcSignInRefusal::RequestForAnotherConnection { .. } => {
-                "oidc_request_for_another_connection"
-            }
-            OidcSignInRefusal::BrowserMismatch => "oidc_browser_mismatch",
-            OidcSignInRefusal::RequestKindMismatch { .. } => "oidc_request_kind_mismatch",
-        }
-    }
-}
-
-/// What a callback brought ([`Connections::oidc_accept`]).
+/// What a callback brought ([`Flows::oidc_accept`]).
 pub(super) enum OidcAnswer {
     /// The ID token verified: the identity, the assertion it maps to, and the token.
     Verified {
@@ -384,13 +327,13 @@ pub(super) fn state_of_url(url: &str) -> Option<String> {
     })
 }
 
-impl<R: Store> Connections<R> {
+impl<R: Store> Flows<R> {
     pub(super) async fn relying_party(
         &self,
         settings: &OidcSettings,
         id: &ConnectionId,
     ) -> Result<RelyingParty> {
-        let conn = self.get(id).await?;
+        let conn = self.svc.get(id).await?;
         let o = conn
             .oidc()
             .ok_or_else(|| refused(OidcSignInRefusal::NotOidc))?;
@@ -409,7 +352,7 @@ impl<R: Store> Connections<R> {
             .as_ref()
             .map(|s| OidcClientSecret::new(s.expose_secret()));
         let provider = settings
-            .provider(&discovery, &self.policy, (self.clock)())
+            .provider(&discovery, self.svc.policy(), self.now_ms())
             .await
             .map_err(refused)?;
         RelyingParty::new(
@@ -431,7 +374,7 @@ impl<R: Store> Connections<R> {
         self.oidc_start_for(settings, id, start, false).await
     }
 
-    /// [`Connections::oidc_start`] for a sign-in or (`test_run`) a test run's request,
+    /// [`Flows::oidc_start`] for a sign-in or (`test_run`) a test run's request,
     /// which an inactive connection may also make.
     pub(super) async fn oidc_start_for(
         &self,
@@ -440,14 +383,14 @@ impl<R: Store> Connections<R> {
         start: OidcStart<'_>,
         test_run: bool,
     ) -> Result<String> {
-        let conn = self.get(id).await?;
+        let conn = self.svc.get(id).await?;
         if !conn.active && !test_run {
             return Err(Error::SignInRefused(
-                crate::account::SignInRefusal::ConnectionInactive,
+                enterprise_sso::SignInRefusal::ConnectionInactive,
             ));
         }
         let rp = self.relying_party(settings, id).await?;
-        let now = (self.clock)();
+        let now = self.now_ms();
         let request = rp
             .authorization_request(
                 &start.random,
@@ -504,7 +447,7 @@ impl<R: Store> Connections<R> {
                 assertion,
                 ..
             } => {
-                let sign_in = self.record_sign_in(id, &assertion).await?;
+                let sign_in = self.svc.record_sign_in(id, &assertion).await?;
                 Ok(OidcSignIn {
                     sign_in,
                     identity: *identity,
@@ -514,7 +457,7 @@ impl<R: Store> Connections<R> {
         }
     }
 
-    /// Every rule of [`Connections::oidc_finish`] but the recording: the state taken (a
+    /// Every rule of [`Flows::oidc_finish`] but the recording: the state taken (a
     /// sign-in's, or with `test_run` a test run's: each refuses the other's), the code
     /// exchanged and the ID token verified; the identity and its assertion. The
     /// provider's `error` with a state is [`OidcAnswer::Refused`] once that state's
@@ -529,7 +472,7 @@ impl<R: Store> Connections<R> {
         test_run: bool,
     ) -> Result<OidcAnswer> {
         let rp = self.relying_party(settings, id).await?;
-        let now = (self.clock)();
+        let now = self.now_ms();
         let callback = match rp.read_callback(query).map_err(refused)? {
             CallbackOutcome::Code(c) => c,
             CallbackOutcome::Error {
@@ -600,9 +543,9 @@ mod tests {
 
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    use crate::millis::UnixMillis;
+    use enterprise_sso::UnixMillis;
 
-    use crate::sign_in_store::SignInItem;
+    use enterprise_sso::SignInItem;
 
     use async_trait::async_trait;
     use enterprise_sso_protocol::oidc::rp::{HttpError, HttpResponse};
@@ -610,8 +553,9 @@ mod tests {
     use futures_executor::block_on;
 
     use super::*;
-    use crate::{
-        ClientSecret, CreateConnection, MemoryRepo, OidcPatch, Patch, Provider, SignInStore,
+    use enterprise_sso::{
+        ClientSecret, Connections, CreateConnection, MemoryRepo, OidcPatch, Patch, Provider,
+        SignInStore,
     };
 
     const ISSUER: &str = "https://idp.example.com";
@@ -725,7 +669,9 @@ mod tests {
     fn start_stores_no_nonce_and_an_altered_record_is_refused_at_the_callback() {
         let http = Arc::new(Discovery::default());
         let settings = OidcSettings::new("https://app.example.com/oidc", http.clone());
-        let svc = Connections::new(MemoryRepo::new()).with_clock(Arc::new(|| 1_000_000));
+        let svc_flows =
+            Flows::new(Connections::new(MemoryRepo::new()).with_clock(Arc::new(|| 1_000_000)));
+        let svc = svc_flows.connections();
         let mut p = CreateConnection::new(Provider::OidcCustom, "Acme");
         p.domains = Some(vec!["acme.com".into()]);
         p.active = Some(true);
@@ -748,7 +694,7 @@ mod tests {
             domain_hint: None,
             random,
         };
-        let url = block_on(svc.oidc_start(&settings, &conn.id, start)).unwrap();
+        let url = block_on(svc_flows.oidc_start(&settings, &conn.id, start)).unwrap();
         let param = |name: &str| {
             url.split(['?', '&'])
                 .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
@@ -757,7 +703,7 @@ mod tests {
         };
         let (state, nonce) = (param("state"), param("nonce"));
         let key = sign_in_key(&state);
-        let item = block_on(svc.repo.take_sign_in(
+        let item = block_on(svc.repo().take_sign_in(
             SignInKind::OidcState,
             &key,
             UnixMillis::new(1_000_000),
@@ -785,10 +731,10 @@ mod tests {
             payload: serde_json::to_vec(&pending).unwrap(),
             ..item
         };
-        assert!(block_on(svc.repo.put_sign_in(&altered, UnixMillis::new(1_000_000))).unwrap());
+        assert!(block_on(svc.repo().put_sign_in(&altered, UnixMillis::new(1_000_000))).unwrap());
         let query = format!("code=c1&state={state}");
-        let err =
-            block_on(svc.oidc_finish(&settings, &conn.id, &query, Some("browser-1"))).unwrap_err();
+        let err = block_on(svc_flows.oidc_finish(&settings, &conn.id, &query, Some("browser-1")))
+            .unwrap_err();
         match err {
             Error::OidcRefused(r) => assert_eq!(r.code(), "oidc_pending_invalid"),
             other => panic!("expected oidc_pending_invalid, got {other:?}"),

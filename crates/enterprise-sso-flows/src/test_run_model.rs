@@ -1,7 +1,7 @@
 //! The test run as the core keeps it and the service answers it (see `test_runs`).
 
-use crate::ids::{ConnectionId, TestRunId};
-use crate::millis::UnixMillis;
+use enterprise_sso::UnixMillis;
+use enterprise_sso::{ConnectionId, TestRunId};
 
 /// Where a run is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
