@@ -466,7 +466,7 @@ fn benches(c: &mut Criterion) {
         c,
         "start_finish_memory",
         &minter,
-        Connections::new(enterprise_sso::MemoryRepo::new()).with_clock(Arc::new(|| NOW)),
+        Connections::new(enterprise_sso_memory::MemoryRepo::new()).with_clock(Arc::new(|| NOW)),
     );
 }
 

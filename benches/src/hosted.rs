@@ -12,10 +12,10 @@ use aws_lc_rs::rand::SecureRandom as _;
 use aws_lc_rs::signature::{RsaKeyPair, RSA_PKCS1_SHA256};
 use base64::Engine as _;
 use enterprise_sso::{
-    ConnectionId, Connections, CreateConnection, DynStore, MemoryRepo, Patch, Provider, SamlPatch,
-    Store,
+    ConnectionId, Connections, CreateConnection, DynStore, Patch, Provider, SamlPatch, Store,
 };
 use enterprise_sso_flows::{HostedSettings, SamlSettings};
+use enterprise_sso_memory::MemoryRepo;
 use enterprise_sso_postgres::{PostgresOptions, PostgresRepo};
 use enterprise_sso_protocol::saml::sp::{format_datetime, inflate_redirect_param};
 use enterprise_sso_protocol::xml::c14n::{canonicalize, C14nOptions};

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 
 use enterprise_sso::storage::codec::encode_connection;
 use enterprise_sso::testing::saml_connection;
-use enterprise_sso::{ConnectionId, ConnectionRepo, Domain, EnterpriseConnection, MemoryRepo};
+use enterprise_sso::{ConnectionId, ConnectionRepo, Domain, EnterpriseConnection};
+use enterprise_sso_memory::MemoryRepo;
 use enterprise_sso_sled::SledRepo;
 use enterprise_sso_sqlite::SqliteRepo;
 use futures_executor::block_on;

@@ -10,7 +10,7 @@
 //!
 //! ```
 //! mod conformance {
-//!     enterprise_sso_conformance::conformance_tests!(|| (enterprise_sso::MemoryRepo::new(), ()));
+//!     enterprise_sso_conformance::conformance_tests!(|| (enterprise_sso_memory::MemoryRepo::new(), ()));
 //! }
 //! ```
 //!

@@ -615,9 +615,8 @@ fn an_unusable_bundle_or_no_roots_refuses_to_build() {
 
 #[tokio::test]
 async fn refresh_fills_oidc_endpoints_through_the_fetcher() {
-    use enterprise_sso::{
-        Connections, CreateConnection, MemoryRepo, OidcPatch, Patch, Policy, Provider,
-    };
+    use enterprise_sso::{Connections, CreateConnection, OidcPatch, Patch, Policy, Provider};
+    use enterprise_sso_memory::MemoryRepo;
     bounded(async {
         let port = Arc::new(std::sync::atomic::AtomicU16::new(0));
         let p = port.clone();

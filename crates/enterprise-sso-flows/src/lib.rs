@@ -15,7 +15,8 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use enterprise_sso::{Connections, MemoryRepo};
+//! use enterprise_sso::Connections;
+//! use enterprise_sso_memory::MemoryRepo;
 //! use enterprise_sso_flows::{Flows, SamlSettings};
 //! # futures_executor::block_on(async {
 //! let flows = Flows::new(Connections::new(MemoryRepo::new()));

@@ -554,9 +554,9 @@ mod tests {
 
     use super::*;
     use enterprise_sso::{
-        ClientSecret, Connections, CreateConnection, MemoryRepo, OidcPatch, Patch, Provider,
-        SignInStore,
+        ClientSecret, Connections, CreateConnection, OidcPatch, Patch, Provider, SignInStore,
     };
+    use enterprise_sso_memory::MemoryRepo;
 
     const ISSUER: &str = "https://idp.example.com";
     const DISCOVERY: &str = "https://idp.example.com/.well-known/openid-configuration";

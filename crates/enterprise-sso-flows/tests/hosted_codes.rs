@@ -9,12 +9,13 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
 use enterprise_sso::{
-    sign_in_key, Assertion, ConnectionRepo, Connections, Error, MemoryRepo, SignInKind, SignInStore,
+    sign_in_key, Assertion, ConnectionRepo, Connections, Error, SignInKind, SignInStore,
 };
 use enterprise_sso_conformance::saml_connection;
 use enterprise_sso_flows::{
     s256_challenge, CodeBinding, CodeExchange, HostedRefusal, HostedSettings, Profile, SamlSettings,
 };
+use enterprise_sso_memory::MemoryRepo;
 use futures_executor::block_on;
 
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";

@@ -9,12 +9,13 @@ use enterprise_sso_flows::Flows;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
-use enterprise_sso::{ConnectionId, ConnectionRepo, Connections, Error, MemoryRepo};
+use enterprise_sso::{ConnectionId, ConnectionRepo, Connections, Error};
 use enterprise_sso_conformance::saml_connection;
 use enterprise_sso_flows::{
     HostedSettings, SamlSettings, TestRunQuery, TestRunStatus, MAX_TEST_RUNS_PER_CONNECTION,
     TEST_RUN_RETENTION, TEST_RUN_URL_TTL,
 };
+use enterprise_sso_memory::MemoryRepo;
 use futures_executor::block_on;
 
 struct World {

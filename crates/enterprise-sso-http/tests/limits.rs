@@ -12,8 +12,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use enterprise_sso::{Connections, MemoryRepo};
+use enterprise_sso::Connections;
 use enterprise_sso_http::{router_with, serve, ApiKeys, Auth, HttpOptions, ServerLimits};
+use enterprise_sso_memory::MemoryRepo;
 
 const BIN: &str = env!("CARGO_BIN_EXE_enterprise-sso-server");
 const KEY: &str = "sk_test_limits_key";

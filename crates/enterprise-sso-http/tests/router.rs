@@ -387,7 +387,7 @@ async fn auth_is_required_compared_exactly_and_answered_per_vendor() {
 
     // The development mode needs no key.
     let open = router(
-        Arc::new(Connections::new(enterprise_sso::MemoryRepo::new())),
+        Arc::new(Connections::new(enterprise_sso_memory::MemoryRepo::new())),
         Auth::DevelopmentOnlyNoAuth,
     );
     let r = send(
@@ -558,7 +558,8 @@ async fn workos_routes_get_list_with_cursors_both_ways_and_delete() {
 
 #[test]
 fn core_account_json_matches_the_reference_schema() {
-    use enterprise_sso::{Assertion, MemoryRepo};
+    use enterprise_sso::Assertion;
+    use enterprise_sso_memory::MemoryRepo;
     use enterprise_sso_wire::EnterpriseAccountJson;
     futures_executor::block_on(async {
         let svc = Connections::new(MemoryRepo::new());

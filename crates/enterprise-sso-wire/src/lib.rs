@@ -16,7 +16,8 @@
 //!
 //! ```
 //! use enterprise_sso_wire::{decode_create, ApiErrors, ConnectionJson};
-//! use enterprise_sso::{Connections, MemoryRepo};
+//! use enterprise_sso::Connections;
+//! use enterprise_sso_memory::MemoryRepo;
 //! # futures_executor::block_on(async {
 //! let svc = Connections::new(MemoryRepo::new());
 //! let body = br#"{"name": "Acme", "provider": "oidc_custom", "domains": ["acme.com"],

@@ -3,9 +3,9 @@
 #![allow(clippy::unwrap_used)]
 
 use enterprise_sso::{
-    build, merge, ConnectionId, Connections, EnterpriseConnection, Error, ListQuery, MemoryRepo,
-    Order, Patch,
+    build, merge, ConnectionId, Connections, EnterpriseConnection, Error, ListQuery, Order, Patch,
 };
+use enterprise_sso_memory::MemoryRepo;
 use enterprise_sso_wire::{
     decode_create, decode_update, iso8601_ms, ApiErrors, ConnectionJson, ConnectionListJson,
     DeletedObjectJson, EnterpriseAccountConnectionJson, EnterpriseAccountJson, SpEndpoints,

@@ -3,11 +3,13 @@
 //! The data and rules layer for enterprise SSO connections (SAML and OIDC), storage
 //! agnostic: the domain model ([`EnterpriseConnection`]), partial-update merge rules
 //! ([`merge()`]), validation ([`validate()`]), routing of emails to connections, and the
-//! [`ConnectionRepo`] trait that storage adapters implement. [`MemoryRepo`] is the
-//! in-memory reference implementation; SQLite and sled adapters live in their own crates.
+//! [`ConnectionRepo`] trait that storage adapters implement. Every store is a crate of its
+//! own: `enterprise-sso-memory` (the in-memory reference, `MemoryRepo`), `-sqlite`, `-sled`
+//! and `-postgres`; the sign-in flows are `enterprise-sso-flows`.
 //!
 //! ```
-//! use enterprise_sso::{Connections, CreateConnection, MemoryRepo, OidcPatch, Patch, Provider, UpdateConnection};
+//! use enterprise_sso::{Connections, CreateConnection, OidcPatch, Patch, Provider, UpdateConnection};
+//! use enterprise_sso_memory::MemoryRepo;
 //! # futures_executor::block_on(async {
 //! let svc = Connections::new(MemoryRepo::new());
 //! let mut params = CreateConnection::new(Provider::OidcCustom, "Acme");
@@ -43,8 +45,19 @@ mod fields;
 mod ids;
 mod integrity;
 mod login_hint;
+/// The in-memory reference store (`enterprise-sso-memory`), compiled into the core's own
+/// unit tests (the cache's tests run over it; an external crate's store would implement the
+/// traits of another build of this crate). `enterprise_sso::` paths in it resolve to this
+/// crate through the `extern crate self` below.
+/// Inside this crate its guards for unknown variants are unreachable (the enums are
+/// non-exhaustive only to other crates).
+#[cfg(test)]
+#[path = "../../enterprise-sso-memory/src/lib.rs"]
+#[allow(unreachable_patterns, unreachable_pub)]
 mod memory;
 mod merge;
+#[cfg(test)]
+extern crate self as enterprise_sso;
 mod millis;
 mod patch;
 mod provider;
@@ -100,7 +113,6 @@ pub use ids::{
     CONNECTION_ID_PREFIX, EVENT_ID_PREFIX, TEST_RUN_ID_PREFIX,
 };
 pub use login_hint::LoginHint;
-pub use memory::MemoryRepo;
 pub use merge::{build, build_with, merge, merge_with};
 pub use millis::UnixMillis;
 #[cfg(feature = "testing")]

@@ -6,10 +6,10 @@
 #![allow(clippy::unwrap_used)]
 
 use enterprise_sso::{
-    ConnectionId, Connections, CreateConnection, EnterpriseConnection, ListQuery, MemoryRepo,
-    Provider, Store,
+    ConnectionId, Connections, CreateConnection, EnterpriseConnection, ListQuery, Provider, Store,
 };
 use enterprise_sso_conformance::{block_on, TEST_CERT_PEM};
+use enterprise_sso_memory::MemoryRepo;
 use enterprise_sso_wire::{decode_create, decode_update, ApiErrors};
 
 fn unique_tag() -> String {

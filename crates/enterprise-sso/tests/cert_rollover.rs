@@ -12,10 +12,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use enterprise_sso::IdpCertificate;
 use enterprise_sso::{
-    ConnectionId, ConnectionRepo, Connections, CreateConnection, EnterpriseConnection, MemoryRepo,
-    Patch, ProtocolConfig, Provider, SamlPatch, UpdateConnection,
+    ConnectionId, ConnectionRepo, Connections, CreateConnection, EnterpriseConnection, Patch,
+    ProtocolConfig, Provider, SamlPatch, UpdateConnection,
 };
 use enterprise_sso_flows::MetadataSource;
+use enterprise_sso_memory::MemoryRepo;
 use enterprise_sso_wire::ApiErrors;
 use futures_executor::block_on;
 use proptest::prelude::*;

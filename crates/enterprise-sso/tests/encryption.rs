@@ -5,9 +5,10 @@
 use enterprise_sso::crypto::{is_sealed, CryptoError, Encrypted, Keyring};
 use enterprise_sso::{
     ClientSecret, ConnectionRepo, Connections, CreateConnection, EnterpriseConnection, Error,
-    MemoryRepo, OidcPatch, ProtocolConfig, Provider,
+    OidcPatch, ProtocolConfig, Provider,
 };
 use enterprise_sso_conformance::oidc_connection;
+use enterprise_sso_memory::MemoryRepo;
 use futures_executor::block_on;
 
 fn ring_v1() -> Keyring {

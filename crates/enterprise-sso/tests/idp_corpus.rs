@@ -15,10 +15,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use base64::Engine;
 use enterprise_sso::{
-    Connections, CreateConnection, EnterpriseConnection, Error, MemoryRepo, OidcPatch, Patch,
-    Policy, Provider, SamlConfig, SamlPatch,
+    Connections, CreateConnection, EnterpriseConnection, Error, OidcPatch, Patch, Policy, Provider,
+    SamlConfig, SamlPatch,
 };
 use enterprise_sso_flows::MetadataSource;
+use enterprise_sso_memory::MemoryRepo;
 use enterprise_sso_wire::{decode_create, ApiErrors};
 use futures_executor::block_on;
 use serde_json::{json, Value};

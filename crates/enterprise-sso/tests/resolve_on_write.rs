@@ -39,7 +39,7 @@ fn oidc_params() -> CreateConnection {
     p
 }
 
-fn loopback_svc() -> enterprise_sso::Connections<enterprise_sso::MemoryRepo> {
+fn loopback_svc() -> enterprise_sso::Connections<enterprise_sso_memory::MemoryRepo> {
     svc().with_policy(Policy {
         allow_loopback_fetch: true,
     })

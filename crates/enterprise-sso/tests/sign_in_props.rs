@@ -7,10 +7,10 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
 use enterprise_sso::{
-    AccountQuery, Assertion, ConnectionRepo, Connections, Error, MemoryRepo, Order, Protocol,
-    SignInRefusal,
+    AccountQuery, Assertion, ConnectionRepo, Connections, Error, Order, Protocol, SignInRefusal,
 };
 use enterprise_sso_conformance::{oidc_connection, saml_connection};
+use enterprise_sso_memory::MemoryRepo;
 use futures_executor::block_on;
 use proptest::prelude::*;
 

@@ -17,10 +17,10 @@ use async_trait::async_trait;
 use enterprise_sso::{
     merge, AccountId, AccountPage, AccountQuery, AccountRepo, Assertion, ConnectionId,
     ConnectionRepo, Connections, Domain, EnterpriseAccount, EnterpriseConnection, Error, EventFeed,
-    ListQuery, MemoryRepo, Page, Patch, Result, SignInItem, SignInKind, SignInStore, Store,
-    UpdateConnection,
+    ListQuery, Page, Patch, Result, SignInItem, SignInKind, SignInStore, Store, UpdateConnection,
 };
 use enterprise_sso_conformance::saml_connection;
+use enterprise_sso_memory::MemoryRepo;
 use enterprise_sso_reliability::{Kind, Rng};
 use futures_executor::block_on;
 

@@ -8,9 +8,10 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use enterprise_sso::{
     AccountId, AccountPage, AccountQuery, AccountRepo, ConnectionId, ConnectionRepo, Domain,
-    EnterpriseAccount, EnterpriseConnection, EventFeed, ListQuery, MemoryRepo, Page, Result,
-    SignInItem, SignInKind, SignInStore, UnixMillis,
+    EnterpriseAccount, EnterpriseConnection, EventFeed, ListQuery, Page, Result, SignInItem,
+    SignInKind, SignInStore, UnixMillis,
 };
+use enterprise_sso_memory::MemoryRepo;
 
 /// [`MemoryRepo`] with a count of the calls to each method.
 #[derive(Debug, Default)]

@@ -109,7 +109,8 @@ impl Default for ServerLimits {
 ///
 /// ```no_run
 /// use std::sync::Arc;
-/// use enterprise_sso::{Connections, MemoryRepo};
+/// use enterprise_sso::Connections;
+/// use enterprise_sso_memory::MemoryRepo;
 /// use enterprise_sso_http::{router, serve, ApiKeys, Auth, ServerLimits};
 /// # async fn run() -> std::io::Result<()> {
 /// let keys = ApiKeys::from_list("sk_live_example").unwrap().unwrap();

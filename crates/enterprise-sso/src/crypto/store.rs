@@ -23,7 +23,8 @@ const CLIENT_SECRET: &str = "oidc.client_secret";
 ///
 /// ```
 /// use enterprise_sso::crypto::{Encrypted, Keyring};
-/// use enterprise_sso::{Connections, ConnectionRepo, MemoryRepo, CreateConnection, OidcPatch, Provider};
+/// use enterprise_sso::{Connections, ConnectionRepo, CreateConnection, OidcPatch, Provider};
+/// use enterprise_sso_memory::MemoryRepo;
 /// # futures_executor::block_on(async {
 /// let store = Encrypted::new(MemoryRepo::new(), Keyring::new("k1", [7u8; 32]).unwrap());
 /// let svc = Connections::new(store);

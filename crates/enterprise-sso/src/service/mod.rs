@@ -37,7 +37,8 @@ pub fn now_ms() -> i64 {
 /// Enterprise connections on a storage backend `R`.
 ///
 /// ```
-/// use enterprise_sso::{Connections, CreateConnection, MemoryRepo, Provider};
+/// use enterprise_sso::{Connections, CreateConnection, Provider};
+/// use enterprise_sso_memory::MemoryRepo;
 /// # futures_executor::block_on(async {
 /// let svc = Connections::new(MemoryRepo::new());
 /// let mut params = CreateConnection::new(Provider::SamlOkta, "Acme");

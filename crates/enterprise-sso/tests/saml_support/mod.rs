@@ -8,7 +8,8 @@ use async_trait::async_trait;
 use enterprise_sso::{BoxError, EnterpriseConnection, Policy};
 use enterprise_sso_flows::MetadataSource;
 
-use enterprise_sso::{Connections, CreateConnection, MemoryRepo, Patch, Provider, SamlPatch};
+use enterprise_sso::{Connections, CreateConnection, Patch, Provider, SamlPatch};
+use enterprise_sso_memory::MemoryRepo;
 use enterprise_sso_protocol::saml::parse_certificate;
 
 macro_rules! fixture {

@@ -2,14 +2,17 @@
 #![allow(clippy::unwrap_used)]
 
 mod conformance {
-    enterprise_sso_conformance::conformance_tests!(|| (enterprise_sso::MemoryRepo::new(), ()));
+    enterprise_sso_conformance::conformance_tests!(|| (
+        enterprise_sso_memory::MemoryRepo::new(),
+        ()
+    ));
 }
 
 /// The same suite with every secret sealed by a key ring.
 mod encrypted {
     enterprise_sso_conformance::conformance_tests!(|| (
         enterprise_sso::crypto::Encrypted::new(
-            enterprise_sso::MemoryRepo::new(),
+            enterprise_sso_memory::MemoryRepo::new(),
             enterprise_sso_conformance::test_keyring()
         ),
         ()
@@ -21,7 +24,7 @@ mod encrypted {
 mod cached {
     enterprise_sso_conformance::conformance_tests!(|| (
         enterprise_sso::Cached::new(enterprise_sso::crypto::Encrypted::new(
-            enterprise_sso::MemoryRepo::new(),
+            enterprise_sso_memory::MemoryRepo::new(),
             enterprise_sso_conformance::test_keyring()
         )),
         ()

@@ -1,25 +1,42 @@
-//! The in-memory reference implementation of [`ConnectionRepo`] and [`AccountRepo`].
+//! # enterprise-sso-memory
+//!
+//! The in-memory reference implementation of every store capability of enterprise-sso
+//! ([`ConnectionRepo`], [`AccountRepo`], [`EventFeed`], [`SignInStore`]): the store
+//! the conformance suite measures every adapter against, and the store of tests, examples
+//! and hosts that keep nothing. Like every adapter it only stores: the rules are the
+//! core's (`enterprise_sso::storage`).
+//!
+//! ```
+//! use enterprise_sso::{Connections, CreateConnection, Provider};
+//! use enterprise_sso_memory::MemoryRepo;
+//! # futures_executor::block_on(async {
+//! let svc = Connections::new(MemoryRepo::new());
+//! let conn = svc.create(&CreateConnection::new(Provider::SamlOkta, "Acme")).await.unwrap();
+//! assert_eq!(svc.get(&conn.id).await.unwrap(), conn);
+//! # });
+//! ```
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::RwLock;
 
 use async_trait::async_trait;
 
-use crate::account::{email_key, EnterpriseAccount};
-use crate::connection::EnterpriseConnection;
-use crate::domain::Domain;
-use crate::error::{Error, Result};
-use crate::events::{account_events, connection_events, Event};
-use crate::ids::{AccountId, ConnectionId};
-use crate::millis::UnixMillis;
-use crate::repo::{
+use enterprise_sso::events::{account_events, connection_events, Event};
+use enterprise_sso::storage::email_key;
+use enterprise_sso::storage::{account_keys, check_account_keys_unchanged, expect_version};
+use enterprise_sso::Domain;
+use enterprise_sso::EnterpriseAccount;
+use enterprise_sso::EnterpriseConnection;
+use enterprise_sso::UnixMillis;
+use enterprise_sso::{AccountId, ConnectionId};
+use enterprise_sso::{
     AccountPage, AccountQuery, AccountRepo, ConnectionRepo, EventFeed, FeedPage, ListQuery, Order,
     Page,
 };
-use crate::sign_in_store::{
+use enterprise_sso::{
     AccountWrite, SignInCommit, SignInConflict, SignInItem, SignInKind, SignInOp, SignInStore,
 };
-use crate::storage::{account_keys, check_account_keys_unchanged, expect_version};
+use enterprise_sso::{Error, Result};
 
 /// A thread-safe, in-memory store of connections and accounts: the reference every adapter
 /// is measured against by the conformance suite. Nothing is persisted.
@@ -161,6 +178,8 @@ impl SignInStore for MemoryRepo {
                     changes.insert(k, Some(item.clone()));
                     continue;
                 }
+                // A kind of operation this store does not know: refuse rather than skip.
+                _ => return Ok(Err(SignInConflict { index })),
             };
             let Some(item) = live else {
                 return Ok(Err(SignInConflict { index }));
@@ -174,6 +193,12 @@ impl SignInStore for MemoryRepo {
                 account,
                 expected_version,
             }) => state.update_account(account, *expected_version)?,
+            Some(_) => {
+                return Err(Error::InvalidArgument {
+                    argument: "account",
+                    reason: "an account write this store does not know",
+                })
+            }
             None => {}
         }
         for (k, v) in changes {
