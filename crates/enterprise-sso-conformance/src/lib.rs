@@ -98,6 +98,7 @@ macro_rules! __conformance_case_list {
             sign_in_sweep_removes_only_expired,
             sign_in_list_is_per_connection_and_kind,
             sign_in_batches_are_all_or_nothing,
+            pending_batches_follow_the_batch_rules,
             concurrent_sign_in_batches_one_wins,
             feed_records_every_write,
             refused_writes_append_nothing,

@@ -249,6 +249,52 @@ pub async fn sign_in_batches_are_all_or_nothing(repo: &dyn Store) {
     assert_eq!(must_get_account(repo, &account.id).await, *next.account());
 }
 
+/// A batch of pending requests ([`SignInStore::commit_pending`](enterprise_sso::SignInStore),
+/// which may skip the wait for the disk) follows the rules of every batch: atomic, in
+/// order, refusing a put over a live key, and seen at once by the next read and take.
+pub async fn pending_batches_follow_the_batch_rules(repo: &dyn Store) {
+    let tag = unique_tag();
+    let at = UnixMillis::new(NOW);
+    let request = record(SignInKind::SamlRequest, &format!("req-{tag}"), 10_000, b"r");
+    let client = record(
+        SignInKind::HostedRequest,
+        &format!("cli-{tag}"),
+        10_000,
+        b"c",
+    );
+    let ops = [
+        SignInOp::Put(request.clone()),
+        SignInOp::Put(client.clone()),
+    ];
+    let got = repo.commit_pending(&ops, at).await;
+    assert_eq!(got.expect("pending batch"), Ok(Vec::new()));
+    assert_eq!(get(repo, &request).await, Some(request.clone()));
+    assert_eq!(get(repo, &client).await, Some(client.clone()));
+    // A live key refuses the batch, which then writes nothing of its own.
+    let other = record(
+        SignInKind::SamlRequest,
+        &format!("other-{tag}"),
+        10_000,
+        b"o",
+    );
+    let ops = [SignInOp::Put(other.clone()), SignInOp::Put(client.clone())];
+    let got = repo.commit_pending(&ops, at).await;
+    assert_eq!(
+        got.expect("refused batch"),
+        Err(SignInConflict { index: 1 })
+    );
+    assert_eq!(
+        get(repo, &other).await,
+        None,
+        "the refused batch wrote its first put"
+    );
+    // The durable path takes what the pending one wrote, once.
+    let taken = repo.commit_sign_ins(&[take(&request)], None, at).await;
+    assert_eq!(taken.expect("take"), Ok(vec![request.clone()]));
+    let again = repo.commit_pending(&[take(&request)], at).await;
+    assert_eq!(again.expect("take again"), Err(SignInConflict { index: 0 }));
+}
+
 /// Of 16 threads committing the ACS batch of the same pending request at once (take it,
 /// remember their own assertion, store their own code, write the same account), exactly
 /// one applies; the others write nothing and are told the take failed.

@@ -245,7 +245,8 @@ impl<R: Store> Flows<R> {
                 .await?;
             return Ok(url);
         };
-        // The SAML request and the client's request riding on it: one durable write.
+        // The SAML request and the client's request riding on it: one write, on the
+        // pending path (`commit_pending`: a crash may lose it, which fails this sign-in).
         let ops = [
             SignInOp::Put(saml_request),
             SignInOp::Put(pending_item(slot, payload, now)),
@@ -253,7 +254,7 @@ impl<R: Store> Flows<R> {
         match self
             .svc
             .repo()
-            .commit_sign_ins(&ops, None, UnixMillis::new(now))
+            .commit_pending(&ops, UnixMillis::new(now))
             .await?
         {
             Ok(_) => Ok(url),

@@ -3,7 +3,7 @@
 //! browser that started it.
 
 use crate::Flows;
-use enterprise_sso::UnixMillis;
+use enterprise_sso::{SignInOp, UnixMillis};
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
@@ -94,7 +94,9 @@ pub(super) struct PendingSlot<'a> {
 impl<R: Store> Flows<R> {
     /// Keeps a pending request in `slot` from `now`, until its TTL. A live request under
     /// the same key means the caller's randomness is broken (its key is random): refused as
-    /// argument `random` with `reason`, never overwritten.
+    /// argument `random` with `reason`, never overwritten. Written by
+    /// [`enterprise_sso::SignInStore::commit_pending`]: a pending request a crash loses only
+    /// fails its sign-in.
     pub(super) async fn put_pending(
         &self,
         slot: PendingSlot<'_>,
@@ -102,18 +104,18 @@ impl<R: Store> Flows<R> {
         now: i64,
         reason: &'static str,
     ) -> Result<()> {
-        if self
+        let ops = [SignInOp::Put(pending_item(slot, payload, now))];
+        match self
             .svc
             .repo()
-            .put_sign_in(&pending_item(slot, payload, now), UnixMillis::new(now))
+            .commit_pending(&ops, UnixMillis::new(now))
             .await?
         {
-            Ok(())
-        } else {
-            Err(Error::InvalidArgument {
+            Ok(_) => Ok(()),
+            Err(_) => Err(Error::InvalidArgument {
                 argument: "random",
                 reason,
-            })
+            }),
         }
     }
 }

@@ -28,7 +28,7 @@ use enterprise_sso::ConnectionId;
 use enterprise_sso::EnterpriseConnection;
 use enterprise_sso::SignIn;
 use enterprise_sso::Store;
-use enterprise_sso::{sign_in_key, SignInItem, SignInKind};
+use enterprise_sso::{sign_in_key, SignInItem, SignInKind, SignInOp};
 use enterprise_sso::{Error, Result};
 
 /// How long a pending AuthnRequest may wait for its Response (ten minutes).
@@ -298,13 +298,19 @@ impl<R: Store> Flows<R> {
         test_run: bool,
     ) -> Result<SamlRedirect> {
         let (redirect, item) = self.saml_request_for(settings, id, start, test_run).await?;
-        if !self.svc.repo().put_sign_in(&item, item.created_at).await? {
-            return Err(Error::InvalidArgument {
+        let now = item.created_at;
+        match self
+            .svc
+            .repo()
+            .commit_pending(&[SignInOp::Put(item)], now)
+            .await?
+        {
+            Ok(_) => Ok(redirect),
+            Err(_) => Err(Error::InvalidArgument {
                 argument: "random",
                 reason: SAML_REQUEST_LIVE,
-            });
+            }),
         }
-        Ok(redirect)
     }
 
     /// [`Flows::saml_start_for`] without its write: the redirect, and the pending

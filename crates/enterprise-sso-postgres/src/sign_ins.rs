@@ -204,11 +204,21 @@ async fn commit(
     ops: &[SignInOp],
     account: Option<&AccountWrite>,
     now: i64,
+    durable: bool,
 ) -> Result<SignInCommit> {
     inner
         .retrying(|| async {
             let mut client = inner.client().await?;
             let tx = client.transaction().await.map_err(storage)?;
+            if !durable {
+                // Pending requests only (`commit_pending`): the commit does not wait for
+                // the WAL flush. Still atomic, seen at once by every session and replica
+                // of this server, ordered before later commits; a server crash may lose
+                // it. `SET LOCAL` ends with the transaction.
+                tx.batch_execute("SET LOCAL synchronous_commit TO OFF")
+                    .await
+                    .map_err(storage)?;
+            }
             let mut taken = Vec::new();
             for (index, op) in ops.iter().enumerate() {
                 let applied = match op {
@@ -312,7 +322,13 @@ impl SignInStore for PostgresRepo {
         now: UnixMillis,
     ) -> Result<SignInCommit> {
         let (ops, account, now) = (ops.to_vec(), account.cloned(), now.get());
-        self.run(|i| async move { commit(&i, &ops, account.as_ref(), now).await })
+        self.run(|i| async move { commit(&i, &ops, account.as_ref(), now, true).await })
+            .await
+    }
+
+    async fn commit_pending(&self, ops: &[SignInOp], now: UnixMillis) -> Result<SignInCommit> {
+        let (ops, now) = (ops.to_vec(), now.get());
+        self.run(|i| async move { commit(&i, &ops, None, now, false).await })
             .await
     }
 }
@@ -324,6 +340,49 @@ mod tests {
     use crate::test_server::url;
     use crate::PostgresOptions;
     use tokio_postgres::types::ToSql;
+
+    /// A pending request committed without waiting for the WAL flush is stored like any
+    /// other, and the relaxed setting ends with its transaction: the pool's one connection
+    /// syncs its next commits again.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_pending_commit_does_not_leave_its_connection_relaxed() {
+        let Some(url) = url() else { return };
+        let repo = PostgresRepo::connect_with(
+            &url,
+            PostgresOptions {
+                schema: format!("sign_in_relaxed_{}", std::process::id()),
+                pool_size: 1,
+                ..PostgresOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+        let now = UnixMillis::new(1_000);
+        let item = SignInItem {
+            kind: SignInKind::SamlRequest,
+            key: "pending-1".into(),
+            connection_id: None,
+            created_at: now,
+            expires_at: UnixMillis::new(60_000),
+            payload: vec![1, 2, 3],
+        };
+        let ops = [SignInOp::Put(item.clone())];
+        assert!(repo.commit_pending(&ops, now).await.unwrap().is_ok());
+        assert!(
+            repo.commit_pending(&ops, now).await.unwrap().is_err(),
+            "a live key refuses"
+        );
+        let got = repo
+            .get_sign_in(SignInKind::SamlRequest, "pending-1", now)
+            .await;
+        assert_eq!(got.unwrap(), Some(item));
+        let client = repo.pool().get().await.unwrap();
+        let row = client
+            .query_one("SHOW synchronous_commit", &[])
+            .await
+            .unwrap();
+        assert_eq!(row.get::<_, String>(0), "on");
+    }
 
     /// Each statement is an index search on a filled, analysed table (never a sequential
     /// scan), the sweep included.

@@ -242,6 +242,16 @@ impl SignInStore for SqliteRepo {
             .run(move |c| commit(c, &ops, account.as_ref(), now))
             .await
     }
+
+    /// On the writer like every write, in a batch that waits for the disk only if another
+    /// write in it does (WAL with `synchronous = NORMAL` for the batch: atomic, ordered,
+    /// seen at once by every reader; see `worker::relax`).
+    async fn commit_pending(&self, ops: &[SignInOp], now: UnixMillis) -> Result<SignInCommit> {
+        let (ops, now) = (ops.to_vec(), now.get());
+        self.writes
+            .run_pending(move |c| commit(c, &ops, None, now))
+            .await
+    }
 }
 
 #[cfg(test)]

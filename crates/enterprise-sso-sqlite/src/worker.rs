@@ -166,7 +166,32 @@ where
 /// savepoint), `COMMIT`, then the replies. When SQLite rolls the transaction back by
 /// itself (disk full, I/O error), the jobs before get [`SqliteError::RolledBack`] and the
 /// rest start a new transaction, so no reply ever claims a write that was lost.
-fn commit_batch(conn: &mut Connection, mut jobs: VecDeque<WriteJob>) {
+fn commit_batch(conn: &mut Connection, jobs: VecDeque<WriteJob>, durable: bool) {
+    let restore = if durable { None } else { relax(conn) };
+    commit_jobs(conn, jobs);
+    if let Some(level) = restore {
+        // A connection left at NORMAL would weaken every later write: try twice.
+        let sql = format!("PRAGMA synchronous = {level}");
+        if conn.execute_batch(&sql).is_err() {
+            let _ = conn.execute_batch(&sql);
+        }
+    }
+}
+
+/// For a batch of pending requests only ([`Writes::run_pending`]): commits without
+/// waiting for the disk. With WAL, `synchronous = NORMAL` still commits atomically and in
+/// order, visible at once to every reader and process; only a power loss or OS crash may
+/// lose the batch, until the next `FULL` commit syncs the log with it. Returns the level
+/// to restore, or `None` when the connection already syncs no more than that.
+fn relax(conn: &Connection) -> Option<i64> {
+    let level: i64 = conn
+        .query_row("PRAGMA synchronous", [], |r| r.get(0))
+        .ok()?;
+    (level > 1 && conn.execute_batch("PRAGMA synchronous = NORMAL").is_ok()).then_some(level)
+}
+
+/// [`commit_batch`]'s transactions.
+fn commit_jobs(conn: &mut Connection, mut jobs: VecDeque<WriteJob>) {
     while !jobs.is_empty() {
         if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
             let e = Arc::new(e);
@@ -210,7 +235,7 @@ fn commit_batch(conn: &mut Connection, mut jobs: VecDeque<WriteJob>) {
 
 /// The writer thread: owns the write connection and commits what is queued in batches.
 pub(crate) struct Writer {
-    tx: Option<mpsc::Sender<WriteJob>>,
+    tx: Option<mpsc::Sender<(WriteJob, bool)>>,
     handle: Option<JoinHandle<()>>,
     pub(crate) stats: Arc<BatchCounters>,
 }
@@ -228,17 +253,21 @@ pub(crate) struct BatchCounters {
 
 impl Writer {
     pub(crate) fn spawn(name: &str, mut conn: Connection) -> Result<Writer, SqliteError> {
-        let (tx, rx) = mpsc::channel::<WriteJob>();
+        let (tx, rx) = mpsc::channel::<(WriteJob, bool)>();
         let stats = Arc::new(BatchCounters::default());
         let counters = Arc::clone(&stats);
         let handle = std::thread::Builder::new()
             .name(name.to_owned())
             .spawn(move || {
-                while let Ok(first) = rx.recv() {
+                while let Ok((first, mut durable)) = rx.recv() {
                     let mut batch = VecDeque::from([first]);
                     while batch.len() < MAX_BATCH {
                         match rx.try_recv() {
-                            Ok(job) => batch.push_back(job),
+                            Ok((job, d)) => {
+                                // One durable write makes the whole batch durable.
+                                durable |= d;
+                                batch.push_back(job);
+                            }
                             Err(_) => break,
                         }
                     }
@@ -246,7 +275,7 @@ impl Writer {
                     counters.batches.fetch_add(1, relaxed);
                     counters.writes.fetch_add(batch.len() as u64, relaxed);
                     counters.last_batch.store(batch.len(), relaxed);
-                    commit_batch(&mut conn, batch);
+                    commit_batch(&mut conn, batch, durable);
                 }
             })?;
         Ok(Writer {
@@ -282,6 +311,24 @@ impl Writes {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> enterprise_sso::Result<T> + Send + 'static,
     {
+        self.run_with(f, true).await
+    }
+
+    /// [`Writes::run`] for a write a crash may lose (`SignInStore::commit_pending`): a
+    /// batch of nothing else commits without waiting for the disk (see [`relax`]).
+    pub(crate) async fn run_pending<T, F>(&self, f: F) -> enterprise_sso::Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> enterprise_sso::Result<T> + Send + 'static,
+    {
+        self.run_with(f, false).await
+    }
+
+    async fn run_with<T, F>(&self, f: F, durable: bool) -> enterprise_sso::Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> enterprise_sso::Result<T> + Send + 'static,
+    {
         let (job, answer) = write_job(f);
         match self {
             Writes::Thread(w) => {
@@ -297,13 +344,13 @@ impl Writes {
                 });
                 w.tx.as_ref()
                     .ok_or(SqliteError::WorkerStopped)?
-                    .send(job)
+                    .send((job, durable))
                     .map_err(|_| SqliteError::WorkerStopped)?;
             }
             Writes::Inline(conn) => {
                 {
                     let mut conn = conn.lock().unwrap_or_else(|e| e.into_inner());
-                    commit_batch(&mut conn, VecDeque::from([job]));
+                    commit_batch(&mut conn, VecDeque::from([job]), durable);
                 }
                 YieldEvery::tick().await;
             }
@@ -430,6 +477,44 @@ mod tests {
         out
     }
 
+    /// A write of a pending request commits at `synchronous = NORMAL` (no wait for the
+    /// disk) and leaves the connection as it found it; a batch with a durable write in it
+    /// stays at FULL; a connection already at NORMAL is left alone.
+    #[test]
+    fn a_pending_batch_commits_at_normal_and_restores_the_level() {
+        let (_dir, path, mut conn) = db();
+        conn.execute_batch("PRAGMA synchronous = FULL")
+            .expect("full");
+        let level = |c: &Connection| -> i64 {
+            c.query_row("PRAGMA synchronous", [], |r| r.get(0))
+                .expect("level")
+        };
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let probe = |k: &'static str, seen: &Arc<Mutex<Vec<i64>>>| {
+            let seen = Arc::clone(seen);
+            write_job(move |c: &mut Connection| -> enterprise_sso::Result<()> {
+                seen.lock().expect("lock").push(level(c));
+                insert(k)(c)
+            })
+        };
+        let (a, ra) = probe("a", &seen);
+        commit_batch(&mut conn, VecDeque::from([a]), false);
+        let (b, rb) = probe("b", &seen);
+        commit_batch(&mut conn, VecDeque::from([b]), true);
+        let block = futures_executor::block_on;
+        assert!(block(ra).expect("reply").is_ok() && block(rb).expect("reply").is_ok());
+        // 1 = NORMAL while the pending batch ran, 2 = FULL for the durable one.
+        assert_eq!(*seen.lock().expect("lock"), [1, 2]);
+        assert_eq!(level(&conn), 2, "the connection syncs fully again");
+        assert_eq!(rows(&path), ["a", "b"]);
+        conn.execute_batch("PRAGMA synchronous = NORMAL")
+            .expect("normal");
+        let (c, rc) = probe("c", &seen);
+        commit_batch(&mut conn, VecDeque::from([c]), false);
+        assert!(block(rc).expect("reply").is_ok());
+        assert_eq!(level(&conn), 1, "a connection at NORMAL stays there");
+    }
+
     #[test]
     fn a_batch_is_one_transaction_and_a_refused_write_rolls_back_alone() {
         let (_dir, path, mut conn) = db();
@@ -452,7 +537,7 @@ mod tests {
             *seen.lock().expect("lock") = Some(rows(&probe));
             Ok(())
         });
-        commit_batch(&mut conn, VecDeque::from([a, b, c]));
+        commit_batch(&mut conn, VecDeque::from([a, b, c]), true);
         let block = futures_executor::block_on;
         assert!(block(ra).expect("reply").is_ok());
         assert!(block(rb).expect("reply").is_err());
@@ -475,7 +560,7 @@ mod tests {
             Err(SqliteError::WorkerStopped.into())
         });
         let (c, rc) = write_job(insert("c"));
-        commit_batch(&mut conn, VecDeque::from([a, b, c]));
+        commit_batch(&mut conn, VecDeque::from([a, b, c]), true);
         let block = futures_executor::block_on;
         let ra = block(ra).expect("reply");
         assert!(
@@ -504,7 +589,7 @@ mod tests {
                 .map(drop)
                 .map_err(crate::error::storage)
         });
-        commit_batch(&mut conn, VecDeque::from([a, b]));
+        commit_batch(&mut conn, VecDeque::from([a, b]), true);
         let block = futures_executor::block_on;
         assert!(block(ra).expect("reply").is_err());
         assert!(block(rb).expect("reply").is_err());

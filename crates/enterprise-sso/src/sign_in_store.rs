@@ -254,6 +254,21 @@ pub trait SignInStore: Send + Sync + std::fmt::Debug {
         account: Option<&AccountWrite>,
         now: UnixMillis,
     ) -> Result<SignInCommit>;
+
+    /// [`SignInStore::commit_sign_ins`] without an account, for records a crash may lose:
+    /// the pending requests a sign-in start writes. A lost one only fails the sign-in that
+    /// needed it (its answer finds no pending request and is refused), which the user
+    /// starts again; nothing is ever accepted because of a lost write. So a store may
+    /// commit these without waiting for the disk (SQLite: `synchronous = NORMAL` for the
+    /// batch; PostgreSQL: `synchronous_commit = off` for the transaction), as long as the
+    /// batch stays atomic, is seen at once by every reader (other processes and replicas
+    /// included), and is ordered before every later write, so the next durable commit
+    /// makes it durable too. Everything else (takes of pending requests, assertion IDs,
+    /// accounts, codes, tokens) stays on the durable path. The default is the durable
+    /// commit.
+    async fn commit_pending(&self, ops: &[SignInOp], now: UnixMillis) -> Result<SignInCommit> {
+        self.commit_sign_ins(ops, None, now).await
+    }
 }
 
 macro_rules! forward_sign_in_store {
@@ -297,6 +312,9 @@ macro_rules! forward_sign_in_store {
                 now: UnixMillis,
             ) -> Result<SignInCommit> {
                 (**self).commit_sign_ins(ops, account, now).await
+            }
+            async fn commit_pending(&self, ops: &[SignInOp], now: UnixMillis) -> Result<SignInCommit> {
+                (**self).commit_pending(ops, now).await
             }
         }
     )*};
@@ -355,6 +373,14 @@ macro_rules! forward_sign_in_store_to_inner {
             ) -> $crate::Result<$crate::SignInCommit> {
                 let $s = self;
                 $inner.commit_sign_ins(ops, account, now).await
+            }
+            async fn commit_pending(
+                &self,
+                ops: &[$crate::SignInOp],
+                now: $crate::UnixMillis,
+            ) -> $crate::Result<$crate::SignInCommit> {
+                let $s = self;
+                $inner.commit_pending(ops, now).await
             }
         }
     };
