@@ -7,10 +7,7 @@ use std::collections::BTreeMap;
 
 use super::hosted::{code_item, HostedSettings, Profile};
 use super::hosted_flow::{HostedRedirect, Pending as ClientRequest};
-use enterprise_sso::ConnectionId;
-use enterprise_sso::Result;
-use enterprise_sso::SignIn;
-use enterprise_sso::SignInItem;
+use enterprise_sso::{ConnectionId, Result, SignIn, SignInItem};
 
 /// The `extra` of a hosted sign-in ([`Connections::commit_sign_in`]): the client's code for
 /// the sign-in's profile (`raw`: WorkOS's `raw_attributes`), its record stored by the

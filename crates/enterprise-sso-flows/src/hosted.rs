@@ -17,11 +17,9 @@ use base64::Engine as _;
 use sha2::Digest;
 
 use crate::{OidcSettings, SamlSettings};
-use enterprise_sso::SignIn;
-use enterprise_sso::Store;
-use enterprise_sso::UnixMillis;
-use enterprise_sso::{sign_in_key, SignInItem, SignInKind, SignInOp};
-use enterprise_sso::{Error, Result};
+use enterprise_sso::{
+    sign_in_key, Error, Result, SignIn, SignInItem, SignInKind, SignInOp, Store, UnixMillis,
+};
 
 /// How long an authorization code may wait for its exchange (ten minutes, as WorkOS).
 pub const DEFAULT_CODE_TTL: Duration = Duration::from_secs(600);

@@ -7,7 +7,6 @@
 //! them, to its default redirect URI or to a registered one named in the RelayState
 //! (`redirect_uri=…`, as WorkOS); any other RelayState is ignored, never followed.
 
-use crate::Flows;
 use std::collections::BTreeMap;
 
 use super::hosted::{
@@ -19,13 +18,12 @@ use super::oidc_commit::HostedPart;
 use super::pending::{pending_item, PendingSlot};
 use super::saml::SAML_REQUEST_LIVE;
 use super::saml_commit::HostedSaml;
+use crate::Flows;
 use crate::{HostedRefusal, OidcSignInRefusal, OidcStart, SamlStart};
-use enterprise_sso::ConnectionId;
-use enterprise_sso::ProtocolConfig;
-use enterprise_sso::Store;
-use enterprise_sso::UnixMillis;
-use enterprise_sso::{sign_in_key, SignInKind, SignInOp};
-use enterprise_sso::{Error, Result};
+use enterprise_sso::{
+    sign_in_key, ConnectionId, Error, ProtocolConfig, Result, SignInKind, SignInOp, Store,
+    UnixMillis,
+};
 use enterprise_sso_protocol::oidc::rp::{OidcRefusal, ProviderErrorKind};
 
 /// A client's authorization request (`GET /sso/authorize`), checked by the host against

@@ -25,7 +25,6 @@
 //! ring seals connection secrets in the store wrapper, which passes sign-in records
 //! through unchanged.
 
-use crate::{Flows, OidcSignInRefusal};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -42,12 +41,10 @@ use sha2::Digest as _;
 use zeroize::Zeroizing;
 
 use super::pending::{kind_name, millis, BoundToBrowser, PendingProblem, PendingSlot};
-use enterprise_sso::Assertion;
-use enterprise_sso::ConnectionId;
-use enterprise_sso::SignIn;
-use enterprise_sso::Store;
-use enterprise_sso::{sign_in_key, SignInKind};
-use enterprise_sso::{Error, Result};
+use crate::{Flows, OidcSignInRefusal};
+use enterprise_sso::{
+    sign_in_key, Assertion, ConnectionId, Error, Result, SignIn, SignInKind, Store,
+};
 
 /// How long an authorization request may wait for its callback (ten minutes).
 pub const DEFAULT_OIDC_REQUEST_TTL: Duration = Duration::from_secs(600);

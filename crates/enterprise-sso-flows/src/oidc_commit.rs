@@ -19,7 +19,6 @@
 //!   code's second use before the first commits, that refusal uses the state up and
 //!   neither signs in: at most one does, never two.
 
-use crate::{Flows, OidcSignInRefusal};
 use enterprise_sso_protocol::oidc::rp::CallbackOutcome;
 
 use super::client_code::{client_code, client_redirect};
@@ -27,13 +26,10 @@ use super::hosted::HostedSettings;
 use super::hosted_flow::{oidc_key, HostedRedirect, Pending as ClientRequest};
 use super::oidc::{exchange, refused, OidcAnswer, OidcSettings, OidcSignIn, Pending};
 use super::pending::{same_browser, BoundToBrowser};
-use enterprise_sso::Committed;
-use enterprise_sso::ConnectionId;
-use enterprise_sso::Result;
-use enterprise_sso::SignIn;
-use enterprise_sso::Store;
-use enterprise_sso::UnixMillis;
-use enterprise_sso::{sign_in_key, SignInKind, SignInOp};
+use crate::{Flows, OidcSignInRefusal};
+use enterprise_sso::{
+    sign_in_key, Committed, ConnectionId, Result, SignIn, SignInKind, SignInOp, Store, UnixMillis,
+};
 
 /// What the hosted flow's callback needs beyond a sign-in: where codes are kept and the
 /// code's randomness.

@@ -3,15 +3,12 @@
 //! browser that started it.
 
 use crate::Flows;
-use enterprise_sso::{SignInOp, UnixMillis};
+use enterprise_sso::{
+    sign_in_key, ConnectionId, Error, Result, SignInItem, SignInKind, SignInOp, Store, UnixMillis,
+};
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
-
-use enterprise_sso::ConnectionId;
-use enterprise_sso::Store;
-use enterprise_sso::{sign_in_key, SignInItem, SignInKind};
-use enterprise_sso::{Error, Result};
 
 /// A flow's pending-request payload: it keeps the hashed browser binding.
 pub(super) trait BoundToBrowser: DeserializeOwned {

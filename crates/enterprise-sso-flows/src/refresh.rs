@@ -1,15 +1,14 @@
 //! Refresh: re-reading a connection's IdP documents (SAML metadata, OIDC discovery)
 //! through a host-supplied [`MetadataSource`] and storing them through the merge path.
 
-use crate::Flows;
 use async_trait::async_trait;
 
-use enterprise_sso::ConnectionId;
-use enterprise_sso::ConnectionRepo;
-use enterprise_sso::{BoxError, Error, Result};
-use enterprise_sso::{CreateConnection, OidcPatch, Patch, SamlPatch, UpdateConnection};
-use enterprise_sso::{EnterpriseConnection, ProtocolConfig};
-use enterprise_sso::{FieldError, FieldErrorKind, ValidationErrors};
+use crate::Flows;
+use enterprise_sso::{
+    BoxError, ConnectionId, ConnectionRepo, CreateConnection, EnterpriseConnection, Error,
+    FieldError, FieldErrorKind, OidcPatch, Patch, ProtocolConfig, Result, SamlPatch,
+    UpdateConnection, ValidationErrors,
+};
 use enterprise_sso_protocol::oidc::{parse_discovery, Discovery, MAX_DISCOVERY_BYTES};
 use enterprise_sso_protocol::saml::MAX_METADATA_BYTES;
 

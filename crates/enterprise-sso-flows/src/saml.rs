@@ -9,8 +9,10 @@
 //! `{base}/{id}/metadata` (what the wire shows as `sp_entity_id`, `acs_url`,
 //! `sp_metadata_url`).
 
-use crate::{Flows, SamlRefusal};
-use enterprise_sso::UnixMillis;
+use enterprise_sso::{
+    sign_in_key, Assertion, ConnectionId, EnterpriseConnection, Error, Result, SignIn, SignInItem,
+    SignInKind, SignInOp, Store, UnixMillis,
+};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -23,13 +25,7 @@ use enterprise_sso_protocol::saml::sp::{
 use super::pending::{
     kind_name, pending_item, same_browser, BoundToBrowser, PendingProblem, PendingSlot,
 };
-use enterprise_sso::Assertion;
-use enterprise_sso::ConnectionId;
-use enterprise_sso::EnterpriseConnection;
-use enterprise_sso::SignIn;
-use enterprise_sso::Store;
-use enterprise_sso::{sign_in_key, SignInItem, SignInKind, SignInOp};
-use enterprise_sso::{Error, Result};
+use crate::{Flows, SamlRefusal};
 
 /// How long a pending AuthnRequest may wait for its Response (ten minutes).
 pub const DEFAULT_SAML_REQUEST_TTL: Duration = Duration::from_secs(600);

@@ -19,13 +19,9 @@ use super::hosted_flow::{
 };
 use super::saml::{assertion_of, replay_item, usable_saml_request};
 use crate::Flows;
-use enterprise_sso::Committed;
-use enterprise_sso::ConnectionId;
-use enterprise_sso::Result;
-use enterprise_sso::SignIn;
-use enterprise_sso::Store;
-use enterprise_sso::UnixMillis;
-use enterprise_sso::{sign_in_key, SignInKind, SignInOp};
+use enterprise_sso::{
+    sign_in_key, Committed, ConnectionId, Result, SignIn, SignInKind, SignInOp, Store, UnixMillis,
+};
 use enterprise_sso_protocol::saml::sp::VerifiedAssertion;
 
 /// What the hosted ACS adds to a sign-in's commit.

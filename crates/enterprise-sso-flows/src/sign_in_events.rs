@@ -3,10 +3,10 @@
 //! write, from [`enterprise_sso::account_events`]).
 
 use crate::Flows;
-use enterprise_sso::events::{Event, SignInFailure};
-use enterprise_sso::ConnectionId;
-use enterprise_sso::Store;
-use enterprise_sso::{Error, Result};
+use enterprise_sso::{
+    events::{Event, SignInFailure},
+    ConnectionId, Error, Result, Store,
+};
 
 /// The reason an error gives for a refused sign-in; `None` when the error is not a
 /// refusal (storage, an unknown connection).

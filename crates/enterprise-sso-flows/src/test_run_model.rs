@@ -1,7 +1,6 @@
 //! The test run as the core keeps it and the service answers it (see `test_runs`).
 
-use enterprise_sso::UnixMillis;
-use enterprise_sso::{ConnectionId, TestRunId};
+use enterprise_sso::{ConnectionId, TestRunId, UnixMillis};
 
 /// Where a run is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -22,7 +22,6 @@
 //! pending requests carry a test-run flag: a test run's answer is refused on the sign-in
 //! path, and a sign-in's on the test-run path.
 
-use crate::Flows;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -30,20 +29,18 @@ use base64::Engine as _;
 use super::hosted::millis;
 use super::oidc::{state_of_url, OidcAnswer};
 use super::pending::PendingSlot;
+use crate::Flows;
 use crate::{HostedSettings, OidcSignInRefusal, OidcStart, SamlPost, SamlSettings, SamlStart};
-use enterprise_sso::UnixMillis;
-use enterprise_sso::{map_assertion, mapped_fields, Assertion, SignInRefusal};
-use enterprise_sso::{ConnectionId, TestRunId};
-use enterprise_sso::{EnterpriseConnection, ProtocolConfig};
-use enterprise_sso::{Error, Result};
+use enterprise_sso::{
+    map_assertion, mapped_fields, route_candidates, sign_in_key, Assertion, ConnectionId,
+    EnterpriseConnection, Error, ProtocolConfig, Result, SignInItem, SignInKind, SignInRefusal,
+    Store, TestRunId, UnixMillis,
+};
 
 pub use super::test_run_model::{
     ParsedUserInfo, TestRun, TestRunLog, TestRunOauth, TestRunPage, TestRunProtocol, TestRunQuery,
     TestRunSaml, TestRunStatus, TestRunUrl,
 };
-use enterprise_sso::route_candidates;
-use enterprise_sso::Store;
-use enterprise_sso::{sign_in_key, SignInItem, SignInKind};
 
 /// How long a run is kept (seven days).
 pub const TEST_RUN_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
