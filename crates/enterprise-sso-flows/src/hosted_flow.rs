@@ -324,14 +324,14 @@ impl<R: Store> Flows<R> {
             }
         }
         // Verified once: the one-commit path and the step-by-step one read the same result.
-        let verified = self.saml_verify(settings.saml(), id, saml_response).await?;
+        let (verified, conn) = self.saml_verify(settings.saml(), id, saml_response).await?;
         let hosted = HostedSaml {
             settings,
             idp_initiated,
             random,
         };
         let committed = self
-            .saml_commit(id, browser, relay_state, &verified, Some(hosted))
+            .saml_commit(conn, browser, relay_state, &verified, Some(hosted))
             .await?;
         if let Some(done) = committed.and_then(|c| c.redirect) {
             return Ok(done);

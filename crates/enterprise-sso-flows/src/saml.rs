@@ -377,9 +377,9 @@ impl<R: Store> Flows<R> {
         browser: Option<&str>,
     ) -> Result<SamlSignIn> {
         // Verified once: the one-commit path and the step-by-step one read the same result.
-        let verified = self.saml_verify(settings, id, saml_response).await?;
+        let (verified, conn) = self.saml_verify(settings, id, saml_response).await?;
         if let Some(done) = self
-            .saml_commit(id, browser, relay_state, &verified, None)
+            .saml_commit(conn, browser, relay_state, &verified, None)
             .await?
         {
             return Ok(SamlSignIn {
@@ -406,7 +406,7 @@ impl<R: Store> Flows<R> {
         settings: &SamlSettings,
         id: &ConnectionId,
         saml_response: &str,
-    ) -> Result<VerifiedAssertion> {
+    ) -> Result<(VerifiedAssertion, EnterpriseConnection)> {
         let conn = self.svc.get(id).await?;
         let (entity_id, _) = saml_parts(&conn)?;
         let saml = conn.saml().ok_or_else(|| refused(SamlRefusal::NotSaml))?;
@@ -427,7 +427,8 @@ impl<R: Store> Flows<R> {
                 .collect()
         });
         let now = self.now_ms();
-        verifier.verify_post(saml_response, now).map_err(refused)
+        let verified = verifier.verify_post(saml_response, now).map_err(refused)?;
+        Ok((verified, conn))
     }
 
     /// Every rule of [`Flows::saml_finish`] but the recording: the Response
@@ -442,7 +443,7 @@ impl<R: Store> Flows<R> {
         browser: Option<&str>,
         test_run: bool,
     ) -> Result<AcceptedSaml> {
-        let verified = self.saml_verify(settings, id, saml_response).await?;
+        let (verified, _) = self.saml_verify(settings, id, saml_response).await?;
         self.saml_accept_verified(id, verified, relay_state, browser, test_run)
             .await
     }

@@ -20,7 +20,8 @@ use super::hosted_flow::{
 use super::saml::{assertion_of, replay_item, usable_saml_request};
 use crate::Flows;
 use enterprise_sso::{
-    sign_in_key, Committed, ConnectionId, Result, SignIn, SignInKind, SignInOp, Store, UnixMillis,
+    sign_in_key, Committed, EnterpriseConnection, Result, SignIn, SignInKind, SignInOp, Store,
+    UnixMillis,
 };
 use enterprise_sso_protocol::saml::sp::VerifiedAssertion;
 
@@ -48,14 +49,16 @@ impl<R: Store> Flows<R> {
     /// The ACS of a sign-in that passes every rule, in one commit: `Ok(None)` when
     /// anything does not fit (nothing was written; the caller goes step by step).
     /// `relay_state` is the posted one; `hosted` adds the client's request and code.
+    /// `conn` is the connection as read to verify the Response.
     pub(super) async fn saml_commit(
         &self,
-        id: &ConnectionId,
+        conn: EnterpriseConnection,
         browser: Option<&str>,
         relay_state: Option<&str>,
         verified: &VerifiedAssertion,
         hosted: Option<HostedSaml<'_>>,
     ) -> Result<Option<SamlCommitted>> {
+        let id = &conn.id.clone();
         let now = self.now_ms();
         let replay = SignInOp::Put(replay_item(id, verified, now));
         let (ops, relay_state, client) = match &verified.in_response_to {
@@ -119,7 +122,11 @@ impl<R: Store> Flows<R> {
                 (vec![replay], relay_state.map(str::to_owned), client)
             }
         };
-        let Ok((conn, who)) = self.svc.check_sign_in(id, &assertion_of(verified)).await else {
+        let Ok((conn, who)) = self
+            .svc
+            .check_sign_in_of(conn, &assertion_of(verified))
+            .await
+        else {
             return Ok(None);
         };
         let extra = |sign_in: &SignIn, now: i64| match (&hosted, &client) {

@@ -261,6 +261,19 @@ fn samlify_sp_initiated_signs_in_once_and_refuses_the_flow_attacks() {
         Some(r.request_id.as_str())
     );
 
+    // A returning user: the ACS reads the connection once (to verify the Response; the
+    // sign-in's checks reuse that read) and commits once.
+    let r2 = begin(&svc_flows, &settings, &conn.id, "browser-1", None);
+    let second = mint(Some(&r2.request_id));
+    svc.repo().take_calls();
+    let again =
+        block_on(svc_flows.saml_finish(&settings, &conn.id, &second, None, Some("browser-1")))
+            .unwrap();
+    assert!(!again.sign_in.created);
+    let calls = svc.repo().take_calls();
+    assert_eq!(calls.get("get"), Some(&1), "{calls:?}");
+    assert_eq!(calls.get("commit_sign_ins"), Some(&1), "{calls:?}");
+
     // The same response again: its request was taken.
     let again = refusal(
         block_on(svc_flows.saml_finish(&settings, &conn.id, &response, None, Some("browser-1")))

@@ -81,6 +81,17 @@ impl<R: Store> Connections<R> {
         assertion: &Assertion,
     ) -> Result<(EnterpriseConnection, MappedIdentity)> {
         let conn = self.get(connection_id).await?;
+        self.check_sign_in_of(conn, assertion).await
+    }
+
+    /// [`Connections::check_sign_in`] on a connection the caller has just read (the ACS
+    /// reads it to verify the Response): one read fewer, the same rules.
+    pub async fn check_sign_in_of(
+        &self,
+        conn: EnterpriseConnection,
+        assertion: &Assertion,
+    ) -> Result<(EnterpriseConnection, MappedIdentity)> {
+        let connection_id = &conn.id;
         if !conn.active {
             return Err(Error::SignInRefused(SignInRefusal::ConnectionInactive));
         }
