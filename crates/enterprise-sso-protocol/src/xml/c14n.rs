@@ -354,8 +354,12 @@ fn element_qname<'a, 'i: 'a>(node: Node<'a, 'i>) -> Result<&'i str, C14nError> {
         .position(|b| b.is_ascii_whitespace() || b == b'/' || b == b'>')
         .ok_or(C14nError::BadName)?;
     let qname = rest.get(..end).ok_or(C14nError::BadName)?;
-    // Sanity: the local part is what roxmltree parsed.
-    let local = qname.rsplit(':').next().unwrap_or(qname);
+    // Sanity: the local part (after the last colon) is what roxmltree parsed.
+    let local_start = qname
+        .bytes()
+        .rposition(|b| b == b':')
+        .map_or(0, |colon| colon.saturating_add(1));
+    let local = qname.get(local_start..).ok_or(C14nError::BadName)?;
     if qname.is_empty() || local != node.tag_name().name() {
         return Err(C14nError::BadName);
     }
@@ -363,8 +367,9 @@ fn element_qname<'a, 'i: 'a>(node: Node<'a, 'i>) -> Result<&'i str, C14nError> {
 }
 
 fn prefix_of(qname: &str) -> &str {
-    match qname.split_once(':') {
-        Some((prefix, _)) => prefix,
+    // Names are short: a plain loop, not a substring search.
+    match qname.bytes().position(|b| b == b':') {
+        Some(colon) => qname.get(..colon).unwrap_or_default(),
         None => "",
     }
 }
@@ -377,46 +382,74 @@ fn escape_attr(s: &str, out: &mut Output<'_, impl Sink>) -> Result<(), C14nError
     escape(s, out, true)
 }
 
-/// Bytes that text (`TEXT`) or an attribute value (`ATTR`) escapes: a table lookup per
-/// byte, so runs with nothing to escape are copied whole.
-const fn special(attr: bool) -> [bool; 256] {
-    let mut t = [false; 256];
-    t[b'&' as usize] = true;
-    t[b'<' as usize] = true;
-    t[b'\r' as usize] = true;
-    if attr {
-        t[b'"' as usize] = true;
-        t[b'\t' as usize] = true;
-        t[b'\n' as usize] = true;
-    } else {
-        t[b'>' as usize] = true;
-    }
-    t
+/// The escape of one special byte (`None` for a byte written as it is).
+fn replacement(b: u8, attr: bool) -> Option<&'static [u8]> {
+    Some(match b {
+        b'&' => b"&amp;",
+        b'<' => b"&lt;",
+        b'\r' => b"&#xD;",
+        b'>' if !attr => b"&gt;",
+        b'"' if attr => b"&quot;",
+        b'\t' if attr => b"&#x9;",
+        b'\n' if attr => b"&#xA;",
+        _ => return None,
+    })
 }
 
-const TEXT_SPECIAL: [bool; 256] = special(false);
-const ATTR_SPECIAL: [bool; 256] = special(true);
+/// Where the next byte that text (`attr` false: `&`, `<`, `>`, CR) or an attribute value
+/// (`attr` true: `&`, `<`, `"`, TAB, LF, CR) escapes is, from `from` on.
+///
+/// Two vectorized `memchr` searches (three bytes each) instead of a look-up per byte:
+/// the long text of a SAML signature (certificates, signature values) has nothing to
+/// escape and is found so in one pass. Each search's last answer is kept in `next`
+/// (`Some(None)`: none left) and searched again only once passed, so the whole string is
+/// read at most twice whatever it holds.
+fn next_special(
+    bytes: &[u8],
+    from: usize,
+    attr: bool,
+    next: &mut [Option<Option<usize>>; 2],
+) -> Option<usize> {
+    let mut found = None;
+    for (i, slot) in next.iter_mut().enumerate() {
+        let stale = match *slot {
+            None => true,
+            Some(Some(at)) => at < from,
+            Some(None) => false,
+        };
+        if stale {
+            let rest = bytes.get(from..).unwrap_or_default();
+            let hit = match (attr, i) {
+                (false, 0) => memchr::memchr3(b'&', b'<', b'>', rest),
+                (false, _) => memchr::memchr(b'\r', rest),
+                (true, 0) => memchr::memchr3(b'&', b'<', b'"', rest),
+                (true, _) => memchr::memchr3(b'\t', b'\n', b'\r', rest),
+            };
+            *slot = Some(hit.map(|h| h.saturating_add(from)));
+        }
+        if let Some(Some(at)) = *slot {
+            found = Some(found.map_or(at, |f: usize| f.min(at)));
+        }
+    }
+    found
+}
 
 fn escape(s: &str, out: &mut Output<'_, impl Sink>, attr: bool) -> Result<(), C14nError> {
-    let table = if attr { &ATTR_SPECIAL } else { &TEXT_SPECIAL };
     let bytes = s.as_bytes();
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        if !table[usize::from(b)] {
-            continue;
-        }
-        let rep: &[u8] = match b {
-            b'&' => b"&amp;",
-            b'<' => b"&lt;",
-            b'>' => b"&gt;",
-            b'"' => b"&quot;",
-            b'\t' => b"&#x9;",
-            b'\n' => b"&#xA;",
-            _ => b"&#xD;",
-        };
+    let mut next = [None, None];
+    while let Some(i) = next_special(bytes, start, attr, &mut next) {
+        let end = i.saturating_add(1);
+        let found = bytes.get(i..end).unwrap_or_default();
+        // Every byte the searches find has a replacement; one that had none would be
+        // written as it is, as any byte `replacement` does not name.
+        let rep = found
+            .first()
+            .and_then(|&b| replacement(b, attr))
+            .unwrap_or(found);
         out.push(bytes.get(start..i).unwrap_or_default())?;
         out.push(rep)?;
-        start = i + 1;
+        start = end;
     }
     out.push(bytes.get(start..).unwrap_or_default())
 }

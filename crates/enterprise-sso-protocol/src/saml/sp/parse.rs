@@ -1,7 +1,6 @@
 //! The one parse of a SAML message, its caps, and the small readers every rule uses
 //! (names, values, times).
 
-use base64::Engine;
 use roxmltree::{Document, Node};
 
 use super::refusal::{shown, Refusal};
@@ -44,14 +43,21 @@ pub(crate) fn decode_base64_param(value: &str) -> Result<Vec<u8>, Refusal> {
 /// its white space only when that fails and there is some, so a form value on one line
 /// is read once, not scanned first.
 fn decode_ignoring_white_space(text: &[u8]) -> Option<Vec<u8>> {
-    let engine = &base64::engine::general_purpose::STANDARD;
-    match engine.decode(text) {
-        Ok(bytes) => Some(bytes),
-        Err(_) if text.iter().any(u8::is_ascii_whitespace) => {
-            engine.decode(without_white_space(text)).ok()
+    match decode_standard(text) {
+        Some(bytes) => Some(bytes),
+        None if text.iter().any(u8::is_ascii_whitespace) => {
+            decode_standard(&without_white_space(text))
         }
-        Err(_) => None,
+        None => None,
     }
+}
+
+/// Standard base64, padded, canonical (the padding and the unused bits of the last
+/// character must be what the encoder writes, so one text decodes to a given value):
+/// `base64-simd`, vectorized, about five times faster than the `base64` crate on a form
+/// value and as strict (the tests compare the two on edge cases and random input).
+fn decode_standard(text: &[u8]) -> Option<Vec<u8>> {
+    base64_simd::STANDARD.decode_to_vec(text).ok()
 }
 
 /// `text` without ASCII white space: borrowed when it has none, otherwise copied a run
@@ -332,6 +338,80 @@ pub fn format_datetime(ms: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine as _;
+    use proptest::prelude::*;
+
+    /// The `base64` crate's strict standard engine, which the decoder replaced.
+    fn reference(text: &[u8]) -> Option<Vec<u8>> {
+        base64::engine::general_purpose::STANDARD.decode(text).ok()
+    }
+
+    #[test]
+    fn base64_as_strict_as_the_base64_crate() {
+        let edge: &[&[u8]] = &[
+            b"",
+            b"=",
+            b"==",
+            b"===",
+            b"====",
+            b"A",
+            b"AA",
+            b"AAA",
+            b"AAAA",
+            b"AA==",
+            b"AB==",
+            b"AAA=",
+            b"AAB=",
+            b"AA=A",
+            b"A===",
+            b"AAAA====",
+            b"AA==AAAA",
+            b"AA=",
+            b"AAAAA",
+            b"QUJD",
+            b"QUJDRA",
+            b"QUJDRA==",
+            b"QUJDRB==",
+            b"QUJDRA=",
+            b"QUJDRA===",
+            b"QUJD\nRA==",
+            b" QUJD",
+            b"QUJD ",
+            b"QU-D",
+            b"QU_D",
+            b"QU.D",
+            b"\xff\xfe==",
+            b"QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo+Pz8/Pz8/Pz8/Pz8/Pz8/Pz8/Pz8/Pz8/Pw==",
+            b"QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo+Pz8/Pz8/Pz8/Pz8/Pz8/Pz8/Pz8/Pz8/Px==",
+            b"QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo+Pz8/Pz8/Pz8/P=8/Pz8/Pz8/Pz8/Pz8/Pw==",
+        ];
+        for text in edge {
+            assert_eq!(decode_standard(text), reference(text), "{text:?}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn base64_decoders_agree(
+            data in proptest::collection::vec(any::<u8>(), 0..200),
+            edits in proptest::collection::vec(
+                (any::<prop::sample::Index>(), prop::sample::select(
+                    b"AZaz09+/=-_ \n.\x00\xc3".to_vec()
+                )),
+                0..3,
+            ),
+        ) {
+            let mut text = base64::engine::general_purpose::STANDARD.encode(&data).into_bytes();
+            prop_assert_eq!(decode_standard(&text), Some(data));
+            for (at, b) in edits {
+                if !text.is_empty() {
+                    let i = at.index(text.len());
+                    text[i] = b;
+                }
+            }
+            prop_assert_eq!(decode_standard(&text), reference(&text));
+        }
+    }
 
     #[test]
     fn datetimes() {

@@ -205,22 +205,35 @@ pub(crate) fn verify<'a, 'i>(
     ctx: &Context<'_>,
 ) -> Result<Verified<'a, 'i>, Refusal> {
     // No comments or processing instructions anywhere in the signature: they are how
-    // digest and signature values have been cut short by other verifiers.
-    if signature.descendants().any(|n| n.is_comment() || n.is_pi()) {
-        return Err(bad(
-            element,
-            "comment or processing instruction inside ds:Signature",
-        ));
-    }
-    // One of each part in the whole signature: a second SignedInfo (CVE-2025-29774) or
-    // a stray DigestValue (CVE-2024-45409) anywhere in it is refused, not skipped.
-    for (part, problem) in [
+    // digest and signature values have been cut short by other verifiers. One of each
+    // part in the whole signature: a second SignedInfo (CVE-2025-29774) or a stray
+    // DigestValue (CVE-2024-45409) anywhere in it is refused, not skipped. Both read in
+    // one walk; a comment is reported before a count, whatever comes first.
+    const PARTS: [(&str, &str); 4] = [
         ("SignedInfo", "not exactly one SignedInfo"),
         ("Reference", "not exactly one Reference"),
         ("DigestValue", "not exactly one DigestValue"),
         ("SignatureValue", "not exactly one SignatureValue"),
-    ] {
-        if signature.descendants().filter(|n| is(n, DS, part)).count() != 1 {
+    ];
+    let mut counts = [0usize; PARTS.len()];
+    for n in signature.descendants() {
+        if n.is_comment() || n.is_pi() {
+            return Err(bad(
+                element,
+                "comment or processing instruction inside ds:Signature",
+            ));
+        }
+        if n.is_element() && n.tag_name().namespace() == Some(DS) {
+            let name = n.tag_name().name();
+            for (count, (part, _)) in counts.iter_mut().zip(PARTS) {
+                if name == part {
+                    *count = count.saturating_add(1);
+                }
+            }
+        }
+    }
+    for (count, (_, problem)) in counts.into_iter().zip(PARTS) {
+        if count != 1 {
             return Err(bad(element, problem));
         }
     }
