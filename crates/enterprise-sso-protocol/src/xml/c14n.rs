@@ -383,7 +383,7 @@ fn escape_attr(s: &str, out: &mut Output<'_, impl Sink>) -> Result<(), C14nError
 }
 
 /// The escape of one special byte (`None` for a byte written as it is).
-fn replacement(b: u8, attr: bool) -> Option<&'static [u8]> {
+const fn replacement(b: u8, attr: bool) -> Option<&'static [u8]> {
     Some(match b {
         b'&' => b"&amp;",
         b'<' => b"&lt;",
@@ -434,8 +434,33 @@ fn next_special(
     found
 }
 
+/// Below this length a string is escaped by a table look-up per byte: most attribute
+/// values and white-space text nodes are that short, where a vectorized search costs
+/// more to set up than it saves.
+const SHORT: usize = 32;
+
+/// Bytes that text (`TEXT`) or an attribute value (`ATTR`) escapes, for short strings.
+const fn special(attr: bool) -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        // `b < 256`, so the cast is exact.
+        #[allow(clippy::cast_possible_truncation)]
+        let byte = b as u8;
+        t[b] = replacement(byte, attr).is_some();
+        b += 1;
+    }
+    t
+}
+
+const TEXT_SPECIAL: [bool; 256] = special(false);
+const ATTR_SPECIAL: [bool; 256] = special(true);
+
 fn escape(s: &str, out: &mut Output<'_, impl Sink>, attr: bool) -> Result<(), C14nError> {
     let bytes = s.as_bytes();
+    if bytes.len() < SHORT {
+        return escape_short(bytes, out, attr);
+    }
     let mut start = 0;
     let mut next = [None, None];
     while let Some(i) = next_special(bytes, start, attr, &mut next) {
@@ -450,6 +475,27 @@ fn escape(s: &str, out: &mut Output<'_, impl Sink>, attr: bool) -> Result<(), C1
         out.push(bytes.get(start..i).unwrap_or_default())?;
         out.push(rep)?;
         start = end;
+    }
+    out.push(bytes.get(start..).unwrap_or_default())
+}
+
+fn escape_short(
+    bytes: &[u8],
+    out: &mut Output<'_, impl Sink>,
+    attr: bool,
+) -> Result<(), C14nError> {
+    let table = if attr { &ATTR_SPECIAL } else { &TEXT_SPECIAL };
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if !table[usize::from(b)] {
+            continue;
+        }
+        let Some(rep) = replacement(b, attr) else {
+            continue;
+        };
+        out.push(bytes.get(start..i).unwrap_or_default())?;
+        out.push(rep)?;
+        start = i.saturating_add(1);
     }
     out.push(bytes.get(start..).unwrap_or_default())
 }

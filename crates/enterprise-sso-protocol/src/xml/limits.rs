@@ -2,9 +2,8 @@
 //!
 //! Tree builders spend more than linear time on some shapes: a duplicate-attribute check
 //! that compares every pair of attributes of an element, and namespace scopes copied into
-//! every element that declares one more prefix. The pre-pass reads the document once with
-//! `quick-xml` (a linear pull parser, attribute duplicate checks off) and refuses it as
-//! soon as one of these limits is passed, so the tree builder only ever sees documents
+//! every element that declares one more prefix. The pre-pass reads the document once
+//! ([`check`], a linear scanner) and refuses it as soon as one of these limits is passed, so the tree builder only ever sees documents
 //! whose cost is linear in their size:
 //!
 //! | limit | value |
@@ -82,64 +81,178 @@ pub enum PrepassError {
 
 /// Reads `xml` once and checks every limit of this module. Time and memory are linear in
 /// the input; the scan stops at the first limit passed.
+///
+/// A hand-written scanner (it replaced a `quick-xml` pull parser, for speed: the SAML
+/// verifier runs it on every response): markup is found with a vectorized search for `<`,
+/// and each piece is read as XML 1.0 writes it: comments to `-->`, CDATA sections to
+/// `]]>`, processing instructions to `?>`, end tags, and start tags with their
+/// attributes read quote to quote (so a `>` or `/>` inside a value ends nothing). What
+/// it cannot read as one of those is refused as [`PrepassError::Malformed`], and so is an
+/// end tag that does not close the open element of the same name. It does not check
+/// names, references or text: the parser that follows refuses what is not well-formed,
+/// and only reads input the scan has already counted (up to its first error).
 pub fn check(xml: &str) -> Result<(), PrepassError> {
-    use quick_xml::events::Event;
-
-    let mut reader = quick_xml::Reader::from_str(xml);
-    // Namespace declarations made by each open element, so that scope shrinks on close.
-    let mut declared_by_open: Vec<usize> = Vec::new();
+    let b = xml.as_bytes();
+    // Per open element: its name, and the namespace declarations it made (so that scope
+    // shrinks on close).
+    let mut open: Vec<(&[u8], usize)> = Vec::new();
     let mut in_scope = 0usize;
     let mut total_declarations = 0usize;
-    loop {
-        let event = reader.read_event().map_err(|e| malformed(&e))?;
-        let (start, empty) = match &event {
-            Event::Start(s) => (s, false),
-            Event::Empty(s) => (s, true),
-            Event::End(_) => {
-                in_scope -= declared_by_open.pop().unwrap_or(0);
-                continue;
+    let mut at = 0usize;
+    while let Some(found) = memchr::memchr(b'<', tail(b, at)) {
+        let lt = at.saturating_add(found);
+        let rest = tail(b, lt.saturating_add(1));
+        at = match rest.first() {
+            Some(b'?') => past(
+                b,
+                lt.saturating_add(2),
+                b"?>",
+                "unclosed processing instruction",
+            )?,
+            Some(b'!') if rest.starts_with(b"!--") => {
+                past(b, lt.saturating_add(4), b"-->", "unclosed comment")?
             }
-            Event::DocType(_) => return Err(PrepassError::Doctype),
-            Event::Eof => return Ok(()),
-            _ => continue,
-        };
-        if declared_by_open.len() + 1 > MAX_XML_DEPTH {
-            return Err(PrepassError::Limit(XmlLimit::Depth));
-        }
-        let mut attributes = 0usize;
-        let mut declarations = 0usize;
-        let mut attrs = start.attributes();
-        attrs.with_checks(false);
-        for attr in attrs {
-            let attr = attr.map_err(|e| malformed(&e))?;
-            let key = attr.key.as_ref();
-            if key == "xmlns" || key.starts_with("xmlns:") {
-                declarations += 1;
-                if declarations > MAX_XML_NAMESPACES_PER_ELEMENT {
-                    return Err(PrepassError::Limit(XmlLimit::NamespacesPerElement));
+            Some(b'!') if rest.starts_with(b"![CDATA[") => {
+                past(b, lt.saturating_add(9), b"]]>", "unclosed CDATA section")?
+            }
+            Some(b'!')
+                if rest
+                    .get(1..8)
+                    .is_some_and(|d| d.eq_ignore_ascii_case(b"DOCTYPE")) =>
+            {
+                return Err(PrepassError::Doctype)
+            }
+            Some(b'!') => return Err(malformed_at("unknown markup declaration", lt)),
+            Some(b'/') => {
+                let start = lt.saturating_add(2);
+                let end = name_end(b, start);
+                let name = b.get(start..end).unwrap_or_default();
+                let close = skip_space(b, end);
+                if b.get(close) != Some(&b'>') {
+                    return Err(malformed_at("end tag not closed by '>'", lt));
                 }
+                match open.pop() {
+                    Some((open_name, declared)) if open_name == name => {
+                        in_scope = in_scope.saturating_sub(declared);
+                    }
+                    _ => return Err(malformed_at("end tag does not match the open element", lt)),
+                }
+                close.saturating_add(1)
             }
-            attributes += 1;
-            if attributes > MAX_XML_ATTRIBUTES {
-                return Err(PrepassError::Limit(XmlLimit::AttributesPerElement));
+            _ => {
+                if open.len().saturating_add(1) > MAX_XML_DEPTH {
+                    return Err(PrepassError::Limit(XmlLimit::Depth));
+                }
+                let start = lt.saturating_add(1);
+                let mut i = name_end(b, start);
+                let name = b.get(start..i).unwrap_or_default();
+                if name.is_empty() {
+                    return Err(malformed_at("element without a name", lt));
+                }
+                let mut attributes = 0usize;
+                let mut declarations = 0usize;
+                let empty = loop {
+                    let after_space = skip_space(b, i);
+                    match b.get(after_space) {
+                        Some(b'>') => {
+                            i = after_space.saturating_add(1);
+                            break false;
+                        }
+                        Some(b'/') if b.get(after_space.saturating_add(1)) == Some(&b'>') => {
+                            i = after_space.saturating_add(2);
+                            break true;
+                        }
+                        Some(_) if after_space > i => {}
+                        _ => return Err(malformed_at("start tag not closed", lt)),
+                    }
+                    // An attribute: name, `=`, quoted value.
+                    let key_end = attribute_name_end(b, after_space);
+                    let key = b.get(after_space..key_end).unwrap_or_default();
+                    let eq = skip_space(b, key_end);
+                    if key.is_empty() || b.get(eq) != Some(&b'=') {
+                        return Err(malformed_at("attribute without '=' and a value", lt));
+                    }
+                    let quote_at = skip_space(b, eq.saturating_add(1));
+                    let quote = match b.get(quote_at) {
+                        Some(&q) if q == b'"' || q == b'\'' => q,
+                        _ => return Err(malformed_at("attribute value not quoted", lt)),
+                    };
+                    let value_start = quote_at.saturating_add(1);
+                    let Some(len) = memchr::memchr(quote, tail(b, value_start)) else {
+                        return Err(malformed_at("unclosed attribute value", lt));
+                    };
+                    i = value_start.saturating_add(len).saturating_add(1);
+                    if key == b"xmlns" || key.starts_with(b"xmlns:") {
+                        declarations = declarations.saturating_add(1);
+                        if declarations > MAX_XML_NAMESPACES_PER_ELEMENT {
+                            return Err(PrepassError::Limit(XmlLimit::NamespacesPerElement));
+                        }
+                    }
+                    attributes = attributes.saturating_add(1);
+                    if attributes > MAX_XML_ATTRIBUTES {
+                        return Err(PrepassError::Limit(XmlLimit::AttributesPerElement));
+                    }
+                };
+                total_declarations = total_declarations.saturating_add(declarations);
+                if total_declarations > MAX_XML_NAMESPACE_DECLARATIONS {
+                    return Err(PrepassError::Limit(XmlLimit::NamespaceDeclarations));
+                }
+                if in_scope.saturating_add(declarations) > MAX_XML_NAMESPACES_IN_SCOPE {
+                    return Err(PrepassError::Limit(XmlLimit::NamespacesInScope));
+                }
+                if !empty {
+                    in_scope = in_scope.saturating_add(declarations);
+                    open.push((name, declarations));
+                }
+                i
             }
-        }
-        total_declarations += declarations;
-        if total_declarations > MAX_XML_NAMESPACE_DECLARATIONS {
-            return Err(PrepassError::Limit(XmlLimit::NamespaceDeclarations));
-        }
-        if in_scope + declarations > MAX_XML_NAMESPACES_IN_SCOPE {
-            return Err(PrepassError::Limit(XmlLimit::NamespacesInScope));
-        }
-        if !empty {
-            in_scope += declarations;
-            declared_by_open.push(declarations);
-        }
+        };
     }
+    Ok(())
 }
 
-fn malformed(e: &dyn std::fmt::Display) -> PrepassError {
-    PrepassError::Malformed(e.to_string().chars().take(200).collect())
+/// `b` from `at` on (empty past the end).
+fn tail(b: &[u8], at: usize) -> &[u8] {
+    b.get(at..).unwrap_or_default()
+}
+
+/// The index just past the first `end` at or after `from`, or `what` refused.
+fn past(b: &[u8], from: usize, end: &[u8], what: &str) -> Result<usize, PrepassError> {
+    memchr::memmem::find(tail(b, from), end)
+        .map(|i| from.saturating_add(i).saturating_add(end.len()))
+        .ok_or_else(|| malformed_at(what, from))
+}
+
+fn is_space(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+fn skip_space(b: &[u8], from: usize) -> usize {
+    let n = tail(b, from).iter().take_while(|&&c| is_space(c)).count();
+    from.saturating_add(n)
+}
+
+/// The end of an element name starting at `from`: white space, `/`, `>` or the end.
+fn name_end(b: &[u8], from: usize) -> usize {
+    let n = tail(b, from)
+        .iter()
+        .take_while(|&&c| !is_space(c) && c != b'/' && c != b'>')
+        .count();
+    from.saturating_add(n)
+}
+
+/// The end of an attribute name starting at `from`: white space, `=`, `/`, `>` or the
+/// end.
+fn attribute_name_end(b: &[u8], from: usize) -> usize {
+    let n = tail(b, from)
+        .iter()
+        .take_while(|&&c| !is_space(c) && c != b'=' && c != b'/' && c != b'>')
+        .count();
+    from.saturating_add(n)
+}
+
+fn malformed_at(what: &str, at: usize) -> PrepassError {
+    PrepassError::Malformed(format!("{what} (at byte {at})"))
 }
 
 #[cfg(test)]
