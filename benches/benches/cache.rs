@@ -8,8 +8,9 @@ use std::cell::Cell;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use enterprise_sso::{CacheOptions, Cached, ConnectionRepo, Connections, EventFeed};
+use enterprise_sso::{ConnectionRepo, Connections, EventFeed};
 use enterprise_sso_benches as b;
+use enterprise_sso_cache::{CacheOptions, Cached};
 use futures_executor::block_on;
 
 fn sizes() -> Vec<usize> {

@@ -141,7 +141,7 @@ async fn run(n: usize, ops: usize, metadata: String, db: String, tasks: usize) -
     .await;
     // The same lookups through the read cache (Polis has none): shared answers, all hits
     // after the first pass.
-    let cached = Arc::new(enterprise_sso::Cached::new(
+    let cached = Arc::new(enterprise_sso_cache::Cached::new(
         SqliteRepo::open(&db).expect("open"),
     ));
     for i in 0..n {

@@ -20,8 +20,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use enterprise_sso::{Cached, ConnectionId, Connections, DynStore, Patch, UpdateConnection};
+use enterprise_sso::{ConnectionId, Connections, DynStore, Patch, UpdateConnection};
 use enterprise_sso_benches as b;
+use enterprise_sso_cache::Cached;
 use enterprise_sso_sled::{SledOptions, SledRepo};
 use enterprise_sso_sqlite::{Execution, SqliteOptions, SqliteRepo};
 

@@ -5,9 +5,9 @@ use enterprise_sso::UnixMillis;
 use std::time::Duration;
 
 use enterprise_sso::Connections;
-use enterprise_sso::{CacheOptions, Cached};
 use enterprise_sso::{ConnectionRepo, Store};
 use enterprise_sso::{Patch, UpdateConnection};
+use enterprise_sso_cache::{CacheOptions, Cached};
 
 use crate::fixtures::*;
 

@@ -18,9 +18,9 @@ use std::thread;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use enterprise_sso::{
-    CacheOptions, Cached, ConnectionId, ConnectionRepo, Connections, Error, Patch, Store,
-    UpdateConnection,
+    ConnectionId, ConnectionRepo, Connections, Error, Patch, Store, UpdateConnection,
 };
+use enterprise_sso_cache::{CacheOptions, Cached};
 
 use crate::fixtures::*;
 use futures_executor::block_on;

@@ -23,7 +23,7 @@ mod encrypted {
 /// stacks them in).
 mod cached {
     enterprise_sso_conformance::conformance_tests!(|| (
-        enterprise_sso::Cached::new(enterprise_sso::crypto::Encrypted::new(
+        enterprise_sso_cache::Cached::new(enterprise_sso::crypto::Encrypted::new(
             enterprise_sso_memory::MemoryRepo::new(),
             enterprise_sso_conformance::test_keyring()
         )),

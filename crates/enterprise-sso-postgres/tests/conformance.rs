@@ -26,7 +26,7 @@ mod encrypted {
 mod cached {
     use super::common;
     enterprise_sso_conformance::conformance_tests!(if common::available, || (
-        enterprise_sso::Cached::new(common::fresh("confcache")),
+        enterprise_sso_cache::Cached::new(common::fresh("confcache")),
         ()
     ));
 }

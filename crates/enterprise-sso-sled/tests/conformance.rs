@@ -39,7 +39,7 @@ mod on_disk_flush_on_write {
 mod temporary_cached {
     use super::*;
     enterprise_sso_conformance::conformance_tests!(|| (
-        enterprise_sso::Cached::new(SledRepo::temporary().unwrap()),
+        enterprise_sso_cache::Cached::new(SledRepo::temporary().unwrap()),
         ()
     ));
 }

@@ -95,6 +95,6 @@ mod file_cached {
     enterprise_sso_conformance::conformance_tests!(|| {
         let dir = tempfile::tempdir().unwrap();
         let repo = SqliteRepo::open(dir.path().join("conformance.db")).unwrap();
-        (enterprise_sso::Cached::new(repo), dir)
+        (enterprise_sso_cache::Cached::new(repo), dir)
     });
 }

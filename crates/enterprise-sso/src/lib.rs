@@ -5,7 +5,8 @@
 //! ([`merge()`]), validation ([`validate()`]), routing of emails to connections, and the
 //! [`ConnectionRepo`] trait that storage adapters implement. Every store is a crate of its
 //! own: `enterprise-sso-memory` (the in-memory reference, `MemoryRepo`), `-sqlite`, `-sled`
-//! and `-postgres`; the sign-in flows are `enterprise-sso-flows`.
+//! and `-postgres`; the read cache (`Cached`) is `enterprise-sso-cache`; the sign-in flows
+//! are `enterprise-sso-flows`.
 //!
 //! ```
 //! use enterprise_sso::{Connections, CreateConnection, OidcPatch, Patch, Provider, UpdateConnection};
@@ -33,7 +34,6 @@
 //! ```
 
 mod account;
-mod cache;
 mod cert_set;
 mod connection;
 pub mod crypto;
@@ -45,19 +45,7 @@ mod fields;
 mod ids;
 mod integrity;
 mod login_hint;
-/// The in-memory reference store (`enterprise-sso-memory`), compiled into the core's own
-/// unit tests (the cache's tests run over it; an external crate's store would implement the
-/// traits of another build of this crate). `enterprise_sso::` paths in it resolve to this
-/// crate through the `extern crate self` below.
-/// Inside this crate its guards for unknown variants are unreachable (the enums are
-/// non-exhaustive only to other crates).
-#[cfg(test)]
-#[path = "../../enterprise-sso-memory/src/lib.rs"]
-#[allow(unreachable_patterns, unreachable_pub)]
-mod memory;
 mod merge;
-#[cfg(test)]
-extern crate self as enterprise_sso;
 mod millis;
 mod patch;
 mod provider;
@@ -98,7 +86,6 @@ pub use account::{
     Verification, VerificationStatus, DEFAULT_SAML_EMAIL, DEFAULT_SAML_FIRST_NAME,
     DEFAULT_SAML_LAST_NAME,
 };
-pub use cache::{CacheOptions, CacheStats, Cached};
 pub use cert_set::IdpCertificate;
 pub use connection::{
     AttributeMapping, ConnectionState, EnterpriseConnection, OidcConfig, ProtocolConfig,
@@ -125,7 +112,7 @@ pub use repo::{
     list_all, modify_by_cas, AccountPage, AccountQuery, AccountRepo, Change, ConnectionRepo,
     DynStore, EventFeed, FeedPage, ListQuery, Order, Page, Record, Store,
 };
-pub use routing::route_candidates;
+pub use routing::{email_domain, route_candidates, routes};
 pub use secret::ClientSecret;
 pub use service::{now_ms, Clock, Committed, Connections, SignIn};
 pub use sign_in_store::{

@@ -430,11 +430,14 @@ pub trait AccountRepo: Send + Sync {
 
 /// Implements [`AccountRepo`] for a type by handing every call to the account store
 /// `$inner` (an expression of `$s`, the receiver): smart pointers, and wrappers that leave
-/// accounts alone ([`crate::Cached`], [`crate::crypto::Encrypted`]).
+/// accounts alone (the read cache of `enterprise-sso-cache`, [`crate::crypto::Encrypted`]).
+/// Exported for those wrappers; not an API of its own.
+#[doc(hidden)]
+#[macro_export]
 macro_rules! forward_account_repo {
     (impl[$($gen:tt)*] for $ty:ty, |$s:ident| $inner:expr) => {
         #[async_trait::async_trait]
-        impl<$($gen)*> $crate::repo::AccountRepo for $ty {
+        impl<$($gen)*> $crate::AccountRepo for $ty {
             async fn insert_account(&self, a: &$crate::EnterpriseAccount) -> $crate::Result<()> {
                 let $s = self;
                 $inner.insert_account(a).await
@@ -472,8 +475,8 @@ macro_rules! forward_account_repo {
             async fn list_accounts(
                 &self,
                 c: &$crate::ConnectionId,
-                q: &$crate::repo::AccountQuery,
-            ) -> $crate::Result<$crate::repo::AccountPage> {
+                q: &$crate::AccountQuery,
+            ) -> $crate::Result<$crate::AccountPage> {
                 let $s = self;
                 $inner.list_accounts(c, q).await
             }
@@ -488,11 +491,10 @@ macro_rules! forward_account_repo {
         }
     };
 }
-pub(crate) use forward_account_repo;
 
-forward_account_repo!(impl[R: AccountRepo + ?Sized] for Arc<R>, |s| (**s));
-forward_account_repo!(impl[R: AccountRepo + ?Sized] for Box<R>, |s| (**s));
-forward_account_repo!(impl['a, R: AccountRepo + ?Sized] for &'a R, |s| (**s));
+crate::forward_account_repo!(impl[R: AccountRepo + ?Sized] for Arc<R>, |s| (**s));
+crate::forward_account_repo!(impl[R: AccountRepo + ?Sized] for Box<R>, |s| (**s));
+crate::forward_account_repo!(impl['a, R: AccountRepo + ?Sized] for &'a R, |s| (**s));
 
 /// One answer of [`EventFeed::events_after`]: the events, and where the feed begins.
 ///

@@ -7,7 +7,7 @@ use crate::email::EmailAddress;
 use crate::error::{Error, Result};
 
 /// The normalised domain of an email address ([`EmailAddress::parse`]).
-pub(crate) fn email_domain(email: &str) -> Result<Domain> {
+pub fn email_domain(email: &str) -> Result<Domain> {
     EmailAddress::parse(email)
         .map(|e| e.domain().clone())
         .map_err(|e| Error::InvalidEmail { reason: e.reason() })
@@ -31,6 +31,6 @@ pub fn route_candidates(
 
 /// The routing rule, part two: whether the connection found for a candidate takes the
 /// sign-in (active, and for a parent domain, allowing subdomains).
-pub(crate) fn routes(c: &EnterpriseConnection, exact: bool) -> bool {
+pub fn routes(c: &EnterpriseConnection, exact: bool) -> bool {
     c.active && (exact || c.allow_subdomains)
 }

@@ -326,6 +326,8 @@ forward_sign_in_store!(std::sync::Arc<R>, Box<R>, &R);
 /// (`$inner`, an expression of `$s`, the receiver): the read cache and the encrypting
 /// wrapper leave sign-in records alone (they are short-lived, their keys are hashes, and
 /// the flows seal what must stay secret in the payload).
+#[doc(hidden)]
+#[macro_export]
 macro_rules! forward_sign_in_store_to_inner {
     (impl[$($g:tt)*] for $ty:ty, |$s:ident| $inner:expr) => {
         #[async_trait::async_trait]
@@ -385,7 +387,6 @@ macro_rules! forward_sign_in_store_to_inner {
         }
     };
 }
-pub(crate) use forward_sign_in_store_to_inner;
 #[cfg(test)]
 mod tests {
     use super::*;

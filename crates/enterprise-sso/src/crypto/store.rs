@@ -436,5 +436,5 @@ impl<S: EventFeed> EventFeed for Encrypted<S> {
 }
 
 // Accounts hold no secret: every call goes to the store as it is.
-crate::repo::forward_account_repo!(impl[S: AccountRepo] for Encrypted<S>, |s| s.inner);
-crate::sign_in_store::forward_sign_in_store_to_inner!(impl[S: crate::SignInStore] for Encrypted<S>, |s| s.inner);
+crate::forward_account_repo!(impl[S: AccountRepo] for Encrypted<S>, |s| s.inner);
+crate::forward_sign_in_store_to_inner!(impl[S: crate::SignInStore] for Encrypted<S>, |s| s.inner);

@@ -132,7 +132,9 @@ pub struct SignInFailure {
 }
 
 impl Event {
-    pub(crate) fn new(kind: EventKind, created_at: UnixMillis) -> Event {
+    /// An event of `kind` at `created_at`, every other field empty (the feed gives it its
+    /// position when it is appended).
+    pub fn new(kind: EventKind, created_at: UnixMillis) -> Event {
         Event {
             position: 0,
             id: EventId::generate(),

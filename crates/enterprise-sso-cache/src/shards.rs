@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use lru::LruCache;
 
-use crate::connection::EnterpriseConnection;
+use enterprise_sso::EnterpriseConnection;
 
 /// Number of shards of each map: lookups of different keys rarely share a lock.
 const SHARDS: usize = 16;

@@ -1,15 +1,15 @@
 //! The cache's tests with a store that counts or pauses the calls that reach it.
 #![allow(clippy::unwrap_used)]
-use crate::millis::UnixMillis;
+use enterprise_sso::UnixMillis;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 
 use super::*;
-use crate::memory::MemoryRepo;
-use crate::repo::{ListQuery, Page};
-use crate::service::Connections;
-use crate::testing::saml_connection;
+use enterprise_sso::testing::saml_connection;
+use enterprise_sso::Connections;
+use enterprise_sso::{ListQuery, Page};
+use enterprise_sso_memory::MemoryRepo;
 use futures_executor::block_on;
 
 /// A memory store that counts the reads that reach it.
@@ -46,7 +46,7 @@ impl ConnectionRepo for Counting {
 
 #[async_trait]
 impl EventFeed for Counting {
-    async fn events_after(&self, p: u64, l: usize) -> Result<crate::repo::FeedPage> {
+    async fn events_after(&self, p: u64, l: usize) -> Result<enterprise_sso::FeedPage> {
         self.inner.events_after(p, l).await
     }
     async fn prune_events_before(&self, t: UnixMillis) -> Result<u64> {
@@ -109,7 +109,7 @@ impl ConnectionRepo for Paused {
 
 #[async_trait]
 impl EventFeed for Paused {
-    async fn events_after(&self, p: u64, l: usize) -> Result<crate::repo::FeedPage> {
+    async fn events_after(&self, p: u64, l: usize) -> Result<enterprise_sso::FeedPage> {
         self.inner.events_after(p, l).await
     }
     async fn prune_events_before(&self, t: UnixMillis) -> Result<u64> {

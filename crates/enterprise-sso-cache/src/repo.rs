@@ -6,12 +6,12 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::{Cached, Slot};
-use crate::connection::EnterpriseConnection;
-use crate::domain::Domain;
-use crate::error::Result;
-use crate::ids::ConnectionId;
-use crate::millis::UnixMillis;
-use crate::repo::{AccountRepo, Change, ConnectionRepo, EventFeed, FeedPage, ListQuery, Page};
+use enterprise_sso::ConnectionId;
+use enterprise_sso::Domain;
+use enterprise_sso::EnterpriseConnection;
+use enterprise_sso::Result;
+use enterprise_sso::UnixMillis;
+use enterprise_sso::{AccountRepo, Change, ConnectionRepo, EventFeed, FeedPage, ListQuery, Page};
 
 impl<S: ConnectionRepo + EventFeed> Cached<S> {
     fn hit<T>(&self, v: T) -> Result<T> {
@@ -72,16 +72,16 @@ impl<S: ConnectionRepo + EventFeed> Cached<S> {
         Ok(found)
     }
 
-    /// [`crate::Connections::route_email`] (the same rule) answered with shared copies: a
+    /// [`enterprise_sso::Connections::route_email`] (the same rule) answered with shared copies: a
     /// hit allocates nothing. For hosts on the hot path of every sign-in.
     pub async fn route_email_shared(
         &self,
         email: &str,
     ) -> Result<Option<Arc<EnterpriseConnection>>> {
-        let domain = crate::routing::email_domain(email)?;
-        for (d, exact) in crate::routing::route_candidates(&domain) {
+        let domain = enterprise_sso::email_domain(email)?;
+        for (d, exact) in enterprise_sso::route_candidates(&domain) {
             if let Some(c) = self.find_by_domain_shared(&d).await? {
-                if crate::routing::routes(&c, exact) {
+                if enterprise_sso::routes(&c, exact) {
                     return Ok(Some(c));
                 }
             }
@@ -183,7 +183,7 @@ impl<S: ConnectionRepo + EventFeed> EventFeed for Cached<S> {
     async fn prune_events_before(&self, before: UnixMillis) -> Result<u64> {
         self.inner.prune_events_before(before).await
     }
-    async fn append_events(&self, events: &[crate::events::Event]) -> Result<()> {
+    async fn append_events(&self, events: &[enterprise_sso::events::Event]) -> Result<()> {
         self.inner.append_events(events).await
     }
 }
@@ -194,8 +194,8 @@ fn unshare(c: Arc<EnterpriseConnection>) -> EnterpriseConnection {
 }
 
 // Accounts are not cached: every call goes to the store.
-crate::repo::forward_account_repo!(
+enterprise_sso::forward_account_repo!(
     impl[S: ConnectionRepo + EventFeed + AccountRepo] for Cached<S>, |s| s.inner
 );
 
-crate::sign_in_store::forward_sign_in_store_to_inner!(impl[S: crate::SignInStore] for Cached<S>, |s| s.inner);
+enterprise_sso::forward_sign_in_store_to_inner!(impl[S: enterprise_sso::SignInStore] for Cached<S>, |s| s.inner);

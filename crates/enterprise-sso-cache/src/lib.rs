@@ -1,9 +1,11 @@
+//! # enterprise-sso-cache
+//!
 //! A read cache over any store: [`Cached`].
 //!
 //! `Cached<S>` holds decoded connections by id, and the answer of `find_by_domain` by
 //! domain (including "no connection"), in bounded LRU maps. A hit (`get`,
-//! `find_by_domain`, and so [`crate::Connections::get`] and
-//! [`crate::Connections::route_email`]) never touches the store.
+//! `find_by_domain`, and so [`enterprise_sso::Connections::get`] and
+//! [`enterprise_sso::Connections::route_email`]) never touches the store.
 //!
 //! ## Consistency
 //!
@@ -35,7 +37,7 @@
 //!   past the write's event may keep what the inner one answered until the next write of
 //!   that connection. Give each process one cache, over the store itself.
 //! - **Writes by other processes and replicas** reach it through the store's change feed
-//!   ([`crate::ConnectionRepo::events_after`]): the first read after
+//!   ([`enterprise_sso::EventFeed::events_after`]): the first read after
 //!   [`CacheOptions::sync_interval`] has passed since the last catch-up reads the new
 //!   events before it answers, and each event turns the entry of its connection into a
 //!   miss (a delete into "no such connection"). So **a read never answers from data older
@@ -55,7 +57,7 @@
 //!   evicted or reset meanwhile (else the next read goes to the store).
 //! - If the feed was pruned past the cache's position, the whole cache is dropped
 //!   ([`CacheStats::resets`]). Every feed answer carries the store's prune floor
-//!   ([`crate::FeedPage`]), so this holds even when the prune took the feed to its end and
+//!   ([`enterprise_sso::FeedPage`]), so this holds even when the prune took the feed to its end and
 //!   no later write left a gap to see.
 //!
 //! ## Memory
@@ -65,7 +67,7 @@
 //! first). A connection with a certificate takes a few KiB; one holding raw IdP metadata
 //! can take up to the metadata limit (1 MiB), so size the capacity for the
 //! connections a host serves. Client secrets are held decrypted in memory (wrap the
-//! [`crate::crypto::Encrypted`] store, not the other way round) and zeroized on eviction.
+//! [`enterprise_sso::crypto::Encrypted`] store, not the other way round) and zeroized on eviction.
 
 mod repo;
 mod shards;
@@ -74,12 +76,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::connection::EnterpriseConnection;
-use crate::domain::Domain;
-use crate::error::Result;
-use crate::events::{Event, EventKind};
-use crate::ids::ConnectionId;
-use crate::repo::{ConnectionRepo, EventFeed};
+use enterprise_sso::events::{Event, EventKind};
+use enterprise_sso::ConnectionId;
+use enterprise_sso::Domain;
+use enterprise_sso::EnterpriseConnection;
+use enterprise_sso::Result;
+use enterprise_sso::{ConnectionRepo, EventFeed};
 
 use shards::{Shards, Slot};
 
@@ -540,8 +542,8 @@ impl<S> std::fmt::Debug for Cached<S> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::memory::MemoryRepo;
-    use crate::testing::saml_connection;
+    use enterprise_sso::testing::saml_connection;
+    use enterprise_sso_memory::MemoryRepo;
     use futures_executor::block_on;
 
     fn cache() -> Cached<MemoryRepo> {
@@ -561,7 +563,7 @@ mod tests {
         block_on(c.insert(&x)).unwrap();
         let epoch = c.epoch.load(Ordering::Acquire);
         // The read saw `x`; the delete lands before the read fills the cache.
-        block_on(c.delete(&x.id, crate::UnixMillis::new(1))).unwrap();
+        block_on(c.delete(&x.id, enterprise_sso::UnixMillis::new(1))).unwrap();
         c.fill(&x.id, Some(&Arc::new(x.clone())), epoch);
         assert_eq!(block_on(c.get(&x.id)).unwrap(), None);
         // Even when the "deleted" answer was evicted meanwhile.
@@ -589,7 +591,10 @@ mod tests {
         // only that version (or newer) fills.
         let mut v3 = v2.clone();
         v3.version += 1;
-        let mut e = Event::new(EventKind::ConnectionUpdated, crate::UnixMillis::new(0));
+        let mut e = Event::new(
+            EventKind::ConnectionUpdated,
+            enterprise_sso::UnixMillis::new(0),
+        );
         e.connection_id = Some(v3.id.clone());
         e.connection = Some(v3.clone());
         c.apply(&e);
@@ -625,7 +630,7 @@ mod tests {
         assert_eq!(block_on(c.get(&v1.id)).unwrap(), Some(v3.clone()));
         // Nor a delete of a newer version by another handle.
         let epoch = c.write_start();
-        block_on(c.inner().delete(&v1.id, crate::UnixMillis::new(1))).unwrap();
+        block_on(c.inner().delete(&v1.id, enterprise_sso::UnixMillis::new(1))).unwrap();
         block_on(c.sync()).unwrap();
         c.wrote(&v3, epoch);
         assert_eq!(block_on(c.get(&v1.id)).unwrap(), None);
@@ -649,7 +654,7 @@ mod tests {
         block_on(c.inner().update(&v3, v2.version)).unwrap();
         block_on(
             c.inner()
-                .prune_events_before(crate::UnixMillis::new(i64::MAX)),
+                .prune_events_before(enterprise_sso::UnixMillis::new(i64::MAX)),
         )
         .unwrap();
         block_on(c.sync()).unwrap();
