@@ -1,4 +1,5 @@
-//! The shared conformance suite on the in-memory reference repository.
+//! The shared conformance suite on the in-memory reference repository (the read cache over
+//! it runs the suite in `enterprise-sso-cache`).
 #![allow(clippy::unwrap_used)]
 
 mod conformance {
@@ -15,18 +16,6 @@ mod encrypted {
             enterprise_sso_memory::MemoryRepo::new(),
             enterprise_sso_conformance::test_keyring()
         ),
-        ()
-    ));
-}
-
-/// The same suite through a read cache over a key-ring-sealed store (the order a host
-/// stacks them in).
-mod cached {
-    enterprise_sso_conformance::conformance_tests!(|| (
-        enterprise_sso_cache::Cached::new(enterprise_sso::crypto::Encrypted::new(
-            enterprise_sso_memory::MemoryRepo::new(),
-            enterprise_sso_conformance::test_keyring()
-        )),
         ()
     ));
 }
