@@ -21,8 +21,7 @@ use super::saml_commit::HostedSaml;
 use crate::Flows;
 use crate::{HostedRefusal, OidcSignInRefusal, OidcStart, SamlStart};
 use enterprise_sso::{
-    sign_in_key, ConnectionId, Error, ProtocolConfig, Result, SignInKind, SignInOp, Store,
-    UnixMillis,
+    sign_in_key, ConnectionId, Error, ProtocolConfig, Result, SignInKind, Store, UnixMillis,
 };
 use enterprise_sso_protocol::oidc::rp::{OidcRefusal, ProviderErrorKind};
 
@@ -238,33 +237,15 @@ impl<R: Store> Flows<R> {
             ttl: settings.request_ttl,
         };
         const CLIENT_REQUEST_LIVE: &str = "the authorization request is already pending";
-        let Some(saml_request) = saml_request else {
-            self.put_pending(slot, payload, now, CLIENT_REQUEST_LIVE)
-                .await?;
-            return Ok(url);
-        };
-        // The SAML request and the client's request riding on it: one write, on the
-        // pending path (`commit_pending`: a crash may lose it, which fails this sign-in).
-        let ops = [
-            SignInOp::Put(saml_request),
-            SignInOp::Put(pending_item(slot, payload, now)),
-        ];
-        match self
-            .svc
-            .repo()
-            .commit_pending(&ops, UnixMillis::new(now))
-            .await?
-        {
-            Ok(_) => Ok(url),
-            Err(conflict) => Err(Error::InvalidArgument {
-                argument: "random",
-                reason: if conflict.index == 0 {
-                    SAML_REQUEST_LIVE
-                } else {
-                    CLIENT_REQUEST_LIVE
-                },
-            }),
+        // The SAML request (if any) and the client's request riding on it: one write, on
+        // the pending path (`commit_pending`: a crash may lose it, which fails this sign-in).
+        let mut items = Vec::with_capacity(2);
+        if let Some(saml_request) = saml_request {
+            items.push((saml_request, SAML_REQUEST_LIVE));
         }
+        items.push((pending_item(slot, payload, now), CLIENT_REQUEST_LIVE));
+        self.put_pending_items(items, now).await?;
+        Ok(url)
     }
 
     /// Takes the authorization request kept under `key` for connection `id`.

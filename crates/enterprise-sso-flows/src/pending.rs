@@ -101,7 +101,20 @@ impl<R: Store> Flows<R> {
         now: i64,
         reason: &'static str,
     ) -> Result<()> {
-        let ops = [SignInOp::Put(pending_item(slot, payload, now))];
+        self.put_pending_items(vec![(pending_item(slot, payload, now), reason)], now)
+            .await
+    }
+
+    /// Keeps pending requests from `now` in one write, all or none, as
+    /// [`Flows::put_pending`] keeps one; each comes with the `reason` its live key is
+    /// refused with.
+    pub(super) async fn put_pending_items(
+        &self,
+        items: Vec<(SignInItem, &'static str)>,
+        now: i64,
+    ) -> Result<()> {
+        let (items, reasons): (Vec<_>, Vec<_>) = items.into_iter().unzip();
+        let ops: Vec<SignInOp> = items.into_iter().map(SignInOp::Put).collect();
         match self
             .svc
             .repo()
@@ -109,9 +122,12 @@ impl<R: Store> Flows<R> {
             .await?
         {
             Ok(_) => Ok(()),
-            Err(_) => Err(Error::InvalidArgument {
+            Err(conflict) => Err(Error::InvalidArgument {
                 argument: "random",
-                reason,
+                reason: reasons
+                    .get(conflict.index)
+                    .copied()
+                    .unwrap_or("a request is already pending"),
             }),
         }
     }

@@ -11,7 +11,7 @@
 
 use enterprise_sso::{
     sign_in_key, Assertion, ConnectionId, EnterpriseConnection, Error, Result, SignIn, SignInItem,
-    SignInKind, SignInOp, Store, UnixMillis,
+    SignInKind, Store, UnixMillis,
 };
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -294,19 +294,10 @@ impl<R: Store> Flows<R> {
         test_run: bool,
     ) -> Result<SamlRedirect> {
         let (redirect, item) = self.saml_request_for(settings, id, start, test_run).await?;
-        let now = item.created_at;
-        match self
-            .svc
-            .repo()
-            .commit_pending(&[SignInOp::Put(item)], now)
-            .await?
-        {
-            Ok(_) => Ok(redirect),
-            Err(_) => Err(Error::InvalidArgument {
-                argument: "random",
-                reason: SAML_REQUEST_LIVE,
-            }),
-        }
+        let now = item.created_at.get();
+        self.put_pending_items(vec![(item, SAML_REQUEST_LIVE)], now)
+            .await?;
+        Ok(redirect)
     }
 
     /// [`Flows::saml_start_for`] without its write: the redirect, and the pending
