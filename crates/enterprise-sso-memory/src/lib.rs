@@ -22,21 +22,15 @@ use std::sync::RwLock;
 use async_trait::async_trait;
 
 use enterprise_sso::events::{account_events, connection_events, Event};
-use enterprise_sso::storage::email_key;
-use enterprise_sso::storage::{account_keys, check_account_keys_unchanged, expect_version};
-use enterprise_sso::Domain;
-use enterprise_sso::EnterpriseAccount;
-use enterprise_sso::EnterpriseConnection;
-use enterprise_sso::UnixMillis;
-use enterprise_sso::{AccountId, ConnectionId};
-use enterprise_sso::{
-    AccountPage, AccountQuery, AccountRepo, ConnectionRepo, EventFeed, FeedPage, ListQuery, Order,
-    Page,
+use enterprise_sso::storage::{
+    account_keys, check_account_keys_unchanged, email_key, expect_version,
 };
 use enterprise_sso::{
-    AccountWrite, SignInCommit, SignInConflict, SignInItem, SignInKind, SignInOp, SignInStore,
+    AccountId, AccountPage, AccountQuery, AccountRepo, AccountWrite, ConnectionId, ConnectionRepo,
+    Domain, EnterpriseAccount, EnterpriseConnection, Error, EventFeed, FeedPage, ListQuery, Order,
+    Page, Result, SignInCommit, SignInConflict, SignInItem, SignInKind, SignInOp, SignInStore,
+    UnixMillis,
 };
-use enterprise_sso::{Error, Result};
 
 /// A thread-safe, in-memory store of connections and accounts: the reference every adapter
 /// is measured against by the conformance suite. Nothing is persisted.
