@@ -102,17 +102,51 @@ pub fn canonicalize<'a, 'i: 'a>(
     element: Node<'a, 'i>,
     options: C14nOptions<'_>,
 ) -> Result<Vec<u8>, C14nError> {
-    // The canonical form is about as long as the element's text in the input: one
-    // allocation in the usual case.
-    let estimate = element.range().len().saturating_add(256);
-    let mut bytes = Vec::with_capacity(estimate.min(options.max_output));
-    canonicalize_into(element, options, &mut bytes)?;
-    Ok(bytes)
+    canonicalize_vec_with(&mut Scratch::default(), element, options)
 }
 
 /// Canonicalizes `element` like [`canonicalize`], writing into `sink`; returns the
 /// number of bytes written. On an error, part of the output may have been written.
 pub fn canonicalize_into<'a, 'i: 'a, S: Sink>(
+    element: Node<'a, 'i>,
+    options: C14nOptions<'_>,
+    sink: &mut S,
+) -> Result<usize, C14nError> {
+    canonicalize_with(&mut Scratch::default(), element, options, sink)
+}
+
+/// The buffers of a canonicalization, kept from one call to the next over the same
+/// document (the SAML verifier canonicalizes four elements of each response).
+#[derive(Default)]
+pub(crate) struct Scratch<'a, 'i> {
+    scope: Scope<'a>,
+    /// Per open element: how many entries it pushed onto `scope.rendered`.
+    pushed_by_open: Vec<usize>,
+    stack: Vec<Step<'a, 'i>>,
+}
+
+enum Step<'a, 'i> {
+    Open(Node<'a, 'i>),
+    Close(&'i str),
+}
+
+/// [`canonicalize`] with the buffers of `scratch`.
+pub(crate) fn canonicalize_vec_with<'a, 'i: 'a>(
+    scratch: &mut Scratch<'a, 'i>,
+    element: Node<'a, 'i>,
+    options: C14nOptions<'_>,
+) -> Result<Vec<u8>, C14nError> {
+    // The canonical form is about as long as the element's text in the input: one
+    // allocation in the usual case.
+    let estimate = element.range().len().saturating_add(256);
+    let mut bytes = Vec::with_capacity(estimate.min(options.max_output));
+    canonicalize_with(scratch, element, options, &mut bytes)?;
+    Ok(bytes)
+}
+
+/// [`canonicalize_into`] with the buffers of `scratch`.
+pub(crate) fn canonicalize_with<'a, 'i: 'a, S: Sink>(
+    scratch: &mut Scratch<'a, 'i>,
     element: Node<'a, 'i>,
     options: C14nOptions<'_>,
     sink: &mut S,
@@ -132,21 +166,14 @@ pub fn canonicalize_into<'a, 'i: 'a, S: Sink>(
             inclusive.push(p);
         }
     }
-    let mut scope = Scope {
-        rendered: Vec::new(),
-        inclusive,
-        wanted: Vec::new(),
-        attrs: Vec::new(),
-        decls: Vec::new(),
-    };
-    // Per open element: how many entries it pushed onto `scope.rendered`.
-    let mut pushed_by_open: Vec<usize> = Vec::new();
-
-    enum Step<'a, 'i> {
-        Open(Node<'a, 'i>),
-        Close(&'i str),
-    }
-    let mut stack: Vec<Step<'a, 'i>> = Vec::new();
+    let Scratch {
+        scope,
+        pushed_by_open,
+        stack,
+    } = scratch;
+    scope.rendered.clear();
+    pushed_by_open.clear();
+    stack.clear();
     stack.push(Step::Open(element));
     while let Some(step) = stack.pop() {
         match step {
@@ -183,7 +210,7 @@ pub fn canonicalize_into<'a, 'i: 'a, S: Sink>(
                     continue;
                 }
                 let qname = element_qname(node)?;
-                let pushed = open_element(node, qname, &mut scope, &mut out)?;
+                let pushed = open_element(node, qname, scope, &inclusive, &mut out)?;
                 pushed_by_open.push(pushed);
                 stack.push(Step::Close(qname));
                 // Children in reverse, so the first comes off the stack first.
@@ -218,12 +245,11 @@ impl<S: Sink> Output<'_, S> {
 }
 
 /// The walk's namespace state and the buffers reused from one element to the next.
+#[derive(Default)]
 struct Scope<'a> {
     /// `(prefix, uri)` rendered by the open output ancestors, innermost last (`""` is the
     /// default namespace).
     rendered: Vec<(&'a str, &'a str)>,
-    /// The `InclusiveNamespaces` prefixes (`""` for `#default`).
-    inclusive: Vec<&'a str>,
     wanted: Vec<(&'a str, &'a str)>,
     /// `(uri, local, qname, value)` of each attribute.
     attrs: Vec<(&'a str, &'a str, &'a str, &'a str)>,
@@ -236,17 +262,37 @@ impl<'a> Scope<'a> {
         self.rendered
             .iter()
             .rev()
-            .find(|(p, _)| *p == prefix)
+            .find(|(p, _)| same(p, prefix))
             .map(|(_, u)| *u)
     }
 }
 
+/// Whether `a` and `b` are the same string. Most strings the walk compares are slices of
+/// the document or of the parser's namespace table, often the very same slice, which
+/// answers without reading them; short ones are compared inline, not through `memcmp`.
+#[inline]
+fn same(a: &str, b: &str) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    if std::ptr::eq(a.as_ptr(), b.as_ptr()) {
+        return true;
+    }
+    if a.len() <= 16 {
+        a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
+    } else {
+        a == b
+    }
+}
+
 /// Writes the start tag of `node`; returns how many declarations it rendered (pushed onto
-/// `scope.rendered`, to pop at its end tag).
+/// `scope.rendered`, to pop at its end tag). `inclusive`: the `InclusiveNamespaces`
+/// prefixes (`""` for `#default`).
 fn open_element<'a, 'i: 'a>(
     node: Node<'a, 'i>,
     qname: &'i str,
     scope: &mut Scope<'a>,
+    inclusive: &[&str],
     out: &mut Output<'_, impl Sink>,
 ) -> Result<usize, C14nError> {
     let element_prefix = prefix_of(qname);
@@ -262,16 +308,16 @@ fn open_element<'a, 'i: 'a>(
         let aq = doc_text.get(a.range_qname()).ok_or(C14nError::BadName)?;
         let uri = a.namespace().unwrap_or("");
         let ap = prefix_of(aq);
-        if !ap.is_empty() && uri != XML_NS && !scope.wanted.iter().any(|(p, _)| *p == ap) {
+        if !ap.is_empty() && uri != XML_NS && !scope.wanted.iter().any(|(p, _)| same(p, ap)) {
             scope.wanted.push((ap, uri));
         }
         scope.attrs.push((uri, a.name(), aq, a.value()));
     }
     // Inclusive prefixes in scope are handled as in inclusive c14n.
-    if !scope.inclusive.is_empty() {
+    if !inclusive.is_empty() {
         for ns in node.namespaces() {
             let p: &'a str = ns.name().unwrap_or("");
-            if scope.inclusive.contains(&p) && !scope.wanted.iter().any(|(w, _)| *w == p) {
+            if inclusive.contains(&p) && !scope.wanted.iter().any(|(w, _)| same(w, p)) {
                 scope.wanted.push((p, ns.uri()));
             }
         }
@@ -286,9 +332,9 @@ fn open_element<'a, 'i: 'a>(
         let current = scope.rendered_uri(prefix);
         let render = if prefix.is_empty() {
             // The default namespace: `xmlns=""` only to undo a rendered non-empty one.
-            current.unwrap_or("") != uri
+            !same(current.unwrap_or(""), uri)
         } else {
-            current != Some(uri)
+            !current.is_some_and(|c| same(c, uri))
         };
         if render {
             scope.decls.push((prefix, uri));
@@ -360,7 +406,7 @@ fn element_qname<'a, 'i: 'a>(node: Node<'a, 'i>) -> Result<&'i str, C14nError> {
         .rposition(|b| b == b':')
         .map_or(0, |colon| colon.saturating_add(1));
     let local = qname.get(local_start..).ok_or(C14nError::BadName)?;
-    if qname.is_empty() || local != node.tag_name().name() {
+    if qname.is_empty() || !same(local, node.tag_name().name()) {
         return Err(C14nError::BadName);
     }
     Ok(qname)
@@ -456,8 +502,41 @@ const fn special(attr: bool) -> [bool; 256] {
 const TEXT_SPECIAL: [bool; 256] = special(false);
 const ATTR_SPECIAL: [bool; 256] = special(true);
 
+/// Whether `bytes` holds a byte that text (`attr` false) or an attribute value (`attr`
+/// true) escapes. Branch-free over blocks of 32 bytes, which the compiler turns into a
+/// few vector compares: nearly every string of a SAML document has nothing to escape,
+/// and this answers so without a search's set-up cost.
+fn needs_escape(bytes: &[u8], attr: bool) -> bool {
+    #[inline(always)]
+    fn block(block: &[u8], attr: bool) -> bool {
+        if attr {
+            block.iter().fold(false, |any, &b| {
+                any | (b == b'&')
+                    | (b == b'<')
+                    | (b == b'"')
+                    | (b == b'\t')
+                    | (b == b'\n')
+                    | (b == b'\r')
+            })
+        } else {
+            block.iter().fold(false, |any, &b| {
+                any | (b == b'&') | (b == b'<') | (b == b'>') | (b == b'\r')
+            })
+        }
+    }
+    let mut blocks = bytes.chunks_exact(32);
+    if attr {
+        blocks.any(|b| block(b, true)) || block(blocks.remainder(), true)
+    } else {
+        blocks.any(|b| block(b, false)) || block(blocks.remainder(), false)
+    }
+}
+
 fn escape(s: &str, out: &mut Output<'_, impl Sink>, attr: bool) -> Result<(), C14nError> {
     let bytes = s.as_bytes();
+    if !needs_escape(bytes, attr) {
+        return out.push(bytes);
+    }
     if bytes.len() < SHORT {
         return escape_short(bytes, out, attr);
     }
@@ -503,6 +582,66 @@ fn escape_short(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn a_reused_scratch_gives_what_a_fresh_one_gives() {
+        let xml =
+            r#"<a:r xmlns:a="urn:a" xmlns:b="urn:b"><a:x b:y="1"><b:z>t</b:z></a:x><a:w/></a:r>"#;
+        let doc = roxmltree::Document::parse(xml).unwrap();
+        let options = |max_output| C14nOptions {
+            exclude: None,
+            inclusive_prefixes: &[],
+            max_output,
+        };
+        let inner = doc.descendants().find(|n| n.has_tag_name("z")).unwrap();
+        let mut scratch = Scratch::default();
+        for element in doc.descendants().filter(roxmltree::Node::is_element) {
+            let fresh = canonicalize(element, options(1 << 20)).unwrap();
+            // A walk stopped half-way (output cap) leaves its state behind.
+            let stopped = canonicalize_vec_with(&mut scratch, doc.root_element(), options(40));
+            assert!(stopped.is_err());
+            let reused = canonicalize_vec_with(&mut scratch, element, options(1 << 20)).unwrap();
+            assert_eq!(reused, fresh);
+        }
+        assert_eq!(
+            canonicalize_vec_with(&mut scratch, inner, options(1 << 20)).unwrap(),
+            br#"<b:z xmlns:b="urn:b">t</b:z>"#
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn same_is_string_equality(a in "[ab]{0,20}", b in "[ab]{0,20}", cut in 0usize..20) {
+            prop_assert_eq!(same(&a, &b), a == b);
+            let cut = cut.min(a.len());
+            prop_assert!(same(&a[..cut], &a[..cut]));
+            prop_assert_eq!(same(&a[..cut], &a), cut == a.len());
+        }
+
+        /// The block check finds a byte to escape exactly where one is, in every position
+        /// of strings around the block size.
+        #[test]
+        fn needs_escape_finds_every_special_byte(
+            bytes in proptest::collection::vec(
+                prop::sample::select(b"aZ09+/=:#&<>\"\t\n\r'".to_vec()),
+                0..100,
+            ),
+            attr: bool,
+        ) {
+            let expected = bytes.iter().any(|&b| replacement(b, attr).is_some());
+            prop_assert_eq!(needs_escape(&bytes, attr), expected);
+            let plain: Vec<u8> = bytes.iter().map(|&b| if replacement(b, attr).is_some() { b'x' } else { b }).collect();
+            prop_assert!(!needs_escape(&plain, attr));
+            for (i, &b) in bytes.iter().enumerate() {
+                if replacement(b, attr).is_some() {
+                    let mut one = plain.clone();
+                    one[i] = b;
+                    prop_assert!(needs_escape(&one, attr), "{} at {}", b, i);
+                }
+            }
+        }
+    }
 
     fn c14n(xml: &str, prefixes: &[&str]) -> String {
         let doc = roxmltree::Document::parse(xml).unwrap();

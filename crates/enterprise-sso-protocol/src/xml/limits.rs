@@ -92,6 +92,15 @@ pub enum PrepassError {
 /// names, references or text: the parser that follows refuses what is not well-formed,
 /// and only reads input the scan has already counted (up to its first error).
 pub fn check(xml: &str) -> Result<(), PrepassError> {
+    check_depth(xml, MAX_XML_DEPTH)
+}
+
+/// [`check`] with a lower depth limit than [`MAX_XML_DEPTH`] (a larger one is lowered
+/// to it): `max_depth` nested elements pass, one more is refused as
+/// [`XmlLimit::Depth`]. The SAML verifier asks for its own, smaller depth here, so no
+/// walk of the tree is needed after the parse.
+pub fn check_depth(xml: &str, max_depth: usize) -> Result<(), PrepassError> {
+    let max_depth = max_depth.min(MAX_XML_DEPTH);
     let b = xml.as_bytes();
     // Per open element: its name, and the namespace declarations it made (so that scope
     // shrinks on close).
@@ -140,7 +149,7 @@ pub fn check(xml: &str) -> Result<(), PrepassError> {
                 close.saturating_add(1)
             }
             _ => {
-                if open.len().saturating_add(1) > MAX_XML_DEPTH {
+                if open.len().saturating_add(1) > max_depth {
                     return Err(PrepassError::Limit(XmlLimit::Depth));
                 }
                 let start = lt.saturating_add(1);

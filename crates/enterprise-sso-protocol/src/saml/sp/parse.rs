@@ -73,17 +73,22 @@ fn without_white_space(text: &[u8]) -> std::borrow::Cow<'_, [u8]> {
     std::borrow::Cow::Owned(out)
 }
 
+/// Document text that passed [`prepare`]: the only input [`parse`] takes, so no tree is
+/// built from text the pre-pass has not bounded.
+pub(crate) struct Prepared(String);
+
 /// Bytes to document text: size cap, UTF-8 (a byte-order mark is dropped), line breaks
 /// normalized (XML 1.0 §2.11, which `roxmltree` does only in part), and the linear
-/// streaming pre-pass of [`crate::xml`] (DOCTYPE, depth, attributes, namespaces).
-pub(crate) fn prepare(bytes: &[u8]) -> Result<String, Refusal> {
+/// streaming pre-pass of [`crate::xml`] (DOCTYPE, depth up to [`MAX_DEPTH`], attributes,
+/// namespaces).
+pub(crate) fn prepare(bytes: &[u8]) -> Result<Prepared, Refusal> {
     check_size(bytes)?;
     prepare_owned(bytes.to_vec())
 }
 
 /// [`prepare`] of bytes the caller owns (a decoded form value): no copy unless a line
 /// break or a byte-order mark has to go.
-pub(crate) fn prepare_owned(mut bytes: Vec<u8>) -> Result<String, Refusal> {
+pub(crate) fn prepare_owned(mut bytes: Vec<u8>) -> Result<Prepared, Refusal> {
     check_size(&bytes)?;
     if bytes.starts_with(b"\xEF\xBB\xBF") {
         bytes.drain(..3);
@@ -94,8 +99,12 @@ pub(crate) fn prepare_owned(mut bytes: Vec<u8>) -> Result<String, Refusal> {
     } else {
         text
     };
-    crate::xml::check(&text).map_err(|e| match e {
+    crate::xml::check_depth(&text, MAX_DEPTH).map_err(|e| match e {
         crate::xml::PrepassError::Doctype => Refusal::Doctype,
+        crate::xml::PrepassError::Limit(crate::xml::XmlLimit::Depth) => Refusal::XmlLimit {
+            what: "element nesting depth",
+            limit: MAX_DEPTH,
+        },
         crate::xml::PrepassError::Limit(l) => Refusal::XmlLimit {
             what: l.what(),
             limit: l.max(),
@@ -104,7 +113,7 @@ pub(crate) fn prepare_owned(mut bytes: Vec<u8>) -> Result<String, Refusal> {
             reason: shown(&reason),
         },
     })?;
-    Ok(text)
+    Ok(Prepared(text))
 }
 
 fn check_size(bytes: &[u8]) -> Result<(), Refusal> {
@@ -118,14 +127,15 @@ fn check_size(bytes: &[u8]) -> Result<(), Refusal> {
     Ok(())
 }
 
-/// Parses prepared text with `roxmltree` (DTD refused, node cap) and checks the depth.
-pub(crate) fn parse(text: &str) -> Result<Document<'_>, Refusal> {
+/// Parses prepared text with `roxmltree` (DTD refused, node cap); the pre-pass has
+/// already bounded its depth and attributes.
+pub(crate) fn parse(text: &Prepared) -> Result<Document<'_>, Refusal> {
     let opts = roxmltree::ParsingOptions {
         allow_dtd: false,
         nodes_limit: MAX_NODES,
         ..roxmltree::ParsingOptions::default()
     };
-    let doc = Document::parse_with_options(text, opts).map_err(|e| match e {
+    Document::parse_with_options(&text.0, opts).map_err(|e| match e {
         roxmltree::Error::DtdDetected => Refusal::Doctype,
         roxmltree::Error::NodesLimitReached => Refusal::XmlLimit {
             what: "XML nodes",
@@ -134,22 +144,7 @@ pub(crate) fn parse(text: &str) -> Result<Document<'_>, Refusal> {
         other => Refusal::Malformed {
             reason: shown(&other.to_string()),
         },
-    })?;
-    let mut stack = vec![(doc.root(), 0usize)];
-    while let Some((node, depth)) = stack.pop() {
-        if depth > MAX_DEPTH {
-            return Err(Refusal::XmlLimit {
-                what: "element nesting depth",
-                limit: MAX_DEPTH,
-            });
-        }
-        stack.extend(
-            node.children()
-                .filter(Node::is_element)
-                .map(|c| (c, depth.saturating_add(1))),
-        );
-    }
-    Ok(doc)
+    })
 }
 
 /// Whether `node` is the element `{ns}local`.
@@ -411,6 +406,20 @@ mod tests {
             }
             prop_assert_eq!(decode_standard(&text), reference(&text));
         }
+    }
+
+    #[test]
+    fn the_prepass_holds_the_saml_depth() {
+        let nested = |depth: usize| ("<a>".repeat(depth) + &"</a>".repeat(depth)).into_bytes();
+        let at_limit = prepare(&nested(MAX_DEPTH)).map(|_| ());
+        assert_eq!(at_limit.map_err(|e| e.code()), Ok(()));
+        match prepare(&nested(MAX_DEPTH + 1)) {
+            Err(Refusal::XmlLimit { what, limit }) => {
+                assert_eq!((what, limit), ("element nesting depth", MAX_DEPTH));
+            }
+            other => panic!("{:?}", other.map(|_| ())),
+        }
+        assert!(parse(&prepare(&nested(MAX_DEPTH)).unwrap()).is_ok());
     }
 
     #[test]

@@ -31,6 +31,7 @@ use super::parse::{self, children_named, elements, is, DS, SAML, SAMLP};
 use super::read::{read_assertion, AssertionData, Verified};
 use super::refusal::{shown, Refusal, SignedElement};
 use super::signature::{self, Context};
+use crate::xml::c14n::Scratch;
 
 /// Default allowed clock skew between the IdP and this verifier.
 pub const DEFAULT_CLOCK_SKEW: Duration = Duration::from_secs(120);
@@ -205,7 +206,7 @@ impl ResponseVerifier {
 
     fn verify_text(
         &self,
-        text: &str,
+        text: &parse::Prepared,
         now_ms: i64,
         read: ReadFrom,
     ) -> Result<VerifiedAssertion, Refusal> {
@@ -225,9 +226,10 @@ impl ResponseVerifier {
             now_ms,
             allow_sha1: self.allow_sha1,
         };
+        let mut scratch = Scratch::default();
         let response_signature = one_signature(root, SignedElement::Response)?;
         let verified_response = response_signature
-            .map(|s| signature::verify(root, s, SignedElement::Response, &ctx))
+            .map(|s| signature::verify(root, s, SignedElement::Response, &ctx, &mut scratch))
             .transpose()?;
         let mut signed = SignedParts {
             response: verified_response.is_some(),
@@ -254,6 +256,7 @@ impl ResponseVerifier {
                 sig,
                 SignedElement::Assertion,
                 &ctx,
+                &mut scratch,
             )?)?
         } else {
             // Only the Response is signed: its Assertion child, inside what it covers.
@@ -301,6 +304,7 @@ impl ResponseVerifier {
                         sig,
                         SignedElement::Assertion,
                         ctx,
+                        &mut Scratch::default(),
                     )?)?,
                     true,
                 )),
@@ -555,7 +559,7 @@ impl ReadFrom {
                     what: "bytes in a canonical form",
                     limit: parse::MAX_CANONICAL_BYTES,
                 })?;
-                let text = String::from_utf8(bytes).map_err(|_| Refusal::NotUtf8)?;
+                let text = parse::prepare_owned(bytes)?;
                 let doc = parse::parse(&text)?;
                 read_assertion(Verified::new(doc.root_element(), None, ""))
             }

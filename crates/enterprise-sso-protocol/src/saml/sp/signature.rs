@@ -17,7 +17,9 @@ use super::keys::{self, TrustedCert, VerifyKey};
 use super::parse::{base64_value, elements, is, token_text, DS, EXC_C14N, MAX_CANONICAL_BYTES};
 use super::read::Verified;
 use super::refusal::{shown, Refusal, SignedElement};
-use crate::xml::c14n::{canonicalize, canonicalize_into, C14nError, C14nOptions, Sink};
+use crate::xml::c14n::{
+    canonicalize_vec_with, canonicalize_with, C14nError, C14nOptions, Scratch, Sink,
+};
 
 const ENVELOPED: &str = "http://www.w3.org/2000/09/xmldsig#enveloped-signature";
 
@@ -197,12 +199,14 @@ fn algorithm<'a>(node: Node<'a, '_>) -> &'a str {
 }
 
 /// Verifies `signature`, a direct child of `signed`, and returns the verified content:
-/// `signed` without the signature, whose canonical form the digest covers.
+/// `signed` without the signature, whose canonical form the digest covers. `scratch`: the
+/// canonicalization's buffers, shared by the verifications of one document.
 pub(crate) fn verify<'a, 'i>(
     signed: Node<'a, 'i>,
     signature: Node<'a, 'i>,
     element: SignedElement,
     ctx: &Context<'_>,
+    scratch: &mut Scratch<'a, 'i>,
 ) -> Result<Verified<'a, 'i>, Refusal> {
     // No comments or processing instructions anywhere in the signature: they are how
     // digest and signature values have been cut short by other verifiers. One of each
@@ -383,7 +387,8 @@ pub(crate) fn verify<'a, 'i>(
     let verified = Verified::new(signed, Some(signature), reference_prefix_list);
     let reference_prefixes = split_prefixes(reference_prefix_list);
     let mut digest = DigestSink::new(digest_hash);
-    canonicalize_into(
+    canonicalize_with(
+        scratch,
         signed,
         C14nOptions {
             exclude: verified.excluded(),
@@ -397,7 +402,8 @@ pub(crate) fn verify<'a, 'i>(
         return Err(Refusal::DigestMismatch { element });
     }
 
-    let signed_info_bytes = canonicalize(
+    let signed_info_bytes = canonicalize_vec_with(
+        scratch,
         signed_info,
         C14nOptions {
             exclude: None,
