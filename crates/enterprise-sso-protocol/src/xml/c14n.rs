@@ -503,33 +503,41 @@ const TEXT_SPECIAL: [bool; 256] = special(false);
 const ATTR_SPECIAL: [bool; 256] = special(true);
 
 /// Whether `bytes` holds a byte that text (`attr` false) or an attribute value (`attr`
-/// true) escapes. Branch-free over blocks of 32 bytes, which the compiler turns into a
-/// few vector compares: nearly every string of a SAML document has nothing to escape,
-/// and this answers so without a search's set-up cost.
+/// true) escapes. Nearly every string of a SAML document has nothing to escape; this
+/// answers so eight bytes at a time, without a search's set-up cost: each word is
+/// tested for the special bytes with the exact zero-byte test of bit arithmetic
+/// ([`has_byte`]), which compiles to straight-line code the compiler can vectorize.
 fn needs_escape(bytes: &[u8], attr: bool) -> bool {
-    #[inline(always)]
-    fn block(block: &[u8], attr: bool) -> bool {
-        if attr {
-            block.iter().fold(false, |any, &b| {
-                any | (b == b'&')
-                    | (b == b'<')
-                    | (b == b'"')
-                    | (b == b'\t')
-                    | (b == b'\n')
-                    | (b == b'\r')
-            })
+    let mut words = bytes.chunks_exact(8);
+    let mut found = 0u64;
+    for word in &mut words {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(word);
+        let w = u64::from_le_bytes(w);
+        found |= if attr {
+            has_byte(w, b'&')
+                | has_byte(w, b'<')
+                | has_byte(w, b'"')
+                | has_byte(w, b'\t')
+                | has_byte(w, b'\n')
+                | has_byte(w, b'\r')
         } else {
-            block.iter().fold(false, |any, &b| {
-                any | (b == b'&') | (b == b'<') | (b == b'>') | (b == b'\r')
-            })
-        }
+            has_byte(w, b'&') | has_byte(w, b'<') | has_byte(w, b'>') | has_byte(w, b'\r')
+        };
     }
-    let mut blocks = bytes.chunks_exact(32);
-    if attr {
-        blocks.any(|b| block(b, true)) || block(blocks.remainder(), true)
-    } else {
-        blocks.any(|b| block(b, false)) || block(blocks.remainder(), false)
-    }
+    let table = if attr { &ATTR_SPECIAL } else { &TEXT_SPECIAL };
+    found != 0 || words.remainder().iter().any(|&b| table[usize::from(b)])
+}
+
+/// Non-zero when a byte of the word `w` is `b`: the word XOR `b` in every byte has a zero
+/// byte exactly then, and `(x - 0x01…01) & !x & 0x80…80` is non-zero exactly when `x`
+/// has a zero byte.
+#[inline(always)]
+fn has_byte(w: u64, b: u8) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let x = w ^ ONES.wrapping_mul(u64::from(b));
+    x.wrapping_sub(ONES) & !x & HIGHS
 }
 
 fn escape(s: &str, out: &mut Output<'_, impl Sink>, attr: bool) -> Result<(), C14nError> {
@@ -624,7 +632,12 @@ mod tests {
         #[test]
         fn needs_escape_finds_every_special_byte(
             bytes in proptest::collection::vec(
-                prop::sample::select(b"aZ09+/=:#&<>\"\t\n\r'".to_vec()),
+                // The special bytes, their neighbours, and bytes with the high bit set:
+                // a borrow between bytes must never make or hide an answer.
+                prop::sample::select(
+                    b"aZ09+/=:#&<>\"\t\n\r'\x00\x01\x08\x0b\x0c\x0e\x21\x23\x25\x27\x3b\x3d\x3f\x7f\x80\x81\xc3\xfe\xff"
+                        .to_vec(),
+                ),
                 0..100,
             ),
             attr: bool,
