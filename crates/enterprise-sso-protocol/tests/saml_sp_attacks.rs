@@ -5,7 +5,9 @@
 
 mod saml_sp_support;
 
-use enterprise_sso_protocol::saml::sp::{Refusal, ResponseVerifier, MAX_BASE64_BYTES};
+use enterprise_sso_protocol::saml::sp::{
+    Refusal, ResponseVerifier, SignedElement, MAX_BASE64_BYTES,
+};
 use saml_sp_support::*;
 
 fn evil() -> Spec {
@@ -778,4 +780,57 @@ fn response_signature_moved_to_another_namespace_is_refused() {
         1,
     );
     assert_eq!(code(&stray), "saml_unexpected_element");
+}
+
+#[test]
+fn an_assertion_signature_is_checked_under_a_valid_response_signature() {
+    // Both digests come from one canonicalization walk when both are signed: the
+    // Assertion's own signature must still hold on its own. Here the IdP's Response
+    // signature is valid over an Assertion whose own signature no longer matches it
+    // (its NameID changed after it was signed), and then over one whose SignatureValue
+    // belongs to other content.
+    let spec = Spec::default();
+    let tampered = spec
+        .signed_assertion()
+        .replacen("jane@acme.com", "mallory@acme.com", 1);
+    let xml = sign(
+        &tampered,
+        &spec.response_id,
+        &signer("idp"),
+        &SigOpts::default(),
+    );
+    match verifier().verify_xml(xml.as_bytes(), NOW) {
+        Err(Refusal::DigestMismatch { element }) => assert_eq!(element, SignedElement::Assertion),
+        other => panic!("{other:?}"),
+    }
+    // The Assertion's digest holds, its signature over SignedInfo does not.
+    let other = Spec {
+        name_id: "other@acme.com".into(),
+        ..Spec::default()
+    }
+    .signed_assertion();
+    let value = |xml: &str| {
+        let start = xml.find("<ds:SignatureValue>").unwrap() + "<ds:SignatureValue>".len();
+        let end = xml[start..].find("</ds:SignatureValue>").unwrap() + start;
+        xml[start..end].to_owned()
+    };
+    let swapped =
+        spec.signed_assertion()
+            .replacen(&value(&spec.signed_assertion()), &value(&other), 1);
+    let xml = sign(
+        &swapped,
+        &spec.response_id,
+        &signer("idp"),
+        &SigOpts::default(),
+    );
+    match verifier().verify_xml(xml.as_bytes(), NOW) {
+        Err(Refusal::SignatureInvalid { element }) => {
+            assert_eq!(element, SignedElement::Assertion)
+        }
+        other => panic!("{other:?}"),
+    }
+    // The control: both signatures hold.
+    assert!(verifier()
+        .verify_xml(spec.signed_both().as_bytes(), NOW)
+        .is_ok());
 }

@@ -119,15 +119,101 @@ pub fn canonicalize_into<'a, 'i: 'a, S: Sink>(
 /// document (the SAML verifier canonicalizes four elements of each response).
 #[derive(Default)]
 pub(crate) struct Scratch<'a, 'i> {
-    scope: Scope<'a>,
-    /// Per open element: how many entries it pushed onto `scope.rendered`.
-    pushed_by_open: Vec<usize>,
+    /// `(uri, local, qname, value)` of the current element's attributes, sorted.
+    attrs: Vec<(&'a str, &'a str, &'a str, &'a str)>,
+    /// The prefixes the current element visibly utilizes, with their in-scope URI.
+    utilized: Vec<(&'a str, &'a str)>,
+    /// The namespace state of the walk's element, and of the inner element of a pair.
+    outer: Rendering<'a>,
+    inner: Rendering<'a>,
+    /// Per open element: the declarations it pushed onto each `rendered`.
+    pushed_by_open: Vec<(usize, usize)>,
     stack: Vec<Step<'a, 'i>>,
+}
+
+/// One canonical form's namespace state.
+#[derive(Default)]
+struct Rendering<'a> {
+    /// `(prefix, uri)` rendered by the open output ancestors, innermost last (`""` is the
+    /// default namespace).
+    rendered: Vec<(&'a str, &'a str)>,
+    wanted: Vec<(&'a str, &'a str)>,
+    /// The current element's declarations to render, sorted by prefix.
+    decls: Vec<(&'a str, &'a str)>,
+}
+
+impl<'a> Rendering<'a> {
+    /// The URI an output ancestor rendered for `prefix`, innermost first.
+    fn rendered_uri(&self, prefix: &str) -> Option<&'a str> {
+        self.rendered
+            .iter()
+            .rev()
+            .find(|(p, _)| same(p, prefix))
+            .map(|(_, u)| *u)
+    }
+
+    /// Fills `decls` for `node`: the prefixes it `utilized` (and the `inclusive` ones in
+    /// scope, as inclusive c14n has them) that no output ancestor rendered with the same
+    /// URI.
+    fn declarations(
+        &mut self,
+        node: Node<'a, '_>,
+        utilized: &[(&'a str, &'a str)],
+        inclusive: &[&str],
+    ) {
+        self.wanted.clear();
+        self.wanted.extend_from_slice(utilized);
+        if !inclusive.is_empty() {
+            for ns in node.namespaces() {
+                let p: &'a str = ns.name().unwrap_or("");
+                if inclusive.contains(&p) && !self.wanted.iter().any(|(w, _)| same(w, p)) {
+                    self.wanted.push((p, ns.uri()));
+                }
+            }
+        }
+        self.decls.clear();
+        for i in 0..self.wanted.len() {
+            let Some(&(prefix, uri)) = self.wanted.get(i) else {
+                break;
+            };
+            if prefix == "xml" {
+                continue;
+            }
+            let current = self.rendered_uri(prefix);
+            let render = if prefix.is_empty() {
+                // The default namespace: `xmlns=""` only to undo a rendered non-empty one.
+                !same(current.unwrap_or(""), uri)
+            } else {
+                !current.is_some_and(|c| same(c, uri))
+            };
+            if render {
+                self.decls.push((prefix, uri));
+            }
+        }
+        if self.decls.len() > 1 {
+            self.decls.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        }
+    }
+
+    /// Renders `decls` for the open element; returns how many it pushed.
+    fn open(&mut self) -> usize {
+        self.rendered.extend_from_slice(&self.decls);
+        self.decls.len()
+    }
+
+    fn close(&mut self, pushed: usize) {
+        let keep = self.rendered.len().saturating_sub(pushed);
+        self.rendered.truncate(keep);
+    }
 }
 
 enum Step<'a, 'i> {
     Open(Node<'a, 'i>),
     Close(&'i str),
+    /// The inner element of a pair closed: its output ends.
+    InnerEnd,
+    /// The subtree the inner form leaves out closed: its output goes on.
+    InnerResume,
 }
 
 /// [`canonicalize`] with the buffers of `scratch`.
@@ -151,27 +237,188 @@ pub(crate) fn canonicalize_with<'a, 'i: 'a, S: Sink>(
     options: C14nOptions<'_>,
     sink: &mut S,
 ) -> Result<usize, C14nError> {
+    let mut none = NoSink;
+    let mut tee = Tee::new(sink, &mut none, usize::MAX);
+    let len = walk(scratch, element, options, None, &mut tee)?;
+    Ok(len)
+}
+
+/// The second element of a pair: one inside the walk's element, canonicalized with its
+/// own options into its own sink in the same walk ([`canonicalize_pair_with`]).
+pub(crate) struct Inner<'o, 'x, T: Sink> {
+    /// The inner element.
+    pub element: NodeId,
+    /// Its options (`exclude` left out of its form only).
+    pub options: C14nOptions<'o>,
+    /// Where its canonical form goes.
+    pub sink: &'x mut T,
+}
+
+/// Canonicalizes `element` into `sink` and, in the same walk, an element inside it into
+/// the inner sink: the bytes of the inner subtree are produced once and go to both,
+/// save where the two forms differ (namespace declarations, the inner's excluded
+/// subtree). Each output is what [`canonicalize_into`] writes for its element.
+///
+/// `Ok(None)`, with nothing meaningful written, when one walk cannot give both forms:
+/// the inner element is not a descendant of `element`, or the outer `exclude` is the
+/// inner element, an ancestor of it, or inside it. The caller then canonicalizes each
+/// on its own.
+pub(crate) fn canonicalize_pair_with<'a, 'i: 'a, S: Sink, T: Sink>(
+    scratch: &mut Scratch<'a, 'i>,
+    element: Node<'a, 'i>,
+    options: C14nOptions<'_>,
+    sink: &mut S,
+    inner: Inner<'_, '_, T>,
+) -> Result<Option<(usize, usize)>, C14nError> {
+    let doc = element.document();
+    let Some(inner_node) = doc.get_node(inner.element) else {
+        return Ok(None);
+    };
+    let inside = |n: Node<'_, '_>, top: Node<'_, '_>| n.ancestors().any(|a| a.id() == top.id());
+    let outer_excluded = options.exclude.and_then(|id| doc.get_node(id));
+    let pairable = inner_node.id() != element.id()
+        && inner.options.exclude != Some(inner_node.id())
+        && inside(inner_node, element)
+        && !outer_excluded.is_some_and(|x| inside(inner_node, x) || inside(x, inner_node));
+    if !pairable {
+        return Ok(None);
+    }
+    let mut tee = Tee::new(sink, inner.sink, inner.options.max_output);
+    let len = walk(
+        scratch,
+        element,
+        options,
+        Some((inner.element, inner.options)),
+        &mut tee,
+    )?;
+    if tee.inner_over {
+        return Err(C14nError::TooLarge {
+            max: inner.options.max_output,
+        });
+    }
+    Ok(Some((len, tee.inner_len)))
+}
+
+/// The outer and the inner canonical form of a pair walk.
+#[cfg(feature = "testing")]
+type PairBytes = (Vec<u8>, Vec<u8>);
+
+/// [`canonicalize_pair_with`] into two vectors, for the tests that compare it with two
+/// [`canonicalize`] calls.
+#[cfg(feature = "testing")]
+#[doc(hidden)]
+pub fn canonicalize_pair<'a, 'i: 'a>(
+    element: Node<'a, 'i>,
+    options: C14nOptions<'_>,
+    inner: NodeId,
+    inner_options: C14nOptions<'_>,
+) -> Result<Option<PairBytes>, C14nError> {
+    let (mut outer_bytes, mut inner_bytes) = (Vec::new(), Vec::new());
+    let lens = canonicalize_pair_with(
+        &mut Scratch::default(),
+        element,
+        options,
+        &mut outer_bytes,
+        Inner {
+            element: inner,
+            options: inner_options,
+            sink: &mut inner_bytes,
+        },
+    )?;
+    Ok(lens.map(|(outer_len, inner_len)| {
+        debug_assert_eq!(
+            (outer_len, inner_len),
+            (outer_bytes.len(), inner_bytes.len())
+        );
+        (outer_bytes, inner_bytes)
+    }))
+}
+
+/// A sink that takes nothing (the missing inner sink of a single walk).
+struct NoSink;
+
+impl Sink for NoSink {
+    fn put(&mut self, _: &[u8]) {}
+}
+
+/// The outer sink and the inner one of a walk; which of them takes the next bytes.
+struct Tee<'x, S: Sink, T: Sink> {
+    outer: &'x mut S,
+    inner: &'x mut T,
+    to_outer: bool,
+    to_inner: bool,
+    inner_len: usize,
+    inner_max: usize,
+    /// The inner form passed its cap (its output stopped there).
+    inner_over: bool,
+}
+
+impl<'x, S: Sink, T: Sink> Tee<'x, S, T> {
+    fn new(outer: &'x mut S, inner: &'x mut T, inner_max: usize) -> Self {
+        Self {
+            outer,
+            inner,
+            to_outer: true,
+            to_inner: false,
+            inner_len: 0,
+            inner_max,
+            inner_over: false,
+        }
+    }
+}
+
+impl<S: Sink, T: Sink> Sink for Tee<'_, S, T> {
+    fn put(&mut self, bytes: &[u8]) {
+        if self.to_outer {
+            self.outer.put(bytes);
+        }
+        if self.to_inner && !self.inner_over {
+            let len = self.inner_len.saturating_add(bytes.len());
+            if len > self.inner_max {
+                self.inner_over = true;
+            } else {
+                self.inner.put(bytes);
+                self.inner_len = len;
+            }
+        }
+    }
+}
+
+/// The walk: `element`'s canonical form into the outer sink of `tee` and, when `inner`
+/// is given, the inner element's into its inner sink. Returns the outer length.
+fn walk<'a, 'i: 'a, S: Sink, T: Sink>(
+    scratch: &mut Scratch<'a, 'i>,
+    element: Node<'a, 'i>,
+    options: C14nOptions<'_>,
+    inner: Option<(NodeId, C14nOptions<'_>)>,
+    tee: &mut Tee<'_, S, T>,
+) -> Result<usize, C14nError> {
     if !element.is_element() {
         return Err(C14nError::NotAnElement);
     }
     let mut out = Output {
-        sink,
+        sink: tee,
         len: 0,
         max: options.max_output,
     };
-    let mut inclusive: Vec<&str> = Vec::new();
-    for p in options.inclusive_prefixes {
-        let p = if *p == "#default" { "" } else { *p };
-        if !inclusive.contains(&p) {
-            inclusive.push(p);
-        }
-    }
+    let inclusive = inclusive_list(options.inclusive_prefixes);
+    let inner_inclusive = inner
+        .map(|(_, o)| inclusive_list(o.inclusive_prefixes))
+        .unwrap_or_default();
+    let (inner_id, inner_exclude) = match inner {
+        Some((id, o)) => (Some(id), o.exclude),
+        None => (None, None),
+    };
     let Scratch {
-        scope,
+        attrs,
+        utilized,
+        outer,
+        inner: inner_rendering,
         pushed_by_open,
         stack,
     } = scratch;
-    scope.rendered.clear();
+    outer.rendered.clear();
+    inner_rendering.rendered.clear();
     pushed_by_open.clear();
     stack.clear();
     stack.push(Step::Open(element));
@@ -181,13 +428,22 @@ pub(crate) fn canonicalize_with<'a, 'i: 'a, S: Sink>(
                 out.push(b"</")?;
                 out.push(qname.as_bytes())?;
                 out.push(b">")?;
-                let pushed = pushed_by_open.pop().unwrap_or_default();
-                let keep = scope.rendered.len().saturating_sub(pushed);
-                scope.rendered.truncate(keep);
+                let (pushed, inner_pushed) = pushed_by_open.pop().unwrap_or_default();
+                outer.close(pushed);
+                inner_rendering.close(inner_pushed);
             }
+            Step::InnerEnd => out.sink.to_inner = false,
+            Step::InnerResume => out.sink.to_inner = true,
             Step::Open(node) => {
                 if Some(node.id()) == options.exclude {
                     continue;
+                }
+                if Some(node.id()) == inner_id {
+                    out.sink.to_inner = true;
+                    stack.push(Step::InnerEnd);
+                } else if out.sink.to_inner && Some(node.id()) == inner_exclude {
+                    out.sink.to_inner = false;
+                    stack.push(Step::InnerResume);
                 }
                 if node.is_text() {
                     escape_text(node.text().unwrap_or_default(), &mut out)?;
@@ -210,8 +466,34 @@ pub(crate) fn canonicalize_with<'a, 'i: 'a, S: Sink>(
                     continue;
                 }
                 let qname = element_qname(node)?;
-                let pushed = open_element(node, qname, scope, &inclusive, &mut out)?;
-                pushed_by_open.push(pushed);
+                read_element(node, qname, attrs, utilized)?;
+                outer.declarations(node, utilized, &inclusive);
+                let inner_pushed = if out.sink.to_inner {
+                    inner_rendering.declarations(node, utilized, &inner_inclusive);
+                    if inner_rendering.decls != outer.decls {
+                        // The two forms differ here: each start tag to its own sink.
+                        out.sink.to_inner = false;
+                        write_start(qname, &outer.decls, attrs, &mut out)?;
+                        (out.sink.to_outer, out.sink.to_inner) = (false, true);
+                        // Not counted against the outer cap: the tee caps the inner form.
+                        let mut inner_only = Output {
+                            sink: &mut *out.sink,
+                            len: 0,
+                            max: usize::MAX,
+                        };
+                        let written =
+                            write_start(qname, &inner_rendering.decls, attrs, &mut inner_only);
+                        out.sink.to_outer = true;
+                        written?;
+                    } else {
+                        write_start(qname, &outer.decls, attrs, &mut out)?;
+                    }
+                    inner_rendering.open()
+                } else {
+                    write_start(qname, &outer.decls, attrs, &mut out)?;
+                    0
+                };
+                pushed_by_open.push((outer.open(), inner_pushed));
                 stack.push(Step::Close(qname));
                 // Children in reverse, so the first comes off the stack first.
                 let mut child = node.last_child();
@@ -223,6 +505,18 @@ pub(crate) fn canonicalize_with<'a, 'i: 'a, S: Sink>(
         }
     }
     Ok(out.len)
+}
+
+/// The `InclusiveNamespaces` prefixes, `#default` read as `""`, each once.
+fn inclusive_list<'p>(prefixes: &[&'p str]) -> Vec<&'p str> {
+    let mut list: Vec<&str> = Vec::new();
+    for p in prefixes {
+        let p = if *p == "#default" { "" } else { *p };
+        if !list.contains(&p) {
+            list.push(p);
+        }
+    }
+    list
 }
 
 struct Output<'s, S: Sink> {
@@ -244,29 +538,6 @@ impl<S: Sink> Output<'_, S> {
     }
 }
 
-/// The walk's namespace state and the buffers reused from one element to the next.
-#[derive(Default)]
-struct Scope<'a> {
-    /// `(prefix, uri)` rendered by the open output ancestors, innermost last (`""` is the
-    /// default namespace).
-    rendered: Vec<(&'a str, &'a str)>,
-    wanted: Vec<(&'a str, &'a str)>,
-    /// `(uri, local, qname, value)` of each attribute.
-    attrs: Vec<(&'a str, &'a str, &'a str, &'a str)>,
-    decls: Vec<(&'a str, &'a str)>,
-}
-
-impl<'a> Scope<'a> {
-    /// The URI an output ancestor rendered for `prefix`, innermost first.
-    fn rendered_uri(&self, prefix: &str) -> Option<&'a str> {
-        self.rendered
-            .iter()
-            .rev()
-            .find(|(p, _)| same(p, prefix))
-            .map(|(_, u)| *u)
-    }
-}
-
 /// Whether `a` and `b` are the same string. Most strings the walk compares are slices of
 /// the document or of the parser's namespace table, often the very same slice, which
 /// answers without reading them; short ones are compared inline, not through `memcmp`.
@@ -285,63 +556,28 @@ fn same(a: &str, b: &str) -> bool {
     }
 }
 
-/// Writes the start tag of `node`; returns how many declarations it rendered (pushed onto
-/// `scope.rendered`, to pop at its end tag). `inclusive`: the `InclusiveNamespaces`
-/// prefixes (`""` for `#default`).
-fn open_element<'a, 'i: 'a>(
+/// Reads `node`'s attributes into `attrs`, sorted by namespace URI then local name, and
+/// the prefixes it visibly utilizes (its own and its qualified attributes') into
+/// `utilized`.
+fn read_element<'a, 'i: 'a>(
     node: Node<'a, 'i>,
     qname: &'i str,
-    scope: &mut Scope<'a>,
-    inclusive: &[&str],
-    out: &mut Output<'_, impl Sink>,
-) -> Result<usize, C14nError> {
-    let element_prefix = prefix_of(qname);
-
-    // Namespace prefixes this element visibly utilizes, with their in-scope URI.
-    scope.wanted.clear();
-    scope.attrs.clear();
-    scope.decls.clear();
+    attrs: &mut Vec<(&'a str, &'a str, &'a str, &'a str)>,
+    utilized: &mut Vec<(&'a str, &'a str)>,
+) -> Result<(), C14nError> {
+    attrs.clear();
+    utilized.clear();
     let element_uri = node.tag_name().namespace().unwrap_or("");
-    scope.wanted.push((element_prefix, element_uri));
+    utilized.push((prefix_of(qname), element_uri));
     let doc_text: &'i str = node.document().input_text();
     for a in node.attributes() {
         let aq = doc_text.get(a.range_qname()).ok_or(C14nError::BadName)?;
         let uri = a.namespace().unwrap_or("");
         let ap = prefix_of(aq);
-        if !ap.is_empty() && uri != XML_NS && !scope.wanted.iter().any(|(p, _)| same(p, ap)) {
-            scope.wanted.push((ap, uri));
+        if !ap.is_empty() && uri != XML_NS && !utilized.iter().any(|(p, _)| same(p, ap)) {
+            utilized.push((ap, uri));
         }
-        scope.attrs.push((uri, a.name(), aq, a.value()));
-    }
-    // Inclusive prefixes in scope are handled as in inclusive c14n.
-    if !inclusive.is_empty() {
-        for ns in node.namespaces() {
-            let p: &'a str = ns.name().unwrap_or("");
-            if inclusive.contains(&p) && !scope.wanted.iter().any(|(w, _)| same(w, p)) {
-                scope.wanted.push((p, ns.uri()));
-            }
-        }
-    }
-    for i in 0..scope.wanted.len() {
-        let Some(&(prefix, uri)) = scope.wanted.get(i) else {
-            break;
-        };
-        if prefix == "xml" {
-            continue;
-        }
-        let current = scope.rendered_uri(prefix);
-        let render = if prefix.is_empty() {
-            // The default namespace: `xmlns=""` only to undo a rendered non-empty one.
-            !same(current.unwrap_or(""), uri)
-        } else {
-            !current.is_some_and(|c| same(c, uri))
-        };
-        if render {
-            scope.decls.push((prefix, uri));
-        }
-    }
-    if scope.decls.len() > 1 {
-        scope.decls.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        attrs.push((uri, a.name(), aq, a.value()));
     }
     // By namespace URI, then local name; SAML elements mostly carry unqualified
     // attributes, often already in order.
@@ -352,16 +588,22 @@ fn open_element<'a, 'i: 'a>(
             (a.0, a.1).cmp(&(b.0, b.1))
         }
     };
-    if !scope
-        .attrs
-        .is_sorted_by(|a, b| attr_order(a, b) != std::cmp::Ordering::Greater)
-    {
-        scope.attrs.sort_by(attr_order);
+    if !attrs.is_sorted_by(|a, b| attr_order(a, b) != std::cmp::Ordering::Greater) {
+        attrs.sort_by(attr_order);
     }
+    Ok(())
+}
 
+/// Writes a start tag: the name, the declarations (sorted), the attributes (sorted).
+fn write_start(
+    qname: &str,
+    decls: &[(&str, &str)],
+    attrs: &[(&str, &str, &str, &str)],
+    out: &mut Output<'_, impl Sink>,
+) -> Result<(), C14nError> {
     out.push(b"<")?;
     out.push(qname.as_bytes())?;
-    for &(prefix, uri) in &scope.decls {
+    for &(prefix, uri) in decls {
         if prefix.is_empty() {
             out.push(b" xmlns=\"")?;
         } else {
@@ -372,17 +614,14 @@ fn open_element<'a, 'i: 'a>(
         escape_attr(uri, out)?;
         out.push(b"\"")?;
     }
-    for &(_, _, aq, value) in &scope.attrs {
+    for &(_, _, aq, value) in attrs {
         out.push(b" ")?;
         out.push(aq.as_bytes())?;
         out.push(b"=\"")?;
         escape_attr(value, out)?;
         out.push(b"\"")?;
     }
-    out.push(b">")?;
-    let pushed = scope.decls.len();
-    scope.rendered.extend_from_slice(&scope.decls);
-    Ok(pushed)
+    out.push(b">")
 }
 
 /// The qualified name of an element as written in the input (roxmltree keeps the

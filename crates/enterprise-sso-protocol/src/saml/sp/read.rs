@@ -92,9 +92,7 @@ pub(crate) struct AssertionData {
 pub(crate) struct Verified<'a, 'i> {
     node: Node<'a, 'i>,
     excluded: Option<NodeId>,
-    /// The `InclusiveNamespaces PrefixList` the digest's canonical form used (only for
-    /// the test hook that parses that form again; unread in a build without it).
-    #[cfg_attr(not(feature = "testing"), allow(dead_code))]
+    /// The `InclusiveNamespaces PrefixList` the digest's canonical form used.
     prefix_list: &'a str,
 }
 
@@ -115,7 +113,6 @@ impl<'a, 'i> Verified<'a, 'i> {
     }
 
     /// The `InclusiveNamespaces PrefixList` of the digested canonical form.
-    #[cfg(feature = "testing")]
     pub(super) fn prefix_list(&self) -> &'a str {
         self.prefix_list
     }

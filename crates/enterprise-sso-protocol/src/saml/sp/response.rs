@@ -227,15 +227,37 @@ impl ResponseVerifier {
             allow_sha1: self.allow_sha1,
         };
         let mut scratch = Scratch::default();
+        let encrypted = is(&assertion, SAML, "EncryptedAssertion");
         let response_signature = one_signature(root, SignedElement::Response)?;
-        let verified_response = response_signature
-            .map(|s| signature::verify(root, s, SignedElement::Response, &ctx, &mut scratch))
-            .transpose()?;
+        let assertion_signature = if encrypted {
+            None
+        } else {
+            one_signature(assertion, SignedElement::Assertion)?
+        };
+        // Both signed: one canonicalization walk gives both digests.
+        let (verified_response, verified_assertion) =
+            match (response_signature, assertion_signature) {
+                (Some(rs), Some(asig)) => {
+                    let (r, a) = signature::verify_response_and_assertion(
+                        (root, rs),
+                        (assertion, asig),
+                        &ctx,
+                        &mut scratch,
+                    )?;
+                    (Some(r), Some(a))
+                }
+                (rs, _) => (
+                    rs.map(|s| {
+                        signature::verify(root, s, SignedElement::Response, &ctx, &mut scratch)
+                    })
+                    .transpose()?,
+                    None,
+                ),
+            };
         let mut signed = SignedParts {
             response: verified_response.is_some(),
             assertion: false,
         };
-        let encrypted = is(&assertion, SAML, "EncryptedAssertion");
 
         // Everything below reads the assertion through a `Verified` handle only: the node
         // a checked digest covers (its own signature's, or the Response's).
@@ -249,7 +271,10 @@ impl ResponseVerifier {
                 self.decrypted_assertion(source, &ctx, signed.response, read)?;
             signed.assertion = assertion_signed;
             data
-        } else if let Some(sig) = one_signature(assertion, SignedElement::Assertion)? {
+        } else if let Some(v) = verified_assertion {
+            signed.assertion = true;
+            read.assertion(v)?
+        } else if let Some(sig) = assertion_signature {
             signed.assertion = true;
             read.assertion(signature::verify(
                 assertion,

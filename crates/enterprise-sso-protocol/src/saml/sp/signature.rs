@@ -18,7 +18,8 @@ use super::parse::{base64_value, elements, is, token_text, DS, EXC_C14N, MAX_CAN
 use super::read::Verified;
 use super::refusal::{shown, Refusal, SignedElement};
 use crate::xml::c14n::{
-    canonicalize_vec_with, canonicalize_with, C14nError, C14nOptions, Scratch, Sink,
+    canonicalize_pair_with, canonicalize_vec_with, canonicalize_with, C14nError, C14nOptions,
+    Inner, Scratch, Sink,
 };
 
 const ENVELOPED: &str = "http://www.w3.org/2000/09/xmldsig#enveloped-signature";
@@ -208,6 +209,81 @@ pub(crate) fn verify<'a, 'i>(
     ctx: &Context<'_>,
     scratch: &mut Scratch<'a, 'i>,
 ) -> Result<Verified<'a, 'i>, Refusal> {
+    let checked = check(signed, signature, element, ctx)?;
+    let digest = checked.digest(scratch)?;
+    checked.finish(digest, scratch)
+}
+
+/// Verifies the Response's signature and its Assertion's, both present: the digests of
+/// the two come from one canonicalization walk (the Assertion's bytes are most of what
+/// the Response's digest covers). Refusals come in the order [`verify`] called on the
+/// Response, then on the Assertion, gives them: the Assertion's are held until the
+/// Response is verified.
+pub(crate) fn verify_response_and_assertion<'a, 'i>(
+    response: (Node<'a, 'i>, Node<'a, 'i>),
+    assertion: (Node<'a, 'i>, Node<'a, 'i>),
+    ctx: &Context<'_>,
+    scratch: &mut Scratch<'a, 'i>,
+) -> Result<(Verified<'a, 'i>, Verified<'a, 'i>), Refusal> {
+    let outer = check(response.0, response.1, SignedElement::Response, ctx)?;
+    let inner = check(assertion.0, assertion.1, SignedElement::Assertion, ctx);
+    let digests = match &inner {
+        Ok(inner) => {
+            let (mut outer_digest, mut inner_digest) = (outer.sink(), inner.sink());
+            let inner_prefixes = split_prefixes(inner.verified.prefix_list());
+            let paired = canonicalize_pair_with(
+                scratch,
+                outer.verified.node(),
+                outer.options(&split_prefixes(outer.verified.prefix_list())),
+                &mut outer_digest,
+                Inner {
+                    element: inner.verified.node().id(),
+                    options: inner.options(&inner_prefixes),
+                    sink: &mut inner_digest,
+                },
+            );
+            // Not pairable, or refused (a cap): each on its own below, so the refusal is
+            // the one a single walk gives.
+            matches!(paired, Ok(Some(_))).then_some((outer_digest, inner_digest))
+        }
+        Err(_) => None,
+    };
+    let (outer_digest, inner_digest) = match digests {
+        Some((o, i)) => (o, Some(i)),
+        None => (outer.digest(scratch)?, None),
+    };
+    let verified_response = outer.finish(outer_digest, scratch)?;
+    let inner = inner?;
+    let inner_digest = match inner_digest {
+        Some(d) => d,
+        None => inner.digest(scratch)?,
+    };
+    Ok((verified_response, inner.finish(inner_digest, scratch)?))
+}
+
+/// A signature whose structure, algorithms and keys passed: what is left is the digest
+/// over its parent's canonical form and the signature over its `SignedInfo`.
+pub(crate) struct Checked<'a, 'i, 'c> {
+    verified: Verified<'a, 'i>,
+    element: SignedElement,
+    digest_hash: Hash,
+    expected_digest: Vec<u8>,
+    signed_info: Node<'a, 'i>,
+    signed_info_prefix_list: &'a str,
+    family: Family,
+    sig_hash: Hash,
+    signature_bytes: Vec<u8>,
+    candidates: Vec<&'c TrustedCert>,
+}
+
+/// The structure, algorithms and keys of `signature` (a direct child of `signed`), before
+/// any canonicalization or public-key work.
+fn check<'a, 'i, 'c>(
+    signed: Node<'a, 'i>,
+    signature: Node<'a, 'i>,
+    element: SignedElement,
+    ctx: &Context<'c>,
+) -> Result<Checked<'a, 'i, 'c>, Refusal> {
     // No comments or processing instructions anywhere in the signature: they are how
     // digest and signature values have been cut short by other verifiers. One of each
     // part in the whole signature: a second SignedInfo (CVE-2025-29774) or a stray
@@ -283,7 +359,9 @@ pub(crate) fn verify<'a, 'i>(
             received: shown(algorithm(c14n_method)),
         });
     }
-    let signed_info_prefixes = split_prefixes(prefix_list(c14n_method, element)?);
+    // Read (and its InclusiveNamespaces checked) here; split when SignedInfo is
+    // canonicalized.
+    prefix_list(c14n_method, element)?;
     let sig_uri = algorithm(sig_method);
     let (family, sig_hash) =
         signature_method(sig_uri).ok_or_else(|| Refusal::SignatureAlgorithmNotAllowed {
@@ -383,75 +461,124 @@ pub(crate) fn verify<'a, 'i>(
         .unwrap_or_default();
     let candidates = keys::select(ctx.certs, &key_info_certs, ctx.now_ms, element)?;
 
-    // The digest over our canonical form of the parent without this signature.
-    let verified = Verified::new(signed, Some(signature), reference_prefix_list);
-    let reference_prefixes = split_prefixes(reference_prefix_list);
-    let mut digest = DigestSink::new(digest_hash);
-    canonicalize_with(
-        scratch,
-        signed,
-        C14nOptions {
-            exclude: verified.excluded(),
-            inclusive_prefixes: &reference_prefixes,
-            max_output: MAX_CANONICAL_BYTES,
-        },
-        &mut digest,
-    )
-    .map_err(c14n_refusal)?;
-    if !digest.matches(&expected_digest) {
-        return Err(Refusal::DigestMismatch { element });
+    Ok(Checked {
+        verified: Verified::new(signed, Some(signature), reference_prefix_list),
+        element,
+        digest_hash,
+        expected_digest,
+        signed_info,
+        signed_info_prefix_list: prefix_list(c14n_method, element)?,
+        family,
+        sig_hash,
+        signature_bytes,
+        candidates,
+    })
+}
+
+impl<'a, 'i> Checked<'a, 'i, '_> {
+    /// A running digest of the kind the `DigestMethod` names.
+    fn sink(&self) -> DigestSink {
+        DigestSink::new(self.digest_hash)
     }
 
-    let signed_info_bytes = canonicalize_vec_with(
-        scratch,
-        signed_info,
+    /// The options of the canonical form the digest covers: the parent without this
+    /// signature, the Reference's prefix list.
+    fn options<'p>(&self, prefixes: &'p [&'p str]) -> C14nOptions<'p> {
         C14nOptions {
-            exclude: None,
-            inclusive_prefixes: &signed_info_prefixes,
+            exclude: self.verified.excluded(),
+            inclusive_prefixes: prefixes,
             max_output: MAX_CANONICAL_BYTES,
-        },
-    )
-    .map_err(c14n_refusal)?;
-    // ECDSA verifies a prehash (the SHA-256 of a SignedInfo for a P-384 key is allowed).
-    let hashed = || sig_hash.digest(&signed_info_bytes);
-    let mut usable = false;
-    let mut unusable_reason = "no key of the signature's type";
-    for cert in candidates {
-        match (&cert.key, family) {
-            (VerifyKey::Rsa(k), Family::Rsa) => {
-                usable = true;
-                if k.verify(sig_hash, &signed_info_bytes, &signature_bytes) {
-                    return Ok(verified);
-                }
-            }
-            (VerifyKey::P256(k), Family::Ecdsa) => {
-                usable = true;
-                use p256::ecdsa::signature::hazmat::PrehashVerifier;
-                if let Ok(sig) = p256::ecdsa::Signature::from_slice(&signature_bytes) {
-                    if k.verify_prehash(&hashed(), &sig).is_ok() {
-                        return Ok(verified);
-                    }
-                }
-            }
-            (VerifyKey::P384(k), Family::Ecdsa) => {
-                usable = true;
-                use p384::ecdsa::signature::hazmat::PrehashVerifier;
-                if let Ok(sig) = p384::ecdsa::Signature::from_slice(&signature_bytes) {
-                    if k.verify_prehash(&hashed(), &sig).is_ok() {
-                        return Ok(verified);
-                    }
-                }
-            }
-            (VerifyKey::Unusable(why), _) => unusable_reason = why,
-            _ => {}
         }
     }
-    if usable {
-        Err(Refusal::SignatureInvalid { element })
-    } else {
-        Err(Refusal::KeyUnusable {
-            problem: unusable_reason,
-        })
+
+    /// The digest over our canonical form of the parent without this signature.
+    fn digest(&self, scratch: &mut Scratch<'a, 'i>) -> Result<DigestSink, Refusal> {
+        let prefixes = split_prefixes(self.verified.prefix_list());
+        let mut digest = self.sink();
+        canonicalize_with(
+            scratch,
+            self.verified.node(),
+            self.options(&prefixes),
+            &mut digest,
+        )
+        .map_err(c14n_refusal)?;
+        Ok(digest)
+    }
+
+    /// Compares the `digest` of the parent's canonical form, then verifies the signature
+    /// over the canonical `SignedInfo` with the candidate keys.
+    fn finish(
+        self,
+        digest: DigestSink,
+        scratch: &mut Scratch<'a, 'i>,
+    ) -> Result<Verified<'a, 'i>, Refusal> {
+        let Self {
+            verified,
+            element,
+            expected_digest,
+            signed_info,
+            signed_info_prefix_list,
+            family,
+            sig_hash,
+            signature_bytes,
+            candidates,
+            ..
+        } = self;
+        if !digest.matches(&expected_digest) {
+            return Err(Refusal::DigestMismatch { element });
+        }
+        let signed_info_prefixes = split_prefixes(signed_info_prefix_list);
+        let signed_info_bytes = canonicalize_vec_with(
+            scratch,
+            signed_info,
+            C14nOptions {
+                exclude: None,
+                inclusive_prefixes: &signed_info_prefixes,
+                max_output: MAX_CANONICAL_BYTES,
+            },
+        )
+        .map_err(c14n_refusal)?;
+        // ECDSA verifies a prehash (the SHA-256 of a SignedInfo for a P-384 key is allowed).
+        let hashed = || sig_hash.digest(&signed_info_bytes);
+        let mut usable = false;
+        let mut unusable_reason = "no key of the signature's type";
+        for cert in candidates {
+            match (&cert.key, family) {
+                (VerifyKey::Rsa(k), Family::Rsa) => {
+                    usable = true;
+                    if k.verify(sig_hash, &signed_info_bytes, &signature_bytes) {
+                        return Ok(verified);
+                    }
+                }
+                (VerifyKey::P256(k), Family::Ecdsa) => {
+                    usable = true;
+                    use p256::ecdsa::signature::hazmat::PrehashVerifier;
+                    if let Ok(sig) = p256::ecdsa::Signature::from_slice(&signature_bytes) {
+                        if k.verify_prehash(&hashed(), &sig).is_ok() {
+                            return Ok(verified);
+                        }
+                    }
+                }
+                (VerifyKey::P384(k), Family::Ecdsa) => {
+                    usable = true;
+                    use p384::ecdsa::signature::hazmat::PrehashVerifier;
+                    if let Ok(sig) = p384::ecdsa::Signature::from_slice(&signature_bytes) {
+                        if k.verify_prehash(&hashed(), &sig).is_ok() {
+                            return Ok(verified);
+                        }
+                    }
+                }
+                (VerifyKey::Unusable(why), _) => unusable_reason = why,
+                _ => {}
+            }
+        }
+        if usable {
+            Err(Refusal::SignatureInvalid { element })
+        } else {
+            Err(Refusal::KeyUnusable {
+                problem: unusable_reason,
+            })
+        }
     }
 }
 
