@@ -20,7 +20,8 @@
 //! - before criterion: CPU time per operation (this thread's, from
 //!   `/proc/thread-self/schedstat`) of ours and the three floors, interleaved in rounds
 //!   (9 rounds of `SSO_BENCH_CPU_CALLS` calls each, 2,000 by default), median of the
-//!   rounds: on a shared machine CPU time moves less than wall time.
+//!   rounds: on a shared machine CPU time moves less than wall time. The ratio of ours to
+//!   each floor is the median of the rounds' own ratios (`ours_over_op` in `cpu.json`).
 //! - `saml_verify_growth/*`: 8, 32, 128 and 180 KiB responses (the document cap is
 //!   192 KiB), ours and the `rsa` floor; `benches/tests/saml_growth.rs` bounds the growth
 //!   of time and peak heap.
@@ -132,17 +133,27 @@ fn cpu_table(ops: &[(&str, &dyn Fn() -> bool)], n: u32, rounds: usize) {
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
     };
-    let first = median(&mut cpu[0].clone());
-    eprintln!("CPU µs per call, median of {rounds} rounds of {n} calls (wall µs beside it):");
+    // The ratio of each round (ours and the op measured moments apart), then the median:
+    // it moves less than the ratio of two medians when the machine's speed drifts.
+    let ratio_to_ours = |i: usize| {
+        let mut r: Vec<f64> = cpu[0].iter().zip(&cpu[i]).map(|(o, c)| o / c).collect();
+        median(&mut r)
+    };
+    eprintln!(
+        "CPU µs per call, median of {rounds} rounds of {n} calls (wall µs beside it; {} / op: the median of the rounds' ratios):",
+        ops[0].0
+    );
     let mut json = Vec::new();
     for (i, (name, _)) in ops.iter().enumerate() {
-        let (c, w) = (median(&mut cpu[i]), median(&mut wall[i]));
+        let ratio = ratio_to_ours(i);
+        let (c, w) = (median(&mut cpu[i].clone()), median(&mut wall[i]));
         eprintln!(
-            "  {name:<22} cpu {c:>9.1} µs   wall {w:>9.1} µs   {}: {:.2}×",
+            "  {name:<22} cpu {c:>9.1} µs   wall {w:>9.1} µs   {} / op: {ratio:.2}×",
             ops[0].0,
-            first / c
         );
-        json.push(format!(r#""{name}":{{"cpu_us":{c:.2},"wall_us":{w:.2}}}"#));
+        json.push(format!(
+            r#""{name}":{{"cpu_us":{c:.2},"wall_us":{w:.2},"ours_over_op":{ratio:.3}}}"#
+        ));
     }
     // Beside criterion's own results, for benches/polis/saml.sh.
     let dir = std::env::var_os("CARGO_TARGET_DIR")

@@ -626,13 +626,40 @@ fn write_start(
 
 /// The qualified name of an element as written in the input (roxmltree keeps the
 /// namespace URI and local name, not the prefix).
+///
+/// The parser's local name is a slice of the input, right after the prefix's colon, so
+/// the qualified name runs from the start tag's `<` to the local name's end: found by
+/// where the slice lies, without reading the name. Anything else (a local name that is
+/// not such a slice) is read from the input instead.
 fn element_qname<'a, 'i: 'a>(node: Node<'a, 'i>) -> Result<&'i str, C14nError> {
-    let text = node.document().input_text();
+    let text: &'i str = node.document().input_text();
     let start = node
         .range()
         .start
         .checked_add(1)
         .ok_or(C14nError::BadName)?;
+    let local = node.tag_name().name();
+    // Where the local name starts in the input, if it is a slice of it.
+    let at = (local.as_ptr() as usize).wrapping_sub(text.as_ptr() as usize);
+    let end = at.saturating_add(local.len());
+    let bytes = text.as_bytes();
+    let ends_the_name = matches!(
+        bytes.get(end),
+        Some(b' ' | b'\t' | b'\n' | b'\r' | b'/' | b'>')
+    );
+    let after_prefix = at == start
+        || (at > start.saturating_add(1) && bytes.get(at.wrapping_sub(1)) == Some(&b':'));
+    if at >= start && end <= text.len() && ends_the_name && after_prefix {
+        if let Some(qname) = text.get(start..end) {
+            return Ok(qname);
+        }
+    }
+    element_qname_read(text, start, local)
+}
+
+/// [`element_qname`] read from the input: up to the first white space, `/` or `>`, the
+/// part after its last colon being the parser's local name.
+fn element_qname_read<'i>(text: &'i str, start: usize, local: &str) -> Result<&'i str, C14nError> {
     let rest = text.get(start..).ok_or(C14nError::BadName)?;
     let end = rest
         .bytes()
@@ -644,8 +671,8 @@ fn element_qname<'a, 'i: 'a>(node: Node<'a, 'i>) -> Result<&'i str, C14nError> {
         .bytes()
         .rposition(|b| b == b':')
         .map_or(0, |colon| colon.saturating_add(1));
-    let local = qname.get(local_start..).ok_or(C14nError::BadName)?;
-    if qname.is_empty() || !same(local, node.tag_name().name()) {
+    let read_local = qname.get(local_start..).ok_or(C14nError::BadName)?;
+    if qname.is_empty() || !same(read_local, local) {
         return Err(C14nError::BadName);
     }
     Ok(qname)
@@ -830,6 +857,25 @@ fn escape_short(
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn qualified_names_found_by_position_are_the_names_read() {
+        let xml = "<p:r xmlns:p=\"urn:p\" xmlns=\"urn:d\"><a/><p:b\n x=\"1\"/><c\t>t</c>\
+                   <long-prefix.x:y.z-w xmlns:long-prefix.x=\"urn:l\"></long-prefix.x:y.z-w>\
+                   <é:ü xmlns:é=\"urn:e\"/><p:d></p:d ></p:r>";
+        let doc = roxmltree::Document::parse(xml).unwrap();
+        let mut names = Vec::new();
+        for node in doc.descendants().filter(roxmltree::Node::is_element) {
+            let start = node.range().start + 1;
+            let read = element_qname_read(xml, start, node.tag_name().name()).unwrap();
+            assert_eq!(element_qname(node).unwrap(), read);
+            names.push(read);
+        }
+        assert_eq!(
+            names,
+            ["p:r", "a", "p:b", "c", "long-prefix.x:y.z-w", "é:ü", "p:d"]
+        );
+    }
 
     #[test]
     fn a_reused_scratch_gives_what_a_fresh_one_gives() {
