@@ -252,64 +252,70 @@ fn days_in_month(y: i64, m: i64) -> i64 {
     }
 }
 
-fn digits(s: &str) -> Option<i64> {
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    s.parse().ok()
-}
-
 /// Parses an `xs:dateTime` (`YYYY-MM-DDThh:mm:ss[.fff][Z|±hh:mm]`, no zone read as UTC)
 /// into Unix milliseconds. Years 1970 to 9999; fractions beyond milliseconds truncated.
+///
+/// Read by position (the layout is fixed up to the seconds), without allocating: a
+/// response carries half a dozen of these.
 pub fn parse_datetime(s: &str) -> Option<i64> {
-    let s = s.trim_matches(is_xml_space);
-    let (date, time) = s.split_once('T')?;
-    let mut dp = date.split('-');
-    let (y, m, d) = (dp.next()?, dp.next()?, dp.next()?);
-    if dp.next().is_some() || y.len() != 4 || m.len() != 2 || d.len() != 2 {
+    let b = s.trim_matches(is_xml_space).as_bytes();
+    let number = |from: usize, to: usize| -> Option<i64> {
+        let part = b.get(from..to)?;
+        part.iter().try_fold(0i64, |n, &c| {
+            c.is_ascii_digit().then(|| n * 10 + i64::from(c - b'0'))
+        })
+    };
+    let at = |i: usize| b.get(i).copied();
+    if at(4) != Some(b'-')
+        || at(7) != Some(b'-')
+        || at(10) != Some(b'T')
+        || at(13) != Some(b':')
+        || at(16) != Some(b':')
+    {
         return None;
     }
-    let (y, m, d) = (digits(y)?, digits(m)?, digits(d)?);
+    let (y, m, d) = (number(0, 4)?, number(5, 7)?, number(8, 10)?);
+    let (h, mi, se) = (number(11, 13)?, number(14, 16)?, number(17, 19)?);
     if !(1970..=9999).contains(&y) || !(1..=12).contains(&m) || d < 1 || d > days_in_month(y, m) {
         return None;
     }
-    let (clock, offset_min) = if let Some(c) = time.strip_suffix('Z') {
-        (c, 0)
-    } else if let Some(i) = time.rfind(['+', '-']) {
-        let (c, z) = time.split_at(i);
-        let sign = if z.starts_with('-') { -1 } else { 1 };
-        let (zh, zm) = z.get(1..)?.split_once(':')?;
-        if zh.len() != 2 || zm.len() != 2 {
-            return None;
-        }
-        let (zh, zm) = (digits(zh)?, digits(zm)?);
-        if zh > 14 || zm > 59 {
-            return None;
-        }
-        (c, sign * (zh * 60 + zm))
-    } else {
-        (time, 0)
-    };
-    let (hms, frac) = match clock.split_once('.') {
-        Some((hms, frac)) => (hms, Some(frac)),
-        None => (clock, None),
-    };
-    let mut tp = hms.split(':');
-    let (h, mi, se) = (tp.next()?, tp.next()?, tp.next()?);
-    if tp.next().is_some() || h.len() != 2 || mi.len() != 2 || se.len() != 2 {
-        return None;
-    }
-    let (h, mi, se) = (digits(h)?, digits(mi)?, digits(se)?);
     if h > 23 || mi > 59 || se > 59 {
         return None;
     }
-    let ms = match frac {
-        None => 0,
-        Some(f) => {
-            digits(f)?;
-            let padded: String = f.chars().chain("000".chars()).take(3).collect();
-            digits(&padded)?
+    let mut rest = b.get(19..)?;
+    let mut ms = 0;
+    if let Some(fraction) = rest.strip_prefix(b".") {
+        let len = fraction.iter().take_while(|c| c.is_ascii_digit()).count();
+        if len == 0 {
+            return None;
         }
+        for i in 0..3 {
+            let digit = fraction
+                .get(i)
+                .filter(|_| i < len)
+                .map_or(0, |&c| i64::from(c - b'0'));
+            ms = ms * 10 + digit;
+        }
+        rest = fraction.get(len..)?;
+    }
+    let offset_min = match rest {
+        [] | [b'Z'] => 0,
+        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
+            let two = |a: u8, c: u8| {
+                (a.is_ascii_digit() && c.is_ascii_digit())
+                    .then(|| i64::from(a - b'0') * 10 + i64::from(c - b'0'))
+            };
+            let (zh, zm) = (two(*h1, *h2)?, two(*m1, *m2)?);
+            if zh > 14 || zm > 59 {
+                return None;
+            }
+            if *sign == b'-' {
+                -(zh * 60 + zm)
+            } else {
+                zh * 60 + zm
+            }
+        }
+        _ => return None,
     };
     let days = days_from_civil(y, m, d);
     let secs = days * 86_400 + h * 3600 + mi * 60 + se - offset_min * 60;
@@ -420,6 +426,134 @@ mod tests {
             other => panic!("{:?}", other.map(|_| ())),
         }
         assert!(parse(&prepare(&nested(MAX_DEPTH)).unwrap()).is_ok());
+    }
+
+    /// The earlier reader, split by split: the reference the positional one is compared with.
+    /// Parses an `xs:dateTime` (`YYYY-MM-DDThh:mm:ss[.fff][Z|±hh:mm]`, no zone read as UTC)
+    /// into Unix milliseconds. Years 1970 to 9999; fractions beyond milliseconds truncated.
+    fn digits(s: &str) -> Option<i64> {
+        if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        s.parse().ok()
+    }
+
+    fn parse_datetime_reference(s: &str) -> Option<i64> {
+        let s = s.trim_matches(is_xml_space);
+        let (date, time) = s.split_once('T')?;
+        let mut dp = date.split('-');
+        let (y, m, d) = (dp.next()?, dp.next()?, dp.next()?);
+        if dp.next().is_some() || y.len() != 4 || m.len() != 2 || d.len() != 2 {
+            return None;
+        }
+        let (y, m, d) = (digits(y)?, digits(m)?, digits(d)?);
+        if !(1970..=9999).contains(&y) || !(1..=12).contains(&m) || d < 1 || d > days_in_month(y, m)
+        {
+            return None;
+        }
+        let (clock, offset_min) = if let Some(c) = time.strip_suffix('Z') {
+            (c, 0)
+        } else if let Some(i) = time.rfind(['+', '-']) {
+            let (c, z) = time.split_at(i);
+            let sign = if z.starts_with('-') { -1 } else { 1 };
+            let (zh, zm) = z.get(1..)?.split_once(':')?;
+            if zh.len() != 2 || zm.len() != 2 {
+                return None;
+            }
+            let (zh, zm) = (digits(zh)?, digits(zm)?);
+            if zh > 14 || zm > 59 {
+                return None;
+            }
+            (c, sign * (zh * 60 + zm))
+        } else {
+            (time, 0)
+        };
+        let (hms, frac) = match clock.split_once('.') {
+            Some((hms, frac)) => (hms, Some(frac)),
+            None => (clock, None),
+        };
+        let mut tp = hms.split(':');
+        let (h, mi, se) = (tp.next()?, tp.next()?, tp.next()?);
+        if tp.next().is_some() || h.len() != 2 || mi.len() != 2 || se.len() != 2 {
+            return None;
+        }
+        let (h, mi, se) = (digits(h)?, digits(mi)?, digits(se)?);
+        if h > 23 || mi > 59 || se > 59 {
+            return None;
+        }
+        let ms = match frac {
+            None => 0,
+            Some(f) => {
+                digits(f)?;
+                let padded: String = f.chars().chain("000".chars()).take(3).collect();
+                digits(&padded)?
+            }
+        };
+        let days = days_from_civil(y, m, d);
+        let secs = days * 86_400 + h * 3600 + mi * 60 + se - offset_min * 60;
+        secs.checked_mul(1000)?.checked_add(ms)
+    }
+
+    /// Every arrangement of date, separator, time, fraction, zone and padding from these
+    /// lists (right and wrong ones): the positional reader answers as the earlier one.
+    #[test]
+    fn datetime_readers_agree_on_every_shape() {
+        let dates = [
+            "2024-02-29",
+            "2023-02-29",
+            "1970-01-01",
+            "1969-12-31",
+            "9999-12-31",
+            "2024-13-01",
+            "2024-00-10",
+            "2024-1-01",
+            "24-01-01",
+            "2024-04-31",
+        ];
+        let seps = ["T", "t", " ", ""];
+        let times = [
+            "12:34:56", "00:00:00", "23:59:59", "24:00:00", "12:60:00", "12:00:60", "1:00:00",
+            "12:34",
+        ];
+        let fractions = ["", ".", ".5", ".123", ".1234567", ".x"];
+        let zones = [
+            "", "Z", "z", "+00:00", "-00:00", "+14:00", "+15:00", "-14:59", "+14:60", "+2:00",
+            "+02", "+1a:00", "+02:00Z", "Z+02:00",
+        ];
+        let pads = ["", " ", "\n\t", "x"];
+        let mut accepted = 0;
+        for date in dates {
+            for sep in seps {
+                for time in times {
+                    for fraction in fractions {
+                        for zone in zones {
+                            for pad in pads {
+                                let text = format!("{pad}{date}{sep}{time}{fraction}{zone}{pad}");
+                                let new = parse_datetime(&text);
+                                assert_eq!(new, parse_datetime_reference(&text), "{text:?}");
+                                accepted += usize::from(new.is_some());
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(accepted, 648);
+    }
+
+    proptest! {
+        /// The positional reader answers as the earlier one on every arrangement of the
+        /// pieces a date-time is made of, and of the ways to get them wrong.
+        #[test]
+        fn datetime_readers_agree(pieces in proptest::collection::vec(prop::sample::select(vec![
+            "2024", "1970", "9999", "1969", "0000", "-", "02", "29", "13", "00", "T", "t", ":",
+            "23", "24", "59", "60", ".", "5", "123", "1234567", "Z", "z", "+", "-", "14", "15",
+            "+02:00", "-00:30", "+2:00", "+14:00", "+15:00", "-14:59", "+14:60", "+1a:00", " ", "\n", "x", "", "2024-02-29T12:34:56",
+            "2023-02-29T00:00:00", "12:34:56.7891234",
+        ]), 0..8)) {
+            let text: String = pieces.concat();
+            prop_assert_eq!(parse_datetime(&text), parse_datetime_reference(&text), "{:?}", text);
+        }
     }
 
     #[test]
