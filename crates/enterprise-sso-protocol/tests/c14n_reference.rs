@@ -105,8 +105,9 @@ fn xml_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-#[test]
-fn corpus_documents_canonicalize_as_before() {
+/// The XML files of the fixture corpora: this crate's SAML corpus with its attacks, the
+/// main crate's corpus and fixtures, the benchmark's response.
+fn corpus_files() -> Vec<PathBuf> {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut files = Vec::new();
     for dir in [
@@ -117,6 +118,12 @@ fn corpus_documents_canonicalize_as_before() {
     ] {
         xml_files(&manifest.join(dir), &mut files);
     }
+    files
+}
+
+#[test]
+fn corpus_documents_canonicalize_as_before() {
+    let files = corpus_files();
     assert!(files.len() > 100, "the corpora were not found: {files:?}");
     let mut compared = 0;
     for file in &files {
@@ -225,16 +232,7 @@ fn own_signature(node: roxmltree::Node<'_, '_>) -> Option<roxmltree::NodeId> {
 
 #[test]
 fn the_pair_walk_gives_what_two_walks_give_on_the_corpus() {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut files = Vec::new();
-    for dir in [
-        "tests/corpus",
-        "../enterprise-sso/tests/corpus",
-        "../enterprise-sso/tests/fixtures",
-        "../../benches/polis",
-    ] {
-        xml_files(&manifest.join(dir), &mut files);
-    }
+    let files = corpus_files();
     let prefix_lists: [&[&str]; 2] = [&[], &["#default", "ds", "saml", "samlp", "xs", "xsi"]];
     let (mut paired, mut refused) = (0, 0);
     for file in &files {
