@@ -26,6 +26,14 @@
 //! The walk is iterative (no recursion), time is linear in the output, and the output is
 //! capped ([`canonicalize`]'s `max_output`): a long namespace URI redeclared on many
 //! siblings would otherwise grow the output quadratically in the input.
+//!
+//! The SAML verifier digests a signed Response and its signed Assertion, whose bytes are
+//! most of the Response's: one walk gives both forms (`canonicalize_pair_with`). The
+//! inner element's bytes go to both outputs, except where the two forms differ: the
+//! namespace declarations of a start tag (each form's own, from its own rendered
+//! ancestors and prefix list) and the subtree the inner form leaves out (its signature).
+//! The tests compare the pair with two single walks on the corpora and on generated
+//! namespace cases.
 
 use roxmltree::{Node, NodeId};
 

@@ -9,6 +9,13 @@
 //! the caller gets a [`Verified`] handle on that parent: the element node whose canonical
 //! form was digested and the signature node left out of it. Identity is read only through
 //! that handle ([`super::read`] says why reading the node is reading the digested bytes).
+//!
+//! A verification runs in three steps: [`check`] (structure, algorithms, the candidate
+//! keys: nothing expensive before a key is known), the digest, then `finish` (the digest
+//! compared, the canonical `SignedInfo` verified with the keys). When the Response and
+//! its Assertion are both signed, one canonicalization walk computes both digests
+//! ([`verify_response_and_assertion`]); each signature is still verified in full, and
+//! refusals come in the same order as two separate verifications.
 
 use roxmltree::Node;
 use sha2::Digest as _;
