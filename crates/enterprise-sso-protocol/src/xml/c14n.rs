@@ -137,6 +137,8 @@ pub(crate) struct Scratch<'a, 'i> {
     /// Per open element: the declarations it pushed onto each `rendered`.
     pushed_by_open: Vec<(usize, usize)>,
     stack: Vec<Step<'a, 'i>>,
+    /// The output of [`canonicalize_in_scratch`].
+    bytes: Vec<u8>,
 }
 
 /// One canonical form's namespace state.
@@ -236,6 +238,21 @@ pub(crate) fn canonicalize_vec_with<'a, 'i: 'a>(
     let mut bytes = Vec::with_capacity(estimate.min(options.max_output));
     canonicalize_with(scratch, element, options, &mut bytes)?;
     Ok(bytes)
+}
+
+/// [`canonicalize`] into a buffer of `scratch`, kept for the next call: the bytes are
+/// valid until `scratch` is used again.
+pub(crate) fn canonicalize_in_scratch<'s, 'a, 'i: 'a>(
+    scratch: &'s mut Scratch<'a, 'i>,
+    element: Node<'a, 'i>,
+    options: C14nOptions<'_>,
+) -> Result<&'s [u8], C14nError> {
+    let mut bytes = std::mem::take(&mut scratch.bytes);
+    bytes.clear();
+    let written = canonicalize_with(scratch, element, options, &mut bytes);
+    scratch.bytes = bytes;
+    written?;
+    Ok(&scratch.bytes)
 }
 
 /// [`canonicalize_into`] with the buffers of `scratch`.
@@ -424,6 +441,7 @@ fn walk<'a, 'i: 'a, S: Sink, T: Sink>(
         inner: inner_rendering,
         pushed_by_open,
         stack,
+        ..
     } = scratch;
     outer.rendered.clear();
     inner_rendering.rendered.clear();

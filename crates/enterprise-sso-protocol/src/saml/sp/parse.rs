@@ -190,22 +190,41 @@ pub(crate) fn expanded_name(node: &Node<'_, '_>) -> String {
 }
 
 /// The full text of a value element: every text child concatenated (a comment never
-/// cuts a value short); child elements and processing instructions are refused.
-pub(crate) fn value_text(node: Node<'_, '_>, what: &'static str) -> Result<String, Refusal> {
-    let mut out = String::new();
+/// cuts a value short); child elements and processing instructions are refused. Borrowed
+/// from the document when there is one text child, the usual case.
+pub(crate) fn value_text<'a>(
+    node: Node<'a, '_>,
+    what: &'static str,
+) -> Result<std::borrow::Cow<'a, str>, Refusal> {
+    let mut out: Option<std::borrow::Cow<'a, str>> = None;
     for c in node.children() {
         if c.is_text() {
-            out.push_str(c.text().unwrap_or_default());
+            let text = c.text().unwrap_or_default();
+            out = Some(match out {
+                None => std::borrow::Cow::Borrowed(text),
+                Some(mut joined) => {
+                    joined.to_mut().push_str(text);
+                    joined
+                }
+            });
         } else if c.is_element() || c.is_pi() {
             return Err(Refusal::MarkupInValue { what });
         }
     }
-    Ok(out)
+    Ok(out.unwrap_or_default())
 }
 
 /// [`value_text`] with XML white space trimmed (entity ids, URLs, IDs, times).
-pub(crate) fn token_text(node: Node<'_, '_>, what: &'static str) -> Result<String, Refusal> {
-    value_text(node, what).map(|s| s.trim_matches(is_xml_space).to_owned())
+pub(crate) fn token_text<'a>(
+    node: Node<'a, '_>,
+    what: &'static str,
+) -> Result<std::borrow::Cow<'a, str>, Refusal> {
+    value_text(node, what).map(|s| match s {
+        std::borrow::Cow::Borrowed(b) => std::borrow::Cow::Borrowed(b.trim_matches(is_xml_space)),
+        std::borrow::Cow::Owned(o) => {
+            std::borrow::Cow::Owned(o.trim_matches(is_xml_space).to_owned())
+        }
+    })
 }
 
 pub(crate) fn is_xml_space(c: char) -> bool {

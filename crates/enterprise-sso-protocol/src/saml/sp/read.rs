@@ -182,7 +182,7 @@ pub(crate) fn read_assertion(verified: Verified<'_, '_>) -> Result<AssertionData
             what: "IssueInstant",
         })?;
     let issuer = match verified.children().next() {
-        Some(i) if is(&i, SAML, "Issuer") => token_text(i, "Issuer")?,
+        Some(i) if is(&i, SAML, "Issuer") => token_text(i, "Issuer")?.into_owned(),
         _ => String::new(),
     };
 
@@ -201,7 +201,7 @@ pub(crate) fn read_assertion(verified: Verified<'_, '_>) -> Result<AssertionData
             reason: "the Subject has more than one NameID".to_owned(),
         })?
         .ok_or(Refusal::Missing { what: "NameID" })?;
-    let name_id = token_text(name_id_node, "NameID")?;
+    let name_id = token_text(name_id_node, "NameID")?.into_owned();
     if name_id.is_empty() {
         return Err(Refusal::Missing { what: "NameID" });
     }
@@ -243,7 +243,7 @@ pub(crate) fn read_assertion(verified: Verified<'_, '_>) -> Result<AssertionData
     };
     for ar in children_named(cond, SAML, "AudienceRestriction") {
         let audiences = children_named(ar, SAML, "Audience")
-            .map(|au| token_text(au, "Audience"))
+            .map(|au| token_text(au, "Audience").map(std::borrow::Cow::into_owned))
             .collect::<Result<Vec<_>, _>>()?;
         conditions.audience_restrictions.push(audiences);
     }
@@ -283,7 +283,7 @@ pub(crate) fn read_assertion(verified: Verified<'_, '_>) -> Result<AssertionData
         for attr in children_named(st, SAML, "Attribute") {
             let name = attr.attribute("Name").unwrap_or_default();
             let values = children_named(attr, SAML, "AttributeValue")
-                .map(|v| value_text(v, "AttributeValue"))
+                .map(|v| value_text(v, "AttributeValue").map(std::borrow::Cow::into_owned))
                 .collect::<Result<Vec<_>, _>>()?;
             match attributes.iter_mut().find(|(n, _)| n == name) {
                 Some((_, existing)) => existing.extend(values),

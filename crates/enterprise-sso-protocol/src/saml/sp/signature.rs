@@ -25,7 +25,7 @@ use super::parse::{base64_value, elements, is, token_text, DS, EXC_C14N, MAX_CAN
 use super::read::Verified;
 use super::refusal::{shown, Refusal, SignedElement};
 use crate::xml::c14n::{
-    canonicalize_pair_with, canonicalize_vec_with, canonicalize_with, C14nError, C14nOptions,
+    canonicalize_in_scratch, canonicalize_pair_with, canonicalize_with, C14nError, C14nOptions,
     Inner, Scratch, Sink,
 };
 
@@ -535,7 +535,7 @@ impl<'a, 'i> Checked<'a, 'i, '_> {
             return Err(Refusal::DigestMismatch { element });
         }
         let signed_info_prefixes = split_prefixes(signed_info_prefix_list);
-        let signed_info_bytes = canonicalize_vec_with(
+        let signed_info_bytes = canonicalize_in_scratch(
             scratch,
             signed_info,
             C14nOptions {
@@ -546,14 +546,14 @@ impl<'a, 'i> Checked<'a, 'i, '_> {
         )
         .map_err(c14n_refusal)?;
         // ECDSA verifies a prehash (the SHA-256 of a SignedInfo for a P-384 key is allowed).
-        let hashed = || sig_hash.digest(&signed_info_bytes);
+        let hashed = || sig_hash.digest(signed_info_bytes);
         let mut usable = false;
         let mut unusable_reason = "no key of the signature's type";
         for cert in candidates {
             match (&cert.key, family) {
                 (VerifyKey::Rsa(k), Family::Rsa) => {
                     usable = true;
-                    if k.verify(sig_hash, &signed_info_bytes, &signature_bytes) {
+                    if k.verify(sig_hash, signed_info_bytes, &signature_bytes) {
                         return Ok(verified);
                     }
                 }
