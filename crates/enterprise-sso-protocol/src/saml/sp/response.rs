@@ -234,7 +234,8 @@ impl ResponseVerifier {
         } else {
             one_signature(assertion, SignedElement::Assertion)?
         };
-        // Both signed: one canonicalization walk gives both digests.
+        // Both signed: one canonicalization walk gives both digests. Otherwise each
+        // signature present is verified, the Response's first.
         let (verified_response, verified_assertion) =
             match (response_signature, assertion_signature) {
                 (Some(rs), Some(asig)) => {
@@ -246,17 +247,29 @@ impl ResponseVerifier {
                     )?;
                     (Some(r), Some(a))
                 }
-                (rs, _) => (
-                    rs.map(|s| {
-                        signature::verify(root, s, SignedElement::Response, &ctx, &mut scratch)
-                    })
-                    .transpose()?,
-                    None,
-                ),
+                (rs, asig) => {
+                    let r = rs
+                        .map(|s| {
+                            signature::verify(root, s, SignedElement::Response, &ctx, &mut scratch)
+                        })
+                        .transpose()?;
+                    let a = asig
+                        .map(|s| {
+                            signature::verify(
+                                assertion,
+                                s,
+                                SignedElement::Assertion,
+                                &ctx,
+                                &mut scratch,
+                            )
+                        })
+                        .transpose()?;
+                    (r, a)
+                }
             };
         let mut signed = SignedParts {
             response: verified_response.is_some(),
-            assertion: false,
+            assertion: verified_assertion.is_some(),
         };
 
         // Everything below reads the assertion through a `Verified` handle only: the node
@@ -272,17 +285,7 @@ impl ResponseVerifier {
             signed.assertion = assertion_signed;
             data
         } else if let Some(v) = verified_assertion {
-            signed.assertion = true;
             read.assertion(v)?
-        } else if let Some(sig) = assertion_signature {
-            signed.assertion = true;
-            read.assertion(signature::verify(
-                assertion,
-                sig,
-                SignedElement::Assertion,
-                &ctx,
-                &mut scratch,
-            )?)?
         } else {
             // Only the Response is signed: its Assertion child, inside what it covers.
             let v = verified_response

@@ -368,7 +368,7 @@ fn check<'a, 'i, 'c>(
     }
     // Read (and its InclusiveNamespaces checked) here; split when SignedInfo is
     // canonicalized.
-    prefix_list(c14n_method, element)?;
+    let signed_info_prefix_list = prefix_list(c14n_method, element)?;
     let sig_uri = algorithm(sig_method);
     let (family, sig_hash) =
         signature_method(sig_uri).ok_or_else(|| Refusal::SignatureAlgorithmNotAllowed {
@@ -474,7 +474,7 @@ fn check<'a, 'i, 'c>(
         digest_hash,
         expected_digest,
         signed_info,
-        signed_info_prefix_list: prefix_list(c14n_method, element)?,
+        signed_info_prefix_list,
         family,
         sig_hash,
         signature_bytes,
