@@ -21,8 +21,7 @@
 #[allow(unreachable_pub, dead_code, missing_docs)]
 #[path = "c14n_reference/old_c14n.rs"]
 mod old_c14n;
-
-use std::path::{Path, PathBuf};
+mod xml_corpus;
 
 use enterprise_sso_protocol::xml::c14n::{
     canonicalize, canonicalize_pair, normalize_line_endings, C14nOptions,
@@ -91,39 +90,9 @@ fn compare_document(name: &str, xml: &str) -> usize {
     compared
 }
 
-fn xml_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            xml_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "xml") {
-            out.push(path);
-        }
-    }
-}
-
-/// The XML files of the fixture corpora: this crate's SAML corpus with its attacks, the
-/// main crate's corpus and fixtures, the benchmark's response.
-fn corpus_files() -> Vec<PathBuf> {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut files = Vec::new();
-    for dir in [
-        "tests/corpus",
-        "../enterprise-sso/tests/corpus",
-        "../enterprise-sso/tests/fixtures",
-        "../../benches/polis",
-    ] {
-        xml_files(&manifest.join(dir), &mut files);
-    }
-    files
-}
-
 #[test]
 fn corpus_documents_canonicalize_as_before() {
-    let files = corpus_files();
+    let files = xml_corpus::corpus_files();
     assert!(files.len() > 100, "the corpora were not found: {files:?}");
     let mut compared = 0;
     for file in &files {
@@ -232,7 +201,7 @@ fn own_signature(node: roxmltree::Node<'_, '_>) -> Option<roxmltree::NodeId> {
 
 #[test]
 fn the_pair_walk_gives_what_two_walks_give_on_the_corpus() {
-    let files = corpus_files();
+    let files = xml_corpus::corpus_files();
     let prefix_lists: [&[&str]; 2] = [&[], &["#default", "ds", "saml", "samlp", "xs", "xsi"]];
     let (mut paired, mut refused) = (0, 0);
     for file in &files {

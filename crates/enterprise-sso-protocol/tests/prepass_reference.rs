@@ -21,8 +21,7 @@
 #[allow(unreachable_pub, dead_code, missing_docs)]
 #[path = "prepass_reference/old_prepass.rs"]
 mod old_prepass;
-
-use std::path::{Path, PathBuf};
+mod xml_corpus;
 
 use enterprise_sso_protocol::xml::{self, hostile, PrepassError};
 use proptest::prelude::*;
@@ -63,32 +62,8 @@ fn assert_agree(name: &str, xml: &str) {
     }
 }
 
-fn xml_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            xml_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "xml") {
-            out.push(path);
-        }
-    }
-}
-
 fn corpus() -> Vec<(String, String)> {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut files = Vec::new();
-    for dir in [
-        "tests/corpus",
-        "../enterprise-sso/tests/corpus",
-        "../enterprise-sso/tests/fixtures",
-        "../../benches/polis",
-    ] {
-        xml_files(&manifest.join(dir), &mut files);
-    }
-    files
+    xml_corpus::corpus_files()
         .into_iter()
         .filter_map(|f| {
             let xml = String::from_utf8(std::fs::read(&f).ok()?).ok()?;
