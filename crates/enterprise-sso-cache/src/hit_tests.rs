@@ -66,6 +66,14 @@ fn pause(pause: &Pause) -> (std::sync::mpsc::Receiver<()>, std::sync::mpsc::Send
     (reached, go)
 }
 
+/// If `pause` is set: tells the test the store got there and waits for its go-ahead.
+fn wait_at(pause: &Pause) {
+    if let Some((there, go)) = pause.lock().unwrap().take() {
+        there.send(()).unwrap();
+        go.recv().unwrap();
+    }
+}
+
 /// A store whose `update` commits, then waits for the test's go-ahead before it
 /// returns: the window between a write's commit and the cache's record of it. With
 /// `before` set, it also waits before it writes.
@@ -85,15 +93,9 @@ impl ConnectionRepo for Paused {
         self.inner.get(id).await
     }
     async fn update(&self, c: &EnterpriseConnection, v: u64) -> Result<()> {
-        if let Some((there, go)) = self.before.lock().unwrap().take() {
-            there.send(()).unwrap();
-            go.recv().unwrap();
-        }
+        wait_at(&self.before);
         self.inner.update(c, v).await?;
-        if let Some((there, go)) = self.after.lock().unwrap().take() {
-            there.send(()).unwrap();
-            go.recv().unwrap();
-        }
+        wait_at(&self.after);
         Ok(())
     }
     async fn delete(&self, id: &ConnectionId, now: UnixMillis) -> Result<bool> {
