@@ -1,14 +1,17 @@
-//! What a copied sled directory reveals: with a key ring, no client secret in any file;
+//! What a copied sled directory reveals: with a key ring, no client secret and no test
+//! run's ID token in any file;
 //! the directory created owner-only.
 #![allow(clippy::unwrap_used)]
 
 use enterprise_sso::crypto::Encrypted;
 use enterprise_sso::{Connections, CreateConnection, OidcPatch, Provider, Store};
+use enterprise_sso_conformance::fixtures::write_test_run_record;
 use enterprise_sso_conformance::{contains_bytes, dir_bytes, test_keyring};
 use enterprise_sso_sled::{SledOptions, SledRepo};
 use futures_executor::block_on;
 
 const MARKER: &str = "client-secret-MARKER-b81e44c2";
+const RUN_MARKER: &str = "id-token-RUN-MARKER-0c9d7e31";
 
 fn write_secrets<S: Store>(svc: &Connections<S>) {
     block_on(async {
@@ -18,6 +21,7 @@ fn write_secrets<S: Store>(svc: &Connections<S>) {
                 .oidc(OidcPatch::default().client_id("c").client_secret(MARKER));
             svc.create(&p).await.unwrap();
         }
+        write_test_run_record(svc.repo(), RUN_MARKER).await;
     });
 }
 
@@ -35,16 +39,16 @@ fn with_a_key_ring_no_secret_reaches_the_files() {
         let repo = SledRepo::open_with(plain.path().join("db"), flushing()).unwrap();
         write_secrets(&Connections::new(repo));
     }
-    assert!(
-        contains_bytes(&dir_bytes(plain.path()), MARKER),
-        "control run"
-    );
+    let files = dir_bytes(plain.path());
+    assert!(contains_bytes(&files, MARKER), "control run");
+    assert!(contains_bytes(&files, RUN_MARKER), "control run");
     let dir = tempfile::tempdir().unwrap();
     {
         let repo = SledRepo::open_with(dir.path().join("db"), flushing()).unwrap();
         write_secrets(&Connections::new(Encrypted::new(repo, test_keyring())));
     }
-    assert!(!contains_bytes(&dir_bytes(dir.path()), MARKER));
+    let files = dir_bytes(dir.path());
+    assert!(!contains_bytes(&files, MARKER) && !contains_bytes(&files, RUN_MARKER));
 }
 
 #[cfg(unix)]

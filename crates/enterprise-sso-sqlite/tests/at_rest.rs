@@ -1,14 +1,16 @@
-//! What a copied database file reveals: with a key ring, no client secret in the database,
-//! WAL or shared-memory file; files created owner-only.
+//! What a copied database file reveals: with a key ring, no client secret and no test
+//! run's ID token in the database, WAL or shared-memory file; files created owner-only.
 #![allow(clippy::unwrap_used)]
 
 use enterprise_sso::crypto::Encrypted;
 use enterprise_sso::{Connections, CreateConnection, OidcPatch, Provider, Store};
+use enterprise_sso_conformance::fixtures::write_test_run_record;
 use enterprise_sso_conformance::{contains_bytes, dir_bytes, test_keyring};
 use enterprise_sso_sqlite::SqliteRepo;
 use futures_executor::block_on;
 
 const MARKER: &str = "client-secret-MARKER-7f3c9a1d";
+const RUN_MARKER: &str = "id-token-RUN-MARKER-52aa0e19";
 
 /// Every byte of every file in `dir` (database, WAL, shm).
 fn write_secrets<S: Store>(svc: &Connections<S>) {
@@ -23,6 +25,7 @@ fn write_secrets<S: Store>(svc: &Connections<S>) {
                 .oidc(OidcPatch::default().client_secret(format!("{MARKER}-rotated")));
             svc.update(&c.id, &u).await.unwrap();
         }
+        write_test_run_record(svc.repo(), RUN_MARKER).await;
     });
 }
 
@@ -33,10 +36,9 @@ fn with_a_key_ring_no_secret_reaches_the_files() {
     {
         let svc = Connections::new(SqliteRepo::open(plain.path().join("s.db")).unwrap());
         write_secrets(&svc);
-        assert!(
-            contains_bytes(&dir_bytes(plain.path()), MARKER),
-            "control run"
-        );
+        let files = dir_bytes(plain.path());
+        assert!(contains_bytes(&files, MARKER), "control run");
+        assert!(contains_bytes(&files, RUN_MARKER), "control run");
     }
     let dir = tempfile::tempdir().unwrap();
     let svc = Connections::new(Encrypted::new(
@@ -45,9 +47,10 @@ fn with_a_key_ring_no_secret_reaches_the_files() {
     ));
     write_secrets(&svc);
     // While open (the WAL holds the recent pages) and after close (checkpointed).
-    assert!(!contains_bytes(&dir_bytes(dir.path()), MARKER));
+    let reveals = |needle| contains_bytes(&dir_bytes(dir.path()), needle);
+    assert!(!reveals(MARKER) && !reveals(RUN_MARKER));
     drop(svc);
-    assert!(!contains_bytes(&dir_bytes(dir.path()), MARKER));
+    assert!(!reveals(MARKER) && !reveals(RUN_MARKER));
 }
 
 #[cfg(unix)]

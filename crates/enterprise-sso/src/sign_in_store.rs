@@ -323,9 +323,10 @@ macro_rules! forward_sign_in_store {
 forward_sign_in_store!(std::sync::Arc<R>, Box<R>, &R);
 
 /// Implements [`SignInStore`] for a wrapper by handing every call to its inner store
-/// (`$inner`, an expression of `$s`, the receiver): the read cache and the encrypting
-/// wrapper leave sign-in records alone (they are short-lived, their keys are hashes, and
-/// the flows seal what must stay secret in the payload).
+/// (`$inner`, an expression of `$s`, the receiver): the read cache leaves sign-in records
+/// alone (they are short-lived and read once or a few times; caching them would only
+/// delay the single-use rules). The encrypting wrapper has its own impl: it seals test
+/// runs' payloads.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! forward_sign_in_store_to_inner {

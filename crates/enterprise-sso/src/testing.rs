@@ -177,3 +177,20 @@ pub fn dir_bytes(dir: &std::path::Path) -> Vec<u8> {
 pub fn contains_bytes(hay: &[u8], needle: &str) -> bool {
     hay.windows(needle.len()).any(|w| w == needle.as_bytes())
 }
+
+/// Writes a connection test run whose payload holds `marker` (as a run keeps an ID token
+/// or a SAML Response), for the at-rest tests: with a key ring, `marker` must not reach
+/// the store's files or tables. The record lives an hour past `now_ms()`.
+pub async fn write_test_run_record(store: &dyn Store, marker: &str) {
+    let now = now_ms();
+    let item = crate::SignInItem {
+        kind: crate::SignInKind::TestRun,
+        key: crate::sign_in_key(&format!("at-rest-run-{}", unique_tag())),
+        connection_id: None,
+        created_at: UnixMillis::new(now),
+        expires_at: UnixMillis::new(now.saturating_add(3_600_000)),
+        payload: format!("{{\"id_token\":\"{marker}\"}}").into_bytes(),
+    };
+    let written = store.put_sign_in(&item, UnixMillis::new(now)).await;
+    assert_eq!(written.ok(), Some(true), "the test run was not written");
+}

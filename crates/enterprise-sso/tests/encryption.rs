@@ -362,3 +362,221 @@ fn with_a_ring_a_plain_value_over_a_sealed_one_is_a_refused_downgrade() {
         assert_eq!(secret_of(&raw), "attacker-chosen");
     });
 }
+
+mod sign_in_records {
+    use super::*;
+    use enterprise_sso::{
+        sign_in_key, ConnectionId, SignInItem, SignInKind, SignInOp, SignInStore, UnixMillis,
+    };
+    use std::sync::Arc;
+
+    const NOW: UnixMillis = UnixMillis::new(1_000_000);
+    const ID_TOKEN: &[u8] = b"{\"id_token\":\"eyJhbGciOi.MARKER-id-token.sig\"}";
+
+    fn conn() -> ConnectionId {
+        "ent_0000000000000000000000000a".parse().unwrap()
+    }
+
+    fn item(kind: SignInKind, raw_key: &str, payload: &[u8]) -> SignInItem {
+        SignInItem {
+            kind,
+            key: sign_in_key(raw_key),
+            connection_id: Some(conn()),
+            created_at: NOW,
+            expires_at: UnixMillis::new(NOW.get() + 60_000),
+            payload: payload.to_vec(),
+        }
+    }
+
+    fn has_marker(i: &SignInItem) -> bool {
+        i.payload.windows(6).any(|w| w == b"MARKER")
+    }
+
+    #[test]
+    fn a_test_runs_payload_is_sealed_at_rest_on_every_write_path_and_read_back_whole() {
+        block_on(async {
+            let store = Encrypted::new(Arc::new(MemoryRepo::new()), ring_v1());
+            let run = item(SignInKind::TestRun, "run-1", ID_TOKEN);
+            assert!(store.put_sign_in(&run, NOW).await.unwrap());
+            let raw = store
+                .inner()
+                .get_sign_in(SignInKind::TestRun, &run.key, NOW);
+            let raw = raw.await.unwrap().unwrap();
+            assert!(
+                !has_marker(&raw),
+                "the inner store holds the payload in plain"
+            );
+            assert!(is_sealed(std::str::from_utf8(&raw.payload).unwrap()));
+            let read = store.get_sign_in(SignInKind::TestRun, &run.key, NOW);
+            assert_eq!(read.await.unwrap().unwrap(), run);
+            let listed = store.list_sign_ins(SignInKind::TestRun, &conn(), NOW).await;
+            assert_eq!(listed.unwrap(), vec![run.clone()]);
+
+            // The batches: a put is sealed, a take opens what it took.
+            let second = item(SignInKind::TestRun, "run-2", ID_TOKEN);
+            let ops = [
+                SignInOp::Take {
+                    kind: SignInKind::TestRun,
+                    key: run.key.clone(),
+                },
+                SignInOp::Put(second.clone()),
+            ];
+            let taken = store.commit_sign_ins(&ops, None, NOW).await.unwrap();
+            assert_eq!(taken.unwrap(), vec![run.clone()]);
+            let third = item(SignInKind::TestRun, "run-3", ID_TOKEN);
+            let ops = [
+                SignInOp::Take {
+                    kind: SignInKind::TestRun,
+                    key: second.key.clone(),
+                },
+                SignInOp::Put(third.clone()),
+            ];
+            let taken = store.commit_pending(&ops, NOW).await.unwrap();
+            assert_eq!(taken.unwrap(), vec![second.clone()]);
+            let raw = store
+                .inner()
+                .list_sign_ins(SignInKind::TestRun, &conn(), NOW)
+                .await
+                .unwrap();
+            assert_eq!(raw.len(), 1);
+            assert!(!has_marker(&raw[0]));
+            let taken = store.take_sign_in(SignInKind::TestRun, &third.key, NOW);
+            assert_eq!(taken.await.unwrap().unwrap(), third);
+        });
+    }
+
+    #[test]
+    fn other_records_pass_through_as_the_flows_wrote_them() {
+        block_on(async {
+            let store = Encrypted::new(Arc::new(MemoryRepo::new()), ring_v1());
+            for kind in [
+                SignInKind::SamlRequest,
+                SignInKind::OidcState,
+                SignInKind::HostedRequest,
+                SignInKind::TestRunStart,
+            ] {
+                let i = item(kind, "k", b"{\"MARKER\":1}");
+                assert!(store.put_sign_in(&i, NOW).await.unwrap());
+                let raw = store.inner().get_sign_in(kind, &i.key, NOW).await.unwrap();
+                assert_eq!(raw.unwrap(), i, "{kind:?}");
+            }
+        });
+    }
+
+    #[test]
+    fn a_sealed_payload_moved_or_replaced_by_plain_text_does_not_read() {
+        block_on(async {
+            let store = Encrypted::new(Arc::new(MemoryRepo::new()), ring_v1());
+            let run = item(SignInKind::TestRun, "run-1", ID_TOKEN);
+            store.put_sign_in(&run, NOW).await.unwrap();
+            let sealed = store
+                .inner()
+                .get_sign_in(SignInKind::TestRun, &run.key, NOW)
+                .await
+                .unwrap()
+                .unwrap();
+            // Copied under another key: the associated data no longer matches.
+            let mut moved = sealed.clone();
+            moved.key = sign_in_key("run-2");
+            store.inner().put_sign_in(&moved, NOW).await.unwrap();
+            let err = store
+                .get_sign_in(SignInKind::TestRun, &moved.key, NOW)
+                .await
+                .unwrap_err();
+            assert_eq!(
+                err.crypto(),
+                Some(&CryptoError::Decrypt {
+                    key_id: "v1".into()
+                })
+            );
+            // A plain payload written around the ring is a refused downgrade, and a
+            // listing that holds it fails rather than leave it out.
+            let forged = item(SignInKind::TestRun, "run-3", b"{\"forged\":true}");
+            store.inner().put_sign_in(&forged, NOW).await.unwrap();
+            let err = store
+                .get_sign_in(SignInKind::TestRun, &forged.key, NOW)
+                .await
+                .unwrap_err();
+            assert_eq!(err.crypto(), Some(&CryptoError::PlainValue));
+            let listed = store.list_sign_ins(SignInKind::TestRun, &conn(), NOW).await;
+            assert!(listed.is_err());
+            // Only while migrating is it read as it is.
+            let migrating =
+                Encrypted::new(store.inner().clone(), ring_v1()).accepting_plain_values();
+            let read = migrating.get_sign_in(SignInKind::TestRun, &forged.key, NOW);
+            assert_eq!(read.await.unwrap().unwrap(), forged);
+            // A ring without the key: the typed error names it.
+            let other = Encrypted::new(
+                store.inner().clone(),
+                Keyring::new("v9", [9u8; 32]).unwrap(),
+            );
+            let err = other
+                .get_sign_in(SignInKind::TestRun, &run.key, NOW)
+                .await
+                .unwrap_err();
+            assert_eq!(
+                err.crypto(),
+                Some(&CryptoError::UnknownKey {
+                    key_id: "v1".into()
+                })
+            );
+        });
+    }
+
+    #[test]
+    fn reencrypt_moves_test_runs_to_the_active_key_and_names_what_does_not_open() {
+        block_on(async {
+            let inner = Arc::new(MemoryRepo::new());
+            let c = enterprise_sso_conformance::saml_connection("Acme", &["acme.com"], true);
+            inner.insert(&c).await.unwrap();
+            let at = |raw: &str, payload: &[u8]| SignInItem {
+                connection_id: Some(c.id.clone()),
+                ..item(SignInKind::TestRun, raw, payload)
+            };
+            let now = UnixMillis::now();
+            let live = |mut i: SignInItem| {
+                i.created_at = now;
+                i.expires_at = UnixMillis::new(now.get() + 3_600_000);
+                i
+            };
+            let old = live(at("run-old", ID_TOKEN));
+            let plain = live(at("run-plain", b"{\"written\":\"before the ring\"}"));
+            Encrypted::new(inner.clone(), ring_v1())
+                .put_sign_in(&old, now)
+                .await
+                .unwrap();
+            inner.put_sign_in(&plain, now).await.unwrap();
+
+            // Strict: the v1 run moves to v2; the plain one is named and left.
+            let strict = Encrypted::new(inner.clone(), ring_v2());
+            let report = strict.reencrypt_all(10).await.unwrap();
+            assert_eq!(report.test_runs_rewritten, 1);
+            assert_eq!(report.unreadable.len(), 1);
+            assert_eq!(report.unreadable[0].id, c.id);
+            assert_eq!(report.unreadable[0].field, "test_run.payload");
+            assert_eq!(report.unreadable[0].error, CryptoError::PlainValue);
+            let v2_only = Encrypted::new(inner.clone(), Keyring::new("v2", [2u8; 32]).unwrap());
+            let read = v2_only
+                .get_sign_in(SignInKind::TestRun, &old.key, now)
+                .await;
+            assert_eq!(read.unwrap().unwrap(), old);
+
+            // Migrating: the plain run is sealed too; a second run has nothing left to do.
+            let migrating = Encrypted::new(inner.clone(), ring_v2()).accepting_plain_values();
+            let report = migrating.reencrypt_all(10).await.unwrap();
+            assert_eq!(
+                (report.test_runs_rewritten, report.unreadable.len()),
+                (1, 0)
+            );
+            let read = v2_only
+                .get_sign_in(SignInKind::TestRun, &plain.key, now)
+                .await;
+            assert_eq!(read.unwrap().unwrap(), plain);
+            let report = strict.reencrypt_all(10).await.unwrap();
+            assert_eq!(
+                (report.test_runs_rewritten, report.unreadable.len()),
+                (0, 0)
+            );
+        });
+    }
+}

@@ -1,4 +1,5 @@
-//! Encryption at rest of secret fields (today the OIDC client secret).
+//! Encryption at rest of secret fields (the OIDC client secret) and of what connection
+//! test runs keep from the IdP (the sign-in records of kind `test_run`).
 //!
 //! - [`Keyring`]: key id → 32-byte AES-256 key, one of them active. The active key
 //!   encrypts; any key in the ring decrypts. Keys are zeroized on drop and never printed.

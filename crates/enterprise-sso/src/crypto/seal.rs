@@ -59,6 +59,17 @@ pub(crate) fn seal(
     field: &str,
     plain: &str,
 ) -> Result<String, CryptoError> {
+    seal_bytes(ring, kind, record_id, field, plain.as_bytes())
+}
+
+/// [`seal`] of bytes (a sign-in record's payload); the sealed text is the same format.
+pub(crate) fn seal_bytes(
+    ring: &Keyring,
+    kind: &str,
+    record_id: &str,
+    field: &str,
+    plain: &[u8],
+) -> Result<String, CryptoError> {
     let cipher = Aes256Gcm::new(ring.active_key().into());
     let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
     let aad = aad(kind, record_id, field);
@@ -66,7 +77,7 @@ pub(crate) fn seal(
         .encrypt(
             &nonce,
             Payload {
-                msg: plain.as_bytes(),
+                msg: plain,
                 aad: aad.as_bytes(),
             },
         )
@@ -93,9 +104,27 @@ pub(crate) fn open(
     field: &str,
     stored: &str,
 ) -> Result<Zeroizing<String>, CryptoError> {
-    let Some(rest) = stored.strip_prefix(PREFIX) else {
-        return Ok(Zeroizing::new(stored.to_owned()));
+    match open_bytes(ring, kind, record_id, field, stored.as_bytes())? {
+        None => Ok(Zeroizing::new(stored.to_owned())),
+        Some(plain) => String::from_utf8(plain.to_vec())
+            .map(Zeroizing::new)
+            .map_err(|_| CryptoError::Malformed),
+    }
+}
+
+/// Opens stored bytes: `None` when they are not sealed (the caller decides whether a
+/// plain value is acceptable), the plain bytes when they open.
+pub(crate) fn open_bytes(
+    ring: Option<&Keyring>,
+    kind: &str,
+    record_id: &str,
+    field: &str,
+    stored: &[u8],
+) -> Result<Option<Zeroizing<Vec<u8>>>, CryptoError> {
+    let Some(rest) = stored.strip_prefix(PREFIX.as_bytes()) else {
+        return Ok(None);
     };
+    let rest = std::str::from_utf8(rest).map_err(|_| CryptoError::Malformed)?;
     let mut parts = rest.split(':');
     let (Some(key_id), Some(nonce), Some(ct), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -124,10 +153,7 @@ pub(crate) fn open(
         .map_err(|_| CryptoError::Decrypt {
             key_id: key_id.to_owned(),
         })?;
-    let plain = Zeroizing::new(plain);
-    String::from_utf8(plain.to_vec())
-        .map(Zeroizing::new)
-        .map_err(|_| CryptoError::Malformed)
+    Ok(Some(Zeroizing::new(plain)))
 }
 
 #[cfg(test)]

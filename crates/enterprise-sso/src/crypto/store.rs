@@ -1,11 +1,12 @@
 //! [`Encrypted`]: any store, with its secret fields sealed at rest.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 
 use super::keyring::Keyring;
-use super::seal::{is_sealed, key_id_of, open, seal, CryptoError};
+use super::seal::{is_sealed, key_id_of, open, open_bytes, seal, seal_bytes, CryptoError};
 use crate::connection::{EnterpriseConnection, ProtocolConfig};
 use crate::domain::Domain;
 use crate::error::{Error, Result};
@@ -13,9 +14,16 @@ use crate::ids::ConnectionId;
 use crate::millis::UnixMillis;
 use crate::repo::{AccountRepo, ConnectionRepo, EventFeed, ListQuery, Order, Page, MAX_LIMIT};
 use crate::secret::ClientSecret;
+use crate::sign_in_store::{
+    AccountWrite, SignInCommit, SignInItem, SignInKind, SignInOp, SignInStore,
+};
 
 const KIND: &str = "connection";
 const CLIENT_SECRET: &str = "oidc.client_secret";
+const SIGN_IN_KIND: &str = "sign_in";
+const PAYLOAD: &str = "payload";
+/// How a test run's payload is named where it cannot be opened.
+const TEST_RUN_PAYLOAD: &str = "test_run.payload";
 
 /// A store whose secret fields are sealed with a [`Keyring`] before the inner store sees
 /// them, and opened on the way back. Everything else passes through unchanged, so every
@@ -78,6 +86,10 @@ pub struct ReencryptReport {
     /// on past each. Until they are repaired ([`Encrypted::replace_secret`]) or deleted,
     /// the keys they name cannot be retired.
     pub unreadable: Vec<UnreadableSecret>,
+    /// Connection test runs whose payload was rewritten under the active key. A run that
+    /// does not open is reported in [`ReencryptReport::unreadable`] (field
+    /// `test_run.payload`) and left as it is, to expire with its retention.
+    pub test_runs_rewritten: u64,
 }
 
 /// What [`Encrypted::check_secrets`] found.
@@ -281,14 +293,18 @@ impl<S: ConnectionRepo> Encrypted<S> {
         self.inner.update(&sealed, stored.version).await?;
         Ok(next)
     }
+}
 
+impl<S: ConnectionRepo + SignInStore> Encrypted<S> {
     /// Moves every secret to the active key: connections whose secret is sealed with an
     /// older key (or plain text, through [`Encrypted::accepting_plain_values`]) are
     /// rewritten (compare-and-swap, `version + 1`, `updated_at` kept), `batch`
     /// connections per page read (1..=500). A connection changed meanwhile is read again.
     /// A connection whose secret does not open is left as it is and reported
-    /// ([`ReencryptReport::unreadable`]); the run goes on past it. Safe to run while the
-    /// store is in use, and again after an interruption.
+    /// ([`ReencryptReport::unreadable`]); the run goes on past it. Each connection's test
+    /// runs, whose payloads the ring seals too, are moved the same way
+    /// ([`ReencryptReport::test_runs_rewritten`]). Safe to run while the store is in use,
+    /// and again after an interruption.
     pub async fn reencrypt_all(&self, batch: usize) -> Result<ReencryptReport> {
         let mut report = ReencryptReport::default();
         let mut q = ListQuery {
@@ -301,6 +317,7 @@ impl<S: ConnectionRepo> Encrypted<S> {
             let page = self.inner.list(&q).await?;
             for c in page.items {
                 report.examined += 1;
+                self.reencrypt_test_runs(&c.id, &mut report).await?;
                 let mut stored = c;
                 loop {
                     match stored_key_id(&stored) {
@@ -343,6 +360,54 @@ impl<S: ConnectionRepo> Encrypted<S> {
                 None => return Ok(report),
             }
         }
+    }
+
+    /// Moves the test runs of connection `id` to the active key: each one sealed under
+    /// another key (or plain, when plain values are accepted) is opened, sealed again and
+    /// swapped in one batch (take, then put). A run taken meanwhile (it finished and was
+    /// written again, under the active key) is left alone.
+    async fn reencrypt_test_runs(
+        &self,
+        id: &ConnectionId,
+        report: &mut ReencryptReport,
+    ) -> Result<()> {
+        let now = UnixMillis::now();
+        let active = self.ring.active_id().as_str();
+        for stored in self
+            .inner
+            .list_sign_ins(SignInKind::TestRun, id, now)
+            .await?
+        {
+            let under = std::str::from_utf8(&stored.payload)
+                .ok()
+                .and_then(key_id_of);
+            if under == Some(active) {
+                continue;
+            }
+            let opened = match self.open_item(stored.clone()) {
+                Ok(item) => item,
+                Err(Error::Crypto(error)) => {
+                    report.unreadable.push(UnreadableSecret {
+                        id: id.clone(),
+                        field: TEST_RUN_PAYLOAD,
+                        error,
+                    });
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let ops = [
+                SignInOp::Take {
+                    kind: SignInKind::TestRun,
+                    key: stored.key.clone(),
+                },
+                SignInOp::Put(self.seal_item(&opened)?.into_owned()),
+            ];
+            if self.inner.commit_sign_ins(&ops, None, now).await?.is_ok() {
+                report.test_runs_rewritten += 1;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -437,4 +502,160 @@ impl<S: EventFeed> EventFeed for Encrypted<S> {
 
 // Accounts hold no secret: every call goes to the store as it is.
 crate::forward_account_repo!(impl[S: AccountRepo] for Encrypted<S>, |s| s.inner);
-crate::forward_sign_in_store_to_inner!(impl[S: crate::SignInStore] for Encrypted<S>, |s| s.inner);
+
+/// The sign-in records whose payload the ring seals: a connection's test runs, which keep
+/// what the IdP sent (the raw SAML Response, the verified ID token and its claims) for an
+/// admin to read, and cannot be hashed. The other records need no ring: their keys are
+/// hashes and they live minutes, and the flows seal the OIDC pending request (nonce, PKCE
+/// verifier) under the `state` the browser holds.
+fn sealed_at_rest(kind: SignInKind) -> bool {
+    matches!(kind, SignInKind::TestRun)
+}
+
+/// What a record's payload is bound to: a payload copied into another record (another
+/// key, kind or connection) does not open.
+fn record_id(item: &SignInItem) -> String {
+    format!(
+        "{}\u{0}{}\u{0}{}",
+        item.kind.as_str(),
+        item.key,
+        item.connection_id.as_ref().map_or("", |c| c.as_str())
+    )
+}
+
+impl<S> Encrypted<S> {
+    fn seal_item<'a>(&self, item: &'a SignInItem) -> Result<Cow<'a, SignInItem>> {
+        if !sealed_at_rest(item.kind) {
+            return Ok(Cow::Borrowed(item));
+        }
+        let sealed = seal_bytes(
+            &self.ring,
+            SIGN_IN_KIND,
+            &record_id(item),
+            PAYLOAD,
+            &item.payload,
+        )
+        .map_err(Error::Crypto)?;
+        let mut out = item.clone();
+        out.payload = sealed.into_bytes();
+        Ok(Cow::Owned(out))
+    }
+
+    fn open_item(&self, mut item: SignInItem) -> Result<SignInItem> {
+        if !sealed_at_rest(item.kind) {
+            return Ok(item);
+        }
+        match open_bytes(
+            Some(&self.ring),
+            SIGN_IN_KIND,
+            &record_id(&item),
+            PAYLOAD,
+            &item.payload,
+        )
+        .map_err(Error::Crypto)?
+        {
+            Some(plain) => item.payload = plain.to_vec(),
+            // Written before the ring (or by someone without it): read only while
+            // migrating, as a connection's plain secret.
+            None if self.accept_plain => {}
+            None => return Err(Error::Crypto(CryptoError::PlainValue)),
+        }
+        Ok(item)
+    }
+
+    fn seal_ops<'a>(&self, ops: &'a [SignInOp]) -> Result<Cow<'a, [SignInOp]>> {
+        if !ops
+            .iter()
+            .any(|op| matches!(op, SignInOp::Put(i) if sealed_at_rest(i.kind)))
+        {
+            return Ok(Cow::Borrowed(ops));
+        }
+        ops.iter()
+            .map(|op| match op {
+                SignInOp::Put(i) => Ok(SignInOp::Put(self.seal_item(i)?.into_owned())),
+                other => Ok(other.clone()),
+            })
+            .collect::<Result<Vec<_>>>()
+            .map(Cow::Owned)
+    }
+
+    fn open_commit(&self, commit: SignInCommit) -> Result<SignInCommit> {
+        match commit {
+            Ok(taken) => Ok(Ok(taken
+                .into_iter()
+                .map(|i| self.open_item(i))
+                .collect::<Result<Vec<_>>>()?)),
+            Err(conflict) => Ok(Err(conflict)),
+        }
+    }
+}
+
+// Sign-in records pass through, but for the payloads [`sealed_at_rest`] names.
+#[async_trait]
+impl<S: SignInStore> SignInStore for Encrypted<S> {
+    async fn put_sign_in(&self, item: &SignInItem, now: UnixMillis) -> Result<bool> {
+        let item = self.seal_item(item)?;
+        self.inner.put_sign_in(&item, now).await
+    }
+
+    async fn take_sign_in(
+        &self,
+        kind: SignInKind,
+        key: &str,
+        now: UnixMillis,
+    ) -> Result<Option<SignInItem>> {
+        self.inner
+            .take_sign_in(kind, key, now)
+            .await?
+            .map(|i| self.open_item(i))
+            .transpose()
+    }
+
+    async fn get_sign_in(
+        &self,
+        kind: SignInKind,
+        key: &str,
+        now: UnixMillis,
+    ) -> Result<Option<SignInItem>> {
+        self.inner
+            .get_sign_in(kind, key, now)
+            .await?
+            .map(|i| self.open_item(i))
+            .transpose()
+    }
+
+    async fn sweep_sign_ins(&self, now: UnixMillis) -> Result<u64> {
+        self.inner.sweep_sign_ins(now).await
+    }
+
+    async fn list_sign_ins(
+        &self,
+        kind: SignInKind,
+        connection_id: &ConnectionId,
+        now: UnixMillis,
+    ) -> Result<Vec<SignInItem>> {
+        self.inner
+            .list_sign_ins(kind, connection_id, now)
+            .await?
+            .into_iter()
+            .map(|i| self.open_item(i))
+            .collect()
+    }
+
+    async fn commit_sign_ins(
+        &self,
+        ops: &[SignInOp],
+        account: Option<&AccountWrite>,
+        now: UnixMillis,
+    ) -> Result<SignInCommit> {
+        let ops = self.seal_ops(ops)?;
+        let commit = self.inner.commit_sign_ins(&ops, account, now).await?;
+        self.open_commit(commit)
+    }
+
+    async fn commit_pending(&self, ops: &[SignInOp], now: UnixMillis) -> Result<SignInCommit> {
+        let ops = self.seal_ops(ops)?;
+        let commit = self.inner.commit_pending(&ops, now).await?;
+        self.open_commit(commit)
+    }
+}

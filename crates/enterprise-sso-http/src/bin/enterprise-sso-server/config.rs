@@ -83,7 +83,8 @@ pub(crate) const DEFAULT_FEED_RETENTION: Duration = Duration::from_secs(7 * 24 *
 pub(crate) enum Parsed {
     Run(Box<Config>),
     Help,
-    /// `reencrypt`: seal every client secret under the key ring's active key, then exit.
+    /// `reencrypt`: seal every client secret and test run under the key ring's active key,
+    /// then exit.
     Reencrypt(Reencrypt),
 }
 
@@ -100,8 +101,8 @@ pub(crate) struct Reencrypt {
 pub(crate) const REENCRYPT_USAGE: &str = "\
 usage: enterprise-sso-server reencrypt [--store URL] [--accept-plain-values]
 
-Seals every client secret under the active key of ENTERPRISE_SSO_KEYRING (the first
-entry), then exits: run it after putting a new key first in the ring, before removing
+Seals every client secret and connection test run under the active key of
+ENTERPRISE_SSO_KEYRING (the first entry), then exits: run it after putting a new key first in the ring, before removing
 the old one. --accept-plain-values also seals secrets stored in plain text (a store
 that ran without a key ring); the server itself refuses a plain value where a sealed
 one belongs. Prints what it did; exits 1 when a secret could not be opened (named by

@@ -219,8 +219,8 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing requests in flight");
 }
 
-/// The `reencrypt` command: every client secret sealed under the ring's active key (and,
-/// with `--accept-plain-values`, plain ones sealed too). Exit 1 when a secret could not
+/// The `reencrypt` command: every client secret and test run sealed under the ring's
+/// active key (and, with `--accept-plain-values`, plain ones sealed too). Exit 1 when a secret could not
 /// be opened, naming each connection (never the secret).
 async fn reencrypt(r: config::Reencrypt) -> ExitCode {
     let repo = match enterprise_sso_http::store_url::open(&r.store).await {
@@ -239,9 +239,10 @@ async fn reencrypt(r: config::Reencrypt) -> ExitCode {
     match store.reencrypt_all(256).await {
         Ok(report) => {
             println!(
-                "reencrypt: {} connections examined, {} rewritten under key {active}, {} unreadable",
+                "reencrypt: {} connections examined, {} rewritten under key {active}, {} test runs rewritten, {} unreadable",
                 report.examined,
                 report.rewritten,
+                report.test_runs_rewritten,
                 report.unreadable.len()
             );
             for u in &report.unreadable {
