@@ -42,16 +42,17 @@ export async function freePort() {
 
 /**
  * The server on a port picked first (its SP base URL must name it), with the OAuth clients,
- * and loopback fetches allowed (the OIDC provider's discovery, token and JWKS endpoints).
+ * and loopback fetches allowed (the OIDC provider's discovery, token and JWKS endpoints);
+ * `env` adds to its environment (a key ring).
  */
-export async function startSsoServer(clients) {
+export async function startSsoServer(clients, env = {}) {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}/saml`;
   const server = await startServer({
     listen: `127.0.0.1:${port}`,
     spBaseUrl: base,
     args: ['--clients', JSON.stringify(clients)],
-    env: { ENTERPRISE_SSO_INSECURE_FETCH_LOOPBACK_FOR_TESTS: '1', RUST_LOG: 'info' },
+    env: { ENTERPRISE_SSO_INSECURE_FETCH_LOOPBACK_FOR_TESTS: '1', RUST_LOG: 'info', ...env },
   });
   return { ...server, base };
 }

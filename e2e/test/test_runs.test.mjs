@@ -5,9 +5,13 @@
 // `GET …/test_runs` lists the run: success, the parsed user, the raw SAML messages. Then the
 // IdP's app misconfigured (SimpleSAMLphp names another SP entity id as the audience,
 // `start.sh --audience`): a failed run whose logs name the expected and the received
-// audience. No account is ever created.
+// audience. No account is ever created. The server runs with a key ring: the store's files
+// never hold what a run keeps from the IdP.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 
 import {
   HOOK, TEST_TIMEOUT, clerk, freePort, launchBrowser, missing, navigation, sspLogin, sspSamlFields, startSimpleSamlPhp, startSsoServer, teardown, withPage,
@@ -25,7 +29,10 @@ let connectionId;
 before(async () => {
   if (skip) return;
   sspPort = await freePort();
-  server = await startSsoServer([{ client_id: 'client_admin_console', redirect_uris: ['http://127.0.0.1:9/callback'] }]);
+  server = await startSsoServer(
+    [{ client_id: 'client_admin_console', redirect_uris: ['http://127.0.0.1:9/callback'] }],
+    { ENTERPRISE_SSO_KEYRING: `e2e:${crypto.randomBytes(32).toString('base64')}` },
+  );
   // Not active yet: an admin tries the connection before switching it on.
   const conn = await clerk(server, 'POST', '/enterprise_connections', {
     name: 'Acme SimpleSAMLphp (trial)',
@@ -64,6 +71,11 @@ async function runOnce(user, password) {
   });
 }
 
+/** Every byte of the server's store files (database, WAL, shm), as latin1 text. */
+function storeBytes() {
+  return fs.readdirSync(server.dir).map((f) => fs.readFileSync(path.join(server.dir, f)).toString('latin1')).join('');
+}
+
 /** The connection's runs, newest first (the Clerk list). */
 async function runs(query = '') {
   return clerk(server, 'GET', `/enterprise_connections/${connectionId}/test_runs${query}`);
@@ -98,6 +110,13 @@ test('a test run from its URL: SimpleSAMLphp login → success, the parsed user 
   assert.ok(!run.logs.some((l) => l.level === 'error'), JSON.stringify(run.logs));
   // The run changed nothing on the connection.
   assert.equal((await clerk(server, 'GET', `/enterprise_connections/${connectionId}`)).active, false);
+  // Sealed at rest: neither the Response's signature nor the user's address is in the files.
+  const signature = run.saml.saml_response.match(/<ds:SignatureValue>\s*([A-Za-z0-9+/]{40})/);
+  assert.ok(signature, 'a signed Response');
+  const files = storeBytes();
+  assert.ok(files.length > 0, 'the store files');
+  assert.ok(!files.includes(signature[1]), 'the SAML Response is in the store files');
+  assert.ok(!files.includes('jane@acme.com'), 'the user is in the store files');
 });
 
 test("the IdP's app names another audience: a failed run whose logs name the expected and received audience", { skip, timeout: TEST_TIMEOUT }, async () => {

@@ -65,6 +65,8 @@ export async function startServer({ listen = '127.0.0.1:0', spBaseUrl = 'https:/
   return {
     url,
     port: Number(new URL(url).port),
+    /** The directory of its SQLite store (database, WAL, shm), removed when it stops. */
+    dir,
     stderr: () => stderr,
     /**
      * SIGTERM, and the exit status. A server still running 15 s later (its shutdown grace
