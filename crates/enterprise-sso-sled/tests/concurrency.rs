@@ -125,8 +125,12 @@ async fn sixty_four_tokio_writers_share_flushes() {
     }
     let writes = (writers * each) as u64;
     let flushes = repo.write_flushes().unwrap();
+    // Each write alone flushes once (256 here); grouped, 10–14 were seen on a loaded
+    // two-core host, and more when six builds shared it (the bound was 16 then and
+    // failed). At least four writes a flush on average is what only sharing gives; the
+    // group's own tests (`group.rs`) check the batching itself without timing.
     assert!(
-        flushes * 16 <= writes,
+        flushes * 4 <= writes,
         "{flushes} flushes for {writes} writes: concurrent writers did not share them"
     );
     assert_eq!(
