@@ -46,6 +46,18 @@ pub enum SqliteError {
     /// written, and retrying it is safe.
     #[error("the write transaction was rolled back by a failing write in the same commit")]
     RolledBack,
+    /// A batch of pending requests ran at `synchronous = NORMAL` and the write connection
+    /// could not be set back to its own level afterwards: a durable write is refused
+    /// rather than committed at the weaker level (nothing of it was written; the next
+    /// write tries the level again).
+    #[error("could not set the write connection back to synchronous = {level}: {source}")]
+    SyncLevel {
+        /// The level the connection owes (`2` = FULL, `3` = EXTRA).
+        level: i64,
+        /// Why setting it failed.
+        #[source]
+        source: std::sync::Arc<rusqlite::Error>,
+    },
     /// The database file could not be created (owner-only mode).
     #[error("could not create the database file: {0}")]
     CreateFile(#[source] std::io::Error),

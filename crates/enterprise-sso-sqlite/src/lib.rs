@@ -138,7 +138,9 @@ impl SqliteRepo {
             }
         };
         let writes = match opts.execution {
-            Execution::Inline => Writes::Inline(std::sync::Mutex::new(writer)),
+            Execution::Inline => {
+                Writes::Inline(std::sync::Mutex::new(worker::WriteConn::new(writer)))
+            }
             Execution::ReadsInline | Execution::Threads => {
                 Writes::Thread(Writer::spawn("sso-sqlite-write", writer)?)
             }

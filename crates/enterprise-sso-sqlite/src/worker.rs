@@ -162,18 +162,65 @@ where
     (job, answer)
 }
 
+/// The write connection and the `synchronous` level it owes: set when a relaxed batch
+/// (see [`relax`]) could not restore the connection's level. Until it is paid, no durable
+/// batch commits.
+pub(crate) struct WriteConn {
+    conn: Connection,
+    owed: Option<i64>,
+}
+
+impl WriteConn {
+    pub(crate) fn new(conn: Connection) -> WriteConn {
+        WriteConn { conn, owed: None }
+    }
+}
+
 /// Runs `jobs` in as few transactions as possible: `BEGIN IMMEDIATE`, each job (its own
 /// savepoint), `COMMIT`, then the replies. When SQLite rolls the transaction back by
 /// itself (disk full, I/O error), the jobs before get [`SqliteError::RolledBack`] and the
 /// rest start a new transaction, so no reply ever claims a write that was lost.
-fn commit_batch(conn: &mut Connection, jobs: VecDeque<WriteJob>, durable: bool) {
-    let restore = if durable { None } else { relax(conn) };
-    commit_jobs(conn, jobs);
+fn commit_batch(w: &mut WriteConn, jobs: VecDeque<WriteJob>, durable: bool) {
+    commit_batch_with(w, jobs, durable, |conn, level| {
+        conn.execute_batch(&format!("PRAGMA synchronous = {level}"))
+    });
+}
+
+/// [`commit_batch`] with the statement that sets the level (`set`; a test's can fail). A
+/// connection left at NORMAL would weaken every later write, so a level that could not be
+/// restored is owed: each batch tries it first, and a durable batch is refused
+/// ([`SqliteError::SyncLevel`], nothing written) while it cannot be paid.
+fn commit_batch_with(
+    w: &mut WriteConn,
+    jobs: VecDeque<WriteJob>,
+    durable: bool,
+    set: impl Fn(&Connection, i64) -> rusqlite::Result<()>,
+) {
+    if let Some(level) = w.owed {
+        match set(&w.conn, level) {
+            Ok(()) => w.owed = None,
+            Err(e) if durable => {
+                let e = Arc::new(e);
+                for job in jobs {
+                    let source = Arc::clone(&e);
+                    let reply = job(Err(SqliteError::SyncLevel { level, source }));
+                    reply(None);
+                }
+                return;
+            }
+            // A batch of pending requests may commit at NORMAL: that is what it asks.
+            Err(_) => {}
+        }
+    }
+    let restore = if durable || w.owed.is_some() {
+        None
+    } else {
+        relax(&w.conn)
+    };
+    commit_jobs(&mut w.conn, jobs);
     if let Some(level) = restore {
-        // A connection left at NORMAL would weaken every later write: try twice.
-        let sql = format!("PRAGMA synchronous = {level}");
-        if conn.execute_batch(&sql).is_err() {
-            let _ = conn.execute_batch(&sql);
+        if set(&w.conn, level).is_err() {
+            w.owed = Some(level);
         }
     }
 }
@@ -252,7 +299,8 @@ pub(crate) struct BatchCounters {
 }
 
 impl Writer {
-    pub(crate) fn spawn(name: &str, mut conn: Connection) -> Result<Writer, SqliteError> {
+    pub(crate) fn spawn(name: &str, conn: Connection) -> Result<Writer, SqliteError> {
+        let mut conn = WriteConn::new(conn);
         let (tx, rx) = mpsc::channel::<(WriteJob, bool)>();
         let stats = Arc::new(BatchCounters::default());
         let counters = Arc::clone(&stats);
@@ -300,7 +348,7 @@ pub(crate) enum Writes {
     /// On the writer thread, group-committed.
     Thread(Writer),
     /// On the caller's thread, one transaction per write, behind a mutex.
-    Inline(Mutex<Connection>),
+    Inline(Mutex<WriteConn>),
 }
 
 impl Writes {
@@ -448,13 +496,20 @@ impl Future for YieldEvery {
 mod tests {
     use super::*;
 
-    fn db() -> (tempfile::TempDir, std::path::PathBuf, Connection) {
+    fn db() -> (tempfile::TempDir, std::path::PathBuf, WriteConn) {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("t.db");
         let c = Connection::open(&path).expect("open");
         c.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (k TEXT PRIMARY KEY NOT NULL);")
             .expect("schema");
-        (dir, path, c)
+        (dir, path, WriteConn::new(c))
+    }
+
+    impl std::ops::Deref for WriteConn {
+        type Target = Connection;
+        fn deref(&self) -> &Connection {
+            &self.conn
+        }
     }
 
     fn insert(k: &'static str) -> impl FnOnce(&mut Connection) -> enterprise_sso::Result<()> {
@@ -513,6 +568,52 @@ mod tests {
         commit_batch(&mut conn, VecDeque::from([c]), false);
         assert!(block(rc).expect("reply").is_ok());
         assert_eq!(level(&conn), 1, "a connection at NORMAL stays there");
+    }
+
+    /// When the level cannot be set back after a pending batch, the connection owes it:
+    /// a durable batch is refused (nothing written, a typed error) until a later batch
+    /// sets it, and is never committed at NORMAL.
+    #[test]
+    fn a_level_not_restored_is_owed_and_refuses_durable_writes_until_paid() {
+        let (_dir, path, mut conn) = db();
+        conn.execute_batch("PRAGMA synchronous = FULL")
+            .expect("full");
+        let level = |c: &Connection| -> i64 {
+            c.query_row("PRAGMA synchronous", [], |r| r.get(0))
+                .expect("level")
+        };
+        let fail = |_: &Connection, _: i64| Err(rusqlite::Error::InvalidQuery);
+        let set = |c: &Connection, l: i64| c.execute_batch(&format!("PRAGMA synchronous = {l}"));
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let probe = |k: &'static str| {
+            let seen = Arc::clone(&seen);
+            write_job(move |c: &mut Connection| -> enterprise_sso::Result<()> {
+                seen.lock().expect("lock").push(level(c));
+                insert(k)(c)
+            })
+        };
+        let block = futures_executor::block_on;
+        let (a, ra) = probe("a");
+        commit_batch_with(&mut conn, VecDeque::from([a]), false, fail);
+        assert!(block(ra).expect("reply").is_ok());
+        assert_eq!(level(&conn), 1, "the restore failed");
+        // Durable, and the level still cannot be set: refused, nothing written.
+        let (b, rb) = probe("b");
+        commit_batch_with(&mut conn, VecDeque::from([b]), true, fail);
+        let refused = block(rb).expect("reply").expect_err("refused");
+        assert!(refused.to_string().contains("synchronous = 2"), "{refused}");
+        // Another pending batch may still run (at NORMAL).
+        let (c, rc) = probe("c");
+        commit_batch_with(&mut conn, VecDeque::from([c]), false, fail);
+        assert!(block(rc).expect("reply").is_ok());
+        // Once the level can be set, it is paid first and the durable write runs at FULL.
+        let (d, rd) = probe("d");
+        commit_batch_with(&mut conn, VecDeque::from([d]), true, set);
+        assert!(block(rd).expect("reply").is_ok());
+        assert_eq!(*seen.lock().expect("lock"), [1, 1, 2]);
+        assert_eq!(level(&conn), 2);
+        assert_eq!(rows(&path), ["a", "c", "d"]);
+        assert!(conn.owed.is_none());
     }
 
     #[test]
