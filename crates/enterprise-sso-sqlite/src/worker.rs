@@ -532,6 +532,24 @@ mod tests {
         out
     }
 
+    /// The connection's `synchronous` level (1 = NORMAL, 2 = FULL).
+    fn level(c: &Connection) -> i64 {
+        c.query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .expect("level")
+    }
+
+    /// A write of row `k` that notes the level it ran at in `seen`.
+    fn probe(
+        k: &'static str,
+        seen: &Arc<Mutex<Vec<i64>>>,
+    ) -> (WriteJob, oneshot::Receiver<enterprise_sso::Result<()>>) {
+        let seen = Arc::clone(seen);
+        write_job(move |c: &mut Connection| -> enterprise_sso::Result<()> {
+            seen.lock().expect("lock").push(level(c));
+            insert(k)(c)
+        })
+    }
+
     /// A write of a pending request commits at `synchronous = NORMAL` (no wait for the
     /// disk) and leaves the connection as it found it; a batch with a durable write in it
     /// stays at FULL; a connection already at NORMAL is left alone.
@@ -540,18 +558,7 @@ mod tests {
         let (_dir, path, mut conn) = db();
         conn.execute_batch("PRAGMA synchronous = FULL")
             .expect("full");
-        let level = |c: &Connection| -> i64 {
-            c.query_row("PRAGMA synchronous", [], |r| r.get(0))
-                .expect("level")
-        };
         let seen = Arc::new(Mutex::new(Vec::new()));
-        let probe = |k: &'static str, seen: &Arc<Mutex<Vec<i64>>>| {
-            let seen = Arc::clone(seen);
-            write_job(move |c: &mut Connection| -> enterprise_sso::Result<()> {
-                seen.lock().expect("lock").push(level(c));
-                insert(k)(c)
-            })
-        };
         let (a, ra) = probe("a", &seen);
         commit_batch(&mut conn, VecDeque::from([a]), false);
         let (b, rb) = probe("b", &seen);
@@ -578,36 +585,25 @@ mod tests {
         let (_dir, path, mut conn) = db();
         conn.execute_batch("PRAGMA synchronous = FULL")
             .expect("full");
-        let level = |c: &Connection| -> i64 {
-            c.query_row("PRAGMA synchronous", [], |r| r.get(0))
-                .expect("level")
-        };
         let fail = |_: &Connection, _: i64| Err(rusqlite::Error::InvalidQuery);
         let set = |c: &Connection, l: i64| c.execute_batch(&format!("PRAGMA synchronous = {l}"));
         let seen = Arc::new(Mutex::new(Vec::new()));
-        let probe = |k: &'static str| {
-            let seen = Arc::clone(&seen);
-            write_job(move |c: &mut Connection| -> enterprise_sso::Result<()> {
-                seen.lock().expect("lock").push(level(c));
-                insert(k)(c)
-            })
-        };
         let block = futures_executor::block_on;
-        let (a, ra) = probe("a");
+        let (a, ra) = probe("a", &seen);
         commit_batch_with(&mut conn, VecDeque::from([a]), false, fail);
         assert!(block(ra).expect("reply").is_ok());
         assert_eq!(level(&conn), 1, "the restore failed");
         // Durable, and the level still cannot be set: refused, nothing written.
-        let (b, rb) = probe("b");
+        let (b, rb) = probe("b", &seen);
         commit_batch_with(&mut conn, VecDeque::from([b]), true, fail);
         let refused = block(rb).expect("reply").expect_err("refused");
         assert!(refused.to_string().contains("synchronous = 2"), "{refused}");
         // Another pending batch may still run (at NORMAL).
-        let (c, rc) = probe("c");
+        let (c, rc) = probe("c", &seen);
         commit_batch_with(&mut conn, VecDeque::from([c]), false, fail);
         assert!(block(rc).expect("reply").is_ok());
         // Once the level can be set, it is paid first and the durable write runs at FULL.
-        let (d, rd) = probe("d");
+        let (d, rd) = probe("d", &seen);
         commit_batch_with(&mut conn, VecDeque::from([d]), true, set);
         assert!(block(rd).expect("reply").is_ok());
         assert_eq!(*seen.lock().expect("lock"), [1, 1, 2]);

@@ -604,11 +604,8 @@ impl<S: SignInStore> SignInStore for Encrypted<S> {
         key: &str,
         now: UnixMillis,
     ) -> Result<Option<SignInItem>> {
-        self.inner
-            .take_sign_in(kind, key, now)
-            .await?
-            .map(|i| self.open_item(i))
-            .transpose()
+        let found = self.inner.take_sign_in(kind, key, now).await?;
+        found.map(|i| self.open_item(i)).transpose()
     }
 
     async fn get_sign_in(
@@ -617,11 +614,8 @@ impl<S: SignInStore> SignInStore for Encrypted<S> {
         key: &str,
         now: UnixMillis,
     ) -> Result<Option<SignInItem>> {
-        self.inner
-            .get_sign_in(kind, key, now)
-            .await?
-            .map(|i| self.open_item(i))
-            .transpose()
+        let found = self.inner.get_sign_in(kind, key, now).await?;
+        found.map(|i| self.open_item(i)).transpose()
     }
 
     async fn sweep_sign_ins(&self, now: UnixMillis) -> Result<u64> {
