@@ -22,140 +22,32 @@
 //! and the record is deleted when the callback takes it. The connection id is the
 //! associated data, so a record moved to another connection does not open. This does not
 //! depend on the store: `Connections` is generic over it, and the [`enterprise_sso::crypto`] key
-//! ring seals connection secrets in the store wrapper, which passes sign-in records
-//! through unchanged.
+//! ring seals connection secrets and test runs in the store wrapper, which passes the
+//! other sign-in records through unchanged.
+//!
+//! The module: the settings and the provider cache (`settings`), the pending request and
+//! its sealing (`sealed`), and here the flow itself (start, callback, exchange).
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+mod sealed;
+mod settings;
 
-use aes_gcm::aead::{Aead, KeyInit, Payload};
-use aes_gcm::{Aes256Gcm, Nonce};
-use base64::Engine as _;
+use std::collections::BTreeMap;
+
 use enterprise_sso_protocol::oidc::rp::{
-    AuthorizationOptions, Callback, CallbackOutcome, ClientConfig, JwksCache, OidcClientSecret,
-    OidcHttp, OidcIdentity, OidcRefusal, PendingAuthorization, ProviderMetadata, RelyingParty,
+    AuthorizationOptions, Callback, CallbackOutcome, ClientConfig, OidcClientSecret, OidcIdentity,
+    OidcRefusal, PendingAuthorization, RelyingParty,
 };
 use enterprise_sso_protocol::secret::{CsrfState, IdToken};
-use sha2::Digest as _;
-use zeroize::Zeroizing;
 
-use super::pending::{kind_name, millis, BoundToBrowser, PendingProblem, PendingSlot};
+use super::pending::{kind_name, PendingProblem, PendingSlot};
 use crate::{Flows, OidcSignInRefusal};
 use enterprise_sso::{
     sign_in_key, Assertion, ConnectionId, Error, Result, SignIn, SignInKind, Store,
 };
+use sealed::{open_pending, seal_pending};
 
-/// How long an authorization request may wait for its callback (ten minutes).
-pub const DEFAULT_OIDC_REQUEST_TTL: Duration = Duration::from_secs(600);
-
-/// How long a provider's discovery document is used before it is fetched again (fifteen
-/// minutes): start and callback of a sign-in, and every other sign-in of the provider
-/// meanwhile, use one fetch.
-pub const DEFAULT_OIDC_METADATA_TTL: Duration = Duration::from_secs(900);
-
-/// A discovery document read, and when.
-struct CachedProvider {
-    metadata: ProviderMetadata,
-    fetched_at: i64,
-}
-
-/// The host's OIDC relying-party settings, shared by every connection: where callbacks
-/// arrive (`{base}/{id}/callback`), the HTTP client, and the providers' JWKS caches.
-pub struct OidcSettings {
-    base_url: String,
-    http: Arc<dyn OidcHttp>,
-    request_ttl: Duration,
-    metadata_ttl: Duration,
-    /// By discovery URL.
-    providers: Mutex<HashMap<String, CachedProvider>>,
-    jwks: Mutex<HashMap<String, Arc<JwksCache>>>,
-}
-
-impl std::fmt::Debug for OidcSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OidcSettings")
-            .field("base_url", &self.base_url)
-            .field("http", &self.http)
-            .field("request_ttl", &self.request_ttl)
-            .field("metadata_ttl", &self.metadata_ttl)
-            .finish_non_exhaustive()
-    }
-}
-
-impl OidcSettings {
-    /// Settings with callbacks under `base_url`, fetching through `http` (the server uses
-    /// the SSRF-safe `enterprise-sso-fetch` client).
-    pub fn new(base_url: impl Into<String>, http: Arc<dyn OidcHttp>) -> Self {
-        OidcSettings {
-            base_url: base_url.into().trim_end_matches('/').to_owned(),
-            http,
-            request_ttl: DEFAULT_OIDC_REQUEST_TTL,
-            metadata_ttl: DEFAULT_OIDC_METADATA_TTL,
-            providers: Mutex::new(HashMap::new()),
-            jwks: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// How long an authorization request may wait for its callback.
-    pub fn request_ttl(mut self, ttl: Duration) -> Self {
-        self.request_ttl = ttl;
-        self
-    }
-
-    /// How long a discovery document is used before it is fetched again
-    /// ([`DEFAULT_OIDC_METADATA_TTL`]; zero fetches it on every call).
-    pub fn metadata_ttl(mut self, ttl: Duration) -> Self {
-        self.metadata_ttl = ttl;
-        self
-    }
-
-    /// The provider's metadata from `discovery_url`: the cached copy while younger than
-    /// the TTL at `now`, otherwise fetched (and cached when read without a refusal).
-    async fn provider(
-        &self,
-        discovery_url: &str,
-        policy: &enterprise_sso_protocol::limits::Policy,
-        now: i64,
-    ) -> std::result::Result<ProviderMetadata, OidcRefusal> {
-        let ttl = millis(self.metadata_ttl);
-        {
-            let m = self.providers.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(c) = m.get(discovery_url) {
-                // A clock that went back counts as expired.
-                if now >= c.fetched_at && now.saturating_sub(c.fetched_at) < ttl {
-                    return Ok(c.metadata.clone());
-                }
-            }
-        }
-        let metadata = RelyingParty::discover(self.http.as_ref(), discovery_url, policy).await?;
-        if ttl > 0 {
-            let mut m = self.providers.lock().unwrap_or_else(|e| e.into_inner());
-            m.insert(
-                discovery_url.to_owned(),
-                CachedProvider {
-                    metadata: metadata.clone(),
-                    fetched_at: now,
-                },
-            );
-        }
-        Ok(metadata)
-    }
-
-    /// The redirect URI of a connection: `{base}/{id}/callback` (register it at the
-    /// provider).
-    pub fn redirect_uri(&self, id: &ConnectionId) -> String {
-        format!("{}/{id}/callback", self.base_url)
-    }
-
-    fn jwks_for(&self, rp: &RelyingParty) -> Arc<JwksCache> {
-        let uri = rp.provider().discovery.jwks_uri.clone();
-        let mut m = self.jwks.lock().unwrap_or_else(|e| e.into_inner());
-        m.entry(uri)
-            .or_insert_with(|| Arc::new(rp.new_jwks_cache()))
-            .clone()
-    }
-}
+pub(crate) use sealed::Pending;
+pub use settings::{OidcSettings, DEFAULT_OIDC_METADATA_TTL, DEFAULT_OIDC_REQUEST_TTL};
 
 /// What the host gives to start an OIDC sign-in.
 #[derive(Debug, Clone, Copy)]
@@ -239,80 +131,6 @@ pub(super) async fn exchange(
         assertion,
         id_token: done.id_token,
     })
-}
-
-#[derive(serde::Serialize, serde::Deserialize)]
-pub(super) struct Pending {
-    browser: String,
-    /// The [`PendingAuthorization`] payload, sealed ([`seal_pending`]), base64.
-    sealed: String,
-    /// A test run's request: its callback is recorded in the run, never signs in.
-    #[serde(default)]
-    pub(super) test_run: bool,
-}
-
-const PENDING_KEY_LABEL: &[u8] = b"enterprise-sso/oidc-pending/v1\0";
-
-/// The AES-256 key of one pending request: SHA-256 of a label and the `state`.
-fn pending_key(state: &str) -> Zeroizing<[u8; 32]> {
-    let mut h = sha2::Sha256::new();
-    h.update(PENDING_KEY_LABEL);
-    h.update(state.as_bytes());
-    Zeroizing::new(h.finalize().into())
-}
-
-/// Seals a pending request's payload under its `state` for connection `id`: the GCM
-/// nonce is derived from the key and the plaintext (each key seals one request, and the
-/// same input seals the same way), stored in front of the ciphertext.
-fn seal_pending(state: &str, id: &ConnectionId, plain: &[u8]) -> Result<String> {
-    let key = pending_key(state);
-    let mut h = sha2::Sha256::new();
-    h.update(b"nonce\0");
-    h.update(key.as_slice());
-    h.update(plain);
-    let digest = h.finalize();
-    let nonce = Nonce::from_slice(digest.get(..12).unwrap_or_default());
-    let aad = id.to_string();
-    let ct = Aes256Gcm::new(key.as_slice().into())
-        .encrypt(
-            nonce,
-            Payload {
-                msg: plain,
-                aad: aad.as_bytes(),
-            },
-        )
-        .map_err(|_| Error::corrupt("an OIDC pending request could not be sealed"))?;
-    let mut out = Vec::with_capacity(12 + ct.len());
-    out.extend_from_slice(nonce);
-    out.extend_from_slice(&ct);
-    Ok(base64::engine::general_purpose::STANDARD.encode(out))
-}
-
-/// Opens what [`seal_pending`] made; `None` when it does not open (another state or
-/// connection, altered, or not sealed).
-fn open_pending(state: &str, id: &ConnectionId, sealed: &str) -> Option<Zeroizing<Vec<u8>>> {
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(sealed)
-        .ok()?;
-    let (nonce, ct) = (bytes.get(..12)?, bytes.get(12..)?);
-    let key = pending_key(state);
-    let aad = id.to_string();
-    Aes256Gcm::new(key.as_slice().into())
-        .decrypt(
-            Nonce::from_slice(nonce),
-            Payload {
-                msg: ct,
-                aad: aad.as_bytes(),
-            },
-        )
-        .ok()
-        .map(Zeroizing::new)
-}
-
-impl BoundToBrowser for Pending {
-    fn browser_key(&self) -> &str {
-        &self.browser
-    }
 }
 
 /// The state of an authorization URL.
@@ -539,13 +357,17 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use base64::Engine as _;
 
     use enterprise_sso::UnixMillis;
 
     use enterprise_sso::SignInItem;
 
     use async_trait::async_trait;
-    use enterprise_sso_protocol::oidc::rp::{HttpError, HttpResponse};
+    use enterprise_sso_protocol::oidc::rp::{HttpError, HttpResponse, OidcHttp};
     use enterprise_sso_protocol::secret::AccessToken;
     use futures_executor::block_on;
 
@@ -605,37 +427,6 @@ mod tests {
         ) -> std::result::Result<HttpResponse, HttpError> {
             Err(format!("unexpected token request to {url}").into())
         }
-    }
-
-    fn id() -> ConnectionId {
-        "ent_01HZX3W9Q8M7K6J5H4G3F2E1D0".parse().unwrap()
-    }
-
-    #[test]
-    fn pending_payload_is_sealed_under_the_state_and_the_connection() {
-        let plain = br#"{"v":1,"nonce":"the-nonce-value","pkce":"the-pkce-verifier"}"#;
-        let sealed = seal_pending("state-1", &id(), plain).unwrap();
-        let stored = base64::engine::general_purpose::STANDARD
-            .decode(&sealed)
-            .unwrap();
-        assert!(!stored.windows(9).any(|w| w == b"the-nonce"));
-        assert!(!sealed.contains("the-nonce"));
-        assert_eq!(
-            open_pending("state-1", &id(), &sealed).unwrap().as_slice(),
-            plain
-        );
-        // Another state, another connection, an altered byte: nothing opens.
-        assert!(open_pending("state-2", &id(), &sealed).is_none());
-        let other: ConnectionId = "ent_01HZX3W9Q8M7K6J5H4G3F2E1D1".parse().unwrap();
-        assert!(open_pending("state-1", &other, &sealed).is_none());
-        let mut altered = stored.clone();
-        let last = altered.len() - 1;
-        altered[last] ^= 1;
-        let altered = base64::engine::general_purpose::STANDARD.encode(altered);
-        assert!(open_pending("state-1", &id(), &altered).is_none());
-        assert!(open_pending("state-1", &id(), "not base64!").is_none());
-        // Two requests (two states) seal differently even with the same content.
-        assert_ne!(sealed, seal_pending("state-2", &id(), plain).unwrap());
     }
 
     #[test]
