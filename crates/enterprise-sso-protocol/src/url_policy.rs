@@ -46,7 +46,8 @@ pub enum UrlError {
 }
 
 /// The URL rule: absolute, with a host, `https` (or `http` to a loopback host), no
-/// credentials, at most [`MAX_URL_LEN`] bytes, none of the characters parsers disagree on.
+/// credentials, at most [`MAX_URL_LEN`] bytes as given and as stored ([`canonical_url`]),
+/// none of the characters parsers disagree on.
 pub fn check_url_kind(value: &str) -> Result<(), UrlError> {
     parse_checked(value).map(|_| ())
 }
@@ -149,6 +150,12 @@ fn parse_checked(value: &str) -> Result<url::Url, UrlError> {
         return Err(UrlError::Invalid);
     }
     let url = url::Url::parse(value).map_err(|_| UrlError::Invalid)?;
+    // The cap holds for the stored form too: percent-encoding can triple what was given
+    // (`é` is `%C3%A9`), and a stored URL over the cap would be refused when it is checked
+    // again (found by the `hostile_inputs` fuzz target).
+    if url.as_str().len() > MAX_URL_LEN {
+        return Err(UrlError::TooLong { max: MAX_URL_LEN });
+    }
     let host = url.host().ok_or(UrlError::Invalid)?;
     if !url.username().is_empty() || url.password().is_some() {
         return Err(UrlError::Credentials);
@@ -221,6 +228,21 @@ fn forbidden_v6(ip: Ipv6Addr) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_length_cap_holds_for_the_stored_form_so_a_stored_url_checks_again() {
+        // 1,224 bytes given, 3,624 once `é` is percent-encoded.
+        let given = format!("https://idp.example.com/{}", "é".repeat(600));
+        assert!(given.len() <= MAX_URL_LEN);
+        let too_long = Err(UrlError::TooLong { max: MAX_URL_LEN });
+        assert_eq!(check_url_kind(&given), too_long);
+        assert_eq!(canonical_url(&given), None);
+        // 1,824 bytes stored: accepted, and the stored form is accepted as it is.
+        let fits = format!("https://idp.example.com/{}", "é".repeat(300));
+        let stored = canonical_url(&fits).unwrap_or_default();
+        assert_eq!(stored.len(), 24 + 300 * 6);
+        assert_eq!(canonical_url(&stored).as_deref(), Some(stored.as_str()));
+    }
 
     #[test]
     fn embedded_addresses_are_unwrapped() {

@@ -51,6 +51,22 @@ fn url_like() -> impl Strategy<Value = String> {
 }
 
 proptest! {
+    /// What is stored checks again as it is: the rule holds for the canonical form,
+    /// whose percent-encoding can be three times longer than what was given.
+    #[test]
+    fn a_stored_url_is_accepted_again_unchanged(
+        path in proptest::collection::vec(
+            proptest::sample::select(&["a", "/", "é", "€", "😀", "%", "?", "#", "[", "@", "+"][..]),
+            0..900,
+        )
+    ) {
+        let given = format!("https://idp.example.com/{}", path.concat());
+        if let Some(stored) = canonical_url(&given) {
+            prop_assert!(stored.len() <= enterprise_sso_protocol::limits::MAX_URL_LEN);
+            prop_assert_eq!(canonical_url(&stored), Some(stored.clone()));
+        }
+    }
+
     #[test]
     fn accepted_urls_name_no_internal_host(u in url_like()) {
         let policy = Policy::default();
