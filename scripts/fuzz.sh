@@ -8,6 +8,9 @@
 #
 #   scripts/fuzz.sh                 every target, FUZZ_SECONDS (default 20) each
 #   scripts/fuzz.sh saml_response   one target
+#   FUZZ_SEED=1 scripts/fuzz.sh     libFuzzer's mutations from a fixed seed (CI): a run
+#                                   explores the same inputs each time, as far as its
+#                                   time allows, so what CI finds a run here finds too
 #
 # Each target starts from a copy of its committed corpus (fuzz/corpus/<target>; new
 # inputs stay in the temporary copy). A crash, a panic, an input over the time limit or
@@ -18,6 +21,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 
 seconds="${FUZZ_SECONDS:-20}"
+seed=()
+if [ -n "${FUZZ_SEED:-}" ]; then seed=(-seed="$FUZZ_SEED"); fi
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
   targets=(decode_json merge_validate saml_metadata hostile_inputs saml_response)
@@ -49,7 +54,7 @@ for t in "${targets[@]}"; do
   # -timeout: one input over 10 s is a hang; -rss_limit_mb: the inputs' caps keep memory
   # far below 2 GiB.
   if "$target_dir/$triple/release/$t" "$work/$t" \
-      -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+      -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 "${seed[@]}" \
       -artifact_prefix="$artifacts/$t/" -print_final_stats=1 > "$work/$t.log" 2>&1; then
     echo "fuzz $t: $(grep -E '^Done' "$work/$t.log" || echo 'done')"
   else
