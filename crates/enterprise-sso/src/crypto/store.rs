@@ -25,9 +25,10 @@ const PAYLOAD: &str = "payload";
 /// How a test run's payload is named where it cannot be opened.
 const TEST_RUN_PAYLOAD: &str = "test_run.payload";
 
-/// A store whose secret fields are sealed with a [`Keyring`] before the inner store sees
-/// them, and opened on the way back. Everything else passes through unchanged, so every
-/// rule and every index of the inner store still applies.
+/// A store whose secret fields (the OIDC client secret, and the payload of a connection's
+/// test runs) are sealed with a [`Keyring`] before the inner store sees them, and opened
+/// on the way back. Everything else passes through unchanged, so every rule and every
+/// index of the inner store still applies.
 ///
 /// ```
 /// use enterprise_sso::crypto::{Encrypted, Keyring};
