@@ -6,7 +6,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::keyring::Keyring;
-use super::seal::{is_sealed, key_id_of, open, open_bytes, seal, seal_bytes, CryptoError};
+use super::seal::{key_id_of, open, open_bytes, seal, seal_bytes, CryptoError};
 use crate::connection::{EnterpriseConnection, ProtocolConfig};
 use crate::domain::Domain;
 use crate::error::{Error, Result};
@@ -165,10 +165,33 @@ impl<S> Encrypted<S> {
             field: CLIENT_SECRET,
             error,
         };
-        if !is_sealed(stored) && !self.accept_plain {
-            return Err(unreadable(CryptoError::PlainValue));
+        match self
+            .open_stored(KIND, id.as_str(), CLIENT_SECRET, stored.as_bytes())
+            .map_err(unreadable)?
+        {
+            Some(plain) => String::from_utf8(plain.to_vec())
+                .map(zeroize::Zeroizing::new)
+                .map_err(|_| unreadable(CryptoError::Malformed)),
+            None => Ok(zeroize::Zeroizing::new(stored.to_owned())),
         }
-        open(Some(&self.ring), KIND, id.as_str(), CLIENT_SECRET, stored).map_err(unreadable)
+    }
+
+    /// Opens a stored value of `field` of record `record_id` (of `kind`): the plain bytes,
+    /// or `None` for a value stored in plain text, which only a store accepting plain
+    /// values reads ([`Encrypted::accepting_plain_values`]); otherwise it is a refused
+    /// downgrade ([`CryptoError::PlainValue`]). Client secrets and test runs share this
+    /// rule.
+    fn open_stored(
+        &self,
+        kind: &str,
+        record_id: &str,
+        field: &str,
+        stored: &[u8],
+    ) -> std::result::Result<Option<zeroize::Zeroizing<Vec<u8>>>, CryptoError> {
+        match open_bytes(Some(&self.ring), kind, record_id, field, stored)? {
+            None if !self.accept_plain => Err(CryptoError::PlainValue),
+            opened => Ok(opened),
+        }
     }
 
     fn open_conn(&self, mut c: EnterpriseConnection) -> Result<EnterpriseConnection> {
@@ -546,20 +569,12 @@ impl<S> Encrypted<S> {
         if !sealed_at_rest(item.kind) {
             return Ok(item);
         }
-        match open_bytes(
-            Some(&self.ring),
-            SIGN_IN_KIND,
-            &record_id(&item),
-            PAYLOAD,
-            &item.payload,
-        )
-        .map_err(Error::Crypto)?
-        {
-            Some(plain) => item.payload = plain.to_vec(),
-            // Written before the ring (or by someone without it): read only while
-            // migrating, as a connection's plain secret.
-            None if self.accept_plain => {}
-            None => return Err(Error::Crypto(CryptoError::PlainValue)),
+        let opened = self
+            .open_stored(SIGN_IN_KIND, &record_id(&item), PAYLOAD, &item.payload)
+            .map_err(Error::Crypto)?;
+        // `None`: written before the ring, read as it is while migrating.
+        if let Some(plain) = opened {
+            item.payload = plain.to_vec();
         }
         Ok(item)
     }
